@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/policy.h - addresses, the floor, allow patterns and the decision
+ *
+ * Everything here is pure: no I/O, no global state.  The relay, the
+ * seccomp notifier (later) and `nbjail explain` (later) all call
+ * policy_decide(), so one piece of code decides every connection:
+ *
+ *	floor -> allow-list -> (rates, later) -> verdict + reason
+ *
+ * Addresses are always parsed binary addresses (struct nbj_addr), never
+ * strings.
+ */
+#ifndef NBJ_POLICY_H
+#define NBJ_POLICY_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/**
+ * struct nbj_addr - a parsed IPv4 or IPv6 address with an optional port
+ * @family:	AF_INET or AF_INET6
+ * @port:	port in host byte order, 0 when none
+ * @v4:		address when @family is AF_INET
+ * @v6:		address when @family is AF_INET6
+ */
+struct nbj_addr {
+	int family;
+	uint16_t port;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+};
+
+/* Longest text form of an address with port: "[v6%scope]:65535" */
+#define NBJ_ADDR_STRLEN (INET6_ADDRSTRLEN + 16)
+
+int nbj_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
+			   struct nbj_addr *ret);
+socklen_t nbj_addr_to_sockaddr(const struct nbj_addr *a,
+			       struct sockaddr_storage *ret);
+const char *nbj_addr_format(const struct nbj_addr *a, char *buf, size_t len);
+bool nbj_addr_equal_ip(const struct nbj_addr *a, const struct nbj_addr *b);
+
+/**
+ * enum floor_reason - why an address is in the floor (never reachable)
+ *
+ * FLOOR_NONE means the address is public.  Every other value is a deny.
+ */
+enum floor_reason {
+	FLOOR_NONE = 0,
+	FLOOR_UNSPECIFIED,	/* 0.0.0.0/8, :: */
+	FLOOR_LOOPBACK,		/* 127/8, ::1 */
+	FLOOR_PRIVATE,		/* 10/8, 172.16/12, 192.168/16, fc00::/7 */
+	FLOOR_LINK_LOCAL,	/* 169.254/16, fe80::/10 */
+	FLOOR_METADATA,		/* 169.254.169.254, fd00:ec2::254 */
+	FLOOR_CGNAT,		/* 100.64/10 */
+	FLOOR_IETF,		/* 192.0.0/24 */
+	FLOOR_BENCHMARK,	/* 198.18/15 */
+	FLOOR_MULTICAST,	/* 224/4, ff00::/8 */
+	FLOOR_RESERVED,		/* 240/4, 255.255.255.255, other v6 specials */
+	FLOOR_HOST,		/* an address of this host */
+	FLOOR_BAD_ENCODING,	/* an IPv6 encoding of an internal IPv4 */
+	FLOOR_REASON_COUNT,
+};
+
+/**
+ * struct floor_ctx - the dynamic part of the floor
+ * @host:	addresses of the host itself (read by netlink at job start)
+ * @n_host:	number of entries in @host
+ */
+struct floor_ctx {
+	const struct nbj_addr *host;
+	size_t n_host;
+};
+
+enum floor_reason floor_classify(const struct nbj_addr *a,
+				 const struct floor_ctx *ctx);
+const char *floor_reason_name(enum floor_reason r);
+
+/**
+ * struct allow_rule - one parsed allow pattern
+ * @addr:	network address; @addr.port is the port or 0 for any
+ * @prefixlen:	CIDR prefix length (32 or 128 for a single address)
+ */
+struct allow_rule {
+	struct nbj_addr addr;
+	unsigned prefixlen;
+};
+
+int allow_parse(const char *pattern, struct allow_rule *ret);
+bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a);
+
+/**
+ * struct nbj_policy - the immutable policy of one job
+ * @allow:	allow rules; an empty list grants nothing
+ * @n_allow:	number of rules
+ */
+struct nbj_policy {
+	const struct allow_rule *allow;
+	size_t n_allow;
+};
+
+/**
+ * enum decision_reason - the single reason carried by a verdict
+ */
+enum decision_reason {
+	DECIDE_ALLOWED = 0,	/* matched an allow rule, not in the floor */
+	DECIDE_FLOOR,		/* see decision.floor */
+	DECIDE_NOT_ALLOWED,	/* no allow rule matches */
+	DECIDE_NO_POLICY,	/* the allow-list is empty: nothing granted */
+};
+
+/**
+ * struct decision - the outcome of policy_decide()
+ * @allow:	true when the connection may be dialled
+ * @reason:	why
+ * @floor:	the floor class when @reason is DECIDE_FLOOR
+ */
+struct decision {
+	bool allow;
+	enum decision_reason reason;
+	enum floor_reason floor;
+};
+
+void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,
+		   const struct nbj_addr *target, struct decision *ret);
+const char *decision_reason_format(const struct decision *d, char *buf,
+				   size_t len);
+
+#endif /* NBJ_POLICY_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * relay/relay.h - the per-job relay process
+ *
+ * The supervisor creates the relay's listening sockets in the host netns
+ * (privileged setup, relayd style), forks, and the child calls relay_run()
+ * with them.  relay_run() drops privileges and runs one epoll loop until
+ * it is killed; it never returns on success.
+ */
+#ifndef NBJ_RELAY_H
+#define NBJ_RELAY_H
+
+#include <sys/types.h>
+
+#include "policy/policy.h"
+
+/**
+ * struct relay_config - everything the relay needs, owned by the caller
+ * @job_id:	job identifier, used in every log line
+ * @tcp_fds:	listening TCP sockets (IPv4, IPv6), -1 when absent
+ * @dns_fds:	bound UDP sockets for DNS (IPv4, IPv6), -1 when absent
+ * @policy:	the job's policy
+ * @floor:	dynamic floor (host addresses)
+ * @uid:	user to drop to
+ * @gid:	group to drop to
+ * @max_flows:	size of the flow table; further connections are refused
+ */
+struct relay_config {
+	const char *job_id;
+	int tcp_fds[2];
+	int dns_fds[2];
+	const struct nbj_policy *policy;
+	const struct floor_ctx *floor;
+	uid_t uid;
+	gid_t gid;
+	unsigned max_flows;
+};
+
+int relay_run(const struct relay_config *cfg);
+
+/* relay/dns.c */
+long dns_refuse(const unsigned char *query, size_t qlen, unsigned char *out,
+		size_t outlen);
+
+#endif /* NBJ_RELAY_H */
