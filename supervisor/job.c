@@ -1,2 +1,695 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/*
+ * supervisor/job.c - nbj_job_*: start, watch, signal and tear down a job
+ *
+ * Theory of operation, the order of nbj_job_start():
+ *
+ *   1. state: /run/nbjail/<id> with its locks (state.c); for the net
+ *      profile, the host's addresses and routes (one netlink dump each)
+ *      and a pool slot that conflicts with none of them
+ *   2. clone3() the reaper into new net, mount, PID, UTS and IPC
+ *      namespaces, forwarded signals blocked; it starts building its
+ *      mount namespace at once (reaper.c) while we go on in parallel
+ *   3. net profile: one RTM_NEWLINK creates nbh<id> here and eth0 in the
+ *      job's netns; addresses on nbh<id>; the relay's sockets are bound to
+ *      the host end (kernel-chosen ports); one nft batch adds the job's
+ *      redirect chain; the relay is forked with those sockets and drops
+ *      its privileges (relay/loop.c)
+ *   4. the state file records pids and start times for nbjail gc; GO tells
+ *      the reaper that eth0 exists; it configures the job side and
+ *      execs the workload; we return when it reports STARTED (or that
+ *      exec failed, which nbj_job_wait() then reports)
+ *
+ * While the job runs, nbj_job_fd() is an epoll fd watching the reaper's
+ * socket and the relay's pidfd.  Teardown (job_teardown()) is the reverse
+ * and works from any partial state: SIGKILL and reap the reaper (the
+ * kernel kills the rest of the PID namespace; the netns, and with it the
+ * veth, is released asynchronously by the kernel, off our exit path) and
+ * the relay, delete the nft chain, remove the state.  If the supervisor
+ * itself is killed, the reaper and relay die with it (PDEATHSIG) and
+ * nbj_gc() removes the chain and the state.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "netns/link.h"
+#include "netns/nft.h"
+#include "relay/relay.h"
+#include "supervisor/supervisor.h"
+
+#define START_TIMEOUT_MS 30000
+#define RELAY_MAX_FLOWS 4096
+#define RELAY_FALLBACK_ID 65534
+
+enum job_event {
+	JOB_EVENT_REAPER = 1,
+	JOB_EVENT_RELAY,
+};
+
+struct nbj_job {
+	struct job_state state;
+	bool state_created;
+	bool has_net;
+	struct job_net net;
+	char ifname[IFNAMSIZ];
+	bool nft_added;
+
+	pid_t reaper_pid;
+	int reaper_pidfd;
+	int sock;
+	pid_t relay_pid;
+	int relay_pidfd;
+	int epfd;
+
+	bool ended;
+	struct nbj_exit exit;
+};
+
+static pid_t clone_pidfd(unsigned long long flags, int *ret_pidfd)
+{
+	struct clone_args args = {
+		.flags = flags | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+		.exit_signal = SIGCHLD,
+	};
+
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+static void kill_and_reap(int *pidfd, pid_t *pid)
+{
+	siginfo_t si;
+
+	if (*pidfd < 0)
+		return;
+	(void)syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	closep(pidfd);
+	*pidfd = -1;
+	*pid = 0;
+}
+
+/* The reverse of nbj_job_start(), from any partial state. */
+static void job_teardown(struct nbj_job *job)
+{
+	int err;
+
+	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	if (job->nft_added) {
+		err = nft_host_del_job(job->state.id);
+		if (err < 0)
+			log_err("cannot delete nft chain of job %s: %s",
+				job->state.id, strerror(-err));
+		job->nft_added = false;
+	}
+	if (job->state_created) {
+		state_job_remove(&job->state);
+		job->state_created = false;
+	}
+	closep(&job->sock);
+	job->sock = -1;
+	closep(&job->epfd);
+	job->epfd = -1;
+}
+
+static void sigset_forwarded(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGQUIT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
+	sigaddset(set, SIGCHLD);
+}
+
+static int relay_socket(int family, int type, const void *addr,
+			uint16_t port, uint16_t *ret_port)
+{
+	_cleanup_close_ int fd = -1;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int one = 1;
+
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		return negative_errno();
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		memcpy(&sin->sin_addr, addr, 4);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		len = sizeof(*sin6);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		return negative_errno();
+	if (type == SOCK_STREAM && listen(fd, 4096) < 0)
+		return negative_errno();
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return negative_errno();
+	*ret_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return TAKE_FD(fd);
+}
+
+/* One listening TCP pair and one DNS pair on the host end, same ports
+ * for both families, since one nft redirect serves both. */
+static int relay_sockets(const struct job_net *net, int tcp[2], int dns[2],
+			 uint16_t *ret_tcp_port, uint16_t *ret_dns_port)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		_cleanup_close_ int t4 = -1, t6 = -1, d4 = -1, d6 = -1;
+		uint16_t tport, dport, p;
+
+		t4 = relay_socket(AF_INET, SOCK_STREAM, &net->host4, 0, &tport);
+		if (t4 < 0)
+			return t4;
+		t6 = relay_socket(AF_INET6, SOCK_STREAM, &net->host6, tport, &p);
+		d4 = relay_socket(AF_INET, SOCK_DGRAM, &net->host4, 0, &dport);
+		if (d4 < 0)
+			return d4;
+		d6 = relay_socket(AF_INET6, SOCK_DGRAM, &net->host6, dport, &p);
+		if (t6 == -EADDRINUSE || d6 == -EADDRINUSE)
+			continue;
+		if (t6 < 0)
+			return t6;
+		if (d6 < 0)
+			return d6;
+		tcp[0] = TAKE_FD(t4);
+		tcp[1] = TAKE_FD(t6);
+		dns[0] = TAKE_FD(d4);
+		dns[1] = TAKE_FD(d6);
+		*ret_tcp_port = tport;
+		*ret_dns_port = dport;
+		return 0;
+	}
+	return -EADDRINUSE;
+}
+
+static void relay_user(uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam("nobody");
+
+	*uid = pw ? pw->pw_uid : RELAY_FALLBACK_ID;
+	*gid = pw ? pw->pw_gid : RELAY_FALLBACK_ID;
+}
+
+static int epoll_watch(int epfd, int fd, enum job_event ev)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.u32 = ev };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? negative_errno() : 0;
+}
+
+static int start_relay(struct nbj_job *job, const struct nbj_config *cfg,
+		       const struct host_inventory *inv)
+{
+	struct nbj_policy policy = { .allow = cfg->allow, .n_allow = cfg->n_allow };
+	struct floor_ctx floor = { .host = inv->addrs, .n_host = inv->n_addrs };
+	struct relay_config rc = {
+		.job_id = job->state.id,
+		.tcp_fds = { -1, -1 },
+		.dns_fds = { -1, -1 },
+		.policy = &policy,
+		.floor = &floor,
+		.max_flows = RELAY_MAX_FLOWS,
+	};
+	struct nft_host_job nj = {
+		.job_id = job->state.id,
+		.host_ifname = job->ifname,
+	};
+	int tcp[2] = { -1, -1 }, dns[2] = { -1, -1 }, err;
+	pid_t pid;
+
+	err = relay_sockets(&job->net, tcp, dns, &nj.relay_tcp_port,
+			    &nj.relay_dns_port);
+	if (err < 0) {
+		log_err("cannot bind the relay's sockets: %s", strerror(-err));
+		return err;
+	}
+
+	err = nft_host_add_job(&nj);
+	if (err < 0) {
+		log_err("cannot add the job's nftables chain: %s", strerror(-err));
+		goto out;
+	}
+	job->nft_added = true;
+
+	relay_user(&rc.uid, &rc.gid);
+	memcpy(rc.tcp_fds, tcp, sizeof(tcp));
+	memcpy(rc.dns_fds, dns, sizeof(dns));
+	pid = clone_pidfd(0, &job->relay_pidfd);
+	if (pid < 0) {
+		err = negative_errno();
+		log_err("cannot start the relay: %s", strerror(-err));
+		goto out;
+	}
+	if (pid == 0) {
+		int keep[] = { tcp[0], tcp[1], dns[0], dns[1] };
+		sigset_t none;
+
+		fds_close_all_except(keep, ARRAY_SIZE(keep));
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		err = relay_run(&rc);
+		log_err("relay failed: %s", strerror(-err));
+		_exit(1);
+	}
+	job->relay_pid = pid;
+	err = epoll_watch(job->epfd, job->relay_pidfd, JOB_EVENT_RELAY);
+out:
+	for (int i = 0; i < 2; i++) {
+		closep(&tcp[i]);
+		closep(&dns[i]);
+	}
+	return err;
+}
+
+static int record_state(const struct nbj_job *job)
+{
+	struct job_record r = {
+		.supervisor_pid = getpid(),
+		.reaper_pid = job->reaper_pid,
+		.relay_pid = job->relay_pid,
+		.slot = job->state.slot,
+	};
+	int err = state_netns_ino(&r.netns_ino);
+
+	if (!err)
+		err = state_process_start_time(job->reaper_pid, &r.reaper_start);
+	if (!err && job->relay_pid)
+		err = state_process_start_time(job->relay_pid, &r.relay_start);
+	if (!err)
+		err = state_record_write(&job->state, &r);
+	return err;
+}
+
+/* Wait for the reaper's first report after GO. */
+static int await_started(struct nbj_job *job)
+{
+	struct pollfd pfd = { .fd = job->sock, .events = POLLIN };
+	struct reaper_msg m;
+	ssize_t n;
+	int r;
+
+	do
+		r = poll(&pfd, 1, START_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		log_err("job setup timed out");
+		return -ETIMEDOUT;
+	}
+	n = recv(job->sock, &m, sizeof(m), MSG_DONTWAIT);
+	if (n != sizeof(m)) {
+		log_err("the job's init died during setup");
+		return -ECHILD;
+	}
+	switch (m.type) {
+	case REAPER_MSG_STARTED:
+		return 0;
+	case REAPER_MSG_EXEC_FAILED:
+		job->ended = true;
+		job->exit.kind = NBJ_EXEC_FAILED;
+		job->exit.code = m.value;
+		return 0;
+	case REAPER_MSG_SETUP_FAILED:
+		return m.value > 0 ? -m.value : -EIO;
+	default:
+		log_err("unexpected message %u from the job's init", m.type);
+		return -EPROTO;
+	}
+}
+
+static int job_create_net(struct nbj_job *job, const struct nbj_config *cfg,
+			  struct host_inventory *inv)
+{
+	int err = link_host_inventory(inv);
+
+	if (err < 0) {
+		log_err("cannot read the host's addresses: %s", strerror(-err));
+		return err;
+	}
+	err = state_slot_claim(&job->state, &cfg->pool, inv->used, inv->n_used,
+			       &job->net);
+	if (err == -EADDRNOTAVAIL)
+		log_err("address pool exhausted or overlapping the host's routes "
+			"(choose another with --pool)");
+	else if (err < 0)
+		log_err("cannot claim an address slot: %s", strerror(-err));
+	if (err < 0)
+		return err;
+	snprintf(job->ifname, sizeof(job->ifname), HOST_IFNAME_PREFIX "%s",
+		 job->state.id);
+	job->has_net = true;
+	return 0;
+}
+
+/**
+ * nbj_job_start() - start a job; returns once the workload was exec'd
+ * @cfg:	configuration, not referenced after return
+ * @ret:	the job, free with nbj_job_free()
+ *
+ * If the workload cannot be executed, the job is started and ends at
+ * once: nbj_job_wait() reports NBJ_EXEC_FAILED.
+ *
+ * Return: 0, -EPERM when not root, -EINVAL without a command, or another
+ * negative errno when setup failed (already logged; nothing is left)
+ */
+int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
+{
+	struct host_inventory inv = { 0 };
+	struct workload_creds creds;
+	struct mount_params mp = { .hostname = cfg->name ? cfg->name : "nbjail" };
+	char nameserver[INET_ADDRSTRLEN];
+	struct reaper_params rp;
+	struct reaper_msg go = { .type = REAPER_MSG_GO };
+	sigset_t block, saved;
+	struct nbj_job *job;
+	int sv[2], err;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		log_err("must be run as root (try sudo)");
+		return -EPERM;
+	}
+	if (!cfg->argv)
+		return -EINVAL;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
+	job->state.global_lock = job->state.job_lock = -1;
+
+	err = creds_resolve(cfg->uid, cfg->gid, &creds);
+	if (err < 0)
+		goto fail;
+	err = state_job_create(&job->state);
+	if (err < 0) {
+		log_err("cannot create state under %s: %s", NBJ_RUNTIME_DIR,
+			strerror(-err));
+		goto fail;
+	}
+	job->state_created = true;
+	job->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (job->epfd < 0) {
+		err = negative_errno();
+		goto fail;
+	}
+
+	if (cfg->profile == NBJ_PROFILE_NET) {
+		err = job_create_net(job, cfg, &inv);
+		if (err < 0)
+			goto fail;
+		inet_ntop(AF_INET, &job->net.host4, nameserver, sizeof(nameserver));
+		mp.nameserver = nameserver;
+	}
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = negative_errno();
+		goto fail;
+	}
+	rp = (struct reaper_params){
+		.sock = sv[1],
+		.argv = cfg->argv,
+		.creds = &creds,
+		.mounts = &mp,
+		.net = job->has_net ? &job->net : NULL,
+	};
+
+	sigset_forwarded(&block);
+	(void)sigprocmask(SIG_BLOCK, &block, &saved);
+	pid = clone_pidfd(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |
+				  CLONE_NEWUTS | CLONE_NEWIPC,
+			  &job->reaper_pidfd);
+	if (pid == 0)
+		reaper_main(&rp);
+	err = pid < 0 ? negative_errno() : 0;
+	(void)sigprocmask(SIG_SETMASK, &saved, NULL);
+	close(sv[1]);
+	job->sock = sv[0];
+	if (err < 0) {
+		log_err("cannot create the job's namespaces: %s", strerror(-err));
+		goto fail;
+	}
+	job->reaper_pid = pid;
+	err = epoll_watch(job->epfd, job->sock, JOB_EVENT_REAPER);
+	if (err < 0)
+		goto fail;
+
+	if (job->has_net) {
+		err = link_veth_create(job->ifname, NBJ_GUEST_IFNAME, pid);
+		if (err < 0)
+			goto fail;
+		err = link_host_configure(job->ifname, &job->net);
+		if (err < 0) {
+			log_err("cannot configure %s: %s", job->ifname, strerror(-err));
+			goto fail;
+		}
+		err = start_relay(job, cfg, &inv);
+		if (err < 0)
+			goto fail;
+	}
+
+	err = record_state(job);
+	if (err < 0) {
+		log_err("cannot write the job's state file: %s", strerror(-err));
+		goto fail;
+	}
+	if (send(job->sock, &go, sizeof(go), MSG_NOSIGNAL) != sizeof(go)) {
+		err = negative_errno();
+		log_err("the job's init died during setup");
+		goto fail;
+	}
+	err = await_started(job);
+	if (err < 0)
+		goto fail;
+
+	link_host_inventory_free(&inv);
+	*ret = job;
+	return 0;
+
+fail:
+	link_host_inventory_free(&inv);
+	job_teardown(job);
+	free(job);
+	return err;
+}
+
+/**
+ * nbj_job_id() - the job's identifier (8 hex digits)
+ * @job:	job
+ *
+ * Return: the id, valid as long as @job
+ */
+const char *nbj_job_id(const struct nbj_job *job)
+{
+	return job->state.id;
+}
+
+/**
+ * nbj_job_pid() - pid of the job's init (reaper), as seen by the caller
+ * @job:	job
+ *
+ * Return: the pid, 0 once it was reaped
+ */
+pid_t nbj_job_pid(const struct nbj_job *job)
+{
+	return job->reaper_pid;
+}
+
+/**
+ * nbj_job_fd() - an fd that becomes readable when nbj_job_dispatch() has
+ * work to do
+ * @job:	job
+ *
+ * Return: the fd (owned by the job)
+ */
+int nbj_job_fd(const struct nbj_job *job)
+{
+	return job->epfd;
+}
+
+static void job_ended_without_report(struct nbj_job *job)
+{
+	siginfo_t si = { 0 };
+
+	job->ended = true;
+	job->exit.kind = NBJ_KILLED;
+	job->exit.code = SIGKILL;
+	if (job->reaper_pidfd >= 0 &&
+	    waitid(P_PIDFD, (id_t)job->reaper_pidfd, &si, WEXITED) == 0 &&
+	    si.si_code != CLD_EXITED)
+		job->exit.code = si.si_status;
+	closep(&job->reaper_pidfd);
+	job->reaper_pidfd = -1;
+	job->reaper_pid = 0;
+}
+
+static void handle_reaper(struct nbj_job *job)
+{
+	struct reaper_msg m;
+	ssize_t n;
+	siginfo_t si;
+
+	n = recv(job->sock, &m, sizeof(m), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n != sizeof(m) || m.type != REAPER_MSG_EXITED) {
+		job_ended_without_report(job);
+		return;
+	}
+	job->ended = true;
+	if (WIFSIGNALED(m.value)) {
+		job->exit.kind = NBJ_KILLED;
+		job->exit.code = WTERMSIG(m.value);
+	} else {
+		job->exit.kind = NBJ_EXITED;
+		job->exit.code = WEXITSTATUS(m.value);
+	}
+	/* the reaper exits right after its report */
+	while (waitid(P_PIDFD, (id_t)job->reaper_pidfd, &si, WEXITED) < 0 &&
+	       errno == EINTR)
+		;
+	closep(&job->reaper_pidfd);
+	job->reaper_pidfd = -1;
+	job->reaper_pid = 0;
+}
+
+static void handle_relay(struct nbj_job *job)
+{
+	siginfo_t si = { 0 };
+
+	(void)waitid(P_PIDFD, (id_t)job->relay_pidfd, &si, WEXITED | WNOHANG);
+	log_err("relay of job %s died (%s %d): the job has no network now",
+		job->state.id, si.si_code == CLD_EXITED ? "status" : "signal",
+		si.si_status);
+	(void)epoll_ctl(job->epfd, EPOLL_CTL_DEL, job->relay_pidfd, NULL);
+	closep(&job->relay_pidfd);
+	job->relay_pidfd = -1;
+	job->relay_pid = 0;
+}
+
+/**
+ * nbj_job_dispatch() - handle what made nbj_job_fd() readable
+ * @job:	job
+ *
+ * Never blocks.
+ *
+ * Return: 1 when the job has ended, 0 when it still runs
+ */
+int nbj_job_dispatch(struct nbj_job *job)
+{
+	struct epoll_event ev[4];
+	int n;
+
+	if (job->ended)
+		return 1;
+	n = epoll_wait(job->epfd, ev, ARRAY_SIZE(ev), 0);
+	for (int i = 0; i < n && !job->ended; i++) {
+		if (ev[i].data.u32 == JOB_EVENT_REAPER)
+			handle_reaper(job);
+		else if (ev[i].data.u32 == JOB_EVENT_RELAY)
+			handle_relay(job);
+	}
+	return job->ended;
+}
+
+/**
+ * nbj_job_kill() - send a signal to the workload (through its init)
+ * @job:	job
+ * @sig:	signal; SIGKILL ends the whole job at once
+ *
+ * Return: 0, -ESRCH if the job has ended, or negative errno
+ */
+int nbj_job_kill(struct nbj_job *job, int sig)
+{
+	if (job->ended || job->reaper_pidfd < 0)
+		return -ESRCH;
+	if (syscall(SYS_pidfd_send_signal, job->reaper_pidfd, sig, NULL, 0) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/**
+ * nbj_job_wait() - wait for the job to end, then remove every trace of it
+ * @job:	job
+ * @ret:	how it ended
+ *
+ * Return: 0, or negative errno
+ */
+int nbj_job_wait(struct nbj_job *job, struct nbj_exit *ret)
+{
+	while (!job->ended) {
+		struct pollfd pfd = { .fd = job->epfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return negative_errno();
+		nbj_job_dispatch(job);
+	}
+	job_teardown(job);
+	*ret = job->exit;
+	return 0;
+}
+
+/**
+ * nbj_job_free() - kill what is left of a job, remove its traces, free it
+ * @job:	job, may be NULL
+ */
+void nbj_job_free(struct nbj_job *job)
+{
+	if (!job)
+		return;
+	job_teardown(job);
+	free(job);
+}
+
+/**
+ * nbj_exit_status() - the exit status nbjail(1) uses for an outcome
+ * @e:	outcome
+ *
+ * Return: the workload's status; 128+N for signal N; 127 when the
+ * command was not found, 126 when it could not be executed, 125 when
+ * setup failed
+ */
+int nbj_exit_status(const struct nbj_exit *e)
+{
+	switch (e->kind) {
+	case NBJ_EXITED:
+		return e->code;
+	case NBJ_KILLED:
+		return 128 + e->code;
+	case NBJ_EXEC_FAILED:
+		return e->code == ENOENT ? NBJ_EXIT_NOT_FOUND : NBJ_EXIT_CANNOT_EXEC;
+	case NBJ_SETUP_FAILED:
+	default:
+		return NBJ_EXIT_SETUP;
+	}
+}

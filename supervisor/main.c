@@ -1,1 +1,300 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * supervisor/main.c - the nbjail(1) command line, a thin libnbjail wrapper
+ *
+ * Flags become an nbj_config; `run` starts the job, forwards SIGINT,
+ * SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it through a signalfd,
+ * and exits with the workload's status (128+N for signal N).  nbjail's
+ * own failures use the codes of nbjail.h: 2 usage, 125 setup, 126 cannot
+ * execute, 127 not found.  Next: supervisor/job.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "nbjail/nbjail.h"
+
+static const char usage_text[] =
+	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
+	"       nbjail gc\n"
+	"       nbjail -h|--help | --version\n"
+	"\n"
+	"Run COMMAND in private network, mount, PID, UTS and IPC namespaces.\n"
+	"\n"
+	"Options for run:\n"
+	"  -p, --profile NAME   minimal | compute (loopback only) | net (default:\n"
+	"                       a veth to a relay that decides each connection)\n"
+	"  -a, --allow PATTERN  allow IP, IP:port, CIDR or [IPv6]:port (repeatable);\n"
+	"                       without any, the job may reach nothing\n"
+	"  -u, --user USER      run as USER (name, uid or uid:gid); default: the\n"
+	"                       sudo caller (SUDO_UID/SUDO_GID), else the caller\n"
+	"  -n, --name NAME      job name, also the job's hostname\n"
+	"      --pool CIDR      address pool for job veths (IPv4 <= /30 or IPv6\n"
+	"                       <= /64); default 10.231.0.0/16 and fd6e:626a:6169::/48\n"
+	"\n"
+	"Exit status: the command's, 128+N if it died of signal N; 2 bad usage,\n"
+	"125 nbjail failed, 126 COMMAND cannot be executed, 127 not found.\n"
+	"See nbjail(1).\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	if (fmt) {
+		fputs("nbjail: ", stderr);
+		fprintf(stderr, fmt, arg);
+		fputc('\n', stderr);
+	}
+	fputs(usage_text, stderr);
+	return NBJ_EXIT_USAGE;
+}
+
+static bool parse_id(const char *s, unsigned long *ret)
+{
+	char *end;
+
+	if (!*s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	*ret = strtoul(s, &end, 10);
+	return !errno && !*end && *ret < UINT32_MAX;
+}
+
+/* USER is a name, a uid, or uid:gid.  Return 0 or -EINVAL. */
+static int parse_user(const char *user, uid_t *uid, gid_t *gid)
+{
+	unsigned long u, g;
+	const char *colon = strchr(user, ':');
+	struct passwd *pw;
+
+	if (colon) {
+		char ubuf[32];
+
+		if ((size_t)(colon - user) >= sizeof(ubuf))
+			return -EINVAL;
+		memcpy(ubuf, user, (size_t)(colon - user));
+		ubuf[colon - user] = '\0';
+		if (!parse_id(ubuf, &u) || !parse_id(colon + 1, &g))
+			return -EINVAL;
+		*uid = (uid_t)u;
+		*gid = (gid_t)g;
+		return 0;
+	}
+	pw = getpwnam(user);
+	if (pw) {
+		*uid = pw->pw_uid;
+		*gid = pw->pw_gid;
+		return 0;
+	}
+	if (!parse_id(user, &u))
+		return -EINVAL;
+	pw = getpwuid((uid_t)u);
+	*uid = (uid_t)u;
+	*gid = pw ? pw->pw_gid : (gid_t)u;
+	return 0;
+}
+
+static int default_user(struct nbj_config *cfg)
+{
+	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+	unsigned long u, g;
+
+	if (!su || !sg || !parse_id(su, &u) || !parse_id(sg, &g))
+		return 0;
+	return nbj_config_set_user(cfg, (uid_t)u, (gid_t)g);
+}
+
+static int run_job(struct nbj_config *cfg, const char *cmd)
+{
+	struct nbj_job *job = NULL;
+	struct nbj_exit ex;
+	sigset_t mask;
+	int sfd, err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
+	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
+		fprintf(stderr, "nbjail: cannot set up signals: %m\n");
+		return NBJ_EXIT_SETUP;
+	}
+
+	err = nbj_job_start(cfg, &job);
+	if (err < 0) {
+		if (err == -EINVAL)
+			fprintf(stderr, "nbjail: invalid job configuration\n");
+		return NBJ_EXIT_SETUP;
+	}
+
+	while (!nbj_job_dispatch(job)) {
+		struct pollfd pfd[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = nbj_job_fd(job), .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si))
+			(void)nbj_job_kill(job, (int)si.ssi_signo);
+	}
+	err = nbj_job_wait(job, &ex);
+	nbj_job_free(job);
+	if (err < 0) {
+		fprintf(stderr, "nbjail: lost track of the job: %s\n", strerror(-err));
+		return NBJ_EXIT_SETUP;
+	}
+	if (ex.kind == NBJ_EXEC_FAILED)
+		fprintf(stderr, "nbjail: cannot execute %s: %s\n", cmd,
+			strerror(ex.code));
+	return nbj_exit_status(&ex);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "profile", required_argument, NULL, 'p' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "pool", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct nbj_config *cfg = NULL;
+	enum nbj_profile profile;
+	bool user_given = false;
+	uid_t uid;
+	gid_t gid;
+	int c, err, rc;
+
+	if (nbj_config_new(&cfg) < 0) {
+		fprintf(stderr, "nbjail: out of memory\n");
+		return NBJ_EXIT_SETUP;
+	}
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+p:a:u:n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (nbj_profile_from_string(optarg, &profile) < 0) {
+				rc = usage_error("unknown profile '%s' (minimal, compute or net)",
+						 optarg);
+				goto out;
+			}
+			nbj_config_set_profile(cfg, profile);
+			break;
+		case 'a':
+			err = nbj_config_add_allow(cfg, optarg);
+			if (err == -EOPNOTSUPP) {
+				rc = usage_error("--allow '%s': name patterns are not supported "
+						 "yet; use IP, IP:port, CIDR or [IPv6]:port",
+						 optarg);
+				goto out;
+			} else if (err < 0) {
+				rc = usage_error("--allow '%s': not an IP, IP:port, CIDR or "
+						 "[IPv6]:port pattern", optarg);
+				goto out;
+			}
+			break;
+		case 'u':
+			if (parse_user(optarg, &uid, &gid) < 0 ||
+			    nbj_config_set_user(cfg, uid, gid) < 0) {
+				rc = usage_error("--user '%s': no such user", optarg);
+				goto out;
+			}
+			user_given = true;
+			break;
+		case 'n':
+			if (nbj_config_set_name(cfg, optarg) < 0) {
+				rc = usage_error("--name '%s': use 1-63 letters, digits, '.', "
+						 "'-' or '_'", optarg);
+				goto out;
+			}
+			break;
+		case 'P':
+			if (nbj_config_set_pool(cfg, optarg) < 0) {
+				rc = usage_error("--pool '%s': need an IPv4 prefix up to /30 "
+						 "or an IPv6 prefix up to /64, host bits clear",
+						 optarg);
+				goto out;
+			}
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			rc = 0;
+			goto out;
+		default:
+			if (optopt)
+				rc = usage_error("unknown or incomplete option '-%c'",
+						 (char[]){ (char)optopt, 0 });
+			else
+				rc = usage_error("unknown or incomplete option '%s'",
+						 argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	if (optind >= argc) {
+		rc = usage_error("run: missing COMMAND%s", "");
+		goto out;
+	}
+	if (!user_given && default_user(cfg) < 0) {
+		rc = usage_error("invalid SUDO_UID/SUDO_GID%s", "");
+		goto out;
+	}
+	if (nbj_config_set_argv(cfg, argv + optind) < 0) {
+		rc = usage_error("run: invalid COMMAND%s", "");
+		goto out;
+	}
+	rc = run_job(cfg, argv[optind]);
+out:
+	nbj_config_free(cfg);
+	return rc;
+}
+
+static void gc_report(const char *id, const char *what, void *data)
+{
+	(void)data;
+	printf("%s: %s\n", id, what);
+}
+
+static int cmd_gc(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1)
+		return usage_error("gc takes no arguments%s", "");
+	return nbj_gc(gc_report, NULL) < 0 ? NBJ_EXIT_SETUP : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error("missing command%s", "");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("nbjail %s\n", NBJ_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "gc"))
+		return cmd_gc(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", argv[1]);
+}

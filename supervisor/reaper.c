@@ -1,2 +1,193 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/*
+ * supervisor/reaper.c - PID 1 of the job
+ *
+ * Theory of operation: the supervisor clone()s this process into new
+ * network, mount, PID, UTS and IPC namespaces with the forwarded signals
+ * already blocked (so none is lost before the signalfd exists).  It is
+ * root with full capabilities inside, and:
+ *
+ *   1. closes every fd but its socket to the supervisor and stdio, and
+ *      arranges to die with the supervisor (PR_SET_PDEATHSIG)
+ *   2. builds the mount namespace and brings lo up, while the supervisor
+ *      creates the veth and the relay in parallel
+ *   3. waits for GO: then eth0 exists in its netns; configures addresses,
+ *      routes and the job-side nftables ruleset (net profile)
+ *   4. forks the workload, which drops credentials and execs; a CLOEXEC
+ *      pipe tells whether exec happened (EOF) or failed (errno)
+ *   5. reports STARTED or EXEC_FAILED, then forwards SIGINT, SIGTERM,
+ *      SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the workload and reaps
+ *      every orphan; when the workload itself ends it reports its wait
+ *      status and exits, and the kernel kills whatever is left in the
+ *      PID namespace.  The network namespace, and with it the job end of
+ *      the veth, goes away with the last process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "common/log.h"
+#include "netns/link.h"
+#include "netns/nft.h"
+#include "supervisor/supervisor.h"
+
+static const int forwarded_signals[] = {
+	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+};
+
+static void send_msg(int sock, enum reaper_msg_type type, int value)
+{
+	struct reaper_msg m = { .type = type, .value = value };
+
+	(void)!send(sock, &m, sizeof(m), MSG_NOSIGNAL);
+}
+
+_Noreturn static void fail(int sock, enum reaper_msg_type type, int err)
+{
+	send_msg(sock, type, err < 0 ? -err : err);
+	_exit(1);
+}
+
+_Noreturn static void workload_exec(const struct reaper_params *p, int status_fd)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	int err;
+
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	err = creds_apply(p->creds);
+	if (err == 0) {
+		execvp(p->argv[0], p->argv);
+		err = negative_errno();
+	}
+	err = -err;
+	(void)!write(status_fd, &err, sizeof(err));
+	_exit(127);
+}
+
+static int setup_network(const struct job_net *net)
+{
+	struct nft_guest g = { .ifname = NBJ_GUEST_IFNAME };
+	int err;
+
+	err = link_guest_configure(NBJ_GUEST_IFNAME, net);
+	if (err < 0) {
+		log_err("job setup: cannot configure %s: %s", NBJ_GUEST_IFNAME,
+			strerror(-err));
+		return err;
+	}
+	g.gw4 = net->host4;
+	g.gw6 = net->host6;
+	err = nft_guest_install(&g);
+	if (err < 0)
+		log_err("job setup: cannot install the job's nftables ruleset: %s",
+			strerror(-err));
+	return err;
+}
+
+/**
+ * reaper_main() - run as PID 1 of a new job, see the theory above
+ * @p:	parameters prepared by the supervisor before clone()
+ *
+ * Never returns.
+ */
+_Noreturn void reaper_main(const struct reaper_params *p)
+{
+	int keep[] = { p->sock }, status_pipe[2], sfd, err, exec_errno;
+	struct signalfd_siginfo si;
+	struct reaper_msg go;
+	sigset_t mask;
+	pid_t workload;
+	ssize_t n;
+
+	fds_close_all_except(keep, ARRAY_SIZE(keep));
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	log_set_prefix("nbjail");
+
+	err = mounts_setup(p->mounts);
+	if (err < 0)
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
+	err = link_loopback_up();
+	if (err < 0) {
+		log_err("job setup: cannot bring lo up: %s", strerror(-err));
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
+	}
+
+	/* EOF here means the supervisor is gone: nothing may start */
+	n = recv(p->sock, &go, sizeof(go), 0);
+	if (n != sizeof(go) || go.type != REAPER_MSG_GO)
+		_exit(1);
+
+	if (p->net) {
+		err = setup_network(p->net);
+		if (err < 0)
+			fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
+	}
+
+	if (pipe2(status_pipe, O_CLOEXEC) < 0)
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
+	workload = fork();
+	if (workload < 0)
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
+	if (workload == 0) {
+		close(p->sock);
+		close(status_pipe[0]);
+		workload_exec(p, status_pipe[1]);
+	}
+	close(status_pipe[1]);
+	n = read(status_pipe[0], &exec_errno, sizeof(exec_errno));
+	close(status_pipe[0]);
+	if (n == sizeof(exec_errno)) {
+		(void)waitpid(workload, NULL, 0);
+		fail(p->sock, REAPER_MSG_EXEC_FAILED, exec_errno);
+	}
+	send_msg(p->sock, REAPER_MSG_STARTED, 0);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+		sigaddset(&mask, forwarded_signals[i]);
+	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		(void)kill(workload, SIGKILL);
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
+	}
+
+	for (;;) {
+		n = read(sfd, &si, sizeof(si));
+		if (n != sizeof(si)) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			(void)kill(workload, SIGKILL);
+			_exit(1);
+		}
+		if (si.ssi_signo != SIGCHLD) {
+			(void)kill(workload, (int)si.ssi_signo);
+			continue;
+		}
+		for (;;) {
+			int status;
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+
+			if (pid <= 0)
+				break;
+			if (pid == workload) {
+				send_msg(p->sock, REAPER_MSG_EXITED, status);
+				_exit(0);
+			}
+		}
+	}
+}

@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * supervisor/supervisor.h - internal interfaces of the job lifecycle
+ *
+ * config.c  struct nbj_config and its setters
+ * state.c   /run/nbjail: locks, job directories, slot claims, state files
+ * creds.c   the workload's user, groups, capabilities, no_new_privs
+ * mounts.c  the job's mount namespace
+ * reaper.c  PID 1 of the job: setup inside, exec, forward signals, reap
+ * job.c     nbj_job_*: the order of everything, and teardown
+ * gc.c      nbj_gc(): what a killed supervisor left behind
+ */
+#ifndef NBJ_SUPERVISOR_H
+#define NBJ_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "nbjail/nbjail.h"
+#include "netns/pool.h"
+#include "policy/policy.h"
+
+#define NBJ_RUNTIME_DIR "/run/nbjail"
+#define NBJ_JOB_ID_LEN 8
+#define NBJ_GUEST_IFNAME "eth0"
+#define NBJ_MAX_ALLOW 4096
+#define NBJ_MAX_GROUPS 256
+
+struct nbj_config {
+	enum nbj_profile profile;
+	struct allow_rule *allow;
+	size_t n_allow;
+	bool user_set;
+	uid_t uid;
+	gid_t gid;
+	char *name;
+	struct pool_config pool;
+	char **argv;
+};
+
+/**
+ * struct workload_creds - who the workload runs as
+ * @uid:	user id
+ * @gid:	primary group id
+ * @groups:	supplementary groups
+ * @n_groups:	entries in @groups
+ */
+struct workload_creds {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[NBJ_MAX_GROUPS];
+	size_t n_groups;
+};
+
+int creds_resolve(uid_t uid, gid_t gid, struct workload_creds *ret);
+int creds_apply(const struct workload_creds *c);
+
+/**
+ * struct mount_params - what the job's mount namespace shows
+ * @hostname:	the job's hostname
+ * @nameserver:	resolver address for /etc/resolv.conf, NULL for none
+ */
+struct mount_params {
+	const char *hostname;
+	const char *nameserver;
+};
+
+int mounts_setup(const struct mount_params *p);
+
+/* Messages on the SOCK_SEQPACKET pair between supervisor and reaper */
+enum reaper_msg_type {
+	REAPER_MSG_GO = 1,	/* supervisor: the veth is there, go on */
+	REAPER_MSG_STARTED,	/* reaper: the workload was exec'd */
+	REAPER_MSG_EXEC_FAILED,	/* reaper: exec failed, value = errno */
+	REAPER_MSG_SETUP_FAILED,/* reaper: setup failed, value = errno */
+	REAPER_MSG_EXITED,	/* reaper: workload ended, value = wait status */
+};
+
+/**
+ * struct reaper_msg - one message between supervisor and reaper
+ * @type:	enum reaper_msg_type
+ * @value:	errno or wait status
+ */
+struct reaper_msg {
+	uint32_t type;
+	int32_t value;
+};
+
+/**
+ * struct reaper_params - what the reaper needs, prepared by job.c
+ * @sock:	its end of the socket pair with the supervisor
+ * @argv:	the workload's command
+ * @creds:	the workload's user
+ * @mounts:	mount namespace contents
+ * @net:	the job's addresses, NULL for loopback-only profiles
+ */
+struct reaper_params {
+	int sock;
+	char *const *argv;
+	const struct workload_creds *creds;
+	const struct mount_params *mounts;
+	const struct job_net *net;
+};
+
+_Noreturn void reaper_main(const struct reaper_params *p);
+
+/**
+ * struct job_state - a job's footprint under NBJ_RUNTIME_DIR
+ * @id:		job identifier, hex
+ * @global_lock: fd holding a shared lock on NBJ_RUNTIME_DIR/lock
+ * @job_lock:	fd holding an exclusive lock on the job's own lock file
+ * @slot:	claimed pool slot, or -1
+ */
+struct job_state {
+	char id[NBJ_JOB_ID_LEN + 1];
+	int global_lock;
+	int job_lock;
+	long slot;
+};
+
+/**
+ * struct job_record - what the state file of a job says
+ * @supervisor_pid:	nbjail's pid
+ * @reaper_pid:		the job's PID 1, seen from the host
+ * @reaper_start:	its start time (clock ticks since boot)
+ * @relay_pid:		the relay, 0 if none
+ * @relay_start:	its start time
+ * @netns_ino:		inode of the host netns the job was started in
+ * @slot:		pool slot or -1
+ */
+struct job_record {
+	pid_t supervisor_pid;
+	pid_t reaper_pid;
+	unsigned long long reaper_start;
+	pid_t relay_pid;
+	unsigned long long relay_start;
+	unsigned long long netns_ino;
+	long slot;
+};
+
+int state_job_create(struct job_state *ret);
+int state_slot_claim(struct job_state *st, const struct pool_config *pool,
+		     const struct pool_prefix *used, size_t n_used,
+		     struct job_net *ret);
+int state_record_write(const struct job_state *st, const struct job_record *r);
+int state_record_read(const char *id, struct job_record *ret);
+void state_job_remove(struct job_state *st);
+int state_remove_by_id(const char *id, long slot);
+int state_try_remove_table(void);
+int state_list_jobs(void (*cb)(const char *id, void *data), void *data);
+int state_process_start_time(pid_t pid, unsigned long long *ret);
+int state_netns_ino(unsigned long long *ret);
+
+void fds_close_all_except(const int *keep, size_t n_keep);
+
+#endif /* NBJ_SUPERVISOR_H */
