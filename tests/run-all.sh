@@ -1,0 +1,66 @@
+#!/bin/bash
+# tests/run-all.sh BUILD BUILD_ASAN - run every test, print one summary
+#
+# Unit tests (cmocka, TAP) run from both the normal and the sanitizer
+# build; each cmocka case counts.  A unit test program that exits 77 is
+# skipped (with its reason on stderr).  Integration tests run with
+# Debian's pytest, as root.  The last line is "N passed, N failed, N
+# skipped", also written to BUILD/test-summary.txt.
+set -u
+cd "$(dirname "$0")/.."
+build=${1:-build}
+asan=${2:-build-asan}
+pass=0 fail=0 skip=0
+
+run_unit() {
+	local exe=$1 label=$2 out rc ok notok
+	out=$(CMOCKA_MESSAGE_OUTPUT=TAP ASAN_OPTIONS=detect_leaks=1 \
+		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$exe" 2>&1)
+	rc=$?
+	ok=$(grep -cE '^ok [0-9]+' <<<"$out")
+	notok=$(grep -cE '^not ok [0-9]+' <<<"$out")
+	if [ $rc -eq 77 ]; then
+		echo "SKIP $label: $(tail -n 1 <<<"$out")"
+		skip=$((skip + 1))
+		return
+	fi
+	if [ $rc -ne 0 ] && [ "$notok" -eq 0 ]; then
+		notok=1 # crashed or sanitizer report: count the program as failed
+	fi
+	echo "$label: $ok passed, $notok failed"
+	[ "$notok" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/    /'
+	pass=$((pass + ok))
+	fail=$((fail + notok))
+}
+
+for b in "$build" "$asan"; do
+	for exe in "$b"/tests/unit/test-*; do
+		[ -x "$exe" ] && [ -f "$exe" ] || continue
+		run_unit "$exe" "unit[$(basename "$b")] $(basename "$exe")"
+	done
+done
+
+xml="$build/pytest-results.xml"
+rm -f "$xml"
+NBJAIL="$PWD/$build/nbjail" /usr/bin/python3 -m pytest tests/integration \
+	-p no:cacheprovider -rs -q --junitxml="$xml"
+if [ -f "$xml" ]; then
+	read -r p f s < <(/usr/bin/python3 - "$xml" <<'PY'
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root)
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+s = sum(int(s.get("skipped", 0)) for s in suites)
+print(t - f - s, f, s)
+PY
+)
+else
+	p=0 f=1 s=0
+	echo "integration: pytest produced no results"
+fi
+pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+
+line="$pass passed, $fail failed, $skip skipped"
+echo "$line" | tee "$build/test-summary.txt"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
