@@ -7,7 +7,9 @@
  * mount namespace that starts as a copy of the host's.  In order:
  *
  *   1. make every mount a slave: nothing we mount propagates to the host
- *   2. a fresh procfs on /proc, showing only the job's PID namespace
+ *   2. a fresh procfs on /proc, showing only the job's PID namespace, and
+ *      a fresh read-only sysfs on /sys, showing only the job's network
+ *      devices (the host's cgroup mount is carried over)
  *   3. private tmpfs over /run (and /var/run if it is not a symlink into
  *      /run) and /dev/shm: host unix sockets and shared memory there are
  *      out of reach
@@ -120,6 +122,23 @@ static int mount_tmpfs(const char *target, const char *opts)
 	return 0;
 }
 
+/* A new sysfs lists the network devices of the mounter's netns only. */
+static int mount_sysfs(void)
+{
+	_cleanup_close_ int cgroup = -1;
+
+	cgroup = open_tree(AT_FDCWD, "/sys/fs/cgroup",
+			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (mount("sysfs", "/sys", "sysfs",
+		  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return negative_errno();
+	if (cgroup >= 0 &&
+	    move_mount(cgroup, "", AT_FDCWD, "/sys/fs/cgroup",
+		       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		log_debug("job setup: /sys/fs/cgroup not carried over: %m");
+	return 0;
+}
+
 static bool is_real_dir(const char *path)
 {
 	struct stat st;
@@ -147,6 +166,11 @@ int mounts_setup(const struct mount_params *p)
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
 		goto fail_errno;
+
+	step = "mount /sys";
+	err = mount_sysfs();
+	if (err < 0)
+		goto fail;
 
 	step = "mount tmpfs on /run";
 	err = mount_tmpfs("/run", "mode=0755,size=64m");
