@@ -1,0 +1,563 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/conftest.py - the test world and its fixtures
+
+Theory of operation:
+
+  The session builds two network namespaces of its own and removes them
+  at the end, whatever happened:
+
+    host  (nbt-host-PID)   where nbjail runs: lo, wan0 192.0.2.1/24 and
+                           2001:db8:1::1/64, default routes via the world;
+                           IP forwarding ON (a hostile but common host: a
+                           packet nbjail failed to drop would be routed and
+                           caught by the world's detectors)
+    world (nbt-world-PID)  wan0 192.0.2.2/24, 2001:db8:1::2/64, and on lo the
+                           "public" servers 198.51.100.10/.11, 203.0.113.10,
+                           2001:db8::10/::11 plus the internal targets
+                           10.0.0.1, 172.16.0.1, 192.168.1.1, 169.254.169.254,
+                           100.64.0.1, fd00::1
+
+  world.py runs once in each namespace: HTTP servers and leak detectors
+  (TCP/UDP listeners, raw ICMP/ICMPv6) writing JSON events to a file.  In
+  the world an nftables table counts every packet that should never
+  arrive there (a source other than the host's, internal destinations,
+  any UDP, any echo request).  The autouse fixture no_leaks fails a test
+  if any detector or counter saw anything during it (or before it, during
+  a module fixture), then clears the record.
+
+  /run/nbjail is shared by every nbjail on the machine (its global lock
+  decides who deletes the nft table), so the session moves into a private
+  mount namespace with a tmpfs on /run/nbjail: the world is then a whole
+  machine of its own and cleanup assertions are exact.  Set
+  NBT_SHARED_RUN=1 to test against the real /run/nbjail instead.
+
+  Every subprocess has a timeout, every loop is bounded, and each test has
+  an alarm (NBT_TEST_TIMEOUT seconds, default 240).
+"""
+import ctypes
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+NBJAIL = os.path.abspath(os.environ.get("NBJAIL", str(REPO / "build" / "nbjail")))
+PYTHON = "/usr/bin/python3"
+PROBE = str(HERE / "probe.py")
+WORLD_PY = str(HERE / "world.py")
+RUN_DIR = "/run/nbjail"
+
+TAG = os.getpid()
+HOST_NS = f"nbt-host-{TAG}"
+WORLD_NS = f"nbt-world-{TAG}"
+
+PUBLIC_V4 = ["198.51.100.10", "198.51.100.11", "203.0.113.10"]
+PUBLIC_V6 = ["2001:db8::10", "2001:db8::11"]
+INTERNAL_V4 = ["10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1"]
+INTERNAL_V6 = ["fd00::1"]
+INTERNAL = INTERNAL_V4 + INTERNAL_V6
+DETECT_TCP_PORTS = [22, 80, 443, 8080]
+DETECT_UDP_PORTS = [53, 123, 9999]
+HOST_TCP_PORTS = [80, 8081]
+HOST_UDP_PORTS = [123, 9999]
+HTTP_SERVERS = ["198.51.100.10:80", "198.51.100.10:8080", "198.51.100.11:80",
+                "203.0.113.10:80", "[2001:db8::10]:80", "[2001:db8::11]:80"]
+
+DENY_RE = re.compile(r"^nbjail-relay\[([0-9a-f]{8})\]: deny tcp (\S+) from (\S+) reason=(\S+)$")
+
+sys.path.insert(0, str(HERE))
+import world as worldmod  # noqa: E402
+
+
+# ---------------------------------------------------------------- helpers
+
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_REC = 0x4000
+MS_SLAVE = 1 << 19
+PR_SET_PDEATHSIG = 1
+
+
+def _check(ret, what):
+    if ret != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"{what}: {os.strerror(e)}")
+
+
+def private_run_dir():
+    """Move this process into a mount namespace with its own /run/nbjail."""
+    _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None), "mount --make-rslave /")
+    os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
+    _check(_libc.mount(b"nbt-run", RUN_DIR.encode(), b"tmpfs", 0, b"mode=0755"),
+           "mount tmpfs " + RUN_DIR)
+
+
+def enter_netns(name):
+    """setns() into a named network namespace (for preexec_fn)."""
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _check(_libc.setns(fd, CLONE_NEWNET), "setns")
+    finally:
+        os.close(fd)
+
+
+def _die_with_parent():
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def run(cmd, ns=None, timeout=30, input=None, env=None, preexec_fn=None, check=False):
+    """Run cmd (list), optionally in netns ns; returns CompletedProcess (text)."""
+    if ns:
+        cmd = ["ip", "netns", "exec", ns] + list(cmd)
+    cp = subprocess.run([str(c) for c in cmd], input=input, capture_output=True, text=True,
+                        timeout=timeout, env=env, preexec_fn=preexec_fn)
+    if check and cp.returncode != 0:
+        raise AssertionError(f"{cmd} exited {cp.returncode}\nstdout: {cp.stdout}\nstderr: {cp.stderr}")
+    return cp
+
+
+def sh(script, ns=None, timeout=30):
+    return run(["sh", "-c", script], ns=ns, timeout=timeout, check=True)
+
+
+def nbjail_env(extra=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUDO_")}
+    env.update(extra or {})
+    return env
+
+
+def nbjail(*args, timeout=60, env=None, input=None, preexec_fn=None):
+    """Run nbjail ARGS in the host netns; returns CompletedProcess (text)."""
+    return run([NBJAIL, *args], ns=HOST_NS, timeout=timeout, input=input,
+               env=nbjail_env(env), preexec_fn=preexec_fn)
+
+
+def probe_cmd(*steps):
+    return [PYTHON, "-I", PROBE, json.dumps(list(steps))]
+
+
+def probe(*steps, allow=(), extra=(), timeout=60):
+    """Run probe.py STEPS in a net job; returns (CompletedProcess, results)."""
+    args = ["run", "--profile", "net"]
+    for a in allow:
+        args += ["--allow", a]
+    cp = nbjail(*args, *extra, "--", *probe_cmd(*steps), timeout=timeout)
+    results = None
+    if cp.returncode == 0:
+        try:
+            results = json.loads(cp.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            results = None
+    assert results is not None, f"probe failed: rc={cp.returncode}\nstdout: {cp.stdout}\nstderr: {cp.stderr}"
+    return cp, results
+
+
+def deny_lines(stderr):
+    """[(id, target, peer, reason)] for every relay deny line in stderr."""
+    out = []
+    for line in stderr.splitlines():
+        m = DENY_RE.match(line.strip())
+        if m:
+            out.append(m.groups())
+    return out
+
+
+def host_links():
+    """{ifname: [addr/prefix, ...]} of the nbh* links in the host netns."""
+    cp = run(["ip", "-n", HOST_NS, "-j", "addr", "show"], check=True)
+    links = {}
+    for link in json.loads(cp.stdout or "[]"):
+        if link.get("ifname", "").startswith("nbh"):
+            links[link["ifname"]] = [f"{a['local']}/{a['prefixlen']}"
+                                     for a in link.get("addr_info", [])]
+    return links
+
+
+def nft_tables(ns=HOST_NS):
+    cp = run(["nft", "-j", "list", "tables"], ns=ns, check=True)
+    return [(t["table"]["family"], t["table"]["name"])
+            for t in json.loads(cp.stdout)["nftables"] if "table" in t]
+
+
+def nft_chains(ns=HOST_NS, family="inet", table="nbjail"):
+    if (family, table) not in nft_tables(ns):
+        return []
+    cp = run(["nft", "-j", "list", "table", family, table], ns=ns, check=True)
+    return [o["chain"]["name"] for o in json.loads(cp.stdout)["nftables"] if "chain" in o]
+
+
+def netns_inode(name):
+    return os.stat(f"/run/netns/{name}").st_ino
+
+
+def _proc_netns_ino(pid):
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
+def _proc_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def processes(pred):
+    """[(pid, cmdline)] of live processes for which pred(pid, cmdline)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            pid = int(d)
+            cmd = _proc_cmdline(pid)
+            if pred(pid, cmd):
+                out.append((pid, cmd))
+    return out
+
+
+def nbjail_processes(world, marker=None):
+    """Processes left by nbjail: its exe, in the host netns, or with marker."""
+    exe = os.path.realpath(NBJAIL)
+    host_ino = netns_inode(HOST_NS)
+    ours = world.detector_pids()
+
+    def pred(pid, cmd):
+        if pid == os.getpid() or pid in ours:
+            return False
+        try:
+            if os.readlink(f"/proc/{pid}/exe") == exe:
+                return True
+        except OSError:
+            pass
+        if _proc_netns_ino(pid) == host_ino:
+            return True
+        if "nbjail-relay" in cmd:
+            return True
+        return marker is not None and marker in cmd
+    return processes(pred)
+
+
+def host_problems(world, marker=None):
+    """Everything a finished job must not leave behind, as strings."""
+    problems = []
+    links = host_links()
+    if links:
+        problems.append(f"nbh links left: {sorted(links)}")
+    if ("inet", "nbjail") in nft_tables():
+        problems.append(f"table inet nbjail left, chains {nft_chains()}")
+    if os.path.isdir(RUN_DIR):
+        for entry in sorted(os.listdir(RUN_DIR)):
+            if entry == "slots":
+                slots = sorted(os.listdir(os.path.join(RUN_DIR, "slots")))
+                if slots:
+                    problems.append(f"slot claims left in {RUN_DIR}/slots: {slots}")
+            elif entry != "lock":
+                problems.append(f"left in {RUN_DIR}: {entry}")
+    procs = nbjail_processes(world, marker)
+    if procs:
+        problems.append(f"processes left: {procs}")
+    return problems
+
+
+def wait_host_clean(world, timeout=3.0, marker=None):
+    """Poll (bounded) until nothing is left; return the remaining problems."""
+    deadline = time.monotonic() + timeout
+    while True:
+        problems = host_problems(world, marker)
+        if not problems or time.monotonic() > deadline:
+            return problems
+        time.sleep(0.05)
+
+
+def wait_for(pred, timeout, interval=0.05):
+    """Poll pred() until true (returns its value) or timeout (returns it too)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = pred()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def read_line(stream, timeout):
+    """One line from a pipe, or None after timeout."""
+    ready, _, _ = select.select([stream], [], [], timeout)
+    if not ready:
+        return None
+    return stream.readline()
+
+
+# ---------------------------------------------------------------- the world
+
+WORLD_NFT = """
+table inet nbtworld
+delete table inet nbtworld
+table inet nbtworld {
+  chain pre {
+    type filter hook prerouting priority -300; policy accept;
+    iifname "wan0" ip saddr != 192.0.2.1 counter comment "IPv4 from a source other than the host"
+    iifname "wan0" ip6 saddr != { 2001:db8:1::1, fe80::/10, ::/128 } counter comment "IPv6 from a source other than the host"
+    iifname "wan0" ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16 } counter comment "IPv4 to an internal address"
+    iifname "wan0" ip6 daddr { fc00::/7, ::1/128 } counter comment "IPv6 to an internal address"
+    iifname "wan0" meta l4proto udp counter comment "UDP"
+    iifname "wan0" icmp type echo-request counter comment "ICMP echo request"
+    iifname "wan0" icmpv6 type echo-request counter comment "ICMPv6 echo request"
+  }
+}
+"""
+
+
+class World:
+    def __init__(self, tmpdir):
+        self.host = HOST_NS
+        self.world = WORLD_NS
+        self.tmp = Path(tmpdir)
+        self.procs = {}
+        self.events = {}
+
+    # -- build and tear down
+
+    def build(self):
+        H, W = self.host, self.world
+        sh(f"ip netns add {H} && ip netns add {W}")
+        cmds = [
+            f"ip -n {H} link set lo up",
+            f"ip -n {W} link set lo up",
+            # no DAD anywhere in the world: the first IPv6 packet must not wait
+            f"ip netns exec {H} sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0",
+            f"ip netns exec {W} sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0",
+            f"ip -n {H} link add wan0 type veth peer name wan0 netns {W}",
+            f"ip -n {H} addr add 192.0.2.1/24 dev wan0",
+            f"ip -n {H} addr add 2001:db8:1::1/64 dev wan0 nodad",
+            f"ip -n {W} addr add 192.0.2.2/24 dev wan0",
+            f"ip -n {W} addr add 2001:db8:1::2/64 dev wan0 nodad",
+            f"ip -n {H} link set wan0 up",
+            f"ip -n {W} link set wan0 up",
+            f"ip -n {H} route add default via 192.0.2.2",
+            f"ip -n {H} -6 route add default via 2001:db8:1::2",
+            f"ip netns exec {H} sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1",
+        ]
+        for a in PUBLIC_V4 + INTERNAL_V4:
+            cmds.append(f"ip -n {W} addr add {a}/32 dev lo")
+        for a in PUBLIC_V6 + INTERNAL_V6:
+            cmds.append(f"ip -n {W} addr add {a}/128 dev lo nodad")
+        sh(" && ".join(cmds))
+        # Permanent neighbours on wan0: no ND/ARP delay on a first connect.
+        mac = {}
+        for ns in (H, W):
+            mac[ns] = json.loads(run(["ip", "-n", ns, "-j", "link", "show", "wan0"],
+                                     check=True).stdout)[0]["address"]
+        sh(f"ip -n {H} neigh replace 192.0.2.2 lladdr {mac[W]} dev wan0 nud permanent && "
+           f"ip -n {H} neigh replace 2001:db8:1::2 lladdr {mac[W]} dev wan0 nud permanent && "
+           f"ip -n {W} neigh replace 192.0.2.1 lladdr {mac[H]} dev wan0 nud permanent && "
+           f"ip -n {W} neigh replace 2001:db8:1::1 lladdr {mac[H]} dev wan0 nud permanent")
+        self.reset_counters()
+        self.start("world", W, {
+            "http": HTTP_SERVERS,
+            "tcp_detect": [worldmod.fmt_addr(a, p) for a in INTERNAL for p in DETECT_TCP_PORTS],
+            "udp_detect": [f"{w}:{p}" for w in ("0.0.0.0", "[::]") for p in DETECT_UDP_PORTS],
+            "icmp_detect": True,
+        })
+        self.start("host", H, {
+            "tcp_detect": [f"{w}:{p}" for w in ("0.0.0.0", "[::]") for p in HOST_TCP_PORTS],
+            "udp_detect": [f"{w}:{p}" for w in ("0.0.0.0", "[::]") for p in HOST_UDP_PORTS],
+        })
+
+    def start(self, label, ns, cfg):
+        path = self.tmp / f"events-{label}.jsonl"
+        path.touch()
+        cfg = dict(cfg, events=str(path))
+        p = subprocess.Popen(["ip", "netns", "exec", ns, PYTHON, "-I", WORLD_PY, json.dumps(cfg)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=open(self.tmp / f"world-{label}.err", "w"),
+                             text=True, preexec_fn=_die_with_parent)
+        self.procs[label] = p
+        self.events[label] = path
+        line = read_line(p.stdout, 20)
+        if line != "ready\n":
+            err = (self.tmp / f"world-{label}.err").read_text()
+            raise RuntimeError(f"world.py in {ns} did not start: {line!r}\n{err}")
+
+    def teardown(self):
+        for p in self.procs.values():
+            try:
+                p.stdin.close()
+            except OSError:
+                pass
+            try:
+                p.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=3)
+        for ns in (self.host, self.world):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+
+    def detector_pids(self):
+        return {p.pid for p in self.procs.values()}
+
+    # -- what the detectors saw
+
+    def reset_counters(self):
+        run(["nft", "-f", "-"], ns=self.world, input=WORLD_NFT, check=True)
+
+    def counters(self):
+        cp = run(["nft", "-j", "list", "table", "inet", "nbtworld"], ns=self.world, check=True)
+        seen = []
+        for obj in json.loads(cp.stdout)["nftables"]:
+            rule = obj.get("rule")
+            if not rule:
+                continue
+            for e in rule["expr"]:
+                if "counter" in e and e["counter"]["packets"]:
+                    seen.append(f"world nft: {e['counter']['packets']} packet(s): {rule.get('comment')}")
+        return seen
+
+    def read_events(self):
+        out = []
+        for label, path in self.events.items():
+            for line in path.read_text().splitlines():
+                ev = json.loads(line)
+                ev["where"] = label
+                out.append(ev)
+        return out
+
+    def leaks(self):
+        """Every leak seen since the last clear(), as strings."""
+        seen = [f"{e['where']} detector: {e['proto']} to {e['local']} from {e['peer']}"
+                for e in self.read_events() if e["kind"] == "leak"]
+        seen += self.counters()
+        for label, p in self.procs.items():
+            if p.poll() is not None:
+                seen.append(f"world.py ({label}) died with status {p.returncode}")
+        return seen
+
+    def accesses(self, local=None):
+        """HTTP connections seen since the last clear(): [(local, peer)]."""
+        return [(e["local"], e["peer"]) for e in self.read_events()
+                if e["kind"] == "access" and (local is None or e["local"] == local)]
+
+    def clear(self):
+        for path in self.events.values():
+            os.truncate(path, 0)
+        self.reset_counters()
+
+
+def _remove_stale_namespaces():
+    """Delete nbt-* namespaces of earlier sessions whose process is gone."""
+    try:
+        names = os.listdir("/run/netns")
+    except OSError:
+        return
+    for name in names[:200]:
+        m = re.fullmatch(r"nbt-(host|world)-(\d+)", name)
+        if m and not os.path.exists(f"/proc/{m.group(2)}"):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
+
+
+# ---------------------------------------------------------------- pytest hooks
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running (100 sequential or 20 concurrent jobs)")
+    if os.geteuid() != 0:
+        raise pytest.UsageError("the integration tests must run as root")
+    if os.environ.get("NBT_SHARED_RUN") != "1":
+        private_run_dir()
+
+
+@pytest.fixture(scope="session")
+def world(tmp_path_factory):
+    _remove_stale_namespaces()
+    w = World(tmp_path_factory.mktemp("world"))
+    try:
+        w.build()
+        yield w
+    finally:
+        w.teardown()
+
+
+@pytest.fixture(autouse=True)
+def _deadline():
+    """Fail a test that runs longer than NBT_TEST_TIMEOUT seconds."""
+    limit = int(os.environ.get("NBT_TEST_TIMEOUT", "240"))
+
+    def expired(signum, frame):
+        raise TimeoutError(f"test exceeded {limit} s (NBT_TEST_TIMEOUT)")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(limit)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(world):
+    """Fail if any detector saw anything, before (module fixture) or during a test."""
+    before = world.leaks()
+    if before:
+        world.clear()
+        pytest.fail("leak detectors saw traffic before this test (in a fixture):\n  "
+                    + "\n  ".join(before))
+    world.clear()
+    yield world
+    time.sleep(0.05)  # let detector threads log what the kernel delivered
+    seen = world.leaks()
+    if seen:
+        world.clear()
+        pytest.fail("leak detectors saw traffic:\n  " + "\n  ".join(seen))
+
+
+@pytest.fixture
+def nbj():
+    """The nbjail binary; fails (not skips) when it has not been built."""
+    if not os.access(NBJAIL, os.X_OK):
+        pytest.fail(f"nbjail binary not found at {NBJAIL} (set NBJAIL or build it)")
+    return NBJAIL
+
+
+class Spawner:
+    """Starts nbjail in the background; kills what is left at teardown."""
+
+    def __init__(self):
+        self.procs = []
+
+    def __call__(self, *args, env=None):
+        p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, *args],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=nbjail_env(env))
+        self.procs.append(p)
+        return p
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(timeout=5)
+            for s in (p.stdout, p.stderr):
+                if s:
+                    s.close()
+
+
+@pytest.fixture
+def spawn(nbj):
+    s = Spawner()
+    try:
+        yield s
+    finally:
+        s.cleanup()

@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/probe.py - network probes run inside a job
+
+Usage: python3 -I probe.py STEPS_JSON
+STEPS_JSON is a list of steps; the output (stdout) is one JSON list with
+one result per step.  Every step is bounded in time.  Steps:
+
+  ["tcp", HOST, PORT]            connect, send GET /, read the answer
+  ["big", HOST, PORT, MB]        GET /big?mb=MB, sha256 of the body
+  ["udp", HOST, PORT]            send one datagram, wait 1 s for a reply
+  ["dns", SERVER, PORT, NAME]    one A query over UDP, report the rcode
+  ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
+  ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
+
+A result always has "outcome": for tcp "data", "refused", "reset",
+"eof", "timeout" or "error:ERRNO"; elapsed seconds are in "elapsed".
+"""
+import errno
+import hashlib
+import json
+import os
+import socket
+import struct
+import sys
+import time
+
+TIMEOUT = 5.0
+
+
+def family_of(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def err_outcome(e):
+    if isinstance(e, socket.timeout):
+        return "timeout"
+    if isinstance(e, ConnectionRefusedError):
+        return "refused"
+    if isinstance(e, (ConnectionResetError, BrokenPipeError)):
+        return "reset"
+    if isinstance(e, OSError) and e.errno:
+        return "error:" + errno.errorcode.get(e.errno, str(e.errno))
+    return "error:" + repr(e)
+
+
+def http_get(host, port, path, sink):
+    """Returns (outcome, status line, nbytes); sink(bytes) gets the body."""
+    s = socket.socket(family_of(host), socket.SOCK_STREAM)
+    s.settimeout(TIMEOUT)
+    try:
+        s.connect((host, port))
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(65536)
+            if not chunk:
+                return ("eof" if not head else "short"), head[:200].decode("latin-1"), 0
+            head += chunk
+        head, _, rest = head.partition(b"\r\n\r\n")
+        status = head.split(b"\r\n", 1)[0].decode("latin-1")
+        n = len(rest)
+        sink(rest)
+        while True:
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                break
+            n += len(chunk)
+            sink(chunk)
+        return "data", status, n
+    except Exception as e:  # noqa: BLE001 - every failure is a result
+        return err_outcome(e), None, 0
+    finally:
+        s.close()
+
+
+def step_tcp(host, port):
+    body = bytearray()
+    t0 = time.monotonic()
+    outcome, status, _n = http_get(host, port, "/", body.extend)
+    res = {"outcome": outcome, "elapsed": round(time.monotonic() - t0, 3)}
+    if status is not None:
+        res["status"] = status
+        res["body"] = body[:4096].decode("latin-1")
+    return res
+
+
+def step_big(host, port, mb):
+    h = hashlib.sha256()
+    t0 = time.monotonic()
+    outcome, status, n = http_get(host, port, f"/big?mb={mb}", h.update)
+    return {"outcome": outcome, "status": status, "length": n,
+            "sha256": h.hexdigest(), "elapsed": round(time.monotonic() - t0, 3)}
+
+
+def step_udp(host, port):
+    s = socket.socket(family_of(host), socket.SOCK_DGRAM)
+    s.settimeout(1.0)
+    t0 = time.monotonic()
+    try:
+        s.sendto(b"nbt-udp-probe", (host, port))
+        data, peer = s.recvfrom(2048)
+        return {"outcome": "reply", "from": peer[0], "data": data[:100].decode("latin-1")}
+    except Exception as e:  # noqa: BLE001
+        out = err_outcome(e)
+        return {"outcome": "no-reply" if out == "timeout" else out,
+                "elapsed": round(time.monotonic() - t0, 3)}
+    finally:
+        s.close()
+
+
+def dns_query(name, qid):
+    q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\x00" + struct.pack("!HH", 1, 1)
+
+
+def step_dns(server, port, name):
+    s = socket.socket(family_of(server), socket.SOCK_DGRAM)
+    s.settimeout(2.0)
+    qid = int.from_bytes(os.urandom(2), "big")
+    t0 = time.monotonic()
+    try:
+        s.sendto(dns_query(name, qid), (server, port))
+        data, peer = s.recvfrom(4096)
+        rid, flags = struct.unpack("!HH", data[:4])
+        return {"outcome": f"rcode:{flags & 0xF}", "id_ok": rid == qid,
+                "qr": bool(flags & 0x8000), "from": peer[0],
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except Exception as e:  # noqa: BLE001
+        return {"outcome": err_outcome(e), "elapsed": round(time.monotonic() - t0, 3)}
+    finally:
+        s.close()
+
+
+def icmp_echo(sock, host, v6, raw):
+    # type, code, checksum, id, seq; a ping socket fills checksum and id.
+    typ = 128 if v6 else 8
+    payload = b"nbt-ping-probe"
+    hdr = struct.pack("!BBHHH", typ, 0, 0, 0x4e42, 1)
+    if raw and not v6:
+        csum_data = hdr + payload
+        total = sum(struct.unpack(f"!{len(csum_data) // 2}H", csum_data + b"\0" * (len(csum_data) % 2)))
+        total = (total >> 16) + (total & 0xFFFF)
+        total += total >> 16
+        hdr = struct.pack("!BBHHH", typ, 0, ~total & 0xFFFF, 0x4e42, 1)
+    sock.settimeout(1.0)
+    sock.sendto(hdr + payload, (host, 0))
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        data, _peer = sock.recvfrom(2048)
+        if raw and not v6:
+            data = data[(data[0] & 0x0F) * 4:]
+        if data and data[0] in (0, 129):
+            return "reply"
+    return "no-reply"
+
+
+def step_ping(host):
+    v6 = ":" in host
+    res = {}
+    try:
+        with open("/proc/sys/net/ipv4/ping_group_range", "w") as f:
+            f.write("0 2147483647\n")
+        res["ping_group_range"] = "written"
+    except OSError as e:
+        res["ping_group_range"] = err_outcome(e)
+    for kind, stype in (("dgram", socket.SOCK_DGRAM), ("raw", socket.SOCK_RAW)):
+        proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+        try:
+            s = socket.socket(family_of(host), stype, proto)
+        except OSError as e:
+            res[kind] = "socket:" + err_outcome(e)
+            continue
+        try:
+            res[kind] = icmp_echo(s, host, v6, kind == "raw")
+        except Exception as e:  # noqa: BLE001
+            out = err_outcome(e)
+            res[kind] = "no-reply" if out == "timeout" else out
+        finally:
+            s.close()
+    res["outcome"] = "reply" if "reply" in res.values() else "no-reply"
+    return res
+
+
+def step_gateway():
+    with open("/etc/resolv.conf") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver":
+                return {"outcome": "ok", "gateway": parts[1]}
+    return {"outcome": "none"}
+
+
+STEPS = {"tcp": step_tcp, "big": step_big, "udp": step_udp, "dns": step_dns,
+         "ping": step_ping, "gateway": step_gateway}
+
+
+def main():
+    results = []
+    for step in json.loads(sys.argv[1]):
+        results.append(STEPS[step[0]](*step[1:]))
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
