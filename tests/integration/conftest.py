@@ -40,7 +40,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -311,7 +310,8 @@ table inet nbtworld {
     iifname "wan0" ip saddr != 192.0.2.1 counter comment "IPv4 from a source other than the host"
     iifname "wan0" ip6 saddr != { 2001:db8:1::1, fe80::/10, ::/128 } counter comment "IPv6 from a source other than the host"
     iifname "wan0" ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16 } counter comment "IPv4 to an internal address"
-    iifname "wan0" ip6 daddr { fc00::/7, ::1/128 } counter comment "IPv6 to an internal address"
+    iifname "wan0" ip6 daddr { fc00::/7, fe80::/10, ::1/128 } meta l4proto != icmpv6 counter comment "IPv6 to an internal address"
+    iifname "wan0" ip6 daddr { ::/96, ::ffff:0:0/96, 64:ff9b::/96, 64:ff9b:1::/48, 2002::/16, 2001::/32 } counter comment "IPv6 encoding of an IPv4 address"
     iifname "wan0" meta l4proto udp counter comment "UDP"
     iifname "wan0" icmp type echo-request counter comment "ICMP echo request"
     iifname "wan0" icmpv6 type echo-request counter comment "ICMPv6 echo request"

@@ -26,7 +26,6 @@ import os
 import select
 import socket
 import socketserver
-import struct
 import sys
 import threading
 import urllib.parse

@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_cleanup.py - nothing is left behind, even after SIGKILL"""
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from conftest import (PROBE, PYTHON, RUN_DIR, host_links, host_problems, nbjail, nft_chains, read_line,
+                      wait_for, wait_host_clean)
+
+RUNS = 100
+
+
+def test_clean_before(nbj, world):
+    # The other tests in this file assume a clean start; say so if not.
+    assert wait_host_clean(world) == []
+
+
+@pytest.mark.slow
+def test_sequential_runs_leave_nothing(nbj, world):
+    t0 = time.monotonic()
+    for i in range(RUNS):
+        cp = nbjail("run", "--profile", "net", "--", "true", timeout=30)
+        assert cp.returncode == 0, (i, cp.stderr)
+        assert cp.stderr == "", (i, cp.stderr)
+    elapsed = time.monotonic() - t0
+    sys.stderr.write(f"\n{RUNS} sequential net jobs: {elapsed:.2f} s "
+                     f"({elapsed / RUNS * 1000:.1f} ms each, incl. ip netns exec)\n")
+    assert wait_host_clean(world, timeout=3.0) == []
+
+
+def test_minimal_leaves_nothing(nbj, world):
+    for _ in range(5):
+        cp = nbjail("run", "--profile", "minimal", "--", "true")
+        assert cp.returncode == 0, cp.stderr
+    assert wait_host_clean(world) == []
+
+
+def test_failed_setup_leaves_nothing(nbj, world):
+    cp = nbjail("run", "--profile", "net", "--", "/nonexistent")
+    assert cp.returncode == 127
+    assert wait_host_clean(world) == []
+
+
+def test_sigkill_then_gc(spawn, world):
+    marker = f"nbt-sigkill-{os.getpid()}"
+    p = spawn("run", "--profile", "net", "--", "/usr/bin/python3", "-c",
+              "import sys, time; print('started', flush=True); time.sleep(30)", marker)
+    assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
+    links = wait_for(host_links, timeout=5)
+    assert len(links) == 1, links
+    job_id = next(iter(links))[len("nbh"):]
+    assert len(job_id) == 8 and all(c in "0123456789abcdef" for c in job_id), job_id
+    assert f"job_{job_id}" in nft_chains()
+    assert os.path.isdir(os.path.join(RUN_DIR, job_id))
+
+    os.kill(p.pid, signal.SIGKILL)
+    assert p.wait(timeout=5) == -signal.SIGKILL
+
+    # The job, its relay and its netns (hence the veth) die with nbjail.
+    def job_gone():
+        problems = host_problems(world, marker=marker)
+        return not any(s.startswith(("processes", "nbh links")) for s in problems)
+    assert wait_for(job_gone, timeout=5), host_problems(world, marker=marker)
+
+    # What only gc may remove: the state dir, the slot claim, the nft chain.
+    leftovers = host_problems(world, marker=marker)
+    cp = nbjail("gc", timeout=30)
+    assert cp.returncode == 0, (cp.returncode, cp.stdout, cp.stderr)
+    assert job_id in cp.stdout + cp.stderr, (leftovers, cp.stdout, cp.stderr)
+    assert host_problems(world, marker=marker) == [], f"before gc: {leftovers}"
+
+    # gc is idempotent and quiet when nothing is left.
+    cp = nbjail("gc", timeout=30)
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    assert job_id not in cp.stdout + cp.stderr
+
+
+def test_gc_leaves_running_jobs_alone(spawn, world, tmp_path):
+    go = tmp_path / "go"
+    step = '[["tcp", "198.51.100.10", 80]]'
+    p = spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--", "sh", "-c",
+              f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
+              f"i=$((i+1)); done; exec {PYTHON} -I {PROBE} '{step}'")
+    assert read_line(p.stdout, 15) == "started\n"
+    links = wait_for(host_links, timeout=5)
+    assert len(links) == 1, links
+    job_id = next(iter(links))[len("nbh"):]
+    cp = nbjail("gc", timeout=30)
+    go.touch()
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    assert p.poll() is None, "gc killed a running job"
+    assert set(host_links()) == {f"nbh{job_id}"}
+    assert f"job_{job_id}" in nft_chains()
+    assert os.path.isdir(os.path.join(RUN_DIR, job_id))
+    # The job's relay still works after gc.
+    assert p.wait(timeout=20) == 0, p.stderr.read()
+    assert '"body": "world 198.51.100.10:80\\n"' in p.stdout.read()
+    assert wait_host_clean(world) == []

@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_namespaces.py - what a job sees: links, PIDs, mounts, privileges"""
+import ipaddress
+import json
+import os
+import socket
+
+import pytest
+
+from conftest import nbjail
+
+POOL4 = ipaddress.ip_network("10.231.0.0/16")
+POOL6 = ipaddress.ip_network("fd6e:626a:6169::/48")
+
+# Capabilities that must be absent from every set of the workload.
+FORBIDDEN_CAPS = {"NET_ADMIN": 12, "NET_RAW": 13, "SYS_MODULE": 16, "SYS_PTRACE": 19,
+                  "SYS_ADMIN": 21, "BPF": 39}
+
+
+def job(*cmd, profile="net", extra=(), timeout=30, env=None):
+    cp = nbjail("run", "--profile", profile, *extra, "--", *cmd, timeout=timeout, env=env)
+    assert cp.returncode == 0, (cp.returncode, cp.stdout, cp.stderr)
+    return cp.stdout
+
+
+@pytest.mark.parametrize("profile", ["minimal", "compute"])
+def test_loopback_only(nbj, profile):
+    out = job("sh", "-c", "ls /sys/class/net; echo ---; tail -n +3 /proc/net/dev | cut -d: -f1",
+              profile=profile)
+    sys_links, proc_links = out.split("---\n")
+    assert sys_links.split() == ["lo"]
+    assert proc_links.split() == ["lo"]
+
+
+def test_net_profile_links(nbj):
+    out = job("sh", "-c", "ls /sys/class/net; echo ---; tail -n +3 /proc/net/dev | cut -d: -f1")
+    sys_links, proc_links = out.split("---\n")
+    assert sorted(sys_links.split()) == ["eth0", "lo"]
+    assert sorted(proc_links.split()) == ["eth0", "lo"]
+
+
+def test_net_profile_addresses_and_routes(nbj):
+    out = job("sh", "-c", "ip -j addr show; echo ---; ip -j route show; echo ---; "
+              "ip -j -6 route show; echo ---; cat /etc/resolv.conf")
+    addrs, routes4, routes6, resolv = out.split("---\n")
+    links = {link["ifname"]: link for link in json.loads(addrs)}
+    assert set(links) == {"lo", "eth0"}
+    assert "UP" in links["lo"]["flags"] and "UP" in links["eth0"]["flags"]
+    eth0 = [(a["family"], a["local"], a["prefixlen"]) for a in links["eth0"]["addr_info"]
+            if a.get("scope") == "global"]
+    v4 = [a for a in eth0 if a[0] == "inet"]
+    v6 = [a for a in eth0 if a[0] == "inet6"]
+    assert len(v4) == 1 and len(v6) == 1, eth0
+    job4 = ipaddress.ip_interface(f"{v4[0][1]}/{v4[0][2]}")
+    job6 = ipaddress.ip_interface(f"{v6[0][1]}/{v6[0][2]}")
+    assert job4.network.prefixlen == 30 and job4.network.subnet_of(POOL4), job4
+    assert job4.ip == job4.network.network_address + 2, job4
+    assert job6.network.prefixlen == 64 and job6.network.subnet_of(POOL6), job6
+    assert job6.ip == job6.network.network_address + 2, job6
+    gw4 = job4.network.network_address + 1
+    gw6 = job6.network.network_address + 1
+    default4 = [r for r in json.loads(routes4) if r["dst"] == "default"]
+    default6 = [r for r in json.loads(routes6) if r["dst"] == "default"]
+    assert [(r["gateway"], r["dev"]) for r in default4] == [(str(gw4), "eth0")]
+    assert [(r["gateway"], r["dev"]) for r in default6] == [(str(gw6), "eth0")]
+    lines = [ln.split() for ln in resolv.splitlines() if ln.strip() and not ln.startswith("#")]
+    # Exactly one resolver, the relay; "options" lines are allowed.
+    assert [ln for ln in lines if ln[0] != "options"] == [["nameserver", str(gw4)]], resolv
+
+
+@pytest.mark.parametrize("profile", ["minimal", "net"])
+def test_pid_namespace(nbj, profile):
+    out = job("sh", "-c", "echo $$; cat /proc/1/comm; ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '",
+              profile=profile)
+    pid, comm1, pids = out.splitlines()
+    assert pid == "2"
+    assert comm1 != "sh"
+    # Only the job's own processes: PID 1, the shell, ls, grep, sort, tr.
+    assert all(int(p) < 20 for p in pids.split()), pids
+
+
+@pytest.mark.parametrize("profile", ["minimal", "net"])
+def test_hostname(nbj, profile):
+    assert job("cat", "/proc/sys/kernel/hostname", profile=profile) == "nbjail\n"
+    assert job("cat", "/proc/sys/kernel/hostname", profile=profile,
+               extra=["--name", "tw-job.1"]) == "tw-job.1\n"
+
+
+def test_hostname_does_not_change_host(nbj, world):
+    before = open("/proc/sys/kernel/hostname").read()
+    # Without CAP_SYS_ADMIN this fails; if it did not, only the job's UTS ns changes.
+    job("sh", "-c", "hostname changed-inside 2>/dev/null; exit 0", profile="minimal")
+    assert open("/proc/sys/kernel/hostname").read() == before
+
+
+def test_etc_hosts_localhost_only(nbj):
+    out = job("cat", "/etc/hosts")
+    names, addrs = set(), set()
+    for line in out.splitlines():
+        line = line.split("#", 1)[0].split()
+        if line:
+            addrs.add(line[0])
+            names.update(line[1:])
+    assert "localhost" in names, out
+    assert addrs <= {"127.0.0.1", "::1"}, out
+    assert names <= {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}, out
+
+
+def test_job_files_read_only(nbj):
+    out = job("sh", "-c", "echo x >> /etc/resolv.conf && echo WROTE-RESOLV; "
+              "echo x >> /etc/hosts && echo WROTE-HOSTS; exit 0")
+    assert "WROTE" not in out
+
+
+def test_run_is_private_tmpfs(nbj, world):
+    path = f"/run/nbt-sock-{os.getpid()}"
+    shm = f"/dev/shm/nbt-shm-{os.getpid()}"
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        srv.bind(path)
+        srv.listen(1)
+        open(shm, "w").close()
+        out = job("sh", "-c", "ls -A /run; echo ---; ls -A /run/nbjail 2>/dev/null; echo ---; stat -f -c %T /run /dev/shm; echo ---; "
+                  f"ls -A /dev/shm; echo ---; test -e {path} && echo VISIBLE; "
+                  f"/usr/bin/python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"{path}\")' "
+                  "2>/dev/null && echo CONNECTED; exit 0")
+    finally:
+        srv.close()
+        os.unlink(path)
+        if os.path.exists(shm):
+            os.unlink(shm)
+    run_ls, run_nbjail, fstypes, shm_ls, rest = out.split("---\n")
+    # /run is the job's own tmpfs.  The only thing nbjail may put there is
+    # the source of its bind-mounted /etc files; the host's /run/nbjail
+    # (lock, slots, job state) must not be visible.
+    assert run_ls in ("", "nbjail\n"), run_ls
+    assert set(run_nbjail.split()) <= {"hosts", "resolv.conf", "nsswitch.conf"}, run_nbjail
+    assert fstypes.split() == ["tmpfs", "tmpfs"]
+    assert shm_ls == ""
+    assert "VISIBLE" not in rest and "CONNECTED" not in rest
+
+
+def caps_of(status_text):
+    caps = {}
+    for line in status_text.splitlines():
+        key, _, value = line.partition(":")
+        if key.startswith("Cap"):
+            caps[key] = int(value.strip(), 16)
+        elif key == "NoNewPrivs":
+            caps[key] = int(value.strip())
+    return caps
+
+
+@pytest.mark.parametrize("user,uid", [(None, "0"), ("nobody", "65534"), ("65534", "65534")],
+                         ids=["root", "nobody", "uid"])
+@pytest.mark.parametrize("profile", ["minimal", "net"])
+def test_privileges(nbj, profile, user, uid):
+    extra = ["--user", user] if user else []
+    out = job("sh", "-c", "id -u; id -g; cat /proc/self/status", profile=profile, extra=extra)
+    got_uid, got_gid, status = out.split("\n", 2)
+    assert got_uid == uid
+    assert got_gid == uid
+    caps = caps_of(status)
+    assert caps["NoNewPrivs"] == 1
+    for cset in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        present = [n for n, bit in FORBIDDEN_CAPS.items() if caps[cset] & (1 << bit)]
+        assert present == [], f"{cset} has {present}"
+
+
+def test_default_user_from_sudo(nbj):
+    out = job("sh", "-c", "id -u; id -g", profile="minimal",
+              env={"SUDO_UID": "65534", "SUDO_GID": "65534", "SUDO_USER": "nobody"})
+    assert out == "65534\n65534\n"
+
+
+def test_cannot_reconfigure_network(nbj):
+    # No NET_ADMIN: the job cannot add addresses or routes to leave its lane.
+    out = job("sh", "-c", "ip addr add 10.0.0.9/8 dev eth0 2>&1 && echo ADDED; "
+              "ip link set eth0 down 2>&1 && echo DOWN; exit 0")
+    assert "ADDED" not in out and "DOWN" not in out, out

@@ -1,0 +1,243 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_network.py - the relay: what a net job can and cannot reach
+
+Every test also passes through the autouse no_leaks fixture: a denied
+target must be refused by the relay, never reached (the world's detectors
+and packet counters must stay silent).
+"""
+import re
+import time
+
+import pytest
+
+import world as worldmod
+from conftest import deny_lines, nbjail, probe
+
+ALLOW_ONE = ["198.51.100.10:80"]
+FLOOR_PRIVATE = {"floor:private"}
+GATEWAY_REASONS = {"floor:host-address", "floor:private"}
+
+
+def target(host, port):
+    return worldmod.fmt_addr(host, port)
+
+
+def assert_served(res, host, port, world):
+    name = target(host, port)
+    assert res["outcome"] == "data", res
+    assert res["status"] == "HTTP/1.0 200 OK", res
+    assert res["body"] == f"world {name}\n", res
+    # The relay dials from the host's own address: nothing was routed.
+    peers = [p for (_local, p) in world.accesses(name)]
+    src = "[2001:db8:1::1]" if ":" in host else "192.0.2.1"
+    assert peers and all(p.rsplit(":", 1)[0] == src for p in peers), peers
+
+
+def assert_denied(res, cp, host, port, reasons, world):
+    name = target(host, port)
+    assert res["outcome"] in ("refused", "reset"), (name, res)
+    assert res["elapsed"] < 2.0, (name, res)
+    lines = [d for d in deny_lines(cp.stderr) if d[1] == name]
+    assert len(lines) == 1, (name, cp.stderr)
+    job_id, _t, peer, reason = lines[0]
+    assert reason in reasons, (name, reason, reasons)
+    assert re.fullmatch(r"(10\.231\.\d+\.\d+|\[fd6e:626a:6169:[0-9a-f:]+\]):\d+", peer), peer
+    assert world.accesses(name) == []
+    return job_id
+
+
+def test_allowed_fetch(nbj, world):
+    cp, (res,) = probe(["tcp", "198.51.100.10", 80], allow=ALLOW_ONE)
+    assert_served(res, "198.51.100.10", 80, world)
+    assert deny_lines(cp.stderr) == []
+
+
+def test_allowed_fetch_with_curl(nbj, world):
+    cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "curl", "-sS", "--max-time", "5",
+                "http://198.51.100.10/")
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "world 198.51.100.10:80\n"
+
+
+def test_big_download_integrity(nbj, world):
+    t0 = time.monotonic()
+    _cp, (res,) = probe(["big", "198.51.100.10", 80, 64], allow=ALLOW_ONE, timeout=120)
+    assert res["outcome"] == "data", res
+    assert res["length"] == 64 << 20
+    assert res["sha256"] == worldmod.big_sha256(64)
+    print(f"64 MiB through the relay in {time.monotonic() - t0:.2f} s")
+
+
+DENIED_WITH_ONE_ALLOWED = [
+    ("198.51.100.11", 80, {"not-allowed"}),
+    ("198.51.100.10", 8080, {"not-allowed"}),
+    ("203.0.113.10", 80, {"not-allowed"}),
+    ("2001:db8::10", 80, {"not-allowed"}),
+    ("10.0.0.1", 80, FLOOR_PRIVATE),
+    ("10.0.0.1", 22, FLOOR_PRIVATE),
+    ("172.16.0.1", 443, FLOOR_PRIVATE),
+    ("192.168.1.1", 8080, FLOOR_PRIVATE),
+    ("169.254.169.254", 80, {"floor:metadata"}),
+    ("100.64.0.1", 80, {"floor:cgnat", "floor:shared", "floor:private"}),
+    ("fd00::1", 80, FLOOR_PRIVATE),
+    ("192.0.2.1", 8081, {"floor:host-address"}),
+    ("192.0.2.1", 80, {"floor:host-address"}),
+    ("2001:db8:1::1", 8081, {"floor:host-address"}),
+]
+
+
+@pytest.mark.parametrize("host,port,reasons", DENIED_WITH_ONE_ALLOWED,
+                         ids=[target(h, p) for h, p, _r in DENIED_WITH_ONE_ALLOWED])
+def test_denied(nbj, world, host, port, reasons):
+    cp, (res,) = probe(["tcp", host, port], allow=ALLOW_ONE)
+    assert_denied(res, cp, host, port, reasons, world)
+
+
+def test_gateway_denied(nbj, world):
+    cp, (gw,) = probe(["gateway"], allow=ALLOW_ONE)
+    gw4 = gw["gateway"]
+    cp, res = probe(["tcp", gw4, 8081], ["tcp", gw4, 80], allow=ALLOW_ONE)
+    assert_denied(res[0], cp, gw4, 8081, GATEWAY_REASONS, world)
+    assert_denied(res[1], cp, gw4, 80, GATEWAY_REASONS, world)
+
+
+def test_gateway_v6_denied(nbj, world):
+    cp = nbjail("run", "--", "sh", "-c", "ip -j -6 route show default")
+    assert cp.returncode == 0, cp.stderr
+    gw6 = re.search(r'"gateway":"([0-9a-f:]+)"', cp.stdout).group(1)
+    cp, (res,) = probe(["tcp", gw6, 8081], allow=ALLOW_ONE)
+    assert_denied(res, cp, gw6, 8081, GATEWAY_REASONS, world)
+
+
+def test_no_allow_list_grants_nothing(nbj, world):
+    cp, res = probe(["tcp", "198.51.100.10", 80], ["tcp", "2001:db8::10", 80])
+    assert_denied(res[0], cp, "198.51.100.10", 80, {"no-allow-list"}, world)
+    assert_denied(res[1], cp, "2001:db8::10", 80, {"no-allow-list"}, world)
+
+
+def test_deny_lines_name_the_job(nbj, world):
+    cp, res = probe(["tcp", "198.51.100.11", 80], ["tcp", "10.0.0.1", 80], allow=ALLOW_ONE)
+    ids = {d[0] for d in deny_lines(cp.stderr)}
+    assert len(ids) == 1, cp.stderr
+    assert len(deny_lines(cp.stderr)) == 2, cp.stderr
+
+
+def test_job_loopback_is_its_own(nbj, world):
+    # 127.0.0.1 and ::1 in the job are the job's loopback: the host's
+    # detectors on 8081 must not see these, and the relay is not involved.
+    cp, res = probe(["tcp", "127.0.0.1", 8081], ["tcp", "::1", 8081], ["tcp", "127.0.0.2", 80],
+                    allow=["0.0.0.0/0"])
+    for r in res:
+        assert r["outcome"] == "refused", res
+    assert deny_lines(cp.stderr) == []
+
+
+@pytest.mark.parametrize("host,port", [
+    ("198.51.100.10", 9999), ("198.51.100.10", 123), ("2001:db8::10", 9999),
+    ("10.0.0.1", 9999), ("192.0.2.1", 9999), ("gateway", 9999), ("gateway", 123),
+])
+def test_udp_does_not_leave(nbj, world, host, port):
+    if host == "gateway":
+        _cp, (gw,) = probe(["gateway"], allow=["0.0.0.0/0"])
+        host = gw["gateway"]
+    _cp, (res,) = probe(["udp", host, port], allow=["0.0.0.0/0", "::/0"])
+    assert res["outcome"] != "reply", res
+
+
+@pytest.mark.parametrize("host", ["198.51.100.10", "2001:db8::10", "10.0.0.1", "gateway"])
+def test_icmp_does_not_leave(nbj, world, host):
+    if host == "gateway":
+        _cp, (gw,) = probe(["gateway"])
+        host = gw["gateway"]
+    _cp, (res,) = probe(["ping", host], allow=["0.0.0.0/0", "::/0"])
+    assert res["outcome"] == "no-reply", res
+    # No CAP_NET_RAW, even as root in the job.
+    assert res["raw"].startswith("socket:error:EPERM"), res
+
+
+def test_dns_answered_by_relay(nbj, world):
+    cp, res = probe(["dns", "198.51.100.10", 53, "example.test"], ["gateway"],
+                    allow=ALLOW_ONE)
+    gw = res[1]["gateway"]
+    cp, res2 = probe(["dns", gw, 53, "example.test"], allow=ALLOW_ONE)
+    for r in (res[0], res2[0]):
+        assert r["outcome"] == "rcode:5", r  # REFUSED
+        assert r["qr"] and r["id_ok"], r
+        assert r["elapsed"] < 1.0, r
+
+
+def test_dns_v6_does_not_leave(nbj, world):
+    _cp, (res,) = probe(["dns", "2001:db8::10", 53, "example.test"], allow=["::/0"])
+    assert res["outcome"] in ("rcode:5", "timeout") or res["outcome"].startswith("error:"), res
+
+
+def test_getent_fails(nbj, world):
+    t0 = time.monotonic()
+    cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "getent", "hosts", "example.test")
+    assert cp.returncode == 2, (cp.returncode, cp.stdout, cp.stderr)
+    assert cp.stdout == ""
+    assert time.monotonic() - t0 < 5
+
+
+def test_v6_allowed(nbj, world):
+    cp, res = probe(["tcp", "2001:db8::10", 80], ["tcp", "2001:db8::11", 80],
+                    ["tcp", "198.51.100.10", 80], allow=["[2001:db8::10]:80"])
+    assert_served(res[0], "2001:db8::10", 80, world)
+    assert_denied(res[1], cp, "2001:db8::11", 80, {"not-allowed"}, world)
+    assert_denied(res[2], cp, "198.51.100.10", 80, {"not-allowed"}, world)
+
+
+def test_v4_prefix_allowed(nbj, world):
+    cp, res = probe(["tcp", "198.51.100.10", 80], ["tcp", "198.51.100.11", 80],
+                    ["tcp", "198.51.100.10", 8080], ["tcp", "203.0.113.10", 80],
+                    *[["tcp", a, 80] for a in ("10.0.0.1", "169.254.169.254", "192.0.2.1")],
+                    allow=["198.51.100.0/24"])
+    assert_served(res[0], "198.51.100.10", 80, world)
+    assert_served(res[1], "198.51.100.11", 80, world)
+    assert_served(res[2], "198.51.100.10", 8080, world)
+    assert_denied(res[3], cp, "203.0.113.10", 80, {"not-allowed"}, world)
+    assert_denied(res[4], cp, "10.0.0.1", 80, FLOOR_PRIVATE, world)
+    assert_denied(res[5], cp, "169.254.169.254", 80, {"floor:metadata"}, world)
+    assert_denied(res[6], cp, "192.0.2.1", 80, {"floor:host-address"}, world)
+
+
+def test_allow_everything_keeps_the_floor(nbj, world):
+    _cp, (gw,) = probe(["gateway"])
+    gw4 = gw["gateway"]
+    steps = [["tcp", "203.0.113.10", 80], ["tcp", "2001:db8::11", 80]]
+    floor = [("10.0.0.1", 80, FLOOR_PRIVATE), ("172.16.0.1", 22, FLOOR_PRIVATE),
+             ("192.168.1.1", 443, FLOOR_PRIVATE), ("169.254.169.254", 80, {"floor:metadata"}),
+             ("100.64.0.1", 80, {"floor:cgnat", "floor:shared", "floor:private"}),
+             ("fd00::1", 80, FLOOR_PRIVATE), ("192.0.2.1", 8081, {"floor:host-address"}),
+             ("2001:db8:1::1", 8081, {"floor:host-address"}), (gw4, 8081, GATEWAY_REASONS)]
+    steps += [["tcp", h, p] for h, p, _r in floor]
+    cp, res = probe(*steps, allow=["0.0.0.0/0", "::/0"])
+    assert_served(res[0], "203.0.113.10", 80, world)
+    assert_served(res[1], "2001:db8::11", 80, world)
+    for r, (h, p, reasons) in zip(res[2:], floor):
+        assert_denied(r, cp, h, p, reasons, world)
+
+
+def test_allow_cannot_open_the_floor(nbj, world):
+    cp, res = probe(["tcp", "10.0.0.1", 80], ["tcp", "169.254.169.254", 80],
+                    ["tcp", "192.0.2.1", 8081],
+                    allow=["10.0.0.1:80", "169.254.169.254", "192.0.2.1:8081"])
+    assert_denied(res[0], cp, "10.0.0.1", 80, FLOOR_PRIVATE, world)
+    assert_denied(res[1], cp, "169.254.169.254", 80, {"floor:metadata"}, world)
+    assert_denied(res[2], cp, "192.0.2.1", 8081, {"floor:host-address"}, world)
+
+
+@pytest.mark.parametrize("host,port", [
+    ("::ffff:10.0.0.1", 80),          # IPv4-mapped: the kernel sends IPv4
+    ("::ffff:169.254.169.254", 80),
+    ("64:ff9b::a00:1", 80),           # NAT64 of 10.0.0.1
+    ("2002:a00:1::1", 80),            # 6to4 of 10.0.0.1
+    ("::a00:1", 80),                  # IPv4-compatible
+])
+def test_ipv6_encodings_of_internal_addresses(nbj, world, host, port):
+    cp, (res,) = probe(["tcp", host, port], allow=["0.0.0.0/0", "::/0"])
+    assert res["outcome"] in ("refused", "reset") or res["outcome"].startswith("error:"), res
+    assert res["elapsed"] < 2.0, res
+    lines = deny_lines(cp.stderr)
+    if res["outcome"] in ("refused", "reset"):
+        assert len(lines) == 1 and lines[0][3].startswith("floor:"), cp.stderr
