@@ -462,7 +462,7 @@ def _remove_stale_namespaces():
     except OSError:
         return
     for name in names[:200]:
-        m = re.fullmatch(r"nbt-(host|world)-(\d+)", name)
+        m = re.fullmatch(r"nbt-(host|host2|world)-(\d+)", name)
         if m and not os.path.exists(f"/proc/{m.group(2)}"):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import (PROBE, PYTHON, RUN_DIR, host_links, host_problems, nbjail, nft_chains, read_line,
+from conftest import (NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, nbjail_env, nft_tables, run, host_links, host_problems, nbjail, nft_chains, read_line,
                       wait_for, wait_host_clean)
 
 RUNS = 100
@@ -98,4 +98,29 @@ def test_gc_leaves_running_jobs_alone(spawn, world, tmp_path):
     # The job's relay still works after gc.
     assert p.wait(timeout=20) == 0, p.stderr.read()
     assert '"body": "world 198.51.100.10:80\\n"' in p.stdout.read()
+    assert wait_host_clean(world) == []
+
+
+def test_table_removed_while_another_netns_has_jobs(spawn, world, tmp_path):
+    """The last job out of a netns removes that netns's table, even while
+    jobs run in another netns on the same machine (same /run/nbjail)."""
+    other = f"nbt-host2-{TAG}"
+    go = tmp_path / "go"
+    run(["ip", "netns", "add", other], check=True)
+    try:
+        run(["ip", "-n", other, "link", "set", "lo", "up"], check=True)
+        p = spawn("run", "--profile", "net", "--", "sh", "-c",
+                  f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
+                  "i=$((i+1)); done")
+        assert read_line(p.stdout, 15) == "started\n"
+        cp = run([NBJAIL, "run", "--profile", "net", "--", "true"], ns=other, env=nbjail_env())
+        assert cp.returncode == 0, cp.stderr
+        left = wait_for(lambda: ("inet", "nbjail") not in nft_tables(other), timeout=3)
+        go.touch()
+        assert p.wait(timeout=20) == 0, p.stderr.read()
+        assert left, f"table inet nbjail left in {other}: {nft_tables(other)}"
+        assert [d for d in os.listdir(RUN_DIR) if d not in ("lock", "slots")] == []
+    finally:
+        go.touch()
+        run(["ip", "netns", "del", other])
     assert wait_host_clean(world) == []
