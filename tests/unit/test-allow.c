@@ -1,7 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tests/unit/test-allow.c - allow_parse() and allow_match() tables */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <string.h>
+
 #include <cmocka.h>
-static void placeholder(void **s) { (void)s; fail_msg("not written yet"); }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include "policy/policy.h"
+
+static const struct {
+	const char *pattern;
+	int err;
+	unsigned prefixlen;
+	uint16_t port;
+} parse_rows[] = {
+	{ "198.51.100.10", 0, 32, 0 },
+	{ "198.51.100.10:80", 0, 32, 80 },
+	{ "198.51.100.10:65535", 0, 32, 65535 },
+	{ "198.51.100.0/24", 0, 24, 0 },
+	{ "0.0.0.0/0", 0, 0, 0 },
+	{ "2001:db8::10", 0, 128, 0 },
+	{ "[2001:db8::10]", 0, 128, 0 },
+	{ "[2001:db8::10]:443", 0, 128, 443 },
+	{ "2001:db8::/32", 0, 32, 0 },
+	{ "::/0", 0, 0, 0 },
+	{ "", -EINVAL, 0, 0 },
+	{ "1.2.3", -EINVAL, 0, 0 },
+	{ "1.2.3.4.5", -EINVAL, 0, 0 },
+	{ "256.1.1.1", -EINVAL, 0, 0 },
+	{ "0x7f.0.0.1", -EINVAL, 0, 0 },
+	{ "0x7f000001", -EINVAL, 0, 0 },
+	{ "0177.0.0.1", -EINVAL, 0, 0 },
+	{ "2130706433", -EINVAL, 0, 0 },
+	{ "1.2.3.4:0", -EINVAL, 0, 0 },
+	{ "1.2.3.4:65536", -EINVAL, 0, 0 },
+	{ "1.2.3.4:+80", -EINVAL, 0, 0 },
+	{ "1.2.3.4:80x", -EINVAL, 0, 0 },
+	{ "1.2.3.4:", -EINVAL, 0, 0 },
+	{ "10.0.0.1/8", -EINVAL, 0, 0 },
+	{ "10.0.0.0/33", -EINVAL, 0, 0 },
+	{ "10.0.0.0/", -EINVAL, 0, 0 },
+	{ "10.0.0.0/8:80", -EINVAL, 0, 0 },
+	{ "2001:db8::1/32", -EINVAL, 0, 0 },
+	{ "2001:db8::/129", -EINVAL, 0, 0 },
+	{ "[::1]:", -EINVAL, 0, 0 },
+	{ "[::1", -EINVAL, 0, 0 },
+	{ "[::1]x", -EINVAL, 0, 0 },
+	{ "[1.2.3.4]:80", -EINVAL, 0, 0 },
+	{ "example.com", -EOPNOTSUPP, 0, 0 },
+	{ "example.com:443", -EOPNOTSUPP, 0, 0 },
+	{ "*.pypi.org:443", -EOPNOTSUPP, 0, 0 },
+	{ "localhost", -EOPNOTSUPP, 0, 0 },
+};
+
+static void test_parse(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(parse_rows) / sizeof(parse_rows[0]); i++) {
+		struct allow_rule r;
+		int err = allow_parse(parse_rows[i].pattern, &r);
+
+		if (err != parse_rows[i].err)
+			fail_msg("'%s': got %d, want %d", parse_rows[i].pattern, err,
+				 parse_rows[i].err);
+		if (err)
+			continue;
+		assert_int_equal(r.prefixlen, parse_rows[i].prefixlen);
+		assert_int_equal(r.addr.port, parse_rows[i].port);
+	}
+}
+
+static struct nbj_addr target(const char *ip, uint16_t port)
+{
+	struct nbj_addr a = { .port = port };
+
+	if (inet_pton(AF_INET, ip, &a.v4) == 1)
+		a.family = AF_INET;
+	else if (inet_pton(AF_INET6, ip, &a.v6) == 1)
+		a.family = AF_INET6;
+	else
+		fail_msg("bad test address %s", ip);
+	return a;
+}
+
+static const struct {
+	const char *pattern;
+	const char *ip;
+	uint16_t port;
+	bool match;
+} match_rows[] = {
+	{ "198.51.100.10", "198.51.100.10", 80, true },
+	{ "198.51.100.10", "198.51.100.10", 1, true },
+	{ "198.51.100.10", "198.51.100.11", 80, false },
+	{ "198.51.100.10:80", "198.51.100.10", 80, true },
+	{ "198.51.100.10:80", "198.51.100.10", 8080, false },
+	{ "198.51.100.0/24", "198.51.100.255", 80, true },
+	{ "198.51.100.0/24", "198.51.101.0", 80, false },
+	{ "198.51.100.0/25", "198.51.100.127", 80, true },
+	{ "198.51.100.0/25", "198.51.100.128", 80, false },
+	{ "0.0.0.0/0", "203.0.113.9", 22, true },
+	{ "0.0.0.0/0", "2001:db8::1", 22, false },
+	{ "198.51.100.10", "::ffff:198.51.100.10", 80, true },
+	{ "198.51.100.10:80", "::ffff:198.51.100.10", 81, false },
+	{ "[2001:db8::10]:80", "2001:db8::10", 80, true },
+	{ "[2001:db8::10]:80", "2001:db8::10", 443, false },
+	{ "2001:db8::/32", "2001:db8:ffff::1", 80, true },
+	{ "2001:db8::/32", "2001:db9::1", 80, false },
+	{ "2001:db8::10", "198.51.100.10", 80, false },
+};
+
+static void test_match(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(match_rows) / sizeof(match_rows[0]); i++) {
+		struct allow_rule r;
+		struct nbj_addr a = target(match_rows[i].ip, match_rows[i].port);
+
+		assert_int_equal(allow_parse(match_rows[i].pattern, &r), 0);
+		if (allow_match(&r, &a) != match_rows[i].match)
+			fail_msg("%s vs %s port %u: want %s", match_rows[i].pattern,
+				 match_rows[i].ip, match_rows[i].port,
+				 match_rows[i].match ? "match" : "no match");
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_match),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
