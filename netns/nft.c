@@ -1,2 +1,748 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/*
+ * netns/nft.c - nftables rulesets through libnftnl + libmnl
+ *
+ * Theory of operation: every change is ONE nfnetlink batch (BEGIN ...
+ * END), so the kernel applies all of it or nothing.  Every message asks
+ * for an ack; after sending, the acks are drained and the first error is
+ * returned as a negative errno (mnl_cb_run() checks sequence numbers and
+ * the port id).  Rules are built expression by expression; each builder
+ * carries the equivalent nft syntax in its comment.
+ *
+ * Host netns, table inet nbjail, shared by all jobs:
+ *
+ *   chain input   { type filter hook input priority 0; policy accept;
+ *                   iifname "nbh*" ct status dnat accept
+ *                   iifname "nbh*" icmpv6 type nd-neighbor-solicit accept
+ *                   iifname "nbh*" icmpv6 type nd-neighbor-advert accept
+ *                   iifname "nbh*" drop }
+ *   chain forward { type filter hook forward priority 0; policy accept;
+ *                   iifname "nbh*" drop
+ *                   oifname "nbh*" drop }
+ *   chain job_ID  { type nat hook prerouting priority -100;   # per job
+ *                   iifname "nbhID" meta l4proto tcp redirect to :TCP
+ *                   iifname "nbhID" udp dport 53 redirect to :DNS }
+ *
+ * Only our own redirects set "ct status dnat" on packets from nbh*, so a
+ * job whose chain is missing has no way in at all (fail closed).  The
+ * shared chains are flushed and refilled inside each job's add batch:
+ * idempotent under concurrent starts, never momentarily empty.
+ *
+ * Job netns, table inet nbjail, see nft_guest_install().
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <netinet/icmp6.h>
+
+#include "common/log.h"
+#include "netns/nft.h"
+
+#define NFT_BATCH_PAGE (MNL_SOCKET_BUFFER_SIZE * 2)
+#define CT_STATE_ESTABLISHED_RELATED 0x6 /* NF_CT_STATE_BIT(EST | REL) */
+
+/**
+ * struct nft_batch - one transaction being built
+ * @b:		libnftnl batch
+ * @seq:	next sequence number
+ * @n_acks:	messages that will be acked
+ * @oom:	an allocation failed while building
+ */
+struct nft_batch {
+	struct nftnl_batch *b;
+	uint32_t seq;
+	unsigned n_acks;
+	bool oom;
+};
+
+static int batch_init(struct nft_batch *nb)
+{
+	memset(nb, 0, sizeof(*nb));
+	nb->b = nftnl_batch_alloc(NFT_BATCH_PAGE, MNL_SOCKET_BUFFER_SIZE);
+	if (!nb->b)
+		return -ENOMEM;
+	nb->seq = (uint32_t)time(NULL);
+	nftnl_batch_begin(nftnl_batch_buffer(nb->b), nb->seq++);
+	nftnl_batch_update(nb->b);
+	return 0;
+}
+
+static void batch_free(struct nft_batch *nb)
+{
+	if (nb->b)
+		nftnl_batch_free(nb->b);
+	nb->b = NULL;
+}
+
+static struct nlmsghdr *batch_msg(struct nft_batch *nb, uint16_t type,
+				  uint16_t flags)
+{
+	nb->n_acks++;
+	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(nb->b), type,
+				     NFPROTO_INET, flags | NLM_F_ACK, nb->seq++);
+}
+
+static void batch_table(struct nft_batch *nb, uint16_t type, uint16_t flags)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!t) {
+		nb->oom = true;
+		return;
+	}
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE_NAME);
+	nlh = batch_msg(nb, type, flags);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	nftnl_batch_update(nb->b);
+}
+
+/* @type NULL: a regular chain; else a base chain with hook and policy */
+static void batch_chain(struct nft_batch *nb, uint16_t msg, uint16_t flags,
+			const char *name, const char *type, uint32_t hook,
+			int32_t prio, uint32_t policy)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!c) {
+		nb->oom = true;
+		return;
+	}
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+	if (type) {
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, type);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
+		nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, prio);
+		nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, policy);
+	}
+	nlh = batch_msg(nb, msg, flags);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	nftnl_chain_free(c);
+	nftnl_batch_update(nb->b);
+}
+
+/* NFT_MSG_DELRULE with only table and chain: flush the chain */
+static void batch_flush(struct nft_batch *nb, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+
+	if (!r) {
+		nb->oom = true;
+		return;
+	}
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	nlh = batch_msg(nb, NFT_MSG_DELRULE, 0);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	nftnl_rule_free(r);
+	nftnl_batch_update(nb->b);
+}
+
+/**
+ * struct rule - a rule being built, expression by expression
+ * @r:		libnftnl rule
+ * @oom:	an allocation failed
+ */
+struct rule {
+	struct nftnl_rule *r;
+	bool oom;
+};
+
+static void rule_begin(struct rule *rl, const char *chain)
+{
+	rl->oom = false;
+	rl->r = nftnl_rule_alloc();
+	if (!rl->r) {
+		rl->oom = true;
+		return;
+	}
+	nftnl_rule_set_u32(rl->r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_set_str(rl->r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
+	nftnl_rule_set_str(rl->r, NFTNL_RULE_CHAIN, chain);
+}
+
+static struct nftnl_expr *expr(struct rule *rl, const char *name)
+{
+	struct nftnl_expr *e;
+
+	if (!rl->r)
+		return NULL;
+	e = nftnl_expr_alloc(name);
+	if (!e)
+		rl->oom = true;
+	return e;
+}
+
+static void expr_add(struct rule *rl, struct nftnl_expr *e)
+{
+	if (e)
+		nftnl_rule_add_expr(rl->r, e);
+}
+
+/* meta KEY -> reg1 */
+static void meta(struct rule *rl, uint32_t key)
+{
+	struct nftnl_expr *e = expr(rl, "meta");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	expr_add(rl, e);
+}
+
+/* reg1 OP DATA */
+static void cmp(struct rule *rl, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = expr(rl, "cmp");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	expr_add(rl, e);
+}
+
+/* @BASE,OFFSET,LEN -> reg1 */
+static void payload(struct rule *rl, uint32_t base, uint32_t offset, uint32_t len)
+{
+	struct nftnl_expr *e = expr(rl, "payload");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	expr_add(rl, e);
+}
+
+/* ct KEY -> reg1; reg1 &= MASK; reg1 != 0 */
+static void ct_bits_any(struct rule *rl, uint32_t key, uint32_t mask)
+{
+	struct nftnl_expr *c = expr(rl, "ct"), *b;
+	uint32_t zero = 0;
+
+	if (!c)
+		return;
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	expr_add(rl, c);
+	b = expr(rl, "bitwise");
+	if (!b)
+		return;
+	nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(b, NFTNL_EXPR_BITWISE_LEN, sizeof(mask));
+	nftnl_expr_set(b, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof(mask));
+	nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
+	expr_add(rl, b);
+	cmp(rl, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+/* accept / drop */
+static void verdict(struct rule *rl, int v)
+{
+	struct nftnl_expr *e = expr(rl, "immediate");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)v);
+	expr_add(rl, e);
+}
+
+/* redirect to :PORT */
+static void redirect(struct rule *rl, uint16_t port)
+{
+	struct nftnl_expr *imm = expr(rl, "immediate"), *r;
+	uint16_t nport = htons(port);
+
+	if (!imm)
+		return;
+	nftnl_expr_set_u32(imm, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+	nftnl_expr_set(imm, NFTNL_EXPR_IMM_DATA, &nport, sizeof(nport));
+	expr_add(rl, imm);
+	r = expr(rl, "redir");
+	if (!r)
+		return;
+	nftnl_expr_set_u32(r, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
+	expr_add(rl, r);
+}
+
+/* iifname/oifname "PREFIX*" */
+static void ifname_prefix(struct rule *rl, uint32_t key, const char *prefix)
+{
+	meta(rl, key);
+	cmp(rl, NFT_CMP_EQ, prefix, (uint32_t)strlen(prefix));
+}
+
+/* iifname/oifname "NAME" */
+static void ifname_is(struct rule *rl, uint32_t key, const char *name)
+{
+	char buf[IFNAMSIZ] = { 0 };
+
+	snprintf(buf, sizeof(buf), "%s", name);
+	meta(rl, key);
+	cmp(rl, NFT_CMP_EQ, buf, sizeof(buf));
+}
+
+/* meta l4proto PROTO */
+static void l4proto(struct rule *rl, uint8_t proto)
+{
+	meta(rl, NFT_META_L4PROTO);
+	cmp(rl, NFT_CMP_EQ, &proto, sizeof(proto));
+}
+
+/* icmpv6 type TYPE */
+static void icmpv6_type(struct rule *rl, uint8_t type)
+{
+	l4proto(rl, IPPROTO_ICMPV6);
+	payload(rl, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+	cmp(rl, NFT_CMP_EQ, &type, sizeof(type));
+}
+
+/* udp dport PORT */
+static void udp_dport(struct rule *rl, uint16_t port)
+{
+	uint16_t nport = htons(port);
+
+	l4proto(rl, IPPROTO_UDP);
+	payload(rl, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	cmp(rl, NFT_CMP_EQ, &nport, sizeof(nport));
+}
+
+static void rule_commit(struct nft_batch *nb, struct rule *rl)
+{
+	struct nlmsghdr *nlh;
+
+	if (rl->oom || !rl->r) {
+		nb->oom = true;
+	} else {
+		nlh = batch_msg(nb, NFT_MSG_NEWRULE, NLM_F_APPEND | NLM_F_CREATE);
+		nftnl_rule_nlmsg_build_payload(nlh, rl->r);
+		nftnl_batch_update(nb->b);
+	}
+	if (rl->r)
+		nftnl_rule_free(rl->r);
+	rl->r = NULL;
+}
+
+static int ack_cb(const struct nlmsghdr *nlh, void *data)
+{
+	(void)nlh;
+	(void)data;
+	return MNL_CB_OK;
+}
+
+/* Send the batch and collect every ack; the first error wins. */
+static int batch_send(struct nft_batch *nb)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct mnl_socket *nl;
+	unsigned portid, acked = 0;
+	int err = 0;
+
+	nftnl_batch_end(nftnl_batch_buffer(nb->b), nb->seq++);
+	nftnl_batch_update(nb->b);
+	if (nb->oom)
+		return -ENOMEM;
+
+	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!nl)
+		return negative_errno();
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = negative_errno();
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	{
+		struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+		int iovlen = nftnl_batch_iovec_len(nb->b);
+		struct iovec iov[iovlen];
+		struct msghdr msg = {
+			.msg_name = &kernel,
+			.msg_namelen = sizeof(kernel),
+			.msg_iov = iov,
+			.msg_iovlen = (size_t)iovlen,
+		};
+
+		nftnl_batch_iovec(nb->b, iov, (uint32_t)iovlen);
+		if (sendmsg(mnl_socket_get_fd(nl), &msg, 0) < 0) {
+			err = negative_errno();
+			goto out;
+		}
+	}
+	/* the kernel has processed the whole batch when sendto returns */
+	while (acked < nb->n_acks) {
+		ssize_t n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT);
+		const struct nlmsghdr *nlh;
+		size_t left;
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				err = negative_errno();
+			break;
+		}
+		left = (size_t)n;
+		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, (int)left);
+		     nlh = mnl_nlmsg_next(nlh, (int *)&left)) {
+			if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0) {
+				err = -EPROTO;
+				goto out;
+			}
+			if (mnl_cb_run(nlh, nlh->nlmsg_len, nlh->nlmsg_seq, portid,
+				       ack_cb, NULL) < 0) {
+				err = negative_errno();
+				goto out;
+			}
+			acked++;
+		}
+	}
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+/* The shared chains: created if missing, flushed and refilled. */
+static void host_shared_chains(struct nft_batch *nb)
+{
+	struct rule rl;
+
+	batch_table(nb, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	batch_chain(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "input", "filter",
+		    NF_INET_LOCAL_IN, 0, NF_ACCEPT);
+	batch_chain(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "forward", "filter",
+		    NF_INET_FORWARD, 0, NF_ACCEPT);
+	batch_flush(nb, "input");
+	batch_flush(nb, "forward");
+
+	/* iifname "nbh*" ct status dnat accept */
+	rule_begin(&rl, "input");
+	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
+	ct_bits_any(&rl, NFT_CT_STATUS, IPS_DST_NAT);
+	verdict(&rl, NF_ACCEPT);
+	rule_commit(nb, &rl);
+
+	/* iifname "nbh*" icmpv6 type nd-neighbor-{solicit,advert} accept */
+	for (int i = 0; i < 2; i++) {
+		rule_begin(&rl, "input");
+		ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
+		icmpv6_type(&rl, i ? ND_NEIGHBOR_ADVERT : ND_NEIGHBOR_SOLICIT);
+		verdict(&rl, NF_ACCEPT);
+		rule_commit(nb, &rl);
+	}
+
+	/* iifname "nbh*" drop */
+	rule_begin(&rl, "input");
+	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
+	verdict(&rl, NF_DROP);
+	rule_commit(nb, &rl);
+
+	/* iifname "nbh*" drop; oifname "nbh*" drop */
+	rule_begin(&rl, "forward");
+	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
+	verdict(&rl, NF_DROP);
+	rule_commit(nb, &rl);
+	rule_begin(&rl, "forward");
+	ifname_prefix(&rl, NFT_META_OIFNAME, HOST_IFNAME_PREFIX);
+	verdict(&rl, NF_DROP);
+	rule_commit(nb, &rl);
+}
+
+/**
+ * nft_host_add_job() - install the shared chains and a job's redirects
+ * @job:	job parameters
+ *
+ * One batch.  Fails with -EEXIST if the job's chain exists already.
+ *
+ * Return: 0, or negative errno
+ */
+int nft_host_add_job(const struct nft_host_job *job)
+{
+	char chain[64];
+	struct nft_batch nb;
+	struct rule rl;
+	int err;
+
+	snprintf(chain, sizeof(chain), NFT_JOB_CHAIN_PREFIX "%s", job->job_id);
+	err = batch_init(&nb);
+	if (err < 0)
+		return err;
+	host_shared_chains(&nb);
+	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL, chain, "nat",
+		    NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
+
+	/* iifname "nbhID" meta l4proto tcp redirect to :TCP */
+	rule_begin(&rl, chain);
+	ifname_is(&rl, NFT_META_IIFNAME, job->host_ifname);
+	l4proto(&rl, IPPROTO_TCP);
+	redirect(&rl, job->relay_tcp_port);
+	rule_commit(&nb, &rl);
+
+	/* iifname "nbhID" udp dport 53 redirect to :DNS */
+	rule_begin(&rl, chain);
+	ifname_is(&rl, NFT_META_IIFNAME, job->host_ifname);
+	udp_dport(&rl, 53);
+	redirect(&rl, job->relay_dns_port);
+	rule_commit(&nb, &rl);
+
+	err = batch_send(&nb);
+	batch_free(&nb);
+	return err;
+}
+
+/**
+ * nft_host_del_job() - delete a job's chain (flushed first), one batch
+ * @job_id:	job identifier
+ *
+ * Return: 0, also when the chain or table does not exist; negative errno
+ */
+int nft_host_del_job(const char *job_id)
+{
+	char chain[64];
+	struct nft_batch nb;
+	int err;
+
+	snprintf(chain, sizeof(chain), NFT_JOB_CHAIN_PREFIX "%s", job_id);
+	err = batch_init(&nb);
+	if (err < 0)
+		return err;
+	batch_flush(&nb, chain);
+	batch_chain(&nb, NFT_MSG_DELCHAIN, 0, chain, NULL, 0, 0, 0);
+	err = batch_send(&nb);
+	batch_free(&nb);
+	return err == -ENOENT ? 0 : err;
+}
+
+/**
+ * nft_host_del_table() - delete table inet nbjail with everything in it
+ *
+ * Return: 0, also when it does not exist; negative errno
+ */
+int nft_host_del_table(void)
+{
+	struct nft_batch nb;
+	int err = batch_init(&nb);
+
+	if (err < 0)
+		return err;
+	batch_table(&nb, NFT_MSG_DELTABLE, 0);
+	err = batch_send(&nb);
+	batch_free(&nb);
+	return err == -ENOENT ? 0 : err;
+}
+
+struct list_ctx {
+	void (*cb)(const char *job_id, void *data);
+	void *data;
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct list_ctx *ctx = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	const char *table, *name;
+
+	if (!c)
+		return MNL_CB_ERROR;
+	if (nftnl_chain_nlmsg_parse(nlh, c) == 0) {
+		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
+		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
+		if (table && name && !strcmp(table, NFT_TABLE_NAME) &&
+		    !strncmp(name, NFT_JOB_CHAIN_PREFIX, strlen(NFT_JOB_CHAIN_PREFIX)))
+			ctx->cb(name + strlen(NFT_JOB_CHAIN_PREFIX), ctx->data);
+	}
+	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+/**
+ * nft_host_list_jobs() - call @cb for each job chain in table inet nbjail
+ * @cb:		callback with the job id
+ * @data:	passed to @cb
+ *
+ * Return: 0 (also without a table), or negative errno
+ */
+int nft_host_list_jobs(void (*cb)(const char *job_id, void *data), void *data)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct list_ctx ctx = { cb, data };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	uint32_t seq = (uint32_t)time(NULL);
+	unsigned portid;
+	int err = 0, ret;
+
+	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!nl)
+		return negative_errno();
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		err = negative_errno();
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
+				    NLM_F_DUMP, seq);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		err = negative_errno();
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+
+		if (n < 0) {
+			err = negative_errno();
+			break;
+		}
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, chain_cb, &ctx);
+		if (ret < 0) {
+			err = errno == ENOENT ? 0 : negative_errno();
+			break;
+		}
+		if (ret == MNL_CB_STOP)
+			break;
+	}
+out:
+	mnl_socket_close(nl);
+	return err;
+}
+
+/**
+ * nft_guest_install() - the job's own ruleset, in the current netns
+ * @g:	the job's interface and the relay's addresses
+ *
+ *   table inet nbjail {
+ *     chain input  { type filter hook input priority 0; policy drop;
+ *                    iif "lo" accept
+ *                    ct state established,related accept
+ *                    iifname IF icmpv6 type { nd-neighbor-solicit,
+ *                        nd-neighbor-advert, nd-router-advert } accept }
+ *     chain forward { type filter hook forward priority 0; policy drop; }
+ *     chain output { type filter hook output priority 0; policy drop;
+ *                    oif "lo" accept
+ *                    ct state established,related accept
+ *                    oifname IF meta l4proto tcp accept
+ *                    oifname IF ip daddr GW4 udp dport 53 accept
+ *                    oifname IF ip6 daddr GW6 udp dport 53 accept
+ *                    oifname IF icmpv6 type { nd-neighbor-solicit,
+ *                        nd-neighbor-advert, nd-router-solicit } accept }
+ *   }
+ *
+ * Every TCP connection may leave through IF because the host redirects
+ * all of them to the relay; nothing else reaches the host end.
+ *
+ * Return: 0, or negative errno
+ */
+int nft_guest_install(const struct nft_guest *g)
+{
+	static const uint8_t nd_in[] = { ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
+					 ND_ROUTER_ADVERT };
+	static const uint8_t nd_out[] = { ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
+					  ND_ROUTER_SOLICIT };
+	uint32_t lo = if_nametoindex("lo");
+	struct nft_batch nb;
+	struct rule rl;
+	int err;
+
+	if (!lo)
+		return negative_errno();
+	err = batch_init(&nb);
+	if (err < 0)
+		return err;
+	batch_table(&nb, NFT_MSG_NEWTABLE, NLM_F_CREATE);
+	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "input", "filter",
+		    NF_INET_LOCAL_IN, 0, NF_DROP);
+	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "forward", "filter",
+		    NF_INET_FORWARD, 0, NF_DROP);
+	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "output", "filter",
+		    NF_INET_LOCAL_OUT, 0, NF_DROP);
+
+	for (int out = 0; out < 2; out++) {
+		const char *chain = out ? "output" : "input";
+		uint32_t ifkey = out ? NFT_META_OIF : NFT_META_IIF;
+		uint32_t namekey = out ? NFT_META_OIFNAME : NFT_META_IIFNAME;
+		const uint8_t *nd = out ? nd_out : nd_in;
+
+		/* iif/oif "lo" accept */
+		rule_begin(&rl, chain);
+		meta(&rl, ifkey);
+		cmp(&rl, NFT_CMP_EQ, &lo, sizeof(lo));
+		verdict(&rl, NF_ACCEPT);
+		rule_commit(&nb, &rl);
+
+		/* ct state established,related accept */
+		rule_begin(&rl, chain);
+		ct_bits_any(&rl, NFT_CT_STATE, CT_STATE_ESTABLISHED_RELATED);
+		verdict(&rl, NF_ACCEPT);
+		rule_commit(&nb, &rl);
+
+		/* iifname/oifname IF icmpv6 type ND accept */
+		for (int i = 0; i < 3; i++) {
+			rule_begin(&rl, chain);
+			ifname_is(&rl, namekey, g->ifname);
+			icmpv6_type(&rl, nd[i]);
+			verdict(&rl, NF_ACCEPT);
+			rule_commit(&nb, &rl);
+		}
+	}
+
+	/* oifname IF meta l4proto tcp accept */
+	rule_begin(&rl, "output");
+	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
+	l4proto(&rl, IPPROTO_TCP);
+	verdict(&rl, NF_ACCEPT);
+	rule_commit(&nb, &rl);
+
+	/* oifname IF ip daddr GW4 udp dport 53 accept */
+	rule_begin(&rl, "output");
+	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
+	meta(&rl, NFT_META_NFPROTO);
+	cmp(&rl, NFT_CMP_EQ, &(uint8_t){ NFPROTO_IPV4 }, 1);
+	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
+	cmp(&rl, NFT_CMP_EQ, &g->gw4, 4);
+	udp_dport(&rl, 53);
+	verdict(&rl, NF_ACCEPT);
+	rule_commit(&nb, &rl);
+
+	/* oifname IF ip6 daddr GW6 udp dport 53 accept */
+	rule_begin(&rl, "output");
+	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
+	meta(&rl, NFT_META_NFPROTO);
+	cmp(&rl, NFT_CMP_EQ, &(uint8_t){ NFPROTO_IPV6 }, 1);
+	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
+	cmp(&rl, NFT_CMP_EQ, &g->gw6, 16);
+	udp_dport(&rl, 53);
+	verdict(&rl, NF_ACCEPT);
+	rule_commit(&nb, &rl);
+
+	err = batch_send(&nb);
+	batch_free(&nb);
+	return err;
+}
