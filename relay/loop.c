@@ -1,2 +1,156 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/*
+ * relay/loop.c - the relay process: privilege drop and the event loop
+ *
+ * Theory of operation: the supervisor binds our sockets on the host end
+ * of the job's veth (privileged setup) and forks us; relay_run() then
+ *
+ *   1. raises RLIMIT_NOFILE to what the flow table needs (6 fds a flow)
+ *   2. drops to the unprivileged relay user: no groups, no capabilities,
+ *      no_new_privs, and dies with the supervisor (PR_SET_PDEATHSIG, set
+ *      after the uid change, which clears it)
+ *   3. runs one epoll loop: the type of each event is packed in its
+ *      epoll data (relay_int.h); listening sockets go to tcp.c, DNS
+ *      sockets to dns.c, a one-second timer expires slow dials.
+ *
+ * One process per job, no thread per flow; the relay never returns after
+ * setup.  Next: relay/tcp.c.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "relay/relay_int.h"
+
+#define FDS_PER_FLOW 6
+#define FDS_RESERVED 64
+#define EVENT_BATCH 128
+
+static int raise_fd_limit(struct relay_config *cfg)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)cfg->max_flows * FDS_PER_FLOW + FDS_RESERVED;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return negative_errno();
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return negative_errno();
+	}
+	if (rl.rlim_cur < want)
+		cfg->max_flows = (unsigned)((rl.rlim_cur - FDS_RESERVED) / FDS_PER_FLOW);
+	return 0;
+}
+
+static int drop_privileges(const struct relay_config *cfg, pid_t parent)
+{
+	if (setgroups(0, NULL) < 0 ||
+	    setresgid(cfg->gid, cfg->gid, cfg->gid) < 0 ||
+	    setresuid(cfg->uid, cfg->uid, cfg->uid) < 0)
+		return negative_errno();
+	if (cfg->uid != 0 && (getuid() != cfg->uid || geteuid() != cfg->uid))
+		return -EPERM;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		return negative_errno();
+	if (getppid() != parent) /* the supervisor died before PDEATHSIG */
+		return -ESRCH;
+	return 0;
+}
+
+static int watch(int epfd, int fd, uint64_t data)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = data };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? negative_errno() : 0;
+}
+
+static int loop_setup(struct relay_ctx *c)
+{
+	struct itimerspec tick = { { 1, 0 }, { 1, 0 } };
+	int err;
+
+	c->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (c->epfd < 0)
+		return negative_errno();
+	c->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (c->timerfd < 0 || timerfd_settime(c->timerfd, 0, &tick, NULL) < 0)
+		return negative_errno();
+	err = watch(c->epfd, c->timerfd, RELAY_EV(RELAY_EV_TIMER, 0));
+	for (int i = 0; i < 2 && !err; i++) {
+		if (c->cfg->tcp_fds[i] >= 0)
+			err = watch(c->epfd, c->cfg->tcp_fds[i], RELAY_EV(RELAY_EV_LISTEN, i));
+		if (!err && c->cfg->dns_fds[i] >= 0)
+			err = watch(c->epfd, c->cfg->dns_fds[i], RELAY_EV(RELAY_EV_DNS, i));
+	}
+	return err;
+}
+
+/**
+ * relay_run() - become the job's relay; returns only if setup fails
+ * @config:	sockets, policy and user from the supervisor
+ *
+ * Return: negative errno on setup failure; never returns otherwise
+ */
+int relay_run(const struct relay_config *config)
+{
+	struct relay_config cfg = *config;
+	struct relay_ctx c = { .cfg = &cfg, .epfd = -1, .timerfd = -1 };
+	char prefix[64];
+	pid_t parent = getppid();
+	int err;
+
+	snprintf(prefix, sizeof(prefix), "nbjail-relay[%s]", cfg.job_id);
+	log_set_prefix(prefix);
+
+	err = raise_fd_limit(&cfg);
+	if (!err)
+		err = drop_privileges(&cfg, parent);
+	if (!err)
+		err = flow_table_init(&c);
+	if (!err)
+		err = loop_setup(&c);
+	if (err < 0)
+		return err;
+
+	for (;;) {
+		struct epoll_event ev[EVENT_BATCH];
+		int n = epoll_wait(c.epfd, ev, EVENT_BATCH, -1);
+
+		if (n < 0 && errno != EINTR)
+			return negative_errno();
+		for (int i = 0; i < n; i++) {
+			uint32_t index = RELAY_EV_INDEX(ev[i].data.u64);
+			uint64_t ticks;
+
+			switch (RELAY_EV_TYPE(ev[i].data.u64)) {
+			case RELAY_EV_LISTEN:
+				tcp_accept(&c, cfg.tcp_fds[index & 1]);
+				break;
+			case RELAY_EV_DNS:
+				dns_handle(&c, cfg.dns_fds[index & 1]);
+				break;
+			case RELAY_EV_TIMER:
+				(void)!read(c.timerfd, &ticks, sizeof(ticks));
+				tcp_timer(&c);
+				break;
+			case RELAY_EV_FLOW_JOB:
+				tcp_flow_event(&c, index, FLOW_SIDE_JOB, ev[i].events);
+				break;
+			case RELAY_EV_FLOW_DIAL:
+				tcp_flow_event(&c, index, FLOW_SIDE_DIAL, ev[i].events);
+				break;
+			}
+		}
+	}
+}

@@ -1,2 +1,436 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* placeholder: being written */
+/*
+ * relay/tcp.c - the transparent TCP relay: accept, decide, dial, splice
+ *
+ * Theory of operation: nftables redirects every TCP connection of the job
+ * to our listening sockets; the original destination comes back from
+ * conntrack (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST).  policy_decide()
+ * rules on it; a denied connection is reset (SO_LINGER 0) and logged.  An
+ * allowed one takes a slot of the fixed flow table and is dialled
+ * non-blocking; a dial that does not complete within DIAL_TIMEOUT_S
+ * seconds, or fails, resets the job's side.
+ *
+ * Once connected, each direction moves through its own pipe with
+ * splice(2), never through user space:
+ *
+ *	job fd --splice--> side[JOB].pipe --splice--> dial fd
+ *	dial fd --splice--> side[DIAL].pipe --splice--> job fd
+ *
+ * epoll is level-triggered; a socket's interest is derived from the
+ * state: EPOLLIN while its input is open and its pipe has room, EPOLLOUT
+ * while the other side's pipe holds bytes for it.  When one side reaches
+ * EOF and its pipe is drained, the other side's write direction is shut
+ * down (half-close is preserved).  A side whose input has ended and whose
+ * output is shut down leaves epoll; a flow whose sides both did is closed.
+ * Any socket error resets both sides.  No allocation happens after
+ * flow_table_init(), except the two pipes of each connected flow.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "relay/relay_int.h"
+
+/* <linux/netfilter_ipv4.h> and ip6_tables.h clash with <netinet/in.h> */
+#define SO_ORIGINAL_DST 80
+#define IP6T_SO_ORIGINAL_DST 80
+
+#define DIAL_TIMEOUT_S 10
+#define PIPE_CAPACITY 65536	/* Linux default pipe size */
+#define ACCEPT_BATCH 64
+#define IO_ROUNDS 8
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/**
+ * flow_table_init() - allocate the fixed flow table, all slots free
+ * @c:	relay context, @c->cfg->max_flows slots
+ *
+ * Return: 0, or -ENOMEM
+ */
+int flow_table_init(struct relay_ctx *c)
+{
+	unsigned n = c->cfg->max_flows;
+
+	c->flows = calloc(n, sizeof(*c->flows));
+	if (!c->flows)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++)
+		c->flows[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
+	c->free_head = n ? 0 : UINT32_MAX;
+	return 0;
+}
+
+static void reset_close(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	if (fd < 0)
+		return;
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static void side_close(struct flow_side *s, bool reset)
+{
+	if (reset)
+		reset_close(s->fd);
+	else if (s->fd >= 0)
+		close(s->fd);
+	for (int i = 0; i < 2; i++)
+		if (s->pipe[i] >= 0)
+			close(s->pipe[i]);
+	s->fd = s->pipe[0] = s->pipe[1] = -1;
+}
+
+static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
+{
+	struct flow *f = &c->flows[slot];
+
+	/* closing an fd removes it from epoll */
+	side_close(&f->side[FLOW_SIDE_JOB], reset);
+	side_close(&f->side[FLOW_SIDE_DIAL], reset);
+	f->used = false;
+	f->connecting = false;
+	f->next_free = c->free_head;
+	c->free_head = slot;
+	c->live--;
+}
+
+static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
+{
+	uint32_t slot = c->free_head;
+	struct flow *f;
+
+	if (slot == UINT32_MAX)
+		return -ENOSPC;
+	f = &c->flows[slot];
+	c->free_head = f->next_free;
+	memset(f, 0, sizeof(*f));
+	f->used = true;
+	for (int i = 0; i < 2; i++) {
+		f->side[i].fd = -1;
+		f->side[i].pipe[0] = f->side[i].pipe[1] = -1;
+	}
+	c->live++;
+	*ret = slot;
+	return 0;
+}
+
+static int side_watch(struct relay_ctx *c, uint32_t slot, int side,
+		      uint32_t events)
+{
+	struct flow_side *s = &c->flows[slot].side[side];
+	struct epoll_event ev = {
+		.events = events,
+		.data.u64 = RELAY_EV(side == FLOW_SIDE_JOB ? RELAY_EV_FLOW_JOB
+							   : RELAY_EV_FLOW_DIAL, slot),
+	};
+	int op;
+
+	if (s->in_epoll && s->events == events)
+		return 0;
+	op = s->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(c->epfd, op, s->fd, &ev) < 0)
+		return negative_errno();
+	s->in_epoll = true;
+	s->events = events;
+	return 0;
+}
+
+static void side_unwatch(struct relay_ctx *c, struct flow_side *s)
+{
+	if (!s->in_epoll)
+		return;
+	(void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	s->in_epoll = false;
+	s->events = 0;
+}
+
+static int original_dst(int fd, int family, struct nbj_addr *ret)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int r;
+
+	if (family == AF_INET)
+		r = getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len);
+	else
+		r = getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &ss, &len);
+	if (r < 0)
+		return negative_errno();
+	return nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, ret);
+}
+
+static void log_verdict(const char *what, const struct nbj_addr *target,
+			const struct nbj_addr *peer, const char *reason)
+{
+	char t[NBJ_ADDR_STRLEN], p[NBJ_ADDR_STRLEN];
+
+	log_info("%s tcp %s from %s reason=%s", what,
+		 target ? nbj_addr_format(target, t, sizeof(t)) : "?",
+		 nbj_addr_format(peer, p, sizeof(p)), reason);
+}
+
+/* Start a non-blocking dial; 0 when in progress or done */
+static int dial(const struct nbj_addr *target, int *ret_fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = nbj_addr_to_sockaddr(target, &ss);
+	int fd;
+
+	fd = socket(target->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
+		int err = negative_errno();
+
+		close(fd);
+		return err;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+static void accept_one(struct relay_ctx *c, int job_fd, int family,
+		       const struct nbj_addr *peer)
+{
+	struct nbj_addr target;
+	struct decision d;
+	char reason[64];
+	uint32_t slot;
+	int err, dial_fd;
+	struct flow *f;
+
+	err = original_dst(job_fd, family, &target);
+	if (err < 0) {
+		c->denied++;
+		log_verdict("deny", NULL, peer, "no-original-dst");
+		reset_close(job_fd);
+		return;
+	}
+	policy_decide(c->cfg->policy, c->cfg->floor, &target, &d);
+	decision_reason_format(&d, reason, sizeof(reason));
+	if (!d.allow) {
+		c->denied++;
+		log_verdict("deny", &target, peer, reason);
+		reset_close(job_fd);
+		return;
+	}
+	if (flow_alloc(c, &slot) < 0) {
+		c->full++;
+		log_verdict("deny", &target, peer, "flow-table-full");
+		reset_close(job_fd);
+		return;
+	}
+	f = &c->flows[slot];
+	f->target = target;
+	f->side[FLOW_SIDE_JOB].fd = job_fd;
+
+	err = dial(&target, &dial_fd);
+	if (err < 0) {
+		char t[NBJ_ADDR_STRLEN];
+
+		c->dial_failed++;
+		log_info("dial-failed tcp %s error=%s",
+			 nbj_addr_format(&target, t, sizeof(t)), strerror(-err));
+		flow_free(c, slot, true);
+		return;
+	}
+	log_debug("allow tcp %s", reason);
+	f->side[FLOW_SIDE_DIAL].fd = dial_fd;
+	f->connecting = true;
+	f->deadline = now_s() + DIAL_TIMEOUT_S;
+	if (side_watch(c, slot, FLOW_SIDE_DIAL, EPOLLOUT) < 0)
+		flow_free(c, slot, true);
+}
+
+/**
+ * tcp_accept() - accept pending redirected connections and rule on each
+ * @c:		relay context
+ * @listen_fd:	listening socket that became readable
+ */
+void tcp_accept(struct relay_ctx *c, int listen_fd)
+{
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct nbj_addr peer = { 0 };
+		int fd;
+
+		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %m");
+			return;
+		}
+		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
+		accept_one(c, fd, ss.ss_family, &peer);
+	}
+}
+
+static void dial_failed(struct relay_ctx *c, uint32_t slot, int err)
+{
+	char t[NBJ_ADDR_STRLEN];
+
+	c->dial_failed++;
+	log_info("dial-failed tcp %s error=%s",
+		 nbj_addr_format(&c->flows[slot].target, t, sizeof(t)), strerror(err));
+	flow_free(c, slot, true);
+}
+
+static int flow_connected(struct relay_ctx *c, uint32_t slot)
+{
+	struct flow *f = &c->flows[slot];
+
+	for (int i = 0; i < 2; i++)
+		if (pipe2(f->side[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+			return negative_errno();
+	f->connecting = false;
+	return 0;
+}
+
+/* Move bytes in one direction; -errno on a fatal socket error */
+static int pump(struct flow_side *src, struct flow_side *dst)
+{
+	for (int round = 0; round < IO_ROUNDS; round++) {
+		bool progress = false;
+		ssize_t n;
+
+		if (!src->eof && src->pending < PIPE_CAPACITY) {
+			n = splice(src->fd, NULL, src->pipe[1], NULL,
+				   PIPE_CAPACITY - src->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				src->pending += (size_t)n;
+				progress = true;
+			} else if (n == 0) {
+				src->eof = true;
+				progress = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				return negative_errno();
+			}
+		}
+		if (src->pending) {
+			n = splice(src->pipe[0], NULL, dst->fd, NULL, src->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+			if (n > 0) {
+				src->pending -= (size_t)n;
+				progress = true;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				return negative_errno();
+			}
+		}
+		if (src->eof && !src->pending && !dst->shut) {
+			(void)shutdown(dst->fd, SHUT_WR);
+			dst->shut = true;
+		}
+		if (!progress)
+			break;
+	}
+	return 0;
+}
+
+static uint32_t side_interest(const struct flow *f, int side)
+{
+	const struct flow_side *s = &f->side[side], *o = &f->side[!side];
+	uint32_t ev = 0;
+
+	if (!s->eof && s->pending < PIPE_CAPACITY)
+		ev |= EPOLLIN;
+	if (o->pending)
+		ev |= EPOLLOUT;
+	return ev;
+}
+
+static void flow_io(struct relay_ctx *c, uint32_t slot)
+{
+	struct flow *f = &c->flows[slot];
+	int err;
+
+	err = pump(&f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL]);
+	if (!err)
+		err = pump(&f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB]);
+	if (err < 0) {
+		log_debug("flow %u: %s", slot, strerror(-err));
+		flow_free(c, slot, true);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		struct flow_side *s = &f->side[i];
+
+		if (s->eof && s->shut) {
+			side_unwatch(c, s);
+		} else if (side_watch(c, slot, i, side_interest(f, i)) < 0) {
+			flow_free(c, slot, true);
+			return;
+		}
+	}
+	if (f->side[0].eof && f->side[0].shut && f->side[1].eof && f->side[1].shut)
+		flow_free(c, slot, false);
+}
+
+/**
+ * tcp_flow_event() - handle readiness of one socket of a flow
+ * @c:		relay context
+ * @slot:	flow slot
+ * @side:	FLOW_SIDE_JOB or FLOW_SIDE_DIAL
+ * @events:	epoll events
+ */
+void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
+		    uint32_t events)
+{
+	struct flow *f;
+
+	if (slot >= c->cfg->max_flows || !c->flows[slot].used)
+		return;
+	f = &c->flows[slot];
+	(void)events;
+	if (f->connecting) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		if (side != FLOW_SIDE_DIAL)
+			return;
+		if (getsockopt(f->side[FLOW_SIDE_DIAL].fd, SOL_SOCKET, SO_ERROR,
+			       &soerr, &len) < 0)
+			soerr = errno;
+		if (soerr) {
+			dial_failed(c, slot, soerr);
+			return;
+		}
+		if (flow_connected(c, slot) < 0) {
+			flow_free(c, slot, true);
+			return;
+		}
+	}
+	flow_io(c, slot);
+}
+
+/**
+ * tcp_timer() - give up dials past their deadline
+ * @c:	relay context
+ */
+void tcp_timer(struct relay_ctx *c)
+{
+	time_t now = now_s();
+
+	for (uint32_t i = 0; i < c->cfg->max_flows; i++)
+		if (c->flows[i].used && c->flows[i].connecting &&
+		    c->flows[i].deadline <= now)
+			dial_failed(c, i, ETIMEDOUT);
+}
