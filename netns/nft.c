@@ -278,6 +278,18 @@ static void verdict(struct rule *rl, int v)
 	expr_add(rl, e);
 }
 
+/* reject with icmpx admin-prohibited */
+static void reject_admin(struct rule *rl)
+{
+	struct nftnl_expr *e = expr(rl, "reject");
+
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMPX_UNREACH);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+	expr_add(rl, e);
+}
+
 /* redirect to :PORT */
 static void redirect(struct rule *rl, uint16_t port)
 {
@@ -648,15 +660,20 @@ out:
  *     chain output { type filter hook output priority 0; policy drop;
  *                    oif "lo" accept
  *                    ct state established,related accept
- *                    oifname IF meta l4proto tcp accept
- *                    oifname IF ip daddr GW4 udp dport 53 accept
- *                    oifname IF ip6 daddr GW6 udp dport 53 accept
  *                    oifname IF icmpv6 type { nd-neighbor-solicit,
- *                        nd-neighbor-advert, nd-router-solicit } accept }
+ *                        nd-neighbor-advert, nd-router-solicit } accept
+ *                    ip6 daddr ::/96 reject with icmpx admin-prohibited
+ *                    oifname IF meta l4proto tcp accept
+ *                    oifname IF udp dport 53 accept }
  *   }
  *
- * Every TCP connection may leave through IF because the host redirects
- * all of them to the relay; nothing else reaches the host end.
+ * Every TCP connection and every DNS query may leave through IF because
+ * the host redirects all of them to the relay (whatever their
+ * destination, so resolvers hard-wired to some public server reach the
+ * relay too); nothing else reaches the host end.  IPv4-compatible IPv6
+ * destinations (::/96, deprecated by RFC 4291) are rejected here: the
+ * kernel drops them before they could reach the relay, and the job
+ * should get EACCES at once rather than a timeout.
  *
  * Return: 0, or negative errno
  */
@@ -713,6 +730,15 @@ int nft_guest_install(const struct nft_guest *g)
 		}
 	}
 
+	/* ip6 daddr ::/96 reject with icmpx admin-prohibited */
+	rule_begin(&rl, "output");
+	meta(&rl, NFT_META_NFPROTO);
+	cmp(&rl, NFT_CMP_EQ, &(uint8_t){ NFPROTO_IPV6 }, 1);
+	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 24, 12);
+	cmp(&rl, NFT_CMP_EQ, (const uint8_t[12]){ 0 }, 12);
+	reject_admin(&rl);
+	rule_commit(&nb, &rl);
+
 	/* oifname IF meta l4proto tcp accept */
 	rule_begin(&rl, "output");
 	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
@@ -720,24 +746,9 @@ int nft_guest_install(const struct nft_guest *g)
 	verdict(&rl, NF_ACCEPT);
 	rule_commit(&nb, &rl);
 
-	/* oifname IF ip daddr GW4 udp dport 53 accept */
+	/* oifname IF udp dport 53 accept */
 	rule_begin(&rl, "output");
 	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
-	meta(&rl, NFT_META_NFPROTO);
-	cmp(&rl, NFT_CMP_EQ, &(uint8_t){ NFPROTO_IPV4 }, 1);
-	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
-	cmp(&rl, NFT_CMP_EQ, &g->gw4, 4);
-	udp_dport(&rl, 53);
-	verdict(&rl, NF_ACCEPT);
-	rule_commit(&nb, &rl);
-
-	/* oifname IF ip6 daddr GW6 udp dport 53 accept */
-	rule_begin(&rl, "output");
-	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
-	meta(&rl, NFT_META_NFPROTO);
-	cmp(&rl, NFT_CMP_EQ, &(uint8_t){ NFPROTO_IPV6 }, 1);
-	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
-	cmp(&rl, NFT_CMP_EQ, &g->gw6, 16);
 	udp_dport(&rl, 53);
 	verdict(&rl, NF_ACCEPT);
 	rule_commit(&nb, &rl);

@@ -34,13 +34,9 @@ int nft_host_list_jobs(void (*cb)(const char *job_id, void *data), void *data);
 /**
  * struct nft_guest - job-side parameters
  * @ifname:	the job's veth end, "eth0"
- * @gw4:	the host end's IPv4 address (the relay)
- * @gw6:	the host end's IPv6 address (the relay)
  */
 struct nft_guest {
 	const char *ifname;
-	struct in_addr gw4;
-	struct in6_addr gw6;
 };
 
 int nft_guest_install(const struct nft_guest *g);

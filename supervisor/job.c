@@ -300,11 +300,10 @@ static int record_state(const struct nbj_job *job)
 		.reaper_pid = job->reaper_pid,
 		.relay_pid = job->relay_pid,
 		.slot = job->state.slot,
+		.netns_ino = job->state.netns_ino,
 	};
-	int err = state_netns_ino(&r.netns_ino);
+	int err = state_process_start_time(job->reaper_pid, &r.reaper_start);
 
-	if (!err)
-		err = state_process_start_time(job->reaper_pid, &r.reaper_start);
 	if (!err && job->relay_pid)
 		err = state_process_start_time(job->relay_pid, &r.relay_start);
 	if (!err)

@@ -88,8 +88,6 @@ static int setup_network(const struct job_net *net)
 			strerror(-err));
 		return err;
 	}
-	g.gw4 = net->host4;
-	g.gw6 = net->host6;
 	err = nft_guest_install(&g);
 	if (err < 0)
 		log_err("job setup: cannot install the job's nftables ruleset: %s",

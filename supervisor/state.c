@@ -4,7 +4,9 @@
  *
  * Theory of operation:
  *
- *   /run/nbjail/lock          every live supervisor holds a shared flock
+ *   /run/nbjail/netns-<ino>.lock  every live supervisor started in the
+ *                             network namespace <ino> holds a shared flock
+ *   /run/nbjail/<id>/netns    that namespace's inode, written first
  *   /run/nbjail/<id>/lock     its supervisor holds an exclusive flock
  *   /run/nbjail/<id>/state    pids, start times, netns, slot (job_record)
  *   /run/nbjail/slots/<n>     claims pool slot n; contains the job id
@@ -14,8 +16,12 @@
  * directory while it exists.  A directory whose lock can be taken belongs
  * to a dead supervisor: nbjail gc cleans it.  A slot is claimed with
  * O_CREAT|O_EXCL, so concurrent jobs never share one.  The nft table is
- * shared: it is removed only by whoever can take the global lock
- * exclusively (nobody else alive) and finds no job directory left.
+ * shared by the jobs of one network namespace: it is removed only by
+ * whoever can take that namespace's lock exclusively (no other supervisor
+ * of the namespace is alive) and finds no job directory of the namespace
+ * left (dead ones await gc); the lock file goes with it.  Whoever takes a
+ * lock re-checks that the path still names the locked file, so an unlink
+ * racing with an open never splits one lock into two.
  * All lock fds are O_CLOEXEC and closed in forked children, so a lock
  * lives exactly as long as the supervisor holding it.
  */
@@ -35,7 +41,6 @@
 #include "netns/nft.h"
 #include "supervisor/supervisor.h"
 
-#define GLOBAL_LOCK NBJ_RUNTIME_DIR "/lock"
 #define SLOTS_DIR NBJ_RUNTIME_DIR "/slots"
 
 static int mkdir_exist_ok(const char *path, mode_t mode)
@@ -45,16 +50,41 @@ static int mkdir_exist_ok(const char *path, mode_t mode)
 	return 0;
 }
 
+/* Open and flock @path; retry if it was unlinked (or replaced) meanwhile */
 static int open_lock(const char *path, int how)
 {
-	_cleanup_close_ int fd = -1;
+	for (int tries = 0; tries < 64; tries++) {
+		_cleanup_close_ int fd = -1;
+		struct stat a, b;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return negative_errno();
+		if (flock(fd, how) < 0)
+			return negative_errno();
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return TAKE_FD(fd);
+	}
+	return -EAGAIN;
+}
+
+static void netns_lock_path(char *buf, size_t len, unsigned long long ino)
+{
+	snprintf(buf, len, NBJ_RUNTIME_DIR "/netns-%llu.lock", ino);
+}
+
+static int write_small_file(const char *path, const char *content)
+{
+	_cleanup_close_ int fd = -1;
+	size_t len = strlen(content);
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return negative_errno();
-	if (flock(fd, how) < 0)
-		return negative_errno();
-	return TAKE_FD(fd);
+	if (write(fd, content, len) != (ssize_t)len)
+		return -EIO;
+	return 0;
 }
 
 static bool is_job_id(const char *s)
@@ -76,16 +106,19 @@ static bool is_job_id(const char *s)
 int state_job_create(struct job_state *ret)
 {
 	_cleanup_close_ int global = -1, job = -1;
-	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+	char path[sizeof(NBJ_RUNTIME_DIR) + 48], ino[32];
 	struct job_state st = { .global_lock = -1, .job_lock = -1, .slot = -1 };
 	int err;
 
-	err = mkdir_exist_ok(NBJ_RUNTIME_DIR, 0700);
+	err = state_netns_ino(&st.netns_ino);
+	if (!err)
+		err = mkdir_exist_ok(NBJ_RUNTIME_DIR, 0700);
 	if (!err)
 		err = mkdir_exist_ok(SLOTS_DIR, 0700);
 	if (err < 0)
 		return err;
-	global = open_lock(GLOBAL_LOCK, LOCK_SH);
+	netns_lock_path(path, sizeof(path), st.netns_ino);
+	global = open_lock(path, LOCK_SH);
 	if (global < 0)
 		return global;
 
@@ -103,6 +136,11 @@ int state_job_create(struct job_state *ret)
 		if (errno != EEXIST)
 			return negative_errno();
 	}
+	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/netns", st.id);
+	snprintf(ino, sizeof(ino), "%llu\n", st.netns_ino);
+	err = write_small_file(path, ino);
+	if (err < 0)
+		return err;
 	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/lock", st.id);
 	job = open_lock(path, LOCK_EX | LOCK_NB);
 	if (job < 0)
@@ -244,7 +282,7 @@ int state_record_read(const char *id, struct job_record *ret)
  */
 int state_remove_by_id(const char *id, long slot)
 {
-	static const char *const files[] = { "state", "state.tmp", "lock" };
+	static const char *const files[] = { "state", "state.tmp", "netns", "lock" };
 	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
 	int err = 0;
 
@@ -295,30 +333,64 @@ int state_list_jobs(void (*cb)(const char *id, void *data), void *data)
 	return n;
 }
 
+struct netns_count {
+	unsigned long long ino;
+	int n;
+};
+
+static void count_netns_job(const char *id, void *data)
+{
+	struct netns_count *nc = data;
+	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+	unsigned long long ino;
+	FILE *f;
+
+	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/netns", id);
+	f = fopen(path, "re");
+	/* unreadable: a job being created or broken state: keep the table */
+	if (!f || fscanf(f, "%llu", &ino) != 1 || ino == nc->ino)
+		nc->n++;
+	if (f)
+		fclose(f);
+}
+
 /**
- * state_try_remove_table() - remove the shared nft table if no job is left
+ * state_try_remove_table() - remove this netns's nft table if no job of
+ * the netns is left
  *
- * Takes the global lock exclusively without waiting: it succeeds only if
- * no other supervisor is alive, and then removes the table only when no
- * job directory (of a dead supervisor, awaiting gc) remains either.
+ * Takes the namespace's lock exclusively without waiting: it succeeds only
+ * if no other supervisor of this netns is alive; then the table and the
+ * lock file are removed only when no job directory of this netns (of a
+ * dead supervisor, awaiting gc) remains either.
  *
- * Return: 1 if removed, 0 if other jobs remain, or negative errno
+ * Return: 1 if removed, 0 if jobs remain, or negative errno
  */
 int state_try_remove_table(void)
 {
+	char path[sizeof(NBJ_RUNTIME_DIR) + 48];
+	struct netns_count nc = { 0 };
 	_cleanup_close_ int fd = -1;
 	int n, err;
 
-	fd = open_lock(GLOBAL_LOCK, LOCK_EX | LOCK_NB);
+	err = state_netns_ino(&nc.ino);
+	if (err < 0)
+		return err;
+	netns_lock_path(path, sizeof(path), nc.ino);
+	fd = open_lock(path, LOCK_EX | LOCK_NB);
 	if (fd == -EWOULDBLOCK || fd == -ENOENT)
 		return 0;
 	if (fd < 0)
 		return fd;
-	n = state_list_jobs(NULL, NULL);
-	if (n != 0)
-		return n < 0 ? n : 0;
+	n = state_list_jobs(count_netns_job, &nc);
+	if (n < 0)
+		return n;
+	if (nc.n)
+		return 0;
 	err = nft_host_del_table();
-	return err < 0 ? err : 1;
+	if (err < 0)
+		return err;
+	(void)unlink(path);
+	return 1;
 }
 
 /**

@@ -108,12 +108,14 @@ _Noreturn void reaper_main(const struct reaper_params *p);
 /**
  * struct job_state - a job's footprint under NBJ_RUNTIME_DIR
  * @id:		job identifier, hex
- * @global_lock: fd holding a shared lock on NBJ_RUNTIME_DIR/lock
+ * @netns_ino:	the network namespace the job is started in
+ * @global_lock: fd holding a shared lock on the netns's lock file
  * @job_lock:	fd holding an exclusive lock on the job's own lock file
  * @slot:	claimed pool slot, or -1
  */
 struct job_state {
 	char id[NBJ_JOB_ID_LEN + 1];
+	unsigned long long netns_ino;
 	int global_lock;
 	int job_lock;
 	long slot;
