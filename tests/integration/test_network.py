@@ -155,15 +155,24 @@ def test_icmp_does_not_leave(nbj, world, host):
     assert res["raw"].startswith("socket:error:EPERM"), res
 
 
-def test_dns_answered_by_relay(nbj, world):
-    cp, res = probe(["dns", "198.51.100.10", 53, "example.test"], ["gateway"],
-                    allow=ALLOW_ONE)
-    gw = res[1]["gateway"]
-    cp, res2 = probe(["dns", gw, 53, "example.test"], allow=ALLOW_ONE)
-    for r in (res[0], res2[0]):
-        assert r["outcome"] == "rcode:5", r  # REFUSED
-        assert r["qr"] and r["id_ok"], r
-        assert r["elapsed"] < 1.0, r
+def assert_refused(r):
+    assert r["outcome"] == "rcode:5", r  # REFUSED
+    assert r["qr"] and r["id_ok"], r
+    assert r["elapsed"] < 1.0, r
+
+
+def test_dns_to_gateway_refused(nbj, world):
+    _cp, (gw,) = probe(["gateway"], allow=ALLOW_ONE)
+    _cp, (res,) = probe(["dns", gw["gateway"], 53, "example.test"], allow=ALLOW_ONE)
+    assert_refused(res)
+    assert res["from"] == gw["gateway"], res
+
+
+def test_dns_to_world_server_refused_by_relay(nbj, world):
+    # The query must end at the relay (REFUSED), never at the world's
+    # UDP/53 detector (checked by no_leaks).
+    _cp, (res,) = probe(["dns", "198.51.100.10", 53, "example.test"], allow=ALLOW_ONE)
+    assert_refused(res)
 
 
 def test_dns_v6_does_not_leave(nbj, world):
