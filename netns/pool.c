@@ -135,19 +135,6 @@ void pool_slot_net(const struct pool_config *cfg, unsigned slot,
 	ret->job6.s6_addr[15] = 2;
 }
 
-/* Do the first @len bits of @a and @b agree? */
-static bool prefix_equal(const unsigned char *a, const unsigned char *b,
-			 unsigned len)
-{
-	unsigned full = len / 8, rest = len % 8;
-
-	if (memcmp(a, b, full))
-		return false;
-	if (!rest)
-		return true;
-	return !((a[full] ^ b[full]) & (0xff00 >> rest));
-}
-
 /**
  * pool_slot_conflicts() - does a slot overlap anything already on the host?
  * @net:	the slot's addresses
@@ -170,12 +157,12 @@ bool pool_slot_conflicts(const struct job_net *net,
 			continue;
 		if (u->addr.family == AF_INET) {
 			len = u->prefixlen < 30 ? u->prefixlen : 30;
-			if (prefix_equal((const unsigned char *)&u->addr.v4,
+			if (nbj_prefix_match((const unsigned char *)&u->addr.v4,
 					 (const unsigned char *)&net->host4, len))
 				return true;
 		} else if (u->addr.family == AF_INET6) {
 			len = u->prefixlen < 64 ? u->prefixlen : 64;
-			if (prefix_equal(u->addr.v6.s6_addr,
+			if (nbj_prefix_match(u->addr.v6.s6_addr,
 					 net->host6.s6_addr, len))
 				return true;
 		}

@@ -109,6 +109,44 @@ const char *nbj_addr_format(const struct nbj_addr *a, char *buf, size_t len)
 }
 
 /**
+ * nbj_prefix_match() - do the first @len bits of @a and @b agree?
+ * @a:		address bytes, network order
+ * @b:		prefix bytes, network order
+ * @len:	prefix length in bits
+ *
+ * Return: true if they agree
+ */
+bool nbj_prefix_match(const unsigned char *a, const unsigned char *b,
+		      unsigned len)
+{
+	unsigned full = len / 8, rest = len % 8;
+
+	if (memcmp(a, b, full))
+		return false;
+	return !rest || !((a[full] ^ b[full]) & (0xff00 >> rest));
+}
+
+/**
+ * nbj_addr_unmap_v4() - the IPv4 address inside an IPv4-mapped IPv6 one
+ * @a:		address
+ * @ret:	the IPv4 address, with @a's port, if @a is ::ffff:a.b.c.d
+ *
+ * Return: true if @a is IPv4-mapped (and @ret was filled)
+ */
+bool nbj_addr_unmap_v4(const struct nbj_addr *a, struct nbj_addr *ret)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (a->family != AF_INET6 || memcmp(a->v6.s6_addr, mapped, 12))
+		return false;
+	memset(ret, 0, sizeof(*ret));
+	ret->family = AF_INET;
+	ret->port = a->port;
+	memcpy(&ret->v4, a->v6.s6_addr + 12, 4);
+	return true;
+}
+
+/**
  * nbj_addr_equal_ip() - same family and address, port ignored
  * @a:	one address
  * @b:	the other

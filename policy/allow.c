@@ -205,25 +205,14 @@ int allow_parse(const char *pattern, struct allow_rule *ret)
  */
 bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a)
 {
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
-	struct nbj_addr t = *a;
-	const unsigned char *x, *y;
-	unsigned full, rest;
+	struct nbj_addr unmapped;
 
-	if (t.family == AF_INET6 && rule->addr.family == AF_INET &&
-	    !memcmp(t.v6.s6_addr, mapped, 12)) {
-		t.family = AF_INET;
-		memcpy(&t.v4, t.v6.s6_addr + 12, 4);
-	}
-	if (t.family != rule->addr.family)
+	if (rule->addr.family == AF_INET && nbj_addr_unmap_v4(a, &unmapped))
+		a = &unmapped;
+	if (a->family != rule->addr.family)
 		return false;
-	if (rule->addr.port && rule->addr.port != t.port)
+	if (rule->addr.port && rule->addr.port != a->port)
 		return false;
-	x = addr_bytes(&t);
-	y = addr_bytes(&rule->addr);
-	full = rule->prefixlen / 8;
-	rest = rule->prefixlen % 8;
-	if (memcmp(x, y, full))
-		return false;
-	return !rest || !((x[full] ^ y[full]) & (0xff00 >> rest));
+	return nbj_prefix_match(addr_bytes(a), addr_bytes(&rule->addr),
+				rule->prefixlen);
 }

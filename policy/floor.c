@@ -74,21 +74,11 @@ static const char *const floor_names[] = {
 static_assert(ARRAY_SIZE(floor_names) == FLOOR_REASON_COUNT,
 	      "a floor reason lacks a name");
 
-static bool prefix_match(const unsigned char *addr, const unsigned char *prefix,
-			 unsigned len)
-{
-	unsigned full = len / 8, rest = len % 8;
-
-	if (memcmp(addr, prefix, full))
-		return false;
-	return !rest || !((addr[full] ^ prefix[full]) & (0xff00 >> rest));
-}
-
 static enum floor_reason table_lookup(const struct floor_row *rows, size_t n,
 				      const unsigned char *addr)
 {
 	for (size_t i = 0; i < n; i++)
-		if (prefix_match(addr, rows[i].prefix, rows[i].len))
+		if (nbj_prefix_match(addr, rows[i].prefix, rows[i].len))
 			return rows[i].reason;
 	return FLOOR_NONE;
 }
@@ -133,18 +123,14 @@ static enum floor_reason classify_embedded(const unsigned char b[16],
 
 static bool is_host_address(const struct nbj_addr *a, const struct floor_ctx *ctx)
 {
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct nbj_addr unmapped;
+	bool is_mapped = nbj_addr_unmap_v4(a, &unmapped);
 
 	if (!ctx)
 		return false;
 	for (size_t i = 0; i < ctx->n_host; i++) {
-		const struct nbj_addr *h = &ctx->host[i];
-
-		if (nbj_addr_equal_ip(a, h))
-			return true;
-		if (a->family == AF_INET6 && h->family == AF_INET &&
-		    !memcmp(a->v6.s6_addr, mapped, 12) &&
-		    !memcmp(a->v6.s6_addr + 12, &h->v4, 4))
+		if (nbj_addr_equal_ip(a, &ctx->host[i]) ||
+		    (is_mapped && nbj_addr_equal_ip(&unmapped, &ctx->host[i])))
 			return true;
 	}
 	return false;

@@ -45,6 +45,9 @@ socklen_t nbj_addr_to_sockaddr(const struct nbj_addr *a,
 			       struct sockaddr_storage *ret);
 const char *nbj_addr_format(const struct nbj_addr *a, char *buf, size_t len);
 bool nbj_addr_equal_ip(const struct nbj_addr *a, const struct nbj_addr *b);
+bool nbj_addr_unmap_v4(const struct nbj_addr *a, struct nbj_addr *ret);
+bool nbj_prefix_match(const unsigned char *a, const unsigned char *b,
+		      unsigned len);
 
 /**
  * enum floor_reason - why an address is in the floor (never reachable)

@@ -29,23 +29,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
 #define JOB_ETC_DIR "/run/nbjail"
-
-static int write_file(const char *path, const char *content)
-{
-	_cleanup_close_ int fd = -1;
-	size_t len = strlen(content);
-
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0)
-		return negative_errno();
-	if (write(fd, content, len) != (ssize_t)len)
-		return -EIO;
-	return 0;
-}
 
 static int mkdir_parents(const char *path)
 {
@@ -81,7 +69,7 @@ static int ensure_mount_point(const char *target)
 		return 0;
 	n = readlink(target, link, sizeof(link) - 1);
 	if (n < 0)
-		return write_file(target, "");
+		return file_write_string(target, "", 0644);
 	link[n] = '\0';
 	if (link[0] == '/') {
 		n = snprintf(resolved, sizeof(resolved), "%s", link);
@@ -98,7 +86,7 @@ static int ensure_mount_point(const char *target)
 	err = mkdir_parents(resolved);
 	if (err < 0)
 		return err;
-	return write_file(resolved, "");
+	return file_write_string(resolved, "", 0644);
 }
 
 static int bind_file_ro(const char *source, const char *target)
@@ -200,16 +188,18 @@ int mounts_setup(const struct mount_params *p)
 	else
 		snprintf(resolv, sizeof(resolv),
 			 "# nbjail: this profile has no network\n");
-	err = write_file(JOB_ETC_DIR "/resolv.conf", resolv);
+	err = file_write_string(JOB_ETC_DIR "/resolv.conf", resolv, 0644);
 	if (!err)
-		err = write_file(JOB_ETC_DIR "/hosts",
-				 "127.0.0.1\tlocalhost\n"
-				 "::1\tlocalhost ip6-localhost ip6-loopback\n");
+		err = file_write_string(JOB_ETC_DIR "/hosts",
+					"127.0.0.1\tlocalhost\n"
+					"::1\tlocalhost ip6-localhost ip6-loopback\n",
+					0644);
 	if (!err)
-		err = write_file(JOB_ETC_DIR "/nsswitch.conf",
-				 "passwd: files\ngroup: files\nshadow: files\n"
-				 "hosts: files dns\nnetworks: files\n"
-				 "protocols: files\nservices: files\n");
+		err = file_write_string(JOB_ETC_DIR "/nsswitch.conf",
+					"passwd: files\ngroup: files\nshadow: files\n"
+					"hosts: files dns\nnetworks: files\n"
+					"protocols: files\nservices: files\n",
+					0644);
 	if (err < 0)
 		goto fail;
 

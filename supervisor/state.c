@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "netns/nft.h"
 #include "supervisor/supervisor.h"
@@ -74,18 +75,7 @@ static void netns_lock_path(char *buf, size_t len, unsigned long long ino)
 	snprintf(buf, len, NBJ_RUNTIME_DIR "/netns-%llu.lock", ino);
 }
 
-static int write_small_file(const char *path, const char *content)
-{
-	_cleanup_close_ int fd = -1;
-	size_t len = strlen(content);
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return negative_errno();
-	if (write(fd, content, len) != (ssize_t)len)
-		return -EIO;
-	return 0;
-}
 
 static bool is_job_id(const char *s)
 {
@@ -138,7 +128,7 @@ int state_job_create(struct job_state *ret)
 	}
 	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/netns", st.id);
 	snprintf(ino, sizeof(ino), "%llu\n", st.netns_ino);
-	err = write_small_file(path, ino);
+	err = file_write_string(path, ino, 0600);
 	if (err < 0)
 		return err;
 	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/lock", st.id);
@@ -206,22 +196,19 @@ int state_slot_claim(struct job_state *st, const struct pool_config *pool,
 int state_record_write(const struct job_state *st, const struct job_record *r)
 {
 	char tmp[sizeof(NBJ_RUNTIME_DIR) + 32], path[sizeof(tmp)];
-	_cleanup_close_ int fd = -1;
 	char buf[512];
-	int n;
+	int err;
 
 	snprintf(tmp, sizeof(tmp), NBJ_RUNTIME_DIR "/%s/state.tmp", st->id);
 	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/state", st->id);
-	n = snprintf(buf, sizeof(buf),
+	snprintf(buf, sizeof(buf),
 		     "supervisor_pid=%d\nreaper_pid=%d\nreaper_start=%llu\n"
 		     "relay_pid=%d\nrelay_start=%llu\nnetns_ino=%llu\nslot=%ld\n",
 		     (int)r->supervisor_pid, (int)r->reaper_pid, r->reaper_start,
 		     (int)r->relay_pid, r->relay_start, r->netns_ino, r->slot);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return negative_errno();
-	if (write(fd, buf, (size_t)n) != n)
-		return -EIO;
+	err = file_write_string(tmp, buf, 0600);
+	if (err < 0)
+		return err;
 	if (rename(tmp, path) < 0)
 		return negative_errno();
 	return 0;

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * common/file.h - small file helpers
+ */
+#ifndef NBJ_COMMON_FILE_H
+#define NBJ_COMMON_FILE_H
+
+#include <sys/types.h>
+
+int file_write_string(const char *path, const char *content, mode_t mode);
+
+#endif /* NBJ_COMMON_FILE_H */
