@@ -70,12 +70,17 @@ ip netns exec "$host" "$nbjail" run --allow 198.51.100.10:80 -- sh -c '
 		echo "REACHED (this must never happen)"; exit 1
 	else
 		echo "refused, as it must be"
-	fi' || { echo "demo: FAILED"; exit 1; }
+	fi' 2>"$tmp/stderr" || { cat "$tmp/stderr"; echo "demo: FAILED"; exit 1; }
+echo
+echo "nbjail's relay said (stderr):"
+sed 's/^/    /' "$tmp/stderr"
+grep -q 'deny tcp 169.254.169.254:80 .*reason=floor:metadata' "$tmp/stderr" ||
+	{ echo "demo: FAILED, no deny line for the metadata address"; exit 1; }
 echo
 if [ -s "$tmp/leaks.log" ]; then
 	cat "$tmp/leaks.log"
 	echo "demo: FAILED, the metadata server saw a connection"
 	exit 1
 fi
-echo "The metadata server saw no connection. The relay's deny line is above."
+echo "The metadata server saw no connection."
 echo "demo: OK"
