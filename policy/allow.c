@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "policy/policy.h"
@@ -193,6 +194,33 @@ int allow_parse(const char *pattern, struct allow_rule *ret)
 	}
 	*ret = r;
 	return 0;
+}
+
+/**
+ * allow_rule_format() - canonical text of a rule: "198.51.100.0/24",
+ * "198.51.100.10:80", "[2001:db8::10]:443", "2001:db8::/32"
+ * @rule:	rule
+ * @buf:	output, always NUL-terminated
+ * @len:	size of @buf, NBJ_ADDR_STRLEN + 4 is enough
+ *
+ * Return: @buf
+ */
+const char *allow_rule_format(const struct allow_rule *rule, char *buf,
+			      size_t len)
+{
+	char ip[NBJ_ADDR_STRLEN];
+	unsigned full = rule->addr.family == AF_INET ? 32 : 128;
+	struct nbj_addr noport = rule->addr;
+
+	noport.port = 0;
+	nbj_addr_format(&noport, ip, sizeof(ip));
+	if (rule->prefixlen != full)
+		snprintf(buf, len, "%s/%u", ip, rule->prefixlen);
+	else if (rule->addr.port)
+		nbj_addr_format(&rule->addr, buf, len);
+	else
+		snprintf(buf, len, "%s", ip);
+	return buf;
 }
 
 /**

@@ -2,8 +2,10 @@
 /*
  * policy/decide.c - policy_decide(): the one decision for every connection
  *
- * Order: floor (never reachable, whatever else says) -> allow-list (an
- * empty list grants nothing) -> allowed.  Rates come next, in this same
+ * Order: floor (never reachable, unless an operator's floor exception
+ * names the target; the exception is reported so the caller can audit its
+ * use) -> allow-list (an empty list grants nothing; an exception does not
+ * replace an allow rule) -> allowed.  Rates come next, in this same
  * function, when they exist.  Pure: no I/O, no state.
  */
 #include <stdio.h>
@@ -20,10 +22,16 @@
 void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,
 		   const struct nbj_addr *target, struct decision *ret)
 {
-	struct decision d = { .allow = false, .floor = FLOOR_NONE };
+	struct decision d = { .allow = false, .floor = FLOOR_NONE, .exception = -1 };
 
 	d.floor = floor_classify(target, fc);
-	if (d.floor != FLOOR_NONE) {
+	for (size_t i = 0; d.floor != FLOOR_NONE && p && i < p->n_floor_exceptions; i++) {
+		if (allow_match(&p->floor_exceptions[i], target)) {
+			d.exception = (int)i;
+			break;
+		}
+	}
+	if (d.floor != FLOOR_NONE && d.exception < 0) {
 		d.reason = DECIDE_FLOOR;
 	} else if (!p || !p->n_allow) {
 		d.reason = DECIDE_NO_POLICY;

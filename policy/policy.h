@@ -97,15 +97,21 @@ struct allow_rule {
 
 int allow_parse(const char *pattern, struct allow_rule *ret);
 bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a);
+const char *allow_rule_format(const struct allow_rule *rule, char *buf,
+			      size_t len);
 
 /**
  * struct nbj_policy - the immutable policy of one job
- * @allow:	allow rules; an empty list grants nothing
- * @n_allow:	number of rules
+ * @allow:		allow rules; an empty list grants nothing
+ * @n_allow:		number of rules
+ * @floor_exceptions:	operator exceptions to the floor, each audited
+ * @n_floor_exceptions:	number of exceptions
  */
 struct nbj_policy {
 	const struct allow_rule *allow;
 	size_t n_allow;
+	const struct allow_rule *floor_exceptions;
+	size_t n_floor_exceptions;
 };
 
 /**
@@ -122,12 +128,15 @@ enum decision_reason {
  * struct decision - the outcome of policy_decide()
  * @allow:	true when the connection may be dialled
  * @reason:	why
- * @floor:	the floor class when @reason is DECIDE_FLOOR
+ * @floor:	the target's floor class (FLOOR_NONE when public); when it is
+ *		not FLOOR_NONE and @allow is true, a floor exception let it pass
+ * @exception:	index of the floor exception that matched, or -1
  */
 struct decision {
 	bool allow;
 	enum decision_reason reason;
 	enum floor_reason floor;
+	int exception;
 };
 
 void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,

@@ -122,6 +122,13 @@ int relay_run(const struct relay_config *config)
 		err = loop_setup(&c);
 	if (err < 0)
 		return err;
+	for (size_t i = 0; i < cfg.policy->n_floor_exceptions; i++) {
+		char rule[NBJ_ADDR_STRLEN + 8];
+
+		log_info("floor exception in force: %s",
+			 allow_rule_format(&cfg.policy->floor_exceptions[i], rule,
+					   sizeof(rule)));
+	}
 
 	for (;;) {
 		struct epoll_event ev[EVENT_BATCH];

@@ -250,6 +250,16 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		flow_free(c, slot, true);
 		return;
 	}
+	if (d.exception >= 0) {
+		char rule[NBJ_ADDR_STRLEN + 8], t[NBJ_ADDR_STRLEN], p[NBJ_ADDR_STRLEN];
+
+		allow_rule_format(&c->cfg->policy->floor_exceptions[d.exception],
+				  rule, sizeof(rule));
+		log_info("floor-exception tcp %s from %s class=floor:%s exception=%s",
+			 nbj_addr_format(&target, t, sizeof(t)),
+			 nbj_addr_format(peer, p, sizeof(p)),
+			 floor_reason_name(d.floor), rule);
+	}
 	log_debug("allow tcp %s", reason);
 	f->side[FLOW_SIDE_DIAL].fd = dial_fd;
 	f->connecting = true;

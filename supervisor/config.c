@@ -8,11 +8,13 @@
  * exists is a config that can start.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/util.h"
+#include "policy/load.h"
 #include "supervisor/supervisor.h"
 
 /**
@@ -54,6 +56,7 @@ void nbj_config_free(struct nbj_config *cfg)
 	if (!cfg)
 		return;
 	free(cfg->allow);
+	free(cfg->floor_exceptions);
 	free(cfg->name);
 	argv_free(cfg->argv);
 	free(cfg);
@@ -111,6 +114,24 @@ int nbj_config_set_profile(struct nbj_config *cfg, enum nbj_profile p)
 	return 0;
 }
 
+static int rules_append(struct allow_rule **rules, size_t *n,
+			const struct allow_rule *add, size_t n_add)
+{
+	struct allow_rule *grown;
+
+	if (*n + n_add > NBJ_MAX_ALLOW)
+		return -E2BIG;
+	if (!n_add)
+		return 0;
+	grown = realloc(*rules, (*n + n_add) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	memcpy(grown + *n, add, n_add * sizeof(*add));
+	*rules = grown;
+	*n += n_add;
+	return 0;
+}
+
 /**
  * nbj_config_add_allow() - add one allow pattern (IP, IP:port, CIDR,
  * [v6]:port)
@@ -122,7 +143,7 @@ int nbj_config_set_profile(struct nbj_config *cfg, enum nbj_profile p)
  */
 int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
 {
-	struct allow_rule rule, *grown;
+	struct allow_rule rule;
 	int err;
 
 	if (!pattern)
@@ -130,14 +151,105 @@ int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
 	err = allow_parse(pattern, &rule);
 	if (err < 0)
 		return err;
-	if (cfg->n_allow >= NBJ_MAX_ALLOW)
-		return -E2BIG;
-	grown = realloc(cfg->allow, (cfg->n_allow + 1) * sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	grown[cfg->n_allow++] = rule;
-	cfg->allow = grown;
-	return 0;
+	return rules_append(&cfg->allow, &cfg->n_allow, &rule, 1);
+}
+
+/**
+ * nbj_config_add_floor_exception() - let the job reach an address of the
+ * floor (e.g. an internal registry), if the allow-list also allows it
+ * @cfg:	config
+ * @pattern:	IP, IP:port, CIDR or [v6]:port
+ *
+ * The relay logs every exception when the job starts and each time one
+ * is used.
+ *
+ * Return: 0, -EINVAL, -EOPNOTSUPP (names), -E2BIG, -ENOMEM
+ */
+int nbj_config_add_floor_exception(struct nbj_config *cfg, const char *pattern)
+{
+	struct allow_rule rule;
+	int err;
+
+	if (!pattern)
+		return -EINVAL;
+	err = allow_parse(pattern, &rule);
+	if (err < 0)
+		return err;
+	return rules_append(&cfg->floor_exceptions, &cfg->n_floor_exceptions,
+			    &rule, 1);
+}
+
+/**
+ * nbj_config_load_policy() - apply a policy file to a config
+ * @cfg:	config; its profile is replaced if the file names one, allow
+ *		rules and floor exceptions are appended
+ * @path:	YAML policy file, see nbjail.yaml(5)
+ * @errbuf:	on failure, a message naming file, line, column and field
+ * @errlen:	size of @errbuf
+ *
+ * Nothing is applied unless the whole file is valid.
+ *
+ * Return: 0, -EINVAL for a bad file, -ENOENT etc. if it cannot be read
+ */
+int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
+			   char *errbuf, size_t errlen)
+{
+	struct policy_doc doc;
+	enum nbj_profile profile = cfg->profile;
+	size_t n_allow = cfg->n_allow;
+	int err;
+
+	err = policy_load(path, &doc, errbuf, errlen);
+	if (err < 0)
+		return err;
+	if (doc.profile[0] && nbj_profile_from_string(doc.profile, &profile) < 0) {
+		snprintf(errbuf, errlen,
+			 "%s:%u: profile: unknown profile '%s' (minimal, compute or net)",
+			 path, doc.profile_line, doc.profile);
+		err = -EINVAL;
+	}
+	if (!err)
+		err = rules_append(&cfg->allow, &cfg->n_allow, doc.allow, doc.n_allow);
+	if (!err) {
+		err = rules_append(&cfg->floor_exceptions, &cfg->n_floor_exceptions,
+				   doc.floor_exceptions, doc.n_floor_exceptions);
+		if (err < 0)
+			cfg->n_allow = n_allow;
+	}
+	if (err == -E2BIG)
+		snprintf(errbuf, errlen, "%s: more than %d rules in all", path,
+			 NBJ_MAX_ALLOW);
+	if (!err)
+		cfg->profile = profile;
+	policy_doc_free(&doc);
+	return err;
+}
+
+static void print_rules(FILE *out, const char *key, const struct allow_rule *r,
+			size_t n)
+{
+	char buf[NBJ_ADDR_STRLEN + 8];
+
+	fprintf(out, "%s:%s\n", key, n ? "" : " []");
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  - \"%s\"\n", allow_rule_format(&r[i], buf, sizeof(buf)));
+}
+
+/**
+ * nbj_config_print_policy() - print the effective policy as YAML that
+ * nbj_config_load_policy() accepts
+ * @cfg:	config
+ * @out:	stream
+ *
+ * Return: 0, or -EIO if writing failed
+ */
+int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
+{
+	fprintf(out, "profile: %s\n", nbj_profile_to_string(cfg->profile));
+	print_rules(out, "allow", cfg->allow, cfg->n_allow);
+	print_rules(out, "floor_exceptions", cfg->floor_exceptions,
+		    cfg->n_floor_exceptions);
+	return ferror(out) ? -EIO : 0;
 }
 
 /**

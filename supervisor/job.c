@@ -232,7 +232,12 @@ static int epoll_watch(int epfd, int fd, enum job_event ev)
 static int start_relay(struct nbj_job *job, const struct nbj_config *cfg,
 		       const struct host_inventory *inv)
 {
-	struct nbj_policy policy = { .allow = cfg->allow, .n_allow = cfg->n_allow };
+	struct nbj_policy policy = {
+		.allow = cfg->allow,
+		.n_allow = cfg->n_allow,
+		.floor_exceptions = cfg->floor_exceptions,
+		.n_floor_exceptions = cfg->n_floor_exceptions,
+	};
 	struct floor_ctx floor = { .host = inv->addrs, .n_host = inv->n_addrs };
 	struct relay_config rc = {
 		.job_id = job->state.id,

@@ -25,6 +25,7 @@
 
 static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
+	"       nbjail check POLICY-FILE\n"
 	"       nbjail gc\n"
 	"       nbjail -h|--help | --version\n"
 	"\n"
@@ -35,6 +36,12 @@ static const char usage_text[] =
 	"                       a veth to a relay that decides each connection)\n"
 	"  -a, --allow PATTERN  allow IP, IP:port, CIDR or [IPv6]:port (repeatable);\n"
 	"                       without any, the job may reach nothing\n"
+	"  -f, --policy FILE    read the policy from a YAML file (nbjail.yaml(5));\n"
+	"                       --profile replaces its profile, --allow and\n"
+	"                       --floor-exception add to its lists\n"
+	"      --floor-exception PATTERN\n"
+	"                       let an internal address through the floor if also\n"
+	"                       allowed; logged at start and on each use\n"
 	"  -u, --user USER      run as USER (name, uid or uid:gid); default: the\n"
 	"                       sudo caller (SUDO_UID/SUDO_GID), else the caller\n"
 	"  -n, --name NAME      job name, also the job's hostname\n"
@@ -162,52 +169,125 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	return nbj_exit_status(&ex);
 }
 
+/**
+ * struct run_opts - the run flags, applied after the policy file
+ * @profile:	--profile, or NULL
+ * @policy:	--policy, or NULL
+ * @allow:	--allow values (pointers into argv)
+ * @n_allow:	their number
+ * @exceptions:	--floor-exception values
+ * @n_exceptions: their number
+ */
+struct run_opts {
+	const char *profile;
+	const char *policy;
+	const char **allow;
+	size_t n_allow;
+	const char **exceptions;
+	size_t n_exceptions;
+};
+
+static int add_pattern(struct nbj_config *cfg, const char *flag, const char *p,
+		       int (*add)(struct nbj_config *, const char *))
+{
+	int err = add(cfg, p);
+
+	if (err == -EOPNOTSUPP) {
+		fprintf(stderr, "nbjail: %s '%s': host-name patterns are not supported "
+				"yet; use IP, IP:port, CIDR or [IPv6]:port\n", flag, p);
+		return usage_error(NULL, NULL);
+	}
+	if (err == -E2BIG) {
+		fprintf(stderr, "nbjail: %s: too many rules\n", flag);
+		return usage_error(NULL, NULL);
+	}
+	if (err < 0) {
+		fprintf(stderr, "nbjail: %s '%s': not an IP, IP:port, CIDR or "
+				"[IPv6]:port pattern\n", flag, p);
+		return usage_error(NULL, NULL);
+	}
+	return 0;
+}
+
+/* The policy file first, then the flags on top of it. */
+static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
+{
+	enum nbj_profile profile;
+	char err[512];
+	int rc;
+
+	if (o->policy && nbj_config_load_policy(cfg, o->policy, err, sizeof(err)) < 0) {
+		fprintf(stderr, "nbjail: %s\n", err);
+		return NBJ_EXIT_USAGE;
+	}
+	if (o->profile) {
+		if (nbj_profile_from_string(o->profile, &profile) < 0)
+			return usage_error("unknown profile '%s' (minimal, compute or net)",
+					   o->profile);
+		nbj_config_set_profile(cfg, profile);
+	}
+	for (size_t i = 0; i < o->n_allow; i++) {
+		rc = add_pattern(cfg, "--allow", o->allow[i], nbj_config_add_allow);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < o->n_exceptions; i++) {
+		rc = add_pattern(cfg, "--floor-exception", o->exceptions[i],
+				 nbj_config_add_floor_exception);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
+	enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "allow", required_argument, NULL, 'a' },
+		{ "policy", required_argument, NULL, 'f' },
+		{ "floor-exception", required_argument, NULL, OPT_FLOOR_EXCEPTION },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
-		{ "pool", required_argument, NULL, 'P' },
+		{ "pool", required_argument, NULL, OPT_POOL },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct run_opts o = { 0 };
 	struct nbj_config *cfg = NULL;
-	enum nbj_profile profile;
 	bool user_given = false;
 	uid_t uid;
 	gid_t gid;
-	int c, err, rc;
+	int c, rc;
 
-	if (nbj_config_new(&cfg) < 0) {
+	/* every flag value fits in argv: no list outgrows argc */
+	o.allow = calloc((size_t)argc, sizeof(*o.allow));
+	o.exceptions = calloc((size_t)argc, sizeof(*o.exceptions));
+	if (!o.allow || !o.exceptions || nbj_config_new(&cfg) < 0) {
 		fprintf(stderr, "nbjail: out of memory\n");
-		return NBJ_EXIT_SETUP;
+		rc = NBJ_EXIT_SETUP;
+		goto out;
 	}
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:a:u:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:a:f:u:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (nbj_profile_from_string(optarg, &profile) < 0) {
-				rc = usage_error("unknown profile '%s' (minimal, compute or net)",
-						 optarg);
-				goto out;
-			}
-			nbj_config_set_profile(cfg, profile);
+			o.profile = optarg;
 			break;
 		case 'a':
-			err = nbj_config_add_allow(cfg, optarg);
-			if (err == -EOPNOTSUPP) {
-				rc = usage_error("--allow '%s': name patterns are not supported "
-						 "yet; use IP, IP:port, CIDR or [IPv6]:port",
-						 optarg);
-				goto out;
-			} else if (err < 0) {
-				rc = usage_error("--allow '%s': not an IP, IP:port, CIDR or "
-						 "[IPv6]:port pattern", optarg);
+			o.allow[o.n_allow++] = optarg;
+			break;
+		case 'f':
+			if (o.policy) {
+				rc = usage_error("--policy given twice%s", "");
 				goto out;
 			}
+			o.policy = optarg;
+			break;
+		case OPT_FLOOR_EXCEPTION:
+			o.exceptions[o.n_exceptions++] = optarg;
 			break;
 		case 'u':
 			if (parse_user(optarg, &uid, &gid) < 0 ||
@@ -224,7 +304,7 @@ static int cmd_run(int argc, char **argv)
 				goto out;
 			}
 			break;
-		case 'P':
+		case OPT_POOL:
 			if (nbj_config_set_pool(cfg, optarg) < 0) {
 				rc = usage_error("--pool '%s': need an IPv4 prefix up to /30 "
 						 "or an IPv6 prefix up to /64, host bits clear",
@@ -237,7 +317,7 @@ static int cmd_run(int argc, char **argv)
 			rc = 0;
 			goto out;
 		default:
-			if (optopt)
+			if (optopt && optopt < 0x100)
 				rc = usage_error("unknown or incomplete option '-%c'",
 						 (char[]){ (char)optopt, 0 });
 			else
@@ -252,6 +332,9 @@ static int cmd_run(int argc, char **argv)
 		rc = usage_error("run: missing COMMAND%s", "");
 		goto out;
 	}
+	rc = apply_run_opts(cfg, &o);
+	if (rc)
+		goto out;
 	if (!user_given && default_user(cfg) < 0) {
 		rc = usage_error("invalid SUDO_UID/SUDO_GID%s", "");
 		goto out;
@@ -262,6 +345,33 @@ static int cmd_run(int argc, char **argv)
 	}
 	rc = run_job(cfg, argv[optind]);
 out:
+	free(o.allow);
+	free(o.exceptions);
+	nbj_config_free(cfg);
+	return rc;
+}
+
+/* nbjail check FILE: validate, print the effective policy */
+static int cmd_check(int argc, char **argv)
+{
+	struct nbj_config *cfg = NULL;
+	char err[512];
+	int rc = 0;
+
+	if (argc != 2 || argv[1][0] == '-')
+		return usage_error("check takes exactly one POLICY-FILE%s", "");
+	if (nbj_config_new(&cfg) < 0) {
+		fprintf(stderr, "nbjail: out of memory\n");
+		return NBJ_EXIT_SETUP;
+	}
+	if (nbj_config_load_policy(cfg, argv[1], err, sizeof(err)) < 0) {
+		fprintf(stderr, "nbjail: %s\n", err);
+		rc = NBJ_EXIT_USAGE;
+	} else {
+		printf("# %s: valid; the effective policy:\n", argv[1]);
+		if (nbj_config_print_policy(cfg, stdout) < 0)
+			rc = NBJ_EXIT_SETUP;
+	}
 	nbj_config_free(cfg);
 	return rc;
 }
@@ -296,5 +406,7 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "gc"))
 		return cmd_gc(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
 }

@@ -31,6 +31,8 @@ struct nbj_config {
 	enum nbj_profile profile;
 	struct allow_rule *allow;
 	size_t n_allow;
+	struct allow_rule *floor_exceptions;
+	size_t n_floor_exceptions;
 	bool user_set;
 	uid_t uid;
 	gid_t gid;

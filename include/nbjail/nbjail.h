@@ -23,6 +23,8 @@
 #define NBJAIL_NBJAIL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #ifdef __cplusplus
@@ -82,6 +84,10 @@ int nbj_profile_from_string(const char *s, enum nbj_profile *ret);
 const char *nbj_profile_to_string(enum nbj_profile p);
 int nbj_config_set_profile(struct nbj_config *cfg, enum nbj_profile p);
 int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern);
+int nbj_config_add_floor_exception(struct nbj_config *cfg, const char *pattern);
+int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
+			   char *errbuf, size_t errlen);
+int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out);
 int nbj_config_set_user(struct nbj_config *cfg, uid_t uid, gid_t gid);
 int nbj_config_set_name(struct nbj_config *cfg, const char *name);
 int nbj_config_set_pool(struct nbj_config *cfg, const char *cidr);

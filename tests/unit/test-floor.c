@@ -227,6 +227,53 @@ static void test_decide(void **state)
 	assert_false(d.allow);
 }
 
+static void test_floor_exceptions(void **state)
+{
+	struct allow_rule allow[1], exc[2];
+	struct nbj_policy p = {
+		.allow = allow, .n_allow = 1,
+		.floor_exceptions = exc, .n_floor_exceptions = 2,
+	};
+	struct decision d;
+	struct nbj_addr a;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(allow_parse("10.0.0.0/8", &allow[0]), 0);
+	assert_int_equal(allow_parse("172.16.0.1", &exc[0]), 0);
+	assert_int_equal(allow_parse("10.0.0.1:80", &exc[1]), 0);
+
+	a = addr("10.0.0.1");
+	a.port = 80;
+	policy_decide(&p, NULL, &a, &d);
+	assert_true(d.allow);
+	assert_int_equal(d.exception, 1);
+	assert_int_equal(d.floor, FLOOR_PRIVATE); /* kept for the audit line */
+
+	a.port = 22; /* the exception names port 80 only */
+	policy_decide(&p, NULL, &a, &d);
+	assert_false(d.allow);
+	assert_int_equal(d.exception, -1);
+	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)), "floor:private");
+
+	/* an exception is not an allow rule */
+	a = addr("172.16.0.1");
+	a.port = 80;
+	policy_decide(&p, NULL, &a, &d);
+	assert_false(d.allow);
+	assert_int_equal(d.exception, 0);
+	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)), "not-allowed");
+
+	/* public targets never report an exception */
+	a = addr("198.51.100.10");
+	policy_decide(&p, NULL, &a, &d);
+	assert_int_equal(d.exception, -1);
+	assert_false(d.allow);
+
+	assert_string_equal(allow_rule_format(&exc[1], buf, sizeof(buf)), "10.0.0.1:80");
+	assert_string_equal(allow_rule_format(&allow[0], buf, sizeof(buf)), "10.0.0.0/8");
+}
+
 static void test_format(void **state)
 {
 	char buf[NBJ_ADDR_STRLEN];
@@ -268,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_host_addresses),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_decide),
+		cmocka_unit_test(test_floor_exceptions),
 		cmocka_unit_test(test_format),
 		cmocka_unit_test(test_sockaddr_roundtrip),
 	};

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/load.h - the policy file (YAML)
+ */
+#ifndef NBJ_POLICY_LOAD_H
+#define NBJ_POLICY_LOAD_H
+
+#include <stddef.h>
+
+#include "policy/policy.h"
+
+#define POLICY_MAX_FILE_SIZE (1024 * 1024)
+#define POLICY_MAX_ENTRIES 4096
+
+/**
+ * struct policy_doc - a parsed, validated policy file
+ * @profile:		profile name as written, "" if absent
+ * @profile_line:	its line, for errors found by the caller
+ * @allow:		allow rules
+ * @n_allow:		entries in @allow
+ * @floor_exceptions:	floor exceptions
+ * @n_floor_exceptions:	entries in @floor_exceptions
+ */
+struct policy_doc {
+	char profile[16];
+	unsigned profile_line;
+	struct allow_rule *allow;
+	size_t n_allow;
+	struct allow_rule *floor_exceptions;
+	size_t n_floor_exceptions;
+};
+
+int policy_load(const char *path, struct policy_doc *ret, char *err,
+		size_t errlen);
+void policy_doc_free(struct policy_doc *doc);
+
+#endif /* NBJ_POLICY_LOAD_H */

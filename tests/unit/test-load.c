@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* tests/unit/test-load.c - policy_load(): YAML in, rules or a located error out */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy/load.h"
+
+static char *write_temp(const char *text, size_t len)
+{
+	static char path[64];
+	int fd;
+
+	strcpy(path, "/tmp/nbj-test-load-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static const struct {
+	const char *yaml;
+	int err;
+	const char *where;	/* ":LINE:COL: FIELD:" expected after the path */
+	size_t n_allow, n_exc;
+	const char *profile;
+} rows[] = {
+	{ "", 0, NULL, 0, 0, "" },
+	{ "# only a comment\n", 0, NULL, 0, 0, "" },
+	{ "profile: minimal\n", 0, NULL, 0, 0, "minimal" },
+	{ "allow: [198.51.100.10, '198.51.100.0/24', \"[2001:db8::1]:443\"]\n", 0, NULL, 3, 0, "" },
+	{ "allow:\n- 1.2.3.4:80\nfloor_exceptions:\n- 10.0.0.0/8\n- fd00::1\n", 0, NULL, 1, 2, "" },
+	{ "allow: []\nfloor_exceptions: []\nprofile: net\n", 0, NULL, 0, 0, "net" },
+	{ "allow:\n  - example.com\n", -EOPNOTSUPP, ":2:5: allow[0]:", 0, 0, NULL },
+	{ "allow:\n  - 1.2.3.4\n  - 1.2.3.4:0\n", -EINVAL, ":3:5: allow[1]:", 0, 0, NULL },
+	{ "allow: {a: b}\n", -EINVAL, ":1:8: allow:", 0, 0, NULL },
+	{ "allow:\n  - {a: b}\n", -EINVAL, ":2:5: allow[0]:", 0, 0, NULL },
+	{ "tenant: x\n", -EINVAL, ":1:1: tenant:", 0, 0, NULL },
+	{ "profile: x\nprofile: y\n", -EINVAL, ":2:1: profile:", 0, 0, NULL },
+	{ "profile: {a: 1}\n", -EINVAL, ":1:10: profile:", 0, 0, NULL },
+	{ "profile: averyveryverylongprofilename\n", -EINVAL, ":1:10: profile:", 0, 0, NULL },
+	{ "[1, 2]\n", -EINVAL, ":1:1: policy:", 0, 0, NULL },
+	{ "just a string\n", -EINVAL, ":1:1: policy:", 0, 0, NULL },
+	{ "? [a]\n: b\n", -EINVAL, ":1:3: policy:", 0, 0, NULL },
+	{ "allow: [\n", -EINVAL, ":2:1: policy: YAML error", 0, 0, NULL },
+	{ "allow: *nothing\n", -EINVAL, "policy: YAML error", 0, 0, NULL },
+	{ "floor_exceptions: ['10.0.0.1/8']\n", -EINVAL, ":1:20: floor_exceptions[0]:", 0, 0, NULL },
+};
+
+static void test_table(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *path = write_temp(rows[i].yaml, strlen(rows[i].yaml));
+		char err[512] = "", want[128];
+		struct policy_doc d;
+		int r = policy_load(path, &d, err, sizeof(err));
+
+		if (r != rows[i].err)
+			fail_msg("row %zu: got %d (%s), want %d", i, r, err, rows[i].err);
+		if (r == 0) {
+			assert_int_equal(d.n_allow, rows[i].n_allow);
+			assert_int_equal(d.n_floor_exceptions, rows[i].n_exc);
+			assert_string_equal(d.profile, rows[i].profile);
+			policy_doc_free(&d);
+		} else {
+			snprintf(want, sizeof(want), "%s%s", path, rows[i].where);
+			if (rows[i].where[0] == ':' ? strncmp(err, want, strlen(want))
+						    : !strstr(err, rows[i].where))
+				fail_msg("row %zu: error '%s' lacks '%s'", i, err, want);
+		}
+		unlink(path);
+	}
+}
+
+static void test_nul_byte_in_scalar(void **state)
+{
+	static const char yaml[] = "allow: [\"1.2.3.4\\0evil\"]\n";
+	char *path = write_temp(yaml, sizeof(yaml) - 1);
+	char err[512];
+	struct policy_doc d;
+
+	(void)state;
+	assert_int_equal(policy_load(path, &d, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "allow[0]: expected a string"));
+	unlink(path);
+}
+
+static void test_missing_and_too_big(void **state)
+{
+	char err[512];
+	struct policy_doc d;
+	char *big, *path;
+
+	(void)state;
+	assert_int_equal(policy_load("/nonexistent/policy.yaml", &d, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/policy.yaml: "));
+	assert_int_equal(policy_load("/tmp", &d, err, sizeof(err)), -EINVAL);
+
+	big = malloc(POLICY_MAX_FILE_SIZE + 2);
+	assert_non_null(big);
+	memset(big, '#', POLICY_MAX_FILE_SIZE + 1);
+	path = write_temp(big, POLICY_MAX_FILE_SIZE + 1);
+	assert_int_equal(policy_load(path, &d, err, sizeof(err)), -EFBIG);
+	unlink(path);
+	free(big);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_nul_byte_in_scalar),
+		cmocka_unit_test(test_missing_and_too_big),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
