@@ -26,6 +26,7 @@
 static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
 	"       nbjail check POLICY-FILE\n"
+	"       nbjail explain [--policy FILE] [--allow PATTERN]... TARGET\n"
 	"       nbjail gc\n"
 	"       nbjail -h|--help | --version\n"
 	"\n"
@@ -351,6 +352,94 @@ out:
 	return rc;
 }
 
+/* nbjail explain [--policy F] [--allow P]... [--floor-exception P]... TARGET */
+static int cmd_explain(int argc, char **argv)
+{
+	enum { OPT_FLOOR_EXCEPTION = 0x100 };
+	static const struct option opts[] = {
+		{ "policy", required_argument, NULL, 'f' },
+		{ "allow", required_argument, NULL, 'a' },
+		{ "floor-exception", required_argument, NULL, OPT_FLOOR_EXCEPTION },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct run_opts o = { 0 };
+	struct nbj_config *cfg = NULL;
+	struct nbj_explanation e;
+	int c, rc, err;
+
+	o.allow = calloc((size_t)argc, sizeof(*o.allow));
+	o.exceptions = calloc((size_t)argc, sizeof(*o.exceptions));
+	if (!o.allow || !o.exceptions || nbj_config_new(&cfg) < 0) {
+		fprintf(stderr, "nbjail: out of memory\n");
+		rc = NBJ_EXIT_SETUP;
+		goto out;
+	}
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+f:a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			o.policy = optarg;
+			break;
+		case 'a':
+			o.allow[o.n_allow++] = optarg;
+			break;
+		case OPT_FLOOR_EXCEPTION:
+			o.exceptions[o.n_exceptions++] = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			rc = 0;
+			goto out;
+		default:
+			rc = usage_error("explain: unknown or incomplete option '%s'",
+					 argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind != argc - 1) {
+		rc = usage_error("explain takes exactly one TARGET%s", "");
+		goto out;
+	}
+	rc = apply_run_opts(cfg, &o);
+	if (rc)
+		goto out;
+	err = nbj_explain(cfg, argv[optind], &e);
+	if (err == -EINVAL) {
+		fprintf(stderr, "nbjail: explain: '%s' is not a valid URL, host, host:port, "
+				"IP or [IPv6]:port\n", argv[optind]);
+		rc = NBJ_EXIT_USAGE;
+		goto out;
+	}
+	if (err < 0) {
+		fprintf(stderr, "nbjail: explain: %s\n", strerror(-err));
+		rc = NBJ_EXIT_SETUP;
+		goto out;
+	}
+	printf("target:  %s\n", argv[optind]);
+	printf("host:    %s (%s)\n", e.host, e.is_address ? "address" : "name");
+	if (e.port)
+		printf("port:    %u\n", e.port);
+	else
+		printf("port:    none given: only rules without a port apply\n");
+	if (e.dial[0])
+		printf("dial:    %s\n", e.dial);
+	printf("verdict: %s\n", e.allow ? "allow" : "deny");
+	printf("reason:  %s\n", e.reason);
+	if (e.floor_exception[0])
+		printf("floor exception used: %s\n", e.floor_exception);
+	if (!e.is_address)
+		printf("note:    host names cannot be resolved in this version; the "
+		       "relay answers DNS with REFUSED\n");
+	rc = e.allow ? 0 : 1;
+out:
+	free(o.allow);
+	free(o.exceptions);
+	nbj_config_free(cfg);
+	return rc;
+}
+
 /* nbjail check FILE: validate, print the effective policy */
 static int cmd_check(int argc, char **argv)
 {
@@ -408,5 +497,7 @@ int main(int argc, char **argv)
 		return cmd_gc(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "check"))
 		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "explain"))
+		return cmd_explain(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
 }

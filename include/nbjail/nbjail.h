@@ -105,6 +105,30 @@ void nbj_job_free(struct nbj_job *job);
 int nbj_exit_status(const struct nbj_exit *e);
 
 /**
+ * struct nbj_explanation - what the relay would decide for a target
+ * @allow:		the verdict
+ * @is_address:		the host is an address (not a name)
+ * @port:		port, 0 if none was given or implied
+ * @host:		the host as a client would resolve it
+ * @dial:		the address and port the relay would dial ("" for names)
+ * @reason:		as in the relay's log lines: "allowed", "floor:CLASS",
+ *			"not-allowed", "no-allow-list", "names-unsupported"
+ * @floor_exception:	the floor exception that let it pass, or ""
+ */
+struct nbj_explanation {
+	bool allow;
+	bool is_address;
+	unsigned short port;
+	char host[256];
+	char dial[64];
+	char reason[64];
+	char floor_exception[96];
+};
+
+int nbj_explain(const struct nbj_config *cfg, const char *target,
+		struct nbj_explanation *ret);
+
+/**
  * typedef nbj_gc_report_t - called by nbj_gc() for each job it looks at
  * @job_id:	the job
  * @what:	"removed", "alive" or "skipped: <why>"

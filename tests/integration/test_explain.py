@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_explain.py - `nbjail explain` agrees with the relay
+
+Each target is judged twice: by `nbjail explain` (exit 0 allow, 1 deny, 2
+bad input) and by a real connection from a job with the same policy; the
+reasons must be the same, and the leak detectors must stay silent.
+"""
+import pytest
+
+from conftest import deny_lines, nbjail, probe
+
+ALLOW = ["198.51.100.10:80", "[2001:db8::10]:80"]
+
+
+def explain(target, *flags):
+    args = ["explain"]
+    for a in ALLOW:
+        args += ["--allow", a]
+    cp = nbjail(*args, *flags, target)
+    fields = {}
+    for line in cp.stdout.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return cp, fields
+
+
+@pytest.mark.parametrize("url,dial_host,port,reason", [
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254", 80, "floor:metadata"),
+    ("http://127.0.0.1:8081/", "127.0.0.1", 8081, "floor:loopback"),
+    ("http://10.0.0.1/", "10.0.0.1", 80, "floor:private"),
+    ("http://172.16.0.1/", "172.16.0.1", 80, "floor:private"),
+    ("http://192.168.1.1/", "192.168.1.1", 80, "floor:private"),
+    ("http://100.64.0.1/", "100.64.0.1", 80, "floor:cgnat"),
+    ("http://[::1]:8081/", "::1", 8081, "floor:loopback"),
+    ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1", 80, "floor:internal-encoding"),
+    ("http://example.com@127.0.0.1/", "127.0.0.1", 80, "floor:loopback"),
+    ("http://0x7f.1/", "127.0.0.1", 80, "floor:loopback"),
+    ("http://2852039166/", "169.254.169.254", 80, "floor:metadata"),
+    ("http://0251.0376.0251.0376/", "169.254.169.254", 80, "floor:metadata"),
+    ("http://192.0.2.1:8081/", "192.0.2.1", 8081, "floor:host-address"),
+    ("http://198.51.100.11/", "198.51.100.11", 80, "not-allowed"),
+    ("http://198.51.100.10:8080/", "198.51.100.10", 8080, "not-allowed"),
+])
+def test_explain_denies_like_the_relay(nbj, world, url, dial_host, port, reason):
+    cp, f = explain(url)
+    assert cp.returncode == 1, (cp.stdout, cp.stderr)
+    assert f["verdict"] == "deny" and f["reason"] == reason, cp.stdout
+    assert f["host"].split()[0] == dial_host, cp.stdout
+
+    # the same target, really dialled from a job with the same policy
+    if dial_host in ("127.0.0.1", "::1", "::ffff:127.0.0.1"):
+        return  # in a job, loopback is the job's own lo: covered in test_network
+    cp2, (res,) = probe(["tcp", dial_host, port], allow=ALLOW)
+    assert res["outcome"] in ("refused", "reset"), res
+    assert [d[3] for d in deny_lines(cp2.stderr)] == [reason], cp2.stderr
+
+
+def test_explain_allows_like_the_relay(nbj, world):
+    cp, f = explain("http://198.51.100.10/index.html")
+    assert cp.returncode == 0, cp.stdout
+    assert (f["verdict"], f["reason"], f["dial"]) == ("allow", "allowed", "198.51.100.10:80")
+    _cp, (res,) = probe(["tcp", "198.51.100.10", 80], allow=ALLOW)
+    assert res["outcome"] == "data", res
+
+    cp, f = explain("[2001:db8::10]:80")
+    assert cp.returncode == 0 and f["dial"] == "[2001:db8::10]:80", cp.stdout
+
+
+def test_explain_without_port_needs_a_portless_rule(nbj):
+    cp, f = explain("198.51.100.10")
+    assert cp.returncode == 1 and f["reason"] == "not-allowed", cp.stdout
+    cp = nbjail("explain", "--allow", "198.51.100.0/24", "198.51.100.10")
+    assert cp.returncode == 0, cp.stdout
+
+
+def test_explain_names_are_not_resolvable_yet(nbj):
+    cp, f = explain("https://example.com/")
+    assert cp.returncode == 1, cp.stdout
+    assert f["reason"] == "names-unsupported" and f["host"] == "example.com (name)"
+
+
+def test_explain_floor_exception(nbj):
+    cp = nbjail("explain", "--allow", "10.0.0.1:80", "--floor-exception", "10.0.0.0/24",
+                "http://10.0.0.1/")
+    assert cp.returncode == 0, cp.stdout
+    assert "floor exception used: 10.0.0.0/24 (floor:private)" in cp.stdout
+
+
+def test_explain_policy_file(nbj, tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text("allow: ['203.0.113.0/24']\n")
+    cp = nbjail("explain", "--policy", str(p), "https://203.0.113.10/")
+    assert cp.returncode == 0, cp.stdout
+    cp = nbjail("explain", "--policy", str(p), "https://198.51.100.10/")
+    assert cp.returncode == 1, cp.stdout
+
+
+@pytest.mark.parametrize("bad", ["http://1.2.3.4.5/", "http://256.0.0.1/", "ftp://1.2.3.4/",
+                                 "http://[::1/", "http://a b/", "http://1.2.3.4:99999/", ""])
+def test_explain_bad_input(nbj, bad):
+    cp = nbjail("explain", "--allow", "0.0.0.0/0", bad)
+    assert cp.returncode == 2, (bad, cp.stdout, cp.stderr)
+    assert cp.stdout == ""
+
+
+def test_explain_usage(nbj):
+    assert nbjail("explain").returncode == 2
+    assert nbjail("explain", "a", "b").returncode == 2
+    assert nbjail("explain", "--bogus", "x").returncode == 2
