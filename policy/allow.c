@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * policy/allow.c - allow patterns: IP, IP:port, CIDR, [v6], [v6]:port
+ * policy/allow.c - allow patterns: IP, IP:port, CIDR, [v6], [v6]:port,
+ * host, host:port, *.suffix, *.suffix:port
  *
  * Parsing is strict: IPv4 only as four decimal octets (inet_pton, so no
- * hex, octal or short forms), ports 1..65535 in plain decimal, prefix
- * lengths within the family, no host bits set in a CIDR.  Host-name
- * patterns are recognised and refused with -EOPNOTSUPP until names are
- * supported; everything else malformed is -EINVAL.
+ * hex, octal or short forms: those are invalid, not names), ports
+ * 1..65535 in plain decimal, prefix lengths within the family, no host
+ * bits set in a CIDR.  Names are case-insensitive, a trailing dot is
+ * ignored, labels are 1-63 of [a-z0-9_-] (IDNs as A-labels, xn--...), at
+ * most 253 characters; '*' is allowed only as the whole first label.
+ * Everything malformed is -EINVAL.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -97,20 +100,58 @@ static bool looks_numeric(const char *s)
 	}
 }
 
-/*
- * A host-name pattern: has '*', or letters without being an IPv6 attempt
- * (':') or a numeric IPv4 spelling (hex, octal: those are just invalid).
+/**
+ * name_normalize() - lower-case a host name, drop one trailing dot, check it
+ * @in:		name as written
+ * @out:	normalized name
+ * @outlen:	size of @out, NBJ_NAME_MAX + 1 is enough
+ *
+ * Labels are 1-63 characters of [a-z0-9_-], not starting or ending with
+ * '-'; the last label is not numeric (that would be an IPv4 spelling).
+ *
+ * Return: 0, or -EINVAL
  */
-static bool looks_like_name(const char *s)
+int name_normalize(const char *in, char *out, size_t outlen)
 {
-	if (strchr(s, '*'))
-		return true;
-	if (strchr(s, ':') || looks_numeric(s))
-		return false;
-	for (; *s; s++)
-		if (isalpha((unsigned char)*s))
-			return true;
-	return false;
+	size_t len = strlen(in), label = 0;
+
+	if (len && in[len - 1] == '.')
+		len--;
+	if (!len || len > NBJ_NAME_MAX || len >= outlen)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		char c = (char)tolower((unsigned char)in[i]);
+
+		if (c == '.') {
+			if (!label || out[i - 1] == '-')
+				return -EINVAL;
+			label = 0;
+		} else if (isalnum((unsigned char)c) || c == '_' || c == '-') {
+			if ((c == '-' && !label) || ++label > 63)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+		out[i] = c;
+	}
+	out[len] = '\0';
+	if (out[len - 1] == '-' || looks_numeric(out))
+		return -EINVAL;
+	return 0;
+}
+
+/* host, *.suffix (port already split off) */
+static int parse_name(const char *s, struct allow_rule *r)
+{
+	if (s[0] == '*') {
+		if (s[1] != '.')
+			return -EINVAL;
+		r->kind = ALLOW_SUFFIX;
+		r->name[0] = '.';
+		return name_normalize(s + 2, r->name + 1, sizeof(r->name) - 1);
+	}
+	r->kind = ALLOW_NAME;
+	return name_normalize(s, r->name, sizeof(r->name));
 }
 
 static int parse_ip(const char *s, struct nbj_addr *ret)
@@ -129,10 +170,11 @@ static int parse_ip(const char *s, struct nbj_addr *ret)
 
 /**
  * allow_parse() - parse one allow pattern
- * @pattern:	IP, IP:port, IP/len, [IPv6], [IPv6]:port, IPv6, IPv6/len
+ * @pattern:	IP, IP:port, IP/len, [IPv6], [IPv6]:port, IPv6, IPv6/len,
+ *		host, host:port, *.suffix, *.suffix:port
  * @ret:	parsed rule
  *
- * Return: 0, -EOPNOTSUPP for a host-name pattern, -EINVAL otherwise
+ * Return: 0, or -EINVAL
  */
 int allow_parse(const char *pattern, struct allow_rule *ret)
 {
@@ -171,8 +213,20 @@ int allow_parse(const char *pattern, struct allow_rule *ret)
 	if (slash)
 		*slash = '\0';
 	err = parse_ip(ip, &r.addr);
-	if (err < 0)
-		return looks_like_name(ip) ? -EOPNOTSUPP : -EINVAL;
+	if (err < 0) {
+		if (slash || buf[0] == '[' || strchr(ip, ':'))
+			return -EINVAL;
+		err = parse_name(ip, &r);
+		if (err < 0)
+			return err;
+		if (port) {
+			err = parse_port(port, &r.addr.port);
+			if (err < 0)
+				return err;
+		}
+		*ret = r;
+		return 0;
+	}
 	if (buf[0] == '[' && r.addr.family != AF_INET6)
 		return -EINVAL;
 
@@ -212,6 +266,16 @@ const char *allow_rule_format(const struct allow_rule *rule, char *buf,
 	unsigned full = rule->addr.family == AF_INET ? 32 : 128;
 	struct nbj_addr noport = rule->addr;
 
+	if (rule->kind != ALLOW_ADDR) {
+		const char *star = rule->kind == ALLOW_SUFFIX ? "*" : "";
+
+		if (rule->addr.port)
+			snprintf(buf, len, "%s%s:%u", star, rule->name, rule->addr.port);
+		else
+			snprintf(buf, len, "%s%s", star, rule->name);
+		return buf;
+	}
+
 	noport.port = 0;
 	nbj_addr_format(&noport, ip, sizeof(ip));
 	if (rule->prefixlen != full)
@@ -235,6 +299,8 @@ bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a)
 {
 	struct nbj_addr unmapped;
 
+	if (rule->kind != ALLOW_ADDR)
+		return false;
 	if (rule->addr.family == AF_INET && nbj_addr_unmap_v4(a, &unmapped))
 		a = &unmapped;
 	if (a->family != rule->addr.family)
@@ -243,4 +309,31 @@ bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a)
 		return false;
 	return nbj_prefix_match(addr_bytes(a), addr_bytes(&rule->addr),
 				rule->prefixlen);
+}
+
+/**
+ * allow_match_name() - does @rule allow host @name on @port?
+ * @rule:	parsed rule; address rules never match a name
+ * @name:	normalized name (see name_normalize())
+ * @port:	port, or 0 to ask whether any port of @name is allowed
+ *
+ * A suffix rule "*.example.com" matches "a.example.com" and
+ * "a.b.example.com", never "example.com" itself.
+ *
+ * Return: true on match
+ */
+bool allow_match_name(const struct allow_rule *rule, const char *name,
+		      uint16_t port)
+{
+	size_t n, s;
+
+	if (port && rule->addr.port && rule->addr.port != port)
+		return false;
+	if (rule->kind == ALLOW_NAME)
+		return !strcmp(rule->name, name);
+	if (rule->kind != ALLOW_SUFFIX)
+		return false;
+	n = strlen(name);
+	s = strlen(rule->name);
+	return n > s && !strcmp(name + n - s, rule->name);
 }

@@ -83,7 +83,7 @@ static int load_profile(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d
 
 /* A sequence of address patterns, each checked with allow_parse() */
 static int load_patterns(struct load_ctx *c, yaml_node_t *v, const char *field,
-			 struct allow_rule **ret, size_t *ret_n)
+			 bool names, struct allow_rule **ret, size_t *ret_n)
 {
 	yaml_node_item_t *item;
 	struct allow_rule *rules;
@@ -111,11 +111,17 @@ static int load_patterns(struct load_ctx *c, yaml_node_t *v, const char *field,
 			return fail_at(c, e, EINVAL, name, "expected a string");
 		}
 		err = allow_parse(s, &rules[n]);
-		if (err == -EOPNOTSUPP) {
+		if (!err && rules[n].kind != ALLOW_ADDR && names) {
 			free(rules);
 			return fail_at(c, e, EOPNOTSUPP, name,
 				       "'%s': host-name patterns are not supported "
 				       "yet; use IP, IP:port, CIDR or [IPv6]:port", s);
+		}
+		if (!err && rules[n].kind != ALLOW_ADDR) {
+			free(rules);
+			return fail_at(c, e, EINVAL, name,
+				       "'%s': a floor exception is an address or "
+				       "prefix, never a name", s);
 		}
 		if (err < 0) {
 			free(rules);
@@ -131,13 +137,13 @@ static int load_patterns(struct load_ctx *c, yaml_node_t *v, const char *field,
 
 static int load_allow(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 {
-	return load_patterns(c, v, "allow", &d->allow, &d->n_allow);
+	return load_patterns(c, v, "allow", true, &d->allow, &d->n_allow);
 }
 
 static int load_floor_exceptions(struct load_ctx *c, yaml_node_t *v,
 				 struct policy_doc *d)
 {
-	return load_patterns(c, v, "floor_exceptions", &d->floor_exceptions,
+	return load_patterns(c, v, "floor_exceptions", false, &d->floor_exceptions,
 			     &d->n_floor_exceptions);
 }
 

@@ -85,18 +85,42 @@ enum floor_reason floor_classify(const struct nbj_addr *a,
 				 const struct floor_ctx *ctx);
 const char *floor_reason_name(enum floor_reason r);
 
+#define NBJ_NAME_MAX 253
+
+/**
+ * enum allow_kind - what an allow pattern names
+ * @ALLOW_ADDR:		an address or prefix: IP, IP:port, CIDR, [v6]:port
+ * @ALLOW_NAME:		one host name: host, host:port
+ * @ALLOW_SUFFIX:	every name below a domain: *.suffix, *.suffix:port
+ *			(not the bare suffix itself)
+ */
+enum allow_kind {
+	ALLOW_ADDR,
+	ALLOW_NAME,
+	ALLOW_SUFFIX,
+};
+
 /**
  * struct allow_rule - one parsed allow pattern
- * @addr:	network address; @addr.port is the port or 0 for any
- * @prefixlen:	CIDR prefix length (32 or 128 for a single address)
+ * @kind:	see enum allow_kind
+ * @addr:	ALLOW_ADDR: network address; for every kind, @addr.port is
+ *		the port or 0 for any
+ * @prefixlen:	ALLOW_ADDR: prefix length (32 or 128 for one address)
+ * @name:	ALLOW_NAME: the lower-case name without trailing dot;
+ *		ALLOW_SUFFIX: the suffix with its leading dot (".example.com")
  */
 struct allow_rule {
+	enum allow_kind kind;
 	struct nbj_addr addr;
 	unsigned prefixlen;
+	char name[NBJ_NAME_MAX + 2];
 };
 
 int allow_parse(const char *pattern, struct allow_rule *ret);
 bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a);
+bool allow_match_name(const struct allow_rule *rule, const char *name,
+		      uint16_t port);
+int name_normalize(const char *in, char *out, size_t outlen);
 const char *allow_rule_format(const struct allow_rule *rule, char *buf,
 			      size_t len);
 

@@ -151,6 +151,8 @@ int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
 	err = allow_parse(pattern, &rule);
 	if (err < 0)
 		return err;
+	if (rule.kind != ALLOW_ADDR)
+		return -EOPNOTSUPP; /* names need the DNS stub: not yet */
 	return rules_append(&cfg->allow, &cfg->n_allow, &rule, 1);
 }
 
@@ -175,6 +177,8 @@ int nbj_config_add_floor_exception(struct nbj_config *cfg, const char *pattern)
 	err = allow_parse(pattern, &rule);
 	if (err < 0)
 		return err;
+	if (rule.kind != ALLOW_ADDR)
+		return -EINVAL; /* an exception names addresses, never names */
 	return rules_append(&cfg->floor_exceptions, &cfg->n_floor_exceptions,
 			    &rule, 1);
 }

@@ -51,10 +51,27 @@ static const struct {
 	{ "[::1", -EINVAL, 0, 0 },
 	{ "[::1]x", -EINVAL, 0, 0 },
 	{ "[1.2.3.4]:80", -EINVAL, 0, 0 },
-	{ "example.com", -EOPNOTSUPP, 0, 0 },
-	{ "example.com:443", -EOPNOTSUPP, 0, 0 },
-	{ "*.pypi.org:443", -EOPNOTSUPP, 0, 0 },
-	{ "localhost", -EOPNOTSUPP, 0, 0 },
+	{ "example.com", 0, 0, 0 },
+	{ "example.com:443", 0, 0, 443 },
+	{ "*.pypi.org:443", 0, 0, 443 },
+	{ "localhost", 0, 0, 0 },
+	{ "Example.COM.", 0, 0, 0 },
+	{ "xn--bcher-kva.example", 0, 0, 0 },
+	{ "_dmarc.example.com", 0, 0, 0 },
+	{ "*", -EINVAL, 0, 0 },
+	{ "*example.com", -EINVAL, 0, 0 },
+	{ "a.*.example.com", -EINVAL, 0, 0 },
+	{ "*.", -EINVAL, 0, 0 },
+	{ "example..com", -EINVAL, 0, 0 },
+	{ ".example.com", -EINVAL, 0, 0 },
+	{ "-a.example.com", -EINVAL, 0, 0 },
+	{ "a-.example.com", -EINVAL, 0, 0 },
+	{ "exa mple.com", -EINVAL, 0, 0 },
+	{ "bücher.example", -EINVAL, 0, 0 },
+	{ "example.com:0", -EINVAL, 0, 0 },
+	{ "example.com/24", -EINVAL, 0, 0 },
+	{ "[example.com]:80", -EINVAL, 0, 0 },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", -EINVAL, 0, 0 },
 };
 
 static void test_parse(void **state)
@@ -69,7 +86,8 @@ static void test_parse(void **state)
 				 parse_rows[i].err);
 		if (err)
 			continue;
-		assert_int_equal(r.prefixlen, parse_rows[i].prefixlen);
+		if (r.kind == ALLOW_ADDR)
+			assert_int_equal(r.prefixlen, parse_rows[i].prefixlen);
 		assert_int_equal(r.addr.port, parse_rows[i].port);
 	}
 }
@@ -128,11 +146,66 @@ static void test_match(void **state)
 	}
 }
 
+static const struct {
+	const char *pattern;
+	const char *name;
+	uint16_t port;
+	bool match;
+} name_rows[] = {
+	{ "example.com", "example.com", 443, true },
+	{ "Example.COM.", "example.com", 80, true },
+	{ "example.com", "www.example.com", 443, false },
+	{ "example.com", "example.co", 443, false },
+	{ "example.com:443", "example.com", 443, true },
+	{ "example.com:443", "example.com", 80, false },
+	{ "example.com:443", "example.com", 0, true }, /* any port: DNS stage */
+	{ "*.example.com", "www.example.com", 443, true },
+	{ "*.example.com", "a.b.example.com", 443, true },
+	{ "*.example.com", "example.com", 443, false },
+	{ "*.example.com", "badexample.com", 443, false },
+	{ "*.example.com", "example.com.evil.org", 443, false },
+	{ "*.example.com:443", "www.example.com", 8443, false },
+	{ "198.51.100.10", "198.51.100.10", 80, false }, /* address rules never match names */
+};
+
+static void test_match_name(void **state)
+{
+	char buf[NBJ_NAME_MAX + 16];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(name_rows) / sizeof(name_rows[0]); i++) {
+		struct allow_rule r;
+
+		assert_int_equal(allow_parse(name_rows[i].pattern, &r), 0);
+		if (allow_match_name(&r, name_rows[i].name, name_rows[i].port) !=
+		    name_rows[i].match)
+			fail_msg("%s vs %s port %u: want %s", name_rows[i].pattern,
+				 name_rows[i].name, name_rows[i].port,
+				 name_rows[i].match ? "match" : "no match");
+		/* a name rule never matches an address */
+		if (r.kind != ALLOW_ADDR) {
+			struct nbj_addr a = { .family = AF_INET, .port = 443 };
+
+			assert_false(allow_match(&r, &a));
+		}
+	}
+	assert_int_equal(allow_parse("*.Example.com:443", &(struct allow_rule){ 0 }), 0);
+	{
+		struct allow_rule r;
+
+		assert_int_equal(allow_parse("*.Example.com.:443", &r), 0);
+		assert_string_equal(allow_rule_format(&r, buf, sizeof(buf)), "*.example.com:443");
+		assert_int_equal(allow_parse("WWW.example.com", &r), 0);
+		assert_string_equal(allow_rule_format(&r, buf, sizeof(buf)), "www.example.com");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_match),
+		cmocka_unit_test(test_match_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
