@@ -21,60 +21,6 @@
 #define DNS_BATCH 64
 
 /**
- * dns_refuse() - build a REFUSED answer to a query
- * @query:	the query packet
- * @qlen:	its length
- * @out:	answer buffer
- * @outlen:	its size
- *
- * Return: length of the answer, -EINVAL for a malformed query or a packet
- * that is not a query, -ENOSPC if @out is too small
- */
-long dns_refuse(const unsigned char *query, size_t qlen, unsigned char *out,
-		size_t outlen)
-{
-	size_t pos = DNS_HEADER_LEN, name_len = 0, ans_len;
-
-	if (qlen < DNS_HEADER_LEN)
-		return -EINVAL;
-	if (query[2] & 0x80) /* QR: a response, not a query */
-		return -EINVAL;
-	if (query[4] != 0 || query[5] != 1) /* QDCOUNT must be 1 */
-		return -EINVAL;
-
-	for (;;) {
-		unsigned char label;
-
-		if (pos >= qlen)
-			return -EINVAL;
-		label = query[pos];
-		if (label == 0) {
-			pos++;
-			name_len++;
-			break;
-		}
-		if (label & 0xc0) /* compression or extended label: not in a query */
-			return -EINVAL;
-		name_len += (size_t)label + 1;
-		if (name_len > DNS_MAX_NAME)
-			return -EINVAL;
-		pos += (size_t)label + 1;
-	}
-	if (pos + 4 > qlen) /* QTYPE, QCLASS */
-		return -EINVAL;
-	pos += 4;
-
-	ans_len = pos;
-	if (outlen < ans_len)
-		return -ENOSPC;
-	memcpy(out, query, ans_len);
-	out[2] = (unsigned char)(0x80 | (query[2] & 0x79)); /* QR, opcode, RD */
-	out[3] = 0x80 | DNS_RCODE_REFUSED;		    /* RA, REFUSED */
-	memset(out + 6, 0, 6); /* AN, NS, AR counts */
-	return (long)ans_len;
-}
-
-/**
  * dns_handle() - answer every datagram waiting on a DNS socket
  * @c:	relay context
  * @fd:	UDP socket that became readable

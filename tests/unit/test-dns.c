@@ -12,6 +12,9 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
+#include "relay/dnswire.h"
 #include "relay/relay.h"
 
 /* Build a query for @name (dotted) with @qtype; return its length */
@@ -173,6 +176,76 @@ static void test_fuzz(void **state)
 	assert_true(answered > 0); /* the mutations leave some valid queries */
 }
 
+static void test_parse_question(void **state)
+{
+	unsigned char q[512];
+	struct dns_question dq;
+	size_t qlen;
+
+	(void)state;
+	qlen = make_query(q, 0xbeef, "WWW.Example.COM", DNS_TYPE_AAAA, true);
+	assert_int_equal(dns_parse_query(q, qlen, &dq), 0);
+	assert_int_equal(dq.id, 0xbeef);
+	assert_int_equal(dq.qtype, DNS_TYPE_AAAA);
+	assert_int_equal(dq.qclass, DNS_CLASS_IN);
+	assert_string_equal(dq.name, "www.example.com");
+
+	/* a label with a byte no host name has: parsed, but no name */
+	qlen = make_query(q, 1, "a b.example.com", DNS_TYPE_A, true);
+	assert_int_equal(dns_parse_query(q, qlen, &dq), 0);
+	assert_string_equal(dq.name, "");
+
+	/* opcode STATUS (2): not a QUERY */
+	qlen = make_query(q, 1, "example.com", DNS_TYPE_A, true);
+	q[2] |= 2 << 3;
+	assert_int_equal(dns_parse_query(q, qlen, &dq), -EOPNOTSUPP);
+
+	q[2] = 0x80; /* a response */
+	assert_int_equal(dns_parse_query(q, qlen, &dq), -EINVAL);
+	assert_int_equal(dns_parse_query(q, 5, &dq), -EINVAL);
+}
+
+static void test_synthetic_answers(void **state)
+{
+	struct nbj_addr v4 = { .family = AF_INET }, v6 = { .family = AF_INET6 };
+	unsigned char q[512], a[512];
+	size_t qlen;
+	long alen;
+
+	(void)state;
+	inet_pton(AF_INET, "198.18.0.7", &v4.v4);
+	inet_pton(AF_INET6, "fd6e:626a:6169:ffff::7", &v6.v6);
+
+	qlen = make_query(q, 9, "example.com", DNS_TYPE_A, true);
+	alen = dns_build_answer(q, qlen, DNS_RCODE_NOERROR, &v4, a, sizeof(a));
+	assert_int_equal(alen, (long)qlen + 16); /* ptr(2) type class ttl rdlen(10) + 4 */
+	assert_int_equal(a[3] & 0x0f, 0);
+	assert_int_equal(a[7], 1); /* ANCOUNT */
+	assert_memory_equal(a + alen - 4, &v4.v4, 4);
+	assert_int_equal(a[alen - 7], DNS_SYNTHETIC_TTL); /* TTL low byte */
+
+	/* AAAA question, IPv4 synthetic: no answer record, NOERROR */
+	qlen = make_query(q, 9, "example.com", DNS_TYPE_AAAA, true);
+	alen = dns_build_answer(q, qlen, DNS_RCODE_NOERROR, &v4, a, sizeof(a));
+	assert_int_equal(alen, (long)qlen);
+	assert_int_equal(a[7], 0);
+	alen = dns_build_answer(q, qlen, DNS_RCODE_NOERROR, &v6, a, sizeof(a));
+	assert_int_equal(alen, (long)qlen + 28);
+	assert_memory_equal(a + alen - 16, &v6.v6, 16);
+
+	/* NXDOMAIN never carries the address */
+	alen = dns_build_answer(q, qlen, DNS_RCODE_NXDOMAIN, &v6, a, sizeof(a));
+	assert_int_equal(alen, (long)qlen);
+	assert_int_equal(a[3] & 0x0f, DNS_RCODE_NXDOMAIN);
+
+	/* TXT: empty NOERROR */
+	qlen = make_query(q, 9, "example.com", 16, false);
+	alen = dns_build_answer(q, qlen, DNS_RCODE_NOERROR, &v4, a, sizeof(a));
+	assert_int_equal(alen, (long)qlen);
+	assert_int_equal(a[2] & 0x01, 0); /* RD echoed as clear */
+	assert_int_equal(a[7], 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -180,6 +253,8 @@ int main(void)
 		cmocka_unit_test(test_trailing_additional_dropped),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_parse_question),
+		cmocka_unit_test(test_synthetic_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
