@@ -49,6 +49,88 @@ void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,
 }
 
 /**
+ * policy_decide_name() - decide a connection to a host name, given every
+ * address the name resolved to
+ * @p:		the job's policy
+ * @fc:		the dynamic floor, may be NULL
+ * @name:	normalized host name
+ * @port:	destination port
+ * @answers:	every address the resolver returned
+ * @n_answers:	their number
+ * @ret:	verdict and reason; on a floor deny, @ret->floor is the class
+ *		of the first internal answer
+ *
+ * Order: every answer is classified and one internal answer (not covered
+ * by a floor exception) denies the name as a whole, whatever else it
+ * resolves to; then the name and port must match a name rule.
+ */
+void policy_decide_name(const struct nbj_policy *p, const struct floor_ctx *fc,
+			const char *name, uint16_t port,
+			const struct nbj_addr *answers, size_t n_answers,
+			struct decision *ret)
+{
+	struct decision d = { .allow = false, .floor = FLOOR_NONE, .exception = -1 };
+
+	if (!n_answers) {
+		d.reason = DECIDE_NO_ANSWER;
+		*ret = d;
+		return;
+	}
+	for (size_t i = 0; i < n_answers; i++) {
+		struct decision a;
+
+		policy_decide(p, fc, &answers[i], &a);
+		if (a.reason == DECIDE_FLOOR) {
+			*ret = a;
+			return;
+		}
+		if (a.exception >= 0 && d.exception < 0) {
+			d.exception = a.exception;
+			d.floor = a.floor;
+		}
+	}
+	d.reason = DECIDE_NOT_ALLOWED;
+	for (size_t i = 0; p && i < p->n_allow; i++) {
+		if (allow_match_name(&p->allow[i], name, port)) {
+			d.allow = true;
+			d.reason = DECIDE_ALLOWED;
+			break;
+		}
+	}
+	*ret = d;
+}
+
+/**
+ * policy_name_allowed() - may the job resolve @name at all (any port)?
+ * @p:		the job's policy
+ * @name:	normalized host name
+ *
+ * Return: true if a name rule matches @name on some port
+ */
+bool policy_name_allowed(const struct nbj_policy *p, const char *name)
+{
+	for (size_t i = 0; p && name[0] && i < p->n_allow; i++)
+		if (allow_match_name(&p->allow[i], name, 0))
+			return true;
+	return false;
+}
+
+/**
+ * policy_has_names() - does the allow-list name any host?  If not, the
+ * job's DNS is off: every query is refused.
+ * @p:	the job's policy
+ *
+ * Return: true if there is at least one name rule
+ */
+bool policy_has_names(const struct nbj_policy *p)
+{
+	for (size_t i = 0; p && i < p->n_allow; i++)
+		if (p->allow[i].kind != ALLOW_ADDR)
+			return true;
+	return false;
+}
+
+/**
  * decision_reason_format() - the reason as logged: "allowed",
  * "floor:<class>", "not-allowed" or "no-allow-list"
  * @d:		decision
@@ -69,6 +151,21 @@ const char *decision_reason_format(const struct decision *d, char *buf,
 		break;
 	case DECIDE_NOT_ALLOWED:
 		snprintf(buf, len, "not-allowed");
+		break;
+	case DECIDE_NO_ANSWER:
+		snprintf(buf, len, "no-answer");
+		break;
+	case DECIDE_RESOLVE_FAILED:
+		snprintf(buf, len, "resolve-failed");
+		break;
+	case DECIDE_REBINDING:
+		snprintf(buf, len, "rebinding");
+		break;
+	case DECIDE_UNKNOWN_SYNTHETIC:
+		snprintf(buf, len, "unknown-synthetic");
+		break;
+	case DECIDE_SNI_MISMATCH:
+		snprintf(buf, len, "sni-mismatch");
 		break;
 	case DECIDE_NO_POLICY:
 	default:

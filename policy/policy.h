@@ -146,6 +146,11 @@ enum decision_reason {
 	DECIDE_FLOOR,		/* see decision.floor */
 	DECIDE_NOT_ALLOWED,	/* no allow rule matches */
 	DECIDE_NO_POLICY,	/* the allow-list is empty: nothing granted */
+	DECIDE_NO_ANSWER,	/* the name has no address */
+	DECIDE_RESOLVE_FAILED,	/* the name could not be resolved (timeout, ...) */
+	DECIDE_REBINDING,	/* the name resolved to an internal address before */
+	DECIDE_UNKNOWN_SYNTHETIC, /* a synthetic address that maps to no name */
+	DECIDE_SNI_MISMATCH,	/* TLS server name differs from the name */
 };
 
 /**
@@ -165,6 +170,12 @@ struct decision {
 
 void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,
 		   const struct nbj_addr *target, struct decision *ret);
+void policy_decide_name(const struct nbj_policy *p, const struct floor_ctx *fc,
+			const char *name, uint16_t port,
+			const struct nbj_addr *answers, size_t n_answers,
+			struct decision *ret);
+bool policy_name_allowed(const struct nbj_policy *p, const char *name);
+bool policy_has_names(const struct nbj_policy *p);
 const char *decision_reason_format(const struct decision *d, char *buf,
 				   size_t len);
 

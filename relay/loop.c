@@ -9,9 +9,13 @@
  *   2. drops to the unprivileged relay user: no groups, no capabilities,
  *      no_new_privs, and dies with the supervisor (PR_SET_PDEATHSIG, set
  *      after the uid change, which clears it)
- *   3. runs one epoll loop: the type of each event is packed in its
+ *   3. sets up the name table (names.c), the DNS stub's pending queries
+ *      and the c-ares channel (resolve.c) with the host's resolver
+ *      configuration
+ *   4. runs one epoll loop: the type of each event is packed in its
  *      epoll data (relay_int.h); listening sockets go to tcp.c, DNS
- *      sockets to dns.c, a one-second timer expires slow dials.
+ *      sockets to dns.c, c-ares sockets to resolve.c, and a one-second
+ *      timer expires slow lookups and dials.
  *
  * One process per job, no thread per flow; the relay never returns after
  * setup.  Next: relay/tcp.c.
@@ -119,7 +123,15 @@ int relay_run(const struct relay_config *config)
 	if (!err)
 		err = flow_table_init(&c);
 	if (!err)
+		err = names_init(&c);
+	if (!err) {
+		c.pending = calloc(DNS_PENDING_MAX, sizeof(*c.pending));
+		err = c.pending ? 0 : -ENOMEM;
+	}
+	if (!err)
 		err = loop_setup(&c);
+	if (!err)
+		err = resolve_init(&c);
 	if (err < 0)
 		return err;
 	for (size_t i = 0; i < cfg.policy->n_floor_exceptions; i++) {
@@ -149,7 +161,11 @@ int relay_run(const struct relay_config *config)
 				break;
 			case RELAY_EV_TIMER:
 				(void)!read(c.timerfd, &ticks, sizeof(ticks));
+				resolve_tick(&c);
 				tcp_timer(&c);
+				break;
+			case RELAY_EV_ARES:
+				resolve_event(&c, (int)index, ev[i].events);
 				break;
 			case RELAY_EV_FLOW_JOB:
 				tcp_flow_event(&c, index, FLOW_SIDE_JOB, ev[i].events);

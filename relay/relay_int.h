@@ -12,7 +12,37 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <ares.h>
+#include <sys/socket.h>
+
 #include "relay/relay.h"
+
+/* Synthetic addresses handed out by the DNS stub: slot N of the name
+ * table is 198.18.0.0 + N + 1 and fd6e:626a:6169:ffff::N+1 */
+#define SYNTHETIC_V4 "198.18.0.0"
+#define SYNTHETIC_V4_PREFIXLEN 15
+#define SYNTHETIC_V6 "fd6e:626a:6169:ffff::"
+#define SYNTHETIC_V6_PREFIXLEN 64
+#define NAME_TABLE_SIZE 4096
+#define DNS_PENDING_MAX 256
+#define DNS_QUERY_MAX 1232	/* EDNS payload size of DNS flag day 2020 */
+#define RESOLVE_ANSWERS_MAX 16
+#define RESOLVE_REQS_MAX 1024	/* lookups in flight at once */
+
+struct relay_ctx;
+
+/**
+ * struct resolve_req - one lookup in flight; c-ares holds a pointer to it
+ * until its completion, which alone releases it
+ * @c:		relay context
+ * @cookie:	RESOLVE_COOKIE() of the waiting DNS query or flow
+ * @next_free:	next free request when unused
+ */
+struct resolve_req {
+	struct relay_ctx *c;
+	void *cookie;
+	uint32_t next_free;
+};
 
 /* Event types, packed into the upper half of epoll_data.u64 */
 enum relay_event {
@@ -21,6 +51,7 @@ enum relay_event {
 	RELAY_EV_TIMER,
 	RELAY_EV_FLOW_JOB,	/* index: flow slot */
 	RELAY_EV_FLOW_DIAL,	/* index: flow slot */
+	RELAY_EV_ARES,		/* index: c-ares socket fd */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -52,21 +83,81 @@ struct flow_side {
 };
 
 /**
+ * enum flow_state - where a flow is in its life
+ * @FLOW_RESOLVING:	waiting for c-ares (connections to a name)
+ * @FLOW_CONNECTING:	the dial is in progress
+ * @FLOW_RELAYING:	data moves (after the SNI check, for names)
+ */
+enum flow_state {
+	FLOW_RESOLVING,
+	FLOW_CONNECTING,
+	FLOW_RELAYING,
+};
+
+/**
  * struct flow - one relayed TCP connection, a slot of the fixed table
  * @used:	slot in use
- * @connecting:	the dial is in progress
+ * @state:	see enum flow_state
+ * @gen:	generation, bumped at each use, so that a late resolver
+ *		callback for a freed slot is recognised
  * @next_free:	next free slot when unused
- * @deadline:	when a connecting dial is given up (CLOCK_MONOTONIC seconds)
+ * @deadline:	when resolving or dialling is given up (CLOCK_MONOTONIC s)
  * @target:	original destination, for log lines
+ * @peer:	the job's address, for log lines
+ * @name:	name table slot when the target is synthetic, else -1
+ * @sni_check:	the first bytes from the job are still to be checked
+ * @answers:	the resolved addresses to dial, IPv6 first
+ * @n_answers:	their number
+ * @next_answer: the next one to try if the current dial fails
  * @side:	job side and dial side
  */
 struct flow {
 	bool used;
-	bool connecting;
+	enum flow_state state;
+	uint32_t gen;
 	uint32_t next_free;
 	time_t deadline;
 	struct nbj_addr target;
+	struct nbj_addr peer;
+	int name;
+	bool sni_check;
+	struct nbj_addr answers[RESOLVE_ANSWERS_MAX];
+	unsigned n_answers;
+	unsigned next_answer;
 	struct flow_side side[2];
+};
+
+/**
+ * struct name_entry - one name the job was given a synthetic address for
+ * @name:	normalized host name, "" when the slot is free
+ * @tainted:	it once resolved to an internal address: denied for the
+ *		rest of the job's life (DNS rebinding)
+ */
+struct name_entry {
+	char name[NBJ_NAME_MAX + 1];
+	bool tainted;
+};
+
+/**
+ * struct dns_pending - a DNS query waiting for the upstream resolver
+ * @used:	slot in use
+ * @gen:	generation, see struct flow
+ * @fd:		the DNS socket it came in on
+ * @from:	the job's address
+ * @fromlen:	its length
+ * @name:	the normalized name asked for
+ * @query:	the query packet
+ * @qlen:	its length
+ */
+struct dns_pending {
+	bool used;
+	uint32_t gen;
+	int fd;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+	char name[NBJ_NAME_MAX + 1];
+	unsigned char query[DNS_QUERY_MAX];
+	size_t qlen;
 };
 
 /**
@@ -82,6 +173,14 @@ struct flow {
  * @denied:		TCP connections denied
  * @dial_failed:	allowed connections whose dial failed
  * @full:		connections reset because the table was full
+ * @names:		name table, NAME_TABLE_SIZE slots, see names.c
+ * @n_names:		slots in use (never freed during the job's life)
+ * @pending:		DNS queries waiting for c-ares, DNS_PENDING_MAX
+ * @ares:		c-ares channel, the host's resolver configuration
+ * @synthetic4:		first address of the IPv4 synthetic range
+ * @synthetic6:		first address of the IPv6 synthetic range
+ * @reqs:		lookups in flight, RESOLVE_REQS_MAX
+ * @req_free:		first free request, UINT32_MAX when all are in use
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -95,7 +194,46 @@ struct relay_ctx {
 	unsigned long denied;
 	unsigned long dial_failed;
 	unsigned long full;
+	struct name_entry *names;
+	unsigned n_names;
+	struct dns_pending *pending;
+	ares_channel ares;
+	struct in_addr synthetic4;
+	struct in6_addr synthetic6;
+	struct resolve_req *reqs;
+	uint32_t req_free;
 };
+
+/* Cookies for c-ares callbacks: what, which slot, which generation */
+enum resolve_for {
+	RESOLVE_FOR_DNS = 1,
+	RESOLVE_FOR_FLOW,
+};
+#define RESOLVE_COOKIE(what, slot, gen) \
+	((void *)(uintptr_t)((uint64_t)(what) << 62 | (uint64_t)((gen) & 0x3fffffff) << 32 | (uint32_t)(slot)))
+#define RESOLVE_COOKIE_WHAT(c) ((enum resolve_for)((uint64_t)(uintptr_t)(c) >> 62))
+#define RESOLVE_COOKIE_GEN(c) ((uint32_t)(((uint64_t)(uintptr_t)(c) >> 32) & 0x3fffffff))
+#define RESOLVE_COOKIE_SLOT(c) ((uint32_t)(uintptr_t)(c))
+
+/* names.c */
+int names_init(struct relay_ctx *c);
+int names_add(struct relay_ctx *c, const char *name);
+int names_from_synthetic(const struct relay_ctx *c, const struct nbj_addr *a,
+			 bool *is_synthetic);
+void names_synthetic(const struct relay_ctx *c, int slot, int family,
+		     struct nbj_addr *ret);
+
+/* resolve.c */
+int resolve_init(struct relay_ctx *c);
+int resolve_start(struct relay_ctx *c, const char *name, void *cookie);
+void resolve_event(struct relay_ctx *c, int fd, uint32_t events);
+void resolve_tick(struct relay_ctx *c);
+
+/* dns.c, tcp.c: completions of resolve_start() */
+void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
+		  const struct nbj_addr *answers, size_t n);
+void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
+		  const struct nbj_addr *answers, size_t n);
 
 int flow_table_init(struct relay_ctx *c);
 void tcp_accept(struct relay_ctx *c, int listen_fd);

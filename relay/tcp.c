@@ -4,11 +4,26 @@
  *
  * Theory of operation: nftables redirects every TCP connection of the job
  * to our listening sockets; the original destination comes back from
- * conntrack (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST).  policy_decide()
- * rules on it; a denied connection is reset (SO_LINGER 0) and logged.  An
- * allowed one takes a slot of the fixed flow table and is dialled
- * non-blocking; a dial that does not complete within DIAL_TIMEOUT_S
- * seconds, or fails, resets the job's side.
+ * conntrack (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST).
+ *
+ * A literal address is judged by policy_decide() as is.  A synthetic
+ * address (handed out by the DNS stub, names.c) stands for a name: the
+ * flow waits while the name is resolved afresh (resolve.c), and
+ * policy_decide_name() judges it on every answer (one internal answer
+ * denies it, and taints the name for the job's life: DNS rebinding) and
+ * on its port; the answers are then dialled in order, IPv6 first, the
+ * next one after a failed dial.  A synthetic address that maps to no
+ * name is denied.
+ *
+ * A denied connection is reset (SO_LINGER 0) and logged.  An allowed one
+ * takes a slot of the fixed flow table and is dialled non-blocking;
+ * resolving plus dialling that take longer than DIAL_TIMEOUT_S seconds,
+ * or a dial that fails for every answer, reset the job's side.
+ *
+ * For names, the first bytes from the job are peeked at (never consumed)
+ * before any of them is forwarded: a TLS ClientHello whose server name
+ * differs from the name is cut (no domain fronting).  SO_RCVLOWAT makes
+ * epoll wait until the whole hello record is there.
  *
  * Once connected, each direction moves through its own pipe with
  * splice(2), never through user space:
@@ -37,6 +52,7 @@
 
 #include "common/log.h"
 #include "relay/relay_int.h"
+#include "relay/sni.h"
 
 /* <linux/netfilter_ipv4.h> and ip6_tables.h clash with <netinet/in.h> */
 #define SO_ORIGINAL_DST 80
@@ -104,7 +120,6 @@ static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
 	side_close(&f->side[FLOW_SIDE_JOB], reset);
 	side_close(&f->side[FLOW_SIDE_DIAL], reset);
 	f->used = false;
-	f->connecting = false;
 	f->next_free = c->free_head;
 	c->free_head = slot;
 	c->live--;
@@ -119,8 +134,14 @@ static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
 		return -ENOSPC;
 	f = &c->flows[slot];
 	c->free_head = f->next_free;
-	memset(f, 0, sizeof(*f));
+	{
+		uint32_t gen = f->gen + 1;
+
+		memset(f, 0, sizeof(*f));
+		f->gen = gen;
+	}
 	f->used = true;
+	f->name = -1;
 	for (int i = 0; i < 2; i++) {
 		f->side[i].fd = -1;
 		f->side[i].pipe[0] = f->side[i].pipe[1] = -1;
@@ -175,16 +196,6 @@ static int original_dst(int fd, int family, struct nbj_addr *ret)
 	return nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, ret);
 }
 
-static void log_verdict(const char *what, const struct nbj_addr *target,
-			const struct nbj_addr *peer, const char *reason)
-{
-	char t[NBJ_ADDR_STRLEN], p[NBJ_ADDR_STRLEN];
-
-	log_info("%s tcp %s from %s reason=%s", what,
-		 target ? nbj_addr_format(target, t, sizeof(t)) : "?",
-		 nbj_addr_format(peer, p, sizeof(p)), reason);
-}
-
 /* Start a non-blocking dial; 0 when in progress or done */
 static int dial(const struct nbj_addr *target, int *ret_fd)
 {
@@ -205,67 +216,182 @@ static int dial(const struct nbj_addr *target, int *ret_fd)
 	return 0;
 }
 
+static void log_exception(const struct relay_ctx *c, const struct decision *d,
+			  const struct nbj_addr *target, const struct nbj_addr *peer)
+{
+	char rule[NBJ_ADDR_STRLEN + 8], t[NBJ_ADDR_STRLEN], p[NBJ_ADDR_STRLEN];
+
+	if (d->exception < 0)
+		return;
+	allow_rule_format(&c->cfg->policy->floor_exceptions[d->exception], rule,
+			  sizeof(rule));
+	log_info("floor-exception tcp %s from %s class=floor:%s exception=%s",
+		 nbj_addr_format(target, t, sizeof(t)), nbj_addr_format(peer, p, sizeof(p)),
+		 floor_reason_name(d->floor), rule);
+}
+
+/* Log a denial, with the name a synthetic target stands for */
+static void deny(struct relay_ctx *c, const struct nbj_addr *target,
+		 const struct nbj_addr *peer, int name, const char *reason)
+{
+	char t[NBJ_ADDR_STRLEN + NBJ_NAME_MAX + 8], p[NBJ_ADDR_STRLEN];
+
+	c->denied++;
+	if (!target) {
+		snprintf(t, sizeof(t), "?");
+	} else if (name >= 0) {
+		char a[NBJ_ADDR_STRLEN];
+
+		snprintf(t, sizeof(t), "%s:%u(%s)", c->names[name].name, target->port,
+			 nbj_addr_format(target, a, sizeof(a)));
+	} else {
+		nbj_addr_format(target, t, sizeof(t));
+	}
+	log_info("deny tcp %s from %s reason=%s", t, nbj_addr_format(peer, p, sizeof(p)),
+		 reason);
+}
+
+/* Dial the flow's next answer; false when none is left */
+static bool dial_next(struct relay_ctx *c, uint32_t slot)
+{
+	struct flow *f = &c->flows[slot];
+	struct flow_side *d = &f->side[FLOW_SIDE_DIAL];
+
+	while (f->next_answer < f->n_answers) {
+		struct nbj_addr a = f->answers[f->next_answer++];
+		int err, fd;
+
+		a.port = f->target.port;
+		if (d->fd >= 0) {
+			side_unwatch(c, d);
+			close(d->fd);
+			d->fd = -1;
+		}
+		err = dial(&a, &fd);
+		if (err < 0)
+			continue;
+		d->fd = fd;
+		f->state = FLOW_CONNECTING;
+		if (side_watch(c, slot, FLOW_SIDE_DIAL, EPOLLOUT) == 0)
+			return true;
+	}
+	return false;
+}
+
+static void dial_failed(struct relay_ctx *c, uint32_t slot, int err)
+{
+	char t[NBJ_ADDR_STRLEN];
+
+	c->dial_failed++;
+	log_info("dial-failed tcp %s error=%s",
+		 nbj_addr_format(&c->flows[slot].target, t, sizeof(t)), strerror(err));
+	flow_free(c, slot, true);
+}
+
 static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		       const struct nbj_addr *peer)
 {
 	struct nbj_addr target;
 	struct decision d;
+	bool synthetic;
 	char reason[64];
 	uint32_t slot;
-	int err, dial_fd;
+	int err, name;
 	struct flow *f;
 
 	err = original_dst(job_fd, family, &target);
 	if (err < 0) {
-		c->denied++;
-		log_verdict("deny", NULL, peer, "no-original-dst");
+		deny(c, NULL, peer, -1, "no-original-dst");
 		reset_close(job_fd);
 		return;
 	}
-	policy_decide(c->cfg->policy, c->cfg->floor, &target, &d);
-	decision_reason_format(&d, reason, sizeof(reason));
-	if (!d.allow) {
-		c->denied++;
-		log_verdict("deny", &target, peer, reason);
+	name = names_from_synthetic(c, &target, &synthetic);
+	if (synthetic && (name < 0 || c->names[name].tainted)) {
+		deny(c, &target, peer, name, name < 0 ? "unknown-synthetic" : "rebinding");
 		reset_close(job_fd);
 		return;
+	}
+	if (!synthetic) {
+		policy_decide(c->cfg->policy, c->cfg->floor, &target, &d);
+		if (!d.allow) {
+			deny(c, &target, peer, -1,
+			     decision_reason_format(&d, reason, sizeof(reason)));
+			reset_close(job_fd);
+			return;
+		}
 	}
 	if (flow_alloc(c, &slot) < 0) {
 		c->full++;
-		log_verdict("deny", &target, peer, "flow-table-full");
+		deny(c, &target, peer, name, "flow-table-full");
 		reset_close(job_fd);
 		return;
 	}
 	f = &c->flows[slot];
 	f->target = target;
+	f->peer = *peer;
 	f->side[FLOW_SIDE_JOB].fd = job_fd;
+	f->deadline = now_s() + DIAL_TIMEOUT_S;
 
-	err = dial(&target, &dial_fd);
-	if (err < 0) {
-		char t[NBJ_ADDR_STRLEN];
+	if (synthetic) {
+		f->name = name;
+		f->sni_check = true;
+		f->state = FLOW_RESOLVING;
+		if (resolve_start(c, c->names[name].name,
+				  RESOLVE_COOKIE(RESOLVE_FOR_FLOW, slot, f->gen)) < 0) {
+			deny(c, &target, peer, name, "resolve-failed");
+			flow_free(c, slot, true);
+		}
+		return;
+	}
+	log_exception(c, &d, &target, peer);
+	f->answers[0] = target;
+	f->n_answers = 1;
+	if (!dial_next(c, slot))
+		dial_failed(c, slot, errno ? errno : EIO);
+}
 
-		c->dial_failed++;
-		log_info("dial-failed tcp %s error=%s",
-			 nbj_addr_format(&target, t, sizeof(t)), strerror(-err));
+/**
+ * tcp_resolved() - the answers for a flow to a name: judge, then dial
+ * @c:		relay context
+ * @slot:	flow slot
+ * @gen:	the flow's generation when the lookup started
+ * @status:	c-ares status
+ * @answers:	every address of the name, IPv6 first
+ * @n:		their number
+ */
+void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
+		  const struct nbj_addr *answers, size_t n)
+{
+	struct decision d;
+	char reason[64];
+	struct flow *f;
+
+	if (slot >= c->cfg->max_flows)
+		return;
+	f = &c->flows[slot];
+	if (!f->used || f->state != FLOW_RESOLVING || (f->gen & 0x3fffffff) != gen)
+		return;	/* timed out meanwhile; the slot may serve another flow */
+	if (status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND) {
+		deny(c, &f->target, &f->peer, f->name, "resolve-failed");
 		flow_free(c, slot, true);
 		return;
 	}
-	if (d.exception >= 0) {
-		char rule[NBJ_ADDR_STRLEN + 8], t[NBJ_ADDR_STRLEN], p[NBJ_ADDR_STRLEN];
-
-		allow_rule_format(&c->cfg->policy->floor_exceptions[d.exception],
-				  rule, sizeof(rule));
-		log_info("floor-exception tcp %s from %s class=floor:%s exception=%s",
-			 nbj_addr_format(&target, t, sizeof(t)),
-			 nbj_addr_format(peer, p, sizeof(p)),
-			 floor_reason_name(d.floor), rule);
-	}
-	log_debug("allow tcp %s", reason);
-	f->side[FLOW_SIDE_DIAL].fd = dial_fd;
-	f->connecting = true;
-	f->deadline = now_s() + DIAL_TIMEOUT_S;
-	if (side_watch(c, slot, FLOW_SIDE_DIAL, EPOLLOUT) < 0)
+	policy_decide_name(c->cfg->policy, c->cfg->floor, c->names[f->name].name,
+			   f->target.port, answers, status == ARES_SUCCESS ? n : 0, &d);
+	if (!d.allow) {
+		if (d.reason == DECIDE_FLOOR)
+			c->names[f->name].tainted = true;
+		deny(c, &f->target, &f->peer, f->name,
+		     decision_reason_format(&d, reason, sizeof(reason)));
 		flow_free(c, slot, true);
+		return;
+	}
+	log_exception(c, &d, &f->target, &f->peer);
+	memcpy(f->answers, answers, n * sizeof(*answers));
+	f->n_answers = (unsigned)n;
+	f->next_answer = 0;
+	if (!dial_next(c, slot))
+		dial_failed(c, slot, EHOSTUNREACH);
 }
 
 /**
@@ -293,16 +419,6 @@ void tcp_accept(struct relay_ctx *c, int listen_fd)
 	}
 }
 
-static void dial_failed(struct relay_ctx *c, uint32_t slot, int err)
-{
-	char t[NBJ_ADDR_STRLEN];
-
-	c->dial_failed++;
-	log_info("dial-failed tcp %s error=%s",
-		 nbj_addr_format(&c->flows[slot].target, t, sizeof(t)), strerror(err));
-	flow_free(c, slot, true);
-}
-
 static int flow_connected(struct relay_ctx *c, uint32_t slot)
 {
 	struct flow *f = &c->flows[slot];
@@ -310,7 +426,7 @@ static int flow_connected(struct relay_ctx *c, uint32_t slot)
 	for (int i = 0; i < 2; i++)
 		if (pipe2(f->side[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
 			return negative_errno();
-	f->connecting = false;
+	f->state = FLOW_RELAYING;
 	return 0;
 }
 
@@ -367,12 +483,62 @@ static uint32_t side_interest(const struct flow *f, int side)
 	return ev;
 }
 
+/*
+ * Peek at the job's first bytes on a flow to a name.  Return 1 when the
+ * check is over and the bytes may flow, 0 to wait for more, -1 when the
+ * flow was cut.
+ */
+static int sni_check(struct relay_ctx *c, uint32_t slot)
+{
+	static const int one = 1;
+	struct flow *f = &c->flows[slot];
+	int fd = f->side[FLOW_SIDE_JOB].fd;
+	unsigned char buf[SNI_PEEK_MAX];
+	char sni[NBJ_NAME_MAX + 2], norm[NBJ_NAME_MAX + 2];
+	ssize_t n;
+	int r;
+
+	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0) {
+		f->sni_check = false; /* EOF or error: pump() deals with it */
+		return 1;
+	}
+	r = tls_client_hello_sni(buf, (size_t)n, sni, sizeof(sni));
+	if (r == -EAGAIN) {
+		/* wake up only once the whole record is there */
+		int need = n < 5 ? 5 : 5 + (buf[3] << 8 | buf[4]);
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &need, sizeof(need));
+		return 0;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	if (r == 0 || (r == 1 && name_normalize(sni, norm, sizeof(norm)) == 0 &&
+		       !strcmp(norm, c->names[f->name].name))) {
+		f->sni_check = false;
+		return 1;
+	}
+	deny(c, &f->target, &f->peer, f->name, "sni-mismatch");
+	if (r == 1)
+		log_info("sni-mismatch: the job asked for '%.253s' through the address of %s",
+			 sni, c->names[f->name].name);
+	flow_free(c, slot, true);
+	return -1;
+}
+
 static void flow_io(struct relay_ctx *c, uint32_t slot)
 {
 	struct flow *f = &c->flows[slot];
-	int err;
+	int err = 0, ready = 1;
 
-	err = pump(&f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL]);
+	if (f->sni_check) {
+		ready = sni_check(c, slot);
+		if (ready < 0)
+			return;
+	}
+	if (ready)
+		err = pump(&f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL]);
 	if (!err)
 		err = pump(&f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB]);
 	if (err < 0) {
@@ -410,7 +576,9 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 		return;
 	f = &c->flows[slot];
 	(void)events;
-	if (f->connecting) {
+	if (f->state == FLOW_RESOLVING)
+		return;
+	if (f->state == FLOW_CONNECTING) {
 		int soerr = 0;
 		socklen_t len = sizeof(soerr);
 
@@ -420,7 +588,8 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 			       &soerr, &len) < 0)
 			soerr = errno;
 		if (soerr) {
-			dial_failed(c, slot, soerr);
+			if (!dial_next(c, slot))
+				dial_failed(c, slot, soerr);
 			return;
 		}
 		if (flow_connected(c, slot) < 0) {
@@ -432,15 +601,23 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 }
 
 /**
- * tcp_timer() - give up dials past their deadline
+ * tcp_timer() - give up lookups and dials past their deadline
  * @c:	relay context
  */
 void tcp_timer(struct relay_ctx *c)
 {
 	time_t now = now_s();
 
-	for (uint32_t i = 0; i < c->cfg->max_flows; i++)
-		if (c->flows[i].used && c->flows[i].connecting &&
-		    c->flows[i].deadline <= now)
+	for (uint32_t i = 0; i < c->cfg->max_flows; i++) {
+		struct flow *f = &c->flows[i];
+
+		if (!f->used || f->state == FLOW_RELAYING || f->deadline > now)
+			continue;
+		if (f->state == FLOW_RESOLVING) {
+			deny(c, &f->target, &f->peer, f->name, "resolve-failed");
+			flow_free(c, i, true);
+		} else {
 			dial_failed(c, i, ETIMEDOUT);
+		}
+	}
 }
