@@ -111,13 +111,7 @@ static int load_patterns(struct load_ctx *c, yaml_node_t *v, const char *field,
 			return fail_at(c, e, EINVAL, name, "expected a string");
 		}
 		err = allow_parse(s, &rules[n]);
-		if (!err && rules[n].kind != ALLOW_ADDR && names) {
-			free(rules);
-			return fail_at(c, e, EOPNOTSUPP, name,
-				       "'%s': host-name patterns are not supported "
-				       "yet; use IP, IP:port, CIDR or [IPv6]:port", s);
-		}
-		if (!err && rules[n].kind != ALLOW_ADDR) {
+		if (!err && rules[n].kind != ALLOW_ADDR && !names) {
 			free(rules);
 			return fail_at(c, e, EINVAL, name,
 				       "'%s': a floor exception is an address or "
@@ -125,7 +119,9 @@ static int load_patterns(struct load_ctx *c, yaml_node_t *v, const char *field,
 		}
 		if (err < 0) {
 			free(rules);
-			return fail_at(c, e, EINVAL, name,
+			return fail_at(c, e, EINVAL, name, names ?
+				       "'%s': not a host, host:port, *.suffix, IP, "
+				       "IP:port, CIDR or [IPv6]:port pattern" :
 				       "'%s': not an IP, IP:port, CIDR or [IPv6]:port "
 				       "pattern", s);
 		}

@@ -38,6 +38,10 @@ struct relay_config {
 
 int relay_run(const struct relay_config *cfg);
 
+/* relay/resolve.c */
+#define RESOLVE_ANSWERS_MAX 16
+int resolve_blocking(const char *name, struct nbj_addr *answers, size_t *ret_n);
+
 /* relay/dns.c */
 long dns_refuse(const unsigned char *query, size_t qlen, unsigned char *out,
 		size_t outlen);

@@ -26,7 +26,6 @@
 #define NAME_TABLE_SIZE 4096
 #define DNS_PENDING_MAX 256
 #define DNS_QUERY_MAX 1232	/* EDNS payload size of DNS flag day 2020 */
-#define RESOLVE_ANSWERS_MAX 16
 #define RESOLVE_REQS_MAX 1024	/* lookups in flight at once */
 
 struct relay_ctx;

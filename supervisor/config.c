@@ -3,9 +3,8 @@
  * supervisor/config.c - struct nbj_config: what a job should be
  *
  * A config is plain data, validated as it is set: every setter rejects
- * bad input with -EINVAL (or -EOPNOTSUPP for allow patterns this version
- * cannot enforce) and leaves the config unchanged, so a config that
- * exists is a config that can start.
+ * bad input with -EINVAL and leaves the config unchanged, so a config
+ * that exists is a config that can start.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -133,13 +132,12 @@ static int rules_append(struct allow_rule **rules, size_t *n,
 }
 
 /**
- * nbj_config_add_allow() - add one allow pattern (IP, IP:port, CIDR,
- * [v6]:port)
+ * nbj_config_add_allow() - add one allow pattern (host, host:port,
+ * *.suffix, *.suffix:port, IP, IP:port, CIDR, [v6]:port)
  * @cfg:	config
  * @pattern:	the pattern
  *
- * Return: 0, -EINVAL if malformed, -EOPNOTSUPP for name patterns (not
- * supported by this version), -E2BIG past NBJ_MAX_ALLOW rules, -ENOMEM
+ * Return: 0, -EINVAL if malformed, -E2BIG past NBJ_MAX_ALLOW rules, -ENOMEM
  */
 int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
 {
@@ -151,8 +149,6 @@ int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
 	err = allow_parse(pattern, &rule);
 	if (err < 0)
 		return err;
-	if (rule.kind != ALLOW_ADDR)
-		return -EOPNOTSUPP; /* names need the DNS stub: not yet */
 	return rules_append(&cfg->allow, &cfg->n_allow, &rule, 1);
 }
 
@@ -165,7 +161,8 @@ int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
  * The relay logs every exception when the job starts and each time one
  * is used.
  *
- * Return: 0, -EINVAL, -EOPNOTSUPP (names), -E2BIG, -ENOMEM
+ * Return: 0, -EINVAL (also for a name: exceptions are addresses), -E2BIG,
+ * -ENOMEM
  */
 int nbj_config_add_floor_exception(struct nbj_config *cfg, const char *pattern)
 {

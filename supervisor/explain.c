@@ -5,16 +5,20 @@
  * The target is parsed as a client would dial it (policy/target.c), and
  * the address is judged by policy_decide() with the same policy and the
  * same dynamic floor (the host's current addresses) that a job's relay
- * would use.  Host names cannot be resolved in this version: the relay
- * answers every DNS query REFUSED, so a job cannot reach a name, and
- * explain says so.
+ * would use.  A host name is resolved like the relay resolves it (c-ares,
+ * the host's resolver configuration, all answers) and judged by
+ * policy_decide_name() on every answer and the port.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include <ares.h>
+
+#include "common/util.h"
 #include "netns/link.h"
 #include "policy/target.h"
+#include "relay/relay.h"
 #include "supervisor/supervisor.h"
 
 /**
@@ -47,21 +51,40 @@ int nbj_explain(const struct nbj_config *cfg, const char *text,
 	snprintf(e.host, sizeof(e.host), "%s", t.host);
 	e.is_address = t.is_ip;
 	e.port = t.port;
-	if (!t.is_ip) {
-		snprintf(e.reason, sizeof(e.reason), "names-unsupported");
-		*ret = e;
-		return 0;
-	}
 	err = link_host_inventory(&inv);
 	if (err < 0)
 		return err;
 	floor.host = inv.addrs;
 	floor.n_host = inv.n_addrs;
-	policy_decide(&policy, &floor, &t.addr, &d);
+	if (t.is_ip) {
+		policy_decide(&policy, &floor, &t.addr, &d);
+		nbj_addr_format(&t.addr, e.dial, sizeof(e.dial));
+	} else {
+		struct nbj_addr answers[RESOLVE_ANSWERS_MAX];
+		size_t n = 0;
+		int status = resolve_blocking(t.host, answers, &n);
+
+		if (status != ARES_SUCCESS && status != ARES_ENOTFOUND &&
+		    status != ARES_ENODATA) {
+			d = (struct decision){ .reason = DECIDE_RESOLVE_FAILED, .exception = -1 };
+		} else {
+			policy_decide_name(&policy, &floor, t.host, t.port, answers,
+					   status == ARES_SUCCESS ? n : 0, &d);
+		}
+		for (size_t i = 0; status == ARES_SUCCESS && i < n &&
+				   i < ARRAY_SIZE(e.resolved); i++)
+			nbj_addr_format(&answers[i], e.resolved[e.n_resolved++],
+					sizeof(e.resolved[0]));
+		if (d.allow && n) {
+			struct nbj_addr pinned = answers[0];
+
+			pinned.port = t.port;
+			nbj_addr_format(&pinned, e.dial, sizeof(e.dial));
+		}
+	}
 	link_host_inventory_free(&inv);
 
 	e.allow = d.allow;
-	nbj_addr_format(&t.addr, e.dial, sizeof(e.dial));
 	decision_reason_format(&d, e.reason, sizeof(e.reason));
 	if (d.exception >= 0) {
 		char rule[NBJ_ADDR_STRLEN + 8];

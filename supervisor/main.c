@@ -35,8 +35,9 @@ static const char usage_text[] =
 	"Options for run:\n"
 	"  -p, --profile NAME   minimal | compute (loopback only) | net (default:\n"
 	"                       a veth to a relay that decides each connection)\n"
-	"  -a, --allow PATTERN  allow IP, IP:port, CIDR or [IPv6]:port (repeatable);\n"
-	"                       without any, the job may reach nothing\n"
+	"  -a, --allow PATTERN  allow host, host:port, *.suffix[:port], IP, IP:port,\n"
+	"                       CIDR or [IPv6]:port (repeatable); without any, the\n"
+	"                       job may reach nothing\n"
 	"  -f, --policy FILE    read the policy from a YAML file (nbjail.yaml(5));\n"
 	"                       --profile replaces its profile, --allow and\n"
 	"                       --floor-exception add to its lists\n"
@@ -193,18 +194,14 @@ static int add_pattern(struct nbj_config *cfg, const char *flag, const char *p,
 {
 	int err = add(cfg, p);
 
-	if (err == -EOPNOTSUPP) {
-		fprintf(stderr, "nbjail: %s '%s': host-name patterns are not supported "
-				"yet; use IP, IP:port, CIDR or [IPv6]:port\n", flag, p);
-		return usage_error(NULL, NULL);
-	}
 	if (err == -E2BIG) {
 		fprintf(stderr, "nbjail: %s: too many rules\n", flag);
 		return usage_error(NULL, NULL);
 	}
 	if (err < 0) {
-		fprintf(stderr, "nbjail: %s '%s': not an IP, IP:port, CIDR or "
-				"[IPv6]:port pattern\n", flag, p);
+		fprintf(stderr, "nbjail: %s '%s': not a%s IP, IP:port, CIDR or "
+				"[IPv6]:port pattern\n", flag, p,
+			add == nbj_config_add_allow ? " host, host:port, *.suffix," : "n");
 		return usage_error(NULL, NULL);
 	}
 	return 0;
@@ -429,9 +426,8 @@ static int cmd_explain(int argc, char **argv)
 	printf("reason:  %s\n", e.reason);
 	if (e.floor_exception[0])
 		printf("floor exception used: %s\n", e.floor_exception);
-	if (!e.is_address)
-		printf("note:    host names cannot be resolved in this version; the "
-		       "relay answers DNS with REFUSED\n");
+	for (size_t i = 0; i < e.n_resolved; i++)
+		printf("resolved: %s\n", e.resolved[i]);
 	rc = e.allow ? 0 : 1;
 out:
 	free(o.allow);

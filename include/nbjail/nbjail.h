@@ -112,8 +112,11 @@ int nbj_exit_status(const struct nbj_exit *e);
  * @host:		the host as a client would resolve it
  * @dial:		the address and port the relay would dial ("" for names)
  * @reason:		as in the relay's log lines: "allowed", "floor:CLASS",
- *			"not-allowed", "no-allow-list", "names-unsupported"
+ *			"not-allowed", "no-allow-list", "no-answer",
+ *			"resolve-failed"
  * @floor_exception:	the floor exception that let it pass, or ""
+ * @resolved:		for a name: every address it resolved to
+ * @n_resolved:		their number
  */
 struct nbj_explanation {
 	bool allow;
@@ -123,6 +126,8 @@ struct nbj_explanation {
 	char dial[64];
 	char reason[64];
 	char floor_exception[96];
+	char resolved[16][64];
+	size_t n_resolved;
 };
 
 int nbj_explain(const struct nbj_config *cfg, const char *target,

@@ -64,6 +64,26 @@ PUBLIC_V6 = ["2001:db8::10", "2001:db8::11"]
 INTERNAL_V4 = ["10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1"]
 INTERNAL_V6 = ["fd00::1"]
 INTERNAL = INTERNAL_V4 + INTERNAL_V6
+# The world's DNS: dnsmasq on RESOLVER (the host netns's resolv.conf points
+# there), and a rebinding trap on FLIP that answers A queries for
+# rebind.test alternately with a public and an internal address.
+RESOLVER_V4, RESOLVER_V6, FLIP_V4 = "198.51.100.53", "2001:db8::53", "198.51.100.54"
+DNS_RECORDS = [
+    "--host-record=allowed.test,198.51.100.10,2001:db8::10",
+    "--host-record=other.test,198.51.100.11",
+    "--host-record=v4only.test,198.51.100.10",
+    "--host-record=v6only.test,2001:db8::10",
+    "--host-record=www.sub.test,198.51.100.10",
+    "--host-record=sub.test,198.51.100.11",
+    "--host-record=internal.test,10.0.0.1",
+    "--host-record=meta.test,169.254.169.254",
+    "--host-record=v6internal.test,fd00::1",
+    "--host-record=mapped.test,::ffff:10.0.0.1",
+    "--address=/mixed.test/198.51.100.10",
+    "--address=/mixed.test/10.0.0.1",
+    f"--server=/rebind.test/{FLIP_V4}",
+    "--local=/test/",
+]
 DETECT_TCP_PORTS = [22, 80, 443, 8080]
 DETECT_UDP_PORTS = [53, 123, 9999]
 HOST_TCP_PORTS = [80, 8081]
@@ -312,7 +332,9 @@ table inet nbtworld {
     iifname "wan0" ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16 } counter comment "IPv4 to an internal address"
     iifname "wan0" ip6 daddr { fc00::/7, fe80::/10, ::1/128 } meta l4proto != icmpv6 counter comment "IPv6 to an internal address"
     iifname "wan0" ip6 daddr { ::/96, ::ffff:0:0/96, 64:ff9b::/96, 64:ff9b:1::/48, 2002::/16, 2001::/32 } counter comment "IPv6 encoding of an IPv4 address"
-    iifname "wan0" meta l4proto udp counter comment "UDP"
+    iifname "wan0" meta l4proto udp udp dport != 53 counter comment "UDP other than DNS"
+    iifname "wan0" udp dport 53 ip daddr != 198.51.100.53 counter comment "DNS to a server other than the world's resolver"
+    iifname "wan0" udp dport 53 ip6 daddr != 2001:db8::53 counter comment "DNS to a server other than the world's resolver"
     iifname "wan0" icmp type echo-request counter comment "ICMP echo request"
     iifname "wan0" icmpv6 type echo-request counter comment "ICMPv6 echo request"
   }
@@ -350,9 +372,9 @@ class World:
             f"ip -n {H} -6 route add default via 2001:db8:1::2",
             f"ip netns exec {H} sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1",
         ]
-        for a in PUBLIC_V4 + INTERNAL_V4:
+        for a in PUBLIC_V4 + INTERNAL_V4 + [RESOLVER_V4, FLIP_V4]:
             cmds.append(f"ip -n {W} addr add {a}/32 dev lo")
-        for a in PUBLIC_V6 + INTERNAL_V6:
+        for a in PUBLIC_V6 + INTERNAL_V6 + [RESOLVER_V6]:
             cmds.append(f"ip -n {W} addr add {a}/128 dev lo nodad")
         sh(" && ".join(cmds))
         # Permanent neighbours on wan0: no ND/ARP delay on a first connect.
@@ -365,7 +387,9 @@ class World:
            f"ip -n {W} neigh replace 192.0.2.1 lladdr {mac[H]} dev wan0 nud permanent && "
            f"ip -n {W} neigh replace 2001:db8:1::1 lladdr {mac[H]} dev wan0 nud permanent")
         self.reset_counters()
+        self.start_dns()
         self.start("world", W, {
+            "dns_flip": {f"{FLIP_V4}:53": ["198.51.100.10", "10.0.0.1"]},
             "http": HTTP_SERVERS,
             "tcp_detect": [worldmod.fmt_addr(a, p) for a in INTERNAL for p in DETECT_TCP_PORTS],
             "udp_detect": [f"{w}:{p}" for w in ("0.0.0.0", "[::]") for p in DETECT_UDP_PORTS],
@@ -375,6 +399,36 @@ class World:
             "tcp_detect": [f"{w}:{p}" for w in ("0.0.0.0", "[::]") for p in HOST_TCP_PORTS],
             "udp_detect": [f"{w}:{p}" for w in ("0.0.0.0", "[::]") for p in HOST_UDP_PORTS],
         })
+
+    def start_dns(self):
+        """dnsmasq in the world; the host netns resolves through it."""
+        log = self.tmp / "dnsmasq.log"
+        p = subprocess.Popen(
+            ["ip", "netns", "exec", self.world, "dnsmasq", "-k", "--conf-file=/dev/null",
+             "--no-resolv", "--no-hosts", "--no-poll", "--cache-size=0", "--user=root",
+             "--pid-file=", "--bind-interfaces", f"--listen-address={RESOLVER_V4}",
+             f"--listen-address={RESOLVER_V6}", "--log-queries", "--log-facility=-",
+             *DNS_RECORDS],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(log, "a"),
+            preexec_fn=_die_with_parent)
+        self.dnsmasq = p
+        if not wait_for(lambda: "started" in log.read_text(), timeout=10):
+            raise RuntimeError(f"dnsmasq did not start: {log.read_text()}")
+        # `ip netns exec HOST` shows /etc/netns/HOST/resolv.conf as /etc/resolv.conf
+        self.netns_etc = Path("/etc/netns") / self.host
+        self.made_etc_netns = not self.netns_etc.parent.exists()
+        self.netns_etc.mkdir(parents=True, exist_ok=True)
+        (self.netns_etc / "resolv.conf").write_text(
+            f"nameserver {RESOLVER_V4}\noptions timeout:1 attempts:2\n")
+
+    def dns_queries(self):
+        """Names dnsmasq was asked for since the last clear(), with the asker."""
+        out = []
+        for line in (self.tmp / "dnsmasq.log").read_text().splitlines():
+            m = re.search(r"query\[(\w+)\] (\S+) from (\S+)", line)
+            if m:
+                out.append((m.group(2), m.group(1), m.group(3)))
+        return out
 
     def start(self, label, ns, cfg):
         path = self.tmp / f"events-{label}.jsonl"
@@ -392,6 +446,14 @@ class World:
             raise RuntimeError(f"world.py in {ns} did not start: {line!r}\n{err}")
 
     def teardown(self):
+        dnsmasq = getattr(self, "dnsmasq", None)
+        if dnsmasq:
+            dnsmasq.terminate()
+            try:
+                dnsmasq.wait(timeout=3)
+            except subprocess.TimeoutExpired:
+                dnsmasq.kill()
+                dnsmasq.wait(timeout=3)
         for p in self.procs.values():
             try:
                 p.stdin.close()
@@ -404,6 +466,12 @@ class World:
                 p.wait(timeout=3)
         for ns in (self.host, self.world):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+        etc = getattr(self, "netns_etc", None)
+        if etc:
+            (etc / "resolv.conf").unlink(missing_ok=True)
+            etc.rmdir()
+            if self.made_etc_netns:
+                etc.parent.rmdir()
 
     def detector_pids(self):
         return {p.pid for p in self.procs.values()}
@@ -452,6 +520,8 @@ class World:
     def clear(self):
         for path in self.events.values():
             os.truncate(path, 0)
+        if (self.tmp / "dnsmasq.log").exists():
+            os.truncate(self.tmp / "dnsmasq.log", 0)
         self.reset_counters()
 
 

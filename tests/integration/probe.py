@@ -8,7 +8,10 @@ one result per step.  Every step is bounded in time.  Steps:
   ["tcp", HOST, PORT]            connect, send GET /, read the answer
   ["big", HOST, PORT, MB]        GET /big?mb=MB, sha256 of the body
   ["udp", HOST, PORT]            send one datagram, wait 1 s for a reply
-  ["dns", SERVER, PORT, NAME]    one A query over UDP, report the rcode
+  ["dns", SERVER, PORT, NAME(, QTYPE)]  one query over UDP (default A), report
+                                 the rcode and the number of answers
+  ["resolve", NAME]              getaddrinfo(NAME): the addresses, or the error
+  ["tls", HOST, PORT, SNI]       connect, start a TLS handshake naming SNI
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
   ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
 
@@ -108,23 +111,52 @@ def step_udp(host, port):
         s.close()
 
 
-def dns_query(name, qid):
+def dns_query(name, qid, qtype=1):
     q = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
     for label in name.rstrip(".").split("."):
         q += bytes([len(label)]) + label.encode()
-    return q + b"\x00" + struct.pack("!HH", 1, 1)
+    return q + b"\x00" + struct.pack("!HH", qtype, 1)
 
 
-def step_dns(server, port, name):
+def step_resolve(name):
+    t0 = time.monotonic()
+    try:
+        infos = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+        return {"outcome": "ok", "addrs": sorted({i[4][0] for i in infos}),
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except socket.gaierror as e:
+        return {"outcome": f"gaierror:{e.errno}", "elapsed": round(time.monotonic() - t0, 3)}
+
+
+def step_tls(host, port, sni):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+            with ctx.wrap_socket(raw, server_hostname=sni) as s:
+                s.do_handshake()
+        return {"outcome": "handshake", "elapsed": round(time.monotonic() - t0, 3)}
+    except ssl.SSLError as e:
+        return {"outcome": "ssl-error", "detail": str(e)[:100],
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except Exception as e:  # noqa: BLE001
+        return {"outcome": err_outcome(e), "elapsed": round(time.monotonic() - t0, 3)}
+
+
+def step_dns(server, port, name, qtype=1):
     s = socket.socket(family_of(server), socket.SOCK_DGRAM)
     s.settimeout(2.0)
     qid = int.from_bytes(os.urandom(2), "big")
     t0 = time.monotonic()
     try:
-        s.sendto(dns_query(name, qid), (server, port))
+        s.sendto(dns_query(name, qid, qtype), (server, port))
         data, peer = s.recvfrom(4096)
         rid, flags = struct.unpack("!HH", data[:4])
         return {"outcome": f"rcode:{flags & 0xF}", "id_ok": rid == qid,
+                "answers": struct.unpack("!H", data[6:8])[0],
                 "qr": bool(flags & 0x8000), "from": peer[0],
                 "elapsed": round(time.monotonic() - t0, 3)}
     except Exception as e:  # noqa: BLE001
@@ -193,7 +225,8 @@ def step_gateway():
 
 
 STEPS = {"tcp": step_tcp, "big": step_big, "udp": step_udp, "dns": step_dns,
-         "ping": step_ping, "gateway": step_gateway}
+         "ping": step_ping, "gateway": step_gateway, "resolve": step_resolve,
+         "tls": step_tls}
 
 
 def main():

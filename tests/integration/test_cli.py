@@ -63,11 +63,21 @@ def test_unknown_profile(nbj):
     assert "RAN" not in cp.stdout
 
 
-def test_name_pattern_rejected(nbj):
-    cp = nbjail("run", "--allow", "example.com", "--", "sh", "-c", "echo RAN")
+@pytest.mark.parametrize("pattern", ["*example.com", "a.*.example.com", "*", "exa mple.com",
+                                     "example..com", "-a.example.com", "bücher.example",
+                                     "example.com:0", "0x7f.1"])
+def test_bad_name_pattern_rejected(nbj, pattern):
+    cp = nbjail("run", "--allow", pattern, "--", "sh", "-c", "echo RAN")
     assert cp.returncode == 2, (cp.returncode, cp.stderr)
-    assert "example.com" in cp.stderr
+    assert f"--allow '{pattern}'" in cp.stderr
     assert "RAN" not in cp.stdout
+
+
+def test_name_pattern_accepted(nbj):
+    cp = nbjail("run", "--profile", "minimal", "--allow", "example.com",
+                "--allow", "*.pypi.org:443", "--", "sh", "-c", "echo RAN")
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "RAN\n"
 
 
 @pytest.mark.parametrize("pattern", [

@@ -73,10 +73,27 @@ def test_explain_without_port_needs_a_portless_rule(nbj):
     assert cp.returncode == 0, cp.stdout
 
 
-def test_explain_names_are_not_resolvable_yet(nbj):
-    cp, f = explain("https://example.com/")
-    assert cp.returncode == 1, cp.stdout
-    assert f["reason"] == "names-unsupported" and f["host"] == "example.com (name)"
+def test_explain_resolves_names_like_the_relay(nbj, world):
+    cp = nbjail("explain", "--allow", "allowed.test:80", "http://allowed.test/")
+    assert cp.returncode == 0, cp.stdout
+    lines = cp.stdout.splitlines()
+    assert "host:    allowed.test (name)" in lines
+    assert "verdict: allow" in lines and "dial:    [2001:db8::10]:80" in lines, lines
+    assert sorted(l for l in lines if l.startswith("resolved:")) == [
+        "resolved: 198.51.100.10", "resolved: 2001:db8::10"]
+
+    for url, reason in [("http://internal.test/", "floor:private"),
+                        ("http://mixed.test/", "floor:private"),
+                        ("http://meta.test/", "floor:metadata"),
+                        ("http://mapped.test/", "floor:internal-encoding"),
+                        ("http://nosuch.test/", "no-answer"),
+                        ("http://allowed.test:8080/", "not-allowed")]:
+        cp = nbjail("explain", "--allow", "*.test:80", url)
+        f = dict(l.split(":", 1) for l in cp.stdout.splitlines() if ":" in l)
+        assert cp.returncode == 1 and f["reason"].strip() == reason, (url, cp.stdout)
+    # the suffix rule allows any other name below .test on port 80
+    cp = nbjail("explain", "--allow", "*.test:80", "http://other.test/")
+    assert cp.returncode == 0, cp.stdout
 
 
 def test_explain_floor_exception(nbj):

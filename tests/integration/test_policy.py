@@ -50,9 +50,10 @@ def test_check_empty_policy_grants_nothing(nbj, tmp_path):
 
 
 @pytest.mark.parametrize("text,where,field,words", [
-    ("profile: net\nallow:\n  - 198.51.100.10\n  - example.com\n", "4:5", "allow[1]", "host-name"),
-    ("allow:\n  - 1.2.3\n", "2:5", "allow[0]", "not an IP"),
-    ("allow:\n  - 0x7f.0.0.1\n", "2:5", "allow[0]", "not an IP"),
+    ("profile: net\nallow:\n  - 198.51.100.10\n  - '*example.com'\n", "4:5", "allow[1]", "not a host"),
+    ("allow:\n  - 1.2.3\n", "2:5", "allow[0]", "not a host"),
+    ("allow:\n  - 0x7f.0.0.1\n", "2:5", "allow[0]", "not a host"),
+    ("floor_exceptions:\n  - registry.test\n", "2:5", "floor_exceptions[0]", "never a name"),
     ("allow: 1.2.3.4\n", "1:8", "allow", "expected a list"),
     ("allow:\n  - [1.2.3.4]\n", "2:5", "allow[0]", "expected a string"),
     ("profile: net\nrates: {connects_per_s: 5}\n", "2:1", "rates", "unknown key"),

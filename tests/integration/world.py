@@ -179,6 +179,32 @@ def udp_detector(sock, spec, rec):
                    peer=peer_str(peer), bytes=len(data))
 
 
+def dns_flip(sock, answers, rec):
+    """A DNS rebinding trap: each A query is answered with the next address
+    of `answers` in turn (TTL 0); AAAA and other types get an empty answer."""
+    turn = 0
+    while True:
+        q, peer = sock.recvfrom(4096)
+        if len(q) < 17:
+            continue
+        end = 12
+        while end < len(q) and q[end]:
+            end += 1 + q[end]
+        end += 5  # root label, QTYPE, QCLASS
+        if end > len(q):
+            continue
+        qtype = int.from_bytes(q[end - 4:end - 2], "big")
+        hdr = q[:2] + b"\x85\x80" + b"\x00\x01"
+        if qtype == 1:
+            addr = answers[turn % len(answers)]
+            turn += 1
+            rr = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x00\x00\x04" + socket.inet_aton(addr)
+            sock.sendto(hdr + b"\x00\x01\x00\x00\x00\x00" + q[12:end] + rr, peer)
+            rec.record(kind="dns-flip", proto="udp", local="rebind", peer=peer_str(peer), answer=addr)
+        else:
+            sock.sendto(hdr + b"\x00\x00\x00\x00\x00\x00" + q[12:end], peer)
+
+
 def icmp_sockets():
     s4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
@@ -221,6 +247,9 @@ def main():
     for spec in cfg.get("udp_detect", []):
         s = bind_socket(spec, socket.SOCK_DGRAM)
         threads.append(threading.Thread(target=udp_detector, args=(s, spec, rec), daemon=True))
+    for spec, answers in cfg.get("dns_flip", {}).items():
+        s = bind_socket(spec, socket.SOCK_DGRAM)
+        threads.append(threading.Thread(target=dns_flip, args=(s, answers, rec), daemon=True))
     if cfg.get("icmp_detect"):
         s4, s6 = icmp_sockets()
         threads.append(threading.Thread(target=icmp_detector, args=(s4, s6, rec), daemon=True))
