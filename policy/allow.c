@@ -5,8 +5,9 @@
  *
  * Parsing is strict: IPv4 only as four decimal octets (inet_pton, so no
  * hex, octal or short forms: those are invalid, not names), ports
- * 1..65535 in plain decimal, prefix lengths within the family, no host
- * bits set in a CIDR.  Names are case-insensitive, a trailing dot is
+ * 1..65535 and prefix lengths in plain decimal without leading zeros,
+ * prefix lengths within the family, no host bits set in a CIDR, no
+ * prefix inside brackets.  Names are case-insensitive, a trailing dot is
  * ignored, labels are 1-63 of [a-z0-9_-] (IDNs as A-labels, xn--...), at
  * most 253 characters; '*' is allowed only as the whole first label.
  * Everything malformed is -EINVAL.
@@ -19,42 +20,53 @@
 
 #include "policy/policy.h"
 
-#define PATTERN_MAX 128
+/* "*." + longest name + trailing dot + ":65535" + NUL, with room to spare */
+#define PATTERN_MAX (NBJ_NAME_MAX + 16)
 
-/* "1".."65535", decimal digits only */
-static int parse_port(const char *s, uint16_t *ret)
+/*
+ * Plain decimal @min..@max: digits only, no sign, no space, no leading
+ * zero ("080" is as suspicious as the octal "0177.0.0.1")
+ */
+static int parse_decimal(const char *s, unsigned long min, unsigned long max,
+			 unsigned long *ret)
 {
 	unsigned long v = 0;
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 5)
+	if (n == 0 || n > 5 || (n > 1 && s[0] == '0'))
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
 		v = v * 10 + (unsigned long)(s[i] - '0');
 	}
-	if (v == 0 || v > 65535)
+	if (v < min || v > max)
 		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* "1".."65535" */
+static int parse_port(const char *s, uint16_t *ret)
+{
+	unsigned long v;
+	int err = parse_decimal(s, 1, 65535, &v);
+
+	if (err < 0)
+		return err;
 	*ret = (uint16_t)v;
 	return 0;
 }
 
+/* "0".."32" or "0".."128" */
 static int parse_prefixlen(const char *s, unsigned max, unsigned *ret)
 {
-	unsigned v = 0;
-	size_t n = strlen(s);
+	unsigned long v;
+	int err = parse_decimal(s, 0, max, &v);
 
-	if (n == 0 || n > 3)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(s[i] - '0');
-	}
-	if (v > max)
-		return -EINVAL;
-	*ret = v;
+	if (err < 0)
+		return err;
+	*ret = (unsigned)v;
 	return 0;
 }
 
@@ -227,7 +239,8 @@ int allow_parse(const char *pattern, struct allow_rule *ret)
 		*ret = r;
 		return 0;
 	}
-	if (buf[0] == '[' && r.addr.family != AF_INET6)
+	/* brackets hold one IPv6 address, never IPv4 or a prefix */
+	if (buf[0] == '[' && (r.addr.family != AF_INET6 || slash))
 		return -EINVAL;
 
 	max = r.addr.family == AF_INET ? 32 : 128;

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -51,6 +52,31 @@ static const struct {
 	{ "[::1", -EINVAL, 0, 0 },
 	{ "[::1]x", -EINVAL, 0, 0 },
 	{ "[1.2.3.4]:80", -EINVAL, 0, 0 },
+	{ "[2001:db8::/32]", -EINVAL, 0, 0 },
+	{ "[2001:db8::]/32", -EINVAL, 0, 0 },
+	{ "[]", -EINVAL, 0, 0 },
+	{ "[::1]:80:80", -EINVAL, 0, 0 },
+	{ "1.2.3.4:80:80", -EINVAL, 0, 0 },
+	{ "1.2.3.4:080", -EINVAL, 0, 0 },
+	{ "1.2.3.4:-1", -EINVAL, 0, 0 },
+	{ "1.2.3.4: 80", -EINVAL, 0, 0 },
+	{ "1.2.3.4:100000", -EINVAL, 0, 0 },
+	{ "10.0.0.0/08", -EINVAL, 0, 0 },
+	{ "10.0.0.0/-8", -EINVAL, 0, 0 },
+	{ "10.0.0.0/8/8", -EINVAL, 0, 0 },
+	{ " 1.2.3.4", -EINVAL, 0, 0 },
+	{ "1.2.3.4 ", -EINVAL, 0, 0 },
+	{ "01.2.3.4", -EINVAL, 0, 0 },
+	{ "1.2.3.4.", -EINVAL, 0, 0 },
+	{ "fe80::1%eth0", -EINVAL, 0, 0 },
+	{ "2001:db8::g", -EINVAL, 0, 0 },
+	{ "1.2.3.4:1", 0, 32, 1 },
+	{ "10.0.0.0/0", -EINVAL, 0, 0 },
+	{ "128.0.0.0/1", 0, 1, 0 },
+	{ "198.51.100.10/32", 0, 32, 0 },
+	{ "::ffff:198.51.100.10", 0, 128, 0 },
+	{ "2001:db8::1/128", 0, 128, 0 },
+	{ "[2001:db8::1]:1", 0, 128, 1 },
 	{ "example.com", 0, 0, 0 },
 	{ "example.com:443", 0, 0, 443 },
 	{ "*.pypi.org:443", 0, 0, 443 },
@@ -73,6 +99,32 @@ static const struct {
 	{ "[example.com]:80", -EINVAL, 0, 0 },
 	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com", -EINVAL, 0, 0 },
 };
+
+/* the longest name: four labels, 63 + 63 + 63 + 61 characters + 3 dots */
+static void test_parse_long_name(void **state)
+{
+	char name[NBJ_NAME_MAX + 2], pattern[NBJ_NAME_MAX + 16], buf[NBJ_NAME_MAX + 16];
+	struct allow_rule r;
+
+	(void)state;
+	memset(name, 'a', NBJ_NAME_MAX);
+	name[63] = name[127] = name[191] = '.';
+	name[NBJ_NAME_MAX] = '\0';
+	assert_int_equal(allow_parse(name, &r), 0);
+	assert_int_equal(r.kind, ALLOW_NAME);
+	assert_string_equal(r.name, name);
+
+	snprintf(pattern, sizeof(pattern), "*.%s.:65535", name);
+	assert_int_equal(allow_parse(pattern, &r), 0);
+	assert_int_equal(r.kind, ALLOW_SUFFIX);
+	assert_int_equal(r.addr.port, 65535);
+	snprintf(pattern, sizeof(pattern), "*.%s:65535", name);
+	assert_string_equal(allow_rule_format(&r, buf, sizeof(buf)), pattern);
+
+	name[NBJ_NAME_MAX] = 'a'; /* 254 characters */
+	name[NBJ_NAME_MAX + 1] = '\0';
+	assert_int_equal(allow_parse(name, &r), -EINVAL);
+}
 
 static void test_parse(void **state)
 {
@@ -204,6 +256,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse_long_name),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_match_name),
 	};
