@@ -301,7 +301,7 @@ int link_loopback_up(void)
 	return link_set_up(sk, ifindex);
 }
 
-static int nl_to_prefix(struct nl_addr *a, struct pool_prefix *ret)
+static int nl_to_prefix(struct nl_addr *a, struct nbj_prefix *ret)
 {
 	int family = nl_addr_get_family(a);
 	unsigned len = nl_addr_get_len(a);
@@ -356,7 +356,7 @@ int link_host_inventory(struct host_inventory *ret)
 
 	for (o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
 		struct nl_addr *local = rtnl_addr_get_local((struct rtnl_addr *)o);
-		struct pool_prefix p;
+		struct nbj_prefix p;
 
 		if (!local || nl_to_prefix(local, &p) < 0)
 			continue;
@@ -366,7 +366,7 @@ int link_host_inventory(struct host_inventory *ret)
 	}
 	for (o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
 		struct nl_addr *dst = rtnl_route_get_dst((struct rtnl_route *)o);
-		struct pool_prefix p;
+		struct nbj_prefix p;
 
 		if (!dst || nl_to_prefix(dst, &p) < 0 || !p.prefixlen)
 			continue;

@@ -23,7 +23,7 @@
 struct host_inventory {
 	struct nbj_addr *addrs;
 	size_t n_addrs;
-	struct pool_prefix *used;
+	struct nbj_prefix *used;
 	size_t n_used;
 };
 

@@ -29,10 +29,10 @@
  *
  * Return: 0, or -EINVAL when malformed, out of range or host bits set
  */
-int pool_parse_prefix(const char *cidr, struct pool_prefix *ret)
+int pool_parse_prefix(const char *cidr, struct nbj_prefix *ret)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
-	struct pool_prefix p = { 0 };
+	struct nbj_prefix p = { 0 };
 	char *slash, *end;
 	unsigned long len;
 	unsigned max;
@@ -147,10 +147,10 @@ void pool_slot_net(const struct pool_config *cfg, unsigned slot,
  * Return: true if the slot must not be used
  */
 bool pool_slot_conflicts(const struct job_net *net,
-			 const struct pool_prefix *used, size_t n_used)
+			 const struct nbj_prefix *used, size_t n_used)
 {
 	for (size_t i = 0; i < n_used; i++) {
-		const struct pool_prefix *u = &used[i];
+		const struct nbj_prefix *u = &used[i];
 		unsigned len;
 
 		if (!u->prefixlen)

@@ -16,23 +16,13 @@
 #define POOL_DEFAULT_V6 "fd6e:626a:6169::/48"
 
 /**
- * struct pool_prefix - an address with a prefix length
- * @addr:	network (or interface) address, port unused
- * @prefixlen:	prefix length
- */
-struct pool_prefix {
-	struct nbj_addr addr;
-	unsigned prefixlen;
-};
-
-/**
  * struct pool_config - where job addresses come from
  * @v4:	IPv4 pool, prefix length at most 30
  * @v6:	IPv6 pool, prefix length at most 64
  */
 struct pool_config {
-	struct pool_prefix v4;
-	struct pool_prefix v6;
+	struct nbj_prefix v4;
+	struct nbj_prefix v6;
 };
 
 /**
@@ -49,12 +39,12 @@ struct job_net {
 	struct in6_addr host6, job6;
 };
 
-int pool_parse_prefix(const char *cidr, struct pool_prefix *ret);
+int pool_parse_prefix(const char *cidr, struct nbj_prefix *ret);
 void pool_config_default(struct pool_config *ret);
 unsigned pool_slot_count(const struct pool_config *cfg);
 void pool_slot_net(const struct pool_config *cfg, unsigned slot,
 		   struct job_net *ret);
 bool pool_slot_conflicts(const struct job_net *net,
-			 const struct pool_prefix *used, size_t n_used);
+			 const struct nbj_prefix *used, size_t n_used);
 
 #endif /* NBJ_NETNS_POOL_H */

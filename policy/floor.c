@@ -8,8 +8,9 @@
  * IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo) are
  * re-classified on the embedded address: internal inside means
  * FLOOR_BAD_ENCODING, public inside means the IPv6 form is as public as
- * the IPv4 one.  Last, the host's own addresses (floor_ctx) are matched,
- * also in their IPv4-mapped form.  TEST-NET ranges are not in the floor.
+ * the IPv4 one.  Last, the host's own addresses and the jobs' address
+ * pool (floor_ctx) are matched, also in IPv4-mapped form.  TEST-NET
+ * ranges are not in the floor.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -70,6 +71,7 @@ static const char *const floor_names[] = {
 	[FLOOR_RESERVED] = "reserved",
 	[FLOOR_HOST] = "host-address",
 	[FLOOR_BAD_ENCODING] = "internal-encoding",
+	[FLOOR_JOB_NETWORK] = "job-network",
 };
 static_assert(ARRAY_SIZE(floor_names) == FLOOR_REASON_COUNT,
 	      "a floor reason lacks a name");
@@ -136,6 +138,28 @@ static bool is_host_address(const struct nbj_addr *a, const struct floor_ctx *ct
 	return false;
 }
 
+static bool in_job_network(const struct nbj_addr *a, const struct floor_ctx *ctx)
+{
+	struct nbj_addr unmapped;
+
+	if (!ctx)
+		return false;
+	if (nbj_addr_unmap_v4(a, &unmapped))
+		a = &unmapped;
+	for (size_t i = 0; i < ctx->n_job_nets; i++) {
+		const struct nbj_prefix *p = &ctx->job_nets[i];
+
+		if (p->addr.family == a->family &&
+		    nbj_prefix_match(a->family == AF_INET ? (const unsigned char *)&a->v4
+							  : a->v6.s6_addr,
+				     p->addr.family == AF_INET ? (const unsigned char *)&p->addr.v4
+							       : p->addr.v6.s6_addr,
+				     p->prefixlen))
+			return true;
+	}
+	return false;
+}
+
 /**
  * floor_classify() - is @a an internal address that nothing may reach?
  * @a:		address (port ignored)
@@ -160,6 +184,8 @@ enum floor_reason floor_classify(const struct nbj_addr *a,
 	}
 	if (r == FLOOR_NONE && is_host_address(a, ctx))
 		r = FLOOR_HOST;
+	if (r == FLOOR_NONE && in_job_network(a, ctx))
+		r = FLOOR_JOB_NETWORK;
 	return r;
 }
 

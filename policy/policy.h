@@ -50,6 +50,16 @@ bool nbj_prefix_match(const unsigned char *a, const unsigned char *b,
 		      unsigned len);
 
 /**
+ * struct nbj_prefix - an address with a prefix length
+ * @addr:	network (or interface) address, port unused
+ * @prefixlen:	prefix length
+ */
+struct nbj_prefix {
+	struct nbj_addr addr;
+	unsigned prefixlen;
+};
+
+/**
  * enum floor_reason - why an address is in the floor (never reachable)
  *
  * FLOOR_NONE means the address is public.  Every other value is a deny.
@@ -68,17 +78,22 @@ enum floor_reason {
 	FLOOR_RESERVED,		/* 240/4, 255.255.255.255, other v6 specials */
 	FLOOR_HOST,		/* an address of this host */
 	FLOOR_BAD_ENCODING,	/* an IPv6 encoding of an internal IPv4 */
+	FLOOR_JOB_NETWORK,	/* the address pool of the jobs' veths */
 	FLOOR_REASON_COUNT,
 };
 
 /**
  * struct floor_ctx - the dynamic part of the floor
- * @host:	addresses of the host itself (read by netlink at job start)
+ * @host:	addresses of the host itself (kept current by the relay)
  * @n_host:	number of entries in @host
+ * @job_nets:	prefixes the jobs' veths are addressed from
+ * @n_job_nets:	number of entries in @job_nets
  */
 struct floor_ctx {
 	const struct nbj_addr *host;
 	size_t n_host;
+	const struct nbj_prefix *job_nets;
+	size_t n_job_nets;
 };
 
 enum floor_reason floor_classify(const struct nbj_addr *a,

@@ -167,8 +167,15 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		      (struct sockaddr *)&pq->from, pq->fromlen);
 		return;
 	}
+	if (!hostaddr_floor(c)) {
+		log_dns_deny(pq->name, (struct sockaddr *)&pq->from, pq->fromlen,
+			     "floor-unknown");
+		reply(pq->fd, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL,
+		      (struct sockaddr *)&pq->from, pq->fromlen);
+		return;
+	}
 	/* judge the name on every answer, port-independently */
-	policy_decide_name(c->cfg->policy, c->cfg->floor, pq->name, 0, answers, n, &d);
+	policy_decide_name(c->cfg->policy, hostaddr_floor(c), pq->name, 0, answers, n, &d);
 	name = names_add(c, pq->name);
 	if (d.reason == DECIDE_FLOOR) {
 		if (name >= 0)

@@ -9,9 +9,10 @@
  *   2. drops to the unprivileged relay user: no groups, no capabilities,
  *      no_new_privs, and dies with the supervisor (PR_SET_PDEATHSIG, set
  *      after the uid change, which clears it)
- *   3. sets up the name table (names.c), the DNS stub's pending queries
- *      and the c-ares channel (resolve.c) with the host's resolver
- *      configuration
+ *   3. sets up the name table (names.c), the DNS stub's pending queries,
+ *      the c-ares channel (resolve.c) with the host's resolver
+ *      configuration, and the live list of the host's addresses
+ *      (hostaddr.c)
  *   4. runs one epoll loop: the type of each event is packed in its
  *      epoll data (relay_int.h); listening sockets go to tcp.c, DNS
  *      sockets to dns.c, c-ares sockets to resolve.c, and a one-second
@@ -132,6 +133,8 @@ int relay_run(const struct relay_config *config)
 		err = loop_setup(&c);
 	if (!err)
 		err = resolve_init(&c);
+	if (!err)
+		err = hostaddr_init(&c);
 	if (err < 0)
 		return err;
 	for (size_t i = 0; i < cfg.policy->n_floor_exceptions; i++) {
@@ -166,6 +169,9 @@ int relay_run(const struct relay_config *config)
 				break;
 			case RELAY_EV_ARES:
 				resolve_event(&c, (int)index, ev[i].events);
+				break;
+			case RELAY_EV_HOSTADDR:
+				hostaddr_event(&c);
 				break;
 			case RELAY_EV_FLOW_JOB:
 				tcp_flow_event(&c, index, FLOW_SIDE_JOB, ev[i].events);

@@ -20,7 +20,8 @@
  * @tcp_fds:	listening TCP sockets (IPv4, IPv6), -1 when absent
  * @dns_fds:	bound UDP sockets for DNS (IPv4, IPv6), -1 when absent
  * @policy:	the job's policy
- * @floor:	dynamic floor (host addresses)
+ * @job_nets:	the address pool of the jobs' veths, in the floor
+ * @n_job_nets:	entries in @job_nets
  * @uid:	user to drop to
  * @gid:	group to drop to
  * @max_flows:	size of the flow table; further connections are refused
@@ -30,7 +31,8 @@ struct relay_config {
 	int tcp_fds[2];
 	int dns_fds[2];
 	const struct nbj_policy *policy;
-	const struct floor_ctx *floor;
+	const struct nbj_prefix *job_nets;
+	size_t n_job_nets;
 	uid_t uid;
 	gid_t gid;
 	unsigned max_flows;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <ares.h>
+#include <libmnl/libmnl.h>
 #include <sys/socket.h>
 
 #include "relay/relay.h"
@@ -27,6 +28,7 @@
 #define DNS_PENDING_MAX 256
 #define DNS_QUERY_MAX 1232	/* EDNS payload size of DNS flag day 2020 */
 #define RESOLVE_REQS_MAX 1024	/* lookups in flight at once */
+#define HOST_ADDRS_MAX 1024
 
 struct relay_ctx;
 
@@ -51,6 +53,7 @@ enum relay_event {
 	RELAY_EV_FLOW_JOB,	/* index: flow slot */
 	RELAY_EV_FLOW_DIAL,	/* index: flow slot */
 	RELAY_EV_ARES,		/* index: c-ares socket fd */
+	RELAY_EV_HOSTADDR,	/* the netlink socket of hostaddr.c */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -180,6 +183,14 @@ struct dns_pending {
  * @synthetic6:		first address of the IPv6 synthetic range
  * @reqs:		lookups in flight, RESOLVE_REQS_MAX
  * @req_free:		first free request, UINT32_MAX when all are in use
+ * @hostaddr:		netlink socket for the host's addresses (hostaddr.c)
+ * @hostaddr_seq:	sequence number of the dump in progress
+ * @hostaddr_dumping:	a dump is in progress
+ * @host_overflow:	the host has more than HOST_ADDRS_MAX addresses
+ * @floor_unknown:	the host's addresses are not known: deny everything
+ * @host:		the host's addresses
+ * @n_host:		their number
+ * @floor:		the dynamic floor: @host and the jobs' networks
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -201,6 +212,14 @@ struct relay_ctx {
 	struct in6_addr synthetic6;
 	struct resolve_req *reqs;
 	uint32_t req_free;
+	struct mnl_socket *hostaddr;
+	uint32_t hostaddr_seq;
+	bool hostaddr_dumping;
+	bool host_overflow;
+	bool floor_unknown;
+	struct nbj_addr host[HOST_ADDRS_MAX];
+	size_t n_host;
+	struct floor_ctx floor;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -221,6 +240,11 @@ int names_from_synthetic(const struct relay_ctx *c, const struct nbj_addr *a,
 			 bool *is_synthetic);
 void names_synthetic(const struct relay_ctx *c, int slot, int family,
 		     struct nbj_addr *ret);
+
+/* hostaddr.c */
+int hostaddr_init(struct relay_ctx *c);
+void hostaddr_event(struct relay_ctx *c);
+const struct floor_ctx *hostaddr_floor(struct relay_ctx *c);
 
 /* resolve.c */
 int resolve_init(struct relay_ctx *c);

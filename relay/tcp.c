@@ -305,6 +305,11 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		reset_close(job_fd);
 		return;
 	}
+	if (!hostaddr_floor(c)) {
+		deny(c, &target, peer, -1, "floor-unknown");
+		reset_close(job_fd);
+		return;
+	}
 	name = names_from_synthetic(c, &target, &synthetic);
 	if (synthetic && (name < 0 || c->names[name].tainted)) {
 		deny(c, &target, peer, name, name < 0 ? "unknown-synthetic" : "rebinding");
@@ -312,7 +317,7 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		return;
 	}
 	if (!synthetic) {
-		policy_decide(c->cfg->policy, c->cfg->floor, &target, &d);
+		policy_decide(c->cfg->policy, hostaddr_floor(c), &target, &d);
 		if (!d.allow) {
 			deny(c, &target, peer, -1,
 			     decision_reason_format(&d, reason, sizeof(reason)));
@@ -376,7 +381,12 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		flow_free(c, slot, true);
 		return;
 	}
-	policy_decide_name(c->cfg->policy, c->cfg->floor, c->names[f->name].name,
+	if (!hostaddr_floor(c)) {
+		deny(c, &f->target, &f->peer, f->name, "floor-unknown");
+		flow_free(c, slot, true);
+		return;
+	}
+	policy_decide_name(c->cfg->policy, hostaddr_floor(c), c->names[f->name].name,
 			   f->target.port, answers, status == ARES_SUCCESS ? n : 0, &d);
 	if (!d.allow) {
 		if (d.reason == DECIDE_FLOOR)

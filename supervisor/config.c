@@ -311,7 +311,7 @@ int nbj_config_set_name(struct nbj_config *cfg, const char *name)
  */
 int nbj_config_set_pool(struct nbj_config *cfg, const char *cidr)
 {
-	struct pool_prefix p;
+	struct nbj_prefix p;
 	int err = pool_parse_prefix(cidr, &p);
 
 	if (err < 0)

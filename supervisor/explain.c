@@ -41,6 +41,7 @@ int nbj_explain(const struct nbj_config *cfg, const char *text,
 	};
 	struct nbj_explanation e = { 0 };
 	struct host_inventory inv;
+	struct nbj_prefix job_nets[2] = { cfg->pool.v4, cfg->pool.v6 };
 	struct floor_ctx floor;
 	struct decision d;
 	struct target t;
@@ -56,6 +57,8 @@ int nbj_explain(const struct nbj_config *cfg, const char *text,
 		return err;
 	floor.host = inv.addrs;
 	floor.n_host = inv.n_addrs;
+	floor.job_nets = job_nets;
+	floor.n_job_nets = 2;
 	if (t.is_ip) {
 		policy_decide(&policy, &floor, &t.addr, &d);
 		nbj_addr_format(&t.addr, e.dial, sizeof(e.dial));

@@ -229,8 +229,7 @@ static int epoll_watch(int epfd, int fd, enum job_event ev)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? negative_errno() : 0;
 }
 
-static int start_relay(struct nbj_job *job, const struct nbj_config *cfg,
-		       const struct host_inventory *inv)
+static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 {
 	struct nbj_policy policy = {
 		.allow = cfg->allow,
@@ -238,13 +237,14 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg,
 		.floor_exceptions = cfg->floor_exceptions,
 		.n_floor_exceptions = cfg->n_floor_exceptions,
 	};
-	struct floor_ctx floor = { .host = inv->addrs, .n_host = inv->n_addrs };
+	struct nbj_prefix job_nets[2] = { cfg->pool.v4, cfg->pool.v6 };
 	struct relay_config rc = {
 		.job_id = job->state.id,
 		.tcp_fds = { -1, -1 },
 		.dns_fds = { -1, -1 },
 		.policy = &policy,
-		.floor = &floor,
+		.job_nets = job_nets,
+		.n_job_nets = 2,
 		.max_flows = RELAY_MAX_FLOWS,
 	};
 	struct nft_host_job nj = {
@@ -477,7 +477,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 			log_err("cannot configure %s: %s", job->ifname, strerror(-err));
 			goto fail;
 		}
-		err = start_relay(job, cfg, &inv);
+		err = start_relay(job, cfg);
 		if (err < 0)
 			goto fail;
 	}

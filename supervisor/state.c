@@ -153,7 +153,7 @@ int state_job_create(struct job_state *ret)
  * Return: 0, -EADDRNOTAVAIL if every slot is taken or conflicts
  */
 int state_slot_claim(struct job_state *st, const struct pool_config *pool,
-		     const struct pool_prefix *used, size_t n_used,
+		     const struct nbj_prefix *used, size_t n_used,
 		     struct job_net *ret)
 {
 	unsigned n = pool_slot_count(pool);

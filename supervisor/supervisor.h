@@ -145,7 +145,7 @@ struct job_record {
 
 int state_job_create(struct job_state *ret);
 int state_slot_claim(struct job_state *st, const struct pool_config *pool,
-		     const struct pool_prefix *used, size_t n_used,
+		     const struct nbj_prefix *used, size_t n_used,
 		     struct job_net *ret);
 int state_record_write(const struct job_state *st, const struct job_record *r);
 int state_record_read(const char *id, struct job_record *ret);

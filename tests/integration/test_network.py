@@ -250,3 +250,40 @@ def test_ipv6_encodings_of_internal_addresses(nbj, world, host, port):
     lines = deny_lines(cp.stderr)
     if res["outcome"] in ("refused", "reset"):
         assert len(lines) == 1 and lines[0][3].startswith("floor:"), cp.stderr
+
+
+def test_host_addresses_tracked_live(nbj, world, tmp_path):
+    """An address the host gains while a job runs is in the floor at once."""
+    from conftest import HOST_NS, read_line, run, NBJAIL, nbjail_env
+    import subprocess
+    go = tmp_path / "go"
+    script = (f"echo ready; i=0; while [ ! -e {go} ] && [ $i -lt 100 ]; do sleep 0.05; "
+              "i=$((i+1)); done; exec /usr/bin/python3 -I " + worldmod.__file__.replace(
+                  "world.py", "probe.py") + " '[[\"tcp\", \"203.0.113.99\", 8081]]'")
+    p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--allow", "0.0.0.0/0",
+                          "--", "sh", "-c", script], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=nbjail_env())
+    try:
+        assert read_line(p.stdout, 15) == "ready\n"
+        run(["ip", "-n", HOST_NS, "addr", "add", "203.0.113.99/32", "dev", "lo"], check=True)
+        go.touch()
+        out, err = p.communicate(timeout=30)
+    finally:
+        run(["ip", "-n", HOST_NS, "addr", "del", "203.0.113.99/32", "dev", "lo"])
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    res = __import__("json").loads(out.strip().splitlines()[-1])[0]
+    assert res["outcome"] in ("refused", "reset"), (res, err)
+    assert [d[3] for d in deny_lines(err)] == ["floor:host-address"], err
+
+
+def test_job_network_is_in_the_floor(nbj, world):
+    # another job's address (a pool address that is not this job's gateway)
+    cp, (res,) = probe(["tcp", "10.231.200.2", 80], allow=["0.0.0.0/0"])
+    assert res["outcome"] in ("refused", "reset"), res
+    assert [d[3] for d in deny_lines(cp.stderr)] == ["floor:private"]
+    cp, (res,) = probe(["tcp", "203.0.113.6", 80], allow=["0.0.0.0/0"],
+                       extra=("--pool", "203.0.113.0/28"))
+    assert res["outcome"] in ("refused", "reset"), res
+    assert [d[3] for d in deny_lines(cp.stderr)] == ["floor:job-network"], cp.stderr

@@ -161,6 +161,29 @@ static void test_host_addresses(void **state)
 	assert_int_equal(floor_classify(&a, NULL), FLOOR_NONE);
 }
 
+static void test_job_networks(void **state)
+{
+	struct nbj_prefix nets[2] = {
+		{ .addr = addr("203.0.113.0"), .prefixlen = 28 },
+		{ .addr = addr("2001:db8:99::"), .prefixlen = 48 },
+	};
+	struct floor_ctx ctx = { .job_nets = nets, .n_job_nets = 2 };
+	struct nbj_addr a;
+
+	(void)state;
+	a = addr("203.0.113.5");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_JOB_NETWORK);
+	a = addr("::ffff:203.0.113.15");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_JOB_NETWORK);
+	a = addr("203.0.113.16");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_NONE);
+	a = addr("2001:db8:99:5::2");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_JOB_NETWORK);
+	a = addr("2001:db8:9a::2");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_NONE);
+	assert_string_equal(floor_reason_name(FLOOR_JOB_NETWORK), "job-network");
+}
+
 static void test_names(void **state)
 {
 	(void)state;
@@ -313,6 +336,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_host_addresses),
+		cmocka_unit_test(test_job_networks),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_decide),
 		cmocka_unit_test(test_floor_exceptions),

@@ -30,7 +30,7 @@ static void assert_v6(const struct in6_addr *a, const char *want)
 
 static void test_parse(void **state)
 {
-	struct pool_prefix p;
+	struct nbj_prefix p;
 	static const char *const bad[] = {
 		"", "10.0.0.0", "10.0.0.0/", "10.0.0.0/31", "10.0.0.1/16",
 		"10.0.0.0/-1", "10.0.0.0/16x", "fd00::/65", "fd00::1/64",
@@ -97,7 +97,7 @@ static void test_slots_distinct(void **state)
 static void test_conflicts(void **state)
 {
 	struct pool_config cfg;
-	struct pool_prefix used[3];
+	struct nbj_prefix used[3];
 	struct job_net n;
 
 	(void)state;
