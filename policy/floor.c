@@ -8,9 +8,10 @@
  * IPv4 address (IPv4-mapped, IPv4-compatible, NAT64, 6to4, Teredo) are
  * re-classified on the embedded address: internal inside means
  * FLOOR_BAD_ENCODING, public inside means the IPv6 form is as public as
- * the IPv4 one.  Last, the host's own addresses and the jobs' address
- * pool (floor_ctx) are matched, also in IPv4-mapped form.  TEST-NET
- * ranges are not in the floor.
+ * the IPv4 one; the embedded address is judged by the whole floor,
+ * including the host's own addresses and the jobs' address pool
+ * (floor_ctx), which are matched last.  TEST-NET ranges are not in the
+ * floor.
  */
 #include <arpa/inet.h>
 #include <assert.h>
@@ -91,62 +92,55 @@ static enum floor_reason classify_v4(const unsigned char b[4])
 }
 
 /*
- * If @b embeds IPv4 addresses, classify them: return FLOOR_BAD_ENCODING if
- * any is internal, FLOOR_NONE if all are public; set *@embedded.
+ * If @b embeds IPv4 addresses, classify them with the whole floor (the
+ * static ranges, the host's addresses, the jobs' networks): return
+ * FLOOR_BAD_ENCODING if any is internal, FLOOR_NONE if all are public.
+ * The local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215) is internal as a
+ * whole: it may embed IPv4 at any of several offsets, and is never
+ * routed globally.
  */
 static enum floor_reason classify_embedded(const unsigned char b[16],
-					   bool *embedded)
+					   const struct floor_ctx *ctx)
 {
 	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
 	static const unsigned char nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
 	static const unsigned char nat64_local[6] = { 0x00, 0x64, 0xff, 0x9b, 0x00, 0x01 };
 	static const unsigned char zero[12] = { 0 };
-	unsigned char v4[4];
+	struct nbj_addr v4[2] = { { .family = AF_INET }, { .family = AF_INET } };
+	int n = 1;
 
-	*embedded = true;
-	if (!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12) ||
-	    !memcmp(b, zero, 12))
-		return classify_v4(b + 12) ? FLOOR_BAD_ENCODING : FLOOR_NONE;
-	if (!memcmp(b, nat64_local, 6)) /* 64:ff9b:1::/48, RFC 8215 */
-		return classify_v4(b + 12) ? FLOOR_BAD_ENCODING : FLOOR_NONE;
-	if (b[0] == 0x20 && b[1] == 0x02) /* 6to4: 2002:AABB:CCDD::/48 */
-		return classify_v4(b + 2) ? FLOOR_BAD_ENCODING : FLOOR_NONE;
-	if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) {
+	if (!memcmp(b, nat64_local, 6))
+		return FLOOR_BAD_ENCODING;
+	if (!memcmp(b, mapped, 12) || !memcmp(b, nat64, 12) || !memcmp(b, zero, 12)) {
+		memcpy(&v4[0].v4, b + 12, 4);
+	} else if (b[0] == 0x20 && b[1] == 0x02) {	/* 6to4: 2002:AABB:CCDD::/48 */
+		memcpy(&v4[0].v4, b + 2, 4);
+	} else if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0) {
 		/* Teredo: server at bits 32..63, client obfuscated at 96..127 */
+		memcpy(&v4[0].v4, b + 4, 4);
 		for (int i = 0; i < 4; i++)
-			v4[i] = (unsigned char)~b[12 + i];
-		if (classify_v4(b + 4) || classify_v4(v4))
-			return FLOOR_BAD_ENCODING;
+			((unsigned char *)&v4[1].v4)[i] = (unsigned char)~b[12 + i];
+		n = 2;
+	} else {
 		return FLOOR_NONE;
 	}
-	*embedded = false;
+	for (int i = 0; i < n; i++)
+		if (floor_classify(&v4[i], ctx) != FLOOR_NONE)
+			return FLOOR_BAD_ENCODING;
 	return FLOOR_NONE;
 }
 
 static bool is_host_address(const struct nbj_addr *a, const struct floor_ctx *ctx)
 {
-	struct nbj_addr unmapped;
-	bool is_mapped = nbj_addr_unmap_v4(a, &unmapped);
-
-	if (!ctx)
-		return false;
-	for (size_t i = 0; i < ctx->n_host; i++) {
-		if (nbj_addr_equal_ip(a, &ctx->host[i]) ||
-		    (is_mapped && nbj_addr_equal_ip(&unmapped, &ctx->host[i])))
+	for (size_t i = 0; ctx && i < ctx->n_host; i++)
+		if (nbj_addr_equal_ip(a, &ctx->host[i]))
 			return true;
-	}
 	return false;
 }
 
 static bool in_job_network(const struct nbj_addr *a, const struct floor_ctx *ctx)
 {
-	struct nbj_addr unmapped;
-
-	if (!ctx)
-		return false;
-	if (nbj_addr_unmap_v4(a, &unmapped))
-		a = &unmapped;
-	for (size_t i = 0; i < ctx->n_job_nets; i++) {
+	for (size_t i = 0; ctx && i < ctx->n_job_nets; i++) {
 		const struct nbj_prefix *p = &ctx->job_nets[i];
 
 		if (p->addr.family == a->family &&
@@ -171,14 +165,13 @@ enum floor_reason floor_classify(const struct nbj_addr *a,
 				 const struct floor_ctx *ctx)
 {
 	enum floor_reason r;
-	bool embedded;
 
 	if (a->family == AF_INET) {
 		r = classify_v4((const unsigned char *)&a->v4);
 	} else if (a->family == AF_INET6) {
 		r = table_lookup(floor_v6, ARRAY_SIZE(floor_v6), a->v6.s6_addr);
 		if (r == FLOOR_NONE)
-			r = classify_embedded(a->v6.s6_addr, &embedded);
+			r = classify_embedded(a->v6.s6_addr, ctx);
 	} else {
 		return FLOOR_RESERVED;
 	}

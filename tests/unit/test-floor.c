@@ -117,7 +117,8 @@ static const struct {
 	{ "64:ff9b::a9fe:a9fe", FLOOR_BAD_ENCODING },
 	{ "64:ff9b::c633:640a", FLOOR_NONE },
 	{ "64:ff9b:1::7f00:1", FLOOR_BAD_ENCODING },
-	{ "64:ff9b:1::c633:640a", FLOOR_NONE },
+	{ "64:ff9b:1::c633:640a", FLOOR_BAD_ENCODING }, /* local-use NAT64: internal */
+	{ "64:ff9b:1:c633:640a::", FLOOR_BAD_ENCODING },
 	/* 6to4 */
 	{ "2002:0a00:0001::", FLOOR_BAD_ENCODING },
 	{ "2002:a9fe:a9fe::1", FLOOR_BAD_ENCODING },
@@ -152,8 +153,16 @@ static void test_host_addresses(void **state)
 	assert_int_equal(floor_classify(&a, &ctx), FLOOR_HOST);
 	a.port = 8081; /* the port does not matter */
 	assert_int_equal(floor_classify(&a, &ctx), FLOOR_HOST);
+	/* a host address in any IPv6 encoding */
 	a = addr("::ffff:192.0.2.1");
-	assert_int_equal(floor_classify(&a, &ctx), FLOOR_HOST);
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_BAD_ENCODING);
+	a = addr("64:ff9b::c000:201");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_BAD_ENCODING);
+	a = addr("2002:c000:201::1");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_BAD_ENCODING);
+	a = addr("2001:0:c000:201::39cc:9bf5"); /* Teredo server = host */
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_BAD_ENCODING);
+	assert_int_equal(floor_classify(&a, NULL), FLOOR_NONE);
 	a = addr("2001:db8:1::1");
 	assert_int_equal(floor_classify(&a, &ctx), FLOOR_HOST);
 	a = addr("192.0.2.2");
@@ -174,7 +183,9 @@ static void test_job_networks(void **state)
 	a = addr("203.0.113.5");
 	assert_int_equal(floor_classify(&a, &ctx), FLOOR_JOB_NETWORK);
 	a = addr("::ffff:203.0.113.15");
-	assert_int_equal(floor_classify(&a, &ctx), FLOOR_JOB_NETWORK);
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_BAD_ENCODING);
+	a = addr("64:ff9b::cb00:7105");
+	assert_int_equal(floor_classify(&a, &ctx), FLOOR_BAD_ENCODING);
 	a = addr("203.0.113.16");
 	assert_int_equal(floor_classify(&a, &ctx), FLOOR_NONE);
 	a = addr("2001:db8:99:5::2");
