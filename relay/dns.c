@@ -20,10 +20,23 @@
  * The job thus never learns a real address.  Queries waiting for the
  * upstream resolver sit in a fixed table (DNS_PENDING_MAX); when it is
  * full, new queries get SERVFAIL at once.
+ *
+ * TCP to port 53 of the job's resolver address (the relay itself) comes
+ * here too (tcp.c hands it over): length-prefixed queries are read one
+ * after the other (a resolver may pipeline its A and AAAA queries),
+ * decided exactly as above and answered as they complete; the
+ * connection closes when the job has sent everything and every answer is
+ * out, or after DNS_TCP_TIMEOUT_S idle seconds.  At most DNS_TCP_MAX such
+ * connections at once.  A struct dns_client says where an answer
+ * goes, so both transports share every decision.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "relay/dnswire.h"
@@ -31,24 +44,62 @@
 
 #define DNS_BATCH 64
 
-static void reply(int fd, const unsigned char *q, size_t qlen, int rcode,
-		  const struct nbj_addr *synthetic, const struct sockaddr *to,
-		  socklen_t tolen)
+static time_t now_s(void)
 {
-	unsigned char a[DNS_QUERY_MAX + 64];
-	long alen = dns_build_answer(q, qlen, rcode, synthetic, a, sizeof(a));
+	struct timespec ts;
 
-	if (alen > 0)
-		(void)sendto(fd, a, (size_t)alen, MSG_DONTWAIT, to, tolen);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
 }
 
-static void log_dns_deny(const char *name, const struct sockaddr *from,
-			 socklen_t fromlen, const char *reason)
+static void tcp_close(struct relay_ctx *c, uint32_t slot)
+{
+	struct dns_tcp_conn *t = &c->dns_tcp[slot];
+
+	if (!t->used)
+		return;
+	close(t->fd); /* leaves epoll with it */
+	t->used = false;
+}
+
+static void reply(struct relay_ctx *c, const struct dns_client *cl,
+		  const unsigned char *q, size_t qlen, int rcode,
+		  const struct nbj_addr *synthetic)
+{
+	unsigned char a[2 + DNS_QUERY_MAX + 64];
+	long alen = dns_build_answer(q, qlen, rcode, synthetic, a + 2, sizeof(a) - 2);
+	struct dns_tcp_conn *t;
+
+	if (alen <= 0)
+		return;
+	if (cl->udp_fd >= 0) {
+		(void)sendto(cl->udp_fd, a + 2, (size_t)alen, MSG_DONTWAIT,
+			     (const struct sockaddr *)&cl->from, cl->fromlen);
+		return;
+	}
+	t = &c->dns_tcp[cl->tcp];
+	if (!t->used || t->gen != cl->tcp_gen)
+		return; /* the job gave up meanwhile */
+	a[0] = (unsigned char)(alen >> 8);
+	a[1] = (unsigned char)alen;
+	/* a few hundred bytes into an empty socket buffer: never short */
+	if (send(t->fd, a, (size_t)alen + 2, MSG_DONTWAIT | MSG_NOSIGNAL) != alen + 2) {
+		tcp_close(c, cl->tcp);
+		return;
+	}
+	t->in_flight--;
+	if (t->eof && !t->in_flight)
+		tcp_close(c, cl->tcp);
+}
+
+static void log_dns_deny(const char *name, const struct dns_client *cl,
+			 const char *reason)
 {
 	struct nbj_addr peer = { 0 };
 	char p[NBJ_ADDR_STRLEN];
 
-	(void)nbj_addr_from_sockaddr(from, fromlen, &peer);
+	(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen,
+				     &peer);
 	log_info("deny dns %s from %s reason=%s", name[0] ? name : "(invalid name)",
 		 nbj_addr_format(&peer, p, sizeof(p)), reason);
 }
@@ -61,8 +112,8 @@ static int pending_alloc(struct relay_ctx *c)
 	return -ENOSPC;
 }
 
-static void handle_query(struct relay_ctx *c, int fd, const unsigned char *q,
-			 size_t qlen, const struct sockaddr *from, socklen_t fromlen)
+static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
+			 const unsigned char *q, size_t qlen)
 {
 	const struct nbj_policy *p = c->cfg->policy;
 	struct dns_question dq;
@@ -71,56 +122,56 @@ static void handle_query(struct relay_ctx *c, int fd, const unsigned char *q,
 
 	err = dns_parse_query(q, qlen, &dq);
 	if (err == -EOPNOTSUPP) {
-		reply(fd, q, qlen, DNS_RCODE_NOTIMP, NULL, from, fromlen);
+		reply(c, cl, q, qlen, DNS_RCODE_NOTIMP, NULL);
 		return;
 	}
 	if (err < 0) {
 		c->dns_malformed++;
 		log_debug("dropped a malformed DNS packet (%lu so far)", c->dns_malformed);
+		if (cl->udp_fd < 0)
+			tcp_close(c, cl->tcp); /* the stream cannot be trusted further */
 		return;
 	}
 	if (!policy_has_names(p)) {
 		c->dns_refused++;
-		reply(fd, q, qlen, DNS_RCODE_REFUSED, NULL, from, fromlen);
+		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
 	if (!policy_name_allowed(p, dq.name)) {
 		c->dns_refused++;
-		log_dns_deny(dq.name, from, fromlen, "not-allowed");
-		reply(fd, q, qlen, DNS_RCODE_REFUSED, NULL, from, fromlen);
+		log_dns_deny(dq.name, cl, "not-allowed");
+		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
 	if (dq.qclass != DNS_CLASS_IN ||
 	    (dq.qtype != DNS_TYPE_A && dq.qtype != DNS_TYPE_AAAA)) {
-		reply(fd, q, qlen, DNS_RCODE_NOERROR, NULL, from, fromlen);
+		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, NULL);
 		return;
 	}
 	slot = names_add(c, dq.name);
 	if (slot >= 0 && c->names[slot].tainted) {
 		c->dns_refused++;
-		log_dns_deny(dq.name, from, fromlen, "rebinding");
-		reply(fd, q, qlen, DNS_RCODE_REFUSED, NULL, from, fromlen);
+		log_dns_deny(dq.name, cl, "rebinding");
+		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
 	i = pending_alloc(c);
 	if (slot < 0 || i < 0 || qlen > DNS_QUERY_MAX) {
 		log_warn("dns %s: %s", dq.name, slot < 0 ? "name table full" :
 			 i < 0 ? "too many queries in flight" : "query too large");
-		reply(fd, q, qlen, DNS_RCODE_SERVFAIL, NULL, from, fromlen);
+		reply(c, cl, q, qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
 	pq = &c->pending[i];
 	pq->used = true;
 	pq->gen++;
-	pq->fd = fd;
-	memcpy(&pq->from, from, fromlen);
-	pq->fromlen = fromlen;
+	pq->client = *cl;
 	strcpy(pq->name, dq.name);
 	memcpy(pq->query, q, qlen);
 	pq->qlen = qlen;
 	if (resolve_start(c, dq.name, RESOLVE_COOKIE(RESOLVE_FOR_DNS, i, pq->gen)) < 0) {
 		pq->used = false;
-		reply(fd, q, qlen, DNS_RCODE_SERVFAIL, NULL, from, fromlen);
+		reply(c, cl, q, qlen, DNS_RCODE_SERVFAIL, NULL);
 	}
 }
 
@@ -151,27 +202,22 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 	pq->used = false;
 
 	if (status == ARES_ENOTFOUND || status == ARES_ENONAME) {
-		reply(pq->fd, pq->query, pq->qlen, DNS_RCODE_NXDOMAIN, NULL,
-		      (struct sockaddr *)&pq->from, pq->fromlen);
+		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NXDOMAIN, NULL);
 		return;
 	}
 	if (status == ARES_ENODATA || (status == ARES_SUCCESS && !n)) {
-		reply(pq->fd, pq->query, pq->qlen, DNS_RCODE_NOERROR, NULL,
-		      (struct sockaddr *)&pq->from, pq->fromlen);
+		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NOERROR, NULL);
 		return;
 	}
 	if (status != ARES_SUCCESS) {
 		log_info("dns %s: upstream lookup failed: %s", pq->name,
 			 ares_strerror(status));
-		reply(pq->fd, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL,
-		      (struct sockaddr *)&pq->from, pq->fromlen);
+		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
 	if (!hostaddr_floor(c)) {
-		log_dns_deny(pq->name, (struct sockaddr *)&pq->from, pq->fromlen,
-			     "floor-unknown");
-		reply(pq->fd, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL,
-		      (struct sockaddr *)&pq->from, pq->fromlen);
+		log_dns_deny(pq->name, &pq->client, "floor-unknown");
+		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
 	/* judge the name on every answer, port-independently */
@@ -181,17 +227,17 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		if (name >= 0)
 			c->names[name].tainted = true;
 		c->dns_refused++;
-		log_dns_deny(pq->name, (struct sockaddr *)&pq->from, pq->fromlen,
+		log_dns_deny(pq->name, &pq->client,
 			     decision_reason_format(&d, reason, sizeof(reason)));
-		reply(pq->fd, pq->query, pq->qlen, DNS_RCODE_REFUSED, NULL,
-		      (struct sockaddr *)&pq->from, pq->fromlen);
+		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
-	if (name < 0 || dns_parse_query(pq->query, pq->qlen, &dq) < 0)
+	if (name < 0 || dns_parse_query(pq->query, pq->qlen, &dq) < 0) {
+		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
+	}
 	names_synthetic(c, name, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6, &synthetic);
-	reply(pq->fd, pq->query, pq->qlen, DNS_RCODE_NOERROR, &synthetic,
-	      (struct sockaddr *)&pq->from, pq->fromlen);
+	reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NOERROR, &synthetic);
 }
 
 /**
@@ -204,14 +250,148 @@ void dns_handle(struct relay_ctx *c, int fd)
 	unsigned char q[4096];
 
 	for (int i = 0; i < DNS_BATCH; i++) {
-		struct sockaddr_storage from;
-		socklen_t fromlen = sizeof(from);
+		struct dns_client cl = { .udp_fd = fd, .fromlen = sizeof(cl.from) };
 		ssize_t n;
 
-		n = recvfrom(fd, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&from,
-			     &fromlen);
+		n = recvfrom(fd, q, sizeof(q), MSG_DONTWAIT, (struct sockaddr *)&cl.from,
+			     &cl.fromlen);
 		if (n < 0)
 			return;
-		handle_query(c, fd, q, (size_t)n, (struct sockaddr *)&from, fromlen);
+		handle_query(c, &cl, q, (size_t)n);
 	}
+}
+
+/**
+ * dns_init() - the tables of the DNS stub and the resolver's own addresses
+ * @c:	relay context; the listening sockets name the resolver addresses
+ *
+ * Return: 0, or -ENOMEM
+ */
+int dns_init(struct relay_ctx *c)
+{
+	c->pending = calloc(DNS_PENDING_MAX, sizeof(*c->pending));
+	c->dns_tcp = calloc(DNS_TCP_MAX, sizeof(*c->dns_tcp));
+	if (!c->pending || !c->dns_tcp)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+
+		if (c->cfg->tcp_fds[i] >= 0 &&
+		    getsockname(c->cfg->tcp_fds[i], (struct sockaddr *)&ss, &len) == 0)
+			(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len,
+						     &c->gateway[i]);
+	}
+	return 0;
+}
+
+/**
+ * dns_is_resolver() - is @a port 53 of the job's resolver (the relay)?
+ * @c:	relay context
+ * @a:	a connection's original destination
+ *
+ * Return: true for DNS over TCP to the stub
+ */
+bool dns_is_resolver(const struct relay_ctx *c, const struct nbj_addr *a)
+{
+	return a->port == 53 && (nbj_addr_equal_ip(a, &c->gateway[0]) ||
+				 nbj_addr_equal_ip(a, &c->gateway[1]));
+}
+
+/**
+ * dns_tcp_accept() - take over a TCP connection to the job's resolver
+ * @c:		relay context
+ * @fd:		the job's socket (non-blocking)
+ * @peer:	the job's address
+ * @peerlen:	its length
+ */
+void dns_tcp_accept(struct relay_ctx *c, int fd, const struct sockaddr *peer,
+		    socklen_t peerlen)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct dns_tcp_conn *t;
+	uint32_t i;
+
+	for (i = 0; i < DNS_TCP_MAX && c->dns_tcp[i].used; i++)
+		;
+	if (i == DNS_TCP_MAX) {
+		log_warn("too many DNS-over-TCP connections");
+		close(fd);
+		return;
+	}
+	t = &c->dns_tcp[i];
+	t->used = true;
+	t->gen++;
+	t->fd = fd;
+	t->have = 0;
+	t->in_flight = 0;
+	t->eof = false;
+	t->deadline = now_s() + DNS_TCP_TIMEOUT_S;
+	memcpy(&t->peer, peer, peerlen);
+	t->peerlen = peerlen;
+	ev.data.u64 = RELAY_EV(RELAY_EV_DNS_TCP, i);
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		tcp_close(c, i);
+}
+
+/**
+ * dns_tcp_event() - read length-prefixed queries from a TCP connection
+ * @c:		relay context
+ * @slot:	connection slot
+ * @events:	epoll events
+ */
+void dns_tcp_event(struct relay_ctx *c, uint32_t slot, uint32_t events)
+{
+	struct dns_tcp_conn *t;
+	ssize_t n;
+
+	if (slot >= DNS_TCP_MAX || !c->dns_tcp[slot].used)
+		return;
+	t = &c->dns_tcp[slot];
+	(void)events;
+	n = recv(t->fd, t->buf + t->have, sizeof(t->buf) - t->have, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		(void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, t->fd, NULL);
+		t->eof = true;
+		if (!t->in_flight || n < 0)
+			tcp_close(c, slot);
+		return;
+	}
+	t->have += (size_t)n;
+	t->deadline = now_s() + DNS_TCP_TIMEOUT_S;
+	while (t->used && t->have >= 2) {
+		struct dns_client cl = { .udp_fd = -1, .tcp = slot, .tcp_gen = t->gen };
+		unsigned char q[DNS_QUERY_MAX];
+		size_t len = (size_t)t->buf[0] << 8 | t->buf[1];
+
+		if (len < 12 || len > DNS_QUERY_MAX) {
+			c->dns_malformed++;
+			tcp_close(c, slot);
+			return;
+		}
+		if (t->have < 2 + len)
+			return;
+		memcpy(q, t->buf + 2, len);
+		t->have -= 2 + len;
+		memmove(t->buf, t->buf + 2 + len, t->have);
+		memcpy(&cl.from, &t->peer, t->peerlen);
+		cl.fromlen = t->peerlen;
+		t->in_flight++;
+		handle_query(c, &cl, q, len);
+	}
+}
+
+/**
+ * dns_tcp_tick() - close DNS-over-TCP connections past their deadline
+ * @c:	relay context
+ */
+void dns_tcp_tick(struct relay_ctx *c)
+{
+	time_t now = now_s();
+
+	for (uint32_t i = 0; i < DNS_TCP_MAX; i++)
+		if (c->dns_tcp[i].used && c->dns_tcp[i].deadline <= now)
+			tcp_close(c, i);
 }

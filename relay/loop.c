@@ -125,10 +125,8 @@ int relay_run(const struct relay_config *config)
 		err = flow_table_init(&c);
 	if (!err)
 		err = names_init(&c);
-	if (!err) {
-		c.pending = calloc(DNS_PENDING_MAX, sizeof(*c.pending));
-		err = c.pending ? 0 : -ENOMEM;
-	}
+	if (!err)
+		err = dns_init(&c);
 	if (!err)
 		err = loop_setup(&c);
 	if (!err)
@@ -166,12 +164,16 @@ int relay_run(const struct relay_config *config)
 				(void)!read(c.timerfd, &ticks, sizeof(ticks));
 				resolve_tick(&c);
 				tcp_timer(&c);
+				dns_tcp_tick(&c);
 				break;
 			case RELAY_EV_ARES:
 				resolve_event(&c, (int)index, ev[i].events);
 				break;
 			case RELAY_EV_HOSTADDR:
 				hostaddr_event(&c);
+				break;
+			case RELAY_EV_DNS_TCP:
+				dns_tcp_event(&c, index, ev[i].events);
 				break;
 			case RELAY_EV_FLOW_JOB:
 				tcp_flow_event(&c, index, FLOW_SIDE_JOB, ev[i].events);

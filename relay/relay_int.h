@@ -29,6 +29,8 @@
 #define DNS_QUERY_MAX 1232	/* EDNS payload size of DNS flag day 2020 */
 #define RESOLVE_REQS_MAX 1024	/* lookups in flight at once */
 #define HOST_ADDRS_MAX 1024
+#define DNS_TCP_MAX 64		/* DNS-over-TCP connections at once */
+#define DNS_TCP_TIMEOUT_S 10
 
 struct relay_ctx;
 
@@ -54,6 +56,7 @@ enum relay_event {
 	RELAY_EV_FLOW_DIAL,	/* index: flow slot */
 	RELAY_EV_ARES,		/* index: c-ares socket fd */
 	RELAY_EV_HOSTADDR,	/* the netlink socket of hostaddr.c */
+	RELAY_EV_DNS_TCP,	/* index: DNS-over-TCP connection slot */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -141,12 +144,54 @@ struct name_entry {
 };
 
 /**
+ * struct dns_client - where a DNS answer goes
+ * @udp_fd:	the UDP socket the query came in on, or -1 for TCP
+ * @tcp:	DNS-over-TCP connection slot when @udp_fd is -1
+ * @tcp_gen:	its generation when the query arrived
+ * @from:	the job's address
+ * @fromlen:	its length
+ */
+struct dns_client {
+	int udp_fd;
+	uint32_t tcp;
+	uint32_t tcp_gen;
+	struct sockaddr_storage from;
+	socklen_t fromlen;
+};
+
+/**
+ * struct dns_tcp_conn - one DNS-over-TCP connection from the job, which
+ * may carry several length-prefixed queries, answered as they complete
+ * (RFC 7766: in any order, matched by id)
+ * @used:	slot in use
+ * @gen:	generation, bumped at each use
+ * @fd:		the job's socket
+ * @deadline:	when an idle connection is closed
+ * @in_flight:	queries read but not answered yet
+ * @eof:	the job has sent everything: close after the last answer
+ * @peer:	the job's address
+ * @peerlen:	its length
+ * @have:	bytes in @buf
+ * @buf:	a length prefix and (part of) a query
+ */
+struct dns_tcp_conn {
+	bool used;
+	uint32_t gen;
+	int fd;
+	time_t deadline;
+	unsigned in_flight;
+	bool eof;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	size_t have;
+	unsigned char buf[2 + DNS_QUERY_MAX];
+};
+
+/**
  * struct dns_pending - a DNS query waiting for the upstream resolver
  * @used:	slot in use
  * @gen:	generation, see struct flow
- * @fd:		the DNS socket it came in on
- * @from:	the job's address
- * @fromlen:	its length
+ * @client:	where the answer goes
  * @name:	the normalized name asked for
  * @query:	the query packet
  * @qlen:	its length
@@ -154,9 +199,7 @@ struct name_entry {
 struct dns_pending {
 	bool used;
 	uint32_t gen;
-	int fd;
-	struct sockaddr_storage from;
-	socklen_t fromlen;
+	struct dns_client client;
 	char name[NBJ_NAME_MAX + 1];
 	unsigned char query[DNS_QUERY_MAX];
 	size_t qlen;
@@ -191,6 +234,9 @@ struct dns_pending {
  * @host:		the host's addresses
  * @n_host:		their number
  * @floor:		the dynamic floor: @host and the jobs' networks
+ * @dns_tcp:		DNS-over-TCP connections, DNS_TCP_MAX
+ * @gateway:		the relay's own addresses on the veth (the job's
+ *			resolver), IPv4 and IPv6
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -220,6 +266,8 @@ struct relay_ctx {
 	struct nbj_addr host[HOST_ADDRS_MAX];
 	size_t n_host;
 	struct floor_ctx floor;
+	struct dns_tcp_conn *dns_tcp;
+	struct nbj_addr gateway[2];
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -251,6 +299,14 @@ int resolve_init(struct relay_ctx *c);
 int resolve_start(struct relay_ctx *c, const char *name, void *cookie);
 void resolve_event(struct relay_ctx *c, int fd, uint32_t events);
 void resolve_tick(struct relay_ctx *c);
+
+/* dns.c: DNS over TCP to the job's resolver */
+int dns_init(struct relay_ctx *c);
+bool dns_is_resolver(const struct relay_ctx *c, const struct nbj_addr *a);
+void dns_tcp_accept(struct relay_ctx *c, int fd, const struct sockaddr *peer,
+		    socklen_t peerlen);
+void dns_tcp_event(struct relay_ctx *c, uint32_t slot, uint32_t events);
+void dns_tcp_tick(struct relay_ctx *c);
 
 /* dns.c, tcp.c: completions of resolve_start() */
 void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,

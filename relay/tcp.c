@@ -305,6 +305,13 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		reset_close(job_fd);
 		return;
 	}
+	if (dns_is_resolver(c, &target)) {
+		struct sockaddr_storage ss;
+		socklen_t len = nbj_addr_to_sockaddr(peer, &ss);
+
+		dns_tcp_accept(c, job_fd, (struct sockaddr *)&ss, len);
+		return;
+	}
 	if (!hostaddr_floor(c)) {
 		deny(c, &target, peer, -1, "floor-unknown");
 		reset_close(job_fd);

@@ -10,6 +10,7 @@ one result per step.  Every step is bounded in time.  Steps:
   ["udp", HOST, PORT]            send one datagram, wait 1 s for a reply
   ["dns", SERVER, PORT, NAME(, QTYPE)]  one query over UDP (default A), report
                                  the rcode and the number of answers
+  ["dns_tcp", SERVER, PORT, NAME(, QTYPE)]  the same over TCP
   ["resolve", NAME]              getaddrinfo(NAME): the addresses, or the error
   ["tls", HOST, PORT, SNI]       connect, start a TLS handshake naming SNI
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
@@ -116,6 +117,28 @@ def dns_query(name, qid, qtype=1):
     for label in name.rstrip(".").split("."):
         q += bytes([len(label)]) + label.encode()
     return q + b"\x00" + struct.pack("!HH", qtype, 1)
+
+
+def step_dns_tcp(server, port, name, qtype=1):
+    qid = int.from_bytes(os.urandom(2), "big")
+    q = dns_query(name, qid, qtype)
+    t0 = time.monotonic()
+    try:
+        with socket.create_connection((server, port), timeout=2.0) as s:
+            s.sendall(struct.pack("!H", len(q)) + q)
+            data = b""
+            while len(data) < 2 or len(data) < 2 + struct.unpack("!H", data[:2])[0]:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        data = data[2:]
+        rid, flags = struct.unpack("!HH", data[:4])
+        return {"outcome": f"rcode:{flags & 0xF}", "id_ok": rid == qid,
+                "answers": struct.unpack("!H", data[6:8])[0],
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except Exception as e:  # noqa: BLE001
+        return {"outcome": err_outcome(e), "elapsed": round(time.monotonic() - t0, 3)}
 
 
 def step_resolve(name):
@@ -226,7 +249,7 @@ def step_gateway():
 
 STEPS = {"tcp": step_tcp, "big": step_big, "udp": step_udp, "dns": step_dns,
          "ping": step_ping, "gateway": step_gateway, "resolve": step_resolve,
-         "tls": step_tls}
+         "tls": step_tls, "dns_tcp": step_dns_tcp}
 
 
 def main():

@@ -158,3 +158,30 @@ def test_ip_only_policy_turns_dns_off(nbj, world):
     assert res[1]["outcome"].startswith("gaierror"), res
     assert res[2]["outcome"] == "data", res
     assert world.dns_queries() == []
+
+
+def test_dns_over_tcp(nbj, world):
+    cp, (gw,) = probe(["gateway"], allow=["allowed.test"])
+    g = gw["gateway"]
+    cp, res = probe(["dns_tcp", g, 53, "allowed.test"], ["dns_tcp", g, 53, "other.test"],
+                    ["dns_tcp", g, 53, "allowed.test", 28], allow=["allowed.test"])
+    assert (res[0]["outcome"], res[0]["answers"], res[0]["id_ok"]) == ("rcode:0", 1, True), res
+    assert (res[1]["outcome"], res[1]["answers"]) == ("rcode:5", 0), res
+    assert (res[2]["outcome"], res[2]["answers"]) == ("rcode:0", 1), res
+    assert {d[0] for d in DNS_DENY.findall(cp.stderr)} == {"other.test"}
+    # unmodified glibc, told to use TCP, reaches the name through the relay
+    cp = nbjail("run", "--allow", "v4only.test:80", "--", "sh", "-c",
+                "RES_OPTIONS=use-vc getent ahostsv4 v4only.test | head -1 && "
+                "RES_OPTIONS=use-vc curl -sS --max-time 5 http://v4only.test/")
+    assert cp.returncode == 0, cp
+    first, body = cp.stdout.splitlines()[0], cp.stdout.splitlines()[-1]
+    assert ipaddress.ip_address(first.split()[0]) in SYNTH4, cp.stdout
+    assert body == "world 198.51.100.10:80", cp.stdout
+
+
+def test_tcp_53_elsewhere_is_not_the_stub(nbj, world):
+    # TCP to port 53 of any other address is an ordinary connection: policy decides
+    cp, res = probe(["dns_tcp", "198.51.100.53", 53, "allowed.test"], allow=["allowed.test"])
+    assert res[0]["outcome"] in ("refused", "reset", "eof") or \
+        res[0]["outcome"].startswith("error"), res
+    assert [d[2] for d in TCP_DENY.findall(cp.stderr)] == ["not-allowed"], cp.stderr
