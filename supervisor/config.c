@@ -131,6 +131,22 @@ static int rules_append(struct allow_rule **rules, size_t *n,
 	return 0;
 }
 
+static int add_rule(const char *pattern, bool names, struct allow_rule **rules,
+		    size_t *n)
+{
+	struct allow_rule rule;
+	int err;
+
+	if (!pattern)
+		return -EINVAL;
+	err = allow_parse(pattern, &rule);
+	if (err < 0)
+		return err;
+	if (!names && rule.kind != ALLOW_ADDR)
+		return -EINVAL;
+	return rules_append(rules, n, &rule, 1);
+}
+
 /**
  * nbj_config_add_allow() - add one allow pattern (host, host:port,
  * *.suffix, *.suffix:port, IP, IP:port, CIDR, [v6]:port)
@@ -141,15 +157,7 @@ static int rules_append(struct allow_rule **rules, size_t *n,
  */
 int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
 {
-	struct allow_rule rule;
-	int err;
-
-	if (!pattern)
-		return -EINVAL;
-	err = allow_parse(pattern, &rule);
-	if (err < 0)
-		return err;
-	return rules_append(&cfg->allow, &cfg->n_allow, &rule, 1);
+	return add_rule(pattern, true, &cfg->allow, &cfg->n_allow);
 }
 
 /**
@@ -166,18 +174,9 @@ int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern)
  */
 int nbj_config_add_floor_exception(struct nbj_config *cfg, const char *pattern)
 {
-	struct allow_rule rule;
-	int err;
-
-	if (!pattern)
-		return -EINVAL;
-	err = allow_parse(pattern, &rule);
-	if (err < 0)
-		return err;
-	if (rule.kind != ALLOW_ADDR)
-		return -EINVAL; /* an exception names addresses, never names */
-	return rules_append(&cfg->floor_exceptions, &cfg->n_floor_exceptions,
-			    &rule, 1);
+	/* an exception names addresses, never names */
+	return add_rule(pattern, false, &cfg->floor_exceptions,
+			&cfg->n_floor_exceptions);
 }
 
 /**

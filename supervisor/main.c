@@ -171,6 +171,8 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	return nbj_exit_status(&ex);
 }
 
+enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION };
+
 /**
  * struct run_opts - the run flags, applied after the policy file
  * @profile:	--profile, or NULL
@@ -188,6 +190,44 @@ struct run_opts {
 	const char **exceptions;
 	size_t n_exceptions;
 };
+
+static int run_opts_init(struct run_opts *o, int argc)
+{
+	/* every flag value fits in argv: no list outgrows argc */
+	*o = (struct run_opts){ 0 };
+	o->allow = calloc((size_t)argc, sizeof(*o->allow));
+	o->exceptions = calloc((size_t)argc, sizeof(*o->exceptions));
+	return o->allow && o->exceptions ? 0 : -ENOMEM;
+}
+
+static void run_opts_free(struct run_opts *o)
+{
+	free(o->allow);
+	free(o->exceptions);
+}
+
+/*
+ * The policy flags that run and explain share.  Return 1 if @c was one of
+ * them, 0 if not, or a usage exit status.
+ */
+static int policy_opt(int c, struct run_opts *o)
+{
+	switch (c) {
+	case 'f':
+		if (o->policy)
+			return usage_error("--policy given twice%s", "");
+		o->policy = optarg;
+		return 1;
+	case 'a':
+		o->allow[o->n_allow++] = optarg;
+		return 1;
+	case OPT_FLOOR_EXCEPTION:
+		o->exceptions[o->n_exceptions++] = optarg;
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 static int add_pattern(struct nbj_config *cfg, const char *flag, const char *p,
 		       int (*add)(struct nbj_config *, const char *))
@@ -240,7 +280,6 @@ static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 
 static int cmd_run(int argc, char **argv)
 {
-	enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION };
 	static const struct option opts[] = {
 		{ "profile", required_argument, NULL, 'p' },
 		{ "allow", required_argument, NULL, 'a' },
@@ -259,10 +298,7 @@ static int cmd_run(int argc, char **argv)
 	gid_t gid;
 	int c, rc;
 
-	/* every flag value fits in argv: no list outgrows argc */
-	o.allow = calloc((size_t)argc, sizeof(*o.allow));
-	o.exceptions = calloc((size_t)argc, sizeof(*o.exceptions));
-	if (!o.allow || !o.exceptions || nbj_config_new(&cfg) < 0) {
+	if (run_opts_init(&o, argc) < 0 || nbj_config_new(&cfg) < 0) {
 		fprintf(stderr, "nbjail: out of memory\n");
 		rc = NBJ_EXIT_SETUP;
 		goto out;
@@ -270,22 +306,14 @@ static int cmd_run(int argc, char **argv)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+p:a:f:u:n:h", opts, NULL)) != -1) {
+		rc = policy_opt(c, &o);
+		if (rc == 1)
+			continue;
+		if (rc)
+			goto out;
 		switch (c) {
 		case 'p':
 			o.profile = optarg;
-			break;
-		case 'a':
-			o.allow[o.n_allow++] = optarg;
-			break;
-		case 'f':
-			if (o.policy) {
-				rc = usage_error("--policy given twice%s", "");
-				goto out;
-			}
-			o.policy = optarg;
-			break;
-		case OPT_FLOOR_EXCEPTION:
-			o.exceptions[o.n_exceptions++] = optarg;
 			break;
 		case 'u':
 			if (parse_user(optarg, &uid, &gid) < 0 ||
@@ -343,8 +371,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	rc = run_job(cfg, argv[optind]);
 out:
-	free(o.allow);
-	free(o.exceptions);
+	run_opts_free(&o);
 	nbj_config_free(cfg);
 	return rc;
 }
@@ -352,7 +379,6 @@ out:
 /* nbjail explain [--policy F] [--allow P]... [--floor-exception P]... TARGET */
 static int cmd_explain(int argc, char **argv)
 {
-	enum { OPT_FLOOR_EXCEPTION = 0x100 };
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'f' },
 		{ "allow", required_argument, NULL, 'a' },
@@ -365,9 +391,7 @@ static int cmd_explain(int argc, char **argv)
 	struct nbj_explanation e;
 	int c, rc, err;
 
-	o.allow = calloc((size_t)argc, sizeof(*o.allow));
-	o.exceptions = calloc((size_t)argc, sizeof(*o.exceptions));
-	if (!o.allow || !o.exceptions || nbj_config_new(&cfg) < 0) {
+	if (run_opts_init(&o, argc) < 0 || nbj_config_new(&cfg) < 0) {
 		fprintf(stderr, "nbjail: out of memory\n");
 		rc = NBJ_EXIT_SETUP;
 		goto out;
@@ -375,16 +399,12 @@ static int cmd_explain(int argc, char **argv)
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+f:a:h", opts, NULL)) != -1) {
+		rc = policy_opt(c, &o);
+		if (rc == 1)
+			continue;
+		if (rc)
+			goto out;
 		switch (c) {
-		case 'f':
-			o.policy = optarg;
-			break;
-		case 'a':
-			o.allow[o.n_allow++] = optarg;
-			break;
-		case OPT_FLOOR_EXCEPTION:
-			o.exceptions[o.n_exceptions++] = optarg;
-			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			rc = 0;
@@ -430,8 +450,7 @@ static int cmd_explain(int argc, char **argv)
 		printf("resolved: %s\n", e.resolved[i]);
 	rc = e.allow ? 0 : 1;
 out:
-	free(o.allow);
-	free(o.exceptions);
+	run_opts_free(&o);
 	nbj_config_free(cfg);
 	return rc;
 }
