@@ -36,6 +36,7 @@
 #include "common/log.h"
 #include "netns/link.h"
 #include "netns/nft.h"
+#include "seccomp/filter.h"
 #include "supervisor/supervisor.h"
 
 static const int forwarded_signals[] = {
@@ -68,6 +69,8 @@ _Noreturn static void workload_exec(const struct reaper_params *p, int status_fd
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
 	err = creds_apply(p->creds);
+	if (err == 0)
+		err = seccomp_filter_install();
 	if (err == 0) {
 		execvp(p->argv[0], p->argv);
 		err = negative_errno();

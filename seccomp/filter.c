@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * seccomp/filter.c - the job's plain seccomp filter (libseccomp)
+ *
+ * Theory of operation: the workload installs this filter as the very last
+ * step before exec (after dropping its credentials and setting
+ * no_new_privs, supervisor/creds.c), so that it and every descendant run
+ * under it; a filter can only ever be made stricter.  The default action
+ * is to allow: the filter denies the syscalls and arguments below, each
+ * with the errno a program can understand, and kills the process for a
+ * foreign architecture (i386 via int 0x80, x32), whose syscall numbers
+ * would otherwise slip past every rule.
+ *
+ * The kernel path (namespaces, nftables, the relay) enforces the network
+ * policy on its own; this filter removes the ways around it (raw and
+ * packet sockets, netlink families other than route, new network or user
+ * namespaces, io_uring, which bypasses seccomp for the operations it
+ * queues) and the kernel attack surface a sandboxed build never needs.
+ * nbjail(1), SECCOMP, lists every rule with its reason.
+ */
+#include <errno.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "seccomp/filter.h"
+
+#ifndef CLONE_NEWTIME
+#define CLONE_NEWTIME 0x00000080
+#endif
+
+#define NS_FLAGS (CLONE_NEWNET | CLONE_NEWUSER)
+
+/* Syscalls denied outright, with their errno */
+static const struct {
+	const char *name;
+	int err;
+} denied[] = {
+	/* io_uring queues I/O that seccomp never sees */
+	{ "io_uring_setup", EPERM },
+	{ "io_uring_enter", EPERM },
+	{ "io_uring_register", EPERM },
+	/* entering other namespaces (also needs CAP_SYS_ADMIN, dropped) */
+	{ "setns", EPERM },
+	/* clone3 passes its flags in memory that seccomp cannot read:
+	 * ENOSYS makes libc fall back to clone, whose flags are checked */
+	{ "clone3", ENOSYS },
+	/* kernel programming, tracing and module loading */
+	{ "bpf", EPERM },
+	{ "perf_event_open", EPERM },
+	{ "kexec_load", EPERM },
+	{ "kexec_file_load", EPERM },
+	{ "init_module", EPERM },
+	{ "finit_module", EPERM },
+	{ "delete_module", EPERM },
+	/* other processes' memory */
+	{ "ptrace", EPERM },
+	{ "process_vm_readv", EPERM },
+	{ "process_vm_writev", EPERM },
+	/* kernel keyrings: shared across namespaces */
+	{ "keyctl", EPERM },
+	{ "add_key", EPERM },
+	{ "request_key", EPERM },
+	/* file handles reach files outside the job's mounts ("shocker") */
+	{ "open_by_handle_at", EPERM },
+	{ "name_to_handle_at", EPERM },
+	/* a userfaultfd stalls the kernel at will */
+	{ "userfaultfd", EPERM },
+};
+
+/* Address families a job may create sockets of; every other is refused */
+static const int allowed_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+
+static int add(scmp_filter_ctx ctx, int err, const char *name, unsigned n,
+	       const struct scmp_arg_cmp *cmp)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	int r;
+
+	if (nr == __NR_SCMP_ERROR)
+		return 0; /* not on this architecture */
+	r = seccomp_rule_add_array(ctx, SCMP_ACT_ERRNO((uint32_t)err), nr, n, cmp);
+	if (r < 0)
+		log_err("seccomp rule for %s: %s", name, strerror(-r));
+	return r;
+}
+
+static bool family_allowed(int family)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(allowed_families); i++)
+		if (allowed_families[i] == family)
+			return true;
+	return false;
+}
+
+/* socket() and socketpair(): families, raw sockets, netlink protocols */
+static int add_socket_rules(scmp_filter_ctx ctx)
+{
+	static const char *const calls[] = { "socket", "socketpair" };
+	int r = 0;
+
+	for (size_t c = 0; c < ARRAY_SIZE(calls) && !r; c++) {
+		/* every family but the allowed ones, AF_PACKET among them */
+		for (int f = 0; f < AF_MAX && !r; f++)
+			if (!family_allowed(f))
+				r = add(ctx, EAFNOSUPPORT, calls[c], 1,
+					(struct scmp_arg_cmp[]){ SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)f) });
+		if (!r)
+			r = add(ctx, EAFNOSUPPORT, calls[c], 1,
+				(struct scmp_arg_cmp[]){ SCMP_A0(SCMP_CMP_GE, AF_MAX) });
+		/* raw IP sockets (SOCK_RAW in the low bits of the type); netlink
+		 * sockets are SOCK_RAW by nature and judged by protocol below */
+		for (int f = 0; f < 2 && !r; f++)
+			r = add(ctx, EPERM, calls[c], 2, (struct scmp_arg_cmp[]){
+					SCMP_A0(SCMP_CMP_EQ, f ? AF_INET6 : AF_INET),
+					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW) });
+	}
+	/* netlink: the route family only (read your own addresses; changing
+	 * them needs CAP_NET_ADMIN, which the job does not have) */
+	if (!r)
+		r = add(ctx, EAFNOSUPPORT, "socket", 2, (struct scmp_arg_cmp[]){
+				SCMP_A0(SCMP_CMP_EQ, AF_NETLINK),
+				SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE) });
+	return r;
+}
+
+/* unshare() and clone() with new network or user namespaces */
+static int add_namespace_rules(scmp_filter_ctx ctx)
+{
+	int r = add(ctx, EPERM, "unshare", 1, (struct scmp_arg_cmp[]){
+			SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWNET, CLONE_NEWNET) });
+
+	if (!r)
+		r = add(ctx, EPERM, "unshare", 1, (struct scmp_arg_cmp[]){
+				SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER) });
+	if (!r)
+		r = add(ctx, EPERM, "clone", 1, (struct scmp_arg_cmp[]){
+				SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWNET, CLONE_NEWNET) });
+	if (!r)
+		r = add(ctx, EPERM, "clone", 1, (struct scmp_arg_cmp[]){
+				SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER) });
+	return r;
+}
+
+/**
+ * seccomp_filter_install() - install the job's filter in this process
+ *
+ * Needs no_new_privs (or CAP_SYS_ADMIN).  Inherited across fork and exec.
+ *
+ * Return: 0, or negative errno (the caller must not exec then)
+ */
+int seccomp_filter_install(void)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	for (size_t i = 0; i < ARRAY_SIZE(denied) && !r; i++)
+		r = add(ctx, denied[i].err, denied[i].name, 0, NULL);
+	if (!r)
+		r = add_socket_rules(ctx);
+	if (!r)
+		r = add_namespace_rules(ctx);
+	if (!r)
+		r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return r;
+}
