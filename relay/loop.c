@@ -5,6 +5,8 @@
  * Theory of operation: the supervisor binds our sockets on the host end
  * of the job's veth (privileged setup) and forks us; relay_run() then
  *
+ *   0. ignores SIGPIPE (a splice into a reset socket returns EPIPE) and
+ *      lets SIGTERM/SIGINT kill it
  *   1. raises RLIMIT_NOFILE to what the flow table needs (6 fds a flow)
  *   2. drops to the unprivileged relay user: no groups, no capabilities,
  *      no_new_privs, and dies with the supervisor (PR_SET_PDEATHSIG, set
@@ -54,6 +56,23 @@ static int raise_fd_limit(struct relay_config *cfg)
 	}
 	if (rl.rlim_cur < want)
 		cfg->max_flows = (unsigned)((rl.rlim_cur - FDS_RESERVED) / FDS_PER_FLOW);
+	return 0;
+}
+
+/*
+ * splice(2) into a socket the peer reset raises SIGPIPE: take EPIPE
+ * instead, a flow error like any other.  SIGTERM and SIGINT get their
+ * default action back (we were forked, not exec'd, so we inherit what the
+ * supervisor's caller may have ignored): the relay just dies, holding
+ * nothing the kernel does not clean up.
+ */
+static int signals_setup(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN }, dfl = { .sa_handler = SIG_DFL };
+
+	if (sigaction(SIGPIPE, &ign, NULL) < 0 || sigaction(SIGTERM, &dfl, NULL) < 0 ||
+	    sigaction(SIGINT, &dfl, NULL) < 0)
+		return negative_errno();
 	return 0;
 }
 
@@ -118,7 +137,9 @@ int relay_run(const struct relay_config *config)
 	snprintf(prefix, sizeof(prefix), "nbjail-relay[%s]", cfg.job_id);
 	log_set_prefix(prefix);
 
-	err = raise_fd_limit(&cfg);
+	err = signals_setup();
+	if (!err)
+		err = raise_fd_limit(&cfg);
 	if (!err)
 		err = drop_privileges(&cfg, parent);
 	if (!err)

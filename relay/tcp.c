@@ -32,13 +32,19 @@
  *	dial fd --splice--> side[DIAL].pipe --splice--> job fd
  *
  * epoll is level-triggered; a socket's interest is derived from the
- * state: EPOLLIN while its input is open and its pipe has room, EPOLLOUT
- * while the other side's pipe holds bytes for it.  When one side reaches
- * EOF and its pipe is drained, the other side's write direction is shut
- * down (half-close is preserved).  A side whose input has ended and whose
- * output is shut down leaves epoll; a flow whose sides both did is closed.
- * Any socket error resets both sides.  No allocation happens after
- * flow_table_init(), except the two pipes of each connected flow.
+ * state: EPOLLIN while its input is open and its pipe is empty, EPOLLOUT
+ * while the other side's pipe holds bytes for it.  Bytes left in a pipe
+ * mean that its writer is blocked: that direction stops reading until
+ * EPOLLOUT on the writer drains the pipe.  (A pipe fills by buffer slots,
+ * not bytes: sixteen small TCP fragments fill it long before 64 KiB, so
+ * "room by byte count" would keep EPOLLIN armed on a full pipe and spin.)
+ * When one side reaches EOF and its pipe is drained, the other side's
+ * write direction is shut down (half-close is preserved).  A side with
+ * nothing to wait for whose output is shut down leaves epoll (else its
+ * EPOLLHUP would wake us in a loop); a flow whose sides both ended is
+ * closed.  Any socket error (EPOLLERR, or a failed splice) resets both
+ * sides.  No allocation happens after flow_table_init(), except the two
+ * pipes of each connected flow.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -493,7 +499,7 @@ static uint32_t side_interest(const struct flow *f, int side)
 	const struct flow_side *s = &f->side[side], *o = &f->side[!side];
 	uint32_t ev = 0;
 
-	if (!s->eof && s->pending < PIPE_CAPACITY)
+	if (!s->eof && !s->pending)
 		ev |= EPOLLIN;
 	if (o->pending)
 		ev |= EPOLLOUT;
@@ -544,7 +550,7 @@ static int sni_check(struct relay_ctx *c, uint32_t slot)
 	return -1;
 }
 
-static void flow_io(struct relay_ctx *c, uint32_t slot)
+static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 {
 	struct flow *f = &c->flows[slot];
 	int err = 0, ready = 1;
@@ -558,6 +564,8 @@ static void flow_io(struct relay_ctx *c, uint32_t slot)
 		err = pump(&f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL]);
 	if (!err)
 		err = pump(&f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB]);
+	if (!err && error)
+		err = -ECONNRESET; /* what could be forwarded was; the rest is lost */
 	if (err < 0) {
 		log_debug("flow %u: %s", slot, strerror(-err));
 		flow_free(c, slot, true);
@@ -565,10 +573,13 @@ static void flow_io(struct relay_ctx *c, uint32_t slot)
 	}
 	for (int i = 0; i < 2; i++) {
 		struct flow_side *s = &f->side[i];
+		uint32_t interest = side_interest(f, i);
 
-		if (s->eof && s->shut) {
+		/* with no interest, an open socket still reports EPOLLERR;
+		 * one shut for writing would report EPOLLHUP forever */
+		if (!interest && s->shut) {
 			side_unwatch(c, s);
-		} else if (side_watch(c, slot, i, side_interest(f, i)) < 0) {
+		} else if (side_watch(c, slot, i, interest) < 0) {
 			flow_free(c, slot, true);
 			return;
 		}
@@ -592,7 +603,6 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 	if (slot >= c->cfg->max_flows || !c->flows[slot].used)
 		return;
 	f = &c->flows[slot];
-	(void)events;
 	if (f->state == FLOW_RESOLVING)
 		return;
 	if (f->state == FLOW_CONNECTING) {
@@ -613,8 +623,9 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 			flow_free(c, slot, true);
 			return;
 		}
+		events &= ~EPOLLERR; /* SO_ERROR said the dial succeeded */
 	}
-	flow_io(c, slot);
+	flow_io(c, slot, events & EPOLLERR);
 }
 
 /**
