@@ -10,6 +10,7 @@
 #define NBJ_COMMON_UTIL_H
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -33,7 +34,14 @@ static inline void freep(void *p)
 	free(*(void **)p);
 }
 
+static inline void fclosep(FILE **f)
+{
+	if (*f)
+		(void)fclose(*f);
+}
+
 #define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
 #define _cleanup_free_ _cleanup_(freep)
 
 #define TAKE_FD(fd)                                                            \

@@ -163,3 +163,29 @@ bool nbj_addr_equal_ip(const struct nbj_addr *a, const struct nbj_addr *b)
 		return !memcmp(&a->v6, &b->v6, sizeof(a->v6));
 	return false;
 }
+
+/**
+ * nbj_addr_is_synthetic() - whether an address is one of the relay's
+ * fake-IP addresses (NBJ_SYNTHETIC_V4/V6), also as a v4-mapped address
+ * @a:		address
+ *
+ * Return: true if it lies in a synthetic range
+ */
+bool nbj_addr_is_synthetic(const struct nbj_addr *a)
+{
+	struct in6_addr v6;
+	struct in_addr v4;
+	struct nbj_addr m;
+
+	if (nbj_addr_unmap_v4(a, &m))
+		a = &m;
+	if (a->family == AF_INET) {
+		inet_pton(AF_INET, NBJ_SYNTHETIC_V4, &v4);
+		return nbj_prefix_match((const unsigned char *)&a->v4,
+					(const unsigned char *)&v4,
+					NBJ_SYNTHETIC_V4_PREFIXLEN);
+	}
+	inet_pton(AF_INET6, NBJ_SYNTHETIC_V6, &v6);
+	return nbj_prefix_match(a->v6.s6_addr, v6.s6_addr,
+				NBJ_SYNTHETIC_V6_PREFIXLEN);
+}

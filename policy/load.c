@@ -5,8 +5,8 @@
  * Theory of operation: the file (at most POLICY_MAX_FILE_SIZE bytes) is
  * loaded as one YAML document with libyaml; the root must be a mapping.
  * Each key is looked up in a fixed table of the fields this version
- * enforces (profile, allow, floor_exceptions); an unknown key, a repeated
- * key, a value of the wrong type or an invalid pattern is an error that
+ * enforces (profile, allow, floor_exceptions, unix_allow); an unknown
+ * key, a repeated key, a value of the wrong type or an invalid pattern is an error that
  * names the file, line, column and field:
  *
  *	policy.yaml:4:5: allow[1]: not an IP, IP:port, CIDR or [IPv6]:port pattern
@@ -143,6 +143,42 @@ static int load_floor_exceptions(struct load_ctx *c, yaml_node_t *v,
 			     &d->n_floor_exceptions);
 }
 
+static int load_unix_allow(struct load_ctx *c, yaml_node_t *v,
+			   struct policy_doc *d)
+{
+	yaml_node_item_t *item;
+	size_t n = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_at(c, v, EINVAL, "unix_allow", "expected a list of paths");
+	if (v->data.sequence.items.top - v->data.sequence.items.start >
+	    POLICY_MAX_ENTRIES)
+		return fail_at(c, v, E2BIG, "unix_allow", "more than %d entries",
+			       POLICY_MAX_ENTRIES);
+	d->unix_allow = calloc((size_t)(v->data.sequence.items.top -
+					v->data.sequence.items.start) + 1,
+			       sizeof(*d->unix_allow));
+	if (!d->unix_allow)
+		return -ENOMEM;
+	for (item = v->data.sequence.items.start; item < v->data.sequence.items.top;
+	     item++, n++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *item);
+		const char *s = scalar(e);
+		char name[64];
+
+		snprintf(name, sizeof(name), "unix_allow[%zu]", n);
+		if (!s || strlen(s) != e->data.scalar.length)
+			return fail_at(c, e, EINVAL, name, "expected a string");
+		if (unix_rule_parse(s, &d->unix_allow[n]) < 0)
+			return fail_at(c, e, EINVAL, name,
+				       "'%s': not an absolute socket path (no . or "
+				       ".. components, at most %d bytes)", s,
+				       NBJ_UNIX_PATH_MAX - 1);
+		d->n_unix_allow = n + 1;
+	}
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int (*load)(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d);
@@ -150,6 +186,7 @@ static const struct {
 	{ "profile", load_profile },
 	{ "allow", load_allow },
 	{ "floor_exceptions", load_floor_exceptions },
+	{ "unix_allow", load_unix_allow },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -177,7 +214,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 		if (i == ARRAY_SIZE(fields))
 			return fail_at(c, k, EINVAL, key,
 				       "unknown key (this version knows: profile, "
-				       "allow, floor_exceptions)");
+				       "allow, floor_exceptions, unix_allow)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;
@@ -278,5 +315,6 @@ void policy_doc_free(struct policy_doc *doc)
 {
 	free(doc->allow);
 	free(doc->floor_exceptions);
+	free(doc->unix_allow);
 	memset(doc, 0, sizeof(*doc));
 }

@@ -20,6 +20,8 @@
  * @n_allow:		entries in @allow
  * @floor_exceptions:	floor exceptions
  * @n_floor_exceptions:	entries in @floor_exceptions
+ * @unix_allow:		pathname sockets the job may use
+ * @n_unix_allow:	entries in @unix_allow
  */
 struct policy_doc {
 	char profile[16];
@@ -28,6 +30,8 @@ struct policy_doc {
 	size_t n_allow;
 	struct allow_rule *floor_exceptions;
 	size_t n_floor_exceptions;
+	struct unix_rule *unix_allow;
+	size_t n_unix_allow;
 };
 
 int policy_load(const char *path, struct policy_doc *ret, char *err,

@@ -194,4 +194,27 @@ bool policy_has_names(const struct nbj_policy *p);
 const char *decision_reason_format(const struct decision *d, char *buf,
 				   size_t len);
 
+/* The relay's fake-IP ranges: a synthetic address stands for a host name
+ * the job resolved (relay/names.c); only the relay can map it back */
+#define NBJ_SYNTHETIC_V4 "198.18.0.0"
+#define NBJ_SYNTHETIC_V4_PREFIXLEN 15
+#define NBJ_SYNTHETIC_V6 "fd6e:626a:6169:ffff::"
+#define NBJ_SYNTHETIC_V6_PREFIXLEN 64
+
+bool nbj_addr_is_synthetic(const struct nbj_addr *a);
+
+/* Longest pathname of an AF_UNIX socket, with its NUL */
+#define NBJ_UNIX_PATH_MAX 108
+
+/**
+ * struct unix_rule - one `unix_allow` entry: a pathname socket the job may
+ * connect to (and bind) although it lies outside the job's private mounts
+ * @path:	absolute, normalized path ("/run/user/1000/bus")
+ */
+struct unix_rule {
+	char path[NBJ_UNIX_PATH_MAX];
+};
+
+int unix_rule_parse(const char *s, struct unix_rule *ret);
+
 #endif /* NBJ_POLICY_H */

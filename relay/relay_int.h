@@ -20,10 +20,10 @@
 
 /* Synthetic addresses handed out by the DNS stub: slot N of the name
  * table is 198.18.0.0 + N + 1 and fd6e:626a:6169:ffff::N+1 */
-#define SYNTHETIC_V4 "198.18.0.0"
-#define SYNTHETIC_V4_PREFIXLEN 15
-#define SYNTHETIC_V6 "fd6e:626a:6169:ffff::"
-#define SYNTHETIC_V6_PREFIXLEN 64
+#define SYNTHETIC_V4 NBJ_SYNTHETIC_V4
+#define SYNTHETIC_V4_PREFIXLEN NBJ_SYNTHETIC_V4_PREFIXLEN
+#define SYNTHETIC_V6 NBJ_SYNTHETIC_V6
+#define SYNTHETIC_V6_PREFIXLEN NBJ_SYNTHETIC_V6_PREFIXLEN
 #define NAME_TABLE_SIZE 4096
 #define DNS_PENDING_MAX 256
 #define DNS_QUERY_MAX 1232	/* EDNS payload size of DNS flag day 2020 */

@@ -16,6 +16,12 @@
  * packet sockets, netlink families other than route, new network or user
  * namespaces, io_uring, which bypasses seccomp for the operations it
  * queues) and the kernel attack surface a sandboxed build never needs.
+ * With a listener (the normal case), the same filter hands connect,
+ * bind, listen, sendmsg, sendmmsg and sendto with an address to the
+ * supervisor (seccomp/notify.c), which answers each one.  Errno and kill
+ * rules take precedence over notification, so a call denied here never
+ * reaches the supervisor.
+ *
  * nbjail(1), SECCOMP, lists every rule with its reason.
  */
 #include <errno.h>
@@ -148,14 +154,41 @@ static int add_namespace_rules(scmp_filter_ctx ctx)
 	return r;
 }
 
+/* The calls the supervisor judges (seccomp/notify.c): everything that
+ * names a peer or a local address.  sendto() without an address (send()
+ * on a connected socket) is not worth a round trip. */
+static int add_notify_rules(scmp_filter_ctx ctx)
+{
+	static const char *const calls[] = {
+		"connect", "bind", "listen", "sendmsg", "sendmmsg",
+	};
+	int r = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(calls) && !r; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
+				     seccomp_syscall_resolve_name(calls[i]), 0);
+	if (!r)
+		r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY,
+				     seccomp_syscall_resolve_name("sendto"), 1,
+				     SCMP_A4(SCMP_CMP_NE, 0));
+	if (r < 0)
+		log_err("seccomp notify rules: %s", strerror(-r));
+	return r;
+}
+
 /**
  * seccomp_filter_install() - install the job's filter in this process
+ * @ret_listener: if not NULL, the socket calls are handed to a user-notify
+ *		listener, returned here; the caller must pass it on to the
+ *		supervisor and close its own copy before exec
  *
  * Needs no_new_privs (or CAP_SYS_ADMIN).  Inherited across fork and exec.
+ * With a listener, every notified call of this process waits until the
+ * listener answers, and fails with ENOSYS once no copy of it is left.
  *
  * Return: 0, or negative errno (the caller must not exec then)
  */
-int seccomp_filter_install(void)
+int seccomp_filter_install(int *ret_listener)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
@@ -169,8 +202,15 @@ int seccomp_filter_install(void)
 		r = add_socket_rules(ctx);
 	if (!r)
 		r = add_namespace_rules(ctx);
+	if (!r && ret_listener)
+		r = add_notify_rules(ctx);
 	if (!r)
 		r = seccomp_load(ctx);
+	if (!r && ret_listener) {
+		*ret_listener = seccomp_notify_fd(ctx);
+		if (*ret_listener < 0)
+			r = *ret_listener;
+	}
 	seccomp_release(ctx);
 	return r;
 }

@@ -5,6 +5,6 @@
 #ifndef NBJ_SECCOMP_FILTER_H
 #define NBJ_SECCOMP_FILTER_H
 
-int seccomp_filter_install(void);
+int seccomp_filter_install(int *ret_listener);
 
 #endif /* NBJ_SECCOMP_FILTER_H */

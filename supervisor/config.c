@@ -56,6 +56,7 @@ void nbj_config_free(struct nbj_config *cfg)
 		return;
 	free(cfg->allow);
 	free(cfg->floor_exceptions);
+	free(cfg->unix_allow);
 	free(cfg->name);
 	argv_free(cfg->argv);
 	free(cfg);
@@ -179,10 +180,48 @@ int nbj_config_add_floor_exception(struct nbj_config *cfg, const char *pattern)
 			&cfg->n_floor_exceptions);
 }
 
+static int unix_rules_append(struct nbj_config *cfg, const struct unix_rule *add,
+			     size_t n_add)
+{
+	struct unix_rule *r;
+
+	if (!n_add)
+		return 0;
+	if (cfg->n_unix_allow + n_add > NBJ_MAX_ALLOW)
+		return -E2BIG;
+	r = realloc(cfg->unix_allow, (cfg->n_unix_allow + n_add) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memcpy(r + cfg->n_unix_allow, add, n_add * sizeof(*r));
+	cfg->unix_allow = r;
+	cfg->n_unix_allow += n_add;
+	return 0;
+}
+
+/**
+ * nbj_config_add_unix_allow() - let the job use a pathname AF_UNIX socket
+ * outside its private mounts (/run, /var/run and /dev/shm are the job's
+ * own; every other socket path is refused with EACCES)
+ * @cfg:	config
+ * @path:	absolute path of the socket; the supervisor compares the
+ *		inode the job reaches with the one this path names inside the
+ *		job, so a symlink cannot stand in for it
+ *
+ * Return: 0, -EINVAL if not absolute or with "." or ".." components,
+ * -ENAMETOOLONG, -E2BIG, -ENOMEM
+ */
+int nbj_config_add_unix_allow(struct nbj_config *cfg, const char *path)
+{
+	struct unix_rule rule;
+	int err = unix_rule_parse(path, &rule);
+
+	return err < 0 ? err : unix_rules_append(cfg, &rule, 1);
+}
+
 /**
  * nbj_config_load_policy() - apply a policy file to a config
  * @cfg:	config; its profile is replaced if the file names one, allow
- *		rules and floor exceptions are appended
+ *		rules, floor exceptions and unix_allow paths are appended
  * @path:	YAML policy file, see nbjail.yaml(5)
  * @errbuf:	on failure, a message naming file, line, column and field
  * @errlen:	size of @errbuf
@@ -196,7 +235,7 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 {
 	struct policy_doc doc;
 	enum nbj_profile profile = cfg->profile;
-	size_t n_allow = cfg->n_allow;
+	size_t n_allow = cfg->n_allow, n_exceptions = cfg->n_floor_exceptions;
 	int err;
 
 	err = policy_load(path, &doc, errbuf, errlen);
@@ -215,6 +254,13 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 				   doc.floor_exceptions, doc.n_floor_exceptions);
 		if (err < 0)
 			cfg->n_allow = n_allow;
+	}
+	if (!err) {
+		err = unix_rules_append(cfg, doc.unix_allow, doc.n_unix_allow);
+		if (err < 0) {
+			cfg->n_allow = n_allow;
+			cfg->n_floor_exceptions = n_exceptions;
+		}
 	}
 	if (err == -E2BIG)
 		snprintf(errbuf, errlen, "%s: more than %d rules in all", path,
@@ -249,6 +295,9 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	print_rules(out, "allow", cfg->allow, cfg->n_allow);
 	print_rules(out, "floor_exceptions", cfg->floor_exceptions,
 		    cfg->n_floor_exceptions);
+	fprintf(out, "unix_allow:%s\n", cfg->n_unix_allow ? "" : " []");
+	for (size_t i = 0; i < cfg->n_unix_allow; i++)
+		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);
 	return ferror(out) ? -EIO : 0;
 }
 

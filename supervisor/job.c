@@ -49,6 +49,7 @@
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "relay/relay.h"
+#include "seccomp/notify.h"
 #include "supervisor/supervisor.h"
 
 #define START_TIMEOUT_MS 30000
@@ -58,6 +59,20 @@
 enum job_event {
 	JOB_EVENT_REAPER = 1,
 	JOB_EVENT_RELAY,
+	JOB_EVENT_NOTIFY,
+};
+
+/* The job's own copy of what the notifier judges with: the caller's
+ * configuration is not referenced after nbj_job_start() returns */
+struct job_policy {
+	struct nbj_policy policy;
+	struct allow_rule *allow;
+	struct allow_rule *floor_exceptions;
+	struct unix_rule *unix_allow;
+	size_t n_unix_allow;
+	struct nbj_addr *host_addrs;
+	size_t n_host_addrs;
+	struct nbj_prefix job_nets[2];
 };
 
 struct nbj_job {
@@ -74,6 +89,9 @@ struct nbj_job {
 	pid_t relay_pid;
 	int relay_pidfd;
 	int epfd;
+	int listener;
+	struct notifier *notifier;
+	struct job_policy pol;
 
 	bool ended;
 	struct nbj_exit exit;
@@ -126,6 +144,58 @@ static void job_teardown(struct nbj_job *job)
 	job->sock = -1;
 	closep(&job->epfd);
 	job->epfd = -1;
+	closep(&job->listener);
+	job->listener = -1;
+	notifier_free(job->notifier);
+	job->notifier = NULL;
+}
+
+static void job_policy_free(struct job_policy *p)
+{
+	free(p->allow);
+	free(p->floor_exceptions);
+	free(p->unix_allow);
+	free(p->host_addrs);
+}
+
+static void *memdup_array(const void *src, size_t n, size_t size, int *err)
+{
+	void *p;
+
+	if (!n)
+		return NULL;
+	p = calloc(n, size);
+	if (!p)
+		*err = -ENOMEM;
+	else
+		memcpy(p, src, n * size);
+	return p;
+}
+
+static int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
+			   const struct host_inventory *inv)
+{
+	int err = 0;
+
+	p->allow = memdup_array(cfg->allow, cfg->n_allow, sizeof(*cfg->allow), &err);
+	p->floor_exceptions = memdup_array(cfg->floor_exceptions,
+					   cfg->n_floor_exceptions,
+					   sizeof(*cfg->floor_exceptions), &err);
+	p->unix_allow = memdup_array(cfg->unix_allow, cfg->n_unix_allow,
+				     sizeof(*cfg->unix_allow), &err);
+	p->host_addrs = memdup_array(inv->addrs, inv->n_addrs,
+				     sizeof(*inv->addrs), &err);
+	p->n_unix_allow = cfg->n_unix_allow;
+	p->n_host_addrs = inv->n_addrs;
+	p->policy = (struct nbj_policy){
+		.allow = p->allow,
+		.n_allow = cfg->n_allow,
+		.floor_exceptions = p->floor_exceptions,
+		.n_floor_exceptions = cfg->n_floor_exceptions,
+	};
+	p->job_nets[0] = cfg->pool.v4;
+	p->job_nets[1] = cfg->pool.v6;
+	return err;
 }
 
 static void sigset_forwarded(sigset_t *set)
@@ -316,13 +386,41 @@ static int record_state(const struct nbj_job *job)
 	return err;
 }
 
+/* Receive one reaper message, and the fd it may carry */
+static ssize_t recv_msg_fd(int sock, struct reaper_msg *m, int *ret_fd)
+{
+	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+	*ret_fd = -1;
+	if (n < 0)
+		return n;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len != CMSG_LEN(sizeof(int)))
+			continue;
+		closep(ret_fd);
+		memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
+	}
+	return n;
+}
+
 /* Wait for the reaper's first report after GO. */
 static int await_started(struct nbj_job *job)
 {
 	struct pollfd pfd = { .fd = job->sock, .events = POLLIN };
 	struct reaper_msg m;
 	ssize_t n;
-	int r;
+	int r, fd;
 
 	do
 		r = poll(&pfd, 1, START_TIMEOUT_MS);
@@ -331,25 +429,68 @@ static int await_started(struct nbj_job *job)
 		log_err("job setup timed out");
 		return -ETIMEDOUT;
 	}
-	n = recv(job->sock, &m, sizeof(m), MSG_DONTWAIT);
+	n = recv_msg_fd(job->sock, &m, &fd);
 	if (n != sizeof(m)) {
+		closep(&fd);
 		log_err("the job's init died during setup");
 		return -ECHILD;
 	}
 	switch (m.type) {
 	case REAPER_MSG_STARTED:
+		if (fd < 0) {
+			log_err("the job's init sent no seccomp listener");
+			return -EPROTO;
+		}
+		job->listener = fd;
 		return 0;
 	case REAPER_MSG_EXEC_FAILED:
+		closep(&fd);
 		job->ended = true;
 		job->exit.kind = NBJ_EXEC_FAILED;
 		job->exit.code = m.value;
 		return 0;
 	case REAPER_MSG_SETUP_FAILED:
+		closep(&fd);
 		return m.value > 0 ? -m.value : -EIO;
 	default:
+		closep(&fd);
 		log_err("unexpected message %u from the job's init", m.type);
 		return -EPROTO;
 	}
+}
+
+/* Hand the listener to a notifier that judges with the job's policy */
+static int start_notifier(struct nbj_job *job)
+{
+	struct job_policy *p = &job->pol;
+	struct notify_scope scope = {
+		.policy = &p->policy,
+		.floor = {
+			.host = p->host_addrs,
+			.n_host = p->n_host_addrs,
+			.job_nets = p->job_nets,
+			.n_job_nets = ARRAY_SIZE(p->job_nets),
+		},
+		.has_net = job->has_net,
+		.unix_allow = p->unix_allow,
+		.n_unix_allow = p->n_unix_allow,
+	};
+	int err;
+
+	if (job->has_net) {
+		scope.local[0] = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.job4 };
+		scope.local[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.job6 };
+		scope.gateway[0] = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.host4 };
+		scope.gateway[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.host6 };
+		scope.n_local = scope.n_gateway = 2;
+	}
+	err = notifier_new(TAKE_FD(job->listener), &scope, job->state.id,
+			   job->reaper_pid, &job->notifier);
+	if (err < 0) {
+		log_err("cannot watch the job's socket calls: %s", strerror(-err));
+		return err;
+	}
+	return epoll_watch(job->epfd, notifier_fd(job->notifier), JOB_EVENT_NOTIFY);
 }
 
 static int job_create_net(struct nbj_job *job, const struct nbj_config *cfg,
@@ -410,6 +551,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (!job)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
+	job->listener = -1;
 	job->state.global_lock = job->state.job_lock = -1;
 
 	err = creds_resolve(cfg->uid, cfg->gid, &creds);
@@ -435,6 +577,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		inet_ntop(AF_INET, &job->net.host4, nameserver, sizeof(nameserver));
 		mp.nameserver = nameserver;
 	}
+	err = job_policy_copy(&job->pol, cfg, &inv);
+	if (err < 0)
+		goto fail;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		err = negative_errno();
@@ -493,6 +638,8 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	err = await_started(job);
+	if (err == 0 && !job->ended)
+		err = start_notifier(job);
 	if (err < 0)
 		goto fail;
 
@@ -503,6 +650,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 fail:
 	link_host_inventory_free(&inv);
 	job_teardown(job);
+	job_policy_free(&job->pol);
 	free(job);
 	return err;
 }
@@ -601,6 +749,14 @@ static void handle_relay(struct nbj_job *job)
 	job->relay_pid = 0;
 }
 
+static void handle_notify(struct nbj_job *job)
+{
+	/* once no process uses the filter, the fd only reports POLLHUP */
+	if (notifier_dispatch(job->notifier) == 1)
+		(void)epoll_ctl(job->epfd, EPOLL_CTL_DEL,
+				notifier_fd(job->notifier), NULL);
+}
+
 /**
  * nbj_job_dispatch() - handle what made nbj_job_fd() readable
  * @job:	job
@@ -622,6 +778,8 @@ int nbj_job_dispatch(struct nbj_job *job)
 			handle_reaper(job);
 		else if (ev[i].data.u32 == JOB_EVENT_RELAY)
 			handle_relay(job);
+		else if (ev[i].data.u32 == JOB_EVENT_NOTIFY)
+			handle_notify(job);
 	}
 	return job->ended;
 }
@@ -672,6 +830,7 @@ void nbj_job_free(struct nbj_job *job)
 	if (!job)
 		return;
 	job_teardown(job);
+	job_policy_free(&job->pol);
 	free(job);
 }
 

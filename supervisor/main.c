@@ -44,6 +44,9 @@ static const char usage_text[] =
 	"      --floor-exception PATTERN\n"
 	"                       let an internal address through the floor if also\n"
 	"                       allowed; logged at start and on each use\n"
+	"      --unix-allow PATH\n"
+	"                       let the job use the AF_UNIX socket PATH (absolute);\n"
+	"                       others outside /run, /var/run and /dev/shm are refused\n"
 	"  -u, --user USER      run as USER (name, uid or uid:gid); default: the\n"
 	"                       sudo caller (SUDO_UID/SUDO_GID), else the caller\n"
 	"  -n, --name NAME      job name, also the job's hostname\n"
@@ -171,7 +174,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	return nbj_exit_status(&ex);
 }
 
-enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION };
+enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION, OPT_UNIX_ALLOW };
 
 /**
  * struct run_opts - the run flags, applied after the policy file
@@ -181,6 +184,8 @@ enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION };
  * @n_allow:	their number
  * @exceptions:	--floor-exception values
  * @n_exceptions: their number
+ * @unix_allow:	--unix-allow values
+ * @n_unix_allow: their number
  */
 struct run_opts {
 	const char *profile;
@@ -189,6 +194,8 @@ struct run_opts {
 	size_t n_allow;
 	const char **exceptions;
 	size_t n_exceptions;
+	const char **unix_allow;
+	size_t n_unix_allow;
 };
 
 static int run_opts_init(struct run_opts *o, int argc)
@@ -197,13 +204,15 @@ static int run_opts_init(struct run_opts *o, int argc)
 	*o = (struct run_opts){ 0 };
 	o->allow = calloc((size_t)argc, sizeof(*o->allow));
 	o->exceptions = calloc((size_t)argc, sizeof(*o->exceptions));
-	return o->allow && o->exceptions ? 0 : -ENOMEM;
+	o->unix_allow = calloc((size_t)argc, sizeof(*o->unix_allow));
+	return o->allow && o->exceptions && o->unix_allow ? 0 : -ENOMEM;
 }
 
 static void run_opts_free(struct run_opts *o)
 {
 	free(o->allow);
 	free(o->exceptions);
+	free(o->unix_allow);
 }
 
 /*
@@ -275,6 +284,20 @@ static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 		if (rc)
 			return rc;
 	}
+	for (size_t i = 0; i < o->n_unix_allow; i++) {
+		int err = nbj_config_add_unix_allow(cfg, o->unix_allow[i]);
+
+		if (err == -E2BIG) {
+			fprintf(stderr, "nbjail: --unix-allow: too many paths\n");
+			return usage_error(NULL, NULL);
+		}
+		if (err < 0) {
+			fprintf(stderr, "nbjail: --unix-allow '%s': not an absolute socket "
+					"path (no . or .. components, at most 107 bytes)\n",
+				o->unix_allow[i]);
+			return usage_error(NULL, NULL);
+		}
+	}
 	return 0;
 }
 
@@ -285,6 +308,7 @@ static int cmd_run(int argc, char **argv)
 		{ "allow", required_argument, NULL, 'a' },
 		{ "policy", required_argument, NULL, 'f' },
 		{ "floor-exception", required_argument, NULL, OPT_FLOOR_EXCEPTION },
+		{ "unix-allow", required_argument, NULL, OPT_UNIX_ALLOW },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "pool", required_argument, NULL, OPT_POOL },
@@ -329,6 +353,9 @@ static int cmd_run(int argc, char **argv)
 						 "'-' or '_'", optarg);
 				goto out;
 			}
+			break;
+		case OPT_UNIX_ALLOW:
+			o.unix_allow[o.n_unix_allow++] = optarg;
 			break;
 		case OPT_POOL:
 			if (nbj_config_set_pool(cfg, optarg) < 0) {

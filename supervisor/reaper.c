@@ -13,9 +13,13 @@
  *      creates the veth and the relay in parallel
  *   3. waits for GO: then eth0 exists in its netns; configures addresses,
  *      routes and the job-side nftables ruleset (net profile)
- *   4. forks the workload, which drops credentials and execs; a CLOEXEC
- *      pipe tells whether exec happened (EOF) or failed (errno)
- *   5. reports STARTED or EXEC_FAILED, then forwards SIGINT, SIGTERM,
+ *   4. forks the workload, which drops credentials, installs the seccomp
+ *      filter and execs; a CLOEXEC pipe tells whether exec happened (EOF)
+ *      or failed (errno).  Before exec, the workload names its listener
+ *      fd on a socket pair; we copy it with pidfd_getfd() and the
+ *      workload closes its own, so only the supervisor can answer
+ *   5. reports STARTED, with the listener attached (SCM_RIGHTS), or
+ *      EXEC_FAILED, then forwards SIGINT, SIGTERM,
  *      SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the workload and reaps
  *      every orphan; when the workload itself ends it reports its wait
  *      status and exits, and the kernel kills whatever is left in the
@@ -29,6 +33,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -50,17 +55,76 @@ static void send_msg(int sock, enum reaper_msg_type type, int value)
 	(void)!send(sock, &m, sizeof(m), MSG_NOSIGNAL);
 }
 
+/* A message carrying one fd (SCM_RIGHTS) */
+static int send_msg_fd(int sock, enum reaper_msg_type type, int fd)
+{
+	struct reaper_msg m = { .type = type };
+	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == sizeof(m) ? 0 : negative_errno();
+}
+
+/* The reaper's end of the handoff: copy the workload's listener fd out
+ * of it with pidfd_getfd() (the workload cannot send it: its sendmsg()
+ * would wait for a supervisor that does not have the listener yet). */
+static int listener_take(pid_t workload, int hand)
+{
+	_cleanup_close_ int pidfd = -1;
+	int remote, fd;
+
+	if (read(hand, &remote, sizeof(remote)) != sizeof(remote))
+		return -EPIPE; /* the workload failed before: see status pipe */
+	pidfd = (int)syscall(SYS_pidfd_open, workload, 0);
+	if (pidfd < 0)
+		return negative_errno();
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, remote, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (write(hand, "", 1) != 1) {
+		close(fd);
+		return -EPIPE;
+	}
+	return fd;
+}
+
 _Noreturn static void fail(int sock, enum reaper_msg_type type, int err)
 {
 	send_msg(sock, type, err < 0 ? -err : err);
 	_exit(1);
 }
 
-_Noreturn static void workload_exec(const struct reaper_params *p, int status_fd)
+/* The workload's end of the listener handoff: tell the reaper which fd
+ * the listener is, wait until it has taken its own copy, drop ours. */
+static int listener_hand_over(int hand, int listener)
+{
+	char ack;
+
+	if (write(hand, &listener, sizeof(listener)) != sizeof(listener) ||
+	    read(hand, &ack, 1) != 1)
+		return -EPIPE;
+	close(listener);
+	return 0;
+}
+
+_Noreturn static void workload_exec(const struct reaper_params *p, int status_fd,
+				    int hand)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int err;
+	int err, listener = -1;
 
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
@@ -70,7 +134,9 @@ _Noreturn static void workload_exec(const struct reaper_params *p, int status_fd
 
 	err = creds_apply(p->creds);
 	if (err == 0)
-		err = seccomp_filter_install();
+		err = seccomp_filter_install(&listener);
+	if (err == 0)
+		err = listener_hand_over(hand, listener);
 	if (err == 0) {
 		execvp(p->argv[0], p->argv);
 		err = negative_errno();
@@ -106,7 +172,8 @@ static int setup_network(const struct job_net *net)
  */
 _Noreturn void reaper_main(const struct reaper_params *p)
 {
-	int keep[] = { p->sock }, status_pipe[2], sfd, err, exec_errno;
+	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
+	int listener;
 	struct signalfd_siginfo si;
 	struct reaper_msg go;
 	sigset_t mask;
@@ -137,7 +204,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 			fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	}
 
-	if (pipe2(status_pipe, O_CLOEXEC) < 0)
+	if (pipe2(status_pipe, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hand) < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
 	workload = fork();
 	if (workload < 0)
@@ -145,16 +213,31 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	if (workload == 0) {
 		close(p->sock);
 		close(status_pipe[0]);
-		workload_exec(p, status_pipe[1]);
+		close(hand[0]);
+		workload_exec(p, status_pipe[1], hand[1]);
 	}
 	close(status_pipe[1]);
+	close(hand[1]);
+	listener = listener_take(workload, hand[0]);
+	close(hand[0]);
 	n = read(status_pipe[0], &exec_errno, sizeof(exec_errno));
 	close(status_pipe[0]);
 	if (n == sizeof(exec_errno)) {
 		(void)waitpid(workload, NULL, 0);
 		fail(p->sock, REAPER_MSG_EXEC_FAILED, exec_errno);
 	}
-	send_msg(p->sock, REAPER_MSG_STARTED, 0);
+	if (listener < 0) {
+		/* exec'd without a listener we could pass on: its socket
+		 * calls would fail with ENOSYS; refuse to run it at all */
+		(void)kill(workload, SIGKILL);
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, listener);
+	}
+	err = send_msg_fd(p->sock, REAPER_MSG_STARTED, listener);
+	close(listener);
+	if (err < 0) {
+		(void)kill(workload, SIGKILL);
+		_exit(1);
+	}
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

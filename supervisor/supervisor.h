@@ -33,6 +33,8 @@ struct nbj_config {
 	size_t n_allow;
 	struct allow_rule *floor_exceptions;
 	size_t n_floor_exceptions;
+	struct unix_rule *unix_allow;
+	size_t n_unix_allow;
 	bool user_set;
 	uid_t uid;
 	gid_t gid;

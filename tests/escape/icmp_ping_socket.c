@@ -17,5 +17,5 @@ int main(void)
 	fd = socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP);
 	if (fd < 0) { printf("held: ping socket -> %s\n", strerror(errno)); return 0; }
 	inet_pton(AF_INET, "198.51.100.10", &a.sin_addr);
-	return expect_errno("sendto(ICMP echo, 198.51.100.10)", sendto(fd, &h, sizeof(h), 0, (void *)&a, sizeof(a)), EPERM, EPERM);
+	return expect_errno("sendto(ICMP echo, 198.51.100.10)", sendto(fd, &h, sizeof(h), 0, (void *)&a, sizeof(a)), EACCES, EACCES);
 }

@@ -10,5 +10,5 @@ int main(void)
 	struct mmsghdr m[2] = { { .msg_hdr = { &a, sizeof(a), &iov, 1 } }, { .msg_hdr = { &a, sizeof(a), &iov, 1 } } };
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	inet_pton(AF_INET, "10.0.0.1", &a.sin_addr);
-	return expect_errno("sendmmsg(10.0.0.1:9999)", sendmmsg(fd, m, 2, 0), EPERM, EPERM);
+	return expect_errno("sendmmsg(10.0.0.1:9999)", sendmmsg(fd, m, 2, 0), EACCES, EACCES);
 }

@@ -8,10 +8,9 @@
 int main(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(80) };
-	char buf[64];
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	inet_pton(AF_INET, "10.0.0.1", &a.sin_addr);
-	if (sendto(fd, "GET / HTTP/1.0\r\n\r\n", 18, MSG_FASTOPEN, (void *)&a, sizeof(a)) < 0)
-		return expect_errno("sendto(MSG_FASTOPEN, 10.0.0.1:80)", -1, ECONNREFUSED, ECONNRESET);
-	return expect_errno("recv after fast open", recv(fd, buf, sizeof(buf), 0) > 0 ? 1 : -1, ECONNRESET, ECONNREFUSED);
+	return expect_errno("sendto(MSG_FASTOPEN, 10.0.0.1:80)",
+			    sendto(fd, "GET / HTTP/1.0\r\n\r\n", 18, MSG_FASTOPEN, (void *)&a, sizeof(a)),
+			    EACCES, EACCES);
 }

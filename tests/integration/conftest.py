@@ -92,6 +92,9 @@ HTTP_SERVERS = ["198.51.100.10:80", "198.51.100.10:8080", "198.51.100.11:80",
                 "203.0.113.10:80", "[2001:db8::10]:80", "[2001:db8::11]:80"]
 
 DENY_RE = re.compile(r"^nbjail-relay\[([0-9a-f]{8})\]: deny tcp (\S+) from (\S+) reason=(\S+)$")
+# The supervisor's seccomp notifier: a socket call refused with EACCES
+SECCOMP_DENY_RE = re.compile(r"^nbjail\[([0-9a-f]{8})\]: deny (connect|sendto|sendmsg|sendmmsg|bind|listen) "
+                             r"(\S+) pid=(\d+) exe=(\S+) reason=(\S+)$")
 
 sys.path.insert(0, str(HERE))
 import world as worldmod  # noqa: E402
@@ -183,13 +186,24 @@ def probe(*steps, allow=(), extra=(), timeout=60):
 
 
 def deny_lines(stderr):
-    """[(id, target, peer, reason)] for every relay deny line in stderr."""
+    """[(id, target, peer, reason)] for every deny line in stderr: the
+    relay's (peer = the job's address:port) and the seccomp notifier's
+    (peer = "pid=N")."""
     out = []
     for line in stderr.splitlines():
         m = DENY_RE.match(line.strip())
         if m:
             out.append(m.groups())
+        m = SECCOMP_DENY_RE.match(line.strip())
+        if m:
+            out.append((m.group(1), m.group(3), f"pid={m.group(4)}", m.group(6)))
     return out
+
+
+def seccomp_denies(stderr):
+    """[(id, call, target, pid, exe, reason)] for the notifier's lines."""
+    return [m.groups() for m in map(SECCOMP_DENY_RE.match, map(str.strip, stderr.splitlines()))
+            if m]
 
 
 def host_links():

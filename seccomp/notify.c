@@ -1,0 +1,613 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * seccomp/notify.c - the supervisor's side of the job's user-notify filter
+ *
+ * Theory of operation: the job's filter (seccomp/filter.c) hands connect,
+ * sendto with an address, sendmsg, sendmmsg, bind and listen to a
+ * listener fd that only the supervisor holds (the workload and the job's
+ * init close their copies before exec).  For each notification:
+ *
+ *   1. receive it; the calling thread sleeps in the kernel meanwhile
+ *   2. copy the call's address out of the caller's memory with
+ *      process_vm_readv(): the sockaddr, the msghdr and then its
+ *      msg_name, or every mmsghdr of a sendmmsg
+ *   3. check SECCOMP_IOCTL_NOTIF_ID_VALID: if the thread died (and its
+ *      pid could have been reused) while we read, nothing read is used
+ *   4. judge it (seccomp/verdict.c for IPv4/IPv6; pathname AF_UNIX
+ *      sockets here, by inode: see below); fetch the socket itself with
+ *      pidfd_getfd() only when the verdict needs its type
+ *   5. answer: SECCOMP_USER_NOTIF_FLAG_CONTINUE, or an errno (EACCES for
+ *      a policy deny, with an audit line that names the job, the call,
+ *      the target, the pid, the executable and the reason)
+ *
+ * "Continue" means the kernel performs the call with whatever the memory
+ * holds by then: another thread of the job may have rewritten the
+ * sockaddr in between.  That is why this layer is not the enforcement of
+ * the network policy but its early, auditable refusal: every IPv4/IPv6
+ * flow still crosses nftables and the relay, which judge it again.  For
+ * AF_UNIX, the mount namespace is the boundary; this check is defence in
+ * depth against host sockets the job can see through shared mounts
+ * (/tmp, /home): a pathname socket may be used only when it lies on one
+ * of the job's private mounts (/run, /var/run, /dev/shm) or is the very
+ * inode a `unix_allow` entry names.  Paths are resolved inside the job's
+ * root (openat2 RESOLVE_IN_ROOT on /proc/PID/root), so symlinks are
+ * followed the way the job's kernel call would follow them.
+ *
+ * Fail closed: a read that fails answers EFAULT, an unknown system call
+ * or address family is refused, and if the supervisor dies the listener
+ * closes and the kernel fails every pending and later call (ENOSYS); if
+ * it is stopped, the calls wait.  They never pass unchecked.
+ *
+ * All buffers are allocated once per job; handling a call allocates
+ * nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "seccomp/notify.h"
+
+#ifndef PIDFD_THREAD
+#define PIDFD_THREAD O_EXCL
+#endif
+
+#define MMSG_MAX 1024		/* UIO_MAXIOV: the kernel's cap on vlen */
+#define PRIVATE_DIRS_MAX 3
+#define NOTIFY_BATCH 64		/* notifications handled per dispatch */
+
+/**
+ * struct notifier - the listener of one job and what judging needs
+ * @fd:		the seccomp listener
+ * @req:	notification buffer (kernel-sized)
+ * @resp:	response buffer
+ * @scope:	policy, floor and addresses of the job
+ * @job_id:	for audit lines
+ * @private_dev: devices of the job's private mounts
+ * @n_private_dev: entries in @private_dev
+ * @nr:		native syscall number of each enum notify_call
+ * @mmsg:	room for a sendmmsg vector
+ * @hung_up:	no process uses the filter any more
+ * @n_denied:	calls refused
+ * @n_continued: calls let through
+ */
+struct notifier {
+	int fd;
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	struct notify_scope scope;
+	char job_id[16];
+	dev_t private_dev[PRIVATE_DIRS_MAX];
+	size_t n_private_dev;
+	int nr[NOTIFY_CALL_COUNT];
+	struct mmsghdr mmsg[MMSG_MAX];
+	bool hung_up;
+	unsigned long long n_denied;
+	unsigned long long n_continued;
+};
+
+/* One notification being judged: lazily fetched facts about the caller */
+struct call_ctx {
+	struct notifier *n;
+	enum notify_call call;
+	pid_t pid;
+	int sockfd;		/* in the caller */
+	int sotype;		/* 0 until fetched */
+	char target[NBJ_ADDR_STRLEN + 4 * NBJ_UNIX_PATH_MAX];
+};
+
+static long read_mem(pid_t pid, void *dst, uint64_t src, size_t len)
+{
+	struct iovec local = { .iov_base = dst, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)src, .iov_len = len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return negative_errno();
+	return n == (ssize_t)len ? 0 : -EFAULT;
+}
+
+static int open_pidfd(pid_t pid)
+{
+	char path[64], line[128];
+	_cleanup_fclose_ FILE *f = NULL;
+	int fd = (int)syscall(SYS_pidfd_open, pid, PIDFD_THREAD);
+
+	if (fd >= 0 || errno != EINVAL)
+		return fd >= 0 ? fd : negative_errno();
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd >= 0 || errno != EINVAL)
+		return fd >= 0 ? fd : negative_errno();
+	/* a thread on a kernel without PIDFD_THREAD: its thread group */
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return negative_errno();
+	while (fgets(line, sizeof(line), f)) {
+		int tgid;
+
+		if (sscanf(line, "Tgid: %d", &tgid) == 1) {
+			fd = (int)syscall(SYS_pidfd_open, tgid, 0);
+			return fd >= 0 ? fd : negative_errno();
+		}
+	}
+	return -ESRCH;
+}
+
+/* The caller's socket type, through a copy of its fd */
+static int fetch_sotype(struct call_ctx *c)
+{
+	_cleanup_close_ int pidfd = -1, fd = -1;
+	socklen_t len = sizeof(c->sotype);
+
+	if (c->sotype)
+		return 0;
+	pidfd = open_pidfd(c->pid);
+	if (pidfd < 0)
+		return pidfd;
+	if (seccomp_notify_id_valid(c->n->fd, c->n->req->id) < 0)
+		return -ESRCH;
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, c->sockfd, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &c->sotype, &len) < 0)
+		return negative_errno();
+	return 0;
+}
+
+static void deny(struct verdict *v, int err, const char *reason)
+{
+	v->deny = true;
+	v->err = err;
+	snprintf(v->reason, sizeof(v->reason), "%s", reason);
+}
+
+/* Audit-safe text: every byte outside printable ASCII, the space and the
+ * backslash become \xHH, so a path cannot forge a field or a line */
+static void escape(const char *in, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len && in[i] && o + 5 < outlen; i++) {
+		unsigned char ch = (unsigned char)in[i];
+
+		if (ch <= ' ' || ch >= 0x7f || ch == '\\')
+			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+		else
+			out[o++] = (char)ch;
+	}
+	out[o] = '\0';
+}
+
+static bool is_private_dev(const struct notifier *n, dev_t dev)
+{
+	for (size_t i = 0; i < n->n_private_dev; i++)
+		if (n->private_dev[i] == dev)
+			return true;
+	return false;
+}
+
+/* Resolve @path as the caller would: absolute paths inside its root,
+ * relative ones beneath its cwd (".." above the cwd or an absolute
+ * symlink on the way is refused: EXDEV) */
+static int resolve_in_job(pid_t pid, const char *path, unsigned long flags,
+			  struct stat *st)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | flags,
+		.resolve = path[0] == '/' ? RESOLVE_IN_ROOT : RESOLVE_BENEATH,
+	};
+	_cleanup_close_ int base = -1, fd = -1;
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/%d/%s", pid,
+		 path[0] == '/' ? "root" : "cwd");
+	base = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (base < 0)
+		return negative_errno();
+	fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
+	if (fd < 0)
+		return negative_errno();
+	return fstat(fd, st) < 0 ? negative_errno() : 0;
+}
+
+static bool unix_allowed_inode(const struct call_ctx *c, const struct stat *st)
+{
+	const struct notify_scope *s = &c->n->scope;
+
+	for (size_t i = 0; i < s->n_unix_allow; i++) {
+		struct stat rule;
+
+		if (resolve_in_job(c->pid, s->unix_allow[i].path, 0, &rule) == 0 &&
+		    rule.st_dev == st->st_dev && rule.st_ino == st->st_ino)
+			return true;
+	}
+	return false;
+}
+
+static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
+		       size_t len, struct verdict *v)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	char path[NBJ_UNIX_PATH_MAX + 1], dir[NBJ_UNIX_PATH_MAX + 2];
+	struct stat st;
+	size_t plen;
+	char *slash;
+	int err;
+
+	if (len <= off || sun->sun_path[0] == '\0')
+		return; /* unnamed or abstract: per network namespace */
+	if (len > sizeof(*sun)) {
+		deny(v, EINVAL, "");
+		return;
+	}
+	plen = strnlen(sun->sun_path, len - off);
+	memcpy(path, sun->sun_path, plen);
+	path[plen] = '\0';
+	escape(path, plen, c->target, sizeof(c->target));
+
+	if (c->call == NOTIFY_BIND) {
+		/* the socket does not exist yet: judge its directory */
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else if (slash == dir)
+			dir[1] = '\0';
+		else
+			*slash = '\0';
+		err = resolve_in_job(c->pid, dir, O_DIRECTORY, &st);
+		if (err == 0 && is_private_dev(c->n, st.st_dev))
+			return;
+		if (err == -ENOENT || err == -ENOTDIR) {
+			deny(v, -err, "");
+			return;
+		}
+		deny(v, EACCES, err < 0 ? "unix-path-unresolvable" : "unix-path");
+		return;
+	}
+
+	err = resolve_in_job(c->pid, path, 0, &st);
+	if (err == -ENOENT || err == -ENOTDIR) {
+		deny(v, -err, ""); /* what the kernel would answer */
+		return;
+	}
+	if (err < 0) {
+		deny(v, EACCES, "unix-path-unresolvable");
+		return;
+	}
+	if (is_private_dev(c->n, st.st_dev) || unix_allowed_inode(c, &st))
+		return;
+	deny(v, EACCES, "unix-path");
+}
+
+/* Judge one socket address at @uaddr (length @ulen) in the caller */
+static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
+			   struct verdict *v)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct nbj_addr a;
+	long err;
+
+	memset(v, 0, sizeof(*v));
+	if (!uaddr || !ulen)
+		return; /* no address: the kernel uses the connected peer */
+	if (ulen > sizeof(ss)) {
+		deny(v, EINVAL, "");
+		return;
+	}
+	err = read_mem(c->pid, &ss, uaddr, ulen);
+	if (err < 0) {
+		deny(v, EFAULT, "");
+		return;
+	}
+	switch (ss.ss_family) {
+	case AF_UNSPEC:		/* dissolves an association */
+	case AF_NETLINK:	/* the kernel, inside the job's netns */
+		return;
+	case AF_UNIX:
+		judge_unix(c, (const struct sockaddr_un *)&ss, ulen, v);
+		return;
+	case AF_INET6:
+		/* RFC 2133 sockaddr_in6 without sin6_scope_id: accepted */
+		if (ulen >= 24)
+			ulen = sizeof(struct sockaddr_in6);
+		/* fallthrough */
+	case AF_INET:
+		if (nbj_addr_from_sockaddr((struct sockaddr *)&ss, (socklen_t)ulen,
+					   &a) < 0) {
+			deny(v, EINVAL, "");
+			return;
+		}
+		nbj_addr_format(&a, c->target, sizeof(c->target));
+		for (int round = 0; round < 2; round++) {
+			verdict_inet(&c->n->scope, c->call, c->sotype, &a, v);
+			if (!v->need_type)
+				return;
+			if (fetch_sotype(c) < 0)
+				break;
+		}
+		deny(v, EACCES, "socket-type-unknown");
+		return;
+	default:
+		snprintf(c->target, sizeof(c->target), "family=%u", ss.ss_family);
+		deny(v, EAFNOSUPPORT, "address-family");
+		return;
+	}
+}
+
+static void judge_sendmsg(struct call_ctx *c, uint64_t umsg, struct verdict *v)
+{
+	struct msghdr m;
+
+	memset(v, 0, sizeof(*v));
+	if (read_mem(c->pid, &m, umsg, sizeof(m)) < 0) {
+		deny(v, EFAULT, "");
+		return;
+	}
+	judge_sockaddr(c, (uint64_t)(uintptr_t)m.msg_name,
+		       m.msg_name ? m.msg_namelen : 0, v);
+}
+
+static void judge_sendmmsg(struct call_ctx *c, uint64_t uvec, uint64_t vlen,
+			   struct verdict *v)
+{
+	struct notifier *n = c->n;
+
+	memset(v, 0, sizeof(*v));
+	if (vlen > MMSG_MAX)
+		vlen = MMSG_MAX;
+	if (!vlen)
+		return;
+	if (read_mem(c->pid, n->mmsg, uvec, vlen * sizeof(n->mmsg[0])) < 0) {
+		deny(v, EFAULT, "");
+		return;
+	}
+	for (size_t i = 0; i < vlen && !v->deny; i++) {
+		const struct msghdr *m = &n->mmsg[i].msg_hdr;
+
+		judge_sockaddr(c, (uint64_t)(uintptr_t)m->msg_name,
+			       m->msg_name ? m->msg_namelen : 0, v);
+	}
+}
+
+/* listen(): the address the socket is bound to, as bind() would judge it */
+static void judge_listen(struct call_ctx *c, struct verdict *v)
+{
+	_cleanup_close_ int pidfd = -1, fd = -1;
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = sizeof(ss);
+	struct nbj_addr a;
+
+	memset(v, 0, sizeof(*v));
+	pidfd = open_pidfd(c->pid);
+	if (pidfd >= 0 && seccomp_notify_id_valid(c->n->fd, c->n->req->id) == 0)
+		fd = (int)syscall(SYS_pidfd_getfd, pidfd, c->sockfd, 0);
+	if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		/* not a socket, or gone: the kernel answers for itself */
+		return;
+	}
+	if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)
+		return; /* AF_UNIX paths were judged at bind() */
+	if (nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &a) < 0)
+		return;
+	nbj_addr_format(&a, c->target, sizeof(c->target));
+	verdict_inet(&c->n->scope, NOTIFY_LISTEN, 0, &a, v);
+}
+
+static int call_from_nr(const struct notifier *n, int nr,
+			enum notify_call *ret)
+{
+	for (int i = 0; i < NOTIFY_CALL_COUNT; i++)
+		if (n->nr[i] == nr && nr >= 0) {
+			*ret = (enum notify_call)i;
+			return 0;
+		}
+	return -ENOSYS;
+}
+
+static void audit(const struct call_ctx *c, const struct verdict *v)
+{
+	char path[64], exe[PATH_MAX], exe_esc[4 * 256];
+	char line[sizeof(c->target) + sizeof(exe_esc) + 256];
+	ssize_t n;
+	int len;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", c->pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	if (n < 0)
+		n = snprintf(exe, sizeof(exe), "?");
+	exe[n] = '\0';
+	escape(exe, (size_t)n, exe_esc, sizeof(exe_esc));
+	len = snprintf(line, sizeof(line),
+		       "nbjail[%s]: deny %s %s pid=%d exe=%s reason=%s\n",
+		       c->n->job_id, notify_call_name(c->call),
+		       c->target[0] ? c->target : "-", c->pid, exe_esc, v->reason);
+	if (len > 0)
+		(void)!write(STDERR_FILENO, line,
+			     (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+}
+
+static void handle_one(struct notifier *n)
+{
+	struct seccomp_notif *req = n->req;
+	struct seccomp_notif_resp *resp = n->resp;
+	struct call_ctx c = { .n = n };
+	struct verdict v = { 0 };
+
+	memset(req, 0, sizeof(*req));
+	if (seccomp_notify_receive(n->fd, req) < 0)
+		return; /* the caller went away meanwhile */
+	c.pid = (pid_t)req->pid;
+	c.sockfd = (int)req->data.args[0];
+
+	if (call_from_nr(n, req->data.nr, &c.call) < 0) {
+		deny(&v, ENOSYS, "");
+	} else {
+		switch (c.call) {
+		case NOTIFY_CONNECT:
+		case NOTIFY_BIND:
+			judge_sockaddr(&c, req->data.args[1], req->data.args[2], &v);
+			break;
+		case NOTIFY_SENDTO:
+			judge_sockaddr(&c, req->data.args[4], req->data.args[5], &v);
+			break;
+		case NOTIFY_SENDMSG:
+			judge_sendmsg(&c, req->data.args[1], &v);
+			break;
+		case NOTIFY_SENDMMSG:
+			judge_sendmmsg(&c, req->data.args[1], req->data.args[2], &v);
+			break;
+		case NOTIFY_LISTEN:
+			judge_listen(&c, &v);
+			break;
+		default:
+			deny(&v, ENOSYS, "");
+		}
+	}
+
+	/* Whatever we read is only meaningful if the caller still waits */
+	if (seccomp_notify_id_valid(n->fd, req->id) < 0)
+		return;
+	memset(resp, 0, sizeof(*resp));
+	resp->id = req->id;
+	if (v.deny) {
+		resp->error = -v.err;
+		n->n_denied++;
+		if (v.err == EACCES)
+			audit(&c, &v);
+	} else {
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		n->n_continued++;
+	}
+	(void)seccomp_notify_respond(n->fd, resp);
+}
+
+/**
+ * notifier_dispatch() - answer every notification that is waiting
+ * @n:		notifier
+ *
+ * Never blocks: handles at most NOTIFY_BATCH calls, then returns (the fd
+ * stays readable if more are waiting).
+ *
+ * Return: 0, or 1 once no process uses the filter any more (the fd then
+ * only reports POLLHUP and should be unwatched)
+ */
+int notifier_dispatch(struct notifier *n)
+{
+	for (int i = 0; i < NOTIFY_BATCH && !n->hung_up; i++) {
+		struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) <= 0)
+			break;
+		if (pfd.revents & POLLIN)
+			handle_one(n);
+		else if (pfd.revents & (POLLHUP | POLLERR | POLLNVAL))
+			n->hung_up = true;
+	}
+	return n->hung_up;
+}
+
+/**
+ * notifier_fd() - the listener fd, readable when calls wait for an answer
+ * @n:		notifier
+ *
+ * Return: the fd, owned by @n
+ */
+int notifier_fd(const struct notifier *n)
+{
+	return n->fd;
+}
+
+/**
+ * notifier_stats() - how many calls were refused and let through
+ * @n:		notifier
+ * @denied:	calls answered with an errno
+ * @continued:	calls the kernel carried out
+ */
+void notifier_stats(const struct notifier *n, unsigned long long *denied,
+		    unsigned long long *continued)
+{
+	*denied = n->n_denied;
+	*continued = n->n_continued;
+}
+
+static void add_private_dirs(struct notifier *n, pid_t init_pid)
+{
+	static const char *const dirs[] = { "/run", "/var/run", "/dev/shm" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		struct stat st;
+
+		if (resolve_in_job(init_pid, dirs[i], O_DIRECTORY, &st) < 0 ||
+		    is_private_dev(n, st.st_dev))
+			continue;
+		n->private_dev[n->n_private_dev++] = st.st_dev;
+	}
+}
+
+/**
+ * notifier_new() - take over a job's seccomp listener
+ * @fd:		the listener (owned by the notifier from now on, also on
+ *		failure)
+ * @scope:	policy, floor and addresses; copied, but the arrays it
+ *		points to must outlive the notifier
+ * @job_id:	for audit lines
+ * @init_pid:	the job's init, whose root shows the job's private mounts
+ * @ret:	the notifier
+ *
+ * Return: 0, or negative errno
+ */
+int notifier_new(int fd, const struct notify_scope *scope, const char *job_id,
+		 pid_t init_pid, struct notifier **ret)
+{
+	struct notifier *n = calloc(1, sizeof(*n));
+	int err;
+
+	if (!n) {
+		close(fd);
+		return -ENOMEM;
+	}
+	n->fd = fd;
+	n->scope = *scope;
+	snprintf(n->job_id, sizeof(n->job_id), "%s", job_id);
+	err = seccomp_notify_alloc(&n->req, &n->resp);
+	if (err < 0) {
+		notifier_free(n);
+		return err;
+	}
+	for (int i = 0; i < NOTIFY_CALL_COUNT; i++)
+		n->nr[i] = seccomp_syscall_resolve_name(
+			notify_call_name((enum notify_call)i));
+	add_private_dirs(n, init_pid);
+	*ret = n;
+	return 0;
+}
+
+/**
+ * notifier_free() - close the listener (pending and later calls of the
+ * job then fail with ENOSYS) and free everything
+ * @n:		notifier, may be NULL
+ */
+void notifier_free(struct notifier *n)
+{
+	if (!n)
+		return;
+	closep(&n->fd);
+	seccomp_notify_free(n->req, n->resp);
+	free(n);
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * seccomp/verdict.h - the supervisor's answer to a notified socket call
+ */
+#ifndef NBJ_SECCOMP_VERDICT_H
+#define NBJ_SECCOMP_VERDICT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/policy.h"
+
+/* The system calls the job's filter hands to the supervisor */
+enum notify_call {
+	NOTIFY_CONNECT,
+	NOTIFY_SENDTO,
+	NOTIFY_SENDMSG,
+	NOTIFY_SENDMMSG,
+	NOTIFY_BIND,
+	NOTIFY_LISTEN,
+	NOTIFY_CALL_COUNT,
+};
+
+/**
+ * struct notify_scope - what the supervisor knows about one job
+ * @policy:	the job's policy (the relay's copy is the same)
+ * @floor:	the dynamic floor: host addresses at start, the job pool
+ * @has_net:	the job has a veth (net profile)
+ * @local:	the job's own addresses (its end of the veth)
+ * @n_local:	entries in @local
+ * @gateway:	the host end of the veth, where the relay listens
+ * @n_gateway:	entries in @gateway
+ * @unix_allow:	pathname sockets outside the job's private mounts that
+ *		the job may connect to
+ * @n_unix_allow: entries in @unix_allow
+ */
+struct notify_scope {
+	const struct nbj_policy *policy;
+	struct floor_ctx floor;
+	bool has_net;
+	struct nbj_addr local[2];
+	size_t n_local;
+	struct nbj_addr gateway[2];
+	size_t n_gateway;
+	const struct unix_rule *unix_allow;
+	size_t n_unix_allow;
+};
+
+/**
+ * struct verdict - the answer to one notified call
+ * @deny:	fail the call with -@err; otherwise let the kernel continue
+ * @need_type:	ask again with the socket's type
+ * @err:	errno for a denied call
+ * @reason:	why, for the audit line
+ */
+struct verdict {
+	bool deny;
+	bool need_type;
+	int err;
+	char reason[32];
+};
+
+const char *notify_call_name(enum notify_call call);
+void verdict_inet(const struct notify_scope *s, enum notify_call call,
+		  int sotype, const struct nbj_addr *target, struct verdict *ret);
+
+#endif /* NBJ_SECCOMP_VERDICT_H */
