@@ -1,0 +1,318 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_seccomp.py - the supervisor's user-notify layer
+
+The job's filter hands connect, bind, listen, sendto (with an address),
+sendmsg and sendmmsg to the supervisor, which answers EACCES (with an
+audit line) or lets the kernel continue.  These tests check the answers
+that only this layer gives (pathname unix sockets, foreign binds, UDP
+that the relay would not carry), the audit line, that the listener never
+reaches the job, and what happens when the supervisor is stopped or
+killed while a call waits.  The autouse no_leaks fixture checks the
+detectors after each test.
+"""
+import json
+import os
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import PYTHON, nbjail, read_line, seccomp_denies, wait_host_clean
+
+ALLOW = ["198.51.100.10:80"]
+
+# Runs in the job: each step is (name, python expression); prints one JSON
+# object {name: "ok" | "ERRNO-NAME"}.
+JOB_LIB = r"""
+import errno, json, os, socket, sys, threading, time
+out = {}
+def step(name, fn):
+    try:
+        r = fn()
+        out[name] = "ok" if r is None else r
+    except OSError as e:
+        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+def tcp(host, port, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_STREAM); s.settimeout(5)
+    try: s.connect((host, port))
+    finally: s.close()
+def udp(host, port, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    try: s.sendto(b"x", (host, port))
+    finally: s.close()
+def unix(path, kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_UNIX, kind); s.settimeout(5)
+    try:
+        if kind == socket.SOCK_STREAM: s.connect(path)
+        else: s.sendto(b"x", path)
+    finally: s.close()
+def unix_bind(path):
+    s = socket.socket(socket.AF_UNIX)
+    try: s.bind(path); s.listen()
+    finally: s.close()
+"""
+
+
+def job(script, *extra, allow=ALLOW, profile="net", timeout=60):
+    args = ["run", "--profile", profile]
+    for a in allow:
+        args += ["--allow", a]
+    cp = nbjail(*args, *extra, "--", PYTHON, "-I", "-c",
+                JOB_LIB + script + "\nprint(json.dumps(out))", timeout=timeout)
+    assert cp.returncode == 0, (cp.returncode, cp.stdout, cp.stderr)
+    return cp, json.loads(cp.stdout.strip().splitlines()[-1])
+
+
+class HostUnixListener:
+    """A pathname unix socket on the host, counting what reaches it."""
+
+    def __init__(self, path, kind=socket.SOCK_STREAM):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, kind)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o777)
+        if kind == socket.SOCK_STREAM:
+            self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.kind = kind
+        self.seen = 0
+        self.stop = threading.Event()
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        deadline = time.monotonic() + 120
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            try:
+                if self.kind == socket.SOCK_STREAM:
+                    c, _ = self.sock.accept()
+                    c.close()
+                else:
+                    self.sock.recv(64)
+                self.seen += 1
+            except (socket.timeout, OSError):
+                continue
+
+    def close(self):
+        self.stop.set()
+        self.t.join(timeout=5)
+        self.sock.close()
+        os.unlink(self.path)
+
+
+@pytest.fixture
+def host_unix(tmp_path):
+    made = []
+
+    def make(name, kind=socket.SOCK_STREAM):
+        lst = HostUnixListener(tmp_path / name, kind)
+        made.append(lst)
+        return lst
+    yield make
+    for lst in made:
+        lst.close()
+
+
+def test_job_has_filter_but_no_listener(nbj, world):
+    cp = nbjail("run", "--", "sh", "-c",
+                "grep -E '^Seccomp(_filters)?:' /proc/self/status; "
+                "for f in /proc/self/fd/*; do readlink $f; done; true")
+    assert cp.returncode == 0, cp.stderr
+    assert "Seccomp:\t2" in cp.stdout, cp.stdout
+    assert "seccomp" not in cp.stdout.replace("Seccomp", ""), cp.stdout
+
+
+def test_deny_line_names_job_call_target_pid_exe_reason(nbj, world):
+    cp, out = job('step("meta", lambda: tcp("169.254.169.254", 80))\n'
+                  'step("v6", lambda: tcp("fd00::1", 443, socket.AF_INET6))\n'
+                  'step("udp", lambda: udp("10.0.0.1", 9999))\n')
+    assert out == {"meta": "EACCES", "v6": "EACCES", "udp": "EACCES"}, out
+    denies = seccomp_denies(cp.stderr)
+    assert [(d[1], d[2], d[5]) for d in denies] == [
+        ("connect", "169.254.169.254:80", "floor:metadata"),
+        ("connect", "[fd00::1]:443", "floor:private"),
+        ("sendto", "10.0.0.1:9999", "floor:private"),
+    ], cp.stderr
+    assert len({d[0] for d in denies}) == 1
+    assert all(int(d[3]) > 1 for d in denies), denies
+    assert all(os.path.basename(d[4]).startswith("python3") for d in denies), denies
+
+
+def test_udp_is_not_relayed_even_when_allowed(nbj, world):
+    cp, out = job('step("udp", lambda: udp("198.51.100.10", 80))\n'
+                  'step("tcp", lambda: tcp("198.51.100.10", 80))\n')
+    assert out == {"udp": "EACCES", "tcp": "ok"}, out
+    assert [d[5] for d in seccomp_denies(cp.stderr)] == ["not-relayed"], cp.stderr
+
+
+def test_dns_to_any_address_continues_to_the_stub(nbj, world):
+    # UDP/53 is redirected to the relay whatever the address; the world's
+    # resolver must not see it (no_leaks checks its detector)
+    cp, out = job('step("dns", lambda: udp("198.51.100.53", 53))\n'
+                  'step("dns6", lambda: udp("2001:db8::53", 53, socket.AF_INET6))\n')
+    assert out == {"dns": "ok", "dns6": "ok"}, out
+    assert seccomp_denies(cp.stderr) == []
+    assert world.dns_queries() == []
+
+
+def test_minimal_profile_has_no_network(nbj, world):
+    cp, out = job('step("tcp", lambda: tcp("198.51.100.10", 80))\n'
+                  'step("lo", lambda: unix_bind("/run/x.sock"))\n',
+                  profile="minimal", allow=())
+    assert out == {"tcp": "EACCES", "lo": "ok"}, out
+    assert [d[5] for d in seccomp_denies(cp.stderr)] == ["no-network"], cp.stderr
+
+
+def test_bind_and_listen(nbj, world):
+    cp, out = job(r'''
+def freebind(host, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND
+    try: s.bind((host, 8080))
+    finally: s.close()
+def serve(host, fam=socket.AF_INET):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, 0)); s.listen()
+    c = socket.socket(fam, socket.SOCK_STREAM)
+    c.connect(("127.0.0.1" if fam == socket.AF_INET else "::1", s.getsockname()[1]))
+    c.close(); s.close()
+step("meta", lambda: freebind("169.254.169.254"))
+step("private", lambda: freebind("10.0.0.1"))
+step("public", lambda: freebind("198.51.100.10"))
+step("v6", lambda: freebind("fd00::1", socket.AF_INET6))
+step("any", lambda: serve("0.0.0.0"))
+step("any6", lambda: serve("::", socket.AF_INET6))
+step("lo", lambda: serve("127.0.0.1"))
+''')
+    assert out == {"meta": "EACCES", "private": "EACCES", "public": "EACCES", "v6": "EACCES",
+                   "any": "ok", "any6": "ok", "lo": "ok"}, out
+    assert {d[1] for d in seccomp_denies(cp.stderr)} == {"bind"}
+    assert {d[5] for d in seccomp_denies(cp.stderr)} == {"bind-foreign-address"}
+
+
+def test_unix_pathname_sockets(nbj, world, host_unix, tmp_path):
+    stream = host_unix("host.sock")
+    dgram = host_unix("host.dgram", socket.SOCK_DGRAM)
+    script = f'''
+step("host", lambda: unix({stream.path!r}))
+step("host_dgram", lambda: unix({dgram.path!r}, socket.SOCK_DGRAM))
+os.symlink({stream.path!r}, "/run/link.sock")
+step("via_symlink", lambda: unix("/run/link.sock"))
+os.chdir({str(tmp_path)!r})
+step("relative", lambda: unix("host.sock"))
+step("bind_host_tmp", lambda: unix_bind({str(tmp_path / "job.sock")!r}))
+step("bind_run", lambda: unix_bind("/run/job.sock"))
+step("bind_shm", lambda: unix_bind("/dev/shm/job.sock"))
+step("missing", lambda: unix("/run/nothing.sock"))
+srv = socket.socket(socket.AF_UNIX); srv.bind("/run/own.sock"); srv.listen()
+step("own", lambda: unix("/run/own.sock"))
+step("abstract", lambda: unix("\\0nbjail-test-abstract"))
+'''
+    cp, out = job(script)
+    assert out == {"host": "EACCES", "host_dgram": "EACCES", "via_symlink": "EACCES",
+                   "relative": "EACCES", "bind_host_tmp": "EACCES", "bind_run": "ok",
+                   "bind_shm": "ok", "missing": "ENOENT", "own": "ok",
+                   "abstract": "ECONNREFUSED"}, out
+    assert stream.seen == 0 and dgram.seen == 0
+    assert not (tmp_path / "job.sock").exists()
+    denies = seccomp_denies(cp.stderr)
+    assert {d[5] for d in denies} == {"unix-path"}, cp.stderr
+    assert (("connect", stream.path) in [(d[1], d[2]) for d in denies]), cp.stderr
+
+    # unix_allow names the inode: the socket itself, or a symlink to it
+    cp, out = job(script.replace(
+        'step("bind_host_tmp"', 'pass  # step("bind_host_tmp"'), "--unix-allow", stream.path)
+    assert out["host"] == "ok" and out["via_symlink"] == "ok" and out["relative"] == "ok", out
+    assert out["host_dgram"] == "EACCES", out
+    assert stream.seen == 3
+
+
+def test_unix_allow_from_policy_file(nbj, world, host_unix, tmp_path):
+    stream = host_unix("pol.sock")
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(f"allow: ['198.51.100.10:80']\nunix_allow:\n  - {stream.path}\n")
+    cp, out = job(f'step("host", lambda: unix({stream.path!r}))\n', "--policy", str(pol))
+    assert out == {"host": "ok"}, (out, cp.stderr)
+    assert stream.seen == 1
+
+
+def test_unix_path_with_control_characters_is_escaped(nbj, world):
+    cp, out = job(r'step("evil", lambda: unix("/tmp/a b\nnbjail[00000000]: deny x"))' + "\n")
+    assert out == {"evil": "ENOENT"}, out
+    cp, out = job(r'step("evil", lambda: unix_bind("/tmp/a b\nreason=allowed"))' + "\n")
+    assert out == {"evil": "EACCES"}, out
+    lines = [l for l in cp.stderr.splitlines() if "deny bind" in l]
+    assert lines == [lines[0]] and "/tmp/a\\x20b\\x0areason=allowed" in lines[0], cp.stderr
+    assert seccomp_denies(cp.stderr)[0][5] == "unix-path"
+
+
+def test_calls_from_threads_and_children(nbj, world):
+    cp, out = job(r'''
+import threading
+def worker(i):
+    step(f"deny{i}", lambda: tcp("10.0.0.1", 80))
+    step(f"allow{i}", lambda: tcp("198.51.100.10", 80))
+    step(f"dns{i}", lambda: udp("198.51.100.53", 53))
+ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+pid = os.fork()
+if pid == 0:
+    try: tcp("10.0.0.1", 80); os._exit(1)
+    except PermissionError: os._exit(0)
+step("child", lambda: None if os.waitpid(pid, 0)[1] == 0 else "escaped")
+''')
+    assert out == {**{f"deny{i}": "EACCES" for i in range(8)},
+                   **{f"allow{i}": "ok" for i in range(8)},
+                   **{f"dns{i}": "ok" for i in range(8)}, "child": "ok"}, out
+    assert len(seccomp_denies(cp.stderr)) == 9
+
+
+def _start_waiting_job(spawn, tmp_path, target):
+    """A job that prints ready, waits for a file, then connects to target."""
+    go = tmp_path / "go"
+    script = (f"import os, socket, sys, time\nprint('ready', flush=True)\n"
+              f"for _ in range(400):\n    if os.path.exists({str(go)!r}): break\n"
+              f"    time.sleep(0.025)\n"
+              f"t = time.monotonic(); s = socket.socket(); s.settimeout(20)\n"
+              f"try:\n    s.connect({target!r}); r = 'ok'\n"
+              f"except OSError as e:\n    r = type(e).__name__\n"
+              f"print(r, round(time.monotonic() - t, 2), flush=True)\n")
+    p = spawn("run", "--allow", "198.51.100.10:80", "--", PYTHON, "-I", "-c", script)
+    assert read_line(p.stdout, 15) == "ready\n"
+    return p, go
+
+
+def test_stopped_supervisor_holds_the_calls(nbj, world, spawn, tmp_path):
+    # While nbjail is stopped, connect() waits: it neither fails open nor
+    # reaches the network; once nbjail runs again, it is answered.
+    p, go = _start_waiting_job(spawn, tmp_path, ("198.51.100.10", 80))
+    os.kill(p.pid, signal.SIGSTOP)  # ip netns exec execs nbjail: same pid
+    try:
+        go.touch()
+        time.sleep(1.5)
+        assert world.accesses("198.51.100.10:80") == []
+    finally:
+        os.kill(p.pid, signal.SIGCONT)
+    out, err = p.communicate(timeout=30)
+    result, elapsed = out.split()[-2:]
+    assert result == "ok" and float(elapsed) >= 1.0, (out, err)
+    assert world.accesses("198.51.100.10:80") != []
+    world.clear()
+
+
+def test_killed_supervisor_leaves_no_network(nbj, world, spawn, tmp_path):
+    # A call waiting on a supervisor that is killed never passes: the job
+    # dies with its supervisor and nothing reaches the target.
+    p, go = _start_waiting_job(spawn, tmp_path, ("198.51.100.10", 80))
+    os.kill(p.pid, signal.SIGSTOP)
+    go.touch()
+    time.sleep(0.5)
+    os.kill(p.pid, signal.SIGKILL)
+    out, _err = p.communicate(timeout=30)
+    assert "ok" not in out.split(), out
+    assert world.accesses("198.51.100.10:80") == []
+    nbjail("gc")
+    assert wait_host_clean(world) == []
