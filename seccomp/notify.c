@@ -35,8 +35,10 @@
  *
  * Fail closed: a read that fails answers EFAULT, an unknown system call
  * or address family is refused, and if the supervisor dies the listener
- * closes and the kernel fails every pending and later call (ENOSYS); if
- * it is stopped, the calls wait.  They never pass unchecked.
+ * closes and the kernel fails every pending and later call (ENOSYS).  If
+ * it hangs, is stopped or falls behind, the job's init, which keeps a
+ * copy of the listener, fails each call that waited NOTIFY_WATCHDOG_MS
+ * (notifier_fail_one()).  They never pass unchecked.
  *
  * All buffers are allocated once per job; handling a call allocates
  * nothing.
@@ -610,4 +612,47 @@ void notifier_free(struct notifier *n)
 	closep(&n->fd);
 	seccomp_notify_free(n->req, n->resp);
 	free(n);
+}
+
+/**
+ * notifier_fail_one() - take one waiting notification off a listener and
+ * fail it with EACCES, unjudged
+ * @fd:		a copy of the job's listener
+ * @ret_pid:	the caller's pid, as seen from this process's PID namespace
+ * @ret_call:	the call's name
+ *
+ * The job's init calls this as a watchdog when a notification has waited
+ * for NOTIFY_WATCHDOG_MS: a supervisor that hangs or falls behind makes
+ * the job's socket calls fail, never pass.
+ *
+ * Return: 0, -EAGAIN if none was waiting, or negative errno
+ */
+int notifier_fail_one(int fd, pid_t *ret_pid, const char **ret_call)
+{
+	struct seccomp_notif *req = NULL;
+	struct seccomp_notif_resp *resp = NULL;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int err;
+
+	if (poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN))
+		return -EAGAIN;
+	err = seccomp_notify_alloc(&req, &resp);
+	if (err < 0)
+		return err;
+	memset(req, 0, sizeof(*req));
+	err = seccomp_notify_receive(fd, req);
+	if (err == 0) {
+		*ret_pid = (pid_t)req->pid;
+		*ret_call = "?";
+		for (int i = 0; i < NOTIFY_CALL_COUNT; i++)
+			if (seccomp_syscall_resolve_name(notify_call_name(
+				    (enum notify_call)i)) == req->data.nr)
+				*ret_call = notify_call_name((enum notify_call)i);
+		memset(resp, 0, sizeof(*resp));
+		resp->id = req->id;
+		resp->error = -EACCES;
+		err = seccomp_notify_respond(fd, resp);
+	}
+	seccomp_notify_free(req, resp);
+	return err;
 }

@@ -19,7 +19,9 @@
  *      fd on a socket pair; we copy it with pidfd_getfd() and the
  *      workload closes its own, so only the supervisor can answer
  *   5. reports STARTED, with the listener attached (SCM_RIGHTS), or
- *      EXEC_FAILED, then forwards SIGINT, SIGTERM,
+ *      EXEC_FAILED, then keeps its own copy of the listener as a
+ *      watchdog: a socket call that waits longer than NOTIFY_WATCHDOG_MS
+ *      for the supervisor is failed here (EACCES).  It forwards SIGINT, SIGTERM,
  *      SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the workload and reaps
  *      every orphan; when the workload itself ends it reports its wait
  *      status and exits, and the kernel kills whatever is left in the
@@ -28,6 +30,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -35,6 +38,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -42,6 +46,7 @@
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "seccomp/filter.h"
+#include "seccomp/notify.h"
 #include "supervisor/supervisor.h"
 
 static const int forwarded_signals[] = {
@@ -164,6 +169,91 @@ static int setup_network(const struct job_net *net)
 	return err;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The notification watchdog: if a socket call has waited for the
+ * supervisor for NOTIFY_WATCHDOG_MS (it hangs, is stopped or falls
+ * behind), fail one waiting call; it never passes unjudged. */
+static void watchdog_check(int listener)
+{
+	const char *call;
+	pid_t pid;
+
+	if (notifier_fail_one(listener, &pid, &call) == 0)
+		log_err("the supervisor did not answer within %d ms: refused %s of "
+			"pid %d", NOTIFY_WATCHDOG_MS, call, pid);
+}
+
+/* Forward signals, reap orphans, watch the listener; exits when the
+ * workload has ended */
+_Noreturn static void reaper_loop(int sock, int sfd, int listener, pid_t workload)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = sfd, .events = POLLIN },
+		{ .fd = listener, .events = POLLIN },
+	};
+	long long pending_since = -1;
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	for (;;) {
+		int timeout = -1;
+
+		pfd[1].fd = pending_since < 0 ? listener : -1;
+		if (pending_since >= 0) {
+			long long left = pending_since + NOTIFY_WATCHDOG_MS - now_ms();
+
+			timeout = left > 0 ? (int)left : 0;
+		}
+		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+			(void)kill(workload, SIGKILL);
+			_exit(1);
+		}
+		if (pending_since >= 0 &&
+		    now_ms() >= pending_since + NOTIFY_WATCHDOG_MS) {
+			watchdog_check(listener);
+			pending_since = -1;
+		}
+		if (pfd[1].fd >= 0 && (pfd[1].revents & POLLIN))
+			pending_since = now_ms();
+		else if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLHUP | POLLERR))) {
+			close(listener); /* nobody uses the filter any more */
+			listener = -1;
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+
+		n = read(sfd, &si, sizeof(si));
+		if (n != sizeof(si)) {
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			(void)kill(workload, SIGKILL);
+			_exit(1);
+		}
+		if (si.ssi_signo != SIGCHLD) {
+			(void)kill(workload, (int)si.ssi_signo);
+			continue;
+		}
+		for (;;) {
+			int status;
+			pid_t pid = waitpid(-1, &status, WNOHANG);
+
+			if (pid <= 0)
+				break;
+			if (pid == workload) {
+				send_msg(sock, REAPER_MSG_EXITED, status);
+				_exit(0);
+			}
+		}
+	}
+}
+
 /**
  * reaper_main() - run as PID 1 of a new job, see the theory above
  * @p:	parameters prepared by the supervisor before clone()
@@ -174,7 +264,6 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 {
 	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
 	int listener;
-	struct signalfd_siginfo si;
 	struct reaper_msg go;
 	sigset_t mask;
 	pid_t workload;
@@ -233,7 +322,6 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, listener);
 	}
 	err = send_msg_fd(p->sock, REAPER_MSG_STARTED, listener);
-	close(listener);
 	if (err < 0) {
 		(void)kill(workload, SIGKILL);
 		_exit(1);
@@ -249,29 +337,5 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		(void)kill(workload, SIGKILL);
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
 	}
-
-	for (;;) {
-		n = read(sfd, &si, sizeof(si));
-		if (n != sizeof(si)) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			(void)kill(workload, SIGKILL);
-			_exit(1);
-		}
-		if (si.ssi_signo != SIGCHLD) {
-			(void)kill(workload, (int)si.ssi_signo);
-			continue;
-		}
-		for (;;) {
-			int status;
-			pid_t pid = waitpid(-1, &status, WNOHANG);
-
-			if (pid <= 0)
-				break;
-			if (pid == workload) {
-				send_msg(p->sock, REAPER_MSG_EXITED, status);
-				_exit(0);
-			}
-		}
-	}
+	reaper_loop(p->sock, sfd, listener, workload);
 }
