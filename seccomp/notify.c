@@ -205,13 +205,15 @@ static bool is_private_dev(const struct notifier *n, dev_t dev)
 
 /* Resolve @path as the caller would: absolute paths inside its root,
  * relative ones beneath its cwd (".." above the cwd or an absolute
- * symlink on the way is refused: EXDEV) */
+ * symlink on the way is refused: EXDEV).  /proc magic links would be
+ * resolved from the supervisor's point of view: refused (ELOOP). */
 static int resolve_in_job(pid_t pid, const char *path, unsigned long flags,
 			  struct stat *st)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC | flags,
-		.resolve = path[0] == '/' ? RESOLVE_IN_ROOT : RESOLVE_BENEATH,
+		.resolve = RESOLVE_NO_MAGICLINKS |
+			   (path[0] == '/' ? RESOLVE_IN_ROOT : RESOLVE_BENEATH),
 	};
 	_cleanup_close_ int base = -1, fd = -1;
 	char proc[64];
