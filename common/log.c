@@ -4,18 +4,64 @@
  *
  * One line per call, written with a single write(2) so that lines from
  * the supervisor, the reaper and the relay never interleave mid-line.
+ *
+ * Informational lines (each denial is one) are limited to LOG_INFO_PER_S
+ * per second and process: a job that floods denials must not flood the
+ * terminal, nor stall on a stderr nobody reads.  What is held back is
+ * counted and said in one line; the audit trail (journald, --audit-log)
+ * has every event.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
 
+#define LOG_INFO_PER_S 50
+
 static struct {
 	char prefix[64];
 	int debug; /* -1: not read yet */
-} log_state = { "nbjail", -1 };
+	time_t window;
+	unsigned in_window;
+	unsigned long long held;
+} log_state = { "nbjail", -1, 0, 0, 0 };
+
+/**
+ * log_info_allowed() - whether one more informational line may be
+ * printed now; says once per second how many were held back
+ *
+ * Return: true to print it
+ */
+bool log_info_allowed(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (ts.tv_sec != log_state.window) {
+		if (log_state.held) {
+			char line[160];
+			int n = snprintf(line, sizeof(line),
+					 "%s: %llu more lines not shown (every event is "
+					 "in the audit trail)\n", log_state.prefix,
+					 log_state.held);
+
+			if (n > 0)
+				(void)!write(STDERR_FILENO, line, (size_t)n);
+		}
+		log_state.window = ts.tv_sec;
+		log_state.in_window = 0;
+		log_state.held = 0;
+	}
+	if (log_state.in_window >= LOG_INFO_PER_S) {
+		log_state.held++;
+		return false;
+	}
+	log_state.in_window++;
+	return true;
+}
 
 /**
  * log_set_prefix() - set the program name printed before each message
@@ -41,6 +87,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (log_state.debug < 0)
 		log_state.debug = getenv("NBJAIL_DEBUG") != NULL;
 	if (level == LOG_LEVEL_DEBUG && !log_state.debug)
+		return;
+	if (level == LOG_LEVEL_INFO && !log_info_allowed())
 		return;
 
 	n = snprintf(line, sizeof(line), "%s: ", log_state.prefix);

@@ -10,6 +10,8 @@
 #ifndef NBJ_COMMON_LOG_H
 #define NBJ_COMMON_LOG_H
 
+#include <stdbool.h>
+
 #include "common/util.h"
 
 enum log_level {
@@ -20,6 +22,7 @@ enum log_level {
 };
 
 void log_set_prefix(const char *prefix);
+bool log_info_allowed(void);
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
 
 #define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)

@@ -350,3 +350,26 @@ bool allow_match_name(const struct allow_rule *rule, const char *name,
 	s = strlen(rule->name);
 	return n > s && !strcmp(name + n - s, rule->name);
 }
+
+/**
+ * nbj_label_valid() - whether a job or tenant name is acceptable: 1 to 63
+ * characters of [A-Za-z0-9._-], not starting with '-' or '.'
+ * @s:		the name
+ *
+ * Return: true if valid
+ */
+bool nbj_label_valid(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (len < 1 || len > 63 || s[0] == '-' || s[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
+			return false;
+	}
+	return true;
+}

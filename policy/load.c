@@ -5,9 +5,9 @@
  * Theory of operation: the file (at most POLICY_MAX_FILE_SIZE bytes) is
  * loaded as one YAML document with libyaml; the root must be a mapping.
  * Each key is looked up in a fixed table of the fields this version
- * enforces (profile, allow, floor_exceptions, unix_allow); an unknown
- * key, a repeated key, a value of the wrong type or an invalid pattern is an error that
- * names the file, line, column and field:
+ * enforces (tenant, profile, allow, floor_exceptions, unix_allow); an
+ * unknown key, a repeated key, a value of the wrong type or an invalid
+ * pattern is an error that names the file, line, column and field:
  *
  *	policy.yaml:4:5: allow[1]: not an IP, IP:port, CIDR or [IPv6]:port pattern
  *
@@ -78,6 +78,18 @@ static int load_profile(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d
 			       "expected a profile name (minimal, compute or net)");
 	strcpy(d->profile, s);
 	d->profile_line = (unsigned)v->start_mark.line + 1;
+	return 0;
+}
+
+static int load_tenant(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	const char *s = scalar(v);
+
+	if (!s || strlen(s) != v->data.scalar.length || !nbj_label_valid(s))
+		return fail_at(c, v, EINVAL, "tenant",
+			       "expected a name of 1 to 63 letters, digits, dots, "
+			       "dashes or underscores");
+	snprintf(d->tenant, sizeof(d->tenant), "%s", s);
 	return 0;
 }
 
@@ -183,6 +195,7 @@ static const struct {
 	const char *key;
 	int (*load)(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d);
 } fields[] = {
+	{ "tenant", load_tenant },
 	{ "profile", load_profile },
 	{ "allow", load_allow },
 	{ "floor_exceptions", load_floor_exceptions },
@@ -213,8 +226,8 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 				break;
 		if (i == ARRAY_SIZE(fields))
 			return fail_at(c, k, EINVAL, key,
-				       "unknown key (this version knows: profile, "
-				       "allow, floor_exceptions, unix_allow)");
+				       "unknown key (this version knows: tenant, "
+				       "profile, allow, floor_exceptions, unix_allow)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;

@@ -14,6 +14,7 @@
 
 /**
  * struct policy_doc - a parsed, validated policy file
+ * @tenant:		tenant name, "" if absent
  * @profile:		profile name as written, "" if absent
  * @profile_line:	its line, for errors found by the caller
  * @allow:		allow rules
@@ -24,6 +25,7 @@
  * @n_unix_allow:	entries in @unix_allow
  */
 struct policy_doc {
+	char tenant[64];
 	char profile[16];
 	unsigned profile_line;
 	struct allow_rule *allow;

@@ -136,6 +136,7 @@ bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a);
 bool allow_match_name(const struct allow_rule *rule, const char *name,
 		      uint16_t port);
 int name_normalize(const char *in, char *out, size_t outlen);
+bool nbj_label_valid(const char *s);
 const char *allow_rule_format(const struct allow_rule *rule, char *buf,
 			      size_t len);
 

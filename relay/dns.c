@@ -92,16 +92,37 @@ static void reply(struct relay_ctx *c, const struct dns_client *cl,
 		tcp_close(c, cl->tcp);
 }
 
-static void log_dns_deny(const char *name, const struct dns_client *cl,
-			 const char *reason)
+/* Log, count and audit a refused name, with what it resolved to */
+static void log_dns_deny_resolved(struct relay_ctx *c, const char *name,
+				  const struct dns_client *cl, const char *reason,
+				  const struct nbj_addr *answers, size_t n)
 {
 	struct nbj_addr peer = { 0 };
-	char p[NBJ_ADDR_STRLEN];
+	char p[NBJ_ADDR_STRLEN], resolved[256];
+	size_t o = 0;
+
+	resolved[0] = '\0';
+	for (size_t i = 0; i < n && o + NBJ_ADDR_STRLEN + 2 < sizeof(resolved); i++) {
+		struct nbj_addr a = answers[i];
+
+		a.port = 0;
+		o += (size_t)snprintf(resolved + o, sizeof(resolved) - o, "%s", i ? ", " : "");
+		nbj_addr_format(&a, resolved + o, sizeof(resolved) - o);
+		o += strlen(resolved + o);
+	}
 
 	(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen,
 				     &peer);
 	log_info("deny dns %s from %s reason=%s", name[0] ? name : "(invalid name)",
 		 nbj_addr_format(&peer, p, sizeof(p)), reason);
+	audit_deny(&c->cfg->audit, LANE_DNS, 0, NULL,
+		   name[0] ? name : "(invalid name)", resolved, NULL, p, reason);
+}
+
+static void log_dns_deny(struct relay_ctx *c, const char *name,
+			 const struct dns_client *cl, const char *reason)
+{
+	log_dns_deny_resolved(c, name, cl, reason, NULL, 0);
 }
 
 static int pending_alloc(struct relay_ctx *c)
@@ -139,7 +160,7 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 	}
 	if (!policy_name_allowed(p, dq.name)) {
 		c->dns_refused++;
-		log_dns_deny(dq.name, cl, "not-allowed");
+		log_dns_deny(c, dq.name, cl, "not-allowed");
 		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
@@ -151,7 +172,7 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 	slot = names_add(c, dq.name);
 	if (slot >= 0 && c->names[slot].tainted) {
 		c->dns_refused++;
-		log_dns_deny(dq.name, cl, "rebinding");
+		log_dns_deny(c, dq.name, cl, "rebinding");
 		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
@@ -216,7 +237,7 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		return;
 	}
 	if (!hostaddr_floor(c)) {
-		log_dns_deny(pq->name, &pq->client, "floor-unknown");
+		log_dns_deny(c, pq->name, &pq->client, "floor-unknown");
 		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
@@ -227,8 +248,9 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		if (name >= 0)
 			c->names[name].tainted = true;
 		c->dns_refused++;
-		log_dns_deny(pq->name, &pq->client,
-			     decision_reason_format(&d, reason, sizeof(reason)));
+		log_dns_deny_resolved(c, pq->name, &pq->client,
+				      decision_reason_format(&d, reason, sizeof(reason)),
+				      answers, n);
 		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
@@ -236,6 +258,7 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
+	stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED, "allowed");
 	names_synthetic(c, name, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6, &synthetic);
 	reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NOERROR, &synthetic);
 }

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/privs.h"
 #include "relay/relay_int.h"
 
 #define FDS_PER_FLOW 6
@@ -73,22 +74,6 @@ static int signals_setup(void)
 	if (sigaction(SIGPIPE, &ign, NULL) < 0 || sigaction(SIGTERM, &dfl, NULL) < 0 ||
 	    sigaction(SIGINT, &dfl, NULL) < 0)
 		return negative_errno();
-	return 0;
-}
-
-static int drop_privileges(const struct relay_config *cfg, pid_t parent)
-{
-	if (setgroups(0, NULL) < 0 ||
-	    setresgid(cfg->gid, cfg->gid, cfg->gid) < 0 ||
-	    setresuid(cfg->uid, cfg->uid, cfg->uid) < 0)
-		return negative_errno();
-	if (cfg->uid != 0 && (getuid() != cfg->uid || geteuid() != cfg->uid))
-		return -EPERM;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		return negative_errno();
-	if (getppid() != parent) /* the supervisor died before PDEATHSIG */
-		return -ESRCH;
 	return 0;
 }
 
@@ -141,7 +126,7 @@ int relay_run(const struct relay_config *config)
 	if (!err)
 		err = raise_fd_limit(&cfg);
 	if (!err)
-		err = drop_privileges(&cfg, parent);
+		err = privs_drop(cfg.uid, cfg.gid, parent);
 	if (!err)
 		err = flow_table_init(&c);
 	if (!err)

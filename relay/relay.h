@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include "common/audit.h"
 #include "policy/policy.h"
 
 /**
@@ -25,6 +26,7 @@
  * @uid:	user to drop to
  * @gid:	group to drop to
  * @max_flows:	size of the flow table; further connections are refused
+ * @audit:	the job's statistics and audit writer
  */
 struct relay_config {
 	const char *job_id;
@@ -36,9 +38,34 @@ struct relay_config {
 	uid_t uid;
 	gid_t gid;
 	unsigned max_flows;
+	struct audit_ctx audit;
 };
 
 int relay_run(const struct relay_config *cfg);
+
+/**
+ * struct auditd_config - the job's audit writer (relay/auditd.c)
+ * @job_id:	job identifier
+ * @tenant:	the job's tenant
+ * @fd:		receiving end of the producers' SOCK_SEQPACKET socket
+ * @log_fd:	--audit-log file (O_APPEND), -1 for none
+ * @journal:	send events to journald
+ * @stats:	the job's statistics (ring of denials, counters)
+ * @uid:	user to drop to
+ * @gid:	group to drop to
+ */
+struct auditd_config {
+	const char *job_id;
+	const char *tenant;
+	int fd;
+	int log_fd;
+	bool journal;
+	struct job_stats *stats;
+	uid_t uid;
+	gid_t gid;
+};
+
+int auditd_run(const struct auditd_config *cfg);
 
 /* relay/resolve.c */
 #define RESOLVE_ANSWERS_MAX 16

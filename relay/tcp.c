@@ -129,6 +129,8 @@ static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
 	f->next_free = c->free_head;
 	c->free_head = slot;
 	c->live--;
+	if (c->cfg->audit.stats)
+		atomic_store(&c->cfg->audit.stats->flows_active, c->live);
 }
 
 static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
@@ -153,6 +155,10 @@ static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
 		f->side[i].pipe[0] = f->side[i].pipe[1] = -1;
 	}
 	c->live++;
+	if (c->cfg->audit.stats) {
+		atomic_store(&c->cfg->audit.stats->flows_active, c->live);
+		atomic_fetch_add(&c->cfg->audit.stats->flows_total, 1);
+	}
 	*ret = slot;
 	return 0;
 }
@@ -222,11 +228,14 @@ static int dial(const struct nbj_addr *target, int *ret_fd)
 	return 0;
 }
 
+/* An allowed flow: counted; a floor exception is logged and audited */
 static void log_exception(const struct relay_ctx *c, const struct decision *d,
 			  const struct nbj_addr *target, const struct nbj_addr *peer)
 {
 	char rule[NBJ_ADDR_STRLEN + 8], t[NBJ_ADDR_STRLEN], p[NBJ_ADDR_STRLEN];
+	struct audit_event ev;
 
+	stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_ALLOWED, "allowed");
 	if (d->exception < 0)
 		return;
 	allow_rule_format(&c->cfg->policy->floor_exceptions[d->exception], rule,
@@ -234,13 +243,41 @@ static void log_exception(const struct relay_ctx *c, const struct decision *d,
 	log_info("floor-exception tcp %s from %s class=floor:%s exception=%s",
 		 nbj_addr_format(target, t, sizeof(t)), nbj_addr_format(peer, p, sizeof(p)),
 		 floor_reason_name(d->floor), rule);
+	audit_event_init(&ev, AUDIT_FLOOR_EXCEPTION, LANE_TCP);
+	EVENT_SET(&ev, target, t);
+	EVENT_SET(&ev, peer, p);
+	snprintf(ev.reason, sizeof(ev.reason), "floor:%s", floor_reason_name(d->floor));
+	snprintf(ev.detail, sizeof(ev.detail), "exception=%s", rule);
+	(void)audit_send(&c->cfg->audit, &ev);
 }
 
-/* Log a denial, with the name a synthetic target stands for */
+/* "a, b, c": what a name resolved to, for audit events */
+static const char *format_answers(const struct nbj_addr *answers, size_t n,
+				  char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o + NBJ_ADDR_STRLEN + 2 < len; i++) {
+		struct nbj_addr a = answers[i];
+
+		a.port = 0;
+		if (i)
+			o += (size_t)snprintf(buf + o, len - o, ", ");
+		nbj_addr_format(&a, buf + o, len - o);
+		o += strlen(buf + o);
+	}
+	return buf;
+}
+
+/* Log, count and audit a denial, with the name a synthetic target stands
+ * for and what it resolved to (@answers, may be NULL) */
 static void deny(struct relay_ctx *c, const struct nbj_addr *target,
-		 const struct nbj_addr *peer, int name, const char *reason)
+		 const struct nbj_addr *peer, int name, const char *reason,
+		 const struct nbj_addr *answers, size_t n_answers)
 {
 	char t[NBJ_ADDR_STRLEN + NBJ_NAME_MAX + 8], p[NBJ_ADDR_STRLEN];
+	char resolved[256];
 
 	c->denied++;
 	if (!target) {
@@ -255,6 +292,9 @@ static void deny(struct relay_ctx *c, const struct nbj_addr *target,
 	}
 	log_info("deny tcp %s from %s reason=%s", t, nbj_addr_format(peer, p, sizeof(p)),
 		 reason);
+	audit_deny(&c->cfg->audit, LANE_TCP, 0, NULL, t,
+		   format_answers(answers, n_answers, resolved, sizeof(resolved)),
+		   NULL, p, reason);
 }
 
 /* Dial the flow's next answer; false when none is left */
@@ -307,7 +347,7 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 
 	err = original_dst(job_fd, family, &target);
 	if (err < 0) {
-		deny(c, NULL, peer, -1, "no-original-dst");
+		deny(c, NULL, peer, -1, "no-original-dst", NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
@@ -319,13 +359,14 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		return;
 	}
 	if (!hostaddr_floor(c)) {
-		deny(c, &target, peer, -1, "floor-unknown");
+		deny(c, &target, peer, -1, "floor-unknown", NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
 	name = names_from_synthetic(c, &target, &synthetic);
 	if (synthetic && (name < 0 || c->names[name].tainted)) {
-		deny(c, &target, peer, name, name < 0 ? "unknown-synthetic" : "rebinding");
+		deny(c, &target, peer, name,
+		     name < 0 ? "unknown-synthetic" : "rebinding", NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
@@ -333,14 +374,14 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		policy_decide(c->cfg->policy, hostaddr_floor(c), &target, &d);
 		if (!d.allow) {
 			deny(c, &target, peer, -1,
-			     decision_reason_format(&d, reason, sizeof(reason)));
+			     decision_reason_format(&d, reason, sizeof(reason)), NULL, 0);
 			reset_close(job_fd);
 			return;
 		}
 	}
 	if (flow_alloc(c, &slot) < 0) {
 		c->full++;
-		deny(c, &target, peer, name, "flow-table-full");
+		deny(c, &target, peer, name, "flow-table-full", NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
@@ -356,7 +397,7 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		f->state = FLOW_RESOLVING;
 		if (resolve_start(c, c->names[name].name,
 				  RESOLVE_COOKIE(RESOLVE_FOR_FLOW, slot, f->gen)) < 0) {
-			deny(c, &target, peer, name, "resolve-failed");
+			deny(c, &target, peer, name, "resolve-failed", NULL, 0);
 			flow_free(c, slot, true);
 		}
 		return;
@@ -390,12 +431,12 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 	if (!f->used || f->state != FLOW_RESOLVING || (f->gen & 0x3fffffff) != gen)
 		return;	/* timed out meanwhile; the slot may serve another flow */
 	if (status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND) {
-		deny(c, &f->target, &f->peer, f->name, "resolve-failed");
+		deny(c, &f->target, &f->peer, f->name, "resolve-failed", NULL, 0);
 		flow_free(c, slot, true);
 		return;
 	}
 	if (!hostaddr_floor(c)) {
-		deny(c, &f->target, &f->peer, f->name, "floor-unknown");
+		deny(c, &f->target, &f->peer, f->name, "floor-unknown", NULL, 0);
 		flow_free(c, slot, true);
 		return;
 	}
@@ -405,7 +446,8 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		if (d.reason == DECIDE_FLOOR)
 			c->names[f->name].tainted = true;
 		deny(c, &f->target, &f->peer, f->name,
-		     decision_reason_format(&d, reason, sizeof(reason)));
+		     decision_reason_format(&d, reason, sizeof(reason)), answers,
+		     status == ARES_SUCCESS ? n : 0);
 		flow_free(c, slot, true);
 		return;
 	}
@@ -453,8 +495,10 @@ static int flow_connected(struct relay_ctx *c, uint32_t slot)
 	return 0;
 }
 
-/* Move bytes in one direction; -errno on a fatal socket error */
-static int pump(struct flow_side *src, struct flow_side *dst)
+/* Move bytes in one direction, counting what reached @dst in @moved;
+ * -errno on a fatal socket error */
+static int pump(struct flow_side *src, struct flow_side *dst,
+		_Atomic uint64_t *moved)
 {
 	for (int round = 0; round < IO_ROUNDS; round++) {
 		bool progress = false;
@@ -480,6 +524,9 @@ static int pump(struct flow_side *src, struct flow_side *dst)
 			if (n > 0) {
 				src->pending -= (size_t)n;
 				progress = true;
+				if (moved)
+					atomic_fetch_add_explicit(moved, (uint64_t)n,
+								  memory_order_relaxed);
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				return negative_errno();
 			}
@@ -542,7 +589,7 @@ static int sni_check(struct relay_ctx *c, uint32_t slot)
 		f->sni_check = false;
 		return 1;
 	}
-	deny(c, &f->target, &f->peer, f->name, "sni-mismatch");
+	deny(c, &f->target, &f->peer, f->name, "sni-mismatch", NULL, 0);
 	if (r == 1)
 		log_info("sni-mismatch: the job asked for '%.253s' through the address of %s",
 			 sni, c->names[f->name].name);
@@ -552,6 +599,7 @@ static int sni_check(struct relay_ctx *c, uint32_t slot)
 
 static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 {
+	struct job_stats *stats = c->cfg->audit.stats;
 	struct flow *f = &c->flows[slot];
 	int err = 0, ready = 1;
 
@@ -561,9 +609,11 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 			return;
 	}
 	if (ready)
-		err = pump(&f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL]);
+		err = pump(&f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL],
+			   stats ? &stats->bytes_up : NULL);
 	if (!err)
-		err = pump(&f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB]);
+		err = pump(&f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB],
+			   stats ? &stats->bytes_down : NULL);
 	if (!err && error)
 		err = -ECONNRESET; /* what could be forwarded was; the rest is lost */
 	if (err < 0) {
@@ -642,7 +692,7 @@ void tcp_timer(struct relay_ctx *c)
 		if (!f->used || f->state == FLOW_RELAYING || f->deadline > now)
 			continue;
 		if (f->state == FLOW_RESOLVING) {
-			deny(c, &f->target, &f->peer, f->name, "resolve-failed");
+			deny(c, &f->target, &f->peer, f->name, "resolve-failed", NULL, 0);
 			flow_free(c, i, true);
 		} else {
 			dial_failed(c, i, ETIMEDOUT);

@@ -441,7 +441,9 @@ static void audit(const struct call_ctx *c, const struct verdict *v)
 		       "nbjail[%s]: deny %s %s pid=%d exe=%s reason=%s\n",
 		       c->n->job_id, notify_call_name(c->call),
 		       c->target[0] ? c->target : "-", c->pid, exe_esc, v->reason);
-	if (len > 0)
+	audit_deny(c->n->scope.audit, LANE_SECCOMP, c->pid,
+		   notify_call_name(c->call), c->target, NULL, exe, NULL, v->reason);
+	if (len > 0 && log_info_allowed())
 		(void)!write(STDERR_FILENO, line,
 			     (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
 }
@@ -497,6 +499,9 @@ static void handle_one(struct notifier *n)
 	} else {
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 		n->n_continued++;
+		if (n->scope.audit)
+			stats_count(n->scope.audit->stats, LANE_SECCOMP,
+				    OUTCOME_ALLOWED, "allowed");
 	}
 	(void)seccomp_notify_respond(n->fd, resp);
 }

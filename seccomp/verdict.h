@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/audit.h"
 #include "policy/policy.h"
 
 /* The system calls the job's filter hands to the supervisor */
@@ -33,6 +34,7 @@ enum notify_call {
  * @unix_allow:	pathname sockets outside the job's private mounts that
  *		the job may connect to
  * @n_unix_allow: entries in @unix_allow
+ * @audit:	the job's statistics and audit writer
  */
 struct notify_scope {
 	const struct nbj_policy *policy;
@@ -44,6 +46,7 @@ struct notify_scope {
 	size_t n_gateway;
 	const struct unix_rule *unix_allow;
 	size_t n_unix_allow;
+	const struct audit_ctx *audit;
 };
 
 /**

@@ -58,6 +58,8 @@ void nbj_config_free(struct nbj_config *cfg)
 	free(cfg->floor_exceptions);
 	free(cfg->unix_allow);
 	free(cfg->name);
+	free(cfg->tenant);
+	free(cfg->audit_log);
 	argv_free(cfg->argv);
 	free(cfg);
 }
@@ -247,6 +249,8 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 			 path, doc.profile_line, doc.profile);
 		err = -EINVAL;
 	}
+	if (!err && doc.tenant[0])
+		err = nbj_config_set_tenant(cfg, doc.tenant);
 	if (!err)
 		err = rules_append(&cfg->allow, &cfg->n_allow, doc.allow, doc.n_allow);
 	if (!err) {
@@ -291,6 +295,8 @@ static void print_rules(FILE *out, const char *key, const struct allow_rule *r,
  */
 int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 {
+	if (cfg->tenant)
+		fprintf(out, "tenant: %s\n", cfg->tenant);
 	fprintf(out, "profile: %s\n", nbj_profile_to_string(cfg->profile));
 	print_rules(out, "allow", cfg->allow, cfg->n_allow);
 	print_rules(out, "floor_exceptions", cfg->floor_exceptions,
@@ -330,23 +336,71 @@ int nbj_config_set_user(struct nbj_config *cfg, uid_t uid, gid_t gid)
  */
 int nbj_config_set_name(struct nbj_config *cfg, const char *name)
 {
-	size_t len = name ? strlen(name) : 0;
 	char *copy;
 
-	if (len < 1 || len > 63 || name[0] == '-' || name[0] == '.')
+	if (!nbj_label_valid(name))
 		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'))
-			return -EINVAL;
-	}
 	copy = strdup(name);
 	if (!copy)
 		return -ENOMEM;
 	free(cfg->name);
 	cfg->name = copy;
+	return 0;
+}
+
+/**
+ * nbj_config_set_tenant() - the tenant the job's rates and audit events
+ * are accounted to (default: the job's name)
+ * @cfg:	config
+ * @tenant:	same syntax as a job name
+ *
+ * Return: 0, -EINVAL, -ENOMEM
+ */
+int nbj_config_set_tenant(struct nbj_config *cfg, const char *tenant)
+{
+	char *copy;
+
+	if (!nbj_label_valid(tenant))
+		return -EINVAL;
+	copy = strdup(tenant);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->tenant);
+	cfg->tenant = copy;
+	return 0;
+}
+
+/**
+ * nbj_config_set_audit_log() - also write the job's audit events as JSON
+ * lines to a file (appended, created with mode 0600)
+ * @cfg:	config
+ * @path:	file, or NULL for none
+ *
+ * Return: 0, -EINVAL for an empty path, -ENOMEM
+ */
+int nbj_config_set_audit_log(struct nbj_config *cfg, const char *path)
+{
+	char *copy = NULL;
+
+	if (path && !path[0])
+		return -EINVAL;
+	if (path && !(copy = strdup(path)))
+		return -ENOMEM;
+	free(cfg->audit_log);
+	cfg->audit_log = copy;
+	return 0;
+}
+
+/**
+ * nbj_config_set_journal() - send audit events to journald (the default)
+ * @cfg:	config
+ * @on:		false to write them only to the --audit-log file
+ *
+ * Return: 0
+ */
+int nbj_config_set_journal(struct nbj_config *cfg, bool on)
+{
+	cfg->no_journal = !on;
 	return 0;
 }
 

@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <linux/sched.h>
 #include <net/if.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -43,9 +44,12 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/audit.h"
 #include "common/log.h"
+#include "common/privs.h"
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "relay/relay.h"
@@ -53,8 +57,9 @@
 #include "supervisor/supervisor.h"
 
 #define START_TIMEOUT_MS 30000
+#define AUDITD_FLUSH_TIMEOUT_MS 2000
+#define AUDIT_SOCKET_BUFFER (4 << 20)
 #define RELAY_MAX_FLOWS 4096
-#define RELAY_FALLBACK_ID 65534
 
 enum job_event {
 	JOB_EVENT_REAPER = 1,
@@ -93,6 +98,12 @@ struct nbj_job {
 	struct notifier *notifier;
 	struct job_policy pol;
 
+	struct job_stats *stats;
+	struct audit_ctx audit;
+	pid_t auditd_pid;
+	int auditd_pidfd;
+	bool start_audited;
+
 	bool ended;
 	struct nbj_exit exit;
 };
@@ -122,6 +133,48 @@ static void kill_and_reap(int *pidfd, pid_t *pid)
 	*pid = 0;
 }
 
+static void exit_describe(const struct nbj_exit *e, char *buf, size_t len)
+{
+	switch (e->kind) {
+	case NBJ_EXITED:
+		snprintf(buf, len, "exited status=%d", e->code);
+		break;
+	case NBJ_KILLED:
+		snprintf(buf, len, "killed signal=%d", e->code);
+		break;
+	case NBJ_EXEC_FAILED:
+		snprintf(buf, len, "exec failed errno=%d", e->code);
+		break;
+	default:
+		snprintf(buf, len, "setup failed errno=%d", e->code);
+	}
+}
+
+/* Tell the audit writer the job has ended, let it write everything (a
+ * bounded wait), then stop it */
+static void job_audit_finish(struct nbj_job *job)
+{
+	struct pollfd pfd = { .fd = job->auditd_pidfd, .events = POLLIN };
+	struct audit_event ev;
+
+	if (job->audit.fd >= 0 && job->start_audited) {
+		audit_event_init(&ev, AUDIT_JOB_END, LANE_JOB);
+		ev.pid = job->reaper_pid;
+		if (job->ended)
+			exit_describe(&job->exit, ev.detail, sizeof(ev.detail));
+		else
+			EVENT_SET(&ev, detail, "torn down by nbjail");
+		(void)audit_send(&job->audit, &ev);
+	}
+	closep(&job->audit.fd);
+	job->audit.fd = -1;
+	if (job->auditd_pidfd >= 0)
+		(void)poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS);
+	kill_and_reap(&job->auditd_pidfd, &job->auditd_pid);
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+}
+
 /* The reverse of nbj_job_start(), from any partial state. */
 static void job_teardown(struct nbj_job *job)
 {
@@ -129,6 +182,7 @@ static void job_teardown(struct nbj_job *job)
 
 	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
 	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	job_audit_finish(job);
 	if (job->nft_added) {
 		err = nft_host_del_job(job->state.id);
 		if (err < 0)
@@ -284,19 +338,114 @@ static int relay_sockets(const struct job_net *net, int tcp[2], int dns[2],
 	return -EADDRINUSE;
 }
 
-static void relay_user(uid_t *uid, gid_t *gid)
-{
-	struct passwd *pw = getpwnam("nobody");
-
-	*uid = pw ? pw->pw_uid : RELAY_FALLBACK_ID;
-	*gid = pw ? pw->pw_gid : RELAY_FALLBACK_ID;
-}
-
 static int epoll_watch(int epfd, int fd, enum job_event ev)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.u32 = ev };
 
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? negative_errno() : 0;
+}
+
+static const char *job_tenant(const struct nbj_config *cfg)
+{
+	return cfg->tenant ? cfg->tenant : cfg->name ? cfg->name : "nbjail";
+}
+
+/* The job's statistics file and its audit writer, before anything else */
+static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
+{
+	struct auditd_config ac = {
+		.job_id = job->state.id,
+		.tenant = job_tenant(cfg),
+		.log_fd = -1,
+		.journal = !cfg->no_journal,
+	};
+	int sv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
+	struct job_stats *st;
+	struct timespec ts;
+	char path[128];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/stats", job->state.id);
+	err = stats_create(path, &job->stats);
+	if (err < 0) {
+		log_err("cannot create %s: %s", path, strerror(-err));
+		return err;
+	}
+	st = job->stats;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	st->size = sizeof(*st);
+	snprintf(st->job_id, sizeof(st->job_id), "%s", job->state.id);
+	snprintf(st->name, sizeof(st->name), "%s", cfg->name ? cfg->name : "nbjail");
+	snprintf(st->tenant, sizeof(st->tenant), "%s", job_tenant(cfg));
+	snprintf(st->profile, sizeof(st->profile), "%s", nbj_profile_to_string(cfg->profile));
+	st->supervisor_pid = getpid();
+	st->start_usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	__atomic_store_n(&st->magic, JOB_STATS_MAGIC, __ATOMIC_RELEASE);
+	job->audit.stats = st;
+
+	if (cfg->audit_log) {
+		ac.log_fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT |
+				 O_CLOEXEC | O_NOCTTY, 0600);
+		if (ac.log_fd < 0) {
+			err = negative_errno();
+			log_err("cannot open the audit log %s: %s", cfg->audit_log,
+				strerror(-err));
+			return err;
+		}
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = negative_errno();
+		goto out;
+	}
+	/* room for a burst: beyond it, events are dropped and counted */
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	ac.fd = sv[1];
+	ac.stats = st;
+	privs_unprivileged_user(&ac.uid, &ac.gid);
+	pid = clone_pidfd(0, &job->auditd_pidfd);
+	if (pid < 0) {
+		err = negative_errno();
+		log_err("cannot start the audit writer: %s", strerror(-err));
+		goto out;
+	}
+	if (pid == 0) {
+		int keep[] = { sv[1], ac.log_fd };
+		sigset_t none;
+
+		fds_close_all_except(keep, ac.log_fd >= 0 ? 2 : 1);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		err = auditd_run(&ac);
+		log_err("audit writer failed: %s", strerror(-err));
+		_exit(1);
+	}
+	job->auditd_pid = pid;
+	job->audit.fd = TAKE_FD(sv[0]);
+	err = 0;
+out:
+	closep(&sv[0]);
+	closep(&sv[1]);
+	closep(&ac.log_fd);
+	return err;
+}
+
+/* The job-start event, once the workload runs */
+static void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg)
+{
+	struct audit_event ev;
+	size_t o = 0;
+
+	audit_event_init(&ev, AUDIT_JOB_START, LANE_JOB);
+	ev.pid = job->reaper_pid;
+	EVENT_SET(&ev, exe, cfg->argv[0]);
+	for (char **a = cfg->argv; *a && o + 1 < sizeof(ev.target); a++)
+		o += (size_t)snprintf(ev.target + o, sizeof(ev.target) - o, "%s%s",
+				      o ? " " : "", *a);
+	snprintf(ev.detail, sizeof(ev.detail), "profile=%s name=%s",
+		 job->stats->profile, job->stats->name);
+	(void)audit_send(&job->audit, &ev);
+	job->start_audited = true;
 }
 
 static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
@@ -316,6 +465,7 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 		.job_nets = job_nets,
 		.n_job_nets = 2,
 		.max_flows = RELAY_MAX_FLOWS,
+		.audit = job->audit,
 	};
 	struct nft_host_job nj = {
 		.job_id = job->state.id,
@@ -338,7 +488,7 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 	}
 	job->nft_added = true;
 
-	relay_user(&rc.uid, &rc.gid);
+	privs_unprivileged_user(&rc.uid, &rc.gid);
 	memcpy(rc.tcp_fds, tcp, sizeof(tcp));
 	memcpy(rc.dns_fds, dns, sizeof(dns));
 	pid = clone_pidfd(0, &job->relay_pidfd);
@@ -348,7 +498,7 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 		goto out;
 	}
 	if (pid == 0) {
-		int keep[] = { tcp[0], tcp[1], dns[0], dns[1] };
+		int keep[] = { tcp[0], tcp[1], dns[0], dns[1], job->audit.fd };
 		sigset_t none;
 
 		fds_close_all_except(keep, ARRAY_SIZE(keep));
@@ -359,6 +509,7 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 		_exit(1);
 	}
 	job->relay_pid = pid;
+	atomic_store(&job->stats->relay_pid, pid);
 	err = epoll_watch(job->epfd, job->relay_pidfd, JOB_EVENT_RELAY);
 out:
 	for (int i = 0; i < 2; i++) {
@@ -472,6 +623,7 @@ static int start_notifier(struct nbj_job *job)
 			.n_job_nets = ARRAY_SIZE(p->job_nets),
 		},
 		.has_net = job->has_net,
+		.audit = &job->audit,
 		.unix_allow = p->unix_allow,
 		.n_unix_allow = p->n_unix_allow,
 	};
@@ -551,7 +703,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (!job)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
-	job->listener = -1;
+	job->listener = job->auditd_pidfd = job->audit.fd = -1;
 	job->state.global_lock = job->state.job_lock = -1;
 
 	err = creds_resolve(cfg->uid, cfg->gid, &creds);
@@ -564,6 +716,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	job->state_created = true;
+	err = start_audit(job, cfg);
+	if (err < 0)
+		goto fail;
 	job->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (job->epfd < 0) {
 		err = negative_errno();
@@ -642,6 +797,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		err = start_notifier(job);
 	if (err < 0)
 		goto fail;
+	audit_job_start(job, cfg);
 
 	link_host_inventory_free(&inv);
 	*ret = job;
@@ -738,11 +894,20 @@ static void handle_reaper(struct nbj_job *job)
 static void handle_relay(struct nbj_job *job)
 {
 	siginfo_t si = { 0 };
+	struct audit_event ev;
 
 	(void)waitid(P_PIDFD, (id_t)job->relay_pidfd, &si, WEXITED | WNOHANG);
+
 	log_err("relay of job %s died (%s %d): the job has no network now",
 		job->state.id, si.si_code == CLD_EXITED ? "status" : "signal",
 		si.si_status);
+	audit_event_init(&ev, AUDIT_RELAY_FAILURE, LANE_JOB);
+	ev.pid = job->relay_pid;
+	snprintf(ev.detail, sizeof(ev.detail), "relay died (%s %d): the job has no "
+		 "network now", si.si_code == CLD_EXITED ? "status" : "signal",
+		 si.si_status);
+	EVENT_SET(&ev, reason, "relay-died");
+	(void)audit_send(&job->audit, &ev);
 	(void)epoll_ctl(job->epfd, EPOLL_CTL_DEL, job->relay_pidfd, NULL);
 	closep(&job->relay_pidfd);
 	job->relay_pidfd = -1;

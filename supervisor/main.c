@@ -50,6 +50,10 @@ static const char usage_text[] =
 	"  -u, --user USER      run as USER (name, uid or uid:gid); default: the\n"
 	"                       sudo caller (SUDO_UID/SUDO_GID), else the caller\n"
 	"  -n, --name NAME      job name, also the job's hostname\n"
+	"      --tenant NAME    account rates and audit events to NAME (default:\n"
+	"                       the job name)\n"
+	"      --audit-log FILE also append audit events to FILE as JSON lines\n"
+	"      --no-journal     do not send audit events to journald\n"
 	"      --pool CIDR      address pool for job veths (IPv4 <= /30 or IPv6\n"
 	"                       <= /64); default 10.231.0.0/16 and fd6e:626a:6169::/48\n"
 	"\n"
@@ -174,7 +178,8 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	return nbj_exit_status(&ex);
 }
 
-enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION, OPT_UNIX_ALLOW };
+enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
+       OPT_NO_JOURNAL };
 
 /**
  * struct run_opts - the run flags, applied after the policy file
@@ -186,6 +191,7 @@ enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION, OPT_UNIX_ALLOW };
  * @n_exceptions: their number
  * @unix_allow:	--unix-allow values
  * @n_unix_allow: their number
+ * @tenant:	--tenant, or NULL
  */
 struct run_opts {
 	const char *profile;
@@ -196,6 +202,7 @@ struct run_opts {
 	size_t n_exceptions;
 	const char **unix_allow;
 	size_t n_unix_allow;
+	const char *tenant;
 };
 
 static int run_opts_init(struct run_opts *o, int argc)
@@ -284,6 +291,9 @@ static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 		if (rc)
 			return rc;
 	}
+	if (o->tenant && nbj_config_set_tenant(cfg, o->tenant) < 0)
+		return usage_error("--tenant '%s': use 1-63 letters, digits, '.', '-' "
+				   "or '_'", o->tenant);
 	for (size_t i = 0; i < o->n_unix_allow; i++) {
 		int err = nbj_config_add_unix_allow(cfg, o->unix_allow[i]);
 
@@ -309,6 +319,9 @@ static int cmd_run(int argc, char **argv)
 		{ "policy", required_argument, NULL, 'f' },
 		{ "floor-exception", required_argument, NULL, OPT_FLOOR_EXCEPTION },
 		{ "unix-allow", required_argument, NULL, OPT_UNIX_ALLOW },
+		{ "tenant", required_argument, NULL, OPT_TENANT },
+		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "pool", required_argument, NULL, OPT_POOL },
@@ -356,6 +369,18 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_UNIX_ALLOW:
 			o.unix_allow[o.n_unix_allow++] = optarg;
+			break;
+		case OPT_TENANT:
+			o.tenant = optarg;
+			break;
+		case OPT_AUDIT_LOG:
+			if (nbj_config_set_audit_log(cfg, optarg) < 0) {
+				rc = usage_error("--audit-log needs a file name%s", "");
+				goto out;
+			}
+			break;
+		case OPT_NO_JOURNAL:
+			nbj_config_set_journal(cfg, false);
 			break;
 		case OPT_POOL:
 			if (nbj_config_set_pool(cfg, optarg) < 0) {

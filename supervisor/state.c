@@ -269,7 +269,7 @@ int state_record_read(const char *id, struct job_record *ret)
  */
 int state_remove_by_id(const char *id, long slot)
 {
-	static const char *const files[] = { "state", "state.tmp", "netns", "lock" };
+	static const char *const files[] = { "state", "state.tmp", "netns", "stats", "lock" };
 	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
 	int err = 0;
 

@@ -39,6 +39,9 @@ struct nbj_config {
 	uid_t uid;
 	gid_t gid;
 	char *name;
+	char *tenant;
+	char *audit_log;
+	bool no_journal;
 	struct pool_config pool;
 	char **argv;
 };

@@ -116,13 +116,69 @@ def _check(ret, what):
         raise OSError(e, f"{what}: {os.strerror(e)}")
 
 
+JOURNAL_DIRS = ["/run/systemd/journal", "/run/log/journal", "/var/log/journal"]
+JOURNALD = "/lib/systemd/systemd-journald"
+
+
 def private_run_dir():
-    """Move this process into a mount namespace with its own /run/nbjail."""
+    """Move this process into a mount namespace with its own /run/nbjail,
+    and its own (empty) journal directories for the tests' journald."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None), "mount --make-rslave /")
     os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
     _check(_libc.mount(b"nbt-run", RUN_DIR.encode(), b"tmpfs", 0, b"mode=0755"),
            "mount tmpfs " + RUN_DIR)
+    for d in JOURNAL_DIRS:
+        if d.startswith("/run/") or os.path.isdir(d):
+            os.makedirs(d, mode=0o755, exist_ok=True)
+            _check(_libc.mount(b"nbt-journal", d.encode(), b"tmpfs", 0, b"mode=0755"),
+                   "mount tmpfs " + d)
+
+
+class Journal:
+    """A real systemd-journald, private to the tests' mount namespace."""
+
+    def __init__(self):
+        self.proc = None
+        self.why_not = None
+
+    def start(self):
+        if os.environ.get("NBT_SHARED_RUN") == "1":
+            self.why_not = "NBT_SHARED_RUN=1: the tests do not own a journald"
+            return
+        if not os.access(JOURNALD, os.X_OK):
+            self.why_not = f"{JOURNALD} is not installed"
+            return
+        self.proc = subprocess.Popen([JOURNALD], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=_die_with_parent)
+        if not wait_for(lambda: os.path.exists("/run/systemd/journal/socket"), 10):
+            self.why_not = "systemd-journald did not create its socket"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+    def events(self, *matches):
+        """Every nbjail event (journalctl -o json), optionally FIELD=value matched."""
+        cp = run(["journalctl", "--no-pager", "-o", "json", "SYSLOG_IDENTIFIER=nbjail",
+                  *matches], timeout=30)
+        return [json.loads(line) for line in cp.stdout.splitlines() if line.strip()]
+
+    def wait_events(self, pred, *matches, timeout=5.0):
+        """Poll (bounded) until pred(events) holds; return the events."""
+        found = []
+
+        def check():
+            found[:] = self.events(*matches)
+            return pred(found)
+        wait_for(check, timeout)
+        return found
 
 
 def enter_netns(name):
@@ -570,6 +626,24 @@ def world(tmp_path_factory):
         yield w
     finally:
         w.teardown()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _journald():
+    j = Journal()
+    j.start()
+    try:
+        yield j
+    finally:
+        j.stop()
+
+
+@pytest.fixture
+def journal(_journald):
+    """The tests' journald; skips (with the reason) where there is none."""
+    if _journald.why_not:
+        pytest.skip(_journald.why_not)
+    return _journald
 
 
 @pytest.fixture(autouse=True)

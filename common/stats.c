@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * common/stats.c - the live statistics of a job (struct job_stats)
+ *
+ * Theory of operation: the supervisor creates a file of exactly
+ * sizeof(struct job_stats) in the job's state directory (root only) and
+ * maps it shared; the relay and the audit writer inherit the mapping
+ * across fork, so every process of the job updates the same counters
+ * with atomic operations, and `nbjail ctl` maps the file read-only to
+ * report them.  No locks: counters are independent atomics; the ring of
+ * recent denials has one writer (the audit writer) and entries carry a
+ * sequence lock so that a reader never returns a torn entry.
+ *
+ * Counters are keyed by lane, outcome and reason; reasons are a fixed
+ * table (the names the log lines use), an unknown one counts as "other".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/audit.h"
+#include "common/util.h"
+
+static const char *const reasons[] = {
+	"allowed", "not-allowed", "no-allow-list", "no-answer", "resolve-failed",
+	"rebinding", "unknown-synthetic", "sni-mismatch", "not-relayed",
+	"no-network", "bind-foreign-address", "unix-path",
+	"unix-path-unresolvable", "address-family", "socket-type-unknown",
+	"rate", "revoked", "supervisor-timeout", "floor-unknown", "dial-failed",
+	"flow-table-full", "refused", "malformed",
+	"floor:unspecified", "floor:loopback", "floor:private",
+	"floor:link-local", "floor:metadata", "floor:cgnat", "floor:ietf-protocol",
+	"floor:benchmark", "floor:multicast", "floor:reserved",
+	"floor:host-address", "floor:internal-encoding", "floor:job-network",
+	"other",
+};
+
+_Static_assert(ARRAY_SIZE(reasons) <= AUDIT_REASONS, "too many reasons");
+
+/**
+ * stats_reason_name() - the reason a counter index stands for
+ * @index:	counter index
+ *
+ * Return: the name, or NULL past the last one
+ */
+const char *stats_reason_name(unsigned index)
+{
+	return index < ARRAY_SIZE(reasons) ? reasons[index] : NULL;
+}
+
+/**
+ * stats_reason_index() - the counter index of a reason
+ * @reason:	reason as logged
+ *
+ * Return: its index; the index of "other" if unknown
+ */
+unsigned stats_reason_index(const char *reason)
+{
+	for (unsigned i = 0; reason && i < ARRAY_SIZE(reasons) - 1; i++)
+		if (!strcmp(reasons[i], reason))
+			return i;
+	return ARRAY_SIZE(reasons) - 1;
+}
+
+/**
+ * stats_count() - count one decision
+ * @s:		the job's statistics, may be NULL
+ * @lane:	where it was taken
+ * @outcome:	allowed or denied
+ * @reason:	why ("allowed" for an allowed one)
+ */
+void stats_count(struct job_stats *s, enum audit_lane lane,
+		 enum audit_outcome outcome, const char *reason)
+{
+	if (!s || lane >= LANE_COUNT || outcome >= OUTCOME_COUNT)
+		return;
+	atomic_fetch_add_explicit(&s->counters[lane][outcome][stats_reason_index(reason)],
+				  1, memory_order_relaxed);
+}
+
+/**
+ * stats_create() - create a job's statistics file and map it
+ * @path:	the file, created exclusively with mode 0600
+ * @ret:	the zeroed, shared mapping; the caller fills the header and
+ *		sets @magic last
+ *
+ * Return: 0, or negative errno
+ */
+int stats_create(const char *path, struct job_stats **ret)
+{
+	_cleanup_close_ int fd = -1;
+	void *p;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return negative_errno();
+	if (ftruncate(fd, sizeof(struct job_stats)) < 0)
+		return negative_errno();
+	p = mmap(NULL, sizeof(struct job_stats), PROT_READ | PROT_WRITE,
+		 MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return negative_errno();
+	*ret = p;
+	return 0;
+}
+
+/**
+ * stats_open() - map an existing job's statistics
+ * @path:	the file
+ * @writable:	map it writable (revocation), else read-only
+ * @ret:	the mapping
+ *
+ * Return: 0; -EPROTO if the file is not (yet) a complete struct
+ * job_stats of this version; another negative errno
+ */
+int stats_open(const char *path, bool writable, struct job_stats **ret)
+{
+	_cleanup_close_ int fd = -1;
+	struct job_stats *s;
+	struct stat st;
+
+	fd = open(path, (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return negative_errno();
+	if (fstat(fd, &st) < 0)
+		return negative_errno();
+	if (st.st_size != (off_t)sizeof(struct job_stats))
+		return -EPROTO;
+	s = mmap(NULL, sizeof(*s), PROT_READ | (writable ? PROT_WRITE : 0),
+		 MAP_SHARED, fd, 0);
+	if (s == MAP_FAILED)
+		return negative_errno();
+	if (__atomic_load_n(&s->magic, __ATOMIC_ACQUIRE) != JOB_STATS_MAGIC ||
+	    s->size != sizeof(*s)) {
+		munmap(s, sizeof(*s));
+		return -EPROTO;
+	}
+	*ret = s;
+	return 0;
+}
+
+/**
+ * stats_unmap() - release a mapping from stats_create() or stats_open()
+ * @s:		mapping, may be NULL
+ */
+void stats_unmap(struct job_stats *s)
+{
+	if (s)
+		munmap(s, sizeof(*s));
+}
+
+/**
+ * stats_ring_add() - record a denial in the ring (one writer only)
+ * @s:		statistics
+ * @ev:		the denial
+ */
+void stats_ring_add(struct job_stats *s, const struct audit_event *ev)
+{
+	uint64_t i = atomic_load(&s->ring_next);
+	struct audit_denial *d = &s->ring[i % AUDIT_RING];
+	uint32_t seq = atomic_load(&d->seq);
+
+	atomic_store(&d->seq, seq + 1);
+	atomic_thread_fence(memory_order_release);
+	d->lane = ev->lane;
+	d->pid = ev->pid;
+	d->usec = ev->usec;
+	memcpy(d->reason, ev->reason, sizeof(d->reason));
+	memcpy(d->target, ev->target, sizeof(d->target));
+	memcpy(d->exe, ev->exe, sizeof(d->exe));
+	atomic_thread_fence(memory_order_release);
+	atomic_store(&d->seq, seq + 2);
+	atomic_store(&s->ring_next, i + 1);
+}
+
+/**
+ * stats_ring_read() - copy one ring entry, consistently
+ * @s:		statistics
+ * @i:		0 for the newest denial, 1 for the one before, ...
+ * @ret:	the entry
+ *
+ * Return: true if there is such an entry and it was read whole
+ */
+bool stats_ring_read(const struct job_stats *s, unsigned i,
+		     struct audit_denial *ret)
+{
+	uint64_t next = atomic_load(&((struct job_stats *)s)->ring_next);
+	const struct audit_denial *d;
+
+	if (i >= AUDIT_RING || i >= next)
+		return false;
+	d = &s->ring[(next - 1 - i) % AUDIT_RING];
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t before = atomic_load(&((struct audit_denial *)d)->seq);
+
+		if (before & 1)
+			continue;
+		atomic_thread_fence(memory_order_acquire);
+		ret->lane = d->lane;
+		ret->pid = d->pid;
+		ret->usec = d->usec;
+		memcpy(ret->reason, d->reason, sizeof(ret->reason));
+		memcpy(ret->target, d->target, sizeof(ret->target));
+		memcpy(ret->exe, d->exe, sizeof(ret->exe));
+		ret->reason[sizeof(ret->reason) - 1] = '\0';
+		ret->target[sizeof(ret->target) - 1] = '\0';
+		ret->exe[sizeof(ret->exe) - 1] = '\0';
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load(&((struct audit_denial *)d)->seq) == before)
+			return true;
+	}
+	return false;
+}
