@@ -158,6 +158,12 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
+	if (relay_revoked(c)) {
+		c->dns_refused++;
+		log_dns_deny(c, dq.name, cl, "revoked");
+		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
+		return;
+	}
 	if (!policy_name_allowed(p, dq.name)) {
 		c->dns_refused++;
 		log_dns_deny(c, dq.name, cl, "not-allowed");

@@ -32,6 +32,7 @@
 #include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -89,6 +90,15 @@ static int loop_setup(struct relay_ctx *c)
 	struct itimerspec tick = { { 1, 0 }, { 1, 0 } };
 	int err;
 
+	sigset_t usr1;
+
+	/* blocked since the fork (supervisor/job.c): no revocation is lost */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	(void)sigprocmask(SIG_BLOCK, &usr1, NULL);
+	c->sigfd = signalfd(-1, &usr1, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (c->sigfd < 0)
+		return negative_errno();
 	c->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (c->epfd < 0)
 		return negative_errno();
@@ -96,6 +106,8 @@ static int loop_setup(struct relay_ctx *c)
 	if (c->timerfd < 0 || timerfd_settime(c->timerfd, 0, &tick, NULL) < 0)
 		return negative_errno();
 	err = watch(c->epfd, c->timerfd, RELAY_EV(RELAY_EV_TIMER, 0));
+	if (!err)
+		err = watch(c->epfd, c->sigfd, RELAY_EV(RELAY_EV_SIGNAL, 0));
 	for (int i = 0; i < 2 && !err; i++) {
 		if (c->cfg->tcp_fds[i] >= 0)
 			err = watch(c->epfd, c->cfg->tcp_fds[i], RELAY_EV(RELAY_EV_LISTEN, i));
@@ -103,6 +115,37 @@ static int loop_setup(struct relay_ctx *c)
 			err = watch(c->epfd, c->cfg->dns_fds[i], RELAY_EV(RELAY_EV_DNS, i));
 	}
 	return err;
+}
+
+/**
+ * relay_revoked() - whether the job has been revoked; the first time it
+ * sees the flag, cuts every live flow and audits the revocation
+ * @c:		relay context
+ *
+ * `nbjail ctl revoke` sets the flag in the job's statistics, then sends
+ * SIGUSR1 so that live flows are cut at once; new flows check the flag
+ * themselves, so a lost signal delays nothing but the cut.
+ *
+ * Return: true once revoked
+ */
+bool relay_revoked(struct relay_ctx *c)
+{
+	struct job_stats *s = c->cfg->audit.stats;
+	struct audit_event ev;
+	unsigned cut;
+
+	if (c->revoked)
+		return true;
+	if (!s || !atomic_load(&s->revoked))
+		return false;
+	c->revoked = true;
+	cut = tcp_cut_all(c);
+	log_info("revoked: %u live flows cut, every new flow is refused", cut);
+	audit_event_init(&ev, AUDIT_REVOKE, LANE_TCP);
+	EVENT_SET(&ev, reason, "revoked");
+	snprintf(ev.detail, sizeof(ev.detail), "%u live flows cut", cut);
+	(void)audit_send(&c->cfg->audit, &ev);
+	return true;
 }
 
 /**
@@ -114,7 +157,7 @@ static int loop_setup(struct relay_ctx *c)
 int relay_run(const struct relay_config *config)
 {
 	struct relay_config cfg = *config;
-	struct relay_ctx c = { .cfg = &cfg, .epfd = -1, .timerfd = -1 };
+	struct relay_ctx c = { .cfg = &cfg, .epfd = -1, .timerfd = -1, .sigfd = -1 };
 	char prefix[64];
 	pid_t parent = getppid();
 	int err;
@@ -178,6 +221,14 @@ int relay_run(const struct relay_config *config)
 			case RELAY_EV_HOSTADDR:
 				hostaddr_event(&c);
 				break;
+			case RELAY_EV_SIGNAL: {
+				struct signalfd_siginfo si;
+
+				while (read(c.sigfd, &si, sizeof(si)) == sizeof(si))
+					;
+				(void)relay_revoked(&c);
+				break;
+			}
 			case RELAY_EV_DNS_TCP:
 				dns_tcp_event(&c, index, ev[i].events);
 				break;

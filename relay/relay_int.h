@@ -57,6 +57,7 @@ enum relay_event {
 	RELAY_EV_ARES,		/* index: c-ares socket fd */
 	RELAY_EV_HOSTADDR,	/* the netlink socket of hostaddr.c */
 	RELAY_EV_DNS_TCP,	/* index: DNS-over-TCP connection slot */
+	RELAY_EV_SIGNAL,	/* SIGUSR1: look at the revocation flag */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -237,6 +238,8 @@ struct dns_pending {
  * @dns_tcp:		DNS-over-TCP connections, DNS_TCP_MAX
  * @gateway:		the relay's own addresses on the veth (the job's
  *			resolver), IPv4 and IPv6
+ * @sigfd:		signalfd for SIGUSR1 (`nbjail ctl revoke`)
+ * @revoked:		the job was revoked: every flow and query is refused
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -268,6 +271,8 @@ struct relay_ctx {
 	struct floor_ctx floor;
 	struct dns_tcp_conn *dns_tcp;
 	struct nbj_addr gateway[2];
+	int sigfd;
+	bool revoked;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -280,6 +285,9 @@ enum resolve_for {
 #define RESOLVE_COOKIE_WHAT(c) ((enum resolve_for)((uint64_t)(uintptr_t)(c) >> 62))
 #define RESOLVE_COOKIE_GEN(c) ((uint32_t)(((uint64_t)(uintptr_t)(c) >> 32) & 0x3fffffff))
 #define RESOLVE_COOKIE_SLOT(c) ((uint32_t)(uintptr_t)(c))
+
+/* loop.c */
+bool relay_revoked(struct relay_ctx *c);
 
 /* names.c */
 int names_init(struct relay_ctx *c);
@@ -307,6 +315,7 @@ void dns_tcp_accept(struct relay_ctx *c, int fd, const struct sockaddr *peer,
 		    socklen_t peerlen);
 void dns_tcp_event(struct relay_ctx *c, uint32_t slot, uint32_t events);
 void dns_tcp_tick(struct relay_ctx *c);
+unsigned tcp_cut_all(struct relay_ctx *c);
 
 /* dns.c, tcp.c: completions of resolve_start() */
 void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,

@@ -351,6 +351,11 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		reset_close(job_fd);
 		return;
 	}
+	if (relay_revoked(c)) {
+		deny(c, &target, peer, -1, "revoked", NULL, 0);
+		reset_close(job_fd);
+		return;
+	}
 	if (dns_is_resolver(c, &target)) {
 		struct sockaddr_storage ss;
 		socklen_t len = nbj_addr_to_sockaddr(peer, &ss);
@@ -482,6 +487,25 @@ void tcp_accept(struct relay_ctx *c, int listen_fd)
 		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
 		accept_one(c, fd, ss.ss_family, &peer);
 	}
+}
+
+/**
+ * tcp_cut_all() - reset every live flow (revocation)
+ * @c:		relay context
+ *
+ * Return: how many flows were cut
+ */
+unsigned tcp_cut_all(struct relay_ctx *c)
+{
+	unsigned n = 0;
+
+	for (uint32_t slot = 0; slot < c->cfg->max_flows; slot++) {
+		if (!c->flows[slot].used)
+			continue;
+		flow_free(c, slot, true);
+		n++;
+	}
+	return n;
 }
 
 static int flow_connected(struct relay_ctx *c, uint32_t slot)

@@ -13,7 +13,9 @@
  *
  *   1. the job itself: unspecified, loopback (the job's own lo) and the
  *      job's own addresses continue;
- *   2. without a veth (minimal, compute) nothing else exists: deny;
+ *   2. a revoked job (`nbjail ctl revoke`, a flag in the job's shared
+ *      statistics) reaches nothing else: deny; without a veth (minimal,
+ *      compute) nothing else exists: deny;
  *   3. DNS: UDP to port 53 of any address, and TCP to the gateway's port
  *      53, continue: nftables hands both to the relay's DNS stub;
  *   4. a synthetic (fake-IP) address continues when the policy allows
@@ -127,6 +129,10 @@ void verdict_inet(const struct notify_scope *s, enum notify_call call,
 
 	if (is_local(s, a))
 		return;
+	if (s->audit && s->audit->stats && atomic_load(&s->audit->stats->revoked)) {
+		deny(ret, EACCES, "revoked");
+		return;
+	}
 	if (!s->has_net) {
 		deny(ret, EACCES, "no-network");
 		return;

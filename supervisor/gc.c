@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "netns/link.h"
 #include "netns/nft.h"
+#include "supervisor/ctl.h"
 #include "supervisor/supervisor.h"
 
 struct gc_ctx {
@@ -179,6 +180,7 @@ int nbj_gc(nbj_gc_report_t report_cb, void *data)
 	if (err < 0 && !gc.err)
 		gc.err = err;
 	gc_orphan_slots(&gc);
+	ctl_remove_stale_socket();
 	err = state_try_remove_table();
 	if (err < 0 && !gc.err)
 		gc.err = err;

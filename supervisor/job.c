@@ -54,6 +54,7 @@
 #include "netns/nft.h"
 #include "relay/relay.h"
 #include "seccomp/notify.h"
+#include "supervisor/ctl.h"
 #include "supervisor/supervisor.h"
 
 #define START_TIMEOUT_MS 30000
@@ -65,6 +66,8 @@ enum job_event {
 	JOB_EVENT_REAPER = 1,
 	JOB_EVENT_RELAY,
 	JOB_EVENT_NOTIFY,
+	JOB_EVENT_CTL_LISTEN,
+	JOB_EVENT_CTL_RETRY,
 };
 
 /* The job's own copy of what the notifier judges with: the caller's
@@ -103,6 +106,8 @@ struct nbj_job {
 	pid_t auditd_pid;
 	int auditd_pidfd;
 	bool start_audited;
+	struct ctl_server ctl;
+	bool ctl_started;
 
 	bool ended;
 	struct nbj_exit exit;
@@ -180,6 +185,10 @@ static void job_teardown(struct nbj_job *job)
 {
 	int err;
 
+	if (job->ctl_started) {
+		ctl_server_stop(&job->ctl);
+		job->ctl_started = false;
+	}
 	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
 	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
 	job_audit_finish(job);
@@ -264,8 +273,16 @@ static void sigset_forwarded(sigset_t *set)
 	sigaddset(set, SIGCHLD);
 }
 
-static int relay_socket(int family, int type, const void *addr,
-			uint16_t port, uint16_t *ret_port)
+/*
+ * A relay socket on the host end of the veth, bound to that interface:
+ * every socket accepted from it is too, so once the job's netns (and with
+ * it the veth) is gone, what the kernel still sends for the relay's
+ * orphaned connections (FIN and RST retransmits, late DNS answers) has no
+ * way out, instead of following the host's default route with the job's
+ * addresses on it.
+ */
+static int relay_socket(const char *ifname, int family, int type,
+			const void *addr, uint16_t port, uint16_t *ret_port)
 {
 	_cleanup_close_ int fd = -1;
 	struct sockaddr_storage ss = { 0 };
@@ -274,6 +291,9 @@ static int relay_socket(int family, int type, const void *addr,
 
 	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
+		return negative_errno();
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+		       (socklen_t)strlen(ifname) + 1) < 0)
 		return negative_errno();
 	if (family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
@@ -306,21 +326,22 @@ static int relay_socket(int family, int type, const void *addr,
 
 /* One listening TCP pair and one DNS pair on the host end, same ports
  * for both families, since one nft redirect serves both. */
-static int relay_sockets(const struct job_net *net, int tcp[2], int dns[2],
-			 uint16_t *ret_tcp_port, uint16_t *ret_dns_port)
+static int relay_sockets(const char *ifname, const struct job_net *net,
+			 int tcp[2], int dns[2], uint16_t *ret_tcp_port,
+			 uint16_t *ret_dns_port)
 {
 	for (int tries = 0; tries < 8; tries++) {
 		_cleanup_close_ int t4 = -1, t6 = -1, d4 = -1, d6 = -1;
 		uint16_t tport, dport, p;
 
-		t4 = relay_socket(AF_INET, SOCK_STREAM, &net->host4, 0, &tport);
+		t4 = relay_socket(ifname, AF_INET, SOCK_STREAM, &net->host4, 0, &tport);
 		if (t4 < 0)
 			return t4;
-		t6 = relay_socket(AF_INET6, SOCK_STREAM, &net->host6, tport, &p);
-		d4 = relay_socket(AF_INET, SOCK_DGRAM, &net->host4, 0, &dport);
+		t6 = relay_socket(ifname, AF_INET6, SOCK_STREAM, &net->host6, tport, &p);
+		d4 = relay_socket(ifname, AF_INET, SOCK_DGRAM, &net->host4, 0, &dport);
 		if (d4 < 0)
 			return d4;
-		d6 = relay_socket(AF_INET6, SOCK_DGRAM, &net->host6, dport, &p);
+		d6 = relay_socket(ifname, AF_INET6, SOCK_DGRAM, &net->host6, dport, &p);
 		if (t6 == -EADDRINUSE || d6 == -EADDRINUSE)
 			continue;
 		if (t6 < 0)
@@ -474,7 +495,7 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 	int tcp[2] = { -1, -1 }, dns[2] = { -1, -1 }, err;
 	pid_t pid;
 
-	err = relay_sockets(&job->net, tcp, dns, &nj.relay_tcp_port,
+	err = relay_sockets(job->ifname, &job->net, tcp, dns, &nj.relay_tcp_port,
 			    &nj.relay_dns_port);
 	if (err < 0) {
 		log_err("cannot bind the relay's sockets: %s", strerror(-err));
@@ -499,11 +520,14 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 	}
 	if (pid == 0) {
 		int keep[] = { tcp[0], tcp[1], dns[0], dns[1], job->audit.fd };
-		sigset_t none;
+		sigset_t usr1;
 
 		fds_close_all_except(keep, ARRAY_SIZE(keep));
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		/* SIGUSR1 (revocation) stays blocked: the relay's signalfd
+		 * takes it, none is lost before */
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		(void)sigprocmask(SIG_SETMASK, &usr1, NULL);
 		err = relay_run(&rc);
 		log_err("relay failed: %s", strerror(-err));
 		_exit(1);
@@ -798,6 +822,11 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (err < 0)
 		goto fail;
 	audit_job_start(job, cfg);
+	err = ctl_server_start(&job->ctl, job->epfd, JOB_EVENT_CTL_LISTEN,
+			       JOB_EVENT_CTL_RETRY);
+	if (err < 0)
+		log_warn("cannot serve the control socket: %s", strerror(-err));
+	job->ctl_started = true;
 
 	link_host_inventory_free(&inv);
 	*ret = job;
@@ -945,6 +974,10 @@ int nbj_job_dispatch(struct nbj_job *job)
 			handle_relay(job);
 		else if (ev[i].data.u32 == JOB_EVENT_NOTIFY)
 			handle_notify(job);
+		else if (ev[i].data.u32 == JOB_EVENT_CTL_LISTEN)
+			ctl_server_accept(&job->ctl);
+		else if (ev[i].data.u32 == JOB_EVENT_CTL_RETRY)
+			ctl_server_retry(&job->ctl);
 	}
 	return job->ended;
 }

@@ -27,6 +27,8 @@ static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
 	"       nbjail check POLICY-FILE\n"
 	"       nbjail explain [--policy FILE] [--allow PATTERN]... TARGET\n"
+	"       nbjail ctl jobs | stats [JOB] | recent [N] [JOB] | revoke JOB |\n"
+	"                  revoke --tenant T | metrics   [--json]\n"
 	"       nbjail gc\n"
 	"       nbjail -h|--help | --version\n"
 	"\n"
@@ -546,6 +548,29 @@ static int cmd_gc(int argc, char **argv)
 	return nbj_gc(gc_report, NULL) < 0 ? NBJ_EXIT_SETUP : 0;
 }
 
+/* nbjail ctl jobs | stats [JOB] | recent [N] [JOB] | revoke ... | metrics */
+static int cmd_ctl(int argc, char **argv)
+{
+	int rc;
+
+	if (argc < 2)
+		return usage_error("ctl: missing request%s", "");
+	if (geteuid() != 0) {
+		fprintf(stderr, "nbjail: ctl must be run as root (try sudo)\n");
+		return NBJ_EXIT_SETUP;
+	}
+	fflush(stdout);
+	rc = nbj_ctl(argc - 1, argv + 1, stdout);
+	fflush(stdout);
+	if (rc == 2)
+		return usage_error(NULL, NULL);
+	if (rc < 0) {
+		fprintf(stderr, "nbjail: ctl: %s\n", strerror(-rc));
+		return NBJ_EXIT_SETUP;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
@@ -566,5 +591,7 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "explain"))
 		return cmd_explain(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "ctl"))
+		return cmd_ctl(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
 }

@@ -108,6 +108,8 @@ void nbj_job_free(struct nbj_job *job);
 
 int nbj_exit_status(const struct nbj_exit *e);
 
+int nbj_ctl(int argc, char *const argv[], FILE *out);
+
 /**
  * struct nbj_explanation - what the relay would decide for a target
  * @allow:		the verdict

@@ -353,7 +353,7 @@ def host_problems(world, marker=None):
                 slots = sorted(os.listdir(os.path.join(RUN_DIR, "slots")))
                 if slots:
                     problems.append(f"slot claims left in {RUN_DIR}/slots: {slots}")
-            elif entry != "lock":
+            elif entry not in ("lock", "ctl.lock"):
                 problems.append(f"left in {RUN_DIR}: {entry}")
     procs = nbjail_processes(world, marker)
     if procs:

@@ -1,0 +1,250 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_ctl.py - nbjail ctl and /run/nbjail/ctl.sock
+
+Jobs are listed, counted and revoked through the control socket, which
+one of the running supervisors serves (another takes over when it ends);
+counters are checked against the events journald received.
+"""
+import json
+import os
+import re
+import socket
+import stat
+import time
+
+from conftest import PYTHON, RUN_DIR, nbjail, read_line, wait_for
+
+CTL_SOCK = f"{RUN_DIR}/ctl.sock"
+
+SLEEPER = "import sys, time; print('ready', flush=True); time.sleep(float(sys.argv[1]))"
+
+
+def ctl(*args):
+    cp = nbjail("ctl", *args)
+    return cp
+
+
+def ctl_json(*args):
+    cp = ctl(*args, "--json")
+    assert cp.returncode == 0, cp.stderr
+    return json.loads(cp.stdout)
+
+
+def start_sleeper(spawn, *extra, seconds=30):
+    p = spawn("run", *extra, "--", PYTHON, "-I", "-c", SLEEPER, str(seconds))
+    assert read_line(p.stdout, 15) == "ready\n"
+    return p
+
+
+def request(*args, uid=None):
+    """Talk to ctl.sock directly (optionally as another user, in a child)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            if uid is not None:
+                os.setgid(65534)
+                os.setuid(uid)
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(5)
+            s.connect(CTL_SOCK)
+            s.sendall(b"".join(a.encode() + b"\0" for a in args) + b"\0")
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                os.write(w, chunk)
+            os._exit(0)
+        except BaseException as e:  # noqa: BLE001 - reported to the parent
+            os.write(w, b"\xff" + repr(e).encode())
+            os._exit(1)
+    os.close(w)
+    data = b""
+    while True:
+        chunk = os.read(r, 65536)
+        if not chunk:
+            break
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return data
+
+
+def test_jobs_lists_running_jobs(nbj, world, spawn):
+    p = start_sleeper(spawn, "--name", "lister", "--tenant", "team-x", "--allow", "198.51.100.10:80")
+    jobs = ctl_json("jobs")
+    assert len(jobs) == 1, jobs
+    j = jobs[0]
+    assert (j["name"], j["tenant"], j["profile"], j["revoked"]) == ("lister", "team-x", "net", False)
+    assert j["supervisor_pid"] == p.pid and j["relay_pid"] > 0, j
+    assert re.fullmatch(r"[0-9a-f]{8}", j["job"])
+    text = ctl("jobs")
+    assert text.returncode == 0
+    assert re.search(rf"^{j['job']}\s+lister\s+team-x\s+net\s+{p.pid}\s", text.stdout, re.M), text.stdout
+    # the socket: root only, served by that supervisor
+    st = os.stat(CTL_SOCK)
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+    data = request("jobs", "--json")
+    assert data[0] == 0 and json.loads(data[1:])[0]["job"] == j["job"], data
+    # others: refused by the socket's mode (and by SO_PEERCRED behind it)
+    data = request("jobs", uid=65534)
+    assert data.startswith(b"\xffPermissionError") or b"permission denied" in data, data
+    p.terminate()
+    p.wait(timeout=10)
+    assert ctl_json("jobs") == []
+
+
+def test_control_socket_is_taken_over(nbj, world, spawn):
+    first = start_sleeper(spawn, "--name", "first")
+    second = start_sleeper(spawn, "--name", "second")
+    assert {j["name"] for j in ctl_json("jobs")} == {"first", "second"}
+    first.terminate()
+    first.wait(timeout=10)
+    # within a second, the second job's supervisor serves the socket
+    assert wait_for(lambda: os.path.exists(CTL_SOCK) and request("jobs", "--json")[:1] == b"\0", 3)
+    assert [j["name"] for j in json.loads(request("jobs", "--json")[1:])] == ["second"]
+    second.terminate()
+    second.wait(timeout=10)
+    assert wait_for(lambda: not os.path.exists(CTL_SOCK), 3)
+
+
+DENIER = r"""
+import socket, sys, time
+for host, port, n in [("10.0.0.1", 80, 25), ("169.254.169.254", 80, 7), ("198.51.100.10", 80, 3)]:
+    for _ in range(n):
+        s = socket.socket(); s.settimeout(5)
+        try:
+            s.connect((host, port)); s.sendall(b"GET / HTTP/1.0\r\n\r\n"); s.recv(100)
+        except OSError: pass
+        s.close()
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+def test_stats_and_recent_match_the_journal(nbj, world, spawn, journal):
+    p = spawn("run", "--allow", "198.51.100.10:80", "--", PYTHON, "-I", "-c", DENIER)
+    assert read_line(p.stdout, 20) == "ready\n"
+    (st,) = ctl_json("stats")
+    job = st["job"]
+    counts = {(d["lane"], d["outcome"], d["reason"]): d["count"] for d in st["decisions"]}
+    assert counts[("seccomp", "denied", "floor:private")] == 25, counts
+    assert counts[("seccomp", "denied", "floor:metadata")] == 7, counts
+    assert counts[("tcp", "allowed", "allowed")] == 3, counts
+    assert st["flows_total"] == 3 and st["bytes_down"] > 0 and st["bytes_up"] > 0, st
+    # counters equal the events journald has (folded ones included)
+    evs = journal.wait_events(
+        lambda e: sum(int(x.get("NBJAIL_SUPPRESSED", 1)) for x in e
+                      if x.get("NBJAIL_EVENT") == "deny") >= 32, f"NBJAIL_JOB={job}")
+    seen = {}
+    for e in evs:
+        if e.get("NBJAIL_EVENT") == "deny":
+            seen[e["NBJAIL_REASON"]] = seen.get(e["NBJAIL_REASON"], 0) + int(e.get("NBJAIL_SUPPRESSED", 1))
+    assert seen == {"floor:private": 25, "floor:metadata": 7}, seen
+    assert st["events_dropped"] == 0
+    # the ring: newest first
+    recent = ctl_json("recent", "5", job)
+    assert len(recent) == 5 and all(r["job"] == job for r in recent), recent
+    assert [r["target"] for r in recent] == ["169.254.169.254:80"] * 5, recent
+    assert recent[0]["usec"] >= recent[-1]["usec"]
+    assert len(ctl_json("recent", "128")) == 32
+    text = ctl("recent", "2")
+    assert text.returncode == 0 and text.stdout.count("floor:metadata") == 2, text.stdout
+    # text stats
+    text = ctl("stats", job)
+    assert "seccomp  denied   floor:private            25" in text.stdout, text.stdout
+    p.terminate()
+    p.wait(timeout=10)
+
+
+def test_metrics_exposition(nbj, world, spawn):
+    p = start_sleeper(spawn, "--tenant", "m1")
+    cp = ctl("metrics")
+    assert cp.returncode == 0, cp.stderr
+    samples = {}
+    for line in cp.stdout.splitlines():
+        if line.startswith("#"):
+            assert re.fullmatch(r"# (HELP|TYPE) nbjail_\w+ .+", line), line
+            continue
+        m = re.fullmatch(r'(nbjail_\w+)(\{[^}]*\})? (\d+)', line)
+        assert m, line
+        samples[m.group(1) + (m.group(2) or "")] = int(m.group(3))
+    assert samples["nbjail_jobs"] == 1
+    assert any(k.startswith('nbjail_flows_active{job="') and 'tenant="m1"' in k for k in samples)
+    assert ctl("metrics", "--json").returncode == 2
+    p.terminate()
+    p.wait(timeout=10)
+
+
+def test_ctl_usage_and_unknown_job(nbj, world):
+    assert ctl("bogus").returncode == 2
+    assert ctl().returncode == 2
+    assert ctl("recent", "0").returncode == 2
+    cp = ctl("revoke", "deadbeef")
+    assert cp.returncode == 1 and "no such job" in cp.stdout + cp.stderr
+    assert ctl("stats", "deadbeef").returncode == 1
+
+
+DOWNLOAD = r"""
+import json, os, socket, sys, time
+s = socket.socket(); s.settimeout(10)
+s.connect(("198.51.100.10", 80)); s.sendall(b"GET /big?mb=512 HTTP/1.0\r\n\r\n")
+got = 0
+print("ready", flush=True)
+while True:
+    try:
+        b = s.recv(65536)
+    except OSError as e:
+        end, why = time.time(), type(e).__name__; break
+    if not b:
+        end, why = time.time(), "eof"; break
+    got += len(b)
+    time.sleep(0.002)   # a slow reader: the download lasts long
+after = {}
+for name, fn in [("tcp", lambda: socket.create_connection(("198.51.100.10", 80), 5)),
+                 ("dns", lambda: socket.getaddrinfo("allowed.test", 80))]:
+    try: fn(); after[name] = "ok"
+    except OSError as e: after[name] = type(e).__name__
+print(json.dumps({"end": end, "why": why, "got": got, "after": after}), flush=True)
+time.sleep(5)
+"""
+
+
+def test_revoke_cuts_a_running_download(nbj, world, spawn, journal):
+    p = spawn("run", "--allow", "198.51.100.10:80", "--allow", "allowed.test", "--",
+              PYTHON, "-I", "-c", DOWNLOAD)
+    assert read_line(p.stdout, 20) == "ready\n"
+    time.sleep(0.5)
+    (j,) = ctl_json("jobs")
+    t = time.time()
+    cp = ctl("revoke", j["job"])
+    assert cp.returncode == 0 and f"revoked {j['job']}" in cp.stdout, cp
+    res = json.loads(read_line(p.stdout, 20))
+    assert res["why"] != "eof" and res["got"] < 512 << 20, res
+    assert res["end"] - t < 0.1 + 0.05, (res["end"] - t, res)   # within 100 ms (+ctl's own start)
+    assert res["after"] == {"tcp": "PermissionError", "dns": "gaierror"}, res
+    (j2,) = ctl_json("jobs")
+    assert j2["revoked"] and j2["revoked_usec"] > 0
+    p.terminate()
+    p.wait(timeout=10)
+    evs = journal.wait_events(lambda e: any(x.get("NBJAIL_EVENT") == "job-end" for x in e),
+                              f"NBJAIL_JOB={j['job']}")
+    rev = [e for e in evs if e.get("NBJAIL_EVENT") == "revoke"]
+    assert len(rev) == 1 and rev[0]["NBJAIL_DETAIL"] == "1 live flows cut", rev
+    reasons = {e.get("NBJAIL_REASON") for e in evs if e.get("NBJAIL_EVENT") == "deny"}
+    assert "revoked" in reasons, reasons
+
+
+def test_revoke_by_tenant(nbj, world, spawn):
+    a = start_sleeper(spawn, "--tenant", "blue", "--name", "a")
+    b = start_sleeper(spawn, "--tenant", "blue", "--name", "b")
+    c = start_sleeper(spawn, "--tenant", "green", "--name", "c")
+    out = ctl_json("revoke", "--tenant", "blue")
+    assert len(out) == 2
+    state = {j["name"]: j["revoked"] for j in ctl_json("jobs")}
+    assert state == {"a": True, "b": True, "c": False}, state
+    assert ctl("revoke", "--tenant", "nobody-here").returncode == 1
+    for p in (a, b, c):
+        p.terminate()
+        p.wait(timeout=10)
