@@ -187,3 +187,19 @@ def test_stuck_journald_never_blocks(nbj, world, tmp_path):
     assert cp.returncode == 0, cp.stderr
     assert elapsed < 30, elapsed
     assert "deny connect 10.0.0.1:80" in cp.stderr
+
+
+def test_auditor_query_from_the_man_page(nbj, world, journal):
+    """nbjail-audit(7)'s "denials by reason" example, pasted, per tenant."""
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "man", "nbjail-audit.7.scd")) as f:
+        page = f.read()
+    block = page.split("Denials by reason in a time range")[1].split("```")[1].strip()
+    since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - 2))
+    connects(("10.0.0.1", 80, 40), ("169.254.169.254", 80, 3), extra=("--tenant", "auditq"))
+    time.sleep(1.5)
+    until = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() + 1))
+    cmd = block.replace('"2026-11-25 09:00"', f'"{since}"').replace('"2026-11-25 10:00"', f'"{until}"')
+    cmd = cmd.replace("NBJAIL_EVENT=deny", "NBJAIL_EVENT=deny NBJAIL_TENANT=auditq")
+    cp = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=30)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.splitlines() == ["40 floor:private", "3 floor:metadata"], cp.stdout
