@@ -21,6 +21,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "common/rate.h"
+
 #define AUDIT_TARGET_MAX 512	/* targets are cut here */
 #define AUDIT_RING 128		/* denials kept for `nbjail ctl recent` */
 #define AUDIT_REASONS 64	/* distinct reasons counted */
@@ -128,6 +130,15 @@ struct audit_denial {
  * @events_dropped: events lost because the writer's queue was full
  * @events_suppressed: events folded into "N more like this"
  * @journal_errors: events journald did not take
+ * @connects_limit: the job's connect attempts per second and burst
+ * @bytes_limit: the job's bytes per second and burst (per_s 0: none)
+ * @concurrent_limit: the job's flows at once (0: the relay's table)
+ * @tenant_connects_limit: limits this job's policy sets on its tenant
+ * @tenant_bytes_limit: (shared buckets in struct tenant_state)
+ * @tenant_concurrent_limit:
+ * @tenant_slot: this job's slot in the tenant's flow counts, -1 if none
+ * @connects:	the job's bucket of connect attempts
+ * @bytes:	the job's bucket of bytes
  * @ring_next:	index of the next ring entry to write (mod AUDIT_RING)
  * @ring:	the last AUDIT_RING denials
  */
@@ -152,18 +163,64 @@ struct job_stats {
 	_Atomic uint64_t events_dropped;
 	_Atomic uint64_t events_suppressed;
 	_Atomic uint64_t journal_errors;
+	struct rate_limit connects_limit;
+	struct rate_limit bytes_limit;
+	uint64_t concurrent_limit;
+	struct rate_limit tenant_connects_limit;
+	struct rate_limit tenant_bytes_limit;
+	uint64_t tenant_concurrent_limit;
+	int32_t tenant_slot;
+	struct rate_bucket connects;
+	struct rate_bucket bytes;
 	_Atomic uint64_t ring_next;
 	struct audit_denial ring[AUDIT_RING];
+};
+
+#define TENANT_STATE_MAGIC 0x6e626a74656e3032ULL	/* "nbjten02" */
+#define TENANT_STATE_INIT 1ULL				/* being initialized */
+#define TENANT_SLOTS 256
+
+/**
+ * struct tenant_slot - one job's share of its tenant's flows
+ * @used:	claimed (compare-and-swap 0 -> 1)
+ * @job_id:	the job, written after claiming
+ * @active:	its flows now
+ */
+struct tenant_slot {
+	_Atomic uint32_t used;
+	char job_id[16];
+	_Atomic uint64_t active;
+};
+
+/**
+ * struct tenant_state - what the jobs of one tenant share, in
+ * /run/nbjail/tenants/NAME (supervisor/tenant.c)
+ * @magic:	TENANT_STATE_MAGIC once initialized
+ * @size:	sizeof(struct tenant_state)
+ * @tenant:	the tenant's name
+ * @connects:	the tenant's bucket of connect attempts
+ * @bytes:	the tenant's bucket of bytes
+ * @slots:	each job's flows, for the tenant's concurrency limit
+ */
+struct tenant_state {
+	_Atomic uint64_t magic;
+	uint32_t size;
+	char tenant[64];
+	struct rate_bucket connects;
+	struct rate_bucket bytes;
+	struct tenant_slot slots[TENANT_SLOTS];
 };
 
 /**
  * struct audit_ctx - what a producer needs: the stats and the writer
  * @stats:	the job's statistics, NULL if none
  * @fd:		the writer's socket (non-blocking), -1 if none
+ * @tenant:	the tenant's shared state, NULL if none
  */
 struct audit_ctx {
 	struct job_stats *stats;
 	int fd;
+	struct tenant_state *tenant;
 };
 
 const char *audit_kind_name(enum audit_kind kind);
@@ -181,6 +238,7 @@ void stats_unmap(struct job_stats *s);
 bool stats_ring_read(const struct job_stats *s, unsigned i,
 		     struct audit_denial *ret);
 void stats_ring_add(struct job_stats *s, const struct audit_event *ev);
+uint64_t tenant_flows(const struct tenant_state *t);
 
 void audit_event_init(struct audit_event *ev, enum audit_kind kind,
 		      enum audit_lane lane);

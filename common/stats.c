@@ -214,3 +214,18 @@ bool stats_ring_read(const struct job_stats *s, unsigned i,
 	}
 	return false;
 }
+
+/**
+ * tenant_flows() - the tenant's flows now, over all its jobs
+ * @t:		tenant state
+ *
+ * Return: the sum of every slot's count
+ */
+uint64_t tenant_flows(const struct tenant_state *t)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < TENANT_SLOTS; i++)
+		n += atomic_load(&((struct tenant_state *)t)->slots[i].active);
+	return n;
+}

@@ -5,7 +5,7 @@
  * Theory of operation: the file (at most POLICY_MAX_FILE_SIZE bytes) is
  * loaded as one YAML document with libyaml; the root must be a mapping.
  * Each key is looked up in a fixed table of the fields this version
- * enforces (tenant, profile, allow, floor_exceptions, unix_allow); an
+ * enforces (tenant, profile, allow, floor_exceptions, unix_allow, rates); an
  * unknown key, a repeated key, a value of the wrong type or an invalid
  * pattern is an error that names the file, line, column and field:
  *
@@ -191,6 +191,70 @@ static int load_unix_allow(struct load_ctx *c, yaml_node_t *v,
 	return 0;
 }
 
+/* One mapping of limits: rates: or rates: tenant: */
+static int load_rate_map(struct load_ctx *c, yaml_node_t *v, const char *where,
+			 bool tenant, struct nbj_rates *r)
+{
+	struct rate_policy *p = tenant ? &r->tenant : &r->job;
+	yaml_node_pair_t *pair;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, where, "expected a mapping of limits");
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+		const char *key = scalar(k), *s = scalar(val);
+		uint64_t max = tenant ? 10000000 : RATE_FLOOR_CONNECTS_PER_S;
+		char field[64];
+		int err;
+
+		snprintf(field, sizeof(field), "%s.%s", where, key ? key : "?");
+		if (!key)
+			return fail_at(c, k, EINVAL, where, "keys must be strings");
+		if (!tenant && !strcmp(key, "tenant")) {
+			err = load_rate_map(c, val, "rates.tenant", true, r);
+			if (err < 0)
+				return err;
+			continue;
+		}
+		if (strcmp(key, "connects_per_s") && strcmp(key, "connects_burst") &&
+		    strcmp(key, "concurrent") && strcmp(key, "bytes_per_s") &&
+		    strcmp(key, "bytes_burst"))
+			return fail_at(c, k, EINVAL, field, "unknown limit (connects_per_s, "
+				       "connects_burst, concurrent, bytes_per_s, bytes_burst%s)",
+				       tenant ? "" : ", tenant");
+		if (!s || strlen(s) != val->data.scalar.length)
+			return fail_at(c, val, EINVAL, field, "expected a number");
+		if (!strcmp(key, "connects_per_s"))
+			err = rate_parse_count(s, max, &p->connects_per_s);
+		else if (!strcmp(key, "connects_burst"))
+			err = rate_parse_count(s, tenant ? 10000000 : RATE_FLOOR_CONNECTS_BURST,
+					       &p->connects_burst);
+		else if (!strcmp(key, "concurrent"))
+			err = rate_parse_count(s, 1000000, &p->concurrent);
+		else if (!strcmp(key, "bytes_per_s"))
+			err = rate_parse_bytes(s, &p->bytes_per_s);
+		else
+			err = rate_parse_bytes(s, &p->bytes_burst);
+		if (err == -ERANGE && !tenant && !strncmp(key, "connects", 8))
+			return fail_at(c, val, ERANGE, field, "'%s': 1 to %llu (the floor "
+				       "allows at most 50,000 connect attempts in 10 s)", s,
+				       (unsigned long long)(strcmp(key, "connects_burst") ? max :
+							    RATE_FLOOR_CONNECTS_BURST));
+		if (err < 0)
+			return fail_at(c, val, -err, field, "'%s': %s", s,
+				       !strncmp(key, "bytes", 5) ?
+				       "not a positive byte count (1048576, 10MB, 512KiB, ...)" :
+				       "not a positive count in range");
+	}
+	return 0;
+}
+
+static int load_rates(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	return load_rate_map(c, v, "rates", false, &d->rates);
+}
+
 static const struct {
 	const char *key;
 	int (*load)(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d);
@@ -200,6 +264,7 @@ static const struct {
 	{ "allow", load_allow },
 	{ "floor_exceptions", load_floor_exceptions },
 	{ "unix_allow", load_unix_allow },
+	{ "rates", load_rates },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -227,7 +292,8 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 		if (i == ARRAY_SIZE(fields))
 			return fail_at(c, k, EINVAL, key,
 				       "unknown key (this version knows: tenant, "
-				       "profile, allow, floor_exceptions, unix_allow)");
+				       "profile, allow, floor_exceptions, unix_allow, "
+				       "rates)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;

@@ -21,6 +21,7 @@
  * @n_allow:		entries in @allow
  * @floor_exceptions:	floor exceptions
  * @n_floor_exceptions:	entries in @floor_exceptions
+ * @rates:		the `rates:` mapping (zeros where absent)
  * @unix_allow:		pathname sockets the job may use
  * @n_unix_allow:	entries in @unix_allow
  */
@@ -32,6 +33,7 @@ struct policy_doc {
 	size_t n_allow;
 	struct allow_rule *floor_exceptions;
 	size_t n_floor_exceptions;
+	struct nbj_rates rates;
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 };

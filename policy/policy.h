@@ -204,6 +204,42 @@ const char *decision_reason_format(const struct decision *d, char *buf,
 
 bool nbj_addr_is_synthetic(const struct nbj_addr *a);
 
+/* The rate floor: connect attempts of one job, whatever its policy says
+ * (at most 50,000 in any 10 s: a burst of 5,000, then 4,500 a second) */
+#define RATE_FLOOR_CONNECTS_PER_S 4500
+#define RATE_FLOOR_CONNECTS_BURST 5000
+
+/**
+ * struct rate_policy - limits of a job, or of all jobs of its tenant
+ * @connects_per_s:	connect attempts per second (counted even when
+ *			denied); 0 for the floor (jobs) or none (tenants)
+ * @connects_burst:	attempts at once; 0 for as many as one second's
+ * @concurrent:		TCP flows at once; 0 for no limit but the relay's
+ * @bytes_per_s:	bytes per second, both directions together; 0 for
+ *			no limit
+ * @bytes_burst:	bytes at once; 0 for one second's worth
+ */
+struct rate_policy {
+	uint64_t connects_per_s;
+	uint64_t connects_burst;
+	uint64_t concurrent;
+	uint64_t bytes_per_s;
+	uint64_t bytes_burst;
+};
+
+/**
+ * struct nbj_rates - the `rates:` of a policy
+ * @job:	limits of the job itself
+ * @tenant:	limits shared by every job of the tenant
+ */
+struct nbj_rates {
+	struct rate_policy job;
+	struct rate_policy tenant;
+};
+
+int rate_parse_bytes(const char *s, uint64_t *ret);
+int rate_parse_count(const char *s, uint64_t max, uint64_t *ret);
+
 /* Longest pathname of an AF_UNIX socket, with its NUL */
 #define NBJ_UNIX_PATH_MAX 108
 

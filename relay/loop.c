@@ -108,6 +108,11 @@ static int loop_setup(struct relay_ctx *c)
 	err = watch(c->epfd, c->timerfd, RELAY_EV(RELAY_EV_TIMER, 0));
 	if (!err)
 		err = watch(c->epfd, c->sigfd, RELAY_EV(RELAY_EV_SIGNAL, 0));
+	c->throttle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (!err && c->throttle_fd < 0)
+		err = negative_errno();
+	if (!err)
+		err = watch(c->epfd, c->throttle_fd, RELAY_EV(RELAY_EV_THROTTLE, 0));
 	for (int i = 0; i < 2 && !err; i++) {
 		if (c->cfg->tcp_fds[i] >= 0)
 			err = watch(c->epfd, c->cfg->tcp_fds[i], RELAY_EV(RELAY_EV_LISTEN, i));
@@ -157,7 +162,8 @@ bool relay_revoked(struct relay_ctx *c)
 int relay_run(const struct relay_config *config)
 {
 	struct relay_config cfg = *config;
-	struct relay_ctx c = { .cfg = &cfg, .epfd = -1, .timerfd = -1, .sigfd = -1 };
+	struct relay_ctx c = { .cfg = &cfg, .epfd = -1, .timerfd = -1, .sigfd = -1,
+			       .throttle_fd = -1 };
 	char prefix[64];
 	pid_t parent = getppid();
 	int err;
@@ -220,6 +226,10 @@ int relay_run(const struct relay_config *config)
 				break;
 			case RELAY_EV_HOSTADDR:
 				hostaddr_event(&c);
+				break;
+			case RELAY_EV_THROTTLE:
+				(void)!read(c.throttle_fd, &ticks, sizeof(ticks));
+				tcp_throttle_tick(&c);
 				break;
 			case RELAY_EV_SIGNAL: {
 				struct signalfd_siginfo si;

@@ -58,6 +58,7 @@ enum relay_event {
 	RELAY_EV_HOSTADDR,	/* the netlink socket of hostaddr.c */
 	RELAY_EV_DNS_TCP,	/* index: DNS-over-TCP connection slot */
 	RELAY_EV_SIGNAL,	/* SIGUSR1: look at the revocation flag */
+	RELAY_EV_THROTTLE,	/* the byte rate allows reading again */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -77,6 +78,7 @@ enum relay_event {
  * @shut:	writing to @fd is shut down (the other side is done)
  * @events:	epoll events currently registered for @fd, or 0 if removed
  * @in_epoll:	@fd is registered in epoll
+ * @throttled:	reading waits for the byte rate (relay ctx throttle timer)
  */
 struct flow_side {
 	int fd;
@@ -86,6 +88,7 @@ struct flow_side {
 	bool shut;
 	uint32_t events;
 	bool in_epoll;
+	bool throttled;
 };
 
 /**
@@ -240,6 +243,8 @@ struct dns_pending {
  *			resolver), IPv4 and IPv6
  * @sigfd:		signalfd for SIGUSR1 (`nbjail ctl revoke`)
  * @revoked:		the job was revoked: every flow and query is refused
+ * @throttle_fd:	one-shot timer while some flow waits for the byte rate
+ * @throttle_armed:	@throttle_fd is armed
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -273,6 +278,8 @@ struct relay_ctx {
 	struct nbj_addr gateway[2];
 	int sigfd;
 	bool revoked;
+	int throttle_fd;
+	bool throttle_armed;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -316,6 +323,7 @@ void dns_tcp_accept(struct relay_ctx *c, int fd, const struct sockaddr *peer,
 void dns_tcp_event(struct relay_ctx *c, uint32_t slot, uint32_t events);
 void dns_tcp_tick(struct relay_ctx *c);
 unsigned tcp_cut_all(struct relay_ctx *c);
+void tcp_throttle_tick(struct relay_ctx *c);
 
 /* dns.c, tcp.c: completions of resolve_start() */
 void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,

@@ -53,6 +53,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -66,6 +67,7 @@
 
 #define DIAL_TIMEOUT_S 10
 #define PIPE_CAPACITY 65536	/* Linux default pipe size */
+#define THROTTLE_NS 10000000	/* a throttled flow looks again after 10 ms */
 #define ACCEPT_BATCH 64
 #define IO_ROUNDS 8
 
@@ -118,6 +120,32 @@ static void side_close(struct flow_side *s, bool reset)
 	s->fd = s->pipe[0] = s->pipe[1] = -1;
 }
 
+/* The job's flow count, for `nbjail ctl` and the tenant's limit */
+static void flows_publish(struct relay_ctx *c)
+{
+	const struct audit_ctx *a = &c->cfg->audit;
+
+	if (!a->stats)
+		return;
+	atomic_store(&a->stats->flows_active, c->live);
+	if (a->tenant && a->stats->tenant_slot >= 0 && a->stats->tenant_slot < TENANT_SLOTS)
+		atomic_store(&a->tenant->slots[a->stats->tenant_slot].active, c->live);
+}
+
+/* The job's or its tenant's flows are at their limit */
+static bool over_concurrency(const struct relay_ctx *c)
+{
+	const struct audit_ctx *a = &c->cfg->audit;
+	const struct job_stats *s = a->stats;
+
+	if (!s)
+		return false;
+	if (s->concurrent_limit && c->live >= s->concurrent_limit)
+		return true;
+	return a->tenant && s->tenant_concurrent_limit &&
+	       tenant_flows(a->tenant) >= s->tenant_concurrent_limit;
+}
+
 static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
 {
 	struct flow *f = &c->flows[slot];
@@ -129,8 +157,7 @@ static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
 	f->next_free = c->free_head;
 	c->free_head = slot;
 	c->live--;
-	if (c->cfg->audit.stats)
-		atomic_store(&c->cfg->audit.stats->flows_active, c->live);
+	flows_publish(c);
 }
 
 static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
@@ -155,10 +182,9 @@ static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
 		f->side[i].pipe[0] = f->side[i].pipe[1] = -1;
 	}
 	c->live++;
-	if (c->cfg->audit.stats) {
-		atomic_store(&c->cfg->audit.stats->flows_active, c->live);
+	flows_publish(c);
+	if (c->cfg->audit.stats)
 		atomic_fetch_add(&c->cfg->audit.stats->flows_total, 1);
-	}
 	*ret = slot;
 	return 0;
 }
@@ -384,6 +410,11 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 			return;
 		}
 	}
+	if (over_concurrency(c)) {
+		deny(c, &target, peer, name, "rate", NULL, 0);
+		reset_close(job_fd);
+		return;
+	}
 	if (flow_alloc(c, &slot) < 0) {
 		c->full++;
 		deny(c, &target, peer, name, "flow-table-full", NULL, 0);
@@ -519,19 +550,74 @@ static int flow_connected(struct relay_ctx *c, uint32_t slot)
 	return 0;
 }
 
+/*
+ * How many bytes the job's and the tenant's byte rates allow now, up to
+ * @want; they are taken from both buckets (give back what is not used
+ * with bytes_refund())
+ */
+static size_t bytes_allow(const struct relay_ctx *c, size_t want)
+{
+	const struct audit_ctx *a = &c->cfg->audit;
+	struct job_stats *s = a->stats;
+	uint64_t now, n, t;
+
+	if (!s || (!s->bytes_limit.per_s && !s->tenant_bytes_limit.per_s))
+		return want;
+	now = rate_now_ns();
+	n = rate_take_upto(&s->bytes, &s->bytes_limit, want, now);
+	if (n && a->tenant && s->tenant_bytes_limit.per_s) {
+		t = rate_take_upto(&a->tenant->bytes, &s->tenant_bytes_limit, n, now);
+		rate_refund(&s->bytes, &s->bytes_limit, n - t);
+		n = t;
+	}
+	return (size_t)n;
+}
+
+static void bytes_refund(const struct relay_ctx *c, size_t n)
+{
+	const struct audit_ctx *a = &c->cfg->audit;
+	struct job_stats *s = a->stats;
+
+	if (!s || !n)
+		return;
+	rate_refund(&s->bytes, &s->bytes_limit, n);
+	if (a->tenant)
+		rate_refund(&a->tenant->bytes, &s->tenant_bytes_limit, n);
+}
+
+/* Some flow waits for the byte rate: look again in THROTTLE_NS */
+static void throttle_arm(struct relay_ctx *c)
+{
+	struct itimerspec once = { .it_value = { 0, THROTTLE_NS } };
+
+	if (c->throttle_armed)
+		return;
+	if (timerfd_settime(c->throttle_fd, 0, &once, NULL) == 0)
+		c->throttle_armed = true;
+}
+
 /* Move bytes in one direction, counting what reached @dst in @moved;
  * -errno on a fatal socket error */
-static int pump(struct flow_side *src, struct flow_side *dst,
+static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *dst,
 		_Atomic uint64_t *moved)
 {
 	for (int round = 0; round < IO_ROUNDS; round++) {
 		bool progress = false;
 		ssize_t n;
 
-		if (!src->eof && src->pending < PIPE_CAPACITY) {
-			n = splice(src->fd, NULL, src->pipe[1], NULL,
-				   PIPE_CAPACITY - src->pending,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (!src->eof && src->pending < PIPE_CAPACITY && !src->throttled) {
+			size_t want = bytes_allow(c, PIPE_CAPACITY - src->pending);
+
+			if (!want) {
+				src->throttled = true;
+				throttle_arm(c);
+				n = -1;
+				errno = EAGAIN;
+			} else {
+				n = splice(src->fd, NULL, src->pipe[1], NULL, want,
+					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+				bytes_refund(c, n > 0 ? want - (size_t)n : want);
+			}
 			if (n > 0) {
 				src->pending += (size_t)n;
 				progress = true;
@@ -570,7 +656,7 @@ static uint32_t side_interest(const struct flow *f, int side)
 	const struct flow_side *s = &f->side[side], *o = &f->side[!side];
 	uint32_t ev = 0;
 
-	if (!s->eof && !s->pending)
+	if (!s->eof && !s->pending && !s->throttled)
 		ev |= EPOLLIN;
 	if (o->pending)
 		ev |= EPOLLOUT;
@@ -633,10 +719,10 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 			return;
 	}
 	if (ready)
-		err = pump(&f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL],
+		err = pump(c, &f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL],
 			   stats ? &stats->bytes_up : NULL);
 	if (!err)
-		err = pump(&f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB],
+		err = pump(c, &f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB],
 			   stats ? &stats->bytes_down : NULL);
 	if (!err && error)
 		err = -ECONNRESET; /* what could be forwarded was; the rest is lost */
@@ -721,5 +807,24 @@ void tcp_timer(struct relay_ctx *c)
 		} else {
 			dial_failed(c, i, ETIMEDOUT);
 		}
+	}
+}
+
+/**
+ * tcp_throttle_tick() - the byte rate may allow reading again: resume
+ * every throttled flow
+ * @c:		relay context
+ */
+void tcp_throttle_tick(struct relay_ctx *c)
+{
+	c->throttle_armed = false;
+	for (uint32_t slot = 0; slot < c->cfg->max_flows; slot++) {
+		struct flow *f = &c->flows[slot];
+
+		if (!f->used || f->state != FLOW_RELAYING ||
+		    (!f->side[0].throttled && !f->side[1].throttled))
+			continue;
+		f->side[0].throttled = f->side[1].throttled = false;
+		flow_io(c, slot, false);
 	}
 }

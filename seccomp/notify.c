@@ -299,6 +299,23 @@ static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
 	deny(v, EACCES, "unix-path");
 }
 
+/* One connect attempt leaving the job: the job's and the tenant's
+ * buckets, taken whatever the verdict will be ("counted even when
+ * denied"), so that a flood of refused connects is held too */
+static bool connect_rate_ok(const struct notifier *n)
+{
+	const struct audit_ctx *a = n->scope.audit;
+	struct job_stats *s = a ? a->stats : NULL;
+	uint64_t now = rate_now_ns();
+
+	if (!s)
+		return true;
+	if (!rate_take(&s->connects, &s->connects_limit, 1, now))
+		return false;
+	return !a->tenant || !s->tenant_connects_limit.per_s ||
+	       rate_take(&a->tenant->connects, &s->tenant_connects_limit, 1, now);
+}
+
 /* Judge one socket address at @uaddr (length @ulen) in the caller */
 static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 			   struct verdict *v)
@@ -338,6 +355,11 @@ static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 			return;
 		}
 		nbj_addr_format(&a, c->target, sizeof(c->target));
+		if (c->call == NOTIFY_CONNECT && !verdict_is_local(&c->n->scope, &a) &&
+		    !connect_rate_ok(c->n)) {
+			deny(v, ECONNREFUSED, "rate");
+			return;
+		}
 		for (int round = 0; round < 2; round++) {
 			verdict_inet(&c->n->scope, c->call, c->sotype, &a, v);
 			if (!v->need_type)
@@ -494,7 +516,7 @@ static void handle_one(struct notifier *n)
 	if (v.deny) {
 		resp->error = -v.err;
 		n->n_denied++;
-		if (v.err == EACCES)
+		if (v.err == EACCES || !strcmp(v.reason, "rate"))
 			audit(&c, &v);
 	} else {
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

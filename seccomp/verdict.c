@@ -101,6 +101,23 @@ static bool is_local(const struct notify_scope *s, const struct nbj_addr *a)
 }
 
 /**
+ * verdict_is_local() - whether an address is the job's own (loopback,
+ * unspecified, its end of the veth), also v4-mapped
+ * @s:		the job's scope
+ * @a:		address
+ *
+ * Return: true if nothing leaves the job for it
+ */
+bool verdict_is_local(const struct notify_scope *s, const struct nbj_addr *a)
+{
+	struct nbj_addr mapped;
+
+	if (nbj_addr_unmap_v4(a, &mapped))
+		a = &mapped;
+	return is_local(s, a);
+}
+
+/**
  * verdict_inet() - judge an IPv4 or IPv6 address of a notified call
  * @s:		the job's scope
  * @call:	the system call

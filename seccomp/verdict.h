@@ -64,6 +64,7 @@ struct verdict {
 };
 
 const char *notify_call_name(enum notify_call call);
+bool verdict_is_local(const struct notify_scope *s, const struct nbj_addr *a);
 void verdict_inet(const struct notify_scope *s, enum notify_call call,
 		  int sotype, const struct nbj_addr *target, struct verdict *ret);
 

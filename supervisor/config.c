@@ -220,6 +220,27 @@ int nbj_config_add_unix_allow(struct nbj_config *cfg, const char *path)
 	return err < 0 ? err : unix_rules_append(cfg, &rule, 1);
 }
 
+static void rate_merge(struct rate_policy *to, const struct rate_policy *from)
+{
+	if (from->connects_per_s)
+		to->connects_per_s = from->connects_per_s;
+	if (from->connects_burst)
+		to->connects_burst = from->connects_burst;
+	if (from->concurrent)
+		to->concurrent = from->concurrent;
+	if (from->bytes_per_s)
+		to->bytes_per_s = from->bytes_per_s;
+	if (from->bytes_burst)
+		to->bytes_burst = from->bytes_burst;
+}
+
+/* A policy file's limits replace the ones it names */
+static void rates_merge(struct nbj_rates *to, const struct nbj_rates *from)
+{
+	rate_merge(&to->job, &from->job);
+	rate_merge(&to->tenant, &from->tenant);
+}
+
 /**
  * nbj_config_load_policy() - apply a policy file to a config
  * @cfg:	config; its profile is replaced if the file names one, allow
@@ -251,6 +272,8 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	}
 	if (!err && doc.tenant[0])
 		err = nbj_config_set_tenant(cfg, doc.tenant);
+	if (!err)
+		rates_merge(&cfg->rates, &doc.rates);
 	if (!err)
 		err = rules_append(&cfg->allow, &cfg->n_allow, doc.allow, doc.n_allow);
 	if (!err) {
@@ -285,6 +308,39 @@ static void print_rules(FILE *out, const char *key, const struct allow_rule *r,
 		fprintf(out, "  - \"%s\"\n", allow_rule_format(&r[i], buf, sizeof(buf)));
 }
 
+static void print_rate_policy(FILE *out, const struct rate_policy *p,
+			      const char *indent)
+{
+	if (p->connects_per_s)
+		fprintf(out, "%sconnects_per_s: %llu\n", indent,
+			(unsigned long long)p->connects_per_s);
+	if (p->connects_burst)
+		fprintf(out, "%sconnects_burst: %llu\n", indent,
+			(unsigned long long)p->connects_burst);
+	if (p->concurrent)
+		fprintf(out, "%sconcurrent: %llu\n", indent, (unsigned long long)p->concurrent);
+	if (p->bytes_per_s)
+		fprintf(out, "%sbytes_per_s: %llu\n", indent, (unsigned long long)p->bytes_per_s);
+	if (p->bytes_burst)
+		fprintf(out, "%sbytes_burst: %llu\n", indent, (unsigned long long)p->bytes_burst);
+}
+
+static void print_rates(FILE *out, const struct nbj_rates *r)
+{
+	static const struct rate_policy none;
+	bool job = memcmp(&r->job, &none, sizeof(none)) != 0;
+	bool tenant = memcmp(&r->tenant, &none, sizeof(none)) != 0;
+
+	if (!job && !tenant)
+		return;
+	fprintf(out, "rates:\n");
+	print_rate_policy(out, &r->job, "  ");
+	if (tenant) {
+		fprintf(out, "  tenant:\n");
+		print_rate_policy(out, &r->tenant, "    ");
+	}
+}
+
 /**
  * nbj_config_print_policy() - print the effective policy as YAML that
  * nbj_config_load_policy() accepts
@@ -301,6 +357,7 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	print_rules(out, "allow", cfg->allow, cfg->n_allow);
 	print_rules(out, "floor_exceptions", cfg->floor_exceptions,
 		    cfg->n_floor_exceptions);
+	print_rates(out, &cfg->rates);
 	fprintf(out, "unix_allow:%s\n", cfg->n_unix_allow ? "" : " []");
 	for (size_t i = 0; i < cfg->n_unix_allow; i++)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);

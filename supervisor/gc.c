@@ -28,6 +28,7 @@
 #include "netns/nft.h"
 #include "supervisor/ctl.h"
 #include "supervisor/supervisor.h"
+#include "supervisor/tenant.h"
 
 struct gc_ctx {
 	nbj_gc_report_t report;
@@ -181,6 +182,7 @@ int nbj_gc(nbj_gc_report_t report_cb, void *data)
 		gc.err = err;
 	gc_orphan_slots(&gc);
 	ctl_remove_stale_socket();
+	tenant_gc();
 	err = state_try_remove_table();
 	if (err < 0 && !gc.err)
 		gc.err = err;

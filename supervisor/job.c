@@ -55,6 +55,7 @@
 #include "relay/relay.h"
 #include "seccomp/notify.h"
 #include "supervisor/ctl.h"
+#include "supervisor/tenant.h"
 #include "supervisor/supervisor.h"
 
 #define START_TIMEOUT_MS 30000
@@ -108,6 +109,7 @@ struct nbj_job {
 	bool start_audited;
 	struct ctl_server ctl;
 	bool ctl_started;
+	struct tenant_attachment tenant;
 
 	bool ended;
 	struct nbj_exit exit;
@@ -176,8 +178,31 @@ static void job_audit_finish(struct nbj_job *job)
 	if (job->auditd_pidfd >= 0)
 		(void)poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS);
 	kill_and_reap(&job->auditd_pidfd, &job->auditd_pid);
+	tenant_detach(&job->tenant);
+	job->audit.tenant = NULL;
 	stats_unmap(job->stats);
 	job->stats = job->audit.stats = NULL;
+}
+
+/* The effective limits, in the statistics every process of the job maps */
+static void set_limits(struct job_stats *st, const struct nbj_rates *r)
+{
+	const struct rate_policy *j = &r->job, *t = &r->tenant;
+
+	st->connects_limit.per_s = j->connects_per_s ? j->connects_per_s
+						     : RATE_FLOOR_CONNECTS_PER_S;
+	st->connects_limit.burst = j->connects_burst ? j->connects_burst :
+				   j->connects_per_s ? j->connects_per_s
+						     : RATE_FLOOR_CONNECTS_BURST;
+	st->bytes_limit.per_s = j->bytes_per_s;
+	st->bytes_limit.burst = j->bytes_burst ? j->bytes_burst : j->bytes_per_s;
+	st->concurrent_limit = j->concurrent;
+	st->tenant_connects_limit.per_s = t->connects_per_s;
+	st->tenant_connects_limit.burst = t->connects_burst ? t->connects_burst
+							    : t->connects_per_s;
+	st->tenant_bytes_limit.per_s = t->bytes_per_s;
+	st->tenant_bytes_limit.burst = t->bytes_burst ? t->bytes_burst : t->bytes_per_s;
+	st->tenant_concurrent_limit = t->concurrent;
 }
 
 /* The reverse of nbj_job_start(), from any partial state. */
@@ -401,8 +426,16 @@ static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	snprintf(st->profile, sizeof(st->profile), "%s", nbj_profile_to_string(cfg->profile));
 	st->supervisor_pid = getpid();
 	st->start_usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	set_limits(st, &cfg->rates);
+	err = tenant_attach(job_tenant(cfg), job->state.id, &job->tenant);
+	if (err < 0) {
+		log_err("cannot join tenant %s: %s", job_tenant(cfg), strerror(-err));
+		return err;
+	}
+	st->tenant_slot = job->tenant.slot;
 	__atomic_store_n(&st->magic, JOB_STATS_MAGIC, __ATOMIC_RELEASE);
 	job->audit.stats = st;
+	job->audit.tenant = job->tenant.state;
 
 	if (cfg->audit_log) {
 		ac.log_fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT |
@@ -728,6 +761,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
 	job->listener = job->auditd_pidfd = job->audit.fd = -1;
+	job->tenant.fd = job->tenant.slot = -1;
 	job->state.global_lock = job->state.job_lock = -1;
 
 	err = creds_resolve(cfg->uid, cfg->gid, &creds);

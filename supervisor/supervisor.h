@@ -35,6 +35,7 @@ struct nbj_config {
 	size_t n_floor_exceptions;
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
+	struct nbj_rates rates;
 	bool user_set;
 	uid_t uid;
 	gid_t gid;
