@@ -203,3 +203,33 @@ def test_auditor_query_from_the_man_page(nbj, world, journal):
     cp = subprocess.run(["sh", "-c", cmd], capture_output=True, text=True, timeout=30)
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout.splitlines() == ["40 floor:private", "3 floor:metadata"], cp.stdout
+
+
+def test_rate_limited_and_relay_failure_events(nbj, world, journal, spawn, tmp_path):
+    pol = tmp_path / "p.yaml"
+    pol.write_text("allow: ['198.51.100.10:80']\nrates: {connects_per_s: 2, connects_burst: 2}\n")
+    p = spawn("run", "--policy", str(pol), "--", PYTHON, "-I", "-c",
+              "import socket, sys, time\n"
+              "for _ in range(6):\n"
+              "    s = socket.socket()\n"
+              "    try: s.connect(('198.51.100.10', 80))\n"
+              "    except OSError: pass\n"
+              "    s.close()\n"
+              "print('ready', flush=True); time.sleep(30)\n")
+    assert p.stdout.readline() == "ready\n"
+    (job,) = json.loads(nbjail("ctl", "jobs", "--json").stdout)
+    os.kill(job["relay_pid"], 9)
+    evs = journal.wait_events(
+        lambda e: any(x.get("NBJAIL_EVENT") == "relay-failure" for x in e) and
+        sum(int(x.get("NBJAIL_SUPPRESSED", 1)) for x in e
+            if x.get("NBJAIL_EVENT") == "rate-limited") >= 4, f"NBJAIL_JOB={job['job']}")
+    rate = [e for e in evs if e.get("NBJAIL_EVENT") == "rate-limited"]
+    assert rate and rate[0]["MESSAGE_ID"] == MESSAGE_IDS["rate-limited"], evs
+    assert sum(int(e.get("NBJAIL_SUPPRESSED", 1)) for e in rate) == 4, rate
+    assert rate[0]["NBJAIL_REASON"] == "rate" and rate[0]["NBJAIL_LANE"] == "seccomp"
+    fail = [e for e in evs if e.get("NBJAIL_EVENT") == "relay-failure"]
+    assert fail[0]["PRIORITY"] == "3" and "no network" in fail[0]["NBJAIL_DETAIL"], fail
+    assert fail[0]["NBJAIL_PID"] == str(job["relay_pid"])
+    p.terminate()
+    p.wait(timeout=10)
+    world.clear()

@@ -157,7 +157,7 @@ for i in range(n):
     except OSError as e:
         res.append(type(e).__name__)
     socks.append(s)
-    if sys.argv[2:] and i == 0:
+    if sys.argv[2:] and i == n - 1:
         print("holding", flush=True); time.sleep(float(sys.argv[2]))
 print(json.dumps(res), flush=True)
 """
@@ -187,4 +187,18 @@ def test_byte_rate(nbj, world, tmp_path):
     assert int(cp.stdout) == 6 << 20
     # 6 MiB at 2 MiB/s after a 0.5 MiB burst: at least 2.7 s, and not much more
     assert 2.5 <= elapsed <= 6, elapsed
+    world.clear()
+
+
+def test_tenant_concurrency_is_shared(nbj, world, spawn, tmp_path):
+    pol = write_policy(tmp_path, "tenant: conc-t\nallow: ['198.51.100.10:80']\n"
+                                 "rates: {tenant: {concurrent: 2}}\n")
+    first = spawn("run", "--policy", pol, "--", PYTHON, "-I", "-c", HOLD, "2", "20")
+    assert read_line(first.stdout, 15) == "holding\n"
+    cp = nbjail("run", "--policy", pol, "--", PYTHON, "-I", "-c", HOLD, "1", timeout=60)
+    res = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert res[0] in ("ConnectionResetError", "eof", "ConnectionRefusedError"), res
+    assert "reason=rate" in cp.stderr, cp.stderr
+    first.terminate()
+    first.wait(timeout=10)
     world.clear()
