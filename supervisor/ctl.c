@@ -20,8 +20,8 @@
  *     when no server answers (no job runs, or a takeover is under way).
  *
  * Requests: jobs | stats [JOB] | recent [N] [JOB] | revoke JOB |
- * revoke --tenant T | metrics, each with --json except metrics, which is
- * the Prometheus text exposition format.
+ * revoke --tenant T | metrics (the Prometheus text exposition format),
+ * each with --json.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -535,6 +535,45 @@ static void cmd_metrics(const struct ctl_jobs *j, struct outbuf *o)
 	}
 }
 
+/* The same samples as JSON: [{"name":..,"labels":{..},"value":N}, ...],
+ * from the exposition text cmd_metrics() wrote (our own, well-formed) */
+static void metrics_json(const char *text, struct outbuf *o)
+{
+	bool first = true;
+
+	out(o, "[");
+	for (const char *line = text; *line;) {
+		const char *end = strchrnul(line, '\n'), *brace, *sp;
+
+		if (*line != '#' && (sp = memrchr(line, ' ', (size_t)(end - line)))) {
+			brace = memchr(line, '{', (size_t)(sp - line));
+			out(o, "%s{\"name\":\"%.*s\",\"labels\":{", first ? "" : ",",
+			    (int)((brace ? brace : sp) - line), line);
+			if (brace) {
+				/* k="v",k="v"}: the values are escaped for both formats */
+				for (const char *p = brace + 1; p < sp && *p != '}';) {
+					const char *eq = memchr(p, '=', (size_t)(sp - p)), *q;
+
+					if (!eq)
+						break;
+					out(o, "%s\"%.*s\":", p == brace + 1 ? "" : ",",
+					    (int)(eq - p), p);
+					for (q = eq + 2; q < sp && !(*q == '"' && q[-1] != '\\'); q++)
+						;
+					out(o, "%.*s", (int)(q + 1 - (eq + 1)), eq + 1);
+					p = q + 1;
+					if (*p == ',')
+						p++;
+				}
+			}
+			out(o, "},\"value\":%.*s}", (int)(end - sp - 1), sp + 1);
+			first = false;
+		}
+		line = *end ? end + 1 : end;
+	}
+	out(o, "]\n");
+}
+
 static bool parse_count(const char *s, unsigned *ret)
 {
 	char *end;
@@ -625,15 +664,22 @@ int ctl_handle(int argc, char *const argv[], char **ret_text)
 		rc = cmd_revoke(j, NULL, args[2], json, &o);
 		if (rc)
 			out(&o, "no job of tenant %s\n", args[2]);
-	} else if (!strcmp(cmd, "metrics") && n_args == 1 && !json) {
+	} else if (!strcmp(cmd, "metrics") && n_args == 1) {
 		cmd_metrics(j, &o);
+		if (json && !o.oom && o.buf) {
+			struct outbuf text = o;
+
+			o = (struct outbuf){ 0 };
+			metrics_json(text.buf, &o);
+			free(text.buf);
+		}
 	} else {
 		rc = 2;
 	}
 done:
 	if (rc == 2 && !o.len)
 		out(&o, "nbjail: ctl: bad request; use jobs | stats [JOB] | recent [N] [JOB] | revoke JOB | "
-			"revoke --tenant T | metrics   (--json: all but metrics)\n");
+			"revoke --tenant T | metrics   [--json]\n");
 	jobs_free(j);
 	free(j);
 	if (o.oom) {

@@ -172,7 +172,10 @@ def test_metrics_exposition(nbj, world, spawn):
         samples[m.group(1) + (m.group(2) or "")] = int(m.group(3))
     assert samples["nbjail_jobs"] == 1
     assert any(k.startswith('nbjail_flows_active{job="') and 'tenant="m1"' in k for k in samples)
-    assert ctl("metrics", "--json").returncode == 2
+    js = ctl_json("metrics")
+    assert {"name": "nbjail_jobs", "labels": {}, "value": 1} in js, js
+    flows = [m for m in js if m["name"] == "nbjail_flows_active"]
+    assert flows and flows[0]["labels"]["tenant"] == "m1", flows
     p.terminate()
     p.wait(timeout=10)
 
