@@ -189,3 +189,33 @@ bool nbj_addr_is_synthetic(const struct nbj_addr *a)
 	return nbj_prefix_match(a->v6.s6_addr, v6.s6_addr,
 				NBJ_SYNTHETIC_V6_PREFIXLEN);
 }
+
+/**
+ * nbj_addr_list_format() - "a, b, c": addresses without their ports, for
+ * log lines and audit events
+ * @a:		addresses
+ * @n:		their number
+ * @buf:	output, cut at @len (whole addresses only)
+ * @len:	its size
+ *
+ * Return: @buf
+ */
+const char *nbj_addr_list_format(const struct nbj_addr *a, size_t n, char *buf,
+				 size_t len)
+{
+	size_t o = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o + NBJ_ADDR_STRLEN + 2 < len; i++) {
+		struct nbj_addr one = a[i];
+
+		one.port = 0;
+		if (i)
+			o += (size_t)snprintf(buf + o, len - o, ", ");
+		nbj_addr_format(&one, buf + o, len - o);
+		o += strlen(buf + o);
+	}
+	return buf;
+}

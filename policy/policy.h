@@ -44,6 +44,8 @@ int nbj_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
 socklen_t nbj_addr_to_sockaddr(const struct nbj_addr *a,
 			       struct sockaddr_storage *ret);
 const char *nbj_addr_format(const struct nbj_addr *a, char *buf, size_t len);
+const char *nbj_addr_list_format(const struct nbj_addr *a, size_t n, char *buf,
+				 size_t len);
 bool nbj_addr_equal_ip(const struct nbj_addr *a, const struct nbj_addr *b);
 bool nbj_addr_unmap_v4(const struct nbj_addr *a, struct nbj_addr *ret);
 bool nbj_prefix_match(const unsigned char *a, const unsigned char *b,

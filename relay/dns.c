@@ -99,17 +99,8 @@ static void log_dns_deny_resolved(struct relay_ctx *c, const char *name,
 {
 	struct nbj_addr peer = { 0 };
 	char p[NBJ_ADDR_STRLEN], resolved[256];
-	size_t o = 0;
 
-	resolved[0] = '\0';
-	for (size_t i = 0; i < n && o + NBJ_ADDR_STRLEN + 2 < sizeof(resolved); i++) {
-		struct nbj_addr a = answers[i];
-
-		a.port = 0;
-		o += (size_t)snprintf(resolved + o, sizeof(resolved) - o, "%s", i ? ", " : "");
-		nbj_addr_format(&a, resolved + o, sizeof(resolved) - o);
-		o += strlen(resolved + o);
-	}
+	nbj_addr_list_format(answers, n, resolved, sizeof(resolved));
 
 	(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen,
 				     &peer);

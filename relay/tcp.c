@@ -277,25 +277,6 @@ static void log_exception(const struct relay_ctx *c, const struct decision *d,
 	(void)audit_send(&c->cfg->audit, &ev);
 }
 
-/* "a, b, c": what a name resolved to, for audit events */
-static const char *format_answers(const struct nbj_addr *answers, size_t n,
-				  char *buf, size_t len)
-{
-	size_t o = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && o + NBJ_ADDR_STRLEN + 2 < len; i++) {
-		struct nbj_addr a = answers[i];
-
-		a.port = 0;
-		if (i)
-			o += (size_t)snprintf(buf + o, len - o, ", ");
-		nbj_addr_format(&a, buf + o, len - o);
-		o += strlen(buf + o);
-	}
-	return buf;
-}
-
 /* Log, count and audit a denial, with the name a synthetic target stands
  * for and what it resolved to (@answers, may be NULL) */
 static void deny(struct relay_ctx *c, const struct nbj_addr *target,
@@ -319,7 +300,7 @@ static void deny(struct relay_ctx *c, const struct nbj_addr *target,
 	log_info("deny tcp %s from %s reason=%s", t, nbj_addr_format(peer, p, sizeof(p)),
 		 reason);
 	audit_deny(&c->cfg->audit, LANE_TCP, 0, NULL, t,
-		   format_answers(answers, n_answers, resolved, sizeof(resolved)),
+		   nbj_addr_list_format(answers, n_answers, resolved, sizeof(resolved)),
 		   NULL, p, reason);
 }
 

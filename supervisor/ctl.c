@@ -265,6 +265,62 @@ static void cmd_jobs(const struct ctl_jobs *j, bool json, struct outbuf *o)
 
 static const char *const outcome_names[OUTCOME_COUNT] = { "allowed", "denied" };
 
+typedef void (*counter_fn)(struct outbuf *o, const struct job_stats *s,
+			   enum audit_lane lane, enum audit_outcome outcome,
+			   const char *reason, uint64_t n, bool *first);
+
+/* Call @fn for every nonzero counter of @s */
+static void counters_visit(struct outbuf *o, const struct job_stats *s,
+			   counter_fn fn, bool *first)
+{
+	for (int l = 0; l < LANE_COUNT; l++)
+		for (int oc = 0; oc < OUTCOME_COUNT; oc++)
+			for (unsigned r = 0; stats_reason_name(r); r++) {
+				uint64_t n = LOAD(counters[l][oc][r]);
+
+				if (n)
+					fn(o, s, (enum audit_lane)l, (enum audit_outcome)oc,
+					   stats_reason_name(r), n, first);
+			}
+}
+
+static void counter_text(struct outbuf *o, const struct job_stats *s,
+			 enum audit_lane lane, enum audit_outcome outcome,
+			 const char *reason, uint64_t n, bool *first)
+{
+	(void)s;
+	(void)first;
+	out(o, "  %-8s %-8s %-24s %llu\n", audit_lane_name(lane), outcome_names[outcome],
+	    reason, (unsigned long long)n);
+}
+
+static void counter_json(struct outbuf *o, const struct job_stats *s,
+			 enum audit_lane lane, enum audit_outcome outcome,
+			 const char *reason, uint64_t n, bool *first)
+{
+	(void)s;
+	out(o, "%s{\"lane\":\"%s\",\"outcome\":\"%s\",\"reason\":", *first ? "" : ",",
+	    audit_lane_name(lane), outcome_names[outcome]);
+	out_json(o, reason);
+	out(o, ",\"count\":%llu}", (unsigned long long)n);
+	*first = false;
+}
+
+static void metric_labels(struct outbuf *o, const struct job_stats *s);
+
+static void counter_metric(struct outbuf *o, const struct job_stats *s,
+			   enum audit_lane lane, enum audit_outcome outcome,
+			   const char *reason, uint64_t n, bool *first)
+{
+	(void)first;
+	out(o, "nbjail_decisions_total{");
+	metric_labels(o, s);
+	out(o, ",lane=\"%s\",outcome=\"%s\",reason=", audit_lane_name(lane),
+	    outcome_names[outcome]);
+	out_label(o, reason);
+	out(o, "} %llu\n", (unsigned long long)n);
+}
+
 static void cmd_stats_one(const struct job_stats *s, bool json, struct outbuf *o)
 {
 	bool first = true;
@@ -297,27 +353,7 @@ static void cmd_stats_one(const struct job_stats *s, bool json, struct outbuf *o
 		    (unsigned long long)LOAD(events_suppressed),
 		    (unsigned long long)LOAD(journal_errors));
 	}
-	for (int l = 0; l < LANE_COUNT; l++)
-		for (int oc = 0; oc < OUTCOME_COUNT; oc++)
-			for (unsigned r = 0; stats_reason_name(r); r++) {
-				uint64_t n = LOAD(counters[l][oc][r]);
-
-				if (!n)
-					continue;
-				if (!json) {
-					out(o, "  %-8s %-8s %-24s %llu\n",
-					    audit_lane_name((enum audit_lane)l),
-					    outcome_names[oc], stats_reason_name(r),
-					    (unsigned long long)n);
-					continue;
-				}
-				out(o, "%s{\"lane\":\"%s\",\"outcome\":\"%s\",\"reason\":",
-				    first ? "" : ",", audit_lane_name((enum audit_lane)l),
-				    outcome_names[oc]);
-				out_json(o, stats_reason_name(r));
-				out(o, ",\"count\":%llu}", (unsigned long long)n);
-				first = false;
-			}
+	counters_visit(o, s, json ? counter_json : counter_text, &first);
 	if (json)
 		out(o, "]}");
 }
@@ -491,24 +527,8 @@ static void cmd_metrics(const struct ctl_jobs *j, struct outbuf *o)
 	out(o, "nbjail_jobs %zu\n", j->n);
 	metric_head(o, "nbjail_decisions_total", "counter",
 		    "connection and name decisions by lane, outcome and reason");
-	for (size_t i = 0; i < j->n; i++) {
-		const struct job_stats *s = j->s[i];
-
-		for (int l = 0; l < LANE_COUNT; l++)
-			for (int oc = 0; oc < OUTCOME_COUNT; oc++)
-				for (unsigned r = 0; stats_reason_name(r); r++) {
-					uint64_t n = LOAD(counters[l][oc][r]);
-
-					if (!n)
-						continue;
-					out(o, "nbjail_decisions_total{");
-					metric_labels(o, s);
-					out(o, ",lane=\"%s\",outcome=\"%s\",reason=",
-					    audit_lane_name((enum audit_lane)l), outcome_names[oc]);
-					out_label(o, stats_reason_name(r));
-					out(o, "} %llu\n", (unsigned long long)n);
-				}
-	}
+	for (size_t i = 0; i < j->n; i++)
+		counters_visit(o, j->s[i], counter_metric, NULL);
 	metric_head(o, "nbjail_bytes_total", "counter", "bytes relayed, by direction");
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_stats *s = j->s[i];
