@@ -296,7 +296,7 @@ size_t audit_json(const struct audit_event *ev, const char *job,
 	o = json_field(buf, len, o, "peer", ev->peer);
 	o = json_field(buf, len, o, "reason", ev->reason);
 	o = json_field(buf, len, o, "detail", ev->detail);
-	o = json_field(buf, len, o, "overlay",
+	o = json_field(buf, len, o, "overlay", ev->overlay[0] ? ev->overlay :
 		       ev->lane == LANE_TCP ? "direct" : "");
 	if (suppressed && o + 40 < len)
 		o += (size_t)snprintf(buf + o, len - o, ",\"suppressed\":%llu",

@@ -68,6 +68,7 @@ enum audit_outcome {
  * @exe:	the process's executable, "" if unknown
  * @peer:	the job's address and port (relay lanes), "" otherwise
  * @detail:	kind-specific text: exit status, exception pattern, error
+ * @overlay:	the overlay a flow was dialled through, "" for direct
  */
 struct audit_event {
 	uint32_t kind;
@@ -81,6 +82,7 @@ struct audit_event {
 	char exe[256];
 	char peer[64];
 	char detail[128];
+	char overlay[32];
 };
 
 /**

@@ -14,6 +14,7 @@
  * and nothing is returned: a job never starts on half a policy.  This
  * file reads the policy file and does no other I/O.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -39,6 +40,8 @@ struct load_ctx {
 	yaml_document_t *doc;
 	char *err;
 	size_t errlen;
+	yaml_node_t *default_node;
+	yaml_node_t *route_nodes[ROUTES_MAX];
 };
 
 static int fail_at(struct load_ctx *c, const yaml_node_t *node, int errnum,
@@ -250,6 +253,240 @@ static int load_rate_map(struct load_ctx *c, yaml_node_t *v, const char *where,
 	return 0;
 }
 
+static int overlay_field(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
+			 const char *field, struct overlay *o)
+{
+	const char *key = scalar(k), *s = scalar(v);
+	unsigned long port;
+	char *end;
+
+	if (!s || strlen(s) != v->data.scalar.length)
+		return fail_at(c, v, EINVAL, field, "expected a string or number");
+	if (!strcmp(key, "host")) {
+		struct nbj_addr a = { 0 };
+
+		if (inet_pton(AF_INET, s, &a.v4) == 1)
+			a.family = AF_INET;
+		else if (inet_pton(AF_INET6, s, &a.v6) == 1)
+			a.family = AF_INET6;
+		else
+			return fail_at(c, v, EINVAL, field, "'%s': the proxy's IPv4 or "
+				       "IPv6 address (a name would be resolved by the host)", s);
+		a.port = o->proxy.port;
+		o->proxy = a;
+	} else if (!strcmp(key, "port")) {
+		port = strtoul(s, &end, 10);
+		if (*end || !port || port > 65535 || s[0] == '-' || s[0] == '+')
+			return fail_at(c, v, EINVAL, field, "'%s': a port, 1 to 65535", s);
+		o->proxy.port = (uint16_t)port;
+	} else if (!strcmp(key, "username")) {
+		if (strlen(s) >= sizeof(o->username) || strlen(s) > 255)
+			return fail_at(c, v, EINVAL, field, "at most 255 bytes");
+		snprintf(o->username, sizeof(o->username), "%s", s);
+	} else if (!strcmp(key, "password_env")) {
+		if (strlen(s) >= sizeof(o->password_env) || !s[0])
+			return fail_at(c, v, EINVAL, field, "an environment variable name");
+		snprintf(o->password_env, sizeof(o->password_env), "%s", s);
+	} else if (!strcmp(key, "password_file")) {
+		if (s[0] != '/' || strlen(s) >= sizeof(o->password_file))
+			return fail_at(c, v, EINVAL, field, "an absolute file name");
+		snprintf(o->password_file, sizeof(o->password_file), "%s", s);
+	} else if (!strcmp(key, "isolate_streams")) {
+		if (strcmp(s, "true") && strcmp(s, "false"))
+			return fail_at(c, v, EINVAL, field, "true or false");
+		o->isolate_streams = !strcmp(s, "true");
+	} else {
+		return fail_at(c, k, EINVAL, field, "unknown field (kind, host, port, "
+			       "username, password_env, password_file, isolate_streams)");
+	}
+	return 0;
+}
+
+static int load_overlay(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
+			struct overlay *o)
+{
+	const char *name = scalar(k), *kind = NULL;
+	yaml_node_t *kind_node = NULL;
+	yaml_node_pair_t *pair;
+	char field[96];
+	int err;
+
+	if (!name || !nbj_label_valid(name) || strlen(name) >= sizeof(o->name))
+		return fail_at(c, k, EINVAL, "overlays", "an overlay name: 1 to 31 letters, "
+			       "digits, dots, dashes or underscores");
+	snprintf(field, sizeof(field), "overlays.%s", name);
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, field, "expected a mapping (kind, host, port, ...)");
+	memset(o, 0, sizeof(*o));
+	snprintf(o->name, sizeof(o->name), "%s", name);
+	/* the kind first: its presets (tor) come before the other fields */
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *fk = yaml_document_get_node(c->doc, pair->key);
+
+		if (scalar(fk) && !strcmp(scalar(fk), "kind")) {
+			kind_node = yaml_document_get_node(c->doc, pair->value);
+			kind = scalar(kind_node);
+		}
+	}
+	snprintf(field, sizeof(field), "overlays.%s.kind", name);
+	if (!kind)
+		return fail_at(c, kind_node ? kind_node : v, EINVAL, field,
+			       "missing (direct, socks5, tor, http-connect)");
+	if (!strcmp(kind, "i2p") || !strcmp(kind, "tailscale"))
+		return fail_at(c, kind_node, EOPNOTSUPP, field, "'%s': not supported by "
+			       "this version yet (direct, socks5, tor, http-connect)", kind);
+	if (overlay_kind_parse(kind, o) < 0)
+		return fail_at(c, kind_node, EINVAL, field, "'%s': unknown kind (direct, "
+			       "socks5, tor, http-connect)", kind);
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *fk = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *fv = yaml_document_get_node(c->doc, pair->value);
+		const char *key = scalar(fk);
+
+		if (!key)
+			return fail_at(c, fk, EINVAL, field, "keys must be strings");
+		if (!strcmp(key, "kind"))
+			continue;
+		snprintf(field, sizeof(field), "overlays.%s.%s", name, key);
+		err = overlay_field(c, fk, fv, field, o);
+		if (err < 0)
+			return err;
+	}
+	snprintf(field, sizeof(field), "overlays.%s", name);
+	if (o->kind != OVERLAY_DIRECT && (!o->proxy.family || !o->proxy.port))
+		return fail_at(c, v, EINVAL, field, "a proxy needs host and port");
+	if (o->password_env[0] && o->password_file[0])
+		return fail_at(c, v, EINVAL, field, "password_env or password_file, not both");
+	if ((o->password_env[0] || o->password_file[0]) && !o->username[0])
+		return fail_at(c, v, EINVAL, field, "a password needs a username");
+	if (o->isolate_streams && o->username[0])
+		return fail_at(c, v, EINVAL, field, "isolate_streams makes up its own "
+			       "credentials: no username");
+	if (o->isolate_streams && o->kind != OVERLAY_SOCKS5)
+		return fail_at(c, v, EINVAL, field, "isolate_streams is for socks5 and tor");
+	return 0;
+}
+
+static int load_overlays(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	yaml_node_pair_t *pair;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "overlays", "expected a mapping of overlays");
+	d->overlays = calloc(OVERLAYS_MAX, sizeof(*d->overlays));
+	if (!d->overlays)
+		return -ENOMEM;
+	snprintf(d->overlays[0].name, sizeof(d->overlays[0].name), "direct");
+	d->n_overlays = 1;
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+		int err;
+
+		if (scalar(k) && !strcmp(scalar(k), "direct"))
+			return fail_at(c, k, EINVAL, "overlays.direct", "built in, not defined");
+		for (size_t i = 0; scalar(k) && i < d->n_overlays; i++)
+			if (!strcmp(d->overlays[i].name, scalar(k)))
+				return fail_at(c, k, EINVAL, "overlays", "'%s' given twice",
+					       scalar(k));
+		if (d->n_overlays == OVERLAYS_MAX)
+			return fail_at(c, k, E2BIG, "overlays", "more than %d overlays",
+				       OVERLAYS_MAX - 1);
+		err = load_overlay(c, k, val, &d->overlays[d->n_overlays]);
+		if (err < 0)
+			return err;
+		d->n_overlays++;
+	}
+	return 0;
+}
+
+static int load_default_overlay(struct load_ctx *c, yaml_node_t *v,
+				struct policy_doc *d)
+{
+	(void)d;
+	if (!scalar(v))
+		return fail_at(c, v, EINVAL, "default_overlay", "expected an overlay name");
+	c->default_node = v; /* resolved once every key is read */
+	return 0;
+}
+
+static int load_routes(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	yaml_node_item_t *item;
+	size_t n = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_at(c, v, EINVAL, "routes", "expected a list of {match, overlay}");
+	if (v->data.sequence.items.top - v->data.sequence.items.start > ROUTES_MAX)
+		return fail_at(c, v, E2BIG, "routes", "more than %d routes", ROUTES_MAX);
+	d->routes = calloc(ROUTES_MAX, sizeof(*d->routes));
+	if (!d->routes)
+		return -ENOMEM;
+	for (item = v->data.sequence.items.start; item < v->data.sequence.items.top;
+	     item++, n++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *item);
+		yaml_node_t *match = NULL, *overlay = NULL;
+		yaml_node_pair_t *pair;
+		char field[64];
+
+		snprintf(field, sizeof(field), "routes[%zu]", n);
+		if (e->type != YAML_MAPPING_NODE)
+			return fail_at(c, e, EINVAL, field, "expected {match: PATTERN, overlay: NAME}");
+		for (pair = e->data.mapping.pairs.start; pair < e->data.mapping.pairs.top; pair++) {
+			yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+			const char *key = scalar(k);
+
+			if (key && !strcmp(key, "match"))
+				match = yaml_document_get_node(c->doc, pair->value);
+			else if (key && !strcmp(key, "overlay"))
+				overlay = yaml_document_get_node(c->doc, pair->value);
+			else
+				return fail_at(c, k, EINVAL, field, "unknown field (match, overlay)");
+		}
+		if (!match || !scalar(match) || !overlay || !scalar(overlay))
+			return fail_at(c, e, EINVAL, field, "needs match and overlay");
+		if (allow_parse(scalar(match), &d->routes[n].match) < 0)
+			return fail_at(c, match, EINVAL, field, "'%s': not a host, *.suffix, IP "
+				       "or CIDR pattern", scalar(match));
+		c->route_nodes[n] = overlay; /* resolved once every key is read */
+		d->n_routes = n + 1;
+	}
+	return 0;
+}
+
+/* Overlay names in default_overlay and routes, once overlays: is read */
+static int resolve_overlay_refs(struct load_ctx *c, struct policy_doc *d)
+{
+	static const struct overlay direct_only[1] = { { .name = "direct" } };
+	const struct overlay *reg = d->n_overlays ? d->overlays : direct_only;
+	size_t n_reg = d->n_overlays ? d->n_overlays : 1;
+	int idx;
+
+	for (size_t r = 0; r <= d->n_routes; r++) {
+		yaml_node_t *node = r < d->n_routes ? c->route_nodes[r] : c->default_node;
+		char field[64];
+
+		if (!node)
+			continue;
+		idx = -1;
+		for (size_t i = 0; i < n_reg; i++)
+			if (!strcmp(reg[i].name, scalar(node)))
+				idx = (int)i;
+		if (r < d->n_routes)
+			snprintf(field, sizeof(field), "routes[%zu].overlay", r);
+		else
+			snprintf(field, sizeof(field), "default_overlay");
+		if (idx < 0)
+			return fail_at(c, node, EINVAL, field, "'%s': no such overlay (define it "
+				       "under overlays:)", scalar(node));
+		if (r < d->n_routes)
+			d->routes[r].overlay = (unsigned)idx;
+		else
+			d->default_overlay = (unsigned)idx;
+	}
+	return 0;
+}
+
 static int load_rates(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 {
 	return load_rate_map(c, v, "rates", false, &d->rates);
@@ -265,6 +502,9 @@ static const struct {
 	{ "floor_exceptions", load_floor_exceptions },
 	{ "unix_allow", load_unix_allow },
 	{ "rates", load_rates },
+	{ "overlays", load_overlays },
+	{ "default_overlay", load_default_overlay },
+	{ "routes", load_routes },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -293,7 +533,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 			return fail_at(c, k, EINVAL, key,
 				       "unknown key (this version knows: tenant, "
 				       "profile, allow, floor_exceptions, unix_allow, "
-				       "rates)");
+				       "rates, overlays, default_overlay, routes)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;
@@ -301,7 +541,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 		if (err < 0)
 			return err;
 	}
-	return 0;
+	return resolve_overlay_refs(c, d);
 }
 
 static int read_file(const char *path, unsigned char **ret, size_t *ret_len)
@@ -395,5 +635,7 @@ void policy_doc_free(struct policy_doc *doc)
 	free(doc->allow);
 	free(doc->floor_exceptions);
 	free(doc->unix_allow);
+	free(doc->overlays);
+	free(doc->routes);
 	memset(doc, 0, sizeof(*doc));
 }

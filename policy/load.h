@@ -22,6 +22,11 @@
  * @floor_exceptions:	floor exceptions
  * @n_floor_exceptions:	entries in @floor_exceptions
  * @rates:		the `rates:` mapping (zeros where absent)
+ * @overlays:		the overlay registry; [0] is "direct"
+ * @n_overlays:		entries in @overlays (0: no `overlays:`)
+ * @default_overlay:	index of `default_overlay:` (0: direct)
+ * @routes:		`routes:`, overlay names resolved
+ * @n_routes:		entries in @routes
  * @unix_allow:		pathname sockets the job may use
  * @n_unix_allow:	entries in @unix_allow
  */
@@ -34,6 +39,11 @@ struct policy_doc {
 	struct allow_rule *floor_exceptions;
 	size_t n_floor_exceptions;
 	struct nbj_rates rates;
+	struct overlay *overlays;
+	size_t n_overlays;
+	unsigned default_overlay;
+	struct overlay_route *routes;
+	size_t n_routes;
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 };

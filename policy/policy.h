@@ -142,19 +142,89 @@ bool nbj_label_valid(const char *s);
 const char *allow_rule_format(const struct allow_rule *rule, char *buf,
 			      size_t len);
 
+#define OVERLAYS_MAX 32
+#define OVERLAY_NAME_MAX 32
+#define ROUTES_MAX 256
+#define OVERLAY_DIRECT_INDEX 0	/* "direct" is always overlay 0 */
+
+/**
+ * enum overlay_kind - how an overlay dials
+ * @OVERLAY_DIRECT:	the relay connects itself
+ * @OVERLAY_SOCKS5:	through a SOCKS5 proxy (RFC 1928, 1929); "tor" is a
+ *			preset of it
+ * @OVERLAY_HTTP_CONNECT: through an HTTP proxy's CONNECT method
+ */
+enum overlay_kind {
+	OVERLAY_DIRECT,
+	OVERLAY_SOCKS5,
+	OVERLAY_HTTP_CONNECT,
+};
+
+/**
+ * struct overlay - one entry of the policy's overlay registry
+ * @name:		its name in policy and audit events
+ * @kind:		see enum overlay_kind
+ * @proxy:		the proxy's address and port (not for direct)
+ * @username:		proxy user name, "" for none
+ * @password_env:	environment variable holding the password, or ""
+ * @password_file:	file holding the password (first line), or ""
+ * @password:		the password, read by the supervisor at start
+ * @isolate_streams:	fresh random SOCKS5 credentials per connection
+ */
+struct overlay {
+	char name[OVERLAY_NAME_MAX];
+	enum overlay_kind kind;
+	struct nbj_addr proxy;
+	char username[256];
+	char password_env[128];
+	char password_file[256];
+	char password[256];
+	bool isolate_streams;
+};
+
+/**
+ * struct overlay_route - one entry of `routes:`: where a pattern dials
+ * @match:	an allow pattern (name, *.suffix, address, prefix)
+ * @overlay:	index into the overlay registry
+ */
+struct overlay_route {
+	struct allow_rule match;
+	unsigned overlay;
+};
+
 /**
  * struct nbj_policy - the immutable policy of one job
  * @allow:		allow rules; an empty list grants nothing
  * @n_allow:		number of rules
  * @floor_exceptions:	operator exceptions to the floor, each audited
  * @n_floor_exceptions:	number of exceptions
+ * @overlays:		the overlay registry, [0] is "direct"; NULL means
+ *			direct only
+ * @n_overlays:		entries in @overlays
+ * @default_overlay:	index of the overlay when no route matches
+ * @routes:		first match wins
+ * @n_routes:		entries in @routes
  */
 struct nbj_policy {
 	const struct allow_rule *allow;
 	size_t n_allow;
 	const struct allow_rule *floor_exceptions;
 	size_t n_floor_exceptions;
+	const struct overlay *overlays;
+	size_t n_overlays;
+	unsigned default_overlay;
+	const struct overlay_route *routes;
+	size_t n_routes;
 };
+
+unsigned policy_route_name(const struct nbj_policy *p, const char *name,
+			   uint16_t port);
+unsigned policy_route_addr(const struct nbj_policy *p, const struct nbj_addr *a);
+bool policy_name_needs_overlay(const char *name);
+const char *policy_overlay_name(const struct nbj_policy *p, unsigned index);
+bool policy_name_port_allowed(const struct nbj_policy *p, const char *name,
+			      uint16_t port);
+int overlay_kind_parse(const char *s, struct overlay *ret);
 
 /**
  * enum decision_reason - the single reason carried by a verdict

@@ -158,7 +158,7 @@ static void write_journal(struct auditd *d, const struct audit_event *ev,
 	add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_REASON", ev->reason);
 	add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_DETAIL", ev->detail);
 	add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_OVERLAY",
-		  ev->lane == LANE_TCP ? "direct" : "");
+		  ev->overlay[0] ? ev->overlay : ev->lane == LANE_TCP ? "direct" : "");
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)ev->usec);
 	add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_USEC", num);
 	if (suppressed) {
@@ -227,6 +227,7 @@ static void handle(struct auditd *d, const struct audit_event *in)
 	ev.target[sizeof(ev.target) - 1] = ev.resolved[sizeof(ev.resolved) - 1] = '\0';
 	ev.exe[sizeof(ev.exe) - 1] = ev.peer[sizeof(ev.peer) - 1] = '\0';
 	ev.detail[sizeof(ev.detail) - 1] = '\0';
+	ev.overlay[sizeof(ev.overlay) - 1] = '\0';
 
 	if (ev.kind != AUDIT_DENY && ev.kind != AUDIT_RATE_LIMITED) {
 		if (ev.kind == AUDIT_JOB_END)

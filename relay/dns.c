@@ -130,6 +130,7 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 	const struct nbj_policy *p = c->cfg->policy;
 	struct dns_question dq;
 	struct dns_pending *pq;
+	unsigned overlay;
 	int err, slot, i;
 
 	err = dns_parse_query(q, qlen, &dq);
@@ -166,11 +167,34 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, NULL);
 		return;
 	}
+	overlay = policy_route_name(p, dq.name, 0);
+	if (overlay == OVERLAY_DIRECT_INDEX && policy_name_needs_overlay(dq.name)) {
+		/* .onion, .i2p: never asked of the host's resolver */
+		c->dns_refused++;
+		log_dns_deny(c, dq.name, cl, "overlay-required");
+		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
+		return;
+	}
 	slot = names_add(c, dq.name);
 	if (slot >= 0 && c->names[slot].tainted) {
 		c->dns_refused++;
 		log_dns_deny(c, dq.name, cl, "rebinding");
 		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
+		return;
+	}
+	if (overlay != OVERLAY_DIRECT_INDEX) {
+		/* the overlay resolves the name when the job connects: no
+		 * query leaves the host, the job gets the synthetic address */
+		struct nbj_addr synthetic;
+
+		if (slot < 0) {
+			reply(c, cl, q, qlen, DNS_RCODE_SERVFAIL, NULL);
+			return;
+		}
+		stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED, "allowed");
+		names_synthetic(c, slot, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6,
+				&synthetic);
+		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, &synthetic);
 		return;
 	}
 	i = pending_alloc(c);

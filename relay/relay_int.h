@@ -31,6 +31,7 @@
 #define HOST_ADDRS_MAX 1024
 #define DNS_TCP_MAX 64		/* DNS-over-TCP connections at once */
 #define DNS_TCP_TIMEOUT_S 10
+#define PROXY_BUF 1024		/* one proxy handshake message */
 
 struct relay_ctx;
 
@@ -95,11 +96,13 @@ struct flow_side {
  * enum flow_state - where a flow is in its life
  * @FLOW_RESOLVING:	waiting for c-ares (connections to a name)
  * @FLOW_CONNECTING:	the dial is in progress
+ * @FLOW_PROXY:		the overlay's proxy handshake (relay/overlay.c)
  * @FLOW_RELAYING:	data moves (after the SNI check, for names)
  */
 enum flow_state {
 	FLOW_RESOLVING,
 	FLOW_CONNECTING,
+	FLOW_PROXY,
 	FLOW_RELAYING,
 };
 
@@ -119,6 +122,12 @@ enum flow_state {
  * @n_answers:	their number
  * @next_answer: the next one to try if the current dial fails
  * @side:	job side and dial side
+ * @overlay:	the overlay it is dialled through (0: direct)
+ * @proxy_step:	where the proxy handshake is (relay/overlay.c)
+ * @proxy_len:	bytes to send or to read in this step
+ * @proxy_off:	bytes sent or read so far
+ * @proxy_why:	room for a failure reason with a number in it
+ * @proxy_buf:	the message being sent or read
  */
 struct flow {
 	bool used;
@@ -134,6 +143,12 @@ struct flow {
 	unsigned n_answers;
 	unsigned next_answer;
 	struct flow_side side[2];
+	unsigned overlay;
+	int proxy_step;
+	size_t proxy_len;
+	size_t proxy_off;
+	char proxy_why[32];
+	unsigned char proxy_buf[PROXY_BUF];
 };
 
 /**
@@ -323,6 +338,11 @@ void dns_tcp_accept(struct relay_ctx *c, int fd, const struct sockaddr *peer,
 void dns_tcp_event(struct relay_ctx *c, uint32_t slot, uint32_t events);
 void dns_tcp_tick(struct relay_ctx *c);
 unsigned tcp_cut_all(struct relay_ctx *c);
+
+/* overlay.c */
+void overlay_begin(struct relay_ctx *c, struct flow *f);
+int overlay_io(struct relay_ctx *c, struct flow *f, const char **ret_why);
+bool overlay_wants_write(const struct flow *f);
 void tcp_throttle_tick(struct relay_ctx *c);
 
 /* dns.c, tcp.c: completions of resolve_start() */

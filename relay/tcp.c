@@ -314,7 +314,8 @@ static bool dial_next(struct relay_ctx *c, uint32_t slot)
 		struct nbj_addr a = f->answers[f->next_answer++];
 		int err, fd;
 
-		a.port = f->target.port;
+		if (f->overlay == OVERLAY_DIRECT_INDEX)
+			a.port = f->target.port;
 		if (d->fd >= 0) {
 			side_unwatch(c, d);
 			close(d->fd);
@@ -331,10 +332,43 @@ static bool dial_next(struct relay_ctx *c, uint32_t slot)
 	return false;
 }
 
+/* An overlay that is down, refuses or fails: the flow ends, audited with
+ * the overlay's name and reason; never dialled direct instead */
+static void overlay_failed(struct relay_ctx *c, uint32_t slot, const char *why)
+{
+	struct flow *f = &c->flows[slot];
+	const char *name = policy_overlay_name(c->cfg->policy, f->overlay);
+	char t[NBJ_ADDR_STRLEN + NBJ_NAME_MAX + 8], p[NBJ_ADDR_STRLEN], a[NBJ_ADDR_STRLEN];
+	char reason[96];
+	struct audit_event ev;
+
+	if (f->name >= 0)
+		snprintf(t, sizeof(t), "%s:%u(%s)", c->names[f->name].name, f->target.port,
+			 nbj_addr_format(&f->target, a, sizeof(a)));
+	else
+		nbj_addr_format(&f->target, t, sizeof(t));
+	nbj_addr_format(&f->peer, p, sizeof(p));
+	snprintf(reason, sizeof(reason), "overlay:%s", why);
+	c->denied++;
+	log_info("deny tcp %s from %s reason=%s overlay=%s", t, p, reason, name);
+	stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_DENIED, "overlay-failed");
+	audit_event_init(&ev, AUDIT_DENY, LANE_TCP);
+	EVENT_SET(&ev, target, t);
+	EVENT_SET(&ev, peer, p);
+	EVENT_SET(&ev, reason, reason);
+	EVENT_SET(&ev, overlay, name);
+	(void)audit_send(&c->cfg->audit, &ev);
+	flow_free(c, slot, true);
+}
+
 static void dial_failed(struct relay_ctx *c, uint32_t slot, int err)
 {
 	char t[NBJ_ADDR_STRLEN];
 
+	if (c->flows[slot].overlay != OVERLAY_DIRECT_INDEX) {
+		overlay_failed(c, slot, err == ETIMEDOUT ? "proxy-timeout" : "proxy-unreachable");
+		return;
+	}
 	c->dial_failed++;
 	log_info("dial-failed tcp %s error=%s",
 		 nbj_addr_format(&c->flows[slot].target, t, sizeof(t)), strerror(err));
@@ -409,8 +443,31 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 	f->deadline = now_s() + DIAL_TIMEOUT_S;
 
 	if (synthetic) {
+		const char *nm = c->names[name].name;
+		unsigned ov = policy_route_name(c->cfg->policy, nm, target.port);
+
 		f->name = name;
 		f->sni_check = true;
+		if (ov == OVERLAY_DIRECT_INDEX && policy_name_needs_overlay(nm)) {
+			deny(c, &target, peer, name, "overlay-required", NULL, 0);
+			flow_free(c, slot, true);
+			return;
+		}
+		if (ov != OVERLAY_DIRECT_INDEX) {
+			/* the overlay resolves the name: the host never does */
+			if (!policy_name_port_allowed(c->cfg->policy, nm, target.port)) {
+				deny(c, &target, peer, name, "not-allowed", NULL, 0);
+				flow_free(c, slot, true);
+				return;
+			}
+			stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_ALLOWED, "allowed");
+			f->overlay = ov;
+			f->answers[0] = c->cfg->policy->overlays[ov].proxy;
+			f->n_answers = 1;
+			if (!dial_next(c, slot))
+				dial_failed(c, slot, errno ? errno : EIO);
+			return;
+		}
 		f->state = FLOW_RESOLVING;
 		if (resolve_start(c, c->names[name].name,
 				  RESOLVE_COOKIE(RESOLVE_FOR_FLOW, slot, f->gen)) < 0) {
@@ -420,7 +477,9 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		return;
 	}
 	log_exception(c, &d, &target, peer);
-	f->answers[0] = target;
+	f->overlay = policy_route_addr(c->cfg->policy, &target);
+	f->answers[0] = f->overlay == OVERLAY_DIRECT_INDEX ? target
+				: c->cfg->policy->overlays[f->overlay].proxy;
 	f->n_answers = 1;
 	if (!dial_next(c, slot))
 		dial_failed(c, slot, errno ? errno : EIO);
@@ -760,11 +819,33 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 				dial_failed(c, slot, soerr);
 			return;
 		}
-		if (flow_connected(c, slot) < 0) {
-			flow_free(c, slot, true);
+		events &= ~EPOLLERR; /* SO_ERROR said the dial succeeded */
+		if (f->overlay != OVERLAY_DIRECT_INDEX) {
+			f->state = FLOW_PROXY;
+			overlay_begin(c, f);
+		}
+	}
+	if (f->state == FLOW_PROXY) {
+		const char *why;
+		int r;
+
+		if (side != FLOW_SIDE_DIAL)
+			return;
+		r = overlay_io(c, f, &why);
+		if (r < 0) {
+			overlay_failed(c, slot, why);
 			return;
 		}
-		events &= ~EPOLLERR; /* SO_ERROR said the dial succeeded */
+		if (r == 0) {
+			if (side_watch(c, slot, FLOW_SIDE_DIAL,
+				       overlay_wants_write(f) ? EPOLLOUT : EPOLLIN) < 0)
+				flow_free(c, slot, true);
+			return;
+		}
+	}
+	if (f->state != FLOW_RELAYING && flow_connected(c, slot) < 0) {
+		flow_free(c, slot, true);
+		return;
 	}
 	flow_io(c, slot, events & EPOLLERR);
 }
@@ -785,6 +866,8 @@ void tcp_timer(struct relay_ctx *c)
 		if (f->state == FLOW_RESOLVING) {
 			deny(c, &f->target, &f->peer, f->name, "resolve-failed", NULL, 0);
 			flow_free(c, i, true);
+		} else if (f->state == FLOW_PROXY) {
+			overlay_failed(c, i, "proxy-timeout");
 		} else {
 			dial_failed(c, i, ETIMEDOUT);
 		}

@@ -60,6 +60,9 @@ void nbj_config_free(struct nbj_config *cfg)
 	free(cfg->name);
 	free(cfg->tenant);
 	free(cfg->audit_log);
+	free(cfg->overlays);
+	free(cfg->routes);
+	free(cfg->default_overlay_name);
 	argv_free(cfg->argv);
 	free(cfg);
 }
@@ -274,6 +277,18 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 		err = nbj_config_set_tenant(cfg, doc.tenant);
 	if (!err)
 		rates_merge(&cfg->rates, &doc.rates);
+	if (!err && doc.n_overlays) {
+		free(cfg->overlays);
+		cfg->overlays = TAKE_PTR(doc.overlays);
+		cfg->n_overlays = doc.n_overlays;
+	}
+	if (!err && (doc.n_overlays || doc.default_overlay))
+		cfg->default_overlay = doc.default_overlay;
+	if (!err && doc.n_routes) {
+		free(cfg->routes);
+		cfg->routes = TAKE_PTR(doc.routes);
+		cfg->n_routes = doc.n_routes;
+	}
 	if (!err)
 		err = rules_append(&cfg->allow, &cfg->n_allow, doc.allow, doc.n_allow);
 	if (!err) {
@@ -325,6 +340,44 @@ static void print_rate_policy(FILE *out, const struct rate_policy *p,
 		fprintf(out, "%sbytes_burst: %llu\n", indent, (unsigned long long)p->bytes_burst);
 }
 
+static void print_overlays(FILE *out, const struct nbj_config *cfg)
+{
+	static const char *const kinds[] = {
+		[OVERLAY_DIRECT] = "direct", [OVERLAY_SOCKS5] = "socks5",
+		[OVERLAY_HTTP_CONNECT] = "http-connect",
+	};
+	char buf[NBJ_ADDR_STRLEN + 8];
+
+	if (!cfg->n_overlays && !cfg->n_routes)
+		return;
+	fprintf(out, "overlays:\n");
+	for (size_t i = 1; i < cfg->n_overlays; i++) {
+		const struct overlay *o = &cfg->overlays[i];
+		struct nbj_addr host = o->proxy;
+
+		host.port = 0;
+		fprintf(out, "  %s:\n    kind: %s\n", o->name, kinds[o->kind]);
+		if (o->kind != OVERLAY_DIRECT)
+			fprintf(out, "    host: \"%s\"\n    port: %u\n",
+				nbj_addr_format(&host, buf, sizeof(buf)), o->proxy.port);
+		if (o->username[0])
+			fprintf(out, "    username: \"%s\"\n", o->username);
+		if (o->password_env[0])
+			fprintf(out, "    password_env: \"%s\"\n", o->password_env);
+		if (o->password_file[0])
+			fprintf(out, "    password_file: \"%s\"\n", o->password_file);
+		if (o->isolate_streams)
+			fprintf(out, "    isolate_streams: true\n");
+	}
+	if (cfg->n_overlays)
+		fprintf(out, "default_overlay: %s\n", cfg->overlays[cfg->default_overlay].name);
+	fprintf(out, "routes:%s\n", cfg->n_routes ? "" : " []");
+	for (size_t i = 0; i < cfg->n_routes; i++)
+		fprintf(out, "  - {match: \"%s\", overlay: %s}\n",
+			allow_rule_format(&cfg->routes[i].match, buf, sizeof(buf)),
+			cfg->n_overlays ? cfg->overlays[cfg->routes[i].overlay].name : "direct");
+}
+
 static void print_rates(FILE *out, const struct nbj_rates *r)
 {
 	static const struct rate_policy none;
@@ -358,6 +411,7 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	print_rules(out, "floor_exceptions", cfg->floor_exceptions,
 		    cfg->n_floor_exceptions);
 	print_rates(out, &cfg->rates);
+	print_overlays(out, cfg);
 	fprintf(out, "unix_allow:%s\n", cfg->n_unix_allow ? "" : " []");
 	for (size_t i = 0; i < cfg->n_unix_allow; i++)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);
@@ -445,6 +499,29 @@ int nbj_config_set_audit_log(struct nbj_config *cfg, const char *path)
 		return -ENOMEM;
 	free(cfg->audit_log);
 	cfg->audit_log = copy;
+	return 0;
+}
+
+/**
+ * nbj_config_set_overlay() - the overlay flows use when no route matches
+ * (replaces the policy's default_overlay)
+ * @cfg:	config
+ * @name:	"direct" or an overlay of the policy's registry; the name is
+ *		checked when the job starts (the policy may come later)
+ *
+ * Return: 0, -EINVAL, -ENOMEM
+ */
+int nbj_config_set_overlay(struct nbj_config *cfg, const char *name)
+{
+	char *copy;
+
+	if (!nbj_label_valid(name) || strlen(name) >= OVERLAY_NAME_MAX)
+		return -EINVAL;
+	copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	free(cfg->default_overlay_name);
+	cfg->default_overlay_name = copy;
 	return 0;
 }
 

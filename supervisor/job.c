@@ -77,6 +77,8 @@ struct job_policy {
 	struct nbj_policy policy;
 	struct allow_rule *allow;
 	struct allow_rule *floor_exceptions;
+	struct overlay *overlays;
+	struct overlay_route *routes;
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 	struct nbj_addr *host_addrs;
@@ -242,6 +244,10 @@ static void job_policy_free(struct job_policy *p)
 {
 	free(p->allow);
 	free(p->floor_exceptions);
+	if (p->overlays)
+		explicit_bzero(p->overlays, p->policy.n_overlays * sizeof(*p->overlays));
+	free(p->overlays);
+	free(p->routes);
 	free(p->unix_allow);
 	free(p->host_addrs);
 }
@@ -258,6 +264,72 @@ static void *memdup_array(const void *src, size_t n, size_t size, int *err)
 	else
 		memcpy(p, src, n * size);
 	return p;
+}
+
+/* An overlay's password, from its environment variable or file */
+static int overlay_password(struct overlay *o)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	const char *v;
+
+	if (o->password_env[0]) {
+		v = getenv(o->password_env);
+		if (!v) {
+			log_err("overlay %s: password_env %s is not set", o->name, o->password_env);
+			return -ENOKEY;
+		}
+		if (strlen(v) > 255) {
+			log_err("overlay %s: the password is longer than 255 bytes", o->name);
+			return -EINVAL;
+		}
+		snprintf(o->password, sizeof(o->password), "%s", v);
+	} else if (o->password_file[0]) {
+		f = fopen(o->password_file, "re");
+		if (!f || !fgets(o->password, sizeof(o->password), f)) {
+			log_err("overlay %s: cannot read password_file %s", o->name,
+				o->password_file);
+			return -ENOKEY;
+		}
+		o->password[strcspn(o->password, "\r\n")] = '\0';
+	}
+	return 0;
+}
+
+/* The overlay registry, routes and default overlay of the job */
+static int job_overlays_copy(struct job_policy *p, const struct nbj_config *cfg)
+{
+	int err = 0;
+
+	p->policy.default_overlay = cfg->default_overlay;
+	if (cfg->n_overlays) {
+		p->overlays = memdup_array(cfg->overlays, cfg->n_overlays,
+					   sizeof(*cfg->overlays), &err);
+		p->policy.overlays = p->overlays;
+		p->policy.n_overlays = cfg->n_overlays;
+	}
+	p->routes = memdup_array(cfg->routes, cfg->n_routes, sizeof(*cfg->routes), &err);
+	p->policy.routes = p->routes;
+	p->policy.n_routes = cfg->n_routes;
+	if (err < 0)
+		return err;
+	if (cfg->default_overlay_name) {
+		bool found = !strcmp(cfg->default_overlay_name, "direct");
+
+		p->policy.default_overlay = OVERLAY_DIRECT_INDEX;
+		for (size_t i = 1; i < p->policy.n_overlays && !found; i++)
+			if (!strcmp(p->overlays[i].name, cfg->default_overlay_name)) {
+				p->policy.default_overlay = (unsigned)i;
+				found = true;
+			}
+		if (!found) {
+			log_err("--overlay %s: the policy defines no such overlay",
+				cfg->default_overlay_name);
+			return -ENOENT;
+		}
+	}
+	for (size_t i = 1; i < p->policy.n_overlays && !err; i++)
+		err = overlay_password(&p->overlays[i]);
+	return err;
 }
 
 static int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
@@ -283,6 +355,8 @@ static int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
 	};
 	p->job_nets[0] = cfg->pool.v4;
 	p->job_nets[1] = cfg->pool.v6;
+	if (!err)
+		err = job_overlays_copy(p, cfg);
 	return err;
 }
 
@@ -504,12 +578,7 @@ static void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg)
 
 static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 {
-	struct nbj_policy policy = {
-		.allow = cfg->allow,
-		.n_allow = cfg->n_allow,
-		.floor_exceptions = cfg->floor_exceptions,
-		.n_floor_exceptions = cfg->n_floor_exceptions,
-	};
+	struct nbj_policy policy = job->pol.policy;
 	struct nbj_prefix job_nets[2] = { cfg->pool.v4, cfg->pool.v6 };
 	struct relay_config rc = {
 		.job_id = job->state.id,

@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"                       the job name)\n"
 	"      --audit-log FILE also append audit events to FILE as JSON lines\n"
 	"      --no-journal     do not send audit events to journald\n"
+	"      --overlay NAME   dial through overlay NAME of the policy when no route\n"
+	"                       matches (default: the policy's default_overlay)\n"
 	"      --pool CIDR      address pool for job veths (IPv4 <= /30 or IPv6\n"
 	"                       <= /64); default 10.231.0.0/16 and fd6e:626a:6169::/48\n"
 	"\n"
@@ -181,7 +183,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 }
 
 enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
-       OPT_NO_JOURNAL };
+       OPT_NO_JOURNAL, OPT_OVERLAY };
 
 /**
  * struct run_opts - the run flags, applied after the policy file
@@ -324,6 +326,7 @@ static int cmd_run(int argc, char **argv)
 		{ "tenant", required_argument, NULL, OPT_TENANT },
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
+		{ "overlay", required_argument, NULL, OPT_OVERLAY },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "pool", required_argument, NULL, OPT_POOL },
@@ -383,6 +386,12 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_JOURNAL:
 			nbj_config_set_journal(cfg, false);
+			break;
+		case OPT_OVERLAY:
+			if (nbj_config_set_overlay(cfg, optarg) < 0) {
+				rc = usage_error("--overlay '%s': not an overlay name", optarg);
+				goto out;
+			}
 			break;
 		case OPT_POOL:
 			if (nbj_config_set_pool(cfg, optarg) < 0) {

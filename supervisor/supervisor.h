@@ -36,6 +36,12 @@ struct nbj_config {
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 	struct nbj_rates rates;
+	struct overlay *overlays;
+	size_t n_overlays;
+	unsigned default_overlay;
+	char *default_overlay_name;
+	struct overlay_route *routes;
+	size_t n_routes;
 	bool user_set;
 	uid_t uid;
 	gid_t gid;

@@ -39,6 +39,9 @@ int main(void)
 	/* a DNS query header and a root question, so that the stub answers */
 	static const unsigned char q[] = { 0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1 };
 
+	/* a valid address before the flipper's first write (port 0 is EINVAL) */
+	target.sin_port = htons(53);
+	inet_pton(AF_INET, "198.51.100.53", &target.sin_addr);
 	pthread_create(&t, NULL, flipper, NULL);
 	for (i = 0; i < 5000 && time(NULL) < deadline; i++) {
 		if (sendto(fd, q, sizeof(q), 0, (struct sockaddr *)&target, sizeof(target)) >= 0)
@@ -47,8 +50,11 @@ int main(void)
 			denied++;
 		else if (errno == EPERM || errno == ECONNREFUSED)
 			nft++; /* won the race at seccomp: the job's nftables refused it */
-		else
+		else {
+			if (other < 3)
+				printf("(%s)\n", strerror(errno));
 			other++;
+		}
 	}
 	atomic_store(&stop, 1);
 	pthread_join(t, NULL);

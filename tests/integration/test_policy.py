@@ -61,7 +61,7 @@ def test_check_empty_policy_grants_nothing(nbj, tmp_path):
     ("floor_exceptions:\n  - registry.test\n", "2:5", "floor_exceptions[0]", "never a name"),
     ("allow: 1.2.3.4\n", "1:8", "allow", "expected a list"),
     ("allow:\n  - [1.2.3.4]\n", "2:5", "allow[0]", "expected a string"),
-    ("profile: net\noverlays: {tor: {kind: socks5}}\n", "2:1", "overlays", "unknown key"),
+    ("profile: net\npermissions: {network.select: deny}\n", "2:1", "permissions", "unknown key"),
     ("profile: [net]\n", "1:10", "profile", "expected a profile name"),
     ("allow: []\nallow: []\n", "2:1", "allow", "given twice"),
     ("- 1.2.3.4\n", "1:1", "policy", "expected a mapping"),
@@ -96,10 +96,10 @@ def test_check_missing_file_and_usage(nbj, tmp_path):
 
 def test_bad_policy_starts_nothing(nbj, world, tmp_path):
     marker = tmp_path / "ran"
-    path = write(tmp_path, "allow: [198.51.100.10:80]\nroutes: 1\n")
+    path = write(tmp_path, "allow: [198.51.100.10:80]\npublish: 1\n")
     cp = nbjail("run", "--policy", path, "--", "touch", str(marker))
     assert cp.returncode == 2, cp.stderr
-    assert f"{path}:2:1: routes: unknown key" in cp.stderr
+    assert f"{path}:2:1: publish: unknown key" in cp.stderr
     assert not marker.exists()
     assert not host_links()
 

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * policy/overlay.c - the overlay registry and routes: how a flow is dialled
+ *
+ * Theory of operation: after the floor and the allow-list have let a flow
+ * through, `routes:` picks how it is dialled: the first route whose
+ * pattern matches the name (or, for a literal address, the address) names
+ * an overlay, else the policy's default overlay.  Overlay 0 is always
+ * "direct".  Names under .onion and .i2p exist only inside their overlay
+ * networks: routed direct they are refused (overlay-required), and never
+ * resolved by the host.  Pure functions; the relay does the dialling.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy/policy.h"
+
+/**
+ * policy_route_name() - the overlay a name:port is dialled through
+ * @p:		the job's policy
+ * @name:	normalized name
+ * @port:	port
+ *
+ * Return: overlay index (OVERLAY_DIRECT_INDEX without a registry)
+ */
+unsigned policy_route_name(const struct nbj_policy *p, const char *name,
+			   uint16_t port)
+{
+	if (!p || !p->overlays)
+		return OVERLAY_DIRECT_INDEX;
+	for (size_t i = 0; i < p->n_routes; i++)
+		if (p->routes[i].match.kind != ALLOW_ADDR &&
+		    allow_match_name(&p->routes[i].match, name, port))
+			return p->routes[i].overlay;
+	return p->default_overlay;
+}
+
+/**
+ * policy_route_addr() - the overlay a literal address is dialled through
+ * @p:		the job's policy
+ * @a:		address and port
+ *
+ * Return: overlay index
+ */
+unsigned policy_route_addr(const struct nbj_policy *p, const struct nbj_addr *a)
+{
+	if (!p || !p->overlays)
+		return OVERLAY_DIRECT_INDEX;
+	for (size_t i = 0; i < p->n_routes; i++)
+		if (p->routes[i].match.kind == ALLOW_ADDR &&
+		    allow_match(&p->routes[i].match, a))
+			return p->routes[i].overlay;
+	return p->default_overlay;
+}
+
+static bool ends_with(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), s = strlen(suffix);
+
+	return n > s && name[n - s - 1] == '.' && !strcasecmp(name + n - s, suffix);
+}
+
+/**
+ * policy_name_needs_overlay() - names that exist only inside an overlay
+ * network (.onion, .i2p) and must never be resolved or dialled direct
+ * @name:	normalized name
+ *
+ * Return: true for such a name
+ */
+bool policy_name_needs_overlay(const char *name)
+{
+	return ends_with(name, "onion") || ends_with(name, "i2p") ||
+	       !strcasecmp(name, "onion") || !strcasecmp(name, "i2p");
+}
+
+/**
+ * policy_overlay_name() - an overlay's name, for logs and audit events
+ * @p:		the job's policy
+ * @index:	overlay index
+ *
+ * Return: the name ("direct" without a registry)
+ */
+const char *policy_overlay_name(const struct nbj_policy *p, unsigned index)
+{
+	if (!p || !p->overlays || index >= p->n_overlays)
+		return "direct";
+	return p->overlays[index].name;
+}
+
+/**
+ * policy_name_port_allowed() - does an allow rule grant name:port?  For
+ * names dialled through an overlay, which resolves them itself: the
+ * floor cannot judge addresses the host never sees
+ * @p:		the job's policy
+ * @name:	normalized name
+ * @port:	port
+ *
+ * Return: true if a name rule matches
+ */
+bool policy_name_port_allowed(const struct nbj_policy *p, const char *name,
+			      uint16_t port)
+{
+	for (size_t i = 0; p && name[0] && i < p->n_allow; i++)
+		if (allow_match_name(&p->allow[i], name, port))
+			return true;
+	return false;
+}
+
+/**
+ * overlay_kind_parse() - set an overlay's kind, with the presets it implies
+ * @s:		"direct", "socks5", "tor" or "http-connect"
+ * @ret:	overlay whose kind (and, for tor, proxy and isolation) is set
+ *
+ * Return: 0, or -EINVAL for another kind
+ */
+int overlay_kind_parse(const char *s, struct overlay *ret)
+{
+	if (!strcmp(s, "direct")) {
+		ret->kind = OVERLAY_DIRECT;
+	} else if (!strcmp(s, "socks5")) {
+		ret->kind = OVERLAY_SOCKS5;
+	} else if (!strcmp(s, "tor")) {
+		/* tor's SOCKS port, a new circuit per connection */
+		ret->kind = OVERLAY_SOCKS5;
+		ret->proxy.family = AF_INET;
+		ret->proxy.v4.s_addr = htonl(INADDR_LOOPBACK);
+		ret->proxy.port = 9050;
+		ret->isolate_streams = true;
+	} else if (!strcmp(s, "http-connect")) {
+		ret->kind = OVERLAY_HTTP_CONNECT;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}

@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_overlays.py - dialling through overlays
+
+Real proxies run in the test's host network namespace, next to the relay:
+microsocks (SOCKS5, with and without a password) and tinyproxy (HTTP
+CONNECT); they reach the world's servers like any host program.  A small
+SOCKS5 recorder (tests/integration/socks_recorder.py, protocol-faithful,
+it answers as the destination itself and never resolves anything) shows
+what the relay hands to a proxy: host names, credentials per connection.
+Failures must give the job a connection error and an audit line with the
+overlay's reason, and never a direct connection.
+"""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HOST_NS, PYTHON, nbjail, read_line, wait_for
+
+HERE = Path(__file__).resolve().parent
+
+
+def start(cmd, ready=None):
+    p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, *cmd], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    if ready:
+        assert wait_for(ready, 10), f"{cmd} did not come up"
+    return p
+
+
+def port_open(port):
+    cp = subprocess.run(["ip", "netns", "exec", HOST_NS, "ss", "-Htln", f"sport = :{port}"],
+                        capture_output=True, text=True, timeout=10)
+    return bool(cp.stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def proxies(tmp_path_factory, world):
+    d = tmp_path_factory.mktemp("proxies")
+    conf = d / "tinyproxy.conf"
+    conf.write_text("Port 8888\nListen 127.0.0.1\nTimeout 30\nAllow 127.0.0.1\n"
+                    "ConnectPort 80\nConnectPort 8080\nLogLevel Connect\n"
+                    f"LogFile \"{d}/tinyproxy.log\"\n")
+    procs = [
+        start(["microsocks", "-i", "127.0.0.1", "-p", "1080"], lambda: port_open(1080)),
+        start(["microsocks", "-i", "127.0.0.1", "-p", "1081", "-u", "nbuser", "-P", "s3cret"],
+              lambda: port_open(1081)),
+        start(["tinyproxy", "-d", "-c", str(conf)], lambda: port_open(8888)),
+    ]
+    rec_log = d / "recorder.jsonl"
+    procs.append(start([PYTHON, str(HERE / "socks_recorder.py"), "1090", str(rec_log)],
+                       lambda: port_open(1090)))
+    yield {"recorder": rec_log, "dir": d}
+    for p in procs:
+        p.terminate()
+        try:
+            p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(timeout=5)
+
+
+def policy(tmp_path, text):
+    p = tmp_path / "policy.yaml"
+    p.write_text(text)
+    return str(p)
+
+
+def curl(pol, url, env=None, extra=()):
+    return nbjail("run", "--policy", pol, *extra, "--", "curl", "-sS", "--max-time", "8", url,
+                  env=env, timeout=60)
+
+
+def records(proxies):
+    log = proxies["recorder"]
+    return [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
+
+
+S5 = "overlays:\n  s5: {kind: socks5, host: 127.0.0.1, port: 1080}\n"
+
+
+def test_socks5_carries_names_and_addresses(nbj, world, proxies, tmp_path):
+    pol = policy(tmp_path, S5 + "default_overlay: s5\n"
+                 "allow: [allowed.test:80, '198.51.100.11:80']\n")
+    cp = curl(pol, "http://allowed.test/")
+    assert cp.returncode == 0 and cp.stdout.startswith("world "), cp
+    cp = curl(pol, "http://198.51.100.11/")
+    assert cp.returncode == 0 and cp.stdout == "world 198.51.100.11:80\n", cp
+    # the proxy dialled, from the host's address
+    assert any(p.startswith("192.0.2.1:") or p.startswith("[2001:db8:1::1]:")
+               for _l, p in world.accesses("198.51.100.11:80"))
+    world.clear()
+
+
+def test_names_go_to_the_proxy_unresolved(nbj, world, proxies, tmp_path):
+    pol = policy(tmp_path, "overlays:\n  rec: {kind: socks5, host: 127.0.0.1, port: 1090}\n"
+                 "routes:\n  - {match: '*.onion', overlay: rec}\n"
+                 "  - {match: 'only-in-overlay.test', overlay: rec}\n"
+                 "allow: ['*.onion:80', 'only-in-overlay.test:80']\n")
+    before = len(records(proxies))
+    for url in ("http://only-in-overlay.test/", "http://abcdefghijklmnop.onion/"):
+        cp = curl(pol, url)
+        assert cp.returncode == 0 and cp.stdout.startswith("recorder "), cp
+    new = records(proxies)[before:]
+    assert [(r["atyp"], r["host"], r["port"]) for r in new] == [
+        ("domain", "only-in-overlay.test", 80), ("domain", "abcdefghijklmnop.onion", 80)], new
+    # nobody asked the world's DNS server about either name
+    assert [q for q in world.dns_queries() if "overlay" in q or "onion" in q] == []
+
+
+def test_onion_never_direct(nbj, world, proxies, tmp_path):
+    pol = policy(tmp_path, "allow: ['*.onion']\n")
+    cp = nbjail("run", "--policy", pol, "--", PYTHON, "-c",
+                "import socket\ntry:\n    socket.getaddrinfo('abc.onion', 80); print('resolved')\n"
+                "except socket.gaierror as e: print('refused', e)\n")
+    assert cp.returncode == 0 and cp.stdout.startswith("refused"), cp
+    assert "deny dns abc.onion" in cp.stderr and "reason=overlay-required" in cp.stderr, cp.stderr
+    assert [q for q in world.dns_queries() if "onion" in q] == []
+
+
+def test_socks5_password_and_failures(nbj, world, proxies, tmp_path, journal):
+    text = ("overlays:\n  auth: {kind: socks5, host: 127.0.0.1, port: 1081, username: nbuser, "
+            "password_env: NBT_SOCKS_PASS}\ndefault_overlay: auth\nallow: ['198.51.100.10:80']\n")
+    pol = policy(tmp_path, text)
+    cp = curl(pol, "http://198.51.100.10/", env={"NBT_SOCKS_PASS": "s3cret"})
+    assert cp.returncode == 0 and cp.stdout == "world 198.51.100.10:80\n", cp
+    world.clear()
+    cp = curl(pol, "http://198.51.100.10/", env={"NBT_SOCKS_PASS": "wrong"})
+    assert cp.returncode != 0, cp
+    assert "reason=overlay:auth-failed overlay=auth" in cp.stderr, cp.stderr
+    # no password at all: the job does not start
+    cp = curl(pol, "http://198.51.100.10/")
+    assert cp.returncode == 125 and "password_env NBT_SOCKS_PASS is not set" in cp.stderr, cp
+    # a proxy that is down: an error, never a direct connection
+    down = policy(tmp_path, "overlays:\n  down: {kind: socks5, host: 127.0.0.1, port: 1099}\n"
+                  "default_overlay: down\nallow: ['198.51.100.10:80']\n")
+    cp = curl(down, "http://198.51.100.10/")
+    assert cp.returncode != 0 and "reason=overlay:proxy-unreachable overlay=down" in cp.stderr, cp
+    assert world.accesses("198.51.100.10:80") == []
+    evs = journal.wait_events(lambda e: any(x.get("NBJAIL_OVERLAY") == "down" for x in e),
+                              "NBJAIL_EVENT=deny")
+    e = [x for x in evs if x.get("NBJAIL_OVERLAY") == "down"][-1]
+    assert e["NBJAIL_REASON"] == "overlay:proxy-unreachable" and e["NBJAIL_LANE"] == "tcp", e
+
+
+def test_isolate_streams(nbj, world, proxies, tmp_path):
+    pol = policy(tmp_path, "overlays:\n  t: {kind: tor, host: 127.0.0.1, port: 1090}\n"
+                 "default_overlay: t\nallow: ['iso.test:80']\n")
+    before = len(records(proxies))
+    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
+                "for i in 1 2 3; do curl -sS --max-time 5 http://iso.test/ || exit 1; done")
+    assert cp.returncode == 0, cp
+    new = records(proxies)[before:]
+    creds = [(r["user"], r["password"]) for r in new]
+    assert len(creds) == 3 and len(set(creds)) == 3, creds
+    assert all(u.startswith("nbjail-") and len(u) == 31 and len(p) == 32 for u, p in creds), creds
+
+
+def test_http_connect(nbj, world, proxies, tmp_path):
+    pol = policy(tmp_path, "overlays:\n  web: {kind: http-connect, host: 127.0.0.1, port: 8888}\n"
+                 "routes: [{match: '198.51.100.0/24', overlay: web}]\n"
+                 "allow: ['198.51.100.10:80', 'allowed.test:80']\n")
+    cp = curl(pol, "http://198.51.100.10/")
+    assert cp.returncode == 0 and cp.stdout == "world 198.51.100.10:80\n", cp
+    log = (proxies["dir"] / "tinyproxy.log").read_text()
+    assert "CONNECT" in log and "198.51.100.10" in log, log[-500:]
+    world.clear()
+
+
+@pytest.mark.parametrize("text,where,words", [
+    ("overlays: {x: {kind: i2p}}\n", "overlays.x.kind", "not supported by this version yet"),
+    ("overlays: {x: {kind: carrier-pigeon}}\n", "overlays.x.kind", "unknown kind"),
+    ("overlays: {x: {kind: socks5, port: 1080}}\n", "overlays.x", "needs host and port"),
+    ("overlays: {x: {kind: socks5, host: proxy.example, port: 1080}}\n", "overlays.x.host",
+     "IPv4 or IPv6 address"),
+    ("routes: [{match: '*.onion', overlay: tor}]\n", "routes[0].overlay", "no such overlay"),
+    ("default_overlay: nope\n", "default_overlay", "no such overlay"),
+    ("overlays: {direct: {kind: direct}}\n", "overlays.direct", "built in"),
+    ("overlays: {t: {kind: tor, username: u}}\n", "overlays.t", "isolate_streams"),
+])
+def test_overlay_policy_errors(nbj, tmp_path, text, where, words):
+    cp = nbjail("check", policy(tmp_path, text))
+    assert cp.returncode == 2 and f": {where}: " in cp.stderr and words in cp.stderr, cp.stderr
+
+
+def test_overlay_flag_selects_a_defined_overlay(nbj, world, proxies, tmp_path):
+    pol = policy(tmp_path, S5 + "allow: ['198.51.100.11:80']\n")
+    cp = curl(pol, "http://198.51.100.11/", extra=("--overlay", "s5"))
+    assert cp.returncode == 0, cp
+    cp = curl(pol, "http://198.51.100.11/", extra=("--overlay", "nope"))
+    assert cp.returncode == 125 and "--overlay nope" in cp.stderr, cp
+    world.clear()
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (HERE.parents[1] / "examples").glob("*.yaml")))
+def test_examples_are_valid(nbj, example):
+    cp = nbjail("check", str(HERE.parents[1] / "examples" / example))
+    assert cp.returncode == 0, cp.stderr
