@@ -70,6 +70,11 @@ void policy_decide_name(const struct nbj_policy *p, const struct floor_ctx *fc,
 			struct decision *ret)
 {
 	struct decision d = { .allow = false, .floor = FLOOR_NONE, .exception = -1 };
+	unsigned ov = policy_route_name(p, name, port);
+	/* a name dialled through a tailscale overlay may resolve into the
+	 * tailnet (100.64.0.0/10); nothing else of the floor is waived */
+	bool tailnet = p && p->overlays && ov < p->n_overlays &&
+		       p->overlays[ov].kind == OVERLAY_TAILSCALE;
 
 	if (!n_answers) {
 		d.reason = DECIDE_NO_ANSWER;
@@ -80,7 +85,7 @@ void policy_decide_name(const struct nbj_policy *p, const struct floor_ctx *fc,
 		struct decision a;
 
 		policy_decide(p, fc, &answers[i], &a);
-		if (a.reason == DECIDE_FLOOR) {
+		if (a.reason == DECIDE_FLOOR && !(tailnet && a.floor == FLOOR_CGNAT)) {
 			*ret = a;
 			return;
 		}

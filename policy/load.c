@@ -291,13 +291,18 @@ static int overlay_field(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 		if (s[0] != '/' || strlen(s) >= sizeof(o->password_file))
 			return fail_at(c, v, EINVAL, field, "an absolute file name");
 		snprintf(o->password_file, sizeof(o->password_file), "%s", s);
+	} else if (!strcmp(key, "interface")) {
+		if (!s[0] || strlen(s) >= sizeof(o->interface) || strchr(s, '/'))
+			return fail_at(c, v, EINVAL, field, "'%s': an interface name", s);
+		snprintf(o->interface, sizeof(o->interface), "%s", s);
 	} else if (!strcmp(key, "isolate_streams")) {
 		if (strcmp(s, "true") && strcmp(s, "false"))
 			return fail_at(c, v, EINVAL, field, "true or false");
 		o->isolate_streams = !strcmp(s, "true");
 	} else {
 		return fail_at(c, k, EINVAL, field, "unknown field (kind, host, port, "
-			       "username, password_env, password_file, isolate_streams)");
+			       "username, password_env, password_file, isolate_streams, "
+			       "interface)");
 	}
 	return 0;
 }
@@ -331,13 +336,13 @@ static int load_overlay(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 	snprintf(field, sizeof(field), "overlays.%s.kind", name);
 	if (!kind)
 		return fail_at(c, kind_node ? kind_node : v, EINVAL, field,
-			       "missing (direct, socks5, tor, http-connect)");
-	if (!strcmp(kind, "i2p") || !strcmp(kind, "tailscale"))
+			       "missing (direct, socks5, tor, http-connect, tailscale)");
+	if (!strcmp(kind, "i2p"))
 		return fail_at(c, kind_node, EOPNOTSUPP, field, "'%s': not supported by "
-			       "this version yet (direct, socks5, tor, http-connect)", kind);
+			       "this version yet (direct, socks5, tor, http-connect, tailscale)", kind);
 	if (overlay_kind_parse(kind, o) < 0)
 		return fail_at(c, kind_node, EINVAL, field, "'%s': unknown kind (direct, "
-			       "socks5, tor, http-connect)", kind);
+			       "socks5, tor, http-connect, tailscale)", kind);
 	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
 		yaml_node_t *fk = yaml_document_get_node(c->doc, pair->key);
 		yaml_node_t *fv = yaml_document_get_node(c->doc, pair->value);
@@ -353,7 +358,8 @@ static int load_overlay(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 			return err;
 	}
 	snprintf(field, sizeof(field), "overlays.%s", name);
-	if (o->kind != OVERLAY_DIRECT && (!o->proxy.family || !o->proxy.port))
+	if (o->kind != OVERLAY_DIRECT && o->kind != OVERLAY_TAILSCALE &&
+	    (!o->proxy.family || !o->proxy.port))
 		return fail_at(c, v, EINVAL, field, "a proxy needs host and port");
 	if (o->password_env[0] && o->password_file[0])
 		return fail_at(c, v, EINVAL, field, "password_env or password_file, not both");
@@ -362,6 +368,11 @@ static int load_overlay(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 	if (o->isolate_streams && o->username[0])
 		return fail_at(c, v, EINVAL, field, "isolate_streams makes up its own "
 			       "credentials: no username");
+	if (o->kind == OVERLAY_TAILSCALE && (o->proxy.family || o->username[0]))
+		return fail_at(c, v, EINVAL, field, "tailscale dials through its interface; "
+			       "for tailscaled's proxy use kind socks5 or http-connect");
+	if (o->interface[0] && o->kind != OVERLAY_TAILSCALE)
+		return fail_at(c, v, EINVAL, field, "interface is for tailscale");
 	if (o->isolate_streams && o->kind != OVERLAY_SOCKS5)
 		return fail_at(c, v, EINVAL, field, "isolate_streams is for socks5 and tor");
 	return 0;

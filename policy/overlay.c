@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "policy/policy.h"
@@ -110,7 +111,7 @@ bool policy_name_port_allowed(const struct nbj_policy *p, const char *name,
 
 /**
  * overlay_kind_parse() - set an overlay's kind, with the presets it implies
- * @s:		"direct", "socks5", "tor" or "http-connect"
+ * @s:		"direct", "socks5", "tor", "http-connect" or "tailscale"
  * @ret:	overlay whose kind (and, for tor, proxy and isolation) is set
  *
  * Return: 0, or -EINVAL for another kind
@@ -130,8 +131,41 @@ int overlay_kind_parse(const char *s, struct overlay *ret)
 		ret->isolate_streams = true;
 	} else if (!strcmp(s, "http-connect")) {
 		ret->kind = OVERLAY_HTTP_CONNECT;
+	} else if (!strcmp(s, "tailscale")) {
+		ret->kind = OVERLAY_TAILSCALE;
+		snprintf(ret->interface, sizeof(ret->interface), "tailscale0");
 	} else {
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/**
+ * policy_decide_routed() - policy_decide(), knowing the routes: an address
+ * of the tailnet (100.64.0.0/10, floor class cgnat) routed to a tailscale
+ * overlay is judged by the allow-list alone; routed anywhere else it stays
+ * in the floor.  No other floor class is ever waived by a route.
+ * @p:		the job's policy
+ * @fc:		the dynamic floor
+ * @target:	address and port
+ * @ret:	verdict
+ */
+void policy_decide_routed(const struct nbj_policy *p, const struct floor_ctx *fc,
+			  const struct nbj_addr *target, struct decision *ret)
+{
+	unsigned ov;
+
+	policy_decide(p, fc, target, ret);
+	if (ret->allow || ret->reason != DECIDE_FLOOR || ret->floor != FLOOR_CGNAT)
+		return;
+	ov = policy_route_addr(p, target);
+	if (!p->overlays || ov >= p->n_overlays || p->overlays[ov].kind != OVERLAY_TAILSCALE)
+		return;
+	ret->reason = p->n_allow ? DECIDE_NOT_ALLOWED : DECIDE_NO_POLICY;
+	for (size_t i = 0; i < p->n_allow; i++)
+		if (allow_match(&p->allow[i], target)) {
+			ret->allow = true;
+			ret->reason = DECIDE_ALLOWED;
+			break;
+		}
 }

@@ -153,11 +153,15 @@ const char *allow_rule_format(const struct allow_rule *rule, char *buf,
  * @OVERLAY_SOCKS5:	through a SOCKS5 proxy (RFC 1928, 1929); "tor" is a
  *			preset of it
  * @OVERLAY_HTTP_CONNECT: through an HTTP proxy's CONNECT method
+ * @OVERLAY_TAILSCALE:	the relay connects itself, bound to the tailnet's
+ *			interface; the tailnet's 100.64.0.0/10 addresses,
+ *			in the floor otherwise, are reachable through it only
  */
 enum overlay_kind {
 	OVERLAY_DIRECT,
 	OVERLAY_SOCKS5,
 	OVERLAY_HTTP_CONNECT,
+	OVERLAY_TAILSCALE,
 };
 
 /**
@@ -170,6 +174,7 @@ enum overlay_kind {
  * @password_file:	file holding the password (first line), or ""
  * @password:		the password, read by the supervisor at start
  * @isolate_streams:	fresh random SOCKS5 credentials per connection
+ * @interface:		tailscale: the interface dials are bound to
  */
 struct overlay {
 	char name[OVERLAY_NAME_MAX];
@@ -180,6 +185,7 @@ struct overlay {
 	char password_file[256];
 	char password[256];
 	bool isolate_streams;
+	char interface[16];
 };
 
 /**
@@ -258,6 +264,8 @@ struct decision {
 
 void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,
 		   const struct nbj_addr *target, struct decision *ret);
+void policy_decide_routed(const struct nbj_policy *p, const struct floor_ctx *fc,
+			  const struct nbj_addr *target, struct decision *ret);
 void policy_decide_name(const struct nbj_policy *p, const struct floor_ctx *fc,
 			const char *name, uint16_t port,
 			const struct nbj_addr *answers, size_t n_answers,

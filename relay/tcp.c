@@ -235,7 +235,8 @@ static int original_dst(int fd, int family, struct nbj_addr *ret)
 }
 
 /* Start a non-blocking dial; 0 when in progress or done */
-static int dial(const struct nbj_addr *target, int *ret_fd)
+/* Connect to @target, bound to interface @ifname if not NULL (tailscale) */
+static int dial(const struct nbj_addr *target, const char *ifname, int *ret_fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = nbj_addr_to_sockaddr(target, &ss);
@@ -244,6 +245,13 @@ static int dial(const struct nbj_addr *target, int *ret_fd)
 	fd = socket(target->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return negative_errno();
+	if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+				 (socklen_t)strlen(ifname) + 1) < 0) {
+		int err = negative_errno();
+
+		close(fd);
+		return err;
+	}
 	if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
 		int err = negative_errno();
 
@@ -304,6 +312,27 @@ static void deny(struct relay_ctx *c, const struct nbj_addr *target,
 		   NULL, p, reason);
 }
 
+/* The flow goes through a proxy's handshake (socks5, tor, http-connect) */
+static bool flow_via_proxy(const struct relay_ctx *c, const struct flow *f)
+{
+	const struct nbj_policy *p = c->cfg->policy;
+
+	return f->overlay != OVERLAY_DIRECT_INDEX && p->overlays &&
+	       p->overlays[f->overlay].kind != OVERLAY_TAILSCALE &&
+	       p->overlays[f->overlay].kind != OVERLAY_DIRECT;
+}
+
+/* The interface a flow's dial is bound to (tailscale), or NULL */
+static const char *flow_interface(const struct relay_ctx *c, const struct flow *f)
+{
+	const struct nbj_policy *p = c->cfg->policy;
+
+	if (f->overlay == OVERLAY_DIRECT_INDEX || !p->overlays ||
+	    p->overlays[f->overlay].kind != OVERLAY_TAILSCALE)
+		return NULL;
+	return p->overlays[f->overlay].interface;
+}
+
 /* Dial the flow's next answer; false when none is left */
 static bool dial_next(struct relay_ctx *c, uint32_t slot)
 {
@@ -314,16 +343,18 @@ static bool dial_next(struct relay_ctx *c, uint32_t slot)
 		struct nbj_addr a = f->answers[f->next_answer++];
 		int err, fd;
 
-		if (f->overlay == OVERLAY_DIRECT_INDEX)
+		if (!flow_via_proxy(c, f))
 			a.port = f->target.port;
 		if (d->fd >= 0) {
 			side_unwatch(c, d);
 			close(d->fd);
 			d->fd = -1;
 		}
-		err = dial(&a, &fd);
-		if (err < 0)
+		err = dial(&a, flow_interface(c, f), &fd);
+		if (err < 0) {
+			errno = -err;
 			continue;
+		}
 		d->fd = fd;
 		f->state = FLOW_CONNECTING;
 		if (side_watch(c, slot, FLOW_SIDE_DIAL, EPOLLOUT) == 0)
@@ -366,7 +397,9 @@ static void dial_failed(struct relay_ctx *c, uint32_t slot, int err)
 	char t[NBJ_ADDR_STRLEN];
 
 	if (c->flows[slot].overlay != OVERLAY_DIRECT_INDEX) {
-		overlay_failed(c, slot, err == ETIMEDOUT ? "proxy-timeout" : "proxy-unreachable");
+		overlay_failed(c, slot, flow_interface(c, &c->flows[slot]) ?
+			       (err == ENODEV ? "interface-missing" : "unreachable") :
+			       err == ETIMEDOUT ? "proxy-timeout" : "proxy-unreachable");
 		return;
 	}
 	c->dial_failed++;
@@ -417,7 +450,7 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		return;
 	}
 	if (!synthetic) {
-		policy_decide(c->cfg->policy, hostaddr_floor(c), &target, &d);
+		policy_decide_routed(c->cfg->policy, hostaddr_floor(c), &target, &d);
 		if (!d.allow) {
 			deny(c, &target, peer, -1,
 			     decision_reason_format(&d, reason, sizeof(reason)), NULL, 0);
@@ -453,7 +486,8 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 			flow_free(c, slot, true);
 			return;
 		}
-		if (ov != OVERLAY_DIRECT_INDEX) {
+		f->overlay = ov;
+		if (flow_via_proxy(c, f)) {
 			/* the overlay resolves the name: the host never does */
 			if (!policy_name_port_allowed(c->cfg->policy, nm, target.port)) {
 				deny(c, &target, peer, name, "not-allowed", NULL, 0);
@@ -478,8 +512,8 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 	}
 	log_exception(c, &d, &target, peer);
 	f->overlay = policy_route_addr(c->cfg->policy, &target);
-	f->answers[0] = f->overlay == OVERLAY_DIRECT_INDEX ? target
-				: c->cfg->policy->overlays[f->overlay].proxy;
+	f->answers[0] = flow_via_proxy(c, f) ? c->cfg->policy->overlays[f->overlay].proxy
+					     : target;
 	f->n_answers = 1;
 	if (!dial_next(c, slot))
 		dial_failed(c, slot, errno ? errno : EIO);
@@ -820,7 +854,7 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 			return;
 		}
 		events &= ~EPOLLERR; /* SO_ERROR said the dial succeeded */
-		if (f->overlay != OVERLAY_DIRECT_INDEX) {
+		if (flow_via_proxy(c, f)) {
 			f->state = FLOW_PROXY;
 			overlay_begin(c, f);
 		}

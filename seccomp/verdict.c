@@ -176,7 +176,7 @@ void verdict_inet(const struct notify_scope *s, enum notify_call call,
 		return;
 	}
 
-	policy_decide(s->policy, &s->floor, a, &d);
+	policy_decide_routed(s->policy, &s->floor, a, &d);
 	if (!d.allow) {
 		deny(ret, EACCES, decision_reason_format(&d, why, sizeof(why)));
 		return;

@@ -344,7 +344,7 @@ static void print_overlays(FILE *out, const struct nbj_config *cfg)
 {
 	static const char *const kinds[] = {
 		[OVERLAY_DIRECT] = "direct", [OVERLAY_SOCKS5] = "socks5",
-		[OVERLAY_HTTP_CONNECT] = "http-connect",
+		[OVERLAY_HTTP_CONNECT] = "http-connect", [OVERLAY_TAILSCALE] = "tailscale",
 	};
 	char buf[NBJ_ADDR_STRLEN + 8];
 
@@ -357,7 +357,9 @@ static void print_overlays(FILE *out, const struct nbj_config *cfg)
 
 		host.port = 0;
 		fprintf(out, "  %s:\n    kind: %s\n", o->name, kinds[o->kind]);
-		if (o->kind != OVERLAY_DIRECT)
+		if (o->interface[0])
+			fprintf(out, "    interface: \"%s\"\n", o->interface);
+		if (o->kind != OVERLAY_DIRECT && o->kind != OVERLAY_TAILSCALE)
 			fprintf(out, "    host: \"%s\"\n    port: %u\n",
 				nbj_addr_format(&host, buf, sizeof(buf)), o->proxy.port);
 		if (o->username[0])

@@ -171,12 +171,20 @@ def step_tls(host, port, sni):
 
 def step_dns(server, port, name, qtype=1):
     s = socket.socket(family_of(server), socket.SOCK_DGRAM)
-    s.settimeout(2.0)
     qid = int.from_bytes(os.urandom(2), "big")
     t0 = time.monotonic()
     try:
-        s.sendto(dns_query(name, qid, qtype), (server, port))
-        data, peer = s.recvfrom(4096)
+        # like a real stub resolver: one retry (the first packet of a new
+        # job may wait for neighbour resolution on its fresh veth)
+        for attempt in (0, 1):
+            s.settimeout(2.0)
+            s.sendto(dns_query(name, qid, qtype), (server, port))
+            try:
+                data, peer = s.recvfrom(4096)
+                break
+            except socket.timeout:
+                if attempt:
+                    raise
         rid, flags = struct.unpack("!HH", data[:4])
         return {"outcome": f"rcode:{flags & 0xF}", "id_ok": rid == qid,
                 "answers": struct.unpack("!H", data[6:8])[0],

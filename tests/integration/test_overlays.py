@@ -172,6 +172,7 @@ def test_http_connect(nbj, world, proxies, tmp_path):
 
 @pytest.mark.parametrize("text,where,words", [
     ("overlays: {x: {kind: i2p}}\n", "overlays.x.kind", "not supported by this version yet"),
+    ("overlays: {x: {kind: tailscale, host: 127.0.0.1, port: 1055}}\n", "overlays.x", "use kind socks5"),
     ("overlays: {x: {kind: carrier-pigeon}}\n", "overlays.x.kind", "unknown kind"),
     ("overlays: {x: {kind: socks5, port: 1080}}\n", "overlays.x", "needs host and port"),
     ("overlays: {x: {kind: socks5, host: proxy.example, port: 1080}}\n", "overlays.x.host",
@@ -199,3 +200,72 @@ def test_overlay_flag_selects_a_defined_overlay(nbj, world, proxies, tmp_path):
 def test_examples_are_valid(nbj, example):
     cp = nbjail("check", str(HERE.parents[1] / "examples" / example))
     assert cp.returncode == 0, cp.stderr
+
+
+@pytest.fixture
+def tailnet(world):
+    """An interface tailscale0 in the host netns with 100.64.0.1/10, leading
+    to a 'tailnet' netns with a web server on 100.100.1.5:80."""
+    from conftest import TAG, run
+    ns = f"nbt-tailnet-{TAG}"
+    run(["ip", "netns", "add", ns], check=True)
+    srv = None
+    try:
+        run(["ip", "-n", HOST_NS, "link", "add", "tailscale0", "type", "veth", "peer", "name",
+             "tn0", "netns", ns], check=True)
+        run(["ip", "-n", HOST_NS, "addr", "add", "100.64.0.1/10", "dev", "tailscale0"], check=True)
+        run(["ip", "-n", HOST_NS, "link", "set", "tailscale0", "up"], check=True)
+        run(["ip", "-n", ns, "addr", "add", "100.100.1.5/10", "dev", "tn0"], check=True)
+        run(["ip", "-n", ns, "link", "set", "tn0", "up"], check=True)
+        run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        srv = subprocess.Popen(["ip", "netns", "exec", ns, PYTHON, "-c",
+                                "import http.server\n"
+                                "class H(http.server.BaseHTTPRequestHandler):\n"
+                                "    def do_GET(self):\n"
+                                "        b = b'tailnet 100.100.1.5\\n'\n"
+                                "        self.send_response(200); self.send_header('Content-Length', str(len(b)))\n"
+                                "        self.end_headers(); self.wfile.write(b)\n"
+                                "    def log_message(self, *a): pass\n"
+                                "http.server.HTTPServer(('100.100.1.5', 80), H).serve_forever()\n"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        assert wait_for(lambda: subprocess.run(["ip", "netns", "exec", ns, "ss", "-Htln", "sport = :80"],
+                                               capture_output=True, text=True).stdout.strip(), 10)
+        yield ns
+    finally:
+        if srv:
+            srv.kill()
+            srv.wait()
+        run(["ip", "-n", HOST_NS, "link", "del", "tailscale0"])
+        run(["ip", "netns", "del", ns])
+
+
+TS = ("overlays:\n  ts: {kind: tailscale}\n"
+      "routes: [{match: '100.64.0.0/10', overlay: ts}]\n"
+      "allow: ['100.100.1.5:80', '198.51.100.10:80']\n")
+
+
+def test_tailscale_reaches_the_tailnet_only_through_its_interface(nbj, world, tailnet, tmp_path):
+    pol = policy(tmp_path, TS)
+    cp = curl(pol, "http://100.100.1.5/")
+    assert cp.returncode == 0 and cp.stdout == "tailnet 100.100.1.5\n", cp
+    # without the route, the tailnet is the floor (cgnat), refused at connect()
+    direct = policy(tmp_path, "allow: ['100.100.1.5:80']\n")
+    cp = curl(direct, "http://100.100.1.5/")
+    assert cp.returncode != 0 and "reason=floor:cgnat" in cp.stderr, cp
+    # other floor classes are never waived by a route
+    leak = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\n"
+                  "routes: [{match: '10.0.0.0/8', overlay: ts}]\nallow: ['10.0.0.1:80']\n")
+    cp = curl(leak, "http://10.0.0.1/")
+    assert cp.returncode != 0 and "reason=floor:private" in cp.stderr, cp
+
+
+def test_tailscale_failures_do_not_fall_back(nbj, world, tailnet, tmp_path):
+    # a public address routed to the tailnet: not reachable there, never direct
+    pol = policy(tmp_path, TS.replace("100.64.0.0/10", "198.51.100.0/24"))
+    cp = curl(pol, "http://198.51.100.10/")
+    assert cp.returncode != 0 and "reason=overlay:unreachable overlay=ts" in cp.stderr, cp
+    assert world.accesses("198.51.100.10:80") == []
+    # the interface is missing
+    gone = policy(tmp_path, TS.replace("{kind: tailscale}", "{kind: tailscale, interface: tailscale9}"))
+    cp = curl(gone, "http://100.100.1.5/")
+    assert cp.returncode != 0 and "reason=overlay:interface-missing overlay=ts" in cp.stderr, cp
