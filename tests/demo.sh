@@ -72,9 +72,9 @@ ip netns exec "$host" "$nbjail" run --allow 198.51.100.10:80 -- sh -c '
 		echo "refused, as it must be"
 	fi' 2>"$tmp/stderr" || { cat "$tmp/stderr"; echo "demo: FAILED"; exit 1; }
 echo
-echo "nbjail's relay said (stderr):"
+echo "nbjail said (stderr; the connect() was refused with EACCES, its audit line):"
 sed 's/^/    /' "$tmp/stderr"
-grep -q 'deny tcp 169.254.169.254:80 .*reason=floor:metadata' "$tmp/stderr" ||
+grep -q 'deny connect 169.254.169.254:80 .*exe=.*curl reason=floor:metadata' "$tmp/stderr" ||
 	{ echo "demo: FAILED, no deny line for the metadata address"; exit 1; }
 echo
 if [ -s "$tmp/leaks.log" ]; then
