@@ -50,6 +50,7 @@
 #include "common/audit.h"
 #include "common/log.h"
 #include "common/privs.h"
+#include "netns/conntrack.h"
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "relay/relay.h"
@@ -207,6 +208,24 @@ static void set_limits(struct job_stats *st, const struct nbj_rates *r)
 	st->tenant_concurrent_limit = t->concurrent;
 }
 
+/*
+ * The host's conntrack entries of the job's addresses: the job's flows
+ * end with its netns, unseen by the host, and a later job on the same
+ * slot must not meet their NAT bindings (netns/conntrack.c)
+ */
+static void job_forget_connections(const struct nbj_job *job)
+{
+	struct nbj_addr a[2] = {
+		{ .family = AF_INET, .v4 = job->net.job4 },
+		{ .family = AF_INET6, .v6 = job->net.job6 },
+	};
+	int r = conntrack_flush_sources(a, 2);
+
+	if (r < 0 && r != -EPROTONOSUPPORT)
+		log_debug("cannot flush conntrack entries of job %s: %s", job->state.id,
+			  strerror(-r));
+}
+
 /* The reverse of nbj_job_start(), from any partial state. */
 static void job_teardown(struct nbj_job *job)
 {
@@ -219,6 +238,8 @@ static void job_teardown(struct nbj_job *job)
 	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
 	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
 	job_audit_finish(job);
+	if (job->has_net)
+		job_forget_connections(job);
 	if (job->nft_added) {
 		err = nft_host_del_job(job->state.id);
 		if (err < 0)
@@ -896,6 +917,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 
 	if (job->has_net) {
+		job_forget_connections(job); /* what an earlier job of this slot left */
 		err = link_veth_create(job->ifname, NBJ_GUEST_IFNAME, pid);
 		if (err < 0)
 			goto fail;

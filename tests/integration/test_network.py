@@ -289,3 +289,25 @@ def test_job_network_is_in_the_floor(nbj, world):
                        extra=("--pool", "203.0.113.0/28"))
     assert res["outcome"] == "error:EACCES", res
     assert [d[3] for d in deny_lines(cp.stderr)] == ["floor:job-network"], cp.stderr
+
+
+SAME_PORT = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 40123)); s.settimeout(5)
+s.connect(("198.51.100.10", 80)); s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+print(s.recv(100).split(b"\r\n")[0].decode(), flush=True)
+if sys.argv[1] == "leave":
+    import os; os._exit(0)   # the job ends with the flow open: no FIN reaches the host
+"""
+
+
+def test_next_job_on_the_slot_does_not_meet_old_flows(nbj, world):
+    # A job's flows vanish with its netns, unseen by the host's conntrack;
+    # the next job on the same address slot, with the same source port,
+    # must reach the relay, not an old NAT binding to a dead relay.
+    for what in ("leave", "again"):
+        cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "/usr/bin/python3", "-c",
+                    SAME_PORT, what)
+        assert cp.returncode == 0 and cp.stdout.strip() == "HTTP/1.0 200 OK", (what, cp)
+    world.clear()
