@@ -13,7 +13,7 @@ APT_PACKAGES = gcc make pkg-config meson ninja-build scdoc \
 	libseccomp-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
 	libssl-dev libc-ares-dev libldns-dev libyaml-dev libsystemd-dev libcmocka-dev \
 	iproute2 nftables procps python3 python3-pytest curl socat \
-	dnsmasq-base iperf3 microsocks tinyproxy
+	dnsmasq-base iperf3 microsocks tinyproxy dante-server
 
 .PHONY: all deps build build-asan demo check unit integration install clean
 

@@ -50,6 +50,14 @@ def proxies(tmp_path_factory, world):
               lambda: port_open(1081)),
         start(["tinyproxy", "-d", "-c", str(conf)], lambda: port_open(8888)),
     ]
+    dante = d / "sockd.conf"
+    dante.write_text(f"logoutput: {d}/sockd.log\ninternal: 127.0.0.1 port = 1082\nexternal: wan0\n"
+                     "socksmethod: none\nclientmethod: none\nuser.privileged: root\n"
+                     "user.unprivileged: nobody\n"
+                     "client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }\n"
+                     "socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect\n"
+                     "    log: connect }\n")
+    procs.append(start(["danted", "-f", str(dante), "-N", "1"], lambda: port_open(1082)))
     rec_log = d / "recorder.jsonl"
     procs.append(start([PYTHON, str(HERE / "socks_recorder.py"), "1090", str(rec_log)],
                        lambda: port_open(1090)))
@@ -92,6 +100,21 @@ def test_socks5_carries_names_and_addresses(nbj, world, proxies, tmp_path):
     # the proxy dialled, from the host's address
     assert any(p.startswith("192.0.2.1:") or p.startswith("[2001:db8:1::1]:")
                for _l, p in world.accesses("198.51.100.11:80"))
+    world.clear()
+
+
+def test_dante(nbj, world, proxies, tmp_path):
+    """A second real SOCKS5 server (Debian's dante), names and addresses."""
+    pol = policy(tmp_path, "overlays:\n  d: {kind: socks5, host: 127.0.0.1, port: 1082}\n"
+                 "default_overlay: d\nallow: ['allowed.test:80', '198.51.100.11:80']\n")
+    for url, body in (("http://198.51.100.11/", "world 198.51.100.11:80\n"),
+                      ("http://allowed.test/", None)):
+        cp = curl(pol, url)
+        assert cp.returncode == 0 and (body is None or cp.stdout == body), cp
+        assert cp.stdout.startswith("world "), cp
+    log = (proxies["dir"] / "sockd.log").read_text()
+    # dante resolved allowed.test itself (198.51.100.10): the overlay's resolver decides
+    assert "-> 192.0.2.1." in log and "198.51.100.11.80" in log and "198.51.100.10.80" in log, log[-800:]
     world.clear()
 
 
