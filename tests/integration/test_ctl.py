@@ -82,7 +82,9 @@ def test_jobs_lists_running_jobs(nbj, world, spawn):
     text = ctl("jobs")
     assert text.returncode == 0
     assert re.search(rf"^{j['job']}\s+lister\s+team-x\s+net\s+{p.pid}\s", text.stdout, re.M), text.stdout
-    # the socket: root only, served by that supervisor
+    # the socket: root only, served by that supervisor (which may take it over
+    # from the supervisor of an earlier test within a second)
+    assert wait_for(lambda: os.path.exists(CTL_SOCK), 5)
     st = os.stat(CTL_SOCK)
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
     data = request("jobs", "--json")
