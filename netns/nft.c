@@ -13,6 +13,7 @@
  *
  *   chain input   { type filter hook input priority 0; policy accept;
  *                   iifname "nbh*" ct status dnat accept
+ *                   iifname "nbh*" ct direction reply accept
  *                   iifname "nbh*" icmpv6 type nd-neighbor-solicit accept
  *                   iifname "nbh*" icmpv6 type nd-neighbor-advert accept
  *                   iifname "nbh*" drop }
@@ -24,7 +25,9 @@
  *                   iifname "nbhID" udp dport 53 redirect to :DNS }
  *
  * Only our own redirects set "ct status dnat" on packets from nbh*, so a
- * job whose chain is missing has no way in at all (fail closed).  The
+ * job whose chain is missing has no way in at all (fail closed).  Packets
+ * in the reply direction answer connections the host opened (the relay
+ * connecting a published port); a job cannot start one of those.  The
  * shared chains are flushed and refilled inside each job's add batch:
  * idempotent under concurrent starts, never momentarily empty.
  *
@@ -49,6 +52,7 @@
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <netinet/icmp6.h>
@@ -266,6 +270,19 @@ static void ct_bits_any(struct rule *rl, uint32_t key, uint32_t mask)
 	cmp(rl, NFT_CMP_NEQ, &zero, sizeof(zero));
 }
 
+/* ct KEY == VALUE, for one-byte keys (direction) */
+static void ct_u8_is(struct rule *rl, uint32_t key, uint8_t value)
+{
+	struct nftnl_expr *c = expr(rl, "ct");
+
+	if (!c)
+		return;
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CT_KEY, key);
+	nftnl_expr_set_u32(c, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	expr_add(rl, c);
+	cmp(rl, NFT_CMP_EQ, &value, sizeof(value));
+}
+
 /* accept / drop */
 static void verdict(struct rule *rl, int v)
 {
@@ -346,6 +363,16 @@ static void udp_dport(struct rule *rl, uint16_t port)
 	uint16_t nport = htons(port);
 
 	l4proto(rl, IPPROTO_UDP);
+	payload(rl, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	cmp(rl, NFT_CMP_EQ, &nport, sizeof(nport));
+}
+
+/* tcp dport PORT */
+static void tcp_dport(struct rule *rl, uint16_t port)
+{
+	uint16_t nport = htons(port);
+
+	l4proto(rl, IPPROTO_TCP);
 	payload(rl, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
 	cmp(rl, NFT_CMP_EQ, &nport, sizeof(nport));
 }
@@ -459,6 +486,13 @@ static void host_shared_chains(struct nft_batch *nb)
 	rule_begin(&rl, "input");
 	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
 	ct_bits_any(&rl, NFT_CT_STATUS, IPS_DST_NAT);
+	verdict(&rl, NF_ACCEPT);
+	rule_commit(nb, &rl);
+
+	/* iifname "nbh*" ct direction reply accept */
+	rule_begin(&rl, "input");
+	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
+	ct_u8_is(&rl, NFT_CT_DIRECTION, IP_CT_DIR_REPLY);
 	verdict(&rl, NF_ACCEPT);
 	rule_commit(nb, &rl);
 
@@ -655,7 +689,8 @@ out:
  *                    iif "lo" accept
  *                    ct state established,related accept
  *                    iifname IF icmpv6 type { nd-neighbor-solicit,
- *                        nd-neighbor-advert, nd-router-advert } accept }
+ *                        nd-neighbor-advert, nd-router-advert } accept
+ *                    iifname IF tcp dport PUBLISHED accept }  # each
  *     chain forward { type filter hook forward priority 0; policy drop; }
  *     chain output { type filter hook output priority 0; policy drop;
  *                    oif "lo" accept
@@ -728,6 +763,15 @@ int nft_guest_install(const struct nft_guest *g)
 			verdict(&rl, NF_ACCEPT);
 			rule_commit(&nb, &rl);
 		}
+	}
+
+	/* iifname IF tcp dport PUBLISHED accept: the relay connects them */
+	for (size_t i = 0; i < g->n_publish_ports; i++) {
+		rule_begin(&rl, "input");
+		ifname_is(&rl, NFT_META_IIFNAME, g->ifname);
+		tcp_dport(&rl, g->publish_ports[i]);
+		verdict(&rl, NF_ACCEPT);
+		rule_commit(&nb, &rl);
 	}
 
 	/* ip6 daddr ::/96 reject with icmpx admin-prohibited */

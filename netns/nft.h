@@ -6,6 +6,7 @@
 #define NBJ_NETNS_NFT_H
 
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define NFT_TABLE_NAME "nbjail"
@@ -34,9 +35,14 @@ int nft_host_list_jobs(void (*cb)(const char *job_id, void *data), void *data);
 /**
  * struct nft_guest - job-side parameters
  * @ifname:	the job's veth end, "eth0"
+ * @publish_ports: TCP ports of the job the relay may connect to
+ *		(`publish:`)
+ * @n_publish_ports: their number
  */
 struct nft_guest {
 	const char *ifname;
+	const uint16_t *publish_ports;
+	size_t n_publish_ports;
 };
 
 int nft_guest_install(const struct nft_guest *g);

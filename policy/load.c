@@ -15,12 +15,14 @@
  * file reads the policy file and does no other I/O.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -42,6 +44,8 @@ struct load_ctx {
 	size_t errlen;
 	yaml_node_t *default_node;
 	yaml_node_t *route_nodes[ROUTES_MAX];
+	yaml_node_t *publish_nodes[PUBLISH_MAX];
+	yaml_node_t *publish_port_nodes[PUBLISH_MAX];
 };
 
 static int fail_at(struct load_ctx *c, const yaml_node_t *node, int errnum,
@@ -295,6 +299,33 @@ static int overlay_field(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 		if (!s[0] || strlen(s) >= sizeof(o->interface) || strchr(s, '/'))
 			return fail_at(c, v, EINVAL, field, "'%s': an interface name", s);
 		snprintf(o->interface, sizeof(o->interface), "%s", s);
+	} else if (!strcmp(key, "key_file")) {
+		if (s[0] != '/' || strlen(s) >= sizeof(o->key_file))
+			return fail_at(c, v, EINVAL, field, "an absolute file name");
+		snprintf(o->key_file, sizeof(o->key_file), "%s", s);
+	} else if (!strcmp(key, "sam_options")) {
+		if (strlen(s) >= sizeof(o->sam_options))
+			return fail_at(c, v, EINVAL, field, "at most %zu bytes",
+				       sizeof(o->sam_options) - 1);
+		for (const char *t = s; *t; t++)
+			if (!isalnum((unsigned char)*t) && !strchr("._-=, ", *t))
+				return fail_at(c, v, EINVAL, field, "'%s': KEY=VALUE options "
+					       "separated by spaces (letters, digits, . _ - ,)", s);
+		for (const char *t = s; *t; t += strspn(t, " ")) {
+			size_t w = strcspn(t, " ");
+			const char *eq = memchr(t, '=', w);
+
+			if (!w)
+				break;
+			if (!eq || eq == t || eq == t + w - 1)
+				return fail_at(c, v, EINVAL, field, "'%.*s': not KEY=VALUE",
+					       (int)w, t);
+			if ((size_t)(eq - t) == 11 && !strncasecmp(t, "DESTINATION", 11))
+				return fail_at(c, v, EINVAL, field, "the destination comes from "
+					       "key_file, not from sam_options");
+			t += w;
+		}
+		snprintf(o->sam_options, sizeof(o->sam_options), "%s", s);
 	} else if (!strcmp(key, "isolate_streams")) {
 		if (strcmp(s, "true") && strcmp(s, "false"))
 			return fail_at(c, v, EINVAL, field, "true or false");
@@ -302,7 +333,7 @@ static int overlay_field(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 	} else {
 		return fail_at(c, k, EINVAL, field, "unknown field (kind, host, port, "
 			       "username, password_env, password_file, isolate_streams, "
-			       "interface)");
+			       "interface, key_file, sam_options)");
 	}
 	return 0;
 }
@@ -336,13 +367,10 @@ static int load_overlay(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 	snprintf(field, sizeof(field), "overlays.%s.kind", name);
 	if (!kind)
 		return fail_at(c, kind_node ? kind_node : v, EINVAL, field,
-			       "missing (direct, socks5, tor, http-connect, tailscale)");
-	if (!strcmp(kind, "i2p"))
-		return fail_at(c, kind_node, EOPNOTSUPP, field, "'%s': not supported by "
-			       "this version yet (direct, socks5, tor, http-connect, tailscale)", kind);
+			       "missing (direct, socks5, tor, http-connect, tailscale, i2p)");
 	if (overlay_kind_parse(kind, o) < 0)
 		return fail_at(c, kind_node, EINVAL, field, "'%s': unknown kind (direct, "
-			       "socks5, tor, http-connect, tailscale)", kind);
+			       "socks5, tor, http-connect, tailscale, i2p)", kind);
 	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
 		yaml_node_t *fk = yaml_document_get_node(c->doc, pair->key);
 		yaml_node_t *fv = yaml_document_get_node(c->doc, pair->value);
@@ -375,6 +403,10 @@ static int load_overlay(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 		return fail_at(c, v, EINVAL, field, "interface is for tailscale");
 	if (o->isolate_streams && o->kind != OVERLAY_SOCKS5)
 		return fail_at(c, v, EINVAL, field, "isolate_streams is for socks5 and tor");
+	if ((o->key_file[0] || o->sam_options[0]) && o->kind != OVERLAY_I2P)
+		return fail_at(c, v, EINVAL, field, "key_file and sam_options are for i2p");
+	if (o->kind == OVERLAY_I2P && o->username[0])
+		return fail_at(c, v, EINVAL, field, "a SAM bridge takes no username or password");
 	return 0;
 }
 
@@ -490,10 +522,160 @@ static int resolve_overlay_refs(struct load_ctx *c, struct policy_doc *d)
 		if (idx < 0)
 			return fail_at(c, node, EINVAL, field, "'%s': no such overlay (define it "
 				       "under overlays:)", scalar(node));
+		if (r < d->n_routes && reg[idx].kind == OVERLAY_I2P &&
+		    d->routes[r].match.kind == ALLOW_ADDR)
+			return fail_at(c, node, EINVAL, field, "'%s' is i2p, which reaches I2P "
+				       "destinations (.i2p names), not addresses", scalar(node));
 		if (r < d->n_routes)
 			d->routes[r].overlay = (unsigned)idx;
 		else
 			d->default_overlay = (unsigned)idx;
+	}
+	return 0;
+}
+
+static int parse_port(const char *s, uint16_t *ret)
+{
+	unsigned long port;
+	char *end;
+
+	if (!s || !*s || s[0] == '-' || s[0] == '+')
+		return -EINVAL;
+	port = strtoul(s, &end, 10);
+	if (*end || !port || port > 65535)
+		return -EINVAL;
+	*ret = (uint16_t)port;
+	return 0;
+}
+
+static int load_publish(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	yaml_node_item_t *item;
+	size_t n = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_at(c, v, EINVAL, "publish", "expected a list of {port, to, overlay}");
+	if (v->data.sequence.items.top - v->data.sequence.items.start > PUBLISH_MAX)
+		return fail_at(c, v, E2BIG, "publish", "more than %d entries", PUBLISH_MAX);
+	d->publish = calloc(PUBLISH_MAX, sizeof(*d->publish));
+	if (!d->publish)
+		return -ENOMEM;
+	for (item = v->data.sequence.items.start; item < v->data.sequence.items.top;
+	     item++, n++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *item);
+		yaml_node_t *overlay = NULL;
+		yaml_node_pair_t *pair;
+		char field[64];
+
+		snprintf(field, sizeof(field), "publish[%zu]", n);
+		if (e->type != YAML_MAPPING_NODE)
+			return fail_at(c, e, EINVAL, field, "expected {port: N, to: N, overlay: NAME}");
+		for (pair = e->data.mapping.pairs.start; pair < e->data.mapping.pairs.top; pair++) {
+			yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+			yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+			const char *key = scalar(k);
+
+			if (key && !strcmp(key, "overlay")) {
+				overlay = val;
+			} else if (key && (!strcmp(key, "port") || !strcmp(key, "to"))) {
+				uint16_t *dst = !strcmp(key, "port") ? &d->publish[n].port
+								    : &d->publish[n].to;
+
+				snprintf(field, sizeof(field), "publish[%zu].%s", n, key);
+				if (parse_port(scalar(val), dst) < 0)
+					return fail_at(c, val, EINVAL, field, "a port, 1 to 65535");
+				if (dst == &d->publish[n].port)
+					c->publish_port_nodes[n] = val;
+				snprintf(field, sizeof(field), "publish[%zu]", n);
+			} else {
+				return fail_at(c, k, EINVAL, field, "unknown field (port, to, overlay)");
+			}
+		}
+		if (!d->publish[n].to)
+			d->publish[n].to = d->publish[n].port;
+		if (!d->publish[n].to)
+			return fail_at(c, e, EINVAL, field, "needs to: (the job's port) or port:");
+		c->publish_nodes[n] = overlay ? overlay : e; /* resolved with the others */
+		if (overlay && !scalar(overlay))
+			return fail_at(c, overlay, EINVAL, field, "expected an overlay name");
+		d->n_publish = n + 1;
+	}
+	return 0;
+}
+
+/* Published ports, once the overlays are known */
+static int resolve_publish(struct load_ctx *c, struct policy_doc *d)
+{
+	static const char *const kinds[] = {
+		[OVERLAY_DIRECT] = "direct", [OVERLAY_SOCKS5] = "socks5",
+		[OVERLAY_HTTP_CONNECT] = "http-connect", [OVERLAY_TAILSCALE] = "tailscale",
+		[OVERLAY_I2P] = "i2p",
+	};
+	static const struct overlay direct_only[1] = { { .name = "direct" } };
+	const struct overlay *reg = d->n_overlays ? d->overlays : direct_only;
+	size_t n_reg = d->n_overlays ? d->n_overlays : 1;
+
+	for (size_t n = 0; n < d->n_publish; n++) {
+		struct publish_entry *e = &d->publish[n];
+		yaml_node_t *node = c->publish_nodes[n];
+		const char *name = node->type == YAML_SCALAR_NODE ? scalar(node) : "direct";
+		const struct overlay *o = NULL;
+		char field[64];
+
+		snprintf(field, sizeof(field), "publish[%zu].overlay", n);
+		for (size_t i = 0; i < n_reg; i++)
+			if (!strcmp(reg[i].name, name)) {
+				o = &reg[i];
+				e->overlay = (unsigned)i;
+			}
+		if (!o)
+			return fail_at(c, node, EINVAL, field, "'%s': no such overlay (define it "
+				       "under overlays:)", name);
+		if (o->kind == OVERLAY_SOCKS5 || o->kind == OVERLAY_HTTP_CONNECT)
+			return fail_at(c, node, EINVAL, field, "'%s' is %s, which carries no "
+				       "inbound connections (publish on direct, tailscale or i2p)",
+				       name, kinds[o->kind]);
+		snprintf(field, sizeof(field), "publish[%zu]", n);
+		if (o->kind == OVERLAY_I2P && c->publish_port_nodes[n])
+			return fail_at(c, c->publish_port_nodes[n], EINVAL, field, "'%s' is i2p: "
+				       "the destination is the address, SAM 3.1 has no ports "
+				       "(give to: only)", name);
+		if (o->kind != OVERLAY_I2P && !e->port)
+			return fail_at(c, node, EINVAL, field, "needs port: (where it is published)");
+		for (size_t m = 0; m < n; m++) {
+			const struct publish_entry *p = &d->publish[m];
+
+			if (o->kind == OVERLAY_I2P && p->overlay == e->overlay)
+				return fail_at(c, node, EINVAL, field, "'%s' publishes one port "
+					       "already (SAM 3.1 forwards a destination's streams to "
+					       "one port: define another i2p overlay)", name);
+			if (e->port && p->port == e->port)
+				return fail_at(c, c->publish_port_nodes[n], EINVAL, field,
+					       "port %u is published twice", e->port);
+		}
+	}
+	return 0;
+}
+
+static int load_permissions(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	yaml_node_pair_t *pair;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "permissions", "expected a mapping "
+			       "({network.select: allow|deny})");
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+		const char *key = scalar(k), *s = scalar(val);
+
+		if (!key || strcmp(key, "network.select"))
+			return fail_at(c, k, EINVAL, "permissions", "unknown permission "
+				       "(this version knows: network.select)");
+		if (!s || (strcmp(s, "allow") && strcmp(s, "deny")))
+			return fail_at(c, val, EINVAL, "permissions.network.select",
+				       "allow or deny");
+		d->select_allowed = !strcmp(s, "allow");
 	}
 	return 0;
 }
@@ -516,6 +698,8 @@ static const struct {
 	{ "overlays", load_overlays },
 	{ "default_overlay", load_default_overlay },
 	{ "routes", load_routes },
+	{ "publish", load_publish },
+	{ "permissions", load_permissions },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -544,7 +728,8 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 			return fail_at(c, k, EINVAL, key,
 				       "unknown key (this version knows: tenant, "
 				       "profile, allow, floor_exceptions, unix_allow, "
-				       "rates, overlays, default_overlay, routes)");
+				       "rates, overlays, default_overlay, routes, "
+				       "publish, permissions)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;
@@ -552,7 +737,11 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 		if (err < 0)
 			return err;
 	}
-	return resolve_overlay_refs(c, d);
+	{
+		int err = resolve_overlay_refs(c, d);
+
+		return err < 0 ? err : resolve_publish(c, d);
+	}
 }
 
 static int read_file(const char *path, unsigned char **ret, size_t *ret_len)
@@ -648,5 +837,6 @@ void policy_doc_free(struct policy_doc *doc)
 	free(doc->unix_allow);
 	free(doc->overlays);
 	free(doc->routes);
+	free(doc->publish);
 	memset(doc, 0, sizeof(*doc));
 }

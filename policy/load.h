@@ -29,6 +29,9 @@
  * @n_routes:		entries in @routes
  * @unix_allow:		pathname sockets the job may use
  * @n_unix_allow:	entries in @unix_allow
+ * @publish:		`publish:`, overlay names resolved
+ * @n_publish:		entries in @publish
+ * @select_allowed:	permissions: network.select: allow
  */
 struct policy_doc {
 	char tenant[64];
@@ -46,6 +49,9 @@ struct policy_doc {
 	size_t n_routes;
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
+	struct publish_entry *publish;
+	size_t n_publish;
+	bool select_allowed;
 };
 
 int policy_load(const char *path, struct policy_doc *ret, char *err,

@@ -111,8 +111,9 @@ bool policy_name_port_allowed(const struct nbj_policy *p, const char *name,
 
 /**
  * overlay_kind_parse() - set an overlay's kind, with the presets it implies
- * @s:		"direct", "socks5", "tor", "http-connect" or "tailscale"
- * @ret:	overlay whose kind (and, for tor, proxy and isolation) is set
+ * @s:		"direct", "socks5", "tor", "http-connect", "tailscale" or "i2p"
+ * @ret:	overlay whose kind (and, for tor and i2p, proxy and isolation)
+ *		is set
  *
  * Return: 0, or -EINVAL for another kind
  */
@@ -134,10 +135,30 @@ int overlay_kind_parse(const char *s, struct overlay *ret)
 	} else if (!strcmp(s, "tailscale")) {
 		ret->kind = OVERLAY_TAILSCALE;
 		snprintf(ret->interface, sizeof(ret->interface), "tailscale0");
+	} else if (!strcmp(s, "i2p")) {
+		/* the SAM bridge's default address */
+		ret->kind = OVERLAY_I2P;
+		ret->proxy.family = AF_INET;
+		ret->proxy.v4.s_addr = htonl(INADDR_LOOPBACK);
+		ret->proxy.port = 7656;
 	} else {
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/**
+ * overlay_via_proxy() - is an overlay dialled through a proxy's handshake
+ * (socks5, tor, http-connect, i2p's SAM bridge), which resolves names
+ * itself, rather than by the relay (direct, tailscale)?
+ * @o:		the overlay
+ *
+ * Return: true for a proxy
+ */
+bool overlay_via_proxy(const struct overlay *o)
+{
+	return o->kind == OVERLAY_SOCKS5 || o->kind == OVERLAY_HTTP_CONNECT ||
+	       o->kind == OVERLAY_I2P;
 }
 
 /**

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 /**
  * struct nbj_addr - a parsed IPv4 or IPv6 address with an optional port
@@ -156,13 +157,21 @@ const char *allow_rule_format(const struct allow_rule *rule, char *buf,
  * @OVERLAY_TAILSCALE:	the relay connects itself, bound to the tailnet's
  *			interface; the tailnet's 100.64.0.0/10 addresses,
  *			in the floor otherwise, are reachable through it only
+ * @OVERLAY_I2P:	through an I2P router's SAM v3 bridge: one STREAM
+ *			session (one destination) per overlay, a STREAM
+ *			CONNECT per flow, STREAM FORWARD for `publish:`
  */
 enum overlay_kind {
 	OVERLAY_DIRECT,
 	OVERLAY_SOCKS5,
 	OVERLAY_HTTP_CONNECT,
 	OVERLAY_TAILSCALE,
+	OVERLAY_I2P,
 };
+
+#define I2P_KEY_MAX 2048	/* a private key blob in base64, with room */
+#define I2P_B32_ADDR_MAX 64	/* 52 letters + ".b32.i2p" + NUL */
+#define I2P_SAM_OPTIONS_MAX 512
 
 /**
  * struct overlay - one entry of the policy's overlay registry
@@ -175,6 +184,13 @@ enum overlay_kind {
  * @password:		the password, read by the supervisor at start
  * @isolate_streams:	fresh random SOCKS5 credentials per connection
  * @interface:		tailscale: the interface dials are bound to
+ * @sam_options:	i2p: extra SESSION CREATE options (key=value ...)
+ * @key_file:		i2p: file holding the destination's private keys;
+ *			created (0600) at the first start when missing
+ * @i2p_key:		i2p: those keys, read or made by the supervisor at
+ *			start; "" for a transient destination
+ * @i2p_address:	i2p: the destination's .b32.i2p address, "" while
+ *			not known (transient: the relay learns it)
  */
 struct overlay {
 	char name[OVERLAY_NAME_MAX];
@@ -186,6 +202,10 @@ struct overlay {
 	char password[256];
 	bool isolate_streams;
 	char interface[16];
+	char sam_options[I2P_SAM_OPTIONS_MAX];
+	char key_file[256];
+	char i2p_key[I2P_KEY_MAX];
+	char i2p_address[I2P_B32_ADDR_MAX];
 };
 
 /**
@@ -196,6 +216,23 @@ struct overlay {
 struct overlay_route {
 	struct allow_rule match;
 	unsigned overlay;
+};
+
+#define PUBLISH_MAX 16
+
+/**
+ * struct publish_entry - one entry of `publish:`: a job port reachable
+ * from an overlay that carries inbound connections
+ * @overlay:	index into the overlay registry (direct, tailscale or i2p)
+ * @port:	the port outside: on the host (direct), on the tailnet
+ *		interface (tailscale); 0 for i2p (the destination is the
+ *		address, SAM 3.1 has no ports)
+ * @to:		the job's port
+ */
+struct publish_entry {
+	unsigned overlay;
+	uint16_t port;
+	uint16_t to;
 };
 
 /**
@@ -210,6 +247,10 @@ struct overlay_route {
  * @default_overlay:	index of the overlay when no route matches
  * @routes:		first match wins
  * @n_routes:		entries in @routes
+ * @publish:		published job ports
+ * @n_publish:		entries in @publish
+ * @select_allowed:	`permissions: {network.select: allow}`: processes
+ *			may switch their subtree to another overlay
  */
 struct nbj_policy {
 	const struct allow_rule *allow;
@@ -221,6 +262,9 @@ struct nbj_policy {
 	unsigned default_overlay;
 	const struct overlay_route *routes;
 	size_t n_routes;
+	const struct publish_entry *publish;
+	size_t n_publish;
+	bool select_allowed;
 };
 
 unsigned policy_route_name(const struct nbj_policy *p, const char *name,
@@ -231,6 +275,13 @@ const char *policy_overlay_name(const struct nbj_policy *p, unsigned index);
 bool policy_name_port_allowed(const struct nbj_policy *p, const char *name,
 			      uint16_t port);
 int overlay_kind_parse(const char *s, struct overlay *ret);
+bool overlay_via_proxy(const struct overlay *o);
+
+/* policy/i2pdest.c */
+ssize_t i2p_b64_decode(const char *in, unsigned char *out, size_t outlen);
+ssize_t i2p_dest_length(const unsigned char *b, size_t len);
+int i2p_b32_address(const char *b64, char *out, size_t outlen);
+bool i2p_key_valid(const char *b64);
 
 /**
  * enum decision_reason - the single reason carried by a verdict

@@ -182,8 +182,7 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
-	if (overlay != OVERLAY_DIRECT_INDEX &&
-	    p->overlays[overlay].kind != OVERLAY_TAILSCALE) {
+	if (overlay != OVERLAY_DIRECT_INDEX && overlay_via_proxy(&p->overlays[overlay])) {
 		/* the overlay resolves the name when the job connects: no
 		 * query leaves the host, the job gets the synthetic address */
 		struct nbj_addr synthetic;

@@ -113,6 +113,10 @@ static int loop_setup(struct relay_ctx *c)
 		err = negative_errno();
 	if (!err)
 		err = watch(c->epfd, c->throttle_fd, RELAY_EV(RELAY_EV_THROTTLE, 0));
+	for (size_t i = 0; c->cfg->publish_fds && i < c->cfg->policy->n_publish && !err; i++)
+		if (c->cfg->publish_fds[i] >= 0)
+			err = watch(c->epfd, c->cfg->publish_fds[i],
+				    RELAY_EV(RELAY_EV_PUBLISH, (uint32_t)i));
 	for (int i = 0; i < 2 && !err; i++) {
 		if (c->cfg->tcp_fds[i] >= 0)
 			err = watch(c->epfd, c->cfg->tcp_fds[i], RELAY_EV(RELAY_EV_LISTEN, i));
@@ -188,6 +192,8 @@ int relay_run(const struct relay_config *config)
 		err = resolve_init(&c);
 	if (!err)
 		err = hostaddr_init(&c);
+	if (!err)
+		err = sam_init(&c);
 	if (err < 0)
 		return err;
 	for (size_t i = 0; i < cfg.policy->n_floor_exceptions; i++) {
@@ -220,6 +226,7 @@ int relay_run(const struct relay_config *config)
 				resolve_tick(&c);
 				tcp_timer(&c);
 				dns_tcp_tick(&c);
+				sam_tick(&c);
 				break;
 			case RELAY_EV_ARES:
 				resolve_event(&c, (int)index, ev[i].events);
@@ -239,6 +246,15 @@ int relay_run(const struct relay_config *config)
 				(void)relay_revoked(&c);
 				break;
 			}
+			case RELAY_EV_SAM:
+				sam_event(&c, index, ev[i].events);
+				break;
+			case RELAY_EV_SAM_FWD:
+				sam_forward_event(&c, index, ev[i].events);
+				break;
+			case RELAY_EV_PUBLISH:
+				tcp_publish_accept(&c, index);
+				break;
 			case RELAY_EV_DNS_TCP:
 				dns_tcp_event(&c, index, ev[i].events);
 				break;

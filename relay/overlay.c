@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * relay/overlay.c - dialling through an overlay: SOCKS5 and HTTP CONNECT
+ *   (and the dispatch to relay/sam.c for i2p)
  *
  * Theory of operation: a flow routed to an overlay (policy/overlay.c) is
  * dialled to the overlay's proxy; once that TCP connection is up, this
@@ -27,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include "common/util.h"
@@ -128,6 +130,10 @@ void overlay_begin(struct relay_ctx *c, struct flow *f)
 	const struct overlay *o = flow_overlay(c, f);
 	char host[NBJ_NAME_MAX + 1], req[PROXY_BUF];
 
+	if (o->kind == OVERLAY_I2P) {
+		sam_flow_begin(c, f);
+		return;
+	}
 	if (o->kind == OVERLAY_SOCKS5) {
 		bool auth = o->username[0] || o->isolate_streams;
 		unsigned char greet[3] = { 5, 1, auth ? 2 : 0 };
@@ -345,6 +351,8 @@ int overlay_io(struct relay_ctx *c, struct flow *f, const char **ret_why)
 {
 	int fd = f->side[FLOW_SIDE_DIAL].fd;
 
+	if (flow_overlay(c, f)->kind == OVERLAY_I2P)
+		return sam_flow_io(c, f, ret_why);
 	*ret_why = "proxy-error";
 	for (int rounds = 0; rounds < 16; rounds++) {
 		ssize_t n;
@@ -387,12 +395,15 @@ int overlay_io(struct relay_ctx *c, struct flow *f, const char **ret_why)
 }
 
 /**
- * overlay_wants_write() - the handshake waits to send, not to receive
+ * overlay_wants() - what the handshake waits for on the dial side
  * @f:		the flow
  *
- * Return: true to watch EPOLLOUT, false for EPOLLIN
+ * Return: EPOLLOUT, EPOLLIN, or 0 when it waits for something else (an
+ * i2p session that is not ready yet)
  */
-bool overlay_wants_write(const struct flow *f)
+uint32_t overlay_wants(const struct flow *f)
 {
-	return writing(f);
+	if (f->proxy_step >= 100)
+		return sam_flow_wants(f);
+	return writing(f) ? EPOLLOUT : EPOLLIN;
 }

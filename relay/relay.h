@@ -27,6 +27,10 @@
  * @gid:	group to drop to
  * @max_flows:	size of the flow table; further connections are refused
  * @audit:	the job's statistics and audit writer
+ * @job_addrs:	the job's addresses (IPv4, IPv6), where published ports
+ *		are connected to
+ * @publish_fds: listeners of the policy's publish entries (same index),
+ *		-1 for i2p ones (the relay makes those)
  */
 struct relay_config {
 	const char *job_id;
@@ -39,6 +43,8 @@ struct relay_config {
 	gid_t gid;
 	unsigned max_flows;
 	struct audit_ctx audit;
+	struct nbj_addr job_addrs[2];
+	const int *publish_fds;
 };
 
 int relay_run(const struct relay_config *cfg);

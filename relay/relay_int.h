@@ -32,6 +32,10 @@
 #define DNS_TCP_MAX 64		/* DNS-over-TCP connections at once */
 #define DNS_TCP_TIMEOUT_S 10
 #define PROXY_BUF 1024		/* one proxy handshake message */
+#define SAM_LINE_MAX 4096	/* a SAM line, private keys included */
+#define SAM_SESSION_TIMEOUT_S 180 /* tunnels of a new destination */
+#define SAM_STREAM_TIMEOUT_S 60	/* STREAM CONNECT: lease set lookup */
+#define SAM_RETRY_S 5		/* a failed session is tried again after */
 
 struct relay_ctx;
 
@@ -60,6 +64,9 @@ enum relay_event {
 	RELAY_EV_DNS_TCP,	/* index: DNS-over-TCP connection slot */
 	RELAY_EV_SIGNAL,	/* SIGUSR1: look at the revocation flag */
 	RELAY_EV_THROTTLE,	/* the byte rate allows reading again */
+	RELAY_EV_SAM,		/* index: i2p overlay, its control connection */
+	RELAY_EV_SAM_FWD,	/* index: i2p overlay, its STREAM FORWARD one */
+	RELAY_EV_PUBLISH,	/* index: publish entry, its listener */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -128,6 +135,7 @@ enum flow_state {
  * @proxy_off:	bytes sent or read so far
  * @proxy_why:	room for a failure reason with a number in it
  * @proxy_buf:	the message being sent or read
+ * @inbound:	a connection to a published port (tcp_publish_accept())
  */
 struct flow {
 	bool used;
@@ -149,6 +157,7 @@ struct flow {
 	size_t proxy_off;
 	char proxy_why[32];
 	unsigned char proxy_buf[PROXY_BUF];
+	bool inbound;
 };
 
 /**
@@ -225,6 +234,46 @@ struct dns_pending {
 };
 
 /**
+ * struct sam_session - an i2p overlay's SAM session (relay/sam.c)
+ * @fd:		control connection, -1 when none
+ * @step:	where the session is (enum sam_session_step)
+ * @deadline:	when a session still not ready is given up
+ * @retry_at:	a failed session is not tried again before
+ * @why:	why it failed, for the flows that then fail
+ * @id:		the session's ID= (unique per job and overlay)
+ * @address:	the destination's .b32.i2p address
+ * @out:	the command being sent
+ * @out_len:	its length
+ * @out_off:	bytes sent
+ * @in:		the reply being read
+ * @have:	bytes in @in
+ * @fwd_fd:	STREAM FORWARD control connection, -1 when none
+ * @fwd_step:	where it is
+ * @fwd_listen:	the listener the bridge forwards inbound streams to
+ * @fwd_publish: the publish entry it serves, -1 for none
+ * @fwd_retry_at: a failed forward is tried again after
+ */
+struct sam_session {
+	int fd;
+	int step;
+	time_t deadline;
+	time_t retry_at;
+	char why[48];
+	char id[48];
+	char address[I2P_B32_ADDR_MAX];
+	char out[SAM_LINE_MAX];
+	size_t out_len;
+	size_t out_off;
+	char in[SAM_LINE_MAX];
+	size_t have;
+	int fwd_fd;
+	int fwd_step;
+	int fwd_listen;
+	int fwd_publish;
+	time_t fwd_retry_at;
+};
+
+/**
  * struct relay_ctx - all mutable state of the relay process
  * @cfg:		configuration from the supervisor
  * @epfd:		epoll instance
@@ -260,6 +309,8 @@ struct dns_pending {
  * @revoked:		the job was revoked: every flow and query is refused
  * @throttle_fd:	one-shot timer while some flow waits for the byte rate
  * @throttle_armed:	@throttle_fd is armed
+ * @sam:		i2p overlays' sessions, indexed like the overlays;
+ *			NULL without i2p overlays
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -295,6 +346,7 @@ struct relay_ctx {
 	bool revoked;
 	int throttle_fd;
 	bool throttle_armed;
+	struct sam_session *sam;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -342,7 +394,21 @@ unsigned tcp_cut_all(struct relay_ctx *c);
 /* overlay.c */
 void overlay_begin(struct relay_ctx *c, struct flow *f);
 int overlay_io(struct relay_ctx *c, struct flow *f, const char **ret_why);
-bool overlay_wants_write(const struct flow *f);
+uint32_t overlay_wants(const struct flow *f);
+
+/* sam.c */
+int sam_init(struct relay_ctx *c);
+void sam_event(struct relay_ctx *c, unsigned ov, uint32_t events);
+void sam_tick(struct relay_ctx *c);
+void sam_flow_begin(struct relay_ctx *c, struct flow *f);
+void sam_flow_connect(struct relay_ctx *c, struct flow *f);
+int sam_flow_io(struct relay_ctx *c, struct flow *f, const char **why);
+uint32_t sam_flow_wants(const struct flow *f);
+bool sam_is_destination(const char *name);
+void sam_forward_start(struct relay_ctx *c, unsigned ov);
+void sam_forward_stop(struct relay_ctx *c, unsigned ov);
+void sam_forward_tick(struct relay_ctx *c, unsigned ov, time_t now);
+void sam_forward_event(struct relay_ctx *c, unsigned ov, uint32_t events);
 void tcp_throttle_tick(struct relay_ctx *c);
 
 /* dns.c, tcp.c: completions of resolve_start() */
@@ -354,6 +420,8 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 int flow_table_init(struct relay_ctx *c);
 void tcp_accept(struct relay_ctx *c, int listen_fd);
 void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side, uint32_t events);
+void tcp_overlay_failed(struct relay_ctx *c, uint32_t slot, const char *why);
+void tcp_publish_accept(struct relay_ctx *c, uint32_t index);
 void tcp_timer(struct relay_ctx *c);
 void dns_handle(struct relay_ctx *c, int fd);
 

@@ -317,9 +317,18 @@ static bool flow_via_proxy(const struct relay_ctx *c, const struct flow *f)
 {
 	const struct nbj_policy *p = c->cfg->policy;
 
-	return f->overlay != OVERLAY_DIRECT_INDEX && p->overlays &&
-	       p->overlays[f->overlay].kind != OVERLAY_TAILSCALE &&
-	       p->overlays[f->overlay].kind != OVERLAY_DIRECT;
+	return !f->inbound && f->overlay != OVERLAY_DIRECT_INDEX && p->overlays &&
+	       overlay_via_proxy(&p->overlays[f->overlay]);
+}
+
+/* An i2p overlay reaches .i2p destinations only: no addresses, no other
+ * names (there is no outproxy) */
+static bool flow_not_for_overlay(const struct relay_ctx *c, const struct flow *f)
+{
+	const struct nbj_policy *p = c->cfg->policy;
+
+	return p->overlays && p->overlays[f->overlay].kind == OVERLAY_I2P &&
+	       (f->name < 0 || !sam_is_destination(c->names[f->name].name));
 }
 
 /* The interface a flow's dial is bound to (tailscale), or NULL */
@@ -327,7 +336,7 @@ static const char *flow_interface(const struct relay_ctx *c, const struct flow *
 {
 	const struct nbj_policy *p = c->cfg->policy;
 
-	if (f->overlay == OVERLAY_DIRECT_INDEX || !p->overlays ||
+	if (f->inbound || f->overlay == OVERLAY_DIRECT_INDEX || !p->overlays ||
 	    p->overlays[f->overlay].kind != OVERLAY_TAILSCALE)
 		return NULL;
 	return p->overlays[f->overlay].interface;
@@ -363,9 +372,15 @@ static bool dial_next(struct relay_ctx *c, uint32_t slot)
 	return false;
 }
 
-/* An overlay that is down, refuses or fails: the flow ends, audited with
- * the overlay's name and reason; never dialled direct instead */
-static void overlay_failed(struct relay_ctx *c, uint32_t slot, const char *why)
+/**
+ * tcp_overlay_failed() - an overlay that is down, refuses or fails: the
+ * flow ends (reset), audited with the overlay's name and reason; it is
+ * never dialled direct instead
+ * @c:		relay context
+ * @slot:	flow slot
+ * @why:	the overlay's reason, audited as "overlay:WHY"
+ */
+void tcp_overlay_failed(struct relay_ctx *c, uint32_t slot, const char *why)
 {
 	struct flow *f = &c->flows[slot];
 	const char *name = policy_overlay_name(c->cfg->policy, f->overlay);
@@ -396,10 +411,21 @@ static void dial_failed(struct relay_ctx *c, uint32_t slot, int err)
 {
 	char t[NBJ_ADDR_STRLEN];
 
+	if (c->flows[slot].inbound) {
+		log_info("inbound tcp: the job's port %u does not answer: %s",
+			 c->flows[slot].target.port, strerror(err));
+		flow_free(c, slot, true);
+		return;
+	}
+
 	if (c->flows[slot].overlay != OVERLAY_DIRECT_INDEX) {
-		overlay_failed(c, slot, flow_interface(c, &c->flows[slot]) ?
+		const struct overlay *o = &c->cfg->policy->overlays[c->flows[slot].overlay];
+		bool sam = o->kind == OVERLAY_I2P;
+
+		tcp_overlay_failed(c, slot, flow_interface(c, &c->flows[slot]) ?
 			       (err == ENODEV ? "interface-missing" : "unreachable") :
-			       err == ETIMEDOUT ? "proxy-timeout" : "proxy-unreachable");
+			       err == ETIMEDOUT ? (sam ? "sam-timeout" : "proxy-timeout") :
+			       (sam ? "sam-unreachable" : "proxy-unreachable"));
 		return;
 	}
 	c->dial_failed++;
@@ -487,6 +513,10 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 			return;
 		}
 		f->overlay = ov;
+		if (flow_not_for_overlay(c, f)) {
+			tcp_overlay_failed(c, slot, "not-an-i2p-destination");
+			return;
+		}
 		if (flow_via_proxy(c, f)) {
 			/* the overlay resolves the name: the host never does */
 			if (!policy_name_port_allowed(c->cfg->policy, nm, target.port)) {
@@ -512,6 +542,10 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 	}
 	log_exception(c, &d, &target, peer);
 	f->overlay = policy_route_addr(c->cfg->policy, &target);
+	if (flow_not_for_overlay(c, f)) {
+		tcp_overlay_failed(c, slot, "not-an-i2p-destination");
+		return;
+	}
 	f->answers[0] = flow_via_proxy(c, f) ? c->cfg->policy->overlays[f->overlay].proxy
 					     : target;
 	f->n_answers = 1;
@@ -591,6 +625,72 @@ void tcp_accept(struct relay_ctx *c, int listen_fd)
 		}
 		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
 		accept_one(c, fd, ss.ss_family, &peer);
+	}
+}
+
+/**
+ * tcp_publish_accept() - inbound connections on a published port: each
+ * is connected on to the job's port.  In such a flow the roles of the
+ * sides are swapped: the "dial" side is the connection to the job, the
+ * "job" side the accepted one (so the dial machinery serves both).
+ * @c:		relay context
+ * @index:	the publish entry
+ */
+void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
+{
+	const struct nbj_policy *p = c->cfg->policy;
+	const struct publish_entry *e;
+	int listen_fd;
+
+	if (index >= p->n_publish)
+		return;
+	e = &p->publish[index];
+	listen_fd = c->cfg->publish_fds[index];
+	if (listen_fd < 0 && c->sam)
+		listen_fd = c->sam[e->overlay].fwd_listen;
+	if (listen_fd < 0)
+		return;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		struct nbj_addr peer = { 0 }, to = c->cfg->job_addrs[0];
+		char a[NBJ_ADDR_STRLEN];
+		uint32_t slot;
+		struct flow *f;
+		int fd;
+
+		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept on published port: %m");
+			return;
+		}
+		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
+		nbj_addr_format(&peer, a, sizeof(a));
+		if (relay_revoked(c) || over_concurrency(c) || flow_alloc(c, &slot) < 0) {
+			log_info("inbound tcp from %s to port %u refused: %s", a, e->to,
+				 c->revoked ? "revoked" : "flow limit");
+			reset_close(fd);
+			continue;
+		}
+		log_info("inbound tcp from %s to the job's port %u via %s", a, e->to,
+			 policy_overlay_name(p, e->overlay));
+		f = &c->flows[slot];
+		f->inbound = true;
+		f->overlay = e->overlay;
+		f->peer = peer;
+		to.port = e->to;
+		f->target = to;
+		f->side[FLOW_SIDE_JOB].fd = fd;
+		f->deadline = now_s() + DIAL_TIMEOUT_S;
+		f->answers[0] = to;
+		f->n_answers = 1;
+		if (!dial_next(c, slot)) {
+			log_info("inbound tcp from %s: cannot connect the job's port %u: %m", a,
+				 e->to);
+			flow_free(c, slot, true);
+		}
 	}
 }
 
@@ -867,12 +967,15 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 			return;
 		r = overlay_io(c, f, &why);
 		if (r < 0) {
-			overlay_failed(c, slot, why);
+			tcp_overlay_failed(c, slot, why);
 			return;
 		}
 		if (r == 0) {
-			if (side_watch(c, slot, FLOW_SIDE_DIAL,
-				       overlay_wants_write(f) ? EPOLLOUT : EPOLLIN) < 0)
+			uint32_t wants = overlay_wants(f);
+
+			if (!wants)
+				side_unwatch(c, &f->side[FLOW_SIDE_DIAL]);
+			else if (side_watch(c, slot, FLOW_SIDE_DIAL, wants) < 0)
 				flow_free(c, slot, true);
 			return;
 		}
@@ -901,7 +1004,7 @@ void tcp_timer(struct relay_ctx *c)
 			deny(c, &f->target, &f->peer, f->name, "resolve-failed", NULL, 0);
 			flow_free(c, i, true);
 		} else if (f->state == FLOW_PROXY) {
-			overlay_failed(c, i, "proxy-timeout");
+			tcp_overlay_failed(c, i, "proxy-timeout");
 		} else {
 			dial_failed(c, i, ETIMEDOUT);
 		}

@@ -62,6 +62,7 @@ void nbj_config_free(struct nbj_config *cfg)
 	free(cfg->audit_log);
 	free(cfg->overlays);
 	free(cfg->routes);
+	free(cfg->publish);
 	free(cfg->default_overlay_name);
 	argv_free(cfg->argv);
 	free(cfg);
@@ -289,6 +290,13 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 		cfg->routes = TAKE_PTR(doc.routes);
 		cfg->n_routes = doc.n_routes;
 	}
+	if (!err && doc.n_publish) {
+		free(cfg->publish);
+		cfg->publish = TAKE_PTR(doc.publish);
+		cfg->n_publish = doc.n_publish;
+	}
+	if (!err)
+		cfg->select_allowed = doc.select_allowed;
 	if (!err)
 		err = rules_append(&cfg->allow, &cfg->n_allow, doc.allow, doc.n_allow);
 	if (!err) {
@@ -344,7 +352,7 @@ static void print_overlays(FILE *out, const struct nbj_config *cfg)
 {
 	static const char *const kinds[] = {
 		[OVERLAY_DIRECT] = "direct", [OVERLAY_SOCKS5] = "socks5",
-		[OVERLAY_HTTP_CONNECT] = "http-connect", [OVERLAY_TAILSCALE] = "tailscale",
+		[OVERLAY_HTTP_CONNECT] = "http-connect", [OVERLAY_TAILSCALE] = "tailscale", [OVERLAY_I2P] = "i2p",
 	};
 	char buf[NBJ_ADDR_STRLEN + 8];
 
@@ -370,6 +378,10 @@ static void print_overlays(FILE *out, const struct nbj_config *cfg)
 			fprintf(out, "    password_file: \"%s\"\n", o->password_file);
 		if (o->isolate_streams)
 			fprintf(out, "    isolate_streams: true\n");
+		if (o->key_file[0])
+			fprintf(out, "    key_file: \"%s\"\n", o->key_file);
+		if (o->sam_options[0])
+			fprintf(out, "    sam_options: \"%s\"\n", o->sam_options);
 	}
 	if (cfg->n_overlays)
 		fprintf(out, "default_overlay: %s\n", cfg->overlays[cfg->default_overlay].name);
@@ -378,6 +390,23 @@ static void print_overlays(FILE *out, const struct nbj_config *cfg)
 		fprintf(out, "  - {match: \"%s\", overlay: %s}\n",
 			allow_rule_format(&cfg->routes[i].match, buf, sizeof(buf)),
 			cfg->n_overlays ? cfg->overlays[cfg->routes[i].overlay].name : "direct");
+}
+
+static void print_publish(FILE *out, const struct nbj_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_publish; i++) {
+		const struct publish_entry *e = &cfg->publish[i];
+
+		if (!i)
+			fprintf(out, "publish:\n");
+		fprintf(out, "  - {");
+		if (e->port)
+			fprintf(out, "port: %u, ", e->port);
+		fprintf(out, "to: %u, overlay: %s}\n", e->to,
+			cfg->n_overlays ? cfg->overlays[e->overlay].name : "direct");
+	}
+	fprintf(out, "permissions: {network.select: %s}\n",
+		cfg->select_allowed ? "allow" : "deny");
 }
 
 static void print_rates(FILE *out, const struct nbj_rates *r)
@@ -414,6 +443,7 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 		    cfg->n_floor_exceptions);
 	print_rates(out, &cfg->rates);
 	print_overlays(out, cfg);
+	print_publish(out, cfg);
 	fprintf(out, "unix_allow:%s\n", cfg->n_unix_allow ? "" : " []");
 	for (size_t i = 0; i < cfg->n_unix_allow; i++)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);

@@ -80,6 +80,8 @@ struct job_policy {
 	struct allow_rule *floor_exceptions;
 	struct overlay *overlays;
 	struct overlay_route *routes;
+	struct publish_entry *publish;
+	uint16_t publish_ports[PUBLISH_MAX];
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 	struct nbj_addr *host_addrs;
@@ -269,6 +271,7 @@ static void job_policy_free(struct job_policy *p)
 		explicit_bzero(p->overlays, p->policy.n_overlays * sizeof(*p->overlays));
 	free(p->overlays);
 	free(p->routes);
+	free(p->publish);
 	free(p->unix_allow);
 	free(p->host_addrs);
 }
@@ -331,6 +334,12 @@ static int job_overlays_copy(struct job_policy *p, const struct nbj_config *cfg)
 	p->routes = memdup_array(cfg->routes, cfg->n_routes, sizeof(*cfg->routes), &err);
 	p->policy.routes = p->routes;
 	p->policy.n_routes = cfg->n_routes;
+	p->publish = memdup_array(cfg->publish, cfg->n_publish, sizeof(*cfg->publish), &err);
+	p->policy.publish = p->publish;
+	p->policy.n_publish = cfg->n_publish;
+	p->policy.select_allowed = cfg->select_allowed;
+	for (size_t i = 0; i < cfg->n_publish; i++)
+		p->publish_ports[i] = cfg->publish[i].to;
 	if (err < 0)
 		return err;
 	if (cfg->default_overlay_name) {
@@ -348,8 +357,14 @@ static int job_overlays_copy(struct job_policy *p, const struct nbj_config *cfg)
 			return -ENOENT;
 		}
 	}
-	for (size_t i = 1; i < p->policy.n_overlays && !err; i++)
+	for (size_t i = 1; i < p->policy.n_overlays && !err; i++) {
 		err = overlay_password(&p->overlays[i]);
+		if (!err)
+			err = i2p_overlay_key(&p->overlays[i]);
+		if (!err && p->overlays[i].i2p_address[0])
+			log_info("overlay %s: the job's I2P destination is %s",
+				 p->overlays[i].name, p->overlays[i].i2p_address);
+	}
 	return err;
 }
 
@@ -597,6 +612,49 @@ static void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg)
 	job->start_audited = true;
 }
 
+/*
+ * The listeners of `publish:` entries on direct (every address of the
+ * host) and tailscale (bound to the tailnet interface); i2p's are the
+ * relay's own (relay/sam.c).  Made here: ports below 1024 need the
+ * privileges the relay no longer has.
+ */
+static int publish_listeners(const struct nbj_policy *p, int *fds)
+{
+	for (size_t i = 0; i < p->n_publish; i++) {
+		const struct publish_entry *e = &p->publish[i];
+		const struct overlay *o = p->overlays ? &p->overlays[e->overlay] : NULL;
+		struct sockaddr_in6 sa = { .sin6_family = AF_INET6,
+					   .sin6_port = htons(e->port) };
+		int one = 1, zero = 0, fd;
+
+		fds[i] = -1;
+		if (o && o->kind == OVERLAY_I2P)
+			continue;
+		fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return negative_errno();
+		fds[i] = fd;
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+		    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) < 0)
+			return negative_errno();
+		if (o && o->kind == OVERLAY_TAILSCALE &&
+		    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o->interface,
+			       (socklen_t)strlen(o->interface)) < 0) {
+			log_err("publish: port %u on %s: interface %s: %m", e->port, o->name,
+				o->interface);
+			return negative_errno();
+		}
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 128) < 0) {
+			log_err("publish: cannot listen on port %u (%s): %m", e->port,
+				o ? o->name : "direct");
+			return negative_errno();
+		}
+		log_info("published: port %u on %s goes to the job's port %u", e->port,
+			 o ? o->name : "direct", e->to);
+	}
+	return 0;
+}
+
 static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 {
 	struct nbj_policy policy = job->pol.policy;
@@ -616,13 +674,22 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 		.host_ifname = job->ifname,
 	};
 	int tcp[2] = { -1, -1 }, dns[2] = { -1, -1 }, err;
+	int publish[PUBLISH_MAX];
 	pid_t pid;
 
+	for (size_t i = 0; i < PUBLISH_MAX; i++)
+		publish[i] = -1;
+	rc.job_addrs[0] = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.job4 };
+	rc.job_addrs[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.job6 };
+	rc.publish_fds = publish;
+	err = publish_listeners(&policy, publish);
+	if (err < 0)
+		goto out;
 	err = relay_sockets(job->ifname, &job->net, tcp, dns, &nj.relay_tcp_port,
 			    &nj.relay_dns_port);
 	if (err < 0) {
 		log_err("cannot bind the relay's sockets: %s", strerror(-err));
-		return err;
+		goto out;
 	}
 
 	err = nft_host_add_job(&nj);
@@ -642,9 +709,10 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 		goto out;
 	}
 	if (pid == 0) {
-		int keep[] = { tcp[0], tcp[1], dns[0], dns[1], job->audit.fd };
+		int keep[5 + PUBLISH_MAX] = { tcp[0], tcp[1], dns[0], dns[1], job->audit.fd };
 		sigset_t usr1;
 
+		memcpy(keep + 5, publish, sizeof(publish));
 		fds_close_all_except(keep, ARRAY_SIZE(keep));
 		/* SIGUSR1 (revocation) stays blocked: the relay's signalfd
 		 * takes it, none is lost before */
@@ -663,6 +731,8 @@ out:
 		closep(&tcp[i]);
 		closep(&dns[i]);
 	}
+	for (size_t i = 0; i < PUBLISH_MAX; i++)
+		closep(&publish[i]);
 	return err;
 }
 
@@ -894,6 +964,8 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.creds = &creds,
 		.mounts = &mp,
 		.net = job->has_net ? &job->net : NULL,
+		.publish_ports = job->pol.publish_ports,
+		.n_publish_ports = job->has_net ? job->pol.policy.n_publish : 0,
 	};
 
 	sigset_forwarded(&block);

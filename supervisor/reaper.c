@@ -151,9 +151,10 @@ _Noreturn static void workload_exec(const struct reaper_params *p, int status_fd
 	_exit(127);
 }
 
-static int setup_network(const struct job_net *net)
+static int setup_network(const struct job_net *net, const uint16_t *ports, size_t n_ports)
 {
-	struct nft_guest g = { .ifname = NBJ_GUEST_IFNAME };
+	struct nft_guest g = { .ifname = NBJ_GUEST_IFNAME, .publish_ports = ports,
+			       .n_publish_ports = n_ports };
 	int err;
 
 	err = link_guest_configure(NBJ_GUEST_IFNAME, net);
@@ -288,7 +289,7 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		_exit(1);
 
 	if (p->net) {
-		err = setup_network(p->net);
+		err = setup_network(p->net, p->publish_ports, p->n_publish_ports);
 		if (err < 0)
 			fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	}

@@ -42,6 +42,9 @@ struct nbj_config {
 	char *default_overlay_name;
 	struct overlay_route *routes;
 	size_t n_routes;
+	struct publish_entry *publish;
+	size_t n_publish;
+	bool select_allowed;
 	bool user_set;
 	uid_t uid;
 	gid_t gid;
@@ -108,6 +111,8 @@ struct reaper_msg {
  * @creds:	the workload's user
  * @mounts:	mount namespace contents
  * @net:	the job's addresses, NULL for loopback-only profiles
+ * @publish_ports: the job's published ports, open to the relay
+ * @n_publish_ports: their number
  */
 struct reaper_params {
 	int sock;
@@ -115,6 +120,8 @@ struct reaper_params {
 	const struct workload_creds *creds;
 	const struct mount_params *mounts;
 	const struct job_net *net;
+	const uint16_t *publish_ports;
+	size_t n_publish_ports;
 };
 
 _Noreturn void reaper_main(const struct reaper_params *p);
@@ -169,5 +176,8 @@ int state_process_start_time(pid_t pid, unsigned long long *ret);
 int state_netns_ino(unsigned long long *ret);
 
 void fds_close_all_except(const int *keep, size_t n_keep);
+
+/* i2pkey.c */
+int i2p_overlay_key(struct overlay *o);
 
 #endif /* NBJ_SUPERVISOR_H */

@@ -91,7 +91,7 @@ HOST_UDP_PORTS = [123, 9999]
 HTTP_SERVERS = ["198.51.100.10:80", "198.51.100.10:8080", "198.51.100.11:80",
                 "203.0.113.10:80", "[2001:db8::10]:80", "[2001:db8::11]:80"]
 
-DENY_RE = re.compile(r"^nbjail-relay\[([0-9a-f]{8})\]: deny tcp (\S+) from (\S+) reason=(\S+)$")
+DENY_RE = re.compile(r"^nbjail-relay\[([0-9a-f]{8})\]: deny tcp (\S+) from (\S+) reason=(\S+)(?: overlay=\S+)?$")
 # The supervisor's seccomp notifier: a socket call refused with EACCES
 SECCOMP_DENY_RE = re.compile(r"^nbjail\[([0-9a-f]{8})\]: deny (connect|sendto|sendmsg|sendmmsg|bind|listen) "
                              r"(\S+) pid=(\d+) exe=(\S+) reason=(\S+)$")

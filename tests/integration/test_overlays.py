@@ -194,7 +194,6 @@ def test_http_connect(nbj, world, proxies, tmp_path):
 
 
 @pytest.mark.parametrize("text,where,words", [
-    ("overlays: {x: {kind: i2p}}\n", "overlays.x.kind", "not supported by this version yet"),
     ("overlays: {x: {kind: tailscale, host: 127.0.0.1, port: 1055}}\n", "overlays.x", "use kind socks5"),
     ("overlays: {x: {kind: carrier-pigeon}}\n", "overlays.x.kind", "unknown kind"),
     ("overlays: {x: {kind: socks5, port: 1080}}\n", "overlays.x", "needs host and port"),

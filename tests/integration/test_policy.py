@@ -36,6 +36,7 @@ def test_check_prints_effective_policy(nbj, tmp_path):
         '  - "[2001:db8::10]:443"',
         "floor_exceptions:",
         '  - "10.0.0.1:80"',
+        "permissions: {network.select: deny}",
         "unix_allow:",
         '  - "/run/user/1000/bus"',
         '  - "/tmp/.X11-unix/X0"',
@@ -51,6 +52,7 @@ def test_check_empty_policy_grants_nothing(nbj, tmp_path):
     cp = nbjail("check", write(tmp_path, ""))
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout.splitlines()[1:] == ["profile: net", "allow: []", "floor_exceptions: []",
+                                         "permissions: {network.select: deny}",
                                          "unix_allow: []"]
 
 
@@ -61,7 +63,7 @@ def test_check_empty_policy_grants_nothing(nbj, tmp_path):
     ("floor_exceptions:\n  - registry.test\n", "2:5", "floor_exceptions[0]", "never a name"),
     ("allow: 1.2.3.4\n", "1:8", "allow", "expected a list"),
     ("allow:\n  - [1.2.3.4]\n", "2:5", "allow[0]", "expected a string"),
-    ("profile: net\npermissions: {network.select: deny}\n", "2:1", "permissions", "unknown key"),
+    ("profile: net\npermission: {network.select: deny}\n", "2:1", "permission", "unknown key"),
     ("profile: [net]\n", "1:10", "profile", "expected a profile name"),
     ("allow: []\nallow: []\n", "2:1", "allow", "given twice"),
     ("- 1.2.3.4\n", "1:1", "policy", "expected a mapping"),
@@ -97,9 +99,10 @@ def test_check_missing_file_and_usage(nbj, tmp_path):
 def test_bad_policy_starts_nothing(nbj, world, tmp_path):
     marker = tmp_path / "ran"
     path = write(tmp_path, "allow: [198.51.100.10:80]\npublish: 1\n")
+    # (a known key with a bad value: the error names file, line and field)
     cp = nbjail("run", "--policy", path, "--", "touch", str(marker))
     assert cp.returncode == 2, cp.stderr
-    assert f"{path}:2:1: publish: unknown key" in cp.stderr
+    assert f"{path}:2:10: publish: expected a list" in cp.stderr, cp.stderr
     assert not marker.exists()
     assert not host_links()
 
