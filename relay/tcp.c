@@ -667,6 +667,12 @@ void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
 			return;
 		}
 		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
+		{
+			struct nbj_addr v4;
+
+			if (nbj_addr_unmap_v4(&peer, &v4))
+				peer = v4;
+		}
 		nbj_addr_format(&peer, a, sizeof(a));
 		if (relay_revoked(c) || over_concurrency(c) || flow_alloc(c, &slot) < 0) {
 			log_info("inbound tcp from %s to port %u refused: %s", a, e->to,

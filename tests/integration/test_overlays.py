@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST_NS, PYTHON, nbjail, read_line, wait_for
+from conftest import HOST_NS, NBJAIL, PYTHON, WORLD_NS, nbjail, nbjail_env, read_line, run, wait_for
 
 HERE = Path(__file__).resolve().parent
 
@@ -291,3 +291,95 @@ def test_tailscale_failures_do_not_fall_back(nbj, world, tailnet, tmp_path):
     gone = policy(tmp_path, TS.replace("{kind: tailscale}", "{kind: tailscale, interface: tailscale9}"))
     cp = curl(gone, "http://100.100.1.5/")
     assert cp.returncode != 0 and "reason=overlay:interface-missing overlay=ts" in cp.stderr, cp
+
+
+SERVE = r"""
+import socket, subprocess, sys, threading
+def serve(port):
+    ls = socket.socket(socket.AF_INET6); ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    ls.bind(("::", port)); ls.listen(8)
+    while True:
+        c, a = ls.accept()
+        f = c.makefile("rwb")
+        f.write(b"job:%d:" % port + f.readline()); f.flush(); c.close()
+for p in (8080, 8081):
+    threading.Thread(target=serve, args=(p,), daemon=True).start()
+addr = subprocess.run(["ip", "-4", "-o", "addr", "show", "eth0"], capture_output=True,
+                      text=True).stdout.split()[3].split("/")[0]
+print("READY", addr, flush=True)
+sys.stdin.read()
+"""
+
+
+def ask(ns, host, port, timeout=5):
+    """One line to host:port from netns ns; the answer, or the error's name."""
+    cp = run([PYTHON, "-c",
+              "import socket,sys\ntry:\n"
+              f"    s = socket.create_connection(({host!r}, {port}), timeout={timeout})\n"
+              "    s.sendall(b'hi\\n'); print(s.makefile().readline().strip() or 'EOF')\n"
+              "except OSError as e:\n    print(type(e).__name__)\n"], ns=ns, timeout=30)
+    return cp.stdout.strip()
+
+
+def serving_job(pol):
+    job = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--policy", pol, "--",
+                            PYTHON, "-u", "-c", SERVE], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env=nbjail_env())
+    line = read_line(job.stdout, 15)
+    assert line and line.startswith("READY "), (line, job.poll())
+    return job, line.split()[1]
+
+
+def stop(job):
+    job.stdin.close()
+    assert job.wait(timeout=15) == 0
+    return job.stderr.read()
+
+
+def test_publish_direct(nbj, world, tmp_path):
+    """publish: on direct listens on the host (every address) and connects
+    each connection to the job's port; no other job port is reachable."""
+    pol = policy(tmp_path, "publish: [{port: 18080, to: 8080}]\n")
+    job, job_addr = serving_job(pol)
+    try:
+        assert ask(HOST_NS, "127.0.0.1", 18080) == "job:8080:hi"
+        assert ask(HOST_NS, "::1", 18080) == "job:8080:hi"
+        # from the world, to the host's address
+        assert ask(WORLD_NS, "192.0.2.1", 18080) == "job:8080:hi"
+        # the job's own address: only the relay may connect, and only to 8080
+        assert ask(HOST_NS, job_addr, 8081, timeout=2) in ("timeout", "TimeoutError")
+    finally:
+        err = stop(job)
+    assert "published: port 18080 on direct goes to the job's port 8080" in err, err
+    assert "inbound tcp from 127.0.0.1:" in err and "inbound tcp from 192.0.2.2:" in err, err
+
+
+def test_publish_port_taken_starts_nothing(nbj, world, tmp_path):
+    holder = subprocess.Popen(["ip", "netns", "exec", HOST_NS, PYTHON, "-c",
+                               "import socket,time\ns=socket.socket(socket.AF_INET6)\n"
+                               "s.bind(('::', 18082)); s.listen(); time.sleep(30)"])
+    try:
+        time.sleep(0.5)
+        marker = tmp_path / "ran"
+        pol = policy(tmp_path, "publish: [{port: 18082, to: 80}]\n")
+        cp = nbjail("run", "--policy", pol, "--", "touch", str(marker))
+        assert cp.returncode == 125 and "cannot listen on port 18082" in cp.stderr, cp.stderr
+        assert not marker.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_publish_tailscale(nbj, world, tailnet, tmp_path):
+    """publish: on tailscale listens on the tailnet interface only."""
+    pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\n"
+                 "publish: [{port: 18083, to: 8081, overlay: ts}]\n")
+    job, _ = serving_job(pol)
+    try:
+        assert ask(tailnet, "100.64.0.1", 18083) == "job:8081:hi"
+        assert ask(HOST_NS, "127.0.0.1", 18083) == "ConnectionRefusedError"
+        assert ask(WORLD_NS, "192.0.2.1", 18083) == "ConnectionRefusedError"
+    finally:
+        stop(job)
