@@ -53,12 +53,14 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <netinet/icmp6.h>
 
 #include "common/log.h"
 #include "netns/nft.h"
+#include "policy/policy.h"
 
 #define NFT_BATCH_PAGE (MNL_SOCKET_BUFFER_SIZE * 2)
 #define CT_STATE_ESTABLISHED_RELATED 0x6 /* NF_CT_STATE_BIT(EST | REL) */
@@ -323,6 +325,34 @@ static void redirect(struct rule *rl, uint16_t port)
 		return;
 	nftnl_expr_set_u32(r, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
 	expr_add(rl, r);
+}
+
+/* snat FAMILY to :LO-HI (the address stays, the source port is mapped) */
+static void snat_ports(struct rule *rl, uint32_t family, uint16_t lo, uint16_t hi)
+{
+	struct nftnl_expr *a = expr(rl, "immediate"), *b, *n;
+	uint16_t nlo = htons(lo), nhi = htons(hi);
+
+	if (!a)
+		return;
+	nftnl_expr_set_u32(a, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+	nftnl_expr_set(a, NFTNL_EXPR_IMM_DATA, &nlo, sizeof(nlo));
+	expr_add(rl, a);
+	b = expr(rl, "immediate");
+	if (!b)
+		return;
+	nftnl_expr_set_u32(b, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
+	nftnl_expr_set(b, NFTNL_EXPR_IMM_DATA, &nhi, sizeof(nhi));
+	expr_add(rl, b);
+	n = expr(rl, "nat");
+	if (!n)
+		return;
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_TYPE, NFT_NAT_SNAT);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_FAMILY, family);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_1);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_REG_PROTO_MAX, NFT_REG_2);
+	nftnl_expr_set_u32(n, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
+	expr_add(rl, n);
 }
 
 /* iifname/oifname "PREFIX*" */
@@ -680,6 +710,49 @@ out:
 	return err;
 }
 
+/*
+ * Overlay selection: the source port tells the relay which overlay the
+ * calling process selected (the supervisor marked its socket):
+ *
+ *   chain postrouting { type nat hook postrouting priority 100;
+ *     oifname IF meta nfproto ipv4|ipv6 meta l4proto tcp|udp
+ *         meta mark MARK(i) snat to :RANGE(i)      # each overlay i
+ *     oifname IF meta nfproto ipv4|ipv6 meta l4proto tcp|udp
+ *         snat to :UNMARKED }                      # refused by the relay
+ */
+static void guest_select_snat(struct nft_batch *nb, const struct nft_guest *g)
+{
+	static const uint8_t families[] = { NFPROTO_IPV4, NFPROTO_IPV6 };
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+	struct rule rl;
+
+	batch_chain(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "postrouting", "nat",
+		    NF_INET_POST_ROUTING, 100, NF_ACCEPT);
+	for (size_t i = 0; i <= g->n_select_overlays; i++) {
+		bool unmarked = i == g->n_select_overlays;
+		uint32_t mark = SELECT_MARK_BASE + (uint32_t)i + 1;
+		uint16_t lo = SELECT_PORT_UNMARKED,
+			 hi = SELECT_PORT_UNMARKED + SELECT_PORT_UNMARKED_SPAN - 1;
+
+		if (!unmarked)
+			select_port_range((unsigned)i, &lo, &hi);
+		for (size_t f = 0; f < 2; f++)
+			for (size_t p = 0; p < 2; p++) {
+				rule_begin(&rl, "postrouting");
+				ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
+				meta(&rl, NFT_META_NFPROTO);
+				cmp(&rl, NFT_CMP_EQ, &families[f], 1);
+				l4proto(&rl, protos[p]);
+				if (!unmarked) {
+					meta(&rl, NFT_META_MARK);
+					cmp(&rl, NFT_CMP_EQ, &mark, sizeof(mark));
+				}
+				snat_ports(&rl, families[f], lo, hi);
+				rule_commit(nb, &rl);
+			}
+	}
+}
+
 /**
  * nft_guest_install() - the job's own ruleset, in the current netns
  * @g:	the job's interface and the relay's addresses
@@ -773,6 +846,9 @@ int nft_guest_install(const struct nft_guest *g)
 		verdict(&rl, NF_ACCEPT);
 		rule_commit(&nb, &rl);
 	}
+
+	if (g->n_select_overlays)
+		guest_select_snat(&nb, g);
 
 	/* ip6 daddr ::/96 reject with icmpx admin-prohibited */
 	rule_begin(&rl, "output");

@@ -38,11 +38,14 @@ int nft_host_list_jobs(void (*cb)(const char *job_id, void *data), void *data);
  * @publish_ports: TCP ports of the job the relay may connect to
  *		(`publish:`)
  * @n_publish_ports: their number
+ * @n_select_overlays: overlays a subtree may select (0: no selection);
+ *		their marks become source port ranges
  */
 struct nft_guest {
 	const char *ifname;
 	const uint16_t *publish_ports;
 	size_t n_publish_ports;
+	size_t n_select_overlays;
 };
 
 int nft_guest_install(const struct nft_guest *g);

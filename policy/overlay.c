@@ -29,13 +29,29 @@
 unsigned policy_route_name(const struct nbj_policy *p, const char *name,
 			   uint16_t port)
 {
+	return policy_route_name_from(p, name, port, p ? p->default_overlay : 0);
+}
+
+/**
+ * policy_route_name_from() - policy_route_name() for a process subtree
+ * that selected overlay @dflt instead of the job's default
+ * @p:		the job's policy
+ * @name:	normalized name
+ * @port:	port
+ * @dflt:	the overlay when no route matches
+ *
+ * Return: overlay index (OVERLAY_DIRECT_INDEX without a registry)
+ */
+unsigned policy_route_name_from(const struct nbj_policy *p, const char *name,
+				uint16_t port, unsigned dflt)
+{
 	if (!p || !p->overlays)
 		return OVERLAY_DIRECT_INDEX;
 	for (size_t i = 0; i < p->n_routes; i++)
 		if (p->routes[i].match.kind != ALLOW_ADDR &&
 		    allow_match_name(&p->routes[i].match, name, port))
 			return p->routes[i].overlay;
-	return p->default_overlay;
+	return dflt < p->n_overlays ? dflt : p->default_overlay;
 }
 
 /**
@@ -47,13 +63,28 @@ unsigned policy_route_name(const struct nbj_policy *p, const char *name,
  */
 unsigned policy_route_addr(const struct nbj_policy *p, const struct nbj_addr *a)
 {
+	return policy_route_addr_from(p, a, p ? p->default_overlay : 0);
+}
+
+/**
+ * policy_route_addr_from() - policy_route_addr() for a process subtree
+ * that selected overlay @dflt instead of the job's default
+ * @p:		the job's policy
+ * @a:		address and port
+ * @dflt:	the overlay when no route matches
+ *
+ * Return: overlay index
+ */
+unsigned policy_route_addr_from(const struct nbj_policy *p, const struct nbj_addr *a,
+				unsigned dflt)
+{
 	if (!p || !p->overlays)
 		return OVERLAY_DIRECT_INDEX;
 	for (size_t i = 0; i < p->n_routes; i++)
 		if (p->routes[i].match.kind == ALLOW_ADDR &&
 		    allow_match(&p->routes[i].match, a))
 			return p->routes[i].overlay;
-	return p->default_overlay;
+	return dflt < p->n_overlays ? dflt : p->default_overlay;
 }
 
 static bool ends_with(const char *name, const char *suffix)
@@ -189,4 +220,32 @@ void policy_decide_routed(const struct nbj_policy *p, const struct floor_ctx *fc
 			ret->reason = DECIDE_ALLOWED;
 			break;
 		}
+}
+
+/**
+ * select_port_range() - the source ports of an overlay's traffic when
+ * overlays are selected per process subtree
+ * @index:	overlay index (< OVERLAYS_MAX)
+ * @lo:		first port
+ * @hi:		last port
+ */
+void select_port_range(unsigned index, uint16_t *lo, uint16_t *hi)
+{
+	*lo = (uint16_t)(SELECT_PORT_BASE + index * SELECT_PORT_SPAN);
+	*hi = (uint16_t)(*lo + SELECT_PORT_SPAN - 1);
+}
+
+/**
+ * select_overlay_of_port() - the overlay a source port stands for
+ * @port:	the job's source port, as the relay sees it
+ *
+ * Return: overlay index, or -1 for a port outside every range (traffic
+ * nobody marked: refused)
+ */
+int select_overlay_of_port(uint16_t port)
+{
+	if (port < SELECT_PORT_BASE ||
+	    port >= SELECT_PORT_BASE + OVERLAYS_MAX * SELECT_PORT_SPAN)
+		return -1;
+	return (port - SELECT_PORT_BASE) / SELECT_PORT_SPAN;
 }

@@ -270,12 +270,31 @@ struct nbj_policy {
 unsigned policy_route_name(const struct nbj_policy *p, const char *name,
 			   uint16_t port);
 unsigned policy_route_addr(const struct nbj_policy *p, const struct nbj_addr *a);
+unsigned policy_route_name_from(const struct nbj_policy *p, const char *name,
+				uint16_t port, unsigned dflt);
+unsigned policy_route_addr_from(const struct nbj_policy *p, const struct nbj_addr *a,
+				unsigned dflt);
 bool policy_name_needs_overlay(const char *name);
 const char *policy_overlay_name(const struct nbj_policy *p, unsigned index);
 bool policy_name_port_allowed(const struct nbj_policy *p, const char *name,
 			      uint16_t port);
 int overlay_kind_parse(const char *s, struct overlay *ret);
 bool overlay_via_proxy(const struct overlay *o);
+
+/*
+ * Overlay selection (`nbjail-select`, permissions network.select): the
+ * supervisor marks each socket of a job with the overlay of its caller's
+ * subtree; the job's nftables rewrite the source port of marked traffic
+ * into that overlay's range (unmarked traffic into SELECT_PORT_UNMARKED),
+ * and the relay reads the overlay back from the port.
+ */
+#define SELECT_MARK_BASE 0x6e620000u	/* "nb" << 16; + overlay index + 1 */
+#define SELECT_PORT_BASE 20000
+#define SELECT_PORT_SPAN 1250		/* ports per overlay: 32 * 1250 = 40000 */
+#define SELECT_PORT_UNMARKED 61000	/* to 61999: refused by the relay */
+#define SELECT_PORT_UNMARKED_SPAN 1000
+void select_port_range(unsigned index, uint16_t *lo, uint16_t *hi);
+int select_overlay_of_port(uint16_t port);
 
 /* policy/i2pdest.c */
 ssize_t i2p_b64_decode(const char *in, unsigned char *out, size_t outlen);

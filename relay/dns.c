@@ -167,7 +167,21 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, NULL);
 		return;
 	}
-	overlay = policy_route_name(p, dq.name, 0);
+	{
+		struct nbj_addr from = { 0 };
+		int selected;
+
+		(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen,
+					     &from);
+		selected = relay_selected_overlay(c, &from);
+		if (selected < 0) {
+			c->dns_refused++;
+			log_dns_deny(c, dq.name, cl, "select-unmarked");
+			reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
+			return;
+		}
+		overlay = policy_route_name_from(p, dq.name, 0, (unsigned)selected);
+	}
 	if (overlay == OVERLAY_DIRECT_INDEX && policy_name_needs_overlay(dq.name)) {
 		/* .onion, .i2p: never asked of the host's resolver */
 		c->dns_refused++;

@@ -158,6 +158,29 @@ bool relay_revoked(struct relay_ctx *c)
 }
 
 /**
+ * relay_selected_overlay() - the overlay the job's process selected, as
+ * the source port of its traffic says (nftables of the job map the
+ * supervisor's socket marks to port ranges)
+ * @c:		relay context
+ * @peer:	the job's address and port
+ *
+ * Return: the overlay to use where no route matches (the policy's default
+ * when processes cannot select), or -1 for traffic nobody marked
+ */
+int relay_selected_overlay(const struct relay_ctx *c, const struct nbj_addr *peer)
+{
+	const struct nbj_policy *p = c->cfg->policy;
+	int ov;
+
+	if (!c->cfg->select_ports)
+		return (int)p->default_overlay;
+	ov = select_overlay_of_port(peer->port);
+	if (ov < 0 || (size_t)ov >= (p->overlays ? p->n_overlays : 1))
+		return -1;
+	return ov;
+}
+
+/**
  * relay_run() - become the job's relay; returns only if setup fails
  * @config:	sockets, policy and user from the supervisor
  *

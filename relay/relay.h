@@ -31,6 +31,9 @@
  *		are connected to
  * @publish_fds: listeners of the policy's publish entries (same index),
  *		-1 for i2p ones (the relay makes those)
+ * @select_ports: processes select overlays: a flow's source port names
+ *		its overlay (policy/overlay.c), ports outside every range
+ *		are refused
  */
 struct relay_config {
 	const char *job_id;
@@ -45,6 +48,7 @@ struct relay_config {
 	struct audit_ctx audit;
 	struct nbj_addr job_addrs[2];
 	const int *publish_fds;
+	bool select_ports;
 };
 
 int relay_run(const struct relay_config *cfg);

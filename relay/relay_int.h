@@ -362,6 +362,7 @@ enum resolve_for {
 
 /* loop.c */
 bool relay_revoked(struct relay_ctx *c);
+int relay_selected_overlay(const struct relay_ctx *c, const struct nbj_addr *peer);
 
 /* names.c */
 int names_init(struct relay_ctx *c);

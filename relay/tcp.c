@@ -442,7 +442,7 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 	bool synthetic;
 	char reason[64];
 	uint32_t slot;
-	int err, name;
+	int err, name, selected;
 	struct flow *f;
 
 	err = original_dst(job_fd, family, &target);
@@ -465,6 +465,12 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 	}
 	if (!hostaddr_floor(c)) {
 		deny(c, &target, peer, -1, "floor-unknown", NULL, 0);
+		reset_close(job_fd);
+		return;
+	}
+	selected = relay_selected_overlay(c, peer);
+	if (selected < 0) {
+		deny(c, &target, peer, -1, "select-unmarked", NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
@@ -503,7 +509,8 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 
 	if (synthetic) {
 		const char *nm = c->names[name].name;
-		unsigned ov = policy_route_name(c->cfg->policy, nm, target.port);
+		unsigned ov = policy_route_name_from(c->cfg->policy, nm, target.port,
+						     (unsigned)selected);
 
 		f->name = name;
 		f->sni_check = true;
@@ -541,7 +548,7 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		return;
 	}
 	log_exception(c, &d, &target, peer);
-	f->overlay = policy_route_addr(c->cfg->policy, &target);
+	f->overlay = policy_route_addr_from(c->cfg->policy, &target, (unsigned)selected);
 	if (flow_not_for_overlay(c, f)) {
 		tcp_overlay_failed(c, slot, "not-an-i2p-destination");
 		return;

@@ -63,6 +63,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "seccomp/notify.h"
+#include "seccomp/selection.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
@@ -109,6 +110,7 @@ struct call_ctx {
 	pid_t pid;
 	int sockfd;		/* in the caller */
 	int sotype;		/* 0 until fetched */
+	bool inet;		/* an IPv4/IPv6 address was judged */
 	char target[NBJ_ADDR_STRLEN + 4 * NBJ_UNIX_PATH_MAX];
 };
 
@@ -147,6 +149,35 @@ static int open_pidfd(pid_t pid)
 			return fd >= 0 ? fd : negative_errno();
 		}
 	}
+	return -ESRCH;
+}
+
+/* A copy of the caller's socket, or negative errno */
+static int fetch_socket(struct call_ctx *c)
+{
+	_cleanup_close_ int pidfd = open_pidfd(c->pid);
+	int fd;
+
+	if (pidfd < 0)
+		return pidfd;
+	if (seccomp_notify_id_valid(c->n->fd, c->n->req->id) < 0)
+		return -ESRCH;
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, c->sockfd, 0);
+	return fd < 0 ? negative_errno() : fd;
+}
+
+/* The thread group of a thread */
+static pid_t tgid_of(pid_t pid)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	char path[64], line[128];
+	int tgid;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			return tgid;
 	return -ESRCH;
 }
 
@@ -243,6 +274,59 @@ static bool unix_allowed_inode(const struct call_ctx *c, const struct stat *st)
 	return false;
 }
 
+/*
+ * nbjail-select's request: move the caller's process (and so what it
+ * spawns from now on) to overlay @name, if the policy grants
+ * network.select.  Answered here; the socket stays unconnected.
+ */
+static void judge_select(struct call_ctx *c, const char *name, size_t len,
+			 struct verdict *v)
+{
+	const struct nbj_policy *p = c->n->scope.policy;
+	char nm[OVERLAY_NAME_MAX];
+	int index = -1, err;
+	pid_t tgid;
+
+	escape(name, len, nm, sizeof(nm));
+	snprintf(c->target, sizeof(c->target), "select:%s", nm);
+	if (len >= sizeof(nm) || memchr(name, '\0', len)) {
+		deny(v, ENOENT, "select-unknown-overlay");
+		return;
+	}
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	if (!p->select_allowed) {
+		deny(v, EACCES, "select-denied");
+		return;
+	}
+	if (!strcmp(nm, "direct"))
+		index = OVERLAY_DIRECT_INDEX;
+	for (size_t i = 1; p->overlays && i < p->n_overlays; i++)
+		if (!strcmp(p->overlays[i].name, nm))
+			index = (int)i;
+	if (index < 0) {
+		deny(v, ENOENT, "select-unknown-overlay");
+		return;
+	}
+	if (!c->n->scope.selection) {
+		deny(v, EOPNOTSUPP, "select-unsupported");
+		return;
+	}
+	tgid = tgid_of(c->pid);
+	if (tgid < 0 || seccomp_notify_id_valid(c->n->fd, c->n->req->id) < 0) {
+		deny(v, ESRCH, "");
+		return;
+	}
+	err = selection_move(c->n->scope.selection, (unsigned)index, nm, tgid);
+	if (err < 0) {
+		log_warn("select %s for pid %d: %s", nm, tgid, strerror(-err));
+		deny(v, EACCES, "select-failed");
+		return;
+	}
+	log_info("select: pid %d and what it starts dial through overlay %s", tgid, nm);
+	v->answer = true;
+}
+
 static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
 		       size_t len, struct verdict *v)
 {
@@ -253,6 +337,14 @@ static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
 	char *slash;
 	int err;
 
+	if (len > off + 1 && sun->sun_path[0] == '\0' && len <= sizeof(*sun) &&
+	    len - off - 1 > strlen(SELECT_ABSTRACT_PREFIX) &&
+	    !memcmp(sun->sun_path + 1, SELECT_ABSTRACT_PREFIX, strlen(SELECT_ABSTRACT_PREFIX)) &&
+	    c->call == NOTIFY_CONNECT) {
+		judge_select(c, sun->sun_path + 1 + strlen(SELECT_ABSTRACT_PREFIX),
+			     len - off - 1 - strlen(SELECT_ABSTRACT_PREFIX), v);
+		return;
+	}
 	if (len <= off || sun->sun_path[0] == '\0')
 		return; /* unnamed or abstract: per network namespace */
 	if (len > sizeof(*sun)) {
@@ -354,6 +446,7 @@ static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 			deny(v, EINVAL, "");
 			return;
 		}
+		c->inet = true;
 		nbj_addr_format(&a, c->target, sizeof(c->target));
 		if (c->call == NOTIFY_CONNECT && !verdict_is_local(&c->n->scope, &a) &&
 		    !connect_rate_ok(c->n)) {
@@ -470,6 +563,30 @@ static void audit(const struct call_ctx *c, const struct verdict *v)
 			     (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
 }
 
+/*
+ * With overlays selected per subtree: mark the socket with its caller's
+ * overlay (the job's nftables turn the mark into a source port range the
+ * relay reads).  A socket that cannot be marked is refused: unmarked
+ * traffic is refused by the relay anyway.
+ */
+static void mark_socket(struct call_ctx *c, struct verdict *v)
+{
+	const struct notify_scope *s = &c->n->scope;
+	_cleanup_close_ int fd = -1;
+	uint32_t mark;
+	int index;
+
+	index = selection_overlay_of(s->selection, s->policy, c->pid);
+	if (index < 0) {
+		deny(v, EACCES, "select-unknown");
+		return;
+	}
+	fd = fetch_socket(c);
+	mark = SELECT_MARK_BASE + (uint32_t)index + 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
+		deny(v, EACCES, "select-mark-failed");
+}
+
 static void handle_one(struct notifier *n)
 {
 	struct seccomp_notif *req = n->req;
@@ -508,15 +625,23 @@ static void handle_one(struct notifier *n)
 		}
 	}
 
+	if (!v.deny && !v.answer && c.inet && n->scope.selection && c.call != NOTIFY_BIND &&
+	    c.call != NOTIFY_LISTEN)
+		mark_socket(&c, &v);
+
 	/* Whatever we read is only meaningful if the caller still waits */
 	if (seccomp_notify_id_valid(n->fd, req->id) < 0)
 		return;
 	memset(resp, 0, sizeof(*resp));
 	resp->id = req->id;
-	if (v.deny) {
+	if (v.answer) {
+		resp->val = 0;
+		n->n_continued++;
+	} else if (v.deny) {
 		resp->error = -v.err;
 		n->n_denied++;
-		if (v.err == EACCES || !strcmp(v.reason, "rate"))
+		if (v.err == EACCES || !strcmp(v.reason, "rate") ||
+		    !strncmp(v.reason, "select", 6))
 			audit(&c, &v);
 	} else {
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;

@@ -35,6 +35,8 @@ enum notify_call {
  *		the job may connect to
  * @n_unix_allow: entries in @unix_allow
  * @audit:	the job's statistics and audit writer
+ * @selection:	overlay selection per process subtree, NULL when the
+ *		policy denies network.select or the host lacks cgroup v2
  */
 struct notify_scope {
 	const struct nbj_policy *policy;
@@ -47,6 +49,7 @@ struct notify_scope {
 	const struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 	const struct audit_ctx *audit;
+	struct selection *selection;
 };
 
 /**
@@ -55,9 +58,12 @@ struct notify_scope {
  * @need_type:	ask again with the socket's type
  * @err:	errno for a denied call
  * @reason:	why, for the audit line
+ * @answer:	neither denied nor continued: the call returns 0 at once
+ *		(nbjail-select's request, done by the supervisor)
  */
 struct verdict {
 	bool deny;
+	bool answer;
 	bool need_type;
 	int err;
 	char reason[32];

@@ -11,7 +11,8 @@
  * chains and slot claims that no job directory owns, and finally the
  * shared nft table when no job is left at all.  Jobs of another network
  * namespace are reported and left alone: their kernel objects are only
- * reachable from there.
+ * reachable from there.  Overlay selection cgroups of gone jobs below
+ * gc's own cgroup are removed too (seccomp/selection.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "common/log.h"
 #include "netns/link.h"
 #include "netns/nft.h"
+#include "seccomp/selection.h"
 #include "supervisor/ctl.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/tenant.h"
@@ -155,6 +157,17 @@ static void gc_orphan_slots(struct gc_ctx *gc)
 	closedir(d);
 }
 
+static bool job_gone(const char *id, void *data)
+{
+	(void)data;
+	return !job_dir_exists(id);
+}
+
+static void selection_removed(const char *id, void *data)
+{
+	report(data, id, "removed its overlay selection cgroups");
+}
+
 /**
  * nbj_gc() - remove what jobs of dead supervisors left behind
  * @report:	called for each job looked at, may be NULL
@@ -183,6 +196,7 @@ int nbj_gc(nbj_gc_report_t report_cb, void *data)
 	gc_orphan_slots(&gc);
 	ctl_remove_stale_socket();
 	tenant_gc();
+	(void)selection_gc(job_gone, selection_removed, &gc);
 	err = state_try_remove_table();
 	if (err < 0 && !gc.err)
 		gc.err = err;

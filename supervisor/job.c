@@ -54,6 +54,7 @@
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "relay/relay.h"
+#include "seccomp/selection.h"
 #include "seccomp/notify.h"
 #include "supervisor/ctl.h"
 #include "supervisor/tenant.h"
@@ -91,6 +92,7 @@ struct job_policy {
 
 struct nbj_job {
 	struct job_state state;
+	struct selection selection;
 	bool state_created;
 	bool has_net;
 	struct job_net net;
@@ -239,6 +241,7 @@ static void job_teardown(struct nbj_job *job)
 	}
 	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
 	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	selection_cleanup(&job->selection); /* the job's processes are gone */
 	job_audit_finish(job);
 	if (job->has_net)
 		job_forget_connections(job);
@@ -682,6 +685,7 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 	rc.job_addrs[0] = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.job4 };
 	rc.job_addrs[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.job6 };
 	rc.publish_fds = publish;
+	rc.select_ports = job->selection.ready;
 	err = publish_listeners(&policy, publish);
 	if (err < 0)
 		goto out;
@@ -843,6 +847,7 @@ static int start_notifier(struct nbj_job *job)
 		.audit = &job->audit,
 		.unix_allow = p->unix_allow,
 		.n_unix_allow = p->n_unix_allow,
+		.selection = job->selection.ready ? &job->selection : NULL,
 	};
 	int err;
 
@@ -953,6 +958,14 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = job_policy_copy(&job->pol, cfg, &inv);
 	if (err < 0)
 		goto fail;
+	if (cfg->select_allowed && job->has_net) {
+		err = selection_init(&job->selection, job->state.id);
+		if (err < 0)
+			log_warn("permissions: network.select: %s; nbjail-select will be "
+				 "refused in this job", err == -EOPNOTSUPP ?
+				 "this host has no cgroup v2" : strerror(-err));
+		err = 0;
+	}
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		err = negative_errno();
@@ -966,6 +979,8 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.net = job->has_net ? &job->net : NULL,
 		.publish_ports = job->pol.publish_ports,
 		.n_publish_ports = job->has_net ? job->pol.policy.n_publish : 0,
+		.n_select_overlays = !job->selection.ready ? 0 :
+				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
 	};
 
 	sigset_forwarded(&block);

@@ -117,6 +117,21 @@ static int mount_sysfs(void)
 
 	cgroup = open_tree(AT_FDCWD, "/sys/fs/cgroup",
 			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	/* read-only for the job: which cgroup a process is in decides its
+	 * overlay (seccomp/selection.c), and only the supervisor moves
+	 * processes; without this, a job running as uid 0 could write
+	 * cgroup.procs itself.  No clone that cannot be made read-only is
+	 * carried over. */
+	if (cgroup >= 0) {
+		struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
+
+		if (mount_setattr(cgroup, "", AT_EMPTY_PATH | AT_RECURSIVE,
+			    &attr, sizeof(attr)) < 0) {
+			log_debug("job setup: /sys/fs/cgroup cannot be made read-only: %m");
+			close(cgroup);
+			cgroup = -1;
+		}
+	}
 	if (mount("sysfs", "/sys", "sysfs",
 		  MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return negative_errno();

@@ -151,10 +151,12 @@ _Noreturn static void workload_exec(const struct reaper_params *p, int status_fd
 	_exit(127);
 }
 
-static int setup_network(const struct job_net *net, const uint16_t *ports, size_t n_ports)
+static int setup_network(const struct reaper_params *p)
 {
-	struct nft_guest g = { .ifname = NBJ_GUEST_IFNAME, .publish_ports = ports,
-			       .n_publish_ports = n_ports };
+	const struct job_net *net = p->net;
+	struct nft_guest g = { .ifname = NBJ_GUEST_IFNAME, .publish_ports = p->publish_ports,
+			       .n_publish_ports = p->n_publish_ports,
+			       .n_select_overlays = p->n_select_overlays };
 	int err;
 
 	err = link_guest_configure(NBJ_GUEST_IFNAME, net);
@@ -289,7 +291,7 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		_exit(1);
 
 	if (p->net) {
-		err = setup_network(p->net, p->publish_ports, p->n_publish_ports);
+		err = setup_network(p);
 		if (err < 0)
 			fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	}

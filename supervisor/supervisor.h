@@ -113,6 +113,7 @@ struct reaper_msg {
  * @net:	the job's addresses, NULL for loopback-only profiles
  * @publish_ports: the job's published ports, open to the relay
  * @n_publish_ports: their number
+ * @n_select_overlays: overlays processes may select (0: no selection)
  */
 struct reaper_params {
 	int sock;
@@ -122,6 +123,7 @@ struct reaper_params {
 	const struct job_net *net;
 	const uint16_t *publish_ports;
 	size_t n_publish_ports;
+	size_t n_select_overlays;
 };
 
 _Noreturn void reaper_main(const struct reaper_params *p);

@@ -111,6 +111,8 @@ int nbj_exit_status(const struct nbj_exit *e);
 
 int nbj_ctl(int argc, char *const argv[], FILE *out);
 
+int nbj_select_overlay(const char *name);
+
 /**
  * struct nbj_explanation - what the relay would decide for a target
  * @allow:		the verdict

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST_NS, NBJAIL, PYTHON, WORLD_NS, nbjail, nbjail_env, read_line, run, wait_for
+from conftest import HOST_NS, NBJAIL, PYTHON, WORLD_NS, deny_lines, nbjail, nbjail_env, read_line, run, wait_for
 
 HERE = Path(__file__).resolve().parent
 
@@ -383,3 +383,86 @@ def test_publish_tailscale(nbj, world, tailnet, tmp_path):
         assert ask(WORLD_NS, "192.0.2.1", 18083) == "ConnectionRefusedError"
     finally:
         stop(job)
+
+
+SELECT = Path(NBJAIL).resolve().parent / "nbjail-select"
+SEL = ("overlays:\n  rec: {kind: socks5, host: 127.0.0.1, port: 1090}\n"
+       "allow: ['198.51.100.11:80', 'allowed.test:80']\n")
+# a child that leaves its parent (double fork: reparented to the job's init)
+ORPHAN = ("import os, subprocess, time\n"
+          "if os.fork() == 0:\n"
+          "    if os.fork() == 0:\n"
+          "        time.sleep(0.3)\n"
+          "        r = subprocess.run(['curl', '-sS', '--max-time', '8', 'http://198.51.100.11/'],\n"
+          "                           capture_output=True, text=True)\n"
+          "        open(os.environ['OUT'], 'w').write(r.stdout)\n"
+          "    os._exit(0)\n"
+          "os.wait()\n"
+          "for _ in range(100):\n"
+          "    if os.path.exists(os.environ['OUT']) and open(os.environ['OUT']).read(): break\n"
+          "    time.sleep(0.1)\n"
+          "print(open(os.environ['OUT']).read().strip())\n")
+
+
+def test_select_and_inheritance(nbj, world, proxies, tmp_path):
+    """nbjail-select switches a subtree: its children, exec'd programs and
+    orphans dial through the selected overlay; the rest of the job keeps
+    the default (direct); a root process cannot move itself back."""
+    pol = policy(tmp_path, SEL + "permissions: {network.select: allow}\n")
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    job = (f"C='curl -sS --max-time 8'\n"
+           f"echo before $($C http://198.51.100.11/)\n"
+           f"{SELECT} rec -- sh -c \"echo sel \\$($C http://198.51.100.11/); "
+           f"sh -c 'echo child \\$($C http://allowed.test/)'; "
+           f"OUT={tmp_path}/o1 {PYTHON} {script} | sed 's/^/orphan /'; "
+           f"echo 1 > /sys/fs/cgroup/unified/cgroup.procs 2>/dev/null || "
+           f"echo 1 > /sys/fs/cgroup/cgroup.procs 2>/dev/null || echo cannot-move; "
+           f"echo moved \\$($C http://198.51.100.11/)\"\n"
+           f"echo after $($C http://198.51.100.11/)\n")
+    before = len(records(proxies))
+    cp = nbjail("run", "--user", "root", "--policy", pol, "--", "sh", "-c", job, timeout=90)
+    assert cp.returncode == 0, cp
+    lines = cp.stdout.splitlines()
+    assert lines[0] == "before world 198.51.100.11:80", cp.stdout
+    assert lines[1].startswith("sel recorder "), cp.stdout + cp.stderr
+    assert lines[2].startswith("child recorder "), cp.stdout
+    assert lines[3].startswith("orphan recorder "), cp.stdout
+    assert lines[4] == "cannot-move", cp.stdout
+    assert lines[5].startswith("moved recorder "), cp.stdout
+    assert lines[6] == "after world 198.51.100.11:80", cp.stdout
+    new = records(proxies)[before:]
+    assert [(r["host"], r["port"]) for r in new] == [
+        ("198.51.100.11", 80), ("allowed.test", 80), ("198.51.100.11", 80),
+        ("198.51.100.11", 80)], new
+    assert "select: pid " in cp.stderr and "dial through overlay rec" in cp.stderr, cp.stderr
+    world.clear()
+
+
+def test_select_denied_keeps_inherited(nbj, world, proxies, tmp_path, journal):
+    """Without network.select the call fails with a clear error and an
+    audit event; the overlay the job has keeps working."""
+    pol = policy(tmp_path, SEL + "default_overlay: rec\n")
+    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
+                f"{SELECT} direct -- curl -sS http://198.51.100.11/; echo rc=$?; "
+                f"curl -sS --max-time 8 http://198.51.100.11/", timeout=60)
+    assert cp.returncode == 0, cp
+    assert "nbjail-select: direct: the job's policy does not grant network.select" in cp.stderr
+    assert "rc=125" in cp.stdout and "recorder " in cp.stdout, cp.stdout
+    assert any(t == "select:direct" and r == "select-denied"
+               for _i, t, _p, r in deny_lines(cp.stderr)), cp.stderr
+    assert world.accesses("198.51.100.11:80") == []
+    evs = journal.wait_events(lambda es: any(e.get("NBJAIL_REASON") == "select-denied"
+                                             for e in es), "SYSLOG_IDENTIFIER=nbjail")
+    ev = [e for e in evs if e.get("NBJAIL_REASON") == "select-denied"]
+    assert ev and ev[-1]["NBJAIL_TARGET"] == "select:direct", evs[-3:]
+
+
+def test_select_errors(nbj, world, tmp_path):
+    pol = policy(tmp_path, SEL + "permissions: {network.select: allow}\n")
+    cp = nbjail("run", "--policy", pol, "--", str(SELECT), "nope", "--", "true")
+    assert cp.returncode == 125 and "no such overlay" in cp.stderr, cp.stderr
+    cp = run([str(SELECT), "rec", "--", "true"], ns=HOST_NS)
+    assert cp.returncode == 125 and "not inside an nbjail job" in cp.stderr, cp.stderr
+    cp = run([str(SELECT), "rec", "true"], ns=HOST_NS)
+    assert cp.returncode == 2 and "Usage" in cp.stderr
