@@ -13,7 +13,7 @@ APT_PACKAGES = gcc make pkg-config meson ninja-build scdoc \
 	libseccomp-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
 	libssl-dev libc-ares-dev libldns-dev libyaml-dev libsystemd-dev libcmocka-dev \
 	iproute2 nftables procps python3 python3-pytest curl socat \
-	dnsmasq-base iperf3 microsocks tinyproxy dante-server
+	dnsmasq-base iperf3 microsocks tinyproxy dante-server i2pd
 
 .PHONY: all deps build build-asan demo check unit integration install clean
 
@@ -22,7 +22,19 @@ all: build
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (sudo)" >&2; exit 1; fi
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	@# i2pd's package would start a router on the host's real network: the tests
+	@# start their own, offline.  On a first install, mask the service and keep
+	@# invoke-rc.d from starting it (policy-rc.d), then put things back.
+	@if ! dpkg -s i2pd >/dev/null 2>&1; then \
+		command -v systemctl >/dev/null && systemctl mask i2pd.service >/dev/null 2>&1; \
+		if [ ! -e /usr/sbin/policy-rc.d ]; then \
+			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && \
+			touch /usr/sbin/policy-rc.d.nbjail; \
+		fi; \
+	fi; true
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
+	@if [ -e /usr/sbin/policy-rc.d.nbjail ]; then rm -f /usr/sbin/policy-rc.d /usr/sbin/policy-rc.d.nbjail; fi
+	@if pgrep -x i2pd >/dev/null; then echo "make deps: note: an i2pd runs on this host (not started by us)" >&2; fi
 
 build:
 	@[ -d $(BUILD) ] || meson setup $(BUILD) $(MESON_OPTS)
