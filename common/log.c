@@ -102,3 +102,29 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 	errno = saved;
 }
+
+/**
+ * log_phase() - with NBJAIL_TRACE_STARTUP set, print the time since the
+ * first call (main()) at the end of each step (start-up profiling)
+ * @what:	the step just finished
+ */
+void log_phase(const char *what)
+{
+	static int enabled = -1;
+	static long long start_ns;
+	struct timespec ts;
+	long long now;
+
+	if (enabled == 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	if (enabled < 0) {
+		enabled = getenv("NBJAIL_TRACE_STARTUP") != NULL;
+		start_ns = now;
+		if (!enabled)
+			return;
+	}
+	fprintf(stderr, "%s: startup: %-24s %7.2f ms\n", log_state.prefix, what,
+		(double)(now - start_ns) / 1e6);
+}

@@ -24,6 +24,7 @@ enum log_level {
 void log_set_prefix(const char *prefix);
 bool log_info_allowed(void);
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+void log_phase(const char *what);
 
 #define log_err(...) log_msg(LOG_LEVEL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

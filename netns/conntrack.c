@@ -8,8 +8,11 @@
  * reaching the host, so entries stay (ESTABLISHED for days).  The next job
  * on the same address slot may pick the same source port; its SYN would
  * then follow the old binding to the old relay's port and be reset.  So
- * before a job starts on a slot, and when it ends, every entry whose
- * original source is one of the slot's job addresses is deleted: one
+ * a slot whose job connected anywhere is marked dirty when the job ends
+ * (or by gc), jobs take clean slots first, and before a dirty slot is
+ * used again every entry whose original source is one of its job
+ * addresses is deleted (a dump walks the whole table: some 2 ms per
+ * family, kept off the way in and out of most jobs): one
  * ctnetlink dump, filtered by the kernel on the source address
  * (CTA_FILTER, Linux 5.10+; checked here as well), then one delete per
  * entry with its original tuple.

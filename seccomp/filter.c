@@ -34,7 +34,11 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -212,6 +216,18 @@ static int add_notify_rules(scmp_filter_ctx ctx)
  */
 int seccomp_filter_install(int *ret_listener)
 {
+	struct sock_fprog prog;
+	int r = seccomp_filter_build(ret_listener != NULL, &prog);
+
+	if (r < 0)
+		return r;
+	r = seccomp_filter_load(&prog, ret_listener);
+	free(prog.filter);
+	return r;
+}
+
+static int build_ctx(bool notify, scmp_filter_ctx *ret)
+{
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
 	int r;
 
@@ -226,15 +242,77 @@ int seccomp_filter_install(int *ret_listener)
 		r = add_namespace_rules(ctx);
 	if (!r)
 		r = add_nesting_rules(ctx);
-	if (!r && ret_listener)
+	if (!r && notify)
 		r = add_notify_rules(ctx);
-	if (!r)
-		r = seccomp_load(ctx);
-	if (!r && ret_listener) {
-		*ret_listener = seccomp_notify_fd(ctx);
-		if (*ret_listener < 0)
-			r = *ret_listener;
+	if (r < 0) {
+		seccomp_release(ctx);
+		return r;
 	}
+	*ret = ctx;
+	return 0;
+}
+
+/**
+ * seccomp_filter_build() - compile the filter to BPF, to be loaded later
+ * (by another process: the job's init compiles it while the supervisor
+ * sets up the network, the workload only loads it)
+ * @notify:	with the user-notify rules
+ * @ret:	the program; free ret->filter with free()
+ *
+ * Return: 0, or negative errno
+ */
+int seccomp_filter_build(bool notify, struct sock_fprog *ret)
+{
+	scmp_filter_ctx ctx;
+	_cleanup_close_ int fd = -1;
+	struct sock_filter *insns;
+	off_t len;
+	int r;
+
+	r = build_ctx(notify, &ctx);
+	if (r < 0)
+		return r;
+	fd = memfd_create("nbjail-seccomp", MFD_CLOEXEC);
+	if (fd < 0) {
+		seccomp_release(ctx);
+		return -errno;
+	}
+	r = seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
-	return r;
+	if (r < 0)
+		return r;
+	len = lseek(fd, 0, SEEK_END);
+	if (len <= 0 || len % (off_t)sizeof(*insns) || len / (off_t)sizeof(*insns) > BPF_MAXINSNS)
+		return -EINVAL;
+	insns = malloc((size_t)len);
+	if (!insns)
+		return -ENOMEM;
+	if (pread(fd, insns, (size_t)len, 0) != len) {
+		free(insns);
+		return -EIO;
+	}
+	ret->filter = insns;
+	ret->len = (unsigned short)(len / (off_t)sizeof(*insns));
+	return 0;
+}
+
+/**
+ * seccomp_filter_load() - install a program from seccomp_filter_build()
+ * in the calling process (single-threaded, with no_new_privs)
+ * @prog:	the program
+ * @ret_listener: NULL for a filter without notification; else the new
+ *		listener's fd (see seccomp_filter_install())
+ *
+ * Return: 0, or negative errno (the caller must not exec then)
+ */
+int seccomp_filter_load(const struct sock_fprog *prog, int *ret_listener)
+{
+	long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			 ret_listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0, prog);
+
+	if (r < 0)
+		return -errno;
+	if (ret_listener)
+		*ret_listener = (int)r;
+	return 0;
 }

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -108,6 +109,7 @@ static void gc_job(const char *id, void *data)
 		gc->err = err;
 		return;
 	}
+	state_slot_mark_dirty(r.slot); /* its flows' conntrack entries may stay */
 	err = state_remove_by_id(id, r.slot);
 	if (err < 0) {
 		log_err("gc: cannot remove state of job %s: %s", id, strerror(-err));
@@ -143,15 +145,17 @@ static void gc_orphan_slots(struct gc_ctx *gc)
 		char owner[NBJ_JOB_ID_LEN + 1] = { 0 };
 		_cleanup_close_ int fd = -1;
 
-		if (de->d_name[0] == '.')
-			continue;
+		if (de->d_name[0] == '.' || strchr(de->d_name, '.'))
+			continue; /* N.dirty: a mark, not a claim */
 		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
 		if (read(fd, owner, NBJ_JOB_ID_LEN) != NBJ_JOB_ID_LEN ||
 		    !job_dir_exists(owner)) {
-			if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+				state_slot_mark_dirty(strtol(de->d_name, NULL, 10));
 				report(gc, owner[0] ? owner : "?", "removed orphan slot claim");
+			}
 		}
 	}
 	closedir(d);

@@ -92,6 +92,7 @@ struct job_policy {
 
 struct nbj_job {
 	struct job_state state;
+	bool leaves_conntrack;
 	struct selection selection;
 	bool state_created;
 	bool has_net;
@@ -213,9 +214,11 @@ static void set_limits(struct job_stats *st, const struct nbj_rates *r)
 }
 
 /*
- * The host's conntrack entries of the job's addresses: the job's flows
- * end with its netns, unseen by the host, and a later job on the same
- * slot must not meet their NAT bindings (netns/conntrack.c)
+ * The host's conntrack entries of the job's addresses: flows live when a
+ * job ends vanish with its netns, unseen by the host, and a later job on
+ * the same slot must not meet their NAT bindings (netns/conntrack.c).
+ * Such a slot is marked dirty at teardown (or by gc) and this runs before
+ * its next use; slots are chosen clean first.
  */
 static void job_forget_connections(const struct nbj_job *job)
 {
@@ -240,11 +243,29 @@ static void job_teardown(struct nbj_job *job)
 		job->ctl_started = false;
 	}
 	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+	log_phase("teardown: reaper reaped");
+	/* flows open when the job went (also ones still in the relay's
+	 * accept queue) leave conntrack entries no FIN ever closes: a job
+	 * that connected anywhere marks its slot, forgotten at the slot's
+	 * next use, not on the way out */
+	if (job->has_net && job->stats && (atomic_load(&job->stats->flows_total) ||
+					   atomic_load(&job->stats->flows_active)))
+		job->leaves_conntrack = true;
+	if (job->has_net && job->notifier) {
+		unsigned long long denied, continued;
+
+		notifier_stats(job->notifier, &denied, &continued);
+		if (continued)
+			job->leaves_conntrack = true;
+	}
 	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	log_phase("teardown: relay reaped");
 	selection_cleanup(&job->selection); /* the job's processes are gone */
 	job_audit_finish(job);
-	if (job->has_net)
-		job_forget_connections(job);
+	log_phase("teardown: audit flushed");
+	if (job->has_net && job->leaves_conntrack)
+		state_slot_mark_dirty(job->state.slot);
+	job->leaves_conntrack = false;
 	if (job->nft_added) {
 		err = nft_host_del_job(job->state.id);
 		if (err < 0)
@@ -252,10 +273,12 @@ static void job_teardown(struct nbj_job *job)
 				job->state.id, strerror(-err));
 		job->nft_added = false;
 	}
+	log_phase("teardown: nft");
 	if (job->state_created) {
 		state_job_remove(&job->state);
 		job->state_created = false;
 	}
+	log_phase("teardown: state");
 	closep(&job->sock);
 	job->sock = -1;
 	closep(&job->epfd);
@@ -932,6 +955,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = creds_resolve(cfg->uid, cfg->gid, &creds);
 	if (err < 0)
 		goto fail;
+	log_phase("credentials");
 	err = state_job_create(&job->state);
 	if (err < 0) {
 		log_err("cannot create state under %s: %s", NBJ_RUNTIME_DIR,
@@ -939,9 +963,11 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	job->state_created = true;
+	log_phase("state");
 	err = start_audit(job, cfg);
 	if (err < 0)
 		goto fail;
+	log_phase("audit writer");
 	job->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (job->epfd < 0) {
 		err = negative_errno();
@@ -955,6 +981,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		inet_ntop(AF_INET, &job->net.host4, nameserver, sizeof(nameserver));
 		mp.nameserver = nameserver;
 	}
+	log_phase("network prepared");
 	err = job_policy_copy(&job->pol, cfg, &inv);
 	if (err < 0)
 		goto fail;
@@ -999,12 +1026,17 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	job->reaper_pid = pid;
+	log_phase("namespaces cloned");
 	err = epoll_watch(job->epfd, job->sock, JOB_EVENT_REAPER);
 	if (err < 0)
 		goto fail;
 
 	if (job->has_net) {
-		job_forget_connections(job); /* what an earlier job of this slot left */
+		if (job->state.slot_dirty) {
+			/* what an earlier job of this slot left */
+			job_forget_connections(job);
+			state_slot_mark_clean(job->state.slot);
+		}
 		err = link_veth_create(job->ifname, NBJ_GUEST_IFNAME, pid);
 		if (err < 0)
 			goto fail;
@@ -1013,7 +1045,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 			log_err("cannot configure %s: %s", job->ifname, strerror(-err));
 			goto fail;
 		}
+		log_phase("veth");
 		err = start_relay(job, cfg);
+		log_phase("relay");
 		if (err < 0)
 			goto fail;
 	}
@@ -1029,6 +1063,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	err = await_started(job);
+	log_phase("workload started");
 	if (err == 0 && !job->ended)
 		err = start_notifier(job);
 	if (err < 0)

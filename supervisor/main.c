@@ -21,6 +21,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "nbjail/nbjail.h"
 
 static const char usage_text[] =
@@ -151,7 +152,9 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 		return NBJ_EXIT_SETUP;
 	}
 
+	log_phase("configured");
 	err = nbj_job_start(cfg, &job);
+	log_phase("job started");
 	if (err < 0) {
 		if (err == -EINVAL)
 			fprintf(stderr, "nbjail: invalid job configuration\n");
@@ -171,7 +174,9 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 			(void)nbj_job_kill(job, (int)si.ssi_signo);
 	}
 	err = nbj_job_wait(job, &ex);
+	log_phase("workload ended");
 	nbj_job_free(job);
+	log_phase("cleaned up");
 	if (err < 0) {
 		fprintf(stderr, "nbjail: lost track of the job: %s\n", strerror(-err));
 		return NBJ_EXIT_SETUP;
@@ -582,6 +587,7 @@ static int cmd_ctl(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	log_phase("main");
 	if (argc < 2)
 		return usage_error("missing command%s", "");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

@@ -124,8 +124,8 @@ static int listener_hand_over(int hand, int listener)
 	return 0;
 }
 
-_Noreturn static void workload_exec(const struct reaper_params *p, int status_fd,
-				    int hand)
+_Noreturn static void workload_exec(const struct reaper_params *p,
+				    const struct sock_fprog *prog, int status_fd, int hand)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
@@ -138,8 +138,10 @@ _Noreturn static void workload_exec(const struct reaper_params *p, int status_fd
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
 	err = creds_apply(p->creds);
+	log_phase("workload: creds");
 	if (err == 0)
-		err = seccomp_filter_install(&listener);
+		err = seccomp_filter_load(prog, &listener);
+	log_phase("workload: seccomp");
 	if (err == 0)
 		err = listener_hand_over(hand, listener);
 	if (err == 0) {
@@ -267,6 +269,7 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 {
 	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
 	int listener;
+	struct sock_fprog prog;
 	struct reaper_msg go;
 	sigset_t mask;
 	pid_t workload;
@@ -276,19 +279,31 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	log_set_prefix("nbjail");
 
+	log_phase("reaper: begins");
 	err = mounts_setup(p->mounts);
 	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
+	log_phase("reaper: mounts");
 	err = link_loopback_up();
 	if (err < 0) {
 		log_err("job setup: cannot bring lo up: %s", strerror(-err));
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	}
 
+	/* compiled while the supervisor sets up the network; the workload
+	 * only loads it */
+	err = seccomp_filter_build(true, &prog);
+	if (err < 0) {
+		log_err("job setup: cannot build the seccomp filter: %s", strerror(-err));
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
+	}
+	log_phase("reaper: seccomp built");
+
 	/* EOF here means the supervisor is gone: nothing may start */
 	n = recv(p->sock, &go, sizeof(go), 0);
 	if (n != sizeof(go) || go.type != REAPER_MSG_GO)
 		_exit(1);
+	log_phase("reaper: go");
 
 	if (p->net) {
 		err = setup_network(p);
@@ -306,11 +321,13 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		close(p->sock);
 		close(status_pipe[0]);
 		close(hand[0]);
-		workload_exec(p, status_pipe[1], hand[1]);
+		workload_exec(p, &prog, status_pipe[1], hand[1]);
 	}
 	close(status_pipe[1]);
 	close(hand[1]);
+	log_phase("reaper: forked");
 	listener = listener_take(workload, hand[0]);
+	log_phase("reaper: listener");
 	close(hand[0]);
 	n = read(status_pipe[0], &exec_errno, sizeof(exec_errno));
 	close(status_pipe[0]);

@@ -10,6 +10,8 @@
  *   /run/nbjail/<id>/lock     its supervisor holds an exclusive flock
  *   /run/nbjail/<id>/state    pids, start times, netns, slot (job_record)
  *   /run/nbjail/slots/<n>     claims pool slot n; contains the job id
+ *   /run/nbjail/slots/<n>.dirty  slot n's addresses may have host conntrack
+ *                             entries left: forgotten before its next use
  *
  * The job directory is created first and removed last, so anything a job
  * creates in the kernel (veth, nft chain, processes) is covered by a
@@ -157,33 +159,73 @@ int state_slot_claim(struct job_state *st, const struct pool_config *pool,
 		     struct job_net *ret)
 {
 	unsigned n = pool_slot_count(pool);
-	char path[sizeof(SLOTS_DIR) + 16];
+	char path[sizeof(SLOTS_DIR) + 32];
 
-	for (unsigned slot = 0; slot < n; slot++) {
-		_cleanup_close_ int fd = -1;
-		struct job_net net;
+	/* clean slots first: a dirty one costs a conntrack flush */
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned slot = 0; slot < n; slot++) {
+			_cleanup_close_ int fd = -1;
+			struct job_net net;
+			bool dirty;
 
-		pool_slot_net(pool, slot, &net);
-		if (pool_slot_conflicts(&net, used, n_used))
-			continue;
-		snprintf(path, sizeof(path), SLOTS_DIR "/%u", slot);
-		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			if (errno == EEXIST)
+			snprintf(path, sizeof(path), SLOTS_DIR "/%u.dirty", slot);
+			dirty = access(path, F_OK) == 0;
+			if (dirty != (pass == 1))
 				continue;
-			return negative_errno();
-		}
-		if (write(fd, st->id, NBJ_JOB_ID_LEN) != NBJ_JOB_ID_LEN) {
-			int err = negative_errno();
+			pool_slot_net(pool, slot, &net);
+			if (pool_slot_conflicts(&net, used, n_used))
+				continue;
+			snprintf(path, sizeof(path), SLOTS_DIR "/%u", slot);
+			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			if (fd < 0) {
+				if (errno == EEXIST)
+					continue;
+				return negative_errno();
+			}
+			if (write(fd, st->id, NBJ_JOB_ID_LEN) != NBJ_JOB_ID_LEN) {
+				int err = negative_errno();
 
-			(void)unlink(path);
-			return err;
+				(void)unlink(path);
+				return err;
+			}
+			st->slot = slot;
+			st->slot_dirty = dirty;
+			*ret = net;
+			return 0;
 		}
-		st->slot = slot;
-		*ret = net;
-		return 0;
-	}
 	return -EADDRNOTAVAIL;
+}
+
+/**
+ * state_slot_mark_dirty() - remember that a slot's job addresses may have
+ * entries left in the host's conntrack table (a job ended with live
+ * flows, or its supervisor died): the next job on the slot forgets them
+ * first (netns/conntrack.c)
+ * @slot:	pool slot
+ */
+void state_slot_mark_dirty(long slot)
+{
+	char path[sizeof(SLOTS_DIR) + 32];
+	int fd;
+
+	if (slot < 0)
+		return;
+	snprintf(path, sizeof(path), SLOTS_DIR "/%ld.dirty", slot);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
+}
+
+/**
+ * state_slot_mark_clean() - the slot's leftovers are forgotten
+ * @slot:	pool slot
+ */
+void state_slot_mark_clean(long slot)
+{
+	char path[sizeof(SLOTS_DIR) + 32];
+
+	snprintf(path, sizeof(path), SLOTS_DIR "/%ld.dirty", slot);
+	(void)unlink(path);
 }
 
 /**

@@ -135,6 +135,7 @@ _Noreturn void reaper_main(const struct reaper_params *p);
  * @global_lock: fd holding a shared lock on the netns's lock file
  * @job_lock:	fd holding an exclusive lock on the job's own lock file
  * @slot:	claimed pool slot, or -1
+ * @slot_dirty:	the slot was marked dirty (state_slot_mark_dirty())
  */
 struct job_state {
 	char id[NBJ_JOB_ID_LEN + 1];
@@ -142,6 +143,7 @@ struct job_state {
 	int global_lock;
 	int job_lock;
 	long slot;
+	bool slot_dirty;
 };
 
 /**
@@ -168,6 +170,8 @@ int state_job_create(struct job_state *ret);
 int state_slot_claim(struct job_state *st, const struct pool_config *pool,
 		     const struct nbj_prefix *used, size_t n_used,
 		     struct job_net *ret);
+void state_slot_mark_dirty(long slot);
+void state_slot_mark_clean(long slot);
 int state_record_write(const struct job_state *st, const struct job_record *r);
 int state_record_read(const char *id, struct job_record *ret);
 void state_job_remove(struct job_state *st);

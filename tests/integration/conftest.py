@@ -350,7 +350,8 @@ def host_problems(world, marker=None):
     if os.path.isdir(RUN_DIR):
         for entry in sorted(os.listdir(RUN_DIR)):
             if entry == "slots":
-                slots = sorted(os.listdir(os.path.join(RUN_DIR, "slots")))
+                slots = sorted(f for f in os.listdir(os.path.join(RUN_DIR, "slots"))
+                               if not f.endswith(".dirty"))  # marks, not claims
                 if slots:
                     problems.append(f"slot claims left in {RUN_DIR}/slots: {slots}")
             elif entry not in ("lock", "ctl.lock"):

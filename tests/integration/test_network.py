@@ -7,6 +7,7 @@ counters must stay silent).  An address target is refused at connect()
 by the supervisor's seccomp notifier (EACCES, "nbjail[ID]: deny connect"
 line); the relay judges the same flow again on the kernel path.
 """
+import os
 import re
 import time
 
@@ -310,4 +311,25 @@ def test_next_job_on_the_slot_does_not_meet_old_flows(nbj, world):
         cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "/usr/bin/python3", "-c",
                     SAME_PORT, what)
         assert cp.returncode == 0 and cp.stdout.strip() == "HTTP/1.0 200 OK", (what, cp)
+    world.clear()
+
+
+def test_slot_with_live_flows_is_marked_dirty(nbj, world):
+    """A job that ends with a flow open leaves a conntrack entry the host
+    never sees closed: its slot is marked, chosen last, and its entries
+    are forgotten before the slot's next use (nothing is flushed on the
+    way out: that would slow every job's exit)."""
+    from conftest import RUN_DIR
+    slots = os.path.join(RUN_DIR, "slots")
+    before = {f for f in os.listdir(slots) if f.endswith(".dirty")} if os.path.isdir(slots) else set()
+    cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "/usr/bin/python3", "-c",
+                "import os, socket\ns = socket.create_connection(('198.51.100.10', 80))\n"
+                "print('open', flush=True)\nos._exit(0)\n")
+    assert cp.returncode == 0 and cp.stdout.strip() == "open", cp
+    after = {f for f in os.listdir(slots) if f.endswith(".dirty")}
+    assert after - before, (before, after)  # jobs take clean slots first
+    # a clean exit marks nothing new
+    cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "true")
+    assert cp.returncode == 0
+    assert {f for f in os.listdir(slots) if f.endswith(".dirty")} <= after
     world.clear()
