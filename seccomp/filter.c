@@ -34,7 +34,11 @@
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -314,5 +318,69 @@ int seccomp_filter_load(const struct sock_fprog *prog, int *ret_listener)
 		return -errno;
 	if (ret_listener)
 		*ret_listener = (int)r;
+	return 0;
+}
+
+/*
+ * The cache's name: what decides the program (libseccomp's version, this
+ * file's build) in a hash, so an upgrade never loads an old program
+ */
+static void cache_path(char *buf, size_t len, const char *dir)
+{
+	const struct scmp_version *v = seccomp_version();
+	char key[128];
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+	snprintf(key, sizeof(key), "%s %s %u.%u.%u", __DATE__, __TIME__,
+		 v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(buf, len, "%s/seccomp-%016llx.bpf", dir, (unsigned long long)h);
+}
+
+/**
+ * seccomp_filter_cached() - the filter with notification, from a cache in
+ * @dir (root's, 0700) when an earlier job compiled it, else compiled and
+ * cached: compiling costs some 2 ms of every job's start
+ * @dir:	cache directory (/run/nbjail: gone at reboot, so never a
+ *		program of another kernel)
+ * @ret:	the program; free ret->filter with free()
+ *
+ * Return: 0, or negative errno
+ */
+int seccomp_filter_cached(const char *dir, struct sock_fprog *ret)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 16];
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	cache_path(path, sizeof(path), dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	    st.st_size > 0 && st.st_size % (off_t)sizeof(struct sock_filter) == 0 &&
+	    st.st_size / (off_t)sizeof(struct sock_filter) <= BPF_MAXINSNS) {
+		ret->filter = malloc((size_t)st.st_size);
+		if (!ret->filter)
+			return -ENOMEM;
+		if (pread(fd, ret->filter, (size_t)st.st_size, 0) == st.st_size) {
+			ret->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+			return 0;
+		}
+		free(ret->filter);
+	}
+	r = seccomp_filter_build(true, ret);
+	if (r < 0)
+		return r;
+	/* publish atomically; a failure only costs the next job the build */
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid());
+	closep(&fd);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		size_t len = ret->len * sizeof(struct sock_filter);
+
+		if (write(fd, ret->filter, len) != (ssize_t)len || rename(tmp, path) < 0)
+			(void)unlink(tmp);
+	}
 	return 0;
 }

@@ -10,6 +10,7 @@
 
 int seccomp_filter_install(int *ret_listener);
 int seccomp_filter_build(bool notify, struct sock_fprog *ret);
+int seccomp_filter_cached(const char *dir, struct sock_fprog *ret);
 int seccomp_filter_load(const struct sock_fprog *prog, int *ret_listener);
 
 #endif /* NBJ_SECCOMP_FILTER_H */

@@ -54,6 +54,7 @@
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "relay/relay.h"
+#include "seccomp/filter.h"
 #include "seccomp/selection.h"
 #include "seccomp/notify.h"
 #include "supervisor/ctl.h"
@@ -92,6 +93,7 @@ struct job_policy {
 
 struct nbj_job {
 	struct job_state state;
+	struct sock_fprog seccomp;
 	bool leaves_conntrack;
 	struct selection selection;
 	bool state_created;
@@ -998,7 +1000,14 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		err = negative_errno();
 		goto fail;
 	}
+	err = seccomp_filter_cached(NBJ_RUNTIME_DIR, &job->seccomp);
+	if (err < 0) {
+		log_err("cannot build the seccomp filter: %s", strerror(-err));
+		goto fail;
+	}
+	log_phase("seccomp filter");
 	rp = (struct reaper_params){
+		.seccomp = &job->seccomp,
 		.sock = sv[1],
 		.argv = cfg->argv,
 		.creds = &creds,
@@ -1083,6 +1092,7 @@ fail:
 	link_host_inventory_free(&inv);
 	job_teardown(job);
 	job_policy_free(&job->pol);
+	free(job->seccomp.filter);
 	free(job);
 	return err;
 }
@@ -1276,6 +1286,7 @@ void nbj_job_free(struct nbj_job *job)
 		return;
 	job_teardown(job);
 	job_policy_free(&job->pol);
+	free(job->seccomp.filter);
 	free(job);
 }
 

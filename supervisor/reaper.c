@@ -290,14 +290,9 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	}
 
-	/* compiled while the supervisor sets up the network; the workload
+	/* compiled (or read from the cache) by the supervisor; the workload
 	 * only loads it */
-	err = seccomp_filter_build(true, &prog);
-	if (err < 0) {
-		log_err("job setup: cannot build the seccomp filter: %s", strerror(-err));
-		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
-	}
-	log_phase("reaper: seccomp built");
+	prog = *p->seccomp;
 
 	/* EOF here means the supervisor is gone: nothing may start */
 	n = recv(p->sock, &go, sizeof(go), 0);

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/filter.h>
 #include <sys/types.h>
 
 #include "nbjail/nbjail.h"
@@ -114,6 +115,7 @@ struct reaper_msg {
  * @publish_ports: the job's published ports, open to the relay
  * @n_publish_ports: their number
  * @n_select_overlays: overlays processes may select (0: no selection)
+ * @seccomp:	the workload's seccomp program (seccomp/filter.c)
  */
 struct reaper_params {
 	int sock;
@@ -124,6 +126,7 @@ struct reaper_params {
 	const uint16_t *publish_ports;
 	size_t n_publish_ports;
 	size_t n_select_overlays;
+	const struct sock_fprog *seccomp;
 };
 
 _Noreturn void reaper_main(const struct reaper_params *p);

@@ -354,7 +354,8 @@ def host_problems(world, marker=None):
                                if not f.endswith(".dirty"))  # marks, not claims
                 if slots:
                     problems.append(f"slot claims left in {RUN_DIR}/slots: {slots}")
-            elif entry not in ("lock", "ctl.lock"):
+            elif entry not in ("lock", "ctl.lock") and not (
+                    entry.startswith("seccomp-") and entry.endswith(".bpf")):  # the filter cache
                 problems.append(f"left in {RUN_DIR}: {entry}")
     procs = nbjail_processes(world, marker)
     if procs:
