@@ -279,7 +279,8 @@ struct sam_session {
  * @epfd:		epoll instance
  * @timerfd:		one-second tick for dial deadlines
  * @flows:		fixed flow table, @cfg->max_flows slots
- * @free_head:		first free slot, UINT32_MAX when full
+ * @free_head:		first freed slot, UINT32_MAX when none
+ * @flows_high:		slots used at least once (taken in order first)
  * @live:		flows in use
  * @dns_refused:	DNS queries answered REFUSED
  * @dns_malformed:	DNS packets dropped as malformed
@@ -318,6 +319,7 @@ struct relay_ctx {
 	int timerfd;
 	struct flow *flows;
 	uint32_t free_head;
+	uint32_t flows_high;
 	unsigned live;
 	unsigned long dns_refused;
 	unsigned long dns_malformed;

@@ -123,7 +123,7 @@ static int session_watch(struct relay_ctx *c, unsigned ov, int fd, uint32_t even
 /* Fail every flow that waits for session @ov */
 static void session_fail_waiters(struct relay_ctx *c, unsigned ov, const char *why)
 {
-	for (uint32_t slot = 0; slot < c->cfg->max_flows; slot++) {
+	for (uint32_t slot = 0; slot < c->flows_high; slot++) {
 		struct flow *f = &c->flows[slot];
 
 		if (f->used && f->state == FLOW_PROXY && f->overlay == ov &&
@@ -237,7 +237,7 @@ static void session_ready(struct relay_ctx *c, unsigned ov)
 	log_info("overlay %s: I2P session ready, the job's destination is %s",
 		 overlay_of(c, ov)->name, s->address[0] ? s->address : "(unknown)");
 	sam_forward_start(c, ov);
-	for (uint32_t slot = 0; slot < c->cfg->max_flows; slot++) {
+	for (uint32_t slot = 0; slot < c->flows_high; slot++) {
 		struct flow *f = &c->flows[slot];
 
 		if (!f->used || f->state != FLOW_PROXY || f->overlay != ov ||

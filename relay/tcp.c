@@ -87,14 +87,13 @@ static time_t now_s(void)
  */
 int flow_table_init(struct relay_ctx *c)
 {
-	unsigned n = c->cfg->max_flows;
-
-	c->flows = calloc(n, sizeof(*c->flows));
+	c->flows = calloc(c->cfg->max_flows, sizeof(*c->flows));
 	if (!c->flows)
 		return -ENOMEM;
-	for (unsigned i = 0; i < n; i++)
-		c->flows[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
-	c->free_head = n ? 0 : UINT32_MAX;
+	/* slots are taken in order first (c->flows_high), freed ones reused
+	 * after: the table's pages are touched only as flows need them */
+	c->free_head = UINT32_MAX;
+	c->flows_high = 0;
 	return 0;
 }
 
@@ -165,10 +164,15 @@ static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
 	uint32_t slot = c->free_head;
 	struct flow *f;
 
-	if (slot == UINT32_MAX)
-		return -ENOSPC;
-	f = &c->flows[slot];
-	c->free_head = f->next_free;
+	if (slot == UINT32_MAX) {
+		if (c->flows_high >= c->cfg->max_flows)
+			return -ENOSPC;
+		slot = c->flows_high++;
+		f = &c->flows[slot];
+	} else {
+		f = &c->flows[slot];
+		c->free_head = f->next_free;
+	}
 	{
 		uint32_t gen = f->gen + 1;
 
@@ -717,7 +721,7 @@ unsigned tcp_cut_all(struct relay_ctx *c)
 {
 	unsigned n = 0;
 
-	for (uint32_t slot = 0; slot < c->cfg->max_flows; slot++) {
+	for (uint32_t slot = 0; slot < c->flows_high; slot++) {
 		if (!c->flows[slot].used)
 			continue;
 		flow_free(c, slot, true);
@@ -1008,7 +1012,7 @@ void tcp_timer(struct relay_ctx *c)
 {
 	time_t now = now_s();
 
-	for (uint32_t i = 0; i < c->cfg->max_flows; i++) {
+	for (uint32_t i = 0; i < c->flows_high; i++) {
 		struct flow *f = &c->flows[i];
 
 		if (!f->used || f->state == FLOW_RELAYING || f->deadline > now)
@@ -1032,7 +1036,7 @@ void tcp_timer(struct relay_ctx *c)
 void tcp_throttle_tick(struct relay_ctx *c)
 {
 	c->throttle_armed = false;
-	for (uint32_t slot = 0; slot < c->cfg->max_flows; slot++) {
+	for (uint32_t slot = 0; slot < c->flows_high; slot++) {
 		struct flow *f = &c->flows[slot];
 
 		if (!f->used || f->state != FLOW_RELAYING ||
