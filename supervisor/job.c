@@ -721,12 +721,14 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 		goto out;
 	}
 
+	log_phase("relay: sockets");
 	err = nft_host_add_job(&nj);
 	if (err < 0) {
 		log_err("cannot add the job's nftables chain: %s", strerror(-err));
 		goto out;
 	}
 	job->nft_added = true;
+	log_phase("relay: nft");
 
 	privs_unprivileged_user(&rc.uid, &rc.gid);
 	memcpy(rc.tcp_fds, tcp, sizeof(tcp));
