@@ -74,6 +74,8 @@ struct aggregate {
  * @various_ev: the last of them, for the summary's fields
  * @various_until_ms: when the summary is due
  * @sendv:	sd_journal_sendv() of the dlopen()ed libsystemd, or NULL
+ * @loaded:	libsystemd was looked for (at the first event: loading it
+ *		costs milliseconds of CPU the job's start should not share)
  */
 struct auditd {
 	const struct auditd_config *cfg;
@@ -82,7 +84,20 @@ struct auditd {
 	struct audit_event various_ev;
 	long long various_until_ms;
 	int (*sendv)(const struct iovec *iov, int n);
+	bool loaded;
 };
+
+static void journal_load(struct auditd *d)
+{
+	void *lib;
+
+	d->loaded = true;
+	lib = dlopen("libsystemd.so.0", RTLD_LAZY | RTLD_LOCAL);
+	d->sendv = lib ? (int (*)(const struct iovec *, int))dlsym(lib, "sd_journal_sendv")
+		       : NULL;
+	if (!d->sendv)
+		log_warn("libsystemd not available: audit events go to --audit-log only");
+}
 
 static long long now_ms(void)
 {
@@ -171,6 +186,8 @@ static void write_journal(struct auditd *d, const struct audit_event *ev,
 		snprintf(num, sizeof(num), "%llu", suppressed);
 		add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_SUPPRESSED", num);
 	}
+	if (cfg->journal && !d->loaded)
+		journal_load(d);
 	err = !cfg->journal ? 0 : d->sendv ? d->sendv(iov, (int)n) : -ENOSYS;
 	if (err < 0 && cfg->stats)
 		atomic_fetch_add(&cfg->stats->journal_errors, 1);
@@ -311,15 +328,6 @@ int auditd_run(const struct auditd_config *cfg)
 
 	snprintf(prefix, sizeof(prefix), "nbjail-audit[%s]", cfg->job_id);
 	log_set_prefix(prefix);
-	if (cfg->journal) {
-		void *lib = dlopen("libsystemd.so.0", RTLD_NOW | RTLD_LOCAL);
-
-		d.sendv = lib ? (int (*)(const struct iovec *, int))dlsym(lib, "sd_journal_sendv")
-			      : NULL;
-		if (!d.sendv)
-			log_warn("libsystemd not available: audit events go to --audit-log "
-				 "only");
-	}
 	/* SIGINT/SIGTERM of the terminal: keep writing until the producers
 	 * are gone, so that the job's last events are not lost */
 	(void)sigaction(SIGINT, &ign, NULL);
