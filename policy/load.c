@@ -299,6 +299,12 @@ static int overlay_field(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 		if (!s[0] || strlen(s) >= sizeof(o->interface) || strchr(s, '/'))
 			return fail_at(c, v, EINVAL, field, "'%s': an interface name", s);
 		snprintf(o->interface, sizeof(o->interface), "%s", s);
+		o->interface_given = true;
+	} else if (!strcmp(key, "proxy")) {
+		if (strcmp(s, "socks5") && strcmp(s, "http-connect"))
+			return fail_at(c, v, EINVAL, field, "'%s': socks5 or http-connect "
+				       "(tailscaled's SOCKS5 or HTTP proxy)", s);
+		o->via_http = !strcmp(s, "http-connect");
 	} else if (!strcmp(key, "key_file")) {
 		if (s[0] != '/' || strlen(s) >= sizeof(o->key_file))
 			return fail_at(c, v, EINVAL, field, "an absolute file name");
@@ -333,7 +339,7 @@ static int overlay_field(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 	} else {
 		return fail_at(c, k, EINVAL, field, "unknown field (kind, host, port, "
 			       "username, password_env, password_file, isolate_streams, "
-			       "interface, key_file, sam_options)");
+			       "interface, proxy, key_file, sam_options)");
 	}
 	return 0;
 }
@@ -396,9 +402,17 @@ static int load_overlay(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 	if (o->isolate_streams && o->username[0])
 		return fail_at(c, v, EINVAL, field, "isolate_streams makes up its own "
 			       "credentials: no username");
-	if (o->kind == OVERLAY_TAILSCALE && (o->proxy.family || o->username[0]))
-		return fail_at(c, v, EINVAL, field, "tailscale dials through its interface; "
-			       "for tailscaled's proxy use kind socks5 or http-connect");
+	if (o->kind == OVERLAY_TAILSCALE && o->proxy.family && o->interface_given)
+		return fail_at(c, v, EINVAL, field, "tailscale dials through tailscaled's "
+			       "proxy (host, port) or binds to its interface, not both");
+	if (o->kind == OVERLAY_TAILSCALE && (o->proxy.family || o->proxy.port) &&
+	    (!o->proxy.family || !o->proxy.port))
+		return fail_at(c, v, EINVAL, field, "tailscaled's proxy needs host and port");
+	if (o->kind == OVERLAY_TAILSCALE && o->username[0] && !o->proxy.family)
+		return fail_at(c, v, EINVAL, field, "a username is for tailscaled's proxy "
+			       "(host, port)");
+	if (o->via_http && (o->kind != OVERLAY_TAILSCALE || !o->proxy.family))
+		return fail_at(c, v, EINVAL, field, "proxy is for tailscale with host and port");
 	if (o->interface[0] && o->kind != OVERLAY_TAILSCALE)
 		return fail_at(c, v, EINVAL, field, "interface is for tailscale");
 	if (o->isolate_streams && o->kind != OVERLAY_SOCKS5)

@@ -180,8 +180,9 @@ int overlay_kind_parse(const char *s, struct overlay *ret)
 
 /**
  * overlay_via_proxy() - is an overlay dialled through a proxy's handshake
- * (socks5, tor, http-connect, i2p's SAM bridge), which resolves names
- * itself, rather than by the relay (direct, tailscale)?
+ * (socks5, tor, http-connect, i2p's SAM bridge, tailscaled's SOCKS5 or
+ * HTTP proxy), which resolves names itself, rather than by the relay
+ * (direct, tailscale bound to its interface)?
  * @o:		the overlay
  *
  * Return: true for a proxy
@@ -189,7 +190,7 @@ int overlay_kind_parse(const char *s, struct overlay *ret)
 bool overlay_via_proxy(const struct overlay *o)
 {
 	return o->kind == OVERLAY_SOCKS5 || o->kind == OVERLAY_HTTP_CONNECT ||
-	       o->kind == OVERLAY_I2P;
+	       o->kind == OVERLAY_I2P || (o->kind == OVERLAY_TAILSCALE && o->proxy.family);
 }
 
 /**

@@ -183,7 +183,11 @@ enum overlay_kind {
  * @password_file:	file holding the password (first line), or ""
  * @password:		the password, read by the supervisor at start
  * @isolate_streams:	fresh random SOCKS5 credentials per connection
- * @interface:		tailscale: the interface dials are bound to
+ * @interface:		tailscale: the interface dials are bound to (when
+ *			it has no proxy)
+ * @interface_given:	@interface was written in the policy
+ * @via_http:		tailscale with host and port: tailscaled's HTTP
+ *			proxy (proxy: http-connect) instead of its SOCKS5
  * @sam_options:	i2p: extra SESSION CREATE options (key=value ...)
  * @key_file:		i2p: file holding the destination's private keys;
  *			created (0600) at the first start when missing
@@ -202,6 +206,8 @@ struct overlay {
 	char password[256];
 	bool isolate_streams;
 	char interface[16];
+	bool interface_given;
+	bool via_http;
 	char sam_options[I2P_SAM_OPTIONS_MAX];
 	char key_file[256];
 	char i2p_key[I2P_KEY_MAX];

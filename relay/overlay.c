@@ -134,7 +134,7 @@ void overlay_begin(struct relay_ctx *c, struct flow *f)
 		sam_flow_begin(c, f);
 		return;
 	}
-	if (o->kind == OVERLAY_SOCKS5) {
+	if (o->kind == OVERLAY_SOCKS5 || (o->kind == OVERLAY_TAILSCALE && !o->via_http)) {
 		bool auth = o->username[0] || o->isolate_streams;
 		unsigned char greet[3] = { 5, 1, auth ? 2 : 0 };
 

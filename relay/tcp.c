@@ -341,7 +341,8 @@ static const char *flow_interface(const struct relay_ctx *c, const struct flow *
 	const struct nbj_policy *p = c->cfg->policy;
 
 	if (f->inbound || f->overlay == OVERLAY_DIRECT_INDEX || !p->overlays ||
-	    p->overlays[f->overlay].kind != OVERLAY_TAILSCALE)
+	    p->overlays[f->overlay].kind != OVERLAY_TAILSCALE ||
+	    p->overlays[f->overlay].proxy.family)
 		return NULL;
 	return p->overlays[f->overlay].interface;
 }

@@ -365,9 +365,11 @@ static void print_overlays(FILE *out, const struct nbj_config *cfg)
 
 		host.port = 0;
 		fprintf(out, "  %s:\n    kind: %s\n", o->name, kinds[o->kind]);
-		if (o->interface[0])
+		if (o->interface[0] && !o->proxy.family)
 			fprintf(out, "    interface: \"%s\"\n", o->interface);
-		if (o->kind != OVERLAY_DIRECT && o->kind != OVERLAY_TAILSCALE)
+		if (o->via_http)
+			fprintf(out, "    proxy: http-connect\n");
+		if (o->kind != OVERLAY_DIRECT && o->proxy.family)
 			fprintf(out, "    host: \"%s\"\n    port: %u\n",
 				nbj_addr_format(&host, buf, sizeof(buf)), o->proxy.port);
 		if (o->username[0])

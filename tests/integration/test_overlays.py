@@ -194,7 +194,12 @@ def test_http_connect(nbj, world, proxies, tmp_path):
 
 
 @pytest.mark.parametrize("text,where,words", [
-    ("overlays: {x: {kind: tailscale, host: 127.0.0.1, port: 1055}}\n", "overlays.x", "use kind socks5"),
+    ("overlays: {x: {kind: tailscale, host: 127.0.0.1}}\n", "overlays.x", "needs host and port"),
+    ("overlays: {x: {kind: tailscale, host: 127.0.0.1, port: 1055, interface: ts1}}\n",
+     "overlays.x", "not both"),
+    ("overlays: {x: {kind: socks5, host: 127.0.0.1, port: 1055, proxy: http-connect}}\n",
+     "overlays.x", "proxy is for tailscale"),
+    ("overlays: {x: {kind: tailscale, proxy: ftp}}\n", "overlays.x.proxy", "socks5 or http-connect"),
     ("overlays: {x: {kind: carrier-pigeon}}\n", "overlays.x.kind", "unknown kind"),
     ("overlays: {x: {kind: socks5, port: 1080}}\n", "overlays.x", "needs host and port"),
     ("overlays: {x: {kind: socks5, host: proxy.example, port: 1080}}\n", "overlays.x.host",
@@ -466,3 +471,23 @@ def test_select_errors(nbj, world, tmp_path):
     assert cp.returncode == 125 and "not inside an nbjail job" in cp.stderr, cp.stderr
     cp = run([str(SELECT), "rec", "true"], ns=HOST_NS)
     assert cp.returncode == 2 and "Usage" in cp.stderr
+
+
+@pytest.mark.parametrize("proxy, port", [("socks5", 1080), ("http-connect", 8888)])
+def test_tailscale_through_tailscaleds_proxy(nbj, world, proxies, tailnet, tmp_path, proxy, port):
+    """tailscale through tailscaled's SOCKS5 or HTTP proxy (here microsocks
+    and tinyproxy on the host, which reach the tailnet): the tailnet's
+    addresses are reachable through this overlay, and only through it."""
+    pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale, host: 127.0.0.1, port: %d, "
+                 "proxy: %s}\nroutes: [{match: '100.64.0.0/10', overlay: ts}]\n"
+                 "allow: ['100.100.1.5:80']\n" % (port, proxy))
+    cp = curl(pol, "http://100.100.1.5/")
+    assert cp.returncode == 0 and cp.stdout == "tailnet 100.100.1.5\n", cp
+    cp = nbjail("check", pol)
+    assert cp.returncode == 0 and "host: \"127.0.0.1\"" in cp.stdout, cp
+    assert ("proxy: http-connect" in cp.stdout) == (proxy == "http-connect"), cp.stdout
+    # routed elsewhere, the tailnet stays in the floor
+    other = policy(tmp_path, "overlays:\n  ts: {kind: tailscale, host: 127.0.0.1, port: %d}\n"
+                   "allow: ['100.100.1.5:80']\n" % port)
+    cp = curl(other, "http://100.100.1.5/")
+    assert cp.returncode != 0 and "reason=floor:cgnat" in cp.stderr, cp
