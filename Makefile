@@ -2,6 +2,7 @@
 #
 #   sudo make demo    install dependencies, build, run the demo in a test world
 #   sudo make check   install dependencies, build, run every test
+#   sudo make bench   benchmarks against peers (bench/README.md)
 #
 # Both only touch network namespaces they create themselves.
 
@@ -15,7 +16,7 @@ APT_PACKAGES = gcc make pkg-config meson ninja-build scdoc \
 	iproute2 nftables procps python3 python3-pytest curl socat \
 	dnsmasq-base iperf3 microsocks tinyproxy dante-server i2pd
 
-.PHONY: all deps build build-asan demo check unit integration install clean
+.PHONY: all deps build build-asan demo check bench unit integration install clean
 
 all: build
 
@@ -49,6 +50,9 @@ demo: deps build
 
 check: deps build build-asan
 	tests/run-all.sh $(BUILD) $(BUILD_ASAN)
+
+bench: deps build
+	bench/run
 
 install: build
 	meson install -C $(BUILD)

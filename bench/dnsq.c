@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * bench/dnsq.c - DNS queries per second over UDP, and their p50
+ *
+ *   dnsq SERVER NAME COUNT SECONDS
+ *
+ * One query (type A) at a time, new id each, bounded by COUNT and
+ * SECONDS; a query without an answer in 1 s counts as failed.  SERVER
+ * "resolv" takes the first nameserver of /etc/resolv.conf.  Prints JSON.
+ */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_in s = { .sin_family = AF_INET, .sin_port = htons(53) };
+	unsigned char q[512], r[1500];
+	char server[64];
+	int count, ok = 0, failed = 0, fd;
+	double seconds, t0, el, *lat;
+	size_t qlen = 12;
+
+	if (argc != 5)
+		return 2;
+	snprintf(server, sizeof(server), "%s", argv[1]);
+	if (!strcmp(server, "resolv")) {
+		FILE *f = fopen("/etc/resolv.conf", "r");
+		char line[256];
+
+		while (f && fgets(line, sizeof(line), f))
+			if (sscanf(line, "nameserver %63s", server) == 1)
+				break;
+	}
+	inet_pton(AF_INET, server, &s.sin_addr);
+	count = atoi(argv[3]);
+	seconds = atof(argv[4]);
+	lat = calloc((size_t)count, sizeof(double));
+	memset(q, 0, 12);
+	q[2] = 1; /* RD */
+	q[5] = 1; /* one question */
+	for (char *p = argv[2], *dot; *p; p = dot + 1) {
+		dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+
+		q[qlen++] = (unsigned char)l;
+		memcpy(q + qlen, p, l);
+		qlen += l;
+		if (!dot)
+			break;
+	}
+	q[qlen++] = 0;
+	q[qlen++] = 0, q[qlen++] = 1, q[qlen++] = 0, q[qlen++] = 1;
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	connect(fd, (struct sockaddr *)&s, sizeof(s));
+	t0 = now();
+	for (int i = 0; i < count && now() - t0 < seconds; i++) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		double st = now();
+
+		q[0] = (unsigned char)(i >> 8), q[1] = (unsigned char)i;
+		if (send(fd, q, qlen, 0) != (ssize_t)qlen || poll(&p, 1, 1000) != 1 ||
+		    recv(fd, r, sizeof(r), 0) < 12 || r[0] != q[0] || r[1] != q[1]) {
+			failed++;
+			continue;
+		}
+		lat[ok++] = now() - st;
+	}
+	el = now() - t0;
+	qsort(lat, (size_t)ok, sizeof(double), cmp);
+	printf("{\"ok\": %d, \"failed\": %d, \"seconds\": %.3f, \"qps\": %.0f, \"p50_us\": %.0f}\n",
+	       ok, failed, el, ok / el, ok ? lat[ok / 2] * 1e6 : 0);
+	return 0;
+}
