@@ -32,6 +32,7 @@
 #define DNS_TCP_MAX 64		/* DNS-over-TCP connections at once */
 #define DNS_TCP_TIMEOUT_S 10
 #define PROXY_BUF 1024		/* one proxy handshake message */
+#define NAME_CACHE_MAX_S 60	/* a name's answers are reused at most this long */
 #define SAM_LINE_MAX 4096	/* a SAM line, private keys included */
 #define SAM_SESSION_TIMEOUT_S 180 /* tunnels of a new destination */
 #define SAM_STREAM_TIMEOUT_S 60	/* STREAM CONNECT: lease set lookup */
@@ -165,10 +166,17 @@ struct flow {
  * @name:	normalized host name, "" when the slot is free
  * @tainted:	it once resolved to an internal address: denied for the
  *		rest of the job's life (DNS rebinding)
+ * @cached:	its last answers, reused for flows until @cached_until (their
+ *		TTL, at most NAME_CACHE_MAX_S): resolved once, pinned
+ * @n_cached:	their number
+ * @cached_until: CLOCK_MONOTONIC seconds
  */
 struct name_entry {
 	char name[NBJ_NAME_MAX + 1];
 	bool tainted;
+	struct nbj_addr cached[RESOLVE_ANSWERS_MAX];
+	unsigned n_cached;
+	time_t cached_until;
 };
 
 /**
@@ -418,7 +426,7 @@ void tcp_throttle_tick(struct relay_ctx *c);
 void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		  const struct nbj_addr *answers, size_t n);
 void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
-		  const struct nbj_addr *answers, size_t n);
+		  const struct nbj_addr *answers, size_t n, unsigned ttl);
 
 int flow_table_init(struct relay_ctx *c);
 void tcp_accept(struct relay_ctx *c, int listen_fd);

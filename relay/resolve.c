@@ -120,12 +120,16 @@ static void addrinfo_done(void *arg, int status, int timeouts,
 	struct relay_ctx *c = req->c;
 	void *cookie = req->cookie;
 	struct nbj_addr answers[RESOLVE_ANSWERS_MAX];
+	unsigned ttl = NAME_CACHE_MAX_S;
 	size_t n = 0;
 
 	(void)timeouts;
 	req->next_free = c->req_free;
 	c->req_free = (uint32_t)(req - c->reqs);
 	n = collect(res, answers);
+	for (struct ares_addrinfo_node *a = res ? res->nodes : NULL; a; a = a->ai_next)
+		if (a->ai_ttl >= 0 && (unsigned)a->ai_ttl < ttl)
+			ttl = (unsigned)a->ai_ttl;
 	if (res)
 		ares_freeaddrinfo(res);
 	if (status == ARES_EDESTRUCTION)
@@ -135,7 +139,7 @@ static void addrinfo_done(void *arg, int status, int timeouts,
 			     status, answers, n);
 	else
 		tcp_resolved(c, RESOLVE_COOKIE_SLOT(cookie), RESOLVE_COOKIE_GEN(cookie),
-			     status, answers, n);
+			     status, answers, n, status == ARES_SUCCESS && n ? ttl : 0);
 }
 
 /**

@@ -545,6 +545,15 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 			return;
 		}
 		f->state = FLOW_RESOLVING;
+		if (c->names[name].cached_until > now_s()) {
+			/* resolved for an earlier flow, within its TTL: judged
+			 * again (policy, floor), dialled without asking again */
+			struct name_entry *e = &c->names[name];
+
+			tcp_resolved(c, slot, f->gen & 0x3fffffff, ARES_SUCCESS, e->cached,
+				     e->n_cached, 0);
+			return;
+		}
 		if (resolve_start(c, c->names[name].name,
 				  RESOLVE_COOKIE(RESOLVE_FOR_FLOW, slot, f->gen)) < 0) {
 			deny(c, &target, peer, name, "resolve-failed", NULL, 0);
@@ -573,9 +582,10 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
  * @status:	c-ares status
  * @answers:	every address of the name, IPv6 first
  * @n:		their number
+ * @ttl:	how long they may be reused for further flows (0: not)
  */
 void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
-		  const struct nbj_addr *answers, size_t n)
+		  const struct nbj_addr *answers, size_t n, unsigned ttl)
 {
 	struct decision d;
 	char reason[64];
@@ -608,6 +618,13 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		return;
 	}
 	log_exception(c, &d, &f->target, &f->peer);
+	if (ttl && n <= RESOLVE_ANSWERS_MAX) {
+		struct name_entry *e = &c->names[f->name];
+
+		memcpy(e->cached, answers, n * sizeof(*answers));
+		e->n_cached = (unsigned)n;
+		e->cached_until = now_s() + (ttl < NAME_CACHE_MAX_S ? ttl : NAME_CACHE_MAX_S);
+	}
 	memcpy(f->answers, answers, n * sizeof(*answers));
 	f->n_answers = (unsigned)n;
 	f->next_answer = 0;
