@@ -72,6 +72,7 @@ DNS_RECORDS = [
     "--host-record=allowed.test,198.51.100.10,2001:db8::10",
     "--host-record=other.test,198.51.100.11",
     "--host-record=v4only.test,198.51.100.10",
+    "--host-record=cached.test,198.51.100.10,60",   # the only record with a TTL
     "--host-record=v6only.test,2001:db8::10",
     "--host-record=www.sub.test,198.51.100.10",
     "--host-record=sub.test,198.51.100.11",

@@ -51,6 +51,33 @@ def test_allowed_name_reached_through_pinned_answer(nbj, world):
     assert cp.returncode == 0 and cp.stdout == "world 198.51.100.10:80\n", cp
 
 
+def test_answers_are_reused_for_their_ttl(nbj, world):
+    """cached.test has a TTL of 60 s: the relay resolves it for the first
+    connection and reuses the answers for the next ones (each judged
+    again); the TTL-0 names of the world are resolved every time."""
+    script = ("import socket\n"
+              "for name in ('cached.test', 'v4only.test'):\n"
+              "    a = socket.getaddrinfo(name, 80, socket.AF_INET, socket.SOCK_STREAM)[0][4]\n"
+              "    for _ in range(3):\n"
+              "        s = socket.create_connection(a, timeout=5)\n"
+              "        s.sendall(b'GET / HTTP/1.0\\r\\n\\r\\n')\n"
+              "        print(name, s.recv(100).split(b'\\r\\n')[0].decode())\n"
+              "        s.close()\n")
+    world.clear()
+    cp = nbjail("run", "--allow", "cached.test:80", "--allow", "v4only.test:80", "--",
+                "/usr/bin/python3", "-c", script)
+    assert cp.returncode == 0 and cp.stdout.count("HTTP/1.0 200 OK") == 6, cp
+    asked = [(n, t) for n, t, _a in world.dns_queries()]
+    # the job's lookup (the stub asks upstream: A) plus the relay's pin (A and AAAA)
+    # the stub's existence check (A and AAAA) plus the relay's pin (A and AAAA) once
+    assert asked.count(("cached.test", "A")) == 2, asked
+    assert asked.count(("cached.test", "AAAA")) == 2, asked
+    # TTL 0: pinned again for each of the 3 connections
+    assert asked.count(("v4only.test", "A")) == 4, asked
+    assert asked.count(("v4only.test", "AAAA")) == 4, asked
+    world.clear()
+
+
 def test_name_port_is_enforced(nbj, world):
     cp, res = probe(["tcp", "allowed.test", 80], ["tcp", "allowed.test", 8080],
                     allow=["allowed.test:8080"])
