@@ -124,6 +124,14 @@ static int pending_alloc(struct relay_ctx *c)
 	return -ENOSPC;
 }
 
+static time_t now_mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 			 const unsigned char *q, size_t qlen)
 {
@@ -211,6 +219,26 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, &synthetic);
 		return;
 	}
+	if (slot >= 0 && c->names[slot].cached_until > now_mono_s()) {
+		/* its answers are known and within their TTL: judged again,
+		 * no query upstream */
+		const struct name_entry *e = &c->names[slot];
+		struct decision d;
+		struct nbj_addr synthetic;
+
+		if (hostaddr_floor(c)) {
+			policy_decide_name(p, hostaddr_floor(c), dq.name, 0, e->cached,
+					   e->n_cached, &d);
+			if (d.reason != DECIDE_FLOOR) {
+				stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED,
+					    "allowed");
+				names_synthetic(c, slot, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6,
+						&synthetic);
+				reply(c, cl, q, qlen, DNS_RCODE_NOERROR, &synthetic);
+				return;
+			}
+		}
+	}
 	i = pending_alloc(c);
 	if (slot < 0 || i < 0 || qlen > DNS_QUERY_MAX) {
 		log_warn("dns %s: %s", dq.name, slot < 0 ? "name table full" :
@@ -239,9 +267,10 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
  * @status:	c-ares status
  * @answers:	every address of the name
  * @n:		their number
+ * @ttl:	how long the answers may be reused (0: not)
  */
 void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
-		  const struct nbj_addr *answers, size_t n)
+		  const struct nbj_addr *answers, size_t n, unsigned ttl)
 {
 	struct dns_pending *pq;
 	struct dns_question dq;
@@ -293,6 +322,7 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
+	names_cache_store(c, name, answers, n, ttl);
 	stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED, "allowed");
 	names_synthetic(c, name, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6, &synthetic);
 	reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NOERROR, &synthetic);

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "relay/relay_int.h"
 
@@ -115,4 +116,29 @@ int names_from_synthetic(const struct relay_ctx *c, const struct nbj_addr *a,
 	if (n == 0 || n > c->n_names)
 		return -ENOENT;
 	return (int)(n - 1);
+}
+
+/**
+ * names_cache_store() - keep a name's allowed answers for its TTL (at most
+ * NAME_CACHE_MAX_S): later flows and DNS queries for it are judged on
+ * them without asking the resolver again
+ * @c:		relay context
+ * @slot:	name table slot
+ * @answers:	every address of the name
+ * @n:		their number
+ * @ttl:	seconds they may be reused (0: not kept)
+ */
+void names_cache_store(struct relay_ctx *c, int slot, const struct nbj_addr *answers,
+		       size_t n, unsigned ttl)
+{
+	struct name_entry *e;
+	struct timespec ts;
+
+	if (slot < 0 || !ttl || !n || n > RESOLVE_ANSWERS_MAX)
+		return;
+	e = &c->names[slot];
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	memcpy(e->cached, answers, n * sizeof(*answers));
+	e->n_cached = (unsigned)n;
+	e->cached_until = ts.tv_sec + (ttl < NAME_CACHE_MAX_S ? ttl : NAME_CACHE_MAX_S);
 }

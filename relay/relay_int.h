@@ -424,7 +424,9 @@ void tcp_throttle_tick(struct relay_ctx *c);
 
 /* dns.c, tcp.c: completions of resolve_start() */
 void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
-		  const struct nbj_addr *answers, size_t n);
+		  const struct nbj_addr *answers, size_t n, unsigned ttl);
+void names_cache_store(struct relay_ctx *c, int slot, const struct nbj_addr *answers,
+		       size_t n, unsigned ttl);
 void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		  const struct nbj_addr *answers, size_t n, unsigned ttl);
 

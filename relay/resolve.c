@@ -136,7 +136,7 @@ static void addrinfo_done(void *arg, int status, int timeouts,
 		return;
 	if (RESOLVE_COOKIE_WHAT(cookie) == RESOLVE_FOR_DNS)
 		dns_resolved(c, RESOLVE_COOKIE_SLOT(cookie), RESOLVE_COOKIE_GEN(cookie),
-			     status, answers, n);
+			     status, answers, n, status == ARES_SUCCESS && n ? ttl : 0);
 	else
 		tcp_resolved(c, RESOLVE_COOKIE_SLOT(cookie), RESOLVE_COOKIE_GEN(cookie),
 			     status, answers, n, status == ARES_SUCCESS && n ? ttl : 0);

@@ -618,13 +618,7 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		return;
 	}
 	log_exception(c, &d, &f->target, &f->peer);
-	if (ttl && n <= RESOLVE_ANSWERS_MAX) {
-		struct name_entry *e = &c->names[f->name];
-
-		memcpy(e->cached, answers, n * sizeof(*answers));
-		e->n_cached = (unsigned)n;
-		e->cached_until = now_s() + (ttl < NAME_CACHE_MAX_S ? ttl : NAME_CACHE_MAX_S);
-	}
+	names_cache_store(c, f->name, answers, n, ttl);
 	memcpy(f->answers, answers, n * sizeof(*answers));
 	f->n_answers = (unsigned)n;
 	f->next_answer = 0;
