@@ -149,3 +149,32 @@ bool i2p_key_valid(const char *b64)
 	d = i2p_dest_length(bin, (size_t)n);
 	return d > 0 && n > d;
 }
+
+/**
+ * i2p_sam_value() - the value of KEY= in a SAM reply line
+ * @line:	the reply, e.g. "STREAM STATUS RESULT=OK"
+ * @key:	e.g. "RESULT"
+ * @out:	the value
+ * @outlen:	room in @out
+ *
+ * Return: true if found and it fits
+ */
+bool i2p_sam_value(const char *line, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = line; (p = strstr(p, key)); p += klen) {
+		size_t n;
+
+		if ((p != line && p[-1] != ' ') || p[klen] != '=')
+			continue;
+		p += klen + 1;
+		n = strcspn(p, " \r\n");
+		if (n >= outlen)
+			return false;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return true;
+	}
+	return false;
+}

@@ -307,6 +307,7 @@ ssize_t i2p_b64_decode(const char *in, unsigned char *out, size_t outlen);
 ssize_t i2p_dest_length(const unsigned char *b, size_t len);
 int i2p_b32_address(const char *b64, char *out, size_t outlen);
 bool i2p_key_valid(const char *b64);
+bool i2p_sam_value(const char *line, const char *key, char *out, size_t outlen);
 
 /**
  * enum decision_reason - the single reason carried by a verdict

@@ -80,27 +80,6 @@ static const struct overlay *overlay_of(const struct relay_ctx *c, unsigned ov)
 	return &c->cfg->policy->overlays[ov];
 }
 
-/* The value of KEY= in a SAM reply line */
-static bool sam_value(const char *line, const char *key, char *out, size_t outlen)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = line; (p = strstr(p, key)); p += klen) {
-		size_t n;
-
-		if ((p != line && p[-1] != ' ') || p[klen] != '=')
-			continue;
-		p += klen + 1;
-		n = strcspn(p, " \r\n");
-		if (n >= outlen)
-			return false;
-		memcpy(out, p, n);
-		out[n] = '\0';
-		return true;
-	}
-	return false;
-}
-
 /* A SAM RESULT= as an audit reason: CANT_REACH_PEER -> cant-reach-peer */
 static void result_reason(const char *result, char *out, size_t outlen)
 {
@@ -228,6 +207,50 @@ static void session_queue(struct sam_session *s, const char *fmt, ...)
 	s->have = 0;
 }
 
+/*
+ * One step of a control conversation on @fd (the session's or its
+ * forward's, one at a time, sharing s->out and s->in): send what is
+ * queued, then read up to a newline.  Return 1 with the line in s->in
+ * (terminated), 0 to wait, or negative with *why set.  @watch_in is
+ * called once the command is sent, to wait for the reply.
+ */
+static int conversation_io(struct relay_ctx *c, unsigned ov, struct sam_session *s, int fd,
+			   int (*watch_in)(struct relay_ctx *, unsigned), const char **why)
+{
+	ssize_t n;
+	char *nl;
+
+	*why = "sam-closed";
+	while (s->out_off < s->out_len) {
+		n = send(fd, s->out + s->out_off, s->out_len - s->out_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -EPIPE;
+		s->out_off += (size_t)n;
+		if (s->out_off == s->out_len)
+			(void)watch_in(c, ov);
+	}
+	n = recv(fd, s->in + s->have, sizeof(s->in) - 1 - s->have, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN))
+		return -ECONNRESET;
+	if (n < 0)
+		return 0;
+	s->have += (size_t)n;
+	s->in[s->have] = '\0';
+	nl = memchr(s->in, '\n', s->have);
+	if (!nl) {
+		*why = "sam-protocol-error";
+		return s->have == sizeof(s->in) - 1 ? -EPROTO : 0;
+	}
+	*nl = '\0';
+	return 1;
+}
+
+static int session_watch_in(struct relay_ctx *c, unsigned ov)
+{
+	return session_watch(c, ov, c->sam[ov].fd, EPOLLIN, false);
+}
+
 /* The session is ready: start published ports, wake waiting flows */
 static void session_ready(struct relay_ctx *c, unsigned ov)
 {
@@ -255,7 +278,7 @@ static void session_line(struct relay_ctx *c, unsigned ov, char *line)
 	const struct overlay *o = overlay_of(c, ov);
 	char result[64], reason[64], dest[I2P_KEY_MAX];
 
-	if (!sam_value(line, "RESULT", result, sizeof(result))) {
+	if (!i2p_sam_value(line, "RESULT", result, sizeof(result))) {
 		session_failed(c, ov, "sam-protocol-error");
 		return;
 	}
@@ -277,7 +300,7 @@ static void session_line(struct relay_ctx *c, unsigned ov, char *line)
 		return;
 	}
 	/* SESSION STATUS RESULT=OK DESTINATION=<private keys> */
-	if (!s->address[0] && sam_value(line, "DESTINATION", dest, sizeof(dest)) &&
+	if (!s->address[0] && i2p_sam_value(line, "DESTINATION", dest, sizeof(dest)) &&
 	    i2p_b32_address(dest, s->address, sizeof(s->address)) < 0)
 		s->address[0] = '\0';
 	explicit_bzero(dest, sizeof(dest));
@@ -319,42 +342,14 @@ void sam_event(struct relay_ctx *c, unsigned ov, uint32_t events)
 		return;
 	}
 	(void)events;
-	while (s->out_off < s->out_len) {
-		ssize_t n = send(s->fd, s->out + s->out_off, s->out_len - s->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	{
+		const char *why;
+		int r = conversation_io(c, ov, s, s->fd, session_watch_in, &why);
 
-		if (n < 0) {
-			if (errno == EAGAIN)
-				return;
-			session_failed(c, ov, "sam-closed");
-			return;
-		}
-		s->out_off += (size_t)n;
-		if (s->out_off == s->out_len)
-			(void)session_watch(c, ov, s->fd, EPOLLIN, false);
-	}
-	for (;;) {
-		ssize_t n = recv(s->fd, s->in + s->have, sizeof(s->in) - 1 - s->have,
-				 MSG_DONTWAIT);
-		char *nl;
-
-		if (n == 0 || (n < 0 && errno != EAGAIN)) {
-			session_failed(c, ov, "sam-closed");
-			return;
-		}
-		if (n < 0)
-			return;
-		s->have += (size_t)n;
-		s->in[s->have] = '\0';
-		nl = memchr(s->in, '\n', s->have);
-		if (!nl) {
-			if (s->have == sizeof(s->in) - 1)
-				session_failed(c, ov, "sam-protocol-error");
-			return;
-		}
-		*nl = '\0';
-		session_line(c, ov, s->in);
-		return;
+		if (r < 0)
+			session_failed(c, ov, why);
+		else if (r > 0)
+			session_line(c, ov, s->in);
 	}
 }
 
@@ -483,7 +478,7 @@ int sam_flow_io(struct relay_ctx *c, struct flow *f, const char **why)
 			r = flow_line(f, fd, why);
 			if (r <= 0)
 				return r;
-			if (!sam_value((char *)f->proxy_buf, "RESULT", result, sizeof(result))) {
+			if (!i2p_sam_value((char *)f->proxy_buf, "RESULT", result, sizeof(result))) {
 				*why = "sam-protocol-error";
 				return -EPROTO;
 			}
@@ -581,6 +576,11 @@ static int forward_watch(struct relay_ctx *c, unsigned ov, uint32_t events, bool
 
 	return epoll_ctl(c->epfd, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->sam[ov].fwd_fd,
 			 &ev) < 0 ? negative_errno() : 0;
+}
+
+static int forward_watch_in(struct relay_ctx *c, unsigned ov)
+{
+	return forward_watch(c, ov, EPOLLIN, false);
 }
 
 /**
@@ -719,41 +719,16 @@ void sam_forward_event(struct relay_ctx *c, unsigned ov, uint32_t events)
 		forward_failed(c, ov, "sam-closed");
 		return;
 	}
-	while (s->out_off < s->out_len) {
-		ssize_t n = send(s->fwd_fd, s->out + s->out_off, s->out_len - s->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno != EAGAIN)
-				forward_failed(c, ov, "sam-closed");
-			return;
-		}
-		s->out_off += (size_t)n;
-		if (s->out_off == s->out_len)
-			(void)forward_watch(c, ov, EPOLLIN, false);
-	}
 	{
-		ssize_t n = recv(s->fwd_fd, s->in + s->have, sizeof(s->in) - 1 - s->have,
-				 MSG_DONTWAIT);
-		char *nl;
+		const char *why;
+		int r = conversation_io(c, ov, s, s->fwd_fd, forward_watch_in, &why);
 
-		if (n == 0 || (n < 0 && errno != EAGAIN)) {
-			forward_failed(c, ov, "sam-closed");
+		if (r < 0)
+			forward_failed(c, ov, why);
+		if (r <= 0)
 			return;
-		}
-		if (n < 0)
-			return;
-		s->have += (size_t)n;
-		s->in[s->have] = '\0';
-		nl = memchr(s->in, '\n', s->have);
-		if (!nl) {
-			if (s->have == sizeof(s->in) - 1)
-				forward_failed(c, ov, "sam-protocol-error");
-			return;
-		}
-		*nl = '\0';
 	}
-	if (!sam_value(s->in, "RESULT", result, sizeof(result))) {
+	if (!i2p_sam_value(s->in, "RESULT", result, sizeof(result))) {
 		forward_failed(c, ov, "sam-protocol-error");
 		return;
 	}

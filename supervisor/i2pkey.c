@@ -76,27 +76,6 @@ static int sam_write(int fd, const char *s)
 	return write(fd, s, len) == (ssize_t)len ? 0 : -EIO;
 }
 
-/* The value of KEY= in a SAM reply line, copied into @out */
-static int sam_value(const char *line, const char *key, char *out, size_t outlen)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = line; (p = strstr(p, key)); p += klen) {
-		size_t n;
-
-		if ((p != line && p[-1] != ' ') || p[klen] != '=')
-			continue;
-		p += klen + 1;
-		n = strcspn(p, " ");
-		if (n >= outlen)
-			return -ENOSPC;
-		memcpy(out, p, n);
-		out[n] = '\0';
-		return 0;
-	}
-	return -ENOENT;
-}
-
 /* Ask the SAM bridge of @o for a new destination's private keys */
 static int sam_generate(const struct overlay *o, char *key, size_t keylen)
 {
@@ -122,14 +101,14 @@ static int sam_generate(const struct overlay *o, char *key, size_t keylen)
 		err = sam_read_line(fd, line, sizeof(line), deadline);
 	if (err < 0)
 		return err;
-	if (sam_value(line, "RESULT", result, sizeof(result)) < 0 || strcmp(result, "OK"))
+	if (!i2p_sam_value(line, "RESULT", result, sizeof(result)) || strcmp(result, "OK"))
 		return -EPROTO;
 	err = sam_write(fd, "DEST GENERATE SIGNATURE_TYPE=7\n");
 	if (!err)
 		err = sam_read_line(fd, line, sizeof(line), deadline);
 	if (err < 0)
 		return err;
-	if (strncmp(line, "DEST REPLY", 10) || sam_value(line, "PRIV", key, keylen) < 0 ||
+	if (strncmp(line, "DEST REPLY", 10) || !i2p_sam_value(line, "PRIV", key, keylen) ||
 	    !i2p_key_valid(key))
 		return -EPROTO;
 	explicit_bzero(line, sizeof(line));

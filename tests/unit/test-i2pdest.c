@@ -66,9 +66,25 @@ static void test_not_keys(void **state)
 	assert_int_equal(i2p_b32_address(key, addr, 20), -ENOSPC);
 }
 
+static void test_sam_value(void **state)
+{
+	char v[16];
+
+	(void)state;
+	assert_true(i2p_sam_value("STREAM STATUS RESULT=OK", "RESULT", v, sizeof(v)));
+	assert_string_equal(v, "OK");
+	assert_true(i2p_sam_value("HELLO REPLY RESULT=OK VERSION=3.1\r", "VERSION", v, sizeof(v)));
+	assert_string_equal(v, "3.1");
+	/* a key inside another key or value is not the key */
+	assert_false(i2p_sam_value("X NORESULT=OK MESSAGE=RESULT=x", "RESULT", v, sizeof(v)));
+	assert_false(i2p_sam_value("SESSION STATUS RESULT=OK", "DESTINATION", v, sizeof(v)));
+	assert_false(i2p_sam_value("A RESULT=0123456789abcdefXYZ", "RESULT", v, sizeof(v)));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sam_value),
 		cmocka_unit_test(test_b32_of_private_keys),
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_not_keys),
