@@ -3,7 +3,8 @@
  * bench/server.c - the world's side of the benchmarks (epoll, one thread)
  *
  *   server ADDR PORT byte   accept, write one byte, close (connect rate)
- *   server ADDR PORT hold   accept and keep every connection (idle flows)
+ *   server ADDR PORT hold   accept, write one byte, keep the connection (idle
+ *                           flows: the byte proves the flow reaches here)
  *   server ADDR PORT http   answer any request with 200 and N bytes of
  *                           zeros, N from the path: GET /1073741824
  */
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -55,6 +57,12 @@ int main(int argc, char **argv)
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	struct epoll_event ev = { .events = EPOLLIN };
 	int ls, ep, one = 1;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { /* hold: one fd per flow */
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 
 	if (argc != 4 || inet_pton(AF_INET, argv[1], &a.sin_addr) != 1) {
 		fprintf(stderr, "usage: server ADDR PORT byte|hold|http\n");
@@ -90,7 +98,9 @@ int main(int argc, char **argv)
 				close(c);
 				while (waitpid(-1, NULL, WNOHANG) > 0)
 					;
-			} /* hold: keep it */
+			} else {
+				(void)!write(c, "h", 1); /* hold: keep it */
+			}
 		}
 	}
 }
