@@ -40,8 +40,10 @@
 #include "common/privs.h"
 #include "relay/relay_int.h"
 
-#define FDS_PER_FLOW 6
-#define FDS_RESERVED 64
+/* two sockets per flow; pipes only while bytes are in flight: the pool's,
+ * and room for as many more (a flow that finds no fd for a pipe waits) */
+#define FDS_PER_FLOW 2
+#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX)
 #define EVENT_BATCH 128
 
 static int raise_fd_limit(struct relay_config *cfg)

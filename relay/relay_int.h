@@ -78,10 +78,24 @@ enum relay_event {
 #define FLOW_SIDE_DIAL 1
 
 /**
+ * struct relay_pipe - a pipe that bytes are spliced through
+ * @fd:		read end [0] and write end [1], -1 when there is none
+ * @cap:	its capacity in bytes (F_GETPIPE_SZ)
+ */
+struct relay_pipe {
+	int fd[2];
+	unsigned cap;
+};
+
+#define PIPE_POOL_MAX	32		/* idle pipes kept for the next flows */
+#define PIPE_SIZE	(1 << 20)	/* wanted capacity: fewer, longer splices */
+
+/**
  * struct flow_side - one socket of a flow and the data read from it
  * @fd:		socket
  * @pipe:	pipe holding bytes read from @fd, not yet written to the other
- *		side ([0] read end, [1] write end)
+ *		side, taken from the pipe pool only while bytes are on the
+ *		way (fd[0] is -1 without one)
  * @pending:	bytes in @pipe
  * @eof:	@fd has reached end of input
  * @shut:	writing to @fd is shut down (the other side is done)
@@ -91,7 +105,7 @@ enum relay_event {
  */
 struct flow_side {
 	int fd;
-	int pipe[2];
+	struct relay_pipe pipe;
 	size_t pending;
 	bool eof;
 	bool shut;
@@ -320,6 +334,8 @@ struct sam_session {
  * @throttle_armed:	@throttle_fd is armed
  * @sam:		i2p overlays' sessions, indexed like the overlays;
  *			NULL without i2p overlays
+ * @pipe_pool:		empty pipes, ready for a flow side with bytes to move
+ * @n_pipe_pool:	how many
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -357,6 +373,8 @@ struct relay_ctx {
 	int throttle_fd;
 	bool throttle_armed;
 	struct sam_session *sam;
+	struct relay_pipe pipe_pool[PIPE_POOL_MAX];
+	unsigned n_pipe_pool;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */

@@ -31,6 +31,11 @@
  *	job fd --splice--> side[JOB].pipe --splice--> dial fd
  *	dial fd --splice--> side[DIAL].pipe --splice--> job fd
  *
+ * A side holds a pipe only while bytes are on their way through it: it
+ * takes one from the relay's pool (or makes one, PIPE_SIZE large) before
+ * splicing in, and gives it back once drained.  An idle flow holds just
+ * its two sockets, and a new flow makes no pipe at all.
+ *
  * epoll is level-triggered; a socket's interest is derived from the
  * state: EPOLLIN while its input is open and its pipe is empty, EPOLLOUT
  * while the other side's pipe holds bytes for it.  Bytes left in a pipe
@@ -43,8 +48,8 @@
  * nothing to wait for whose output is shut down leaves epoll (else its
  * EPOLLHUP would wake us in a loop); a flow whose sides both ended is
  * closed.  Any socket error (EPOLLERR, or a failed splice) resets both
- * sides.  No allocation happens after flow_table_init(), except the two
- * pipes of each connected flow.
+ * sides.  No allocation happens after flow_table_init(), except pipes
+ * beyond the pool's.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,7 +71,6 @@
 #define IP6T_SO_ORIGINAL_DST 80
 
 #define DIAL_TIMEOUT_S 10
-#define PIPE_CAPACITY 65536	/* Linux default pipe size */
 #define THROTTLE_NS 10000000	/* a throttled flow looks again after 10 ms */
 #define ACCEPT_BATCH 64
 #define IO_ROUNDS 8
@@ -107,16 +111,51 @@ static void reset_close(int fd)
 	close(fd);
 }
 
-static void side_close(struct flow_side *s, bool reset)
+/* Give @s's pipe back to the pool, or close it (full pool, or bytes in it) */
+static void pipe_put(struct relay_ctx *c, struct flow_side *s)
+{
+	if (s->pipe.fd[0] < 0)
+		return;
+	if (!s->pending && c->n_pipe_pool < PIPE_POOL_MAX) {
+		c->pipe_pool[c->n_pipe_pool++] = s->pipe;
+	} else {
+		close(s->pipe.fd[0]);
+		close(s->pipe.fd[1]);
+	}
+	s->pipe.fd[0] = s->pipe.fd[1] = -1;
+	s->pending = 0;
+}
+
+/* A pipe for @s: from the pool, or a new one made PIPE_SIZE large if the
+ * system allows (else it keeps the default size) */
+static int pipe_get(struct relay_ctx *c, struct flow_side *s)
+{
+	int sz;
+
+	if (s->pipe.fd[0] >= 0)
+		return 0;
+	if (c->n_pipe_pool) {
+		s->pipe = c->pipe_pool[--c->n_pipe_pool];
+		return 0;
+	}
+	if (pipe2(s->pipe.fd, O_NONBLOCK | O_CLOEXEC) < 0) {
+		s->pipe.fd[0] = s->pipe.fd[1] = -1;
+		return negative_errno();
+	}
+	(void)fcntl(s->pipe.fd[0], F_SETPIPE_SZ, PIPE_SIZE);
+	sz = fcntl(s->pipe.fd[0], F_GETPIPE_SZ);
+	s->pipe.cap = sz > 0 ? (unsigned)sz : 4096;
+	return 0;
+}
+
+static void side_close(struct relay_ctx *c, struct flow_side *s, bool reset)
 {
 	if (reset)
 		reset_close(s->fd);
 	else if (s->fd >= 0)
 		close(s->fd);
-	for (int i = 0; i < 2; i++)
-		if (s->pipe[i] >= 0)
-			close(s->pipe[i]);
-	s->fd = s->pipe[0] = s->pipe[1] = -1;
+	s->fd = -1;
+	pipe_put(c, s);
 }
 
 /* The job's flow count, for `nbjail ctl` and the tenant's limit */
@@ -150,8 +189,8 @@ static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
 	struct flow *f = &c->flows[slot];
 
 	/* closing an fd removes it from epoll */
-	side_close(&f->side[FLOW_SIDE_JOB], reset);
-	side_close(&f->side[FLOW_SIDE_DIAL], reset);
+	side_close(c, &f->side[FLOW_SIDE_JOB], reset);
+	side_close(c, &f->side[FLOW_SIDE_DIAL], reset);
 	f->used = false;
 	f->next_free = c->free_head;
 	c->free_head = slot;
@@ -183,7 +222,7 @@ static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
 	f->name = -1;
 	for (int i = 0; i < 2; i++) {
 		f->side[i].fd = -1;
-		f->side[i].pipe[0] = f->side[i].pipe[1] = -1;
+		f->side[i].pipe.fd[0] = f->side[i].pipe.fd[1] = -1;
 	}
 	c->live++;
 	flows_publish(c);
@@ -742,16 +781,6 @@ unsigned tcp_cut_all(struct relay_ctx *c)
 	return n;
 }
 
-static int flow_connected(struct relay_ctx *c, uint32_t slot)
-{
-	struct flow *f = &c->flows[slot];
-
-	for (int i = 0; i < 2; i++)
-		if (pipe2(f->side[i].pipe, O_NONBLOCK | O_CLOEXEC) < 0)
-			return negative_errno();
-	f->state = FLOW_RELAYING;
-	return 0;
-}
 
 /*
  * How many bytes the job's and the tenant's byte rates allow now, up to
@@ -804,12 +833,22 @@ static void throttle_arm(struct relay_ctx *c)
 static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *dst,
 		_Atomic uint64_t *moved)
 {
+	int err = 0;
+
 	for (int round = 0; round < IO_ROUNDS; round++) {
 		bool progress = false;
 		ssize_t n;
 
-		if (!src->eof && src->pending < PIPE_CAPACITY && !src->throttled) {
-			size_t want = bytes_allow(c, PIPE_CAPACITY - src->pending);
+		if (!src->eof && !src->throttled && (err = pipe_get(c, src)) < 0) {
+			if (err != -EMFILE && err != -ENFILE && err != -ENOMEM)
+				return err;
+			/* out of fds: the bytes wait in the socket, we look
+			 * again with the throttled flows */
+			src->throttled = true;
+			throttle_arm(c);
+		}
+		if (!src->eof && src->pending < src->pipe.cap && !src->throttled) {
+			size_t want = bytes_allow(c, src->pipe.cap - src->pending);
 
 			if (!want) {
 				src->throttled = true;
@@ -817,7 +856,7 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 				n = -1;
 				errno = EAGAIN;
 			} else {
-				n = splice(src->fd, NULL, src->pipe[1], NULL, want,
+				n = splice(src->fd, NULL, src->pipe.fd[1], NULL, want,
 					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 				bytes_refund(c, n > 0 ? want - (size_t)n : want);
 			}
@@ -832,7 +871,7 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 			}
 		}
 		if (src->pending) {
-			n = splice(src->pipe[0], NULL, dst->fd, NULL, src->pending,
+			n = splice(src->pipe.fd[0], NULL, dst->fd, NULL, src->pending,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (n > 0) {
 				src->pending -= (size_t)n;
@@ -851,6 +890,8 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 		if (!progress)
 			break;
 	}
+	if (!src->pending)
+		pipe_put(c, src);
 	return 0;
 }
 
@@ -1009,10 +1050,7 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 			return;
 		}
 	}
-	if (f->state != FLOW_RELAYING && flow_connected(c, slot) < 0) {
-		flow_free(c, slot, true);
-		return;
-	}
+	f->state = FLOW_RELAYING;
 	flow_io(c, slot, events & EPOLLERR);
 }
 

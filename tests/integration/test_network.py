@@ -7,6 +7,7 @@ counters must stay silent).  An address target is refused at connect()
 by the supervisor's seccomp notifier (EACCES, "nbjail[ID]: deny connect"
 line); the relay judges the same flow again on the kernel path.
 """
+import json
 import os
 import re
 import time
@@ -14,7 +15,7 @@ import time
 import pytest
 
 import world as worldmod
-from conftest import deny_lines, nbjail, probe, seccomp_denies
+from conftest import PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies
 
 ALLOW_ONE = ["198.51.100.10:80"]
 FLOOR_PRIVATE = {"floor:private"}
@@ -333,3 +334,47 @@ def test_slot_with_live_flows_is_marked_dirty(nbj, world):
     assert cp.returncode == 0
     assert {f for f in os.listdir(slots) if f.endswith(".dirty")} <= after
     world.clear()
+
+
+IDLE_THEN_USED = r"""
+import socket, sys, time
+n = int(sys.argv[1])
+socks = [socket.create_connection(("198.51.100.10", 80), timeout=10) for _ in range(n)]
+print("idle", flush=True)
+time.sleep(3)
+for s in socks:
+    s.sendall(b"GET /big?mb=1 HTTP/1.0\r\n\r\n")
+got = 0
+for s in socks[:8]:           # a few drain their answers, the others' stay queued
+    while True:
+        b = s.recv(1 << 16)
+        if not b:
+            break
+        got += len(b)
+print("used", got, flush=True)
+time.sleep(3)
+"""
+
+
+def test_idle_flows_hold_only_their_sockets(nbj, world, spawn):
+    """A relayed flow holds its two sockets; pipes only while bytes wait."""
+    n = 300
+    p = spawn("run", "--allow", "198.51.100.10:80", "--", PYTHON, "-I", "-c",
+              IDLE_THEN_USED, str(n))
+    assert read_line(p.stdout, 30) == "idle\n", p.stderr.read() if p.poll() is not None else ""
+    (job,) = json.loads(nbjail("ctl", "jobs", "--json").stdout)
+
+    def fds():
+        return len(os.listdir(f"/proc/{job['relay_pid']}/fd"))
+    idle = fds()
+    # 2 per flow, plus the relay's own (listeners, epoll, resolver, ...)
+    assert 2 * n <= idle <= 2 * n + 40, idle
+    line = read_line(p.stdout, 60)
+    assert line.startswith("used ") and int(line.split()[1]) > 8 << 20, line
+    # 292 flows have a megabyte waiting that the job does not read: their
+    # writers are blocked with bytes in pipes (one each), the 8 drained
+    # flows gave theirs back to the pool (at most 32 kept)
+    busy = fds()
+    assert busy <= idle + 2 * (n - 8) + 2 * 32 + 4, (idle, busy)
+    print(f"relay fds: {idle} with {n} idle flows, {busy} with {n - 8} blocked writers")
+    assert p.wait(timeout=30) == 0, p.stderr.read()
