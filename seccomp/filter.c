@@ -20,7 +20,9 @@
  * bind, listen, sendmsg, sendmmsg and sendto with an address to the
  * supervisor (seccomp/notify.c), which answers each one.  Errno and kill
  * rules take precedence over notification, so a call denied here never
- * reaches the supervisor.
+ * reaches the supervisor.  (A build with the meson option
+ * bench_without_connect_notify leaves connect out, for bench/run to show
+ * what the notifier costs; it is not a product mode.)
  *
  * nbjail(1), SECCOMP, lists every rule with its reason.
  */
@@ -55,6 +57,13 @@
 #define NS_FLAGS (CLONE_NEWNET | CLONE_NEWUSER)
 
 /* Syscalls denied outright, with their errno */
+
+#ifdef NBJ_BENCH_WITHOUT_CONNECT_NOTIFY
+#define BENCH_BUILD true
+#else
+#define BENCH_BUILD false
+#endif
+
 static const struct {
 	const char *name;
 	int err;
@@ -190,7 +199,10 @@ static int add_namespace_rules(scmp_filter_ctx ctx)
 static int add_notify_rules(scmp_filter_ctx ctx)
 {
 	static const char *const calls[] = {
-		"connect", "bind", "listen", "sendmsg", "sendmmsg",
+#ifndef NBJ_BENCH_WITHOUT_CONNECT_NOTIFY
+		"connect",
+#endif
+		"bind", "listen", "sendmsg", "sendmmsg",
 	};
 	int r = 0;
 
@@ -331,8 +343,9 @@ static void cache_path(char *buf, size_t len, const char *dir)
 	char key[128];
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
-	snprintf(key, sizeof(key), "%s %s %u.%u.%u", __DATE__, __TIME__,
-		 v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0);
+	snprintf(key, sizeof(key), "%s %s %u.%u.%u%s", __DATE__, __TIME__,
+		 v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0,
+		 BENCH_BUILD ? " without connect" : "");
 	for (const char *p = key; *p; p++)
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	snprintf(buf, len, "%s/seccomp-%016llx.bpf", dir, (unsigned long long)h);
@@ -355,6 +368,9 @@ int seccomp_filter_cached(const char *dir, struct sock_fprog *ret)
 	struct stat st;
 	int r;
 
+	if (BENCH_BUILD)
+		log_warn("this build does not judge connect() at the call (meson option "
+			 "bench_without_connect_notify): for benchmarks only");
 	cache_path(path, sizeof(path), dir);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
