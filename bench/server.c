@@ -5,6 +5,7 @@
  *   server ADDR PORT byte   accept, write one byte, close (connect rate)
  *   server ADDR PORT hold   accept, write one byte, keep the connection (idle
  *                           flows: the byte proves the flow reaches here)
+ *                           until the peer closes it
  *   server ADDR PORT http   answer any request with 200 and N bytes of
  *                           zeros, N from the path: GET /1073741824
  */
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	ep = epoll_create1(0);
+	ev.data.fd = ls;
 	epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
 	printf("ready\n");
 	fflush(stdout);
@@ -84,6 +86,14 @@ int main(int argc, char **argv)
 
 		if (epoll_wait(ep, &e, 1, -1) < 1)
 			continue;
+		if (e.data.fd != ls) {	/* a held connection: EOF or reset ends it */
+			char buf[256];
+			ssize_t n = read(e.data.fd, buf, sizeof(buf));
+
+			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+				close(e.data.fd);
+			continue;
+		}
 		for (;;) {
 			int c = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
 
@@ -99,7 +109,11 @@ int main(int argc, char **argv)
 				while (waitpid(-1, NULL, WNOHANG) > 0)
 					;
 			} else {
-				(void)!write(c, "h", 1); /* hold: keep it */
+				struct epoll_event hev = { .events = EPOLLIN, .data.fd = c };
+
+				(void)!write(c, "h", 1); /* hold: keep it until its EOF */
+				if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &hev) < 0)
+					close(c);
 			}
 		}
 	}

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: splicerelay LISTEN_ADDR PORT TARGET_ADDR PORT\n");
 		return 2;
 	}
+	signal(SIGPIPE, SIG_IGN);	/* a reset peer: EPIPE ends that direction */
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(lfd, (struct sockaddr *)&l, sizeof(l)) < 0 || listen(lfd, 128) < 0) {
