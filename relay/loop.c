@@ -58,8 +58,15 @@ static int raise_fd_limit(struct relay_config *cfg)
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 			return negative_errno();
 	}
-	if (rl.rlim_cur < want)
-		cfg->max_flows = (unsigned)((rl.rlim_cur - FDS_RESERVED) / FDS_PER_FLOW);
+	if (rl.rlim_cur < want) {
+		/* under a small limit, half of it for the flows' sockets */
+		rlim_t room = rl.rlim_cur > 2 * FDS_RESERVED ? rl.rlim_cur - FDS_RESERVED
+							     : rl.rlim_cur / 2;
+
+		cfg->max_flows = (unsigned)(room / FDS_PER_FLOW);
+		if (!cfg->max_flows)
+			return -EMFILE;
+	}
 	return 0;
 }
 

@@ -332,6 +332,8 @@ struct sam_session {
  * @revoked:		the job was revoked: every flow and query is refused
  * @throttle_fd:	one-shot timer while some flow waits for the byte rate
  * @throttle_armed:	@throttle_fd is armed
+ * @accept_paused:	out of fds: the TCP listeners are not watched until
+ *			the next tick (tcp_timer())
  * @sam:		i2p overlays' sessions, indexed like the overlays;
  *			NULL without i2p overlays
  * @pipe_pool:		empty pipes, ready for a flow side with bytes to move
@@ -372,6 +374,7 @@ struct relay_ctx {
 	bool revoked;
 	int throttle_fd;
 	bool throttle_armed;
+	bool accept_paused;
 	struct sam_session *sam;
 	struct relay_pipe pipe_pool[PIPE_POOL_MAX];
 	unsigned n_pipe_pool;

@@ -386,6 +386,44 @@ static const char *flow_interface(const struct relay_ctx *c, const struct flow *
 	return p->overlays[f->overlay].interface;
 }
 
+/*
+ * Set the interest of every TCP listener (the job's redirected ones and
+ * the published ports): EPOLLIN, or 0 while accepting cannot work
+ */
+static void listeners_interest(struct relay_ctx *c, uint32_t events)
+{
+	const struct relay_config *cfg = c->cfg;
+	struct epoll_event ev = { .events = events };
+
+	for (uint32_t i = 0; i < 2; i++) {
+		if (cfg->tcp_fds[i] < 0)
+			continue;
+		ev.data.u64 = RELAY_EV(RELAY_EV_LISTEN, i);
+		(void)epoll_ctl(c->epfd, EPOLL_CTL_MOD, cfg->tcp_fds[i], &ev);
+	}
+	for (uint32_t i = 0; cfg->publish_fds && i < cfg->policy->n_publish; i++) {
+		if (cfg->publish_fds[i] < 0)
+			continue;
+		ev.data.u64 = RELAY_EV(RELAY_EV_PUBLISH, i);
+		(void)epoll_ctl(c->epfd, EPOLL_CTL_MOD, cfg->publish_fds[i], &ev);
+	}
+}
+
+/* accept4() failed for want of fds or memory: the listener would stay
+ * readable and wake us in a loop; connections wait in the backlog until
+ * the next tick instead */
+static bool accept_starved(struct relay_ctx *c, int err)
+{
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return false;
+	if (!c->accept_paused) {
+		log_warn("accept: %s: new connections wait for a second", strerror(err));
+		listeners_interest(c, 0);
+		c->accept_paused = true;
+	}
+	return true;
+}
+
 /* Dial the flow's next answer; false when none is left */
 static bool dial_next(struct relay_ctx *c, uint32_t slot)
 {
@@ -404,6 +442,15 @@ static bool dial_next(struct relay_ctx *c, uint32_t slot)
 			d->fd = -1;
 		}
 		err = dial(&a, flow_interface(c, f), &fd);
+		if (err == -EMFILE || err == -ENFILE) {
+			/* no fd for the dial now: the flow waits (tcp_timer()
+			 * tries again each second until its deadline), and
+			 * no more connections are accepted meanwhile */
+			f->next_answer--;
+			f->state = FLOW_CONNECTING;
+			(void)accept_starved(c, -err);
+			return true;
+		}
 		if (err < 0) {
 			errno = -err;
 			continue;
@@ -681,7 +728,8 @@ void tcp_accept(struct relay_ctx *c, int listen_fd)
 		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
+			    !accept_starved(c, errno))
 				log_warn("accept: %m");
 			return;
 		}
@@ -724,7 +772,8 @@ void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
 		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED &&
+			    !accept_starved(c, errno))
 				log_warn("accept on published port: %m");
 			return;
 		}
@@ -1055,16 +1104,25 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 }
 
 /**
- * tcp_timer() - give up lookups and dials past their deadline
+ * tcp_timer() - give up lookups and dials past their deadline; listen
+ * again if accepting ran out of fds
  * @c:	relay context
  */
 void tcp_timer(struct relay_ctx *c)
 {
 	time_t now = now_s();
 
+	if (c->accept_paused) {
+		c->accept_paused = false;
+		listeners_interest(c, EPOLLIN);
+	}
+
 	for (uint32_t i = 0; i < c->flows_high; i++) {
 		struct flow *f = &c->flows[i];
 
+		if (f->used && f->state == FLOW_CONNECTING && f->side[FLOW_SIDE_DIAL].fd < 0 &&
+		    f->deadline > now && !dial_next(c, i))
+			dial_failed(c, i, EHOSTUNREACH);	/* waited for an fd */
 		if (!f->used || f->state == FLOW_RELAYING || f->deadline > now)
 			continue;
 		if (f->state == FLOW_RESOLVING) {

@@ -694,8 +694,8 @@ class Spawner:
     def __init__(self):
         self.procs = []
 
-    def __call__(self, *args, env=None):
-        p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, *args],
+    def __call__(self, *args, env=None, prefix=()):
+        p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, *prefix, NBJAIL, *args],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=nbjail_env(env))
         self.procs.append(p)

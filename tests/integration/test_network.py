@@ -15,7 +15,7 @@ import time
 import pytest
 
 import world as worldmod
-from conftest import PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies
+from conftest import HOST_NS, PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies, sh
 
 ALLOW_ONE = ["198.51.100.10:80"]
 FLOOR_PRIVATE = {"floor:private"}
@@ -378,3 +378,58 @@ def test_idle_flows_hold_only_their_sockets(nbj, world, spawn):
     assert busy <= idle + 2 * (n - 8) + 2 * 32 + 4, (idle, busy)
     print(f"relay fds: {idle} with {n} idle flows, {busy} with {n - 8} blocked writers")
     assert p.wait(timeout=30) == 0, p.stderr.read()
+
+
+STUFF_THEN_ONE_MORE = r"""
+import socket, sys, time
+socks = []
+for i in range(int(sys.argv[1])):   # downloads the job does not read
+    s = socket.create_connection(("198.51.100.10", 80), timeout=10)
+    s.sendall(b"GET /big?mb=4 HTTP/1.0\r\n\r\n")
+    socks.append(s)
+time.sleep(2)
+extra = socket.create_connection(("198.51.100.10", 80), timeout=10)
+extra.sendall(b"GET / HTTP/1.0\r\n\r\n")
+print("stuffed", flush=True)
+time.sleep(3)
+for s in socks:
+    s.close()
+extra.settimeout(10)
+data = b""
+while True:
+    b = extra.recv(4096)
+    if not b:
+        break
+    data += b
+print("extra", data.split(b"\r\n")[0].decode(), flush=True)
+"""
+
+
+def test_relay_out_of_fds_waits_instead_of_spinning(nbj, world, spawn):
+    """Pipes for blocked flows take the relay's last fds: a new connection
+    waits in the backlog (no busy loop on accept), and is served once
+    flows end."""
+    # RLIMIT_NOFILE 150 for nbjail and so its relay: half of it for the
+    # flows' sockets, 37 flows; 35 downloads the job does not read hold a
+    # pipe each (70 fds) on top of their 70 sockets: more than 150
+    p = spawn("run", "--allow", "198.51.100.10:80", "--", PYTHON, "-I", "-c",
+              STUFF_THEN_ONE_MORE, "35", prefix=["prlimit", "--nofile=150:150", "--"])
+    assert read_line(p.stdout, 60) == "stuffed\n", p.stderr.read() if p.poll() is not None else ""
+    (job,) = json.loads(nbjail("ctl", "jobs", "--json").stdout)
+
+    def cpu():
+        with open(f"/proc/{job['relay_pid']}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    nfds = len(os.listdir(f"/proc/{job['relay_pid']}/fd"))
+    c0 = cpu()
+    time.sleep(2)
+    spent = cpu() - c0
+    assert spent < 0.5, f"relay used {spent:.2f} s of CPU in 2 s while starved ({nfds} fds)"
+    line = read_line(p.stdout, 30)
+    assert line == "extra HTTP/1.0 200 OK\n", (line, p.stderr.read() if p.poll() is not None else "")
+    assert p.wait(timeout=30) == 0
+    err = p.stderr.read()
+    waits = err.count("new connections wait for a second")
+    assert 1 <= waits <= 8, (nfds, err[-2000:])
+    print(f"relay fds {nfds}, CPU {spent:.2f} s in 2 s starved, {waits} pause(s)")
