@@ -24,12 +24,30 @@
  * socket and the relay's pidfd.  Teardown (job_teardown()) is the reverse
  * and works from any partial state: SIGKILL and reap the reaper (the
  * kernel kills the rest of the PID namespace; the netns, and with it the
- * veth, is released asynchronously by the kernel, off our exit path) and
- * the relay, delete the nft chain, remove the state.  If the supervisor
- * itself is killed, the reaper and relay die with it (PDEATHSIG) and
- * nbj_gc() removes the chain and the state.
+ * veth, is released asynchronously by the kernel) and the relay, let
+ * the audit writer finish, delete the nft chain, remove the state.  If
+ * the supervisor itself is killed, the reaper and relay die with it
+ * (PDEATHSIG) and nbj_gc() removes the chain and the state.
+ *
+ * nbj_job_wait_detached() (nbjail run) splits that at the status report:
+ *
+ *   supervisor, before it exits      child "nbjail-cleanup", after
+ *   job_stop(): SIGKILL reaper and   waits (pidfd poll, bounded) until
+ *     relay, note conntrack          reaper and relay are gone, then the
+ *   job-end audit event, shut down   veth (netns cleanup is a kernel
+ *     the audit socket, fork ----->  workqueue; deleted by us after 2 s)
+ *   wait for the audit writer        job_release(): nft chain, state,
+ *   (it dies with us: PDEATHSIG)     the table if last, slot claim
+ *
+ * The child inherits the job's locks, so the directory, the slot and
+ * the job id stay claimed until it is done (a new job takes another
+ * slot) and gc leaves it alone; if it is killed, the locks go with it
+ * and gc removes the rest.  The filter goes only after the veth: nothing
+ * of the job can send through an unfiltered link, even when its netns
+ * outlives its processes (something holding it open).
  */
 #include <arpa/inet.h>
+#include <linux/rtnetlink.h>
 #include <errno.h>
 #include <linux/sched.h>
 #include <net/if.h>
@@ -41,6 +59,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -65,6 +85,8 @@
 #define AUDITD_FLUSH_TIMEOUT_MS 2000
 #define AUDIT_SOCKET_BUFFER (4 << 20)
 #define RELAY_MAX_FLOWS 4096
+#define DETACHED_WAIT_MS 10000
+#define VETH_GONE_TIMEOUT_MS 2000
 
 enum job_event {
 	JOB_EVENT_REAPER = 1,
@@ -100,6 +122,7 @@ struct nbj_job {
 	bool has_net;
 	struct job_net net;
 	char ifname[IFNAMSIZ];
+	bool veth_created;
 	bool nft_added;
 
 	pid_t reaper_pid;
@@ -167,11 +190,11 @@ static void exit_describe(const struct nbj_exit *e, char *buf, size_t len)
 	}
 }
 
-/* Tell the audit writer the job has ended, let it write everything (a
- * bounded wait), then stop it */
-static void job_audit_finish(struct nbj_job *job)
+/* Tell the audit writer the job has ended and close our end of its
+ * socket: it writes what is queued and exits once the relay's end is
+ * closed too */
+static void job_audit_send_end(struct nbj_job *job)
 {
-	struct pollfd pfd = { .fd = job->auditd_pidfd, .events = POLLIN };
 	struct audit_event ev;
 
 	if (job->audit.fd >= 0 && job->start_audited) {
@@ -183,8 +206,21 @@ static void job_audit_finish(struct nbj_job *job)
 			EVENT_SET(&ev, detail, "torn down by nbjail");
 		(void)audit_send(&job->audit, &ev);
 	}
+	/* the relay shares this socket: shut down, the writer reads what is
+	 * queued and then EOF, without waiting for the relay to exit */
+	if (job->audit.fd >= 0)
+		(void)shutdown(job->audit.fd, SHUT_WR);
 	closep(&job->audit.fd);
 	job->audit.fd = -1;
+}
+
+/* The job-end event, then let the audit writer write everything (a
+ * bounded wait) and stop it */
+static void job_audit_finish(struct nbj_job *job)
+{
+	struct pollfd pfd = { .fd = job->auditd_pidfd, .events = POLLIN };
+
+	job_audit_send_end(job);
 	if (job->auditd_pidfd >= 0)
 		(void)poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS);
 	kill_and_reap(&job->auditd_pidfd, &job->auditd_pid);
@@ -235,17 +271,25 @@ static void job_forget_connections(const struct nbj_job *job)
 			  strerror(-r));
 }
 
-/* The reverse of nbj_job_start(), from any partial state. */
-static void job_teardown(struct nbj_job *job)
+static void pidfd_kill(int pidfd)
 {
-	int err;
+	if (pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
 
+/*
+ * First half of the teardown, what must happen before the job's status is
+ * reported: the control socket is given up, the job's init and the relay
+ * are killed (not waited for), and whether the slot keeps conntrack
+ * entries is noted while the statistics are mapped.
+ */
+static void job_stop(struct nbj_job *job)
+{
 	if (job->ctl_started) {
 		ctl_server_stop(&job->ctl);
 		job->ctl_started = false;
 	}
-	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
-	log_phase("teardown: reaper reaped");
+	pidfd_kill(job->reaper_pidfd);
 	/* flows open when the job went (also ones still in the relay's
 	 * accept queue) leave conntrack entries no FIN ever closes: a job
 	 * that connected anywhere marks its slot, forgotten at the slot's
@@ -260,11 +304,19 @@ static void job_teardown(struct nbj_job *job)
 		if (continued)
 			job->leaves_conntrack = true;
 	}
-	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
-	log_phase("teardown: relay reaped");
-	selection_cleanup(&job->selection); /* the job's processes are gone */
-	job_audit_finish(job);
-	log_phase("teardown: audit flushed");
+	pidfd_kill(job->relay_pidfd);
+}
+
+/*
+ * Second half: with every process of the job gone, the kernel objects and
+ * the state.  The nft chain (and, for the last job of the namespace, the
+ * table) goes only after the job's processes, so nothing of the job ever
+ * runs unfiltered; the state directory goes last and covers the rest.
+ */
+static void job_release(struct nbj_job *job)
+{
+	int err;
+
 	if (job->has_net && job->leaves_conntrack)
 		state_slot_mark_dirty(job->state.slot);
 	job->leaves_conntrack = false;
@@ -281,6 +333,10 @@ static void job_teardown(struct nbj_job *job)
 		job->state_created = false;
 	}
 	log_phase("teardown: state");
+}
+
+static void job_close(struct nbj_job *job)
+{
 	closep(&job->sock);
 	job->sock = -1;
 	closep(&job->epfd);
@@ -289,6 +345,127 @@ static void job_teardown(struct nbj_job *job)
 	job->listener = -1;
 	notifier_free(job->notifier);
 	job->notifier = NULL;
+}
+
+/* The reverse of nbj_job_start(), from any partial state, all of it
+ * before returning. */
+static void job_teardown(struct nbj_job *job)
+{
+	job_stop(job);
+	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+	log_phase("teardown: reaper reaped");
+	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	log_phase("teardown: relay reaped");
+	selection_cleanup(&job->selection); /* the job's processes are gone */
+	job_audit_finish(job);
+	log_phase("teardown: audit flushed");
+	job_release(job);
+	job_close(job);
+}
+
+/* Wait (bounded) until a process, not necessarily our child, has ended:
+ * a pidfd polls readable once it is a zombie.  For the job's init that
+ * is after the kernel has killed and reaped the rest of its PID
+ * namespace.  Return: true once it has ended */
+static bool pidfd_wait_gone(int pidfd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	int r;
+
+	if (pidfd < 0)
+		return true;
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+/*
+ * Wait (bounded) until the kernel has destroyed the job's netns and with
+ * it the veth (netns cleanup runs in a workqueue, some ms after the last
+ * process); if that does not happen in time (something holds the netns),
+ * delete the veth ourselves.  Either way no link to the job is left when
+ * this returns 0.  A link notification socket wakes us for each change.
+ */
+static int veth_wait_gone(const char *ifname, int timeout_ms)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	_cleanup_close_ int nl = -1;
+	struct timespec t0, now;
+	char buf[8192];
+
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (nl >= 0 && bind(nl, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		closep(&nl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { .fd = nl, .events = POLLIN };
+		long long left;
+
+		if (!if_nametoindex(ifname))
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000LL +
+				     (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+		/* without the socket, look again every 5 ms */
+		if (poll(&pfd, 1, nl < 0 ? (left < 5 ? (int)left : 5) : (int)left) > 0)
+			while (recv(nl, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+	}
+	return link_delete(ifname);
+}
+
+/*
+ * The teardown child: finishes job_release() after the supervisor has
+ * reported the status and exited.  It holds the job's locks (inherited),
+ * so nbjail gc leaves the job alone while it works, and cleans up after
+ * it if it is killed.  If the job's processes do not end in time it
+ * leaves everything to gc rather than remove filters under them.
+ */
+_Noreturn static void job_release_detached(struct nbj_job *job, int parent_done)
+{
+	int keep[] = { job->reaper_pidfd, job->relay_pidfd, job->state.job_lock,
+		       job->state.global_lock, job->selection.ready ? job->selection.root : -1,
+		       parent_done, getenv("NBJAIL_TRACE_STARTUP") ? 2 : -1 };
+	int null, err;
+	char c;
+
+	/* no terminal signal reaches us, no reader waits for our stdio, and
+	 * we yield the CPU to whatever runs next */
+	(void)setsid();
+	(void)setpriority(PRIO_PROCESS, 0, 10);
+	(void)prctl(PR_SET_NAME, "nbjail-cleanup");
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		for (int fd = 0; fd <= 2; fd++)
+			if (fd != keep[ARRAY_SIZE(keep) - 1])
+				(void)dup2(null, fd);
+		if (null > 2)
+			close(null);
+	}
+	fds_close_all_except(keep, ARRAY_SIZE(keep));
+	if (!pidfd_wait_gone(job->reaper_pidfd, DETACHED_WAIT_MS) ||
+	    !pidfd_wait_gone(job->relay_pidfd, DETACHED_WAIT_MS))
+		_exit(1); /* the job's processes live on: nbjail gc */
+	log_phase("teardown: processes gone");
+	selection_cleanup(&job->selection);
+	if (job->veth_created) {
+		err = veth_wait_gone(job->ifname, VETH_GONE_TIMEOUT_MS);
+		if (err < 0 && err != -ENODEV) {
+			log_err("cannot delete %s: %s", job->ifname, strerror(-err));
+			_exit(1); /* the veth stays filtered: nbjail gc */
+		}
+		log_phase("teardown: veth gone");
+	}
+	/* the supervisor's copies of our locks are closed once it has
+	 * closed its end (or died): only then can the last job out take
+	 * the namespace's lock and remove the table */
+	while (read(parent_done, &c, 1) < 0 && errno == EINTR)
+		;
+	job_release(job);
+	_exit(0);
 }
 
 static void job_policy_free(struct job_policy *p)
@@ -1051,6 +1228,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		err = link_veth_create(job->ifname, NBJ_GUEST_IFNAME, pid);
 		if (err < 0)
 			goto fail;
+		job->veth_created = true;
 		err = link_host_configure(job->ifname, &job->net);
 		if (err < 0) {
 			log_err("cannot configure %s: %s", job->ifname, strerror(-err));
@@ -1077,9 +1255,11 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	log_phase("workload started");
 	if (err == 0 && !job->ended)
 		err = start_notifier(job);
+	log_phase("notifier");
 	if (err < 0)
 		goto fail;
 	audit_job_start(job, cfg);
+	log_phase("audit start");
 	err = ctl_server_start(&job->ctl, job->epfd, JOB_EVENT_CTL_LISTEN,
 			       JOB_EVENT_CTL_RETRY);
 	if (err < 0)
@@ -1153,7 +1333,6 @@ static void handle_reaper(struct nbj_job *job)
 {
 	struct reaper_msg m;
 	ssize_t n;
-	siginfo_t si;
 
 	n = recv(job->sock, &m, sizeof(m), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1170,13 +1349,9 @@ static void handle_reaper(struct nbj_job *job)
 		job->exit.kind = NBJ_EXITED;
 		job->exit.code = WEXITSTATUS(m.value);
 	}
-	/* the reaper exits right after its report */
-	while (waitid(P_PIDFD, (id_t)job->reaper_pidfd, &si, WEXITED) < 0 &&
-	       errno == EINTR)
-		;
-	closep(&job->reaper_pidfd);
-	job->reaper_pidfd = -1;
-	job->reaper_pid = 0;
+	/* the reaper exits right after its report, and with it the rest of
+	 * the PID namespace: teardown waits for that, the status is known */
+	log_phase("workload exit reported");
 }
 
 static void handle_relay(struct nbj_job *job)
@@ -1257,6 +1432,18 @@ int nbj_job_kill(struct nbj_job *job, int sig)
 	return 0;
 }
 
+static int job_wait_ended(struct nbj_job *job)
+{
+	while (!job->ended) {
+		struct pollfd pfd = { .fd = job->epfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return negative_errno();
+		nbj_job_dispatch(job);
+	}
+	return 0;
+}
+
 /**
  * nbj_job_wait() - wait for the job to end, then remove every trace of it
  * @job:	job
@@ -1266,15 +1453,82 @@ int nbj_job_kill(struct nbj_job *job, int sig)
  */
 int nbj_job_wait(struct nbj_job *job, struct nbj_exit *ret)
 {
-	while (!job->ended) {
-		struct pollfd pfd = { .fd = job->epfd, .events = POLLIN };
+	int err = job_wait_ended(job);
 
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return negative_errno();
-		nbj_job_dispatch(job);
-	}
+	if (err < 0)
+		return err;
 	job_teardown(job);
 	*ret = job->exit;
+	return 0;
+}
+
+/**
+ * nbj_job_wait_detached() - wait for the job to end, report how, and
+ * leave the slow part of the cleanup to a detached child
+ * @job:	job
+ * @ret:	how it ended
+ *
+ * For a caller that exits right after (nbjail(1)): the job's audit trail
+ * is written before this returns; then a child process (comm
+ * "nbjail-cleanup", its own session, stdio on /dev/null) waits for the
+ * job's processes and its netns to be gone and removes its nft chain and
+ * state, while the caller goes on.  The child holds the job's locks; if
+ * it is killed, nbjail gc removes what is left.  If the child cannot be
+ * forked, everything is done here as by nbj_job_wait().  Call
+ * nbj_job_free() afterwards as usual.
+ *
+ * Return: 0, or negative errno
+ */
+int nbj_job_wait_detached(struct nbj_job *job, struct nbj_exit *ret)
+{
+	int err = job_wait_ended(job), done[2];
+	pid_t pid;
+
+	if (err < 0)
+		return err;
+	*ret = job->exit;
+	job_stop(job);
+	job_close(job);
+	/* the audit writer's last event leaves first (it dies with us);
+	 * the child must not hold its socket */
+	job_audit_send_end(job);
+	pid = -1;
+	if (pipe2(done, O_CLOEXEC) == 0) {
+		pid = fork();
+		if (pid < 0) {
+			close(done[0]);
+			close(done[1]);
+		}
+	}
+	if (pid < 0) {
+		job_teardown(job);
+		return 0;
+	}
+	if (pid == 0) {
+		close(done[1]);
+		job_release_detached(job, done[0]);
+	}
+	close(done[0]);
+	log_phase("teardown: handed over");
+	/* the child owns the rest: our copies go without undoing anything,
+	 * and then it is told so */
+	closep(&job->reaper_pidfd);
+	job->reaper_pidfd = -1;
+	closep(&job->relay_pidfd);
+	job->relay_pidfd = -1;
+	closep(&job->state.job_lock);
+	job->state.job_lock = -1;
+	closep(&job->state.global_lock);
+	job->state.global_lock = -1;
+	job->nft_added = job->state_created = job->leaves_conntrack = false;
+	if (job->selection.ready) {
+		closep(&job->selection.root);
+		job->selection.root = -1;
+		job->selection.ready = false;
+	}
+	close(done[1]);
+	job_audit_finish(job);
+	log_phase("teardown: audit flushed");
 	return 0;
 }
 
