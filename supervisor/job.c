@@ -4,7 +4,8 @@
  *
  * Theory of operation, the order of nbj_job_start():
  *
- *   1. state: /run/nbjail/<id> with its locks (state.c); for the net
+ *   1. state: /run/nbjail/<id> with its locks (state.c); the keeper
+ *      and, through it, the audit writer (see below); for the net
  *      profile, the host's addresses and routes (one netlink dump each)
  *      and a pool slot that conflicts with none of them
  *   2. clone3() the reaper into new net, mount, PID, UTS and IPC
@@ -29,22 +30,34 @@
  * the supervisor itself is killed, the reaper and relay die with it
  * (PDEATHSIG) and nbj_gc() removes the chain and the state.
  *
- * nbj_job_wait_detached() (nbjail run) splits that at the status report:
+ * The keeper.  The first process of a job (start_audit()) is a fork
+ * of the supervisor that forks the audit writer and then waits on a
+ * socket pair; it holds no lock.  The writer dies with its parent
+ * (PDEATHSIG), so being the keeper's child it outlives the supervisor.
+ * Teardown hands the slow part to the keeper (job_hand_over()):
  *
- *   supervisor, before it exits      child "nbjail-cleanup", after
+ *   supervisor                       keeper ("nbjail-cleanup" from here)
  *   job_stop(): SIGKILL reaper and   waits (pidfd poll, bounded) until
- *     relay, note conntrack          reaper and relay are gone, then the
- *   job-end audit event, shut down   veth (netns cleanup is a kernel
- *     the audit socket, fork ----->  workqueue; deleted by us after 2 s)
- *   wait for the audit writer        job_release(): nft chain, state,
- *   (it dies with us: PDEATHSIG)     the table if last, slot claim
+ *     relay, note conntrack          reaper and relay are gone; lets the
+ *   job-end audit event, shut down   writer finish; waits for the veth
+ *     the audit socket               (netns cleanup is a kernel workqueue;
+ *   handover: flags, pidfds and      deleted by us after 2 s); then, on
+ *     locks (SCM_RIGHTS) --------->  EOF from the supervisor,
+ *   closes its copies, then EOF      job_release(): nft chain, state, the
+ *   waits (pidfd) for the writer     table if last, slot claim
+ *     to exit: the trail is complete
+ *   nbjail run: exits
+ *   nbj_job_wait(): waits for the keeper too
  *
- * The child inherits the job's locks, so the directory, the slot and
- * the job id stay claimed until it is done (a new job takes another
- * slot) and gc leaves it alone; if it is killed, the locks go with it
- * and gc removes the rest.  The filter goes only after the veth: nothing
- * of the job can send through an unfiltered link, even when its netns
- * outlives its processes (something holding it open).
+ * The keeper holds the job's locks from the handover on, so the
+ * directory, the slot and the job id stay claimed until it is done (a
+ * new job takes another slot) and gc leaves it alone; if it is killed,
+ * the locks go with it and gc removes the rest.  If the supervisor dies
+ * before the handover, the keeper only lets the writer finish.  The
+ * filter goes only after the veth: nothing of the job can send through
+ * an unfiltered link, even when its netns outlives its processes
+ * (something holding it open).  Without a keeper (it could not be
+ * started, or died), job_teardown() does all of it itself.
  */
 #include <arpa/inet.h>
 #include <linux/rtnetlink.h>
@@ -59,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -139,6 +153,9 @@ struct nbj_job {
 	struct audit_ctx audit;
 	pid_t auditd_pid;
 	int auditd_pidfd;
+	pid_t keeper_pid;
+	int keeper_pidfd;
+	int keeper;
 	bool start_audited;
 	struct ctl_server ctl;
 	bool ctl_started;
@@ -214,18 +231,30 @@ static void job_audit_send_end(struct nbj_job *job)
 	job->audit.fd = -1;
 }
 
-/* The job-end event, then let the audit writer write everything (a
- * bounded wait) and stop it */
-static void job_audit_finish(struct nbj_job *job)
+/* The keeper's end of the audit trail: let the writer write everything
+ * (a bounded wait), stop it, leave the tenant */
+static void keeper_audit_finish(struct nbj_job *job)
 {
 	struct pollfd pfd = { .fd = job->auditd_pidfd, .events = POLLIN };
 
-	job_audit_send_end(job);
 	if (job->auditd_pidfd >= 0)
 		(void)poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS);
 	kill_and_reap(&job->auditd_pidfd, &job->auditd_pid);
 	tenant_detach(&job->tenant);
 	job->audit.tenant = NULL;
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+}
+
+/* The supervisor's copies of the tenant and the statistics, given up
+ * without undoing anything (the keeper does, or did) */
+static void job_audit_forget(struct nbj_job *job)
+{
+	if (job->tenant.state)
+		munmap(job->tenant.state, sizeof(*job->tenant.state));
+	closep(&job->tenant.fd);
+	job->tenant.fd = job->tenant.slot = -1;
+	job->tenant.state = job->audit.tenant = NULL;
 	stats_unmap(job->stats);
 	job->stats = job->audit.stats = NULL;
 }
@@ -347,22 +376,6 @@ static void job_close(struct nbj_job *job)
 	job->notifier = NULL;
 }
 
-/* The reverse of nbj_job_start(), from any partial state, all of it
- * before returning. */
-static void job_teardown(struct nbj_job *job)
-{
-	job_stop(job);
-	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
-	log_phase("teardown: reaper reaped");
-	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
-	log_phase("teardown: relay reaped");
-	selection_cleanup(&job->selection); /* the job's processes are gone */
-	job_audit_finish(job);
-	log_phase("teardown: audit flushed");
-	job_release(job);
-	job_close(job);
-}
-
 /* Wait (bounded) until a process, not necessarily our child, has ended:
  * a pidfd polls readable once it is a zombie.  For the job's init that
  * is after the kernel has killed and reaped the rest of its PID
@@ -417,40 +430,142 @@ static int veth_wait_gone(const char *ifname, int timeout_ms)
 	return link_delete(ifname);
 }
 
-/*
- * The teardown child: finishes job_release() after the supervisor has
- * reported the status and exited.  It holds the job's locks (inherited),
- * so nbjail gc leaves the job alone while it works, and cleans up after
- * it if it is killed.  If the job's processes do not end in time it
- * leaves everything to gc rather than remove filters under them.
- */
-_Noreturn static void job_release_detached(struct nbj_job *job, int parent_done)
+/* One int, with one fd attached (SCM_RIGHTS) */
+static int send_int_fd(int sock, int value, int fd)
 {
-	int keep[] = { job->reaper_pidfd, job->relay_pidfd, job->state.job_lock,
-		       job->state.global_lock, job->selection.ready ? job->selection.root : -1,
-		       parent_done, getenv("NBJAIL_TRACE_STARTUP") ? 2 : -1 };
-	int null, err;
+	struct iovec iov = { .iov_base = &value, .iov_len = sizeof(value) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == sizeof(value) ? 0 : negative_errno();
+}
+
+/* The fds a handover carries, in this order (those that are open) */
+enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_GLOBAL_LOCK, HAND_SELECTION, HAND_FDS };
+
+/**
+ * struct keeper_handover - what the supervisor tells the keeper at the end
+ * @detach:	the supervisor exits at once: own session, stdio on /dev/null
+ * @fd_mask:	which HAND_* fds are attached (SCM_RIGHTS, in that order)
+ * @state:	the job's state (fds replaced by the attached ones)
+ * @selection:	its overlay selection cgroups (root fd likewise)
+ * @has_net:	net profile
+ * @veth_created: the veth was made
+ * @nft_added:	the job's nft chain was added
+ * @state_created: the job's directory exists
+ * @leaves_conntrack: mark the slot dirty
+ */
+struct keeper_handover {
+	bool detach;
+	unsigned fd_mask;
+	struct job_state state;
+	struct selection selection;
+	bool has_net;
+	bool veth_created;
+	bool nft_added;
+	bool state_created;
+	bool leaves_conntrack;
+};
+
+static int handover_recv(int sock, struct keeper_handover *h, int fds[HAND_FDS])
+{
+	struct iovec iov = { .iov_base = h, .iov_len = sizeof(*h) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HAND_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	int got[HAND_FDS], n = 0, k = 0;
+	ssize_t r;
+
+	for (int i = 0; i < HAND_FDS; i++)
+		fds[i] = -1;
+	do
+		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(got, CMSG_DATA(cm), (size_t)n * sizeof(int));
+			break;
+		}
+	if (r != sizeof(*h) || (mh.msg_flags & MSG_CTRUNC)) {
+		for (int i = 0; i < n; i++)
+			close(got[i]);
+		return -EPROTO;
+	}
+	for (int i = 0; i < HAND_FDS; i++)
+		if ((h->fd_mask & (1u << i)) && k < n)
+			fds[i] = got[k++];
+	return 0;
+}
+
+/* The teardown child's part, after the handover: see the theory above.
+ * If the job's processes do not end in time it leaves everything to gc
+ * rather than remove filters under them. */
+_Noreturn static void keeper_release(struct nbj_job *job, int sock)
+{
+	struct keeper_handover h;
+	int fds[HAND_FDS], err;
 	char c;
 
-	/* no terminal signal reaches us, no reader waits for our stdio, and
-	 * we yield the CPU to whatever runs next */
-	(void)setsid();
-	(void)setpriority(PRIO_PROCESS, 0, 10);
+	if (handover_recv(sock, &h, fds) < 0) {
+		/* the supervisor is gone without a word: gc does the rest */
+		keeper_audit_finish(job);
+		_exit(1);
+	}
+	job->state = h.state;
+	job->state.job_lock = fds[HAND_JOB_LOCK];
+	job->state.global_lock = fds[HAND_GLOBAL_LOCK];
+	job->selection = h.selection;
+	job->selection.root = fds[HAND_SELECTION];
+	job->reaper_pidfd = fds[HAND_REAPER];
+	job->relay_pidfd = fds[HAND_RELAY];
+	job->has_net = h.has_net;
+	job->veth_created = h.veth_created;
+	job->nft_added = h.nft_added;
+	job->state_created = h.state_created;
+	job->leaves_conntrack = h.leaves_conntrack;
+	snprintf(job->ifname, sizeof(job->ifname), HOST_IFNAME_PREFIX "%s", job->state.id);
 	(void)prctl(PR_SET_NAME, "nbjail-cleanup");
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null >= 0) {
-		for (int fd = 0; fd <= 2; fd++)
-			if (fd != keep[ARRAY_SIZE(keep) - 1])
+	if (h.detach) {
+		/* no terminal signal reaches us, no reader waits for our
+		 * stdio, and we yield the CPU to whatever runs next */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		bool trace = getenv("NBJAIL_TRACE_STARTUP");
+
+		(void)setsid();
+		(void)setpriority(PRIO_PROCESS, 0, 10);
+		for (int fd = 0; null >= 0 && fd <= 2; fd++)
+			if (fd != 2 || !trace)
 				(void)dup2(null, fd);
 		if (null > 2)
 			close(null);
 	}
-	fds_close_all_except(keep, ARRAY_SIZE(keep));
 	if (!pidfd_wait_gone(job->reaper_pidfd, DETACHED_WAIT_MS) ||
-	    !pidfd_wait_gone(job->relay_pidfd, DETACHED_WAIT_MS))
+	    !pidfd_wait_gone(job->relay_pidfd, DETACHED_WAIT_MS)) {
+		keeper_audit_finish(job);
 		_exit(1); /* the job's processes live on: nbjail gc */
+	}
 	log_phase("teardown: processes gone");
 	selection_cleanup(&job->selection);
+	keeper_audit_finish(job);
+	log_phase("teardown: audit flushed");
 	if (job->veth_created) {
 		err = veth_wait_gone(job->ifname, VETH_GONE_TIMEOUT_MS);
 		if (err < 0 && err != -ENODEV) {
@@ -462,10 +577,175 @@ _Noreturn static void job_release_detached(struct nbj_job *job, int parent_done)
 	/* the supervisor's copies of our locks are closed once it has
 	 * closed its end (or died): only then can the last job out take
 	 * the namespace's lock and remove the table */
-	while (read(parent_done, &c, 1) < 0 && errno == EINTR)
+	while (read(sock, &c, 1) < 0 && errno == EINTR)
 		;
 	job_release(job);
 	_exit(0);
+}
+
+/*
+ * The keeper: forked before anything else of the job, it forks the audit
+ * writer (so that the writer, which dies with its parent, outlives the
+ * supervisor), reports whether that worked, and then waits for the
+ * handover.  Until then it holds no lock of the job.
+ */
+_Noreturn static void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock)
+{
+	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, 2 };
+	sigset_t all;
+	pid_t pid;
+	int err;
+
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	fds_close_all_except(keep, ARRAY_SIZE(keep));
+	job->state.job_lock = job->state.global_lock = -1;
+	pid = clone_pidfd(0, &job->auditd_pidfd);
+	if (pid == 0) {
+		int wkeep[] = { ac->fd, ac->log_fd };
+		sigset_t none;
+
+		fds_close_all_except(wkeep, ac->log_fd >= 0 ? 2 : 1);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		err = auditd_run(ac);
+		log_err("audit writer failed: %s", strerror(-err));
+		_exit(1);
+	}
+	err = pid < 0 ? negative_errno() : 0;
+	job->auditd_pid = pid;
+	closep(&ac->fd);
+	closep(&ac->log_fd);
+	if (err < 0) {
+		(void)send(sock, &err, sizeof(err), MSG_NOSIGNAL);
+		_exit(1);
+	}
+	if (send_int_fd(sock, 0, job->auditd_pidfd) < 0)
+		_exit(1);
+	keeper_release(job, sock);
+}
+
+/*
+ * Hand the rest of the teardown to the keeper (after job_stop() and the
+ * job-end event), then give up our copies of what it took.  With
+ * @detach it finishes after we have exited; otherwise this waits for it.
+ * Return: 0, or negative errno when there is no keeper to take it
+ */
+static int job_hand_over(struct nbj_job *job, bool detach)
+{
+	struct keeper_handover h = {
+		.detach = detach,
+		.state = job->state,
+		.selection = job->selection,
+		.has_net = job->has_net,
+		.veth_created = job->veth_created,
+		.nft_added = job->nft_added,
+		.state_created = job->state_created,
+		.leaves_conntrack = job->leaves_conntrack,
+	};
+	int all[HAND_FDS] = {
+		[HAND_REAPER] = job->reaper_pidfd,
+		[HAND_RELAY] = job->relay_pidfd,
+		[HAND_JOB_LOCK] = job->state.job_lock,
+		[HAND_GLOBAL_LOCK] = job->state.global_lock,
+		[HAND_SELECTION] = job->selection.ready ? job->selection.root : -1,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HAND_FDS)];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	int fds[HAND_FDS], n = 0;
+	siginfo_t si;
+
+	if (job->keeper < 0)
+		return -ECHILD;
+	for (int i = 0; i < HAND_FDS; i++)
+		if (all[i] >= 0) {
+			h.fd_mask |= 1u << i;
+			fds[n++] = all[i];
+		}
+	if (n) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+	}
+	if (sendmsg(job->keeper, &mh, MSG_NOSIGNAL) != sizeof(h))
+		return negative_errno();
+	log_phase("teardown: handed over");
+	/* the keeper owns the rest: our copies go without undoing anything,
+	 * and then it is told so (EOF) */
+	if (detach) {
+		closep(&job->reaper_pidfd);
+		job->reaper_pidfd = -1;
+		closep(&job->relay_pidfd);
+		job->relay_pidfd = -1;
+	}
+	closep(&job->state.job_lock);
+	job->state.job_lock = -1;
+	closep(&job->state.global_lock);
+	job->state.global_lock = -1;
+	job->nft_added = job->state_created = job->leaves_conntrack = false;
+	job->veth_created = false;
+	if (job->selection.ready) {
+		closep(&job->selection.root);
+		job->selection.root = -1;
+		job->selection.ready = false;
+	}
+	job_audit_forget(job);
+	closep(&job->keeper);
+	job->keeper = -1;
+	/* whoever reads the audit trail once we return finds all of it:
+	 * the writer exits when it has written the job's last events */
+	(void)pidfd_wait_gone(job->auditd_pidfd, AUDITD_FLUSH_TIMEOUT_MS);
+	closep(&job->auditd_pidfd);
+	job->auditd_pidfd = -1;
+	log_phase("teardown: audit written");
+	if (!detach) {
+		while (waitid(P_PIDFD, (id_t)job->keeper_pidfd, &si, WEXITED) < 0 &&
+		       errno == EINTR)
+			;
+		/* zombies by now: the keeper has seen them gone */
+		kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+		kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	}
+	closep(&job->keeper_pidfd);
+	job->keeper_pidfd = -1;
+	job->keeper_pid = 0;
+	return 0;
+}
+
+/* The reverse of nbj_job_start(), from any partial state, all of it
+ * before returning: by the keeper if there is one, else here. */
+static void job_teardown(struct nbj_job *job)
+{
+	job_stop(job);
+	job_close(job);
+	job_audit_send_end(job);
+	if (job_hand_over(job, false) == 0)
+		return;
+	/* no keeper (it failed or was never started): no audit writer */
+	closep(&job->auditd_pidfd);
+	job->auditd_pidfd = -1;
+	kill_and_reap(&job->keeper_pidfd, &job->keeper_pid);
+	closep(&job->keeper);
+	job->keeper = -1;
+	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+	log_phase("teardown: reaper reaped");
+	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	log_phase("teardown: relay reaped");
+	selection_cleanup(&job->selection); /* the job's processes are gone */
+	tenant_detach(&job->tenant);
+	job->audit.tenant = NULL;
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+	job_release(job);
 }
 
 static void job_policy_free(struct job_policy *p)
@@ -720,7 +1000,7 @@ static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 		.log_fd = -1,
 		.journal = !cfg->no_journal,
 	};
-	int sv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
+	int sv[2] = { -1, -1 }, kv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
 	struct job_stats *st;
 	struct timespec ts;
 	char path[128];
@@ -772,31 +1052,66 @@ static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	ac.fd = sv[1];
 	ac.stats = st;
 	privs_unprivileged_user(&ac.uid, &ac.gid);
-	pid = clone_pidfd(0, &job->auditd_pidfd);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kv) < 0) {
+		err = negative_errno();
+		goto out;
+	}
+	pid = clone_pidfd(0, &job->keeper_pidfd);
 	if (pid < 0) {
 		err = negative_errno();
 		log_err("cannot start the audit writer: %s", strerror(-err));
 		goto out;
 	}
 	if (pid == 0) {
-		int keep[] = { sv[1], ac.log_fd };
-		sigset_t none;
-
-		fds_close_all_except(keep, ac.log_fd >= 0 ? 2 : 1);
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		err = auditd_run(&ac);
-		log_err("audit writer failed: %s", strerror(-err));
-		_exit(1);
+		closep(&sv[0]);
+		closep(&kv[0]);
+		keeper_main(job, &ac, kv[1]);
 	}
-	job->auditd_pid = pid;
+	job->keeper_pid = pid;
+	job->keeper = TAKE_FD(kv[0]);
 	job->audit.fd = TAKE_FD(sv[0]);
 	err = 0;
 out:
 	closep(&sv[0]);
 	closep(&sv[1]);
+	closep(&kv[0]);
+	closep(&kv[1]);
 	closep(&ac.log_fd);
 	return err;
+}
+
+/* The keeper's report that the audit writer runs, with the writer's
+ * pidfd (for waiting until it has written the job's last events); read
+ * before GO: it was sent long before, this does not wait */
+static int keeper_started(struct nbj_job *job)
+{
+	int err, fd = -1;
+	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+
+	if (recvmsg(job->keeper, &mh, MSG_CMSG_CLOEXEC) != sizeof(err))
+		err = -ECHILD;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (!err && fd < 0)
+		err = -EPROTO;
+	if (err < 0) {
+		closep(&fd);
+		log_err("cannot start the audit writer: %s", strerror(-err));
+		return err;
+	}
+	job->auditd_pidfd = fd;
+	return 0;
 }
 
 /* The job-start event, once the workload runs */
@@ -1130,6 +1445,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
 	job->listener = job->auditd_pidfd = job->audit.fd = -1;
+	job->keeper_pidfd = job->keeper = -1;
 	job->tenant.fd = job->tenant.slot = -1;
 	job->state.global_lock = job->state.job_lock = -1;
 
@@ -1241,6 +1557,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 			goto fail;
 	}
 
+	err = keeper_started(job);
+	if (err < 0)
+		goto fail;
 	err = record_state(job);
 	if (err < 0) {
 		log_err("cannot write the job's state file: %s", strerror(-err));
@@ -1469,66 +1788,28 @@ int nbj_job_wait(struct nbj_job *job, struct nbj_exit *ret)
  * @ret:	how it ended
  *
  * For a caller that exits right after (nbjail(1)): the job's audit trail
- * is written before this returns; then a child process (comm
- * "nbjail-cleanup", its own session, stdio on /dev/null) waits for the
- * job's processes and its netns to be gone and removes its nft chain and
- * state, while the caller goes on.  The child holds the job's locks; if
- * it is killed, nbjail gc removes what is left.  If the child cannot be
- * forked, everything is done here as by nbj_job_wait().  Call
+ * is written before this returns; the job's keeper process (comm
+ * "nbjail-cleanup" from here on, its own session, stdio on /dev/null)
+ * waits for the job's processes and its netns to be gone and removes its
+ * nft chain and state, while the caller goes on.  The keeper holds the
+ * job's locks; if it is killed, nbjail gc removes what is left.  Without
+ * a keeper everything is done here as by nbj_job_wait().  Call
  * nbj_job_free() afterwards as usual.
  *
  * Return: 0, or negative errno
  */
 int nbj_job_wait_detached(struct nbj_job *job, struct nbj_exit *ret)
 {
-	int err = job_wait_ended(job), done[2];
-	pid_t pid;
+	int err = job_wait_ended(job);
 
 	if (err < 0)
 		return err;
 	*ret = job->exit;
 	job_stop(job);
 	job_close(job);
-	/* the audit writer's last event leaves first (it dies with us);
-	 * the child must not hold its socket */
 	job_audit_send_end(job);
-	pid = -1;
-	if (pipe2(done, O_CLOEXEC) == 0) {
-		pid = fork();
-		if (pid < 0) {
-			close(done[0]);
-			close(done[1]);
-		}
-	}
-	if (pid < 0) {
+	if (job_hand_over(job, true) < 0)
 		job_teardown(job);
-		return 0;
-	}
-	if (pid == 0) {
-		close(done[1]);
-		job_release_detached(job, done[0]);
-	}
-	close(done[0]);
-	log_phase("teardown: handed over");
-	/* the child owns the rest: our copies go without undoing anything,
-	 * and then it is told so */
-	closep(&job->reaper_pidfd);
-	job->reaper_pidfd = -1;
-	closep(&job->relay_pidfd);
-	job->relay_pidfd = -1;
-	closep(&job->state.job_lock);
-	job->state.job_lock = -1;
-	closep(&job->state.global_lock);
-	job->state.global_lock = -1;
-	job->nft_added = job->state_created = job->leaves_conntrack = false;
-	if (job->selection.ready) {
-		closep(&job->selection.root);
-		job->selection.root = -1;
-		job->selection.ready = false;
-	}
-	close(done[1]);
-	job_audit_finish(job);
-	log_phase("teardown: audit flushed");
 	return 0;
 }
 
