@@ -308,12 +308,22 @@ static void pidfd_kill(int pidfd)
 
 /*
  * First half of the teardown, what must happen before the job's status is
- * reported: the control socket is given up, the job's init and the relay
- * are killed (not waited for), and whether the slot keeps conntrack
- * entries is noted while the statistics are mapped.
+ * reported: the job leaves nbjail ctl's list, the control socket is given
+ * up, the job's init and the relay are killed (not waited for), and
+ * whether the slot keeps conntrack entries is noted while the statistics
+ * are mapped.
  */
 static void job_stop(struct nbj_job *job)
 {
+	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+
+	/* nbjail ctl lists running jobs by their statistics file: an ended
+	 * one goes at once, whatever of it is still being removed (the
+	 * mappings of the relay and the audit writer stay valid) */
+	if (job->stats) {
+		snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/stats", job->state.id);
+		(void)unlink(path);
+	}
 	if (job->ctl_started) {
 		ctl_server_stop(&job->ctl);
 		job->ctl_started = false;
@@ -415,7 +425,9 @@ static int veth_wait_gone(const char *ifname, int timeout_ms)
 		struct pollfd pfd = { .fd = nl, .events = POLLIN };
 		long long left;
 
-		if (!if_nametoindex(ifname))
+		/* gone only when the kernel says so: any other failure
+		 * waits, and ends in a delete */
+		if (!if_nametoindex(ifname) && errno == ENODEV)
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000LL +
