@@ -4,7 +4,8 @@
  *
  * Theory of operation, the order of nbj_job_start():
  *
- *   1. state: /run/nbjail/<id> with its locks (state.c); for the net
+ *   1. state: /run/nbjail/<id> with its locks (state.c); the keeper
+ *      and, through it, the audit writer (see below); for the net
  *      profile, the host's addresses and routes (one netlink dump each)
  *      and a pool slot that conflicts with none of them
  *   2. clone3() the reaper into new net, mount, PID, UTS and IPC
@@ -24,12 +25,42 @@
  * socket and the relay's pidfd.  Teardown (job_teardown()) is the reverse
  * and works from any partial state: SIGKILL and reap the reaper (the
  * kernel kills the rest of the PID namespace; the netns, and with it the
- * veth, is released asynchronously by the kernel, off our exit path) and
- * the relay, delete the nft chain, remove the state.  If the supervisor
- * itself is killed, the reaper and relay die with it (PDEATHSIG) and
- * nbj_gc() removes the chain and the state.
+ * veth, is released asynchronously by the kernel) and the relay, let
+ * the audit writer finish, delete the nft chain, remove the state.  If
+ * the supervisor itself is killed, the reaper and relay die with it
+ * (PDEATHSIG) and nbj_gc() removes the chain and the state.
+ *
+ * The keeper.  The first process of a job (start_audit()) is a fork
+ * of the supervisor that forks the audit writer and then waits on a
+ * socket pair; it holds no lock.  The writer dies with its parent
+ * (PDEATHSIG), so being the keeper's child it outlives the supervisor.
+ * Teardown hands the slow part to the keeper (job_hand_over()):
+ *
+ *   supervisor                       keeper ("nbjail-cleanup" from here)
+ *   job_stop(): SIGKILL reaper and   waits (pidfd poll, bounded) until
+ *     relay, note conntrack          reaper and relay are gone; lets the
+ *   job-end audit event, shut down   writer finish; waits for the veth
+ *     the audit socket               (netns cleanup is a kernel workqueue;
+ *   handover: flags, pidfds and      deleted by us after 2 s); then, on
+ *     locks (SCM_RIGHTS) --------->  EOF from the supervisor,
+ *   closes its copies, then EOF      job_release(): nft chain, state, the
+ *   waits (pidfd) for the writer     table if last, slot claim
+ *     to exit: the trail is complete
+ *   nbjail run: exits
+ *   nbj_job_wait(): waits for the keeper too
+ *
+ * The keeper holds the job's locks from the handover on, so the
+ * directory, the slot and the job id stay claimed until it is done (a
+ * new job takes another slot) and gc leaves it alone; if it is killed,
+ * the locks go with it and gc removes the rest.  If the supervisor dies
+ * before the handover, the keeper only lets the writer finish.  The
+ * filter goes only after the veth: nothing of the job can send through
+ * an unfiltered link, even when its netns outlives its processes
+ * (something holding it open).  Without a keeper (it could not be
+ * started, or died), job_teardown() does all of it itself.
  */
 #include <arpa/inet.h>
+#include <linux/rtnetlink.h>
 #include <errno.h>
 #include <linux/sched.h>
 #include <net/if.h>
@@ -41,6 +72,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -65,6 +99,8 @@
 #define AUDITD_FLUSH_TIMEOUT_MS 2000
 #define AUDIT_SOCKET_BUFFER (4 << 20)
 #define RELAY_MAX_FLOWS 16384
+#define DETACHED_WAIT_MS 10000
+#define VETH_GONE_TIMEOUT_MS 2000
 
 enum job_event {
 	JOB_EVENT_REAPER = 1,
@@ -100,6 +136,7 @@ struct nbj_job {
 	bool has_net;
 	struct job_net net;
 	char ifname[IFNAMSIZ];
+	bool veth_created;
 	bool nft_added;
 
 	pid_t reaper_pid;
@@ -116,6 +153,9 @@ struct nbj_job {
 	struct audit_ctx audit;
 	pid_t auditd_pid;
 	int auditd_pidfd;
+	pid_t keeper_pid;
+	int keeper_pidfd;
+	int keeper;
 	bool start_audited;
 	struct ctl_server ctl;
 	bool ctl_started;
@@ -167,11 +207,11 @@ static void exit_describe(const struct nbj_exit *e, char *buf, size_t len)
 	}
 }
 
-/* Tell the audit writer the job has ended, let it write everything (a
- * bounded wait), then stop it */
-static void job_audit_finish(struct nbj_job *job)
+/* Tell the audit writer the job has ended and close our end of its
+ * socket: it writes what is queued and exits once the relay's end is
+ * closed too */
+static void job_audit_send_end(struct nbj_job *job)
 {
-	struct pollfd pfd = { .fd = job->auditd_pidfd, .events = POLLIN };
 	struct audit_event ev;
 
 	if (job->audit.fd >= 0 && job->start_audited) {
@@ -183,13 +223,38 @@ static void job_audit_finish(struct nbj_job *job)
 			EVENT_SET(&ev, detail, "torn down by nbjail");
 		(void)audit_send(&job->audit, &ev);
 	}
+	/* the relay shares this socket: shut down, the writer reads what is
+	 * queued and then EOF, without waiting for the relay to exit */
+	if (job->audit.fd >= 0)
+		(void)shutdown(job->audit.fd, SHUT_WR);
 	closep(&job->audit.fd);
 	job->audit.fd = -1;
+}
+
+/* The keeper's end of the audit trail: let the writer write everything
+ * (a bounded wait), stop it, leave the tenant */
+static void keeper_audit_finish(struct nbj_job *job)
+{
+	struct pollfd pfd = { .fd = job->auditd_pidfd, .events = POLLIN };
+
 	if (job->auditd_pidfd >= 0)
 		(void)poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS);
 	kill_and_reap(&job->auditd_pidfd, &job->auditd_pid);
 	tenant_detach(&job->tenant);
 	job->audit.tenant = NULL;
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+}
+
+/* The supervisor's copies of the tenant and the statistics, given up
+ * without undoing anything (the keeper does, or did) */
+static void job_audit_forget(struct nbj_job *job)
+{
+	if (job->tenant.state)
+		munmap(job->tenant.state, sizeof(*job->tenant.state));
+	closep(&job->tenant.fd);
+	job->tenant.fd = job->tenant.slot = -1;
+	job->tenant.state = job->audit.tenant = NULL;
 	stats_unmap(job->stats);
 	job->stats = job->audit.stats = NULL;
 }
@@ -235,17 +300,35 @@ static void job_forget_connections(const struct nbj_job *job)
 			  strerror(-r));
 }
 
-/* The reverse of nbj_job_start(), from any partial state. */
-static void job_teardown(struct nbj_job *job)
+static void pidfd_kill(int pidfd)
 {
-	int err;
+	if (pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
 
+/*
+ * First half of the teardown, what must happen before the job's status is
+ * reported: the job leaves nbjail ctl's list, the control socket is given
+ * up, the job's init and the relay are killed (not waited for), and
+ * whether the slot keeps conntrack entries is noted while the statistics
+ * are mapped.
+ */
+static void job_stop(struct nbj_job *job)
+{
+	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+
+	/* nbjail ctl lists running jobs by their statistics file: an ended
+	 * one goes at once, whatever of it is still being removed (the
+	 * mappings of the relay and the audit writer stay valid) */
+	if (job->stats) {
+		snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/stats", job->state.id);
+		(void)unlink(path);
+	}
 	if (job->ctl_started) {
 		ctl_server_stop(&job->ctl);
 		job->ctl_started = false;
 	}
-	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
-	log_phase("teardown: reaper reaped");
+	pidfd_kill(job->reaper_pidfd);
 	/* flows open when the job went (also ones still in the relay's
 	 * accept queue) leave conntrack entries no FIN ever closes: a job
 	 * that connected anywhere marks its slot, forgotten at the slot's
@@ -260,11 +343,19 @@ static void job_teardown(struct nbj_job *job)
 		if (continued)
 			job->leaves_conntrack = true;
 	}
-	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
-	log_phase("teardown: relay reaped");
-	selection_cleanup(&job->selection); /* the job's processes are gone */
-	job_audit_finish(job);
-	log_phase("teardown: audit flushed");
+	pidfd_kill(job->relay_pidfd);
+}
+
+/*
+ * Second half: with every process of the job gone, the kernel objects and
+ * the state.  The nft chain (and, for the last job of the namespace, the
+ * table) goes only after the job's processes, so nothing of the job ever
+ * runs unfiltered; the state directory goes last and covers the rest.
+ */
+static void job_release(struct nbj_job *job)
+{
+	int err;
+
 	if (job->has_net && job->leaves_conntrack)
 		state_slot_mark_dirty(job->state.slot);
 	job->leaves_conntrack = false;
@@ -281,6 +372,10 @@ static void job_teardown(struct nbj_job *job)
 		job->state_created = false;
 	}
 	log_phase("teardown: state");
+}
+
+static void job_close(struct nbj_job *job)
+{
 	closep(&job->sock);
 	job->sock = -1;
 	closep(&job->epfd);
@@ -289,6 +384,380 @@ static void job_teardown(struct nbj_job *job)
 	job->listener = -1;
 	notifier_free(job->notifier);
 	job->notifier = NULL;
+}
+
+/* Wait (bounded) until a process, not necessarily our child, has ended:
+ * a pidfd polls readable once it is a zombie.  For the job's init that
+ * is after the kernel has killed and reaped the rest of its PID
+ * namespace.  Return: true once it has ended */
+static bool pidfd_wait_gone(int pidfd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	int r;
+
+	if (pidfd < 0)
+		return true;
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+/*
+ * Wait (bounded) until the kernel has destroyed the job's netns and with
+ * it the veth (netns cleanup runs in a workqueue, some ms after the last
+ * process); if that does not happen in time (something holds the netns),
+ * delete the veth ourselves.  Either way no link to the job is left when
+ * this returns 0.  A link notification socket wakes us for each change.
+ */
+static int veth_wait_gone(const char *ifname, int timeout_ms)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	_cleanup_close_ int nl = -1;
+	struct timespec t0, now;
+	char buf[8192];
+
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+	if (nl >= 0 && bind(nl, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		closep(&nl);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd pfd = { .fd = nl, .events = POLLIN };
+		long long left;
+
+		/* gone only when the kernel says so: any other failure
+		 * waits, and ends in a delete */
+		if (!if_nametoindex(ifname) && errno == ENODEV)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000LL +
+				     (now.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0)
+			break;
+		/* without the socket, look again every 5 ms */
+		if (poll(&pfd, 1, nl < 0 ? (left < 5 ? (int)left : 5) : (int)left) > 0)
+			while (recv(nl, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+	}
+	return link_delete(ifname);
+}
+
+/* One int, with one fd attached (SCM_RIGHTS) */
+static int send_int_fd(int sock, int value, int fd)
+{
+	struct iovec iov = { .iov_base = &value, .iov_len = sizeof(value) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == sizeof(value) ? 0 : negative_errno();
+}
+
+/* The fds a handover carries, in this order (those that are open) */
+enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_GLOBAL_LOCK, HAND_SELECTION, HAND_FDS };
+
+/**
+ * struct keeper_handover - what the supervisor tells the keeper at the end
+ * @detach:	the supervisor exits at once: own session, stdio on /dev/null
+ * @fd_mask:	which HAND_* fds are attached (SCM_RIGHTS, in that order)
+ * @state:	the job's state (fds replaced by the attached ones)
+ * @selection:	its overlay selection cgroups (root fd likewise)
+ * @has_net:	net profile
+ * @veth_created: the veth was made
+ * @nft_added:	the job's nft chain was added
+ * @state_created: the job's directory exists
+ * @leaves_conntrack: mark the slot dirty
+ */
+struct keeper_handover {
+	bool detach;
+	unsigned fd_mask;
+	struct job_state state;
+	struct selection selection;
+	bool has_net;
+	bool veth_created;
+	bool nft_added;
+	bool state_created;
+	bool leaves_conntrack;
+};
+
+static int handover_recv(int sock, struct keeper_handover *h, int fds[HAND_FDS])
+{
+	struct iovec iov = { .iov_base = h, .iov_len = sizeof(*h) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HAND_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	int got[HAND_FDS], n = 0, k = 0;
+	ssize_t r;
+
+	for (int i = 0; i < HAND_FDS; i++)
+		fds[i] = -1;
+	do
+		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	while (r < 0 && errno == EINTR);
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+			memcpy(got, CMSG_DATA(cm), (size_t)n * sizeof(int));
+			break;
+		}
+	if (r != sizeof(*h) || (mh.msg_flags & MSG_CTRUNC)) {
+		for (int i = 0; i < n; i++)
+			close(got[i]);
+		return -EPROTO;
+	}
+	for (int i = 0; i < HAND_FDS; i++)
+		if ((h->fd_mask & (1u << i)) && k < n)
+			fds[i] = got[k++];
+	return 0;
+}
+
+/* The teardown child's part, after the handover: see the theory above.
+ * If the job's processes do not end in time it leaves everything to gc
+ * rather than remove filters under them. */
+_Noreturn static void keeper_release(struct nbj_job *job, int sock)
+{
+	struct keeper_handover h;
+	int fds[HAND_FDS], err;
+	char c;
+
+	if (handover_recv(sock, &h, fds) < 0) {
+		/* the supervisor is gone without a word: gc does the rest */
+		keeper_audit_finish(job);
+		_exit(1);
+	}
+	job->state = h.state;
+	job->state.job_lock = fds[HAND_JOB_LOCK];
+	job->state.global_lock = fds[HAND_GLOBAL_LOCK];
+	job->selection = h.selection;
+	job->selection.root = fds[HAND_SELECTION];
+	job->reaper_pidfd = fds[HAND_REAPER];
+	job->relay_pidfd = fds[HAND_RELAY];
+	job->has_net = h.has_net;
+	job->veth_created = h.veth_created;
+	job->nft_added = h.nft_added;
+	job->state_created = h.state_created;
+	job->leaves_conntrack = h.leaves_conntrack;
+	snprintf(job->ifname, sizeof(job->ifname), HOST_IFNAME_PREFIX "%s", job->state.id);
+	(void)prctl(PR_SET_NAME, "nbjail-cleanup");
+	if (h.detach) {
+		/* no terminal signal reaches us, no reader waits for our
+		 * stdio, and we yield the CPU to whatever runs next */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		bool trace = getenv("NBJAIL_TRACE_STARTUP");
+
+		(void)setsid();
+		(void)setpriority(PRIO_PROCESS, 0, 10);
+		for (int fd = 0; null >= 0 && fd <= 2; fd++)
+			if (fd != 2 || !trace)
+				(void)dup2(null, fd);
+		if (null > 2)
+			close(null);
+	}
+	if (!pidfd_wait_gone(job->reaper_pidfd, DETACHED_WAIT_MS) ||
+	    !pidfd_wait_gone(job->relay_pidfd, DETACHED_WAIT_MS)) {
+		keeper_audit_finish(job);
+		_exit(1); /* the job's processes live on: nbjail gc */
+	}
+	log_phase("teardown: processes gone");
+	selection_cleanup(&job->selection);
+	keeper_audit_finish(job);
+	log_phase("teardown: audit flushed");
+	if (job->veth_created) {
+		err = veth_wait_gone(job->ifname, VETH_GONE_TIMEOUT_MS);
+		if (err < 0 && err != -ENODEV) {
+			log_err("cannot delete %s: %s", job->ifname, strerror(-err));
+			_exit(1); /* the veth stays filtered: nbjail gc */
+		}
+		log_phase("teardown: veth gone");
+	}
+	/* the supervisor's copies of our locks are closed once it has
+	 * closed its end (or died): only then can the last job out take
+	 * the namespace's lock and remove the table */
+	while (read(sock, &c, 1) < 0 && errno == EINTR)
+		;
+	job_release(job);
+	_exit(0);
+}
+
+/*
+ * The keeper: forked before anything else of the job, it forks the audit
+ * writer (so that the writer, which dies with its parent, outlives the
+ * supervisor), reports whether that worked, and then waits for the
+ * handover.  Until then it holds no lock of the job.
+ */
+_Noreturn static void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock)
+{
+	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, 2 };
+	sigset_t all;
+	pid_t pid;
+	int err;
+
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	fds_close_all_except(keep, ARRAY_SIZE(keep));
+	job->state.job_lock = job->state.global_lock = -1;
+	pid = clone_pidfd(0, &job->auditd_pidfd);
+	if (pid == 0) {
+		int wkeep[] = { ac->fd, ac->log_fd };
+		sigset_t none;
+
+		fds_close_all_except(wkeep, ac->log_fd >= 0 ? 2 : 1);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		err = auditd_run(ac);
+		log_err("audit writer failed: %s", strerror(-err));
+		_exit(1);
+	}
+	err = pid < 0 ? negative_errno() : 0;
+	job->auditd_pid = pid;
+	closep(&ac->fd);
+	closep(&ac->log_fd);
+	if (err < 0) {
+		(void)send(sock, &err, sizeof(err), MSG_NOSIGNAL);
+		_exit(1);
+	}
+	if (send_int_fd(sock, 0, job->auditd_pidfd) < 0)
+		_exit(1);
+	keeper_release(job, sock);
+}
+
+/*
+ * Hand the rest of the teardown to the keeper (after job_stop() and the
+ * job-end event), then give up our copies of what it took.  With
+ * @detach it finishes after we have exited; otherwise this waits for it.
+ * Return: 0, or negative errno when there is no keeper to take it
+ */
+static int job_hand_over(struct nbj_job *job, bool detach)
+{
+	struct keeper_handover h = {
+		.detach = detach,
+		.state = job->state,
+		.selection = job->selection,
+		.has_net = job->has_net,
+		.veth_created = job->veth_created,
+		.nft_added = job->nft_added,
+		.state_created = job->state_created,
+		.leaves_conntrack = job->leaves_conntrack,
+	};
+	int all[HAND_FDS] = {
+		[HAND_REAPER] = job->reaper_pidfd,
+		[HAND_RELAY] = job->relay_pidfd,
+		[HAND_JOB_LOCK] = job->state.job_lock,
+		[HAND_GLOBAL_LOCK] = job->state.global_lock,
+		[HAND_SELECTION] = job->selection.ready ? job->selection.root : -1,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * HAND_FDS)];
+		struct cmsghdr align;
+	} u = { 0 };
+	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	int fds[HAND_FDS], n = 0;
+	siginfo_t si;
+
+	if (job->keeper < 0)
+		return -ECHILD;
+	for (int i = 0; i < HAND_FDS; i++)
+		if (all[i] >= 0) {
+			h.fd_mask |= 1u << i;
+			fds[n++] = all[i];
+		}
+	if (n) {
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+	}
+	if (sendmsg(job->keeper, &mh, MSG_NOSIGNAL) != sizeof(h))
+		return negative_errno();
+	log_phase("teardown: handed over");
+	/* the keeper owns the rest: our copies go without undoing anything,
+	 * and then it is told so (EOF) */
+	if (detach) {
+		closep(&job->reaper_pidfd);
+		job->reaper_pidfd = -1;
+		closep(&job->relay_pidfd);
+		job->relay_pidfd = -1;
+	}
+	closep(&job->state.job_lock);
+	job->state.job_lock = -1;
+	closep(&job->state.global_lock);
+	job->state.global_lock = -1;
+	job->nft_added = job->state_created = job->leaves_conntrack = false;
+	job->veth_created = false;
+	if (job->selection.ready) {
+		closep(&job->selection.root);
+		job->selection.root = -1;
+		job->selection.ready = false;
+	}
+	job_audit_forget(job);
+	closep(&job->keeper);
+	job->keeper = -1;
+	/* whoever reads the audit trail once we return finds all of it:
+	 * the writer exits when it has written the job's last events */
+	(void)pidfd_wait_gone(job->auditd_pidfd, AUDITD_FLUSH_TIMEOUT_MS);
+	closep(&job->auditd_pidfd);
+	job->auditd_pidfd = -1;
+	log_phase("teardown: audit written");
+	if (!detach) {
+		while (waitid(P_PIDFD, (id_t)job->keeper_pidfd, &si, WEXITED) < 0 &&
+		       errno == EINTR)
+			;
+		/* zombies by now: the keeper has seen them gone */
+		kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+		kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	}
+	closep(&job->keeper_pidfd);
+	job->keeper_pidfd = -1;
+	job->keeper_pid = 0;
+	return 0;
+}
+
+/* The reverse of nbj_job_start(), from any partial state, all of it
+ * before returning: by the keeper if there is one, else here. */
+static void job_teardown(struct nbj_job *job)
+{
+	job_stop(job);
+	job_close(job);
+	job_audit_send_end(job);
+	if (job_hand_over(job, false) == 0)
+		return;
+	/* no keeper (it failed or was never started): no audit writer */
+	closep(&job->auditd_pidfd);
+	job->auditd_pidfd = -1;
+	kill_and_reap(&job->keeper_pidfd, &job->keeper_pid);
+	closep(&job->keeper);
+	job->keeper = -1;
+	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+	log_phase("teardown: reaper reaped");
+	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	log_phase("teardown: relay reaped");
+	selection_cleanup(&job->selection); /* the job's processes are gone */
+	tenant_detach(&job->tenant);
+	job->audit.tenant = NULL;
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+	job_release(job);
 }
 
 static void job_policy_free(struct job_policy *p)
@@ -543,7 +1012,7 @@ static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 		.log_fd = -1,
 		.journal = !cfg->no_journal,
 	};
-	int sv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
+	int sv[2] = { -1, -1 }, kv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
 	struct job_stats *st;
 	struct timespec ts;
 	char path[128];
@@ -595,31 +1064,66 @@ static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	ac.fd = sv[1];
 	ac.stats = st;
 	privs_unprivileged_user(&ac.uid, &ac.gid);
-	pid = clone_pidfd(0, &job->auditd_pidfd);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kv) < 0) {
+		err = negative_errno();
+		goto out;
+	}
+	pid = clone_pidfd(0, &job->keeper_pidfd);
 	if (pid < 0) {
 		err = negative_errno();
 		log_err("cannot start the audit writer: %s", strerror(-err));
 		goto out;
 	}
 	if (pid == 0) {
-		int keep[] = { sv[1], ac.log_fd };
-		sigset_t none;
-
-		fds_close_all_except(keep, ac.log_fd >= 0 ? 2 : 1);
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		err = auditd_run(&ac);
-		log_err("audit writer failed: %s", strerror(-err));
-		_exit(1);
+		closep(&sv[0]);
+		closep(&kv[0]);
+		keeper_main(job, &ac, kv[1]);
 	}
-	job->auditd_pid = pid;
+	job->keeper_pid = pid;
+	job->keeper = TAKE_FD(kv[0]);
 	job->audit.fd = TAKE_FD(sv[0]);
 	err = 0;
 out:
 	closep(&sv[0]);
 	closep(&sv[1]);
+	closep(&kv[0]);
+	closep(&kv[1]);
 	closep(&ac.log_fd);
 	return err;
+}
+
+/* The keeper's report that the audit writer runs, with the writer's
+ * pidfd (for waiting until it has written the job's last events); read
+ * before GO: it was sent long before, this does not wait */
+static int keeper_started(struct nbj_job *job)
+{
+	int err, fd = -1;
+	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+
+	if (recvmsg(job->keeper, &mh, MSG_CMSG_CLOEXEC) != sizeof(err))
+		err = -ECHILD;
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (!err && fd < 0)
+		err = -EPROTO;
+	if (err < 0) {
+		closep(&fd);
+		log_err("cannot start the audit writer: %s", strerror(-err));
+		return err;
+	}
+	job->auditd_pidfd = fd;
+	return 0;
 }
 
 /* The job-start event, once the workload runs */
@@ -953,6 +1457,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
 	job->listener = job->auditd_pidfd = job->audit.fd = -1;
+	job->keeper_pidfd = job->keeper = -1;
 	job->tenant.fd = job->tenant.slot = -1;
 	job->state.global_lock = job->state.job_lock = -1;
 
@@ -1051,6 +1556,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		err = link_veth_create(job->ifname, NBJ_GUEST_IFNAME, pid);
 		if (err < 0)
 			goto fail;
+		job->veth_created = true;
 		err = link_host_configure(job->ifname, &job->net);
 		if (err < 0) {
 			log_err("cannot configure %s: %s", job->ifname, strerror(-err));
@@ -1063,6 +1569,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 			goto fail;
 	}
 
+	err = keeper_started(job);
+	if (err < 0)
+		goto fail;
 	err = record_state(job);
 	if (err < 0) {
 		log_err("cannot write the job's state file: %s", strerror(-err));
@@ -1077,9 +1586,11 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	log_phase("workload started");
 	if (err == 0 && !job->ended)
 		err = start_notifier(job);
+	log_phase("notifier");
 	if (err < 0)
 		goto fail;
 	audit_job_start(job, cfg);
+	log_phase("audit start");
 	err = ctl_server_start(&job->ctl, job->epfd, JOB_EVENT_CTL_LISTEN,
 			       JOB_EVENT_CTL_RETRY);
 	if (err < 0)
@@ -1153,7 +1664,6 @@ static void handle_reaper(struct nbj_job *job)
 {
 	struct reaper_msg m;
 	ssize_t n;
-	siginfo_t si;
 
 	n = recv(job->sock, &m, sizeof(m), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -1170,13 +1680,9 @@ static void handle_reaper(struct nbj_job *job)
 		job->exit.kind = NBJ_EXITED;
 		job->exit.code = WEXITSTATUS(m.value);
 	}
-	/* the reaper exits right after its report */
-	while (waitid(P_PIDFD, (id_t)job->reaper_pidfd, &si, WEXITED) < 0 &&
-	       errno == EINTR)
-		;
-	closep(&job->reaper_pidfd);
-	job->reaper_pidfd = -1;
-	job->reaper_pid = 0;
+	/* the reaper exits right after its report, and with it the rest of
+	 * the PID namespace: teardown waits for that, the status is known */
+	log_phase("workload exit reported");
 }
 
 static void handle_relay(struct nbj_job *job)
@@ -1257,6 +1763,18 @@ int nbj_job_kill(struct nbj_job *job, int sig)
 	return 0;
 }
 
+static int job_wait_ended(struct nbj_job *job)
+{
+	while (!job->ended) {
+		struct pollfd pfd = { .fd = job->epfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return negative_errno();
+		nbj_job_dispatch(job);
+	}
+	return 0;
+}
+
 /**
  * nbj_job_wait() - wait for the job to end, then remove every trace of it
  * @job:	job
@@ -1266,15 +1784,44 @@ int nbj_job_kill(struct nbj_job *job, int sig)
  */
 int nbj_job_wait(struct nbj_job *job, struct nbj_exit *ret)
 {
-	while (!job->ended) {
-		struct pollfd pfd = { .fd = job->epfd, .events = POLLIN };
+	int err = job_wait_ended(job);
 
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-			return negative_errno();
-		nbj_job_dispatch(job);
-	}
+	if (err < 0)
+		return err;
 	job_teardown(job);
 	*ret = job->exit;
+	return 0;
+}
+
+/**
+ * nbj_job_wait_detached() - wait for the job to end, report how, and
+ * leave the slow part of the cleanup to a detached child
+ * @job:	job
+ * @ret:	how it ended
+ *
+ * For a caller that exits right after (nbjail(1)): the job's audit trail
+ * is written before this returns; the job's keeper process (comm
+ * "nbjail-cleanup" from here on, its own session, stdio on /dev/null)
+ * waits for the job's processes and its netns to be gone and removes its
+ * nft chain and state, while the caller goes on.  The keeper holds the
+ * job's locks; if it is killed, nbjail gc removes what is left.  Without
+ * a keeper everything is done here as by nbj_job_wait().  Call
+ * nbj_job_free() afterwards as usual.
+ *
+ * Return: 0, or negative errno
+ */
+int nbj_job_wait_detached(struct nbj_job *job, struct nbj_exit *ret)
+{
+	int err = job_wait_ended(job);
+
+	if (err < 0)
+		return err;
+	*ret = job->exit;
+	job_stop(job);
+	job_close(job);
+	job_audit_send_end(job);
+	if (job_hand_over(job, true) < 0)
+		job_teardown(job);
 	return 0;
 }
 

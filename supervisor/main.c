@@ -173,7 +173,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 		while (read(sfd, &si, sizeof(si)) == sizeof(si))
 			(void)nbj_job_kill(job, (int)si.ssi_signo);
 	}
-	err = nbj_job_wait(job, &ex);
+	err = nbj_job_wait_detached(job, &ex);
 	log_phase("workload ended");
 	nbj_job_free(job);
 	log_phase("cleaned up");

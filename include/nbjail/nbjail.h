@@ -17,6 +17,8 @@
  *	nbj_config_new() ... nbj_config_set_*() / nbj_config_add_allow()
  *	nbj_job_start()     -> the workload has been exec'd
  *	poll(nbj_job_fd()) + nbj_job_dispatch(), or nbj_job_wait()
+ *	(or nbj_job_wait_detached() just before exiting: the end of the
+ *	cleanup is left to a child process)
  *	nbj_job_free()      -> kills what is left, removes every trace
  */
 #ifndef NBJAIL_NBJAIL_H
@@ -105,6 +107,7 @@ int nbj_job_fd(const struct nbj_job *job);
 int nbj_job_dispatch(struct nbj_job *job);
 int nbj_job_kill(struct nbj_job *job, int sig);
 int nbj_job_wait(struct nbj_job *job, struct nbj_exit *ret);
+int nbj_job_wait_detached(struct nbj_job *job, struct nbj_exit *ret);
 void nbj_job_free(struct nbj_job *job);
 
 int nbj_exit_status(const struct nbj_exit *e);

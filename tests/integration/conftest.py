@@ -283,7 +283,10 @@ def nft_tables(ns=HOST_NS):
 def nft_chains(ns=HOST_NS, family="inet", table="nbjail"):
     if (family, table) not in nft_tables(ns):
         return []
-    cp = run(["nft", "-j", "list", "table", family, table], ns=ns, check=True)
+    cp = run(["nft", "-j", "list", "table", family, table], ns=ns)
+    if cp.returncode != 0 and (family, table) not in nft_tables(ns):
+        return []  # removed in between (a job's cleanup finishing)
+    assert cp.returncode == 0, (cp.returncode, cp.stderr)
     return [o["chain"]["name"] for o in json.loads(cp.stdout)["nftables"] if "chain" in o]
 
 

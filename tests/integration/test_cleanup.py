@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from conftest import (NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, nbjail_env, nft_tables, run, host_links, host_problems, nbjail, nft_chains, read_line,
-                      wait_for, wait_host_clean)
+from conftest import (NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, nbjail_env, nft_tables, run, host_links, host_problems, nbjail, nft_chains, processes,
+                      read_line, wait_for, wait_host_clean)
 
 RUNS = 100
 
@@ -119,9 +119,82 @@ def test_table_removed_while_another_netns_has_jobs(spawn, world, tmp_path):
         go.touch()
         assert p.wait(timeout=20) == 0, p.stderr.read()
         assert left, f"table inet nbjail left in {other}: {nft_tables(other)}"
-        assert [d for d in os.listdir(RUN_DIR) if d not in ("lock", "ctl.lock", "slots")
-                and not d.endswith(".bpf")] == []
+        # the cleanup child of the last job may still be finishing
+        def run_dir_left():
+            return [d for d in os.listdir(RUN_DIR) if d not in ("lock", "ctl.lock", "slots")
+                    and not d.endswith(".bpf")]
+        assert wait_for(lambda: run_dir_left() == [], timeout=2), run_dir_left()
     finally:
         go.touch()
         run(["ip", "netns", "del", other])
     assert wait_host_clean(world) == []
+
+
+def _cleanup_children(marker):
+    """pids of nbjail-cleanup processes of the nbjail run carrying marker."""
+    out = []
+    for pid, cmd in processes(lambda pid, cmd: marker in cmd):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() == "nbjail-cleanup":
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def test_async_teardown_vanishes(nbj, world):
+    """nbjail run exits once the status is known; its cleanup child
+    removes the rest (veth, chain, state, table) within 2 s of that."""
+    marker = f"nbt-async-{os.getpid()}"
+    for code in (0, 3):
+        cp = nbjail("run", "--profile", "net", "--", "sh", "-c", f"exit {code}", marker)
+        assert cp.returncode == code, cp.stderr
+        assert cp.stderr == "", cp.stderr
+        assert wait_host_clean(world, timeout=2.0, marker=marker) == []
+        assert _cleanup_children(marker) == []
+
+
+def test_gc_after_cleanup_child_killed(spawn, world, tmp_path):
+    """SIGKILL of the cleanup child in the middle: the job's locks go with
+    it and nbjail gc removes the veth, chain and state it left."""
+    marker = f"nbt-cleanupkill-{os.getpid()}"
+    go = tmp_path / "go"
+    p = spawn("run", "--profile", "net", "--", "sh", "-c",
+              f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
+              "i=$((i+1)); done", marker)
+    assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
+    links = wait_for(host_links, timeout=5)
+    assert len(links) == 1, links
+    job_id = next(iter(links))[len("nbh"):]
+    exe = os.path.realpath(NBJAIL)
+
+    def workload():
+        for pid, _ in processes(lambda pid, cmd: marker in cmd):
+            try:
+                if os.readlink(f"/proc/{pid}/exe") != exe:
+                    return pid
+            except OSError:
+                pass
+        return None
+    pid = wait_for(workload, timeout=5)
+    assert pid, "the job's workload was not found"
+    # holding the job's netns keeps its veth: the cleanup child waits for it
+    held = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        go.touch()
+        assert p.wait(timeout=20) == 0, p.stderr.read()
+        children = wait_for(lambda: _cleanup_children(marker), timeout=1, interval=0.01)
+        assert len(children) == 1, children
+        os.kill(children[0], signal.SIGKILL)
+        assert wait_for(lambda: _cleanup_children(marker) == [], timeout=2)
+        assert f"nbh{job_id}" in host_links()
+        assert f"job_{job_id}" in nft_chains()
+        assert os.path.isdir(os.path.join(RUN_DIR, job_id))
+        cp = nbjail("gc", timeout=30)
+        assert cp.returncode == 0, (cp.returncode, cp.stdout, cp.stderr)
+        assert job_id in cp.stdout + cp.stderr, (cp.stdout, cp.stderr)
+        assert host_problems(world, marker=marker) == []
+    finally:
+        os.close(held)
+    assert wait_host_clean(world, marker=marker) == []
