@@ -401,11 +401,17 @@ static void listeners_interest(struct relay_ctx *c, uint32_t events)
 		ev.data.u64 = RELAY_EV(RELAY_EV_LISTEN, i);
 		(void)epoll_ctl(c->epfd, EPOLL_CTL_MOD, cfg->tcp_fds[i], &ev);
 	}
-	for (uint32_t i = 0; cfg->publish_fds && i < cfg->policy->n_publish; i++) {
-		if (cfg->publish_fds[i] < 0)
+	for (uint32_t i = 0; i < cfg->policy->n_publish; i++) {
+		/* as tcp_publish_accept() finds it: the supervisor's
+		 * listener, or an i2p overlay's forward listener */
+		int fd = cfg->publish_fds ? cfg->publish_fds[i] : -1;
+
+		if (fd < 0 && c->sam)
+			fd = c->sam[cfg->policy->publish[i].overlay].fwd_listen;
+		if (fd < 0)
 			continue;
 		ev.data.u64 = RELAY_EV(RELAY_EV_PUBLISH, i);
-		(void)epoll_ctl(c->epfd, EPOLL_CTL_MOD, cfg->publish_fds[i], &ev);
+		(void)epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev);
 	}
 }
 
