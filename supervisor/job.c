@@ -442,27 +442,6 @@ static int veth_wait_gone(const char *ifname, int timeout_ms)
 	return link_delete(ifname);
 }
 
-/* One int, with one fd attached (SCM_RIGHTS) */
-static int send_int_fd(int sock, int value, int fd)
-{
-	struct iovec iov = { .iov_base = &value, .iov_len = sizeof(value) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u = { 0 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == sizeof(value) ? 0 : negative_errno();
-}
-
 /* The fds a handover carries, in this order (those that are open) */
 enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_GLOBAL_LOCK, HAND_SELECTION, HAND_FDS };
 
@@ -492,33 +471,14 @@ struct keeper_handover {
 
 static int handover_recv(int sock, struct keeper_handover *h, int fds[HAND_FDS])
 {
-	struct iovec iov = { .iov_base = h, .iov_len = sizeof(*h) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HAND_FDS)];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	int got[HAND_FDS], n = 0, k = 0;
-	ssize_t r;
+	int got[HAND_FDS];
+	size_t n, k = 0;
 
 	for (int i = 0; i < HAND_FDS; i++)
 		fds[i] = -1;
-	do
-		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-			memcpy(got, CMSG_DATA(cm), (size_t)n * sizeof(int));
-			break;
-		}
-	if (r != sizeof(*h) || (mh.msg_flags & MSG_CTRUNC)) {
-		for (int i = 0; i < n; i++)
-			close(got[i]);
+	if (fd_recv(sock, h, sizeof(*h), 0, got, HAND_FDS, &n) != sizeof(*h)) {
+		for (size_t i = 0; i < HAND_FDS; i++)
+			closep(&got[i]);
 		return -EPROTO;
 	}
 	for (int i = 0; i < HAND_FDS; i++)
@@ -632,7 +592,7 @@ _Noreturn static void keeper_main(struct nbj_job *job, struct auditd_config *ac,
 		(void)send(sock, &err, sizeof(err), MSG_NOSIGNAL);
 		_exit(1);
 	}
-	if (send_int_fd(sock, 0, job->auditd_pidfd) < 0)
+	if (fd_send(sock, &err, sizeof(err), &job->auditd_pidfd, 1) < 0)
 		_exit(1);
 	keeper_release(job, sock);
 }
@@ -662,14 +622,7 @@ static int job_hand_over(struct nbj_job *job, bool detach)
 		[HAND_GLOBAL_LOCK] = job->state.global_lock,
 		[HAND_SELECTION] = job->selection.ready ? job->selection.root : -1,
 	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * HAND_FDS)];
-		struct cmsghdr align;
-	} u = { 0 };
-	struct iovec iov = { .iov_base = &h, .iov_len = sizeof(h) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
-	int fds[HAND_FDS], n = 0;
+	int fds[HAND_FDS], n = 0, err;
 	siginfo_t si;
 
 	if (job->keeper < 0)
@@ -679,17 +632,9 @@ static int job_hand_over(struct nbj_job *job, bool detach)
 			h.fd_mask |= 1u << i;
 			fds[n++] = all[i];
 		}
-	if (n) {
-		mh.msg_control = u.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
-	}
-	if (sendmsg(job->keeper, &mh, MSG_NOSIGNAL) != sizeof(h))
-		return negative_errno();
+	err = fd_send(job->keeper, &h, sizeof(h), fds, (size_t)n);
+	if (err < 0)
+		return err;
 	log_phase("teardown: handed over");
 	/* the keeper owns the rest: our copies go without undoing anything,
 	 * and then it is told so (EOF) */
@@ -1097,24 +1042,10 @@ out:
  * before GO: it was sent long before, this does not wait */
 static int keeper_started(struct nbj_job *job)
 {
-	int err, fd = -1;
-	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
+	int err, fd;
 
-	if (recvmsg(job->keeper, &mh, MSG_CMSG_CLOEXEC) != sizeof(err))
+	if (fd_recv(job->keeper, &err, sizeof(err), 0, &fd, 1, NULL) != sizeof(err))
 		err = -ECHILD;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 	if (!err && fd < 0)
 		err = -EPROTO;
 	if (err < 0) {
@@ -1289,34 +1220,6 @@ static int record_state(const struct nbj_job *job)
 	return err;
 }
 
-/* Receive one reaper message, and the fd it may carry */
-static ssize_t recv_msg_fd(int sock, struct reaper_msg *m, int *ret_fd)
-{
-	struct iovec iov = { .iov_base = m, .iov_len = sizeof(*m) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-	*ret_fd = -1;
-	if (n < 0)
-		return n;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
-		    cm->cmsg_len != CMSG_LEN(sizeof(int)))
-			continue;
-		closep(ret_fd);
-		memcpy(ret_fd, CMSG_DATA(cm), sizeof(int));
-	}
-	return n;
-}
-
 /* Wait for the reaper's first report after GO. */
 static int await_started(struct nbj_job *job)
 {
@@ -1332,7 +1235,7 @@ static int await_started(struct nbj_job *job)
 		log_err("job setup timed out");
 		return -ETIMEDOUT;
 	}
-	n = recv_msg_fd(job->sock, &m, &fd);
+	n = fd_recv(job->sock, &m, sizeof(m), MSG_DONTWAIT, &fd, 1, NULL);
 	if (n != sizeof(m)) {
 		closep(&fd);
 		log_err("the job's init died during setup");

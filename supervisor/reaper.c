@@ -64,22 +64,8 @@ static void send_msg(int sock, enum reaper_msg_type type, int value)
 static int send_msg_fd(int sock, enum reaper_msg_type type, int fd)
 {
 	struct reaper_msg m = { .type = type };
-	struct iovec iov = { .iov_base = &m, .iov_len = sizeof(m) };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u = { 0 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == sizeof(m) ? 0 : negative_errno();
+	return fd_send(sock, &m, sizeof(m), &fd, 1);
 }
 
 /* The reaper's end of the handoff: copy the workload's listener fd out

@@ -186,6 +186,11 @@ int state_netns_ino(unsigned long long *ret);
 
 void fds_close_all_except(const int *keep, size_t n_keep);
 
+/* fdpass.c */
+int fd_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds);
+ssize_t fd_recv(int sock, void *buf, size_t len, int flags, int *fds, size_t max_fds,
+		size_t *ret_n_fds);
+
 /* i2pkey.c */
 int i2p_overlay_key(struct overlay *o);
 
