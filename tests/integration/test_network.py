@@ -15,7 +15,8 @@ import time
 import pytest
 
 import world as worldmod
-from conftest import HOST_NS, PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies, sh
+from conftest import (HOST_NS, PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies, sh,
+                      wait_host_clean)
 
 ALLOW_ONE = ["198.51.100.10:80"]
 FLOOR_PRIVATE = {"floor:private"}
@@ -327,11 +328,15 @@ def test_slot_with_live_flows_is_marked_dirty(nbj, world):
                 "import os, socket\ns = socket.create_connection(('198.51.100.10', 80))\n"
                 "print('open', flush=True)\nos._exit(0)\n")
     assert cp.returncode == 0 and cp.stdout.strip() == "open", cp
+    # the mark is made by the job's keeper, after nbjail has reported the
+    # status, before it gives the job's state (and slot) up
+    assert wait_host_clean(world) == []
     after = {f for f in os.listdir(slots) if f.endswith(".dirty")}
     assert after - before, (before, after)  # jobs take clean slots first
     # a clean exit marks nothing new
     cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "true")
     assert cp.returncode == 0
+    assert wait_host_clean(world) == []
     assert {f for f in os.listdir(slots) if f.endswith(".dirty")} <= after
     world.clear()
 
