@@ -27,20 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "bench.h"
 
 /* Decodes %XX in place. */
 static void unpercent(char *s)
@@ -152,12 +139,12 @@ int main(int argc, char **argv)
 	ok = mmap(NULL, sizeof(int) * 2 * (size_t)workers, PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	failed = ok + workers;
-	t0 = now();
+	t0 = bench_now();
 	for (int w = 0; w < workers; w++) {
 		if (fork())
 			continue;
-		for (int i = 0; i < per && now() - t0 < seconds; i++) {
-			double s = now();
+		for (int i = 0; i < per && bench_now() - t0 < seconds; i++) {
+			double s = bench_now();
 			int fd = socket(AF_INET, SOCK_STREAM, 0), good = 0;
 			struct linger lg = { 1, 0 };
 			unsigned char b[16];
@@ -182,7 +169,7 @@ int main(int argc, char **argv)
 				       readn(fd, b, 1) == 0;
 			}
 			if (good)
-				lat[w * per + ok[w]++] = now() - s;
+				lat[w * per + ok[w]++] = bench_now() - s;
 			else
 				failed[w]++;
 			close(fd);
@@ -191,7 +178,7 @@ int main(int argc, char **argv)
 	}
 	while (wait(NULL) > 0)
 		;
-	el = now() - t0;
+	el = bench_now() - t0;
 	{
 		int n = 0, f = 0;
 
@@ -200,7 +187,7 @@ int main(int argc, char **argv)
 			n += ok[w];
 			f += failed[w];
 		}
-		qsort(lat, (size_t)n, sizeof(double), cmp);
+		qsort(lat, (size_t)n, sizeof(double), bench_cmp_double);
 		printf("{\"ok\": %d, \"failed\": %d, \"seconds\": %.3f, \"rate\": %.0f, "
 		       "\"p50_us\": %.0f, \"p99_us\": %.0f}\n", n, f, el, n / el,
 		       n ? lat[n / 2] * 1e6 : 0, n ? lat[n * 99 / 100] * 1e6 : 0);

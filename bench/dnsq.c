@@ -24,20 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
+#include "bench.h"
 
 /* A query of type A for name into q (header and question); its length. */
 static size_t question(unsigned char *q, const char *name)
@@ -90,10 +77,10 @@ int main(int argc, char **argv)
 	lat = calloc((size_t)count, sizeof(double));
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	connect(fd, (struct sockaddr *)&s, sizeof(s));
-	t0 = now();
-	for (int i = 0; i < count && now() - t0 < seconds; i++) {
+	t0 = bench_now();
+	for (int i = 0; i < count && bench_now() - t0 < seconds; i++) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		double st = now();
+		double st = bench_now();
 
 		if (i == 0 || strstr(argv[2], "%d")) {
 			char name[256];
@@ -113,10 +100,10 @@ int main(int argc, char **argv)
 			failed++;
 			continue;
 		}
-		lat[ok++] = now() - st;
+		lat[ok++] = bench_now() - st;
 	}
-	el = now() - t0;
-	qsort(lat, (size_t)ok, sizeof(double), cmp);
+	el = bench_now() - t0;
+	qsort(lat, (size_t)ok, sizeof(double), bench_cmp_double);
 	printf("{\"ok\": %d, \"failed\": %d, \"first_bad_rcode\": %d, \"seconds\": %.3f, "
 	       "\"qps\": %.0f, \"p50_us\": %.0f, \"p99_us\": %.0f}\n",
 	       ok, failed, bad_rcode, el, ok / el, ok ? lat[ok / 2] * 1e6 : 0,

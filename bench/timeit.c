@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define MAXCMD 32
 
 struct cmd {
@@ -44,17 +46,7 @@ static void on_alarm(int sig)
 
 static double now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
+	return bench_now() * 1e3;
 }
 
 /* Last line of the file, JSON-safe (quotes and control characters dropped). */
@@ -161,7 +153,7 @@ int main(int argc, char **argv)
 			       c->error[0] ? c->error : "no run");
 			continue;
 		}
-		qsort(c->ms, (size_t)c->runs, sizeof(double), cmp);
+		qsort(c->ms, (size_t)c->runs, sizeof(double), bench_cmp_double);
 		int p95 = (c->runs * 95 + 99) / 100 - 1;
 		printf("{\"name\": \"%s\", \"runs\": %d, \"median_ms\": %.3f, \"p95_ms\": %.3f, "
 		       "\"min_ms\": %.3f}\n", c->name, c->runs,
