@@ -386,6 +386,17 @@ static const char *flow_interface(const struct relay_ctx *c, const struct flow *
 	return p->overlays[f->overlay].interface;
 }
 
+/* A published port's listener: the supervisor's, or an i2p overlay's
+ * forward listener; -1 if there is none (yet) */
+static int publish_listener(const struct relay_ctx *c, uint32_t index)
+{
+	int fd = c->cfg->publish_fds ? c->cfg->publish_fds[index] : -1;
+
+	if (fd < 0 && c->sam)
+		fd = c->sam[c->cfg->policy->publish[index].overlay].fwd_listen;
+	return fd;
+}
+
 /*
  * Set the interest of every TCP listener (the job's redirected ones and
  * the published ports): EPOLLIN, or 0 while accepting cannot work
@@ -402,12 +413,8 @@ static void listeners_interest(struct relay_ctx *c, uint32_t events)
 		(void)epoll_ctl(c->epfd, EPOLL_CTL_MOD, cfg->tcp_fds[i], &ev);
 	}
 	for (uint32_t i = 0; i < cfg->policy->n_publish; i++) {
-		/* as tcp_publish_accept() finds it: the supervisor's
-		 * listener, or an i2p overlay's forward listener */
-		int fd = cfg->publish_fds ? cfg->publish_fds[i] : -1;
+		int fd = publish_listener(c, i);
 
-		if (fd < 0 && c->sam)
-			fd = c->sam[cfg->policy->publish[i].overlay].fwd_listen;
 		if (fd < 0)
 			continue;
 		ev.data.u64 = RELAY_EV(RELAY_EV_PUBLISH, i);
@@ -761,9 +768,7 @@ void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
 	if (index >= p->n_publish)
 		return;
 	e = &p->publish[index];
-	listen_fd = c->cfg->publish_fds[index];
-	if (listen_fd < 0 && c->sam)
-		listen_fd = c->sam[e->overlay].fwd_listen;
+	listen_fd = publish_listener(c, index);
 	if (listen_fd < 0)
 		return;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
