@@ -16,7 +16,7 @@ import pytest
 
 import world as worldmod
 from conftest import (HOST_NS, PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies, sh,
-                      wait_host_clean)
+                      wait_for)
 
 ALLOW_ONE = ["198.51.100.10:80"]
 FLOOR_PRIVATE = {"floor:private"}
@@ -323,20 +323,29 @@ def test_slot_with_live_flows_is_marked_dirty(nbj, world):
     way out: that would slow every job's exit)."""
     from conftest import RUN_DIR
     slots = os.path.join(RUN_DIR, "slots")
+
+    def job_dirs():
+        return {d for d in os.listdir(RUN_DIR)
+                if d != "slots" and os.path.isdir(os.path.join(RUN_DIR, d))}
+
+    def run_and_wait_for_keeper(*args):
+        # the mark is made by the job's keeper, after nbjail has reported
+        # the status, before it removes the job's state directory
+        others = job_dirs()
+        cp = nbjail("run", *args)
+        mine = job_dirs() - others
+        assert wait_for(lambda: not mine & job_dirs(), 5), mine
+        return cp
     before = {f for f in os.listdir(slots) if f.endswith(".dirty")} if os.path.isdir(slots) else set()
-    cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "/usr/bin/python3", "-c",
-                "import os, socket\ns = socket.create_connection(('198.51.100.10', 80))\n"
-                "print('open', flush=True)\nos._exit(0)\n")
+    cp = run_and_wait_for_keeper("--allow", "198.51.100.10:80", "--", "/usr/bin/python3", "-c",
+                                 "import os, socket\ns = socket.create_connection(('198.51.100.10', 80))\n"
+                                 "print('open', flush=True)\nos._exit(0)\n")
     assert cp.returncode == 0 and cp.stdout.strip() == "open", cp
-    # the mark is made by the job's keeper, after nbjail has reported the
-    # status, before it gives the job's state (and slot) up
-    assert wait_host_clean(world) == []
     after = {f for f in os.listdir(slots) if f.endswith(".dirty")}
     assert after - before, (before, after)  # jobs take clean slots first
     # a clean exit marks nothing new
-    cp = nbjail("run", "--allow", "198.51.100.10:80", "--", "true")
+    cp = run_and_wait_for_keeper("--allow", "198.51.100.10:80", "--", "true")
     assert cp.returncode == 0
-    assert wait_host_clean(world) == []
     assert {f for f in os.listdir(slots) if f.endswith(".dirty")} <= after
     world.clear()
 
