@@ -3,14 +3,12 @@
  * netns/link.c - links, addresses and routes through libnl-route-3
  *
  * Theory of operation: every function opens its own NETLINK_ROUTE socket
- * in the caller's current network namespace, so the same code configures
- * the host end (called by the supervisor in the host netns) and the job
- * end (called by the job's reaper inside the job netns, before it drops
- * its privileges).  The veth pair is created in one RTM_NEWLINK from the
- * host side with its peer placed directly into the job's netns by PID, so
- * the job end never exists in the host namespace.  IPv6 addresses are
- * added with IFA_F_NODAD: both ends are ours, and a tentative address
- * could not be bound by the relay.
+ * in the caller's current network namespace.  A job's network namespace
+ * holds only lo (link_job_configure(), called by the job's init inside
+ * it): there is no link to the host at all, so nothing is created,
+ * configured or removed on the host's side.  The supervisor only reads
+ * the host's addresses (link_host_inventory()) for the floor.  The IPv6
+ * address is added with IFA_F_NODAD: nothing else could claim it.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -21,7 +19,6 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
-#include <netlink/route/link/veth.h>
 #include <netlink/route/route.h>
 
 #include "common/log.h"
@@ -99,68 +96,6 @@ static int route_socket(struct nl_sock **ret)
 	return 0;
 }
 
-/**
- * link_veth_create() - create a veth pair, the peer in another netns
- * @host_ifname:	name of the end that stays here, brought up
- * @peer_ifname:	name of the end placed into the netns of @peer_netns_pid
- * @peer_netns_pid:	a process in the target network namespace
- *
- * Return: 0, or negative errno (-EEXIST if @host_ifname exists)
- */
-int link_veth_create(const char *host_ifname, const char *peer_ifname,
-		     pid_t peer_netns_pid)
-{
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	_cleanup_(rtnl_link_putp) struct rtnl_link *veth = NULL;
-	_cleanup_(rtnl_link_putp) struct rtnl_link *peer = NULL;
-	int err;
-
-	err = route_socket(&sk);
-	if (err < 0)
-		return err;
-	veth = rtnl_link_veth_alloc();
-	if (!veth)
-		return -ENOMEM;
-	rtnl_link_set_name(veth, host_ifname);
-	rtnl_link_set_flags(veth, IFF_UP);
-	peer = rtnl_link_veth_get_peer(veth);
-	rtnl_link_set_name(peer, peer_ifname);
-	rtnl_link_set_ns_pid(peer, peer_netns_pid);
-
-	err = rtnl_link_add(sk, veth, NLM_F_CREATE | NLM_F_EXCL);
-	if (err < 0) {
-		log_err("cannot create veth %s: %s", host_ifname,
-			nl_geterror(err));
-		return nlerr_to_errno(err);
-	}
-	return 0;
-}
-
-/**
- * link_delete() - delete a link by name in the current netns
- * @ifname:	link name
- *
- * Return: 0 (also when the link does not exist), or negative errno
- */
-int link_delete(const char *ifname)
-{
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	_cleanup_(rtnl_link_putp) struct rtnl_link *link = NULL;
-	int err;
-
-	err = route_socket(&sk);
-	if (err < 0)
-		return err;
-	link = rtnl_link_alloc();
-	if (!link)
-		return -ENOMEM;
-	rtnl_link_set_name(link, ifname);
-	err = rtnl_link_delete(sk, link);
-	if (err < 0 && err != -NLE_NODEV && err != -NLE_OBJ_NOTFOUND)
-		return nlerr_to_errno(err);
-	return 0;
-}
-
 static int link_set_up(struct nl_sock *sk, int ifindex)
 {
 	_cleanup_(rtnl_link_putp) struct rtnl_link *orig = rtnl_link_alloc();
@@ -196,21 +131,22 @@ static int addr_add(struct nl_sock *sk, int ifindex, int family,
 	return err < 0 ? nlerr_to_errno(err) : 0;
 }
 
+/* ip route add default dev IFINDEX src SRC */
 static int default_route_add(struct nl_sock *sk, int ifindex, int family,
-			     const void *gw)
+			     const void *src)
 {
 	_cleanup_(rtnl_route_putp) struct rtnl_route *r = rtnl_route_alloc();
 	_cleanup_(nl_addr_putp) struct nl_addr *dst = NULL;
-	_cleanup_(nl_addr_putp) struct nl_addr *via = NULL;
+	_cleanup_(nl_addr_putp) struct nl_addr *pref = NULL;
 	struct in6_addr any = IN6ADDR_ANY_INIT;
 	size_t len = family == AF_INET ? 4 : 16;
 	struct rtnl_nexthop *nh;
 	int err;
 
 	dst = nl_addr_build(family, &any, len);
-	via = nl_addr_build(family, gw, len);
+	pref = nl_addr_build(family, src, len);
 	nh = rtnl_route_nh_alloc();
-	if (!r || !dst || !via || !nh) {
+	if (!r || !dst || !pref || !nh) {
 		if (nh)
 			rtnl_route_nh_free(nh);
 		return -ENOMEM;
@@ -218,76 +154,30 @@ static int default_route_add(struct nl_sock *sk, int ifindex, int family,
 	nl_addr_set_prefixlen(dst, 0);
 	rtnl_route_set_family(r, (uint8_t)family);
 	rtnl_route_set_dst(r, dst);
+	rtnl_route_set_pref_src(r, pref);
 	rtnl_route_nh_set_ifindex(nh, ifindex);
-	rtnl_route_nh_set_gateway(nh, via);
 	rtnl_route_add_nexthop(r, nh); /* r owns nh now */
 	err = rtnl_route_add(sk, r, NLM_F_CREATE);
 	return err < 0 ? nlerr_to_errno(err) : 0;
 }
 
 /**
- * link_host_configure() - addresses on the host end of a job's veth
- * @host_ifname:	the host end, already up
- * @net:		the job's addresses
+ * link_job_configure() - the job's whole network: lo, its addresses and
+ * default routes through it, in the current netns
+ * @net:	the job's addresses, NULL for loopback only
+ *
+ *   ip link set lo up
+ *   ip addr add JOB4/32 dev lo; ip addr add JOB6/128 dev lo nodad
+ *   ip route add default dev lo src JOB4
+ *   ip -6 route add default dev lo src JOB6
+ *
+ * Every non-local destination is then routed into lo, where the job's
+ * nftables redirect it to the relay's sockets (netns/nft.c) or drop it.
+ * The addresses also make glibc's AI_ADDRCONFIG answer both families.
  *
  * Return: 0, or negative errno
  */
-int link_host_configure(const char *host_ifname, const struct job_net *net)
-{
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int ifindex = (int)if_nametoindex(host_ifname);
-	int err;
-
-	if (!ifindex)
-		return negative_errno();
-	err = route_socket(&sk);
-	if (err < 0)
-		return err;
-	err = addr_add(sk, ifindex, AF_INET, &net->host4, 30);
-	if (err < 0)
-		return err;
-	return addr_add(sk, ifindex, AF_INET6, &net->host6, 64);
-}
-
-/**
- * link_guest_configure() - addresses and default routes of the job end
- * @ifname:	the job's end of the veth, in the current netns
- * @net:	the job's addresses
- *
- * Brings @ifname up, adds the job's addresses and default routes via the
- * host end (the relay) for both families.
- *
- * Return: 0, or negative errno
- */
-int link_guest_configure(const char *ifname, const struct job_net *net)
-{
-	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
-	int ifindex = (int)if_nametoindex(ifname);
-	int err;
-
-	if (!ifindex)
-		return negative_errno();
-	err = route_socket(&sk);
-	if (err < 0)
-		return err;
-	err = addr_add(sk, ifindex, AF_INET, &net->job4, 30);
-	if (!err)
-		err = addr_add(sk, ifindex, AF_INET6, &net->job6, 64);
-	if (!err)
-		err = link_set_up(sk, ifindex);
-	if (!err)
-		err = default_route_add(sk, ifindex, AF_INET, &net->host4);
-	if (!err)
-		err = default_route_add(sk, ifindex, AF_INET6, &net->host6);
-	return err;
-}
-
-/**
- * link_loopback_up() - bring "lo" up in the current netns
- *
- * Return: 0, or negative errno
- */
-int link_loopback_up(void)
+int link_job_configure(const struct job_net *net)
 {
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
 	int ifindex = (int)if_nametoindex("lo");
@@ -298,7 +188,30 @@ int link_loopback_up(void)
 	err = route_socket(&sk);
 	if (err < 0)
 		return err;
-	return link_set_up(sk, ifindex);
+	err = link_set_up(sk, ifindex);
+	if (err < 0 || !net)
+		return err;
+	err = addr_add(sk, ifindex, AF_INET, &net->job4, 32);
+	if (!err)
+		err = addr_add(sk, ifindex, AF_INET6, &net->job6, 128);
+	if (!err)
+		err = default_route_add(sk, ifindex, AF_INET, &net->job4);
+	if (!err)
+		err = default_route_add(sk, ifindex, AF_INET6, &net->job6);
+	return err;
+}
+
+/**
+ * job_net_default() - the fixed addresses of every job (nothing with them
+ * ever leaves the job's namespace)
+ * @ret:	filled in
+ */
+void job_net_default(struct job_net *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	(void)inet_pton(AF_INET, JOB_ADDR4, &ret->job4);
+	(void)inet_pton(AF_INET, JOB_NAMESERVER4, &ret->nameserver4);
+	(void)inet_pton(AF_INET6, JOB_ADDR6, &ret->job6);
 }
 
 static int nl_to_prefix(struct nl_addr *a, struct nbj_prefix *ret)
@@ -321,7 +234,7 @@ static int nl_to_prefix(struct nl_addr *a, struct nbj_prefix *ret)
 }
 
 /**
- * link_host_inventory() - the addresses and routes of the current netns
+ * link_host_inventory() - the addresses of the current netns (for the floor)
  * @ret:	filled in; free with link_host_inventory_free()
  *
  * Return: 0, or negative errno
@@ -330,10 +243,8 @@ int link_host_inventory(struct host_inventory *ret)
 {
 	_cleanup_nl_sock_ struct nl_sock *sk = NULL;
 	_cleanup_(nl_cache_freep) struct nl_cache *addrs = NULL;
-	_cleanup_(nl_cache_freep) struct nl_cache *routes = NULL;
 	struct host_inventory inv = { 0 };
 	struct nl_object *o;
-	size_t max;
 	int err;
 
 	err = route_socket(&sk);
@@ -342,35 +253,16 @@ int link_host_inventory(struct host_inventory *ret)
 	err = rtnl_addr_alloc_cache(sk, &addrs);
 	if (err < 0)
 		return nlerr_to_errno(err);
-	err = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &routes);
-	if (err < 0)
-		return nlerr_to_errno(err);
-
-	max = (size_t)nl_cache_nitems(addrs) + (size_t)nl_cache_nitems(routes);
 	inv.addrs = calloc((size_t)nl_cache_nitems(addrs) + 1, sizeof(*inv.addrs));
-	inv.used = calloc(max + 1, sizeof(*inv.used));
-	if (!inv.addrs || !inv.used) {
-		link_host_inventory_free(&inv);
+	if (!inv.addrs)
 		return -ENOMEM;
-	}
-
 	for (o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
 		struct nl_addr *local = rtnl_addr_get_local((struct rtnl_addr *)o);
 		struct nbj_prefix p;
 
 		if (!local || nl_to_prefix(local, &p) < 0)
 			continue;
-		p.prefixlen = (unsigned)rtnl_addr_get_prefixlen((struct rtnl_addr *)o);
 		inv.addrs[inv.n_addrs++] = p.addr;
-		inv.used[inv.n_used++] = p;
-	}
-	for (o = nl_cache_get_first(routes); o; o = nl_cache_get_next(o)) {
-		struct nl_addr *dst = rtnl_route_get_dst((struct rtnl_route *)o);
-		struct nbj_prefix p;
-
-		if (!dst || nl_to_prefix(dst, &p) < 0 || !p.prefixlen)
-			continue;
-		inv.used[inv.n_used++] = p;
 	}
 	*ret = inv;
 	return 0;
@@ -383,6 +275,26 @@ int link_host_inventory(struct host_inventory *ret)
 void link_host_inventory_free(struct host_inventory *inv)
 {
 	free(inv->addrs);
-	free(inv->used);
 	memset(inv, 0, sizeof(*inv));
+}
+
+/**
+ * job_net_prefixes() - the prefixes of the jobs' addresses, for the floor
+ * (class "job": no job reaches another job's address, or its own, outside)
+ * @ret:	IPv4 and IPv6 prefix
+ */
+void job_net_prefixes(struct nbj_prefix ret[2])
+{
+	struct job_net n;
+
+	job_net_default(&n);
+	memset(ret, 0, 2 * sizeof(*ret));
+	ret[0].addr.family = AF_INET;
+	ret[0].addr.v4 = n.job4;
+	ret[0].addr.v4.s_addr &= htonl(0xfffffffc);
+	ret[0].prefixlen = 30;
+	ret[1].addr.family = AF_INET6;
+	ret[1].addr.v6 = n.job6;
+	memset(&ret[1].addr.v6.s6_addr[8], 0, 8);
+	ret[1].prefixlen = 64;
 }

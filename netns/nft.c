@@ -2,42 +2,16 @@
 /*
  * netns/nft.c - nftables rulesets through libnftnl + libmnl
  *
- * Theory of operation: every change is ONE nfnetlink batch (BEGIN ...
- * END), so the kernel applies all of it or nothing.  Every message asks
- * for an ack; after sending, the acks are drained and the first error is
- * returned as a negative errno (mnl_cb_run() checks sequence numbers and
- * the port id).  Rules are built expression by expression; each builder
- * carries the equivalent nft syntax in its comment.
+ * Theory of operation: the job's whole ruleset is ONE nfnetlink batch
+ * (BEGIN ... END), sent by the job's init inside the job's network
+ * namespace before the workload exists, so the kernel applies all of it
+ * or nothing.  Every message asks for an ack; after sending, the acks
+ * are drained and the first error is returned as a negative errno.
+ * Rules are built expression by expression; each builder carries the
+ * equivalent nft syntax in its comment.  The host's namespace has no
+ * nbjail ruleset at all: the job has no link to it (netns/link.c).
  *
- * Host netns, table inet nbjail, shared by all jobs:
- *
- *   chain input   { type filter hook input priority 0; policy accept;
- *                   iifname "nbh*" ct status dnat accept
- *                   iifname "nbh*" ct direction reply accept
- *                   iifname "nbh*" icmpv6 type nd-neighbor-solicit accept
- *                   iifname "nbh*" icmpv6 type nd-neighbor-advert accept
- *                   iifname "nbh*" drop }
- *   chain forward { type filter hook forward priority 0; policy accept;
- *                   iifname "nbh*" drop
- *                   oifname "nbh*" drop }
- *   map jobs      { type ifname : verdict; }   # "nbhID" : jump job_ID
- *   chain prerouting { type nat hook prerouting priority -100;
- *                   iifname vmap @jobs }
- *   chain job_ID  { iifname "nbhID" meta l4proto tcp redirect to :TCP  # per job
- *                   iifname "nbhID" udp dport 53 redirect to :DNS }
- *
- * The job chains are regular chains reached through the map: adding or
- * removing a job registers no netfilter hook (a base chain per job cost
- * some 3 ms at each start and 1.5 ms at each end, an RCU grace period).
- *
- * Only our own redirects set "ct status dnat" on packets from nbh*, so a
- * job whose chain is missing has no way in at all (fail closed).  Packets
- * in the reply direction answer connections the host opened (the relay
- * connecting a published port); a job cannot start one of those.  The
- * shared chains are flushed and refilled inside each job's add batch:
- * idempotent under concurrent starts, never momentarily empty.
- *
- * Job netns, table inet nbjail, see nft_guest_install().
+ * The ruleset is in nft_job_install().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,8 +37,8 @@
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
 #include <linux/netfilter/nfnetlink.h>
-#include <netinet/icmp6.h>
 
 #include "common/log.h"
 #include "netns/nft.h"
@@ -158,93 +132,6 @@ static void batch_chain(struct nft_batch *nb, uint16_t msg, uint16_t flags,
 	nftnl_batch_update(nb->b);
 }
 
-/* NFT_MSG_DELRULE with only table and chain: flush the chain */
-static void batch_flush(struct nft_batch *nb, const char *chain)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-	struct nlmsghdr *nlh;
-
-	if (!r) {
-		nb->oom = true;
-		return;
-	}
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME);
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
-	nlh = batch_msg(nb, NFT_MSG_DELRULE, 0);
-	nftnl_rule_nlmsg_build_payload(nlh, r);
-	nftnl_rule_free(r);
-	nftnl_batch_update(nb->b);
-}
-
-#define JOBS_MAP "jobs"
-#define JOBS_MAP_ID 1		/* names the map within one batch */
-#define NFT_TYPE_IFNAME 41	/* nft's datatype number for ifname keys */
-
-/* map jobs { type ifname : verdict } (created if missing) */
-static void batch_jobs_map(struct nft_batch *nb)
-{
-	struct nftnl_set *set = nftnl_set_alloc();
-	struct nftnl_udata_buf *udata;
-	struct nlmsghdr *nlh;
-
-	if (!set) {
-		nb->oom = true;
-		return;
-	}
-	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
-	nftnl_set_set_str(set, NFTNL_SET_TABLE, NFT_TABLE_NAME);
-	nftnl_set_set_str(set, NFTNL_SET_NAME, JOBS_MAP);
-	nftnl_set_set_u32(set, NFTNL_SET_ID, JOBS_MAP_ID);
-	nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_MAP);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_IFNAME);
-	nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, IFNAMSIZ);
-	nftnl_set_set_u32(set, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-	nftnl_set_set_u32(set, NFTNL_SET_DATA_LEN, 0);
-	/* so that `nft list` shows the names (host byte order strings) */
-	udata = nftnl_udata_buf_alloc(64);
-	if (udata && nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER, 1))
-		nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
-				   nftnl_udata_buf_len(udata));
-	nftnl_udata_buf_free(udata);
-	nlh = batch_msg(nb, NFT_MSG_NEWSET, NLM_F_CREATE);
-	nftnl_set_nlmsg_build_payload(nlh, set);
-	nftnl_set_free(set);
-	nftnl_batch_update(nb->b);
-}
-
-/* add or delete the element { "IFNAME" : jump CHAIN } of map jobs */
-static void batch_jobs_elem(struct nft_batch *nb, uint16_t msg, const char *ifname,
-			    const char *chain)
-{
-	struct nftnl_set *set = nftnl_set_alloc();
-	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
-	char key[IFNAMSIZ] = { 0 };
-	struct nlmsghdr *nlh;
-
-	if (!set || !e) {
-		nftnl_set_free(set);
-		nftnl_set_elem_free(e);
-		nb->oom = true;
-		return;
-	}
-	snprintf(key, sizeof(key), "%s", ifname);
-	nftnl_set_set_u32(set, NFTNL_SET_FAMILY, NFPROTO_INET);
-	nftnl_set_set_str(set, NFTNL_SET_TABLE, NFT_TABLE_NAME);
-	nftnl_set_set_str(set, NFTNL_SET_NAME, JOBS_MAP);
-	nftnl_set_set_u32(set, NFTNL_SET_ID, JOBS_MAP_ID);
-	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, sizeof(key));
-	if (msg == NFT_MSG_NEWSETELEM) {
-		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, (uint32_t)NFT_JUMP);
-		nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, chain);
-	}
-	nftnl_set_elem_add(set, e); /* the set owns it now */
-	nlh = batch_msg(nb, msg, msg == NFT_MSG_NEWSETELEM ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	nftnl_set_elems_nlmsg_build_payload(nlh, set);
-	nftnl_set_free(set);
-	nftnl_batch_update(nb->b);
-}
-
 /**
  * struct rule - a rule being built, expression by expression
  * @r:		libnftnl rule
@@ -311,20 +198,6 @@ static void cmp(struct rule *rl, uint32_t op, const void *data, uint32_t len)
 	expr_add(rl, e);
 }
 
-/* reg1 vmap @NAME: the verdict of reg1's element, if any */
-static void vmap_lookup(struct rule *rl, const char *set, uint32_t set_id)
-{
-	struct nftnl_expr *e = expr(rl, "lookup");
-
-	if (!e)
-		return;
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-	expr_add(rl, e);
-}
-
 /* @BASE,OFFSET,LEN -> reg1 */
 static void payload(struct rule *rl, uint32_t base, uint32_t offset, uint32_t len)
 {
@@ -360,19 +233,6 @@ static void ct_bits_any(struct rule *rl, uint32_t key, uint32_t mask)
 	nftnl_expr_set(b, NFTNL_EXPR_BITWISE_XOR, &zero, sizeof(zero));
 	expr_add(rl, b);
 	cmp(rl, NFT_CMP_NEQ, &zero, sizeof(zero));
-}
-
-/* ct KEY == VALUE, for one-byte keys (direction) */
-static void ct_u8_is(struct rule *rl, uint32_t key, uint8_t value)
-{
-	struct nftnl_expr *c = expr(rl, "ct");
-
-	if (!c)
-		return;
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CT_KEY, key);
-	nftnl_expr_set_u32(c, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	expr_add(rl, c);
-	cmp(rl, NFT_CMP_EQ, &value, sizeof(value));
 }
 
 /* accept / drop */
@@ -445,36 +305,11 @@ static void snat_ports(struct rule *rl, uint32_t family, uint16_t lo, uint16_t h
 	expr_add(rl, n);
 }
 
-/* iifname/oifname "PREFIX*" */
-static void ifname_prefix(struct rule *rl, uint32_t key, const char *prefix)
-{
-	meta(rl, key);
-	cmp(rl, NFT_CMP_EQ, prefix, (uint32_t)strlen(prefix));
-}
-
-/* iifname/oifname "NAME" */
-static void ifname_is(struct rule *rl, uint32_t key, const char *name)
-{
-	char buf[IFNAMSIZ] = { 0 };
-
-	snprintf(buf, sizeof(buf), "%s", name);
-	meta(rl, key);
-	cmp(rl, NFT_CMP_EQ, buf, sizeof(buf));
-}
-
 /* meta l4proto PROTO */
 static void l4proto(struct rule *rl, uint8_t proto)
 {
 	meta(rl, NFT_META_L4PROTO);
 	cmp(rl, NFT_CMP_EQ, &proto, sizeof(proto));
-}
-
-/* icmpv6 type TYPE */
-static void icmpv6_type(struct rule *rl, uint8_t type)
-{
-	l4proto(rl, IPPROTO_ICMPV6);
-	payload(rl, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
-	cmp(rl, NFT_CMP_EQ, &type, sizeof(type));
 }
 
 /* udp dport PORT */
@@ -483,16 +318,6 @@ static void udp_dport(struct rule *rl, uint16_t port)
 	uint16_t nport = htons(port);
 
 	l4proto(rl, IPPROTO_UDP);
-	payload(rl, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-	cmp(rl, NFT_CMP_EQ, &nport, sizeof(nport));
-}
-
-/* tcp dport PORT */
-static void tcp_dport(struct rule *rl, uint16_t port)
-{
-	uint16_t nport = htons(port);
-
-	l4proto(rl, IPPROTO_TCP);
 	payload(rl, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
 	cmp(rl, NFT_CMP_EQ, &nport, sizeof(nport));
 }
@@ -589,240 +414,25 @@ out:
 	return err;
 }
 
-/* The shared chains: created if missing, flushed and refilled. */
-static void host_shared_chains(struct nft_batch *nb)
+/* fib daddr type local (after any NAT of this hook) */
+static void fib_daddr_local(struct rule *rl)
 {
-	struct rule rl;
+	struct nftnl_expr *e = expr(rl, "fib");
+	uint32_t local = RTN_LOCAL;
 
-	batch_table(nb, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	batch_chain(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "input", "filter",
-		    NF_INET_LOCAL_IN, 0, NF_ACCEPT);
-	batch_chain(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "forward", "filter",
-		    NF_INET_FORWARD, 0, NF_ACCEPT);
-	batch_chain(nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "prerouting", "nat",
-		    NF_INET_PRE_ROUTING, -100, NF_ACCEPT);
-	batch_jobs_map(nb);
-	batch_flush(nb, "input");
-	batch_flush(nb, "forward");
-	batch_flush(nb, "prerouting");
-
-	/* iifname vmap @jobs */
-	rule_begin(&rl, "prerouting");
-	meta(&rl, NFT_META_IIFNAME);
-	vmap_lookup(&rl, JOBS_MAP, JOBS_MAP_ID);
-	rule_commit(nb, &rl);
-
-	/* iifname "nbh*" ct status dnat accept */
-	rule_begin(&rl, "input");
-	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
-	ct_bits_any(&rl, NFT_CT_STATUS, IPS_DST_NAT);
-	verdict(&rl, NF_ACCEPT);
-	rule_commit(nb, &rl);
-
-	/* iifname "nbh*" ct direction reply accept */
-	rule_begin(&rl, "input");
-	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
-	ct_u8_is(&rl, NFT_CT_DIRECTION, IP_CT_DIR_REPLY);
-	verdict(&rl, NF_ACCEPT);
-	rule_commit(nb, &rl);
-
-	/* iifname "nbh*" icmpv6 type nd-neighbor-{solicit,advert} accept */
-	for (int i = 0; i < 2; i++) {
-		rule_begin(&rl, "input");
-		ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
-		icmpv6_type(&rl, i ? ND_NEIGHBOR_ADVERT : ND_NEIGHBOR_SOLICIT);
-		verdict(&rl, NF_ACCEPT);
-		rule_commit(nb, &rl);
-	}
-
-	/* iifname "nbh*" drop */
-	rule_begin(&rl, "input");
-	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
-	verdict(&rl, NF_DROP);
-	rule_commit(nb, &rl);
-
-	/* iifname "nbh*" drop; oifname "nbh*" drop */
-	rule_begin(&rl, "forward");
-	ifname_prefix(&rl, NFT_META_IIFNAME, HOST_IFNAME_PREFIX);
-	verdict(&rl, NF_DROP);
-	rule_commit(nb, &rl);
-	rule_begin(&rl, "forward");
-	ifname_prefix(&rl, NFT_META_OIFNAME, HOST_IFNAME_PREFIX);
-	verdict(&rl, NF_DROP);
-	rule_commit(nb, &rl);
+	if (!e)
+		return;
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	expr_add(rl, e);
+	cmp(rl, NFT_CMP_EQ, &local, sizeof(local));
 }
 
-/**
- * nft_host_add_job() - install the shared chains and a job's redirects
- * @job:	job parameters
- *
- * One batch.  Fails with -EEXIST if the job's chain exists already.
- *
- * Return: 0, or negative errno
- */
-int nft_host_add_job(const struct nft_host_job *job)
+/* counter */
+static void counter(struct rule *rl)
 {
-	char chain[64];
-	struct nft_batch nb;
-	struct rule rl;
-	int err;
-
-	snprintf(chain, sizeof(chain), NFT_JOB_CHAIN_PREFIX "%s", job->job_id);
-	err = batch_init(&nb);
-	if (err < 0)
-		return err;
-	host_shared_chains(&nb);
-	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_EXCL, chain, NULL, 0, 0, 0);
-
-	/* iifname "nbhID" meta l4proto tcp redirect to :TCP */
-	rule_begin(&rl, chain);
-	ifname_is(&rl, NFT_META_IIFNAME, job->host_ifname);
-	l4proto(&rl, IPPROTO_TCP);
-	redirect(&rl, job->relay_tcp_port);
-	rule_commit(&nb, &rl);
-
-	/* iifname "nbhID" udp dport 53 redirect to :DNS */
-	rule_begin(&rl, chain);
-	ifname_is(&rl, NFT_META_IIFNAME, job->host_ifname);
-	udp_dport(&rl, 53);
-	redirect(&rl, job->relay_dns_port);
-	rule_commit(&nb, &rl);
-
-	/* jobs: "nbhID" : jump job_ID */
-	batch_jobs_elem(&nb, NFT_MSG_NEWSETELEM, job->host_ifname, chain);
-
-	err = batch_send(&nb);
-	batch_free(&nb);
-	return err;
-}
-
-/**
- * nft_host_del_job() - delete a job's chain (flushed first), one batch
- * @job_id:	job identifier
- *
- * Return: 0, also when the chain or table does not exist; negative errno
- */
-int nft_host_del_job(const char *job_id)
-{
-	char chain[64], ifname[IFNAMSIZ + 8];
-	struct nft_batch nb;
-	int err;
-
-	snprintf(chain, sizeof(chain), NFT_JOB_CHAIN_PREFIX "%s", job_id);
-	snprintf(ifname, sizeof(ifname), HOST_IFNAME_PREFIX "%s", job_id);
-	err = batch_init(&nb);
-	if (err < 0)
-		return err;
-	batch_jobs_elem(&nb, NFT_MSG_DELSETELEM, ifname, NULL);
-	batch_flush(&nb, chain);
-	batch_chain(&nb, NFT_MSG_DELCHAIN, 0, chain, NULL, 0, 0, 0);
-	err = batch_send(&nb);
-	batch_free(&nb);
-	if (err == -ENOENT) {
-		/* no element (a chain of an older nbjail, or half made):
-		 * the chain alone */
-		err = batch_init(&nb);
-		if (err < 0)
-			return err;
-		batch_flush(&nb, chain);
-		batch_chain(&nb, NFT_MSG_DELCHAIN, 0, chain, NULL, 0, 0, 0);
-		err = batch_send(&nb);
-		batch_free(&nb);
-	}
-	return err == -ENOENT ? 0 : err;
-}
-
-/**
- * nft_host_del_table() - delete table inet nbjail with everything in it
- *
- * Return: 0, also when it does not exist; negative errno
- */
-int nft_host_del_table(void)
-{
-	struct nft_batch nb;
-	int err = batch_init(&nb);
-
-	if (err < 0)
-		return err;
-	batch_table(&nb, NFT_MSG_DELTABLE, 0);
-	err = batch_send(&nb);
-	batch_free(&nb);
-	return err == -ENOENT ? 0 : err;
-}
-
-struct list_ctx {
-	void (*cb)(const char *job_id, void *data);
-	void *data;
-};
-
-static int chain_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct list_ctx *ctx = data;
-	struct nftnl_chain *c = nftnl_chain_alloc();
-	const char *table, *name;
-
-	if (!c)
-		return MNL_CB_ERROR;
-	if (nftnl_chain_nlmsg_parse(nlh, c) == 0) {
-		table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
-		name = nftnl_chain_get_str(c, NFTNL_CHAIN_NAME);
-		if (table && name && !strcmp(table, NFT_TABLE_NAME) &&
-		    !strncmp(name, NFT_JOB_CHAIN_PREFIX, strlen(NFT_JOB_CHAIN_PREFIX)))
-			ctx->cb(name + strlen(NFT_JOB_CHAIN_PREFIX), ctx->data);
-	}
-	nftnl_chain_free(c);
-	return MNL_CB_OK;
-}
-
-/**
- * nft_host_list_jobs() - call @cb for each job chain in table inet nbjail
- * @cb:		callback with the job id
- * @data:	passed to @cb
- *
- * Return: 0 (also without a table), or negative errno
- */
-int nft_host_list_jobs(void (*cb)(const char *job_id, void *data), void *data)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct list_ctx ctx = { cb, data };
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
-	uint32_t seq = (uint32_t)time(NULL);
-	unsigned portid;
-	int err = 0, ret;
-
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl)
-		return negative_errno();
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = negative_errno();
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET,
-				    NLM_F_DUMP, seq);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		err = negative_errno();
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-
-		if (n < 0) {
-			err = negative_errno();
-			break;
-		}
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, chain_cb, &ctx);
-		if (ret < 0) {
-			err = errno == ENOENT ? 0 : negative_errno();
-			break;
-		}
-		if (ret == MNL_CB_STOP)
-			break;
-	}
-out:
-	mnl_socket_close(nl);
-	return err;
+	expr_add(rl, expr(rl, "counter"));
 }
 
 /*
@@ -830,12 +440,15 @@ out:
  * calling process selected (the supervisor marked its socket):
  *
  *   chain postrouting { type nat hook postrouting priority 100;
- *     oifname IF meta nfproto ipv4|ipv6 meta l4proto tcp|udp
+ *     ct status dnat meta nfproto ipv4|ipv6 meta l4proto tcp|udp
  *         meta mark MARK(i) snat to :RANGE(i)      # each overlay i
- *     oifname IF meta nfproto ipv4|ipv6 meta l4proto tcp|udp
+ *     ct status dnat meta nfproto ipv4|ipv6 meta l4proto tcp|udp
  *         snat to :UNMARKED }                      # refused by the relay
+ *
+ * Only redirected flows (ct status dnat) are touched: the job's own
+ * loopback traffic keeps its ports.
  */
-static void guest_select_snat(struct nft_batch *nb, const struct nft_guest *g)
+static void job_select_snat(struct nft_batch *nb, const struct nft_job *g)
 {
 	static const uint8_t families[] = { NFPROTO_IPV4, NFPROTO_IPV6 };
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
@@ -854,7 +467,7 @@ static void guest_select_snat(struct nft_batch *nb, const struct nft_guest *g)
 		for (size_t f = 0; f < 2; f++)
 			for (size_t p = 0; p < 2; p++) {
 				rule_begin(&rl, "postrouting");
-				ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
+				ct_bits_any(&rl, NFT_CT_STATUS, IPS_DST_NAT);
 				meta(&rl, NFT_META_NFPROTO);
 				cmp(&rl, NFT_CMP_EQ, &families[f], 1);
 				l4proto(&rl, protos[p]);
@@ -869,104 +482,54 @@ static void guest_select_snat(struct nft_batch *nb, const struct nft_guest *g)
 }
 
 /**
- * nft_guest_install() - the job's own ruleset, in the current netns
- * @g:	the job's interface and the relay's addresses
+ * nft_job_install() - the job's ruleset, in the current (the job's) netns
+ * @g:	the relay's ports and the selection overlays
  *
  *   table inet nbjail {
- *     chain input  { type filter hook input priority 0; policy drop;
- *                    iif "lo" accept
- *                    ct state established,related accept
- *                    iifname IF icmpv6 type { nd-neighbor-solicit,
- *                        nd-neighbor-advert, nd-router-advert } accept
- *                    iifname IF tcp dport PUBLISHED accept }  # each
- *     chain forward { type filter hook forward priority 0; policy drop; }
+ *     chain guard  { type filter hook output priority -200; policy accept;
+ *                    ip6 daddr ::/96 reject with icmpx admin-prohibited }
+ *     chain redirect { type nat hook output priority -100; policy accept;
+ *                    fib daddr type local accept
+ *                    meta l4proto tcp redirect to :TCP
+ *                    udp dport 53 redirect to :DNS }
  *     chain output { type filter hook output priority 0; policy drop;
- *                    oif "lo" accept
- *                    ct state established,related accept
- *                    oifname IF icmpv6 type { nd-neighbor-solicit,
- *                        nd-neighbor-advert, nd-router-solicit } accept
- *                    ip6 daddr ::/96 reject with icmpx admin-prohibited
- *                    oifname IF meta l4proto tcp accept
- *                    oifname IF udp dport 53 accept }
+ *                    fib daddr type local accept
+ *                    counter drop }
  *   }
  *
- * Every TCP connection and every DNS query may leave through IF because
- * the host redirects all of them to the relay (whatever their
- * destination, so resolvers hard-wired to some public server reach the
- * relay too); nothing else reaches the host end.  IPv4-compatible IPv6
- * destinations (::/96, deprecated by RFC 4291) are rejected here: the
- * kernel drops them before they could reach the relay, and the job
- * should get EACCES at once rather than a timeout.
+ * Every TCP connection to a destination that is not the job's own is
+ * redirected to the relay's listening socket (which the relay holds; the
+ * original destination stays in conntrack for SO_ORIGINAL_DST), every
+ * DNS query to the relay's DNS socket, whatever its destination, so
+ * resolvers hard-wired to some public server reach the relay too.
+ * Anything else that would leave a local socket for a non-local address
+ * is dropped and counted; there is nowhere it could go anyway (the
+ * namespace holds only lo).  IPv4-compatible IPv6 destinations (::/96,
+ * deprecated by RFC 4291) are rejected before they are redirected: the
+ * job gets an error at once rather than a connection the relay must
+ * refuse.
  *
  * Return: 0, or negative errno
  */
-int nft_guest_install(const struct nft_guest *g)
+int nft_job_install(const struct nft_job *g)
 {
-	static const uint8_t nd_in[] = { ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
-					 ND_ROUTER_ADVERT };
-	static const uint8_t nd_out[] = { ND_NEIGHBOR_SOLICIT, ND_NEIGHBOR_ADVERT,
-					  ND_ROUTER_SOLICIT };
-	uint32_t lo = if_nametoindex("lo");
 	struct nft_batch nb;
 	struct rule rl;
 	int err;
 
-	if (!lo)
-		return negative_errno();
 	err = batch_init(&nb);
 	if (err < 0)
 		return err;
 	batch_table(&nb, NFT_MSG_NEWTABLE, NLM_F_CREATE);
-	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "input", "filter",
-		    NF_INET_LOCAL_IN, 0, NF_DROP);
-	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "forward", "filter",
-		    NF_INET_FORWARD, 0, NF_DROP);
+	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "guard", "filter",
+		    NF_INET_LOCAL_OUT, -200, NF_ACCEPT);
+	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "redirect", "nat",
+		    NF_INET_LOCAL_OUT, -100, NF_ACCEPT);
 	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "output", "filter",
 		    NF_INET_LOCAL_OUT, 0, NF_DROP);
 
-	for (int out = 0; out < 2; out++) {
-		const char *chain = out ? "output" : "input";
-		uint32_t ifkey = out ? NFT_META_OIF : NFT_META_IIF;
-		uint32_t namekey = out ? NFT_META_OIFNAME : NFT_META_IIFNAME;
-		const uint8_t *nd = out ? nd_out : nd_in;
-
-		/* iif/oif "lo" accept */
-		rule_begin(&rl, chain);
-		meta(&rl, ifkey);
-		cmp(&rl, NFT_CMP_EQ, &lo, sizeof(lo));
-		verdict(&rl, NF_ACCEPT);
-		rule_commit(&nb, &rl);
-
-		/* ct state established,related accept */
-		rule_begin(&rl, chain);
-		ct_bits_any(&rl, NFT_CT_STATE, CT_STATE_ESTABLISHED_RELATED);
-		verdict(&rl, NF_ACCEPT);
-		rule_commit(&nb, &rl);
-
-		/* iifname/oifname IF icmpv6 type ND accept */
-		for (int i = 0; i < 3; i++) {
-			rule_begin(&rl, chain);
-			ifname_is(&rl, namekey, g->ifname);
-			icmpv6_type(&rl, nd[i]);
-			verdict(&rl, NF_ACCEPT);
-			rule_commit(&nb, &rl);
-		}
-	}
-
-	/* iifname IF tcp dport PUBLISHED accept: the relay connects them */
-	for (size_t i = 0; i < g->n_publish_ports; i++) {
-		rule_begin(&rl, "input");
-		ifname_is(&rl, NFT_META_IIFNAME, g->ifname);
-		tcp_dport(&rl, g->publish_ports[i]);
-		verdict(&rl, NF_ACCEPT);
-		rule_commit(&nb, &rl);
-	}
-
-	if (g->n_select_overlays)
-		guest_select_snat(&nb, g);
-
 	/* ip6 daddr ::/96 reject with icmpx admin-prohibited */
-	rule_begin(&rl, "output");
+	rule_begin(&rl, "guard");
 	meta(&rl, NFT_META_NFPROTO);
 	cmp(&rl, NFT_CMP_EQ, &(uint8_t){ NFPROTO_IPV6 }, 1);
 	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 24, 12);
@@ -974,19 +537,38 @@ int nft_guest_install(const struct nft_guest *g)
 	reject_admin(&rl);
 	rule_commit(&nb, &rl);
 
-	/* oifname IF meta l4proto tcp accept */
-	rule_begin(&rl, "output");
-	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
-	l4proto(&rl, IPPROTO_TCP);
+	/* fib daddr type local accept */
+	rule_begin(&rl, "redirect");
+	fib_daddr_local(&rl);
 	verdict(&rl, NF_ACCEPT);
 	rule_commit(&nb, &rl);
 
-	/* oifname IF udp dport 53 accept */
-	rule_begin(&rl, "output");
-	ifname_is(&rl, NFT_META_OIFNAME, g->ifname);
+	/* meta l4proto tcp redirect to :TCP */
+	rule_begin(&rl, "redirect");
+	l4proto(&rl, IPPROTO_TCP);
+	redirect(&rl, g->relay_tcp_port);
+	rule_commit(&nb, &rl);
+
+	/* udp dport 53 redirect to :DNS */
+	rule_begin(&rl, "redirect");
 	udp_dport(&rl, 53);
+	redirect(&rl, g->relay_dns_port);
+	rule_commit(&nb, &rl);
+
+	/* fib daddr type local accept */
+	rule_begin(&rl, "output");
+	fib_daddr_local(&rl);
 	verdict(&rl, NF_ACCEPT);
 	rule_commit(&nb, &rl);
+
+	/* counter drop */
+	rule_begin(&rl, "output");
+	counter(&rl);
+	verdict(&rl, NF_DROP);
+	rule_commit(&nb, &rl);
+
+	if (g->n_select_overlays)
+		job_select_snat(&nb, g);
 
 	err = batch_send(&nb);
 	batch_free(&nb);

@@ -361,15 +361,7 @@ int dns_init(struct relay_ctx *c)
 	c->dns_tcp = calloc(DNS_TCP_MAX, sizeof(*c->dns_tcp));
 	if (!c->pending || !c->dns_tcp)
 		return -ENOMEM;
-	for (int i = 0; i < 2; i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-
-		if (c->cfg->tcp_fds[i] >= 0 &&
-		    getsockname(c->cfg->tcp_fds[i], (struct sockaddr *)&ss, &len) == 0)
-			(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len,
-						     &c->gateway[i]);
-	}
+	c->gateway[0] = c->cfg->resolver;
 	return 0;
 }
 
@@ -382,8 +374,8 @@ int dns_init(struct relay_ctx *c)
  */
 bool dns_is_resolver(const struct relay_ctx *c, const struct nbj_addr *a)
 {
-	return a->port == 53 && (nbj_addr_equal_ip(a, &c->gateway[0]) ||
-				 nbj_addr_equal_ip(a, &c->gateway[1]));
+	return a->port == 53 && c->gateway[0].family &&
+	       nbj_addr_equal_ip(a, &c->gateway[0]);
 }
 
 /**

@@ -2,9 +2,11 @@
 /*
  * relay/relay.h - the per-job relay process
  *
- * The supervisor creates the relay's listening sockets in the host netns
- * (privileged setup, relayd style), forks, and the child calls relay_run()
- * with them.  relay_run() drops privileges and runs one epoll loop until
+ * The job's init creates the relay's listening sockets inside the job's
+ * network namespace and hands them to the supervisor, which forks the
+ * relay with them; the relay dials out from the caller's namespace, and
+ * reaches into the job (published ports) only through sockets the job's
+ * init makes on request (@socket_factory).  relay_run() drops privileges and runs one epoll loop until
  * it is killed; it never returns on success.
  */
 #ifndef NBJ_RELAY_H
@@ -20,8 +22,13 @@
  * @job_id:	job identifier, used in every log line
  * @tcp_fds:	listening TCP sockets (IPv4, IPv6), -1 when absent
  * @dns_fds:	bound UDP sockets for DNS (IPv4, IPv6), -1 when absent
+ * @socket_factory: SOCK_SEQPACKET to the job's init: send an int family,
+ *		receive an int errno and (when 0) a TCP socket made in the
+ *		job's netns; -1 when nothing is published
+ * @resolver:	the job's resolver address (resolv.conf): its port 53
+ *		over TCP is the DNS stub
  * @policy:	the job's policy
- * @job_nets:	the address pool of the jobs' veths, in the floor
+ * @job_nets:	the prefixes of the jobs' own addresses, in the floor
  * @n_job_nets:	entries in @job_nets
  * @uid:	user to drop to
  * @gid:	group to drop to
@@ -39,6 +46,8 @@ struct relay_config {
 	const char *job_id;
 	int tcp_fds[2];
 	int dns_fds[2];
+	int socket_factory;
+	struct nbj_addr resolver;
 	const struct nbj_policy *policy;
 	const struct nbj_prefix *job_nets;
 	size_t n_job_nets;

@@ -326,8 +326,8 @@ struct sam_session {
  * @n_host:		their number
  * @floor:		the dynamic floor: @host and the jobs' networks
  * @dns_tcp:		DNS-over-TCP connections, DNS_TCP_MAX
- * @gateway:		the relay's own addresses on the veth (the job's
- *			resolver), IPv4 and IPv6
+ * @gateway:		the job's resolver address ([0]; [1] unused): TCP
+ *			to its port 53 is DNS for the stub
  * @sigfd:		signalfd for SIGUSR1 (`nbjail ctl revoke`)
  * @revoked:		the job was revoked: every flow and query is refused
  * @throttle_fd:	one-shot timer while some flow waits for the byte rate

@@ -52,6 +52,7 @@
  * beyond the pool's.
  */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,17 +278,61 @@ static int original_dst(int fd, int family, struct nbj_addr *ret)
 	return nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, ret);
 }
 
-/* Start a non-blocking dial; 0 when in progress or done */
-/* Connect to @target, bound to interface @ifname if not NULL (tailscale) */
-static int dial(const struct nbj_addr *target, const char *ifname, int *ret_fd)
+/*
+ * A TCP socket made in the job's network namespace by the job's init
+ * (the socket factory, supervisor/reaper.c): the only way into the job,
+ * used for the inbound connections of published ports.  The init
+ * answers at once; a silent one fails the dial after a second.
+ */
+static int job_socket(const struct relay_ctx *c, int family)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct pollfd pfd = { .fd = c->cfg->socket_factory, .events = POLLIN };
+	int err = 0, fd = -1;
+	struct iovec iov = { .iov_base = &err, .iov_len = sizeof(err) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	if (pfd.fd < 0)
+		return -ENOTCONN;
+	if (send(pfd.fd, &family, sizeof(family), MSG_NOSIGNAL) != sizeof(family))
+		return -ENOTCONN;
+	if (poll(&pfd, 1, 1000) != 1)
+		return -ETIMEDOUT;
+	n = recvmsg(pfd.fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+	if (n != sizeof(err) || (msg.msg_flags & MSG_CTRUNC) || (!err && fd < 0)) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	return err < 0 ? err : fd;
+}
+
+/*
+ * Start a non-blocking dial to @target, bound to interface @ifname if
+ * not NULL (tailscale); @into_job: from a socket of the job's netns (an
+ * inbound flow to a published port), else from ours.  Return: 0 when in
+ * progress or done
+ */
+static int dial(const struct relay_ctx *c, const struct nbj_addr *target,
+		const char *ifname, bool into_job, int *ret_fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = nbj_addr_to_sockaddr(target, &ss);
 	int fd;
 
-	fd = socket(target->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (into_job)
+		fd = job_socket(c, target->family);
+	else
+		fd = socket(target->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return negative_errno();
+		return into_job ? fd : negative_errno();
 	if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
 				 (socklen_t)strlen(ifname) + 1) < 0) {
 		int err = negative_errno();
@@ -454,7 +499,7 @@ static bool dial_next(struct relay_ctx *c, uint32_t slot)
 			close(d->fd);
 			d->fd = -1;
 		}
-		err = dial(&a, flow_interface(c, f), &fd);
+		err = dial(c, &a, f->inbound ? NULL : flow_interface(c, f), f->inbound, &fd);
 		if (err == -EMFILE || err == -ENFILE) {
 			/* no fd for the dial now: the flow waits (tcp_timer()
 			 * tries again each second until its deadline), and

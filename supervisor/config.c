@@ -18,7 +18,7 @@
 
 /**
  * nbj_config_new() - a config with defaults: profile net, no allow rules,
- * the caller's uid/gid, the default address pool
+ * the caller's uid/gid
  * @ret:	the new config, free with nbj_config_free()
  *
  * Return: 0, or -ENOMEM
@@ -32,7 +32,6 @@ int nbj_config_new(struct nbj_config **ret)
 	cfg->profile = NBJ_PROFILE_NET;
 	cfg->uid = getuid();
 	cfg->gid = getgid();
-	pool_config_default(&cfg->pool);
 	*ret = cfg;
 	return 0;
 }
@@ -569,27 +568,6 @@ int nbj_config_set_overlay(struct nbj_config *cfg, const char *name)
 int nbj_config_set_journal(struct nbj_config *cfg, bool on)
 {
 	cfg->no_journal = !on;
-	return 0;
-}
-
-/**
- * nbj_config_set_pool() - replace the IPv4 or IPv6 address pool
- * @cfg:	config
- * @cidr:	an IPv4 prefix of length <= 30 or an IPv6 prefix <= 64
- *
- * Return: 0, or -EINVAL
- */
-int nbj_config_set_pool(struct nbj_config *cfg, const char *cidr)
-{
-	struct nbj_prefix p;
-	int err = pool_parse_prefix(cidr, &p);
-
-	if (err < 0)
-		return err;
-	if (p.addr.family == AF_INET)
-		cfg->pool.v4 = p;
-	else
-		cfg->pool.v6 = p;
 	return 0;
 }
 

@@ -4,20 +4,26 @@
  *
  * Theory of operation: creds_resolve() runs in the supervisor, before any
  * namespace exists, and turns a uid/gid into the full credential set
- * (supplementary groups from the host's user database).  creds_apply()
- * runs in the workload process right before exec:
+ * (supplementary groups from the host's user database).  The job runs in
+ * a user namespace whose maps hold exactly these ids (netns/userns.c),
+ * so they are ids inside it.  creds_assume() runs in the job's init as
+ * soon as the maps are written: it becomes the workload's user at once,
+ * keeping its capabilities over the job's namespaces for the set-up, so
+ * that every file it creates belongs to a mapped id.  creds_apply() runs
+ * in the workload process right before exec:
  *
  *   1. drop the network- and kernel-admin capabilities from the bounding
- *      set (needs CAP_SETPCAP, so while still root), clear ambient caps
- *   2. setgroups, setresgid, setresuid
- *   3. for uid 0, also remove the dropped caps from the effective,
- *      permitted and inheritable sets (a non-root uid loses all of them
- *      in step 2 already)
+ *      set (needs CAP_SETPCAP, so while still privileged), clear ambient
+ *   2. setgroups (unless the namespace denies it), setresgid, setresuid
+ *   3. for uid 0, remove the dropped caps from the effective, permitted
+ *      and inheritable sets; any other uid loses every capability
  *   4. PR_SET_NO_NEW_PRIVS: no setuid binary or file capability can
  *      bring anything back
  *
  * Even `--user root` thus runs without NET_ADMIN, NET_RAW, SYS_ADMIN,
- * SYS_MODULE, SYS_PTRACE, BPF and the other capabilities listed below.
+ * SYS_MODULE, SYS_PTRACE, BPF and the other capabilities listed below,
+ * and the capabilities it keeps are those of root in its own user
+ * namespace only: host root is never mapped into it.
  */
 #include <errno.h>
 #include <grp.h>
@@ -158,11 +164,54 @@ static int caps_clear_dropped(void)
 	return 0;
 }
 
+static int caps_clear_all(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2] = { { 0 } };
+
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		return negative_errno();
+	return 0;
+}
+
+static int creds_set_ids(const struct workload_creds *c)
+{
+	if (!c->keep_groups && setgroups(c->n_groups, c->groups) < 0)
+		return negative_errno();
+	if (setresgid(c->gid, c->gid, c->gid) < 0)
+		return negative_errno();
+	if (setresuid(c->uid, c->uid, c->uid) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/**
+ * creds_assume() - become the workload's user, keeping the capabilities
+ * of the job's user namespace (the job's init, right after the maps)
+ * @c:	credentials, ids inside the namespace
+ *
+ * Return: 0, or negative errno
+ */
+int creds_assume(const struct workload_creds *c)
+{
+	int err;
+
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		return negative_errno();
+	err = creds_set_ids(c);
+	if (err < 0)
+		return err;
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		return negative_errno();
+	return 0;
+}
+
 /**
  * creds_apply() - become the workload's user, without dangerous caps
  * @c:	credentials from creds_resolve()
  *
- * Must be called as root, in the process that will exec the workload.
+ * Called in the process that will exec the workload, with the
+ * capabilities of the job's user namespace.
  *
  * Return: 0, or negative errno (the process must then not exec)
  */
@@ -176,18 +225,15 @@ int creds_apply(const struct workload_creds *c)
 	    errno != EINVAL)
 		return negative_errno();
 
-	if (setgroups(c->n_groups, c->groups) < 0)
-		return negative_errno();
-	if (setresgid(c->gid, c->gid, c->gid) < 0)
-		return negative_errno();
-	if (setresuid(c->uid, c->uid, c->uid) < 0)
-		return negative_errno();
-	if (c->uid == 0) {
-		int err = caps_clear_dropped();
+	int err = creds_set_ids(c);
 
-		if (err < 0)
-			return err;
-	}
+	if (err < 0)
+		return err;
+	/* the job's init kept its capabilities through the uid change:
+	 * the kernel's fix-up does not clear them here */
+	err = c->uid == 0 ? caps_clear_dropped() : caps_clear_all();
+	if (err < 0)
+		return err;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return negative_errno();
 	return 0;

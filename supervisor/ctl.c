@@ -44,8 +44,17 @@
 #include "supervisor/ctl.h"
 #include "supervisor/supervisor.h"
 
-#define CTL_SOCKET NBJ_RUNTIME_DIR "/ctl.sock"
-#define CTL_LOCK NBJ_RUNTIME_DIR "/ctl.lock"
+/* DIR/ctl.sock and DIR/ctl.lock of the caller's runtime directory; ""
+ * without one (then nothing is found there) */
+static const char *ctl_file(char buf[NBJ_PATH_MAX], const char *name)
+{
+	if (runtime_path(buf, "%s", name) < 0)
+		buf[0] = '\0';
+	return buf;
+}
+
+#define CTL_SOCKET ctl_file((char[NBJ_PATH_MAX]){ 0 }, "ctl.sock")
+#define CTL_LOCK ctl_file((char[NBJ_PATH_MAX]){ 0 }, "ctl.lock")
 #define CTL_REQUEST_MAX 4096
 #define CTL_IO_TIMEOUT_MS 200
 #define CTL_ARGS_MAX 8
@@ -146,13 +155,12 @@ struct ctl_jobs {
 static void load_one(const char *id, void *data)
 {
 	struct ctl_jobs *j = data;
-	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+	char path[NBJ_PATH_MAX];
 	struct job_stats *s;
 
 	if (j->n >= CTL_JOBS_MAX)
 		return;
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/stats", id);
-	if (stats_open(path, false, &s) == 0)
+	if (runtime_path(path, "%s/stats", id) == 0 && stats_open(path, false, &s) == 0)
 		j->s[j->n++] = s;
 }
 
@@ -461,14 +469,14 @@ static int cmd_revoke(const struct ctl_jobs *j, const char *job,
 		out(o, "[");
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_stats *s = j->s[i];
-		char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+		char path[NBJ_PATH_MAX];
 		struct job_stats *w;
 		uint32_t expected = 0;
 
 		if (job ? strcmp(s->job_id, job) : strcmp(s->tenant, tenant))
 			continue;
-		snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/stats", s->job_id);
-		if (stats_open(path, true, &w) < 0)
+		if (runtime_path(path, "%.*s/stats", (int)sizeof(s->job_id), s->job_id) < 0 ||
+		    stats_open(path, true, &w) < 0)
 			continue;
 		if (atomic_compare_exchange_strong(&w->revoked, &expected, 1))
 			atomic_store(&w->revoked_usec, now_usec());

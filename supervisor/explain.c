@@ -41,7 +41,7 @@ int nbj_explain(const struct nbj_config *cfg, const char *text,
 	};
 	struct nbj_explanation e = { 0 };
 	struct host_inventory inv;
-	struct nbj_prefix job_nets[2] = { cfg->pool.v4, cfg->pool.v6 };
+	struct nbj_prefix job_nets[2];
 	struct floor_ctx floor;
 	struct decision d;
 	struct target t;
@@ -57,6 +57,7 @@ int nbj_explain(const struct nbj_config *cfg, const char *text,
 		return err;
 	floor.host = inv.addrs;
 	floor.n_host = inv.n_addrs;
+	job_net_prefixes(job_nets);
 	floor.job_nets = job_nets;
 	floor.n_job_nets = 2;
 	if (t.is_ip) {

@@ -84,9 +84,8 @@
 #include "common/audit.h"
 #include "common/log.h"
 #include "common/privs.h"
-#include "netns/conntrack.h"
 #include "netns/link.h"
-#include "netns/nft.h"
+#include "netns/userns.h"
 #include "relay/relay.h"
 #include "seccomp/filter.h"
 #include "seccomp/selection.h"
@@ -100,7 +99,6 @@
 #define AUDIT_SOCKET_BUFFER (4 << 20)
 #define RELAY_MAX_FLOWS 16384
 #define DETACHED_WAIT_MS 10000
-#define VETH_GONE_TIMEOUT_MS 2000
 
 enum job_event {
 	JOB_EVENT_REAPER = 1,
@@ -130,14 +128,11 @@ struct job_policy {
 struct nbj_job {
 	struct job_state state;
 	struct sock_fprog seccomp;
-	bool leaves_conntrack;
 	struct selection selection;
 	bool state_created;
 	bool has_net;
 	struct job_net net;
-	char ifname[IFNAMSIZ];
-	bool veth_created;
-	bool nft_added;
+	int relay_fds[RELAY_FDS];
 
 	pid_t reaper_pid;
 	int reaper_pidfd;
@@ -280,26 +275,6 @@ static void set_limits(struct job_stats *st, const struct nbj_rates *r)
 	st->tenant_concurrent_limit = t->concurrent;
 }
 
-/*
- * The host's conntrack entries of the job's addresses: flows live when a
- * job ends vanish with its netns, unseen by the host, and a later job on
- * the same slot must not meet their NAT bindings (netns/conntrack.c).
- * Such a slot is marked dirty at teardown (or by gc) and this runs before
- * its next use; slots are chosen clean first.
- */
-static void job_forget_connections(const struct nbj_job *job)
-{
-	struct nbj_addr a[2] = {
-		{ .family = AF_INET, .v4 = job->net.job4 },
-		{ .family = AF_INET6, .v6 = job->net.job6 },
-	};
-	int r = conntrack_flush_sources(a, 2);
-
-	if (r < 0 && r != -EPROTONOSUPPORT)
-		log_debug("cannot flush conntrack entries of job %s: %s", job->state.id,
-			  strerror(-r));
-}
-
 static void pidfd_kill(int pidfd)
 {
 	if (pidfd >= 0)
@@ -309,64 +284,31 @@ static void pidfd_kill(int pidfd)
 /*
  * First half of the teardown, what must happen before the job's status is
  * reported: the job leaves nbjail ctl's list, the control socket is given
- * up, the job's init and the relay are killed (not waited for), and
- * whether the slot keeps conntrack entries is noted while the statistics
- * are mapped.
+ * up, the job's init and the relay are killed (not waited for).
  */
 static void job_stop(struct nbj_job *job)
 {
-	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+	char path[NBJ_PATH_MAX];
 
 	/* nbjail ctl lists running jobs by their statistics file: an ended
 	 * one goes at once, whatever of it is still being removed (the
 	 * mappings of the relay and the audit writer stay valid) */
-	if (job->stats) {
-		snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/stats", job->state.id);
+	if (job->stats && runtime_path(path, "%s/stats", job->state.id) == 0)
 		(void)unlink(path);
-	}
 	if (job->ctl_started) {
 		ctl_server_stop(&job->ctl);
 		job->ctl_started = false;
 	}
 	pidfd_kill(job->reaper_pidfd);
-	/* flows open when the job went (also ones still in the relay's
-	 * accept queue) leave conntrack entries no FIN ever closes: a job
-	 * that connected anywhere marks its slot, forgotten at the slot's
-	 * next use, not on the way out */
-	if (job->has_net && job->stats && (atomic_load(&job->stats->flows_total) ||
-					   atomic_load(&job->stats->flows_active)))
-		job->leaves_conntrack = true;
-	if (job->has_net && job->notifier) {
-		unsigned long long denied, continued;
-
-		notifier_stats(job->notifier, &denied, &continued);
-		if (continued)
-			job->leaves_conntrack = true;
-	}
 	pidfd_kill(job->relay_pidfd);
 }
 
 /*
- * Second half: with every process of the job gone, the kernel objects and
- * the state.  The nft chain (and, for the last job of the namespace, the
- * table) goes only after the job's processes, so nothing of the job ever
- * runs unfiltered; the state directory goes last and covers the rest.
+ * Second half: with every process of the job gone, the state.  The job
+ * had nothing else: its namespaces went with its last process.
  */
 static void job_release(struct nbj_job *job)
 {
-	int err;
-
-	if (job->has_net && job->leaves_conntrack)
-		state_slot_mark_dirty(job->state.slot);
-	job->leaves_conntrack = false;
-	if (job->nft_added) {
-		err = nft_host_del_job(job->state.id);
-		if (err < 0)
-			log_err("cannot delete nft chain of job %s: %s",
-				job->state.id, strerror(-err));
-		job->nft_added = false;
-	}
-	log_phase("teardown: nft");
 	if (job->state_created) {
 		state_job_remove(&job->state);
 		job->state_created = false;
@@ -382,6 +324,10 @@ static void job_close(struct nbj_job *job)
 	job->epfd = -1;
 	closep(&job->listener);
 	job->listener = -1;
+	for (int i = 0; i < RELAY_FDS; i++) {
+		closep(&job->relay_fds[i]);
+		job->relay_fds[i] = -1;
+	}
 	notifier_free(job->notifier);
 	job->notifier = NULL;
 }
@@ -403,47 +349,8 @@ static bool pidfd_wait_gone(int pidfd, int timeout_ms)
 	return r > 0;
 }
 
-/*
- * Wait (bounded) until the kernel has destroyed the job's netns and with
- * it the veth (netns cleanup runs in a workqueue, some ms after the last
- * process); if that does not happen in time (something holds the netns),
- * delete the veth ourselves.  Either way no link to the job is left when
- * this returns 0.  A link notification socket wakes us for each change.
- */
-static int veth_wait_gone(const char *ifname, int timeout_ms)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
-	_cleanup_close_ int nl = -1;
-	struct timespec t0, now;
-	char buf[8192];
-
-	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-	if (nl >= 0 && bind(nl, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		closep(&nl);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd pfd = { .fd = nl, .events = POLLIN };
-		long long left;
-
-		/* gone only when the kernel says so: any other failure
-		 * waits, and ends in a delete */
-		if (!if_nametoindex(ifname) && errno == ENODEV)
-			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000LL +
-				     (now.tv_nsec - t0.tv_nsec) / 1000000);
-		if (left <= 0)
-			break;
-		/* without the socket, look again every 5 ms */
-		if (poll(&pfd, 1, nl < 0 ? (left < 5 ? (int)left : 5) : (int)left) > 0)
-			while (recv(nl, buf, sizeof(buf), MSG_DONTWAIT) > 0)
-				;
-	}
-	return link_delete(ifname);
-}
-
 /* The fds a handover carries, in this order (those that are open) */
-enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_GLOBAL_LOCK, HAND_SELECTION, HAND_FDS };
+enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_SELECTION, HAND_FDS };
 
 /**
  * struct keeper_handover - what the supervisor tells the keeper at the end
@@ -451,22 +358,14 @@ enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_GLOBAL_LOCK, HAND_SELECTION,
  * @fd_mask:	which HAND_* fds are attached (SCM_RIGHTS, in that order)
  * @state:	the job's state (fds replaced by the attached ones)
  * @selection:	its overlay selection cgroups (root fd likewise)
- * @has_net:	net profile
- * @veth_created: the veth was made
- * @nft_added:	the job's nft chain was added
  * @state_created: the job's directory exists
- * @leaves_conntrack: mark the slot dirty
  */
 struct keeper_handover {
 	bool detach;
 	unsigned fd_mask;
 	struct job_state state;
 	struct selection selection;
-	bool has_net;
-	bool veth_created;
-	bool nft_added;
 	bool state_created;
-	bool leaves_conntrack;
 };
 
 static int handover_recv(int sock, struct keeper_handover *h, int fds[HAND_FDS])
@@ -493,7 +392,7 @@ static int handover_recv(int sock, struct keeper_handover *h, int fds[HAND_FDS])
 _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 {
 	struct keeper_handover h;
-	int fds[HAND_FDS], err;
+	int fds[HAND_FDS];
 	char c;
 
 	if (handover_recv(sock, &h, fds) < 0) {
@@ -503,17 +402,11 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 	}
 	job->state = h.state;
 	job->state.job_lock = fds[HAND_JOB_LOCK];
-	job->state.global_lock = fds[HAND_GLOBAL_LOCK];
 	job->selection = h.selection;
 	job->selection.root = fds[HAND_SELECTION];
 	job->reaper_pidfd = fds[HAND_REAPER];
 	job->relay_pidfd = fds[HAND_RELAY];
-	job->has_net = h.has_net;
-	job->veth_created = h.veth_created;
-	job->nft_added = h.nft_added;
 	job->state_created = h.state_created;
-	job->leaves_conntrack = h.leaves_conntrack;
-	snprintf(job->ifname, sizeof(job->ifname), HOST_IFNAME_PREFIX "%s", job->state.id);
 	(void)prctl(PR_SET_NAME, "nbjail-cleanup");
 	if (h.detach) {
 		/* no terminal signal reaches us, no reader waits for our
@@ -538,17 +431,8 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 	selection_cleanup(&job->selection);
 	keeper_audit_finish(job);
 	log_phase("teardown: audit flushed");
-	if (job->veth_created) {
-		err = veth_wait_gone(job->ifname, VETH_GONE_TIMEOUT_MS);
-		if (err < 0 && err != -ENODEV) {
-			log_err("cannot delete %s: %s", job->ifname, strerror(-err));
-			_exit(1); /* the veth stays filtered: nbjail gc */
-		}
-		log_phase("teardown: veth gone");
-	}
-	/* the supervisor's copies of our locks are closed once it has
-	 * closed its end (or died): only then can the last job out take
-	 * the namespace's lock and remove the table */
+	/* the supervisor's copy of the job's lock is closed once it has
+	 * closed its end (or died) */
 	while (read(sock, &c, 1) < 0 && errno == EINTR)
 		;
 	job_release(job);
@@ -571,7 +455,7 @@ _Noreturn static void keeper_main(struct nbj_job *job, struct auditd_config *ac,
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
-	job->state.job_lock = job->state.global_lock = -1;
+	job->state.job_lock = -1;
 	pid = clone_pidfd(0, &job->auditd_pidfd);
 	if (pid == 0) {
 		int wkeep[] = { ac->fd, ac->log_fd };
@@ -609,17 +493,12 @@ static int job_hand_over(struct nbj_job *job, bool detach)
 		.detach = detach,
 		.state = job->state,
 		.selection = job->selection,
-		.has_net = job->has_net,
-		.veth_created = job->veth_created,
-		.nft_added = job->nft_added,
 		.state_created = job->state_created,
-		.leaves_conntrack = job->leaves_conntrack,
 	};
 	int all[HAND_FDS] = {
 		[HAND_REAPER] = job->reaper_pidfd,
 		[HAND_RELAY] = job->relay_pidfd,
 		[HAND_JOB_LOCK] = job->state.job_lock,
-		[HAND_GLOBAL_LOCK] = job->state.global_lock,
 		[HAND_SELECTION] = job->selection.ready ? job->selection.root : -1,
 	};
 	int fds[HAND_FDS], n = 0, err;
@@ -646,10 +525,7 @@ static int job_hand_over(struct nbj_job *job, bool detach)
 	}
 	closep(&job->state.job_lock);
 	job->state.job_lock = -1;
-	closep(&job->state.global_lock);
-	job->state.global_lock = -1;
-	job->nft_added = job->state_created = job->leaves_conntrack = false;
-	job->veth_created = false;
+	job->state_created = false;
 	if (job->selection.ready) {
 		closep(&job->selection.root);
 		job->selection.root = -1;
@@ -831,8 +707,7 @@ static int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
 		.floor_exceptions = p->floor_exceptions,
 		.n_floor_exceptions = cfg->n_floor_exceptions,
 	};
-	p->job_nets[0] = cfg->pool.v4;
-	p->job_nets[1] = cfg->pool.v6;
+	job_net_prefixes(p->job_nets);
 	if (!err)
 		err = job_overlays_copy(p, cfg);
 	return err;
@@ -848,92 +723,6 @@ static void sigset_forwarded(sigset_t *set)
 	sigaddset(set, SIGUSR1);
 	sigaddset(set, SIGUSR2);
 	sigaddset(set, SIGCHLD);
-}
-
-/*
- * A relay socket on the host end of the veth, bound to that interface:
- * every socket accepted from it is too, so once the job's netns (and with
- * it the veth) is gone, what the kernel still sends for the relay's
- * orphaned connections (FIN and RST retransmits, late DNS answers) has no
- * way out, instead of following the host's default route with the job's
- * addresses on it.
- */
-static int relay_socket(const char *ifname, int family, int type,
-			const void *addr, uint16_t port, uint16_t *ret_port)
-{
-	_cleanup_close_ int fd = -1;
-	struct sockaddr_storage ss = { 0 };
-	socklen_t len;
-	int one = 1;
-
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
-		       (socklen_t)strlen(ifname) + 1) < 0)
-		return negative_errno();
-	if (family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		return negative_errno();
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		memcpy(&sin->sin_addr, addr, 4);
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		memcpy(&sin6->sin6_addr, addr, 16);
-		len = sizeof(*sin6);
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		return negative_errno();
-	if (type == SOCK_STREAM && listen(fd, 4096) < 0)
-		return negative_errno();
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return negative_errno();
-	*ret_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	return TAKE_FD(fd);
-}
-
-/* One listening TCP pair and one DNS pair on the host end, same ports
- * for both families, since one nft redirect serves both. */
-static int relay_sockets(const char *ifname, const struct job_net *net,
-			 int tcp[2], int dns[2], uint16_t *ret_tcp_port,
-			 uint16_t *ret_dns_port)
-{
-	for (int tries = 0; tries < 8; tries++) {
-		_cleanup_close_ int t4 = -1, t6 = -1, d4 = -1, d6 = -1;
-		uint16_t tport, dport, p;
-
-		t4 = relay_socket(ifname, AF_INET, SOCK_STREAM, &net->host4, 0, &tport);
-		if (t4 < 0)
-			return t4;
-		t6 = relay_socket(ifname, AF_INET6, SOCK_STREAM, &net->host6, tport, &p);
-		d4 = relay_socket(ifname, AF_INET, SOCK_DGRAM, &net->host4, 0, &dport);
-		if (d4 < 0)
-			return d4;
-		d6 = relay_socket(ifname, AF_INET6, SOCK_DGRAM, &net->host6, dport, &p);
-		if (t6 == -EADDRINUSE || d6 == -EADDRINUSE)
-			continue;
-		if (t6 < 0)
-			return t6;
-		if (d6 < 0)
-			return d6;
-		tcp[0] = TAKE_FD(t4);
-		tcp[1] = TAKE_FD(t6);
-		dns[0] = TAKE_FD(d4);
-		dns[1] = TAKE_FD(d6);
-		*ret_tcp_port = tport;
-		*ret_dns_port = dport;
-		return 0;
-	}
-	return -EADDRINUSE;
 }
 
 static int epoll_watch(int epfd, int fd, enum job_event ev)
@@ -960,11 +749,12 @@ static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	int sv[2] = { -1, -1 }, kv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
 	struct job_stats *st;
 	struct timespec ts;
-	char path[128];
+	char path[NBJ_PATH_MAX];
 	pid_t pid;
 
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/stats", job->state.id);
-	err = stats_create(path, &job->stats);
+	err = runtime_path(path, "%s/stats", job->state.id);
+	if (!err)
+		err = stats_create(path, &job->stats);
 	if (err < 0) {
 		log_err("cannot create %s: %s", path, strerror(-err));
 		return err;
@@ -1118,56 +908,40 @@ static int publish_listeners(const struct nbj_policy *p, int *fds)
 	return 0;
 }
 
-static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
+/*
+ * The relay: its job-side sockets were made in the job's netns by the
+ * job's init (REAPER_MSG_READY); its outbound sockets it makes itself,
+ * here in the caller's netns.  It runs as the unprivileged relay user
+ * (root mode) or as the caller (rootless).
+ */
+static int start_relay(struct nbj_job *job)
 {
 	struct nbj_policy policy = job->pol.policy;
-	struct nbj_prefix job_nets[2] = { cfg->pool.v4, cfg->pool.v6 };
 	struct relay_config rc = {
 		.job_id = job->state.id,
-		.tcp_fds = { -1, -1 },
-		.dns_fds = { -1, -1 },
+		.tcp_fds = { job->relay_fds[RELAY_FD_TCP4], job->relay_fds[RELAY_FD_TCP6] },
+		.dns_fds = { job->relay_fds[RELAY_FD_DNS4], job->relay_fds[RELAY_FD_DNS6] },
+		.socket_factory = job->relay_fds[RELAY_FD_FACTORY],
 		.policy = &policy,
-		.job_nets = job_nets,
-		.n_job_nets = 2,
+		.job_nets = job->pol.job_nets,
+		.n_job_nets = ARRAY_SIZE(job->pol.job_nets),
 		.max_flows = RELAY_MAX_FLOWS,
 		.audit = job->audit,
 	};
-	struct nft_host_job nj = {
-		.job_id = job->state.id,
-		.host_ifname = job->ifname,
-	};
-	int tcp[2] = { -1, -1 }, dns[2] = { -1, -1 }, err;
-	int publish[PUBLISH_MAX];
+	int publish[PUBLISH_MAX], err;
 	pid_t pid;
 
 	for (size_t i = 0; i < PUBLISH_MAX; i++)
 		publish[i] = -1;
 	rc.job_addrs[0] = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.job4 };
 	rc.job_addrs[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.job6 };
+	rc.resolver = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.nameserver4 };
 	rc.publish_fds = publish;
 	rc.select_ports = job->selection.ready;
 	err = publish_listeners(&policy, publish);
 	if (err < 0)
 		goto out;
-	err = relay_sockets(job->ifname, &job->net, tcp, dns, &nj.relay_tcp_port,
-			    &nj.relay_dns_port);
-	if (err < 0) {
-		log_err("cannot bind the relay's sockets: %s", strerror(-err));
-		goto out;
-	}
-
-	log_phase("relay: sockets");
-	err = nft_host_add_job(&nj);
-	if (err < 0) {
-		log_err("cannot add the job's nftables chain: %s", strerror(-err));
-		goto out;
-	}
-	job->nft_added = true;
-	log_phase("relay: nft");
-
 	privs_unprivileged_user(&rc.uid, &rc.gid);
-	memcpy(rc.tcp_fds, tcp, sizeof(tcp));
-	memcpy(rc.dns_fds, dns, sizeof(dns));
 	pid = clone_pidfd(0, &job->relay_pidfd);
 	if (pid < 0) {
 		err = negative_errno();
@@ -1175,10 +949,12 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 		goto out;
 	}
 	if (pid == 0) {
-		int keep[5 + PUBLISH_MAX] = { tcp[0], tcp[1], dns[0], dns[1], job->audit.fd };
+		int keep[RELAY_FDS + 1 + PUBLISH_MAX];
 		sigset_t usr1;
 
-		memcpy(keep + 5, publish, sizeof(publish));
+		memcpy(keep, job->relay_fds, sizeof(job->relay_fds));
+		keep[RELAY_FDS] = job->audit.fd;
+		memcpy(keep + RELAY_FDS + 1, publish, sizeof(publish));
 		fds_close_all_except(keep, ARRAY_SIZE(keep));
 		/* SIGUSR1 (revocation) stays blocked: the relay's signalfd
 		 * takes it, none is lost before */
@@ -1193,9 +969,10 @@ static int start_relay(struct nbj_job *job, const struct nbj_config *cfg)
 	atomic_store(&job->stats->relay_pid, pid);
 	err = epoll_watch(job->epfd, job->relay_pidfd, JOB_EVENT_RELAY);
 out:
-	for (int i = 0; i < 2; i++) {
-		closep(&tcp[i]);
-		closep(&dns[i]);
+	/* the relay has them now, and only the relay */
+	for (int i = 0; i < RELAY_FDS; i++) {
+		closep(&job->relay_fds[i]);
+		job->relay_fds[i] = -1;
 	}
 	for (size_t i = 0; i < PUBLISH_MAX; i++)
 		closep(&publish[i]);
@@ -1208,8 +985,6 @@ static int record_state(const struct nbj_job *job)
 		.supervisor_pid = getpid(),
 		.reaper_pid = job->reaper_pid,
 		.relay_pid = job->relay_pid,
-		.slot = job->state.slot,
-		.netns_ino = job->state.netns_ino,
 	};
 	int err = state_process_start_time(job->reaper_pid, &r.reaper_start);
 
@@ -1220,13 +995,16 @@ static int record_state(const struct nbj_job *job)
 	return err;
 }
 
-/* Wait for the reaper's first report after GO. */
-static int await_started(struct nbj_job *job)
+/*
+ * The reaper's next report (bounded wait), with up to @max_fds fds;
+ * -ECHILD if it died, -ETIMEDOUT, or SETUP_FAILED's errno
+ */
+static int reaper_report(struct nbj_job *job, struct reaper_msg *m, int *fds,
+			 size_t max_fds, size_t *ret_n)
 {
 	struct pollfd pfd = { .fd = job->sock, .events = POLLIN };
-	struct reaper_msg m;
 	ssize_t n;
-	int r, fd;
+	int r;
 
 	do
 		r = poll(&pfd, 1, START_TIMEOUT_MS);
@@ -1235,12 +1013,45 @@ static int await_started(struct nbj_job *job)
 		log_err("job setup timed out");
 		return -ETIMEDOUT;
 	}
-	n = fd_recv(job->sock, &m, sizeof(m), MSG_DONTWAIT, &fd, 1, NULL);
-	if (n != sizeof(m)) {
-		closep(&fd);
+	n = fd_recv(job->sock, m, sizeof(*m), MSG_DONTWAIT, fds, max_fds, ret_n);
+	if (n != sizeof(*m)) {
 		log_err("the job's init died during setup");
 		return -ECHILD;
 	}
+	if (m->type == REAPER_MSG_SETUP_FAILED) {
+		for (size_t i = 0; i < max_fds; i++)
+			closep(&fds[i]);
+		return m->value > 0 ? -m->value : -EIO;
+	}
+	return 0;
+}
+
+/* The reaper has set the job's namespaces up: the relay's sockets */
+static int await_ready(struct nbj_job *job)
+{
+	size_t want = !job->has_net ? 0 : job->pol.policy.n_publish ? RELAY_FDS
+								  : RELAY_FD_FACTORY;
+	struct reaper_msg m;
+	size_t n = 0;
+	int err = reaper_report(job, &m, job->relay_fds, RELAY_FDS, &n);
+
+	if (err < 0)
+		return err;
+	if (m.type != REAPER_MSG_READY || n != want) {
+		log_err("unexpected message %u with %zu fds from the job's init", m.type, n);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Wait for the reaper's report after GO */
+static int await_started(struct nbj_job *job)
+{
+	struct reaper_msg m;
+	int fd = -1, err = reaper_report(job, &m, &fd, 1, NULL);
+
+	if (err < 0)
+		return err;
 	switch (m.type) {
 	case REAPER_MSG_STARTED:
 		if (fd < 0) {
@@ -1255,9 +1066,6 @@ static int await_started(struct nbj_job *job)
 		job->exit.kind = NBJ_EXEC_FAILED;
 		job->exit.code = m.value;
 		return 0;
-	case REAPER_MSG_SETUP_FAILED:
-		closep(&fd);
-		return m.value > 0 ? -m.value : -EIO;
 	default:
 		closep(&fd);
 		log_err("unexpected message %u from the job's init", m.type);
@@ -1288,9 +1096,10 @@ static int start_notifier(struct nbj_job *job)
 	if (job->has_net) {
 		scope.local[0] = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.job4 };
 		scope.local[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.job6 };
-		scope.gateway[0] = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.host4 };
-		scope.gateway[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.host6 };
-		scope.n_local = scope.n_gateway = 2;
+		scope.gateway[0] = (struct nbj_addr){ .family = AF_INET,
+						      .v4 = job->net.nameserver4 };
+		scope.n_local = 2;
+		scope.n_gateway = 1;
 	}
 	err = notifier_new(TAKE_FD(job->listener), &scope, job->state.id,
 			   job->reaper_pid, &job->notifier);
@@ -1301,27 +1110,54 @@ static int start_notifier(struct nbj_job *job)
 	return epoll_watch(job->epfd, notifier_fd(job->notifier), JOB_EVENT_NOTIFY);
 }
 
-static int job_create_net(struct nbj_job *job, const struct nbj_config *cfg,
-			  struct host_inventory *inv)
+/*
+ * Who the job is inside its user namespace, and who that is on the host
+ * (netns/userns.c); the credentials the reaper and the workload assume
+ */
+static int job_identity(const struct nbj_config *cfg, struct workload_creds *creds,
+			struct userns_map *map)
 {
-	int err = link_host_inventory(inv);
+	int err = creds_resolve(cfg->uid, cfg->gid, creds);
 
-	if (err < 0) {
-		log_err("cannot read the host's addresses: %s", strerror(-err));
-		return err;
-	}
-	err = state_slot_claim(&job->state, &cfg->pool, inv->used, inv->n_used,
-			       &job->net);
-	if (err == -EADDRNOTAVAIL)
-		log_err("address pool exhausted or overlapping the host's routes "
-			"(choose another with --pool)");
-	else if (err < 0)
-		log_err("cannot claim an address slot: %s", strerror(-err));
 	if (err < 0)
 		return err;
-	snprintf(job->ifname, sizeof(job->ifname), HOST_IFNAME_PREFIX "%s",
-		 job->state.id);
-	job->has_net = true;
+	err = userns_plan(creds->uid, creds->gid, creds->groups, creds->n_groups, map);
+	if (err == -EPERM) {
+		log_err("--user %u: without root, a job runs as you (uid %u) or as "
+			"root of its own user namespace (--user root)",
+			(unsigned)cfg->uid, (unsigned)getuid());
+		return err;
+	}
+	if (err < 0)
+		return err;
+	/* exactly the mapped groups; an unprivileged caller's namespace
+	 * denies setgroups and the job keeps the caller's */
+	creds->gid = map->gids[0];
+	creds->keep_groups = map->deny_setgroups;
+	creds->n_groups = 0;
+	for (size_t i = 0; !creds->keep_groups && i < map->n_gids; i++)
+		creds->groups[creds->n_groups++] = map->gids[i];
+	return 0;
+}
+
+/* Ports below ip_unprivileged_port_start need root: say so before start */
+static int check_publish_ports(const struct nbj_config *cfg)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	unsigned start = 1024;
+
+	if (geteuid() == 0 || !cfg->n_publish)
+		return 0;
+	f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+	if (f && fscanf(f, "%u", &start) != 1)
+		start = 1024;
+	for (size_t i = 0; i < cfg->n_publish; i++)
+		if (cfg->publish[i].port < start) {
+			log_err("publish: port %u is below net.ipv4.ip_unprivileged_port_start "
+				"(%u): only root may listen there; choose a port >= %u or "
+				"run nbjail as root", cfg->publish[i].port, start, start);
+			return -EACCES;
+		}
 	return 0;
 }
 
@@ -1331,28 +1167,27 @@ static int job_create_net(struct nbj_job *job, const struct nbj_config *cfg,
  * @ret:	the job, free with nbj_job_free()
  *
  * If the workload cannot be executed, the job is started and ends at
- * once: nbj_job_wait() reports NBJ_EXEC_FAILED.
+ * once: nbj_job_wait() reports NBJ_EXEC_FAILED.  Works for root and, in
+ * rootless mode, for any user the kernel lets create user namespaces.
  *
- * Return: 0, -EPERM when not root, -EINVAL without a command, or another
- * negative errno when setup failed (already logged; nothing is left)
+ * Return: 0, -EINVAL without a command, -EPERM for a --user an
+ * unprivileged caller cannot be, or another negative errno when setup
+ * failed (already logged; nothing is left)
  */
 int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 {
 	struct host_inventory inv = { 0 };
 	struct workload_creds creds;
+	struct userns_map map;
 	struct mount_params mp = { .hostname = cfg->name ? cfg->name : "nbjail" };
 	char nameserver[INET_ADDRSTRLEN];
 	struct reaper_params rp;
-	struct reaper_msg go = { .type = REAPER_MSG_GO };
+	struct reaper_msg msg = { .type = REAPER_MSG_MAPPED };
 	sigset_t block, saved;
 	struct nbj_job *job;
 	int sv[2], err;
 	pid_t pid;
 
-	if (geteuid() != 0) {
-		log_err("must be run as root (try sudo)");
-		return -EPERM;
-	}
 	if (!cfg->argv)
 		return -EINVAL;
 	job = calloc(1, sizeof(*job));
@@ -1362,16 +1197,23 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->listener = job->auditd_pidfd = job->audit.fd = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->tenant.fd = job->tenant.slot = -1;
-	job->state.global_lock = job->state.job_lock = -1;
+	job->state.job_lock = -1;
+	for (int i = 0; i < RELAY_FDS; i++)
+		job->relay_fds[i] = -1;
 
-	err = creds_resolve(cfg->uid, cfg->gid, &creds);
+	/* 1. who the job is, and what the kernel must allow: before anything */
+	err = job_identity(cfg, &creds, &map);
+	if (!err)
+		err = check_publish_ports(cfg);
 	if (err < 0)
 		goto fail;
 	log_phase("credentials");
+	/* 2. the job's directory, its keeper and audit writer */
 	err = state_job_create(&job->state);
 	if (err < 0) {
-		log_err("cannot create state under %s: %s", NBJ_RUNTIME_DIR,
-			strerror(-err));
+		if (err != -ENOENT || nbj_runtime_dir())
+			log_err("cannot create the job's state under %s: %s",
+				nbj_runtime_dir(), strerror(-err));
 		goto fail;
 	}
 	job->state_created = true;
@@ -1386,14 +1228,18 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 
-	if (cfg->profile == NBJ_PROFILE_NET) {
-		err = job_create_net(job, cfg, &inv);
-		if (err < 0)
+	/* 3. the policy the notifier and the relay judge with */
+	job->has_net = cfg->profile == NBJ_PROFILE_NET;
+	job_net_default(&job->net);
+	if (job->has_net) {
+		err = link_host_inventory(&inv);
+		if (err < 0) {
+			log_err("cannot read the host's addresses: %s", strerror(-err));
 			goto fail;
-		inet_ntop(AF_INET, &job->net.host4, nameserver, sizeof(nameserver));
+		}
+		inet_ntop(AF_INET, &job->net.nameserver4, nameserver, sizeof(nameserver));
 		mp.nameserver = nameserver;
 	}
-	log_phase("network prepared");
 	err = job_policy_copy(&job->pol, cfg, &inv);
 	if (err < 0)
 		goto fail;
@@ -1402,20 +1248,23 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		if (err < 0)
 			log_warn("permissions: network.select: %s; nbjail-select will be "
 				 "refused in this job", err == -EOPNOTSUPP ?
-				 "this host has no cgroup v2" : strerror(-err));
+				 "this host has no cgroup v2" :
+				 err == -EACCES || err == -EPERM ?
+				 "no cgroup delegated to this user" : strerror(-err));
 		err = 0;
 	}
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		err = negative_errno();
-		goto fail;
-	}
-	err = seccomp_filter_cached(NBJ_RUNTIME_DIR, &job->seccomp);
+	err = seccomp_filter_cached(nbj_runtime_dir(), &job->seccomp);
 	if (err < 0) {
 		log_err("cannot build the seccomp filter: %s", strerror(-err));
 		goto fail;
 	}
 	log_phase("seccomp filter");
+
+	/* 4. the job's init, in new namespaces, its user namespace mapped */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		err = negative_errno();
+		goto fail;
+	}
 	rp = (struct reaper_params){
 		.seccomp = &job->seccomp,
 		.sock = sv[1],
@@ -1423,15 +1272,13 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.creds = &creds,
 		.mounts = &mp,
 		.net = job->has_net ? &job->net : NULL,
-		.publish_ports = job->pol.publish_ports,
-		.n_publish_ports = job->has_net ? job->pol.policy.n_publish : 0,
+		.socket_factory = job->has_net && job->pol.policy.n_publish,
 		.n_select_overlays = !job->selection.ready ? 0 :
 				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
 	};
-
 	sigset_forwarded(&block);
 	(void)sigprocmask(SIG_BLOCK, &block, &saved);
-	pid = clone_pidfd(CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |
+	pid = clone_pidfd(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |
 				  CLONE_NEWUTS | CLONE_NEWIPC,
 			  &job->reaper_pidfd);
 	if (pid == 0)
@@ -1441,37 +1288,39 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	close(sv[1]);
 	job->sock = sv[0];
 	if (err < 0) {
-		log_err("cannot create the job's namespaces: %s", strerror(-err));
+		log_err("cannot create the job's namespaces: %s%s", strerror(-err),
+			err == -EPERM || err == -ENOSPC || err == -EUSERS ?
+			" (are user namespaces allowed for this user? see nbjail doctor)" : "");
 		goto fail;
 	}
 	job->reaper_pid = pid;
 	log_phase("namespaces cloned");
+	err = userns_write_maps(pid, &map);
+	if (err < 0) {
+		log_err("cannot write the uid/gid maps of the job's user namespace: %s",
+			strerror(-err));
+		goto fail;
+	}
+	if (send(job->sock, &msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg)) {
+		err = negative_errno();
+		log_err("the job's init died during setup");
+		goto fail;
+	}
 	err = epoll_watch(job->epfd, job->sock, JOB_EVENT_REAPER);
 	if (err < 0)
 		goto fail;
+	err = await_ready(job);
+	if (err < 0)
+		goto fail;
+	log_phase("job namespaces ready");
 
+	/* 5. the relay, with the sockets made in the job's netns */
 	if (job->has_net) {
-		if (job->state.slot_dirty) {
-			/* what an earlier job of this slot left */
-			job_forget_connections(job);
-			state_slot_mark_clean(job->state.slot);
-		}
-		err = link_veth_create(job->ifname, NBJ_GUEST_IFNAME, pid);
-		if (err < 0)
-			goto fail;
-		job->veth_created = true;
-		err = link_host_configure(job->ifname, &job->net);
-		if (err < 0) {
-			log_err("cannot configure %s: %s", job->ifname, strerror(-err));
-			goto fail;
-		}
-		log_phase("veth");
-		err = start_relay(job, cfg);
+		err = start_relay(job);
 		log_phase("relay");
 		if (err < 0)
 			goto fail;
 	}
-
 	err = keeper_started(job);
 	if (err < 0)
 		goto fail;
@@ -1480,7 +1329,10 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		log_err("cannot write the job's state file: %s", strerror(-err));
 		goto fail;
 	}
-	if (send(job->sock, &go, sizeof(go), MSG_NOSIGNAL) != sizeof(go)) {
+
+	/* 6. the workload, watched by the notifier */
+	msg.type = REAPER_MSG_GO;
+	if (send(job->sock, &msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg)) {
 		err = negative_errno();
 		log_err("the job's init died during setup");
 		goto fail;

@@ -59,8 +59,6 @@ static const char usage_text[] =
 	"      --no-journal     do not send audit events to journald\n"
 	"      --overlay NAME   dial through overlay NAME of the policy when no route\n"
 	"                       matches (default: the policy's default_overlay)\n"
-	"      --pool CIDR      address pool for job veths (IPv4 <= /30 or IPv6\n"
-	"                       <= /64); default 10.231.0.0/16 and fd6e:626a:6169::/48\n"
 	"\n"
 	"Exit status: the command's, 128+N if it died of signal N; 2 bad usage,\n"
 	"125 nbjail failed, 126 COMMAND cannot be executed, 127 not found.\n"
@@ -187,7 +185,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	return nbj_exit_status(&ex);
 }
 
-enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
+enum { OPT_FLOOR_EXCEPTION = 0x100, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
        OPT_NO_JOURNAL, OPT_OVERLAY };
 
 /**
@@ -334,7 +332,6 @@ static int cmd_run(int argc, char **argv)
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
-		{ "pool", required_argument, NULL, OPT_POOL },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -395,14 +392,6 @@ static int cmd_run(int argc, char **argv)
 		case OPT_OVERLAY:
 			if (nbj_config_set_overlay(cfg, optarg) < 0) {
 				rc = usage_error("--overlay '%s': not an overlay name", optarg);
-				goto out;
-			}
-			break;
-		case OPT_POOL:
-			if (nbj_config_set_pool(cfg, optarg) < 0) {
-				rc = usage_error("--pool '%s': need an IPv4 prefix up to /30 "
-						 "or an IPv6 prefix up to /64, host bits clear",
-						 optarg);
 				goto out;
 			}
 			break;

@@ -3,30 +3,37 @@
  * supervisor/reaper.c - PID 1 of the job
  *
  * Theory of operation: the supervisor clone()s this process into new
- * network, mount, PID, UTS and IPC namespaces with the forwarded signals
- * already blocked (so none is lost before the signalfd exists).  It is
- * root with full capabilities inside, and:
+ * user, network, mount, PID, UTS and IPC namespaces with the forwarded
+ * signals already blocked (so none is lost before the signalfd exists).
+ * It has every capability of its own user namespace, and none outside:
  *
- *   1. closes every fd but its socket to the supervisor and stdio, and
- *      arranges to die with the supervisor (PR_SET_PDEATHSIG)
- *   2. builds the mount namespace and brings lo up, while the supervisor
- *      creates the veth and the relay in parallel
- *   3. waits for GO: then eth0 exists in its netns; configures addresses,
- *      routes and the job-side nftables ruleset (net profile)
- *   4. forks the workload, which drops credentials, installs the seccomp
- *      filter and execs; a CLOEXEC pipe tells whether exec happened (EOF)
- *      or failed (errno).  Before exec, the workload names its listener
- *      fd on a socket pair; we copy it with pidfd_getfd() and the
- *      workload closes its own, so only the supervisor can answer
+ *   1. closes every fd but its socket to the supervisor and stdio, dies
+ *      with the supervisor (PR_SET_PDEATHSIG), is not dumpable
+ *   2. waits for MAPPED (the supervisor wrote the uid/gid maps), becomes
+ *      the workload's user at once keeping its capabilities
+ *      (creds_assume()), builds the mount namespace
+ *   3. brings lo up; net profile: the job's addresses and default routes
+ *      on lo (netns/link.c), the relay's listening sockets made here, in
+ *      the job's netns, and the job's nftables ruleset redirecting to
+ *      them (netns/nft.c); reports READY with those sockets attached
+ *      (and, when ports are published, its end of a socket factory)
+ *   4. waits for GO (the relay holds the sockets), forks the workload,
+ *      which drops credentials, installs the seccomp filter and execs; a
+ *      CLOEXEC pipe tells whether exec happened (EOF) or failed (errno).
+ *      Before exec, the workload names its listener fd on a socket pair;
+ *      we copy it with pidfd_getfd() and the workload closes its own, so
+ *      only the supervisor can answer
  *   5. reports STARTED, with the listener attached (SCM_RIGHTS), or
  *      EXEC_FAILED, then keeps its own copy of the listener as a
  *      watchdog: a socket call that waits longer than NOTIFY_WATCHDOG_MS
- *      for the supervisor is failed here (EACCES).  It forwards SIGINT, SIGTERM,
- *      SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the workload and reaps
- *      every orphan; when the workload itself ends it reports its wait
- *      status and exits, and the kernel kills whatever is left in the
- *      PID namespace.  The network namespace, and with it the job end of
- *      the veth, goes away with the last process.
+ *      for the supervisor is failed here (EACCES).  It forwards SIGINT,
+ *      SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to the workload,
+ *      reaps every orphan, and makes sockets in the job's netns for the
+ *      relay on request (the socket factory: a published port's inbound
+ *      connection reaches the job through one).  When the workload
+ *      itself ends it reports its wait status and exits, and the kernel
+ *      kills whatever is left in the PID namespace; the namespaces go
+ *      with the last process, leaving nothing behind on the host.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "common/log.h"
 #include "netns/link.h"
@@ -125,6 +133,11 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 
 	err = creds_apply(p->creds);
 	log_phase("workload: creds");
+	/* the reaper copies our listener with pidfd_getfd(): our memory
+	 * map still counts as the host's until exec, so only a dumpable
+	 * process lets it; exec makes the workload dumpable anyway */
+	if (err == 0 && prctl(PR_SET_DUMPABLE, 1) < 0)
+		err = negative_errno();
 	if (err == 0)
 		err = seccomp_filter_load(prog, &listener);
 	log_phase("workload: seccomp");
@@ -139,25 +152,116 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	_exit(127);
 }
 
-static int setup_network(const struct reaper_params *p)
+/*
+ * One listening or bound socket of the relay in the job's netns, on
+ * 127.0.0.1 or ::1, where nftables' redirect delivers (for locally made
+ * packets it rewrites the destination to the loopback address): a DNS
+ * answer then leaves from the very address conntrack expects and is
+ * translated back to the resolver the job asked.  @port 0 lets the
+ * kernel choose
+ */
+static int relay_socket(int family, int type, uint16_t port, uint16_t *ret_port)
 {
-	const struct job_net *net = p->net;
-	struct nft_guest g = { .ifname = NBJ_GUEST_IFNAME, .publish_ports = p->publish_ports,
-			       .n_publish_ports = p->n_publish_ports,
-			       .n_select_overlays = p->n_select_overlays };
-	int err;
+	_cleanup_close_ int fd = -1;
+	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
+	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in)
+					  : sizeof(struct sockaddr_in6);
+	int one = 1;
 
-	err = link_guest_configure(NBJ_GUEST_IFNAME, net);
-	if (err < 0) {
-		log_err("job setup: cannot configure %s: %s", NBJ_GUEST_IFNAME,
-			strerror(-err));
-		return err;
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		return negative_errno();
+	if (family == AF_INET) {
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
 	}
-	err = nft_guest_install(&g);
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		return negative_errno();
+	if (type == SOCK_STREAM && listen(fd, 4096) < 0)
+		return negative_errno();
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return negative_errno();
+	*ret_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return TAKE_FD(fd);
+}
+
+/* The job's addresses, the relay's sockets and the ruleset that sends
+ * everything to them; @fds receives RELAY_FDS entries (-1 if absent) */
+static int setup_network(const struct reaper_params *p, int fds[RELAY_FDS],
+			 int *ret_factory)
+{
+	struct nft_job g = { .n_select_overlays = p->n_select_overlays };
+	const char *step = "configure lo";
+	int err, sv[2];
+	uint16_t port;
+
+	for (int i = 0; i < RELAY_FDS; i++)
+		fds[i] = -1;
+	err = link_job_configure(p->net);
+	if (err < 0 || !p->net)
+		goto out;
+	step = "make the relay's sockets";
+	/* a fresh namespace: nothing else holds a port yet */
+	err = fds[RELAY_FD_TCP4] = relay_socket(AF_INET, SOCK_STREAM, 0, &g.relay_tcp_port);
+	if (err >= 0)
+		err = fds[RELAY_FD_TCP6] = relay_socket(AF_INET6, SOCK_STREAM,
+							g.relay_tcp_port, &port);
+	if (err >= 0)
+		err = fds[RELAY_FD_DNS4] = relay_socket(AF_INET, SOCK_DGRAM, 0,
+							&g.relay_dns_port);
+	if (err >= 0)
+		err = fds[RELAY_FD_DNS6] = relay_socket(AF_INET6, SOCK_DGRAM,
+							g.relay_dns_port, &port);
 	if (err < 0)
-		log_err("job setup: cannot install the job's nftables ruleset: %s",
-			strerror(-err));
-	return err;
+		goto out;
+	if (p->socket_factory) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+			err = negative_errno();
+			goto out;
+		}
+		fds[RELAY_FD_FACTORY] = sv[0];
+		*ret_factory = sv[1];
+	}
+	step = "install the job's nftables ruleset";
+	err = nft_job_install(&g);
+out:
+	if (err < 0)
+		log_err("job setup: cannot %s: %s", step, strerror(-err));
+	return err < 0 ? err : 0;
+}
+
+/*
+ * The socket factory: the relay asks for a TCP socket of a family (an
+ * int); it gets one made in the job's netns, or an errno.  Return: false
+ * once the relay is gone
+ */
+static bool factory_serve(int factory)
+{
+	int family, err = 0, fd = -1;
+	ssize_t n = recv(factory, &family, sizeof(family), MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR;
+	if (n != sizeof(family))
+		return false;
+	if (family != AF_INET && family != AF_INET6)
+		err = -EAFNOSUPPORT;
+	else if ((fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		err = negative_errno();
+	if (fd >= 0) {
+		(void)fd_send(factory, &err, sizeof(err), &fd, 1);
+		close(fd);
+	} else {
+		(void)send(factory, &err, sizeof(err), MSG_NOSIGNAL);
+	}
+	return true;
 }
 
 static long long now_ms(void)
@@ -183,11 +287,13 @@ static void watchdog_check(int listener)
 
 /* Forward signals, reap orphans, watch the listener; exits when the
  * workload has ended */
-_Noreturn static void reaper_loop(int sock, int sfd, int listener, pid_t workload)
+_Noreturn static void reaper_loop(int sock, int sfd, int listener, int factory,
+				  pid_t workload)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = sfd, .events = POLLIN },
 		{ .fd = listener, .events = POLLIN },
+		{ .fd = factory, .events = POLLIN },
 	};
 	long long pending_since = -1;
 	struct signalfd_siginfo si;
@@ -202,7 +308,8 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, pid_t workloa
 
 			timeout = left > 0 ? (int)left : 0;
 		}
-		if (poll(pfd, 2, timeout) < 0 && errno != EINTR) {
+		pfd[2].fd = factory;
+		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
 			(void)kill(workload, SIGKILL);
 			_exit(1);
 		}
@@ -216,6 +323,10 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, pid_t workloa
 		else if (pfd[1].fd >= 0 && (pfd[1].revents & (POLLHUP | POLLERR))) {
 			close(listener); /* nobody uses the filter any more */
 			listener = -1;
+		}
+		if (pfd[2].fd >= 0 && pfd[2].revents && !factory_serve(factory)) {
+			close(factory); /* the relay is gone */
+			factory = -1;
 		}
 		if (!(pfd[0].revents & POLLIN))
 			continue;
@@ -254,43 +365,57 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, pid_t workloa
 _Noreturn void reaper_main(const struct reaper_params *p)
 {
 	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
-	int listener;
+	int listener, relay_fds[RELAY_FDS], factory = -1;
+	size_t n_relay_fds;
 	struct sock_fprog prog;
-	struct reaper_msg go;
+	struct reaper_msg msg;
 	sigset_t mask;
 	pid_t workload;
 	ssize_t n;
 
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* nothing of the job may read our memory or take our fds */
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	log_set_prefix("nbjail");
 
-	log_phase("reaper: begins");
+	/* EOF here means the supervisor is gone: nothing may start */
+	n = recv(p->sock, &msg, sizeof(msg), 0);
+	if (n != sizeof(msg) || msg.type != REAPER_MSG_MAPPED)
+		_exit(1);
+	log_phase("reaper: mapped");
+	err = creds_assume(p->creds);
+	if (err < 0) {
+		log_err("job setup: cannot become uid %u gid %u in the job's user "
+			"namespace: %s", (unsigned)p->creds->uid, (unsigned)p->creds->gid,
+			strerror(-err));
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
+	}
+	(void)prctl(PR_SET_DUMPABLE, 0); /* a uid change may have reset it */
 	err = mounts_setup(p->mounts);
 	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	log_phase("reaper: mounts");
-	err = link_loopback_up();
-	if (err < 0) {
-		log_err("job setup: cannot bring lo up: %s", strerror(-err));
+	err = setup_network(p, relay_fds, &factory);
+	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
-	}
+	log_phase("reaper: network");
+	n_relay_fds = p->net ? (p->socket_factory ? RELAY_FDS : RELAY_FD_FACTORY) : 0;
+	msg = (struct reaper_msg){ .type = REAPER_MSG_READY };
+	err = fd_send(p->sock, &msg, sizeof(msg), relay_fds, n_relay_fds);
+	for (size_t i = 0; i < n_relay_fds; i++)
+		close(relay_fds[i]);
+	if (err < 0)
+		_exit(1);
 
 	/* compiled (or read from the cache) by the supervisor; the workload
 	 * only loads it */
 	prog = *p->seccomp;
 
-	/* EOF here means the supervisor is gone: nothing may start */
-	n = recv(p->sock, &go, sizeof(go), 0);
-	if (n != sizeof(go) || go.type != REAPER_MSG_GO)
+	n = recv(p->sock, &msg, sizeof(msg), 0);
+	if (n != sizeof(msg) || msg.type != REAPER_MSG_GO)
 		_exit(1);
 	log_phase("reaper: go");
-
-	if (p->net) {
-		err = setup_network(p);
-		if (err < 0)
-			fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
-	}
 
 	if (pipe2(status_pipe, O_CLOEXEC) < 0 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hand) < 0)
@@ -300,6 +425,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
 	if (workload == 0) {
 		close(p->sock);
+		if (factory >= 0)
+			close(factory);
 		close(status_pipe[0]);
 		close(hand[0]);
 		workload_exec(p, &prog, status_pipe[1], hand[1]);
@@ -338,5 +465,5 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		(void)kill(workload, SIGKILL);
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
 	}
-	reaper_loop(p->sock, sfd, listener, workload);
+	reaper_loop(p->sock, sfd, listener, factory, workload);
 }

@@ -1,36 +1,31 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * supervisor/state.c - /run/nbjail: locks, job directories, slot claims
+ * supervisor/state.c - the runtime directory: job directories and locks
  *
- * Theory of operation:
+ * Theory of operation: the runtime directory is /run/nbjail for root and
+ * $XDG_RUNTIME_DIR/nbjail for anyone else (rootless mode: each user's
+ * jobs, control socket, statistics and tenants are their own):
  *
- *   /run/nbjail/netns-<ino>.lock  every live supervisor started in the
- *                             network namespace <ino> holds a shared flock
- *   /run/nbjail/<id>/netns    that namespace's inode, written first
- *   /run/nbjail/<id>/lock     its supervisor holds an exclusive flock
- *   /run/nbjail/<id>/state    pids, start times, netns, slot (job_record)
- *   /run/nbjail/slots/<n>     claims pool slot n; contains the job id
- *   /run/nbjail/slots/<n>.dirty  slot n's addresses may have host conntrack
- *                             entries left: forgotten before its next use
+ *   DIR/<id>/lock     its supervisor (later its keeper) holds an
+ *                     exclusive flock
+ *   DIR/<id>/state    pids and start times (job_record)
+ *   DIR/<id>/stats    the job's statistics (common/stats.c)
  *
- * The job directory is created first and removed last, so anything a job
- * creates in the kernel (veth, nft chain, processes) is covered by a
- * directory while it exists.  A directory whose lock can be taken belongs
- * to a dead supervisor: nbjail gc cleans it.  A slot is claimed with
- * O_CREAT|O_EXCL, so concurrent jobs never share one.  The nft table is
- * shared by the jobs of one network namespace: it is removed only by
- * whoever can take that namespace's lock exclusively (no other supervisor
- * of the namespace is alive) and finds no job directory of the namespace
- * left (dead ones await gc); the lock file goes with it.  Whoever takes a
- * lock re-checks that the path still names the locked file, so an unlink
- * racing with an open never splits one lock into two.
- * All lock fds are O_CLOEXEC and closed in forked children, so a lock
- * lives exactly as long as the supervisor holding it.
+ * The job directory is created first and removed last, so every process
+ * of a job is covered by a directory while it exists.  A directory whose
+ * lock can be taken belongs to a dead supervisor: nbjail gc cleans it.
+ * A job has nothing in the kernel outside its own namespaces (no link,
+ * no host nftables, no addresses), so there is nothing else to claim or
+ * to release.  Whoever takes a lock re-checks that the path still names
+ * the locked file, so an unlink racing with an open never splits one
+ * lock into two.  All lock fds are O_CLOEXEC and closed in forked
+ * children, so a lock lives exactly as long as its holder.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,15 +36,69 @@
 
 #include "common/file.h"
 #include "common/log.h"
-#include "netns/nft.h"
 #include "supervisor/supervisor.h"
 
-#define SLOTS_DIR NBJ_RUNTIME_DIR "/slots"
-
-static int mkdir_exist_ok(const char *path, mode_t mode)
+/**
+ * nbj_runtime_dir() - the caller's runtime directory
+ *
+ * /run/nbjail for root; $XDG_RUNTIME_DIR/nbjail otherwise.
+ *
+ * Return: the path, or NULL when not root and XDG_RUNTIME_DIR is unset,
+ * relative or too long (see nbj_runtime_dir_error())
+ */
+const char *nbj_runtime_dir(void)
 {
-	if (mkdir(path, mode) < 0 && errno != EEXIST)
-		return negative_errno();
+	static char dir[NBJ_PATH_MAX - 64];
+	const char *xdg;
+
+	if (dir[0])
+		return dir;
+	if (geteuid() == 0) {
+		snprintf(dir, sizeof(dir), "%s", NBJ_ROOT_RUNTIME_DIR);
+		return dir;
+	}
+	xdg = getenv("XDG_RUNTIME_DIR");
+	if (!xdg || xdg[0] != '/' || strlen(xdg) + sizeof("/nbjail") > sizeof(dir))
+		return NULL;
+	snprintf(dir, sizeof(dir), "%s/nbjail", xdg);
+	return dir;
+}
+
+/**
+ * nbj_runtime_dir_error() - say why there is no runtime directory
+ *
+ * Return: -ENOENT (for the caller to return)
+ */
+int nbj_runtime_dir_error(void)
+{
+	log_err("XDG_RUNTIME_DIR is not set (or not an absolute path): as a user "
+		"other than root, nbjail keeps its state in $XDG_RUNTIME_DIR/nbjail; "
+		"log in through a session that sets it, or export "
+		"XDG_RUNTIME_DIR=/run/user/$(id -u) if that directory is yours");
+	return -ENOENT;
+}
+
+/**
+ * runtime_path() - a path under the runtime directory
+ * @buf:	output, NBJ_PATH_MAX bytes
+ * @fmt:	printf format of the part after "DIR/"
+ *
+ * Return: 0, -ENOENT without a runtime directory, -ENAMETOOLONG
+ */
+int runtime_path(char buf[NBJ_PATH_MAX], const char *fmt, ...)
+{
+	const char *dir = nbj_runtime_dir();
+	va_list ap;
+	int n, m;
+
+	if (!dir)
+		return -ENOENT;
+	n = snprintf(buf, NBJ_PATH_MAX, "%s/", dir);
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, NBJ_PATH_MAX - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)(n + m) >= NBJ_PATH_MAX)
+		return -ENAMETOOLONG;
 	return 0;
 }
 
@@ -72,13 +121,6 @@ static int open_lock(const char *path, int how)
 	return -EAGAIN;
 }
 
-static void netns_lock_path(char *buf, size_t len, unsigned long long ino)
-{
-	snprintf(buf, len, NBJ_RUNTIME_DIR "/netns-%llu.lock", ino);
-}
-
-
-
 static bool is_job_id(const char *s)
 {
 	size_t i;
@@ -89,31 +131,46 @@ static bool is_job_id(const char *s)
 	return i == NBJ_JOB_ID_LEN;
 }
 
+/*
+ * The runtime directory itself: made 0700 if missing; an existing one
+ * must be a directory of ours, not writable by anyone else (a user's
+ * $XDG_RUNTIME_DIR is; /run/nbjail is root's)
+ */
+static int runtime_dir_ensure(void)
+{
+	const char *dir = nbj_runtime_dir();
+	struct stat st;
+
+	if (!dir)
+		return nbj_runtime_dir_error();
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return negative_errno();
+	if (lstat(dir, &st) < 0)
+		return negative_errno();
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 0022)) {
+		log_err("%s is not a directory of uid %u writable only by it",
+			dir, (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 /**
- * state_job_create() - create the directory and locks of a new job
- * @ret:	job state; slot is -1
+ * state_job_create() - create the directory and lock of a new job
+ * @ret:	job state
  *
  * Return: 0, or negative errno
  */
 int state_job_create(struct job_state *ret)
 {
-	_cleanup_close_ int global = -1, job = -1;
-	char path[sizeof(NBJ_RUNTIME_DIR) + 48], ino[32];
-	struct job_state st = { .global_lock = -1, .job_lock = -1, .slot = -1 };
+	_cleanup_close_ int job = -1;
+	struct job_state st = { .job_lock = -1 };
+	char path[NBJ_PATH_MAX];
 	int err;
 
-	err = state_netns_ino(&st.netns_ino);
-	if (!err)
-		err = mkdir_exist_ok(NBJ_RUNTIME_DIR, 0700);
-	if (!err)
-		err = mkdir_exist_ok(SLOTS_DIR, 0700);
+	err = runtime_dir_ensure();
 	if (err < 0)
 		return err;
-	netns_lock_path(path, sizeof(path), st.netns_ino);
-	global = open_lock(path, LOCK_SH);
-	if (global < 0)
-		return global;
-
 	for (int tries = 0;; tries++) {
 		uint32_t r;
 
@@ -122,110 +179,23 @@ int state_job_create(struct job_state *ret)
 		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
 			return -EIO;
 		snprintf(st.id, sizeof(st.id), "%08" PRIx32, r);
-		snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s", st.id);
+		err = runtime_path(path, "%s", st.id);
+		if (err < 0)
+			return err;
 		if (mkdir(path, 0700) == 0)
 			break;
 		if (errno != EEXIST)
 			return negative_errno();
 	}
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/netns", st.id);
-	snprintf(ino, sizeof(ino), "%llu\n", st.netns_ino);
-	err = file_write_string(path, ino, 0600);
+	err = runtime_path(path, "%s/lock", st.id);
 	if (err < 0)
 		return err;
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/lock", st.id);
 	job = open_lock(path, LOCK_EX | LOCK_NB);
 	if (job < 0)
 		return job;
-
-	st.global_lock = TAKE_FD(global);
 	st.job_lock = TAKE_FD(job);
 	*ret = st;
 	return 0;
-}
-
-/**
- * state_slot_claim() - claim the first free pool slot without conflicts
- * @st:		job state; @st->slot is set
- * @pool:	the pool
- * @used:	host addresses and routes (see link_host_inventory())
- * @n_used:	entries in @used
- * @ret:	the claimed slot's addresses
- *
- * Return: 0, -EADDRNOTAVAIL if every slot is taken or conflicts
- */
-int state_slot_claim(struct job_state *st, const struct pool_config *pool,
-		     const struct nbj_prefix *used, size_t n_used,
-		     struct job_net *ret)
-{
-	unsigned n = pool_slot_count(pool);
-	char path[sizeof(SLOTS_DIR) + 32];
-
-	/* clean slots first: a dirty one costs a conntrack flush */
-	for (int pass = 0; pass < 2; pass++)
-		for (unsigned slot = 0; slot < n; slot++) {
-			_cleanup_close_ int fd = -1;
-			struct job_net net;
-			bool dirty;
-
-			snprintf(path, sizeof(path), SLOTS_DIR "/%u.dirty", slot);
-			dirty = access(path, F_OK) == 0;
-			if (dirty != (pass == 1))
-				continue;
-			pool_slot_net(pool, slot, &net);
-			if (pool_slot_conflicts(&net, used, n_used))
-				continue;
-			snprintf(path, sizeof(path), SLOTS_DIR "/%u", slot);
-			fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-			if (fd < 0) {
-				if (errno == EEXIST)
-					continue;
-				return negative_errno();
-			}
-			if (write(fd, st->id, NBJ_JOB_ID_LEN) != NBJ_JOB_ID_LEN) {
-				int err = negative_errno();
-
-				(void)unlink(path);
-				return err;
-			}
-			st->slot = slot;
-			st->slot_dirty = dirty;
-			*ret = net;
-			return 0;
-		}
-	return -EADDRNOTAVAIL;
-}
-
-/**
- * state_slot_mark_dirty() - remember that a slot's job addresses may have
- * entries left in the host's conntrack table (a job ended with live
- * flows, or its supervisor died): the next job on the slot forgets them
- * first (netns/conntrack.c)
- * @slot:	pool slot
- */
-void state_slot_mark_dirty(long slot)
-{
-	char path[sizeof(SLOTS_DIR) + 32];
-	int fd;
-
-	if (slot < 0)
-		return;
-	snprintf(path, sizeof(path), SLOTS_DIR "/%ld.dirty", slot);
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		close(fd);
-}
-
-/**
- * state_slot_mark_clean() - the slot's leftovers are forgotten
- * @slot:	pool slot
- */
-void state_slot_mark_clean(long slot)
-{
-	char path[sizeof(SLOTS_DIR) + 32];
-
-	snprintf(path, sizeof(path), SLOTS_DIR "/%ld.dirty", slot);
-	(void)unlink(path);
 }
 
 /**
@@ -237,17 +207,20 @@ void state_slot_mark_clean(long slot)
  */
 int state_record_write(const struct job_state *st, const struct job_record *r)
 {
-	char tmp[sizeof(NBJ_RUNTIME_DIR) + 32], path[sizeof(tmp)];
+	char tmp[NBJ_PATH_MAX], path[NBJ_PATH_MAX];
 	char buf[512];
 	int err;
 
-	snprintf(tmp, sizeof(tmp), NBJ_RUNTIME_DIR "/%s/state.tmp", st->id);
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/state", st->id);
+	err = runtime_path(tmp, "%s/state.tmp", st->id);
+	if (!err)
+		err = runtime_path(path, "%s/state", st->id);
+	if (err < 0)
+		return err;
 	snprintf(buf, sizeof(buf),
-		     "supervisor_pid=%d\nreaper_pid=%d\nreaper_start=%llu\n"
-		     "relay_pid=%d\nrelay_start=%llu\nnetns_ino=%llu\nslot=%ld\n",
-		     (int)r->supervisor_pid, (int)r->reaper_pid, r->reaper_start,
-		     (int)r->relay_pid, r->relay_start, r->netns_ino, r->slot);
+		 "supervisor_pid=%d\nreaper_pid=%d\nreaper_start=%llu\n"
+		 "relay_pid=%d\nrelay_start=%llu\n",
+		 (int)r->supervisor_pid, (int)r->reaper_pid, r->reaper_start,
+		 (int)r->relay_pid, r->relay_start);
 	err = file_write_string(tmp, buf, 0600);
 	if (err < 0)
 		return err;
@@ -265,13 +238,15 @@ int state_record_write(const struct job_state *st, const struct job_record *r)
  */
 int state_record_read(const char *id, struct job_record *ret)
 {
-	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
-	struct job_record r = { .slot = -1 };
+	char path[NBJ_PATH_MAX];
+	struct job_record r = { 0 };
 	char line[128];
 	FILE *f;
-	int seen = 0;
+	int seen = 0, err;
 
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/state", id);
+	err = runtime_path(path, "%s/state", id);
+	if (err < 0)
+		return err;
 	f = fopen(path, "re");
 	if (!f)
 		return negative_errno();
@@ -288,49 +263,36 @@ int state_record_read(const char *id, struct job_record *ret)
 			r.relay_pid = pid, seen++;
 		else if (sscanf(line, "relay_start=%llu", &r.relay_start) == 1)
 			seen++;
-		else if (sscanf(line, "netns_ino=%llu", &r.netns_ino) == 1)
-			seen++;
-		else if (sscanf(line, "slot=%ld", &r.slot) == 1)
-			seen++;
 	}
 	fclose(f);
-	if (seen != 7)
+	if (seen != 5)
 		return -EINVAL;
 	*ret = r;
 	return 0;
 }
 
 /**
- * state_remove_by_id() - remove a job's slot claim and directory
+ * state_remove_by_id() - remove a job's directory
  * @id:		job identifier
- * @slot:	its slot, or -1
- *
- * The slot file is removed only if it still names @id.
  *
  * Return: 0, or negative errno of the first failure
  */
-int state_remove_by_id(const char *id, long slot)
+int state_remove_by_id(const char *id)
 {
-	static const char *const files[] = { "state", "state.tmp", "netns", "stats", "lock" };
-	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+	static const char *const files[] = { "state", "state.tmp", "stats", "lock" };
+	char path[NBJ_PATH_MAX];
 	int err = 0;
 
-	if (slot >= 0) {
-		char owner[NBJ_JOB_ID_LEN + 1] = { 0 };
-		_cleanup_close_ int fd = -1;
-
-		snprintf(path, sizeof(path), SLOTS_DIR "/%ld", slot);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && read(fd, owner, NBJ_JOB_ID_LEN) == NBJ_JOB_ID_LEN &&
-		    !strcmp(owner, id) && unlink(path) < 0)
-			err = negative_errno();
-	}
+	if (!is_job_id(id))
+		return -EINVAL;
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/%s", id, files[i]);
+		if (runtime_path(path, "%s/%s", id, files[i]) < 0)
+			return -ENOENT;
 		if (unlink(path) < 0 && errno != ENOENT && !err)
 			err = negative_errno();
 	}
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s", id);
+	if (runtime_path(path, "%s", id) < 0)
+		return -ENOENT;
 	if (rmdir(path) < 0 && errno != ENOENT && !err)
 		err = negative_errno();
 	return err;
@@ -345,10 +307,14 @@ int state_remove_by_id(const char *id, long slot)
  */
 int state_list_jobs(void (*cb)(const char *id, void *data), void *data)
 {
-	DIR *d = opendir(NBJ_RUNTIME_DIR);
+	const char *dir = nbj_runtime_dir();
 	struct dirent *de;
 	int n = 0;
+	DIR *d;
 
+	if (!dir)
+		return nbj_runtime_dir_error();
+	d = opendir(dir);
 	if (!d)
 		return errno == ENOENT ? 0 : negative_errno();
 	while ((de = readdir(d))) {
@@ -362,83 +328,18 @@ int state_list_jobs(void (*cb)(const char *id, void *data), void *data)
 	return n;
 }
 
-struct netns_count {
-	unsigned long long ino;
-	int n;
-};
-
-static void count_netns_job(const char *id, void *data)
-{
-	struct netns_count *nc = data;
-	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
-	unsigned long long ino;
-	FILE *f;
-
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s/netns", id);
-	f = fopen(path, "re");
-	/* unreadable: a job being created or broken state: keep the table */
-	if (!f || fscanf(f, "%llu", &ino) != 1 || ino == nc->ino)
-		nc->n++;
-	if (f)
-		fclose(f);
-}
-
 /**
- * state_try_remove_table() - remove this netns's nft table if no job of
- * the netns is left
- *
- * Takes the namespace's lock exclusively without waiting: it succeeds only
- * if no other supervisor of this netns is alive; then the table and the
- * lock file are removed only when no job directory of this netns (of a
- * dead supervisor, awaiting gc) remains either.
- *
- * Return: 1 if removed, 0 if jobs remain, or negative errno
- */
-int state_try_remove_table(void)
-{
-	char path[sizeof(NBJ_RUNTIME_DIR) + 48];
-	struct netns_count nc = { 0 };
-	_cleanup_close_ int fd = -1;
-	int n, err;
-
-	err = state_netns_ino(&nc.ino);
-	if (err < 0)
-		return err;
-	netns_lock_path(path, sizeof(path), nc.ino);
-	fd = open_lock(path, LOCK_EX | LOCK_NB);
-	if (fd == -EWOULDBLOCK || fd == -ENOENT)
-		return 0;
-	if (fd < 0)
-		return fd;
-	n = state_list_jobs(count_netns_job, &nc);
-	if (n < 0)
-		return n;
-	if (nc.n)
-		return 0;
-	err = nft_host_del_table();
-	if (err < 0)
-		return err;
-	(void)unlink(path);
-	return 1;
-}
-
-/**
- * state_job_remove() - remove a job's footprint and release its locks
- * @st:	job state; its fds are closed
+ * state_job_remove() - remove a job's footprint and release its lock
+ * @st:	job state; its lock fd is closed
  */
 void state_job_remove(struct job_state *st)
 {
-	int err = state_remove_by_id(st->id, st->slot);
+	int err = state_remove_by_id(st->id);
 
 	if (err < 0)
 		log_warn("cannot remove state of job %s: %s", st->id, strerror(-err));
 	closep(&st->job_lock);
 	st->job_lock = -1;
-	closep(&st->global_lock);
-	st->global_lock = -1;
-	err = state_try_remove_table();
-	if (err < 0)
-		log_warn("cannot remove nft table: %s", strerror(-err));
 }
 
 /**
@@ -472,22 +373,6 @@ int state_process_start_time(pid_t pid, unsigned long long *ret)
 			  "%*d %*d %*d %*d %*d %*d %llu", &start) != 1)
 		return -EINVAL;
 	*ret = start;
-	return 0;
-}
-
-/**
- * state_netns_ino() - inode number of the caller's network namespace
- * @ret:	inode
- *
- * Return: 0, or negative errno
- */
-int state_netns_ino(unsigned long long *ret)
-{
-	struct stat s;
-
-	if (stat("/proc/self/ns/net", &s) < 0)
-		return negative_errno();
-	*ret = (unsigned long long)s.st_ino;
 	return 0;
 }
 

@@ -3,7 +3,7 @@
  * supervisor/supervisor.h - internal interfaces of the job lifecycle
  *
  * config.c  struct nbj_config and its setters
- * state.c   /run/nbjail: locks, job directories, slot claims, state files
+ * state.c   the runtime directory: locks, job directories, state files
  * creds.c   the workload's user, groups, capabilities, no_new_privs
  * mounts.c  the job's mount namespace
  * reaper.c  PID 1 of the job: setup inside, exec, forward signals, reap
@@ -19,12 +19,12 @@
 #include <sys/types.h>
 
 #include "nbjail/nbjail.h"
-#include "netns/pool.h"
+#include "netns/link.h"
 #include "policy/policy.h"
 
-#define NBJ_RUNTIME_DIR "/run/nbjail"
+#define NBJ_ROOT_RUNTIME_DIR "/run/nbjail"
+#define NBJ_PATH_MAX 512
 #define NBJ_JOB_ID_LEN 8
-#define NBJ_GUEST_IFNAME "eth0"
 #define NBJ_MAX_ALLOW 4096
 #define NBJ_MAX_GROUPS 256
 
@@ -53,7 +53,6 @@ struct nbj_config {
 	char *tenant;
 	char *audit_log;
 	bool no_journal;
-	struct pool_config pool;
 	char **argv;
 };
 
@@ -63,16 +62,20 @@ struct nbj_config {
  * @gid:	primary group id
  * @groups:	supplementary groups
  * @n_groups:	entries in @groups
+ * @keep_groups: leave the supplementary groups as they are (an
+ *		unprivileged caller's user namespace denies setgroups)
  */
 struct workload_creds {
 	uid_t uid;
 	gid_t gid;
 	gid_t groups[NBJ_MAX_GROUPS];
 	size_t n_groups;
+	bool keep_groups;
 };
 
 int creds_resolve(uid_t uid, gid_t gid, struct workload_creds *ret);
 int creds_apply(const struct workload_creds *c);
+int creds_assume(const struct workload_creds *c);
 
 /**
  * struct mount_params - what the job's mount namespace shows
@@ -88,7 +91,9 @@ int mounts_setup(const struct mount_params *p);
 
 /* Messages on the SOCK_SEQPACKET pair between supervisor and reaper */
 enum reaper_msg_type {
-	REAPER_MSG_GO = 1,	/* supervisor: the veth is there, go on */
+	REAPER_MSG_MAPPED = 1,	/* supervisor: the user namespace's maps are written */
+	REAPER_MSG_READY,	/* reaper: set up; the relay's sockets attached */
+	REAPER_MSG_GO,		/* supervisor: the relay runs, exec the workload */
 	REAPER_MSG_STARTED,	/* reaper: the workload was exec'd */
 	REAPER_MSG_EXEC_FAILED,	/* reaper: exec failed, value = errno */
 	REAPER_MSG_SETUP_FAILED,/* reaper: setup failed, value = errno */
@@ -105,15 +110,19 @@ struct reaper_msg {
 	int32_t value;
 };
 
+/* The fds of REAPER_MSG_READY (net profile), in this order */
+enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACTORY,
+       RELAY_FDS };
+
 /**
  * struct reaper_params - what the reaper needs, prepared by job.c
  * @sock:	its end of the socket pair with the supervisor
  * @argv:	the workload's command
- * @creds:	the workload's user
+ * @creds:	the workload's user, as ids inside the job's user namespace
  * @mounts:	mount namespace contents
  * @net:	the job's addresses, NULL for loopback-only profiles
- * @publish_ports: the job's published ports, open to the relay
- * @n_publish_ports: their number
+ * @socket_factory: make sockets in the job's netns for the relay
+ *		(published ports are connected with them)
  * @n_select_overlays: overlays processes may select (0: no selection)
  * @seccomp:	the workload's seccomp program (seccomp/filter.c)
  */
@@ -123,8 +132,7 @@ struct reaper_params {
 	const struct workload_creds *creds;
 	const struct mount_params *mounts;
 	const struct job_net *net;
-	const uint16_t *publish_ports;
-	size_t n_publish_ports;
+	bool socket_factory;
 	size_t n_select_overlays;
 	const struct sock_fprog *seccomp;
 };
@@ -132,21 +140,13 @@ struct reaper_params {
 _Noreturn void reaper_main(const struct reaper_params *p);
 
 /**
- * struct job_state - a job's footprint under NBJ_RUNTIME_DIR
+ * struct job_state - a job's footprint in the runtime directory
  * @id:		job identifier, hex
- * @netns_ino:	the network namespace the job is started in
- * @global_lock: fd holding a shared lock on the netns's lock file
  * @job_lock:	fd holding an exclusive lock on the job's own lock file
- * @slot:	claimed pool slot, or -1
- * @slot_dirty:	the slot was marked dirty (state_slot_mark_dirty())
  */
 struct job_state {
 	char id[NBJ_JOB_ID_LEN + 1];
-	unsigned long long netns_ino;
-	int global_lock;
 	int job_lock;
-	long slot;
-	bool slot_dirty;
 };
 
 /**
@@ -156,8 +156,6 @@ struct job_state {
  * @reaper_start:	its start time (clock ticks since boot)
  * @relay_pid:		the relay, 0 if none
  * @relay_start:	its start time
- * @netns_ino:		inode of the host netns the job was started in
- * @slot:		pool slot or -1
  */
 struct job_record {
 	pid_t supervisor_pid;
@@ -165,24 +163,19 @@ struct job_record {
 	unsigned long long reaper_start;
 	pid_t relay_pid;
 	unsigned long long relay_start;
-	unsigned long long netns_ino;
-	long slot;
 };
 
+const char *nbj_runtime_dir(void);
+int nbj_runtime_dir_error(void);
+int runtime_path(char buf[NBJ_PATH_MAX], const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 int state_job_create(struct job_state *ret);
-int state_slot_claim(struct job_state *st, const struct pool_config *pool,
-		     const struct nbj_prefix *used, size_t n_used,
-		     struct job_net *ret);
-void state_slot_mark_dirty(long slot);
-void state_slot_mark_clean(long slot);
 int state_record_write(const struct job_state *st, const struct job_record *r);
 int state_record_read(const char *id, struct job_record *ret);
 void state_job_remove(struct job_state *st);
-int state_remove_by_id(const char *id, long slot);
-int state_try_remove_table(void);
+int state_remove_by_id(const char *id);
 int state_list_jobs(void (*cb)(const char *id, void *data), void *data);
 int state_process_start_time(pid_t pid, unsigned long long *ret);
-int state_netns_ino(unsigned long long *ret);
 
 void fds_close_all_except(const int *keep, size_t n_keep);
 

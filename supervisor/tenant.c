@@ -30,7 +30,15 @@
 #include "supervisor/supervisor.h"
 #include "supervisor/tenant.h"
 
-#define TENANT_DIR NBJ_RUNTIME_DIR "/tenants"
+#define TENANT_DIR ctl_tenant_dir((char[NBJ_PATH_MAX]){ 0 })
+
+/* DIR/tenants of the caller's runtime directory, "" without one */
+static const char *ctl_tenant_dir(char buf[NBJ_PATH_MAX])
+{
+	if (runtime_path(buf, "tenants") < 0)
+		buf[0] = '\0';
+	return buf;
+}
 
 static void tenant_init(struct tenant_state *t, const char *tenant)
 {
@@ -49,10 +57,10 @@ static void tenant_init(struct tenant_state *t, const char *tenant)
 
 static int tenant_open(const char *tenant, int *ret_fd, struct tenant_state **ret)
 {
-	char path[sizeof(TENANT_DIR) + 72];
+	char path[NBJ_PATH_MAX + 72];
 	struct stat st, lst;
 
-	snprintf(path, sizeof(path), TENANT_DIR "/%s", tenant);
+	snprintf(path, sizeof(path), "%s/%s", TENANT_DIR, tenant);
 	for (int tries = 0; tries < 8; tries++) {
 		_cleanup_close_ int fd = -1;
 		struct tenant_state *t;
@@ -134,13 +142,13 @@ static void slot_release(struct tenant_slot *sl)
  */
 void tenant_detach(struct tenant_attachment *a)
 {
-	char path[sizeof(TENANT_DIR) + 72];
+	char path[NBJ_PATH_MAX + 72];
 
 	if (a->fd < 0)
 		return;
 	if (a->slot >= 0)
 		slot_release(&a->state->slots[a->slot]);
-	snprintf(path, sizeof(path), TENANT_DIR "/%s", a->state->tenant);
+	snprintf(path, sizeof(path), "%s/%s", TENANT_DIR, a->state->tenant);
 	if (flock(a->fd, LOCK_EX | LOCK_NB) == 0) {
 		(void)unlink(path);
 		(void)rmdir(TENANT_DIR); /* fails while other tenants are there */
@@ -153,9 +161,10 @@ void tenant_detach(struct tenant_attachment *a)
 
 static bool job_alive(const char *id)
 {
-	char path[sizeof(NBJ_RUNTIME_DIR) + 32];
+	char path[NBJ_PATH_MAX];
 
-	snprintf(path, sizeof(path), NBJ_RUNTIME_DIR "/%s", id);
+	if (runtime_path(path, "%s", id) < 0)
+		return false;
 	return access(path, F_OK) == 0;
 }
 
@@ -171,14 +180,14 @@ void tenant_gc(void)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		char path[sizeof(TENANT_DIR) + 300];
+		char path[NBJ_PATH_MAX + 300];
 		struct tenant_state *t;
 		struct stat st;
 		int fd;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), TENANT_DIR "/%s", de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", TENANT_DIR, de->d_name);
 		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 		if (fd < 0)
 			continue;

@@ -97,7 +97,6 @@ int nbj_config_set_tenant(struct nbj_config *cfg, const char *tenant);
 int nbj_config_set_audit_log(struct nbj_config *cfg, const char *path);
 int nbj_config_set_journal(struct nbj_config *cfg, bool on);
 int nbj_config_set_overlay(struct nbj_config *cfg, const char *name);
-int nbj_config_set_pool(struct nbj_config *cfg, const char *cidr);
 int nbj_config_set_argv(struct nbj_config *cfg, char *const argv[]);
 
 int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret);
