@@ -137,7 +137,8 @@ _Static_assert(ARRAY_SIZE(status_text) == CHECK_INFO + 1, "one label per status"
 /**
  * struct check_result - what one trial found (crosses a pipe in one write)
  * @status:	pass, fail, skip or info
- * @detail:	one line: what was tried and what happened (the cause)
+ * @detail:	one line (control bytes become '?'): what was tried and what
+ *		happened (the cause)
  * @fix:	one line: what to do about it, empty when nothing is to do
  */
 struct check_result {
@@ -185,6 +186,13 @@ static void _printf_(4, 5) set_result(struct check_result *r, enum check_status 
 	(void)vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
 	(void)snprintf(r->fix, sizeof(r->fix), "%s", fix ? fix : "");
+	/* one line each, whatever the environment put in (a path, a name) */
+	for (char *p = r->detail; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	for (char *p = r->fix; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 }
 
 #define pass(r, ...) set_result(r, CHECK_PASS, NULL, __VA_ARGS__)
