@@ -1303,7 +1303,7 @@ static void trial_openat2(struct check_result *r)
 {
 	const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	const char *tmp = getenv("TMPDIR");
-	char dir[PATH_MAX], link[PATH_MAX + 8];
+	char dir[PATH_MAX], up_link[PATH_MAX + 8];
 	_cleanup_close_ int dfd = -1, got = -1, root = -1, magic = -1;
 	struct stat a, b;
 
@@ -1319,9 +1319,9 @@ static void trial_openat2(struct check_result *r)
 			"not tried: no writable temporary directory)");
 		return;
 	}
-	(void)snprintf(link, sizeof(link), "%s/up", dir);
+	(void)snprintf(up_link, sizeof(up_link), "%s/up", dir);
 	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || symlink("../../../../..", link) < 0) {
+	if (dfd < 0 || symlink("../../../../..", up_link) < 0) {
 		fail(r, "", "cannot prepare %s: %m", dir);
 		goto cleanup;
 	}
@@ -1329,7 +1329,7 @@ static void trial_openat2(struct check_result *r)
 	if (got < 0) {
 		int err = errno;
 
-		(void)unlink(link);
+		(void)unlink(up_link);
 		(void)rmdir(dir);
 		errno = err;
 		goto refused;
@@ -1353,7 +1353,7 @@ static void trial_openat2(struct check_result *r)
 	pass(r, "openat2(): RESOLVE_IN_ROOT kept ../../.. inside its root%s",
 	     errno == ELOOP ? ", RESOLVE_NO_MAGICLINKS refused /proc/self/root" : "");
 cleanup:
-	(void)unlink(link);
+	(void)unlink(up_link);
 	(void)rmdir(dir);
 	return;
 refused:
