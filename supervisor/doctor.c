@@ -12,9 +12,11 @@
  * it.  Every check TRIES the feature the way nbjail uses it; none reads a
  * kernel version:
  *
- *   userns            unshare(CLONE_NEWUSER), write the uid/gid map, use a
- *                     capability of the namespace's root (sethostname in a
- *                     new UTS namespace)
+ *   userns            a child unshares CLONE_NEWUSER; the parent writes its
+ *                     uid/gid map as nbjail does (0 inside = the caller;
+ *                     for root, the sudo caller or nobody, never host
+ *                     root); the child becomes 0 and uses a capability of
+ *                     the namespace's root (sethostname in a new UTS ns)
  *   netns             user + network namespace: lo up, 192.0.2.100/32 and
  *                     2001:db8::100/128 on lo, default routes via lo, and a
  *                     UDP connect() (no packet) must pick the job address
@@ -236,6 +238,17 @@ static int seccomp_mode(void)
 	return mode;
 }
 
+/* Wait until @fd is readable.  Return 0, -ETIMEDOUT or -errno. */
+static int wait_readable(int fd, int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int n = poll(&p, 1, timeout_ms);
+
+	if (n < 0)
+		return negative_errno();
+	return n ? 0 : -ETIMEDOUT;
+}
+
 /* A grandchild of doctor dies with its parent, the trial. */
 static pid_t fork_linked(void)
 {
@@ -383,18 +396,147 @@ static bool enter_userns(struct check_result *r, bool net)
 	return true;
 }
 
-static void trial_userns(struct check_result *r)
+/*
+ * The ids that 0 inside a job's user namespace stands for outside: the
+ * caller's own; for root an unprivileged id (the sudo caller, else
+ * nobody), never host root.
+ */
+static void outside_ids(uid_t *uid, gid_t *gid)
+{
+	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
+	char *end;
+	unsigned long u, g;
+
+	*uid = caller.uid;
+	*gid = caller.gid;
+	if (!caller.root)
+		return;
+	*uid = 65534;
+	*gid = 65534;
+	if (!su || !sg)
+		return;
+	u = strtoul(su, &end, 10);
+	if (*su && !*end && u && u < UINT32_MAX) {
+		g = strtoul(sg, &end, 10);
+		if (*sg && !*end && g < UINT32_MAX) {
+			*uid = (uid_t)u;
+			*gid = (gid_t)g;
+		}
+	}
+}
+
+/* Write the maps of @pid's user namespace from its parent, as nbjail does. */
+static int write_child_maps(pid_t pid, uid_t outside_uid, gid_t outside_gid)
+{
+	char path[64], map[64];
+	int err;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+	(void)snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)outside_uid);
+	err = write_text(path, map);
+	if (err < 0)
+		return err;
+	(void)snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+	err = write_text(path, "deny");
+	if (err < 0 && err != -ENOENT)
+		return err;
+	(void)snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+	(void)snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)outside_gid);
+	return write_text(path, map);
+}
+
+/**
+ * struct userns_report - what the child of the userns trial says
+ * @step:	0 done, 1 unshare(CLONE_NEWUSER), 2 becoming 0 inside, 3 using
+ *		a capability of the namespace's root
+ * @err:	errno of that step
+ */
+struct userns_report {
+	int step;
+	int err;
+};
+
+/* The child: unshare, wait for the maps, become 0, use a capability. */
+static _Noreturn void userns_child(int sock)
 {
 	static const char name[] = "nbjail-doctor";
+	struct userns_report rep = { 0 };
+	char go;
 
-	if (!enter_userns(r, false))
-		return;
-	if (unshare(CLONE_NEWUTS) < 0 || sethostname(name, sizeof(name) - 1) < 0) {
-		userns_caps_cause(r, "unshare(CLONE_NEWUTS) + sethostname()", negative_errno());
+	if (unshare(CLONE_NEWUSER) < 0)
+		rep = (struct userns_report){ 1, errno };
+	if (write(sock, &rep, sizeof(rep)) != sizeof(rep) || rep.step)
+		_exit(0);
+	if (read(sock, &go, 1) != 1)
+		_exit(0);
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		rep = (struct userns_report){ 2, errno };
+	else if (unshare(CLONE_NEWUTS) < 0 || sethostname(name, sizeof(name) - 1) < 0)
+		rep = (struct userns_report){ 3, errno };
+	(void)write(sock, &rep, sizeof(rep));
+	_exit(0);
+}
+
+static void trial_userns(struct check_result *r)
+{
+	struct userns_report rep;
+	uid_t out_uid;
+	gid_t out_gid;
+	int sp[2], err;
+	pid_t child;
+
+	outside_ids(&out_uid, &out_gid);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		fail(r, "", "socketpair: %m");
 		return;
 	}
-	pass(r, "unshare(CLONE_NEWUSER) works for uid %u; the namespace's root has its "
-		"capabilities", (unsigned)caller.uid);
+	child = fork_linked();
+	if (child < 0) {
+		fail(r, "", "fork: %m");
+		return;
+	}
+	if (child == 0) {
+		close(sp[0]);
+		userns_child(sp[1]);
+	}
+	close(sp[1]);
+	err = wait_readable(sp[0], 1000);
+	if (!err && read(sp[0], &rep, sizeof(rep)) != sizeof(rep))
+		err = -EPROTO;
+	if (err < 0) {
+		fail(r, "", "the child did not report: %s", strerror(-err));
+		goto out;
+	}
+	if (rep.step) {
+		userns_cause(r, rep.err);
+		goto out;
+	}
+	err = write_child_maps(child, out_uid, out_gid);
+	if (err < 0) {
+		userns_caps_cause(r, "the parent writing uid_map/gid_map", err);
+		goto out;
+	}
+	err = write(sp[0], "g", 1) == 1 ? wait_readable(sp[0], 1000) : negative_errno();
+	if (!err && read(sp[0], &rep, sizeof(rep)) != sizeof(rep))
+		err = -EPROTO;
+	if (err < 0) {
+		fail(r, "", "the child did not report: %s", strerror(-err));
+		goto out;
+	}
+	if (rep.step == 2) {
+		fail(r, "", "setresuid(0) in the new user namespace: %s", strerror(rep.err));
+		goto out;
+	}
+	if (rep.step == 3) {
+		userns_caps_cause(r, "unshare(CLONE_NEWUTS) + sethostname()", -rep.err);
+		goto out;
+	}
+	pass(r, "unshare(CLONE_NEWUSER) works for uid %u; the parent mapped 0 inside to "
+		"uid %u outside; the namespace's root has its capabilities",
+	     (unsigned)caller.uid, (unsigned)out_uid);
+out:
+	close(sp[0]);
+	kill_and_reap(child);
 }
 
 /* ---------------------------------------------------------------- netns */
@@ -953,16 +1095,6 @@ static _Noreturn void seccomp_target(int sock, unsigned long flags)
 	if (write(sock, &rep, sizeof(rep)) != sizeof(rep))
 		_exit(1);
 	_exit(0);
-}
-
-static int wait_readable(int fd, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int n = poll(&p, 1, timeout_ms);
-
-	if (n < 0)
-		return negative_errno();
-	return n ? 0 : -ETIMEDOUT;
 }
 
 static int read_report(int sock, struct target_report *rep)

@@ -106,6 +106,8 @@ def test_root_full_enforcement(nbj, _journald):
         if required:
             assert by[name]["status"] == "pass", by[name]
     assert '"meta l4proto tcp redirect to :7777"' in by["nftables"]["detail"]
+    # root's job namespaces map 0 to an unprivileged id, never to host root
+    assert "mapped 0 inside to uid 65534 outside" in by["userns"]["detail"], by["userns"]
     # `ip netns exec` mounts a sysfs of its own, without the cgroup2 mount:
     # reported, and not a reason for exit 1
     assert by["cgroup"]["status"] in ("pass", "fail"), by["cgroup"]
@@ -184,6 +186,7 @@ def test_unprivileged_user(nbj, xdg_dir):
                  "seccomp_addfd", "pidfd_getfd", "openat2"):
         assert by[name]["status"] == "pass", by[name]
     assert "SO_MARK could be set" in by["pidfd_getfd"]["detail"]
+    assert f"mapped 0 inside to uid {TEST_UID} outside" in by["userns"]["detail"]
     assert by["state_dir"]["status"] == "pass", by["state_dir"]
     assert xdg_dir + "/nbjail" in by["state_dir"]["detail"]
     assert "below" in by["unprivileged_port_start"]["detail"]
