@@ -473,8 +473,7 @@ static _Noreturn void userns_child(int sock)
 		rep = (struct userns_report){ 2, errno };
 	else if (unshare(CLONE_NEWUTS) < 0 || sethostname(name, sizeof(name) - 1) < 0)
 		rep = (struct userns_report){ 3, errno };
-	(void)write(sock, &rep, sizeof(rep));
-	_exit(0);
+	_exit(write(sock, &rep, sizeof(rep)) == sizeof(rep) ? 0 : 1);
 }
 
 static void trial_userns(struct check_result *r)
@@ -1376,8 +1375,8 @@ static void trial_pidfd_getfd(struct check_result *r)
 		msg[1] = in_ns;
 		if (write(sp[1], msg, sizeof(msg)) != sizeof(msg))
 			_exit(1);
-		(void)read(sp[1], &dummy, 1); /* until the parent is done */
-		_exit(0);
+		/* until the parent is done (it kills us) */
+		_exit(read(sp[1], &dummy, 1) < 0 ? 1 : 0);
 	}
 	close(sp[1]);
 	{
