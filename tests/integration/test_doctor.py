@@ -216,6 +216,22 @@ def test_unprivileged_cgroup_not_delegated(nbj, xdg_dir):
     assert doc["full_enforcement"] is True and cp.returncode == 0, doc
 
 
+def test_unprivileged_text_marks_optional_failure(nbj, xdg_dir):
+    """Text output: the cgroup FAIL is marked [optional] with its fix line, and
+    the verdict is still full enforcement (exit 0)."""
+    if cgroup2_mount() is None:
+        pytest.fail("this host has no cgroup2 mount: the test needs one")
+    cp = run([*as_test_user(NBJAIL, "doctor")],
+             env={"PATH": PATH_ENV, "XDG_RUNTIME_DIR": xdg_dir}, timeout=60)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines[0] == f"nbjail doctor: uid {TEST_UID} (not root: rootless mode)", lines
+    i = next(i for i, ln in enumerate(lines) if ln.split()[1:2] == ["cgroup"])
+    assert lines[i].startswith("FAIL  cgroup") and lines[i].endswith("[optional]"), lines[i]
+    assert lines[i + 1].startswith("      fix: ") and "Delegate=yes" in lines[i + 1]
+    assert lines[-1].startswith("full enforcement: yes"), lines
+
+
 def test_unprivileged_without_xdg_runtime_dir(nbj):
     doc, by = parse(doctor("--json", prefix=as_test_user()))
     st = by["state_dir"]
