@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "nbjail/nbjail.h"
+#include "supervisor/doctor.h"
 
 static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
@@ -31,6 +32,7 @@ static const char usage_text[] =
 	"       nbjail ctl jobs | stats [JOB] | recent [N] [JOB] | revoke JOB |\n"
 	"                  revoke --tenant T | metrics   [--json]\n"
 	"       nbjail gc\n"
+	"       nbjail doctor [--json]\n"
 	"       nbjail -h|--help | --version\n"
 	"\n"
 	"Run COMMAND in private network, mount, PID, UTS and IPC namespaces.\n"
@@ -597,5 +599,7 @@ int main(int argc, char **argv)
 		return cmd_explain(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "doctor"))
+		return doctor_main(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
 }
