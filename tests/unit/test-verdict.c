@@ -132,18 +132,31 @@ static const struct row {
 	{ NOTIFY_LISTEN, "0.0.0.0", 80, UNKNOWN, false, false, "" },
 };
 
+/* verdict_inet() for a caller that selected nothing, within its rate */
+static void judge(const struct notify_scope *s, enum notify_call call, int sotype,
+		  const struct nbj_addr *a, struct verdict *v)
+{
+	struct verdict_call vc = { .call = call, .sotype = sotype,
+				   .selected = DECIDE_SELECTED_NONE };
+
+	verdict_inet(s, &vc, a, v);
+}
+
 static void check_row(const struct notify_scope *s, const struct row *r)
 {
 	struct nbj_addr a = addr(r->addr, r->port);
 	struct verdict v;
 
-	verdict_inet(s, r->call, r->sotype, &a, &v);
+	const char *reason;
+
+	judge(s, r->call, r->sotype, &a, &v);
+	reason = v.deny ? decide_reason_name(v.reason) : "";
 	if (v.need_type != r->need_type || v.deny != r->deny ||
-	    strcmp(v.reason, r->reason) || (v.deny && v.err != EACCES))
+	    strcmp(reason, r->reason) || (v.deny && v.err != EACCES))
 		fail_msg("%s %s port %u type %d: need_type %d deny %d err %d "
 			 "reason '%s', wanted need_type %d deny %d reason '%s'",
 			 notify_call_name(r->call), r->addr, r->port, r->sotype,
-			 v.need_type, v.deny, v.err, v.reason, r->need_type,
+			 v.need_type, v.deny, v.err, reason, r->need_type,
 			 r->deny, r->reason);
 }
 
@@ -219,14 +232,16 @@ static void test_verdict_fuzz(void **state)
 			if (x & 4)
 				memcpy(a.v6.s6_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
 		}
-		verdict_inet(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT), 0, &a, &v);
+		judge(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT), 0, &a, &v);
 		assert_false(v.deny && v.need_type);
 		if (v.deny) {
 			assert_int_equal(v.err, EACCES);
-			assert_true(v.reason[0] != '\0');
+			assert_true(v.audit);
+			assert_int_not_equal(v.reason, DECIDE_OTHER);
+			assert_int_not_equal(v.reason, DECIDE_ALLOWED);
 		}
-		verdict_inet(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT),
-			     x & 8 ? SOCK_STREAM : SOCK_DGRAM, &a, &v);
+		judge(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT),
+		      x & 8 ? SOCK_STREAM : SOCK_DGRAM, &a, &v);
 		assert_false(v.need_type);
 	}
 }
