@@ -283,6 +283,10 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		return;
 	}
 	dns_facts(c, &pq->client, pq->name, true, &facts);
+	/* the taint was judged when the query came; a concurrent query
+	 * (A beside AAAA) that tainted the name meanwhile saw the same
+	 * answers: these are judged on themselves, with the same reason */
+	facts.tainted = false;
 	facts.answers_state = status == ARES_SUCCESS ? DECIDE_ANSWERS_OK :
 			      status == ARES_ENOTFOUND || status == ARES_ENONAME ||
 			      status == ARES_ENODATA ? DECIDE_ANSWERS_NONE :

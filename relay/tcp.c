@@ -709,6 +709,7 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 	if (!f->used || f->state != FLOW_RESOLVING || (f->gen & 0x3fffffff) != gen)
 		return;	/* timed out meanwhile; the slot may serve another flow */
 	(void)tcp_flow_facts(c, &f->target, &f->peer, &facts);
+	facts.tainted = false;	/* judged at accept; the answers speak now */
 	facts.answers_state = status == ARES_SUCCESS ? DECIDE_ANSWERS_OK :
 			      status == ARES_ENODATA || status == ARES_ENOTFOUND ?
 			      DECIDE_ANSWERS_NONE : DECIDE_ANSWERS_FAILED;
