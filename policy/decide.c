@@ -558,18 +558,6 @@ void policy_decide(const struct decide_facts *f, struct decision *ret)
 }
 
 /**
- * policy_name_allowed() - may the job resolve @name at all (any port)?
- * @p:		the job's policy
- * @name:	normalized host name
- *
- * Return: true if a name rule matches @name on some port
- */
-bool policy_name_allowed(const struct nbj_policy *p, const char *name)
-{
-	return name_allowed(p, name, 0);
-}
-
-/**
  * policy_has_names() - does the allow-list name any host?  If not, the
  * job's DNS is off: every query is refused.
  * @p:	the job's policy

@@ -519,7 +519,6 @@ struct decision {
 void policy_decide(const struct decide_facts *f, struct decision *ret);
 unsigned policy_flow_overlay(const struct nbj_policy *p, const char *name,
 			     const struct nbj_addr *addr, uint16_t port, int selected);
-bool policy_name_allowed(const struct nbj_policy *p, const char *name);
 bool policy_has_names(const struct nbj_policy *p);
 
 /* The relay's fake-IP ranges: a synthetic address stands for a host name
