@@ -326,6 +326,81 @@ static void test_unmarked(void **state)
 	world_free(&w);
 }
 
+/* The DNS stub's lane: the same overlay helper, so the tailnet's answers
+ * are waived only for a process whose flow would go through tailscale */
+static void test_dns_lane(void **state)
+{
+	struct nbj_addr answers[1] = { addr("100.100.1.1") };
+	struct decide_facts f;
+	struct decision d;
+	struct world w;
+
+	(void)state;
+	world_init(&w, 1, NULL);
+	f = (struct decide_facts){
+		.lane = DECIDE_LANE_DNS, .policy = &w.relay_policy, .floor = &w.floor,
+		.name = "tail.test", .answers_state = DECIDE_ANSWERS_PENDING,
+		.selected = DECIDE_SELECTED_NONE, .address_query = true,
+	};
+	policy_decide(&f, &d);
+	assert_int_equal(d.verdict, VERDICT_NEED_ANSWERS);
+	f.answers_state = DECIDE_ANSWERS_OK;
+	f.answers = answers;
+	f.n_answers = 1;
+	policy_decide(&f, &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	assert_string_equal(policy_overlay_name(&w.relay_policy, d.overlay), "tailnet");
+	f.selected = OVERLAY_DIRECT_INDEX;
+	policy_decide(&f, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	assert_string_equal(decide_reason_name(d.reason), "floor:cgnat");
+	f.selected = DECIDE_SELECTED_UNMARKED;
+	policy_decide(&f, &d);
+	assert_string_equal(decide_reason_name(d.reason), "select-unmarked");
+	/* a name no rule allows, any type; other types get an empty answer */
+	f.selected = DECIDE_SELECTED_NONE;
+	f.name = "nope.test";
+	policy_decide(&f, &d);
+	assert_string_equal(decide_reason_name(d.reason), "not-allowed");
+	f.name = "tail.test";
+	f.address_query = false;
+	policy_decide(&f, &d);
+	assert_true(d.verdict == VERDICT_ALLOW && d.dial == DIAL_NONE);
+	/* through tor, the proxy resolves: allowed without answers */
+	f.address_query = true;
+	f.name = "abc.onion";
+	f.answers_state = DECIDE_ANSWERS_PENDING;
+	policy_decide(&f, &d);
+	assert_true(d.verdict == VERDICT_ALLOW && d.dial == DIAL_PROXY);
+	f.revoked = true;
+	policy_decide(&f, &d);
+	assert_string_equal(decide_reason_name(d.reason), "revoked");
+	world_free(&w);
+}
+
+/* Published ports and datagrams: revoked first, then the rate */
+static void test_publish_and_udp_lanes(void **state)
+{
+	struct decide_facts f = { .lane = DECIDE_LANE_PUBLISH, .publish_overlay = 1 };
+	struct decision d;
+
+	(void)state;
+	policy_decide(&f, &d);
+	assert_true(d.verdict == VERDICT_ALLOW && d.overlay == 1);
+	f.over_rate = true;
+	policy_decide(&f, &d);
+	assert_string_equal(decide_reason_name(d.reason), "rate");
+	f.revoked = true;
+	policy_decide(&f, &d);
+	assert_string_equal(decide_reason_name(d.reason), "revoked");
+	f = (struct decide_facts){ .lane = DECIDE_LANE_UDP };
+	policy_decide(&f, &d);
+	assert_string_equal(decide_reason_name(d.reason), "not-relayed");
+	f.lane = (enum decide_lane)99;	/* an unknown lane is denied */
+	policy_decide(&f, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+}
+
 /* The reason table: one name per enum value, the floor classes in order,
  * the names other helpers add already there */
 static void test_reason_names(void **state)
@@ -377,6 +452,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parity_table),
 		cmocka_unit_test(test_unmarked),
+		cmocka_unit_test(test_dns_lane),
+		cmocka_unit_test(test_publish_and_udp_lanes),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_counters),
 	};
