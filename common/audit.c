@@ -156,10 +156,10 @@ int audit_send(const struct audit_ctx *a, const struct audit_event *ev)
  */
 void audit_deny(const struct audit_ctx *a, enum audit_lane lane, pid_t pid,
 		const char *call, const char *target, const char *resolved,
-		const char *exe, const char *peer, const char *reason)
+		const char *exe, const char *peer, enum decide_reason reason)
 {
 	struct audit_event ev;
-	bool rate = reason && !strcmp(reason, "rate");
+	bool rate = reason == DECIDE_RATE;
 
 	if (a && a->stats)
 		stats_count(a->stats, lane, OUTCOME_DENIED, reason);
@@ -170,7 +170,7 @@ void audit_deny(const struct audit_ctx *a, enum audit_lane lane, pid_t pid,
 	EVENT_SET(&ev, resolved, resolved);
 	EVENT_SET(&ev, exe, exe);
 	EVENT_SET(&ev, peer, peer);
-	EVENT_SET(&ev, reason, reason);
+	EVENT_SET(&ev, reason, decide_reason_name(reason));
 	(void)audit_send(a, &ev);
 }
 

@@ -22,10 +22,11 @@
 #include <sys/types.h>
 
 #include "common/rate.h"
+#include "policy/policy.h"
 
 #define AUDIT_TARGET_MAX 512	/* targets are cut here */
 #define AUDIT_RING 128		/* denials kept for `nbjail ctl recent` */
-#define AUDIT_REASONS 64	/* distinct reasons counted */
+#define AUDIT_REASONS 64	/* counters per lane and outcome: enum decide_reason */
 
 /* What happened; each kind has its own stable MESSAGE_ID */
 enum audit_kind {
@@ -123,7 +124,7 @@ struct audit_denial {
  * @start_usec:	start time, CLOCK_REALTIME
  * @revoked:	nonzero once revoked (kept for the job's life)
  * @revoked_usec: when
- * @counters:	decisions by lane, outcome and reason (common/stats.c)
+ * @counters:	decisions by lane, outcome and reason (enum decide_reason)
  * @flows_active: TCP flows relayed now
  * @flows_total: TCP flows relayed since start
  * @bytes_up:	bytes from the job to the world
@@ -231,9 +232,8 @@ const char *audit_lane_name(enum audit_lane lane);
 int audit_priority(enum audit_kind kind);
 
 const char *stats_reason_name(unsigned index);
-unsigned stats_reason_index(const char *reason);
 void stats_count(struct job_stats *s, enum audit_lane lane,
-		 enum audit_outcome outcome, const char *reason);
+		 enum audit_outcome outcome, enum decide_reason reason);
 int stats_create(const char *path, struct job_stats **ret);
 int stats_open(const char *path, bool writable, struct job_stats **ret);
 void stats_unmap(struct job_stats *s);
@@ -248,7 +248,7 @@ void audit_set(char *field, size_t size, const char *value);
 int audit_send(const struct audit_ctx *a, const struct audit_event *ev);
 void audit_deny(const struct audit_ctx *a, enum audit_lane lane, pid_t pid,
 		const char *call, const char *target, const char *resolved,
-		const char *exe, const char *peer, const char *reason);
+		const char *exe, const char *peer, enum decide_reason reason);
 size_t audit_json(const struct audit_event *ev, const char *job,
 		  const char *tenant, unsigned long long suppressed,
 		  char *buf, size_t len);

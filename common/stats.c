@@ -11,9 +11,12 @@
  * recent denials has one writer (the audit writer) and entries carry a
  * sequence lock so that a reader never returns a torn entry.
  *
- * Counters are keyed by lane, outcome and reason; reasons are a fixed
- * table (the names the log lines use), an unknown one counts as "other".
+ * Counters are keyed by lane, outcome and reason; a reason is an enum
+ * decide_reason (policy/policy.h), whose names are the one table in
+ * policy/decide.c: a counter is found by indexing, never by comparing
+ * strings; anything out of range counts as "other".
  */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -24,46 +27,18 @@
 #include "common/audit.h"
 #include "common/util.h"
 
-static const char *const reasons[] = {
-	"allowed", "not-allowed", "no-allow-list", "no-answer", "resolve-failed",
-	"rebinding", "unknown-synthetic", "sni-mismatch", "not-relayed",
-	"no-network", "bind-foreign-address", "unix-path",
-	"unix-path-unresolvable", "address-family", "socket-type-unknown",
-	"rate", "revoked", "supervisor-timeout", "floor-unknown", "dial-failed",
-	"flow-table-full", "refused", "malformed", "overlay-required",
-	"overlay-failed",
-	"floor:unspecified", "floor:loopback", "floor:private",
-	"floor:link-local", "floor:metadata", "floor:cgnat", "floor:ietf-protocol",
-	"floor:benchmark", "floor:multicast", "floor:reserved",
-	"floor:host-address", "floor:internal-encoding", "floor:job-network",
-	"other",
-};
-
-_Static_assert(ARRAY_SIZE(reasons) <= AUDIT_REASONS, "too many reasons");
+static_assert(DECIDE_REASON_COUNT <= AUDIT_REASONS,
+	      "a counter for every enum decide_reason");
 
 /**
  * stats_reason_name() - the reason a counter index stands for
- * @index:	counter index
+ * @index:	counter index (an enum decide_reason)
  *
  * Return: the name, or NULL past the last one
  */
 const char *stats_reason_name(unsigned index)
 {
-	return index < ARRAY_SIZE(reasons) ? reasons[index] : NULL;
-}
-
-/**
- * stats_reason_index() - the counter index of a reason
- * @reason:	reason as logged
- *
- * Return: its index; the index of "other" if unknown
- */
-unsigned stats_reason_index(const char *reason)
-{
-	for (unsigned i = 0; reason && i < ARRAY_SIZE(reasons) - 1; i++)
-		if (!strcmp(reasons[i], reason))
-			return i;
-	return ARRAY_SIZE(reasons) - 1;
+	return index < DECIDE_REASON_COUNT ? decide_reason_name(index) : NULL;
 }
 
 /**
@@ -71,15 +46,18 @@ unsigned stats_reason_index(const char *reason)
  * @s:		the job's statistics, may be NULL
  * @lane:	where it was taken
  * @outcome:	allowed or denied
- * @reason:	why ("allowed" for an allowed one)
+ * @reason:	why (DECIDE_ALLOWED for an allowed one); indexes the
+ *		counters directly, no lookup on the data path
  */
 void stats_count(struct job_stats *s, enum audit_lane lane,
-		 enum audit_outcome outcome, const char *reason)
+		 enum audit_outcome outcome, enum decide_reason reason)
 {
 	if (!s || lane >= LANE_COUNT || outcome >= OUTCOME_COUNT)
 		return;
-	atomic_fetch_add_explicit(&s->counters[lane][outcome][stats_reason_index(reason)],
-				  1, memory_order_relaxed);
+	if ((unsigned)reason >= DECIDE_REASON_COUNT)
+		reason = DECIDE_OTHER;
+	atomic_fetch_add_explicit(&s->counters[lane][outcome][reason], 1,
+				  memory_order_relaxed);
 }
 
 /**

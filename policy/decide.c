@@ -1,123 +1,560 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * policy/decide.c - policy_decide(): the one decision for every connection
+ * policy/decide.c - policy_decide(): the one decision for every flow
  *
- * Order: floor (never reachable, unless an operator's floor exception
- * names the target; the exception is reported so the caller can audit its
- * use) -> allow-list (an empty list grants nothing; an exception does not
- * replace an allow rule) -> allowed.  Rates come next, in this same
- * function, when they exist.  Pure: no I/O, no state.
+ * DOC: Theory of operation
+ *
+ * Every place that lets traffic of a job through or not (the seccomp
+ * notifier at the socket call, the relay's TCP accept and its DNS stub,
+ * an inbound connection on a published port, and `nbjail explain`)
+ * gathers the facts it knows into a struct decide_facts and calls
+ * policy_decide().  Nothing else decides: the callers act on the verdict
+ * (continue, dial, answer, refuse) and log the reason.  Pure: no I/O, no
+ * state, no allocation.
+ *
+ * The overlay of a flow comes first, from one helper, policy_flow_overlay():
+ * the first route whose pattern matches the name (or, for a literal
+ * address, the address), else the overlay the calling process subtree
+ * selected (nbjail-select), else the policy's default.  The floor is then
+ * judged with that overlay: the tailnet's 100.64.0.0/10 (floor class
+ * cgnat) is reachable through a tailscale overlay only, so a process that
+ * selected "direct" never gets the waiver its job's default would grant.
+ *
+ * Order per lane (the first step that applies decides):
+ *
+ *   notify   bind/listen: a local address or bind-foreign-address; the
+ *            job's own addresses continue; rate; revoked; no-network;
+ *            DNS (UDP/53 anywhere, TCP/53 at the resolver) continues;
+ *            the selection must be readable (select-unknown); a
+ *            synthetic address continues for TCP when the policy has
+ *            names; the address: floor (with the overlay) -> allow-list;
+ *            TCP continues, anything else is not-relayed
+ *   connect  revoked; floor-unknown; select-unmarked; unknown-synthetic;
+ *            rebinding; then for an address: floor -> allow-list -> rate
+ *            -> the overlay must carry it (i2p: names under .i2p only);
+ *            for a name: rate -> overlay-required (.onion, .i2p direct)
+ *            -> the overlay must carry it -> through a proxy, the
+ *            allow-list alone (the proxy resolves) -> else the answers:
+ *            one internal answer denies the name (floor, waived for cgnat
+ *            through tailscale) -> the allow-list on name and port
+ *   dns      no-allow-list (DNS is off without name rules); revoked;
+ *            not-allowed (no rule for the name on any port); a query
+ *            for other types gets an empty answer; select-unmarked;
+ *            overlay-required; rebinding; through a proxy overlay,
+ *            allowed without resolving; else the answers, judged as for
+ *            connect on every port
+ *   udp      revoked; not-relayed (the relay carries TCP and DNS only)
+ *   publish  revoked; rate
  */
-#include <stdio.h>
+#include <assert.h>
+#include <string.h>
+#include <strings.h>
 
+#include "common/util.h"
 #include "policy/policy.h"
 
-/**
- * policy_decide() - decide whether the job may connect to @target
- * @p:		the job's policy
- * @fc:		the dynamic floor (host addresses), may be NULL
- * @target:	destination address and port
- * @ret:	verdict and reason
- */
-void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,
-		   const struct nbj_addr *target, struct decision *ret)
-{
-	struct decision d = { .allow = false, .floor = FLOOR_NONE, .exception = -1 };
+static const char *const reason_names[] = {
+	[DECIDE_ALLOWED] = "allowed",
+	[DECIDE_NOT_ALLOWED] = "not-allowed",
+	[DECIDE_NO_POLICY] = "no-allow-list",
+	[DECIDE_NO_ANSWER] = "no-answer",
+	[DECIDE_RESOLVE_FAILED] = "resolve-failed",
+	[DECIDE_REBINDING] = "rebinding",
+	[DECIDE_UNKNOWN_SYNTHETIC] = "unknown-synthetic",
+	[DECIDE_SNI_MISMATCH] = "sni-mismatch",
+	[DECIDE_NOT_RELAYED] = "not-relayed",
+	[DECIDE_NO_NETWORK] = "no-network",
+	[DECIDE_BIND_FOREIGN] = "bind-foreign-address",
+	[DECIDE_UNIX_PATH] = "unix-path",
+	[DECIDE_UNIX_PATH_UNRESOLVABLE] = "unix-path-unresolvable",
+	[DECIDE_ADDRESS_FAMILY] = "address-family",
+	[DECIDE_SOCKET_TYPE_UNKNOWN] = "socket-type-unknown",
+	[DECIDE_RATE] = "rate",
+	[DECIDE_REVOKED] = "revoked",
+	[DECIDE_SUPERVISOR_TIMEOUT] = "supervisor-timeout",
+	[DECIDE_FLOOR_UNKNOWN] = "floor-unknown",
+	[DECIDE_DIAL_FAILED] = "dial-failed",
+	[DECIDE_FLOW_TABLE_FULL] = "flow-table-full",
+	[DECIDE_REFUSED] = "refused",
+	[DECIDE_MALFORMED] = "malformed",
+	[DECIDE_OVERLAY_REQUIRED] = "overlay-required",
+	[DECIDE_OVERLAY_FAILED] = "overlay-failed",
+	[DECIDE_FLOOR_UNSPECIFIED] = "floor:unspecified",
+	[DECIDE_FLOOR_LOOPBACK] = "floor:loopback",
+	[DECIDE_FLOOR_PRIVATE] = "floor:private",
+	[DECIDE_FLOOR_LINK_LOCAL] = "floor:link-local",
+	[DECIDE_FLOOR_METADATA] = "floor:metadata",
+	[DECIDE_FLOOR_CGNAT] = "floor:cgnat",
+	[DECIDE_FLOOR_IETF] = "floor:ietf-protocol",
+	[DECIDE_FLOOR_BENCHMARK] = "floor:benchmark",
+	[DECIDE_FLOOR_MULTICAST] = "floor:multicast",
+	[DECIDE_FLOOR_RESERVED] = "floor:reserved",
+	[DECIDE_FLOOR_HOST] = "floor:host-address",
+	[DECIDE_FLOOR_BAD_ENCODING] = "floor:internal-encoding",
+	[DECIDE_FLOOR_JOB_NETWORK] = "floor:job-network",
+	[DECIDE_SNI_MISSING] = "sni-missing",
+	[DECIDE_DNS_RATE] = "dns-rate",
+	[DECIDE_SELECT_UNMARKED] = "select-unmarked",
+	[DECIDE_SELECT_UNKNOWN] = "select-unknown",
+	[DECIDE_SELECT_MARK_FAILED] = "select-mark-failed",
+	[DECIDE_SELECT_DENIED] = "select-denied",
+	[DECIDE_SELECT_UNKNOWN_OVERLAY] = "select-unknown-overlay",
+	[DECIDE_SELECT_UNSUPPORTED] = "select-unsupported",
+	[DECIDE_SELECT_FAILED] = "select-failed",
+	[DECIDE_NO_ORIGINAL_DST] = "no-original-dst",
+	[DECIDE_OTHER] = "other",
+};
 
-	d.floor = floor_classify(target, fc);
-	for (size_t i = 0; d.floor != FLOOR_NONE && p && i < p->n_floor_exceptions; i++) {
-		if (allow_match(&p->floor_exceptions[i], target)) {
-			d.exception = (int)i;
-			break;
-		}
+static_assert(ARRAY_SIZE(reason_names) == DECIDE_REASON_COUNT,
+	      "every enum decide_reason has a name");
+static_assert(DECIDE_FLOOR_JOB_NETWORK - DECIDE_FLOOR_UNSPECIFIED ==
+	      FLOOR_JOB_NETWORK - FLOOR_UNSPECIFIED,
+	      "one floor reason per floor class, in its order");
+
+/**
+ * decide_reason_name() - a reason as logs, audit events and counters
+ * name it ("allowed", "floor:metadata", "rate", ...)
+ * @r:		reason
+ *
+ * Return: a static string; "other" out of range
+ */
+const char *decide_reason_name(enum decide_reason r)
+{
+	if ((unsigned)r < DECIDE_REASON_COUNT && reason_names[r])
+		return reason_names[r];
+	return reason_names[DECIDE_OTHER];
+}
+
+/**
+ * decide_reason_of_floor() - the reason of a floor class
+ * @f:		class, not FLOOR_NONE
+ *
+ * Return: DECIDE_FLOOR_<class>; DECIDE_OTHER for FLOOR_NONE or out of range
+ */
+enum decide_reason decide_reason_of_floor(enum floor_reason f)
+{
+	if (f <= FLOOR_NONE || f >= FLOOR_REASON_COUNT)
+		return DECIDE_OTHER;
+	return (enum decide_reason)(DECIDE_FLOOR_UNSPECIFIED + (f - FLOOR_UNSPECIFIED));
+}
+
+/**
+ * decide_reason_is_floor() - is a reason a floor class ("floor:...")?
+ * @r:		reason
+ *
+ * Return: true for DECIDE_FLOOR_UNSPECIFIED .. DECIDE_FLOOR_JOB_NETWORK
+ */
+bool decide_reason_is_floor(enum decide_reason r)
+{
+	return r >= DECIDE_FLOOR_UNSPECIFIED && r <= DECIDE_FLOOR_JOB_NETWORK;
+}
+
+/**
+ * policy_flow_overlay() - the overlay a flow is dialled through: the
+ * first route matching the name (or, for a literal address, the
+ * address), else the process subtree's selection, else the default
+ * @p:		the job's policy
+ * @name:	normalized name, or NULL for a literal address
+ * @addr:	the literal address (and port) when @name is NULL
+ * @port:	destination port (0: a DNS query, routes of any port)
+ * @selected:	the overlay the caller's subtree selected, or a negative
+ *		DECIDE_SELECTED_* for none
+ *
+ * Every decision and every dial use this one function, so that the
+ * overlay that is judged is the overlay that is dialled.
+ *
+ * Return: overlay index (OVERLAY_DIRECT_INDEX without a registry)
+ */
+unsigned policy_flow_overlay(const struct nbj_policy *p, const char *name,
+			     const struct nbj_addr *addr, uint16_t port, int selected)
+{
+	if (!p || !p->overlays)
+		return OVERLAY_DIRECT_INDEX;
+	for (size_t i = 0; i < p->n_routes; i++) {
+		const struct allow_rule *m = &p->routes[i].match;
+
+		if (name ? m->kind != ALLOW_ADDR && allow_match_name(m, name, port)
+			 : m->kind == ALLOW_ADDR && addr && allow_match(m, addr))
+			return p->routes[i].overlay;
 	}
-	if (d.floor != FLOOR_NONE && d.exception < 0) {
-		d.reason = DECIDE_FLOOR;
-	} else if (!p || !p->n_allow) {
-		d.reason = DECIDE_NO_POLICY;
-	} else {
-		d.reason = DECIDE_NOT_ALLOWED;
-		for (size_t i = 0; i < p->n_allow; i++) {
-			if (allow_match(&p->allow[i], target)) {
-				d.allow = true;
-				d.reason = DECIDE_ALLOWED;
-				break;
+	if (selected >= 0 && (size_t)selected < p->n_overlays)
+		return (unsigned)selected;
+	return p->default_overlay < p->n_overlays ? p->default_overlay
+						  : OVERLAY_DIRECT_INDEX;
+}
+
+static const struct overlay *overlay_of(const struct nbj_policy *p, unsigned ov)
+{
+	if (!p || !p->overlays || ov == OVERLAY_DIRECT_INDEX || ov >= p->n_overlays)
+		return NULL;
+	return &p->overlays[ov];
+}
+
+static bool name_is_i2p(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	return n > 4 && !strcasecmp(name + n - 4, ".i2p");
+}
+
+static void deny(struct decision *d, enum decide_reason r)
+{
+	d->verdict = VERDICT_DENY;
+	d->reason = r;
+	d->dial = DIAL_NONE;
+}
+
+static void allow(struct decision *d, enum decide_dial dial)
+{
+	d->verdict = VERDICT_ALLOW;
+	d->reason = DECIDE_ALLOWED;
+	d->dial = dial;
+}
+
+/*
+ * The floor for one address dialled through overlay @ov: its class, and
+ * whether it stays closed.  An operator's floor exception opens it
+ * (noted in @d->exception, to be audited on use); a tailscale overlay
+ * opens the tailnet's cgnat range, nothing else.
+ */
+static bool floor_closed(const struct decide_facts *f, const struct nbj_addr *a,
+			 unsigned ov, struct decision *d, enum floor_reason *ret)
+{
+	const struct nbj_policy *p = f->policy;
+	const struct overlay *o = overlay_of(p, ov);
+	enum floor_reason cls = floor_classify(a, f->floor);
+
+	*ret = cls;
+	if (cls == FLOOR_NONE)
+		return false;
+	for (size_t i = 0; p && i < p->n_floor_exceptions; i++)
+		if (allow_match(&p->floor_exceptions[i], a)) {
+			if (d->exception < 0) {
+				d->exception = (int)i;
+				d->floor = cls;
 			}
+			return false;
 		}
+	if (cls == FLOOR_CGNAT && o && o->kind == OVERLAY_TAILSCALE) {
+		if (d->floor == FLOOR_NONE)
+			d->floor = cls;
+		return false;
 	}
-	*ret = d;
+	return true;
 }
 
-/**
- * policy_decide_name() - decide a connection to a host name, given every
- * address the name resolved to
- * @p:		the job's policy
- * @fc:		the dynamic floor, may be NULL
- * @name:	normalized host name
- * @port:	destination port
- * @answers:	every address the resolver returned
- * @n_answers:	their number
- * @ret:	verdict and reason; on a floor deny, @ret->floor is the class
- *		of the first internal answer
- *
- * Order: every answer is classified and one internal answer (not covered
- * by a floor exception) denies the name as a whole, whatever else it
- * resolves to; then the name and port must match a name rule.
- */
-void policy_decide_name(const struct nbj_policy *p, const struct floor_ctx *fc,
-			const char *name, uint16_t port,
-			const struct nbj_addr *answers, size_t n_answers,
-			struct decision *ret)
+/* A literal address: floor (with the flow's overlay), then the allow-list.
+ * False when denied (@d says why). */
+static bool address_allowed(const struct decide_facts *f, unsigned ov,
+			    struct decision *d)
 {
-	struct decision d = { .allow = false, .floor = FLOOR_NONE, .exception = -1 };
-	unsigned ov = policy_route_name(p, name, port);
-	/* a name dialled through a tailscale overlay may resolve into the
-	 * tailnet (100.64.0.0/10); nothing else of the floor is waived */
-	bool tailnet = p && p->overlays && ov < p->n_overlays &&
-		       p->overlays[ov].kind == OVERLAY_TAILSCALE;
+	const struct nbj_policy *p = f->policy;
+	enum floor_reason cls;
 
-	if (!n_answers) {
-		d.reason = DECIDE_NO_ANSWER;
-		*ret = d;
-		return;
+	if (floor_closed(f, &f->addr, ov, d, &cls)) {
+		d->floor = cls;
+		deny(d, decide_reason_of_floor(cls));
+		return false;
 	}
-	for (size_t i = 0; i < n_answers; i++) {
-		struct decision a;
-
-		policy_decide(p, fc, &answers[i], &a);
-		if (a.reason == DECIDE_FLOOR && !(tailnet && a.floor == FLOOR_CGNAT)) {
-			*ret = a;
-			return;
-		}
-		if (a.exception >= 0 && d.exception < 0) {
-			d.exception = a.exception;
-			d.floor = a.floor;
-		}
+	if (!p || !p->n_allow) {
+		deny(d, DECIDE_NO_POLICY);
+		return false;
 	}
-	d.reason = DECIDE_NOT_ALLOWED;
-	for (size_t i = 0; p && i < p->n_allow; i++) {
-		if (allow_match_name(&p->allow[i], name, port)) {
-			d.allow = true;
-			d.reason = DECIDE_ALLOWED;
-			break;
-		}
-	}
-	*ret = d;
+	for (size_t i = 0; i < p->n_allow; i++)
+		if (allow_match(&p->allow[i], &f->addr))
+			return true;
+	deny(d, DECIDE_NOT_ALLOWED);
+	return false;
 }
 
-/**
- * policy_name_allowed() - may the job resolve @name at all (any port)?
- * @p:		the job's policy
- * @name:	normalized host name
- *
- * Return: true if a name rule matches @name on some port
- */
-bool policy_name_allowed(const struct nbj_policy *p, const char *name)
+/* Does a name rule grant @name on @port (0: on some port)? */
+static bool name_allowed(const struct nbj_policy *p, const char *name, uint16_t port)
 {
-	for (size_t i = 0; p && name[0] && i < p->n_allow; i++)
-		if (allow_match_name(&p->allow[i], name, 0))
+	for (size_t i = 0; p && name && name[0] && i < p->n_allow; i++)
+		if (allow_match_name(&p->allow[i], name, port))
 			return true;
 	return false;
+}
+
+/* Every answer of a name through overlay @ov: one internal answer denies
+ * the name as a whole, whatever else it resolves to.  False when denied. */
+static bool answers_public(const struct decide_facts *f, unsigned ov,
+			   struct decision *d)
+{
+	for (size_t i = 0; i < f->n_answers; i++) {
+		enum floor_reason cls;
+
+		if (floor_closed(f, &f->answers[i], ov, d, &cls)) {
+			d->floor = cls;
+			d->exception = -1;
+			deny(d, decide_reason_of_floor(cls));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The answers of a name are known or not: resolve, deny, or go on */
+static bool answers_ready(const struct decide_facts *f, struct decision *d)
+{
+	switch (f->answers_state) {
+	case DECIDE_ANSWERS_PENDING:
+		d->verdict = VERDICT_NEED_ANSWERS;
+		d->reason = DECIDE_ALLOWED;
+		return false;
+	case DECIDE_ANSWERS_FAILED:
+		deny(d, DECIDE_RESOLVE_FAILED);
+		return false;
+	case DECIDE_ANSWERS_NONE:
+		deny(d, DECIDE_NO_ANSWER);
+		return false;
+	case DECIDE_ANSWERS_OK:
+	default:
+		if (!f->n_answers) {
+			deny(d, DECIDE_NO_ANSWER);
+			return false;
+		}
+		return true;
+	}
+}
+
+/* The overlay carries the flow at all: an i2p overlay reaches .i2p
+ * destinations only (there is no outproxy) */
+static bool overlay_carries(const struct decide_facts *f, struct decision *d)
+{
+	const struct overlay *o = overlay_of(f->policy, d->overlay);
+
+	if (o && o->kind == OVERLAY_I2P && !name_is_i2p(f->name)) {
+		deny(d, DECIDE_OVERLAY_FAILED);
+		d->detail = "not-an-i2p-destination";
+		return false;
+	}
+	return true;
+}
+
+static void decide_notify(const struct decide_facts *f, struct decision *d)
+{
+	if (f->bind) {
+		if (f->is_local)
+			allow(d, DIAL_NONE);
+		else
+			deny(d, DECIDE_BIND_FOREIGN);
+		return;
+	}
+	if (f->is_local) {
+		allow(d, DIAL_NONE);
+		return;
+	}
+	if (f->over_rate) {
+		deny(d, DECIDE_RATE);
+		return;
+	}
+	if (f->revoked) {
+		deny(d, DECIDE_REVOKED);
+		return;
+	}
+	if (!f->has_net) {
+		deny(d, DECIDE_NO_NETWORK);
+		return;
+	}
+	if (f->addr.port == 53) {
+		if (f->is_resolver && f->sotype == SOCK_STREAM) {
+			allow(d, DIAL_NONE);
+			return;
+		}
+		if (!f->sotype) {
+			d->verdict = VERDICT_NEED_TYPE;
+			return;
+		}
+		if (f->sotype == SOCK_DGRAM) {
+			allow(d, DIAL_NONE);
+			return;
+		}
+	}
+	if (f->selected == DECIDE_SELECTED_UNKNOWN) {
+		deny(d, DECIDE_SELECT_UNKNOWN);
+		return;
+	}
+	d->overlay = policy_flow_overlay(f->policy, NULL, &f->addr, f->addr.port,
+					 f->selected);
+	/* a synthetic address: only the relay knows the name, it decides
+	 * at the connect */
+	if (!(f->synthetic && policy_has_names(f->policy)) &&
+	    !address_allowed(f, d->overlay, d))
+		return;
+	if (!f->sotype) {
+		d->verdict = VERDICT_NEED_TYPE;
+		return;
+	}
+	if (f->sotype != SOCK_STREAM) {
+		deny(d, DECIDE_NOT_RELAYED);
+		return;
+	}
+	allow(d, DIAL_NONE);
+}
+
+static void decide_connect(const struct decide_facts *f, struct decision *d)
+{
+	const struct nbj_policy *p = f->policy;
+	const struct overlay *o;
+
+	if (f->revoked) {
+		deny(d, DECIDE_REVOKED);
+		return;
+	}
+	if (!f->floor) {
+		deny(d, DECIDE_FLOOR_UNKNOWN);
+		return;
+	}
+	if (f->selected == DECIDE_SELECTED_UNMARKED || f->selected == DECIDE_SELECTED_UNKNOWN) {
+		deny(d, DECIDE_SELECT_UNMARKED);
+		return;
+	}
+	if (f->synthetic && !f->name) {
+		deny(d, DECIDE_UNKNOWN_SYNTHETIC);
+		return;
+	}
+	if (f->name && f->tainted) {
+		deny(d, DECIDE_REBINDING);
+		return;
+	}
+	d->overlay = policy_flow_overlay(p, f->name, &f->addr, f->port, f->selected);
+	o = overlay_of(p, d->overlay);
+
+	if (!f->name) {
+		if (!address_allowed(f, d->overlay, d))
+			return;
+		if (f->over_rate) {
+			deny(d, DECIDE_RATE);
+			return;
+		}
+		if (!overlay_carries(f, d))
+			return;
+		allow(d, o && overlay_via_proxy(o) ? DIAL_PROXY : DIAL_TARGET);
+		return;
+	}
+	if (f->over_rate) {
+		deny(d, DECIDE_RATE);
+		return;
+	}
+	if (d->overlay == OVERLAY_DIRECT_INDEX && policy_name_needs_overlay(f->name)) {
+		deny(d, DECIDE_OVERLAY_REQUIRED);
+		return;
+	}
+	if (!overlay_carries(f, d))
+		return;
+	if (o && overlay_via_proxy(o)) {
+		/* the overlay resolves the name: the host never does, and
+		 * the floor cannot judge addresses the host never sees */
+		if (!name_allowed(p, f->name, f->port)) {
+			deny(d, DECIDE_NOT_ALLOWED);
+			return;
+		}
+		allow(d, DIAL_PROXY);
+		return;
+	}
+	if (!answers_ready(f, d) || !answers_public(f, d->overlay, d))
+		return;
+	if (!name_allowed(p, f->name, f->port)) {
+		deny(d, DECIDE_NOT_ALLOWED);
+		return;
+	}
+	allow(d, DIAL_ANSWERS);
+}
+
+static void decide_dns(const struct decide_facts *f, struct decision *d)
+{
+	const struct nbj_policy *p = f->policy;
+	const struct overlay *o;
+
+	if (!policy_has_names(p)) {
+		deny(d, DECIDE_NO_POLICY);
+		return;
+	}
+	if (f->revoked) {
+		deny(d, DECIDE_REVOKED);
+		return;
+	}
+	if (!name_allowed(p, f->name, 0)) {
+		deny(d, DECIDE_NOT_ALLOWED);
+		return;
+	}
+	if (!f->address_query) {
+		allow(d, DIAL_NONE);
+		return;
+	}
+	if (f->selected == DECIDE_SELECTED_UNMARKED || f->selected == DECIDE_SELECTED_UNKNOWN) {
+		deny(d, DECIDE_SELECT_UNMARKED);
+		return;
+	}
+	d->overlay = policy_flow_overlay(p, f->name, NULL, 0, f->selected);
+	o = overlay_of(p, d->overlay);
+	if (d->overlay == OVERLAY_DIRECT_INDEX && policy_name_needs_overlay(f->name)) {
+		deny(d, DECIDE_OVERLAY_REQUIRED);
+		return;
+	}
+	if (f->tainted) {
+		deny(d, DECIDE_REBINDING);
+		return;
+	}
+	if (o && overlay_via_proxy(o)) {
+		allow(d, DIAL_PROXY);
+		return;
+	}
+	if (!answers_ready(f, d))
+		return;
+	if (!f->floor) {
+		deny(d, DECIDE_FLOOR_UNKNOWN);
+		return;
+	}
+	if (!answers_public(f, d->overlay, d))
+		return;
+	allow(d, DIAL_ANSWERS);
+}
+
+/**
+ * policy_decide() - the decision for one flow, query or socket call
+ * @f:		every fact the caller knows (see struct decide_facts); the
+ *		order of the checks per lane is in this file's header
+ * @ret:	verdict, reason, overlay, how to dial, floor class and the
+ *		floor exception used
+ */
+void policy_decide(const struct decide_facts *f, struct decision *ret)
+{
+	struct decision d = {
+		.verdict = VERDICT_DENY, .reason = DECIDE_OTHER, .floor = FLOOR_NONE,
+		.exception = -1, .detail = "",
+		.overlay = OVERLAY_DIRECT_INDEX, .dial = DIAL_NONE,
+	};
+
+	switch (f->lane) {
+	case DECIDE_LANE_NOTIFY:
+		decide_notify(f, &d);
+		break;
+	case DECIDE_LANE_CONNECT:
+		decide_connect(f, &d);
+		break;
+	case DECIDE_LANE_DNS:
+		decide_dns(f, &d);
+		break;
+	case DECIDE_LANE_UDP:
+		deny(&d, f->revoked ? DECIDE_REVOKED : DECIDE_NOT_RELAYED);
+		break;
+	case DECIDE_LANE_PUBLISH:
+		d.overlay = f->publish_overlay;
+		if (f->revoked)
+			deny(&d, DECIDE_REVOKED);
+		else if (f->over_rate)
+			deny(&d, DECIDE_RATE);
+		else
+			allow(&d, DIAL_TARGET);
+		break;
+	default:
+		break;	/* an unknown lane is denied: fail closed */
+	}
+	if (d.verdict != VERDICT_ALLOW && d.verdict != VERDICT_DENY)
+		d.exception = -1;
+	*ret = d;
 }
 
 /**
@@ -133,49 +570,4 @@ bool policy_has_names(const struct nbj_policy *p)
 		if (p->allow[i].kind != ALLOW_ADDR)
 			return true;
 	return false;
-}
-
-/**
- * decision_reason_format() - the reason as logged: "allowed",
- * "floor:<class>", "not-allowed" or "no-allow-list"
- * @d:		decision
- * @buf:	output
- * @len:	size of @buf (32 is enough)
- *
- * Return: @buf
- */
-const char *decision_reason_format(const struct decision *d, char *buf,
-				   size_t len)
-{
-	switch (d->reason) {
-	case DECIDE_ALLOWED:
-		snprintf(buf, len, "allowed");
-		break;
-	case DECIDE_FLOOR:
-		snprintf(buf, len, "floor:%s", floor_reason_name(d->floor));
-		break;
-	case DECIDE_NOT_ALLOWED:
-		snprintf(buf, len, "not-allowed");
-		break;
-	case DECIDE_NO_ANSWER:
-		snprintf(buf, len, "no-answer");
-		break;
-	case DECIDE_RESOLVE_FAILED:
-		snprintf(buf, len, "resolve-failed");
-		break;
-	case DECIDE_REBINDING:
-		snprintf(buf, len, "rebinding");
-		break;
-	case DECIDE_UNKNOWN_SYNTHETIC:
-		snprintf(buf, len, "unknown-synthetic");
-		break;
-	case DECIDE_SNI_MISMATCH:
-		snprintf(buf, len, "sni-mismatch");
-		break;
-	case DECIDE_NO_POLICY:
-	default:
-		snprintf(buf, len, "no-allow-list");
-		break;
-	}
-	return buf;
 }

@@ -2,11 +2,13 @@
 /*
  * policy/policy.h - addresses, the floor, allow patterns and the decision
  *
- * Everything here is pure: no I/O, no global state.  The relay, the
- * seccomp notifier (later) and `nbjail explain` (later) all call
- * policy_decide(), so one piece of code decides every connection:
+ * Everything here is pure: no I/O, no global state.  The relay (TCP, DNS,
+ * published ports), the seccomp notifier and `nbjail explain` gather the
+ * facts of a flow (struct decide_facts) and call policy_decide(), so one
+ * piece of code decides every connection, with one reason out of one
+ * enum (enum decide_reason):
  *
- *	floor -> allow-list -> (rates, later) -> verdict + reason
+ *	revoked -> floor -> allow-list -> rate -> overlay -> verdict + reason
  *
  * Addresses are always parsed binary addresses (struct nbj_addr), never
  * strings.
@@ -273,17 +275,8 @@ struct nbj_policy {
 	bool select_allowed;
 };
 
-unsigned policy_route_name(const struct nbj_policy *p, const char *name,
-			   uint16_t port);
-unsigned policy_route_addr(const struct nbj_policy *p, const struct nbj_addr *a);
-unsigned policy_route_name_from(const struct nbj_policy *p, const char *name,
-				uint16_t port, unsigned dflt);
-unsigned policy_route_addr_from(const struct nbj_policy *p, const struct nbj_addr *a,
-				unsigned dflt);
 bool policy_name_needs_overlay(const char *name);
 const char *policy_overlay_name(const struct nbj_policy *p, unsigned index);
-bool policy_name_port_allowed(const struct nbj_policy *p, const char *name,
-			      uint16_t port);
 int overlay_kind_parse(const char *s, struct overlay *ret);
 bool overlay_via_proxy(const struct overlay *o);
 
@@ -310,47 +303,223 @@ bool i2p_key_valid(const char *b64);
 bool i2p_sam_value(const char *line, const char *key, char *out, size_t outlen);
 
 /**
- * enum decision_reason - the single reason carried by a verdict
+ * enum decide_reason - the one list of reasons: every verdict of the
+ * seccomp notifier, the relay (TCP, DNS, published ports) and `nbjail
+ * explain` carries exactly one.  Their names (decide_reason_name(), a
+ * table static_asserted against this enum in policy/decide.c) are what
+ * log lines, audit events (NBJAIL_REASON, "reason") and `nbjail ctl`
+ * show; nbjail-audit(7) lists them.  The job's counters are indexed by
+ * this enum (common/stats.c).  Append new reasons before DECIDE_OTHER.
  */
-enum decision_reason {
-	DECIDE_ALLOWED = 0,	/* matched an allow rule, not in the floor */
-	DECIDE_FLOOR,		/* see decision.floor */
-	DECIDE_NOT_ALLOWED,	/* no allow rule matches */
-	DECIDE_NO_POLICY,	/* the allow-list is empty: nothing granted */
-	DECIDE_NO_ANSWER,	/* the name has no address */
-	DECIDE_RESOLVE_FAILED,	/* the name could not be resolved (timeout, ...) */
-	DECIDE_REBINDING,	/* the name resolved to an internal address before */
-	DECIDE_UNKNOWN_SYNTHETIC, /* a synthetic address that maps to no name */
-	DECIDE_SNI_MISMATCH,	/* TLS server name differs from the name */
+enum decide_reason {
+	DECIDE_ALLOWED = 0,		/* allowed */
+	DECIDE_NOT_ALLOWED,		/* not-allowed: no allow rule matches */
+	DECIDE_NO_POLICY,		/* no-allow-list: nothing granted */
+	DECIDE_NO_ANSWER,		/* no-answer: the name has no address */
+	DECIDE_RESOLVE_FAILED,		/* resolve-failed */
+	DECIDE_REBINDING,		/* rebinding: resolved internal before */
+	DECIDE_UNKNOWN_SYNTHETIC,	/* unknown-synthetic: maps to no name */
+	DECIDE_SNI_MISMATCH,		/* sni-mismatch (relay/sni.c) */
+	DECIDE_NOT_RELAYED,		/* not-relayed: the relay carries TCP */
+	DECIDE_NO_NETWORK,		/* no-network: minimal, compute */
+	DECIDE_BIND_FOREIGN,		/* bind-foreign-address */
+	DECIDE_UNIX_PATH,		/* unix-path */
+	DECIDE_UNIX_PATH_UNRESOLVABLE,	/* unix-path-unresolvable */
+	DECIDE_ADDRESS_FAMILY,		/* address-family */
+	DECIDE_SOCKET_TYPE_UNKNOWN,	/* socket-type-unknown */
+	DECIDE_RATE,			/* rate: connects or flows over a limit */
+	DECIDE_REVOKED,			/* revoked */
+	DECIDE_SUPERVISOR_TIMEOUT,	/* supervisor-timeout (the watchdog) */
+	DECIDE_FLOOR_UNKNOWN,		/* floor-unknown: host addresses lost */
+	DECIDE_DIAL_FAILED,		/* dial-failed */
+	DECIDE_FLOW_TABLE_FULL,		/* flow-table-full */
+	DECIDE_REFUSED,			/* refused */
+	DECIDE_MALFORMED,		/* malformed */
+	DECIDE_OVERLAY_REQUIRED,	/* overlay-required: .onion, .i2p direct */
+	DECIDE_OVERLAY_FAILED,		/* overlay-failed; events say overlay:WHY */
+	/* the floor, one per enum floor_reason in its order: floor:CLASS */
+	DECIDE_FLOOR_UNSPECIFIED,
+	DECIDE_FLOOR_LOOPBACK,
+	DECIDE_FLOOR_PRIVATE,
+	DECIDE_FLOOR_LINK_LOCAL,
+	DECIDE_FLOOR_METADATA,
+	DECIDE_FLOOR_CGNAT,
+	DECIDE_FLOOR_IETF,
+	DECIDE_FLOOR_BENCHMARK,
+	DECIDE_FLOOR_MULTICAST,
+	DECIDE_FLOOR_RESERVED,
+	DECIDE_FLOOR_HOST,
+	DECIDE_FLOOR_BAD_ENCODING,
+	DECIDE_FLOOR_JOB_NETWORK,
+	DECIDE_SNI_MISSING,		/* sni-missing (relay/sni.c) */
+	DECIDE_DNS_RATE,		/* dns-rate (relay/dns.c) */
+	DECIDE_SELECT_UNMARKED,		/* select-unmarked: no overlay mark */
+	DECIDE_SELECT_UNKNOWN,		/* select-unknown: cgroup unreadable */
+	DECIDE_SELECT_MARK_FAILED,	/* select-mark-failed */
+	DECIDE_SELECT_DENIED,		/* select-denied: network.select deny */
+	DECIDE_SELECT_UNKNOWN_OVERLAY,	/* select-unknown-overlay */
+	DECIDE_SELECT_UNSUPPORTED,	/* select-unsupported: no cgroup v2 */
+	DECIDE_SELECT_FAILED,		/* select-failed */
+	DECIDE_NO_ORIGINAL_DST,		/* no-original-dst */
+	DECIDE_OTHER,			/* other: counters only */
+	DECIDE_REASON_COUNT,
+};
+
+const char *decide_reason_name(enum decide_reason r);
+enum decide_reason decide_reason_of_floor(enum floor_reason f);
+bool decide_reason_is_floor(enum decide_reason r);
+
+/**
+ * enum decide_lane - where a decision is taken
+ * @DECIDE_LANE_NOTIFY:	the seccomp notifier, at the socket call, before
+ *			the kernel carries it out (early, auditable refusal)
+ * @DECIDE_LANE_CONNECT: a TCP flow of the job at the relay, and `nbjail
+ *			explain` (which must give the same answer)
+ * @DECIDE_LANE_DNS:	a query to the relay's DNS stub
+ * @DECIDE_LANE_UDP:	a datagram to a port other than 53 (not relayed)
+ * @DECIDE_LANE_PUBLISH: an inbound connection to a published port
+ */
+enum decide_lane {
+	DECIDE_LANE_NOTIFY,
+	DECIDE_LANE_CONNECT,
+	DECIDE_LANE_DNS,
+	DECIDE_LANE_UDP,
+	DECIDE_LANE_PUBLISH,
+};
+
+/**
+ * enum decide_answers - what is known of a name's addresses
+ * @DECIDE_ANSWERS_PENDING:	not resolved yet
+ * @DECIDE_ANSWERS_OK:		resolved: decide_facts.answers
+ * @DECIDE_ANSWERS_NONE:	no such name, or no address
+ * @DECIDE_ANSWERS_FAILED:	the lookup failed (timeout, SERVFAIL, ...)
+ */
+enum decide_answers {
+	DECIDE_ANSWERS_PENDING,
+	DECIDE_ANSWERS_OK,
+	DECIDE_ANSWERS_NONE,
+	DECIDE_ANSWERS_FAILED,
+};
+
+/* decide_facts.selected when no process selected an overlay, when the
+ * traffic carries no selection mark, when the selection is unreadable */
+#define DECIDE_SELECTED_NONE (-1)
+#define DECIDE_SELECTED_UNMARKED (-2)
+#define DECIDE_SELECTED_UNKNOWN (-3)
+
+/**
+ * struct decide_facts - every fact a decision may depend on; the callers
+ * gather them (seccomp/verdict.c, relay/tcp.c, relay/dns.c,
+ * supervisor/explain.c) and policy_decide() alone decides
+ * @lane:	where (enum decide_lane)
+ * @policy:	the job's policy: allow-list, floor exceptions, overlays,
+ *		routes
+ * @floor:	the dynamic floor: the host's addresses, the jobs' pool;
+ *		NULL while the relay does not know them (denied)
+ * @name:	the host name the flow stands for (normalized), NULL for a
+ *		literal address
+ * @addr:	the address as dialled (literal, or synthetic for a name),
+ *		v4-mapped addresses unmapped, with its port
+ * @port:	the destination port (0 for a DNS query: any port)
+ * @synthetic:	@addr lies in the relay's synthetic (fake-IP) range
+ * @answers_state: see enum decide_answers
+ * @answers:	every address @name resolved to
+ * @n_answers:	their number
+ * @selected:	the overlay the calling process subtree selected
+ *		(nbjail-select), or DECIDE_SELECTED_*
+ * @revoked:	the job is revoked
+ * @tainted:	@name resolved to an internal address before (rebinding)
+ * @over_rate:	admitting it would exceed a rate or concurrency limit
+ * @is_local:	notify: @addr is the job's own (loopback, wildcard, its
+ *		addresses): nothing leaves the job
+ * @is_resolver: notify: @addr is the job's resolver (the relay's DNS)
+ * @has_net:	notify: the job has a network beyond lo (net profile)
+ * @bind:	notify: bind() or listen(): @addr is a local address
+ * @sotype:	notify: the socket's type, 0 while unknown
+ * @address_query: dns: an IN A or AAAA query (others get an empty answer)
+ * @publish_overlay: publish: the entry's overlay
+ */
+struct decide_facts {
+	enum decide_lane lane;
+	const struct nbj_policy *policy;
+	const struct floor_ctx *floor;
+	const char *name;
+	struct nbj_addr addr;
+	uint16_t port;
+	bool synthetic;
+	enum decide_answers answers_state;
+	const struct nbj_addr *answers;
+	size_t n_answers;
+	int selected;
+	bool revoked;
+	bool tainted;
+	bool over_rate;
+	bool is_local;
+	bool is_resolver;
+	bool has_net;
+	bool bind;
+	int sotype;
+	bool address_query;
+	unsigned publish_overlay;
+};
+
+/**
+ * enum decide_verdict - what the caller does
+ * @VERDICT_DENY:	refuse, with decision.reason
+ * @VERDICT_ALLOW:	let it through: continue the call, dial as
+ *			decision.dial says, answer the query
+ * @VERDICT_NEED_TYPE:	notify: ask again with decide_facts.sotype
+ * @VERDICT_NEED_ANSWERS: resolve decision.overlay's name on the host, then
+ *			ask again with the answers
+ */
+enum decide_verdict {
+	VERDICT_DENY,
+	VERDICT_ALLOW,
+	VERDICT_NEED_TYPE,
+	VERDICT_NEED_ANSWERS,
+};
+
+/**
+ * enum decide_dial - how an allowed flow is dialled
+ * @DIAL_NONE:		nothing to dial (notify, an empty DNS answer)
+ * @DIAL_TARGET:	the literal address itself
+ * @DIAL_ANSWERS:	the name's answers, in order, from the first
+ * @DIAL_PROXY:		the overlay's proxy, which resolves the name itself
+ */
+enum decide_dial {
+	DIAL_NONE,
+	DIAL_TARGET,
+	DIAL_ANSWERS,
+	DIAL_PROXY,
 };
 
 /**
  * struct decision - the outcome of policy_decide()
- * @allow:	true when the connection may be dialled
- * @reason:	why
- * @floor:	the target's floor class (FLOOR_NONE when public); when it is
- *		not FLOOR_NONE and @allow is true, a floor exception let it pass
- * @exception:	index of the floor exception that matched, or -1
+ * @verdict:	see enum decide_verdict
+ * @reason:	why (DECIDE_ALLOWED when allowed)
+ * @overlay:	the overlay the flow is dialled through (route, else the
+ *		process's selection, else the default: policy_flow_overlay())
+ * @dial:	see enum decide_dial
+ * @floor:	the floor class of the target, or of its first internal
+ *		answer (FLOOR_NONE when public); allowed and not FLOOR_NONE:
+ *		a floor exception or the tailnet let it pass
+ * @exception:	index of the floor exception that let it pass, or -1
+ * @detail:	a static detail for the log ("not-an-i2p-destination"), ""
  */
 struct decision {
-	bool allow;
-	enum decision_reason reason;
+	enum decide_verdict verdict;
+	enum decide_reason reason;
+	unsigned overlay;
+	enum decide_dial dial;
 	enum floor_reason floor;
 	int exception;
+	const char *detail;
 };
 
-void policy_decide(const struct nbj_policy *p, const struct floor_ctx *fc,
-		   const struct nbj_addr *target, struct decision *ret);
-void policy_decide_routed(const struct nbj_policy *p, const struct floor_ctx *fc,
-			  const struct nbj_addr *target, struct decision *ret);
-void policy_decide_name(const struct nbj_policy *p, const struct floor_ctx *fc,
-			const char *name, uint16_t port,
-			const struct nbj_addr *answers, size_t n_answers,
-			struct decision *ret);
-bool policy_name_allowed(const struct nbj_policy *p, const char *name);
+void policy_decide(const struct decide_facts *f, struct decision *ret);
+unsigned policy_flow_overlay(const struct nbj_policy *p, const char *name,
+			     const struct nbj_addr *addr, uint16_t port, int selected);
 bool policy_has_names(const struct nbj_policy *p);
-const char *decision_reason_format(const struct decision *d, char *buf,
-				   size_t len);
 
 /* The relay's fake-IP ranges: a synthetic address stands for a host name
  * the job resolved (relay/names.c); only the relay can map it back */

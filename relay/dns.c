@@ -21,6 +21,11 @@
  * upstream resolver sit in a fixed table (DNS_PENDING_MAX); when it is
  * full, new queries get SERVFAIL at once.
  *
+ * Every row above is decided by policy_decide() (lane dns, the order is in
+ * policy/decide.c) on the facts dns_facts() gathers, with the same
+ * overlay helper as the TCP relay: a process that selected "direct" does
+ * not get the tailnet's waiver of its job's tailscale default.
+ *
  * TCP to port 53 of the job's resolver address (the relay itself) comes
  * here too (tcp.c hands it over): length-prefixed queries are read one
  * after the other (a resolver may pipeline its A and AAAA queries),
@@ -94,7 +99,7 @@ static void reply(struct relay_ctx *c, const struct dns_client *cl,
 
 /* Log, count and audit a refused name, with what it resolved to */
 static void log_dns_deny_resolved(struct relay_ctx *c, const char *name,
-				  const struct dns_client *cl, const char *reason,
+				  const struct dns_client *cl, enum decide_reason reason,
 				  const struct nbj_addr *answers, size_t n)
 {
 	struct nbj_addr peer = { 0 };
@@ -105,13 +110,13 @@ static void log_dns_deny_resolved(struct relay_ctx *c, const char *name,
 	(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen,
 				     &peer);
 	log_info("deny dns %s from %s reason=%s", name[0] ? name : "(invalid name)",
-		 nbj_addr_format(&peer, p, sizeof(p)), reason);
+		 nbj_addr_format(&peer, p, sizeof(p)), decide_reason_name(reason));
 	audit_deny(&c->cfg->audit, LANE_DNS, 0, NULL,
 		   name[0] ? name : "(invalid name)", resolved, NULL, p, reason);
 }
 
 static void log_dns_deny(struct relay_ctx *c, const char *name,
-			 const struct dns_client *cl, const char *reason)
+			 const struct dns_client *cl, enum decide_reason reason)
 {
 	log_dns_deny_resolved(c, name, cl, reason, NULL, 0);
 }
@@ -132,13 +137,51 @@ static time_t now_mono_s(void)
 	return ts.tv_sec;
 }
 
+/*
+ * What the relay knows of a query for @name from @cl, for policy_decide():
+ * the overlay the asking process selected (its source port), whether the
+ * name is tainted, the host's addresses, the revocation flag.  Answers
+ * are not known yet.
+ */
+static void dns_facts(struct relay_ctx *c, const struct dns_client *cl,
+		      const char *name, bool address_query, struct decide_facts *ret)
+{
+	struct nbj_addr from = { 0 };
+	int slot = names_find(c, name), selected;
+
+	(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen, &from);
+	selected = relay_selected_overlay(c, &from);
+	*ret = (struct decide_facts){
+		.lane = DECIDE_LANE_DNS,
+		.policy = c->cfg->policy,
+		.floor = hostaddr_floor(c),
+		.name = name,
+		.answers_state = DECIDE_ANSWERS_PENDING,
+		.selected = selected < 0 ? DECIDE_SELECTED_UNMARKED : selected,
+		.revoked = relay_revoked(c),
+		.tainted = slot >= 0 && c->names[slot].tainted,
+		.address_query = address_query,
+	};
+}
+
+/* Answer the synthetic address of name @slot, of the query's family */
+static void reply_synthetic(struct relay_ctx *c, const struct dns_client *cl,
+			    const unsigned char *q, size_t qlen, int slot, int qtype)
+{
+	struct nbj_addr synthetic;
+
+	stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED, DECIDE_ALLOWED);
+	names_synthetic(c, slot, qtype == DNS_TYPE_A ? AF_INET : AF_INET6, &synthetic);
+	reply(c, cl, q, qlen, DNS_RCODE_NOERROR, &synthetic);
+}
+
 static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 			 const unsigned char *q, size_t qlen)
 {
-	const struct nbj_policy *p = c->cfg->policy;
+	struct decide_facts facts;
 	struct dns_question dq;
 	struct dns_pending *pq;
-	unsigned overlay;
+	struct decision d;
 	int err, slot, i;
 
 	err = dns_parse_query(q, qlen, &dq);
@@ -153,90 +196,40 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 			tcp_close(c, cl->tcp); /* the stream cannot be trusted further */
 		return;
 	}
-	if (!policy_has_names(p)) {
+	dns_facts(c, cl, dq.name, dq.qclass == DNS_CLASS_IN &&
+		  (dq.qtype == DNS_TYPE_A || dq.qtype == DNS_TYPE_AAAA), &facts);
+	policy_decide(&facts, &d);
+	if (d.verdict == VERDICT_DENY) {
 		c->dns_refused++;
+		if (d.reason != DECIDE_NO_POLICY) /* DNS is off: nothing to audit */
+			log_dns_deny(c, dq.name, cl, d.reason);
 		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
-	if (relay_revoked(c)) {
-		c->dns_refused++;
-		log_dns_deny(c, dq.name, cl, "revoked");
-		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
-		return;
-	}
-	if (!policy_name_allowed(p, dq.name)) {
-		c->dns_refused++;
-		log_dns_deny(c, dq.name, cl, "not-allowed");
-		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
-		return;
-	}
-	if (dq.qclass != DNS_CLASS_IN ||
-	    (dq.qtype != DNS_TYPE_A && dq.qtype != DNS_TYPE_AAAA)) {
-		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, NULL);
-		return;
-	}
-	{
-		struct nbj_addr from = { 0 };
-		int selected;
-
-		(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen,
-					     &from);
-		selected = relay_selected_overlay(c, &from);
-		if (selected < 0) {
-			c->dns_refused++;
-			log_dns_deny(c, dq.name, cl, "select-unmarked");
-			reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
-			return;
-		}
-		overlay = policy_route_name_from(p, dq.name, 0, (unsigned)selected);
-	}
-	if (overlay == OVERLAY_DIRECT_INDEX && policy_name_needs_overlay(dq.name)) {
-		/* .onion, .i2p: never asked of the host's resolver */
-		c->dns_refused++;
-		log_dns_deny(c, dq.name, cl, "overlay-required");
-		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
+	if (d.verdict == VERDICT_ALLOW && d.dial == DIAL_NONE) {
+		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, NULL); /* not A/AAAA: empty */
 		return;
 	}
 	slot = names_add(c, dq.name);
-	if (slot >= 0 && c->names[slot].tainted) {
-		c->dns_refused++;
-		log_dns_deny(c, dq.name, cl, "rebinding");
-		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
-		return;
-	}
-	if (overlay != OVERLAY_DIRECT_INDEX && overlay_via_proxy(&p->overlays[overlay])) {
-		/* the overlay resolves the name when the job connects: no
-		 * query leaves the host, the job gets the synthetic address */
-		struct nbj_addr synthetic;
-
-		if (slot < 0) {
+	if (d.verdict == VERDICT_ALLOW) {
+		/* through a proxy overlay, which resolves the name when the
+		 * job connects: no query leaves the host */
+		if (slot < 0)
 			reply(c, cl, q, qlen, DNS_RCODE_SERVFAIL, NULL);
-			return;
-		}
-		stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED, "allowed");
-		names_synthetic(c, slot, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6,
-				&synthetic);
-		reply(c, cl, q, qlen, DNS_RCODE_NOERROR, &synthetic);
+		else
+			reply_synthetic(c, cl, q, qlen, slot, dq.qtype);
 		return;
 	}
 	if (slot >= 0 && c->names[slot].cached_until > now_mono_s()) {
 		/* its answers are known and within their TTL: judged again,
-		 * no query upstream */
-		const struct name_entry *e = &c->names[slot];
-		struct decision d;
-		struct nbj_addr synthetic;
-
-		if (hostaddr_floor(c)) {
-			policy_decide_name(p, hostaddr_floor(c), dq.name, 0, e->cached,
-					   e->n_cached, &d);
-			if (d.reason != DECIDE_FLOOR) {
-				stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED,
-					    "allowed");
-				names_synthetic(c, slot, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6,
-						&synthetic);
-				reply(c, cl, q, qlen, DNS_RCODE_NOERROR, &synthetic);
-				return;
-			}
+		 * no query upstream (unless they are denied now) */
+		facts.answers_state = DECIDE_ANSWERS_OK;
+		facts.answers = c->names[slot].cached;
+		facts.n_answers = c->names[slot].n_cached;
+		policy_decide(&facts, &d);
+		if (d.verdict == VERDICT_ALLOW) {
+			reply_synthetic(c, cl, q, qlen, slot, dq.qtype);
+			return;
 		}
 	}
 	i = pending_alloc(c);
@@ -272,11 +265,10 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		  const struct nbj_addr *answers, size_t n, unsigned ttl)
 {
+	struct decide_facts facts;
 	struct dns_pending *pq;
 	struct dns_question dq;
-	struct nbj_addr synthetic;
 	struct decision d;
-	char reason[64];
 	int name;
 
 	if (slot >= DNS_PENDING_MAX)
@@ -286,46 +278,56 @@ void dns_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		return;
 	pq->used = false;
 
-	if (status == ARES_ENOTFOUND || status == ARES_ENONAME) {
-		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NXDOMAIN, NULL);
-		return;
-	}
-	if (status == ARES_ENODATA || (status == ARES_SUCCESS && !n)) {
-		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NOERROR, NULL);
-		return;
-	}
-	if (status != ARES_SUCCESS) {
-		log_info("dns %s: upstream lookup failed: %s", pq->name,
-			 ares_strerror(status));
+	if (dns_parse_query(pq->query, pq->qlen, &dq) < 0) {
 		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
-	if (!hostaddr_floor(c)) {
-		log_dns_deny(c, pq->name, &pq->client, "floor-unknown");
-		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
-		return;
+	dns_facts(c, &pq->client, pq->name, true, &facts);
+	/* the taint was judged when the query came; a concurrent query
+	 * (A beside AAAA) that tainted the name meanwhile saw the same
+	 * answers: these are judged on themselves, with the same reason */
+	facts.tainted = false;
+	facts.answers_state = status == ARES_SUCCESS ? DECIDE_ANSWERS_OK :
+			      status == ARES_ENOTFOUND || status == ARES_ENONAME ||
+			      status == ARES_ENODATA ? DECIDE_ANSWERS_NONE :
+			      DECIDE_ANSWERS_FAILED;
+	facts.answers = answers;
+	facts.n_answers = status == ARES_SUCCESS ? n : 0;
+	policy_decide(&facts, &d);
+	if (d.verdict != VERDICT_ALLOW) {
+		switch (d.reason) {
+		case DECIDE_NO_ANSWER:
+			reply(c, &pq->client, pq->query, pq->qlen,
+			      status == ARES_ENOTFOUND || status == ARES_ENONAME ?
+			      DNS_RCODE_NXDOMAIN : DNS_RCODE_NOERROR, NULL);
+			return;
+		case DECIDE_RESOLVE_FAILED:
+			log_info("dns %s: upstream lookup failed: %s", pq->name,
+				 ares_strerror(status));
+			reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
+			return;
+		case DECIDE_FLOOR_UNKNOWN:
+			log_dns_deny(c, pq->name, &pq->client, d.reason);
+			reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
+			return;
+		default:
+			name = names_find(c, pq->name);
+			if (decide_reason_is_floor(d.reason) && name >= 0)
+				c->names[name].tainted = true;
+			c->dns_refused++;
+			log_dns_deny_resolved(c, pq->name, &pq->client, d.reason, answers,
+					      facts.n_answers);
+			reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_REFUSED, NULL);
+			return;
+		}
 	}
-	/* judge the name on every answer, port-independently */
-	policy_decide_name(c->cfg->policy, hostaddr_floor(c), pq->name, 0, answers, n, &d);
 	name = names_add(c, pq->name);
-	if (d.reason == DECIDE_FLOOR) {
-		if (name >= 0)
-			c->names[name].tainted = true;
-		c->dns_refused++;
-		log_dns_deny_resolved(c, pq->name, &pq->client,
-				      decision_reason_format(&d, reason, sizeof(reason)),
-				      answers, n);
-		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_REFUSED, NULL);
-		return;
-	}
-	if (name < 0 || dns_parse_query(pq->query, pq->qlen, &dq) < 0) {
+	if (name < 0) {
 		reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_SERVFAIL, NULL);
 		return;
 	}
 	names_cache_store(c, name, answers, n, ttl);
-	stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_ALLOWED, "allowed");
-	names_synthetic(c, name, dq.qtype == DNS_TYPE_A ? AF_INET : AF_INET6, &synthetic);
-	reply(c, &pq->client, pq->query, pq->qlen, DNS_RCODE_NOERROR, &synthetic);
+	reply_synthetic(c, &pq->client, pq->query, pq->qlen, name, dq.qtype);
 }
 
 /**

@@ -38,6 +38,21 @@ int names_init(struct relay_ctx *c)
 }
 
 /**
+ * names_find() - the slot of @name, if it has one
+ * @c:		relay context
+ * @name:	normalized host name
+ *
+ * Return: slot, or -ENOENT
+ */
+int names_find(const struct relay_ctx *c, const char *name)
+{
+	for (unsigned i = 0; i < c->n_names; i++)
+		if (!strcmp(c->names[i].name, name))
+			return (int)i;
+	return -ENOENT;
+}
+
+/**
  * names_add() - the slot of @name, taking a new one if needed
  * @c:		relay context
  * @name:	normalized host name
@@ -46,9 +61,10 @@ int names_init(struct relay_ctx *c)
  */
 int names_add(struct relay_ctx *c, const char *name)
 {
-	for (unsigned i = 0; i < c->n_names; i++)
-		if (!strcmp(c->names[i].name, name))
-			return (int)i;
+	int slot = names_find(c, name);
+
+	if (slot >= 0)
+		return slot;
 	if (c->n_names == NAME_TABLE_SIZE)
 		return -ENOSPC;
 	strcpy(c->names[c->n_names].name, name);

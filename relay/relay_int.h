@@ -398,6 +398,7 @@ int relay_selected_overlay(const struct relay_ctx *c, const struct nbj_addr *pee
 /* names.c */
 int names_init(struct relay_ctx *c);
 int names_add(struct relay_ctx *c, const char *name);
+int names_find(const struct relay_ctx *c, const char *name);
 int names_from_synthetic(const struct relay_ctx *c, const struct nbj_addr *a,
 			 bool *is_synthetic);
 void names_synthetic(const struct relay_ctx *c, int slot, int family,
@@ -436,7 +437,6 @@ void sam_flow_begin(struct relay_ctx *c, struct flow *f);
 void sam_flow_connect(struct relay_ctx *c, struct flow *f);
 int sam_flow_io(struct relay_ctx *c, struct flow *f, const char **why);
 uint32_t sam_flow_wants(const struct flow *f);
-bool sam_is_destination(const char *name);
 void sam_forward_start(struct relay_ctx *c, unsigned ov);
 void sam_forward_stop(struct relay_ctx *c, unsigned ov);
 void sam_forward_tick(struct relay_ctx *c, unsigned ov, time_t now);
@@ -453,6 +453,8 @@ void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 
 int flow_table_init(struct relay_ctx *c);
 void tcp_accept(struct relay_ctx *c, int listen_fd);
+int tcp_flow_facts(struct relay_ctx *c, const struct nbj_addr *target,
+		   const struct nbj_addr *peer, struct decide_facts *ret);
 void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side, uint32_t events);
 void tcp_overlay_failed(struct relay_ctx *c, uint32_t slot, const char *why);
 void tcp_publish_accept(struct relay_ctx *c, uint32_t index);

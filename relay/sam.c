@@ -537,19 +537,6 @@ uint32_t sam_flow_wants(const struct flow *f)
 	}
 }
 
-/**
- * sam_is_destination() - may a flow to @name go to an I2P bridge?
- * @name:	normalized name, or NULL for a literal address
- *
- * Return: true for a name under .i2p
- */
-bool sam_is_destination(const char *name)
-{
-	size_t n = name ? strlen(name) : 0;
-
-	return n > 4 && !strcasecmp(name + n - 4, ".i2p");
-}
-
 enum sam_forward_step {
 	FORWARD_IDLE,
 	FORWARD_CONNECTING,

@@ -6,14 +6,17 @@
  * to our listening sockets; the original destination comes back from
  * conntrack (SO_ORIGINAL_DST, IP6T_SO_ORIGINAL_DST).
  *
- * A literal address is judged by policy_decide() as is.  A synthetic
- * address (handed out by the DNS stub, names.c) stands for a name: the
- * flow waits while the name is resolved afresh (resolve.c), and
- * policy_decide_name() judges it on every answer (one internal answer
- * denies it, and taints the name for the job's life: DNS rebinding) and
- * on its port; the answers are then dialled in order, IPv6 first, the
- * next one after a failed dial.  A synthetic address that maps to no
- * name is denied.
+ * Every flow is judged by policy_decide() (lane connect, the order is in
+ * policy/decide.c) on the facts tcp_flow_facts() gathers; this file only
+ * acts on the decision.  A literal address is judged as is.  A synthetic
+ * address (handed out by the DNS stub, names.c) stands for a name: when
+ * the decision asks for its answers, the flow waits while the name is
+ * resolved afresh (resolve.c) and is judged again with every answer (one
+ * internal answer denies it, and taints the name for the job's life: DNS
+ * rebinding); the answers are then dialled in order, IPv6 first, the
+ * next one after a failed dial.  Through a proxy overlay the proxy is
+ * dialled and resolves the name itself.  The overlay judged is the
+ * overlay dialled: decision.overlay.
  *
  * A denied connection is reset (SO_LINGER 0) and logged.  An allowed one
  * takes a slot of the fixed flow table and is dialled non-blocking;
@@ -357,7 +360,7 @@ static void log_exception(const struct relay_ctx *c, const struct decision *d,
 	char rule[NBJ_ADDR_STRLEN + 8], t[NBJ_ADDR_STRLEN], p[NBJ_ADDR_STRLEN];
 	struct audit_event ev;
 
-	stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_ALLOWED, "allowed");
+	stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_ALLOWED, DECIDE_ALLOWED);
 	if (d->exception < 0)
 		return;
 	allow_rule_format(&c->cfg->policy->floor_exceptions[d->exception], rule,
@@ -368,7 +371,7 @@ static void log_exception(const struct relay_ctx *c, const struct decision *d,
 	audit_event_init(&ev, AUDIT_FLOOR_EXCEPTION, LANE_TCP);
 	EVENT_SET(&ev, target, t);
 	EVENT_SET(&ev, peer, p);
-	snprintf(ev.reason, sizeof(ev.reason), "floor:%s", floor_reason_name(d->floor));
+	EVENT_SET(&ev, reason, decide_reason_name(decide_reason_of_floor(d->floor)));
 	snprintf(ev.detail, sizeof(ev.detail), "exception=%s", rule);
 	(void)audit_send(&c->cfg->audit, &ev);
 }
@@ -376,7 +379,7 @@ static void log_exception(const struct relay_ctx *c, const struct decision *d,
 /* Log, count and audit a denial, with the name a synthetic target stands
  * for and what it resolved to (@answers, may be NULL) */
 static void deny(struct relay_ctx *c, const struct nbj_addr *target,
-		 const struct nbj_addr *peer, int name, const char *reason,
+		 const struct nbj_addr *peer, int name, enum decide_reason reason,
 		 const struct nbj_addr *answers, size_t n_answers)
 {
 	char t[NBJ_ADDR_STRLEN + NBJ_NAME_MAX + 8], p[NBJ_ADDR_STRLEN];
@@ -394,10 +397,39 @@ static void deny(struct relay_ctx *c, const struct nbj_addr *target,
 		nbj_addr_format(target, t, sizeof(t));
 	}
 	log_info("deny tcp %s from %s reason=%s", t, nbj_addr_format(peer, p, sizeof(p)),
-		 reason);
+		 decide_reason_name(reason));
 	audit_deny(&c->cfg->audit, LANE_TCP, 0, NULL, t,
 		   nbj_addr_list_format(answers, n_answers, resolved, sizeof(resolved)),
 		   NULL, p, reason);
+}
+
+/* Log, count and audit a flow that its overlay cannot carry, with the
+ * overlay's name and reason "overlay:WHY" (counted as overlay-failed) */
+static void overlay_deny(struct relay_ctx *c, const struct nbj_addr *target,
+			 const struct nbj_addr *peer, int name, unsigned overlay,
+			 const char *why)
+{
+	const char *ov = policy_overlay_name(c->cfg->policy, overlay);
+	char t[NBJ_ADDR_STRLEN + NBJ_NAME_MAX + 8], p[NBJ_ADDR_STRLEN], a[NBJ_ADDR_STRLEN];
+	char reason[96];
+	struct audit_event ev;
+
+	if (name >= 0)
+		snprintf(t, sizeof(t), "%s:%u(%s)", c->names[name].name, target->port,
+			 nbj_addr_format(target, a, sizeof(a)));
+	else
+		nbj_addr_format(target, t, sizeof(t));
+	nbj_addr_format(peer, p, sizeof(p));
+	snprintf(reason, sizeof(reason), "overlay:%s", why);
+	c->denied++;
+	log_info("deny tcp %s from %s reason=%s overlay=%s", t, p, reason, ov);
+	stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_DENIED, DECIDE_OVERLAY_FAILED);
+	audit_event_init(&ev, AUDIT_DENY, LANE_TCP);
+	EVENT_SET(&ev, target, t);
+	EVENT_SET(&ev, peer, p);
+	EVENT_SET(&ev, reason, reason);
+	EVENT_SET(&ev, overlay, ov);
+	(void)audit_send(&c->cfg->audit, &ev);
 }
 
 /* The flow goes through a proxy's handshake (socks5, tor, http-connect) */
@@ -407,16 +439,6 @@ static bool flow_via_proxy(const struct relay_ctx *c, const struct flow *f)
 
 	return !f->inbound && f->overlay != OVERLAY_DIRECT_INDEX && p->overlays &&
 	       overlay_via_proxy(&p->overlays[f->overlay]);
-}
-
-/* An i2p overlay reaches .i2p destinations only: no addresses, no other
- * names (there is no outproxy) */
-static bool flow_not_for_overlay(const struct relay_ctx *c, const struct flow *f)
-{
-	const struct nbj_policy *p = c->cfg->policy;
-
-	return p->overlays && p->overlays[f->overlay].kind == OVERLAY_I2P &&
-	       (f->name < 0 || !sam_is_destination(c->names[f->name].name));
 }
 
 /* The interface a flow's dial is bound to (tailscale), or NULL */
@@ -532,27 +554,8 @@ static bool dial_next(struct relay_ctx *c, uint32_t slot)
 void tcp_overlay_failed(struct relay_ctx *c, uint32_t slot, const char *why)
 {
 	struct flow *f = &c->flows[slot];
-	const char *name = policy_overlay_name(c->cfg->policy, f->overlay);
-	char t[NBJ_ADDR_STRLEN + NBJ_NAME_MAX + 8], p[NBJ_ADDR_STRLEN], a[NBJ_ADDR_STRLEN];
-	char reason[96];
-	struct audit_event ev;
 
-	if (f->name >= 0)
-		snprintf(t, sizeof(t), "%s:%u(%s)", c->names[f->name].name, f->target.port,
-			 nbj_addr_format(&f->target, a, sizeof(a)));
-	else
-		nbj_addr_format(&f->target, t, sizeof(t));
-	nbj_addr_format(&f->peer, p, sizeof(p));
-	snprintf(reason, sizeof(reason), "overlay:%s", why);
-	c->denied++;
-	log_info("deny tcp %s from %s reason=%s overlay=%s", t, p, reason, name);
-	stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_DENIED, "overlay-failed");
-	audit_event_init(&ev, AUDIT_DENY, LANE_TCP);
-	EVENT_SET(&ev, target, t);
-	EVENT_SET(&ev, peer, p);
-	EVENT_SET(&ev, reason, reason);
-	EVENT_SET(&ev, overlay, name);
-	(void)audit_send(&c->cfg->audit, &ev);
+	overlay_deny(c, &f->target, &f->peer, f->name, f->overlay, why);
 	flow_free(c, slot, true);
 }
 
@@ -583,70 +586,117 @@ static void dial_failed(struct relay_ctx *c, uint32_t slot, int err)
 	flow_free(c, slot, true);
 }
 
+/* The revocation flag, read without acting on it (relay_revoked() cuts
+ * every live flow the first time it sees it) */
+static bool job_revoked(const struct relay_ctx *c)
+{
+	const struct job_stats *s = c->cfg->audit.stats;
+
+	return c->revoked || (s && atomic_load(&((struct job_stats *)s)->revoked));
+}
+
+/**
+ * tcp_flow_facts() - what the relay knows of a TCP flow of the job, for
+ * policy_decide(): the name a synthetic target stands for (and whether
+ * it is tainted), the overlay the job's process selected (from the
+ * source port), the host's addresses, the revocation flag
+ * @c:		relay context
+ * @target:	the flow's original destination
+ * @peer:	the job's address and port
+ * @ret:	the facts (lane connect), answers not known yet, rate not
+ *		judged (admission only: tcp_accept's caller sets it)
+ *
+ * `nbjail explain` gathers the same facts (explain_facts()); the unit
+ * test test-decide checks that both decide alike.
+ *
+ * Return: the name slot @target stands for, or -1
+ */
+int tcp_flow_facts(struct relay_ctx *c, const struct nbj_addr *target,
+		   const struct nbj_addr *peer, struct decide_facts *ret)
+{
+	int selected = relay_selected_overlay(c, peer);
+	bool synthetic;
+	int name = names_from_synthetic(c, target, &synthetic);
+
+	if (name >= 0 && !c->names[name].name[0])
+		name = -1;
+	*ret = (struct decide_facts){
+		.lane = DECIDE_LANE_CONNECT,
+		.policy = c->cfg->policy,
+		.floor = hostaddr_floor(c),
+		.name = name >= 0 ? c->names[name].name : NULL,
+		.addr = *target,
+		.port = target->port,
+		.synthetic = synthetic,
+		.answers_state = DECIDE_ANSWERS_PENDING,
+		.selected = selected < 0 ? DECIDE_SELECTED_UNMARKED : selected,
+		.revoked = job_revoked(c),
+		.tainted = name >= 0 && c->names[name].tainted,
+	};
+	return name;
+}
+
+/* An allowed flow: count it (audit a floor exception), then dial what
+ * the decision says: the target, the overlay's proxy, or the answers */
+static void flow_dial(struct relay_ctx *c, uint32_t slot, const struct decision *d,
+		      const struct nbj_addr *answers, size_t n)
+{
+	struct flow *f = &c->flows[slot];
+
+	log_exception(c, d, &f->target, &f->peer);
+	f->overlay = d->overlay;
+	f->next_answer = 0;
+	if (d->dial == DIAL_ANSWERS) {
+		memcpy(f->answers, answers, n * sizeof(*answers));
+		f->n_answers = (unsigned)n;
+	} else {
+		f->answers[0] = d->dial == DIAL_PROXY ? c->cfg->policy->overlays[d->overlay].proxy
+						     : f->target;
+		f->n_answers = 1;
+	}
+	if (!dial_next(c, slot))
+		dial_failed(c, slot, d->dial == DIAL_ANSWERS ? EHOSTUNREACH : errno ? errno : EIO);
+}
+
 static void accept_one(struct relay_ctx *c, int job_fd, int family,
 		       const struct nbj_addr *peer)
 {
+	struct decide_facts facts;
 	struct nbj_addr target;
 	struct decision d;
-	bool synthetic;
-	char reason[64];
 	uint32_t slot;
-	int err, name, selected;
+	int err, name;
 	struct flow *f;
 
 	err = original_dst(job_fd, family, &target);
 	if (err < 0) {
-		deny(c, NULL, peer, -1, "no-original-dst", NULL, 0);
+		deny(c, NULL, peer, -1, DECIDE_NO_ORIGINAL_DST, NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
-	if (relay_revoked(c)) {
-		deny(c, &target, peer, -1, "revoked", NULL, 0);
-		reset_close(job_fd);
-		return;
-	}
-	if (dns_is_resolver(c, &target)) {
+	if (!job_revoked(c) && dns_is_resolver(c, &target)) {
 		struct sockaddr_storage ss;
 		socklen_t len = nbj_addr_to_sockaddr(peer, &ss);
 
 		dns_tcp_accept(c, job_fd, (struct sockaddr *)&ss, len);
 		return;
 	}
-	if (!hostaddr_floor(c)) {
-		deny(c, &target, peer, -1, "floor-unknown", NULL, 0);
-		reset_close(job_fd);
-		return;
-	}
-	selected = relay_selected_overlay(c, peer);
-	if (selected < 0) {
-		deny(c, &target, peer, -1, "select-unmarked", NULL, 0);
-		reset_close(job_fd);
-		return;
-	}
-	name = names_from_synthetic(c, &target, &synthetic);
-	if (synthetic && (name < 0 || c->names[name].tainted)) {
-		deny(c, &target, peer, name,
-		     name < 0 ? "unknown-synthetic" : "rebinding", NULL, 0);
-		reset_close(job_fd);
-		return;
-	}
-	if (!synthetic) {
-		policy_decide_routed(c->cfg->policy, hostaddr_floor(c), &target, &d);
-		if (!d.allow) {
-			deny(c, &target, peer, -1,
-			     decision_reason_format(&d, reason, sizeof(reason)), NULL, 0);
-			reset_close(job_fd);
-			return;
-		}
-	}
-	if (over_concurrency(c)) {
-		deny(c, &target, peer, name, "rate", NULL, 0);
+	name = tcp_flow_facts(c, &target, peer, &facts);
+	facts.over_rate = over_concurrency(c);
+	policy_decide(&facts, &d);
+	if (d.verdict == VERDICT_DENY) {
+		if (d.reason == DECIDE_REVOKED)
+			(void)relay_revoked(c);	/* cuts the live flows, once */
+		if (d.reason == DECIDE_OVERLAY_FAILED)
+			overlay_deny(c, &target, peer, name, d.overlay, d.detail);
+		else
+			deny(c, &target, peer, name, d.reason, NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
 	if (flow_alloc(c, &slot) < 0) {
 		c->full++;
-		deny(c, &target, peer, name, "flow-table-full", NULL, 0);
+		deny(c, &target, peer, name, DECIDE_FLOW_TABLE_FULL, NULL, 0);
 		reset_close(job_fd);
 		return;
 	}
@@ -655,67 +705,29 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 	f->peer = *peer;
 	f->side[FLOW_SIDE_JOB].fd = job_fd;
 	f->deadline = now_s() + DIAL_TIMEOUT_S;
-
-	if (synthetic) {
-		const char *nm = c->names[name].name;
-		unsigned ov = policy_route_name_from(c->cfg->policy, nm, target.port,
-						     (unsigned)selected);
-
-		f->name = name;
-		f->sni_check = true;
-		if (ov == OVERLAY_DIRECT_INDEX && policy_name_needs_overlay(nm)) {
-			deny(c, &target, peer, name, "overlay-required", NULL, 0);
-			flow_free(c, slot, true);
-			return;
-		}
-		f->overlay = ov;
-		if (flow_not_for_overlay(c, f)) {
-			tcp_overlay_failed(c, slot, "not-an-i2p-destination");
-			return;
-		}
-		if (flow_via_proxy(c, f)) {
-			/* the overlay resolves the name: the host never does */
-			if (!policy_name_port_allowed(c->cfg->policy, nm, target.port)) {
-				deny(c, &target, peer, name, "not-allowed", NULL, 0);
-				flow_free(c, slot, true);
-				return;
-			}
-			stats_count(c->cfg->audit.stats, LANE_TCP, OUTCOME_ALLOWED, "allowed");
-			f->overlay = ov;
-			f->answers[0] = c->cfg->policy->overlays[ov].proxy;
-			f->n_answers = 1;
-			if (!dial_next(c, slot))
-				dial_failed(c, slot, errno ? errno : EIO);
-			return;
-		}
-		f->state = FLOW_RESOLVING;
-		if (c->names[name].cached_until > now_s()) {
-			/* resolved for an earlier flow, within its TTL: judged
-			 * again (policy, floor), dialled without asking again */
-			struct name_entry *e = &c->names[name];
-
-			tcp_resolved(c, slot, f->gen & 0x3fffffff, ARES_SUCCESS, e->cached,
-				     e->n_cached, 0);
-			return;
-		}
-		if (resolve_start(c, c->names[name].name,
-				  RESOLVE_COOKIE(RESOLVE_FOR_FLOW, slot, f->gen)) < 0) {
-			deny(c, &target, peer, name, "resolve-failed", NULL, 0);
-			flow_free(c, slot, true);
-		}
+	f->name = name;
+	f->sni_check = name >= 0;
+	f->overlay = d.overlay;
+	if (d.verdict == VERDICT_ALLOW) {
+		flow_dial(c, slot, &d, NULL, 0);
 		return;
 	}
-	log_exception(c, &d, &target, peer);
-	f->overlay = policy_route_addr_from(c->cfg->policy, &target, (unsigned)selected);
-	if (flow_not_for_overlay(c, f)) {
-		tcp_overlay_failed(c, slot, "not-an-i2p-destination");
+	/* VERDICT_NEED_ANSWERS: a name dialled by the relay itself */
+	f->state = FLOW_RESOLVING;
+	if (c->names[name].cached_until > now_s()) {
+		/* resolved for an earlier flow, within its TTL: judged
+		 * again (policy, floor), dialled without asking again */
+		struct name_entry *e = &c->names[name];
+
+		tcp_resolved(c, slot, f->gen & 0x3fffffff, ARES_SUCCESS, e->cached,
+			     e->n_cached, 0);
 		return;
 	}
-	f->answers[0] = flow_via_proxy(c, f) ? c->cfg->policy->overlays[f->overlay].proxy
-					     : target;
-	f->n_answers = 1;
-	if (!dial_next(c, slot))
-		dial_failed(c, slot, errno ? errno : EIO);
+	if (resolve_start(c, c->names[name].name,
+			  RESOLVE_COOKIE(RESOLVE_FOR_FLOW, slot, f->gen)) < 0) {
+		deny(c, &target, peer, name, DECIDE_RESOLVE_FAILED, NULL, 0);
+		flow_free(c, slot, true);
+	}
 }
 
 /**
@@ -731,43 +743,33 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 void tcp_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		  const struct nbj_addr *answers, size_t n, unsigned ttl)
 {
+	struct decide_facts facts;
 	struct decision d;
-	char reason[64];
 	struct flow *f;
+	size_t n_ok = status == ARES_SUCCESS ? n : 0;
 
 	if (slot >= c->cfg->max_flows)
 		return;
 	f = &c->flows[slot];
 	if (!f->used || f->state != FLOW_RESOLVING || (f->gen & 0x3fffffff) != gen)
 		return;	/* timed out meanwhile; the slot may serve another flow */
-	if (status != ARES_SUCCESS && status != ARES_ENODATA && status != ARES_ENOTFOUND) {
-		deny(c, &f->target, &f->peer, f->name, "resolve-failed", NULL, 0);
-		flow_free(c, slot, true);
-		return;
-	}
-	if (!hostaddr_floor(c)) {
-		deny(c, &f->target, &f->peer, f->name, "floor-unknown", NULL, 0);
-		flow_free(c, slot, true);
-		return;
-	}
-	policy_decide_name(c->cfg->policy, hostaddr_floor(c), c->names[f->name].name,
-			   f->target.port, answers, status == ARES_SUCCESS ? n : 0, &d);
-	if (!d.allow) {
-		if (d.reason == DECIDE_FLOOR)
+	(void)tcp_flow_facts(c, &f->target, &f->peer, &facts);
+	facts.tainted = false;	/* judged at accept; the answers speak now */
+	facts.answers_state = status == ARES_SUCCESS ? DECIDE_ANSWERS_OK :
+			      status == ARES_ENODATA || status == ARES_ENOTFOUND ?
+			      DECIDE_ANSWERS_NONE : DECIDE_ANSWERS_FAILED;
+	facts.answers = answers;
+	facts.n_answers = n_ok;
+	policy_decide(&facts, &d);
+	if (d.verdict != VERDICT_ALLOW) {
+		if (decide_reason_is_floor(d.reason))
 			c->names[f->name].tainted = true;
-		deny(c, &f->target, &f->peer, f->name,
-		     decision_reason_format(&d, reason, sizeof(reason)), answers,
-		     status == ARES_SUCCESS ? n : 0);
+		deny(c, &f->target, &f->peer, f->name, d.reason, answers, n_ok);
 		flow_free(c, slot, true);
 		return;
 	}
-	log_exception(c, &d, &f->target, &f->peer);
 	names_cache_store(c, f->name, answers, n, ttl);
-	memcpy(f->answers, answers, n * sizeof(*answers));
-	f->n_answers = (unsigned)n;
-	f->next_answer = 0;
-	if (!dial_next(c, slot))
-		dial_failed(c, slot, EHOSTUNREACH);
+	flow_dial(c, slot, &d, answers, n);
 }
 
 /**
@@ -820,6 +822,8 @@ void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		struct nbj_addr peer = { 0 }, to = c->cfg->job_addrs[0];
+		struct decide_facts facts;
+		struct decision d;
 		char a[NBJ_ADDR_STRLEN];
 		uint32_t slot;
 		struct flow *f;
@@ -841,9 +845,17 @@ void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
 				peer = v4;
 		}
 		nbj_addr_format(&peer, a, sizeof(a));
-		if (relay_revoked(c) || over_concurrency(c) || flow_alloc(c, &slot) < 0) {
+		facts = (struct decide_facts){
+			.lane = DECIDE_LANE_PUBLISH,
+			.policy = p,
+			.revoked = relay_revoked(c),
+			.over_rate = over_concurrency(c),
+			.publish_overlay = e->overlay,
+		};
+		policy_decide(&facts, &d);
+		if (d.verdict != VERDICT_ALLOW || flow_alloc(c, &slot) < 0) {
 			log_info("inbound tcp from %s to port %u refused: %s", a, e->to,
-				 c->revoked ? "revoked" : "flow limit");
+				 d.reason == DECIDE_REVOKED ? "revoked" : "flow limit");
 			reset_close(fd);
 			continue;
 		}
@@ -1048,7 +1060,7 @@ static int sni_check(struct relay_ctx *c, uint32_t slot)
 		f->sni_check = false;
 		return 1;
 	}
-	deny(c, &f->target, &f->peer, f->name, "sni-mismatch", NULL, 0);
+	deny(c, &f->target, &f->peer, f->name, DECIDE_SNI_MISMATCH, NULL, 0);
 	if (r == 1)
 		log_info("sni-mismatch: the job asked for '%.253s' through the address of %s",
 			 sni, c->names[f->name].name);
@@ -1182,7 +1194,7 @@ void tcp_timer(struct relay_ctx *c)
 		if (!f->used || f->state == FLOW_RELAYING || f->deadline > now)
 			continue;
 		if (f->state == FLOW_RESOLVING) {
-			deny(c, &f->target, &f->peer, f->name, "resolve-failed", NULL, 0);
+			deny(c, &f->target, &f->peer, f->name, DECIDE_RESOLVE_FAILED, NULL, 0);
 			flow_free(c, i, true);
 		} else if (f->state == FLOW_PROXY) {
 			tcp_overlay_failed(c, i, "proxy-timeout");

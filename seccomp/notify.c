@@ -13,7 +13,8 @@
  *      msg_name, or every mmsghdr of a sendmmsg
  *   3. check SECCOMP_IOCTL_NOTIF_ID_VALID: if the thread died (and its
  *      pid could have been reused) while we read, nothing read is used
- *   4. judge it (seccomp/verdict.c for IPv4/IPv6; pathname AF_UNIX
+ *   4. judge it (IPv4/IPv6: policy_decide() through seccomp/verdict.c,
+ *      with the caller's overlay selection read once; pathname AF_UNIX
  *      sockets here, by inode: see below); fetch the socket itself with
  *      pidfd_getfd() only when the verdict needs its type
  *   5. answer: SECCOMP_USER_NOTIF_FLAG_CONTINUE, or an errno (EACCES for
@@ -111,6 +112,9 @@ struct call_ctx {
 	int sockfd;		/* in the caller */
 	int sotype;		/* 0 until fetched */
 	bool inet;		/* an IPv4/IPv6 address was judged */
+	int selected;		/* the caller's overlay, DECIDE_SELECTED_*;
+				 * read once per call (caller_selection()) */
+	bool selected_known;
 	char target[NBJ_ADDR_STRLEN + 4 * NBJ_UNIX_PATH_MAX];
 };
 
@@ -202,11 +206,23 @@ static int fetch_sotype(struct call_ctx *c)
 	return 0;
 }
 
-static void deny(struct verdict *v, int err, const char *reason)
+/* Refuse the call for @reason: counted and audited */
+static void deny(struct verdict *v, int err, enum decide_reason reason)
 {
 	v->deny = true;
+	v->audit = true;
 	v->err = err;
-	snprintf(v->reason, sizeof(v->reason), "%s", reason);
+	v->reason = reason;
+}
+
+/* Fail the call as the kernel itself would (bad address, no such file):
+ * not a policy refusal, not audited */
+static void fail(struct verdict *v, int err)
+{
+	v->deny = true;
+	v->audit = false;
+	v->err = err;
+	v->reason = DECIDE_OTHER;
 }
 
 /* Audit-safe text: every byte outside printable ASCII, the space and the
@@ -290,13 +306,13 @@ static void judge_select(struct call_ctx *c, const char *name, size_t len,
 	escape(name, len, nm, sizeof(nm));
 	snprintf(c->target, sizeof(c->target), "select:%s", nm);
 	if (len >= sizeof(nm) || memchr(name, '\0', len)) {
-		deny(v, ENOENT, "select-unknown-overlay");
+		deny(v, ENOENT, DECIDE_SELECT_UNKNOWN_OVERLAY);
 		return;
 	}
 	memcpy(nm, name, len);
 	nm[len] = '\0';
 	if (!p->select_allowed) {
-		deny(v, EACCES, "select-denied");
+		deny(v, EACCES, DECIDE_SELECT_DENIED);
 		return;
 	}
 	if (!strcmp(nm, "direct"))
@@ -305,22 +321,22 @@ static void judge_select(struct call_ctx *c, const char *name, size_t len,
 		if (!strcmp(p->overlays[i].name, nm))
 			index = (int)i;
 	if (index < 0) {
-		deny(v, ENOENT, "select-unknown-overlay");
+		deny(v, ENOENT, DECIDE_SELECT_UNKNOWN_OVERLAY);
 		return;
 	}
 	if (!c->n->scope.selection) {
-		deny(v, EOPNOTSUPP, "select-unsupported");
+		deny(v, EOPNOTSUPP, DECIDE_SELECT_UNSUPPORTED);
 		return;
 	}
 	tgid = tgid_of(c->pid);
 	if (tgid < 0 || seccomp_notify_id_valid(c->n->fd, c->n->req->id) < 0) {
-		deny(v, ESRCH, "");
+		fail(v, ESRCH);
 		return;
 	}
 	err = selection_move(c->n->scope.selection, (unsigned)index, nm, tgid);
 	if (err < 0) {
 		log_warn("select %s for pid %d: %s", nm, tgid, strerror(-err));
-		deny(v, EACCES, "select-failed");
+		deny(v, EACCES, DECIDE_SELECT_FAILED);
 		return;
 	}
 	log_info("select: pid %d and what it starts dial through overlay %s", tgid, nm);
@@ -348,7 +364,7 @@ static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
 	if (len <= off || sun->sun_path[0] == '\0')
 		return; /* unnamed or abstract: per network namespace */
 	if (len > sizeof(*sun)) {
-		deny(v, EINVAL, "");
+		fail(v, EINVAL);
 		return;
 	}
 	plen = strnlen(sun->sun_path, len - off);
@@ -370,25 +386,25 @@ static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
 		if (err == 0 && is_private_dev(c->n, st.st_dev))
 			return;
 		if (err == -ENOENT || err == -ENOTDIR) {
-			deny(v, -err, "");
+			fail(v, -err);
 			return;
 		}
-		deny(v, EACCES, err < 0 ? "unix-path-unresolvable" : "unix-path");
+		deny(v, EACCES, err < 0 ? DECIDE_UNIX_PATH_UNRESOLVABLE : DECIDE_UNIX_PATH);
 		return;
 	}
 
 	err = resolve_in_job(c->pid, path, 0, &st);
 	if (err == -ENOENT || err == -ENOTDIR) {
-		deny(v, -err, ""); /* what the kernel would answer */
+		fail(v, -err); /* what the kernel would answer */
 		return;
 	}
 	if (err < 0) {
-		deny(v, EACCES, "unix-path-unresolvable");
+		deny(v, EACCES, DECIDE_UNIX_PATH_UNRESOLVABLE);
 		return;
 	}
 	if (is_private_dev(c->n, st.st_dev) || unix_allowed_inode(c, &st))
 		return;
-	deny(v, EACCES, "unix-path");
+	deny(v, EACCES, DECIDE_UNIX_PATH);
 }
 
 /* One connect attempt leaving the job: the job's and the tenant's
@@ -408,11 +424,34 @@ static bool connect_rate_ok(const struct notifier *n)
 	       rate_take(&a->tenant->connects, &s->tenant_connects_limit, 1, now);
 }
 
+/*
+ * The overlay the caller's process subtree selected (nbjail-select), for
+ * the decision and for the socket's mark: read from its cgroup once per
+ * call; DECIDE_SELECTED_NONE when the job cannot select (the default),
+ * DECIDE_SELECTED_UNKNOWN when the cgroup cannot be read (refused)
+ */
+static int caller_selection(struct call_ctx *c)
+{
+	const struct notify_scope *s = &c->n->scope;
+	int index;
+
+	if (c->selected_known)
+		return c->selected;
+	c->selected_known = true;
+	c->selected = DECIDE_SELECTED_NONE;
+	if (s->selection && c->call != NOTIFY_BIND && c->call != NOTIFY_LISTEN) {
+		index = selection_overlay_of(s->selection, s->policy, c->pid);
+		c->selected = index < 0 ? DECIDE_SELECTED_UNKNOWN : index;
+	}
+	return c->selected;
+}
+
 /* Judge one socket address at @uaddr (length @ulen) in the caller */
 static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 			   struct verdict *v)
 {
 	struct sockaddr_storage ss = { 0 };
+	struct verdict_call vc = { 0 };
 	struct nbj_addr a;
 	long err;
 
@@ -420,12 +459,12 @@ static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 	if (!uaddr || !ulen)
 		return; /* no address: the kernel uses the connected peer */
 	if (ulen > sizeof(ss)) {
-		deny(v, EINVAL, "");
+		fail(v, EINVAL);
 		return;
 	}
 	err = read_mem(c->pid, &ss, uaddr, ulen);
 	if (err < 0) {
-		deny(v, EFAULT, "");
+		fail(v, EFAULT);
 		return;
 	}
 	switch (ss.ss_family) {
@@ -443,28 +482,29 @@ static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 	case AF_INET:
 		if (nbj_addr_from_sockaddr((struct sockaddr *)&ss, (socklen_t)ulen,
 					   &a) < 0) {
-			deny(v, EINVAL, "");
+			fail(v, EINVAL);
 			return;
 		}
 		c->inet = true;
 		nbj_addr_format(&a, c->target, sizeof(c->target));
-		if (c->call == NOTIFY_CONNECT && !verdict_is_local(&c->n->scope, &a) &&
-		    !connect_rate_ok(c->n)) {
-			deny(v, ECONNREFUSED, "rate");
-			return;
-		}
+		vc.call = c->call;
+		vc.selected = caller_selection(c);
+		if (c->call == NOTIFY_CONNECT && !verdict_is_local(&c->n->scope, &a))
+			vc.over_rate = !connect_rate_ok(c->n);
 		for (int round = 0; round < 2; round++) {
-			verdict_inet(&c->n->scope, c->call, c->sotype, &a, v);
+			vc.sotype = c->sotype;
+			verdict_inet(&c->n->scope, &vc, &a, v);
 			if (!v->need_type)
 				return;
 			if (fetch_sotype(c) < 0)
 				break;
 		}
-		deny(v, EACCES, "socket-type-unknown");
+		deny(v, EACCES, DECIDE_SOCKET_TYPE_UNKNOWN);
 		return;
 	default:
 		snprintf(c->target, sizeof(c->target), "family=%u", ss.ss_family);
-		deny(v, EAFNOSUPPORT, "address-family");
+		deny(v, EAFNOSUPPORT, DECIDE_ADDRESS_FAMILY);
+		v->audit = false;	/* as the kernel answers: not audited */
 		return;
 	}
 }
@@ -475,7 +515,7 @@ static void judge_sendmsg(struct call_ctx *c, uint64_t umsg, struct verdict *v)
 
 	memset(v, 0, sizeof(*v));
 	if (read_mem(c->pid, &m, umsg, sizeof(m)) < 0) {
-		deny(v, EFAULT, "");
+		fail(v, EFAULT);
 		return;
 	}
 	judge_sockaddr(c, (uint64_t)(uintptr_t)m.msg_name,
@@ -493,7 +533,7 @@ static void judge_sendmmsg(struct call_ctx *c, uint64_t uvec, uint64_t vlen,
 	if (!vlen)
 		return;
 	if (read_mem(c->pid, n->mmsg, uvec, vlen * sizeof(n->mmsg[0])) < 0) {
-		deny(v, EFAULT, "");
+		fail(v, EFAULT);
 		return;
 	}
 	for (size_t i = 0; i < vlen && !v->deny; i++) {
@@ -525,7 +565,8 @@ static void judge_listen(struct call_ctx *c, struct verdict *v)
 	if (nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &a) < 0)
 		return;
 	nbj_addr_format(&a, c->target, sizeof(c->target));
-	verdict_inet(&c->n->scope, NOTIFY_LISTEN, 0, &a, v);
+	verdict_inet(&c->n->scope, &(struct verdict_call){ .call = NOTIFY_LISTEN,
+			.selected = DECIDE_SELECTED_NONE }, &a, v);
 }
 
 static int call_from_nr(const struct notifier *n, int nr,
@@ -555,7 +596,8 @@ static void audit(const struct call_ctx *c, const struct verdict *v)
 	len = snprintf(line, sizeof(line),
 		       "nbjail[%s]: deny %s %s pid=%d exe=%s reason=%s\n",
 		       c->n->job_id, notify_call_name(c->call),
-		       c->target[0] ? c->target : "-", c->pid, exe_esc, v->reason);
+		       c->target[0] ? c->target : "-", c->pid, exe_esc,
+		       decide_reason_name(v->reason));
 	audit_deny(c->n->scope.audit, LANE_SECCOMP, c->pid,
 		   notify_call_name(c->call), c->target, NULL, exe, NULL, v->reason);
 	if (len > 0 && log_info_allowed())
@@ -576,15 +618,17 @@ static void mark_socket(struct call_ctx *c, struct verdict *v)
 	uint32_t mark;
 	int index;
 
-	index = selection_overlay_of(s->selection, s->policy, c->pid);
+	index = caller_selection(c);
+	if (index == DECIDE_SELECTED_NONE)
+		index = (int)s->policy->default_overlay;
 	if (index < 0) {
-		deny(v, EACCES, "select-unknown");
+		deny(v, EACCES, DECIDE_SELECT_UNKNOWN);
 		return;
 	}
 	fd = fetch_socket(c);
 	mark = SELECT_MARK_BASE + (uint32_t)index + 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0)
-		deny(v, EACCES, "select-mark-failed");
+		deny(v, EACCES, DECIDE_SELECT_MARK_FAILED);
 }
 
 static void handle_one(struct notifier *n)
@@ -601,7 +645,7 @@ static void handle_one(struct notifier *n)
 	c.sockfd = (int)req->data.args[0];
 
 	if (call_from_nr(n, req->data.nr, &c.call) < 0) {
-		deny(&v, ENOSYS, "");
+		fail(&v, ENOSYS);
 	} else {
 		switch (c.call) {
 		case NOTIFY_CONNECT:
@@ -621,7 +665,7 @@ static void handle_one(struct notifier *n)
 			judge_listen(&c, &v);
 			break;
 		default:
-			deny(&v, ENOSYS, "");
+			fail(&v, ENOSYS);
 		}
 	}
 
@@ -640,15 +684,14 @@ static void handle_one(struct notifier *n)
 	} else if (v.deny) {
 		resp->error = -v.err;
 		n->n_denied++;
-		if (v.err == EACCES || !strcmp(v.reason, "rate") ||
-		    !strncmp(v.reason, "select", 6))
+		if (v.audit)
 			audit(&c, &v);
 	} else {
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
 		n->n_continued++;
 		if (n->scope.audit)
 			stats_count(n->scope.audit->stats, LANE_SECCOMP,
-				    OUTCOME_ALLOWED, "allowed");
+				    OUTCOME_ALLOWED, DECIDE_ALLOWED);
 	}
 	(void)seccomp_notify_respond(n->fd, resp);
 }

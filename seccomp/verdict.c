@@ -8,28 +8,18 @@
  * relay judge the flow again on the kernel path) or "deny" with an errno
  * and a reason for the audit line.
  *
- * An IPv4 or IPv6 target of connect(), sendto(), sendmsg() and
- * sendmmsg() is judged in this order:
+ * An IPv4 or IPv6 target of connect(), sendto(), sendmsg(),
+ * sendmmsg(), bind() and listen() is judged by policy_decide() (lane
+ * notify; the order is in policy/decide.c): verdict_facts() only gathers
+ * what the supervisor knows (the job's own addresses, its resolver,
+ * whether it has a network, the revocation flag, the caller's overlay
+ * selection, the socket type, the connect rate) and verdict_inet() turns
+ * the decision into an answer: continue, EACCES with the same reason the
+ * relay would log, or "ask again with the socket's type".
  *
- *   1. the job itself: unspecified, loopback (the job's own lo) and the
- *      job's own addresses continue;
- *   2. a revoked job (`nbjail ctl revoke`, a flag in the job's shared
- *      statistics) reaches nothing else: deny; without a veth (minimal,
- *      compute) nothing else exists: deny;
- *   3. DNS: UDP to port 53 of any address, and TCP to the gateway's port
- *      53, continue: nftables hands both to the relay's DNS stub;
- *   4. a synthetic (fake-IP) address continues when the policy allows
- *      names: only the relay knows which name it stands for;
- *   5. policy_decide(), the relay's own floor and allow-list: a deny is
- *      EACCES with the same reason the relay would log;
- *   6. an allowed target continues for TCP; any other protocol is denied
- *      with reason not-relayed, since the relay carries TCP only.
- *
- * Steps 3 and 6 need the socket's type, which the address does not
- * tell; the first call may then ask for it (verdict.need_type) and the
- * caller asks again with the type, so that the common cases cost no
- * extra system calls.  bind() and listen() judge the local address: the
- * wildcard, loopback and the job's own addresses only.
+ * The socket's type is not in the address; the first call may then ask
+ * for it (verdict.need_type) and the caller asks again with the type, so
+ * that the common cases cost no extra system calls.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -56,14 +46,6 @@ static const char *const call_names[NOTIFY_CALL_COUNT] = {
 const char *notify_call_name(enum notify_call call)
 {
 	return call < NOTIFY_CALL_COUNT ? call_names[call] : "?";
-}
-
-static void deny(struct verdict *v, int err, const char *reason)
-{
-	v->deny = true;
-	v->need_type = false;
-	v->err = err;
-	snprintf(v->reason, sizeof(v->reason), "%s", reason);
 }
 
 static bool is_unspecified(const struct nbj_addr *a)
@@ -118,73 +100,70 @@ bool verdict_is_local(const struct notify_scope *s, const struct nbj_addr *a)
 }
 
 /**
- * verdict_inet() - judge an IPv4 or IPv6 address of a notified call
+ * verdict_facts() - what the supervisor knows of a notified call, for
+ * policy_decide()
  * @s:		the job's scope
- * @call:	the system call
- * @sotype:	the socket's type (SOCK_STREAM, ...), 0 when not known yet
+ * @vc:		the call, its socket type, the caller's selection, its rate
  * @target:	the address, v4-mapped IPv6 addresses as given
- * @ret:	the verdict; when @ret->need_type is set, call again with
- *		@sotype filled in
+ * @ret:	the facts (lane notify)
  */
-void verdict_inet(const struct notify_scope *s, enum notify_call call,
-		  int sotype, const struct nbj_addr *target, struct verdict *ret)
+void verdict_facts(const struct notify_scope *s, const struct verdict_call *vc,
+		   const struct nbj_addr *target, struct decide_facts *ret)
 {
 	struct nbj_addr mapped;
 	const struct nbj_addr *a = target;
-	struct decision d;
-	char why[32];
 
-	memset(ret, 0, sizeof(*ret));
 	if (nbj_addr_unmap_v4(target, &mapped))
 		a = &mapped;
+	*ret = (struct decide_facts){
+		.lane = DECIDE_LANE_NOTIFY,
+		.policy = s->policy,
+		.floor = &s->floor,
+		.addr = *a,
+		.port = a->port,
+		.synthetic = nbj_addr_is_synthetic(a),
+		.selected = vc->selected,
+		.revoked = s->audit && s->audit->stats &&
+			   atomic_load(&s->audit->stats->revoked),
+		.over_rate = vc->over_rate,
+		.is_local = is_local(s, a),
+		.is_resolver = in_list(a, s->gateway, s->n_gateway),
+		.has_net = s->has_net,
+		.bind = vc->call == NOTIFY_BIND || vc->call == NOTIFY_LISTEN,
+		.sotype = vc->sotype,
+	};
+}
 
-	if (call == NOTIFY_BIND || call == NOTIFY_LISTEN) {
-		if (!is_local(s, a))
-			deny(ret, EACCES, "bind-foreign-address");
-		return;
-	}
+/**
+ * verdict_inet() - judge an IPv4 or IPv6 address of a notified call
+ * @s:		the job's scope
+ * @vc:		the call, its socket type (0 when not known yet), the
+ *		caller's selection, its rate
+ * @target:	the address, v4-mapped IPv6 addresses as given
+ * @ret:	the verdict; when @ret->need_type is set, call again with
+ *		@vc->sotype filled in
+ */
+void verdict_inet(const struct notify_scope *s, const struct verdict_call *vc,
+		  const struct nbj_addr *target, struct verdict *ret)
+{
+	struct decide_facts f;
+	struct decision d;
 
-	if (is_local(s, a))
-		return;
-	if (s->audit && s->audit->stats && atomic_load(&s->audit->stats->revoked)) {
-		deny(ret, EACCES, "revoked");
-		return;
-	}
-	if (!s->has_net) {
-		deny(ret, EACCES, "no-network");
-		return;
-	}
-
-	if (a->port == 53) {
-		if (in_list(a, s->gateway, s->n_gateway) && sotype == SOCK_STREAM)
-			return;
-		if (!sotype) {
-			ret->need_type = true;
-			return;
-		}
-		if (sotype == SOCK_DGRAM)
-			return;
-	}
-
-	if (nbj_addr_is_synthetic(a) && policy_has_names(s->policy)) {
-		if (!sotype) {
-			ret->need_type = true;
-			return;
-		}
-		if (sotype != SOCK_STREAM)
-			deny(ret, EACCES, "not-relayed");
-		return;
-	}
-
-	policy_decide_routed(s->policy, &s->floor, a, &d);
-	if (!d.allow) {
-		deny(ret, EACCES, decision_reason_format(&d, why, sizeof(why)));
-		return;
-	}
-	if (!sotype) {
+	verdict_facts(s, vc, target, &f);
+	policy_decide(&f, &d);
+	memset(ret, 0, sizeof(*ret));
+	ret->reason = d.reason;
+	switch (d.verdict) {
+	case VERDICT_ALLOW:
+		break;
+	case VERDICT_NEED_TYPE:
 		ret->need_type = true;
-		return;
+		break;
+	case VERDICT_DENY:
+	default:
+		ret->deny = true;
+		ret->audit = true;
+		ret->err = d.reason == DECIDE_RATE ? ECONNREFUSED : EACCES;
+		break;
 	}
-	if (sotype != SOCK_STREAM)
-		deny(ret, EACCES, "not-relayed");
 }

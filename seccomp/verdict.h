@@ -53,11 +53,29 @@ struct notify_scope {
 };
 
 /**
+ * struct verdict_call - the facts of one notified call besides its address
+ * @call:	the system call
+ * @sotype:	the socket's type (SOCK_STREAM, ...), 0 when not known yet
+ * @selected:	the overlay the caller's process subtree selected, or a
+ *		DECIDE_SELECTED_* value (none, unreadable)
+ * @over_rate:	a connect over the job's or tenant's connect rate (the
+ *		token is taken by the caller, counted even when denied)
+ */
+struct verdict_call {
+	enum notify_call call;
+	int sotype;
+	int selected;
+	bool over_rate;
+};
+
+/**
  * struct verdict - the answer to one notified call
  * @deny:	fail the call with -@err; otherwise let the kernel continue
  * @need_type:	ask again with the socket's type
  * @err:	errno for a denied call
- * @reason:	why, for the audit line
+ * @reason:	why (enum decide_reason), for the audit line and counters
+ * @audit:	a refusal by the policy: counted and audited (a call that
+ *		fails as the kernel would fail it is not)
  * @answer:	neither denied nor continued: the call returns 0 at once
  *		(nbjail-select's request, done by the supervisor)
  */
@@ -65,13 +83,16 @@ struct verdict {
 	bool deny;
 	bool answer;
 	bool need_type;
+	bool audit;
 	int err;
-	char reason[32];
+	enum decide_reason reason;
 };
 
 const char *notify_call_name(enum notify_call call);
 bool verdict_is_local(const struct notify_scope *s, const struct nbj_addr *a);
-void verdict_inet(const struct notify_scope *s, enum notify_call call,
-		  int sotype, const struct nbj_addr *target, struct verdict *ret);
+void verdict_facts(const struct notify_scope *s, const struct verdict_call *vc,
+		   const struct nbj_addr *target, struct decide_facts *ret);
+void verdict_inet(const struct notify_scope *s, const struct verdict_call *vc,
+		  const struct nbj_addr *target, struct verdict *ret);
 
 #endif /* NBJ_SECCOMP_VERDICT_H */

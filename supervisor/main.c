@@ -28,7 +28,7 @@
 static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
 	"       nbjail check POLICY-FILE\n"
-	"       nbjail explain [--policy FILE] [--allow PATTERN]... TARGET\n"
+	"       nbjail explain [--policy FILE] [--allow PATTERN]... [--overlay NAME] TARGET\n"
 	"       nbjail ctl jobs | stats [JOB] | recent [N] [JOB] | revoke JOB |\n"
 	"                  revoke --tenant T | metrics   [--json]\n"
 	"       nbjail gc\n"
@@ -435,19 +435,22 @@ out:
 	return rc;
 }
 
-/* nbjail explain [--policy F] [--allow P]... [--floor-exception P]... TARGET */
+/* nbjail explain [--policy F] [--allow P]... [--floor-exception P]...
+ * [--overlay NAME] TARGET */
 static int cmd_explain(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "policy", required_argument, NULL, 'f' },
 		{ "allow", required_argument, NULL, 'a' },
 		{ "floor-exception", required_argument, NULL, OPT_FLOOR_EXCEPTION },
+		{ "overlay", required_argument, NULL, OPT_OVERLAY },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct run_opts o = { 0 };
 	struct nbj_config *cfg = NULL;
 	struct nbj_explanation e;
+	const char *overlay = NULL;
 	int c, rc, err;
 
 	if (run_opts_init(&o, argc) < 0 || nbj_config_new(&cfg) < 0) {
@@ -468,6 +471,9 @@ static int cmd_explain(int argc, char **argv)
 			fputs(usage_text, stdout);
 			rc = 0;
 			goto out;
+		case OPT_OVERLAY:
+			overlay = optarg;
+			break;
 		default:
 			rc = usage_error("explain: unknown or incomplete option '%s'",
 					 argv[optind - 1]);
@@ -481,7 +487,15 @@ static int cmd_explain(int argc, char **argv)
 	rc = apply_run_opts(cfg, &o);
 	if (rc)
 		goto out;
+	if (overlay && nbj_config_set_overlay(cfg, overlay) < 0) {
+		rc = usage_error("--overlay '%s': not an overlay name", overlay);
+		goto out;
+	}
 	err = nbj_explain(cfg, argv[optind], &e);
+	if (err == -ENOENT) {
+		rc = usage_error("--overlay '%s': the policy defines no such overlay", overlay);
+		goto out;
+	}
 	if (err == -EINVAL) {
 		fprintf(stderr, "nbjail: explain: '%s' is not a valid URL, host, host:port, "
 				"IP or [IPv6]:port\n", argv[optind]);
@@ -501,6 +515,8 @@ static int cmd_explain(int argc, char **argv)
 		printf("port:    none given: only rules without a port apply\n");
 	if (e.dial[0])
 		printf("dial:    %s\n", e.dial);
+	if (e.overlay[0])
+		printf("overlay: %s\n", e.overlay);
 	printf("verdict: %s\n", e.allow ? "allow" : "deny");
 	printf("reason:  %s\n", e.reason);
 	if (e.floor_exception[0])

@@ -9,6 +9,7 @@
  * reaper.c  PID 1 of the job: setup inside, exec, forward signals, reap
  * job.c     nbj_job_*: the order of everything, and teardown
  * gc.c      nbj_gc(): what a killed supervisor left behind
+ * explain.c nbj_explain(): the relay's decision without a job
  */
 #ifndef NBJ_SUPERVISOR_H
 #define NBJ_SUPERVISOR_H
@@ -55,6 +56,11 @@ struct nbj_config {
 	bool no_journal;
 	char **argv;
 };
+
+struct target;
+int explain_policy(const struct nbj_config *cfg, struct nbj_policy *ret);
+void explain_facts(const struct nbj_policy *p, const struct floor_ctx *fc,
+		   const struct target *t, struct decide_facts *ret);
 
 /**
  * struct workload_creds - who the workload runs as

@@ -121,24 +121,30 @@ int nbj_select_overlay(const char *name);
  * @is_address:		the host is an address (not a name)
  * @port:		port, 0 if none was given or implied
  * @host:		the host as a client would resolve it
- * @dial:		the address and port the relay would dial ("" for names)
+ * @dial:		the address and port the relay would dial: the address,
+ *			a name's first answer, or an overlay's proxy ("" for a
+ *			denied name)
  * @reason:		as in the relay's log lines: "allowed", "floor:CLASS",
  *			"not-allowed", "no-allow-list", "no-answer",
- *			"resolve-failed"
+ *			"resolve-failed", "overlay-required", ...
  * @floor_exception:	the floor exception that let it pass, or ""
  * @resolved:		for a name: every address it resolved to
  * @n_resolved:		their number
+ * @overlay:		the overlay the flow would be dialled through (routes,
+ *			then --overlay, then the default); "" when the policy
+ *			has no overlays
  */
 struct nbj_explanation {
 	bool allow;
 	bool is_address;
 	unsigned short port;
 	char host[256];
-	char dial[64];
+	char dial[128];
 	char reason[64];
 	char floor_exception[96];
 	char resolved[16][64];
 	size_t n_resolved;
+	char overlay[32];
 };
 
 int nbj_explain(const struct nbj_config *cfg, const char *target,

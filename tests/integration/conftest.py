@@ -77,6 +77,7 @@ DNS_RECORDS = [
     "--host-record=www.sub.test,198.51.100.10",
     "--host-record=sub.test,198.51.100.11",
     "--host-record=internal.test,10.0.0.1",
+    "--host-record=cgnat.test,100.64.0.1",          # a tailnet address
     "--host-record=meta.test,169.254.169.254",
     "--host-record=v6internal.test,fd00::1",
     "--host-record=mapped.test,::ffff:10.0.0.1",

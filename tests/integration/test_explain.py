@@ -124,3 +124,68 @@ def test_explain_usage(nbj):
     assert nbjail("explain").returncode == 2
     assert nbjail("explain", "a", "b").returncode == 2
     assert nbjail("explain", "--bogus", "x").returncode == 2
+
+
+def fields_of(cp):
+    return dict((k.strip(), v.strip()) for k, _s, v in
+                (l.partition(":") for l in cp.stdout.splitlines()) if _s)
+
+
+TS_POLICY = ("allow: ['100.64.0.0/10', '198.51.100.10:80', '*.onion']\n"
+             "overlays:\n  ts: {kind: tailscale}\n  tor: {kind: tor}\n"
+             "routes: [{match: '*.onion', overlay: tor}]\n")
+
+
+@pytest.mark.parametrize("extra, flags, target, verdict, reason, overlay, dial", [
+    # the tailnet is reachable through a tailscale overlay only: a route...
+    ("routes: [{match: '100.64.0.0/10', overlay: ts}, {match: '*.onion', overlay: tor}]\n",
+     [], "http://100.100.1.5/", "allow", "allowed", "ts", "100.100.1.5:80"),
+    # ... or the default, not for a flow that goes elsewhere
+    ("default_overlay: ts\n", [], "http://100.100.1.5/", "allow", "allowed", "ts",
+     "100.100.1.5:80"),
+    ("", [], "http://100.100.1.5/", "deny", "floor:cgnat", "direct", "100.100.1.5:80"),
+    # --overlay stands for a process's selection (nbjail-select), after routes
+    ("default_overlay: ts\n", ["--overlay", "direct"], "http://100.100.1.5/", "deny",
+     "floor:cgnat", "direct", "100.100.1.5:80"),
+    ("", ["--overlay", "ts"], "http://100.100.1.5/", "allow", "allowed", "ts",
+     "100.100.1.5:80"),
+    ("", ["--overlay", "tor"], "http://100.100.1.5/", "deny", "floor:cgnat", "tor",
+     "100.100.1.5:80"),
+    # other floor classes stay closed through tailscale
+    ("default_overlay: ts\n", [], "http://10.0.0.1/", "deny", "floor:private", "ts",
+     "10.0.0.1:80"),
+    # a name routed to a proxy is not resolved by the host: the proxy dials
+    ("", [], "http://abc.onion/", "allow", "allowed", "tor",
+     "127.0.0.1:9050 (proxy of overlay tor)"),
+    ("", ["--overlay", "tor"], "http://198.51.100.10/", "allow", "allowed", "tor",
+     "127.0.0.1:9050 (proxy of overlay tor)"),
+    ("", ["--overlay", "tor"], "http://allowed.test/", "deny", "not-allowed", "tor", None),
+])
+def test_explain_overlays_and_routes(nbj, world, tmp_path, extra, flags, target, verdict,
+                                     reason, overlay, dial):
+    p = tmp_path / "p.yaml"
+    text = TS_POLICY
+    if extra.startswith("routes:"):
+        text = text.replace("routes: [{match: '*.onion', overlay: tor}]\n", "")
+    p.write_text(text + extra)
+    cp = nbjail("explain", "--policy", str(p), *flags, target)
+    f = fields_of(cp)
+    assert cp.returncode == (0 if verdict == "allow" else 1), (cp.stdout, cp.stderr)
+    assert (f["verdict"], f["reason"], f["overlay"]) == (verdict, reason, overlay), cp.stdout
+    assert f.get("dial") == dial, cp.stdout
+    assert not any(l.startswith("resolved:") for l in cp.stdout.splitlines()), cp.stdout
+
+
+def test_explain_overlay_names(nbj, world, tmp_path):
+    p = tmp_path / "p.yaml"
+    p.write_text(TS_POLICY)
+    # .onion exists only in its overlay: direct, it is refused, never resolved
+    cp = nbjail("explain", "--allow", "*.onion", "http://abc.onion/")
+    assert cp.returncode == 1 and fields_of(cp)["reason"] == "overlay-required", cp.stdout
+    assert "overlay:" not in cp.stdout  # no overlays in this policy: no overlay line
+    assert not [q for q in world.dns_queries() if q[0] == "abc.onion"], world.dns_queries()
+    # --overlay names an overlay of the policy, or it is a usage error
+    cp = nbjail("explain", "--policy", str(p), "--overlay", "nope", "http://198.51.100.10/")
+    assert cp.returncode == 2 and "no such overlay" in cp.stderr, cp.stderr
+    cp = nbjail("explain", "--policy", str(p), "--overlay", "bad name", "http://198.51.100.10/")
+    assert cp.returncode == 2, cp.stderr

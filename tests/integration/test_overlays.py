@@ -473,6 +473,51 @@ def test_select_errors(nbj, world, tmp_path):
     assert cp.returncode == 2 and "Usage" in cp.stderr
 
 
+def test_select_direct_loses_the_tailnet(nbj, world, tmp_path):
+    """issue 16: the tailnet's hole in the floor (cgnat) belongs to the
+    tailscale overlay the flow is dialled through, not to the job's
+    default.  With tailscale as the default, a process that selected
+    direct is refused 100.64.0.0/10 (the world's leak detector at
+    100.64.0.1 sees nothing); its siblings still go to tailscale (whose
+    interface is missing here: an overlay error, never direct)."""
+    pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\ndefault_overlay: ts\n"
+                 "allow: ['100.64.0.0/10']\npermissions: {network.select: allow}\n")
+    c = "curl -sS --max-time 8 http://100.64.0.1/"
+    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
+                f"{SELECT} direct -- {c}; echo sel=$?; {c}; echo def=$?", timeout=60)
+    assert cp.returncode == 0, cp
+    assert "sel=7" in cp.stdout and "def=" in cp.stdout and "def=0" not in cp.stdout, cp
+    denies = deny_lines(cp.stderr)
+    assert any(t == "100.64.0.1:80" and p.startswith("pid=") and r == "floor:cgnat"
+               for _i, t, p, r in denies), cp.stderr
+    assert "reason=overlay:interface-missing overlay=ts" in cp.stderr, cp.stderr
+    assert world.leaks() == []
+
+
+def test_select_direct_loses_the_tailnet_by_name(nbj, world, tmp_path):
+    """The same for a name that resolves into the tailnet: its synthetic
+    address passes the job's seccomp check, and the relay judges the flow
+    with the overlay it dials: tailscale for the default (the interface
+    is missing: an overlay error), direct for the selection (floor:cgnat,
+    nothing reaches the leak detector at 100.64.0.1)."""
+    pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\ndefault_overlay: ts\n"
+                 "allow: ['cgnat.test:80']\npermissions: {network.select: allow}\n")
+    c = "curl -sS --max-time 8"
+    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
+                f"ip=$(getent ahostsv4 cgnat.test | awk 'NR==1 {{print $1}}'); echo ip=$ip; "
+                f"{c} http://cgnat.test/; echo def=$?; "
+                f"{SELECT} direct -- {c} http://$ip/; echo sel=$?", timeout=60)
+    assert cp.returncode == 0, cp
+    assert "ip=198.18." in cp.stdout, cp
+    assert "def=0" not in cp.stdout and "sel=0" not in cp.stdout and "sel=" in cp.stdout, cp
+    assert any(t.startswith("cgnat.test:80(") and r.startswith("overlay:")
+               for _i, t, _p, r in deny_lines(cp.stderr)), cp.stderr
+    assert "overlay=ts" in cp.stderr, cp.stderr
+    assert any(t.startswith("cgnat.test:80(198.18.") and r == "floor:cgnat"
+               for _i, t, _p, r in deny_lines(cp.stderr)), cp.stderr
+    assert world.leaks() == []
+
+
 @pytest.mark.parametrize("proxy, port", [("socks5", 1080), ("http-connect", 8888)])
 def test_tailscale_through_tailscaleds_proxy(nbj, world, proxies, tailnet, tmp_path, proxy, port):
     """tailscale through tailscaled's SOCKS5 or HTTP proxy (here microsocks

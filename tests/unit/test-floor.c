@@ -207,6 +207,19 @@ static void test_names(void **state)
 		assert_string_not_equal(floor_reason_name((enum floor_reason)r), "unknown");
 }
 
+/* policy_decide() for a literal address, as the relay would see it */
+static void decide_addr(const struct nbj_policy *p, const struct nbj_addr *a,
+			struct decision *d)
+{
+	static const struct floor_ctx none = { 0 };
+	struct decide_facts f = {
+		.lane = DECIDE_LANE_CONNECT, .policy = p, .floor = &none,
+		.addr = *a, .port = a->port, .selected = DECIDE_SELECTED_NONE,
+	};
+
+	policy_decide(&f, d);
+}
+
 static void test_decide(void **state)
 {
 	struct allow_rule rules[2];
@@ -214,7 +227,6 @@ static void test_decide(void **state)
 	struct nbj_policy empty = { 0 };
 	struct decision d;
 	struct nbj_addr a;
-	char buf[64];
 
 	(void)state;
 	assert_int_equal(allow_parse("198.51.100.10:80", &rules[0]), 0);
@@ -222,43 +234,43 @@ static void test_decide(void **state)
 
 	a = addr("198.51.100.10");
 	a.port = 80;
-	policy_decide(&p, NULL, &a, &d);
-	assert_true(d.allow);
-	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)), "allowed");
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
+	assert_string_equal(decide_reason_name(d.reason), "allowed");
 
 	/* the floor beats an allow-everything rule */
 	a = addr("169.254.169.254");
 	a.port = 80;
-	policy_decide(&p, NULL, &a, &d);
-	assert_false(d.allow);
-	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)),
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	assert_string_equal(decide_reason_name(d.reason),
 			    "floor:metadata");
 
 	a = addr("10.0.0.1");
-	policy_decide(&p, NULL, &a, &d);
-	assert_false(d.allow);
-	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)),
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	assert_string_equal(decide_reason_name(d.reason),
 			    "floor:private");
 
 	/* an empty list grants nothing */
 	a = addr("198.51.100.10");
 	a.port = 80;
-	policy_decide(&empty, NULL, &a, &d);
-	assert_false(d.allow);
-	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)),
+	decide_addr(&empty, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	assert_string_equal(decide_reason_name(d.reason),
 			    "no-allow-list");
 
 	/* no matching rule */
 	p.n_allow = 1;
 	a.port = 8080;
-	policy_decide(&p, NULL, &a, &d);
-	assert_false(d.allow);
-	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)),
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
+	assert_string_equal(decide_reason_name(d.reason),
 			    "not-allowed");
 	a = addr("2001:db8::10");
 	a.port = 80;
-	policy_decide(&p, NULL, &a, &d);
-	assert_false(d.allow);
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
 }
 
 static void test_floor_exceptions(void **state)
@@ -279,30 +291,30 @@ static void test_floor_exceptions(void **state)
 
 	a = addr("10.0.0.1");
 	a.port = 80;
-	policy_decide(&p, NULL, &a, &d);
-	assert_true(d.allow);
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
 	assert_int_equal(d.exception, 1);
 	assert_int_equal(d.floor, FLOOR_PRIVATE); /* kept for the audit line */
 
 	a.port = 22; /* the exception names port 80 only */
-	policy_decide(&p, NULL, &a, &d);
-	assert_false(d.allow);
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
 	assert_int_equal(d.exception, -1);
-	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)), "floor:private");
+	assert_string_equal(decide_reason_name(d.reason), "floor:private");
 
 	/* an exception is not an allow rule */
 	a = addr("172.16.0.1");
 	a.port = 80;
-	policy_decide(&p, NULL, &a, &d);
-	assert_false(d.allow);
+	decide_addr(&p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
 	assert_int_equal(d.exception, 0);
-	assert_string_equal(decision_reason_format(&d, buf, sizeof(buf)), "not-allowed");
+	assert_string_equal(decide_reason_name(d.reason), "not-allowed");
 
 	/* public targets never report an exception */
 	a = addr("198.51.100.10");
-	policy_decide(&p, NULL, &a, &d);
+	decide_addr(&p, &a, &d);
 	assert_int_equal(d.exception, -1);
-	assert_false(d.allow);
+	assert_int_equal(d.verdict, VERDICT_DENY);
 
 	assert_string_equal(allow_rule_format(&exc[1], buf, sizeof(buf)), "10.0.0.1:80");
 	assert_string_equal(allow_rule_format(&allow[0], buf, sizeof(buf)), "10.0.0.0/8");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* tests/unit/test-overlay.c - routes, the overlay-only names, and the
- * tailnet's place in the floor (policy/overlay.c) */
+ * tailnet's place in the floor (policy/overlay.c, policy_flow_overlay()) */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -60,6 +60,20 @@ static void setup(struct fixture *f)
 	};
 }
 
+/* policy_decide() for a literal address from a process that selected
+ * nothing (the relay's lane) */
+static void decide_addr(const struct nbj_policy *p, const struct nbj_addr *a,
+			struct decision *d)
+{
+	static const struct floor_ctx none = { 0 };
+	struct decide_facts f = {
+		.lane = DECIDE_LANE_CONNECT, .policy = p, .floor = &none,
+		.addr = *a, .port = a->port, .selected = DECIDE_SELECTED_NONE,
+	};
+
+	policy_decide(&f, d);
+}
+
 static void test_routes(void **state)
 {
 	struct fixture f;
@@ -67,17 +81,27 @@ static void test_routes(void **state)
 
 	(void)state;
 	setup(&f);
-	assert_int_equal(policy_route_name(&f.p, "abc.onion", 80), 1);
-	assert_int_equal(policy_route_name(&f.p, "secret.example", 443), 1);
-	assert_int_equal(policy_route_name(&f.p, "other.example", 443), 0);
+	assert_int_equal(policy_flow_overlay(&f.p, "abc.onion", NULL, 80, DECIDE_SELECTED_NONE), 1);
+	assert_int_equal(policy_flow_overlay(&f.p, "secret.example", NULL, 443, DECIDE_SELECTED_NONE), 1);
+	assert_int_equal(policy_flow_overlay(&f.p, "other.example", NULL, 443, DECIDE_SELECTED_NONE), 0);
 	a = addr("100.100.1.5", 80);
-	assert_int_equal(policy_route_addr(&f.p, &a), 2);
+	assert_int_equal(policy_flow_overlay(&f.p, NULL, &a, a.port, DECIDE_SELECTED_NONE), 2);
 	a = addr("198.51.100.10", 80);
-	assert_int_equal(policy_route_addr(&f.p, &a), 0);
+	assert_int_equal(policy_flow_overlay(&f.p, NULL, &a, a.port, DECIDE_SELECTED_NONE), 0);
 	/* address routes never match names and the other way round */
-	assert_int_equal(policy_route_name(&f.p, "10.0.0.0", 80), 0);
+	assert_int_equal(policy_flow_overlay(&f.p, "10.0.0.0", NULL, 80, DECIDE_SELECTED_NONE), 0);
 	f.p.default_overlay = 1;
-	assert_int_equal(policy_route_name(&f.p, "other.example", 443), 1);
+	assert_int_equal(policy_flow_overlay(&f.p, "other.example", NULL, 443, DECIDE_SELECTED_NONE), 1);
+	/* a process's selection comes after the routes, before the default */
+	assert_int_equal(policy_flow_overlay(&f.p, "other.example", NULL, 443, 0), 0);
+	assert_int_equal(policy_flow_overlay(&f.p, "other.example", NULL, 443, 2), 2);
+	assert_int_equal(policy_flow_overlay(&f.p, "abc.onion", NULL, 80, 0), 1);
+	a = addr("100.100.1.5", 80);
+	assert_int_equal(policy_flow_overlay(&f.p, NULL, &a, 80, 0), 2);
+	/* an out-of-range selection is no selection */
+	assert_int_equal(policy_flow_overlay(&f.p, "other.example", NULL, 443, 7), 1);
+	assert_int_equal(policy_flow_overlay(&f.p, "other.example", NULL, 443,
+					     DECIDE_SELECTED_UNMARKED), 1);
 	assert_string_equal(policy_overlay_name(&f.p, 2), "ts");
 	assert_string_equal(policy_overlay_name(NULL, 2), "direct");
 	/* tor's preset */
@@ -110,22 +134,22 @@ static void test_tailnet_floor(void **state)
 	setup(&f);
 	/* routed to tailscale: cgnat waived, the allow-list decides */
 	a = addr("100.100.1.5", 80);
-	policy_decide_routed(&f.p, NULL, &a, &d);
-	assert_true(d.allow);
+	decide_addr(&f.p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_ALLOW);
 	a = addr("100.100.1.5", 81);
-	policy_decide_routed(&f.p, NULL, &a, &d);
-	assert_false(d.allow);
+	decide_addr(&f.p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
 	assert_int_equal(d.reason, DECIDE_NOT_ALLOWED);
 	/* routed to tailscale, but private: the floor stays */
 	a = addr("10.0.0.1", 80);
-	policy_decide_routed(&f.p, NULL, &a, &d);
-	assert_false(d.allow);
+	decide_addr(&f.p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
 	assert_int_equal(d.floor, FLOOR_PRIVATE);
 	/* not routed there: cgnat stays in the floor */
 	f.p.n_routes = 1;
 	a = addr("100.100.1.5", 80);
-	policy_decide_routed(&f.p, NULL, &a, &d);
-	assert_false(d.allow);
+	decide_addr(&f.p, &a, &d);
+	assert_int_equal(d.verdict, VERDICT_DENY);
 	assert_int_equal(d.floor, FLOOR_CGNAT);
 }
 

@@ -132,18 +132,31 @@ static const struct row {
 	{ NOTIFY_LISTEN, "0.0.0.0", 80, UNKNOWN, false, false, "" },
 };
 
+/* verdict_inet() for a caller that selected nothing, within its rate */
+static void judge(const struct notify_scope *s, enum notify_call call, int sotype,
+		  const struct nbj_addr *a, struct verdict *v)
+{
+	struct verdict_call vc = { .call = call, .sotype = sotype,
+				   .selected = DECIDE_SELECTED_NONE };
+
+	verdict_inet(s, &vc, a, v);
+}
+
 static void check_row(const struct notify_scope *s, const struct row *r)
 {
 	struct nbj_addr a = addr(r->addr, r->port);
 	struct verdict v;
 
-	verdict_inet(s, r->call, r->sotype, &a, &v);
+	const char *reason;
+
+	judge(s, r->call, r->sotype, &a, &v);
+	reason = v.deny ? decide_reason_name(v.reason) : "";
 	if (v.need_type != r->need_type || v.deny != r->deny ||
-	    strcmp(v.reason, r->reason) || (v.deny && v.err != EACCES))
+	    strcmp(reason, r->reason) || (v.deny && v.err != EACCES))
 		fail_msg("%s %s port %u type %d: need_type %d deny %d err %d "
 			 "reason '%s', wanted need_type %d deny %d reason '%s'",
 			 notify_call_name(r->call), r->addr, r->port, r->sotype,
-			 v.need_type, v.deny, v.err, v.reason, r->need_type,
+			 v.need_type, v.deny, v.err, reason, r->need_type,
 			 r->deny, r->reason);
 }
 
@@ -219,14 +232,16 @@ static void test_verdict_fuzz(void **state)
 			if (x & 4)
 				memcpy(a.v6.s6_addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
 		}
-		verdict_inet(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT), 0, &a, &v);
+		judge(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT), 0, &a, &v);
 		assert_false(v.deny && v.need_type);
 		if (v.deny) {
 			assert_int_equal(v.err, EACCES);
-			assert_true(v.reason[0] != '\0');
+			assert_true(v.audit);
+			assert_int_not_equal(v.reason, DECIDE_OTHER);
+			assert_int_not_equal(v.reason, DECIDE_ALLOWED);
 		}
-		verdict_inet(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT),
-			     x & 8 ? SOCK_STREAM : SOCK_DGRAM, &a, &v);
+		judge(&f.s, (enum notify_call)(x % NOTIFY_CALL_COUNT),
+		      x & 8 ? SOCK_STREAM : SOCK_DGRAM, &a, &v);
 		assert_false(v.need_type);
 	}
 }
@@ -274,6 +289,56 @@ static void test_unix_rule_parse(void **state)
 	assert_int_equal(unix_rule_parse(longpath, &r), -ENAMETOOLONG);
 }
 
+/* The tailnet (cgnat) is waived at connect() only for the overlay the
+ * caller will dial through: its selection, not the job's default */
+static void test_selection_and_the_tailnet(void **state)
+{
+	struct overlay ov[2] = { 0 };
+	struct allow_rule allow;
+	struct scope_fixture f;
+	struct nbj_addr a = addr("100.100.100.200", 80);
+	struct verdict v;
+	struct verdict_call vc = { .call = NOTIFY_CONNECT, .sotype = TCP };
+
+	(void)state;
+	scope_init(&f, true, false);
+	strcpy(ov[0].name, "direct");
+	strcpy(ov[1].name, "ts");
+	assert_int_equal(overlay_kind_parse("tailscale", &ov[1]), 0);
+	assert_int_equal(allow_parse("100.64.0.0/10", &allow), 0);
+	f.policy = (struct nbj_policy){ .allow = &allow, .n_allow = 1, .overlays = ov,
+					.n_overlays = 2, .default_overlay = 1,
+					.select_allowed = true };
+
+	vc.selected = DECIDE_SELECTED_NONE;	/* the default: tailscale */
+	verdict_inet(&f.s, &vc, &a, &v);
+	assert_false(v.deny);
+	vc.selected = 1;
+	verdict_inet(&f.s, &vc, &a, &v);
+	assert_false(v.deny);
+	vc.selected = OVERLAY_DIRECT_INDEX;	/* nbjail-select direct */
+	verdict_inet(&f.s, &vc, &a, &v);
+	assert_true(v.deny && v.audit);
+	assert_int_equal(v.err, EACCES);
+	assert_string_equal(decide_reason_name(v.reason), "floor:cgnat");
+	vc.selected = DECIDE_SELECTED_UNKNOWN;	/* the cgroup cannot be read */
+	verdict_inet(&f.s, &vc, &a, &v);
+	assert_true(v.deny);
+	assert_string_equal(decide_reason_name(v.reason), "select-unknown");
+	/* loopback needs no selection */
+	a = addr("127.0.0.1", 80);
+	verdict_inet(&f.s, &vc, &a, &v);
+	assert_false(v.deny);
+	/* the connect rate comes before everything but the job itself */
+	vc.selected = DECIDE_SELECTED_NONE;
+	vc.over_rate = true;
+	a = addr("198.51.100.10", 80);
+	verdict_inet(&f.s, &vc, &a, &v);
+	assert_true(v.deny);
+	assert_int_equal(v.err, ECONNREFUSED);
+	assert_string_equal(decide_reason_name(v.reason), "rate");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +346,7 @@ int main(void)
 		cmocka_unit_test(test_synthetic_with_names),
 		cmocka_unit_test(test_no_network),
 		cmocka_unit_test(test_verdict_fuzz),
+		cmocka_unit_test(test_selection_and_the_tailnet),
 		cmocka_unit_test(test_unix_rule_parse),
 	};
 
