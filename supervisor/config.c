@@ -30,6 +30,7 @@ int nbj_config_new(struct nbj_config **ret)
 	if (!cfg)
 		return -ENOMEM;
 	cfg->profile = NBJ_PROFILE_NET;
+	cfg->terminal_fd = -1;
 	cfg->uid = getuid();
 	cfg->gid = getgid();
 	pool_config_default(&cfg->pool);
@@ -590,6 +591,30 @@ int nbj_config_set_pool(struct nbj_config *cfg, const char *cidr)
 		cfg->pool.v4 = p;
 	else
 		cfg->pool.v6 = p;
+	return 0;
+}
+
+/**
+ * nbj_config_set_terminal() - give the job a terminal of its own
+ * @cfg:	config
+ * @tty_fd:	a pty slave (the caller keeps the master and relays it, as
+ *		nbjail(1) does); borrowed: it must stay open until
+ *		nbj_job_start() returns, then the caller may close it.  -1:
+ *		none (the default)
+ * @stdio:	bit N set (N = 0, 1, 2): the workload's fd N is @tty_fd;
+ *		the others stay the caller's
+ *
+ * The workload always runs in a session of its own; with @tty_fd, that
+ * pty is its controlling terminal.
+ *
+ * Return: 0, or -EINVAL (bits other than 0-2, or a mask without fd)
+ */
+int nbj_config_set_terminal(struct nbj_config *cfg, int tty_fd, unsigned stdio)
+{
+	if ((stdio & ~7u) || (tty_fd < 0 && stdio))
+		return -EINVAL;
+	cfg->terminal_fd = tty_fd < 0 ? -1 : tty_fd;
+	cfg->terminal_stdio = stdio;
 	return 0;
 }
 

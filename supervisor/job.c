@@ -1427,6 +1427,8 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.n_publish_ports = job->has_net ? job->pol.policy.n_publish : 0,
 		.n_select_overlays = !job->selection.ready ? 0 :
 				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
+		.terminal_fd = cfg->terminal_fd,
+		.terminal_stdio = cfg->terminal_stdio,
 	};
 
 	sigset_forwarded(&block);

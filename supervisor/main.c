@@ -6,7 +6,9 @@
  * SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it through a signalfd,
  * and exits with the workload's status (128+N for signal N).  nbjail's
  * own failures use the codes of nbjail.h: 2 usage, 125 setup, 126 cannot
- * execute, 127 not found.  Next: supervisor/job.c.
+ * execute, 127 not found.  When nbjail runs on a terminal, the job gets a
+ * pty of its own, relayed in the same loop (supervisor/pty.c).  Next:
+ * supervisor/job.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +25,7 @@
 
 #include "common/log.h"
 #include "nbjail/nbjail.h"
+#include "supervisor/pty.h"
 
 static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
@@ -132,8 +135,39 @@ static int default_user(struct nbj_config *cfg)
 	return nbj_config_set_user(cfg, (uid_t)u, (gid_t)g);
 }
 
+/*
+ * The run loop: the job's fd, the signalfd and, when nbjail runs on a
+ * terminal, the job's pty (supervisor/pty.c) in one poll().  SIGWINCH
+ * only resizes the job's pty; the other signals are forwarded.
+ */
+static void run_loop(struct nbj_job *job, int sfd, struct pty_relay *tty)
+{
+	while (!nbj_job_dispatch(job)) {
+		struct pollfd pfd[2 + PTY_POLL_FDS] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = nbj_job_fd(job), .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		nfds_t n = 2;
+
+		if (tty->master >= 0)
+			n += pty_relay_poll_fds(tty, pfd + 2);
+		if (poll(pfd, n, -1) < 0 && errno != EINTR)
+			break;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGWINCH)
+				pty_relay_winsize(tty);
+			else
+				(void)nbj_job_kill(job, (int)si.ssi_signo);
+		}
+		if (tty->master >= 0)
+			pty_relay_events(tty, pfd + 2);
+	}
+}
+
 static int run_job(struct nbj_config *cfg, const char *cmd)
 {
+	struct pty_relay tty;
 	struct nbj_job *job = NULL;
 	struct nbj_exit ex;
 	sigset_t mask;
@@ -146,33 +180,40 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGWINCH);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		fprintf(stderr, "nbjail: cannot set up signals: %m\n");
 		return NBJ_EXIT_SETUP;
 	}
 
+	/* never the caller's terminal: a pty of the job's own */
+	err = pty_relay_open(&tty);
+	if (err < 0) {
+		fprintf(stderr, "nbjail: cannot give the job a terminal: %s\n", strerror(-err));
+		return NBJ_EXIT_SETUP;
+	}
+	if (err > 0 && nbj_config_set_terminal(cfg, tty.slave, tty.stdio) < 0) {
+		pty_relay_close(&tty);
+		return NBJ_EXIT_SETUP;
+	}
+
 	log_phase("configured");
 	err = nbj_job_start(cfg, &job);
 	log_phase("job started");
+	pty_relay_slave_close(&tty);
 	if (err < 0) {
+		pty_relay_close(&tty);
 		if (err == -EINVAL)
 			fprintf(stderr, "nbjail: invalid job configuration\n");
 		return NBJ_EXIT_SETUP;
 	}
+	if (pty_relay_raw(&tty) < 0)
+		fprintf(stderr, "nbjail: cannot put the terminal in raw mode: %m\n");
 
-	while (!nbj_job_dispatch(job)) {
-		struct pollfd pfd[2] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = nbj_job_fd(job), .events = POLLIN },
-		};
-		struct signalfd_siginfo si;
-
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			break;
-		while (read(sfd, &si, sizeof(si)) == sizeof(si))
-			(void)nbj_job_kill(job, (int)si.ssi_signo);
-	}
+	run_loop(job, sfd, &tty);
+	pty_relay_drain(&tty, 2000);
+	pty_relay_close(&tty);
 	err = nbj_job_wait_detached(job, &ex);
 	log_phase("workload ended");
 	nbj_job_free(job);

@@ -47,6 +47,7 @@
 #include "netns/nft.h"
 #include "seccomp/filter.h"
 #include "seccomp/notify.h"
+#include "supervisor/pty.h"
 #include "supervisor/supervisor.h"
 
 static const int forwarded_signals[] = {
@@ -123,7 +124,10 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
-	err = creds_apply(p->creds);
+	/* its own session, and its own pty if nbjail runs on a terminal */
+	err = pty_workload_attach(p->terminal_fd, p->terminal_stdio);
+	if (err == 0)
+		err = creds_apply(p->creds);
 	log_phase("workload: creds");
 	if (err == 0)
 		err = seccomp_filter_load(prog, &listener);
@@ -253,7 +257,7 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, pid_t workloa
  */
 _Noreturn void reaper_main(const struct reaper_params *p)
 {
-	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
+	int keep[] = { p->sock, p->terminal_fd }, status_pipe[2], hand[2], sfd, err, exec_errno;
 	int listener;
 	struct sock_fprog prog;
 	struct reaper_msg go;
@@ -306,6 +310,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	}
 	close(status_pipe[1]);
 	close(hand[1]);
+	if (p->terminal_fd >= 0)
+		close(p->terminal_fd); /* the workload's now: its end ends the pty */
 	log_phase("reaper: forked");
 	listener = listener_take(workload, hand[0]);
 	log_phase("reaper: listener");

@@ -55,6 +55,8 @@ struct nbj_config {
 	bool no_journal;
 	struct pool_config pool;
 	char **argv;
+	int terminal_fd;
+	unsigned terminal_stdio;
 };
 
 /**
@@ -116,6 +118,8 @@ struct reaper_msg {
  * @n_publish_ports: their number
  * @n_select_overlays: overlays processes may select (0: no selection)
  * @seccomp:	the workload's seccomp program (seccomp/filter.c)
+ * @terminal_fd: the job's pty slave (supervisor/pty.c), or -1
+ * @terminal_stdio: which of fds 0, 1, 2 (bit N) become @terminal_fd
  */
 struct reaper_params {
 	int sock;
@@ -127,6 +131,8 @@ struct reaper_params {
 	size_t n_publish_ports;
 	size_t n_select_overlays;
 	const struct sock_fprog *seccomp;
+	int terminal_fd;
+	unsigned terminal_stdio;
 };
 
 _Noreturn void reaper_main(const struct reaper_params *p);
