@@ -65,6 +65,7 @@ void nbj_config_free(struct nbj_config *cfg)
 	free(cfg->routes);
 	free(cfg->publish);
 	free(cfg->default_overlay_name);
+	policy_env_free(&cfg->env);
 	argv_free(cfg->argv);
 	free(cfg);
 }
@@ -298,6 +299,11 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	}
 	if (!err)
 		cfg->select_allowed = doc.select_allowed;
+	if (!err && (doc.env.clear || doc.env.n_keep || doc.env.n_set)) {
+		policy_env_free(&cfg->env);
+		cfg->env = doc.env;
+		memset(&doc.env, 0, sizeof(doc.env));
+	}
 	if (!err)
 		err = rules_append(&cfg->allow, &cfg->n_allow, doc.allow, doc.n_allow);
 	if (!err) {
@@ -428,6 +434,20 @@ static void print_rates(FILE *out, const struct nbj_rates *r)
 	}
 }
 
+static void print_env(FILE *out, const struct nbj_config *cfg)
+{
+	const struct policy_env *e = &cfg->env;
+
+	fprintf(out, "env:\n  clear: %s\n", cfg->clearenv || e->clear ? "true" : "false");
+	fprintf(out, "  keep:%s\n", e->n_keep ? "" : " []");
+	for (size_t i = 0; i < e->n_keep; i++)
+		fprintf(out, "    - \"%s\"\n", e->keep[i]);
+	fprintf(out, "  set:%s\n", e->n_set ? "" : " {}");
+	for (size_t i = 0; i < e->n_set; i++)
+		fprintf(out, "    %.*s: \"%s\"\n", (int)strcspn(e->set[i], "="), e->set[i],
+			strchr(e->set[i], '=') + 1);
+}
+
 /**
  * nbj_config_print_policy() - print the effective policy as YAML that
  * nbj_config_load_policy() accepts
@@ -447,6 +467,7 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	print_rates(out, &cfg->rates);
 	print_overlays(out, cfg);
 	print_publish(out, cfg);
+	print_env(out, cfg);
 	fprintf(out, "unix_allow:%s\n", cfg->n_unix_allow ? "" : " []");
 	for (size_t i = 0; i < cfg->n_unix_allow; i++)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);
@@ -591,6 +612,21 @@ int nbj_config_set_pool(struct nbj_config *cfg, const char *cidr)
 		cfg->pool.v4 = p;
 	else
 		cfg->pool.v6 = p;
+	return 0;
+}
+
+/**
+ * nbj_config_set_clearenv() - start the job's environment empty
+ * @cfg:	config
+ * @on:		true: only the policy's env keep and set entries reach the
+ *		job (nbjail(1) --clearenv); false: nbjail's environment, less
+ *		its secrets, unless the policy says clear: true
+ *
+ * Return: 0
+ */
+int nbj_config_set_clearenv(struct nbj_config *cfg, bool on)
+{
+	cfg->clearenv = on;
 	return 0;
 }
 

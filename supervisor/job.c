@@ -1343,6 +1343,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	struct mount_params mp = { .hostname = cfg->name ? cfg->name : "nbjail" };
 	char nameserver[INET_ADDRSTRLEN];
 	struct reaper_params rp;
+	_cleanup_free_ char **envp = NULL;
 	struct reaper_msg go = { .type = REAPER_MSG_GO };
 	sigset_t block, saved;
 	struct nbj_job *job;
@@ -1416,6 +1417,11 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	log_phase("seccomp filter");
+	err = environ_build(cfg, environ, &envp);
+	if (err < 0) {
+		log_err("cannot build the job's environment: %s", strerror(-err));
+		goto fail;
+	}
 	rp = (struct reaper_params){
 		.seccomp = &job->seccomp,
 		.sock = sv[1],
@@ -1429,6 +1435,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
 		.terminal_fd = cfg->terminal_fd,
 		.terminal_stdio = cfg->terminal_stdio,
+		.envp = envp,
 	};
 
 	sigset_forwarded(&block);
@@ -1440,6 +1447,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		reaper_main(&rp);
 	err = pid < 0 ? negative_errno() : 0;
 	(void)sigprocmask(SIG_SETMASK, &saved, NULL);
+	free(TAKE_PTR(envp)); /* the clone has its copy */
 	close(sv[1]);
 	job->sock = sv[0];
 	if (err < 0) {

@@ -60,6 +60,9 @@ static const char usage_text[] =
 	"                       the job name)\n"
 	"      --audit-log FILE also append audit events to FILE as JSON lines\n"
 	"      --no-journal     do not send audit events to journald\n"
+	"      --clearenv       start the command's environment empty: only the\n"
+	"                       policy's env keep and set entries (nbjail.yaml(5));\n"
+	"                       secrets (password_env, SUDO_*) never reach it\n"
 	"      --overlay NAME   dial through overlay NAME of the policy when no route\n"
 	"                       matches (default: the policy's default_overlay)\n"
 	"      --pool CIDR      address pool for job veths (IPv4 <= /30 or IPv6\n"
@@ -229,7 +232,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 }
 
 enum { OPT_POOL = 0x100, OPT_FLOOR_EXCEPTION, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
-       OPT_NO_JOURNAL, OPT_OVERLAY };
+       OPT_NO_JOURNAL, OPT_OVERLAY, OPT_CLEARENV };
 
 /**
  * struct run_opts - the run flags, applied after the policy file
@@ -373,6 +376,7 @@ static int cmd_run(int argc, char **argv)
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
+		{ "clearenv", no_argument, NULL, OPT_CLEARENV },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "pool", required_argument, NULL, OPT_POOL },
@@ -432,6 +436,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_NO_JOURNAL:
 			nbj_config_set_journal(cfg, false);
+			break;
+		case OPT_CLEARENV:
+			(void)nbj_config_set_clearenv(cfg, true);
 			break;
 		case OPT_OVERLAY:
 			if (nbj_config_set_overlay(cfg, optarg) < 0) {

@@ -135,6 +135,8 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	if (err == 0)
 		err = listener_hand_over(hand, listener);
 	if (err == 0) {
+		/* the job's environment, also for the PATH search (environ.c) */
+		environ = (char **)p->envp;
 		execvp(p->argv[0], p->argv);
 		err = negative_errno();
 	}

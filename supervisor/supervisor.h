@@ -20,6 +20,7 @@
 
 #include "nbjail/nbjail.h"
 #include "netns/pool.h"
+#include "policy/load.h"
 #include "policy/policy.h"
 
 #define NBJ_RUNTIME_DIR "/run/nbjail"
@@ -57,6 +58,8 @@ struct nbj_config {
 	char **argv;
 	int terminal_fd;
 	unsigned terminal_stdio;
+	bool clearenv;
+	struct policy_env env;
 };
 
 /**
@@ -120,6 +123,7 @@ struct reaper_msg {
  * @seccomp:	the workload's seccomp program (seccomp/filter.c)
  * @terminal_fd: the job's pty slave (supervisor/pty.c), or -1
  * @terminal_stdio: which of fds 0, 1, 2 (bit N) become @terminal_fd
+ * @envp:	the workload's environment (supervisor/environ.c)
  */
 struct reaper_params {
 	int sock;
@@ -133,6 +137,7 @@ struct reaper_params {
 	const struct sock_fprog *seccomp;
 	int terminal_fd;
 	unsigned terminal_stdio;
+	char *const *envp;
 };
 
 _Noreturn void reaper_main(const struct reaper_params *p);
@@ -191,6 +196,9 @@ int state_process_start_time(pid_t pid, unsigned long long *ret);
 int state_netns_ino(unsigned long long *ret);
 
 void fds_close_all_except(const int *keep, size_t n_keep);
+
+/* environ.c */
+int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret);
 
 /* fdpass.c */
 int fd_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds);
