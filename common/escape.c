@@ -10,28 +10,38 @@
  * supervisor's deny lines, journald's MESSAGE) passes such strings
  * through text_escape(), one C-style rule for all:
  *
- *   - a control byte (0x00-0x1f), DEL (0x7f) and the backslash become
- *     \xNN (two lower-case hex digits), so "\x1b" in the output is an
- *     ESC in the input and a real backslash is "\x5c": unambiguous
+ *   - a control byte (0x00-0x1f) and DEL (0x7f) become \xNN (two
+ *     lower-case hex digits): "\x1b" in the output was an ESC
  *   - a byte >= 0x80 stays only as part of a well-formed UTF-8 sequence
  *     (no overlong forms, no surrogates, at most U+10FFFF) that is not a
  *     C1 control (U+0080-U+009F, which some terminals obey like ESC [);
  *     every byte of anything else becomes \xNN
  *   - with ESC_SPACE the space, with ESC_QUOTE the '"', become \xNN too
+ *   - the backslash stays: the output of text_escape() is its own
+ *     escape (idempotent), so text escaped once where it is read (an
+ *     AF_UNIX path in seccomp/notify.c) and again where it is printed
+ *     does not grow.  The price: a name that holds the four characters
+ *     "\x1b" prints like one that held an ESC; neither can move the
+ *     cursor, which is the point
  *
  * The output is always NUL-terminated; when @size is too small it ends
- * at a whole character or escape (never half of one).  JSON outputs do
- * not use this: they escape by JSON's rules (common/audit.c).
+ * at a whole character or escape (never half of one).
+ *
+ * JSON outputs (ctl --json, the audit JSON lines) use text_json_escape():
+ * JSON's own escapes (\" \\ \u00NN) for what JSON requires, and the same
+ * \xNN text (as the JSON string "\\xNN") for bytes that are not UTF-8,
+ * so the line stays valid JSON for any input.
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/escape.h"
 
 static const char hex[] = "0123456789abcdef";
 
-/* Length of the well-formed, printable UTF-8 sequence at @s (at most
- * @len bytes), or 0 */
+/* Length of the well-formed UTF-8 sequence at @s (at most @len bytes)
+ * of a code point from U+00A0 on, or 0 */
 static size_t utf8_len(const unsigned char *s, size_t len)
 {
 	unsigned cp;
@@ -60,7 +70,7 @@ static size_t utf8_len(const unsigned char *s, size_t len)
 
 static bool needs_escape(unsigned char ch, unsigned flags)
 {
-	return ch < 0x20 || ch == 0x7f || ch == '\\' ||
+	return ch < 0x20 || ch == 0x7f ||
 	       (ch == ' ' && (flags & ESC_SPACE)) || (ch == '"' && (flags & ESC_QUOTE));
 }
 
@@ -114,4 +124,48 @@ const char *text_esc(char *buf, size_t size, const char *s)
 {
 	text_escape(buf, size, s ? s : "", s ? strlen(s) : 0, 0);
 	return buf;
+}
+
+/**
+ * text_json_escape() - the body of a JSON string for @s (no quotes)
+ * @buf:	output; 6 * strlen(@s) + 1 bytes always suffice
+ * @size:	its size, at least 1
+ * @s:		NUL-terminated input
+ *
+ * Return: the length written (without the NUL); the output ends at a
+ * whole character or escape
+ */
+size_t text_json_escape(char *buf, size_t size, const char *s)
+{
+	const unsigned char *in = (const unsigned char *)s;
+	size_t len = strlen(s), o = 0;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = in[i] >= 0x80 ? utf8_len(in + i, len - i) : 1;
+		char esc[8];
+		size_t elen = 0;
+
+		if (n == 0) /* not UTF-8 (or a C1 control): the text form */
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\\\x%c%c", hex[in[i] >> 4],
+						hex[in[i] & 0xf]);
+		else if (n == 1 && (in[i] == '"' || in[i] == '\\'))
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\%c", in[i]);
+		else if (n == 1 && (in[i] < 0x20 || in[i] == 0x7f))
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\u%04x", in[i]);
+		if (elen) {
+			if (o + elen >= size)
+				break;
+			memcpy(buf + o, esc, elen);
+			o += elen;
+			i++;
+			continue;
+		}
+		if (o + n >= size)
+			break;
+		memcpy(buf + o, in + i, n);
+		o += n;
+		i += n;
+	}
+	buf[o] = '\0';
+	return o;
 }

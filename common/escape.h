@@ -18,5 +18,6 @@
 
 size_t text_escape(char *buf, size_t size, const char *s, size_t len, unsigned flags);
 const char *text_esc(char *buf, size_t size, const char *s);
+size_t text_json_escape(char *buf, size_t size, const char *s);
 
 #endif /* NBJ_COMMON_ESCAPE_H */

@@ -443,9 +443,21 @@ static void print_env(FILE *out, const struct nbj_config *cfg)
 	for (size_t i = 0; i < e->n_keep; i++)
 		fprintf(out, "    - \"%s\"\n", e->keep[i]);
 	fprintf(out, "  set:%s\n", e->n_set ? "" : " {}");
-	for (size_t i = 0; i < e->n_set; i++)
-		fprintf(out, "    %.*s: \"%s\"\n", (int)strcspn(e->set[i], "="), e->set[i],
-			strchr(e->set[i], '=') + 1);
+	for (size_t i = 0; i < e->n_set; i++) {
+		/* a YAML double-quoted string: \\, \" and \xNN */
+		fprintf(out, "    %.*s: \"", (int)strcspn(e->set[i], "="), e->set[i]);
+		for (const char *v = strchr(e->set[i], '=') + 1; *v; v++) {
+			unsigned char ch = (unsigned char)*v;
+
+			if (ch == '\\' || ch == '"')
+				fprintf(out, "\\%c", ch);
+			else if (ch < 0x20 || ch == 0x7f)
+				fprintf(out, "\\x%02x", ch);
+			else
+				fputc(ch, out);
+		}
+		fputs("\"\n", out);
+	}
 }
 
 /**

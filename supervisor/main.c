@@ -23,6 +23,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/escape.h"
 #include "common/log.h"
 #include "nbjail/nbjail.h"
 #include "supervisor/pty.h"
@@ -492,6 +493,14 @@ out:
 	return rc;
 }
 
+/* @s escaped for one printf; the buffer is reused by the next call */
+static const char *esc(const char *s)
+{
+	static char buf[ESC_BUFSIZE(2048)];
+
+	return text_esc(buf, sizeof(buf), s);
+}
+
 /* nbjail explain [--policy F] [--allow P]... [--floor-exception P]... TARGET */
 static int cmd_explain(int argc, char **argv)
 {
@@ -550,20 +559,22 @@ static int cmd_explain(int argc, char **argv)
 		rc = NBJ_EXIT_SETUP;
 		goto out;
 	}
-	printf("target:  %s\n", argv[optind]);
-	printf("host:    %s (%s)\n", e.host, e.is_address ? "address" : "name");
+	/* every field escaped (common/escape.c): the target may come from a
+	 * job's log, and names from the resolver */
+	printf("target:  %s\n", esc(argv[optind]));
+	printf("host:    %s (%s)\n", esc(e.host), e.is_address ? "address" : "name");
 	if (e.port)
 		printf("port:    %u\n", e.port);
 	else
 		printf("port:    none given: only rules without a port apply\n");
 	if (e.dial[0])
-		printf("dial:    %s\n", e.dial);
+		printf("dial:    %s\n", esc(e.dial));
 	printf("verdict: %s\n", e.allow ? "allow" : "deny");
-	printf("reason:  %s\n", e.reason);
+	printf("reason:  %s\n", esc(e.reason));
 	if (e.floor_exception[0])
-		printf("floor exception used: %s\n", e.floor_exception);
+		printf("floor exception used: %s\n", esc(e.floor_exception));
 	for (size_t i = 0; i < e.n_resolved; i++)
-		printf("resolved: %s\n", e.resolved[i]);
+		printf("resolved: %s\n", esc(e.resolved[i]));
 	rc = e.allow ? 0 : 1;
 out:
 	run_opts_free(&o);
