@@ -438,6 +438,8 @@ static void print_env(FILE *out, const struct nbj_config *cfg)
 {
 	const struct policy_env *e = &cfg->env;
 
+	if (!cfg->clearenv && !e->clear && !e->n_keep && !e->n_set)
+		return; /* the default: nbjail's environment less its secrets */
 	fprintf(out, "env:\n  clear: %s\n", cfg->clearenv || e->clear ? "true" : "false");
 	fprintf(out, "  keep:%s\n", e->n_keep ? "" : " []");
 	for (size_t i = 0; i < e->n_keep; i++)
