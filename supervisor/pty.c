@@ -17,7 +17,10 @@
  *     job through nbj_config_set_terminal() and struct reaper_params: the
  *     workload makes it its controlling terminal (TIOCSCTTY) and dup2()s
  *     it onto those of 0, 1, 2 that were terminals for nbjail; a
- *     redirected fd stays redirected.  The master stays with nbjail
+ *     redirected fd stays redirected.  The reaper (the job's init) puts
+ *     the slave on the same fds of its own first (pty_stdio_onto()), so
+ *     nothing in the job holds the caller's terminal open, not even
+ *     behind /proc/1/fd.  The master stays with nbjail
  *     (O_CLOEXEC; every process forked by the supervisor closes all fds
  *     it does not keep, and the reaper keeps only the slave)
  *   - when stdin is a terminal and nbjail is in its foreground process
@@ -378,6 +381,24 @@ void pty_relay_close(struct pty_relay *r)
 }
 
 /**
+ * pty_stdio_onto() - make the pty slave this process's fds 0, 1, 2 where
+ * they were terminals; the reaper calls it first thing, so that not even
+ * the job's init keeps the caller's terminal open (job root could reopen
+ * it through /proc/1/fd)
+ * @tty_fd:	the pty slave, or -1 (nothing to do)
+ * @stdio:	bit N set: dup2 @tty_fd onto fd N (N = 0, 1, 2)
+ *
+ * Return: 0, or negative errno
+ */
+int pty_stdio_onto(int tty_fd, unsigned stdio)
+{
+	for (int fd = 0; fd < 3 && tty_fd >= 0; fd++)
+		if ((stdio & (1u << fd)) && fd != tty_fd && dup2(tty_fd, fd) < 0)
+			return negative_errno();
+	return 0;
+}
+
+/**
  * pty_workload_attach() - in the workload, before exec: a session of its
  * own, and the job's pty as controlling terminal and as the stdio fds
  * that were terminals for nbjail
@@ -390,15 +411,17 @@ void pty_relay_close(struct pty_relay *r)
  */
 int pty_workload_attach(int tty_fd, unsigned stdio)
 {
+	int err;
+
 	if (setsid() < 0)
 		return negative_errno();
 	if (tty_fd < 0)
 		return 0;
 	if (ioctl(tty_fd, TIOCSCTTY, 0) < 0)
 		return negative_errno();
-	for (int fd = 0; fd < 3; fd++)
-		if ((stdio & (1u << fd)) && fd != tty_fd && dup2(tty_fd, fd) < 0)
-			return negative_errno();
+	err = pty_stdio_onto(tty_fd, stdio);
+	if (err < 0)
+		return err;
 	if (tty_fd > 2)
 		(void)close(tty_fd);
 	return 0;

@@ -58,6 +58,7 @@ void pty_relay_events(struct pty_relay *r, const struct pollfd *pfd);
 void pty_relay_drain(struct pty_relay *r, int timeout_ms);
 void pty_relay_close(struct pty_relay *r);
 
+int pty_stdio_onto(int tty_fd, unsigned stdio);
 int pty_workload_attach(int tty_fd, unsigned stdio);
 
 #endif /* NBJ_SUPERVISOR_PTY_H */

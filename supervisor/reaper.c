@@ -268,6 +268,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	ssize_t n;
 
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
+	if (pty_stdio_onto(p->terminal_fd, p->terminal_stdio) < 0)
+		_exit(1); /* never keep the caller's terminal in the job */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	log_set_prefix("nbjail");
 

@@ -139,3 +139,26 @@ def test_job_has_its_own_session_without_terminal(nbj):
     assert cp.returncode == 0, cp.stderr
     sid, pid = cp.stdout.split()
     assert sid == pid and sid != "0", cp.stdout
+
+
+PEEK = ("import os\n"
+        "for fd in (0, 1, 2):\n"
+        "    try:\n"
+        "        print('fd', fd, os.stat(f'/proc/1/fd/{fd}').st_rdev)\n"
+        "    except OSError as e:\n"
+        "        print('fd', fd, 'error', e.errno)\n")
+
+
+def test_job_init_holds_no_caller_terminal(nbj):
+    """The job's init (the reaper, PID 1) must not hold the caller's terminal
+    either: job root could reopen it through /proc/1/fd and read what the
+    caller types or write to it."""
+    t = Terminal(f'"$NBJAIL" run --profile minimal --user 0 -- {PYTHON} -c "{PEEK}"; '
+                 'echo "RC=$?"')
+    assert t.read_until(b"RC="), t.out
+    caller = os.stat(t.slave_name).st_rdev
+    rc, out = t.finish()
+    print(out)
+    seen = [line.split()[2] for line in out.splitlines() if line.startswith("fd ")]
+    assert len(seen) == 3, out
+    assert str(caller) not in seen, (caller, out)
