@@ -85,7 +85,8 @@ def test_tiocsti_reaches_no_shell(nbj, user):
     assert rc == 0
 
 
-JOB = "tty; echo READY; read -r line; echo \"JOB:[$line]\"; stty size; exit 7"
+JOB = ("tty; echo PTMX=$(ls -l /proc/$$/fd | grep -c ptmx); echo READY; read -r line; "
+       "echo \"JOB:[$line]\"; stty size; exit 7")
 
 
 def test_interactive_job_through_its_own_pty(nbj):
@@ -102,6 +103,7 @@ def test_interactive_job_through_its_own_pty(nbj):
     rc, out = t.finish()
     print(out)
     assert "JOB:[hello]" in out, out
+    assert "PTMX=0" in out, out  # the master never reaches the job
     assert "40 120" in out, out
     assert "RC=7" in out, out
     job_tty = [w for w in out.split() if w.startswith("/dev/pts/")]
@@ -162,3 +164,18 @@ def test_job_init_holds_no_caller_terminal(nbj):
     seen = [line.split()[2] for line in out.splitlines() if line.startswith("fd ")]
     assert len(seen) == 3, out
     assert str(caller) not in seen, (caller, out)
+
+
+def test_ctrl_c_reaches_the_job_and_modes_come_back(nbj):
+    """^C typed on the caller's terminal is a byte for the job's pty, whose
+    line discipline signals the job (exit 130); the caller's terminal is
+    canonical again afterwards."""
+    t = Terminal('"$NBJAIL" run --profile minimal -- sh -c "echo READY; exec sleep 30"; '
+                 'echo "RC=$?"; stty -a | grep -o -- "-\\?icanon"')
+    assert t.read_until(b"READY"), t.out
+    time.sleep(0.3)
+    t.write(b"\x03")
+    assert t.read_until(b"RC=", timeout=20), t.out
+    rc, out = t.finish()
+    assert "RC=130" in out, out
+    assert "-icanon" not in out and "icanon" in out, out
