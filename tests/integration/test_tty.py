@@ -179,3 +179,17 @@ def test_ctrl_c_reaches_the_job_and_modes_come_back(nbj):
     rc, out = t.finish()
     assert "RC=130" in out, out
     assert "-icanon" not in out and "icanon" in out, out
+
+
+def test_piped_input_terminal_output(nbj):
+    """stdin a pipe, stdout a terminal: the input stays the pipe, the output
+    goes through the job's own pty (test -t 1), never the caller's."""
+    t = Terminal('echo piped | "$NBJAIL" run --profile minimal -- '
+                 'sh -c \'cat; test -t 0 || echo in-not-tty; tty <&1 || true; test -t 1 && echo out-tty\'; '
+                 'echo "RC=$?"')
+    assert t.read_until(b"RC="), t.out
+    rc, out = t.finish()
+    assert "piped" in out and "in-not-tty" in out and "out-tty" in out, out
+    job_tty = [w for w in out.split() if w.startswith("/dev/pts/")]
+    assert job_tty and job_tty[0] != t.slave_name, (job_tty, t.slave_name, out)
+    assert "RC=0" in out, out
