@@ -280,9 +280,10 @@ def no_control_bytes(data):
     return not bad
 
 
-def test_recent_escapes_a_forged_exe_name(nbj, world, spawn):
-    p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--", PYTHON, "-I",
-                          "-c", FORGER], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+def test_recent_escapes_a_forged_exe_name(nbj, world, spawn, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--audit-log", str(log),
+                          "--", PYTHON, "-I", "-c", FORGER], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=nbjail_env())
     try:
         assert p.stdout.readline() == b"ready\n"
@@ -307,3 +308,8 @@ def test_recent_escapes_a_forged_exe_name(nbj, world, spawn):
     # nbjail's own deny line on stderr is escaped too
     assert b"deny seccomp" in err or b"deny connect" in err, err
     assert no_control_bytes(err), err
+    # the JSON lines: each one valid JSON, the MESSAGE text escaped
+    events = [json.loads(line) for line in log.read_bytes().decode("utf-8").splitlines()]
+    (deny,) = [e for e in events if e.get("event") == "deny"]
+    assert deny["exe"].startswith("/run/nb\x1b[2K"), deny
+    assert "\x1b" not in deny["message"] and "\\x1b[2K" in deny["message"], deny
