@@ -12,6 +12,7 @@ size, exit status), and every TIOCSTI/TIOCLINUX must fail with EPERM.
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import termios
@@ -198,3 +199,30 @@ def test_piped_input_terminal_output(nbj):
     job_tty = [w for w in out.split() if w.startswith("/dev/pts/")]
     assert job_tty and job_tty[0] != t.slave_name, (job_tty, t.slave_name, out)
     assert "RC=0" in out, out
+
+
+def nbjail_pid(marker, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cp = subprocess.run(["pgrep", "-f", f"nbjail run --name {marker}"], capture_output=True,
+                            text=True)
+        pids = [int(p) for p in cp.stdout.split()]
+        if pids:
+            return pids[0]
+        time.sleep(0.1)
+    return None
+
+
+def test_modes_restored_when_nbjail_dies_of_a_signal(nbj):
+    """A fatal signal to nbjail (SIGABRT: not forwarded, not caught by its
+    signalfd) still gives the caller's terminal its modes back."""
+    t = Terminal('"$NBJAIL" run --name ttyabort --profile minimal -- sh -c "echo READY; '
+                 'exec sleep 30"; echo "RC=$?"; stty -a | grep -o -- "-\\?icanon"')
+    assert t.read_until(b"READY"), t.out
+    pid = nbjail_pid("ttyabort")
+    assert pid, "nbjail not found"
+    os.kill(pid, signal.SIGABRT)
+    assert t.read_until(b"icanon", timeout=20), t.out
+    rc, out = t.finish()
+    assert "RC=134" in out, out
+    assert "-icanon" not in out, out
