@@ -550,7 +550,7 @@ static int cmd_explain(int argc, char **argv)
 	err = nbj_explain(cfg, argv[optind], &e);
 	if (err == -EINVAL) {
 		fprintf(stderr, "nbjail: explain: '%s' is not a valid URL, host, host:port, "
-				"IP or [IPv6]:port\n", argv[optind]);
+				"IP or [IPv6]:port\n", esc(argv[optind]));
 		rc = NBJ_EXIT_USAGE;
 		goto out;
 	}
