@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "common/audit.h"
+#include "common/escape.h"
 #include "common/util.h"
 
 static const struct {
@@ -174,22 +175,13 @@ void audit_deny(const struct audit_ctx *a, enum audit_lane lane, pid_t pid,
 	(void)audit_send(a, &ev);
 }
 
-/* JSON string body: quotes, backslashes and control bytes escaped; bytes
- * >= 0x80 pass (the fields are UTF-8 or raw bytes cut at a limit) */
+/* JSON string body (common/escape.c): valid JSON for any bytes; room
+ * is left for the closing quote and brace */
 static size_t json_str(char *buf, size_t len, size_t o, const char *s)
 {
-	for (; *s && o + 8 < len; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			o += (size_t)snprintf(buf + o, len - o, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			o += (size_t)snprintf(buf + o, len - o, "\\u%04x", ch);
-		else
-			buf[o++] = (char)ch;
-	}
-	buf[o < len ? o : len - 1] = '\0';
-	return o;
+	if (o + 3 >= len)
+		return o;
+	return o + text_json_escape(buf + o, len - o - 2, s);
 }
 
 static size_t json_field(char *buf, size_t len, size_t o, const char *key,
@@ -217,33 +209,47 @@ static size_t json_field(char *buf, size_t len, size_t o, const char *key,
 size_t audit_message(const struct audit_event *ev, unsigned long long suppressed,
 		     char *buf, size_t len)
 {
+	/* the job chose the target and the executable's name: escaped, like
+	 * every field (common/escape.c); spaces too, so none forges a field */
+	char target[ESC_BUFSIZE(sizeof(ev->target))], exe[ESC_BUFSIZE(sizeof(ev->exe))];
+	char call[ESC_BUFSIZE(sizeof(ev->call))], reason[ESC_BUFSIZE(sizeof(ev->reason))];
+	char detail[ESC_BUFSIZE(sizeof(ev->detail))];
 	int n;
+
+	text_escape(target, sizeof(target), ev->target, strnlen(ev->target, sizeof(ev->target)),
+		    ESC_SPACE);
+	text_escape(exe, sizeof(exe), ev->exe, strnlen(ev->exe, sizeof(ev->exe)), ESC_SPACE);
+	text_escape(call, sizeof(call), ev->call, strnlen(ev->call, sizeof(ev->call)), ESC_SPACE);
+	text_escape(reason, sizeof(reason), ev->reason, strnlen(ev->reason, sizeof(ev->reason)),
+		    ESC_SPACE);
+	text_escape(detail, sizeof(detail), ev->detail, strnlen(ev->detail, sizeof(ev->detail)),
+		    0);
 
 	switch (ev->kind) {
 	case AUDIT_JOB_START:
-		n = snprintf(buf, len, "job started: %s", ev->detail);
+		n = snprintf(buf, len, "job started: %s", detail);
 		break;
 	case AUDIT_JOB_END:
-		n = snprintf(buf, len, "job ended: %s", ev->detail);
+		n = snprintf(buf, len, "job ended: %s", detail);
 		break;
 	case AUDIT_FLOOR_EXCEPTION:
 		n = snprintf(buf, len, "floor exception used: %s %s (%s)",
-			     audit_lane_name(ev->lane), ev->target, ev->detail);
+			     audit_lane_name(ev->lane), target, detail);
 		break;
 	case AUDIT_REVOKE:
-		n = snprintf(buf, len, "job revoked: %s", ev->detail);
+		n = snprintf(buf, len, "job revoked: %s", detail);
 		break;
 	case AUDIT_RELAY_FAILURE:
-		n = snprintf(buf, len, "relay failure: %s", ev->detail);
+		n = snprintf(buf, len, "relay failure: %s", detail);
 		break;
 	case AUDIT_RATE_LIMITED:
 	case AUDIT_DENY:
 	default:
 		n = snprintf(buf, len, "%s %s%s%s %s reason=%s%s%s",
 			     ev->kind == AUDIT_RATE_LIMITED ? "rate-limited" : "deny",
-			     audit_lane_name(ev->lane), ev->call[0] ? " " : "",
-			     ev->call, ev->target, ev->reason,
-			     ev->exe[0] ? " exe=" : "", ev->exe);
+			     audit_lane_name(ev->lane), call[0] ? " " : "",
+			     call, target, reason,
+			     ev->exe[0] ? " exe=" : "", exe);
 		break;
 	}
 	if (n < 0)

@@ -10,6 +10,11 @@
  * terminal, nor stall on a stderr nobody reads.  What is held back is
  * counted and said in one line; the audit trail (journald, --audit-log)
  * has every event.
+ *
+ * Lines carry names a job chose (DNS names, targets, executables): the
+ * whole formatted line goes through text_escape() (common/escape.c), so
+ * no control byte or broken UTF-8 reaches the terminal, whatever the
+ * caller forgot to escape; a newline inside a message shows as \x0a.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/escape.h"
 #include "common/log.h"
 
 #define LOG_INFO_PER_S 50
@@ -79,7 +85,7 @@ void log_set_prefix(const char *prefix)
  */
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	char line[1024];
+	char msg[1024], line[1024];
 	int saved = errno;
 	va_list ap;
 	int n;
@@ -91,13 +97,13 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (level == LOG_LEVEL_INFO && !log_info_allowed())
 		return;
 
-	n = snprintf(line, sizeof(line), "%s: ", log_state.prefix);
-	if (n < 0 || (size_t)n >= sizeof(line))
+	n = snprintf(msg, sizeof(msg), "%s: ", log_state.prefix);
+	if (n < 0 || (size_t)n >= sizeof(msg))
 		n = 0;
 	va_start(ap, fmt);
-	(void)vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	(void)vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
 	va_end(ap);
-	n = (int)strnlen(line, sizeof(line) - 2);
+	n = (int)text_escape(line, sizeof(line) - 1, msg, strlen(msg), 0);
 	line[n++] = '\n';
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 	errno = saved;

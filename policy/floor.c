@@ -31,6 +31,9 @@ struct floor_row {
 
 static const struct floor_row floor_v4[] = {
 	{ AF_INET, V4(169, 254, 169, 254), 32, FLOOR_METADATA },
+	/* Azure's WireServer (and its DNS and DHCP): a public address that
+	 * hands VM extensions, certificates and goal states to whoever asks */
+	{ AF_INET, V4(168, 63, 129, 16), 32, FLOOR_METADATA },
 	{ AF_INET, V4(255, 255, 255, 255), 32, FLOOR_RESERVED },
 	{ AF_INET, V4(0, 0, 0, 0), 8, FLOOR_UNSPECIFIED },
 	{ AF_INET, V4(127, 0, 0, 0), 8, FLOOR_LOOPBACK },

@@ -5,7 +5,8 @@
  * Theory of operation: the file (at most POLICY_MAX_FILE_SIZE bytes) is
  * loaded as one YAML document with libyaml; the root must be a mapping.
  * Each key is looked up in a fixed table of the fields this version
- * enforces (tenant, profile, allow, floor_exceptions, unix_allow, rates); an
+ * enforces (tenant, profile, allow, floor_exceptions, unix_allow, rates,
+ * overlays, default_overlay, routes, publish, permissions, env); an
  * unknown key, a repeated key, a value of the wrong type or an invalid
  * pattern is an error that names the file, line, column and field:
  *
@@ -699,6 +700,168 @@ static int load_rates(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 	return load_rate_map(c, v, "rates", false, &d->rates);
 }
 
+/*
+ * env: {clear: BOOL, keep: [NAME | PREFIX*, ...], set: {NAME: VALUE, ...}}
+ * A NAME is what a shell can export: a letter or '_', then letters,
+ * digits or '_'.  The variables that hold secrets (an overlay's
+ * password_env, SUDO_*) are removed by the supervisor whatever keep says
+ * (supervisor/environ.c).
+ */
+static bool env_name_valid(const char *s, size_t len)
+{
+	if (!len || len > 255 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static size_t node_count(const yaml_node_t *v)
+{
+	if (v->type == YAML_SEQUENCE_NODE)
+		return (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+	return (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+}
+
+static int load_env_keep(struct load_ctx *c, yaml_node_t *v, struct policy_env *env)
+{
+	size_t n = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_at(c, v, EINVAL, "env.keep", "expected a list of NAME or PREFIX*");
+	if (node_count(v) > POLICY_ENV_MAX)
+		return fail_at(c, v, E2BIG, "env.keep", "more than %d entries", POLICY_ENV_MAX);
+	env->keep = calloc(node_count(v) + 1, sizeof(*env->keep));
+	if (!env->keep)
+		return -ENOMEM;
+	for (yaml_node_item_t *item = v->data.sequence.items.start;
+	     item < v->data.sequence.items.top; item++, n++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *item);
+		const char *s = scalar(e);
+		size_t len = s ? strlen(s) : 0;
+		char field[32];
+
+		snprintf(field, sizeof(field), "env.keep[%zu]", n);
+		if (s && len == e->data.scalar.length && len && s[len - 1] == '*')
+			len--; /* PREFIX*: the prefix must be a name's start */
+		if (!s || strlen(s) != e->data.scalar.length ||
+		    (len && !env_name_valid(s, len)) || (!len && strcmp(s, "*")))
+			return fail_at(c, e, EINVAL, field,
+				       "expected a variable NAME or PREFIX* (letters, digits, "
+				       "'_'; not starting with a digit)");
+		env->keep[n] = strdup(s);
+		if (!env->keep[n])
+			return -ENOMEM;
+		env->n_keep = n + 1;
+	}
+	return 0;
+}
+
+static int load_env_set(struct load_ctx *c, yaml_node_t *v, struct policy_env *env)
+{
+	size_t n = 0;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "env.set", "expected a mapping of NAME: value");
+	if (node_count(v) > POLICY_ENV_MAX)
+		return fail_at(c, v, E2BIG, "env.set", "more than %d entries", POLICY_ENV_MAX);
+	env->set = calloc(node_count(v) + 1, sizeof(*env->set));
+	if (!env->set)
+		return -ENOMEM;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++, n++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+		const char *name = scalar(k), *value = scalar(val);
+		char field[300];
+
+		if (!name || strlen(name) != k->data.scalar.length ||
+		    !env_name_valid(name, strlen(name)))
+			return fail_at(c, k, EINVAL, "env.set",
+				       "expected a variable NAME (letters, digits, '_'; not "
+				       "starting with a digit)");
+		snprintf(field, sizeof(field), "env.set.%s", name);
+		for (size_t i = 0; i < n; i++)
+			if (!strncmp(env->set[i], name, strlen(name)) &&
+			    env->set[i][strlen(name)] == '=')
+				return fail_at(c, k, EINVAL, field, "given twice");
+		if (!value || strlen(value) != val->data.scalar.length)
+			return fail_at(c, val, EINVAL, field,
+				       "expected a string value (without NUL bytes)");
+		if (asprintf(&env->set[n], "%s=%s", name, value) < 0) {
+			env->set[n] = NULL;
+			return -ENOMEM;
+		}
+		env->n_set = n + 1;
+	}
+	return 0;
+}
+
+static int load_env(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	bool seen_clear = false, seen_keep = false, seen_set = false;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "env", "expected a mapping {clear, keep, set}");
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k), *s;
+		int err;
+
+		if (key && !strcmp(key, "clear")) {
+			if (seen_clear)
+				return fail_at(c, k, EINVAL, "env.clear", "given twice");
+			seen_clear = true;
+			s = scalar(val);
+			if (s && !strcmp(s, "true"))
+				d->env.clear = true;
+			else if (s && !strcmp(s, "false"))
+				d->env.clear = false;
+			else
+				return fail_at(c, val, EINVAL, "env.clear", "expected true or false");
+		} else if (key && !strcmp(key, "keep")) {
+			if (seen_keep)
+				return fail_at(c, k, EINVAL, "env.keep", "given twice");
+			seen_keep = true;
+			err = load_env_keep(c, val, &d->env);
+			if (err < 0)
+				return err;
+		} else if (key && !strcmp(key, "set")) {
+			if (seen_set)
+				return fail_at(c, k, EINVAL, "env.set", "given twice");
+			seen_set = true;
+			err = load_env_set(c, val, &d->env);
+			if (err < 0)
+				return err;
+		} else {
+			return fail_at(c, k, EINVAL, "env", "unknown key '%s' (clear, keep, set)",
+				       key ? key : "?");
+		}
+	}
+	if (d->env.n_keep && !d->env.clear)
+		return fail_at(c, v, EINVAL, "env.keep",
+			       "keep needs clear: true (without it every variable is kept)");
+	return 0;
+}
+
+/**
+ * policy_env_free() - free the strings of an env: section
+ * @env:	the section; zeroed
+ */
+void policy_env_free(struct policy_env *env)
+{
+	for (size_t i = 0; env->keep && env->keep[i]; i++)
+		free(env->keep[i]);
+	for (size_t i = 0; env->set && env->set[i]; i++)
+		free(env->set[i]);
+	free(env->keep);
+	free(env->set);
+	memset(env, 0, sizeof(*env));
+}
+
 static const struct {
 	const char *key;
 	int (*load)(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d);
@@ -714,6 +877,7 @@ static const struct {
 	{ "routes", load_routes },
 	{ "publish", load_publish },
 	{ "permissions", load_permissions },
+	{ "env", load_env },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -743,7 +907,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 				       "unknown key (this version knows: tenant, "
 				       "profile, allow, floor_exceptions, unix_allow, "
 				       "rates, overlays, default_overlay, routes, "
-				       "publish, permissions)");
+				       "publish, permissions, env)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;
@@ -852,5 +1016,6 @@ void policy_doc_free(struct policy_doc *doc)
 	free(doc->overlays);
 	free(doc->routes);
 	free(doc->publish);
+	policy_env_free(&doc->env);
 	memset(doc, 0, sizeof(*doc));
 }

@@ -5,6 +5,7 @@
 #ifndef NBJ_POLICY_LOAD_H
 #define NBJ_POLICY_LOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "policy/policy.h"
@@ -33,6 +34,27 @@
  * @n_publish:		entries in @publish
  * @select_allowed:	permissions: network.select: allow
  */
+/**
+ * struct policy_env - the policy's env: section (nbjail.yaml(5))
+ * @clear:	start the job's environment empty, not from nbjail's
+ * @keep:	with @clear, the variables kept: NAME, or PREFIX* (a trailing
+ *		star matches any rest); strings owned here
+ * @n_keep:	entries in @keep
+ * @set:	"NAME=value" strings set in the job's environment, last
+ * @n_set:	entries in @set
+ */
+struct policy_env {
+	bool clear;
+	char **keep;
+	size_t n_keep;
+	char **set;
+	size_t n_set;
+};
+
+#define POLICY_ENV_MAX 1024
+
+void policy_env_free(struct policy_env *env);
+
 struct policy_doc {
 	char tenant[64];
 	char profile[16];
@@ -52,6 +74,7 @@ struct policy_doc {
 	struct publish_entry *publish;
 	size_t n_publish;
 	bool select_allowed;
+	struct policy_env env;
 };
 
 int policy_load(const char *path, struct policy_doc *ret, char *err,

@@ -15,7 +15,8 @@
  * policy on its own; this filter removes the ways around it (raw and
  * packet sockets, netlink families other than route, new network or user
  * namespaces, io_uring, which bypasses seccomp for the operations it
- * queues) and the kernel attack surface a sandboxed build never needs.
+ * queues), the terminal ioctls that type into a terminal (TIOCSTI,
+ * TIOCLINUX) and the kernel attack surface a sandboxed build never needs.
  * With a listener (the normal case), the same filter hands connect,
  * bind, listen, sendmsg, sendmmsg and sendto with an address to the
  * supervisor (seccomp/notify.c), which answers each one.  Errno and kill
@@ -146,6 +147,13 @@ static int add_socket_rules(scmp_filter_ctx ctx)
 			r = add(ctx, EPERM, calls[c], 2, (struct scmp_arg_cmp[]){
 					SCMP_A0(SCMP_CMP_EQ, f ? AF_INET6 : AF_INET),
 					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW) });
+		/* the obsolete SOCK_PACKET type of the inet families is a packet
+		 * socket by another name: refused here whatever the job's
+		 * capabilities (issue 16), like AF_PACKET itself */
+		for (int f = 0; f < 2 && !r; f++)
+			r = add(ctx, EAFNOSUPPORT, calls[c], 2, (struct scmp_arg_cmp[]){
+					SCMP_A0(SCMP_CMP_EQ, f ? AF_INET6 : AF_INET),
+					SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, SOCK_PACKET) });
 	}
 	/* netlink: the route family only (read your own addresses; changing
 	 * them needs CAP_NET_ADMIN, which the job does not have) */
@@ -155,6 +163,8 @@ static int add_socket_rules(scmp_filter_ctx ctx)
 				SCMP_A2(SCMP_CMP_NE, NETLINK_ROUTE) });
 	return r;
 }
+
+static int add_ioctl_rule(scmp_filter_ctx ctx, int err, unsigned long request);
 
 /* Ways around this filter and around the supervisor's memory reads */
 static int add_nesting_rules(scmp_filter_ctx ctx)
@@ -170,8 +180,34 @@ static int add_nesting_rules(scmp_filter_ctx ctx)
 	/* /dev/userfaultfd makes the same fds as the userfaultfd syscall:
 	 * a page that never faults in would stall the supervisor reading it */
 	if (!r)
-		r = add(ctx, EPERM, "ioctl", 1, (struct scmp_arg_cmp[]){
-				SCMP_A1(SCMP_CMP_EQ, USERFAULTFD_IOC_NEW) });
+		r = add_ioctl_rule(ctx, EPERM, USERFAULTFD_IOC_NEW);
+	return r;
+}
+
+/*
+ * ioctl(fd, REQUEST): the kernel takes the request as an unsigned int and
+ * ignores the upper half of the register, while seccomp sees all 64 bits;
+ * comparing only the low 32 bits (mask 0xffffffff) matches both spellings
+ * of the request, so a job cannot slip past by setting high bits.
+ */
+static int add_ioctl_rule(scmp_filter_ctx ctx, int err, unsigned long request)
+{
+	return add(ctx, err, "ioctl", 1, (struct scmp_arg_cmp[]){
+			SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL,
+				(scmp_datum_t)(uint32_t)request) });
+}
+
+/* The terminal: TIOCSTI pushes bytes into a terminal's input as if typed
+ * (a job that shares a terminal with a shell runs commands in it), and
+ * TIOCLINUX's selection paste does the same on a virtual console.  The
+ * job has its own session and pty anyway (supervisor/pty.c); this holds
+ * for any terminal fd it might still reach. */
+static int add_terminal_rules(scmp_filter_ctx ctx)
+{
+	int r = add_ioctl_rule(ctx, EPERM, TIOCSTI);
+
+	if (!r)
+		r = add_ioctl_rule(ctx, EPERM, TIOCLINUX);
 	return r;
 }
 
@@ -258,6 +294,8 @@ static int build_ctx(bool notify, scmp_filter_ctx *ret)
 		r = add_namespace_rules(ctx);
 	if (!r)
 		r = add_nesting_rules(ctx);
+	if (!r)
+		r = add_terminal_rules(ctx);
 	if (!r && notify)
 		r = add_notify_rules(ctx);
 	if (r < 0) {

@@ -61,6 +61,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/escape.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "seccomp/notify.h"
@@ -225,21 +226,11 @@ static void fail(struct verdict *v, int err)
 	v->reason = DECIDE_OTHER;
 }
 
-/* Audit-safe text: every byte outside printable ASCII, the space and the
- * backslash become \xHH, so a path cannot forge a field or a line */
+/* Audit-safe text (common/escape.c): control bytes, DEL, spaces and
+ * broken UTF-8 become \xHH, so a path cannot forge a field or a line */
 static void escape(const char *in, size_t len, char *out, size_t outlen)
 {
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && in[i] && o + 5 < outlen; i++) {
-		unsigned char ch = (unsigned char)in[i];
-
-		if (ch <= ' ' || ch >= 0x7f || ch == '\\')
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-		else
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
+	text_escape(out, outlen, in, len, ESC_SPACE);
 }
 
 static bool is_private_dev(const struct notifier *n, dev_t dev)
@@ -582,8 +573,9 @@ static int call_from_nr(const struct notifier *n, int nr,
 
 static void audit(const struct call_ctx *c, const struct verdict *v)
 {
-	char path[64], exe[PATH_MAX], exe_esc[4 * 256];
-	char line[sizeof(c->target) + sizeof(exe_esc) + 256];
+	char path[64], exe[PATH_MAX], exe_esc[ESC_BUFSIZE(256)];
+	char target_esc[ESC_BUFSIZE(sizeof(c->target))];
+	char line[sizeof(target_esc) + sizeof(exe_esc) + 256];
 	ssize_t n;
 	int len;
 
@@ -593,10 +585,13 @@ static void audit(const struct call_ctx *c, const struct verdict *v)
 		n = snprintf(exe, sizeof(exe), "?");
 	exe[n] = '\0';
 	escape(exe, (size_t)n, exe_esc, sizeof(exe_esc));
+	/* escaped where it was read; again here, which changes nothing
+	 * (idempotent) but holds if a caller forgot */
+	escape(c->target, strnlen(c->target, sizeof(c->target)), target_esc, sizeof(target_esc));
 	len = snprintf(line, sizeof(line),
 		       "nbjail[%s]: deny %s %s pid=%d exe=%s reason=%s\n",
 		       c->n->job_id, notify_call_name(c->call),
-		       c->target[0] ? c->target : "-", c->pid, exe_esc,
+		       target_esc[0] ? target_esc : "-", c->pid, exe_esc,
 		       decide_reason_name(v->reason));
 	audit_deny(c->n->scope.audit, LANE_SECCOMP, c->pid,
 		   notify_call_name(c->call), c->target, NULL, exe, NULL, v->reason);

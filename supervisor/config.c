@@ -30,6 +30,7 @@ int nbj_config_new(struct nbj_config **ret)
 	if (!cfg)
 		return -ENOMEM;
 	cfg->profile = NBJ_PROFILE_NET;
+	cfg->terminal_fd = -1;
 	cfg->uid = getuid();
 	cfg->gid = getgid();
 	*ret = cfg;
@@ -63,6 +64,7 @@ void nbj_config_free(struct nbj_config *cfg)
 	free(cfg->routes);
 	free(cfg->publish);
 	free(cfg->default_overlay_name);
+	policy_env_free(&cfg->env);
 	argv_free(cfg->argv);
 	free(cfg);
 }
@@ -296,6 +298,11 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	}
 	if (!err)
 		cfg->select_allowed = doc.select_allowed;
+	if (!err && (doc.env.clear || doc.env.n_keep || doc.env.n_set)) {
+		policy_env_free(&cfg->env);
+		cfg->env = doc.env;
+		memset(&doc.env, 0, sizeof(doc.env));
+	}
 	if (!err)
 		err = rules_append(&cfg->allow, &cfg->n_allow, doc.allow, doc.n_allow);
 	if (!err) {
@@ -426,6 +433,34 @@ static void print_rates(FILE *out, const struct nbj_rates *r)
 	}
 }
 
+static void print_env(FILE *out, const struct nbj_config *cfg)
+{
+	const struct policy_env *e = &cfg->env;
+
+	if (!cfg->clearenv && !e->clear && !e->n_keep && !e->n_set)
+		return; /* the default: nbjail's environment less its secrets */
+	fprintf(out, "env:\n  clear: %s\n", cfg->clearenv || e->clear ? "true" : "false");
+	fprintf(out, "  keep:%s\n", e->n_keep ? "" : " []");
+	for (size_t i = 0; i < e->n_keep; i++)
+		fprintf(out, "    - \"%s\"\n", e->keep[i]);
+	fprintf(out, "  set:%s\n", e->n_set ? "" : " {}");
+	for (size_t i = 0; i < e->n_set; i++) {
+		/* a YAML double-quoted string: \\, \" and \xNN */
+		fprintf(out, "    %.*s: \"", (int)strcspn(e->set[i], "="), e->set[i]);
+		for (const char *v = strchr(e->set[i], '=') + 1; *v; v++) {
+			unsigned char ch = (unsigned char)*v;
+
+			if (ch == '\\' || ch == '"')
+				fprintf(out, "\\%c", ch);
+			else if (ch < 0x20 || ch == 0x7f)
+				fprintf(out, "\\x%02x", ch);
+			else
+				fputc(ch, out);
+		}
+		fputs("\"\n", out);
+	}
+}
+
 /**
  * nbj_config_print_policy() - print the effective policy as YAML that
  * nbj_config_load_policy() accepts
@@ -445,6 +480,7 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	print_rates(out, &cfg->rates);
 	print_overlays(out, cfg);
 	print_publish(out, cfg);
+	print_env(out, cfg);
 	fprintf(out, "unix_allow:%s\n", cfg->n_unix_allow ? "" : " []");
 	for (size_t i = 0; i < cfg->n_unix_allow; i++)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);
@@ -568,6 +604,45 @@ int nbj_config_set_overlay(struct nbj_config *cfg, const char *name)
 int nbj_config_set_journal(struct nbj_config *cfg, bool on)
 {
 	cfg->no_journal = !on;
+	return 0;
+}
+
+/**
+ * nbj_config_set_clearenv() - start the job's environment empty
+ * @cfg:	config
+ * @on:		true: only the policy's env keep and set entries reach the
+ *		job (nbjail(1) --clearenv); false: nbjail's environment, less
+ *		its secrets, unless the policy says clear: true
+ *
+ * Return: 0
+ */
+int nbj_config_set_clearenv(struct nbj_config *cfg, bool on)
+{
+	cfg->clearenv = on;
+	return 0;
+}
+
+/**
+ * nbj_config_set_terminal() - give the job a terminal of its own
+ * @cfg:	config
+ * @tty_fd:	a pty slave (the caller keeps the master and relays it, as
+ *		nbjail(1) does); borrowed: it must stay open until
+ *		nbj_job_start() returns, then the caller may close it.  -1:
+ *		none (the default)
+ * @stdio:	bit N set (N = 0, 1, 2): the workload's fd N is @tty_fd;
+ *		the others stay the caller's
+ *
+ * The workload always runs in a session of its own; with @tty_fd, that
+ * pty is its controlling terminal.
+ *
+ * Return: 0, or -EINVAL (bits other than 0-2, or a mask without fd)
+ */
+int nbj_config_set_terminal(struct nbj_config *cfg, int tty_fd, unsigned stdio)
+{
+	if ((stdio & ~7u) || (tty_fd < 0 && stdio))
+		return -EINVAL;
+	cfg->terminal_fd = tty_fd < 0 ? -1 : tty_fd;
+	cfg->terminal_stdio = stdio;
 	return 0;
 }
 

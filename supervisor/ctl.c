@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "common/audit.h"
+#include "common/escape.h"
 #include "common/log.h"
 #include "supervisor/ctl.h"
 #include "supervisor/supervisor.h"
@@ -108,37 +109,71 @@ static void _printf_(2, 3) out(struct outbuf *o, const char *fmt, ...)
 	}
 }
 
+/*
+ * Every string printed here comes from shared memory that a job's relay
+ * can write, or names a job chose (an executable, a target): never
+ * printed raw (common/escape.c).  A field is read at most up to its size,
+ * NUL or not.
+ */
+#define FIELD_MAX AUDIT_TARGET_MAX
+
+/* @s, at most @max bytes, as a C string in @tmp (FIELD_MAX + 1 bytes) */
+static const char *bounded(char *tmp, const char *s, size_t max)
+{
+	size_t n = strnlen(s, max < FIELD_MAX ? max : FIELD_MAX);
+
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	return tmp;
+}
+
+/* Text: control bytes, DEL, spaces and broken UTF-8 as \xNN */
+static const char *esc_text(char *buf, size_t size, const char *s, size_t max)
+{
+	text_escape(buf, size, s, strnlen(s, max), ESC_SPACE);
+	return buf;
+}
+
+/* The field macros take arrays (their size bounds the read), never
+ * pointers; pointers go through the _n functions with FIELD_MAX */
+#define IS_ARRAY(a) (!__builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0])))
+#define FIELD_SIZE(f)                                                          \
+	({                                                                     \
+		_Static_assert(IS_ARRAY(f), #f " is not an array");            \
+		sizeof(f);                                                     \
+	})
+
+#define ESC_BUF ESC_BUFSIZE(FIELD_MAX)
+#define ESC(buf, field) esc_text(buf, sizeof(buf), (field), FIELD_SIZE(field))
+
 /* A JSON string literal */
-static void out_json(struct outbuf *o, const char *s)
+static void out_json_n(struct outbuf *o, const char *s, size_t max)
 {
-	out(o, "\"");
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	char tmp[FIELD_MAX + 1], body[6 * FIELD_MAX + 1];
 
-		if (ch == '"' || ch == '\\')
-			out(o, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			out(o, "\\u%04x", ch);
+	text_json_escape(body, sizeof(body), bounded(tmp, s, max));
+	out(o, "\"%s\"", body);
+}
+
+#define out_json(o, field) out_json_n((o), (field), FIELD_SIZE(field))
+
+/* A Prometheus label value: escaped text, then the label's own escapes */
+static void out_label_n(struct outbuf *o, const char *s, size_t max)
+{
+	char body[ESC_BUF];
+
+	text_escape(body, sizeof(body), s, strnlen(s, max), ESC_QUOTE);
+	out(o, "\"");
+	for (const char *p = body; *p; p++) {
+		if (*p == '\\')
+			out(o, "\\\\");
 		else
-			out(o, "%c", ch);
+			out(o, "%c", *p);
 	}
 	out(o, "\"");
 }
 
-/* A Prometheus label value */
-static void out_label(struct outbuf *o, const char *s)
-{
-	out(o, "\"");
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			out(o, "\\%c", *s);
-		else if (*s == '\n')
-			out(o, "\\n");
-		else
-			out(o, "%c", *s);
-	}
-	out(o, "\"");
-}
+#define out_label(o, field) out_label_n((o), (field), FIELD_SIZE(field))
 
 /* ---------------------------------------------------------------- jobs */
 
@@ -241,8 +276,11 @@ static void cmd_jobs(const struct ctl_jobs *j, bool json, struct outbuf *o)
 		bool revoked = LOAD(revoked);
 
 		if (!json) {
+			char id[ESC_BUF], name[ESC_BUF], tenant[ESC_BUF], profile[ESC_BUF];
+
 			out(o, "%-8s  %-16s  %-16s  %-7s  %7d  %5llus  %5llu  %8llu  %8llu  %s\n",
-			    s->job_id, s->name, s->tenant, s->profile, s->supervisor_pid,
+			    ESC(id, s->job_id), ESC(name, s->name), ESC(tenant, s->tenant),
+			    ESC(profile, s->profile), s->supervisor_pid,
 			    (unsigned long long)((now - s->start_usec) / 1000000),
 			    (unsigned long long)LOAD(flows_active),
 			    (unsigned long long)total(s, OUTCOME_ALLOWED),
@@ -309,7 +347,7 @@ static void counter_json(struct outbuf *o, const struct job_stats *s,
 	(void)s;
 	out(o, "%s{\"lane\":\"%s\",\"outcome\":\"%s\",\"reason\":", *first ? "" : ",",
 	    audit_lane_name(lane), outcome_names[outcome]);
-	out_json(o, reason);
+	out_json_n(o, reason, FIELD_MAX);
 	out(o, ",\"count\":%llu}", (unsigned long long)n);
 	*first = false;
 }
@@ -325,7 +363,7 @@ static void counter_metric(struct outbuf *o, const struct job_stats *s,
 	metric_labels(o, s);
 	out(o, ",lane=\"%s\",outcome=\"%s\",reason=", audit_lane_name(lane),
 	    outcome_names[outcome]);
-	out_label(o, reason);
+	out_label_n(o, reason, FIELD_MAX);
 	out(o, "} %llu\n", (unsigned long long)n);
 }
 
@@ -350,8 +388,10 @@ static void cmd_stats_one(const struct job_stats *s, bool json, struct outbuf *o
 		    (unsigned long long)LOAD(events_suppressed),
 		    (unsigned long long)LOAD(journal_errors));
 	} else {
-		out(o, "job %s (name %s, tenant %s)%s\n", s->job_id, s->name, s->tenant,
-		    LOAD(revoked) ? " REVOKED" : "");
+		char id[ESC_BUF], name[ESC_BUF], tenant[ESC_BUF];
+
+		out(o, "job %s (name %s, tenant %s)%s\n", ESC(id, s->job_id), ESC(name, s->name),
+		    ESC(tenant, s->tenant), LOAD(revoked) ? " REVOKED" : "");
 		out(o, "  flows: %llu active, %llu total; bytes: %llu up, %llu down\n",
 		    (unsigned long long)LOAD(flows_active), (unsigned long long)LOAD(flows_total),
 		    (unsigned long long)LOAD(bytes_up), (unsigned long long)LOAD(bytes_down));
@@ -422,9 +462,13 @@ static int cmd_recent(const struct ctl_jobs *j, unsigned n, bool json,
 
 		format_time(d->usec, when, sizeof(when));
 		if (!json) {
+			char id[ESC_BUF], reason[ESC_BUF], target[ESC_BUF], exe[ESC_BUF];
+
 			out(o, "%-20s  %-8s  %-7s  %7d  %-22s  %s%s%s\n", when,
-			    all[i].job->job_id, audit_lane_name((enum audit_lane)d->lane),
-			    d->pid, d->reason, d->target, d->exe[0] ? "  exe=" : "", d->exe);
+			    ESC(id, all[i].job->job_id),
+			    audit_lane_name((enum audit_lane)d->lane), d->pid,
+			    ESC(reason, d->reason), ESC(target, d->target),
+			    d->exe[0] ? "  exe=" : "", ESC(exe, d->exe));
 			continue;
 		}
 		out(o, "%s{\"time\":\"%s\",\"usec\":%llu,\"job\":", i ? "," : "", when,
@@ -486,7 +530,10 @@ static int cmd_revoke(const struct ctl_jobs *j, const char *job,
 			out(o, "%s", done ? "," : "");
 			out_json(o, s->job_id);
 		} else {
-			out(o, "revoked %s (tenant %s)\n", s->job_id, s->tenant);
+			char id[ESC_BUF], tenant[ESC_BUF];
+
+			out(o, "revoked %s (tenant %s)\n", ESC(id, s->job_id),
+			    ESC(tenant, s->tenant));
 		}
 		done++;
 	}

@@ -1183,6 +1183,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	char nameserver[INET_ADDRSTRLEN];
 	struct reaper_params rp;
 	struct reaper_msg msg = { .type = REAPER_MSG_MAPPED };
+	_cleanup_free_ char **envp = NULL;
 	sigset_t block, saved;
 	struct nbj_job *job;
 	int sv[2], err;
@@ -1259,6 +1260,11 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	log_phase("seccomp filter");
+	err = environ_build(cfg, environ, &envp);
+	if (err < 0) {
+		log_err("cannot build the job's environment: %s", strerror(-err));
+		goto fail;
+	}
 
 	/* 4. the job's init, in new namespaces, its user namespace mapped */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -1275,6 +1281,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.socket_factory = job->has_net && job->pol.policy.n_publish,
 		.n_select_overlays = !job->selection.ready ? 0 :
 				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
+		.terminal_fd = cfg->terminal_fd,
+		.terminal_stdio = cfg->terminal_stdio,
+		.envp = envp,
 	};
 	sigset_forwarded(&block);
 	(void)sigprocmask(SIG_BLOCK, &block, &saved);
@@ -1285,6 +1294,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		reaper_main(&rp);
 	err = pid < 0 ? negative_errno() : 0;
 	(void)sigprocmask(SIG_SETMASK, &saved, NULL);
+	free(TAKE_PTR(envp)); /* the clone has its copy */
 	close(sv[1]);
 	job->sock = sv[0];
 	if (err < 0) {

@@ -6,7 +6,9 @@
  * SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 to it through a signalfd,
  * and exits with the workload's status (128+N for signal N).  nbjail's
  * own failures use the codes of nbjail.h: 2 usage, 125 setup, 126 cannot
- * execute, 127 not found.  Next: supervisor/job.c.
+ * execute, 127 not found.  When nbjail runs on a terminal, the job gets a
+ * pty of its own, relayed in the same loop (supervisor/pty.c).  Next:
+ * supervisor/job.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,9 +23,11 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "common/escape.h"
 #include "common/log.h"
 #include "nbjail/nbjail.h"
 #include "supervisor/doctor.h"
+#include "supervisor/pty.h"
 
 static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
@@ -59,6 +63,9 @@ static const char usage_text[] =
 	"                       the job name)\n"
 	"      --audit-log FILE also append audit events to FILE as JSON lines\n"
 	"      --no-journal     do not send audit events to journald\n"
+	"      --clearenv       start the command's environment empty: only the\n"
+	"                       policy's env keep and set entries (nbjail.yaml(5));\n"
+	"                       secrets (password_env, SUDO_*) never reach it\n"
 	"      --overlay NAME   dial through overlay NAME of the policy when no route\n"
 	"                       matches (default: the policy's default_overlay)\n"
 	"\n"
@@ -132,8 +139,39 @@ static int default_user(struct nbj_config *cfg)
 	return nbj_config_set_user(cfg, (uid_t)u, (gid_t)g);
 }
 
+/*
+ * The run loop: the job's fd, the signalfd and, when nbjail runs on a
+ * terminal, the job's pty (supervisor/pty.c) in one poll().  SIGWINCH
+ * only resizes the job's pty; the other signals are forwarded.
+ */
+static void run_loop(struct nbj_job *job, int sfd, struct pty_relay *tty)
+{
+	while (!nbj_job_dispatch(job)) {
+		struct pollfd pfd[2 + PTY_POLL_FDS] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = nbj_job_fd(job), .events = POLLIN },
+		};
+		struct signalfd_siginfo si;
+		nfds_t n = 2;
+
+		if (tty->master >= 0)
+			n += pty_relay_poll_fds(tty, pfd + 2);
+		if (poll(pfd, n, -1) < 0 && errno != EINTR)
+			break;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGWINCH)
+				pty_relay_winsize(tty);
+			else
+				(void)nbj_job_kill(job, (int)si.ssi_signo);
+		}
+		if (tty->master >= 0)
+			pty_relay_events(tty, pfd + 2);
+	}
+}
+
 static int run_job(struct nbj_config *cfg, const char *cmd)
 {
+	struct pty_relay tty;
 	struct nbj_job *job = NULL;
 	struct nbj_exit ex;
 	sigset_t mask;
@@ -146,33 +184,40 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	sigaddset(&mask, SIGQUIT);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGUSR2);
+	sigaddset(&mask, SIGWINCH);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)) < 0) {
 		fprintf(stderr, "nbjail: cannot set up signals: %m\n");
 		return NBJ_EXIT_SETUP;
 	}
 
+	/* never the caller's terminal: a pty of the job's own */
+	err = pty_relay_open(&tty);
+	if (err < 0) {
+		fprintf(stderr, "nbjail: cannot give the job a terminal: %s\n", strerror(-err));
+		return NBJ_EXIT_SETUP;
+	}
+	if (err > 0 && nbj_config_set_terminal(cfg, tty.slave, tty.stdio) < 0) {
+		pty_relay_close(&tty);
+		return NBJ_EXIT_SETUP;
+	}
+
 	log_phase("configured");
 	err = nbj_job_start(cfg, &job);
 	log_phase("job started");
+	pty_relay_slave_close(&tty);
 	if (err < 0) {
+		pty_relay_close(&tty);
 		if (err == -EINVAL)
 			fprintf(stderr, "nbjail: invalid job configuration\n");
 		return NBJ_EXIT_SETUP;
 	}
+	if (pty_relay_raw(&tty) < 0)
+		fprintf(stderr, "nbjail: cannot put the terminal in raw mode: %m\n");
 
-	while (!nbj_job_dispatch(job)) {
-		struct pollfd pfd[2] = {
-			{ .fd = sfd, .events = POLLIN },
-			{ .fd = nbj_job_fd(job), .events = POLLIN },
-		};
-		struct signalfd_siginfo si;
-
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			break;
-		while (read(sfd, &si, sizeof(si)) == sizeof(si))
-			(void)nbj_job_kill(job, (int)si.ssi_signo);
-	}
+	run_loop(job, sfd, &tty);
+	pty_relay_drain(&tty, 2000);
+	pty_relay_close(&tty);
 	err = nbj_job_wait_detached(job, &ex);
 	log_phase("workload ended");
 	nbj_job_free(job);
@@ -188,7 +233,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 }
 
 enum { OPT_FLOOR_EXCEPTION = 0x100, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
-       OPT_NO_JOURNAL, OPT_OVERLAY };
+       OPT_NO_JOURNAL, OPT_OVERLAY, OPT_CLEARENV };
 
 /**
  * struct run_opts - the run flags, applied after the policy file
@@ -332,6 +377,7 @@ static int cmd_run(int argc, char **argv)
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
+		{ "clearenv", no_argument, NULL, OPT_CLEARENV },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -391,6 +437,9 @@ static int cmd_run(int argc, char **argv)
 		case OPT_NO_JOURNAL:
 			nbj_config_set_journal(cfg, false);
 			break;
+		case OPT_CLEARENV:
+			(void)nbj_config_set_clearenv(cfg, true);
+			break;
 		case OPT_OVERLAY:
 			if (nbj_config_set_overlay(cfg, optarg) < 0) {
 				rc = usage_error("--overlay '%s': not an overlay name", optarg);
@@ -433,6 +482,14 @@ out:
 	run_opts_free(&o);
 	nbj_config_free(cfg);
 	return rc;
+}
+
+/* @s escaped for one printf; the buffer is reused by the next call */
+static const char *esc(const char *s)
+{
+	static char buf[ESC_BUFSIZE(2048)];
+
+	return text_esc(buf, sizeof(buf), s);
 }
 
 /* nbjail explain [--policy F] [--allow P]... [--floor-exception P]...
@@ -498,7 +555,7 @@ static int cmd_explain(int argc, char **argv)
 	}
 	if (err == -EINVAL) {
 		fprintf(stderr, "nbjail: explain: '%s' is not a valid URL, host, host:port, "
-				"IP or [IPv6]:port\n", argv[optind]);
+				"IP or [IPv6]:port\n", esc(argv[optind]));
 		rc = NBJ_EXIT_USAGE;
 		goto out;
 	}
@@ -507,22 +564,24 @@ static int cmd_explain(int argc, char **argv)
 		rc = NBJ_EXIT_SETUP;
 		goto out;
 	}
-	printf("target:  %s\n", argv[optind]);
-	printf("host:    %s (%s)\n", e.host, e.is_address ? "address" : "name");
+	/* every field escaped (common/escape.c): the target may come from a
+	 * job's log, and names from the resolver */
+	printf("target:  %s\n", esc(argv[optind]));
+	printf("host:    %s (%s)\n", esc(e.host), e.is_address ? "address" : "name");
 	if (e.port)
 		printf("port:    %u\n", e.port);
 	else
 		printf("port:    none given: only rules without a port apply\n");
 	if (e.dial[0])
-		printf("dial:    %s\n", e.dial);
+		printf("dial:    %s\n", esc(e.dial));
 	if (e.overlay[0])
-		printf("overlay: %s\n", e.overlay);
+		printf("overlay: %s\n", esc(e.overlay));
 	printf("verdict: %s\n", e.allow ? "allow" : "deny");
-	printf("reason:  %s\n", e.reason);
+	printf("reason:  %s\n", esc(e.reason));
 	if (e.floor_exception[0])
-		printf("floor exception used: %s\n", e.floor_exception);
+		printf("floor exception used: %s\n", esc(e.floor_exception));
 	for (size_t i = 0; i < e.n_resolved; i++)
-		printf("resolved: %s\n", e.resolved[i]);
+		printf("resolved: %s\n", esc(e.resolved[i]));
 	rc = e.allow ? 0 : 1;
 out:
 	run_opts_free(&o);

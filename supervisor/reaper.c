@@ -55,6 +55,7 @@
 #include "netns/nft.h"
 #include "seccomp/filter.h"
 #include "seccomp/notify.h"
+#include "supervisor/pty.h"
 #include "supervisor/supervisor.h"
 
 static const int forwarded_signals[] = {
@@ -131,7 +132,10 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 
-	err = creds_apply(p->creds);
+	/* its own session, and its own pty if nbjail runs on a terminal */
+	err = pty_workload_attach(p->terminal_fd, p->terminal_stdio);
+	if (err == 0)
+		err = creds_apply(p->creds);
 	log_phase("workload: creds");
 	/* the reaper copies our listener with pidfd_getfd(): our memory
 	 * map still counts as the host's until exec, so only a dumpable
@@ -144,6 +148,8 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	if (err == 0)
 		err = listener_hand_over(hand, listener);
 	if (err == 0) {
+		/* the job's environment, also for the PATH search (environ.c) */
+		environ = (char **)p->envp;
 		execvp(p->argv[0], p->argv);
 		err = negative_errno();
 	}
@@ -364,7 +370,7 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, int factory,
  */
 _Noreturn void reaper_main(const struct reaper_params *p)
 {
-	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
+	int keep[] = { p->sock, p->terminal_fd }, status_pipe[2], hand[2], sfd, err, exec_errno;
 	int listener, relay_fds[RELAY_FDS], factory = -1;
 	size_t n_relay_fds;
 	struct sock_fprog prog;
@@ -374,6 +380,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	ssize_t n;
 
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
+	if (pty_stdio_onto(p->terminal_fd, p->terminal_stdio) < 0)
+		_exit(1); /* never keep the caller's terminal in the job */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* nothing of the job may read our memory or take our fds */
 	(void)prctl(PR_SET_DUMPABLE, 0);
@@ -433,6 +441,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	}
 	close(status_pipe[1]);
 	close(hand[1]);
+	if (p->terminal_fd >= 0)
+		close(p->terminal_fd); /* the workload's now: its end ends the pty */
 	log_phase("reaper: forked");
 	listener = listener_take(workload, hand[0]);
 	log_phase("reaper: listener");

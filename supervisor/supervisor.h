@@ -21,6 +21,7 @@
 
 #include "nbjail/nbjail.h"
 #include "netns/link.h"
+#include "policy/load.h"
 #include "policy/policy.h"
 
 #define NBJ_ROOT_RUNTIME_DIR "/run/nbjail"
@@ -55,6 +56,10 @@ struct nbj_config {
 	char *audit_log;
 	bool no_journal;
 	char **argv;
+	int terminal_fd;
+	unsigned terminal_stdio;
+	bool clearenv;
+	struct policy_env env;
 };
 
 struct target;
@@ -131,6 +136,9 @@ enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACT
  *		(published ports are connected with them)
  * @n_select_overlays: overlays processes may select (0: no selection)
  * @seccomp:	the workload's seccomp program (seccomp/filter.c)
+ * @terminal_fd: the job's pty slave (supervisor/pty.c), or -1
+ * @terminal_stdio: which of fds 0, 1, 2 (bit N) become @terminal_fd
+ * @envp:	the workload's environment (supervisor/environ.c)
  */
 struct reaper_params {
 	int sock;
@@ -141,6 +149,9 @@ struct reaper_params {
 	bool socket_factory;
 	size_t n_select_overlays;
 	const struct sock_fprog *seccomp;
+	int terminal_fd;
+	unsigned terminal_stdio;
+	char *const *envp;
 };
 
 _Noreturn void reaper_main(const struct reaper_params *p);
@@ -184,6 +195,9 @@ int state_list_jobs(void (*cb)(const char *id, void *data), void *data);
 int state_process_start_time(pid_t pid, unsigned long long *ret);
 
 void fds_close_all_except(const int *keep, size_t n_keep);
+
+/* environ.c */
+int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret);
 
 /* fdpass.c */
 int fd_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds);

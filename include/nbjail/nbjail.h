@@ -98,6 +98,8 @@ int nbj_config_set_audit_log(struct nbj_config *cfg, const char *path);
 int nbj_config_set_journal(struct nbj_config *cfg, bool on);
 int nbj_config_set_overlay(struct nbj_config *cfg, const char *name);
 int nbj_config_set_argv(struct nbj_config *cfg, char *const argv[]);
+int nbj_config_set_terminal(struct nbj_config *cfg, int tty_fd, unsigned stdio);
+int nbj_config_set_clearenv(struct nbj_config *cfg, bool on);
 
 int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret);
 const char *nbj_job_id(const struct nbj_job *job);

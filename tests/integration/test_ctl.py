@@ -10,9 +10,10 @@ import os
 import re
 import socket
 import stat
+import subprocess
 import time
 
-from conftest import PYTHON, RUN_DIR, nbjail, read_line, wait_for
+from conftest import HOST_NS, NBJAIL, PYTHON, RUN_DIR, nbjail, nbjail_env, read_line, wait_for
 
 CTL_SOCK = f"{RUN_DIR}/ctl.sock"
 
@@ -258,3 +259,57 @@ def test_revoke_by_tenant(nbj, world, spawn):
     for p in (a, b, c):
         p.terminate()
         p.wait(timeout=10)
+
+
+# A job names its executable with escape sequences that, printed raw, erase
+# the line of the real denial and forge an "allowed" one (issue 16, item 9),
+# plus a newline and a byte that is not UTF-8.
+FORGER = r"""
+import os, shutil, subprocess, time
+exe = b"/run/nb\x1b[2K\r\x1b[1Aallowed\x07 fake\n\xff\x9b31m"
+shutil.copy(b"/bin/bash", exe)
+os.chmod(exe, 0o755)
+subprocess.run([exe, b"-c", b"exec 3<>/dev/tcp/169.254.169.254/80"], stderr=subprocess.DEVNULL)
+print("ready", flush=True)
+time.sleep(30)
+"""
+
+
+def no_control_bytes(data):
+    bad = [b for b in data if (b < 0x20 and b not in (0x0a,)) or b == 0x7f]
+    return not bad
+
+
+def test_recent_escapes_a_forged_exe_name(nbj, world, spawn, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--audit-log", str(log),
+                          "--", PYTHON, "-I", "-c", FORGER], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=nbjail_env())
+    try:
+        assert p.stdout.readline() == b"ready\n"
+        raw = subprocess.run(["ip", "netns", "exec", HOST_NS, NBJAIL, "ctl", "recent", "5"],
+                             capture_output=True, env=nbjail_env(), timeout=30)
+        assert raw.returncode == 0, raw.stderr
+        out = raw.stdout
+        assert b"floor:metadata" in out, out
+        assert no_control_bytes(out), out
+        assert len(out.splitlines()) == 2, out  # the header and one denial, one line
+        assert b"\\x1b[2K\\x0d\\x1b[1Aallowed\\x07\\x20fake\\x0a\\xff\\xc2\\x9b31m" in out or \
+            b"\\x1b[2K\\x0d\\x1b[1Aallowed\\x07\\x20fake\\x0a\\xff\\x9b31m" in out, out
+        # JSON stays valid JSON, and the name is there, decoded
+        js = subprocess.run(["ip", "netns", "exec", HOST_NS, NBJAIL, "ctl", "recent", "5",
+                             "--json"], capture_output=True, env=nbjail_env(), timeout=30)
+        assert no_control_bytes(js.stdout), js.stdout
+        (entry,) = json.loads(js.stdout.decode("utf-8"))
+        assert entry["exe"].startswith("/run/nb\x1b[2K\r\x1b[1Aallowed\x07 fake\n"), entry
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=15)
+    # nbjail's own deny line on stderr is escaped too
+    assert b"deny seccomp" in err or b"deny connect" in err, err
+    assert no_control_bytes(err), err
+    # the JSON lines: each one valid JSON, the MESSAGE text escaped
+    events = [json.loads(line) for line in log.read_bytes().decode("utf-8").splitlines()]
+    (deny,) = [e for e in events if e.get("event") == "deny"]
+    assert deny["exe"].startswith("/run/nb\x1b[2K"), deny
+    assert "\x1b" not in deny["message"] and "\\x1b[2K" in deny["message"], deny

@@ -189,3 +189,15 @@ def test_explain_overlay_names(nbj, world, tmp_path):
     assert cp.returncode == 2 and "no such overlay" in cp.stderr, cp.stderr
     cp = nbjail("explain", "--policy", str(p), "--overlay", "bad name", "http://198.51.100.10/")
     assert cp.returncode == 2, cp.stderr
+
+
+@pytest.mark.parametrize("target", ["http://a\x1b[2K\rallow.example/", "x\x1b]0;t\x07.example:80",
+                                    "169.254.169.254:80\x1b[1A"])
+def test_explain_escapes_what_it_prints(nbj, target):
+    """A target copied from a job's output may carry escape sequences:
+    explain prints none of them raw, on stdout or stderr (issue 16)."""
+    cp = nbjail("explain", target)
+    assert cp.returncode in (1, 2), (cp.returncode, cp.stdout, cp.stderr)
+    for text in (cp.stdout, cp.stderr):
+        assert not [c for c in text if (ord(c) < 0x20 and c != "\n") or ord(c) == 0x7f], text
+    assert "\\x1b" in cp.stdout + cp.stderr

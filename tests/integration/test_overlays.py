@@ -361,6 +361,21 @@ def test_publish_direct(nbj, world, tmp_path):
     assert "inbound tcp from 127.0.0.1:" in err and "inbound tcp from 192.0.2.2:" in err, err
 
 
+def test_publish_max_entries_all_answer(nbj, world, tmp_path):
+    """PUBLISH_MAX (16) publish entries in one job: every port answers (issue 16:
+    the relay kept at most 16 fds, so 12 or more entries killed it)."""
+    ports = list(range(18100, 18116))
+    entries = ", ".join(f"{{port: {p}, to: {8080 + i % 2}}}" for i, p in enumerate(ports))
+    pol = policy(tmp_path, f"publish: [{entries}]\n")
+    job, _ = serving_job(pol)
+    try:
+        for i, p in enumerate(ports):
+            assert ask(HOST_NS, "127.0.0.1", p) == f"job:{8080 + i % 2}:hi", p
+    finally:
+        err = stop(job)
+    assert "relay failed" not in err, err
+
+
 def test_publish_port_taken_starts_nothing(nbj, world, tmp_path):
     holder = subprocess.Popen(["ip", "netns", "exec", HOST_NS, PYTHON, "-c",
                                "import socket,time\ns=socket.socket(socket.AF_INET6)\n"

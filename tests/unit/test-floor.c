@@ -58,6 +58,9 @@ static const struct {
 	{ "192.169.0.0", FLOOR_NONE },
 	{ "169.254.0.0", FLOOR_LINK_LOCAL },
 	{ "169.254.169.254", FLOOR_METADATA },
+	{ "168.63.129.16", FLOOR_METADATA },	/* Azure WireServer */
+	{ "168.63.129.15", FLOOR_NONE },
+	{ "168.63.129.17", FLOOR_NONE },
 	{ "169.254.169.253", FLOOR_LINK_LOCAL },
 	{ "169.254.255.255", FLOOR_LINK_LOCAL },
 	{ "169.253.255.255", FLOOR_NONE },
@@ -108,6 +111,8 @@ static const struct {
 	{ "::ffff:127.0.0.1", FLOOR_BAD_ENCODING },
 	{ "::ffff:10.0.0.1", FLOOR_BAD_ENCODING },
 	{ "::ffff:169.254.169.254", FLOOR_BAD_ENCODING },
+	{ "::ffff:168.63.129.16", FLOOR_BAD_ENCODING },
+	{ "64:ff9b::a83f:8110", FLOOR_BAD_ENCODING },	/* NAT64 of 168.63.129.16 */
 	{ "::ffff:198.51.100.1", FLOOR_NONE },
 	/* IPv4-compatible */
 	{ "::127.0.0.1", FLOOR_BAD_ENCODING },

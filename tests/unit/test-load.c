@@ -70,6 +70,17 @@ static const struct {
 	{ "allow: [\n", -EINVAL, ":2:1: policy: YAML error", 0, 0, NULL },
 	{ "allow: *nothing\n", -EINVAL, "policy: YAML error", 0, 0, NULL },
 	{ "floor_exceptions: ['10.0.0.1/8']\n", -EINVAL, ":1:20: floor_exceptions[0]:", 0, 0, NULL },
+	/* env: (issue 16): error paths free what they built (ASan) */
+	{ "env: {clear: true, keep: [A, B_*, '*'], set: {X: '1', Y: ''}}\n", 0, NULL, 0, 0, "" },
+	{ "env: {clear: true, keep: [A, 'B C']}\n", -EINVAL, ":1:30: env.keep[1]:", 0, 0, NULL },
+	{ "env: {clear: true, keep: ['*A']}\n", -EINVAL, ":1:27: env.keep[0]:", 0, 0, NULL },
+	{ "env: {clear: true, keep: ['']}\n", -EINVAL, ":1:27: env.keep[0]:", 0, 0, NULL },
+	{ "env: {set: {X: a, X: b}}\n", -EINVAL, ":1:19: env.set.X: given twice", 0, 0, NULL },
+	{ "env: {set: {X: a, 9: b}}\n", -EINVAL, ":1:19: env.set:", 0, 0, NULL },
+	{ "env: {clear: true, clear: false}\n", -EINVAL, ":1:20: env.clear: given twice", 0, 0,
+	  NULL },
+	{ "env: {keep: [A]}\n", -EINVAL, ":1:6: env.keep: keep needs clear", 0, 0, NULL },
+	{ "env: {set: [A]}\n", -EINVAL, ":1:12: env.set:", 0, 0, NULL },
 };
 
 static void test_table(void **state)
@@ -83,6 +94,13 @@ static void test_table(void **state)
 
 		if (r != rows[i].err)
 			fail_msg("row %zu: got %d (%s), want %d", i, r, err, rows[i].err);
+		if (r == 0 && strstr(rows[i].yaml, "env:")) {
+			assert_true(d.env.clear);
+			assert_int_equal(d.env.n_keep, 3);
+			assert_int_equal(d.env.n_set, 2);
+			assert_string_equal(d.env.set[0], "X=1");
+			assert_string_equal(d.env.set[1], "Y=");
+		}
 		if (r == 0) {
 			assert_int_equal(d.n_allow, rows[i].n_allow);
 			assert_int_equal(d.n_floor_exceptions, rows[i].n_exc);

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * supervisor/environ.c - the workload's environment
+ *
+ * Theory of operation: the supervisor builds the workload's environment
+ * before it clones the job (environ_build()); the reaper's
+ * workload_exec() makes it the process's environ and execs with it.  In
+ * order:
+ *
+ *   1. the start: nbjail's own environment, or nothing when --clearenv
+ *      (nbj_config_set_clearenv()) or the policy's env: {clear: true};
+ *      then only the variables that a keep pattern names (NAME, or
+ *      PREFIX* for every name that starts with PREFIX) are taken
+ *   2. removed whatever keep says: the secret sources the policy names
+ *      (secret_names(): each overlay's password_env today; a new kind of
+ *      secret in the policy adds its variable there) and every SUDO_*
+ *      variable (who ran sudo, and the command line it ran)
+ *   3. the policy's env.set entries, NAME=value, replacing a variable of
+ *      the same name
+ *
+ * The workload's command is then searched in the PATH of this final
+ * environment (execvp() after environ is replaced; without PATH, glibc's
+ * default /bin:/usr/bin), never in nbjail's.  The array points into the
+ * strings of @from and of the config, which live until the clone; the
+ * clone copies them with the rest of the memory.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "supervisor/supervisor.h"
+
+/* one per overlay (password_env), room for the next kinds of secret */
+#define SECRET_NAMES_MAX (2 * OVERLAYS_MAX)
+
+/* Does @entry ("NAME=value") have the name @name (@len bytes)? */
+static bool entry_is(const char *entry, const char *name, size_t len)
+{
+	return !strncmp(entry, name, len) && entry[len] == '=';
+}
+
+/* The variables the policy names as holding secrets */
+static size_t secret_names(const struct nbj_config *cfg, const char **names, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->n_overlays && n < max; i++)
+		if (cfg->overlays[i].password_env[0])
+			names[n++] = cfg->overlays[i].password_env;
+	return n;
+}
+
+static bool kept(const struct policy_env *env, const char *entry, size_t name_len)
+{
+	for (size_t i = 0; i < env->n_keep; i++) {
+		const char *k = env->keep[i];
+		size_t klen = strlen(k);
+
+		if (klen && k[klen - 1] == '*') {
+			if (name_len >= klen - 1 && !strncmp(entry, k, klen - 1))
+				return true;
+		} else if (klen == name_len && !strncmp(entry, k, klen)) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/**
+ * environ_build() - the workload's environment, see the theory above
+ * @cfg:	config (clearenv, env: section, overlays)
+ * @from:	nbjail's environment (environ)
+ * @ret:	NULL-terminated array; free() the array only (the strings are
+ *		@from's and @cfg's)
+ *
+ * Return: 0, -E2BIG if the policy names too many secret sources, -ENOMEM
+ */
+int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret)
+{
+	const char *secrets[SECRET_NAMES_MAX];
+	bool clear = cfg->clearenv || cfg->env.clear;
+	size_t n_from = 0, n = 0, n_secrets;
+	char **envp;
+
+	static_assert(SECRET_NAMES_MAX >= OVERLAYS_MAX, "every overlay's password_env");
+	if (cfg->n_overlays > SECRET_NAMES_MAX)
+		return -E2BIG; /* never keep a secret for want of room */
+	n_secrets = secret_names(cfg, secrets, SECRET_NAMES_MAX);
+	while (from && from[n_from])
+		n_from++;
+	envp = calloc(n_from + cfg->env.n_set + 1, sizeof(*envp));
+	if (!envp)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < n_from; i++) {
+		const char *e = from[i], *eq = strchr(e, '=');
+		size_t len = eq ? (size_t)(eq - e) : 0;
+		bool drop = !eq || !len || !strncmp(e, "SUDO_", 5) ||
+			    (clear && !kept(&cfg->env, e, len));
+
+		for (size_t s = 0; s < n_secrets && !drop; s++)
+			drop = strlen(secrets[s]) == len && !strncmp(e, secrets[s], len);
+		for (size_t s = 0; s < cfg->env.n_set && !drop; s++)
+			drop = entry_is(cfg->env.set[s], e, len);
+		if (!drop)
+			envp[n++] = (char *)e;
+	}
+	for (size_t s = 0; s < cfg->env.n_set; s++)
+		envp[n++] = cfg->env.set[s];
+	envp[n] = NULL;
+	*ret = envp;
+	return 0;
+}

@@ -1,0 +1,228 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_tty.py - the job never shares the caller's terminal
+
+Issue 16, item 1: a job that shares the caller's controlling terminal can
+push a command line into the caller's shell with ioctl(TIOCSTI).  Each
+test here gives nbjail a terminal of the test's own (os.openpty(); the
+slave is the controlling terminal of a bash that runs nbjail, as a user's
+interactive shell would be) and reads everything written to it.  The job
+must get a pty of its own, relayed by nbjail (input, output, window
+size, exit status), and every TIOCSTI/TIOCLINUX must fail with EPERM.
+"""
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import HOST_NS, NBJAIL, PYTHON, nbjail, nbjail_env
+
+ESCAPE = Path(NBJAIL).parent / "tests" / "escape" / "escape-tiocsti"
+
+
+class Terminal:
+    """bash -c SCRIPT on a pty of the test's own, in the host netns."""
+
+    def __init__(self, script, rows=24, cols=80):
+        self.master, slave = os.openpty()
+        self.slave_name = os.ttyname(slave)
+        self.resize(rows, cols)
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", HOST_NS, "bash", "-c", script],
+            stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+            env=nbjail_env({"NBJAIL": NBJAIL}))
+        os.close(slave)
+        self.out = b""
+
+    def resize(self, rows, cols):
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def write(self, data):
+        os.write(self.master, data)
+
+    def read_until(self, marker, timeout=30):
+        """Collect output until marker (bytes) appears, or EOF / timeout."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.out and time.monotonic() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if not r:
+                continue
+            try:
+                data = os.read(self.master, 4096)
+            except OSError:  # EIO: every slave is closed
+                break
+            if not data:
+                break
+            self.out += data
+        return marker in self.out
+
+    def finish(self, timeout=60):
+        self.read_until(b"\0never\0", timeout=timeout) if self.proc.poll() is None else None
+        rc = self.proc.wait(timeout=10)
+        os.close(self.master)
+        return rc, self.out.decode(errors="replace")
+
+
+@pytest.mark.parametrize("user", ["nobody", "0"])
+def test_tiocsti_reaches_no_shell(nbj, user):
+    """The job tries TIOCSTI on fd 0 and /dev/tty: EPERM, and the caller's
+    shell reads nothing (before the fix it read the injected line)."""
+    t = Terminal(f'"$NBJAIL" run --profile minimal --user {user} -- {ESCAPE}; echo "RC=$?"\n'
+                 'read -r -t 2 line; echo "GOT:[$line]"')
+    assert t.read_until(b"GOT:"), t.out
+    rc, out = t.finish()
+    print(out)
+    assert "GOT:[]" in out, out
+    assert "RC=0" in out, out
+    assert "ESCAPED" not in out and "UNEXPECTED" not in out, out
+    # on the job's own pty the kernel itself would let TIOCSTI through (it is
+    # the job's controlling terminal): these EPERMs are the seccomp rules,
+    # the masked compare included (the "| 1 << 32" forms)
+    for what in ("fd 0, TIOCSTI)", "fd 0, TIOCSTI | 1 << 32)", "fd 0, TIOCLINUX)",
+                 "/dev/tty, TIOCSTI)", "/dev/tty, TIOCSTI | 1 << 32)"):
+        assert f"held: ioctl({what} -> Operation not permitted" in out, (what, out)
+    assert rc == 0
+
+
+JOB = ("tty; echo PTMX=$(ls -l /proc/$$/fd | grep -c ptmx); echo READY; read -r line; "
+       "echo \"JOB:[$line]\"; stty size; exit 7")
+
+
+def test_interactive_job_through_its_own_pty(nbj):
+    """Input reaches the job through nbjail's relay, output comes back, the
+    window size follows the terminal (at start and on SIGWINCH), the exit
+    status is the job's, and the job's terminal is not the caller's."""
+    t = Terminal(f'"$NBJAIL" run --profile minimal --user nobody -- sh -c \'{JOB}\'; '
+                 'echo "RC=$?"', rows=37, cols=101)
+    assert t.read_until(b"READY"), t.out
+    t.resize(40, 120)  # SIGWINCH to nbjail, which resizes the job's pty
+    time.sleep(0.5)
+    t.write(b"hello\n")
+    assert t.read_until(b"RC="), t.out
+    rc, out = t.finish()
+    print(out)
+    assert "JOB:[hello]" in out, out
+    assert "PTMX=0" in out, out  # the master never reaches the job
+    assert "40 120" in out, out
+    assert "RC=7" in out, out
+    job_tty = [w for w in out.split() if w.startswith("/dev/pts/")]
+    assert job_tty and job_tty[0] != t.slave_name, (job_tty, t.slave_name)
+    assert rc == 0
+
+
+def test_window_size_at_start(nbj):
+    t = Terminal('"$NBJAIL" run --profile minimal -- stty size; echo "RC=$?"', rows=33, cols=77)
+    assert t.read_until(b"RC="), t.out
+    rc, out = t.finish()
+    assert "33 77" in out, out
+    assert "RC=0" in out, out
+
+
+def test_redirected_stdout_stays_redirected(nbj, tmp_path):
+    """Only the fds that were terminals become the job's pty."""
+    f = tmp_path / "out.txt"
+    t = Terminal(f'"$NBJAIL" run --profile minimal -- sh -c '
+                 f'\'echo redirected; test -t 1 || echo notatty; test -t 0 && echo inatty\' > {f}; '
+                 'echo "RC=$?"; stty -a | grep -o -- "-\\?icanon"')
+    assert t.read_until(b"RC="), t.out
+    rc, out = t.finish()
+    assert f.read_text() == "redirected\nnotatty\ninatty\n", (f.read_text(), out)
+    # the caller's terminal has its modes back (canonical, not raw)
+    assert "-icanon" not in out and "icanon" in out, out
+
+
+def test_job_has_its_own_session_without_terminal(nbj):
+    """Without a terminal, the workload still leads a session of its own
+    (before the fix it was in nbjail's session, whose leader lies outside
+    the job's PID namespace: sid 0)."""
+    cp = nbjail("run", "--profile", "minimal", "--", PYTHON, "-c",
+                "import os; print(os.getsid(0), os.getpid())")
+    assert cp.returncode == 0, cp.stderr
+    sid, pid = cp.stdout.split()
+    assert sid == pid and sid != "0", cp.stdout
+
+
+PEEK = ("import os\n"
+        "for fd in (0, 1, 2):\n"
+        "    try:\n"
+        "        print('fd', fd, os.stat(f'/proc/1/fd/{fd}').st_rdev)\n"
+        "    except OSError as e:\n"
+        "        print('fd', fd, 'error', e.errno)\n")
+
+
+def test_job_init_holds_no_caller_terminal(nbj):
+    """The job's init (the reaper, PID 1) must not hold the caller's terminal
+    either: job root could reopen it through /proc/1/fd and read what the
+    caller types or write to it."""
+    t = Terminal(f'"$NBJAIL" run --profile minimal --user 0 -- {PYTHON} -c "{PEEK}"; '
+                 'echo "RC=$?"')
+    assert t.read_until(b"RC="), t.out
+    caller = os.stat(t.slave_name).st_rdev
+    rc, out = t.finish()
+    print(out)
+    seen = [line.split()[2] for line in out.splitlines() if line.startswith("fd ")]
+    assert len(seen) == 3, out
+    assert str(caller) not in seen, (caller, out)
+
+
+def test_ctrl_c_reaches_the_job_and_modes_come_back(nbj):
+    """^C typed on the caller's terminal is a byte for the job's pty, whose
+    line discipline signals the job (exit 130); the caller's terminal is
+    canonical again afterwards."""
+    t = Terminal('"$NBJAIL" run --profile minimal -- sh -c "echo READY; exec sleep 30"; '
+                 'echo "RC=$?"; stty -a | grep -o -- "-\\?icanon"')
+    assert t.read_until(b"READY"), t.out
+    time.sleep(0.3)
+    t.write(b"\x03")
+    assert t.read_until(b"RC=", timeout=20), t.out
+    rc, out = t.finish()
+    assert "RC=130" in out, out
+    assert "-icanon" not in out and "icanon" in out, out
+
+
+def test_piped_input_terminal_output(nbj):
+    """stdin a pipe, stdout a terminal: the input stays the pipe, the output
+    goes through the job's own pty (test -t 1), never the caller's."""
+    t = Terminal('echo piped | "$NBJAIL" run --profile minimal -- '
+                 'sh -c \'cat; test -t 0 || echo in-not-tty; tty <&1 || true; test -t 1 && echo out-tty\'; '
+                 'echo "RC=$?"')
+    assert t.read_until(b"RC="), t.out
+    rc, out = t.finish()
+    assert "piped" in out and "in-not-tty" in out and "out-tty" in out, out
+    job_tty = [w for w in out.split() if w.startswith("/dev/pts/")]
+    assert job_tty and job_tty[0] != t.slave_name, (job_tty, t.slave_name, out)
+    assert "RC=0" in out, out
+
+
+def nbjail_pid(marker, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cp = subprocess.run(["pgrep", "-f", f"nbjail run --name {marker}"], capture_output=True,
+                            text=True)
+        pids = [int(p) for p in cp.stdout.split()]
+        if pids:
+            return pids[0]
+        time.sleep(0.1)
+    return None
+
+
+def test_modes_restored_when_nbjail_dies_of_a_signal(nbj):
+    """A fatal signal to nbjail (SIGABRT: not forwarded, not caught by its
+    signalfd) still gives the caller's terminal its modes back."""
+    t = Terminal('"$NBJAIL" run --name ttyabort --profile minimal -- sh -c "echo READY; '
+                 'exec sleep 30"; echo "RC=$?"; stty -a | grep -o -- "-\\?icanon"')
+    assert t.read_until(b"READY"), t.out
+    pid = nbjail_pid("ttyabort")
+    assert pid, "nbjail not found"
+    os.kill(pid, signal.SIGABRT)
+    assert t.read_until(b"icanon", timeout=20), t.out
+    rc, out = t.finish()
+    assert "RC=134" in out, out
+    assert "-icanon" not in out, out
