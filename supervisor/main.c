@@ -50,6 +50,8 @@ static const char usage_text[] =
 	"      --unix-allow PATH\n"
 	"                       let the job use the AF_UNIX socket PATH (absolute);\n"
 	"                       others outside /run, /var/run and /dev/shm are refused\n"
+	"  -w, --write PATH     let the job write PATH (repeatable); the rest of\n"
+	"                       the host is read-only, but for the working directory\n"
 	"  -u, --user USER      run as USER (name, uid or uid:gid); default: the\n"
 	"                       sudo caller (SUDO_UID/SUDO_GID), else the caller\n"
 	"  -n, --name NAME      job name, also the job's hostname\n"
@@ -332,6 +334,7 @@ static int cmd_run(int argc, char **argv)
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
+		{ "write", required_argument, NULL, 'w' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "pool", required_argument, NULL, OPT_POOL },
@@ -352,7 +355,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:a:f:u:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:a:f:u:n:w:h", opts, NULL)) != -1) {
 		rc = policy_opt(c, &o);
 		if (rc == 1)
 			continue;
@@ -395,6 +398,14 @@ static int cmd_run(int argc, char **argv)
 		case OPT_OVERLAY:
 			if (nbj_config_set_overlay(cfg, optarg) < 0) {
 				rc = usage_error("--overlay '%s': not an overlay name", optarg);
+				goto out;
+			}
+			break;
+		case 'w':
+			if (nbj_config_add_write(cfg, optarg) < 0) {
+				rc = usage_error("--write '%s': an existing path, absolute, ~/... "
+						 "or relative, without . or .. components "
+						 "(and not /)", optarg);
 				goto out;
 			}
 			break;
