@@ -279,18 +279,26 @@ int nbj_config_add_write(struct nbj_config *cfg, const char *path)
 	return fs_rules_append(cfg, &rule, 1);
 }
 
+/* The policy file as given, made absolute but not resolved: fsview.c
+ * checks the path as written and as resolved */
 static int policy_file_remember(struct nbj_config *cfg, const char *path)
 {
-	char **grown, *real = realpath(path, NULL);
+	char cwd[PATH_MAX], **grown, *abs;
 
-	if (!real)
-		return negative_errno();
+	if (path[0] == '/') {
+		abs = strdup(path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, path) < 0)
+			abs = NULL;
+	}
+	if (!abs)
+		return -ENOMEM;
 	grown = realloc(cfg->policy_files, (cfg->n_policy_files + 1) * sizeof(*grown));
 	if (!grown) {
-		free(real);
+		free(abs);
 		return -ENOMEM;
 	}
-	grown[cfg->n_policy_files++] = real;
+	grown[cfg->n_policy_files++] = abs;
 	cfg->policy_files = grown;
 	return 0;
 }
