@@ -10,10 +10,11 @@
  * in the order mounts.c applies them:
  *
  *   1. FS_OP_WRITE, parents before children: the working directory
- *      (unless it is /, the caller's home or one of its ancestors, /tmp or
- *      /var/tmp themselves, or under /proc, /sys or /dev), then every
- *      `filesystem: {write}` entry and --write flag.  A write path must
- *      exist: a missing one is an error naming where it was given.
+ *      (unless it is /, the caller's home or one of its ancestors, /tmp,
+ *      /var/tmp, /run or /var/run themselves, or under /proc, /sys or
+ *      /dev), then every `filesystem: {write}` entry and --write flag
+ *      (not those directories either).  A write path must exist: a
+ *      missing one is an error naming where it was given.
  *   2. FS_OP_READONLY: the files the job was started from, the policy
  *      files and the --audit-log file, bound read-only over themselves,
  *      also (above all) when they lie in a writable path
@@ -111,11 +112,23 @@ static int plan_add(struct fs_plan *p, enum fs_op op, char *path)
 	return 0;
 }
 
+/* The job's own tmpfs: never replaced by the host's directory as a whole
+ * (the notifier trusts the job's /run to be its own) */
+static const char *const private_dirs[] = { "/tmp", "/var/tmp", "/run", "/var/run" };
+
+static bool is_private_dir(const char *path)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(private_dirs); i++)
+		if (!strcmp(path, private_dirs[i]))
+			return true;
+	return false;
+}
+
 /* The working directory is writable unless it holds the caller's home
  * (or is /), is a private tmpfs itself, or is a kernel view */
 static bool cwd_writable(const char *cwd, const char *home)
 {
-	if (!strcmp(cwd, "/") || !strcmp(cwd, "/tmp") || !strcmp(cwd, "/var/tmp"))
+	if (!strcmp(cwd, "/") || is_private_dir(cwd))
 		return false;
 	if (home && path_within(home, cwd))
 		return false;
@@ -146,10 +159,10 @@ static int plan_rule(struct fs_plan *p, const struct fs_rule *r, const char *hom
 			err == -ENOENT ? " (a write path must exist when the job starts)" : "");
 		return err;
 	}
-	if (!strcmp(real, "/") || in_kernel_dir(real)) {
-		log_err("%s: %s: %s cannot be %s", r->where, expanded, real,
-			write ? "made writable (the job's /, /proc, /sys and /dev are its own)" :
-			"hidden (the job's /, /proc, /sys and /dev are its own)");
+	if (!strcmp(real, "/") || in_kernel_dir(real) || (write && is_private_dir(real))) {
+		log_err("%s: %s: %s cannot be %s (the job's /, /proc, /sys, /dev, /tmp, "
+			"/var/tmp and /run are its own; name a directory below them)",
+			r->where, expanded, real, write ? "made writable" : "hidden");
 		free(real);
 		return -EINVAL;
 	}

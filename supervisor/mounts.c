@@ -16,7 +16,10 @@
  *   3. mount_setattr(/, AT_RECURSIVE, ro, nosuid): every mount of the
  *      host, read-only.  This only adds restrictions, which is all a
  *      user namespace allows on the host's (locked) mounts: the same
- *      steps work as real root and as root of a user namespace.
+ *      steps work as real root and as root of a user namespace.  The
+ *      writable clones of paths in the host's tree are attached at once,
+ *      so that what follows stays on top of them (--write /var keeps a
+ *      private /var/tmp, --write /etc the job's resolv.conf).
  *   4. a fresh procfs on /proc, showing only the job's PID namespace,
  *      with /proc/sys, /proc/sysrq-trigger and the other kernel knobs
  *      (bus, fs, irq) bound read-only over themselves; a fresh read-only
@@ -36,11 +39,11 @@
  *      if an /etc file is a symlink into /run (systemd-resolved), its
  *      target is created in the new tmpfs first.  Host files are never
  *      modified.
- *   8. the plan: writable clones attached at their paths (a path under
- *      /tmp, /var/tmp or /run gets its mount point made in the private
- *      tmpfs: the host's directory appears inside it); then the files the
- *      job started from, bound read-only over themselves; then hidden
- *      paths: an empty read-only tmpfs over a directory, /dev/null
+ *   8. the rest of the plan: writable clones of paths under /tmp,
+ *      /var/tmp or /run attached in the private tmpfs (their mount points
+ *      made there: the host's directory appears inside it); then the
+ *      files the job started from, bound read-only over themselves; then
+ *      hidden paths: an empty read-only tmpfs over a directory, /dev/null
  *      (read-only) over anything else
  *   9. chdir to the caller's working directory, now seen through the
  *      mounts above; the hostname (UTS namespace)
@@ -372,42 +375,79 @@ static int hide(const char *path)
 	}
 }
 
-/* Step 8: the plan, with the writable clones of step 2 */
-static int apply_plan(const struct fs_plan *fs, int *write_fds, const char **ret_path)
+/* Private tmpfs (step 6): where, and their options */
+static const struct {
+	const char *path, *opts;
+} private_tmpfs[] = {
+	{ "/run", "mode=0755,size=64m" },
+	{ "/var/run", "mode=0755,size=64m" },
+	{ "/dev/shm", "mode=1777,size=64m" },
+	{ "/tmp", "mode=1777" },
+	{ "/var/tmp", "mode=1777" },
+};
+
+/* Does @path lie in (or is it) one of the private tmpfs? */
+static bool in_private_tmpfs(const char *path)
 {
-	size_t w = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(private_tmpfs); i++) {
+		size_t n = strlen(private_tmpfs[i].path);
+
+		if (!strncmp(path, private_tmpfs[i].path, n) && (!path[n] || path[n] == '/'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Writable paths: @late false, those of the host's tree, attached before
+ * /proc, /dev, the private tmpfs and the /etc files, which then stay on
+ * top of them (--write /var keeps a private /var/tmp); @late true, those
+ * in a private tmpfs, attached into it.
+ */
+static int attach_writable(const struct fs_plan *fs, const int *write_fds, bool late,
+			   const char **ret_path)
+{
+	for (size_t i = 0; i < fs->n; i++) {
+		const struct fs_entry *e = &fs->entries[i];
+		int err;
+
+		if (e->op != FS_OP_WRITE || in_private_tmpfs(e->path) != late)
+			continue;
+		*ret_path = e->path;
+		err = ensure_target(e->path, fd_is_dir(write_fds[i]));
+		if (!err)
+			err = attach(write_fds[i], e->path);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+/* Step 8: the files the job started from, then hidden paths */
+static int protect_and_hide(const struct fs_plan *fs, const char **ret_path)
+{
 	int err = 0;
 
 	for (size_t i = 0; i < fs->n && !err; i++) {
 		const struct fs_entry *e = &fs->entries[i];
 
 		*ret_path = e->path;
-		switch (e->op) {
-		case FS_OP_WRITE:
-			err = ensure_target(e->path, fd_is_dir(write_fds[w]));
-			if (!err)
-				err = attach(write_fds[w], e->path);
-			w++;
-			break;
-		case FS_OP_READONLY:
-			if (access(e->path, F_OK) < 0)
-				break; /* on a private tmpfs: not in the job's view */
+		if (e->op == FS_OP_READONLY && access(e->path, F_OK) == 0)
 			err = bind_self(e->path, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
 					MOUNT_ATTR_NODEV);
-			break;
-		case FS_OP_HIDE:
+		else if (e->op == FS_OP_HIDE)
 			err = hide(e->path);
-			break;
-		}
+		/* a read-only file not in the job's view (on a private
+		 * tmpfs) needs nothing */
 	}
 	return err;
 }
 
-/* Step 2: the writable paths, cloned before the host turns read-only */
+/* Step 2: the writable paths, cloned before the host turns read-only;
+ * indexed like the plan's entries */
 static int clone_writable(const struct fs_plan *fs, int **ret, const char **ret_path)
 {
 	int *fds = calloc(fs->n + 1, sizeof(*fds));
-	size_t w = 0;
 	int err;
 
 	if (!fds)
@@ -419,13 +459,12 @@ static int clone_writable(const struct fs_plan *fs, int **ret, const char **ret_
 		if (fs->entries[i].op != FS_OP_WRITE)
 			continue;
 		*ret_path = fs->entries[i].path;
-		fds[w] = clone_tree(fs->entries[i].path);
-		if (fds[w] < 0)
-			return fds[w];
-		err = set_attr(fds[w], "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+		fds[i] = clone_tree(fs->entries[i].path);
+		if (fds[i] < 0)
+			return fds[i];
+		err = set_attr(fds[i], "", MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 		if (err < 0)
 			return err;
-		w++;
 	}
 	return 0;
 }
@@ -459,17 +498,6 @@ static int write_etc_files(const struct mount_params *p)
 					0644);
 	return err;
 }
-
-/* Private tmpfs (step 6): where, and the directory it stands for */
-static const struct {
-	const char *path, *opts;
-} private_tmpfs[] = {
-	{ "/run", "mode=0755,size=64m" },
-	{ "/var/run", "mode=0755,size=64m" },
-	{ "/dev/shm", "mode=1777,size=64m" },
-	{ "/tmp", "mode=1777" },
-	{ "/var/tmp", "mode=1777" },
-};
 
 /**
  * mounts_setup() - build the job's view of the filesystem
@@ -507,6 +535,12 @@ int mounts_setup(const struct mount_params *p)
 	err = set_attr(AT_FDCWD, "/", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID);
 	if (err < 0)
 		goto fail;
+
+	step = "attach a writable path";
+	err = attach_writable(fs, write_fds, false, &what);
+	if (err < 0)
+		goto fail;
+	what = "";
 
 	step = "mount /proc";
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
@@ -557,8 +591,12 @@ int mounts_setup(const struct mount_params *p)
 	if (err < 0)
 		goto fail;
 
-	step = "set up the filesystem view at";
-	err = apply_plan(fs, write_fds, &what);
+	step = "attach a writable path";
+	err = attach_writable(fs, write_fds, true, &what);
+	if (err < 0)
+		goto fail;
+	step = "protect or hide";
+	err = protect_and_hide(fs, &what);
 	if (err < 0)
 		goto fail;
 	what = "";
