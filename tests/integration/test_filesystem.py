@@ -322,3 +322,25 @@ def test_unix_bind_race_creates_nothing_on_the_host(fs):
     assert cp.returncode == 0, cp
     assert cp.stdout.startswith("held: "), cp
     assert list(fs.other.iterdir()) == []
+
+
+def test_password_file_is_hidden(fs):
+    secret = fs.work / "proxy.pass"   # even in the (writable) working directory
+    secret.write_text("hunter2\n")
+    os.chmod(secret, 0o600)
+    pol = fs.etc / "p.yaml"
+    pol.write_text("overlays:\n  s5: {kind: socks5, host: 127.0.0.1, port: 1080, "
+                   f"username: u, password_file: {secret}}}\n")
+    # /dev/null stands in for it: writes go nowhere
+    cp = fs.job(f"echo \"[$(cat {secret})]\"; echo x > {secret}; exit 0",
+                user="root", extra=["--policy", str(pol)])
+    assert cp.returncode == 0, cp
+    assert cp.stdout == "[]\n", cp
+    assert secret.read_text() == "hunter2\n"
+    # and root refuses one that the job's user owns
+    secret = owned(fs.etc / "proxy.pass", 0o600, "hunter2\n")
+    pol.write_text("overlays:\n  s5: {kind: socks5, host: 127.0.0.1, port: 1080, "
+                   f"username: u, password_file: {secret}}}\n")
+    cp = fs.job("echo RAN", extra=["--policy", str(pol)])
+    assert cp.returncode == 125, cp
+    assert f"password_file {secret}: owned by the job's user" in cp.stderr, cp.stderr
