@@ -147,6 +147,7 @@ static int set_attr(int dirfd, const char *path, uint64_t attrs)
 	return 0;
 }
 
+/* The detached tree @fd onto @target (a symlink there is not followed) */
 static int attach(int fd, const char *target)
 {
 	if (move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
@@ -177,7 +178,13 @@ static int bind_file_ro(const char *source, const char *target)
 	if (fd < 0)
 		return fd;
 	err = set_attr(fd, "", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
-	return err < 0 ? err : attach(fd, target);
+	if (err < 0)
+		return err;
+	/* as mount(2) did: onto what a symlink at @target names (made above) */
+	if (move_mount(fd, "", AT_FDCWD, target,
+		       MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS) < 0)
+		return negative_errno();
+	return 0;
 }
 
 static int mount_tmpfs(const char *target, const char *opts)
