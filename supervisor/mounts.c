@@ -48,6 +48,13 @@
  *   9. chdir to the caller's working directory, now seen through the
  *      mounts above; the hostname (UTS namespace)
  *
+ * These mounts hold only as long as the workload cannot change mounts of
+ * this namespace: creds.c drops CAP_SYS_ADMIN (bounding set included).
+ * Read-only and the mounts over the files the job started from are not
+ * locked against the namespace's own root (the kernel locks flags only
+ * when it copies mounts into a less privileged namespace); a job that
+ * kept CAP_SYS_ADMIN in its user namespace could undo them.
+ *
  * What a read-only mount does not stop: connect() to a unix socket that
  * exists on it (the kernel checks write permission on the socket inode,
  * not the mount), writes to device nodes, and anything through a file
