@@ -344,3 +344,17 @@ def test_password_file_is_hidden(fs):
     cp = fs.job("echo RAN", extra=["--policy", str(pol)])
     assert cp.returncode == 125, cp
     assert f"password_file {secret}: owned by the job's user" in cp.stderr, cp.stderr
+
+
+def test_writable_parent_keeps_private_tmp(fs):
+    # --write /var: the job's own /var/tmp stays on top of the host's /var
+    tag = f"nbt-fs-{os.getpid()}-{next(_counter)}"
+    try:
+        cp = fs.job(f"echo job > /var/tmp/{tag} && cat /var/tmp/{tag}; ls /var/tmp; "
+                    "cat /etc/resolv.conf | head -1", user="root",
+                    extra=["--write", "/var", "--write", "/etc"])
+        assert cp.returncode == 0, cp
+        assert cp.stdout == f"job\n{tag}\n# nbjail: this profile has no network\n", cp
+        assert not Path("/var/tmp", tag).exists()
+    finally:
+        Path("/var/tmp", tag).unlink(missing_ok=True)
