@@ -6,7 +6,8 @@
  * loaded as one YAML document with libyaml; the root must be a mapping.
  * Each key is looked up in a fixed table of the fields this version
  * enforces (tenant, profile, allow, floor_exceptions, unix_allow, rates,
- * overlays, default_overlay, routes, publish, permissions, env); an
+ * overlays, default_overlay, routes, publish, permissions, env,
+ * filesystem); an
  * unknown key, a repeated key, a value of the wrong type or an invalid
  * pattern is an error that names the file, line, column and field:
  *
@@ -695,6 +696,76 @@ static int load_permissions(struct load_ctx *c, yaml_node_t *v, struct policy_do
 	return 0;
 }
 
+/* `filesystem: {write: [...], hide: [...]}`: one list of paths */
+static int load_fs_list(struct load_ctx *c, yaml_node_t *v, const char *field,
+			enum fs_rule_kind kind, struct policy_doc *d)
+{
+	yaml_node_item_t *item;
+	size_t n = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_at(c, v, EINVAL, field, "expected a list of paths");
+	if ((size_t)(v->data.sequence.items.top - v->data.sequence.items.start) >
+	    FS_RULES_MAX - d->n_fs_rules)
+		return fail_at(c, v, E2BIG, field, "more than %d paths in filesystem:",
+			       FS_RULES_MAX);
+	for (item = v->data.sequence.items.start; item < v->data.sequence.items.top;
+	     item++, n++) {
+		yaml_node_t *e = yaml_document_get_node(c->doc, *item);
+		struct fs_rule *r = &d->fs_rules[d->n_fs_rules];
+		const char *s = scalar(e);
+		char name[64];
+		int err;
+
+		snprintf(name, sizeof(name), "%s[%zu]", field, n);
+		if (!s || strlen(s) != e->data.scalar.length)
+			return fail_at(c, e, EINVAL, name, "expected a path");
+		err = fs_rule_parse(s, kind, r);
+		if (err == -ENAMETOOLONG)
+			return fail_at(c, e, EINVAL, name, "longer than %d bytes",
+				       FS_PATH_MAX - 1);
+		if (err < 0)
+			return fail_at(c, e, EINVAL, name, "'%s': an absolute path or one "
+				       "starting with ~/ (not /, no . or .. components)", s);
+		snprintf(r->where, sizeof(r->where), "%s:%zu:%zu: %s", c->path,
+			 e->start_mark.line + 1, e->start_mark.column + 1, name);
+		d->n_fs_rules++;
+	}
+	return 0;
+}
+
+static int load_filesystem(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	bool seen_write = false, seen_hide = false;
+	yaml_node_pair_t *pair;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "filesystem", "expected a mapping "
+			       "({write: [PATH...], hide: [PATH...]})");
+	d->fs_rules = calloc(FS_RULES_MAX, sizeof(*d->fs_rules));
+	if (!d->fs_rules)
+		return -ENOMEM;
+	for (pair = v->data.mapping.pairs.start; pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+		const char *key = scalar(k);
+		bool write = key && !strcmp(key, "write");
+		int err;
+
+		if (!key || (!write && strcmp(key, "hide")))
+			return fail_at(c, k, EINVAL, "filesystem", "unknown field (write, hide)");
+		if (write ? seen_write : seen_hide)
+			return fail_at(c, k, EINVAL, write ? "filesystem.write" :
+				       "filesystem.hide", "given twice");
+		*(write ? &seen_write : &seen_hide) = true;
+		err = load_fs_list(c, val, write ? "filesystem.write" : "filesystem.hide",
+				   write ? FS_RULE_WRITE : FS_RULE_HIDE, d);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 static int load_rates(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 {
 	return load_rate_map(c, v, "rates", false, &d->rates);
@@ -878,6 +949,7 @@ static const struct {
 	{ "publish", load_publish },
 	{ "permissions", load_permissions },
 	{ "env", load_env },
+	{ "filesystem", load_filesystem },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -907,7 +979,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 				       "unknown key (this version knows: tenant, "
 				       "profile, allow, floor_exceptions, unix_allow, "
 				       "rates, overlays, default_overlay, routes, "
-				       "publish, permissions, env)");
+				       "publish, permissions, env, filesystem)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;
@@ -1017,5 +1089,6 @@ void policy_doc_free(struct policy_doc *doc)
 	free(doc->routes);
 	free(doc->publish);
 	policy_env_free(&doc->env);
+	free(doc->fs_rules);
 	memset(doc, 0, sizeof(*doc));
 }

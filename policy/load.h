@@ -33,6 +33,9 @@
  * @publish:		`publish:`, overlay names resolved
  * @n_publish:		entries in @publish
  * @select_allowed:	permissions: network.select: allow
+ * @fs_rules:		`filesystem:` write and hide entries, each with its
+ *			file:line:column: field for errors found at start
+ * @n_fs_rules:		entries in @fs_rules
  */
 /**
  * struct policy_env - the policy's env: section (nbjail.yaml(5))
@@ -75,6 +78,8 @@ struct policy_doc {
 	size_t n_publish;
 	bool select_allowed;
 	struct policy_env env;
+	struct fs_rule *fs_rules;
+	size_t n_fs_rules;
 };
 
 int policy_load(const char *path, struct policy_doc *ret, char *err,

@@ -580,4 +580,35 @@ struct unix_rule {
 
 int unix_rule_parse(const char *s, struct unix_rule *ret);
 
+/* Longest `filesystem:` path, with its NUL, and most entries of a job */
+#define FS_PATH_MAX 1024
+#define FS_RULES_MAX 256
+
+/**
+ * enum fs_rule_kind - what a `filesystem:` entry does to its path
+ * @FS_RULE_WRITE:	writable in the job (the rest of the host is read-only)
+ * @FS_RULE_HIDE:	covered: an empty read-only directory or an empty file
+ */
+enum fs_rule_kind {
+	FS_RULE_WRITE,
+	FS_RULE_HIDE,
+};
+
+/**
+ * struct fs_rule - one `filesystem:` entry or one --write flag
+ * @kind:	write or hide
+ * @home:	@path is relative to the caller's home ("~/.ssh")
+ * @path:	normalized: absolute, or with @home "" (~ itself) or "/rest"
+ * @where:	where it was given, for errors found when the job starts:
+ *		"policy.yaml:4:5: filesystem.write[0]" or "--write"
+ */
+struct fs_rule {
+	enum fs_rule_kind kind;
+	bool home;
+	char path[FS_PATH_MAX];
+	char where[192];
+};
+
+int fs_rule_parse(const char *s, enum fs_rule_kind kind, struct fs_rule *ret);
+
 #endif /* NBJ_POLICY_H */

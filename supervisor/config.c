@@ -7,6 +7,7 @@
  * that exists is a config that can start.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,10 @@ void nbj_config_free(struct nbj_config *cfg)
 	free(cfg->default_overlay_name);
 	policy_env_free(&cfg->env);
 	argv_free(cfg->argv);
+	free(cfg->fs_rules);
+	for (size_t i = 0; i < cfg->n_policy_files; i++)
+		free(cfg->policy_files[i]);
+	free(cfg->policy_files);
 	free(cfg);
 }
 
@@ -225,6 +230,80 @@ int nbj_config_add_unix_allow(struct nbj_config *cfg, const char *path)
 	return err < 0 ? err : unix_rules_append(cfg, &rule, 1);
 }
 
+static int fs_rules_append(struct nbj_config *cfg, const struct fs_rule *add,
+			   size_t n_add)
+{
+	struct fs_rule *r;
+
+	if (!n_add)
+		return 0;
+	if (cfg->n_fs_rules + n_add > FS_RULES_MAX)
+		return -E2BIG;
+	r = realloc(cfg->fs_rules, (cfg->n_fs_rules + n_add) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	memcpy(r + cfg->n_fs_rules, add, n_add * sizeof(*r));
+	cfg->fs_rules = r;
+	cfg->n_fs_rules += n_add;
+	return 0;
+}
+
+/**
+ * nbj_config_add_write() - let the job write a path of the host (the rest
+ * of the host is read-only in the job; see FILESYSTEM in nbjail(1))
+ * @cfg:	config
+ * @path:	absolute, "~/..." (the caller's home) or relative to the
+ *		working directory; no "." or ".." components.  It must exist
+ *		when the job starts.
+ *
+ * Return: 0, -EINVAL, -ENAMETOOLONG, -E2BIG past FS_RULES_MAX paths, -ENOMEM
+ */
+int nbj_config_add_write(struct nbj_config *cfg, const char *path)
+{
+	char abs[FS_PATH_MAX], cwd[PATH_MAX];
+	struct fs_rule rule;
+	int err;
+
+	if (!path || !path[0])
+		return -EINVAL;
+	if (path[0] != '/' && path[0] != '~') {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return negative_errno();
+		if ((size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, path) >= sizeof(abs))
+			return -ENAMETOOLONG;
+		path = abs;
+	}
+	err = fs_rule_parse(path, FS_RULE_WRITE, &rule);
+	if (err < 0)
+		return err;
+	snprintf(rule.where, sizeof(rule.where), "--write");
+	return fs_rules_append(cfg, &rule, 1);
+}
+
+/* The policy file as given, made absolute but not resolved: fsview.c
+ * checks the path as written and as resolved */
+static int policy_file_remember(struct nbj_config *cfg, const char *path)
+{
+	char cwd[PATH_MAX], **grown, *abs;
+
+	if (path[0] == '/') {
+		abs = strdup(path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)) || asprintf(&abs, "%s/%s", cwd, path) < 0)
+			abs = NULL;
+	}
+	if (!abs)
+		return -ENOMEM;
+	grown = realloc(cfg->policy_files, (cfg->n_policy_files + 1) * sizeof(*grown));
+	if (!grown) {
+		free(abs);
+		return -ENOMEM;
+	}
+	grown[cfg->n_policy_files++] = abs;
+	cfg->policy_files = grown;
+	return 0;
+}
+
 static void rate_merge(struct rate_policy *to, const struct rate_policy *from)
 {
 	if (from->connects_per_s)
@@ -264,6 +343,7 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	struct policy_doc doc;
 	enum nbj_profile profile = cfg->profile;
 	size_t n_allow = cfg->n_allow, n_exceptions = cfg->n_floor_exceptions;
+	size_t n_unix = cfg->n_unix_allow;
 	int err;
 
 	err = policy_load(path, &doc, errbuf, errlen);
@@ -317,6 +397,23 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 			cfg->n_allow = n_allow;
 			cfg->n_floor_exceptions = n_exceptions;
 		}
+	}
+	if (!err) {
+		err = fs_rules_append(cfg, doc.fs_rules, doc.n_fs_rules);
+		if (err < 0) {
+			cfg->n_allow = n_allow;
+			cfg->n_floor_exceptions = n_exceptions;
+			cfg->n_unix_allow = n_unix;
+		}
+	}
+	/* the file the job starts from: kept out of the job's reach (fsview.c) */
+	if (!err && policy_file_remember(cfg, path) < 0) {
+		snprintf(errbuf, errlen, "%s: cannot resolve its path", path);
+		cfg->n_allow = n_allow;
+		cfg->n_floor_exceptions = n_exceptions;
+		cfg->n_unix_allow = n_unix;
+		cfg->n_fs_rules -= doc.n_fs_rules;
+		err = -ENOMEM;
 	}
 	if (err == -E2BIG)
 		snprintf(errbuf, errlen, "%s: more than %d rules in all", path,
@@ -461,6 +558,30 @@ static void print_env(FILE *out, const struct nbj_config *cfg)
 	}
 }
 
+static void print_filesystem(FILE *out, const struct nbj_config *cfg)
+{
+	static const char *const keys[] = { [FS_RULE_WRITE] = "write",
+					     [FS_RULE_HIDE] = "hide" };
+
+	if (!cfg->n_fs_rules)
+		return;
+	fprintf(out, "filesystem:\n");
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+		bool first = true;
+
+		for (size_t i = 0; i < cfg->n_fs_rules; i++) {
+			const struct fs_rule *r = &cfg->fs_rules[i];
+
+			if (r->kind != k)
+				continue;
+			if (first)
+				fprintf(out, "  %s:\n", keys[k]);
+			first = false;
+			fprintf(out, "    - \"%s%s\"\n", r->home ? "~" : "", r->path);
+		}
+	}
+}
+
 /**
  * nbj_config_print_policy() - print the effective policy as YAML that
  * nbj_config_load_policy() accepts
@@ -484,6 +605,7 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	fprintf(out, "unix_allow:%s\n", cfg->n_unix_allow ? "" : " []");
 	for (size_t i = 0; i < cfg->n_unix_allow; i++)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);
+	print_filesystem(out, cfg);
 	return ferror(out) ? -EIO : 0;
 }
 

@@ -781,7 +781,7 @@ static int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 
 	if (cfg->audit_log) {
 		ac.log_fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT |
-				 O_CLOEXEC | O_NOCTTY, 0600);
+				 O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
 		if (ac.log_fd < 0) {
 			err = negative_errno();
 			log_err("cannot open the audit log %s: %s", cfg->audit_log,
@@ -1180,6 +1180,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	struct workload_creds creds;
 	struct userns_map map;
 	struct mount_params mp = { .hostname = cfg->name ? cfg->name : "nbjail" };
+	struct fs_plan fs = { 0 };
 	char nameserver[INET_ADDRSTRLEN];
 	struct reaper_params rp;
 	struct reaper_msg msg = { .type = REAPER_MSG_MAPPED };
@@ -1244,6 +1245,13 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = job_policy_copy(&job->pol, cfg, &inv);
 	if (err < 0)
 		goto fail;
+	/* after job_policy_copy(): an i2p key_file exists by now */
+	err = fsview_check_owner(cfg, &creds);
+	if (!err)
+		err = fsview_plan(cfg, &fs);
+	if (err < 0)
+		goto fail;
+	mp.fs = &fs;
 	if (cfg->select_allowed && job->has_net) {
 		err = selection_init(&job->selection, job->state.id);
 		if (err < 0)
@@ -1363,11 +1371,13 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->ctl_started = true;
 
 	link_host_inventory_free(&inv);
+	fsview_plan_free(&fs);
 	*ret = job;
 	return 0;
 
 fail:
 	link_host_inventory_free(&inv);
+	fsview_plan_free(&fs);
 	job_teardown(job);
 	job_policy_free(&job->pol);
 	free(job->seccomp.filter);

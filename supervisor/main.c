@@ -56,6 +56,9 @@ static const char usage_text[] =
 	"      --unix-allow PATH\n"
 	"                       let the job use the AF_UNIX socket PATH (absolute);\n"
 	"                       others outside /run, /var/run and /dev/shm are refused\n"
+	"  -w, --write PATH     let the job write PATH, which must exist (repeatable);\n"
+	"                       the host is read-only to the job but for PATHs and\n"
+	"                       the working directory\n"
 	"  -u, --user USER      run as USER (name, uid or uid:gid); default: the\n"
 	"                       sudo caller (SUDO_UID/SUDO_GID), else the caller\n"
 	"  -n, --name NAME      job name, also the job's hostname\n"
@@ -378,6 +381,7 @@ static int cmd_run(int argc, char **argv)
 		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
 		{ "clearenv", no_argument, NULL, OPT_CLEARENV },
+		{ "write", required_argument, NULL, 'w' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
@@ -397,7 +401,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+p:a:f:u:n:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:a:f:u:n:w:h", opts, NULL)) != -1) {
 		rc = policy_opt(c, &o);
 		if (rc == 1)
 			continue;
@@ -443,6 +447,14 @@ static int cmd_run(int argc, char **argv)
 		case OPT_OVERLAY:
 			if (nbj_config_set_overlay(cfg, optarg) < 0) {
 				rc = usage_error("--overlay '%s': not an overlay name", optarg);
+				goto out;
+			}
+			break;
+		case 'w':
+			if (nbj_config_add_write(cfg, optarg) < 0) {
+				rc = usage_error("--write '%s': an existing path, absolute, ~/... "
+						 "or relative, without . or .. components "
+						 "(and not /)", optarg);
 				goto out;
 			}
 			break;

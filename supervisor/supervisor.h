@@ -5,6 +5,7 @@
  * config.c  struct nbj_config and its setters
  * state.c   the runtime directory: locks, job directories, state files
  * creds.c   the workload's user, groups, capabilities, no_new_privs
+ * fsview.c  what of the host the job may write or must not see
  * mounts.c  the job's mount namespace
  * reaper.c  PID 1 of the job: setup inside, exec, forward signals, reap
  * job.c     nbj_job_*: the order of everything, and teardown
@@ -60,6 +61,10 @@ struct nbj_config {
 	unsigned terminal_stdio;
 	bool clearenv;
 	struct policy_env env;
+	struct fs_rule *fs_rules;
+	size_t n_fs_rules;
+	char **policy_files;
+	size_t n_policy_files;
 };
 
 struct target;
@@ -89,13 +94,55 @@ int creds_apply(const struct workload_creds *c);
 int creds_assume(const struct workload_creds *c);
 
 /**
+ * enum fs_op - an exception to the job's read-only view of the host
+ * @FS_OP_WRITE:	a writable bind of the host's path
+ * @FS_OP_READONLY:	a file bound read-only over itself (even in a
+ *			writable path): the files the job started from
+ * @FS_OP_HIDE:		covered: empty read-only tmpfs or /dev/null
+ */
+enum fs_op {
+	FS_OP_WRITE,
+	FS_OP_READONLY,
+	FS_OP_HIDE,
+};
+
+/**
+ * struct fs_entry - one step of the plan
+ * @op:		what to do
+ * @path:	canonical absolute path of the host
+ */
+struct fs_entry {
+	enum fs_op op;
+	char *path;
+};
+
+/**
+ * struct fs_plan - the job's view of the host (fsview.c makes it)
+ * @entries:	in the order to apply: writes (parents first), read-only
+ *		files, hidden paths
+ * @n:		their number
+ * @cwd:	the caller's working directory, where the workload starts
+ */
+struct fs_plan {
+	struct fs_entry *entries;
+	size_t n;
+	char *cwd;
+};
+
+int fsview_plan(const struct nbj_config *cfg, struct fs_plan *ret);
+void fsview_plan_free(struct fs_plan *p);
+int fsview_check_owner(const struct nbj_config *cfg, const struct workload_creds *creds);
+
+/**
  * struct mount_params - what the job's mount namespace shows
  * @hostname:	the job's hostname
  * @nameserver:	resolver address for /etc/resolv.conf, NULL for none
+ * @fs:		writable, read-only and hidden paths; NULL: none writable
  */
 struct mount_params {
 	const char *hostname;
 	const char *nameserver;
+	const struct fs_plan *fs;
 };
 
 int mounts_setup(const struct mount_params *p);

@@ -88,6 +88,7 @@ int nbj_config_set_profile(struct nbj_config *cfg, enum nbj_profile p);
 int nbj_config_add_allow(struct nbj_config *cfg, const char *pattern);
 int nbj_config_add_floor_exception(struct nbj_config *cfg, const char *pattern);
 int nbj_config_add_unix_allow(struct nbj_config *cfg, const char *path);
+int nbj_config_add_write(struct nbj_config *cfg, const char *path);
 int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 			   char *errbuf, size_t errlen);
 int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out);

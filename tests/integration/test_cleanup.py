@@ -81,7 +81,8 @@ def test_sigkill_then_gc(spawn, world):
 def test_gc_leaves_running_jobs_alone(spawn, world, tmp_path):
     go = tmp_path / "go"
     step = '[["tcp", "198.51.100.10", 80]]'
-    p = spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--", "sh", "-c",
+    p = spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--write", str(tmp_path),
+              "--", "sh", "-c",
               f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
               f"i=$((i+1)); done; exec {PYTHON} -I {PROBE} '{step}'")
     assert read_line(p.stdout, 15) == "started\n"
@@ -109,7 +110,7 @@ def test_table_removed_while_another_netns_has_jobs(spawn, world, tmp_path):
     run(["ip", "netns", "add", other], check=True)
     try:
         run(["ip", "-n", other, "link", "set", "lo", "up"], check=True)
-        p = spawn("run", "--profile", "net", "--", "sh", "-c",
+        p = spawn("run", "--profile", "net", "--write", str(tmp_path), "--", "sh", "-c",
                   f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
                   "i=$((i+1)); done")
         assert read_line(p.stdout, 15) == "started\n"
@@ -160,7 +161,7 @@ def test_gc_after_cleanup_child_killed(spawn, world, tmp_path):
     it and nbjail gc removes the veth, chain and state it left."""
     marker = f"nbt-cleanupkill-{os.getpid()}"
     go = tmp_path / "go"
-    p = spawn("run", "--profile", "net", "--", "sh", "-c",
+    p = spawn("run", "--profile", "net", "--write", str(tmp_path), "--", "sh", "-c",
               f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
               "i=$((i+1)); done", marker)
     assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""

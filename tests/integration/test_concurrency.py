@@ -20,7 +20,7 @@ def test_concurrent_net_jobs(spawn, world, tmp_path):
               f"i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; "
               f"[ -e {go} ] || exit 98")
     t0 = time.monotonic()
-    procs = [spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--name", f"c{i}",
+    procs = [spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--name", f"c{i}", "--write", str(tmp_path),
                    "--", "sh", "-c", script) for i in range(JOBS)]
 
     def all_up():

@@ -266,7 +266,7 @@ def test_host_addresses_tracked_live(nbj, world, tmp_path):
               "i=$((i+1)); done; exec /usr/bin/python3 -I " + worldmod.__file__.replace(
                   "world.py", "probe.py") + " '[[\"tcp\", \"203.0.113.99\", 8081]]'")
     p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--allow", "0.0.0.0/0",
-                          "--", "sh", "-c", script], stdout=subprocess.PIPE,
+                          "--write", str(tmp_path), "--", "sh", "-c", script], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=nbjail_env())
     try:
         assert read_line(p.stdout, 15) == "ready\n"

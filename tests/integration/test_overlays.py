@@ -441,7 +441,8 @@ def test_select_and_inheritance(nbj, world, proxies, tmp_path):
            f"echo moved \\$($C http://198.51.100.11/)\"\n"
            f"echo after $($C http://198.51.100.11/)\n")
     before = len(records(proxies))
-    cp = nbjail("run", "--user", "root", "--policy", pol, "--", "sh", "-c", job, timeout=90)
+    cp = nbjail("run", "--user", "root", "--policy", pol, "--write", str(tmp_path), "--",
+                "sh", "-c", job, timeout=90)
     assert cp.returncode == 0, cp
     lines = cp.stdout.splitlines()
     assert lines[0] == "before world 198.51.100.11:80", cp.stdout

@@ -211,7 +211,8 @@ srv = socket.socket(socket.AF_UNIX); srv.bind("/run/own.sock"); srv.listen()
 step("own", lambda: unix("/run/own.sock"))
 step("abstract", lambda: unix("\\0nbjail-test-abstract"))
 '''
-    cp, out = job(script)
+    # the job sees its /tmp only through --write: the notifier is the layer here
+    cp, out = job(script, "--write", str(tmp_path))
     assert out == {"host": "EACCES", "host_dgram": "EACCES", "via_symlink": "EACCES",
                    "relative": "EACCES", "bind_host_tmp": "EACCES", "bind_run": "ok",
                    "bind_shm": "ok", "missing": "ENOENT", "own": "ok",
@@ -224,7 +225,8 @@ step("abstract", lambda: unix("\\0nbjail-test-abstract"))
 
     # unix_allow names the inode: the socket itself, or a symlink to it
     cp, out = job(script.replace(
-        'step("bind_host_tmp"', 'pass  # step("bind_host_tmp"'), "--unix-allow", stream.path)
+        'step("bind_host_tmp"', 'pass  # step("bind_host_tmp"'), "--unix-allow", stream.path,
+        "--write", str(tmp_path))
     assert out["host"] == "ok" and out["via_symlink"] == "ok" and out["relative"] == "ok", out
     assert out["host_dgram"] == "EACCES", out
     assert stream.seen == 3
@@ -234,7 +236,8 @@ def test_unix_allow_from_policy_file(nbj, world, host_unix, tmp_path):
     stream = host_unix("pol.sock")
     pol = tmp_path / "policy.yaml"
     pol.write_text(f"allow: ['198.51.100.10:80']\nunix_allow:\n  - {stream.path}\n")
-    cp, out = job(f'step("host", lambda: unix({stream.path!r}))\n', "--policy", str(pol))
+    cp, out = job(f'step("host", lambda: unix({stream.path!r}))\n', "--policy", str(pol),
+                  "--write", str(tmp_path))
     assert out == {"host": "ok"}, (out, cp.stderr)
     assert stream.seen == 1
 
@@ -280,7 +283,8 @@ def _start_waiting_job(spawn, tmp_path, target):
               f"try:\n    s.connect({target!r}); r = 'ok'\n"
               f"except OSError as e:\n    r = type(e).__name__\n"
               f"print(r, round(time.monotonic() - t, 2), flush=True)\n")
-    p = spawn("run", "--allow", "198.51.100.10:80", "--", PYTHON, "-I", "-c", script)
+    p = spawn("run", "--allow", "198.51.100.10:80", "--write", str(tmp_path), "--", PYTHON,
+              "-I", "-c", script)
     assert read_line(p.stdout, 15) == "ready\n"
     return p, go
 

@@ -150,12 +150,61 @@ static void test_missing_and_too_big(void **state)
 	free(big);
 }
 
+/* filesystem: each entry parsed, located for errors found at start */
+static void test_filesystem(void **state)
+{
+	static const struct {
+		const char *yaml, *where;
+	} bad[] = {
+		{ "filesystem: []\n", ":1:13: filesystem: expected a mapping" },
+		{ "filesystem: {write: x}\n", ":1:21: filesystem.write: expected a list" },
+		{ "filesystem: {write: [a/b]}\n", ":1:22: filesystem.write[0]: 'a/b'" },
+		{ "filesystem: {hide: ['~/a/./b']}\n", ":1:21: filesystem.hide[0]:" },
+		{ "filesystem: {hide: ['~user/x']}\n", ":1:21: filesystem.hide[0]:" },
+		{ "filesystem: {write: ['/']}\n", ":1:22: filesystem.write[0]:" },
+		{ "filesystem: {write: [[/x]]}\n", ":1:22: filesystem.write[0]: expected a path" },
+		{ "filesystem: {mount: [/x]}\n", ":1:14: filesystem: unknown field" },
+		{ "filesystem: {hide: [/a], hide: [/b]}\n", ":1:26: filesystem.hide: given twice" },
+	};
+	static const char good[] =
+		"filesystem:\n  write: ['/srv//cache/', '~']\n  hide: ['~/.ssh', /etc/x]\n";
+	char err[512], want[160], *path;
+	struct policy_doc d;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		path = write_temp(bad[i].yaml, strlen(bad[i].yaml));
+		if (policy_load(path, &d, err, sizeof(err)) != -EINVAL)
+			fail_msg("bad[%zu] accepted", i);
+		snprintf(want, sizeof(want), "%s%s", path, bad[i].where);
+		if (strncmp(err, want, strlen(want)))
+			fail_msg("bad[%zu]: error '%s' lacks '%s'", i, err, want);
+		unlink(path);
+	}
+	path = write_temp(good, strlen(good));
+	assert_int_equal(policy_load(path, &d, err, sizeof(err)), 0);
+	assert_int_equal(d.n_fs_rules, 4);
+	assert_int_equal(d.fs_rules[0].kind, FS_RULE_WRITE);
+	assert_string_equal(d.fs_rules[0].path, "/srv/cache");
+	assert_false(d.fs_rules[0].home);
+	assert_true(d.fs_rules[1].home);
+	assert_string_equal(d.fs_rules[1].path, "");
+	assert_int_equal(d.fs_rules[2].kind, FS_RULE_HIDE);
+	assert_true(d.fs_rules[2].home);
+	assert_string_equal(d.fs_rules[2].path, "/.ssh");
+	snprintf(want, sizeof(want), "%s:3:20: filesystem.hide[1]", path);
+	assert_string_equal(d.fs_rules[3].where, want);
+	policy_doc_free(&d);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_nul_byte_in_scalar),
 		cmocka_unit_test(test_missing_and_too_big),
+		cmocka_unit_test(test_filesystem),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
