@@ -64,6 +64,7 @@
 #include "common/util.h"
 #include "seccomp/notify.h"
 #include "seccomp/selection.h"
+#include "seccomp/unix.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
@@ -84,6 +85,7 @@
  * @n_private_dev: entries in @private_dev
  * @nr:		native syscall number of each enum notify_call
  * @mmsg:	room for a sendmmsg vector
+ * @unix:	helpers carrying out calls on AF_UNIX sockets
  * @hung_up:	no process uses the filter any more
  * @n_denied:	calls refused
  * @n_continued: calls let through
@@ -98,6 +100,7 @@ struct notifier {
 	size_t n_private_dev;
 	int nr[NOTIFY_CALL_COUNT];
 	struct mmsghdr mmsg[MMSG_MAX];
+	struct unix_ops *unix;
 	bool hung_up;
 	unsigned long long n_denied;
 	unsigned long long n_continued;
@@ -111,6 +114,7 @@ struct call_ctx {
 	int sockfd;		/* in the caller */
 	int sotype;		/* 0 until fetched */
 	bool inet;		/* an IPv4/IPv6 address was judged */
+	bool handed_off;	/* a helper answers (seccomp/unix.c) */
 	char target[NBJ_ADDR_STRLEN + 4 * NBJ_UNIX_PATH_MAX];
 };
 
@@ -209,68 +213,11 @@ static void deny(struct verdict *v, int err, const char *reason)
 	snprintf(v->reason, sizeof(v->reason), "%s", reason);
 }
 
-/* Audit-safe text: every byte outside printable ASCII, the space and the
- * backslash become \xHH, so a path cannot forge a field or a line */
-static void escape(const char *in, size_t len, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len && in[i] && o + 5 < outlen; i++) {
-		unsigned char ch = (unsigned char)in[i];
-
-		if (ch <= ' ' || ch >= 0x7f || ch == '\\')
-			o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-		else
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-}
-
 static bool is_private_dev(const struct notifier *n, dev_t dev)
 {
 	for (size_t i = 0; i < n->n_private_dev; i++)
 		if (n->private_dev[i] == dev)
 			return true;
-	return false;
-}
-
-/* Resolve @path as the caller would: absolute paths inside its root,
- * relative ones beneath its cwd (".." above the cwd or an absolute
- * symlink on the way is refused: EXDEV).  /proc magic links would be
- * resolved from the supervisor's point of view: refused (ELOOP). */
-static int resolve_in_job(pid_t pid, const char *path, unsigned long flags,
-			  struct stat *st)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC | flags,
-		.resolve = RESOLVE_NO_MAGICLINKS |
-			   (path[0] == '/' ? RESOLVE_IN_ROOT : RESOLVE_BENEATH),
-	};
-	_cleanup_close_ int base = -1, fd = -1;
-	char proc[64];
-
-	snprintf(proc, sizeof(proc), "/proc/%d/%s", pid,
-		 path[0] == '/' ? "root" : "cwd");
-	base = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (base < 0)
-		return negative_errno();
-	fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
-	if (fd < 0)
-		return negative_errno();
-	return fstat(fd, st) < 0 ? negative_errno() : 0;
-}
-
-static bool unix_allowed_inode(const struct call_ctx *c, const struct stat *st)
-{
-	const struct notify_scope *s = &c->n->scope;
-
-	for (size_t i = 0; i < s->n_unix_allow; i++) {
-		struct stat rule;
-
-		if (resolve_in_job(c->pid, s->unix_allow[i].path, 0, &rule) == 0 &&
-		    rule.st_dev == st->st_dev && rule.st_ino == st->st_ino)
-			return true;
-	}
 	return false;
 }
 
@@ -287,7 +234,7 @@ static void judge_select(struct call_ctx *c, const char *name, size_t len,
 	int index = -1, err;
 	pid_t tgid;
 
-	escape(name, len, nm, sizeof(nm));
+	unix_escape(name, len, nm, sizeof(nm));
 	snprintf(c->target, sizeof(c->target), "select:%s", nm);
 	if (len >= sizeof(nm) || memchr(name, '\0', len)) {
 		deny(v, ENOENT, "select-unknown-overlay");
@@ -325,70 +272,6 @@ static void judge_select(struct call_ctx *c, const char *name, size_t len,
 	}
 	log_info("select: pid %d and what it starts dial through overlay %s", tgid, nm);
 	v->answer = true;
-}
-
-static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
-		       size_t len, struct verdict *v)
-{
-	size_t off = offsetof(struct sockaddr_un, sun_path);
-	char path[NBJ_UNIX_PATH_MAX + 1], dir[NBJ_UNIX_PATH_MAX + 2];
-	struct stat st;
-	size_t plen;
-	char *slash;
-	int err;
-
-	if (len > off + 1 && sun->sun_path[0] == '\0' && len <= sizeof(*sun) &&
-	    len - off - 1 > strlen(SELECT_ABSTRACT_PREFIX) &&
-	    !memcmp(sun->sun_path + 1, SELECT_ABSTRACT_PREFIX, strlen(SELECT_ABSTRACT_PREFIX)) &&
-	    c->call == NOTIFY_CONNECT) {
-		judge_select(c, sun->sun_path + 1 + strlen(SELECT_ABSTRACT_PREFIX),
-			     len - off - 1 - strlen(SELECT_ABSTRACT_PREFIX), v);
-		return;
-	}
-	if (len <= off || sun->sun_path[0] == '\0')
-		return; /* unnamed or abstract: per network namespace */
-	if (len > sizeof(*sun)) {
-		deny(v, EINVAL, "");
-		return;
-	}
-	plen = strnlen(sun->sun_path, len - off);
-	memcpy(path, sun->sun_path, plen);
-	path[plen] = '\0';
-	escape(path, plen, c->target, sizeof(c->target));
-
-	if (c->call == NOTIFY_BIND) {
-		/* the socket does not exist yet: judge its directory */
-		snprintf(dir, sizeof(dir), "%s", path);
-		slash = strrchr(dir, '/');
-		if (!slash)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == dir)
-			dir[1] = '\0';
-		else
-			*slash = '\0';
-		err = resolve_in_job(c->pid, dir, O_DIRECTORY, &st);
-		if (err == 0 && is_private_dev(c->n, st.st_dev))
-			return;
-		if (err == -ENOENT || err == -ENOTDIR) {
-			deny(v, -err, "");
-			return;
-		}
-		deny(v, EACCES, err < 0 ? "unix-path-unresolvable" : "unix-path");
-		return;
-	}
-
-	err = resolve_in_job(c->pid, path, 0, &st);
-	if (err == -ENOENT || err == -ENOTDIR) {
-		deny(v, -err, ""); /* what the kernel would answer */
-		return;
-	}
-	if (err < 0) {
-		deny(v, EACCES, "unix-path-unresolvable");
-		return;
-	}
-	if (is_private_dev(c->n, st.st_dev) || unix_allowed_inode(c, &st))
-		return;
-	deny(v, EACCES, "unix-path");
 }
 
 /* One connect attempt leaving the job: the job's and the tenant's
@@ -433,7 +316,9 @@ static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 	case AF_NETLINK:	/* the kernel, inside the job's netns */
 		return;
 	case AF_UNIX:
-		judge_unix(c, (const struct sockaddr_un *)&ss, ulen, v);
+		/* on an AF_UNIX socket unix_judge() decided; on another
+		 * socket the kernel refuses the address */
+		deny(v, EAFNOSUPPORT, "");
 		return;
 	case AF_INET6:
 		/* RFC 2133 sockaddr_in6 without sin6_scope_id: accepted */
@@ -528,6 +413,62 @@ static void judge_listen(struct call_ctx *c, struct verdict *v)
 	verdict_inet(&c->n->scope, NOTIFY_LISTEN, 0, &a, v);
 }
 
+/*
+ * Calls that name an address: what the kernel does with it depends on the
+ * socket, not on what the memory holds when we read it (the job may
+ * rewrite an IPv4 address into an AF_UNIX path after we judged it).  An
+ * AF_UNIX socket is judged and served by seccomp/unix.c.
+ *
+ * Return: 0 for a socket of another family (judge the address), 1 when
+ * @v holds the answer or a helper answers (c->handed_off)
+ */
+static int judge_by_socket(struct call_ctx *c, struct verdict *v)
+{
+	_cleanup_close_ int fd = fetch_socket(c);
+	struct unix_call uc = {
+		.listener = c->n->fd,
+		.id = c->n->req->id,
+		.pid = c->pid,
+		.call = c->call,
+		.args = c->n->req->data.args,
+		.private_dev = c->n->private_dev,
+		.n_private_dev = c->n->n_private_dev,
+		.allow = c->n->scope.unix_allow,
+		.n_allow = c->n->scope.n_unix_allow,
+		.target = c->target,
+		.target_len = sizeof(c->target),
+	};
+	socklen_t len = sizeof(int);
+	int domain = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &c->sotype, &len) < 0) {
+		int err = fd < 0 ? fd : negative_errno();
+
+		if (err == -EBADF || err == -ENOTSOCK || err == -ESRCH)
+			deny(v, -err, ""); /* what the kernel would answer */
+		else
+			deny(v, EACCES, "socket-type-unknown");
+		return 1;
+	}
+	if (domain != AF_UNIX)
+		return 0;
+	uc.sock = fd;
+	uc.sotype = c->sotype;
+	switch (unix_judge(c->n->unix, &uc, v)) {
+	case UNIX_HANDED_OFF:
+		c->handed_off = true;
+		break;
+	case UNIX_SELECT:
+		judge_select(c, uc.select, uc.select_len, v);
+		break;
+	case UNIX_ANSWER:
+		break;
+	}
+	return 1;
+}
+
 static int call_from_nr(const struct notifier *n, int nr,
 			enum notify_call *ret)
 {
@@ -551,7 +492,7 @@ static void audit(const struct call_ctx *c, const struct verdict *v)
 	if (n < 0)
 		n = snprintf(exe, sizeof(exe), "?");
 	exe[n] = '\0';
-	escape(exe, (size_t)n, exe_esc, sizeof(exe_esc));
+	unix_escape(exe, (size_t)n, exe_esc, sizeof(exe_esc));
 	len = snprintf(line, sizeof(line),
 		       "nbjail[%s]: deny %s %s pid=%d exe=%s reason=%s\n",
 		       c->n->job_id, notify_call_name(c->call),
@@ -602,6 +543,8 @@ static void handle_one(struct notifier *n)
 
 	if (call_from_nr(n, req->data.nr, &c.call) < 0) {
 		deny(&v, ENOSYS, "");
+	} else if (c.call != NOTIFY_LISTEN && judge_by_socket(&c, &v)) {
+		/* an AF_UNIX socket, or no socket: decided */
 	} else {
 		switch (c.call) {
 		case NOTIFY_CONNECT:
@@ -629,6 +572,13 @@ static void handle_one(struct notifier *n)
 	    c.call != NOTIFY_LISTEN)
 		mark_socket(&c, &v);
 
+	if (c.handed_off) {
+		n->n_continued++;
+		if (n->scope.audit)
+			stats_count(n->scope.audit->stats, LANE_SECCOMP,
+				    OUTCOME_ALLOWED, "allowed");
+		return;
+	}
 	/* Whatever we read is only meaningful if the caller still waits */
 	if (seccomp_notify_id_valid(n->fd, req->id) < 0)
 		return;
@@ -665,6 +615,7 @@ static void handle_one(struct notifier *n)
  */
 int notifier_dispatch(struct notifier *n)
 {
+	unix_ops_reap(n->unix);
 	for (int i = 0; i < NOTIFY_BATCH && !n->hung_up; i++) {
 		struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
 
@@ -709,7 +660,7 @@ static void add_private_dirs(struct notifier *n, pid_t init_pid)
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		struct stat st;
 
-		if (resolve_in_job(init_pid, dirs[i], O_DIRECTORY, &st) < 0 ||
+		if (unix_resolve_in_job(init_pid, dirs[i], O_DIRECTORY, &st) < 0 ||
 		    is_private_dev(n, st.st_dev))
 			continue;
 		n->private_dev[n->n_private_dev++] = st.st_dev;
@@ -742,6 +693,8 @@ int notifier_new(int fd, const struct notify_scope *scope, const char *job_id,
 	n->scope = *scope;
 	snprintf(n->job_id, sizeof(n->job_id), "%s", job_id);
 	err = seccomp_notify_alloc(&n->req, &n->resp);
+	if (err == 0)
+		err = unix_ops_new(fd, &n->unix);
 	if (err < 0) {
 		notifier_free(n);
 		return err;
@@ -763,6 +716,7 @@ void notifier_free(struct notifier *n)
 {
 	if (!n)
 		return;
+	unix_ops_free(n->unix);	/* its helpers answer through the listener */
 	closep(&n->fd);
 	seccomp_notify_free(n->req, n->resp);
 	free(n);
