@@ -71,7 +71,7 @@
 #endif
 
 #define MMSG_MAX 1024		/* UIO_MAXIOV: the kernel's cap on vlen */
-#define PRIVATE_DIRS_MAX 3
+#define PRIVATE_DIRS_MAX UNIX_PRIVATE_DIRS
 #define NOTIFY_BATCH 64		/* notifications handled per dispatch */
 
 /**
@@ -655,12 +655,10 @@ void notifier_stats(const struct notifier *n, unsigned long long *denied,
 
 static void add_private_dirs(struct notifier *n, pid_t init_pid)
 {
-	static const char *const dirs[] = { "/run", "/var/run", "/dev/shm" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+	for (size_t i = 0; i < UNIX_PRIVATE_DIRS; i++) {
 		struct stat st;
 
-		if (unix_resolve_in_job(init_pid, dirs[i], O_DIRECTORY, &st) < 0 ||
+		if (unix_resolve_in_job(init_pid, unix_private_dirs[i], O_DIRECTORY, &st) < 0 ||
 		    is_private_dev(n, st.st_dev))
 			continue;
 		n->private_dev[n->n_private_dev++] = st.st_dev;

@@ -49,6 +49,16 @@
  * getsockname() then returns.  Stream and seqpacket sockets ignore or
  * refuse a send's address, so their sends are continued.
  *
+ * Behind this, the kernel itself refuses socket files outside the job's
+ * private directories (unix_private_dirs[]): the workload restricts itself
+ * with a Landlock ruleset that handles only LANDLOCK_ACCESS_FS_MAKE_SOCK
+ * (unix_landlock_apply()), so that even a bind() the kernel carries out
+ * for the job (a call continued as an IPv4 bind whose fd another thread
+ * replaced by an AF_UNIX socket) cannot plant a socket in a host
+ * directory.  Helpers are not in that domain.  Connect and send have no
+ * such backstop on this kernel (Landlock ABI 7 does not mediate them): see
+ * nbjail(1), SECURITY, for what is left.
+ *
  * At most UNIX_HELPERS_MAX helpers run per job; more calls wait with
  * EAGAIN.  A helper whose caller gave up (signal, exit) is killed at the
  * next dispatch, every helper when the notifier goes.
@@ -56,6 +66,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/landlock.h>
 #include <linux/openat2.h>
 #include <limits.h>
 #include <linux/sched.h>
@@ -81,6 +92,9 @@
 #include "seccomp/unix.h"
 
 #define UNIX_HELPERS_MAX 64
+#ifndef LANDLOCK_ACCESS_FS_MAKE_SOCK
+#define LANDLOCK_ACCESS_FS_MAKE_SOCK (1ULL << 9)
+#endif
 #define UNIX_GROUPS_MAX 256
 #define UNIX_IOV_MAX 1024	/* UIO_MAXIOV */
 
@@ -133,6 +147,49 @@ struct helper_task {
 	int flags;
 	struct job_creds creds;
 };
+
+/* The job's own mounts: sockets here are the job's, binds are allowed */
+const char *const unix_private_dirs[UNIX_PRIVATE_DIRS] = { "/run", "/var/run", "/dev/shm" };
+
+/**
+ * unix_landlock_apply() - let the kernel refuse socket files outside the
+ * job's private directories, for this process and what it starts
+ *
+ * Called in the workload, in the job's mount namespace, after
+ * no_new_privs and before the seccomp filter.  A kernel without Landlock
+ * leaves the helpers' checks as the only layer (logged by the caller).
+ *
+ * Return: 0, -EOPNOTSUPP without Landlock, or negative errno
+ */
+int unix_landlock_apply(void)
+{
+	struct {
+		__u64 handled_access_fs;
+	} ruleset = { .handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_SOCK };
+	_cleanup_close_ int rfd = -1;
+
+	rfd = (int)syscall(SYS_landlock_create_ruleset, &ruleset, sizeof(ruleset), 0);
+	if (rfd < 0)
+		return errno == ENOSYS || errno == EOPNOTSUPP ? -EOPNOTSUPP : negative_errno();
+	for (size_t i = 0; i < UNIX_PRIVATE_DIRS; i++) {
+		struct __attribute__((packed)) {
+			__u64 allowed_access;
+			__s32 parent_fd;
+		} beneath = { .allowed_access = LANDLOCK_ACCESS_FS_MAKE_SOCK };
+		_cleanup_close_ int fd = open(unix_private_dirs[i],
+					      O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			continue;
+		beneath.parent_fd = fd;
+		if (syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH,
+			    &beneath, 0) < 0)
+			return negative_errno();
+	}
+	if (syscall(SYS_landlock_restrict_self, rfd, 0) < 0)
+		return negative_errno();
+	return 0;
+}
 
 /**
  * unix_escape() - audit-safe text of a path or a name

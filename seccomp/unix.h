@@ -15,6 +15,9 @@
 
 struct unix_ops;
 
+#define UNIX_PRIVATE_DIRS 3
+extern const char *const unix_private_dirs[UNIX_PRIVATE_DIRS];
+
 /**
  * struct unix_call - one notified call on an AF_UNIX socket
  * @listener:	the job's seccomp listener (the helper answers through it)
@@ -66,6 +69,7 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 			     struct verdict *v);
 int unix_resolve_in_job(pid_t pid, const char *path, unsigned long flags,
 			struct stat *st);
+int unix_landlock_apply(void);
 void unix_escape(const char *in, size_t len, char *out, size_t outlen);
 
 #endif /* NBJ_SECCOMP_UNIX_H */

@@ -47,6 +47,7 @@
 #include "netns/nft.h"
 #include "seccomp/filter.h"
 #include "seccomp/notify.h"
+#include "seccomp/unix.h"
 #include "supervisor/supervisor.h"
 
 static const int forwarded_signals[] = {
@@ -125,6 +126,8 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 
 	err = creds_apply(p->creds);
 	log_phase("workload: creds");
+	if (err == 0 && (err = unix_landlock_apply()) == -EOPNOTSUPP)
+		err = 0; /* no Landlock: the notifier's helpers remain */
 	if (err == 0)
 		err = seccomp_filter_load(prog, &listener);
 	log_phase("workload: seccomp");

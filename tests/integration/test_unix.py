@@ -287,3 +287,32 @@ step("missing", lambda: connect("/dev/shm/nothing.sock"))
     assert stream.seen == 0 and dgram.seen == 0
     assert os.listdir(dirs[0]) == [] and os.listdir(dirs[1]) == []
     assert sorted(os.listdir(dirs[2])) == ["d.sock", "s.sock"]
+
+
+def test_swapped_fd_bind_plants_nothing(nbj, world, host_dirs):
+    # an IPv6 bind the notifier lets the kernel continue, whose fd another
+    # thread replaced by an AF_UNIX socket: only the kernel (Landlock) stands
+    # between this and a socket file in the host directory
+    swap = str(Path(NBJAIL).parent / "tests" / "escape" / "escape-unix_swap_bind")
+    for d in host_dirs[0]:
+        forbidden = str(d / "p")
+        cp = nbjail("run", "--profile", "minimal", "--user", "root", "--", swap, forbidden,
+                    timeout=120)
+        print(cp.stdout)
+        assert "ESCAPED" not in cp.stdout, cp.stdout
+        assert cp.returncode == 0 and cp.stdout.startswith("held: "), (cp.stdout, cp.stderr[-2000:])
+        assert os.listdir(d) == [], f"socket planted in host {d}"
+
+
+def test_job_cannot_make_socket_files_outside_its_private_dirs(nbj, world, host_dirs):
+    dirs, _listen = host_dirs
+    cp, out = job(f'''
+import stat
+def mknod(p): os.mknod(p, stat.S_IFSOCK | 0o600)
+step("var_lib", lambda: mknod({str(dirs[2] / "n.sock")!r}))
+step("home", lambda: mknod({str(dirs[1] / "n.sock")!r}))
+step("shm", lambda: mknod("/dev/shm/n.sock"))
+step("run", lambda: mknod("/run/n.sock"))
+''', user="root")
+    assert out == {"var_lib": "EACCES", "home": "EACCES", "shm": "ok", "run": "ok"}, out
+    assert all(os.listdir(d) == [] for d in dirs)
