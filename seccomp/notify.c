@@ -13,25 +13,23 @@
  *      msg_name, or every mmsghdr of a sendmmsg
  *   3. check SECCOMP_IOCTL_NOTIF_ID_VALID: if the thread died (and its
  *      pid could have been reused) while we read, nothing read is used
- *   4. judge it (seccomp/verdict.c for IPv4/IPv6; pathname AF_UNIX
- *      sockets here, by inode: see below); fetch the socket itself with
- *      pidfd_getfd() only when the verdict needs its type
+ *   4. judge it: first the socket itself, copied with pidfd_getfd().  A
+ *      call on an AF_UNIX socket goes to seccomp/unix.c, which reads the
+ *      address once, decides on the inode a pathname names in the job's
+ *      view and has a helper carry the call out and answer it; for other
+ *      sockets seccomp/verdict.c judges IPv4/IPv6 addresses
  *   5. answer: SECCOMP_USER_NOTIF_FLAG_CONTINUE, or an errno (EACCES for
  *      a policy deny, with an audit line that names the job, the call,
  *      the target, the pid, the executable and the reason)
  *
  * "Continue" means the kernel performs the call with whatever the memory
  * holds by then: another thread of the job may have rewritten the
- * sockaddr in between.  That is why this layer is not the enforcement of
- * the network policy but its early, auditable refusal: every IPv4/IPv6
- * flow still crosses nftables and the relay, which judge it again.  For
- * AF_UNIX, the mount namespace is the boundary; this check is defence in
- * depth against host sockets the job can see through shared mounts
- * (/tmp, /home): a pathname socket may be used only when it lies on one
- * of the job's private mounts (/run, /var/run, /dev/shm) or is the very
- * inode a `unix_allow` entry names.  Paths are resolved inside the job's
- * root (openat2 RESOLVE_IN_ROOT on /proc/PID/root), so symlinks are
- * followed the way the job's kernel call would follow them.
+ * sockaddr in between.  That is why, for IPv4 and IPv6, this layer is not
+ * the enforcement of the network policy but its early, auditable refusal:
+ * every IPv4/IPv6 flow still crosses nftables and the relay, which judge
+ * it again.  For AF_UNIX nothing would judge it again, so those calls are
+ * never continued where the kernel would look an address up
+ * (seccomp/unix.c says how they are carried out, and what is left).
  *
  * Fail closed: a read that fails answers EFAULT, an unknown system call
  * or address family is refused, and if the supervisor dies the listener

@@ -466,9 +466,14 @@ static long helper_call(const struct helper_task *t)
 	struct stat st;
 
 	if (t->call == NOTIFY_SENDTO || t->call == NOTIFY_SENDMSG) {
+		uint64_t id = t->id;
+
 		err = helper_read_data(t, &data);
 		if (err < 0)
 			return err;
+		/* what was read is the caller's only if it still waits */
+		if (syscall(SYS_ioctl, HFD_LISTENER, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
+			return -ESRCH;
 	}
 	err = helper_take_creds(&t->creds);
 	if (err < 0)

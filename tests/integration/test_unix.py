@@ -316,3 +316,20 @@ step("run", lambda: mknod("/run/n.sock"))
 ''', user="root")
     assert out == {"var_lib": "EACCES", "home": "EACCES", "shm": "ok", "run": "ok"}, out
     assert all(os.listdir(d) == [] for d in dirs)
+
+
+def test_busy_loop_of_unix_calls_is_never_failed_by_the_watchdog(nbj, world):
+    # each call is answered at once, but one is always about to wait: the
+    # job's init must not take that for a supervisor that stopped answering
+    cp, out = job('''
+def loop():
+    u = socket.socket(socket.AF_UNIX); u.bind("/dev/shm/busy.sock"); u.listen(64)
+    n, t = 0, time.monotonic()
+    while time.monotonic() - t < 3:
+        c = socket.socket(socket.AF_UNIX); c.connect("/dev/shm/busy.sock")
+        u.accept()[0].close(); c.close(); n += 1
+    return n > 100
+step("loop", loop)
+''')
+    assert out == {"loop": True}, (out, cp.stderr[-1000:])
+    assert "did not answer" not in cp.stderr, cp.stderr[-1000:]
