@@ -459,7 +459,7 @@ static long helper_call(const struct helper_task *t)
 	struct sockaddr_un via = { .sun_family = AF_UNIX };
 	const struct sockaddr *addr = (const struct sockaddr *)&t->addr;
 	socklen_t addrlen = t->addrlen;
-	struct iovec data;
+	struct iovec data = { 0 };
 	struct msghdr m = { 0 };
 	int fd = -1;
 	long err = 0;
@@ -565,6 +565,8 @@ static int helper_start(struct unix_ops *u, const struct helper_task *t, int soc
 		for (int i = 0; i < 3; i++)
 			if (tmp[i] >= 0)
 				(void)syscall(SYS_dup3, tmp[i], HFD_LISTENER + i, O_CLOEXEC);
+			else
+				(void)syscall(SYS_close, HFD_LISTENER + i);
 		helper_main(t);
 	}
 	slot->pidfd = pidfd;
