@@ -128,6 +128,15 @@ int main(int argc, char **argv)
 		long r;
 		int e;
 
+		/* each attempt starts from one of the two (the flipper may be
+		 * off the CPU for a while), then the flipper races the read */
+		if (!strcmp(mode, "sendmsg-name")) {
+			msg.msg_name = (i & 1) ? NULL : (void *)&addr;
+			msg.msg_namelen = (i & 1) ? 0 : sizeof(addr);
+		} else {
+			memcpy(addr.sun_path, (i & 1) ? good : bad, strlen(good));
+		}
+
 		if (!strcmp(mode, "connect")) {
 			fd = socket(AF_UNIX, SOCK_STREAM, 0);
 			r = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
