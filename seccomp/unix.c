@@ -377,7 +377,9 @@ static int read_creds(pid_t pid, struct job_creds *cr)
 /*
  * The helper, from here on: a copy of the supervisor without its threads
  * (glibc's view of it is stale, so only plain system calls), that becomes
- * the job thread's credentials and carries out one call.
+ * the job thread's credentials and carries out one call.  Unprivileged
+ * (rootless), it can only keep its own, which then must be the job's: the
+ * set*id calls below succeed only for ids it already has.
  */
 static int helper_take_creds(const struct job_creds *cr)
 {
@@ -391,8 +393,16 @@ static int helper_take_creds(const struct job_creds *cr)
 			data[i].inheritable = (uint32_t)(cr->cap_inh >> (32 * i));
 		}
 	}
-	if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0 ||
-	    syscall(SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2]) < 0)
+	if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0) {
+		/* unprivileged (rootless): fine if they are ours already */
+		gid_t cur[UNIX_GROUPS_MAX];
+		long n = syscall(SYS_getgroups, UNIX_GROUPS_MAX, cur);
+
+		if (n != (long)cr->n_groups ||
+		    memcmp(cur, cr->groups, cr->n_groups * sizeof(gid_t)))
+			return -EPERM;
+	}
+	if (syscall(SYS_setresgid, cr->gid[0], cr->gid[1], cr->gid[2]) < 0)
 		return negative_errno();
 	(void)syscall(SYS_setfsgid, cr->gid[3]);
 	if (syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0 ||
