@@ -42,9 +42,11 @@
  *
  * The listener's SO_PEERCRED (and SCM_CREDENTIALS of a performed send)
  * show the job thread's uid and gid, but the helper's pid (0 when the
- * listener is in the job's PID namespace).  Sends whose destination the
- * kernel would read again but that carry ancillary data (SCM_RIGHTS,
- * SCM_CREDENTIALS) are refused, as is sendmmsg() on a datagram socket;
+ * listener is in the job's PID namespace).  A send's ancillary data is
+ * read once too: SCM_RIGHTS is carried over (the helper copies each named
+ * fd with pidfd_getfd(), so the receiver gets the same open files), any
+ * other kind (SCM_CREDENTIALS) is refused, as is sendmmsg() on a datagram
+ * socket;
  * bind() stores the last component as the socket's address, which is what
  * getsockname() then returns.  Stream and seqpacket sockets ignore or
  * refuse a send's address, so their sends are continued.
@@ -97,6 +99,7 @@
 #endif
 #define UNIX_GROUPS_MAX 256
 #define UNIX_IOV_MAX 1024	/* UIO_MAXIOV */
+#define UNIX_CONTROL_MAX 4096	/* ancillary data of one send */
 
 /* A helper's fds, moved to fixed numbers before it drops everything else */
 enum { HFD_LISTENER = 3, HFD_SOCK, HFD_BASE, HFD_DONE };
@@ -123,6 +126,7 @@ struct job_creds {
 	gid_t groups[UNIX_GROUPS_MAX];
 	size_t n_groups;
 	unsigned long long cap_inh, cap_prm, cap_eff;
+	pid_t tgid;		/* whose fd table SCM_RIGHTS numbers name */
 	bool keep_caps;		/* same user namespace as the supervisor */
 	mode_t umask;
 };
@@ -145,6 +149,8 @@ struct helper_task {
 	size_t iovlen;
 	size_t max_len;		/* datagram size the socket takes */
 	int flags;
+	unsigned char control[UNIX_CONTROL_MAX] __attribute__((aligned(8))); /* read once */
+	size_t controllen;
 	struct job_creds creds;
 };
 
@@ -332,6 +338,9 @@ static int read_creds(pid_t pid, struct job_creds *cr)
 	if (n <= 0 || n == sizeof(status) - 1)
 		return -EIO;
 	status[n] = '\0';
+	p = status_field(status, "Tgid");
+	if (!p || sscanf(p, "%d", &cr->tgid) != 1)
+		return -EIO;
 	p = status_field(status, "Uid");
 	if (!p || sscanf(p, "%u %u %u %u", &cr->uid[0], &cr->uid[1], &cr->uid[2],
 			 &cr->uid[3]) != 4)
@@ -464,12 +473,38 @@ static long helper_read_data(const struct helper_task *t, struct iovec *data)
 	return n == (ssize_t)total ? 0 : -EFAULT;
 }
 
+/* SCM_RIGHTS: the job's fd numbers become the helper's copies of the same
+ * open files (the supervisor checked that nothing else is in @t) */
+static int helper_take_fds(const struct helper_task *t, unsigned char *control)
+{
+	struct msghdr local = { .msg_control = control, .msg_controllen = t->controllen };
+	int pidfd = (int)syscall(SYS_pidfd_open, t->creds.tgid, 0);
+
+	if (pidfd < 0)
+		return -ESRCH;
+	memcpy(control, t->control, t->controllen);
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&local); cm; cm = CMSG_NXTHDR(&local, cm)) {
+		size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(cm);
+
+		for (size_t i = 0; i < n; i++) {
+			int fd = (int)syscall(SYS_pidfd_getfd, pidfd, fds[i], 0);
+
+			if (fd < 0)
+				return -EBADF;	/* what the kernel answers */
+			fds[i] = fd;
+		}
+	}
+	return 0;
+}
+
 static long helper_call(const struct helper_task *t)
 {
 	struct sockaddr_un via = { .sun_family = AF_UNIX };
 	const struct sockaddr *addr = (const struct sockaddr *)&t->addr;
 	socklen_t addrlen = t->addrlen;
 	struct iovec data = { 0 };
+	unsigned char control[UNIX_CONTROL_MAX] __attribute__((aligned(8)));
 	struct msghdr m = { 0 };
 	int fd = -1;
 	long err = 0;
@@ -479,6 +514,8 @@ static long helper_call(const struct helper_task *t)
 		uint64_t id = t->id;
 
 		err = helper_read_data(t, &data);
+		if (err == 0 && t->controllen)
+			err = helper_take_fds(t, control);
 		if (err < 0)
 			return err;
 		/* what was read is the caller's only if it still waits */
@@ -521,6 +558,8 @@ static long helper_call(const struct helper_task *t)
 		m.msg_namelen = addrlen;
 		m.msg_iov = &data;
 		m.msg_iovlen = 1;
+		m.msg_control = t->controllen ? control : NULL;
+		m.msg_controllen = t->controllen;
 		/* the helper must not die of SIGPIPE in the job's place */
 		err = sendmsg(HFD_SOCK, &m, t->flags | MSG_NOSIGNAL);
 		break;
@@ -752,6 +791,40 @@ static enum unix_outcome judge_address(struct unix_call *uc, struct helper_task 
 	return v->deny ? UNIX_ANSWER : UNIX_HANDED_OFF;
 }
 
+/* A send's ancillary data, read once: only SCM_RIGHTS, which a helper
+ * carries over as the same open files (pidfd_getfd) */
+static int judge_control(struct unix_call *uc, struct helper_task *t,
+			 const struct msghdr *m, struct verdict *v)
+{
+	struct msghdr local = { .msg_control = t->control };
+	struct cmsghdr *cm;
+
+	if (m->msg_controllen > sizeof(t->control)) {
+		deny(v, ENOBUFS, "");
+		return -1;
+	}
+	if (read_mem(uc->pid, t->control, (uint64_t)(uintptr_t)m->msg_control,
+		     m->msg_controllen) < 0) {
+		deny(v, EFAULT, "");
+		return -1;
+	}
+	t->controllen = local.msg_controllen = m->msg_controllen;
+	for (cm = CMSG_FIRSTHDR(&local); cm; cm = CMSG_NXTHDR(&local, cm)) {
+		if (cm->cmsg_len < CMSG_LEN(0) ||
+		    cm->cmsg_len > t->controllen - (size_t)((unsigned char *)cm - t->control)) {
+			deny(v, EINVAL, "");
+			return -1;
+		}
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+			snprintf(uc->target, uc->target_len, "unix:ancillary:%d:%d",
+				 cm->cmsg_level, cm->cmsg_type);
+			deny(v, EACCES, "unix-ancillary");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /**
  * unix_judge() - decide a call on an AF_UNIX socket and carry it out
  * @u:		the job's helpers
@@ -818,11 +891,8 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 		t.iovlen = m.msg_iovlen;
 		uaddr = (uint64_t)(uintptr_t)m.msg_name;
 		ulen = m.msg_name ? m.msg_namelen : 0;
-		if (m.msg_controllen) {
-			snprintf(uc->target, uc->target_len, "unix:ancillary");
-			deny(v, EACCES, "unix-ancillary");
+		if (m.msg_controllen && judge_control(uc, &t, &m, v) < 0)
 			return UNIX_ANSWER;
-		}
 		break;
 	default:
 		return UNIX_ANSWER;

@@ -256,19 +256,47 @@ def connect(p, kind=socket.SOCK_STREAM):
     socket.socket(socket.AF_UNIX, kind).connect(p)
 def sendto(p):
     socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"x", p)
-def sendmsg_fds(p):
+def sendmsg_creds(p):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    s.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", 0))], 0, "/dev/shm/own.dgram")
+    cred = struct.pack("3i", os.getpid(), os.getuid(), os.getgid())
+    s.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, cred)], 0, "/dev/shm/own.dgram")
+def sendmsg_fds():
+    # SCM_RIGHTS is carried over: the receiver gets the same pipe
+    r, w = os.pipe()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", w))], 0,
+              "/dev/shm/fds.dgram")
+    msg, anc, _, _ = fds.recvmsg(16, socket.CMSG_SPACE(4))
+    got = struct.unpack("i", anc[0][2][:4])[0]
+    os.write(got, b"through the passed fd")
+    return os.read(r, 64).decode()
+def pair_fds():
+    # a datagram socketpair: no address, the helper sends (msg_name may
+    # be rewritten after the check, so it is never continued)
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    r, w = os.pipe()
+    a.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", w))])
+    msg, anc, _, _ = b.recvmsg(16, socket.CMSG_SPACE(4))
+    os.write(struct.unpack("i", anc[0][2][:4])[0], b"pair")
+    return os.read(r, 16).decode()
+def sendmsg_bad_fd():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", 999))], 0,
+              "/dev/shm/fds.dgram")
 def bind(p):
     socket.socket(socket.AF_UNIX).bind(p)
 own = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); own.bind("/dev/shm/own.dgram")
+fds = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); fds.bind("/dev/shm/fds.dgram")
 step("connect", lambda: connect({stream.path!r}))
 step("connect_dgram", lambda: connect({dgram.path!r}, socket.SOCK_DGRAM))
 step("sendto", lambda: sendto({dgram.path!r}))
 step("bind_home", lambda: bind({str(dirs[1] / "job.sock")!r}))
 step("bind_tmp", lambda: bind({str(dirs[0] / "job.sock")!r}))
 step("bind_var_lib", lambda: bind({str(dirs[2] / "job.sock")!r}))
-step("ancillary", lambda: sendmsg_fds(None))
+step("credentials", lambda: sendmsg_creds(None))
+step("fds", sendmsg_fds)
+step("bad_fd", sendmsg_bad_fd)
+step("pair_fds", pair_fds)
 step("own_sendto", lambda: socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"x", "/dev/shm/own.dgram"))
 step("own_name", lambda: own.getsockname())
 step("own_mode", lambda: oct(os.stat("/dev/shm/own.dgram").st_mode & 0o777))
@@ -276,7 +304,8 @@ step("own_uid", lambda: os.stat("/dev/shm/own.dgram").st_uid)
 step("missing", lambda: connect("/dev/shm/nothing.sock"))
 ''')
     assert out == {"connect": "EACCES", "connect_dgram": "EACCES", "sendto": "EACCES",
-                   "bind_home": "EACCES", "bind_tmp": "EACCES", "bind_var_lib": "EACCES", "ancillary": "EACCES",
+                   "bind_home": "EACCES", "bind_tmp": "EACCES", "bind_var_lib": "EACCES", "credentials": "EACCES",
+                   "fds": "through the passed fd", "bad_fd": "EBADF", "pair_fds": "pair",
                    "own_sendto": 1, "own_name": "own.dgram", "own_mode": "0o755",
                    "own_uid": NOBODY, "missing": "ENOENT"}, out
     denies = seccomp_denies(cp.stderr)
