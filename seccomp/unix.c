@@ -136,6 +136,7 @@ struct helper_task {
 	enum notify_call call;
 	uint64_t id;
 	pid_t pid;
+	pid_t supervisor;	/* the helper dies with it */
 	bool pathname;		/* resolve @path from HFD_BASE, check @dev/@ino */
 	char path[NBJ_UNIX_PATH_MAX + 2];
 	dev_t dev;
@@ -525,6 +526,11 @@ static long helper_call(const struct helper_task *t)
 	err = helper_take_creds(&t->creds);
 	if (err < 0)
 		return -EACCES;
+	/* set after the credentials, which clear it: a helper must not
+	 * outlive the supervisor, blocked in a connect with the job's ids */
+	if (syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    syscall(SYS_getppid) != t->supervisor)
+		syscall(SYS_exit_group, 1);
 	if (t->pathname) {
 		/* again, with the job's credentials: directory permissions
 		 * count as for the job, and it must be what was decided on */
@@ -843,7 +849,8 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 			     struct verdict *v)
 {
 	_cleanup_close_ int base = -1;
-	struct helper_task t = { .call = uc->call, .id = uc->id, .pid = uc->pid };
+	struct helper_task t = { .call = uc->call, .id = uc->id, .pid = uc->pid,
+				  .supervisor = getpid() };
 	enum unix_outcome out;
 	struct msghdr m;
 	uint64_t uaddr = 0, ulen = 0;
