@@ -29,7 +29,7 @@ static const char *const reasons[] = {
 	"rebinding", "unknown-synthetic", "sni-mismatch", "not-relayed",
 	"no-network", "bind-foreign-address", "unix-path",
 	"unix-path-unresolvable", "unix-ancillary", "unix-sendmmsg", "unix-creds",
-	"unix-helper", "address-family", "socket-type-unknown",
+	"unix-helper", "unix-path-changed", "address-family", "socket-type-unknown",
 	"rate", "revoked", "supervisor-timeout", "floor-unknown", "dial-failed",
 	"flow-table-full", "refused", "malformed", "overlay-required",
 	"overlay-failed",

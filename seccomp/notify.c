@@ -502,6 +502,19 @@ static void audit(const struct call_ctx *c, const struct verdict *v)
 			     (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
 }
 
+/* A call a helper refused (seccomp/unix.c): audited like ours */
+static void unix_refused(void *ctx, pid_t pid, enum notify_call call,
+			 const char *target, const char *reason)
+{
+	struct call_ctx c = { .n = ctx, .call = call, .pid = pid };
+	struct verdict v = { .deny = true, .err = EACCES };
+
+	snprintf(c.target, sizeof(c.target), "%s", target);
+	snprintf(v.reason, sizeof(v.reason), "%s", reason);
+	c.n->n_denied++;
+	audit(&c, &v);
+}
+
 /*
  * With overlays selected per subtree: mark the socket with its caller's
  * overlay (the job's nftables turn the mark into a source port range the
@@ -690,7 +703,7 @@ int notifier_new(int fd, const struct notify_scope *scope, const char *job_id,
 	snprintf(n->job_id, sizeof(n->job_id), "%s", job_id);
 	err = seccomp_notify_alloc(&n->req, &n->resp);
 	if (err == 0)
-		err = unix_ops_new(fd, &n->unix);
+		err = unix_ops_new(fd, unix_refused, n, &n->unix);
 	if (err < 0) {
 		notifier_free(n);
 		return err;

@@ -107,16 +107,27 @@ enum { HFD_LISTENER = 3, HFD_SOCK, HFD_BASE, HFD_DONE };
 struct unix_helper {
 	int pidfd;
 	uint64_t id;
+	pid_t pid;
+	enum notify_call call;
+	char target[4 * NBJ_UNIX_PATH_MAX + 1];
 };
+
+/* A helper's exit status: it answered, or answered EACCES because the
+ * path named another inode when it looked again (a race: audited) */
+enum { HELPER_ANSWERED, HELPER_FAILED, HELPER_PATH_CHANGED };
 
 /**
  * struct unix_ops - the helpers of one job
  * @helper:	running helpers, pidfd -1 for a free slot
  * @listener:	the job's seccomp listener
+ * @refused:	audits a call a helper refused
+ * @ctx:	for @refused
  */
 struct unix_ops {
 	struct unix_helper helper[UNIX_HELPERS_MAX];
 	int listener;
+	unix_refused_fn refused;
+	void *ctx;
 };
 
 /* The calling thread's credentials, as /proc/TID/status shows them */
@@ -499,6 +510,8 @@ static int helper_take_fds(const struct helper_task *t, unsigned char *control)
 	return 0;
 }
 
+static bool path_changed;	/* in a helper: why it refused */
+
 static long helper_call(const struct helper_task *t)
 {
 	struct sockaddr_un via = { .sun_family = AF_UNIX };
@@ -537,8 +550,10 @@ static long helper_call(const struct helper_task *t)
 		fd = open_from(HFD_BASE, t->path, t->call == NOTIFY_BIND ? O_DIRECTORY : 0);
 		if (fd < 0)
 			return fd == -ELOOP || fd == -EXDEV ? -EACCES : fd;
-		if (fstat(fd, &st) < 0 || st.st_dev != t->dev || st.st_ino != t->ino)
+		if (fstat(fd, &st) < 0 || st.st_dev != t->dev || st.st_ino != t->ino) {
+			path_changed = true;
 			return -EACCES;
+		}
 		if (t->call == NOTIFY_BIND) {
 			if (fchdir(fd) < 0)
 				return negative_errno();
@@ -587,13 +602,15 @@ static _Noreturn void helper_main(const struct helper_task *t)
 	else
 		resp.val = r;
 	r = syscall(SYS_ioctl, HFD_LISTENER, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-	syscall(SYS_exit_group, r == 0 || errno == ENOENT ? 0 : 1);
+	if (r < 0 && errno != ENOENT)
+		syscall(SYS_exit_group, HELPER_FAILED);
+	syscall(SYS_exit_group, path_changed && r == 0 ? HELPER_PATH_CHANGED : HELPER_ANSWERED);
 	__builtin_unreachable();
 }
 
 /* Start a helper for @t with @sock and @base; -errno if none could start */
 static int helper_start(struct unix_ops *u, const struct helper_task *t, int sock,
-			int base)
+			int base, const char *target)
 {
 	struct unix_helper *slot = NULL;
 	struct clone_args args = { .flags = CLONE_PIDFD, .exit_signal = 0 };
@@ -626,6 +643,9 @@ static int helper_start(struct unix_ops *u, const struct helper_task *t, int soc
 	}
 	slot->pidfd = pidfd;
 	slot->id = t->id;
+	slot->pid = t->pid;
+	slot->call = t->call;
+	snprintf(slot->target, sizeof(slot->target), "%s", target);
 	return 0;
 }
 
@@ -638,7 +658,9 @@ static void helper_reap(struct unix_ops *u, struct unix_helper *h, bool wait)
 	if (waitid(P_PIDFD, (id_t)h->pidfd, &si, WEXITED | __WALL | (wait ? 0 : WNOHANG)) < 0 ||
 	    si.si_pid == 0)
 		return;
-	if (si.si_code != CLD_EXITED || si.si_status != 0) {
+	if (si.si_code == CLD_EXITED && si.si_status == HELPER_PATH_CHANGED && u->refused) {
+		u->refused(u->ctx, h->pid, h->call, h->target, "unix-path-changed");
+	} else if (si.si_code != CLD_EXITED || si.si_status != HELPER_ANSWERED) {
 		struct seccomp_notif_resp resp = { .id = h->id, .error = -EACCES };
 
 		(void)ioctl(u->listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
@@ -670,11 +692,14 @@ void unix_ops_reap(struct unix_ops *u)
 /**
  * unix_ops_new() - room for the helpers of one job
  * @listener:	the job's seccomp listener (borrowed)
+ * @refused:	audits a call a helper refused (called while reaping)
+ * @ctx:	for @refused
  * @ret:	the helpers
  *
  * Return: 0, or -ENOMEM
  */
-int unix_ops_new(int listener, struct unix_ops **ret)
+int unix_ops_new(int listener, unix_refused_fn refused, void *ctx,
+		 struct unix_ops **ret)
 {
 	struct unix_ops *u = calloc(1, sizeof(*u));
 
@@ -683,6 +708,8 @@ int unix_ops_new(int listener, struct unix_ops **ret)
 	for (size_t i = 0; i < UNIX_HELPERS_MAX; i++)
 		u->helper[i].pidfd = -1;
 	u->listener = listener;
+	u->refused = refused;
+	u->ctx = ctx;
 	*ret = u;
 	return 0;
 }
@@ -695,6 +722,7 @@ void unix_ops_free(struct unix_ops *u)
 {
 	if (!u)
 		return;
+	u->refused = NULL;	/* the job is over */
 	for (size_t i = 0; i < UNIX_HELPERS_MAX; i++) {
 		if (u->helper[i].pidfd < 0)
 			continue;
@@ -916,7 +944,7 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 		deny(v, err == -ESRCH ? ESRCH : EACCES, err == -ESRCH ? "" : "unix-creds");
 		return UNIX_ANSWER;
 	}
-	err = helper_start(u, &t, uc->sock, base);
+	err = helper_start(u, &t, uc->sock, base, uc->target);
 	if (err < 0) {
 		deny(v, err == -EAGAIN ? EAGAIN : EACCES, err == -EAGAIN ? "" : "unix-helper");
 		return UNIX_ANSWER;

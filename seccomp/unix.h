@@ -62,7 +62,13 @@ enum unix_outcome {
 	UNIX_SELECT,	/* nbjail-select's request: judge @select */
 };
 
-int unix_ops_new(int listener, struct unix_ops **ret);
+/* Called when a helper refused a call itself (the path named another
+ * inode by the time it looked again): @target and @reason for the audit */
+typedef void (*unix_refused_fn)(void *ctx, pid_t pid, enum notify_call call,
+				const char *target, const char *reason);
+
+int unix_ops_new(int listener, unix_refused_fn refused, void *ctx,
+		 struct unix_ops **ret);
 void unix_ops_free(struct unix_ops *u);
 void unix_ops_reap(struct unix_ops *u);
 enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,

@@ -8,12 +8,15 @@
  *   escape-unix_race connect|sendto|sendmsg ALLOWED FORBIDDEN
  *   escape-unix_race sendmsg-name ALLOWED FORBIDDEN
  *   escape-unix_race bind FORBIDDEN_PATH
+ *   escape-unix_race symlink ALLOWED FORBIDDEN
  *
  * connect/sendto/sendmsg flip the path between ALLOWED (a --unix-allow
  * socket) and FORBIDDEN (same length); sendmsg-name flips msg_name between
  * NULL (a datagram socket connected to ALLOWED) and FORBIDDEN; bind flips
  * between FORBIDDEN_PATH (in a host directory) and a path of the same
- * length in the job's private /dev/shm.  The host side counts what reaches
+ * length in the job's private /dev/shm; symlink leaves the address alone
+ * and swaps what /dev/shm/nbj-race.link points to (ALLOWED or FORBIDDEN)
+ * while connecting to the link.  The host side counts what reaches
  * FORBIDDEN (and looks for sockets planted next to FORBIDDEN_PATH); this
  * program checks what it can see itself (the peer's address, a planted
  * file) and prints the counts.  Bounded: 20,000 attempts or 5 seconds.
@@ -54,6 +57,27 @@ static void *flip_path(void *arg)
 	return NULL;
 }
 
+#define LINK "/dev/shm/nbj-race.link"
+
+static void point_link(const char *to)
+{
+	(void)unlink(LINK ".tmp");
+	if (symlink(to, LINK ".tmp") == 0)
+		(void)rename(LINK ".tmp", LINK);
+}
+
+/* The link between the two sockets, as fast as rename() goes */
+static void *flip_link(void *arg)
+{
+	(void)arg;
+	for (unsigned long i = 0; !atomic_load(&stop); i++) {
+		(void)unlink(LINK ".tmp2");
+		if (symlink((i & 1) ? good : bad, LINK ".tmp2") == 0)
+			(void)rename(LINK ".tmp2", LINK);
+	}
+	return NULL;
+}
+
 /* msg_name between NULL (the connected peer) and the forbidden address */
 static void *flip_name(void *arg)
 {
@@ -69,8 +93,8 @@ static void *flip_name(void *arg)
 
 static int usage(void)
 {
-	printf("UNEXPECTED: usage: escape-unix_race connect|sendto|sendmsg|sendmsg-name "
-	       "ALLOWED FORBIDDEN | bind FORBIDDEN_PATH\n");
+	printf("UNEXPECTED: usage: escape-unix_race connect|sendto|sendmsg|sendmsg-name|"
+	       "symlink ALLOWED FORBIDDEN | bind FORBIDDEN_PATH\n");
 	return 1;
 }
 
@@ -117,6 +141,10 @@ int main(int argc, char **argv)
 		}
 		memcpy(addr.sun_path, bad, sizeof(bad));
 		pthread_create(&t, NULL, flip_name, NULL);
+	} else if (!strcmp(mode, "symlink")) {
+		snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", LINK);
+		point_link(good);
+		pthread_create(&t, NULL, flip_link, NULL);
 	} else {
 		pthread_create(&t, NULL, flip_path, NULL);
 	}
@@ -133,11 +161,13 @@ int main(int argc, char **argv)
 		if (!strcmp(mode, "sendmsg-name")) {
 			msg.msg_name = (i & 1) ? NULL : (void *)&addr;
 			msg.msg_namelen = (i & 1) ? 0 : sizeof(addr);
+		} else if (!strcmp(mode, "symlink")) {
+			point_link((i & 1) ? good : bad);
 		} else {
 			memcpy(addr.sun_path, (i & 1) ? good : bad, strlen(good));
 		}
 
-		if (!strcmp(mode, "connect")) {
+		if (!strcmp(mode, "connect") || !strcmp(mode, "symlink")) {
 			fd = socket(AF_UNIX, SOCK_STREAM, 0);
 			r = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
 			if (r == 0 && getpeername(fd, (struct sockaddr *)&peer, &plen) == 0 &&
