@@ -15,8 +15,10 @@ that a refused call gets EACCES and a deny line.
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
+import stat
 import struct
 import threading
 import time
@@ -105,6 +107,25 @@ def host_dirs():
         shutil.rmtree(d, ignore_errors=True)
 
 
+# where a half-flipped path (bytes of both addresses) can land on the host
+NEAR = ["/", "/tmp", "/var", "/var/lib", "/root", "/dev", "/dev/shm", os.environ.get("HOME") or "/root"]
+
+
+def planted_near(since):
+    """Socket files made on the host since @since next to the test's
+    directories, with a name from the race (other tests' are not ours)."""
+    found = []
+    for d in NEAR:
+        with contextlib.suppress(OSError):
+            for e in os.scandir(d):
+                with contextlib.suppress(OSError):
+                    st = e.stat(follow_symlinks=False)
+                    if (stat.S_ISSOCK(st.st_mode) and st.st_mtime >= since and
+                            re.search(r"nbjrace|planted|0{6}|^p$", e.name)):
+                        found.append(e.path)
+    return found
+
+
 def run_race(*args, allow=(), user="root"):
     extra = []
     for a in allow:
@@ -146,6 +167,7 @@ def test_race_reaches_only_the_allowed_socket(nbj, world, host_dirs, mode):
 
 def test_race_bind_plants_nothing_in_host_directories(nbj, world, host_dirs):
     dirs, _listen = host_dirs
+    since = time.time() - 1
     for d in dirs:
         forbidden = str(d / "planted-by-the-job.sock")
         cp = run_race("bind", forbidden)
@@ -156,6 +178,8 @@ def test_race_bind_plants_nothing_in_host_directories(nbj, world, host_dirs):
         assert int(c["ok"]) > 0 and int(c["denied"]) > 0, c
         assert sorted(os.listdir(d)) == [], f"socket planted in host {d}"
         assert {x[5] for x in seccomp_denies(cp.stderr)} == {"unix-path"}, cp.stderr[-2000:]
+    # half-flipped paths land elsewhere: /tmp/nbjrace-000...0.sock, ...
+    assert planted_near(since) == []
 
 
 JOB = r"""
@@ -327,6 +351,7 @@ def test_swapped_fd_bind_plants_nothing(nbj, world, host_dirs):
     # thread replaced by an AF_UNIX socket: only the kernel (Landlock) stands
     # between this and a socket file in the host directory
     swap = str(Path(NBJAIL).parent / "tests" / "escape" / "escape-unix_swap_bind")
+    since = time.time() - 1
     for d in host_dirs[0]:
         forbidden = str(d / "p")
         cp = nbjail("run", "--profile", "minimal", "--user", "root", "--", swap, forbidden,
@@ -335,6 +360,7 @@ def test_swapped_fd_bind_plants_nothing(nbj, world, host_dirs):
         assert "ESCAPED" not in cp.stdout, cp.stdout
         assert cp.returncode == 0 and cp.stdout.startswith("held: "), (cp.stdout, cp.stderr[-2000:])
         assert os.listdir(d) == [], f"socket planted in host {d}"
+    assert planted_near(since) == []
 
 
 def test_job_cannot_make_socket_files_outside_its_private_dirs(nbj, world, host_dirs):
