@@ -361,6 +361,11 @@ enum decide_reason {
 	DECIDE_SELECT_UNSUPPORTED,	/* select-unsupported: no cgroup v2 */
 	DECIDE_SELECT_FAILED,		/* select-failed */
 	DECIDE_NO_ORIGINAL_DST,		/* no-original-dst */
+	DECIDE_UNIX_ANCILLARY,		/* unix-ancillary (seccomp/unix.c) */
+	DECIDE_UNIX_SENDMMSG,		/* unix-sendmmsg */
+	DECIDE_UNIX_CREDS,		/* unix-creds: the helper cannot be the caller */
+	DECIDE_UNIX_HELPER,		/* unix-helper: no helper could start */
+	DECIDE_UNIX_PATH_CHANGED,	/* unix-path-changed under the helper */
 	DECIDE_OTHER,			/* other: counters only */
 	DECIDE_REASON_COUNT,
 };

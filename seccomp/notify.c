@@ -13,26 +13,24 @@
  *      msg_name, or every mmsghdr of a sendmmsg
  *   3. check SECCOMP_IOCTL_NOTIF_ID_VALID: if the thread died (and its
  *      pid could have been reused) while we read, nothing read is used
- *   4. judge it (IPv4/IPv6: policy_decide() through seccomp/verdict.c,
- *      with the caller's overlay selection read once; pathname AF_UNIX
- *      sockets here, by inode: see below); fetch the socket itself with
- *      pidfd_getfd() only when the verdict needs its type
+ *   4. judge it: first the socket itself, copied with pidfd_getfd().  A
+ *      call on an AF_UNIX socket goes to seccomp/unix.c, which reads the
+ *      address once, decides on the inode a pathname names in the job's
+ *      view and has a helper carry the call out and answer it; for other
+ *      sockets seccomp/verdict.c judges IPv4/IPv6 addresses; the caller's overlay selection is
+ *      read once per call
  *   5. answer: SECCOMP_USER_NOTIF_FLAG_CONTINUE, or an errno (EACCES for
  *      a policy deny, with an audit line that names the job, the call,
  *      the target, the pid, the executable and the reason)
  *
  * "Continue" means the kernel performs the call with whatever the memory
  * holds by then: another thread of the job may have rewritten the
- * sockaddr in between.  That is why this layer is not the enforcement of
- * the network policy but its early, auditable refusal: every IPv4/IPv6
- * flow still crosses nftables and the relay, which judge it again.  For
- * AF_UNIX, the mount namespace is the boundary; this check is defence in
- * depth against host sockets the job can see through shared mounts
- * (/tmp, /home): a pathname socket may be used only when it lies on one
- * of the job's private mounts (/run, /var/run, /dev/shm) or is the very
- * inode a `unix_allow` entry names.  Paths are resolved inside the job's
- * root (openat2 RESOLVE_IN_ROOT on /proc/PID/root), so symlinks are
- * followed the way the job's kernel call would follow them.
+ * sockaddr in between.  That is why, for IPv4 and IPv6, this layer is not
+ * the enforcement of the network policy but its early, auditable refusal:
+ * every IPv4/IPv6 flow still crosses nftables and the relay, which judge
+ * it again.  For AF_UNIX nothing would judge it again, so those calls are
+ * never continued where the kernel would look an address up
+ * (seccomp/unix.c says how they are carried out, and what is left).
  *
  * Fail closed: a read that fails answers EFAULT, an unknown system call
  * or address family is refused, and if the supervisor dies the listener
@@ -66,13 +64,14 @@
 #include "common/util.h"
 #include "seccomp/notify.h"
 #include "seccomp/selection.h"
+#include "seccomp/unix.h"
 
 #ifndef PIDFD_THREAD
 #define PIDFD_THREAD O_EXCL
 #endif
 
 #define MMSG_MAX 1024		/* UIO_MAXIOV: the kernel's cap on vlen */
-#define PRIVATE_DIRS_MAX 3
+#define PRIVATE_DIRS_MAX UNIX_PRIVATE_DIRS
 #define NOTIFY_BATCH 64		/* notifications handled per dispatch */
 
 /**
@@ -86,6 +85,7 @@
  * @n_private_dev: entries in @private_dev
  * @nr:		native syscall number of each enum notify_call
  * @mmsg:	room for a sendmmsg vector
+ * @unix:	helpers carrying out calls on AF_UNIX sockets
  * @hung_up:	no process uses the filter any more
  * @n_denied:	calls refused
  * @n_continued: calls let through
@@ -100,6 +100,7 @@ struct notifier {
 	size_t n_private_dev;
 	int nr[NOTIFY_CALL_COUNT];
 	struct mmsghdr mmsg[MMSG_MAX];
+	struct unix_ops *unix;
 	bool hung_up;
 	unsigned long long n_denied;
 	unsigned long long n_continued;
@@ -116,6 +117,7 @@ struct call_ctx {
 	int selected;		/* the caller's overlay, DECIDE_SELECTED_*;
 				 * read once per call (caller_selection()) */
 	bool selected_known;
+	bool handed_off;	/* a helper answers (seccomp/unix.c) */
 	char target[NBJ_ADDR_STRLEN + 4 * NBJ_UNIX_PATH_MAX];
 };
 
@@ -241,46 +243,6 @@ static bool is_private_dev(const struct notifier *n, dev_t dev)
 	return false;
 }
 
-/* Resolve @path as the caller would: absolute paths inside its root,
- * relative ones beneath its cwd (".." above the cwd or an absolute
- * symlink on the way is refused: EXDEV).  /proc magic links would be
- * resolved from the supervisor's point of view: refused (ELOOP). */
-static int resolve_in_job(pid_t pid, const char *path, unsigned long flags,
-			  struct stat *st)
-{
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC | flags,
-		.resolve = RESOLVE_NO_MAGICLINKS |
-			   (path[0] == '/' ? RESOLVE_IN_ROOT : RESOLVE_BENEATH),
-	};
-	_cleanup_close_ int base = -1, fd = -1;
-	char proc[64];
-
-	snprintf(proc, sizeof(proc), "/proc/%d/%s", pid,
-		 path[0] == '/' ? "root" : "cwd");
-	base = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (base < 0)
-		return negative_errno();
-	fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
-	if (fd < 0)
-		return negative_errno();
-	return fstat(fd, st) < 0 ? negative_errno() : 0;
-}
-
-static bool unix_allowed_inode(const struct call_ctx *c, const struct stat *st)
-{
-	const struct notify_scope *s = &c->n->scope;
-
-	for (size_t i = 0; i < s->n_unix_allow; i++) {
-		struct stat rule;
-
-		if (resolve_in_job(c->pid, s->unix_allow[i].path, 0, &rule) == 0 &&
-		    rule.st_dev == st->st_dev && rule.st_ino == st->st_ino)
-			return true;
-	}
-	return false;
-}
-
 /*
  * nbjail-select's request: move the caller's process (and so what it
  * spawns from now on) to overlay @name, if the policy grants
@@ -294,7 +256,7 @@ static void judge_select(struct call_ctx *c, const char *name, size_t len,
 	int index = -1, err;
 	pid_t tgid;
 
-	escape(name, len, nm, sizeof(nm));
+	unix_escape(name, len, nm, sizeof(nm));
 	snprintf(c->target, sizeof(c->target), "select:%s", nm);
 	if (len >= sizeof(nm) || memchr(name, '\0', len)) {
 		deny(v, ENOENT, DECIDE_SELECT_UNKNOWN_OVERLAY);
@@ -332,70 +294,6 @@ static void judge_select(struct call_ctx *c, const char *name, size_t len,
 	}
 	log_info("select: pid %d and what it starts dial through overlay %s", tgid, nm);
 	v->answer = true;
-}
-
-static void judge_unix(struct call_ctx *c, const struct sockaddr_un *sun,
-		       size_t len, struct verdict *v)
-{
-	size_t off = offsetof(struct sockaddr_un, sun_path);
-	char path[NBJ_UNIX_PATH_MAX + 1], dir[NBJ_UNIX_PATH_MAX + 2];
-	struct stat st;
-	size_t plen;
-	char *slash;
-	int err;
-
-	if (len > off + 1 && sun->sun_path[0] == '\0' && len <= sizeof(*sun) &&
-	    len - off - 1 > strlen(SELECT_ABSTRACT_PREFIX) &&
-	    !memcmp(sun->sun_path + 1, SELECT_ABSTRACT_PREFIX, strlen(SELECT_ABSTRACT_PREFIX)) &&
-	    c->call == NOTIFY_CONNECT) {
-		judge_select(c, sun->sun_path + 1 + strlen(SELECT_ABSTRACT_PREFIX),
-			     len - off - 1 - strlen(SELECT_ABSTRACT_PREFIX), v);
-		return;
-	}
-	if (len <= off || sun->sun_path[0] == '\0')
-		return; /* unnamed or abstract: per network namespace */
-	if (len > sizeof(*sun)) {
-		fail(v, EINVAL);
-		return;
-	}
-	plen = strnlen(sun->sun_path, len - off);
-	memcpy(path, sun->sun_path, plen);
-	path[plen] = '\0';
-	escape(path, plen, c->target, sizeof(c->target));
-
-	if (c->call == NOTIFY_BIND) {
-		/* the socket does not exist yet: judge its directory */
-		snprintf(dir, sizeof(dir), "%s", path);
-		slash = strrchr(dir, '/');
-		if (!slash)
-			snprintf(dir, sizeof(dir), ".");
-		else if (slash == dir)
-			dir[1] = '\0';
-		else
-			*slash = '\0';
-		err = resolve_in_job(c->pid, dir, O_DIRECTORY, &st);
-		if (err == 0 && is_private_dev(c->n, st.st_dev))
-			return;
-		if (err == -ENOENT || err == -ENOTDIR) {
-			fail(v, -err);
-			return;
-		}
-		deny(v, EACCES, err < 0 ? DECIDE_UNIX_PATH_UNRESOLVABLE : DECIDE_UNIX_PATH);
-		return;
-	}
-
-	err = resolve_in_job(c->pid, path, 0, &st);
-	if (err == -ENOENT || err == -ENOTDIR) {
-		fail(v, -err); /* what the kernel would answer */
-		return;
-	}
-	if (err < 0) {
-		deny(v, EACCES, DECIDE_UNIX_PATH_UNRESOLVABLE);
-		return;
-	}
-	if (is_private_dev(c->n, st.st_dev) || unix_allowed_inode(c, &st))
-		return;
-	deny(v, EACCES, DECIDE_UNIX_PATH);
 }
 
 /* One connect attempt leaving the job: the job's and the tenant's
@@ -463,7 +361,9 @@ static void judge_sockaddr(struct call_ctx *c, uint64_t uaddr, uint64_t ulen,
 	case AF_NETLINK:	/* the kernel, inside the job's netns */
 		return;
 	case AF_UNIX:
-		judge_unix(c, (const struct sockaddr_un *)&ss, ulen, v);
+		/* on an AF_UNIX socket unix_judge() decided; on another
+		 * socket the kernel refuses the address */
+		fail(v, EAFNOSUPPORT);
 		return;
 	case AF_INET6:
 		/* RFC 2133 sockaddr_in6 without sin6_scope_id: accepted */
@@ -560,6 +460,62 @@ static void judge_listen(struct call_ctx *c, struct verdict *v)
 			.selected = DECIDE_SELECTED_NONE }, &a, v);
 }
 
+/*
+ * Calls that name an address: what the kernel does with it depends on the
+ * socket, not on what the memory holds when we read it (the job may
+ * rewrite an IPv4 address into an AF_UNIX path after we judged it).  An
+ * AF_UNIX socket is judged and served by seccomp/unix.c.
+ *
+ * Return: 0 for a socket of another family (judge the address), 1 when
+ * @v holds the answer or a helper answers (c->handed_off)
+ */
+static int judge_by_socket(struct call_ctx *c, struct verdict *v)
+{
+	_cleanup_close_ int fd = fetch_socket(c);
+	struct unix_call uc = {
+		.listener = c->n->fd,
+		.id = c->n->req->id,
+		.pid = c->pid,
+		.call = c->call,
+		.args = c->n->req->data.args,
+		.private_dev = c->n->private_dev,
+		.n_private_dev = c->n->n_private_dev,
+		.allow = c->n->scope.unix_allow,
+		.n_allow = c->n->scope.n_unix_allow,
+		.target = c->target,
+		.target_len = sizeof(c->target),
+	};
+	socklen_t len = sizeof(int);
+	int domain = 0;
+
+	memset(v, 0, sizeof(*v));
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &c->sotype, &len) < 0) {
+		int err = fd < 0 ? fd : negative_errno();
+
+		if (err == -EBADF || err == -ENOTSOCK || err == -ESRCH)
+			fail(v, -err); /* what the kernel would answer */
+		else
+			deny(v, EACCES, DECIDE_SOCKET_TYPE_UNKNOWN);
+		return 1;
+	}
+	if (domain != AF_UNIX)
+		return 0;
+	uc.sock = fd;
+	uc.sotype = c->sotype;
+	switch (unix_judge(c->n->unix, &uc, v)) {
+	case UNIX_HANDED_OFF:
+		c->handed_off = true;
+		break;
+	case UNIX_SELECT:
+		judge_select(c, uc.select, uc.select_len, v);
+		break;
+	case UNIX_ANSWER:
+		break;
+	}
+	return 1;
+}
+
 static int call_from_nr(const struct notifier *n, int nr,
 			enum notify_call *ret)
 {
@@ -598,6 +554,18 @@ static void audit(const struct call_ctx *c, const struct verdict *v)
 	if (len > 0 && log_info_allowed())
 		(void)!write(STDERR_FILENO, line,
 			     (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+}
+
+/* A call a helper refused (seccomp/unix.c): audited like ours */
+static void unix_refused(void *ctx, pid_t pid, enum notify_call call,
+			 const char *target, enum decide_reason reason)
+{
+	struct call_ctx c = { .n = ctx, .call = call, .pid = pid };
+	struct verdict v = { .deny = true, .audit = true, .err = EACCES, .reason = reason };
+
+	snprintf(c.target, sizeof(c.target), "%s", target);
+	c.n->n_denied++;
+	audit(&c, &v);
 }
 
 /*
@@ -641,6 +609,8 @@ static void handle_one(struct notifier *n)
 
 	if (call_from_nr(n, req->data.nr, &c.call) < 0) {
 		fail(&v, ENOSYS);
+	} else if (c.call != NOTIFY_LISTEN && judge_by_socket(&c, &v)) {
+		/* an AF_UNIX socket, or no socket: decided */
 	} else {
 		switch (c.call) {
 		case NOTIFY_CONNECT:
@@ -668,6 +638,13 @@ static void handle_one(struct notifier *n)
 	    c.call != NOTIFY_LISTEN)
 		mark_socket(&c, &v);
 
+	if (c.handed_off) {
+		n->n_continued++;
+		if (n->scope.audit)
+			stats_count(n->scope.audit->stats, LANE_SECCOMP,
+				    OUTCOME_ALLOWED, DECIDE_ALLOWED);
+		return;
+	}
 	/* Whatever we read is only meaningful if the caller still waits */
 	if (seccomp_notify_id_valid(n->fd, req->id) < 0)
 		return;
@@ -703,6 +680,7 @@ static void handle_one(struct notifier *n)
  */
 int notifier_dispatch(struct notifier *n)
 {
+	unix_ops_reap(n->unix);
 	for (int i = 0; i < NOTIFY_BATCH && !n->hung_up; i++) {
 		struct pollfd pfd = { .fd = n->fd, .events = POLLIN };
 
@@ -742,12 +720,10 @@ void notifier_stats(const struct notifier *n, unsigned long long *denied,
 
 static void add_private_dirs(struct notifier *n, pid_t init_pid)
 {
-	static const char *const dirs[] = { "/run", "/var/run", "/dev/shm" };
-
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+	for (size_t i = 0; i < UNIX_PRIVATE_DIRS; i++) {
 		struct stat st;
 
-		if (resolve_in_job(init_pid, dirs[i], O_DIRECTORY, &st) < 0 ||
+		if (unix_resolve_in_job(init_pid, unix_private_dirs[i], O_DIRECTORY, &st) < 0 ||
 		    is_private_dev(n, st.st_dev))
 			continue;
 		n->private_dev[n->n_private_dev++] = st.st_dev;
@@ -780,6 +756,8 @@ int notifier_new(int fd, const struct notify_scope *scope, const char *job_id,
 	n->scope = *scope;
 	snprintf(n->job_id, sizeof(n->job_id), "%s", job_id);
 	err = seccomp_notify_alloc(&n->req, &n->resp);
+	if (err == 0)
+		err = unix_ops_new(fd, unix_refused, n, &n->unix);
 	if (err < 0) {
 		notifier_free(n);
 		return err;
@@ -801,6 +779,7 @@ void notifier_free(struct notifier *n)
 {
 	if (!n)
 		return;
+	unix_ops_free(n->unix);	/* its helpers answer through the listener */
 	closep(&n->fd);
 	seccomp_notify_free(n->req, n->resp);
 	free(n);

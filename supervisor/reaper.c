@@ -56,6 +56,7 @@
 #include "seccomp/filter.h"
 #include "seccomp/notify.h"
 #include "supervisor/pty.h"
+#include "seccomp/unix.h"
 #include "supervisor/supervisor.h"
 
 static const int forwarded_signals[] = {
@@ -142,6 +143,8 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	 * process lets it; exec makes the workload dumpable anyway */
 	if (err == 0 && prctl(PR_SET_DUMPABLE, 1) < 0)
 		err = negative_errno();
+	if (err == 0 && (err = unix_landlock_apply()) == -EOPNOTSUPP)
+		err = 0; /* no Landlock: the notifier's helpers remain */
 	if (err == 0)
 		err = seccomp_filter_load(prog, &listener);
 	log_phase("workload: seccomp");
@@ -280,7 +283,20 @@ static long long now_ms(void)
 
 /* The notification watchdog: if a socket call has waited for the
  * supervisor for NOTIFY_WATCHDOG_MS (it hangs, is stopped or falls
- * behind), fail one waiting call; it never passes unjudged. */
+ * behind), fail one waiting call; it never passes unjudged.  "Waited"
+ * means the listener stayed readable at every look, one each
+ * WATCHDOG_SAMPLE_MS: a busy job whose calls are each answered at once
+ * must not have one failed because another happens to wait at the
+ * deadline. */
+#define WATCHDOG_SAMPLE_MS 20
+
+static bool listener_readable(int listener)
+{
+	struct pollfd pfd = { .fd = listener, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN);
+}
+
 static void watchdog_check(int listener)
 {
 	const char *call;
@@ -312,15 +328,18 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, int factory,
 		if (pending_since >= 0) {
 			long long left = pending_since + NOTIFY_WATCHDOG_MS - now_ms();
 
-			timeout = left > 0 ? (int)left : 0;
+			timeout = left > WATCHDOG_SAMPLE_MS ? WATCHDOG_SAMPLE_MS :
+				  left > 0 ? (int)left : 0;
 		}
 		pfd[2].fd = factory;
 		if (poll(pfd, 3, timeout) < 0 && errno != EINTR) {
 			(void)kill(workload, SIGKILL);
 			_exit(1);
 		}
-		if (pending_since >= 0 &&
-		    now_ms() >= pending_since + NOTIFY_WATCHDOG_MS) {
+		if (pending_since >= 0 && !listener_readable(listener))
+			pending_since = -1; /* answered meanwhile: start over */
+		else if (pending_since >= 0 &&
+			 now_ms() >= pending_since + NOTIFY_WATCHDOG_MS) {
 			watchdog_check(listener);
 			pending_since = -1;
 		}
