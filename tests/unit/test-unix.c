@@ -52,12 +52,13 @@ static void test_escape(void **state)
 
 	(void)state;
 	unix_escape("/run/a b\nx\\y", 12, out, sizeof(out));
-	assert_string_equal(out, "/run/a\\x20b\\x0ax\\x5cy");
-	/* stops at a NUL and at the room it has, never mid-escape */
+	assert_string_equal(out, "/run/a\\x20b\\x0ax\\y");
+	/* a NUL is escaped too (abstract names hold them); it stops at the
+	 * room it has, never mid-escape */
 	unix_escape("ab\0cd", 5, out, sizeof(out));
-	assert_string_equal(out, "ab");
+	assert_string_equal(out, "ab\\x00cd");
 	unix_escape("\x01\x02\x03", 3, out, 9);
-	assert_string_equal(out, "\\x01");
+	assert_string_equal(out, "\\x01\\x02");
 }
 
 static void test_resolve(void **state)
