@@ -140,6 +140,7 @@ enum flow_state {
  * @peer:	the job's address, for log lines
  * @name:	name table slot when the target is synthetic, else -1
  * @sni_check:	the first bytes from the job are still to be checked
+ * @sni_waiting: a ClientHello has begun; @deadline is when it must be whole
  * @answers:	the resolved addresses to dial, IPv6 first
  * @n_answers:	their number
  * @next_answer: the next one to try if the current dial fails
@@ -162,6 +163,7 @@ struct flow {
 	struct nbj_addr peer;
 	int name;
 	bool sni_check;
+	bool sni_waiting;
 	struct nbj_addr answers[RESOLVE_ANSWERS_MAX];
 	unsigned n_answers;
 	unsigned next_answer;

@@ -56,6 +56,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -967,10 +969,24 @@ static uint32_t side_interest(const struct flow *f, int side)
 	return ev;
 }
 
+/* The job has shut its side down (FIN received) */
+static bool peer_closed(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	       ti.tcpi_state == TCP_CLOSE_WAIT;
+}
+
 /*
- * Peek at the job's first bytes on a flow to a name.  Return 1 when the
- * check is over and the bytes may flow, 0 to wait for more, -1 when the
- * flow was cut.
+ * Peek at the job's first bytes on a flow to a name (relay/sni.c reads
+ * them).  Return 1 when the check is over and the bytes may flow, 0 to
+ * wait for more, -1 when the flow was cut.  Once the start of a TLS
+ * record is there, the whole ClientHello must follow within
+ * DIAL_TIMEOUT_S (tcp_timer() cuts it, sni_timeout()); bytes that are not
+ * TLS pass unchecked, and a job that sends nothing (the server speaks
+ * first) waits as long as it likes.
  */
 static int sni_check(struct relay_ctx *c, uint32_t slot)
 {
@@ -978,37 +994,67 @@ static int sni_check(struct relay_ctx *c, uint32_t slot)
 	struct flow *f = &c->flows[slot];
 	int fd = f->side[FLOW_SIDE_JOB].fd;
 	unsigned char buf[SNI_PEEK_MAX];
-	char sni[NBJ_NAME_MAX + 2], norm[NBJ_NAME_MAX + 2];
+	struct sni_hello h;
 	ssize_t n;
-	int r;
 
 	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n <= 0) {
-		f->sni_check = false; /* EOF or error: pump() deals with it */
+	if (n < 0) {
+		f->sni_check = false; /* a socket error: pump() deals with it */
 		return 1;
 	}
-	r = tls_client_hello_sni(buf, (size_t)n, sni, sizeof(sni));
-	if (r == -EAGAIN) {
-		/* wake up only once the whole record is there */
-		int need = n < 5 ? 5 : 5 + (buf[3] << 8 | buf[4]);
-
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &need, sizeof(need));
-		return 0;
-	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-	if (r == 0 || (r == 1 && name_normalize(sni, norm, sizeof(norm)) == 0 &&
-		       !strcmp(norm, c->names[f->name].name))) {
+	tls_client_hello_read(buf, (size_t)n, &h);
+	if (h.verdict == SNI_NEED_MORE && n == 0) {
+		/* EOF before any byte: nothing unchecked can follow */
 		f->sni_check = false;
 		return 1;
 	}
-	deny(c, &f->target, &f->peer, f->name, "sni-mismatch", NULL, 0);
-	if (r == 1)
+	if (h.verdict == SNI_NEED_MORE && peer_closed(fd)) {
+		/* EOF after part of a hello: it can never be whole, and
+		 * epoll would report the EOF in a loop */
+		h.verdict = SNI_MISSING;
+		h.why = "the job closed before a whole ClientHello";
+	}
+	if (h.verdict == SNI_NEED_MORE) {
+		/* wake up only once the next record (or header) is there */
+		int need = (int)h.need;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &need, sizeof(need));
+		if (!f->sni_waiting) {
+			f->sni_waiting = true;
+			f->deadline = now_s() + DIAL_TIMEOUT_S;
+		}
+		return 0;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	if (h.verdict == SNI_NOT_TLS ||
+	    (h.verdict == SNI_ONE && sni_name_matches(h.name, c->names[f->name].name))) {
+		f->sni_check = f->sni_waiting = false;
+		return 1;
+	}
+	deny(c, &f->target, &f->peer, f->name,
+	     h.verdict == SNI_MISSING ? "sni-missing" : "sni-mismatch", NULL, 0);
+	if (h.verdict == SNI_ONE)
 		log_info("sni-mismatch: the job asked for '%.253s' through the address of %s",
-			 sni, c->names[f->name].name);
+			 h.name, c->names[f->name].name);
+	else
+		log_info("%s: %s, through the address of %s",
+			 h.verdict == SNI_MISSING ? "sni-missing" : "sni-mismatch", h.why,
+			 c->names[f->name].name);
 	flow_free(c, slot, true);
 	return -1;
+}
+
+/* A ClientHello begun and not finished within its time: cut */
+static void sni_timeout(struct relay_ctx *c, uint32_t slot)
+{
+	struct flow *f = &c->flows[slot];
+
+	deny(c, &f->target, &f->peer, f->name, "sni-missing", NULL, 0);
+	log_info("sni-missing: no whole ClientHello within %d s, through the address of %s",
+		 DIAL_TIMEOUT_S, c->names[f->name].name);
+	flow_free(c, slot, true);
 }
 
 static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
@@ -1134,6 +1180,11 @@ void tcp_timer(struct relay_ctx *c)
 		if (f->used && f->state == FLOW_CONNECTING && f->side[FLOW_SIDE_DIAL].fd < 0 &&
 		    f->deadline > now && !dial_next(c, i))
 			dial_failed(c, i, EHOSTUNREACH);	/* waited for an fd */
+		if (f->used && f->state == FLOW_RELAYING && f->sni_check &&
+		    f->sni_waiting && f->deadline <= now) {
+			sni_timeout(c, i);
+			continue;
+		}
 		if (!f->used || f->state == FLOW_RELAYING || f->deadline > now)
 			continue;
 		if (f->state == FLOW_RESOLVING) {
