@@ -159,7 +159,7 @@ void audit_deny(const struct audit_ctx *a, enum audit_lane lane, pid_t pid,
 		const char *exe, const char *peer, const char *reason)
 {
 	struct audit_event ev;
-	bool rate = reason && !strcmp(reason, "rate");
+	bool rate = reason && (!strcmp(reason, "rate") || !strcmp(reason, "dns-rate"));
 
 	if (a && a->stats)
 		stats_count(a->stats, lane, OUTCOME_DENIED, reason);

@@ -26,7 +26,8 @@
 
 static const char *const reasons[] = {
 	"allowed", "not-allowed", "no-allow-list", "no-answer", "resolve-failed",
-	"rebinding", "unknown-synthetic", "sni-mismatch", "not-relayed",
+	"rebinding", "unknown-synthetic", "sni-mismatch", "sni-missing",
+	"dns-rate", "not-relayed",
 	"no-network", "bind-foreign-address", "unix-path",
 	"unix-path-unresolvable", "address-family", "socket-type-unknown",
 	"rate", "revoked", "supervisor-timeout", "floor-unknown", "dial-failed",

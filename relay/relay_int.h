@@ -340,6 +340,10 @@ struct sam_session {
  *			NULL without i2p overlays
  * @pipe_pool:		empty pipes, ready for a flow side with bytes to move
  * @n_pipe_pool:	how many
+ * @dns_rate:		the job's bucket of DNS queries (dns.c)
+ * @dns_rate_audited_s:	the second (CLOCK_MONOTONIC) whose first query
+ *			over the DNS rate was audited
+ * @dns_rate_refused:	DNS queries refused by the DNS rate
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -380,6 +384,9 @@ struct relay_ctx {
 	struct sam_session *sam;
 	struct relay_pipe pipe_pool[PIPE_POOL_MAX];
 	unsigned n_pipe_pool;
+	struct rate_bucket dns_rate;
+	time_t dns_rate_audited_s;
+	unsigned long dns_rate_refused;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */

@@ -13,6 +13,12 @@ one result per step.  Every step is bounded in time.  Steps:
   ["dns_tcp", SERVER, PORT, NAME(, QTYPE)]  the same over TCP
   ["resolve", NAME]              getaddrinfo(NAME): the addresses, or the error
   ["tls", HOST, PORT, SNI]       connect, start a TLS handshake naming SNI
+  ["tls_crafted", HOST, PORT, SNI, MODE]  a whole TLS handshake whose
+                                 ClientHello (OpenSSL's, naming SNI; null:
+                                 no server name) is sent as MODE says:
+                                 "plain", "empty-first" (an empty handshake
+                                 record before it) or "split" (over records
+                                 of 64 bytes); then the server's first line
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
   ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
 
@@ -169,6 +175,63 @@ def step_tls(host, port, sni):
         return {"outcome": err_outcome(e), "elapsed": round(time.monotonic() - t0, 3)}
 
 
+def craft_hello(hello, mode):
+    if mode == "empty-first":
+        return b"\x16\x03\x01\x00\x00" + hello
+    if mode == "split":
+        hs = hello[5:]
+        return b"".join(b"\x16\x03\x01" + struct.pack("!H", len(hs[i:i + 64])) + hs[i:i + 64]
+                        for i in range(0, len(hs), 64))
+    return hello
+
+
+def step_tls_crafted(host, port, sni, mode):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=sni)
+    t0 = time.monotonic()
+
+    def more(s):
+        data = s.recv(65536)
+        if not data:
+            raise ConnectionResetError(errno.ECONNRESET, "eof")
+        inc.write(data)
+
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+            try:
+                obj.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            s.sendall(craft_hello(out.read(), mode))
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    if out.pending:
+                        s.sendall(out.read())
+                    more(s)
+            if out.pending:
+                s.sendall(out.read())
+            line = b""
+            while b"\n" not in line:
+                try:
+                    line += obj.read(100)
+                except ssl.SSLWantReadError:
+                    more(s)
+        return {"outcome": "handshake", "line": line.decode("latin-1").strip(),
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except ssl.SSLError as e:
+        return {"outcome": "ssl-error", "detail": str(e)[:100],
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except Exception as e:  # noqa: BLE001
+        return {"outcome": err_outcome(e), "elapsed": round(time.monotonic() - t0, 3)}
+
+
 def step_dns(server, port, name, qtype=1):
     s = socket.socket(family_of(server), socket.SOCK_DGRAM)
     qid = int.from_bytes(os.urandom(2), "big")
@@ -257,7 +320,8 @@ def step_gateway():
 
 STEPS = {"tcp": step_tcp, "big": step_big, "udp": step_udp, "dns": step_dns,
          "ping": step_ping, "gateway": step_gateway, "resolve": step_resolve,
-         "tls": step_tls, "dns_tcp": step_dns_tcp}
+         "tls": step_tls, "dns_tcp": step_dns_tcp,
+         "tls_crafted": step_tls_crafted}
 
 
 def main():
