@@ -30,12 +30,14 @@
  *   - an encrypted_client_hello extension is refused: its inner hello,
  *     which the server may obey, names a host we cannot read;
  *   - an SSLv2-format hello (first byte with the high bit set, message
- *     type 1, version 3.x), which OpenSSL servers still accept for TLS up
- *     to 1.2, has no extensions, so no server name: "missing".
+ *     type 1, version 3.x), which OpenSSL's record layer still reads for
+ *     TLS up to 1.2 where a server allows such versions (Python's
+ *     defaults refuse it), has no extensions, so no server name:
+ *     "missing".
  *
  *   - a first record of another TLS content type (20 to 24, version
- *     3.x) is refused too: OpenSSL skips a warning alert before the
- *     hello.
+ *     3.x) is refused too (OpenSSL 3.0 itself refuses alert, CCS and
+ *     application data before the hello; other servers might skip them).
  *
  * Bytes that do not start like a TLS record are not TLS: the caller lets
  * them pass unchecked (plain HTTP, SSH, SMTP before STARTTLS).
@@ -196,8 +198,8 @@ static enum sni_verdict read_records(const unsigned char *buf, size_t len,
 	if (buf[0] != TLS_HANDSHAKE) {
 		if (buf[0] >= TLS_CONTENT_FIRST && buf[0] <= TLS_CONTENT_LAST) {
 			/* alert, change_cipher_spec, ... with a TLS version:
-			 * a record before the hello (a server may skip a
-			 * warning alert), refused; else not TLS */
+			 * a record before the hello (some server might skip
+			 * it), refused; else not TLS */
 			if (len < 2) {
 				ret->need = 2;
 				return verdict(ret, SNI_NEED_MORE, NULL);
