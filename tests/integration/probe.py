@@ -17,8 +17,11 @@ one result per step.  Every step is bounded in time.  Steps:
                                  ClientHello (OpenSSL's, naming SNI; null:
                                  no server name) is sent as MODE says:
                                  "plain", "empty-first" (an empty handshake
-                                 record before it) or "split" (over records
-                                 of 64 bytes); then the server's first line
+                                 record before it), "split" (over records
+                                 of 64 bytes), "partial-eof" (its first 20
+                                 bytes, then shutdown) or "partial-stall"
+                                 (its first 20 bytes, then wait up to 20 s);
+                                 then the server's first line
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
   ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
 
@@ -206,7 +209,16 @@ def step_tls_crafted(host, port, sni, mode):
                 obj.do_handshake()
             except ssl.SSLWantReadError:
                 pass
-            s.sendall(craft_hello(out.read(), mode))
+            hello = craft_hello(out.read(), mode)
+            if mode.startswith("partial"):
+                s.sendall(hello[:20])
+                if mode == "partial-eof":
+                    s.shutdown(socket.SHUT_WR)
+                s.settimeout(20)
+                data = s.recv(100)
+                return {"outcome": "eof" if not data else "data",
+                        "elapsed": round(time.monotonic() - t0, 3)}
+            s.sendall(hello)
             while True:
                 try:
                     obj.do_handshake()

@@ -76,6 +76,7 @@ def tls_server(world, tmp_path_factory):
 
 
 def test_sni_checked_on_the_whole_client_hello(nbj, world, tls_server, tmp_path):
+    before = len(tls_server())
     log = tmp_path / "audit.jsonl"
     cp, res = probe(["tls_crafted", "allowed.test", PORT, "allowed.test", "plain"],
                     ["tls_crafted", "allowed.test", PORT, "other.test", "plain"],
@@ -102,6 +103,21 @@ def test_sni_checked_on_the_whole_client_hello(nbj, world, tls_server, tmp_path)
     assert counts == {"sni-mismatch": 2, "sni-missing": 1}, counts
     # the server never read a hello for anything but allowed.test, nor
     # handed out another certificate
-    seen = tls_server()
+    seen = tls_server()[before:]
     assert {x["hello"] for x in seen if "hello" in x} == {"allowed.test"}, seen
     assert [x["handshake"] for x in seen if "handshake" in x] == ["allowed.test"] * 2, seen
+
+
+def test_unfinished_client_hello_is_cut(nbj, world, tls_server):
+    """A hello begun and then abandoned (the job shuts its side down) or
+    left unfinished (for longer than the relay's 10 s) never reaches the
+    server's handshake: cut, sni-missing."""
+    before = len(tls_server())
+    cp, (eof, stall) = probe(["tls_crafted", "allowed.test", PORT, "other.test", "partial-eof"],
+                             ["tls_crafted", "allowed.test", PORT, "other.test", "partial-stall"],
+                             allow=[f"allowed.test:{PORT}"], timeout=90)
+    assert eof["outcome"] in ("reset", "eof") and eof["elapsed"] < 5, (eof, cp.stderr)
+    assert stall["outcome"] in ("reset", "eof") and 9 <= stall["elapsed"] < 15, (stall, cp.stderr)
+    assert [m[2] for m in TCP_DENY.findall(cp.stderr)] == ["sni-missing"] * 2, cp.stderr
+    assert "no whole ClientHello within 10 s" in cp.stderr, cp.stderr
+    assert tls_server()[before:] == []
