@@ -129,6 +129,19 @@ enum flow_state {
 };
 
 /**
+ * enum sni_phase - where the server-name check of a flow to a name is
+ * @SNI_PHASE_HELLO:	reading the job's first ClientHello
+ * @SNI_PHASE_REPLY:	it passed and was sent; the job's further bytes wait
+ *			for the server's first record
+ * @SNI_PHASE_RETRY:	that was a HelloRetryRequest: reading the second
+ */
+enum sni_phase {
+	SNI_PHASE_HELLO,
+	SNI_PHASE_REPLY,
+	SNI_PHASE_RETRY,
+};
+
+/**
  * struct flow - one relayed TCP connection, a slot of the fixed table
  * @used:	slot in use
  * @state:	see enum flow_state
@@ -141,6 +154,7 @@ enum flow_state {
  * @name:	name table slot when the target is synthetic, else -1
  * @sni_check:	the first bytes from the job are still to be checked
  * @sni_waiting: a ClientHello has begun; @deadline is when it must be whole
+ * @sni_phase:	which hello is checked, enum sni_phase (tcp.c)
  * @answers:	the resolved addresses to dial, IPv6 first
  * @n_answers:	their number
  * @next_answer: the next one to try if the current dial fails
@@ -164,6 +178,7 @@ struct flow {
 	int name;
 	bool sni_check;
 	bool sni_waiting;
+	unsigned char sni_phase;
 	struct nbj_addr answers[RESOLVE_ANSWERS_MAX];
 	unsigned n_answers;
 	unsigned next_answer;

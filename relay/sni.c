@@ -39,6 +39,12 @@
  *     3.x) is refused too (OpenSSL 3.0 itself refuses alert, CCS and
  *     application data before the hello; other servers might skip them).
  *
+ * A server may answer the hello with a HelloRetryRequest, after which
+ * the client sends a second ClientHello (after an optional
+ * change_cipher_spec record), and OpenSSL servers pick the certificate
+ * again by its server name: tls_server_reply_read() tells the caller
+ * (relay/tcp.c) to read that second hello the same way.
+ *
  * Bytes that do not start like a TLS record are not TLS: the caller lets
  * them pass unchecked (plain HTTP, SSH, SMTP before STARTTLS).
  *
@@ -260,6 +266,7 @@ static enum sni_verdict read_records(const unsigned char *buf, size_t len,
 			continue;
 		if (hs_len > 4 + body)
 			return verdict(ret, SNI_BAD, "handshake bytes after the ClientHello");
+		ret->len = off;
 		return client_hello((struct reader){ hs + 4, body }, ret);
 	}
 }
@@ -278,6 +285,59 @@ void tls_client_hello_read(const unsigned char *buf, size_t len,
 {
 	memset(ret, 0, sizeof(*ret));
 	(void)read_records(buf, len, ret);
+}
+
+/* The random of a HelloRetryRequest: SHA-256("HelloRetryRequest"),
+ * RFC 8446 section 4.1.3 */
+static const unsigned char hrr_random[32] = {
+	0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02,
+	0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+	0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+/**
+ * tls_server_reply_read() - is the server's first record a
+ * HelloRetryRequest?  After one, the client sends a second ClientHello,
+ * and OpenSSL servers obey its server name (they pick the certificate
+ * again): the relay must read that hello too.
+ * @buf:	bytes peeked from the server, from the start of the flow
+ * @len:	their number
+ * @need:	with SNI_REPLY_NEED_MORE, how many bytes are needed
+ *
+ * Return: enum sni_server_reply
+ */
+enum sni_server_reply tls_server_reply_read(const unsigned char *buf, size_t len,
+					    size_t *need)
+{
+	*need = SNI_REPLY_PEEK;
+	if (len >= 1 && buf[0] != TLS_HANDSHAKE)
+		return SNI_REPLY_OTHER;
+	if (len < TLS_RECORD_HEADER)
+		return SNI_REPLY_NEED_MORE;
+	/* a ServerHello (type 2) whose version and random are in this
+	 * record; a handshake record too short for them is refused */
+	if (((size_t)buf[3] << 8 | buf[4]) < SNI_REPLY_PEEK - TLS_RECORD_HEADER)
+		return SNI_REPLY_BAD;
+	if (len < SNI_REPLY_PEEK)
+		return SNI_REPLY_NEED_MORE;
+	if (buf[5] != 2)
+		return SNI_REPLY_OTHER;
+	return memcmp(buf + 11, hrr_random, sizeof(hrr_random)) ? SNI_REPLY_OTHER
+								  : SNI_REPLY_HRR;
+}
+
+/**
+ * tls_is_ccs_record() - the one-byte change_cipher_spec record a TLS 1.3
+ * client may send before its second ClientHello (middlebox compatibility)
+ * @buf:	bytes
+ * @len:	their number, at least TLS_CCS_RECORD_LEN
+ *
+ * Return: true if @buf starts with it
+ */
+bool tls_is_ccs_record(const unsigned char *buf, size_t len)
+{
+	return len >= TLS_CCS_RECORD_LEN && buf[0] == TLS_CONTENT_FIRST && buf[1] == 3 &&
+	       buf[3] == 0 && buf[4] == 1 && buf[5] == 1;
 }
 
 static char ascii_lower(char ch)

@@ -35,15 +35,37 @@ enum sni_verdict {
  * @verdict:	enum sni_verdict
  * @need:	SNI_NEED_MORE: bytes needed from the start of the flow
  * @why:	SNI_MISSING, SNI_BAD: a static phrase for the log
+ * @len:	SNI_ONE: bytes of the records that hold the hello
  * @name:	SNI_ONE: the host_name as sent, NUL-terminated
  */
 struct sni_hello {
 	enum sni_verdict verdict;
 	size_t need;
 	const char *why;
+	size_t len;
 	char name[SNI_NAME_MAX + 1];
 };
 
+/**
+ * enum sni_server_reply - the server's first record after a ClientHello
+ * @SNI_REPLY_NEED_MORE:	too few bytes to tell (need *@need)
+ * @SNI_REPLY_HRR:		a HelloRetryRequest: a second ClientHello follows
+ * @SNI_REPLY_OTHER:		anything else (ServerHello, alert, not TLS)
+ * @SNI_REPLY_BAD:		a handshake record too short to tell
+ */
+enum sni_server_reply {
+	SNI_REPLY_NEED_MORE,
+	SNI_REPLY_HRR,
+	SNI_REPLY_OTHER,
+	SNI_REPLY_BAD,
+};
+
+#define SNI_REPLY_PEEK 43	/* record header, handshake header, version, random */
+#define TLS_CCS_RECORD_LEN 6	/* change_cipher_spec record of one byte */
+
+enum sni_server_reply tls_server_reply_read(const unsigned char *buf, size_t len,
+					    size_t *need);
+bool tls_is_ccs_record(const unsigned char *buf, size_t len);
 void tls_client_hello_read(const unsigned char *buf, size_t len,
 			   struct sni_hello *ret);
 bool sni_name_matches(const char *sni, const char *pinned);

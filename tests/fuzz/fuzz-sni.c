@@ -13,7 +13,9 @@
  *   - SNI_MISSING and SNI_BAD say why;
  *   - a prefix of the input is either undecided (SNI_NEED_MORE) or
  *     decided the same way: bytes that come later never change a verdict,
- *     and the relay may judge as soon as it can.
+ *     and the relay may judge as soon as it can;
+ *   - tls_server_reply_read() (the same input as a server's first record)
+ *     asks for at most SNI_REPLY_PEEK bytes, more than it has.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -45,6 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sni_hello full, part;
 	size_t cuts[3] = { size / 2, size ? size - 1 : 0, 5 };
+	size_t need;
+
+	if (tls_server_reply_read(data, size, &need) == SNI_REPLY_NEED_MORE &&
+	    (need <= size || need > SNI_REPLY_PEEK))
+		abort();
 
 	check(data, size, &full);
 	for (size_t i = 0; i < 3; i++) {

@@ -20,8 +20,12 @@ one result per step.  Every step is bounded in time.  Steps:
                                  record before it), "split" (over records
                                  of 64 bytes), "partial-eof" (its first 20
                                  bytes, then shutdown) or "partial-stall"
-                                 (its first 20 bytes, then wait up to 20 s);
-                                 then the server's first line
+                                 (its first 20 bytes, then wait up to 20 s)
+                                 or "hrr-other" (a hello naming allowed.test,
+                                 and after the server's HelloRetryRequest a
+                                 change_cipher_spec record and a second
+                                 hello naming SNI); then the server's first
+                                 line
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
   ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
 
@@ -188,13 +192,34 @@ def craft_hello(hello, mode):
     return hello
 
 
+def tls_hrr_other(s, ctx, first, sni, t0):
+    import ssl
+    s.sendall(first)
+    reply = s.recv(65536)
+    hrr = reply[:1] == b"\x16" and reply[5:6] == b"\x02" and reply[11:43] == bytes.fromhex(
+        "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    out = ssl.MemoryBIO()
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    s.sendall(b"\x14\x03\x03\x00\x01\x01" + out.read())
+    s.settimeout(5)
+    try:
+        outcome = "data" if s.recv(100) else "eof"
+    except OSError as e:
+        outcome = err_outcome(e)
+    return {"outcome": outcome, "hrr": hrr, "elapsed": round(time.monotonic() - t0, 3)}
+
+
 def step_tls_crafted(host, port, sni, mode):
     import ssl
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inc, out, server_hostname=sni)
+    obj = ctx.wrap_bio(inc, out, server_hostname="allowed.test" if mode == "hrr-other" else sni)
     t0 = time.monotonic()
 
     def more(s):
@@ -209,6 +234,8 @@ def step_tls_crafted(host, port, sni, mode):
                 obj.do_handshake()
             except ssl.SSLWantReadError:
                 pass
+            if mode == "hrr-other":
+                return tls_hrr_other(s, ctx, out.read(), sni, t0)
             hello = craft_hello(out.read(), mode)
             if mode.startswith("partial"):
                 s.sendall(hello[:20])

@@ -15,7 +15,14 @@ allowed.test's synthetic address and sends OpenSSL's own ClientHello:
       it: the server would have answered with other.test's certificate);
   (d) no server name: cut, sni-missing (the server would have answered
       with its default certificate);
-  (e) the hello naming allowed.test split over 64-byte records: passes.
+  (e) the hello naming allowed.test split over 64-byte records: passes;
+  (f) a hello naming allowed.test, then, after the server's
+      HelloRetryRequest, a second hello naming other.test: cut,
+      sni-mismatch (OpenSSL picks the certificate again by the second
+      hello's name; the relay used to read the first hello only).
+
+The server accepts P-256 only, so every handshake here goes through a
+HelloRetryRequest and a second ClientHello, which the relay checks too.
 
 The server must never have completed a handshake for other.test.
 """
@@ -83,15 +90,17 @@ def test_sni_checked_on_the_whole_client_hello(nbj, world, tls_server, tmp_path)
                     ["tls_crafted", "allowed.test", PORT, "other.test", "empty-first"],
                     ["tls_crafted", "allowed.test", PORT, None, "plain"],
                     ["tls_crafted", "allowed.test", PORT, "allowed.test", "split"],
+                    ["tls_crafted", "allowed.test", PORT, "other.test", "hrr-other"],
                     allow=[f"allowed.test:{PORT}"],
                     extra=("--audit-log", str(log), "--no-journal"))
-    a, b, c, d, e = res
+    a, b, c, d, e, f = res
     assert (a["outcome"], a.get("line")) == ("handshake", "hello allowed.test"), (res, cp.stderr)
     for r in (b, c, d):
         assert r["outcome"] in ("reset", "eof"), (json.dumps(res), cp.stderr)
     assert (e["outcome"], e.get("line")) == ("handshake", "hello allowed.test"), (res, cp.stderr)
+    assert f.get("hrr") and f["outcome"] in ("reset", "eof"), (json.dumps(res), cp.stderr)
     reasons = [m[2] for m in TCP_DENY.findall(cp.stderr)]
-    assert reasons == ["sni-mismatch", "sni-mismatch", "sni-missing"], cp.stderr
+    assert reasons == ["sni-mismatch", "sni-mismatch", "sni-missing", "sni-mismatch"], cp.stderr
     assert "asked for 'other.test' through the address of allowed.test" in cp.stderr
     # the audit trail says the same (the second mismatch folded into the
     # first: same target); glibc's UDP probes of the synthetic addresses
@@ -100,7 +109,7 @@ def test_sni_checked_on_the_whole_client_hello(nbj, world, tls_server, tmp_path)
     for x in map(json.loads, log.read_text().splitlines()):
         if x["event"] == "deny" and x["lane"] == "tcp":
             counts[x["reason"]] = counts.get(x["reason"], 0) + x.get("suppressed", 1)
-    assert counts == {"sni-mismatch": 2, "sni-missing": 1}, counts
+    assert counts == {"sni-mismatch": 3, "sni-missing": 1}, counts
     # the server never read a hello for anything but allowed.test, nor
     # handed out another certificate
     seen = tls_server()[before:]

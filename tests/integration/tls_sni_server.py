@@ -36,6 +36,10 @@ def main():
     for name, (cert, key) in cfg["certs"].items():
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert, key)
+        # P-256 only: a client that offers an X25519 key share (Python's,
+        # OpenSSL's default) gets a HelloRetryRequest, then sends a second
+        # ClientHello, which OpenSSL reads for a server name again
+        ctx.set_ecdh_curve("prime256v1")
         contexts[name] = ctx
     base = contexts[cfg["default"]]
 
@@ -47,7 +51,7 @@ def main():
         ctx.sni_callback = pick
 
     def serve(conn):
-        conn.settimeout(10)
+        conn.settimeout(30)  # longer than the relay's 10 s for a whole hello
         try:
             with base.wrap_socket(conn, server_side=True) as s:
                 name = next(n for n, c in contexts.items() if c is s.context)

@@ -388,6 +388,42 @@ static void test_oversize(void **state)
 	assert_int_equal(rd(b, len, &h), SNI_ONE);
 }
 
+/* The server's first record: a HelloRetryRequest or not */
+static void test_server_reply(void **state)
+{
+	static const unsigned char hrr_random[32] = {
+		0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02,
+		0x1e, 0x65, 0xb8, 0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+		0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+	};
+	unsigned char b[64] = { 0x16, 0x03, 0x03, 0x00, 0x3b, 0x02, 0x00, 0x00, 0x37, 0x03, 0x03 };
+	size_t need;
+
+	(void)state;
+	memcpy(b + 11, hrr_random, 32);
+	assert_int_equal(tls_server_reply_read(b, 64, &need), SNI_REPLY_HRR);
+	for (size_t i = 1; i < SNI_REPLY_PEEK; i++) {
+		assert_int_equal(tls_server_reply_read(b, i, &need), SNI_REPLY_NEED_MORE);
+		assert_int_equal(need, SNI_REPLY_PEEK);
+	}
+	b[20] ^= 1;				/* an ordinary ServerHello */
+	assert_int_equal(tls_server_reply_read(b, 64, &need), SNI_REPLY_OTHER);
+	b[20] ^= 1;
+	b[5] = 0x0b;				/* not a ServerHello */
+	assert_int_equal(tls_server_reply_read(b, 64, &need), SNI_REPLY_OTHER);
+	b[5] = 0x02;
+	b[3] = 0; b[4] = 0x10;			/* a handshake record too short to tell */
+	assert_int_equal(tls_server_reply_read(b, 64, &need), SNI_REPLY_BAD);
+	assert_int_equal(tls_server_reply_read((const unsigned char *)"\x15\x03\x03\x00\x02\x02\x28", 7,
+					       &need), SNI_REPLY_OTHER);	/* alert */
+	assert_int_equal(tls_server_reply_read((const unsigned char *)"HTTP/1.1 400", 12, &need),
+			 SNI_REPLY_OTHER);
+
+	assert_true(tls_is_ccs_record((const unsigned char *)"\x14\x03\x03\x00\x01\x01", 6));
+	assert_false(tls_is_ccs_record((const unsigned char *)"\x14\x03\x03\x00\x02\x01", 6));
+	assert_false(tls_is_ccs_record((const unsigned char *)"\x14\x03\x03\x00\x01", 5));
+}
+
 /* Bounded, seeded mutation fuzz: no crash, verdicts in range, a name in
  * bounds (tests/fuzz/fuzz-sni.c does this with libFuzzer) */
 static void test_mutations(void **state)
@@ -428,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_no_sni),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_oversize),
+		cmocka_unit_test(test_server_reply),
 		cmocka_unit_test(test_mutations),
 	};
 
