@@ -309,11 +309,12 @@ static const unsigned char hrr_random[32] = {
 enum sni_server_reply tls_server_reply_read(const unsigned char *buf, size_t len,
 					    size_t *need)
 {
-	*need = SNI_REPLY_PEEK;
+	*need = TLS_RECORD_HEADER;
 	if (len >= 1 && buf[0] != TLS_HANDSHAKE)
 		return SNI_REPLY_OTHER;
 	if (len < TLS_RECORD_HEADER)
 		return SNI_REPLY_NEED_MORE;
+	*need = SNI_REPLY_PEEK;
 	/* a ServerHello (type 2) whose version and random are in this
 	 * record; a handshake record too short for them is refused */
 	if (((size_t)buf[3] << 8 | buf[4]) < SNI_REPLY_PEEK - TLS_RECORD_HEADER)

@@ -1011,7 +1011,6 @@ static int sni_forward_hello(struct relay_ctx *c, uint32_t slot, unsigned char *
 {
 	struct flow *f = &c->flows[slot];
 	struct job_stats *stats = c->cfg->audit.stats;
-	int need = SNI_REPLY_PEEK;
 	ssize_t n;
 
 	n = recv(f->side[FLOW_SIDE_JOB].fd, buf, len, MSG_DONTWAIT);
@@ -1024,8 +1023,6 @@ static int sni_forward_hello(struct relay_ctx *c, uint32_t slot, unsigned char *
 	}
 	if (stats)
 		atomic_fetch_add_explicit(&stats->bytes_up, len, memory_order_relaxed);
-	(void)setsockopt(f->side[FLOW_SIDE_DIAL].fd, SOL_SOCKET, SO_RCVLOWAT, &need,
-			 sizeof(need));
 	f->sni_phase = SNI_PHASE_REPLY;
 	f->sni_waiting = false;
 	return 0;
