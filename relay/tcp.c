@@ -20,10 +20,16 @@
  * resolving plus dialling that take longer than DIAL_TIMEOUT_S seconds,
  * or a dial that fails for every answer, reset the job's side.
  *
- * For names, the first bytes from the job are peeked at (never consumed)
- * before any of them is forwarded: a TLS ClientHello whose server name
- * differs from the name is cut (no domain fronting).  SO_RCVLOWAT makes
- * epoll wait until the whole hello record is there.
+ * For names, the first bytes from the job are peeked at before any of
+ * them is forwarded (sni_check(), relay/sni.c reads them): TLS must be
+ * one whole ClientHello naming the name, else the flow is cut (no domain
+ * fronting; sni-missing, sni-mismatch).  SO_RCVLOWAT makes epoll wait
+ * until the next record is there; a hello begun must be whole within
+ * DIAL_TIMEOUT_S.  A hello that passes is copied to the server alone (the
+ * one user-space copy of a flow, at most SNI_PEEK_MAX bytes, unchanged),
+ * and the job's next bytes wait until the server's first record shows
+ * whether it asks for a second hello (HelloRetryRequest), which is then
+ * checked the same way.
  *
  * Once connected, each direction moves through its own pipe with
  * splice(2), never through user space:
