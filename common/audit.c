@@ -160,7 +160,7 @@ void audit_deny(const struct audit_ctx *a, enum audit_lane lane, pid_t pid,
 		const char *exe, const char *peer, enum decide_reason reason)
 {
 	struct audit_event ev;
-	bool rate = reason == DECIDE_RATE;
+	bool rate = reason == DECIDE_RATE || reason == DECIDE_DNS_RATE;
 
 	if (a && a->stats)
 		stats_count(a->stats, lane, OUTCOME_DENIED, reason);

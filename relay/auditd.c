@@ -10,14 +10,14 @@
  *
  *   1. a denial goes into the ring of the last AUDIT_RING denials in the
  *      job's statistics (one writer: this process);
- *   2. identical denials (same kind, lane, reason, target and executable)
- *      are aggregated: the first is written at once, the next ones within
- *      AGGREGATE_WINDOW_MS are only counted, and when the window closes one
- *      event says "N more like this" (field NBJAIL_SUPPRESSED).  At most
- *      AGGREGATE_SLOTS windows are open; further distinct denials in the
- *      same second are folded into one "various" summary.  A flood thus
- *      costs journald at most AGGREGATE_SLOTS + 1 lines per second and
- *      job, while the counters of struct job_stats stay exact;
+ *   2. floods are folded (relay/auditfold.c): identical denials within
+ *      a second are written once, then once more as "N more like this"
+ *      (field NBJAIL_SUPPRESSED); past 64 distinct ones, the first
+ *      denial of each reason is still written in full and the rest of
+ *      that reason counted; past 64 reasons, one "various" summary keeps
+ *      the first denial's fields and names the reasons.  A flood thus
+ *      costs journald a bounded number of lines per second and job,
+ *      while the counters of struct job_stats stay exact;
  *   3. the event goes to journald (sd_journal_sendv(), fields NBJAIL_*,
  *      a stable MESSAGE_ID per kind, SYSLOG_IDENTIFIER=nbjail) and, with
  *      --audit-log, as one JSON line to that file.
@@ -45,44 +45,20 @@
 #include "common/audit.h"
 #include "common/log.h"
 #include "common/privs.h"
+#include "relay/auditfold.h"
 #include "relay/relay.h"
-
-#define AGGREGATE_WINDOW_MS 1000
-#define AGGREGATE_SLOTS 64
-
-/**
- * struct aggregate - an open window of identical denials
- * @used:	slot in use
- * @hash:	hash of the identifying fields
- * @until_ms:	when the window closes (CLOCK_MONOTONIC)
- * @suppressed:	events counted, not written
- * @ev:		the first event (its fields identify the window)
- */
-struct aggregate {
-	bool used;
-	uint64_t hash;
-	long long until_ms;
-	unsigned long long suppressed;
-	struct audit_event ev;
-};
 
 /**
  * struct auditd - the writer's state
  * @cfg:	configuration
- * @agg:	open windows
- * @various:	denials folded because every window was taken
- * @various_ev: the last of them, for the summary's fields
- * @various_until_ms: when the summary is due
+ * @fold:	open windows of folded denials (relay/auditfold.c)
  * @sendv:	sd_journal_sendv() of the dlopen()ed libsystemd, or NULL
  * @loaded:	libsystemd was looked for (at the first event: loading it
  *		costs milliseconds of CPU the job's start should not share)
  */
 struct auditd {
 	const struct auditd_config *cfg;
-	struct aggregate agg[AGGREGATE_SLOTS];
-	unsigned long long various;
-	struct audit_event various_ev;
-	long long various_until_ms;
+	struct audit_fold fold;
 	int (*sendv)(const struct iovec *iov, int n);
 	bool loaded;
 };
@@ -105,27 +81,6 @@ static long long now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/* FNV-1a over the fields that make two denials "identical" */
-static uint64_t event_hash(const struct audit_event *ev)
-{
-	const char *parts[] = { ev->reason, ev->target, ev->exe, ev->call };
-	uint64_t h = 0xcbf29ce484222325ULL ^ (ev->kind << 8 | ev->lane);
-
-	for (size_t p = 0; p < ARRAY_SIZE(parts); p++) {
-		for (const char *s = parts[p]; *s; s++)
-			h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-		h = (h ^ 0xff) * 0x100000001b3ULL;
-	}
-	return h;
-}
-
-static bool same_event(const struct audit_event *a, const struct audit_event *b)
-{
-	return a->kind == b->kind && a->lane == b->lane &&
-	       !strcmp(a->reason, b->reason) && !strcmp(a->target, b->target) &&
-	       !strcmp(a->exe, b->exe) && !strcmp(a->call, b->call);
 }
 
 #define IOV_MAX_FIELDS 20
@@ -207,9 +162,11 @@ static void write_json(struct auditd *d, const struct audit_event *ev,
 	(void)!write(d->cfg->log_fd, line, len);
 }
 
-static void emit(struct auditd *d, const struct audit_event *ev,
+static void emit(void *ctx, const struct audit_event *ev,
 		 unsigned long long suppressed)
 {
+	struct auditd *d = ctx;
+
 	write_journal(d, ev, suppressed);
 	write_json(d, ev, suppressed);
 }
@@ -217,33 +174,12 @@ static void emit(struct auditd *d, const struct audit_event *ev,
 /* Close the windows that are due (all of them when @all) */
 static void flush(struct auditd *d, bool all)
 {
-	long long now = now_ms();
-
-	for (size_t i = 0; i < AGGREGATE_SLOTS; i++) {
-		struct aggregate *a = &d->agg[i];
-
-		if (!a->used || (!all && a->until_ms > now))
-			continue;
-		if (a->suppressed)
-			emit(d, &a->ev, a->suppressed);
-		a->used = false;
-	}
-	if (d->various && (all || d->various_until_ms <= now)) {
-		struct audit_event *ev = &d->various_ev;
-
-		EVENT_SET(ev, reason, "various");
-		EVENT_SET(ev, target, "(various targets)");
-		EVENT_SET(ev, exe, "");
-		emit(d, ev, d->various);
-		d->various = 0;
-	}
+	audit_fold_flush(&d->fold, now_ms(), all, emit, d);
 }
 
 static void handle(struct auditd *d, const struct audit_event *in)
 {
 	struct audit_event ev = *in;
-	struct aggregate *free_slot = NULL;
-	uint64_t h;
 
 	/* the sender's buffers are not trusted to be terminated */
 	ev.call[sizeof(ev.call) - 1] = ev.reason[sizeof(ev.reason) - 1] = '\0';
@@ -260,53 +196,13 @@ static void handle(struct auditd *d, const struct audit_event *in)
 	}
 	if (d->cfg->stats)
 		stats_ring_add(d->cfg->stats, &ev);
-
-	h = event_hash(&ev);
-	for (size_t i = 0; i < AGGREGATE_SLOTS; i++) {
-		struct aggregate *a = &d->agg[i];
-
-		if (!a->used) {
-			if (!free_slot)
-				free_slot = a;
-			continue;
-		}
-		if (a->hash == h && same_event(&a->ev, &ev)) {
-			a->suppressed++;
-			if (d->cfg->stats)
-				atomic_fetch_add(&d->cfg->stats->events_suppressed, 1);
-			return;
-		}
-	}
-	if (!free_slot) {
-		if (!d->various)
-			d->various_until_ms = now_ms() + AGGREGATE_WINDOW_MS;
-		d->various++;
-		d->various_ev = ev;
-		if (d->cfg->stats)
-			atomic_fetch_add(&d->cfg->stats->events_suppressed, 1);
-		return;
-	}
-	*free_slot = (struct aggregate){
-		.used = true,
-		.hash = h,
-		.until_ms = now_ms() + AGGREGATE_WINDOW_MS,
-		.ev = ev,
-	};
-	emit(d, &ev, 0);
+	if (!audit_fold_add(&d->fold, &ev, now_ms(), emit, d) && d->cfg->stats)
+		atomic_fetch_add(&d->cfg->stats->events_suppressed, 1);
 }
 
 static int next_timeout(const struct auditd *d)
 {
-	long long next = -1, now = now_ms();
-
-	for (size_t i = 0; i < AGGREGATE_SLOTS; i++)
-		if (d->agg[i].used && (next < 0 || d->agg[i].until_ms < next))
-			next = d->agg[i].until_ms;
-	if (d->various && (next < 0 || d->various_until_ms < next))
-		next = d->various_until_ms;
-	if (next < 0)
-		return -1;
-	return next > now ? (int)(next - now) : 0;
+	return audit_fold_timeout(&d->fold, now_ms());
 }
 
 /**

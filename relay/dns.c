@@ -17,6 +17,16 @@
  *       an answer is internal         REFUSED, denied, name tainted
  *       else                          the name's synthetic address, TTL 1
  *
+ * Before any of that, every well-formed query (UDP or TCP) takes a token
+ * from the job's DNS bucket: DNS_QUERIES_PER_CONNECT times the job's
+ * connect rate and burst (an A and an AAAA query per connection).  The
+ * connect rate is counted at the socket call, which a connected UDP
+ * socket's send() never makes, so without this bucket a job could send
+ * denied queries, each an audit event, as fast as it likes.  A query over
+ * the rate gets REFUSED and is counted (reason dns-rate); the first one
+ * of each second is also audited (kind rate-limited), the others only
+ * counted.
+ *
  * The job thus never learns a real address.  Queries waiting for the
  * upstream resolver sit in a fixed table (DNS_PENDING_MAX); when it is
  * full, new queries get SERVFAIL at once.
@@ -36,6 +46,7 @@
  * goes, so both transports share every decision.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -48,6 +59,7 @@
 #include "relay/relay_int.h"
 
 #define DNS_BATCH 64
+#define DNS_QUERIES_PER_CONNECT 2
 
 static time_t now_s(void)
 {
@@ -175,6 +187,58 @@ static void reply_synthetic(struct relay_ctx *c, const struct dns_client *cl,
 	reply(c, cl, q, qlen, DNS_RCODE_NOERROR, &synthetic);
 }
 
+/* The job's DNS rate: DNS_QUERIES_PER_CONNECT times its connect rate */
+static void dns_rate_limit(const struct relay_ctx *c, struct rate_limit *ret)
+{
+	const struct job_stats *s = c->cfg->audit.stats;
+	uint64_t per_s = s && s->connects_limit.per_s ? s->connects_limit.per_s
+						       : RATE_FLOOR_CONNECTS_PER_S;
+	uint64_t burst = s && s->connects_limit.burst ? s->connects_limit.burst
+						       : RATE_FLOOR_CONNECTS_BURST;
+
+	ret->per_s = DNS_QUERIES_PER_CONNECT * per_s;
+	ret->burst = DNS_QUERIES_PER_CONNECT * burst;
+}
+
+/*
+ * Take a token for one query; over the rate, refuse it (REFUSED), count
+ * it, and audit the first one of each second.  Return true if the query
+ * may go on.
+ */
+static bool dns_rate_ok(struct relay_ctx *c, const struct dns_client *cl,
+			const unsigned char *q, size_t qlen, const char *name)
+{
+	struct nbj_addr peer = { 0 };
+	char p[NBJ_ADDR_STRLEN];
+	struct audit_event ev;
+	struct rate_limit l;
+	time_t now;
+
+	dns_rate_limit(c, &l);
+	if (rate_take(&c->dns_rate, &l, 1, rate_now_ns()))
+		return true;
+	c->dns_refused++;
+	c->dns_rate_refused++;
+	stats_count(c->cfg->audit.stats, LANE_DNS, OUTCOME_DENIED, DECIDE_DNS_RATE);
+	reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
+	now = now_s();
+	if (now == c->dns_rate_audited_s)
+		return false;
+	c->dns_rate_audited_s = now;
+	(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen, &peer);
+	nbj_addr_format(&peer, p, sizeof(p));
+	log_info("deny dns %s from %s reason=dns-rate", name[0] ? name : "(invalid name)", p);
+	audit_event_init(&ev, AUDIT_RATE_LIMITED, LANE_DNS);
+	EVENT_SET(&ev, target, name[0] ? name : "(invalid name)");
+	EVENT_SET(&ev, peer, p);
+	EVENT_SET(&ev, reason, "dns-rate");
+	snprintf(ev.detail, sizeof(ev.detail),
+		 "over %llu queries/s (burst %llu); %lu refused so far, the rest of this second only counted",
+		 (unsigned long long)l.per_s, (unsigned long long)l.burst, c->dns_rate_refused);
+	(void)audit_send(&c->cfg->audit, &ev);
+	return false;
+}
+
 static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 			 const unsigned char *q, size_t qlen)
 {
@@ -185,15 +249,17 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 	int err, slot, i;
 
 	err = dns_parse_query(q, qlen, &dq);
-	if (err == -EOPNOTSUPP) {
-		reply(c, cl, q, qlen, DNS_RCODE_NOTIMP, NULL);
-		return;
-	}
-	if (err < 0) {
+	if (err < 0 && err != -EOPNOTSUPP) {
 		c->dns_malformed++;
 		log_debug("dropped a malformed DNS packet (%lu so far)", c->dns_malformed);
 		if (cl->udp_fd < 0)
 			tcp_close(c, cl->tcp); /* the stream cannot be trusted further */
+		return;
+	}
+	if (!dns_rate_ok(c, cl, q, qlen, err < 0 ? "" : dq.name))
+		return;
+	if (err == -EOPNOTSUPP) {
+		reply(c, cl, q, qlen, DNS_RCODE_NOTIMP, NULL);
 		return;
 	}
 	dns_facts(c, cl, dq.name, dq.qclass == DNS_CLASS_IN &&

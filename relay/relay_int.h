@@ -129,6 +129,19 @@ enum flow_state {
 };
 
 /**
+ * enum sni_phase - where the server-name check of a flow to a name is
+ * @SNI_PHASE_HELLO:	reading the job's first ClientHello
+ * @SNI_PHASE_REPLY:	it passed and was sent; the job's further bytes wait
+ *			for the server's first record
+ * @SNI_PHASE_RETRY:	that was a HelloRetryRequest: reading the second
+ */
+enum sni_phase {
+	SNI_PHASE_HELLO,
+	SNI_PHASE_REPLY,
+	SNI_PHASE_RETRY,
+};
+
+/**
  * struct flow - one relayed TCP connection, a slot of the fixed table
  * @used:	slot in use
  * @state:	see enum flow_state
@@ -140,6 +153,8 @@ enum flow_state {
  * @peer:	the job's address, for log lines
  * @name:	name table slot when the target is synthetic, else -1
  * @sni_check:	the first bytes from the job are still to be checked
+ * @sni_waiting: a ClientHello has begun; @deadline is when it must be whole
+ * @sni_phase:	which hello is checked, enum sni_phase (tcp.c)
  * @answers:	the resolved addresses to dial, IPv6 first
  * @n_answers:	their number
  * @next_answer: the next one to try if the current dial fails
@@ -162,6 +177,8 @@ struct flow {
 	struct nbj_addr peer;
 	int name;
 	bool sni_check;
+	bool sni_waiting;
+	unsigned char sni_phase;
 	struct nbj_addr answers[RESOLVE_ANSWERS_MAX];
 	unsigned n_answers;
 	unsigned next_answer;
@@ -338,6 +355,10 @@ struct sam_session {
  *			NULL without i2p overlays
  * @pipe_pool:		empty pipes, ready for a flow side with bytes to move
  * @n_pipe_pool:	how many
+ * @dns_rate:		the job's bucket of DNS queries (dns.c)
+ * @dns_rate_audited_s:	the second (CLOCK_MONOTONIC) whose first query
+ *			over the DNS rate was audited
+ * @dns_rate_refused:	DNS queries refused by the DNS rate
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -378,6 +399,9 @@ struct relay_ctx {
 	struct sam_session *sam;
 	struct relay_pipe pipe_pool[PIPE_POOL_MAX];
 	unsigned n_pipe_pool;
+	struct rate_bucket dns_rate;
+	time_t dns_rate_audited_s;
+	unsigned long dns_rate_refused;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */

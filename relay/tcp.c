@@ -23,10 +23,16 @@
  * resolving plus dialling that take longer than DIAL_TIMEOUT_S seconds,
  * or a dial that fails for every answer, reset the job's side.
  *
- * For names, the first bytes from the job are peeked at (never consumed)
- * before any of them is forwarded: a TLS ClientHello whose server name
- * differs from the name is cut (no domain fronting).  SO_RCVLOWAT makes
- * epoll wait until the whole hello record is there.
+ * For names, the first bytes from the job are peeked at before any of
+ * them is forwarded (sni_check(), relay/sni.c reads them): TLS must be
+ * one whole ClientHello naming the name, else the flow is cut (no domain
+ * fronting; sni-missing, sni-mismatch).  SO_RCVLOWAT makes epoll wait
+ * until the next record is there; a hello begun must be whole within
+ * DIAL_TIMEOUT_S.  A hello that passes is copied to the server alone (the
+ * one user-space copy of a flow, at most SNI_PEEK_MAX bytes, unchanged),
+ * and the job's next bytes wait until the server's first record shows
+ * whether it asks for a second hello (HelloRetryRequest), which is then
+ * checked the same way.
  *
  * Once connected, each direction moves through its own pipe with
  * splice(2), never through user space:
@@ -57,6 +63,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1024,10 +1032,120 @@ static uint32_t side_interest(const struct flow *f, int side)
 	return ev;
 }
 
+/* The peer has shut its side down (its FIN came, whether or not ours
+ * went first) */
+static bool peer_closed(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return false;
+	return ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_LAST_ACK ||
+	       ti.tcpi_state == TCP_CLOSING || ti.tcpi_state == TCP_TIME_WAIT ||
+	       ti.tcpi_state == TCP_CLOSE;
+}
+
+/* Cut a flow whose hello failed the check: counted, audited, logged */
+static int sni_cut(struct relay_ctx *c, uint32_t slot, const struct sni_hello *h)
+{
+	struct flow *f = &c->flows[slot];
+	enum decide_reason reason = h->verdict == SNI_MISSING ? DECIDE_SNI_MISSING
+							       : DECIDE_SNI_MISMATCH;
+
+	deny(c, &f->target, &f->peer, f->name, reason, NULL, 0);
+	if (h->verdict == SNI_ONE)
+		log_info("sni-mismatch: the job asked for '%.253s' through the address of %s",
+			 h->name, c->names[f->name].name);
+	else
+		log_info("%s: %s, through the address of %s", decide_reason_name(reason), h->why,
+			 c->names[f->name].name);
+	flow_free(c, slot, true);
+	return -1;
+}
+
 /*
- * Peek at the job's first bytes on a flow to a name.  Return 1 when the
- * check is over and the bytes may flow, 0 to wait for more, -1 when the
- * flow was cut.
+ * The first hello passed: move exactly its bytes to the server (one copy
+ * of at most SNI_PEEK_MAX bytes, into a fresh connection's empty send
+ * buffer) and hold the rest of the job's bytes until the server's first
+ * record says whether a second hello follows
+ */
+static int sni_forward_hello(struct relay_ctx *c, uint32_t slot, unsigned char *buf,
+			     size_t len)
+{
+	struct flow *f = &c->flows[slot];
+	struct job_stats *stats = c->cfg->audit.stats;
+	ssize_t n;
+
+	n = recv(f->side[FLOW_SIDE_JOB].fd, buf, len, MSG_DONTWAIT);
+	if (n == (ssize_t)len)
+		n = send(f->side[FLOW_SIDE_DIAL].fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n != (ssize_t)len) {
+		log_info("flow %u: the ClientHello could not be passed on at once", slot);
+		flow_free(c, slot, true);
+		return -1;
+	}
+	if (stats)
+		atomic_fetch_add_explicit(&stats->bytes_up, len, memory_order_relaxed);
+	f->sni_phase = SNI_PHASE_REPLY;
+	f->sni_waiting = false;
+	return 0;
+}
+
+/*
+ * Peek at the server's first record, the job's bytes held: a
+ * HelloRetryRequest means a second hello to check, anything else ends
+ * the check.  Return as sni_check().
+ */
+static int sni_server_reply(struct relay_ctx *c, uint32_t slot)
+{
+	static const int one = 1;
+	struct flow *f = &c->flows[slot];
+	int fd = f->side[FLOW_SIDE_DIAL].fd;
+	unsigned char buf[SNI_REPLY_PEEK];
+	enum sni_server_reply r;
+	size_t need;
+	ssize_t n;
+
+	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	r = n <= 0 ? SNI_REPLY_OTHER : tls_server_reply_read(buf, (size_t)n, &need);
+	if (r == SNI_REPLY_NEED_MORE && !peer_closed(fd)) {
+		int lowat = (int)need;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+		return 0;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	if (r == SNI_REPLY_HRR) {
+		f->sni_phase = SNI_PHASE_RETRY;
+		return 0;
+	}
+	if (r == SNI_REPLY_BAD) {
+		struct sni_hello h = { .verdict = SNI_BAD,
+				       .why = "the server's first record is too short to read" };
+
+		return sni_cut(c, slot, &h);
+	}
+	f->sni_check = false;	/* no second hello: the check is over */
+	return 1;
+}
+
+/*
+ * Peek at the job's first bytes on a flow to a name (relay/sni.c reads
+ * them).  Return 1 when the check is over and the bytes may flow, 0 to
+ * wait for more, -1 when the flow was cut.  Once the start of a TLS
+ * record is there, the whole ClientHello must follow within
+ * DIAL_TIMEOUT_S (tcp_timer() cuts it, sni_timeout()); bytes that are not
+ * TLS pass unchecked, and a job that sends nothing (the server speaks
+ * first) waits as long as it likes.
+ *
+ * A hello that passes is forwarded alone (sni_forward_hello()), and the
+ * job's further bytes wait for the server's first record
+ * (sni_server_reply()): after a HelloRetryRequest the job's second hello,
+ * behind an optional change_cipher_spec record, is checked the same way,
+ * since OpenSSL servers choose the certificate again by its name.
  */
 static int sni_check(struct relay_ctx *c, uint32_t slot)
 {
@@ -1035,37 +1153,82 @@ static int sni_check(struct relay_ctx *c, uint32_t slot)
 	struct flow *f = &c->flows[slot];
 	int fd = f->side[FLOW_SIDE_JOB].fd;
 	unsigned char buf[SNI_PEEK_MAX];
-	char sni[NBJ_NAME_MAX + 2], norm[NBJ_NAME_MAX + 2];
+	struct sni_hello h;
+	size_t skip = 0;
 	ssize_t n;
-	int r;
 
+	if (f->sni_phase == SNI_PHASE_REPLY)
+		return sni_server_reply(c, slot);
 	n = recv(fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	if (n <= 0) {
-		f->sni_check = false; /* EOF or error: pump() deals with it */
+	if (n < 0) {
+		f->sni_check = false; /* a socket error: pump() deals with it */
 		return 1;
 	}
-	r = tls_client_hello_sni(buf, (size_t)n, sni, sizeof(sni));
-	if (r == -EAGAIN) {
-		/* wake up only once the whole record is there */
-		int need = n < 5 ? 5 : 5 + (buf[3] << 8 | buf[4]);
-
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &need, sizeof(need));
-		return 0;
+	if (f->sni_phase == SNI_PHASE_RETRY && n > 0 && buf[0] == 20) {
+		/* the change_cipher_spec record of middlebox compatibility */
+		skip = TLS_CCS_RECORD_LEN;
+		if ((size_t)n >= skip && !tls_is_ccs_record(buf, (size_t)n)) {
+			h = (struct sni_hello){ .verdict = SNI_BAD,
+						.why = "not a ClientHello after a HelloRetryRequest" };
+			return sni_cut(c, slot, &h);
+		}
 	}
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
-	if (r == 0 || (r == 1 && name_normalize(sni, norm, sizeof(norm)) == 0 &&
-		       !strcmp(norm, c->names[f->name].name))) {
+	if ((size_t)n < skip)
+		h = (struct sni_hello){ .verdict = SNI_NEED_MORE, .need = skip };
+	else
+		tls_client_hello_read(buf + skip, (size_t)n - skip, &h);
+	if (h.verdict == SNI_NEED_MORE)
+		h.need += skip;
+	if (h.verdict == SNI_NEED_MORE && n == 0) {
+		/* EOF before any byte: nothing unchecked can follow */
 		f->sni_check = false;
 		return 1;
 	}
-	deny(c, &f->target, &f->peer, f->name, DECIDE_SNI_MISMATCH, NULL, 0);
-	if (r == 1)
-		log_info("sni-mismatch: the job asked for '%.253s' through the address of %s",
-			 sni, c->names[f->name].name);
+	if (h.verdict == SNI_NEED_MORE && peer_closed(fd)) {
+		/* EOF after part of a hello: it can never be whole, and
+		 * epoll would report the EOF in a loop */
+		h.verdict = SNI_MISSING;
+		h.why = "the job closed before a whole ClientHello";
+	}
+	if (h.verdict == SNI_NOT_TLS && f->sni_phase == SNI_PHASE_RETRY) {
+		h.verdict = SNI_BAD;
+		h.why = "not a ClientHello after a HelloRetryRequest";
+	}
+	if (h.verdict == SNI_NEED_MORE) {
+		/* wake up only once the next record (or header) is there */
+		int need = (int)h.need;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &need, sizeof(need));
+		if (!f->sni_waiting) {
+			f->sni_waiting = true;
+			f->deadline = now_s() + DIAL_TIMEOUT_S;
+		}
+		return 0;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	if (h.verdict == SNI_NOT_TLS) {
+		f->sni_check = f->sni_waiting = false;
+		return 1;
+	}
+	if (h.verdict != SNI_ONE || !sni_name_matches(h.name, c->names[f->name].name))
+		return sni_cut(c, slot, &h);
+	if (f->sni_phase == SNI_PHASE_HELLO)
+		return sni_forward_hello(c, slot, buf, h.len);
+	f->sni_check = f->sni_waiting = false;	/* the second hello passed */
+	return 1;
+}
+
+/* A ClientHello begun and not finished within its time: cut */
+static void sni_timeout(struct relay_ctx *c, uint32_t slot)
+{
+	struct flow *f = &c->flows[slot];
+
+	deny(c, &f->target, &f->peer, f->name, DECIDE_SNI_MISSING, NULL, 0);
+	log_info("sni-missing: no whole ClientHello within %d s, through the address of %s",
+		 DIAL_TIMEOUT_S, c->names[f->name].name);
 	flow_free(c, slot, true);
-	return -1;
 }
 
 static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
@@ -1074,15 +1237,20 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 	struct flow *f = &c->flows[slot];
 	int err = 0, ready = 1;
 
+	bool hold_reply;
+
 	if (f->sni_check) {
 		ready = sni_check(c, slot);
 		if (ready < 0)
 			return;
 	}
+	/* the server's first record waits to be read by sni_server_reply(),
+	 * and the job's bytes after its first hello wait with it */
+	hold_reply = f->sni_check && f->sni_phase == SNI_PHASE_REPLY;
 	if (ready)
 		err = pump(c, &f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL],
 			   stats ? &stats->bytes_up : NULL);
-	if (!err)
+	if (!err && !hold_reply)
 		err = pump(c, &f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB],
 			   stats ? &stats->bytes_down : NULL);
 	if (!err && error)
@@ -1095,6 +1263,9 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 	for (int i = 0; i < 2; i++) {
 		struct flow_side *s = &f->side[i];
 		uint32_t interest = side_interest(f, i);
+
+		if (hold_reply && i == FLOW_SIDE_JOB)
+			interest &= ~(uint32_t)EPOLLIN;
 
 		/* with no interest, an open socket still reports EPOLLERR;
 		 * one shut for writing would report EPOLLHUP forever */
@@ -1191,6 +1362,11 @@ void tcp_timer(struct relay_ctx *c)
 		if (f->used && f->state == FLOW_CONNECTING && f->side[FLOW_SIDE_DIAL].fd < 0 &&
 		    f->deadline > now && !dial_next(c, i))
 			dial_failed(c, i, EHOSTUNREACH);	/* waited for an fd */
+		if (f->used && f->state == FLOW_RELAYING && f->sni_check &&
+		    f->sni_waiting && f->deadline <= now) {
+			sni_timeout(c, i);
+			continue;
+		}
 		if (!f->used || f->state == FLOW_RELAYING || f->deadline > now)
 			continue;
 		if (f->state == FLOW_RESOLVING) {

@@ -13,6 +13,19 @@ one result per step.  Every step is bounded in time.  Steps:
   ["dns_tcp", SERVER, PORT, NAME(, QTYPE)]  the same over TCP
   ["resolve", NAME]              getaddrinfo(NAME): the addresses, or the error
   ["tls", HOST, PORT, SNI]       connect, start a TLS handshake naming SNI
+  ["tls_crafted", HOST, PORT, SNI, MODE]  a whole TLS handshake whose
+                                 ClientHello (OpenSSL's, naming SNI; null:
+                                 no server name) is sent as MODE says:
+                                 "plain", "empty-first" (an empty handshake
+                                 record before it), "split" (over records
+                                 of 64 bytes), "partial-eof" (its first 20
+                                 bytes, then shutdown) or "partial-stall"
+                                 (its first 20 bytes, then wait up to 20 s)
+                                 or "hrr-other" (a hello naming allowed.test,
+                                 and after the server's HelloRetryRequest a
+                                 change_cipher_spec record and a second
+                                 hello naming SNI); then the server's first
+                                 line
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
   ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
 
@@ -169,6 +182,95 @@ def step_tls(host, port, sni):
         return {"outcome": err_outcome(e), "elapsed": round(time.monotonic() - t0, 3)}
 
 
+def craft_hello(hello, mode):
+    if mode == "empty-first":
+        return b"\x16\x03\x01\x00\x00" + hello
+    if mode == "split":
+        hs = hello[5:]
+        return b"".join(b"\x16\x03\x01" + struct.pack("!H", len(hs[i:i + 64])) + hs[i:i + 64]
+                        for i in range(0, len(hs), 64))
+    return hello
+
+
+def tls_hrr_other(s, ctx, first, sni, t0):
+    import ssl
+    s.sendall(first)
+    reply = s.recv(65536)
+    hrr = reply[:1] == b"\x16" and reply[5:6] == b"\x02" and reply[11:43] == bytes.fromhex(
+        "cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+    out = ssl.MemoryBIO()
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=sni)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    s.sendall(b"\x14\x03\x03\x00\x01\x01" + out.read())
+    s.settimeout(5)
+    try:
+        outcome = "data" if s.recv(100) else "eof"
+    except OSError as e:
+        outcome = err_outcome(e)
+    return {"outcome": outcome, "hrr": hrr, "elapsed": round(time.monotonic() - t0, 3)}
+
+
+def step_tls_crafted(host, port, sni, mode):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="allowed.test" if mode == "hrr-other" else sni)
+    t0 = time.monotonic()
+
+    def more(s):
+        data = s.recv(65536)
+        if not data:
+            raise ConnectionResetError(errno.ECONNRESET, "eof")
+        inc.write(data)
+
+    try:
+        with socket.create_connection((host, port), timeout=TIMEOUT) as s:
+            try:
+                obj.do_handshake()
+            except ssl.SSLWantReadError:
+                pass
+            if mode == "hrr-other":
+                return tls_hrr_other(s, ctx, out.read(), sni, t0)
+            hello = craft_hello(out.read(), mode)
+            if mode.startswith("partial"):
+                s.sendall(hello[:20])
+                if mode == "partial-eof":
+                    s.shutdown(socket.SHUT_WR)
+                s.settimeout(20)
+                data = s.recv(100)
+                return {"outcome": "eof" if not data else "data",
+                        "elapsed": round(time.monotonic() - t0, 3)}
+            s.sendall(hello)
+            while True:
+                try:
+                    obj.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    if out.pending:
+                        s.sendall(out.read())
+                    more(s)
+            if out.pending:
+                s.sendall(out.read())
+            line = b""
+            while b"\n" not in line:
+                try:
+                    line += obj.read(100)
+                except ssl.SSLWantReadError:
+                    more(s)
+        return {"outcome": "handshake", "line": line.decode("latin-1").strip(),
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except ssl.SSLError as e:
+        return {"outcome": "ssl-error", "detail": str(e)[:100],
+                "elapsed": round(time.monotonic() - t0, 3)}
+    except Exception as e:  # noqa: BLE001
+        return {"outcome": err_outcome(e), "elapsed": round(time.monotonic() - t0, 3)}
+
+
 def step_dns(server, port, name, qtype=1):
     s = socket.socket(family_of(server), socket.SOCK_DGRAM)
     qid = int.from_bytes(os.urandom(2), "big")
@@ -257,7 +359,8 @@ def step_gateway():
 
 STEPS = {"tcp": step_tcp, "big": step_big, "udp": step_udp, "dns": step_dns,
          "ping": step_ping, "gateway": step_gateway, "resolve": step_resolve,
-         "tls": step_tls, "dns_tcp": step_dns_tcp}
+         "tls": step_tls, "dns_tcp": step_dns_tcp,
+         "tls_crafted": step_tls_crafted}
 
 
 def main():
