@@ -21,14 +21,24 @@
 #define FALLBACK_ID 65534
 
 /**
- * privs_unprivileged_user() - the user helper processes run as: "nobody",
- * or 65534 if the user database has no such user
+ * privs_unprivileged_user() - the user helper processes run as: as root
+ * "nobody", or 65534 if the user database has no such user; otherwise
+ * the caller (rootless mode)
  * @uid:	its uid
  * @gid:	its primary gid
  */
 void privs_unprivileged_user(uid_t *uid, gid_t *gid)
 {
-	struct passwd *pw = getpwnam("nobody");
+	struct passwd *pw;
+
+	if (geteuid() != 0) {
+		/* rootless: the helpers run as the caller, who has nothing
+		 * more to give up (no capability, no other id) */
+		*uid = getuid();
+		*gid = getgid();
+		return;
+	}
+	pw = getpwnam("nobody");
 
 	*uid = pw ? pw->pw_uid : FALLBACK_ID;
 	*gid = pw ? pw->pw_gid : FALLBACK_ID;
@@ -44,9 +54,14 @@ void privs_unprivileged_user(uid_t *uid, gid_t *gid)
  */
 int privs_drop(uid_t uid, gid_t gid, pid_t parent)
 {
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
-	    setresuid(uid, uid, uid) < 0)
+	if (geteuid() != 0 && uid == getuid() && gid == getgid()) {
+		/* rootless: already the caller; its groups cannot be dropped */
+		if (setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+			return negative_errno();
+	} else if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		   setresuid(uid, uid, uid) < 0) {
 		return negative_errno();
+	}
 	if (uid != 0 && (getuid() != uid || geteuid() != uid))
 		return -EPERM;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||

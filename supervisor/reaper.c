@@ -402,8 +402,6 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	if (pty_stdio_onto(p->terminal_fd, p->terminal_stdio) < 0)
 		_exit(1); /* never keep the caller's terminal in the job */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	/* nothing of the job may read our memory or take our fds */
-	(void)prctl(PR_SET_DUMPABLE, 0);
 	log_set_prefix("nbjail");
 
 	/* EOF here means the supervisor is gone: nothing may start */
@@ -418,7 +416,10 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 			strerror(-err));
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	}
-	(void)prctl(PR_SET_DUMPABLE, 0); /* a uid change may have reset it */
+	/* nothing of the job may read our memory or take our fds; not
+	 * before MAPPED: an unprivileged supervisor writes our maps, which
+	 * needs us dumpable */
+	(void)prctl(PR_SET_DUMPABLE, 0);
 	err = mounts_setup(p->mounts);
 	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);

@@ -40,12 +40,16 @@ for b in "$build" "$asan"; do
 	done
 done
 
-xml="$build/pytest-results.xml"
-rm -f "$xml"
-NBJAIL="$PWD/$build/nbjail" /usr/bin/python3 -m pytest tests/integration \
-	-p no:cacheprovider -rs -q --junitxml="$xml"
-if [ -f "$xml" ]; then
-	read -r p f s < <(/usr/bin/python3 - "$xml" <<'PY'
+# integration: as root, then (issue 15) again as an unprivileged user the
+# tests create, with the same world and leak detectors.  The rootless run
+# works on a copy the user can read (the clone may be in root's home).
+run_pytest() { # LABEL XML PYTEST-ARGS...
+	local label=$1 xml=$2 p f s
+	shift 2
+	rm -f "$xml"
+	/usr/bin/python3 -m pytest "$@" -p no:cacheprovider -rs -q --junitxml="$xml"
+	if [ -f "$xml" ]; then
+		read -r p f s < <(/usr/bin/python3 - "$xml" <<'PY'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
 suites = [root] if root.tag == "testsuite" else list(root)
@@ -55,11 +59,37 @@ s = sum(int(s.get("skipped", 0)) for s in suites)
 print(t - f - s, f, s)
 PY
 )
-else
-	p=0 f=1 s=0
-	echo "integration: pytest produced no results"
-fi
-pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	else
+		p=0 f=1 s=0
+		echo "$label: pytest produced no results"
+	fi
+	echo "$label: $p passed, $f failed, $s skipped"
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+}
+
+NBJAIL="$PWD/$build/nbjail" run_pytest "integration[root]" "$build/pytest-results.xml" \
+	tests/integration
+
+# the files that run rootless today; the rest need root or are not yet
+# adapted (see the notes of issue 15)
+ROOTLESS_TESTS="test_names.py test_datapath.py test_rootless.py test_escape.py test_explain.py"
+rl_user=nbjt-rootless
+id "$rl_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$rl_user"
+# not under /tmp or /var/tmp: the job sees its own private ones
+rl=$(mktemp -d /var/lib/nbjt-rootless.XXXXXX)
+chmod 755 "$rl"
+mkdir -p "$rl/build/tests"
+cp -a tests "$rl/"
+cp "$build/nbjail" "$rl/build/"
+[ -d "$build/tests/escape" ] && cp -a "$build/tests/escape" "$rl/build/tests/"
+chmod -R a+rX "$rl"
+rl_files=()
+for t in $ROOTLESS_TESTS; do
+	[ -f "$rl/tests/integration/$t" ] && rl_files+=("$rl/tests/integration/$t")
+done
+NBT_ROOTLESS=1 NBT_ROOTLESS_USER=$rl_user NBJAIL="$rl/build/nbjail" \
+	run_pytest "integration[rootless]" "$build/pytest-rootless.xml" "${rl_files[@]}"
+rm -rf "$rl"
 
 line="$pass passed, $fail failed, $skip skipped"
 echo "$line" | tee "$build/test-summary.txt"

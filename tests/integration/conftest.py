@@ -55,6 +55,17 @@ PROBE = str(HERE / "probe.py")
 WORLD_PY = str(HERE / "world.py")
 RUN_DIR = "/run/nbjail"
 
+# NBT_ROOTLESS=1: nbjail runs as an unprivileged user (NBT_ROOTLESS_USER,
+# made by tests/run-all.sh), with $XDG_RUNTIME_DIR in the session's
+# private /run; its runtime directory is $XDG_RUNTIME_DIR/nbjail
+ROOTLESS = os.environ.get("NBT_ROOTLESS") == "1"
+if ROOTLESS:
+    import pwd
+    _rl = pwd.getpwnam(os.environ.get("NBT_ROOTLESS_USER", "nbjt-rootless"))
+    ROOTLESS_UID, ROOTLESS_GID = _rl.pw_uid, _rl.pw_gid
+    XDG_RUNTIME_DIR = f"/run/nbt-xdg/{ROOTLESS_UID}"
+    RUN_DIR = XDG_RUNTIME_DIR + "/nbjail"
+
 TAG = os.getpid()
 HOST_NS = f"nbt-host-{TAG}"
 WORLD_NS = f"nbt-world-{TAG}"
@@ -127,9 +138,16 @@ def private_run_dir():
     and its own (empty) journal directories for the tests' journald."""
     _check(_libc.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_SLAVE, None), "mount --make-rslave /")
-    os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
-    _check(_libc.mount(b"nbt-run", RUN_DIR.encode(), b"tmpfs", 0, b"mode=0755"),
-           "mount tmpfs " + RUN_DIR)
+    if ROOTLESS:
+        os.makedirs("/run/nbt-xdg", mode=0o755, exist_ok=True)
+        _check(_libc.mount(b"nbt-xdg", b"/run/nbt-xdg", b"tmpfs", 0, b"mode=0755"),
+               "mount tmpfs /run/nbt-xdg")
+        os.makedirs(XDG_RUNTIME_DIR, mode=0o700)
+        os.chown(XDG_RUNTIME_DIR, ROOTLESS_UID, ROOTLESS_GID)
+    else:
+        os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
+        _check(_libc.mount(b"nbt-run", RUN_DIR.encode(), b"tmpfs", 0, b"mode=0755"),
+               "mount tmpfs " + RUN_DIR)
     for d in JOURNAL_DIRS:
         if d.startswith("/run/") or os.path.isdir(d):
             os.makedirs(d, mode=0o755, exist_ok=True)
@@ -213,14 +231,30 @@ def sh(script, ns=None, timeout=30):
 
 def nbjail_env(extra=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUDO_")}
+    if ROOTLESS:
+        env["XDG_RUNTIME_DIR"] = XDG_RUNTIME_DIR
     env.update(extra or {})
     return env
 
 
+def as_caller(cmd):
+    """cmd as the user nbjail runs as: root, or in rootless mode the test
+    user (no capabilities, no setuid helper)"""
+    if not ROOTLESS:
+        return list(cmd)
+    return ["setpriv", f"--reuid={ROOTLESS_UID}", f"--regid={ROOTLESS_GID}",
+            "--init-groups", "--inh-caps=-all", "--", *cmd]
+
+
 def nbjail(*args, timeout=60, env=None, input=None, preexec_fn=None):
     """Run nbjail ARGS in the host netns; returns CompletedProcess (text)."""
-    return run([NBJAIL, *args], ns=HOST_NS, timeout=timeout, input=input,
+    return run(as_caller([NBJAIL, *args]), ns=HOST_NS, timeout=timeout, input=input,
                env=nbjail_env(env), preexec_fn=preexec_fn)
+
+
+def needs_root(why):
+    """Skip in rootless mode, saying why the test needs root"""
+    return pytest.mark.skipif(ROOTLESS, reason=f"needs root: {why}")
 
 
 def probe_cmd(*steps):
