@@ -1140,6 +1140,25 @@ static int job_identity(const struct nbj_config *cfg, struct workload_creds *cre
 	return 0;
 }
 
+/* Why clone() of the job's namespaces failed, with the fix */
+static const char *clone_failure_cause(int err)
+{
+	switch (err) {
+	case -ENOSPC:
+	case -EUSERS:
+		return "the limit of user namespaces is reached (user.max_user_namespaces "
+		       "is 0 or used up for this user); raise it with sysctl -w "
+		       "user.max_user_namespaces=N (see nbjail doctor)";
+	case -EPERM:
+		return "user namespaces are refused to this user (kernel."
+		       "unprivileged_userns_clone=0, kernel.apparmor_restrict_"
+		       "unprivileged_userns=1, or a container's seccomp profile; "
+		       "see nbjail doctor)";
+	default:
+		return strerror(-err);
+	}
+}
+
 /* Ports below ip_unprivileged_port_start need root: say so before start */
 static int check_publish_ports(const struct nbj_config *cfg)
 {
@@ -1306,9 +1325,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	close(sv[1]);
 	job->sock = sv[0];
 	if (err < 0) {
-		log_err("cannot create the job's namespaces: %s%s", strerror(-err),
-			err == -EPERM || err == -ENOSPC || err == -EUSERS ?
-			" (are user namespaces allowed for this user? see nbjail doctor)" : "");
+		log_err("cannot create the job's namespaces: %s", clone_failure_cause(err));
 		goto fail;
 	}
 	job->reaper_pid = pid;
