@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * supervisor/job_int.h - what the files of a job's lifecycle share
+ *
+ * job.c         nbj_job_start(): the ordered steps; the event handlers
+ * jobpolicy.c   the job's own copy of the policy (and overlay secrets)
+ * auditstart.c  the statistics, the keeper and the audit writer, first
+ * relaystart.c  the relay, with the sockets made in the job's netns
+ * keeper.c      teardown: what the supervisor stops, what the keeper
+ *               finishes after nbjail run has exited
+ */
+#ifndef NBJ_SUPERVISOR_JOB_INT_H
+#define NBJ_SUPERVISOR_JOB_INT_H
+
+#include <arpa/inet.h>
+#include <linux/rtnetlink.h>
+#include <errno.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/audit.h"
+#include "common/log.h"
+#include "common/privs.h"
+#include "netns/link.h"
+#include "netns/userns.h"
+#include "relay/relay.h"
+#include "seccomp/filter.h"
+#include "seccomp/selection.h"
+#include "seccomp/notify.h"
+#include "supervisor/ctl.h"
+#include "supervisor/tenant.h"
+#include "supervisor/supervisor.h"
+
+#define START_TIMEOUT_MS 30000
+#define AUDITD_FLUSH_TIMEOUT_MS 2000
+#define AUDIT_SOCKET_BUFFER (4 << 20)
+#define RELAY_MAX_FLOWS 16384
+#define DETACHED_WAIT_MS 10000
+
+enum job_event {
+	JOB_EVENT_REAPER = 1,
+	JOB_EVENT_RELAY,
+	JOB_EVENT_NOTIFY,
+	JOB_EVENT_CTL_LISTEN,
+	JOB_EVENT_CTL_RETRY,
+};
+
+/* The job's own copy of what the notifier judges with: the caller's
+ * configuration is not referenced after nbj_job_start() returns */
+struct job_policy {
+	struct nbj_policy policy;
+	struct allow_rule *allow;
+	struct allow_rule *floor_exceptions;
+	struct overlay *overlays;
+	struct overlay_route *routes;
+	struct publish_entry *publish;
+	uint16_t publish_ports[PUBLISH_MAX];
+	struct unix_rule *unix_allow;
+	size_t n_unix_allow;
+	struct nbj_addr *host_addrs;
+	size_t n_host_addrs;
+	struct nbj_prefix job_nets[2];
+};
+
+struct nbj_job {
+	struct job_state state;
+	struct sock_fprog seccomp;
+	struct selection selection;
+	bool state_created;
+	bool has_net;
+	struct job_net net;
+	int relay_fds[RELAY_FDS];
+
+	pid_t reaper_pid;
+	int reaper_pidfd;
+	int sock;
+	pid_t relay_pid;
+	int relay_pidfd;
+	int epfd;
+	int listener;
+	struct notifier *notifier;
+	struct job_policy pol;
+
+	struct job_stats *stats;
+	struct audit_ctx audit;
+	pid_t auditd_pid;
+	int auditd_pidfd;
+	pid_t keeper_pid;
+	int keeper_pidfd;
+	int keeper;
+	bool start_audited;
+	struct ctl_server ctl;
+	bool ctl_started;
+	struct tenant_attachment tenant;
+
+	bool ended;
+	struct nbj_exit exit;
+};
+
+/* job.c */
+pid_t clone_pidfd(unsigned long long flags, int *ret_pidfd);
+int epoll_watch(int epfd, int fd, enum job_event ev);
+
+/* jobpolicy.c */
+void job_policy_free(struct job_policy *p);
+int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
+		    const struct host_inventory *inv);
+
+/* auditstart.c */
+int start_audit(struct nbj_job *job, const struct nbj_config *cfg);
+int keeper_started(struct nbj_job *job);
+void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg);
+
+/* relaystart.c */
+int start_relay(struct nbj_job *job);
+
+/* keeper.c */
+void kill_and_reap(int *pidfd, pid_t *pid);
+bool pidfd_wait_gone(int pidfd, int timeout_ms);
+void job_audit_send_end(struct nbj_job *job);
+void job_stop(struct nbj_job *job);
+void job_close(struct nbj_job *job);
+_Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock);
+int job_hand_over(struct nbj_job *job, bool detach);
+void job_teardown(struct nbj_job *job);
+
+#endif /* NBJ_SUPERVISOR_JOB_INT_H */

@@ -1,0 +1,404 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * supervisor/keeper.c - a job's teardown, and the keeper that finishes it
+ *
+ * Theory of operation: the keeper is the first process of a job, forked
+ * before anything else; it forks the audit writer.  The
+ * supervisor stops the job (job_stop(): leaves nbjail ctl's list, kills
+ * the job's init and the relay), sends the job-end event, and hands the
+ * slow rest to the keeper (job_hand_over(): pidfds and the job's lock by
+ * SCM_RIGHTS); the keeper waits until the job's processes are gone, lets
+ * the audit writer finish and removes the state (job_release()).  A job
+ * owns nothing in the kernel outside its namespaces, so that is all.
+ * Without a keeper, job_teardown() does all of it itself.
+ */
+#include "supervisor/job_int.h"
+
+void kill_and_reap(int *pidfd, pid_t *pid)
+{
+	siginfo_t si;
+
+	if (*pidfd < 0)
+		return;
+	(void)syscall(SYS_pidfd_send_signal, *pidfd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, (id_t)*pidfd, &si, WEXITED) < 0 && errno == EINTR)
+		;
+	closep(pidfd);
+	*pidfd = -1;
+	*pid = 0;
+}
+
+static void exit_describe(const struct nbj_exit *e, char *buf, size_t len)
+{
+	switch (e->kind) {
+	case NBJ_EXITED:
+		snprintf(buf, len, "exited status=%d", e->code);
+		break;
+	case NBJ_KILLED:
+		snprintf(buf, len, "killed signal=%d", e->code);
+		break;
+	case NBJ_EXEC_FAILED:
+		snprintf(buf, len, "exec failed errno=%d", e->code);
+		break;
+	default:
+		snprintf(buf, len, "setup failed errno=%d", e->code);
+	}
+}
+
+/* Tell the audit writer the job has ended and close our end of its
+ * socket: it writes what is queued and exits once the relay's end is
+ * closed too */
+void job_audit_send_end(struct nbj_job *job)
+{
+	struct audit_event ev;
+
+	if (job->audit.fd >= 0 && job->start_audited) {
+		audit_event_init(&ev, AUDIT_JOB_END, LANE_JOB);
+		ev.pid = job->reaper_pid;
+		if (job->ended)
+			exit_describe(&job->exit, ev.detail, sizeof(ev.detail));
+		else
+			EVENT_SET(&ev, detail, "torn down by nbjail");
+		(void)audit_send(&job->audit, &ev);
+	}
+	/* the relay shares this socket: shut down, the writer reads what is
+	 * queued and then EOF, without waiting for the relay to exit */
+	if (job->audit.fd >= 0)
+		(void)shutdown(job->audit.fd, SHUT_WR);
+	closep(&job->audit.fd);
+	job->audit.fd = -1;
+}
+
+/* The keeper's end of the audit trail: let the writer write everything
+ * (a bounded wait), stop it, leave the tenant */
+static void keeper_audit_finish(struct nbj_job *job)
+{
+	struct pollfd pfd = { .fd = job->auditd_pidfd, .events = POLLIN };
+
+	if (job->auditd_pidfd >= 0)
+		(void)poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS);
+	kill_and_reap(&job->auditd_pidfd, &job->auditd_pid);
+	tenant_detach(&job->tenant);
+	job->audit.tenant = NULL;
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+}
+
+/* The supervisor's copies of the tenant and the statistics, given up
+ * without undoing anything (the keeper does, or did) */
+static void job_audit_forget(struct nbj_job *job)
+{
+	if (job->tenant.state)
+		munmap(job->tenant.state, sizeof(*job->tenant.state));
+	closep(&job->tenant.fd);
+	job->tenant.fd = job->tenant.slot = -1;
+	job->tenant.state = job->audit.tenant = NULL;
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+}
+
+static void pidfd_kill(int pidfd)
+{
+	if (pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+}
+
+/*
+ * First half of the teardown, what must happen before the job's status is
+ * reported: the job leaves nbjail ctl's list, the control socket is given
+ * up, the job's init and the relay are killed (not waited for).
+ */
+void job_stop(struct nbj_job *job)
+{
+	char path[NBJ_PATH_MAX];
+
+	/* nbjail ctl lists running jobs by their statistics file: an ended
+	 * one goes at once, whatever of it is still being removed (the
+	 * mappings of the relay and the audit writer stay valid) */
+	if (job->stats && runtime_path(path, "%s/stats", job->state.id) == 0)
+		(void)unlink(path);
+	if (job->ctl_started) {
+		ctl_server_stop(&job->ctl);
+		job->ctl_started = false;
+	}
+	pidfd_kill(job->reaper_pidfd);
+	pidfd_kill(job->relay_pidfd);
+}
+
+/*
+ * Second half: with every process of the job gone, the state.  The job
+ * had nothing else: its namespaces went with its last process.
+ */
+static void job_release(struct nbj_job *job)
+{
+	if (job->state_created) {
+		state_job_remove(&job->state);
+		job->state_created = false;
+	}
+	log_phase("teardown: state");
+}
+
+void job_close(struct nbj_job *job)
+{
+	closep(&job->sock);
+	job->sock = -1;
+	closep(&job->epfd);
+	job->epfd = -1;
+	closep(&job->listener);
+	job->listener = -1;
+	for (int i = 0; i < RELAY_FDS; i++) {
+		closep(&job->relay_fds[i]);
+		job->relay_fds[i] = -1;
+	}
+	notifier_free(job->notifier);
+	job->notifier = NULL;
+}
+
+/* Wait (bounded) until a process, not necessarily our child, has ended:
+ * a pidfd polls readable once it is a zombie.  For the job's init that
+ * is after the kernel has killed and reaped the rest of its PID
+ * namespace.  Return: true once it has ended */
+bool pidfd_wait_gone(int pidfd, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	int r;
+
+	if (pidfd < 0)
+		return true;
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	return r > 0;
+}
+
+/* The fds a handover carries, in this order (those that are open) */
+enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_SELECTION, HAND_FDS };
+
+/**
+ * struct keeper_handover - what the supervisor tells the keeper at the end
+ * @detach:	the supervisor exits at once: own session, stdio on /dev/null
+ * @fd_mask:	which HAND_* fds are attached (SCM_RIGHTS, in that order)
+ * @state:	the job's state (fds replaced by the attached ones)
+ * @selection:	its overlay selection cgroups (root fd likewise)
+ * @state_created: the job's directory exists
+ */
+struct keeper_handover {
+	bool detach;
+	unsigned fd_mask;
+	struct job_state state;
+	struct selection selection;
+	bool state_created;
+};
+
+static int handover_recv(int sock, struct keeper_handover *h, int fds[HAND_FDS])
+{
+	int got[HAND_FDS];
+	size_t n, k = 0;
+
+	for (int i = 0; i < HAND_FDS; i++)
+		fds[i] = -1;
+	if (fd_recv(sock, h, sizeof(*h), 0, got, HAND_FDS, &n) != sizeof(*h)) {
+		for (size_t i = 0; i < HAND_FDS; i++)
+			closep(&got[i]);
+		return -EPROTO;
+	}
+	for (int i = 0; i < HAND_FDS; i++)
+		if ((h->fd_mask & (1u << i)) && k < n)
+			fds[i] = got[k++];
+	return 0;
+}
+
+/* The teardown child's part, after the handover: see the theory above.
+ * If the job's processes do not end in time it leaves everything to gc
+ * rather than remove filters under them. */
+_Noreturn static void keeper_release(struct nbj_job *job, int sock)
+{
+	struct keeper_handover h;
+	int fds[HAND_FDS];
+	char c;
+
+	if (handover_recv(sock, &h, fds) < 0) {
+		/* the supervisor is gone without a word: gc does the rest */
+		keeper_audit_finish(job);
+		_exit(1);
+	}
+	job->state = h.state;
+	job->state.job_lock = fds[HAND_JOB_LOCK];
+	job->selection = h.selection;
+	job->selection.root = fds[HAND_SELECTION];
+	job->reaper_pidfd = fds[HAND_REAPER];
+	job->relay_pidfd = fds[HAND_RELAY];
+	job->state_created = h.state_created;
+	(void)prctl(PR_SET_NAME, "nbjail-cleanup");
+	if (h.detach) {
+		/* no terminal signal reaches us, no reader waits for our
+		 * stdio, and we yield the CPU to whatever runs next */
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+		bool trace = getenv("NBJAIL_TRACE_STARTUP");
+
+		(void)setsid();
+		(void)setpriority(PRIO_PROCESS, 0, 10);
+		for (int fd = 0; null >= 0 && fd <= 2; fd++)
+			if (fd != 2 || !trace)
+				(void)dup2(null, fd);
+		if (null > 2)
+			close(null);
+	}
+	if (!pidfd_wait_gone(job->reaper_pidfd, DETACHED_WAIT_MS) ||
+	    !pidfd_wait_gone(job->relay_pidfd, DETACHED_WAIT_MS)) {
+		keeper_audit_finish(job);
+		_exit(1); /* the job's processes live on: nbjail gc */
+	}
+	log_phase("teardown: processes gone");
+	selection_cleanup(&job->selection);
+	keeper_audit_finish(job);
+	log_phase("teardown: audit flushed");
+	/* the supervisor's copy of the job's lock is closed once it has
+	 * closed its end (or died) */
+	while (read(sock, &c, 1) < 0 && errno == EINTR)
+		;
+	job_release(job);
+	_exit(0);
+}
+
+/*
+ * The keeper: forked before anything else of the job, it forks the audit
+ * writer (so that the writer, which dies with its parent, outlives the
+ * supervisor), reports whether that worked, and then waits for the
+ * handover.  Until then it holds no lock of the job.
+ */
+_Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock)
+{
+	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, 2 };
+	sigset_t all;
+	pid_t pid;
+	int err;
+
+	sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	fds_close_all_except(keep, ARRAY_SIZE(keep));
+	job->state.job_lock = -1;
+	pid = clone_pidfd(0, &job->auditd_pidfd);
+	if (pid == 0) {
+		int wkeep[] = { ac->fd, ac->log_fd };
+		sigset_t none;
+
+		fds_close_all_except(wkeep, ac->log_fd >= 0 ? 2 : 1);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		err = auditd_run(ac);
+		log_err("audit writer failed: %s", strerror(-err));
+		_exit(1);
+	}
+	err = pid < 0 ? negative_errno() : 0;
+	job->auditd_pid = pid;
+	closep(&ac->fd);
+	closep(&ac->log_fd);
+	if (err < 0) {
+		(void)send(sock, &err, sizeof(err), MSG_NOSIGNAL);
+		_exit(1);
+	}
+	if (fd_send(sock, &err, sizeof(err), &job->auditd_pidfd, 1) < 0)
+		_exit(1);
+	keeper_release(job, sock);
+}
+
+/*
+ * Hand the rest of the teardown to the keeper (after job_stop() and the
+ * job-end event), then give up our copies of what it took.  With
+ * @detach it finishes after we have exited; otherwise this waits for it.
+ * Return: 0, or negative errno when there is no keeper to take it
+ */
+int job_hand_over(struct nbj_job *job, bool detach)
+{
+	struct keeper_handover h = {
+		.detach = detach,
+		.state = job->state,
+		.selection = job->selection,
+		.state_created = job->state_created,
+	};
+	int all[HAND_FDS] = {
+		[HAND_REAPER] = job->reaper_pidfd,
+		[HAND_RELAY] = job->relay_pidfd,
+		[HAND_JOB_LOCK] = job->state.job_lock,
+		[HAND_SELECTION] = job->selection.ready ? job->selection.root : -1,
+	};
+	int fds[HAND_FDS], n = 0, err;
+	siginfo_t si;
+
+	if (job->keeper < 0)
+		return -ECHILD;
+	for (int i = 0; i < HAND_FDS; i++)
+		if (all[i] >= 0) {
+			h.fd_mask |= 1u << i;
+			fds[n++] = all[i];
+		}
+	err = fd_send(job->keeper, &h, sizeof(h), fds, (size_t)n);
+	if (err < 0)
+		return err;
+	log_phase("teardown: handed over");
+	/* the keeper owns the rest: our copies go without undoing anything,
+	 * and then it is told so (EOF) */
+	if (detach) {
+		closep(&job->reaper_pidfd);
+		job->reaper_pidfd = -1;
+		closep(&job->relay_pidfd);
+		job->relay_pidfd = -1;
+	}
+	closep(&job->state.job_lock);
+	job->state.job_lock = -1;
+	job->state_created = false;
+	if (job->selection.ready) {
+		closep(&job->selection.root);
+		job->selection.root = -1;
+		job->selection.ready = false;
+	}
+	job_audit_forget(job);
+	closep(&job->keeper);
+	job->keeper = -1;
+	/* whoever reads the audit trail once we return finds all of it:
+	 * the writer exits when it has written the job's last events */
+	(void)pidfd_wait_gone(job->auditd_pidfd, AUDITD_FLUSH_TIMEOUT_MS);
+	closep(&job->auditd_pidfd);
+	job->auditd_pidfd = -1;
+	log_phase("teardown: audit written");
+	if (!detach) {
+		while (waitid(P_PIDFD, (id_t)job->keeper_pidfd, &si, WEXITED) < 0 &&
+		       errno == EINTR)
+			;
+		/* zombies by now: the keeper has seen them gone */
+		kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+		kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	}
+	closep(&job->keeper_pidfd);
+	job->keeper_pidfd = -1;
+	job->keeper_pid = 0;
+	return 0;
+}
+
+/* The reverse of nbj_job_start(), from any partial state, all of it
+ * before returning: by the keeper if there is one, else here. */
+void job_teardown(struct nbj_job *job)
+{
+	job_stop(job);
+	job_close(job);
+	job_audit_send_end(job);
+	if (job_hand_over(job, false) == 0)
+		return;
+	/* no keeper (it failed or was never started): no audit writer */
+	closep(&job->auditd_pidfd);
+	job->auditd_pidfd = -1;
+	kill_and_reap(&job->keeper_pidfd, &job->keeper_pid);
+	closep(&job->keeper);
+	job->keeper = -1;
+	kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
+	log_phase("teardown: reaper reaped");
+	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+	log_phase("teardown: relay reaped");
+	selection_cleanup(&job->selection); /* the job's processes are gone */
+	tenant_detach(&job->tenant);
+	job->audit.tenant = NULL;
+	stats_unmap(job->stats);
+	job->stats = job->audit.stats = NULL;
+	job_release(job);
+}
