@@ -487,7 +487,8 @@ static void job_select_snat(struct nft_batch *nb, const struct nft_job *g)
  *
  *   table inet nbjail {
  *     chain guard  { type filter hook output priority -200; policy accept;
- *                    ip6 daddr ::/96 reject with icmpx admin-prohibited }
+ *                    ip6 daddr ::/96 ip6 daddr > ::1
+ *                        reject with icmpx admin-prohibited }
  *     chain redirect { type nat hook output priority -100; policy accept;
  *                    fib daddr type local accept
  *                    meta l4proto tcp redirect to :TCP
@@ -528,12 +529,16 @@ int nft_job_install(const struct nft_job *g)
 	batch_chain(&nb, NFT_MSG_NEWCHAIN, NLM_F_CREATE, "output", "filter",
 		    NF_INET_LOCAL_OUT, 0, NF_DROP);
 
-	/* ip6 daddr ::/96 reject with icmpx admin-prohibited */
+	/* ip6 daddr ::/96 ip6 daddr > ::1 reject with icmpx admin-prohibited
+	 * (:: and ::1, the job's own loopback, are in ::/96 too; the
+	 * comparison is of bytes, so numeric in network order) */
 	rule_begin(&rl, "guard");
 	meta(&rl, NFT_META_NFPROTO);
 	cmp(&rl, NFT_CMP_EQ, &(uint8_t){ NFPROTO_IPV6 }, 1);
 	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 24, 12);
 	cmp(&rl, NFT_CMP_EQ, (const uint8_t[12]){ 0 }, 12);
+	payload(&rl, NFT_PAYLOAD_NETWORK_HEADER, 36, 4);
+	cmp(&rl, NFT_CMP_GT, (const uint8_t[4]){ 0, 0, 0, 1 }, 4);
 	reject_admin(&rl);
 	rule_commit(&nb, &rl);
 

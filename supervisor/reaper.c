@@ -120,6 +120,40 @@ static int listener_hand_over(int hand, int listener)
 	return 0;
 }
 
+/*
+ * execvp() as the job's user sees it: the job runs as an unprivileged
+ * host user, so PATH may name directories it cannot search (root's
+ * home, say); those are skipped like missing ones, so a command found
+ * nowhere is ENOENT (127), not EACCES (126).  Returns only on failure,
+ * with errno set.
+ */
+static void exec_in_path(char *const argv[])
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+	int found_err = 0;
+
+	if (strchr(argv[0], '/') || !*argv[0]) {
+		execv(argv[0], argv);
+		return;
+	}
+	if (!path)
+		path = "/bin:/usr/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		int len = snprintf(buf, sizeof(buf), "%.*s%s%s", (int)n, n ? path : ".",
+				   "/", argv[0]);
+
+		path += n + (path[n] == ':');
+		if (len < 0 || (size_t)len >= sizeof(buf) || access(buf, F_OK) < 0)
+			continue;
+		execv(buf, argv);
+		if (!found_err)
+			found_err = errno;
+	}
+	errno = found_err ? found_err : ENOENT;
+}
+
 _Noreturn static void workload_exec(const struct reaper_params *p,
 				    const struct sock_fprog *prog, int status_fd, int hand)
 {
@@ -153,7 +187,7 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	if (err == 0) {
 		/* the job's environment, also for the PATH search (environ.c) */
 		environ = (char **)p->envp;
-		execvp(p->argv[0], p->argv);
+		exec_in_path(p->argv);
 		err = negative_errno();
 	}
 	err = -err;

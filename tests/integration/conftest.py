@@ -687,6 +687,25 @@ def journal(_journald):
     return _journald
 
 
+# The job's host uid when nbjail runs as root without --user: uid 0 of
+# the job's user namespace is 65534 outside (netns/userns.c)
+JOB_ROOT_UID = 65534
+
+
+@pytest.fixture(autouse=True)
+def _tmp_path_for_the_job(tmp_path):
+    """A test's tmp_path is the job's to use, as a user's working
+    directory would be: the job never runs as host root, so the chain
+    above it is made searchable and tmp_path itself belongs to the uid the
+    job has outside (its default, or the rootless user)."""
+    uid = ROOTLESS_UID if ROOTLESS else JOB_ROOT_UID
+    gid = ROOTLESS_GID if ROOTLESS else JOB_ROOT_UID
+    for d in (tmp_path.parent.parent, tmp_path.parent):
+        os.chmod(d, 0o755)
+    os.chown(tmp_path, uid, gid)
+    os.chmod(tmp_path, 0o755)
+
+
 @pytest.fixture(autouse=True)
 def _deadline():
     """Fail a test that runs longer than NBT_TEST_TIMEOUT seconds."""
