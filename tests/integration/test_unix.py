@@ -4,8 +4,8 @@
 The notifier reads an AF_UNIX address once, decides on the inode it names
 in the job's view and makes the call itself on the job's socket
 (seccomp/unix.c): a thread that rewrites the address after the check must
-reach nothing.  The race tests put host listeners in /tmp and in the
-caller's home directory (both visible to the job today), run
+reach nothing.  The race tests put host listeners in /var/cache, /var/lib
+and the caller's home directory (visible to the job, read-only), run
 tests/escape/unix_race in the job, and fail if any call reached a
 forbidden listener or planted a socket in a host directory.  The
 functional tests check that allowed sockets still work (stream, datagram,
@@ -85,10 +85,12 @@ class Listener:
 
 @pytest.fixture
 def host_dirs():
-    """Directories of the host that the job sees: in /tmp, in $HOME (0700
-    for root's) and in /var/lib (which every user may traverse)."""
-    home = Path(os.environ.get("HOME") or "/root")
-    dirs = [Path(f"/tmp/nbjrace-{os.getpid()}"), home / f".nbjrace-{os.getpid()}",
+    """Directories of the host that the job sees: in /var/cache (the job's
+    /tmp is its own, so a host directory there would be out of its sight),
+    in /home (where users' homes are; the job never runs as host root, so
+    root's 0700 home is out of its reach anyway) and in /var/lib (which
+    every user may traverse).  Short paths: unix_swap_bind needs them."""
+    dirs = [Path(f"/var/cache/nbjr-{os.getpid()}"), Path(f"/home/nbjr-{os.getpid()}"),
             Path(f"/var/lib/nbjrace-{os.getpid()}")]
     listeners = []
     for d in dirs:
@@ -108,7 +110,7 @@ def host_dirs():
 
 
 # where a half-flipped path (bytes of both addresses) can land on the host
-NEAR = ["/", "/tmp", "/var", "/var/lib", "/root", "/dev", "/dev/shm", os.environ.get("HOME") or "/root"]
+NEAR = ["/", "/tmp", "/var", "/var/cache", "/var/lib", "/home", "/root", "/dev", "/dev/shm", os.environ.get("HOME") or "/root"]
 
 
 def planted_near(since):
@@ -121,7 +123,7 @@ def planted_near(since):
                 with contextlib.suppress(OSError):
                     st = e.stat(follow_symlinks=False)
                     if (stat.S_ISSOCK(st.st_mode) and st.st_mtime >= since and
-                            re.search(r"nbjrace|planted|0{6}|^p$", e.name)):
+                            re.search(r"nbjrace|nbjr-|planted|0{6}|^p$", e.name)):
                         found.append(e.path)
     return found
 
@@ -205,7 +207,10 @@ def test_allowed_sockets_work_and_show_the_jobs_credentials(nbj, world, host_dir
     dirs, listen = host_dirs
     stream = listen(dirs[2] / "s.sock")
     dgram = listen(dirs[2] / "d.sock", socket.SOCK_DGRAM)
-    behind = listen(dirs[1] / "s.sock")
+    home = dirs[1] / "home"          # a home of root's kind: 0700, root's
+    home.mkdir(mode=0o700)
+    os.chmod(home, 0o700)
+    behind = listen(home / "s.sock")
     cp, out = job(f'''
 def stream(path={stream.path!r}):
     s = socket.socket(socket.AF_UNIX); s.connect(path)
@@ -373,7 +378,10 @@ step("home", lambda: mknod({str(dirs[1] / "n.sock")!r}))
 step("shm", lambda: mknod("/dev/shm/n.sock"))
 step("run", lambda: mknod("/run/n.sock"))
 ''', user="root")
-    assert out == {"var_lib": "EACCES", "home": "EACCES", "shm": "ok", "run": "ok"}, out
+    # the read-only host (EROFS) or Landlock (EACCES): no socket file
+    assert out["var_lib"] in ("EACCES", "EROFS"), out
+    assert out["home"] in ("EACCES", "EROFS"), out
+    assert {k: out[k] for k in ("shm", "run")} == {"shm": "ok", "run": "ok"}, out
     assert all(os.listdir(d) == [] for d in dirs)
 
 
