@@ -469,8 +469,15 @@ static void judge_listen(struct call_ctx *c, struct verdict *v)
  * Return: 0 for a socket of another family (judge the address), 1 when
  * @v holds the answer or a helper answers (c->handed_off)
  */
+static void add_private_dirs(struct notifier *n, pid_t pid);
+
 static int judge_by_socket(struct call_ctx *c, struct verdict *v)
 {
+	/* the job's private directories, resolved in its init's view at
+	 * start; an unprivileged supervisor cannot look into the init (not
+	 * dumpable), so then in the view of the first caller */
+	if (!c->n->n_private_dev)
+		add_private_dirs(c->n, c->pid);
 	_cleanup_close_ int fd = fetch_socket(c);
 	struct unix_call uc = {
 		.listener = c->n->fd,
