@@ -26,7 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NBJAIL, PYTHON, nbjail, seccomp_denies
+from conftest import NBJAIL, PYTHON, needs_root, nbjail, seccomp_denies
+
+AS_NOBODY = needs_root("the job runs as nobody: only root maps another user into a job")
 
 RACE = str(Path(NBJAIL).parent / "tests" / "escape" / "escape-unix_race")
 NOBODY = 65534
@@ -203,6 +205,7 @@ def job(script, *extra, user="nobody"):
     return cp, json.loads(cp.stdout.strip().splitlines()[-1])
 
 
+@AS_NOBODY
 def test_allowed_sockets_work_and_show_the_jobs_credentials(nbj, world, host_dirs):
     dirs, listen = host_dirs
     stream = listen(dirs[2] / "s.sock")
@@ -245,6 +248,7 @@ step("uid", lambda: os.getuid())
     assert seccomp_denies(cp.stderr) == []
 
 
+@AS_NOBODY
 def test_full_backlog_nonblocking_eagain_blocking_waits(nbj, world, host_dirs):
     dirs, listen = host_dirs
     full = listen(dirs[2] / "full.sock", backlog=0, accept=False)
@@ -280,6 +284,7 @@ step("meanwhile", meanwhile)
     assert out["meanwhile"] == [True, ["EAGAIN", 1]], out
 
 
+@AS_NOBODY
 def test_refused_calls_get_eacces_and_a_deny_line(nbj, world, host_dirs):
     dirs, listen = host_dirs
     stream = listen(dirs[2] / "s.sock")
@@ -385,6 +390,7 @@ step("run", lambda: mknod("/run/n.sock"))
     assert all(os.listdir(d) == [] for d in dirs)
 
 
+@AS_NOBODY
 def test_busy_loop_of_unix_calls_is_never_failed_by_the_watchdog(nbj, world):
     # each call is answered at once, but one is always about to wait: the
     # job's init must not take that for a supervisor that stopped answering
