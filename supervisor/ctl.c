@@ -184,6 +184,8 @@ static void out_label_n(struct outbuf *o, const char *s, size_t max)
  */
 struct ctl_jobs {
 	struct job_stats *s[CTL_JOBS_MAX];
+	char id[CTL_JOBS_MAX][NBJ_JOB_ID_LEN + 1];	/* from the directory's
+							 * name, not the mapping */
 	size_t n;
 };
 
@@ -195,8 +197,10 @@ static void load_one(const char *id, void *data)
 
 	if (j->n >= CTL_JOBS_MAX)
 		return;
-	if (runtime_path(path, "%s/stats", id) == 0 && stats_open(path, false, &s) == 0)
-		j->s[j->n++] = s;
+	if (runtime_path(path, "%s/stats", id) < 0 || stats_open(path, false, &s) < 0)
+		return;
+	snprintf(j->id[j->n], sizeof(j->id[j->n]), "%s", id);
+	j->s[j->n++] = s;
 }
 
 static int jobs_load(struct ctl_jobs *j)
@@ -517,15 +521,19 @@ static int cmd_revoke(const struct ctl_jobs *j, const char *job,
 		struct job_stats *w;
 		uint32_t expected = 0;
 
-		if (job ? strcmp(s->job_id, job) : strcmp(s->tenant, tenant))
+		/* paths and pids from the job's directory and root's state
+		 * file only: the mapping is writable by the job's relay and
+		 * audit writer (issue 16: a forged job_id made root signal or
+		 * open what it named); the tenant compared is only a filter */
+		if (job ? strcmp(j->id[i], job) : strncmp(s->tenant, tenant, sizeof(s->tenant)))
 			continue;
-		if (runtime_path(path, "%.*s/stats", (int)sizeof(s->job_id), s->job_id) < 0 ||
+		if (runtime_path(path, "%s/stats", j->id[i]) < 0 ||
 		    stats_open(path, true, &w) < 0)
 			continue;
 		if (atomic_compare_exchange_strong(&w->revoked, &expected, 1))
 			atomic_store(&w->revoked_usec, now_usec());
 		stats_unmap(w);
-		signal_relay(s->job_id);
+		signal_relay(j->id[i]);
 		if (json) {
 			out(o, "%s", done ? "," : "");
 			out_json(o, s->job_id);

@@ -125,6 +125,7 @@ int tenant_attach(const char *tenant, const char *job_id,
 		close(a.fd);
 		return -ENOSPC;
 	}
+	snprintf(a.name, sizeof(a.name), "%s", tenant);
 	*ret = a;
 	return 0;
 }
@@ -148,7 +149,7 @@ void tenant_detach(struct tenant_attachment *a)
 		return;
 	if (a->slot >= 0)
 		slot_release(&a->state->slots[a->slot]);
-	snprintf(path, sizeof(path), "%s/%s", TENANT_DIR, a->state->tenant);
+	snprintf(path, sizeof(path), "%s/%s", TENANT_DIR, a->name);
 	if (flock(a->fd, LOCK_EX | LOCK_NB) == 0) {
 		(void)unlink(path);
 		(void)rmdir(TENANT_DIR); /* fails while other tenants are there */

@@ -17,6 +17,7 @@ struct tenant_attachment {
 	int fd;
 	struct tenant_state *state;
 	int slot;
+	char name[64];	/* ours: the mapping's copy is the relay's to write */
 };
 
 int tenant_attach(const char *tenant, const char *job_id,
