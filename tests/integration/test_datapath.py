@@ -121,7 +121,7 @@ def test_names_resolve_and_fetch_in_both_families(nbj, world):
 ROOT_TRIES = (
     'touch /etc/{name} 2>&1; echo "touch=$?"; '
     'cat /etc/shadow >/dev/null 2>&1; echo "shadow=$?"; '
-    'mknod /tmp/b b 8 0 2>&1; echo "mknod=$?"; '
+    'mknod /tmp/{name} b 8 0 2>&1; echo "mknod=$?"; '
     'echo "map=$(cat /proc/self/uid_map)"; echo "id=$(id -u)"'
 )
 
@@ -129,11 +129,20 @@ ROOT_TRIES = (
 def test_root_in_the_job_is_not_root_on_the_host(nbj, world):
     """--user root is uid 0 of the job's user namespace only, mapped to an
     unprivileged host uid (SUDO_UID or 65534): it cannot write the host's
-    /etc, read /etc/shadow or make a device node."""
+    /etc, read /etc/shadow or make a device node (8:0, /dev/sda's).
+    Before issue 15 it was the host's root: all three worked."""
     name = f"nbt-dp-root-{os.getpid()}"
-    assert not os.path.exists(f"/etc/{name}")
-    cp = nbjail("run", "--user", "root", "--", "sh", "-c", ROOT_TRIES.format(name=name))
+    made = [f"/etc/{name}", f"/tmp/{name}"]   # what a failure could leave on the host
+    assert not any(os.path.lexists(f) for f in made)
+    try:
+        cp = nbjail("run", "--user", "root", "--", "sh", "-c", ROOT_TRIES.format(name=name))
+        left = [f for f in made if os.path.lexists(f)]
+    finally:
+        for f in made:
+            if os.path.lexists(f):
+                os.unlink(f)
     assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    assert left == [], left
     lines = dict(ln.split("=", 1) for ln in cp.stdout.splitlines() if "=" in ln)
     assert lines["id"] == "0", cp.stdout
     assert lines["touch"] != "0" and not os.path.exists(f"/etc/{name}"), cp.stdout
