@@ -83,7 +83,15 @@ def test_sigkill_then_gc(spawn, world):
     def job_gone():
         problems = host_problems(world, marker=marker)
         return not any(s.startswith("processes") for s in problems)
-    assert wait_for(job_gone, timeout=5), host_problems(world, marker=marker)
+    try:
+        assert wait_for(job_gone, timeout=5), host_problems(world, marker=marker)
+    finally:
+        # whatever survived must not spoil the tests after this one
+        for pid, _cmd in processes(lambda pid, cmd: marker in cmd):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     assert_nothing_in_host_netns()
 
     # What only gc may remove: the state directory (and the control
