@@ -298,15 +298,66 @@ def seccomp_denies(stderr):
             if m]
 
 
+# The links of the host netns as the world built it: a job adds none (its
+# network namespace holds only lo, with no link to the host)
+HOST_BASE_LINKS = {"lo", "wan0"}
+
+
 def host_links():
-    """{ifname: [addr/prefix, ...]} of the nbh* links in the host netns."""
+    """{ifname: [addr/prefix, ...]} of the links in the host netns that the
+    world did not make (a job must never add one)."""
     cp = run(["ip", "-n", HOST_NS, "-j", "addr", "show"], check=True)
     links = {}
     for link in json.loads(cp.stdout or "[]"):
-        if link.get("ifname", "").startswith("nbh"):
+        if link.get("ifname", "") not in HOST_BASE_LINKS:
             links[link["ifname"]] = [f"{a['local']}/{a['prefixlen']}"
                                      for a in link.get("addr_info", [])]
     return links
+
+
+def job_dirs():
+    """ids of the job directories in the runtime directory"""
+    try:
+        entries = os.listdir(RUN_DIR)
+    except FileNotFoundError:
+        return set()
+    return {e for e in entries if re.fullmatch(r"[0-9a-f]{8}", e)
+            and os.path.isdir(os.path.join(RUN_DIR, e))}
+
+
+def job_netns_pid(marker, timeout=5.0):
+    """pid of a process of a running job whose command line holds marker
+    and whose network namespace is not the host's (for nsenter -n), or
+    None after timeout"""
+    host_ino = netns_inode(HOST_NS)
+    exe = os.path.realpath(NBJAIL)
+
+    def find():
+        for pid, _cmd in processes(lambda pid, cmd: marker in cmd):
+            try:
+                if os.readlink(f"/proc/{pid}/exe") == exe:
+                    continue
+            except OSError:
+                continue
+            ino = _proc_netns_ino(pid)
+            if ino is not None and ino != host_ino:
+                return pid
+        return None
+    return wait_for(find, timeout)
+
+
+def job_ruleset(pid):
+    """The nftables ruleset (nft -j list ruleset) of the network namespace
+    of pid: {(family, table): [chain names]}"""
+    cp = run(["nsenter", "-t", pid, "-n", "nft", "-j", "list", "ruleset"], check=True)
+    tables = {}
+    for o in json.loads(cp.stdout)["nftables"]:
+        if "table" in o:
+            tables.setdefault((o["table"]["family"], o["table"]["name"]), [])
+        elif "chain" in o:
+            tables.setdefault((o["chain"]["family"], o["chain"]["table"]), []).append(
+                o["chain"]["name"])
+    return tables
 
 
 def nft_tables(ns=HOST_NS):
@@ -383,17 +434,12 @@ def host_problems(world, marker=None):
     problems = []
     links = host_links()
     if links:
-        problems.append(f"nbh links left: {sorted(links)}")
+        problems.append(f"links added to the host netns: {sorted(links)}")
     if ("inet", "nbjail") in nft_tables():
-        problems.append(f"table inet nbjail left, chains {nft_chains()}")
+        problems.append(f"table inet nbjail in the host netns, chains {nft_chains()}")
     if os.path.isdir(RUN_DIR):
         for entry in sorted(os.listdir(RUN_DIR)):
-            if entry == "slots":
-                slots = sorted(f for f in os.listdir(os.path.join(RUN_DIR, "slots"))
-                               if not f.endswith(".dirty"))  # marks, not claims
-                if slots:
-                    problems.append(f"slot claims left in {RUN_DIR}/slots: {slots}")
-            elif entry not in ("lock", "ctl.lock") and not (
+            if entry not in ("lock", "ctl.lock") and not (
                     entry.startswith("seccomp-") and entry.endswith(".bpf")):  # the filter cache
                 problems.append(f"left in {RUN_DIR}: {entry}")
     procs = nbjail_processes(world, marker)
@@ -743,6 +789,22 @@ def nbj():
     if not os.access(NBJAIL, os.X_OK):
         pytest.fail(f"nbjail binary not found at {NBJAIL} (set NBJAIL or build it)")
     return NBJAIL
+
+
+@pytest.fixture
+def job_tmp():
+    """A directory a job may be given with --write: the job's user is not
+    root on the host (its uid 0 maps to SUDO_UID or 65534; in rootless mode
+    the test user), so pytest's tmp_path (below a 0700 directory) is out of
+    its reach.  Mode 1777 in /tmp; removed afterwards."""
+    import shutil
+    import tempfile
+    d = tempfile.mkdtemp(prefix="nbt-job-", dir="/tmp")
+    os.chmod(d, 0o1777)
+    try:
+        yield Path(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 class Spawner:

@@ -28,6 +28,10 @@ one result per step.  Every step is bounded in time.  Steps:
                                  line
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
   ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
+  ["tcp_listener", HOST]         "tcp" to the first port listening on HOST
+                                 (127.0.0.1 or ::1) in /proc/net/tcp(6): at
+                                 the start of a net job, the relay's; the
+                                 port is in "port" (no listener: "none")
 
 A result always has "outcome": for tcp "data", "refused", "reset",
 "eof", "timeout" or "error:ERRNO"; elapsed seconds are in "elapsed".
@@ -357,10 +361,36 @@ def step_gateway():
     return {"outcome": "none"}
 
 
+def listening_ports(host):
+    """TCP ports listening on host (an IPv4 or IPv6 loopback address)"""
+    v6 = ":" in host
+    want = socket.inet_pton(socket.AF_INET6 if v6 else socket.AF_INET, host)
+    ports = []
+    with open("/proc/net/tcp6" if v6 else "/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            addr_hex, port_hex = local.split(":")
+            # /proc/net/tcp prints each 32-bit word in host byte order
+            raw = bytes.fromhex(addr_hex)
+            if sys.byteorder == "little":
+                raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            addr = raw
+            if state == "0A" and addr == want:
+                ports.append(int(port_hex, 16))
+    return ports
+
+
+def step_tcp_listener(host):
+    ports = listening_ports(host)
+    if not ports:
+        return {"outcome": "none"}
+    return dict(step_tcp(host, ports[0]), port=ports[0])
+
+
 STEPS = {"tcp": step_tcp, "big": step_big, "udp": step_udp, "dns": step_dns,
          "ping": step_ping, "gateway": step_gateway, "resolve": step_resolve,
          "tls": step_tls, "dns_tcp": step_dns_tcp,
-         "tls_crafted": step_tls_crafted}
+         "tls_crafted": step_tls_crafted, "tcp_listener": step_tcp_listener}
 
 
 def main():

@@ -1,14 +1,17 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """tests/integration/test_cleanup.py - nothing is left behind, even after SIGKILL"""
+import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import (NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, nbjail_env, nft_tables, run, host_links, host_problems, nbjail, nft_chains, processes,
-                      read_line, wait_for, wait_host_clean)
+from conftest import (HOST_NS, NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, host_links, host_problems,
+                      job_dirs, job_netns_pid, job_ruleset, nbjail, nbjail_env, netns_inode,
+                      nft_tables, processes, read_line, run, wait_for, wait_host_clean)
 
 RUNS = 100
 
@@ -44,29 +47,59 @@ def test_failed_setup_leaves_nothing(nbj, world):
     assert wait_host_clean(world) == []
 
 
+def assert_nothing_in_host_netns(*namespaces):
+    """A job has no link to the host and no rules there: each netns keeps
+    only the links it was made with and holds no nbjail table."""
+    assert host_links() == {}, host_links()
+    for ns in (HOST_NS, *namespaces):
+        assert ("inet", "nbjail") not in nft_tables(ns), (ns, nft_tables(ns))
+    for ns in namespaces:
+        links = run(["ip", "-n", ns, "-j", "link", "show"], check=True).stdout
+        assert [link["ifname"] for link in json.loads(links)] == ["lo"], (ns, links)
+
+
 def test_sigkill_then_gc(spawn, world):
+    """SIGKILL of nbjail: the job's processes die with it (PDEATHSIG), it
+    never had anything in the host netns (no link, no nbjail table: its
+    filter lives in its own netns and goes with it), and the only thing
+    left, its state directory, is removed by nbjail gc."""
     marker = f"nbt-sigkill-{os.getpid()}"
+    before = job_dirs()
     p = spawn("run", "--profile", "net", "--", "/usr/bin/python3", "-c",
               "import sys, time; print('started', flush=True); time.sleep(30)", marker)
     assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
-    links = wait_for(host_links, timeout=5)
-    assert len(links) == 1, links
-    job_id = next(iter(links))[len("nbh"):]
-    assert len(job_id) == 8 and all(c in "0123456789abcdef" for c in job_id), job_id
-    assert f"job_{job_id}" in nft_chains()
-    assert os.path.isdir(os.path.join(RUN_DIR, job_id))
+    new = wait_for(lambda: job_dirs() - before, timeout=5)
+    assert len(new) == 1, new
+    (job_id,) = new
+    assert_nothing_in_host_netns()
+    pid = job_netns_pid(marker)
+    assert pid, "the job's workload was not found"
+    assert "redirect" in job_ruleset(pid).get(("inet", "nbjail"), []), job_ruleset(pid)
 
     os.kill(p.pid, signal.SIGKILL)
     assert p.wait(timeout=5) == -signal.SIGKILL
 
-    # The job, its relay and its netns (hence the veth) die with nbjail.
+    # The job and its relay die with nbjail; its netns (and ruleset) with them.
     def job_gone():
         problems = host_problems(world, marker=marker)
-        return not any(s.startswith(("processes", "nbh links")) for s in problems)
-    assert wait_for(job_gone, timeout=5), host_problems(world, marker=marker)
+        return not any(s.startswith("processes") for s in problems)
+    try:
+        assert wait_for(job_gone, timeout=5), host_problems(world, marker=marker)
+    finally:
+        # whatever survived must not spoil the tests after this one
+        for pid, _cmd in processes(lambda pid, cmd: marker in cmd):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert_nothing_in_host_netns()
 
-    # What only gc may remove: the state dir, the slot claim, the nft chain.
+    # What only gc may remove: the state directory (and the control
+    # socket, when the killed supervisor held it).
     leftovers = host_problems(world, marker=marker)
+    assert f"left in {RUN_DIR}: {job_id}" in leftovers, leftovers
+    assert set(leftovers) <= {f"left in {RUN_DIR}: {job_id}", f"left in {RUN_DIR}: ctl.sock"}, \
+        leftovers
     cp = nbjail("gc", timeout=30)
     assert cp.returncode == 0, (cp.returncode, cp.stdout, cp.stderr)
     assert job_id in cp.stdout + cp.stderr, (leftovers, cp.stdout, cp.stderr)
@@ -78,55 +111,74 @@ def test_sigkill_then_gc(spawn, world):
     assert job_id not in cp.stdout + cp.stderr
 
 
-def test_gc_leaves_running_jobs_alone(spawn, world, tmp_path):
-    go = tmp_path / "go"
+def test_gc_leaves_running_jobs_alone(spawn, world, job_tmp):
+    go = job_tmp / "go"
     step = '[["tcp", "198.51.100.10", 80]]'
-    p = spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--write", str(tmp_path),
+    before = job_dirs()
+    p = spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--write", str(job_tmp),
               "--", "sh", "-c",
               f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
               f"i=$((i+1)); done; exec {PYTHON} -I {PROBE} '{step}'")
-    assert read_line(p.stdout, 15) == "started\n"
-    links = wait_for(host_links, timeout=5)
-    assert len(links) == 1, links
-    job_id = next(iter(links))[len("nbh"):]
+    assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
+    (job_id,) = wait_for(lambda: job_dirs() - before, timeout=5)
+    pid = job_netns_pid(str(go))
+    assert pid, "the job's workload was not found"
     cp = nbjail("gc", timeout=30)
-    go.touch()
     assert cp.returncode == 0, (cp.stdout, cp.stderr)
     assert p.poll() is None, "gc killed a running job"
-    assert set(host_links()) == {f"nbh{job_id}"}
-    assert f"job_{job_id}" in nft_chains()
+    assert f"{job_id}: alive" in cp.stdout, (cp.stdout, cp.stderr)
+    # gc touched neither the job's state nor its ruleset, and it has
+    # nothing in the host netns for gc to touch
     assert os.path.isdir(os.path.join(RUN_DIR, job_id))
+    assert "redirect" in job_ruleset(pid).get(("inet", "nbjail"), []), job_ruleset(pid)
+    assert_nothing_in_host_netns()
+    go.touch()
     # The job's relay still works after gc.
     assert p.wait(timeout=20) == 0, p.stderr.read()
     assert '"body": "world 198.51.100.10:80\\n"' in p.stdout.read()
     assert wait_host_clean(world) == []
 
 
-def test_table_removed_while_another_netns_has_jobs(spawn, world, tmp_path):
-    """The last job out of a netns removes that netns's table, even while
-    jobs run in another netns on the same machine (same /run/nbjail)."""
+def test_jobs_in_two_netns_leave_no_table_or_link(spawn, world, job_tmp):
+    """Jobs started from two network namespaces of one machine (same
+    /run/nbjail) add no link and no nbjail table to either, at any time:
+    the ruleset and the addresses live in each job's own netns.  (Before
+    issue 15 each netns had a shared table that the last job out removed.)"""
     other = f"nbt-host2-{TAG}"
-    go = tmp_path / "go"
+    go = job_tmp / "go"
+    wait_go = (f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
+               "i=$((i+1)); done")
     run(["ip", "netns", "add", other], check=True)
+    q = None
     try:
         run(["ip", "-n", other, "link", "set", "lo", "up"], check=True)
-        p = spawn("run", "--profile", "net", "--write", str(tmp_path), "--", "sh", "-c",
-                  f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
-                  "i=$((i+1)); done")
-        assert read_line(p.stdout, 15) == "started\n"
+        assert_nothing_in_host_netns(other)
+        p = spawn("run", "--profile", "net", "--write", str(job_tmp), "--", "sh", "-c", wait_go)
+        assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
+        q = subprocess.Popen(["ip", "netns", "exec", other, NBJAIL, "run", "--profile", "net",
+                              "--write", str(job_tmp), "--", "sh", "-c", wait_go],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=nbjail_env())
+        assert read_line(q.stdout, 15) == "started\n", q.stderr.read() if q.poll() is not None else ""
+        assert len(job_dirs()) == 2, job_dirs()
+        for _ in range(5):       # while both run
+            assert_nothing_in_host_netns(other)
+            time.sleep(0.1)
         cp = run([NBJAIL, "run", "--profile", "net", "--", "true"], ns=other, env=nbjail_env())
         assert cp.returncode == 0, cp.stderr
-        left = wait_for(lambda: ("inet", "nbjail") not in nft_tables(other), timeout=3)
+        assert_nothing_in_host_netns(other)
         go.touch()
         assert p.wait(timeout=20) == 0, p.stderr.read()
-        assert left, f"table inet nbjail left in {other}: {nft_tables(other)}"
+        assert q.wait(timeout=20) == 0, q.stderr.read()
+        assert_nothing_in_host_netns(other)
         # the cleanup child of the last job may still be finishing
-        def run_dir_left():
-            return [d for d in os.listdir(RUN_DIR) if d not in ("lock", "ctl.lock", "slots")
-                    and not d.endswith(".bpf")]
-        assert wait_for(lambda: run_dir_left() == [], timeout=2), run_dir_left()
+        assert wait_for(lambda: job_dirs() == set(), timeout=2), job_dirs()
     finally:
         go.touch()
+        if q is not None:
+            if q.poll() is None:
+                q.kill()
+            q.communicate(timeout=10)
         run(["ip", "netns", "del", other])
     assert wait_host_clean(world) == []
 
@@ -146,7 +198,7 @@ def _cleanup_children(marker):
 
 def test_async_teardown_vanishes(nbj, world):
     """nbjail run exits once the status is known; its cleanup child
-    removes the rest (veth, chain, state, table) within 2 s of that."""
+    removes the rest (its state) within 2 s of that."""
     marker = f"nbt-async-{os.getpid()}"
     for code in (0, 3):
         cp = nbjail("run", "--profile", "net", "--", "sh", "-c", f"exit {code}", marker)
@@ -156,46 +208,64 @@ def test_async_teardown_vanishes(nbj, world):
         assert _cleanup_children(marker) == []
 
 
-def test_gc_after_cleanup_child_killed(spawn, world, tmp_path):
-    """SIGKILL of the cleanup child in the middle: the job's locks go with
-    it and nbjail gc removes the veth, chain and state it left."""
+def _keeper(supervisor_pid):
+    """pid of the job's keeper (the cleanup child to be): the supervisor's
+    child that runs nbjail in the host netns and has a child of its own
+    (the audit writer); the reaper is in the job's netns, the relay has
+    no child."""
+    exe = os.path.realpath(NBJAIL)
+    host_ino = netns_inode(HOST_NS)
+
+    def children(pid):
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [int(c) for c in f.read().split()]
+        except OSError:
+            return []
+    for pid in children(supervisor_pid):
+        try:
+            if os.readlink(f"/proc/{pid}/exe") != exe:
+                continue
+        except OSError:
+            continue
+        if os.stat(f"/proc/{pid}/ns/net").st_ino == host_ino and children(pid):
+            return pid
+    return None
+
+
+def test_gc_after_cleanup_child_killed(spawn, world, job_tmp):
+    """SIGKILL of the cleanup child before it is done: the job's lock goes
+    with it and nbjail gc removes the state it left.  (It is held stopped
+    through the handover, so it cannot finish first; with no veth or
+    host chain any more, the state directory is all a job leaves.)"""
     marker = f"nbt-cleanupkill-{os.getpid()}"
-    go = tmp_path / "go"
-    p = spawn("run", "--profile", "net", "--write", str(tmp_path), "--", "sh", "-c",
+    go = job_tmp / "go"
+    before = job_dirs()
+    p = spawn("run", "--profile", "net", "--write", str(job_tmp), "--", "sh", "-c",
               f"echo started; i=0; while [ ! -e {go} ] && [ $i -lt 300 ]; do sleep 0.1; "
               "i=$((i+1)); done", marker)
     assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
-    links = wait_for(host_links, timeout=5)
-    assert len(links) == 1, links
-    job_id = next(iter(links))[len("nbh"):]
-    exe = os.path.realpath(NBJAIL)
-
-    def workload():
-        for pid, _ in processes(lambda pid, cmd: marker in cmd):
-            try:
-                if os.readlink(f"/proc/{pid}/exe") != exe:
-                    return pid
-            except OSError:
-                pass
-        return None
-    pid = wait_for(workload, timeout=5)
-    assert pid, "the job's workload was not found"
-    # holding the job's netns keeps its veth: the cleanup child waits for it
-    held = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    (job_id,) = wait_for(lambda: job_dirs() - before, timeout=5)
+    keeper = wait_for(lambda: _keeper(p.pid), timeout=5)
+    assert keeper, "the job's keeper was not found"
+    os.kill(keeper, signal.SIGSTOP)
     try:
         go.touch()
         assert p.wait(timeout=20) == 0, p.stderr.read()
-        children = wait_for(lambda: _cleanup_children(marker), timeout=1, interval=0.01)
-        assert len(children) == 1, children
-        os.kill(children[0], signal.SIGKILL)
-        assert wait_for(lambda: _cleanup_children(marker) == [], timeout=2)
-        assert f"nbh{job_id}" in host_links()
-        assert f"job_{job_id}" in nft_chains()
-        assert os.path.isdir(os.path.join(RUN_DIR, job_id))
+        with open(f"/proc/{keeper}/comm") as f:
+            assert f.read().strip() in ("nbjail", "nbjail-cleanup")
+        # stopped, the keeper holds the job's lock: gc leaves the job alone
         cp = nbjail("gc", timeout=30)
         assert cp.returncode == 0, (cp.returncode, cp.stdout, cp.stderr)
-        assert job_id in cp.stdout + cp.stderr, (cp.stdout, cp.stderr)
-        assert host_problems(world, marker=marker) == []
+        assert f"{job_id}: alive" in cp.stdout, (cp.stdout, cp.stderr)
+        assert os.path.isdir(os.path.join(RUN_DIR, job_id))
     finally:
-        os.close(held)
+        os.kill(keeper, signal.SIGKILL)
+    assert wait_for(lambda: not os.path.exists(f"/proc/{keeper}/ns"), timeout=2)
+    assert os.path.isdir(os.path.join(RUN_DIR, job_id))
+    assert_nothing_in_host_netns()
+    cp = nbjail("gc", timeout=30)
+    assert cp.returncode == 0, (cp.returncode, cp.stdout, cp.stderr)
+    assert f"{job_id}: removed" in cp.stdout, (cp.stdout, cp.stderr)
+    assert host_problems(world, marker=marker) == []
     assert wait_host_clean(world, marker=marker) == []
