@@ -450,6 +450,10 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 			strerror(-err));
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	}
+	/* a change of credentials clears the parent-death signal: set it
+	 * again (a supervisor that died in between is seen at the next
+	 * message: EOF, and we exit) */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	/* nothing of the job may read our memory or take our fds; not
 	 * before MAPPED: an unprivileged supervisor writes our maps, which
 	 * needs us dumpable */
