@@ -25,8 +25,8 @@ Theory of operation:
   if any detector or counter saw anything during it (or before it, during
   a module fixture), then clears the record.
 
-  /run/nbjail is shared by every nbjail on the machine (its global lock
-  decides who deletes the nft table), so the session moves into a private
+  /run/nbjail is shared by every nbjail on the machine (gc cleans every
+  job directory whose lock is free), so the session moves into a private
   mount namespace with a tmpfs on /run/nbjail: the world is then a whole
   machine of its own and cleanup assertions are exact.  Set
   NBT_SHARED_RUN=1 to test against the real /run/nbjail instead.
@@ -430,7 +430,8 @@ def nbjail_processes(world, marker=None):
 
 
 def host_problems(world, marker=None):
-    """Everything a finished job must not leave behind, as strings."""
+    """Everything a finished job must not leave behind, as strings (a link
+    or an nbjail table in the host netns it must not make at all)."""
     problems = []
     links = host_links()
     if links:

@@ -27,7 +27,9 @@ one result per step.  Every step is bounded in time.  Steps:
                                  hello naming SNI); then the server's first
                                  line
   ["ping", HOST]                 ICMP(v6) echo: ping socket, then raw socket
-  ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf
+  ["gateway"]                    the IPv4 nameserver in /etc/resolv.conf (not
+                                 local: the job's ruleset sends its DNS to
+                                 the relay's stub)
   ["tcp_listener", HOST]         "tcp" to the first port listening on HOST
                                  (127.0.0.1 or ::1) in /proc/net/tcp(6): at
                                  the start of a net job, the relay's; the
@@ -280,8 +282,7 @@ def step_dns(server, port, name, qtype=1):
     qid = int.from_bytes(os.urandom(2), "big")
     t0 = time.monotonic()
     try:
-        # like a real stub resolver: one retry (the first packet of a new
-        # job may wait for neighbour resolution on its fresh veth)
+        # like a real stub resolver: one retry
         for attempt in (0, 1):
             s.settimeout(2.0)
             s.sendto(dns_query(name, qid, qtype), (server, port))

@@ -19,10 +19,11 @@ import json
 import os
 import signal
 
-from conftest import (HOST_NS, PYTHON, deny_lines, job_netns_pid, job_ruleset, nbjail,
+from conftest import (HOST_NS, PYTHON, ROOTLESS, deny_lines, job_netns_pid, job_ruleset, nbjail,
                       nft_tables, probe, read_line, run, wait_host_clean)
 
-JOB4, JOB6 = "10.231.0.2", "fd6e:626a:6169::2"
+if ROOTLESS:
+    from conftest import ROOTLESS_UID
 
 
 def host_link_table():
@@ -150,7 +151,9 @@ def test_root_in_the_job_is_not_root_on_the_host(nbj, world):
     assert lines["mknod"] != "0" and "Operation not permitted" in cp.stdout, cp.stdout
     inside, outside, count = lines["map"].split()
     assert inside == "0" and outside != "0", lines["map"]
-    expected = os.environ.get("SUDO_UID", "65534")
+    # nbjail runs without SUDO_* (nbjail_env()): root's job maps to 65534;
+    # a rootless nbjail's, to its caller
+    expected = str(ROOTLESS_UID) if ROOTLESS else "65534"
     assert outside == expected and count == "1", lines["map"]
 
 

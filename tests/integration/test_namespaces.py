@@ -131,7 +131,7 @@ def test_run_is_private_tmpfs(nbj, world):
     run_ls, run_nbjail, fstypes, shm_ls, rest = out.split("---\n")
     # /run is the job's own tmpfs.  The only thing nbjail may put there is
     # the source of its bind-mounted /etc files; the host's /run/nbjail
-    # (lock, slots, job state) must not be visible.
+    # (locks, job state) must not be visible.
     assert run_ls in ("", "nbjail\n"), run_ls
     assert set(run_nbjail.split()) <= {"hosts", "resolv.conf", "nsswitch.conf"}, run_nbjail
     assert fstypes.split() == ["tmpfs", "tmpfs"]

@@ -14,7 +14,7 @@ import time
 import pytest
 
 import world as worldmod
-from conftest import (HOST_NS, PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies, sh)
+from conftest import HOST_NS, PYTHON, deny_lines, nbjail, probe, read_line, seccomp_denies
 
 ALLOW_ONE = ["198.51.100.10:80"]
 FLOOR_PRIVATE = {"floor:private"}

@@ -103,11 +103,11 @@ class HostUnixListener:
 
 
 @pytest.fixture
-def host_unix(tmp_path):
+def host_unix(job_tmp):
     made = []
 
     def make(name, kind=socket.SOCK_STREAM):
-        lst = HostUnixListener(tmp_path / name, kind)
+        lst = HostUnixListener(job_tmp / name, kind)
         made.append(lst)
         return lst
     yield make
@@ -193,7 +193,7 @@ step("lo", lambda: serve("127.0.0.1"))
     assert {d[5] for d in seccomp_denies(cp.stderr)} == {"bind-foreign-address"}
 
 
-def test_unix_pathname_sockets(nbj, world, host_unix, tmp_path):
+def test_unix_pathname_sockets(nbj, world, host_unix, job_tmp):
     stream = host_unix("host.sock")
     dgram = host_unix("host.dgram", socket.SOCK_DGRAM)
     script = f'''
@@ -201,9 +201,9 @@ step("host", lambda: unix({stream.path!r}))
 step("host_dgram", lambda: unix({dgram.path!r}, socket.SOCK_DGRAM))
 os.symlink({stream.path!r}, "/run/link.sock")
 step("via_symlink", lambda: unix("/run/link.sock"))
-os.chdir({str(tmp_path)!r})
+os.chdir({str(job_tmp)!r})
 step("relative", lambda: unix("host.sock"))
-step("bind_host_tmp", lambda: unix_bind({str(tmp_path / "job.sock")!r}))
+step("bind_host_tmp", lambda: unix_bind({str(job_tmp / "job.sock")!r}))
 step("bind_run", lambda: unix_bind("/run/job.sock"))
 step("bind_shm", lambda: unix_bind("/dev/shm/job.sock"))
 step("missing", lambda: unix("/run/nothing.sock"))
@@ -212,13 +212,13 @@ step("own", lambda: unix("/run/own.sock"))
 step("abstract", lambda: unix("\\0nbjail-test-abstract"))
 '''
     # the job sees its /tmp only through --write: the notifier is the layer here
-    cp, out = job(script, "--write", str(tmp_path))
+    cp, out = job(script, "--write", str(job_tmp))
     assert out == {"host": "EACCES", "host_dgram": "EACCES", "via_symlink": "EACCES",
                    "relative": "EACCES", "bind_host_tmp": "EACCES", "bind_run": "ok",
                    "bind_shm": "ok", "missing": "ENOENT", "own": "ok",
                    "abstract": "ECONNREFUSED"}, out
     assert stream.seen == 0 and dgram.seen == 0
-    assert not (tmp_path / "job.sock").exists()
+    assert not (job_tmp / "job.sock").exists()
     denies = seccomp_denies(cp.stderr)
     assert {d[5] for d in denies} == {"unix-path"}, cp.stderr
     assert (("connect", stream.path) in [(d[1], d[2]) for d in denies]), cp.stderr
@@ -226,18 +226,18 @@ step("abstract", lambda: unix("\\0nbjail-test-abstract"))
     # unix_allow names the inode: the socket itself, or a symlink to it
     cp, out = job(script.replace(
         'step("bind_host_tmp"', 'pass  # step("bind_host_tmp"'), "--unix-allow", stream.path,
-        "--write", str(tmp_path))
+        "--write", str(job_tmp))
     assert out["host"] == "ok" and out["via_symlink"] == "ok" and out["relative"] == "ok", out
     assert out["host_dgram"] == "EACCES", out
     assert stream.seen == 3
 
 
-def test_unix_allow_from_policy_file(nbj, world, host_unix, tmp_path):
+def test_unix_allow_from_policy_file(nbj, world, host_unix, job_tmp):
     stream = host_unix("pol.sock")
-    pol = tmp_path / "policy.yaml"
+    pol = job_tmp / "policy.yaml"
     pol.write_text(f"allow: ['198.51.100.10:80']\nunix_allow:\n  - {stream.path}\n")
     cp, out = job(f'step("host", lambda: unix({stream.path!r}))\n', "--policy", str(pol),
-                  "--write", str(tmp_path))
+                  "--write", str(job_tmp))
     assert out == {"host": "ok"}, (out, cp.stderr)
     assert stream.seen == 1
 
@@ -273,9 +273,9 @@ step("child", lambda: None if os.waitpid(pid, 0)[1] == 0 else "escaped")
     assert len(seccomp_denies(cp.stderr)) == 9
 
 
-def _start_waiting_job(spawn, tmp_path, target):
+def _start_waiting_job(spawn, job_tmp, target):
     """A job that prints ready, waits for a file, then connects to target."""
-    go = tmp_path / "go"
+    go = job_tmp / "go"
     script = (f"import os, socket, sys, time\nprint('ready', flush=True)\n"
               f"for _ in range(400):\n    if os.path.exists({str(go)!r}): break\n"
               f"    time.sleep(0.025)\n"
@@ -283,16 +283,16 @@ def _start_waiting_job(spawn, tmp_path, target):
               f"try:\n    s.connect({target!r}); r = 'ok'\n"
               f"except OSError as e:\n    r = type(e).__name__\n"
               f"print(r, round(time.monotonic() - t, 2), flush=True)\n")
-    p = spawn("run", "--allow", "198.51.100.10:80", "--write", str(tmp_path), "--", PYTHON,
+    p = spawn("run", "--allow", "198.51.100.10:80", "--write", str(job_tmp), "--", PYTHON,
               "-I", "-c", script)
     assert read_line(p.stdout, 15) == "ready\n"
     return p, go
 
 
-def test_stopped_supervisor_fails_the_calls(nbj, world, spawn, tmp_path):
+def test_stopped_supervisor_fails_the_calls(nbj, world, spawn, job_tmp):
     # While nbjail is stopped, a connect() waits at most the watchdog's
     # second, then fails: it never reaches the network unjudged.
-    p, go = _start_waiting_job(spawn, tmp_path, ("198.51.100.10", 80))
+    p, go = _start_waiting_job(spawn, job_tmp, ("198.51.100.10", 80))
     os.kill(p.pid, signal.SIGSTOP)  # ip netns exec execs nbjail: same pid
     try:
         go.touch()
@@ -314,10 +314,10 @@ def test_slow_supervisor_does_not_stall_a_healthy_job(nbj, world):
     assert "did not answer" not in cp.stderr
 
 
-def test_killed_supervisor_leaves_no_network(nbj, world, spawn, tmp_path):
+def test_killed_supervisor_leaves_no_network(nbj, world, spawn, job_tmp):
     # A call waiting on a supervisor that is killed never passes: the job
     # dies with its supervisor and nothing reaches the target.
-    p, go = _start_waiting_job(spawn, tmp_path, ("198.51.100.10", 80))
+    p, go = _start_waiting_job(spawn, job_tmp, ("198.51.100.10", 80))
     os.kill(p.pid, signal.SIGSTOP)
     go.touch()
     time.sleep(0.5)
