@@ -56,9 +56,9 @@
  * it for full enforcement, its prerequisite, its trial.  The exit status
  * is 0 only when every required check passed, 1 otherwise, 2 on bad usage.
  *
- * The netlink and nftables calls are written out here rather than taken
- * from netns/: those are shaped for a job's set-up (and being rewritten),
- * doctor needs only their first few steps.
+ * The network and nftables trials call the very functions a job's init
+ * calls (netns/link.c link_job_configure(), netns/nft.c
+ * nft_job_install()), in a user and network namespace of the trial's own.
  */
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -95,22 +95,14 @@
 #include <net/if.h>
 #include <netinet/in.h>
 
-#include <libmnl/libmnl.h>
-#include <libnftnl/batch.h>
-#include <libnftnl/chain.h>
-#include <libnftnl/common.h>
-#include <libnftnl/expr.h>
-#include <libnftnl/rule.h>
-#include <libnftnl/table.h>
 #include <netlink/netlink.h>
-#include <netlink/route/addr.h>
-#include <netlink/route/link.h>
-#include <netlink/route/route.h>
 #include <seccomp.h>
 
 #include "common/json.h"
 #include "common/util.h"
 #include "nbjail/nbjail.h"
+#include "netns/link.h"
+#include "netns/nft.h"
 #include "supervisor/doctor.h"
 
 #define TRIAL_TIMEOUT_S 2
@@ -118,7 +110,6 @@
 #define DOCTOR_JSON_VERSION 1
 #define ADDFD_TARGET_FD 100
 #define ADDFD_TOKEN 42
-#define NFT_TRIAL_TABLE "nbjail_doctor"
 #define NFT_TRIAL_PORT 7777
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define ROOT_STATE_DIR "/run/nbjail"
@@ -540,102 +531,6 @@ out:
 
 /* ---------------------------------------------------------------- netns */
 
-static void nl_sock_freep(struct nl_sock **sk)
-{
-	if (*sk)
-		nl_socket_free(*sk);
-}
-
-static void rtnl_link_putp(struct rtnl_link **l)
-{
-	if (*l)
-		rtnl_link_put(*l);
-}
-
-static void rtnl_addr_putp(struct rtnl_addr **a)
-{
-	if (*a)
-		rtnl_addr_put(*a);
-}
-
-static void rtnl_route_putp(struct rtnl_route **rt)
-{
-	if (*rt)
-		rtnl_route_put(*rt);
-}
-
-static void nl_addr_putp(struct nl_addr **a)
-{
-	if (*a)
-		nl_addr_put(*a);
-}
-
-/* ip link set lo up */
-static int lo_up(struct nl_sock *sk, int ifindex)
-{
-	_cleanup_(rtnl_link_putp) struct rtnl_link *orig = rtnl_link_alloc();
-	_cleanup_(rtnl_link_putp) struct rtnl_link *change = rtnl_link_alloc();
-
-	if (!orig || !change)
-		return -NLE_NOMEM;
-	rtnl_link_set_ifindex(orig, ifindex);
-	rtnl_link_set_flags(change, IFF_UP);
-	return rtnl_link_change(sk, orig, change, 0);
-}
-
-/* ip addr add ADDR/32 dev lo  (or /128 nodad) */
-static int lo_addr(struct nl_sock *sk, int ifindex, int family, const void *addr)
-{
-	_cleanup_(rtnl_addr_putp) struct rtnl_addr *a = rtnl_addr_alloc();
-	_cleanup_(nl_addr_putp) struct nl_addr *local =
-		nl_addr_build(family, addr, family == AF_INET ? 4 : 16);
-	int err;
-
-	if (!a || !local)
-		return -NLE_NOMEM;
-	nl_addr_set_prefixlen(local, family == AF_INET ? 32 : 128);
-	rtnl_addr_set_ifindex(a, ifindex);
-	err = rtnl_addr_set_local(a, local);
-	if (err < 0)
-		return err;
-	if (family == AF_INET6)
-		rtnl_addr_set_flags(a, IFA_F_NODAD);
-	return rtnl_addr_add(sk, a, 0);
-}
-
-/* ip route add default dev lo src SRC  /  ip -6 route add default dev lo */
-static int lo_default_route(struct nl_sock *sk, int ifindex, int family, const void *src)
-{
-	_cleanup_(rtnl_route_putp) struct rtnl_route *rt = rtnl_route_alloc();
-	_cleanup_(nl_addr_putp) struct nl_addr *dst = NULL;
-	_cleanup_(nl_addr_putp) struct nl_addr *pref = NULL;
-	struct in6_addr any = IN6ADDR_ANY_INIT;
-	size_t len = family == AF_INET ? 4 : 16;
-	struct rtnl_nexthop *nh;
-
-	dst = nl_addr_build(family, &any, len);
-	pref = src ? nl_addr_build(family, src, len) : NULL;
-	nh = rtnl_route_nh_alloc();
-	if (!rt || !dst || !nh || (src && !pref)) {
-		if (nh)
-			rtnl_route_nh_free(nh);
-		return -NLE_NOMEM;
-	}
-	nl_addr_set_prefixlen(dst, 0);
-	rtnl_route_set_family(rt, (uint8_t)family);
-	rtnl_route_set_dst(rt, dst);
-	rtnl_route_set_scope(rt, family == AF_INET ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
-	if (pref)
-		rtnl_route_set_pref_src(rt, pref);
-	rtnl_route_nh_set_ifindex(nh, ifindex);
-	rtnl_route_add_nexthop(rt, nh); /* rt owns nh now */
-	return rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_EXCL);
-}
-
-/*
- * The source address the kernel picks for a UDP "connection" to @dst
- * (connect() on UDP sends nothing).  Return 0 or -errno.
- */
 static int source_for(int family, const void *dst, void *ret_src)
 {
 	struct sockaddr_storage ss = { 0 }, got = { 0 };
@@ -668,62 +563,39 @@ static int source_for(int family, const void *dst, void *ret_src)
 	return 0;
 }
 
+/*
+ * The job's network, made by the very code nbjail run uses
+ * (link_job_configure()), in a user-owned netns; then whether the
+ * default routes via lo give the job address as a source
+ */
 static void trial_netns(struct check_result *r)
 {
-	_cleanup_(nl_sock_freep) struct nl_sock *sk = NULL;
-	struct in_addr job4, far4, src4;
-	struct in6_addr job6, far6, src6;
-	const char *step;
-	int ifindex, err;
+	struct in_addr far4, src4;
+	struct in6_addr far6, src6;
+	struct job_net net;
+	int err;
 
 	if (!enter_userns(r, true))
 		return;
-	(void)inet_pton(AF_INET, "192.0.2.100", &job4);
+	job_net_default(&net);
 	(void)inet_pton(AF_INET, "203.0.113.1", &far4);
-	(void)inet_pton(AF_INET6, "2001:db8::100", &job6);
 	(void)inet_pton(AF_INET6, "2001:db8:ffff::1", &far6);
-	ifindex = (int)if_nametoindex("lo");
-	sk = nl_socket_alloc();
-	if (!ifindex || !sk) {
-		fail(r, "", "no lo in the new network namespace");
-		return;
-	}
-	step = "connect a NETLINK_ROUTE socket";
-	err = nl_connect(sk, NETLINK_ROUTE);
-	if (!err) {
-		step = "ip link set lo up";
-		err = lo_up(sk, ifindex);
-	}
-	if (!err) {
-		step = "ip addr add 192.0.2.100/32 dev lo";
-		err = lo_addr(sk, ifindex, AF_INET, &job4);
-	}
-	if (!err) {
-		step = "ip route add default dev lo src 192.0.2.100";
-		err = lo_default_route(sk, ifindex, AF_INET, &job4);
-	}
-	if (!err) {
-		step = "ip addr add 2001:db8::100/128 dev lo nodad";
-		err = lo_addr(sk, ifindex, AF_INET6, &job6);
-	}
-	if (!err) {
-		step = "ip -6 route add default dev lo";
-		err = lo_default_route(sk, ifindex, AF_INET6, NULL);
-	}
+	err = link_job_configure(&net);
 	if (err < 0) {
-		fail(r, err == -NLE_AF_NOSUPPORT || err == -NLE_OPNOTSUPP ?
+		fail(r, err == -EAFNOSUPPORT || err == -EOPNOTSUPP ?
 			"boot without ipv6.disable=1 (nbjail gives every job both families)" : "",
-		     "%s in a user-owned network namespace: %s", step, nl_geterror(err));
+		     "lo up, " JOB_ADDR4 "/32 and " JOB_ADDR6 "/128 on lo, default routes via "
+		     "lo, in a user-owned network namespace: %s", strerror(-err));
 		return;
 	}
 	err = source_for(AF_INET, &far4, &src4);
-	if (err < 0 || src4.s_addr != job4.s_addr) {
+	if (err < 0 || src4.s_addr != net.job4.s_addr) {
 		fail(r, "", "with a default route via lo, IPv4 does not use the job address as "
 			    "source (%s)", err < 0 ? strerror(-err) : "another address");
 		return;
 	}
 	err = source_for(AF_INET6, &far6, &src6);
-	if (err < 0 || memcmp(&src6, &job6, sizeof(job6))) {
+	if (err < 0 || memcmp(&src6, &net.job6, sizeof(net.job6))) {
 		fail(r, "", "with a default route via lo, IPv6 does not use the job address as "
 			    "source (%s)", err < 0 ? strerror(-err) : "another address");
 		return;
@@ -734,221 +606,26 @@ static void trial_netns(struct check_result *r)
 
 /* ---------------------------------------------------------------- nftables */
 
-/**
- * struct nft_trial - one batch being built (see netns/nft.c for the model)
- * @b:		libnftnl batch
- * @seq:	next sequence number
- * @n_acks:	messages that will be acked
- * @oom:	an allocation failed
+/*
+ * The job's whole ruleset, installed by the very code nbjail run uses
+ * (nft_job_install(): guard, nat output redirect, counted drop, and the
+ * selection SNAT) in a user-owned netns, which takes it along when the
+ * trial's child exits
  */
-struct nft_trial {
-	struct nftnl_batch *b;
-	uint32_t seq;
-	unsigned n_acks;
-	bool oom;
-};
-
-static struct nlmsghdr *nft_msg(struct nft_trial *t, uint16_t type, uint16_t flags)
-{
-	t->n_acks++;
-	return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(t->b), type, NFPROTO_INET,
-				     flags | NLM_F_ACK, t->seq++);
-}
-
-/* add table inet nbjail_doctor  /  delete table inet nbjail_doctor */
-static void nft_table(struct nft_trial *t, uint16_t type)
-{
-	struct nftnl_table *tb = nftnl_table_alloc();
-
-	if (!tb) {
-		t->oom = true;
-		return;
-	}
-	nftnl_table_set_u32(tb, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-	nftnl_table_set_str(tb, NFTNL_TABLE_NAME, NFT_TRIAL_TABLE);
-	nftnl_table_nlmsg_build_payload(nft_msg(t, type, type == NFT_MSG_NEWTABLE ?
-						NLM_F_CREATE : 0), tb);
-	nftnl_table_free(tb);
-	nftnl_batch_update(t->b);
-}
-
-/* chain out { type nat hook output priority -100; policy accept; } */
-static void nft_nat_output_chain(struct nft_trial *t)
-{
-	struct nftnl_chain *c = nftnl_chain_alloc();
-
-	if (!c) {
-		t->oom = true;
-		return;
-	}
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TRIAL_TABLE);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "out");
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "nat");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_OUT);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, -100);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	nftnl_chain_nlmsg_build_payload(nft_msg(t, NFT_MSG_NEWCHAIN, NLM_F_CREATE), c);
-	nftnl_chain_free(c);
-	nftnl_batch_update(t->b);
-}
-
-static void rule_expr(struct nft_trial *t, struct nftnl_rule *rule, struct nftnl_expr *e)
-{
-	if (e)
-		nftnl_rule_add_expr(rule, e);
-	else
-		t->oom = true;
-}
-
-/* meta l4proto tcp redirect to :7777 */
-static void nft_redirect_rule(struct nft_trial *t)
-{
-	struct nftnl_rule *rule = nftnl_rule_alloc();
-	struct nftnl_expr *e;
-	uint8_t tcp = IPPROTO_TCP;
-	uint16_t port = htons(NFT_TRIAL_PORT);
-
-	if (!rule) {
-		t->oom = true;
-		return;
-	}
-	nftnl_rule_set_u32(rule, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_set_str(rule, NFTNL_RULE_TABLE, NFT_TRIAL_TABLE);
-	nftnl_rule_set_str(rule, NFTNL_RULE_CHAIN, "out");
-	e = nftnl_expr_alloc("meta");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	}
-	rule_expr(t, rule, e);
-	e = nftnl_expr_alloc("cmp");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &tcp, sizeof(tcp));
-	}
-	rule_expr(t, rule, e);
-	e = nftnl_expr_alloc("immediate");
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-		nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &port, sizeof(port));
-	}
-	rule_expr(t, rule, e);
-	e = nftnl_expr_alloc("redir");
-	if (e)
-		nftnl_expr_set_u32(e, NFTNL_EXPR_REDIR_REG_PROTO_MIN, NFT_REG_1);
-	rule_expr(t, rule, e);
-	if (!t->oom)
-		nftnl_rule_nlmsg_build_payload(nft_msg(t, NFT_MSG_NEWRULE,
-						       NLM_F_APPEND | NLM_F_CREATE), rule);
-	nftnl_rule_free(rule);
-	nftnl_batch_update(t->b);
-}
-
-static int ack_cb(const struct nlmsghdr *nlh, void *data)
-{
-	(void)nlh;
-	(void)data;
-	return MNL_CB_OK;
-}
-
-/* Send one batch (@add: the table with its rule; else its deletion). */
-static int nft_trial_batch(bool add)
-{
-	struct nft_trial t = { .seq = (uint32_t)time(NULL) };
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = NULL;
-	unsigned portid, acked = 0;
-	int err = 0;
-
-	t.b = nftnl_batch_alloc(MNL_SOCKET_BUFFER_SIZE * 2, MNL_SOCKET_BUFFER_SIZE);
-	if (!t.b)
-		return -ENOMEM;
-	nftnl_batch_begin(nftnl_batch_buffer(t.b), t.seq++);
-	nftnl_batch_update(t.b);
-	if (add) {
-		nft_table(&t, NFT_MSG_NEWTABLE);
-		nft_nat_output_chain(&t);
-		nft_redirect_rule(&t);
-	} else {
-		nft_table(&t, NFT_MSG_DELTABLE);
-	}
-	nftnl_batch_end(nftnl_batch_buffer(t.b), t.seq++);
-	nftnl_batch_update(t.b);
-	if (t.oom) {
-		err = -ENOMEM;
-		goto out;
-	}
-	nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		err = negative_errno();
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	{
-		struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-		int iovlen = nftnl_batch_iovec_len(t.b);
-		struct iovec iov[iovlen];
-		struct msghdr msg = {
-			.msg_name = &kernel,
-			.msg_namelen = sizeof(kernel),
-			.msg_iov = iov,
-			.msg_iovlen = (size_t)iovlen,
-		};
-
-		nftnl_batch_iovec(t.b, iov, (uint32_t)iovlen);
-		if (sendmsg(mnl_socket_get_fd(nl), &msg, 0) < 0) {
-			err = negative_errno();
-			goto out;
-		}
-	}
-	/* the kernel has processed the whole batch when sendmsg returns */
-	while (acked < t.n_acks) {
-		ssize_t n = recv(mnl_socket_get_fd(nl), buf, sizeof(buf), MSG_DONTWAIT);
-		const struct nlmsghdr *nlh;
-		int left;
-
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				err = negative_errno();
-			break;
-		}
-		left = (int)n;
-		for (nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, left);
-		     nlh = mnl_nlmsg_next(nlh, &left)) {
-			if (nlh->nlmsg_pid != portid && nlh->nlmsg_pid != 0) {
-				err = -EPROTO;
-				goto out;
-			}
-			if (mnl_cb_run(nlh, nlh->nlmsg_len, nlh->nlmsg_seq, portid,
-				       ack_cb, NULL) < 0) {
-				err = negative_errno();
-				goto out;
-			}
-			acked++;
-		}
-	}
-out:
-	if (nl)
-		mnl_socket_close(nl);
-	nftnl_batch_free(t.b);
-	return err;
-}
-
 static void trial_nftables(struct check_result *r)
 {
+	struct nft_job g = { .relay_tcp_port = NFT_TRIAL_PORT, .relay_dns_port = NFT_TRIAL_PORT,
+			     .n_select_overlays = 1 };
 	int err;
 
 	if (!enter_userns(r, true))
 		return;
-	err = nft_trial_batch(true);
+	err = nft_job_install(&g);
 	if (err == -ENOENT || err == -EOPNOTSUPP) {
-		fail(r, "as root: modprobe nft_chain_nat nft_redir (and list them in "
-			"/etc/modules-load.d/ so that they load at boot)",
-		     "add table inet %s with a nat output chain and a redirect rule: %s: "
-		     "the kernel lacks the nat chain type or the redir expression",
-		     NFT_TRIAL_TABLE, strerror(-err));
+		fail(r, "as root: modprobe nft_chain_nat nft_redir nft_fib_inet nft_reject_inet "
+			"(and list them in /etc/modules-load.d/ so that they load at boot)",
+		     "the job's ruleset (nat output chain, redirect, fib, reject): %s: the "
+		     "kernel lacks one of them", strerror(-err));
 		return;
 	}
 	if (err == -EPROTONOSUPPORT || err == -EAFNOSUPPORT) {
@@ -958,22 +635,15 @@ static void trial_nftables(struct check_result *r)
 		return;
 	}
 	if (err == -EPERM) {
-		userns_caps_cause(r, "nftables batch (table, nat output chain, redirect)", err);
+		userns_caps_cause(r, "nftables batch (the job's ruleset)", err);
 		return;
 	}
 	if (err < 0) {
-		fail(r, "", "add table inet %s with a nat output chain and a redirect rule: %s",
-		     NFT_TRIAL_TABLE, strerror(-err));
+		fail(r, "", "the job's ruleset in one batch: %s", strerror(-err));
 		return;
 	}
-	err = nft_trial_batch(false);
-	if (err < 0) {
-		fail(r, "", "the table was added but deleting it failed: %s", strerror(-err));
-		return;
-	}
-	pass(r, "in a user-owned network namespace: table, nat output chain and "
-		"\"meta l4proto tcp redirect to :%u\" added in one batch, then deleted",
-	     NFT_TRIAL_PORT);
+	pass(r, "in a user-owned network namespace: the job's whole ruleset (redirect to "
+		"port %u, counted drop, selection SNAT) in one batch", NFT_TRIAL_PORT);
 }
 
 /* ---------------------------------------------------------------- seccomp */

@@ -105,7 +105,7 @@ def test_root_full_enforcement(nbj, _journald):
     for name, required in CHECKS.items():
         if required:
             assert by[name]["status"] == "pass", by[name]
-    assert '"meta l4proto tcp redirect to :7777"' in by["nftables"]["detail"]
+    assert 'redirect to port 7777' in by["nftables"]["detail"]
     # root's job namespaces map 0 to an unprivileged id, never to host root
     assert "mapped 0 inside to uid 65534 outside" in by["userns"]["detail"], by["userns"]
     # `ip netns exec` mounts a sysfs of its own, without the cgroup2 mount:
