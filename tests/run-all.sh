@@ -74,7 +74,7 @@ PY
 tree=$(mktemp -d /var/lib/nbjt-tree.XXXXXX)
 chmod 755 "$tree"
 mkdir -p "$tree/build/tests"
-cp -a tests examples meson.build "$tree/"
+cp -a tests examples man meson.build "$tree/"
 cp "$build/nbjail" "$build/nbjail-select" "$tree/build/"
 [ -d "$build/tests/escape" ] && cp -a "$build/tests/escape" "$tree/build/tests/"
 chmod -R a+rX "$tree"
