@@ -536,12 +536,11 @@ static int cmd_revoke(const struct ctl_jobs *j, const char *job,
 		signal_relay(j->id[i]);
 		if (json) {
 			out(o, "%s", done ? "," : "");
-			out_json(o, s->job_id);
+			out_json(o, j->id[i]);
 		} else {
-			char id[ESC_BUF], tenant[ESC_BUF];
+			char tenant[ESC_BUF];
 
-			out(o, "revoked %s (tenant %s)\n", ESC(id, s->job_id),
-			    ESC(tenant, s->tenant));
+			out(o, "revoked %s (tenant %s)\n", j->id[i], ESC(tenant, s->tenant));
 		}
 		done++;
 	}

@@ -261,6 +261,52 @@ def test_revoke_by_tenant(nbj, world, spawn):
         p.wait(timeout=10)
 
 
+def test_revoke_trusts_no_name_from_the_shared_mapping(nbj, world, spawn):
+    """The job's statistics file is mapped read-write by its relay and audit
+    writer: a relay that rewrites the job id there (here written through the
+    same file, as the relay's mapping would) must not make root open, write
+    or signal what the forged id names (issue 16, item 7).  Before, revoke
+    built DIR/<id>/stats and DIR/<id>/state from it and sent SIGUSR1 to the
+    pid the state named."""
+    before = {e for e in os.listdir(RUN_DIR) if re.fullmatch(r"[0-9a-f]{8}", e)}
+    p = start_sleeper(spawn, "--tenant", "red", "--name", "r")
+    (job_id,) = {e for e in os.listdir(RUN_DIR) if re.fullmatch(r"[0-9a-f]{8}", e)} - before
+    decoy_dir = os.path.join(os.path.dirname(RUN_DIR), f"nbt-decoy{os.getpid() % 1000}")
+    forged = os.path.relpath(decoy_dir, RUN_DIR).encode()   # "../nbt-decoyNNN"
+    assert len(forged) < 16
+    decoy = subprocess.Popen(["sleep", "30"])
+    try:
+        with open(f"/proc/{decoy.pid}/stat") as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+        os.makedirs(decoy_dir)
+        stats = os.path.join(RUN_DIR, job_id, "stats")
+        with open(stats, "rb") as f:
+            data = f.read()
+        with open(os.path.join(decoy_dir, "stats"), "wb") as f:
+            f.write(data)                       # a file root would accept as stats
+        with open(os.path.join(decoy_dir, "state"), "w") as f:
+            f.write(f"supervisor_pid=1\nreaper_pid={decoy.pid}\nreaper_start={start}\n"
+                    f"relay_pid={decoy.pid}\nrelay_start={start}\n")
+        off = data.index(job_id.encode())
+        with open(stats, "r+b") as f:           # the relay's scribble
+            f.seek(off)
+            f.write(forged + b"\0")
+        cp = ctl("revoke", "--tenant", "red")
+        assert cp.returncode == 0, cp
+        time.sleep(0.3)
+        assert decoy.poll() is None, "root signalled the pid a forged id named"
+        with open(os.path.join(decoy_dir, "stats"), "rb") as f:
+            assert f.read() == data, "root wrote the stats file a forged id named"
+        # the real job was revoked, by its directory's name
+        assert job_id in cp.stdout, cp.stdout
+    finally:
+        decoy.kill()
+        decoy.wait()
+        subprocess.run(["rm", "-rf", decoy_dir])
+        p.terminate()
+        p.wait(timeout=10)
+
+
 # A job names its executable with escape sequences that, printed raw, erase
 # the line of the real denial and forge an "allowed" one (issue 16, item 9),
 # plus a newline and a byte that is not UTF-8.
