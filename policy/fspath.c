@@ -28,7 +28,7 @@
 int fs_rule_parse(const char *s, enum fs_rule_kind kind, struct fs_rule *ret)
 {
 	struct fs_rule r = { .kind = kind };
-	size_t n = 0;
+	long n;
 
 	if (!s)
 		return -EINVAL;
@@ -38,25 +38,9 @@ int fs_rule_parse(const char *s, enum fs_rule_kind kind, struct fs_rule *ret)
 	} else if (s[0] != '/') {
 		return -EINVAL;
 	}
-	while (*s) {
-		const char *end;
-		size_t len;
-
-		while (*s == '/')
-			s++;
-		if (!*s)
-			break;
-		end = strchrnul(s, '/');
-		len = (size_t)(end - s);
-		if ((len == 1 && s[0] == '.') || (len == 2 && !strncmp(s, "..", 2)))
-			return -EINVAL;
-		if (n + 1 + len >= sizeof(r.path))
-			return -ENAMETOOLONG;
-		r.path[n++] = '/';
-		memcpy(r.path + n, s, len);
-		n += len;
-		s = end;
-	}
+	n = path_normalize(s, r.path, sizeof(r.path));
+	if (n < 0)
+		return (int)n;
 	if (!n && !r.home)
 		return -EINVAL; /* "/": the whole host, never one entry */
 	*ret = r;

@@ -583,6 +583,7 @@ struct unix_rule {
 	char path[NBJ_UNIX_PATH_MAX];
 };
 
+long path_normalize(const char *s, char *out, size_t outlen);
 int unix_rule_parse(const char *s, struct unix_rule *ret);
 
 /* Longest `filesystem:` path, with its NUL, and most entries of a job */

@@ -15,20 +15,21 @@
 #include "policy/policy.h"
 
 /**
- * unix_rule_parse() - parse one `unix_allow` entry
- * @s:		the entry as written
- * @ret:	normalized rule
+ * path_normalize() - a path's components, each after one "/", without
+ * empty ones; "." and ".." are refused, never resolved
+ * @s:		the path (after any prefix such as "~")
+ * @out:	the normalized path, NUL-terminated ("" for "/")
+ * @outlen:	room in @out
  *
- * Return: 0; -EINVAL if @s is not absolute or has a "." or ".."
- * component; -ENAMETOOLONG if it does not fit a sockaddr_un
+ * Shared by `unix_allow` and `filesystem:` entries (policy/fspath.c).
+ *
+ * Return: the length written; -EINVAL for a "." or ".." component,
+ * -ENAMETOOLONG when it does not fit
  */
-int unix_rule_parse(const char *s, struct unix_rule *ret)
+long path_normalize(const char *s, char *out, size_t outlen)
 {
-	struct unix_rule r = { 0 };
 	size_t n = 0;
 
-	if (!s || s[0] != '/')
-		return -EINVAL;
 	while (*s) {
 		const char *end;
 		size_t len;
@@ -41,13 +42,35 @@ int unix_rule_parse(const char *s, struct unix_rule *ret)
 		len = (size_t)(end - s);
 		if ((len == 1 && s[0] == '.') || (len == 2 && !strncmp(s, "..", 2)))
 			return -EINVAL;
-		if (n + 1 + len >= sizeof(r.path))
+		if (n + 1 + len >= outlen)
 			return -ENAMETOOLONG;
-		r.path[n++] = '/';
-		memcpy(r.path + n, s, len);
+		out[n++] = '/';
+		memcpy(out + n, s, len);
 		n += len;
 		s = end;
 	}
+	out[n] = '\0';
+	return (long)n;
+}
+
+/**
+ * unix_rule_parse() - parse one `unix_allow` entry
+ * @s:		the entry as written
+ * @ret:	normalized rule
+ *
+ * Return: 0; -EINVAL if @s is not absolute or has a "." or ".."
+ * component; -ENAMETOOLONG if it does not fit a sockaddr_un
+ */
+int unix_rule_parse(const char *s, struct unix_rule *ret)
+{
+	struct unix_rule r = { 0 };
+	long n;
+
+	if (!s || s[0] != '/')
+		return -EINVAL;
+	n = path_normalize(s, r.path, sizeof(r.path));
+	if (n < 0)
+		return (int)n;
 	if (!n)
 		return -EINVAL; /* "/" is a directory, never a socket */
 	*ret = r;
