@@ -121,17 +121,6 @@ struct call_ctx {
 	char target[NBJ_ADDR_STRLEN + 4 * NBJ_UNIX_PATH_MAX];
 };
 
-static long read_mem(pid_t pid, void *dst, uint64_t src, size_t len)
-{
-	struct iovec local = { .iov_base = dst, .iov_len = len };
-	struct iovec remote = { .iov_base = (void *)(uintptr_t)src, .iov_len = len };
-	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return negative_errno();
-	return n == (ssize_t)len ? 0 : -EFAULT;
-}
-
 static int open_pidfd(pid_t pid)
 {
 	char path[64], line[128];

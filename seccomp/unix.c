@@ -304,7 +304,18 @@ static bool allowed_inode(const struct unix_call *uc, const struct stat *st)
 	return false;
 }
 
-static long read_mem(pid_t pid, void *dst, uint64_t src, size_t len)
+/**
+ * read_mem() - copy @len bytes of another process's memory, all or nothing
+ * @pid:	the process
+ * @dst:	our buffer
+ * @src:	the address in @pid
+ * @len:	bytes
+ *
+ * Shared by the notifier (seccomp/notify.c) and the AF_UNIX calls here.
+ *
+ * Return: 0, -EFAULT for a short read, or negative errno
+ */
+long read_mem(pid_t pid, void *dst, uint64_t src, size_t len)
 {
 	struct iovec local = { .iov_base = dst, .iov_len = len };
 	struct iovec remote = { .iov_base = (void *)(uintptr_t)src, .iov_len = len };

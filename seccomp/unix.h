@@ -77,5 +77,6 @@ int unix_resolve_in_job(pid_t pid, const char *path, unsigned long flags,
 			struct stat *st);
 int unix_landlock_apply(void);
 void unix_escape(const char *in, size_t len, char *out, size_t outlen);
+long read_mem(pid_t pid, void *dst, uint64_t src, size_t len);
 
 #endif /* NBJ_SECCOMP_UNIX_H */
