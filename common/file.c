@@ -29,3 +29,34 @@ int file_write_string(const char *path, const char *content, mode_t mode)
 		return -EIO;
 	return 0;
 }
+
+/**
+ * fds_close_all_except() - close every fd above 2 except @keep
+ * @keep:	fds to keep open, in any order, any number (duplicates and
+ *		fds below 3 are fine)
+ * @n_keep:	entries in @keep
+ *
+ * Used in forked children (reaper, relay) so that no lock, pidfd or
+ * netlink socket of the supervisor lives on in them.  Allocates nothing
+ * (it runs between fork and exec): each round closes the gap up to the
+ * next kept fd, so the cost is n_keep squared, and n_keep is small (the
+ * relay's is PUBLISH_MAX plus a handful).
+ */
+void fds_close_all_except(const int *keep, size_t n_keep)
+{
+	unsigned lo = 3;
+
+	for (;;) {
+		long next = -1;
+
+		for (size_t i = 0; i < n_keep; i++)
+			if (keep[i] >= (int)lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0)
+			break;
+		if ((unsigned)next > lo)
+			(void)close_range(lo, (unsigned)next - 1, 0);
+		lo = (unsigned)next + 1;
+	}
+	(void)close_range(lo, ~0u, 0);
+}

@@ -8,5 +8,6 @@
 #include <sys/types.h>
 
 int file_write_string(const char *path, const char *content, mode_t mode);
+void fds_close_all_except(const int *keep, size_t n_keep);
 
 #endif /* NBJ_COMMON_FILE_H */

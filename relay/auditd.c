@@ -44,7 +44,7 @@
 
 #include "common/audit.h"
 #include "common/log.h"
-#include "common/privs.h"
+#include "common/roles.h"
 #include "relay/auditfold.h"
 #include "relay/relay.h"
 
@@ -206,8 +206,9 @@ static int next_timeout(const struct auditd *d)
 }
 
 /**
- * auditd_run() - become the job's audit writer; returns only on failure
- * @cfg:	the socket, the statistics, the sinks and the user to become
+ * auditd_run() - run as the job's audit writer; returns only on failure
+ * @cfg:	the socket, the statistics and the sinks; the caller has
+ *		already entered ROLE_AUDIT_WRITER (common/roles.c)
  *
  * Exits 0 once every producer has closed its end of the socket and
  * everything was written.
@@ -218,9 +219,7 @@ int auditd_run(const struct auditd_config *cfg)
 {
 	struct auditd d = { .cfg = cfg };
 	struct sigaction ign = { .sa_handler = SIG_IGN };
-	pid_t parent = getppid();
 	char prefix[64];
-	int err;
 
 	snprintf(prefix, sizeof(prefix), "nbjail-audit[%s]", cfg->job_id);
 	log_set_prefix(prefix);
@@ -229,9 +228,12 @@ int auditd_run(const struct auditd_config *cfg)
 	(void)sigaction(SIGINT, &ign, NULL);
 	(void)sigaction(SIGTERM, &ign, NULL);
 	(void)sigaction(SIGPIPE, &ign, NULL);
-	err = privs_drop(cfg->uid, cfg->gid, parent);
-	if (err < 0)
-		return err;
+	/* the caller made us ROLE_AUDIT_WRITER (role_enter()); what needs
+	 * more than the allow-list happens before it */
+	if (cfg->journal)
+		journal_load(&d);
+	if (role_filter_apply(ROLE_AUDIT_WRITER) < 0)
+		return -EPERM;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = cfg->fd, .events = POLLIN };

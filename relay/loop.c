@@ -2,19 +2,21 @@
 /*
  * relay/loop.c - the relay process: privilege drop and the event loop
  *
- * Theory of operation: the supervisor binds our sockets on the host end
- * of the job's veth (privileged setup) and forks us; relay_run() then
+ * Theory of operation: the job's init made our job-side sockets in the
+ * job's netns; the supervisor exec'd us (relay/main.c) as ROLE_RELAY
+ * (common/roles.c: our own per-job uid, no capability, no_new_privs,
+ * death with the supervisor, RLIMIT_NOFILE raised to relay_fd_limit());
+ * relay_run() then
  *
  *   0. ignores SIGPIPE (a splice into a reset socket returns EPIPE) and
  *      lets SIGTERM/SIGINT kill it
- *   1. raises RLIMIT_NOFILE to what the flow table needs (6 fds a flow)
- *   2. drops to the unprivileged relay user: no groups, no capabilities,
- *      no_new_privs, and dies with the supervisor (PR_SET_PDEATHSIG, set
- *      after the uid change, which clears it)
- *   3. sets up the name table (names.c), the DNS stub's pending queries,
+ *   1. sizes the flow table to RLIMIT_NOFILE (2 fds a flow, and pipes)
+ *   2. sets up the name table (names.c), the DNS stub's pending queries,
  *      the c-ares channel (resolve.c) with the host's resolver
- *      configuration, and the live list of the host's addresses
- *      (hostaddr.c)
+ *      configuration, the live list of the host's addresses
+ *      (hostaddr.c) and the I2P sessions (sam.c)
+ *   3. installs the relay's syscall allow-list (common/rolefilter.c):
+ *      from here on, a call outside it kills the relay
  *   4. runs one epoll loop: the type of each event is packed in its
  *      epoll data (relay_int.h); listening sockets go to tcp.c, DNS
  *      sockets to dns.c, c-ares sockets to resolve.c, and a one-second
@@ -37,7 +39,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/privs.h"
+#include "common/roles.h"
 #include "relay/relay_int.h"
 
 /* two sockets per flow; pipes only while bytes are in flight: the pool's,
@@ -46,10 +48,22 @@
 #define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX)
 #define EVENT_BATCH 128
 
+/**
+ * relay_fd_limit() - the RLIMIT_NOFILE a relay with @max_flows flows wants
+ * @max_flows:	size of its flow table
+ *
+ * Return: the number of fds; the supervisor raises the hard limit to it
+ * before the relay gives up the privilege to
+ */
+unsigned long relay_fd_limit(unsigned max_flows)
+{
+	return (unsigned long)max_flows * FDS_PER_FLOW + FDS_RESERVED;
+}
+
 static int raise_fd_limit(struct relay_config *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = (rlim_t)cfg->max_flows * FDS_PER_FLOW + FDS_RESERVED;
+	rlim_t want = relay_fd_limit(cfg->max_flows);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return negative_errno();
@@ -73,7 +87,7 @@ static int raise_fd_limit(struct relay_config *cfg)
 /*
  * splice(2) into a socket the peer reset raises SIGPIPE: take EPIPE
  * instead, a flow error like any other.  SIGTERM and SIGINT get their
- * default action back (we were forked, not exec'd, so we inherit what the
+ * default action back (ignored dispositions survive exec, so we inherit what the
  * supervisor's caller may have ignored): the relay just dies, holding
  * nothing the kernel does not clean up.
  */
@@ -190,8 +204,8 @@ int relay_selected_overlay(const struct relay_ctx *c, const struct nbj_addr *pee
 }
 
 /**
- * relay_run() - become the job's relay; returns only if setup fails
- * @config:	sockets, policy and user from the supervisor
+ * relay_run() - run as the job's relay; returns only if setup fails
+ * @config:	sockets and policy from the handoff (relay/handoff.c)
  *
  * Return: negative errno on setup failure; never returns otherwise
  */
@@ -201,7 +215,6 @@ int relay_run(const struct relay_config *config)
 	struct relay_ctx c = { .cfg = &cfg, .epfd = -1, .timerfd = -1, .sigfd = -1,
 			       .throttle_fd = -1 };
 	char prefix[64];
-	pid_t parent = getppid();
 	int err;
 
 	snprintf(prefix, sizeof(prefix), "nbjail-relay[%s]", cfg.job_id);
@@ -210,8 +223,6 @@ int relay_run(const struct relay_config *config)
 	err = signals_setup();
 	if (!err)
 		err = raise_fd_limit(&cfg);
-	if (!err)
-		err = privs_drop(cfg.uid, cfg.gid, parent);
 	if (!err)
 		err = flow_table_init(&c);
 	if (!err)
@@ -226,6 +237,8 @@ int relay_run(const struct relay_config *config)
 		err = hostaddr_init(&c);
 	if (!err)
 		err = sam_init(&c);
+	if (!err)
+		err = role_filter_apply(ROLE_RELAY);
 	if (err < 0)
 		return err;
 	for (size_t i = 0; i < cfg.policy->n_floor_exceptions; i++) {

@@ -6,8 +6,10 @@
  * network namespace and hands them to the supervisor, which forks the
  * relay with them; the relay dials out from the caller's namespace, and
  * reaches into the job (published ports) only through sockets the job's
- * init makes on request (@socket_factory).  relay_run() drops privileges and runs one epoll loop until
- * it is killed; it never returns on success.
+ * init makes on request (@socket_factory).  The relay is its own program
+ * (relay/main.c, exec'd by supervisor/relaystart.c as ROLE_RELAY);
+ * relay_run() sets up, installs the relay's syscall allow-list and runs
+ * one epoll loop until it is killed; it never returns on success.
  */
 #ifndef NBJ_RELAY_H
 #define NBJ_RELAY_H
@@ -30,8 +32,6 @@
  * @policy:	the job's policy
  * @job_nets:	the prefixes of the jobs' own addresses, in the floor
  * @n_job_nets:	entries in @job_nets
- * @uid:	user to drop to
- * @gid:	group to drop to
  * @max_flows:	size of the flow table; further connections are refused
  * @audit:	the job's statistics and audit writer
  * @job_addrs:	the job's addresses (IPv4, IPv6), where published ports
@@ -51,8 +51,6 @@ struct relay_config {
 	const struct nbj_policy *policy;
 	const struct nbj_prefix *job_nets;
 	size_t n_job_nets;
-	uid_t uid;
-	gid_t gid;
 	unsigned max_flows;
 	struct audit_ctx audit;
 	struct nbj_addr job_addrs[2];
@@ -61,6 +59,42 @@ struct relay_config {
 };
 
 int relay_run(const struct relay_config *cfg);
+unsigned long relay_fd_limit(unsigned max_flows);
+
+/* relay/handoff.c: the configuration of the exec'd nbjail-relay */
+#define RELAY_JOB_ID_MAX 32
+#define RELAY_JOB_NETS_MAX 8
+
+/**
+ * struct relay_handoff_storage - what relay_handoff_read() allocates
+ * @job_id:	the job's id
+ * @policy:	the policy, pointing at the arrays below
+ * @job_nets:	the job prefixes of the floor
+ * @allow:	allow rules
+ * @floor_exceptions: floor exceptions
+ * @overlays:	overlays (with their secrets), @n_overlays of them
+ * @n_overlays:	entries in @overlays
+ * @routes:	routes
+ * @publish:	publish entries
+ * @publish_fds: their listeners (-1 for none)
+ */
+struct relay_handoff_storage {
+	char job_id[RELAY_JOB_ID_MAX];
+	struct nbj_policy policy;
+	struct nbj_prefix *job_nets;
+	struct allow_rule *allow;
+	struct allow_rule *floor_exceptions;
+	struct overlay *overlays;
+	size_t n_overlays;
+	struct overlay_route *routes;
+	struct publish_entry *publish;
+	int publish_fds[PUBLISH_MAX];
+};
+
+int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant_fd);
+int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_storage *st,
+		       int *ret_stats_fd, int *ret_tenant_fd);
+void relay_handoff_free(struct relay_handoff_storage *st);
 
 /**
  * struct auditd_config - the job's audit writer (relay/auditd.c)
@@ -70,8 +104,6 @@ int relay_run(const struct relay_config *cfg);
  * @log_fd:	--audit-log file (O_APPEND), -1 for none
  * @journal:	send events to journald
  * @stats:	the job's statistics (ring of denials, counters)
- * @uid:	user to drop to
- * @gid:	group to drop to
  */
 struct auditd_config {
 	const char *job_id;
@@ -80,8 +112,6 @@ struct auditd_config {
 	int log_fd;
 	bool journal;
 	struct job_stats *stats;
-	uid_t uid;
-	gid_t gid;
 };
 
 int auditd_run(const struct auditd_config *cfg);

@@ -99,7 +99,6 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	ac.fd = sv[1];
 	ac.stats = st;
-	privs_unprivileged_user(&ac.uid, &ac.gid);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kv) < 0) {
 		err = negative_errno();
 		goto out;

@@ -118,6 +118,7 @@ int nbj_gc(nbj_gc_report_t report_cb, void *data)
 		return err;
 	ctl_remove_stale_socket();
 	tenant_gc();
+	(void)job_ids_gc();
 	(void)selection_gc(job_gone, selection_removed, &gc);
 	return gc.err;
 }

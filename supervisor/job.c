@@ -8,7 +8,8 @@
  *   1. who the job is: its credentials and its user namespace's maps
  *      (netns/userns.c); what the caller cannot have fails here, before
  *      anything exists (--user, low published ports without root)
- *   2. state: DIR/<id> with its lock (state.c); the statistics, the
+ *   2. state: DIR/<id> with its lock (state.c); the per-job ids of the
+ *      relay and the audit writer (jobuids.c); the statistics, the
  *      keeper and, through it, the audit writer (auditstart.c)
  *   3. the job's copy of its policy (jobpolicy.c), the host's addresses
  *      for the floor, the selection cgroups, the seccomp filter (cached)
@@ -17,7 +18,7 @@
  *      uid/gid maps; MAPPED; it builds its mounts and its network (lo
  *      only, the relay's sockets made inside, the nft ruleset) and
  *      reports READY with those sockets
- *   5. the relay is forked with them (relaystart.c); the state file
+ *   5. the relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
  *   6. GO: the init execs the workload; we return when it reports
  *      STARTED (or that exec failed, which nbj_job_wait() then reports)
@@ -305,7 +306,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->listener = job->auditd_pidfd = job->audit.fd = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->tenant.fd = job->tenant.slot = -1;
-	job->state.job_lock = -1;
+	job->state.job_lock = job->ids.claim = -1;
 	for (int i = 0; i < RELAY_FDS; i++)
 		job->relay_fds[i] = -1;
 
@@ -326,6 +327,12 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	}
 	job->state_created = true;
 	log_phase("state");
+	err = job_ids_claim(&job->ids);
+	if (err < 0) {
+		log_err("cannot claim the ids of the job's relay and audit writer: %s",
+			strerror(-err));
+		goto fail;
+	}
 	err = start_audit(job, cfg);
 	if (err < 0)
 		goto fail;

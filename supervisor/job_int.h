@@ -36,7 +36,7 @@
 
 #include "common/audit.h"
 #include "common/log.h"
-#include "common/privs.h"
+#include "common/roles.h"
 #include "netns/link.h"
 #include "netns/userns.h"
 #include "relay/relay.h"
@@ -78,8 +78,33 @@ struct job_policy {
 	struct nbj_prefix job_nets[2];
 };
 
+/* supervisor/jobuids.c: the ids of the relay and the audit writer */
+#ifndef JOB_UID_BASE
+#define JOB_UID_BASE 0x7E620000u
+#endif
+#define JOB_UID_SLOTS 16384u
+
+/**
+ * struct job_ids - a job's helper ids (common/roles.h)
+ * @relay:	the relay's uid and gid
+ * @audit:	the audit writer's
+ * @claim:	the locked claim file; held by every process with those
+ *		ids and by the keeper; -1 rootless (the caller's ids)
+ * @slot:	the claim's slot (its file's name)
+ */
+struct job_ids {
+	struct role_ids relay;
+	struct role_ids audit;
+	int claim;
+	unsigned slot;
+};
+
+int job_ids_claim(struct job_ids *ret);
+void job_ids_release(struct job_ids *ids);
+
 struct nbj_job {
 	struct job_state state;
+	struct job_ids ids;
 	struct sock_fprog seccomp;
 	struct selection selection;
 	bool state_created;

@@ -131,6 +131,7 @@ void job_stop(struct nbj_job *job)
  */
 static void job_release(struct nbj_job *job)
 {
+	job_ids_release(&job->ids);
 	if (job->state_created) {
 		state_job_remove(&job->state);
 		job->state_created = false;
@@ -229,7 +230,7 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 	job->reaper_pidfd = fds[HAND_REAPER];
 	job->relay_pidfd = fds[HAND_RELAY];
 	job->state_created = h.state_created;
-	(void)prctl(PR_SET_NAME, "nbjail-cleanup");
+	(void)prctl(PR_SET_NAME, role_name(ROLE_KEEPER));
 	if (h.detach) {
 		/* no terminal signal reaches us, no reader waits for our
 		 * stdio, and we yield the CPU to whatever runs next */
@@ -269,9 +270,9 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
  */
 _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock)
 {
-	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, 2 };
+	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, job->ids.claim, 2 };
+	pid_t pid, keeper = getpid();
 	sigset_t all;
-	pid_t pid;
 	int err;
 
 	sigfillset(&all);
@@ -280,10 +281,15 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 	job->state.job_lock = -1;
 	pid = clone_pidfd(0, &job->auditd_pidfd);
 	if (pid == 0) {
-		int wkeep[] = { ac->fd, ac->log_fd };
+		int wkeep[] = { ac->fd, ac->log_fd, job->ids.claim };
 		sigset_t none;
 
-		fds_close_all_except(wkeep, ac->log_fd >= 0 ? 2 : 1);
+		err = role_enter(ROLE_AUDIT_WRITER, job->ids.audit, wkeep,
+				 ARRAY_SIZE(wkeep), keeper);
+		if (err < 0) {
+			log_err("audit writer: cannot become its user: %s", strerror(-err));
+			_exit(1);
+		}
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		err = auditd_run(ac);
@@ -348,6 +354,9 @@ int job_hand_over(struct nbj_job *job, bool detach)
 	closep(&job->state.job_lock);
 	job->state.job_lock = -1;
 	job->state_created = false;
+	/* the keeper holds the claim of the per-job ids (since its fork) */
+	closep(&job->ids.claim);
+	job->ids.claim = -1;
 	if (job->selection.ready) {
 		closep(&job->selection.root);
 		job->selection.root = -1;

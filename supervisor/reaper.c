@@ -51,6 +51,7 @@
 #include <netinet/in.h>
 
 #include "common/log.h"
+#include "common/roles.h"
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "seccomp/filter.h"
@@ -436,6 +437,7 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	if (pty_stdio_onto(p->terminal_fd, p->terminal_stdio) < 0)
 		_exit(1); /* never keep the caller's terminal in the job */
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	(void)prctl(PR_SET_NAME, role_name(ROLE_JOB_INIT));
 	log_set_prefix("nbjail");
 
 	/* EOF here means the supervisor is gone: nothing may start */

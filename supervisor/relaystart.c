@@ -7,9 +7,14 @@
  * were made by the job's init and passed to the supervisor
  * (REAPER_MSG_READY); the listeners of `publish:` entries are made here in
  * the caller's netns (ports below 1024 need root's privilege, which the
- * relay no longer has); then the relay is forked with exactly those fds
- * and drops to its user (relay/loop.c).
+ * relay does not have); then the relay is forked and exec'd as the
+ * program nbjail-relay (relay/main.c) with exactly
+ * those fds and a sealed handoff of its configuration (relay/handoff.c),
+ * as the row ROLE_RELAY of common/roles.c says: the job's own relay id,
+ * no capability, its syscall allow-list once set up.
  */
+#include <sys/stat.h>
+
 #include "supervisor/job_int.h"
 
 /*
@@ -56,10 +61,105 @@ static int publish_listeners(const struct nbj_policy *p, int *fds)
 }
 
 /*
+ * The nbjail-relay program: beside this executable (a build tree, or
+ * the tree the tests copy), else where meson installed it.  Opened
+ * O_PATH and exec'd through that fd, so the file checked is the file
+ * run; as root it must be root's and writable by nobody else.
+ */
+static int relay_program_open(void)
+{
+	char self[NBJ_PATH_MAX], here[NBJ_PATH_MAX + 16];
+	const char *candidates[2] = { NULL, NBJ_RELAY_PROGRAM };
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(here, sizeof(here), "%s/nbjail-relay", self);
+			candidates[0] = here;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+		_cleanup_close_ int fd = -1;
+		struct stat st;
+
+		if (!candidates[i])
+			continue;
+		fd = open(candidates[i], O_PATH | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 0022))) {
+			log_err("%s: not root's, or writable by others: not run as the relay",
+				candidates[i]);
+			return -EPERM;
+		}
+		return TAKE_FD(fd);
+	}
+	log_err("cannot find the nbjail-relay program (beside %s, or %s)", self,
+		NBJ_RELAY_PROGRAM);
+	return -ENOENT;
+}
+
+/* The environment of nbjail-relay: the two switches of its log, if set */
+static void relay_environment(char *env[3], char store[2][64])
+{
+	static const char *const names[] = { "NBJAIL_DEBUG", "NBJAIL_TRACE_STARTUP" };
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (getenv(names[i])) {
+			snprintf(store[n], 64, "%s=1", names[i]);
+			env[n] = store[n];
+			n++;
+		}
+	env[n] = NULL;
+}
+
+/*
+ * The child's half: stdin and stdout to /dev/null, the fd limit the flow
+ * table needs (raised while we may), ROLE_RELAY, then the program.
+ */
+static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
+				 const int *keep, size_t n_keep, unsigned max_flows,
+				 pid_t parent)
+{
+	rlim_t want = relay_fd_limit(max_flows);
+	struct rlimit rl;
+	char arg[16], env_store[2][64], *env[3];
+	char *argv[] = { (char *)"nbjail-relay", arg, NULL };
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC), err;
+
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
+		_exit(1);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max < want && geteuid() == 0) {
+		rl.rlim_cur = rl.rlim_max = want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	err = role_enter(ROLE_RELAY, job->ids.relay, keep, n_keep, parent);
+	if (err < 0) {
+		log_err("relay: cannot become its user: %s", strerror(-err));
+		_exit(1);
+	}
+	for (size_t i = 0; i < n_keep; i++)
+		if (keep[i] > 2 && keep[i] != program)
+			(void)fcntl(keep[i], F_SETFD, 0);
+	snprintf(arg, sizeof(arg), "%d", handoff);
+	relay_environment(env, env_store);
+	syscall(SYS_execveat, program, "", argv, env, AT_EMPTY_PATH);
+	log_err("cannot exec nbjail-relay: %m");
+	_exit(1);
+}
+
+/*
  * The relay: its job-side sockets were made in the job's netns by the
  * job's init (REAPER_MSG_READY); its outbound sockets it makes itself,
- * here in the caller's netns.  It runs as the unprivileged relay user
- * (root mode) or as the caller (rootless).
+ * here in the caller's netns.  It is exec'd as nbjail-relay (ROLE_RELAY:
+ * the job's relay id in root mode, the caller rootless) with exactly
+ * those fds and its handoff (relay/handoff.c).
  */
 int start_relay(struct nbj_job *job)
 {
@@ -75,8 +175,10 @@ int start_relay(struct nbj_job *job)
 		.max_flows = RELAY_MAX_FLOWS,
 		.audit = job->audit,
 	};
+	_cleanup_close_ int program = -1, handoff = -1, stats_fd = -1;
 	int publish[PUBLISH_MAX], err;
-	pid_t pid;
+	char path[NBJ_PATH_MAX];
+	pid_t pid, parent = getpid();
 
 	for (size_t i = 0; i < PUBLISH_MAX; i++)
 		publish[i] = -1;
@@ -85,10 +187,29 @@ int start_relay(struct nbj_job *job)
 	rc.resolver = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.nameserver4 };
 	rc.publish_fds = publish;
 	rc.select_ports = job->selection.ready;
+	program = relay_program_open();
+	if (program < 0) {
+		err = program;
+		goto out;
+	}
 	err = publish_listeners(&policy, publish);
 	if (err < 0)
 		goto out;
-	privs_unprivileged_user(&rc.uid, &rc.gid);
+	err = runtime_path(path, "%s/stats", job->state.id);
+	if (!err) {
+		stats_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (stats_fd < 0)
+			err = negative_errno();
+	}
+	if (!err) {
+		handoff = relay_handoff_write(&rc, stats_fd, job->tenant.fd);
+		if (handoff < 0)
+			err = handoff;
+	}
+	if (err < 0) {
+		log_err("cannot prepare the relay's configuration: %s", strerror(-err));
+		goto out;
+	}
 	pid = clone_pidfd(0, &job->relay_pidfd);
 	if (pid < 0) {
 		err = negative_errno();
@@ -96,21 +217,26 @@ int start_relay(struct nbj_job *job)
 		goto out;
 	}
 	if (pid == 0) {
-		int keep[RELAY_FDS + 1 + PUBLISH_MAX];
+		int keep[RELAY_FDS + 6 + PUBLISH_MAX];
 		sigset_t usr1;
+		size_t n = 0;
 
-		memcpy(keep, job->relay_fds, sizeof(job->relay_fds));
-		keep[RELAY_FDS] = job->audit.fd;
-		memcpy(keep + RELAY_FDS + 1, publish, sizeof(publish));
-		fds_close_all_except(keep, ARRAY_SIZE(keep));
-		/* SIGUSR1 (revocation) stays blocked: the relay's signalfd
-		 * takes it, none is lost before */
+		for (int i = 0; i < RELAY_FDS; i++)
+			keep[n++] = job->relay_fds[i];
+		keep[n++] = job->audit.fd;
+		keep[n++] = stats_fd;
+		keep[n++] = job->tenant.fd;
+		keep[n++] = job->ids.claim;
+		keep[n++] = handoff;
+		keep[n++] = program;
+		for (size_t i = 0; i < PUBLISH_MAX; i++)
+			keep[n++] = publish[i];
+		/* SIGUSR1 (revocation) stays blocked, through exec: the
+		 * relay's signalfd takes it, none is lost before */
 		sigemptyset(&usr1);
 		sigaddset(&usr1, SIGUSR1);
 		(void)sigprocmask(SIG_SETMASK, &usr1, NULL);
-		err = relay_run(&rc);
-		log_err("relay failed: %s", strerror(-err));
-		_exit(1);
+		relay_exec(job, program, handoff, keep, n, rc.max_flows, parent);
 	}
 	job->relay_pid = pid;
 	atomic_store(&job->stats->relay_pid, pid);

@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "nbjail/nbjail.h"
+#include "common/file.h"
 #include "netns/link.h"
 #include "policy/load.h"
 #include "policy/policy.h"
@@ -241,7 +242,8 @@ int state_remove_by_id(const char *id);
 int state_list_jobs(void (*cb)(const char *id, void *data), void *data);
 int state_process_start_time(pid_t pid, unsigned long long *ret);
 
-void fds_close_all_except(const int *keep, size_t n_keep);
+/* jobuids.c */
+int job_ids_gc(void);
 
 /* environ.c */
 int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret);

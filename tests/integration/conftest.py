@@ -440,7 +440,11 @@ def host_problems(world, marker=None):
         problems.append(f"table inet nbjail in the host netns, chains {nft_chains()}")
     if os.path.isdir(RUN_DIR):
         for entry in sorted(os.listdir(RUN_DIR)):
-            if entry not in ("lock", "ctl.lock") and not (
+            if entry == ".uids":  # the per-job id claims: each removed by its keeper
+                left = os.listdir(f"{RUN_DIR}/.uids")
+                if left:
+                    problems.append(f"per-job id claims left in {RUN_DIR}/.uids: {left}")
+            elif entry not in ("lock", "ctl.lock") and not (
                     entry.startswith("seccomp-") and entry.endswith(".bpf")):  # the filter cache
                 problems.append(f"left in {RUN_DIR}: {entry}")
     procs = nbjail_processes(world, marker)

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * common/rolefilter.c - the syscall allow-lists of the relay and the
+ * audit writer
+ *
+ * Theory of operation: the job's own filter (seccomp/filter.c) is a deny
+ * list with user notification, because the workload is any program.  The
+ * relay and the audit writer are ours: each gets an allow-list of exactly
+ * what its code calls once set-up is done, and anything else kills the
+ * process (SECCOMP_RET_KILL_PROCESS, logged by the kernel with the
+ * syscall's number).  A relay killed that way takes the job's network
+ * with it (the supervisor reports "relay died (signal 31)"): fail closed.
+ *
+ * The lists are what relay/ and relay/auditd.c call after set-up, with
+ * glibc, c-ares, libmnl and libsystemd's sd_journal_sendv() under them;
+ * checked by running the integration suite with every relay and audit
+ * writer under SECCOMP_RET_LOG (build with -DNBJ_ROLE_FILTER_LOG) and
+ * finding no type=1326 record of comm nbjail-relay or nbjail-audit in
+ * the kernel's log.  Arguments are pinned where the
+ * call could do more than the role needs: socket() only for AF_INET and
+ * AF_INET6 (the relay) or AF_UNIX (the writer, journald), openat() only
+ * read-only (c-ares reads /etc/hosts per lookup), ioctl() only FIONREAD
+ * and FIONBIO.  No fork, exec, ptrace, mount, kill or namespace call is
+ * on either list.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "common/roles.h"
+#include "common/util.h"
+
+/* What every role's glibc needs: memory, time, signals, exit */
+static const char *const common_calls[] = {
+	"brk", "mmap", "munmap", "mremap", "mprotect", "madvise",
+	"futex", "rt_sigreturn", "rt_sigprocmask", "rt_sigaction",
+	"clock_gettime", "clock_nanosleep", "nanosleep", "gettimeofday",
+	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid",
+	"getrandom", "exit", "exit_group", "restart_syscall", "sched_yield",
+	"read", "write", "readv", "writev", "close", "fcntl", "lseek",
+	"fstat", "newfstatat", "statx", "poll", "ppoll",
+	"epoll_wait", "epoll_pwait", "epoll_pwait2", "epoll_ctl",
+	"recvfrom", "recvmsg", "sendto", "sendmsg", "getsockopt", "setsockopt",
+	"shutdown", "getsockname", "getpeername",
+};
+
+static const char *const relay_calls[] = {
+	"connect", "accept", "accept4", "bind", "listen",
+	"sendmmsg", "recvmmsg", "splice", "pipe2",
+	"timerfd_settime", "timerfd_gettime", "uname",
+};
+
+static const char *const audit_writer_calls[] = {
+	"connect", "memfd_create", "ftruncate", "pwrite64",
+};
+
+static int allow_names(scmp_filter_ctx ctx, const char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+		int err;
+
+		if (nr == __NR_SCMP_ERROR)
+			continue; /* not a call of this architecture */
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static int allow_socket_family(scmp_filter_ctx ctx, int family)
+{
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)family));
+}
+
+static int allow_pinned(scmp_filter_ctx ctx, enum proc_role role)
+{
+	int err;
+
+	/* read-only opens: c-ares reads /etc/hosts for each lookup */
+	err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1,
+			       SCMP_A2(SCMP_CMP_MASKED_EQ,
+				       (scmp_datum_t)(O_ACCMODE | O_CREAT | O_TRUNC |
+						      O_APPEND | O_TMPFILE | O_PATH),
+				       (scmp_datum_t)O_RDONLY));
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FIONREAD));
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+				       SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)FIONBIO));
+	if (err)
+		return err;
+	if (role == ROLE_RELAY) {
+		err = allow_socket_family(ctx, AF_INET);
+		if (!err)
+			err = allow_socket_family(ctx, AF_INET6);
+		return err;
+	}
+	/* the writer: journald's datagram socket */
+	return allow_socket_family(ctx, AF_UNIX);
+}
+
+/**
+ * role_filter_apply() - install the syscall allow-list of @role's row
+ * @role:	ROLE_RELAY or ROLE_AUDIT_WRITER (others have no list here)
+ *
+ * Called once the role's set-up is done (sockets made, libraries
+ * loaded, ids dropped); no_new_privs is already set (role_enter()).
+ *
+ * Return: 0, -EINVAL for a role without an allow-list, or negative errno
+ */
+int role_filter_apply(enum proc_role role)
+{
+#ifdef NBJ_ROLE_FILTER_LOG
+	const uint32_t deny = SCMP_ACT_LOG;
+#else
+	const uint32_t deny = SCMP_ACT_KILL_PROCESS;
+#endif
+	scmp_filter_ctx ctx;
+	int err;
+
+	if ((unsigned)role >= ROLE_COUNT ||
+	    (proc_roles[role].filter != ROLE_FILTER_RELAY &&
+	     proc_roles[role].filter != ROLE_FILTER_AUDIT_WRITER))
+		return -EINVAL;
+	ctx = seccomp_init(deny);
+	if (!ctx)
+		return -ENOMEM;
+	err = allow_names(ctx, common_calls, ARRAY_SIZE(common_calls));
+	if (!err && role == ROLE_RELAY)
+		err = allow_names(ctx, relay_calls, ARRAY_SIZE(relay_calls));
+	if (!err && role == ROLE_AUDIT_WRITER)
+		err = allow_names(ctx, audit_writer_calls, ARRAY_SIZE(audit_writer_calls));
+	if (!err)
+		err = allow_pinned(ctx, role);
+	if (!err)
+		err = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (err < 0)
+		log_err("%s: cannot install its syscall filter: %s", role_name(role),
+			strerror(-err));
+	return err;
+}
