@@ -75,7 +75,7 @@ static const char usage_text[] =
 	"      --limit-pids N   at most N tasks in the job (its init included)\n"
 	"      --limit-memory SIZE\n"
 	"                       at most SIZE of memory, no swap (bytes, or 64M, 2G:\n"
-	"                       powers of 1024); both narrow the policy's limits:\n"
+	"                       powers of 1024); the smaller of flag and policy wins\n"
 	"\n"
 	"Exit status: the command's, 128+N if it died of signal N; 2 bad usage,\n"
 	"125 nbjail failed, 126 COMMAND cannot be executed, 127 not found.\n"
