@@ -234,8 +234,13 @@ def test_unprivileged_cgroup_not_delegated(nbj, xdg_dir):
     cg = by["cgroup"]
     assert cg["status"] == "fail", cg
     assert f"not delegated to uid {TEST_UID}" in cg["detail"], cg
-    assert "needed only for nbjail-select and limits:" in cg["detail"], cg
+    assert "needed only for nbjail-select" in cg["detail"], cg
     assert "Delegate=yes" in cg["fix"], cg
+    # limits: what nbjail run would say before exiting 125
+    lim = by["limits"]
+    assert lim["status"] == "fail", lim
+    assert "would not start (exit 125)" in lim["detail"], lim
+    assert f"delegated to uid {TEST_UID}" in lim["detail"] or "run nbjail as root" in lim["detail"], lim
     assert doc["full_enforcement"] is True and cp.returncode == 0, doc
 
 
