@@ -527,6 +527,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	err = await_started(job);
+	if (err == -EAGAIN && cfg->limits.pids)
+		log_err("limits: pids: %llu leaves no room to start the command (the job's "
+			"init counts: at least 2)", (unsigned long long)cfg->limits.pids);
 	log_phase("workload started");
 	if (err == 0 && !job->ended)
 		err = start_notifier(job);

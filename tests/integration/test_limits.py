@@ -183,6 +183,18 @@ def test_fork_bomb_is_bounded(nbj, world):
 
 
 @needs_root("limits need cgroup v2 controllers delegated, or cgroup v1 as root")
+def test_pids_1_leaves_no_room(nbj):
+    """The job's init is one of the tasks: pids: 1 cannot start the command,
+    and says so (status 125, not a silent failure)."""
+    cp = nbjail("run", "--profile", "minimal", "--limit-pids", "1", "--", "echo", "started")
+    assert cp.returncode == 125, (cp.returncode, cp.stdout, cp.stderr)
+    assert cp.stdout == ""
+    assert "limits: pids: 1 leaves no room" in cp.stderr, cp.stderr
+    cp = nbjail("run", "--profile", "minimal", "--limit-pids", "2", "--", "echo", "started")
+    assert (cp.returncode, cp.stdout) == (0, "started\n"), cp.stderr
+
+
+@needs_root("limits need cgroup v2 controllers delegated, or cgroup v1 as root")
 def test_memory_hog_is_killed(nbj, world):
     """memory: 32M and a workload that touches 256M: the kernel's OOM
     killer ends it within the job, exit status 128+9; a job within its
