@@ -6,7 +6,7 @@
  * loaded as one YAML document with libyaml; the root must be a mapping.
  * Each key is looked up in a fixed table of the fields this version
  * enforces (tenant, profile, allow, floor_exceptions, unix_allow, rates,
- * overlays, default_overlay, routes, publish, permissions, env,
+ * limits, overlays, default_overlay, routes, publish, permissions, env,
  * filesystem); an
  * unknown key, a repeated key, a value of the wrong type or an invalid
  * pattern is an error that names the file, line, column and field:
@@ -772,6 +772,55 @@ static int load_rates(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 }
 
 /*
+ * limits: {pids: N, memory: SIZE}, enforced by the job's cgroup
+ * (common/cgroup.c); the numbers are read by policy/limits.c
+ */
+static int load_limits(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	bool seen_pids = false, seen_memory = false;
+
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "limits", "expected a mapping {pids, memory}");
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+		const char *key = scalar(k), *s = scalar(val);
+		bool pids = key && !strcmp(key, "pids");
+		int err;
+
+		if (!pids && (!key || strcmp(key, "memory")))
+			return fail_at(c, k, EINVAL, "limits", "unknown key '%s' (pids, memory)",
+				       key ? key : "?");
+		if (pids ? seen_pids : seen_memory)
+			return fail_at(c, k, EINVAL, pids ? "limits.pids" : "limits.memory",
+				       "given twice");
+		*(pids ? &seen_pids : &seen_memory) = true;
+		if (!s || strlen(s) != val->data.scalar.length)
+			return fail_at(c, val, EINVAL, pids ? "limits.pids" : "limits.memory",
+				       pids ? "expected a number of tasks"
+					    : "expected a size (64M, 2G, ...)");
+		if (pids) {
+			err = limits_parse_pids(s, &d->limits.pids);
+			if (err < 0)
+				return fail_at(c, val, -err, "limits.pids",
+					       "'%s': not a number of tasks from 1 to %llu", s,
+					       LIMIT_PIDS_MAX);
+		} else {
+			err = limits_parse_memory(s, &d->limits.memory);
+			if (err == -ERANGE)
+				return fail_at(c, val, ERANGE, "limits.memory",
+					       "'%s': out of range (at least 4M)", s);
+			if (err < 0)
+				return fail_at(c, val, -err, "limits.memory",
+					       "'%s': not a size (bytes, or a number with K, M, "
+					       "G or T: powers of 1024)", s);
+		}
+	}
+	return 0;
+}
+
+/*
  * env: {clear: BOOL, keep: [NAME | PREFIX*, ...], set: {NAME: VALUE, ...}}
  * A NAME is what a shell can export: a letter or '_', then letters,
  * digits or '_'.  The variables that hold secrets (an overlay's
@@ -943,6 +992,7 @@ static const struct {
 	{ "floor_exceptions", load_floor_exceptions },
 	{ "unix_allow", load_unix_allow },
 	{ "rates", load_rates },
+	{ "limits", load_limits },
 	{ "overlays", load_overlays },
 	{ "default_overlay", load_default_overlay },
 	{ "routes", load_routes },
@@ -978,7 +1028,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 			return fail_at(c, k, EINVAL, key,
 				       "unknown key (this version knows: tenant, "
 				       "profile, allow, floor_exceptions, unix_allow, "
-				       "rates, overlays, default_overlay, routes, "
+				       "rates, limits, overlays, default_overlay, routes, "
 				       "publish, permissions, env, filesystem)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");

@@ -23,6 +23,7 @@
  * @floor_exceptions:	floor exceptions
  * @n_floor_exceptions:	entries in @floor_exceptions
  * @rates:		the `rates:` mapping (zeros where absent)
+ * @limits:		the `limits:` mapping (zeros where absent)
  * @overlays:		the overlay registry; [0] is "direct"
  * @n_overlays:		entries in @overlays (0: no `overlays:`)
  * @default_overlay:	index of `default_overlay:` (0: direct)
@@ -67,6 +68,7 @@ struct policy_doc {
 	struct allow_rule *floor_exceptions;
 	size_t n_floor_exceptions;
 	struct nbj_rates rates;
+	struct nbj_limits limits;
 	struct overlay *overlays;
 	size_t n_overlays;
 	unsigned default_overlay;

@@ -571,6 +571,27 @@ struct nbj_rates {
 int rate_parse_bytes(const char *s, uint64_t *ret);
 int rate_parse_count(const char *s, uint64_t max, uint64_t *ret);
 
+/* The bounds of `limits:` (policy/limits.c) */
+#define LIMIT_PIDS_MAX 4194304ULL		/* the kernel's PID_MAX_LIMIT */
+#define LIMIT_MEMORY_MIN (4ULL << 20)		/* 4 MiB: less cannot exec a shell */
+#define LIMIT_MEMORY_MAX (1ULL << 60)
+
+/**
+ * struct nbj_limits - the `limits:` of a policy: a job's resources
+ * @pids:	most tasks (processes and threads, the job's init included)
+ *		at once; 0 for no limit
+ * @memory:	most bytes of memory (and no swap) for all its processes
+ *		together; 0 for no limit
+ */
+struct nbj_limits {
+	uint64_t pids;
+	uint64_t memory;
+};
+
+int limits_parse_pids(const char *s, uint64_t *ret);
+int limits_parse_memory(const char *s, uint64_t *ret);
+void limits_narrow(struct nbj_limits *to, const struct nbj_limits *from);
+
 /* Longest pathname of an AF_UNIX socket, with its NUL */
 #define NBJ_UNIX_PATH_MAX 108
 

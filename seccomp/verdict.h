@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "common/audit.h"
+#include "common/cgroup.h"
 #include "policy/policy.h"
 
 /* The system calls the job's filter hands to the supervisor */
@@ -49,7 +50,7 @@ struct notify_scope {
 	const struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 	const struct audit_ctx *audit;
-	struct selection *selection;
+	struct job_cgroup *selection;
 };
 
 /**

@@ -359,6 +359,8 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 		err = nbj_config_set_tenant(cfg, doc.tenant);
 	if (!err)
 		rates_merge(&cfg->rates, &doc.rates);
+	if (!err)
+		limits_narrow(&cfg->limits, &doc.limits);
 	if (!err && doc.n_overlays) {
 		free(cfg->overlays);
 		cfg->overlays = TAKE_PTR(doc.overlays);
@@ -599,6 +601,13 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	print_rules(out, "floor_exceptions", cfg->floor_exceptions,
 		    cfg->n_floor_exceptions);
 	print_rates(out, &cfg->rates);
+	if (cfg->limits.pids || cfg->limits.memory) {
+		fprintf(out, "limits:\n");
+		if (cfg->limits.pids)
+			fprintf(out, "  pids: %llu\n", (unsigned long long)cfg->limits.pids);
+		if (cfg->limits.memory)
+			fprintf(out, "  memory: %llu\n", (unsigned long long)cfg->limits.memory);
+	}
 	print_overlays(out, cfg);
 	print_publish(out, cfg);
 	print_env(out, cfg);
@@ -607,6 +616,46 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);
 	print_filesystem(out, cfg);
 	return ferror(out) ? -EIO : 0;
+}
+
+/**
+ * nbj_config_limit_pids() - at most @pids tasks in the job at once (its
+ * init, processes and threads); narrows only: the smaller of this and the
+ * policy's limit wins
+ * @cfg:	config
+ * @pids:	1 to 4194304
+ *
+ * Enforced by a cgroup of the job's own; nbj_job_start() fails
+ * (-EOPNOTSUPP, logged with the cause) where it cannot be.
+ *
+ * Return: 0, or -ERANGE
+ */
+int nbj_config_limit_pids(struct nbj_config *cfg, uint64_t pids)
+{
+	struct nbj_limits l = { .pids = pids };
+
+	if (pids < 1 || pids > LIMIT_PIDS_MAX)
+		return -ERANGE;
+	limits_narrow(&cfg->limits, &l);
+	return 0;
+}
+
+/**
+ * nbj_config_limit_memory() - at most @bytes of memory for the job's
+ * processes together, no swap; narrows only, like nbj_config_limit_pids()
+ * @cfg:	config
+ * @bytes:	4 MiB or more
+ *
+ * Return: 0, or -ERANGE
+ */
+int nbj_config_limit_memory(struct nbj_config *cfg, uint64_t bytes)
+{
+	struct nbj_limits l = { .memory = bytes };
+
+	if (bytes < LIMIT_MEMORY_MIN || bytes > LIMIT_MEMORY_MAX)
+		return -ERANGE;
+	limits_narrow(&cfg->limits, &l);
+	return 0;
 }
 
 /**

@@ -37,7 +37,13 @@
  *                     RESOLVE_NO_MAGICLINKS refuses /proc/self/root
  *   cgroup            cgroup v2 mounted, and a child cgroup of the caller's
  *                     own can be made and a process moved into it and back
- *                     (needed only for nbjail-select and `limits:`)
+ *                     (needed only for nbjail-select)
+ *   limits            a job's cgroup is made as `nbjail run` makes it for
+ *                     `limits: {pids, memory}` (common/cgroup.c: cgroup
+ *                     v2, or the v1 hierarchies as root on a hybrid host),
+ *                     its limits set, then removed; says which hierarchy
+ *                     and controllers a job's limits would use, or the
+ *                     cause and fix `nbjail run` would print
  *   unprivileged_port_start  net.ipv4.ip_unprivileged_port_start (info)
  *   journald          /run/systemd/journal/socket accepts a connection and
  *                     sd_journal_sendv() (dlopen()ed) sends a debug line
@@ -98,6 +104,7 @@
 #include <netlink/netlink.h>
 #include <seccomp.h>
 
+#include "common/cgroup.h"
 #include "common/json.h"
 #include "common/util.h"
 #include "nbjail/nbjail.h"
@@ -113,7 +120,7 @@
 #define NFT_TRIAL_PORT 7777
 #define JOURNAL_SOCKET "/run/systemd/journal/socket"
 #define ROOT_STATE_DIR "/run/nbjail"
-#define SELECT_NOTE "needed only for nbjail-select and limits:"
+#define SELECT_NOTE "needed only for nbjail-select"
 
 enum check_status {
 	CHECK_PASS,
@@ -1295,6 +1302,39 @@ static void trial_cgroup(struct check_result *r)
 		"back (" SELECT_NOTE ")", here);
 }
 
+/*
+ * The job limits of `nbjail run`: the very function it calls, on a
+ * cgroup named like a job's ("doctor-PID"; nbjail gc removes one left).
+ */
+static void trial_limits(struct check_result *r)
+{
+	static const struct nbj_limits probe = { .pids = 64, .memory = 64ULL << 20 };
+	struct job_cgroup cg;
+	char id[32], why[TEXT_MAX];
+	int err;
+
+	snprintf(id, sizeof(id), "doctor-%d", (int)getpid());
+	err = job_cgroup_create(&cg, id, &probe, false, why, sizeof(why));
+	if (err < 0) {
+		fail(r, "", "a job with limits: {pids, memory} would not start (exit 125): %s",
+		     why[0] ? why : strerror(-err));
+		return;
+	}
+	if (cg.v2_limits) {
+		char *slash = strrchr(cg.rel, '/');
+
+		if (slash)
+			*slash = '\0';
+		pass(r, "job limits: cgroup v2, pids and memory controllers, job cgroups "
+			"below %s/ (memory.swap.max 0 where swap is accounted)", cg.rel);
+	} else {
+		pass(r, "job limits: cgroup v1 pids and memory hierarchies (cgroup v2 here "
+			"lacks the controllers), job cgroups below this process's cgroup in "
+			"each (memsw limited, or swappiness 0)");
+	}
+	job_cgroup_remove(&cg);
+}
+
 /* ---------------------------------------------------------------- ports */
 
 static void trial_unprivileged_port_start(struct check_result *r)
@@ -1457,6 +1497,7 @@ static const struct doctor_check checks[] = {
 	{ "pidfd_getfd", true, NULL, trial_pidfd_getfd },
 	{ "openat2", true, NULL, trial_openat2 },
 	{ "cgroup", false, NULL, trial_cgroup },
+	{ "limits", false, NULL, trial_limits },
 	{ "unprivileged_port_start", false, NULL, trial_unprivileged_port_start },
 	{ "journald", false, NULL, trial_journald },
 	{ "state_dir", true, NULL, trial_state_dir },

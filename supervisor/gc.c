@@ -6,12 +6,14 @@
  * no live supervisor or keeper (state.c).  For each such job in the
  * caller's runtime directory, gc kills its reaper and relay if they
  * still run (matching pid *and* start time, so a recycled pid is never
- * hit) and removes its directory.  A job owns nothing else on the host:
- * its network, mounts and users live in its own namespaces and die with
- * its last process.  Then the control socket of a dead holder, tenants
- * without jobs, and overlay selection cgroups of gone jobs below gc's
- * own cgroup (seccomp/selection.c) go.  As root gc cleans /run/nbjail;
- * as any other user, that user's $XDG_RUNTIME_DIR/nbjail.
+ * hit) and removes its directory.  Besides its cgroups a job owns
+ * nothing else on the host: its network, mounts and users live in its
+ * own namespaces and die with its last process.  Then the control socket
+ * of a dead holder, tenants without jobs, and the cgroups of gone jobs
+ * (their limits and overlay selection: below gc's own cgroup, and below
+ * /nbjail or the caller's delegated <subtree>/nbjail; common/cgroup.c)
+ * go.  As root gc cleans /run/nbjail; as any other user, that user's
+ * $XDG_RUNTIME_DIR/nbjail.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +25,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "seccomp/selection.h"
+#include "common/cgroup.h"
 #include "supervisor/ctl.h"
 #include "supervisor/supervisor.h"
 #include "supervisor/tenant.h"
@@ -95,9 +97,9 @@ static bool job_gone(const char *id, void *data)
 	return !job_dir_exists(id);
 }
 
-static void selection_removed(const char *id, void *data)
+static void cgroup_removed(const char *id, void *data)
 {
-	report(data, id, "removed its overlay selection cgroups");
+	report(data, id, "removed its cgroup");
 }
 
 /**
@@ -119,6 +121,6 @@ int nbj_gc(nbj_gc_report_t report_cb, void *data)
 	ctl_remove_stale_socket();
 	tenant_gc();
 	(void)job_ids_gc();
-	(void)selection_gc(job_gone, selection_removed, &gc);
+	(void)job_cgroup_gc(job_gone, cgroup_removed, &gc);
 	return gc.err;
 }

@@ -12,10 +12,15 @@
  *      relay and the audit writer (jobuids.c); the statistics, the
  *      keeper and, through it, the audit writer (auditstart.c)
  *   3. the job's copy of its policy (jobpolicy.c), the host's addresses
- *      for the floor, the selection cgroups, the seccomp filter (cached)
+ *      for the floor, the job's cgroup with its limits and for overlay
+ *      selection (common/cgroup.c: limits that cannot be enforced fail
+ *      here), the seccomp filter (cached)
  *   4. clone3() the job's init (reaper.c) into new user, network, mount,
- *      PID, UTS and IPC namespaces, forwarded signals blocked; write its
- *      uid/gid maps; MAPPED; it builds its mounts and its network (lo
+ *      PID, UTS and IPC namespaces, forwarded signals blocked, and with
+ *      limits into the job's cgroup v2 and a cgroup namespace rooted
+ *      there (or, cgroup v1, moved into the job's cgroups before MAPPED,
+ *      which it waits for before anything); write its uid/gid maps;
+ *      MAPPED; it builds its mounts and its network (lo
  *      only, the relay's sockets made inside, the nft ruleset) and
  *      reports READY with those sockets
  *   5. the relay is exec'd with them (relaystart.c); the state file
@@ -24,8 +29,9 @@
  *      STARTED (or that exec failed, which nbj_job_wait() then reports)
  *      and the notifier watches the job's socket calls
  *
- * Nothing is created outside the job's namespaces but its state and its
- * helper processes: no link, no host nftables, no address to claim.
+ * Nothing is created outside the job's namespaces but its state, its
+ * cgroups and its helper processes: no link, no host nftables, no
+ * address to claim.
  *
  * While the job runs, nbj_job_fd() is an epoll fd watching the reaper's
  * socket, the relay's pidfd, the notifier and the control socket.
@@ -177,7 +183,7 @@ static int start_notifier(struct nbj_job *job)
 		.audit = &job->audit,
 		.unix_allow = p->unix_allow,
 		.n_unix_allow = p->n_unix_allow,
-		.selection = job->selection.ready ? &job->selection : NULL,
+		.selection = job->selectable ? &job->cgroup : NULL,
 	};
 	int err;
 
@@ -226,6 +232,69 @@ static int job_identity(const struct nbj_config *cfg, struct workload_creds *cre
 	for (size_t i = 0; !creds->keep_groups && i < map->n_gids; i++)
 		creds->groups[creds->n_groups++] = map->gids[i];
 	return 0;
+}
+
+/*
+ * The job's cgroup (common/cgroup.c): with limits, enforced or the job
+ * does not start; for overlay selection, which is refused without it.
+ */
+static int job_cgroups(struct nbj_job *job, const struct nbj_config *cfg)
+{
+	const struct nbj_limits *l = &cfg->limits;
+	bool select = cfg->select_allowed && job->has_net;
+	char why[768];
+	int err;
+
+	err = job_cgroup_create(&job->cgroup, job->state.id, l, select, why, sizeof(why));
+	if (err < 0 && (l->pids || l->memory)) {
+		log_err("limits: %s%s%s cannot be enforced: %s", l->pids ? "pids" : "",
+			l->pids && l->memory ? " and " : "", l->memory ? "memory" : "",
+			why[0] ? why : strerror(-err));
+		return -EOPNOTSUPP;
+	}
+	if (err < 0 && select)
+		log_warn("permissions: network.select: %s; nbjail-select will be "
+			 "refused in this job", err == -EOPNOTSUPP ?
+			 "this host has no cgroup v2" :
+			 err == -EACCES || err == -EPERM ?
+			 "no cgroup delegated to this user" : strerror(-err));
+	job->selectable = select && job->cgroup.ready;
+	if (l->pids || l->memory) {
+		char where[PATH_MAX * 2 + 64];
+
+		(void)job_cgroup_describe(&job->cgroup, where, sizeof(where));
+		log_debug("limits: pids %llu, memory %llu bytes in %s",
+			  (unsigned long long)l->pids, (unsigned long long)l->memory, where);
+	}
+	return 0;
+}
+
+/*
+ * clone3() the job's init into its namespaces (see the theory above);
+ * with limits in cgroup v2, atomically into the job's cgroup, and with
+ * any limits into a cgroup namespace of its own (rooted at that cgroup
+ * for v2), so the job sees no cgroup above its own
+ */
+static pid_t clone_job_init(struct nbj_job *job, int *ret_pidfd)
+{
+	_cleanup_close_ int cgroup = job_cgroup_clone_fd(&job->cgroup);
+	struct clone_args args = {
+		.flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |
+			 CLONE_NEWUTS | CLONE_NEWIPC | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)ret_pidfd,
+		.exit_signal = SIGCHLD,
+	};
+
+	if (cgroup >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgroup;
+	} else if (cgroup != -ENOENT) {
+		errno = -cgroup;
+		return -1;
+	}
+	if (job->cgroup.v2_limits || job->cgroup.v1_mask)
+		args.flags |= CLONE_NEWCGROUP;
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 }
 
 /* Why clone() of the job's namespaces failed, with the fix */
@@ -305,6 +374,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
 	job->listener = job->auditd_pidfd = job->audit.fd = -1;
 	job->keeper_pidfd = job->keeper = -1;
+	job->cgroup.root = -1;
 	job->tenant.fd = job->tenant.slot = -1;
 	job->state.job_lock = job->ids.claim = -1;
 	for (int i = 0; i < RELAY_FDS; i++)
@@ -365,16 +435,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (err < 0)
 		goto fail;
 	mp.fs = &fs;
-	if (cfg->select_allowed && job->has_net) {
-		err = selection_init(&job->selection, job->state.id);
-		if (err < 0)
-			log_warn("permissions: network.select: %s; nbjail-select will be "
-				 "refused in this job", err == -EOPNOTSUPP ?
-				 "this host has no cgroup v2" :
-				 err == -EACCES || err == -EPERM ?
-				 "no cgroup delegated to this user" : strerror(-err));
-		err = 0;
-	}
+	err = job_cgroups(job, cfg);
+	if (err < 0)
+		goto fail;
 	err = seccomp_filter_cached(nbj_runtime_dir(), &job->seccomp);
 	if (err < 0) {
 		log_err("cannot build the seccomp filter: %s", strerror(-err));
@@ -400,7 +463,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.mounts = &mp,
 		.net = job->has_net ? &job->net : NULL,
 		.socket_factory = job->has_net && job->pol.policy.n_publish,
-		.n_select_overlays = !job->selection.ready ? 0 :
+		.n_select_overlays = !job->selectable ? 0 :
 				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
 		.terminal_fd = cfg->terminal_fd,
 		.terminal_stdio = cfg->terminal_stdio,
@@ -408,9 +471,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	};
 	sigset_forwarded(&block);
 	(void)sigprocmask(SIG_BLOCK, &block, &saved);
-	pid = clone_pidfd(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS | CLONE_NEWPID |
-				  CLONE_NEWUTS | CLONE_NEWIPC,
-			  &job->reaper_pidfd);
+	pid = clone_job_init(job, &job->reaper_pidfd);
 	if (pid == 0)
 		reaper_main(&rp);
 	err = pid < 0 ? negative_errno() : 0;
@@ -424,6 +485,12 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	}
 	job->reaper_pid = pid;
 	log_phase("namespaces cloned");
+	err = job_cgroup_attach(&job->cgroup, pid);
+	if (err < 0) {
+		log_err("limits: cannot move the job's init into its cgroup: %s",
+			strerror(-err));
+		goto fail;
+	}
 	err = userns_write_maps(pid, &map);
 	if (err < 0) {
 		log_err("cannot write the uid/gid maps of the job's user namespace: %s",
@@ -467,6 +534,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	err = await_started(job);
+	if (err == -EAGAIN && cfg->limits.pids)
+		log_err("limits: pids: %llu leaves no room to start the command (the job's "
+			"init counts: at least 2)", (unsigned long long)cfg->limits.pids);
 	log_phase("workload started");
 	if (err == 0 && !job->ended)
 		err = start_notifier(job);

@@ -6,6 +6,7 @@
  * jobpolicy.c   the job's own copy of the policy (and overlay secrets)
  * auditstart.c  the statistics, the keeper and the audit writer, first
  * relaystart.c  the relay, with the sockets made in the job's netns
+ * (common/cgroup.c  the job's cgroup: its limits, the overlay selection)
  * keeper.c      teardown: what the supervisor stops, what the keeper
  *               finishes after nbjail run has exited
  */
@@ -106,7 +107,8 @@ struct nbj_job {
 	struct job_state state;
 	struct job_ids ids;
 	struct sock_fprog seccomp;
-	struct selection selection;
+	struct job_cgroup cgroup;
+	bool selectable;
 	bool state_created;
 	bool has_net;
 	struct job_net net;

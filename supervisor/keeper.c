@@ -7,9 +7,10 @@
  * supervisor stops the job (job_stop(): leaves nbjail ctl's list, kills
  * the job's init and the relay), sends the job-end event, and hands the
  * slow rest to the keeper (job_hand_over(): pidfds and the job's lock by
- * SCM_RIGHTS); the keeper waits until the job's processes are gone, lets
- * the audit writer finish and removes the state (job_release()).  A job
- * owns nothing in the kernel outside its namespaces, so that is all.
+ * SCM_RIGHTS); the keeper waits until the job's processes are gone,
+ * removes the job's cgroups (common/cgroup.c), lets the audit writer
+ * finish and removes the state (job_release()).  Besides its cgroups, a
+ * job owns nothing in the kernel outside its namespaces.
  * Without a keeper, job_teardown() does all of it itself.
  */
 #include "supervisor/job_int.h"
@@ -180,14 +181,14 @@ enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_SELECTION, HAND_FDS };
  * @detach:	the supervisor exits at once: own session, stdio on /dev/null
  * @fd_mask:	which HAND_* fds are attached (SCM_RIGHTS, in that order)
  * @state:	the job's state (fds replaced by the attached ones)
- * @selection:	its overlay selection cgroups (root fd likewise)
+ * @cgroup:	its cgroups: limits, overlay selection (root fd likewise)
  * @state_created: the job's directory exists
  */
 struct keeper_handover {
 	bool detach;
 	unsigned fd_mask;
 	struct job_state state;
-	struct selection selection;
+	struct job_cgroup cgroup;
 	bool state_created;
 };
 
@@ -225,8 +226,8 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 	}
 	job->state = h.state;
 	job->state.job_lock = fds[HAND_JOB_LOCK];
-	job->selection = h.selection;
-	job->selection.root = fds[HAND_SELECTION];
+	job->cgroup = h.cgroup;
+	job->cgroup.root = fds[HAND_SELECTION];
 	job->reaper_pidfd = fds[HAND_REAPER];
 	job->relay_pidfd = fds[HAND_RELAY];
 	job->state_created = h.state_created;
@@ -251,7 +252,7 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 		_exit(1); /* the job's processes live on: nbjail gc */
 	}
 	log_phase("teardown: processes gone");
-	selection_cleanup(&job->selection);
+	job_cgroup_remove(&job->cgroup);
 	keeper_audit_finish(job);
 	log_phase("teardown: audit flushed");
 	/* the supervisor's copy of the job's lock is closed once it has
@@ -320,14 +321,14 @@ int job_hand_over(struct nbj_job *job, bool detach)
 	struct keeper_handover h = {
 		.detach = detach,
 		.state = job->state,
-		.selection = job->selection,
+		.cgroup = job->cgroup,
 		.state_created = job->state_created,
 	};
 	int all[HAND_FDS] = {
 		[HAND_REAPER] = job->reaper_pidfd,
 		[HAND_RELAY] = job->relay_pidfd,
 		[HAND_JOB_LOCK] = job->state.job_lock,
-		[HAND_SELECTION] = job->selection.ready ? job->selection.root : -1,
+		[HAND_SELECTION] = job->cgroup.ready ? job->cgroup.root : -1,
 	};
 	int fds[HAND_FDS], n = 0, err;
 	siginfo_t si;
@@ -357,11 +358,11 @@ int job_hand_over(struct nbj_job *job, bool detach)
 	/* the keeper holds the claim of the per-job ids (since its fork) */
 	closep(&job->ids.claim);
 	job->ids.claim = -1;
-	if (job->selection.ready) {
-		closep(&job->selection.root);
-		job->selection.root = -1;
-		job->selection.ready = false;
-	}
+	/* the keeper removes the job's cgroups; ours is a copy */
+	if (job->cgroup.ready)
+		closep(&job->cgroup.root);
+	memset(&job->cgroup, 0, sizeof(job->cgroup));
+	job->cgroup.root = -1;
 	job_audit_forget(job);
 	closep(&job->keeper);
 	job->keeper = -1;
@@ -404,7 +405,7 @@ void job_teardown(struct nbj_job *job)
 	log_phase("teardown: reaper reaped");
 	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
 	log_phase("teardown: relay reaped");
-	selection_cleanup(&job->selection); /* the job's processes are gone */
+	job_cgroup_remove(&job->cgroup); /* the job's processes are gone */
 	tenant_detach(&job->tenant);
 	job->audit.tenant = NULL;
 	stats_unmap(job->stats);

@@ -26,6 +26,7 @@
 #include "common/escape.h"
 #include "common/log.h"
 #include "nbjail/nbjail.h"
+#include "policy/policy.h"
 #include "supervisor/doctor.h"
 #include "supervisor/pty.h"
 
@@ -71,6 +72,10 @@ static const char usage_text[] =
 	"                       secrets (password_env, SUDO_*) never reach it\n"
 	"      --overlay NAME   dial through overlay NAME of the policy when no route\n"
 	"                       matches (default: the policy's default_overlay)\n"
+	"      --limit-pids N   at most N tasks in the job (its init included)\n"
+	"      --limit-memory SIZE\n"
+	"                       at most SIZE of memory, no swap (bytes, or 64M, 2G:\n"
+	"                       powers of 1024); the smaller of flag and policy wins\n"
 	"\n"
 	"Exit status: the command's, 128+N if it died of signal N; 2 bad usage,\n"
 	"125 nbjail failed, 126 COMMAND cannot be executed, 127 not found.\n"
@@ -236,7 +241,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 }
 
 enum { OPT_FLOOR_EXCEPTION = 0x100, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
-       OPT_NO_JOURNAL, OPT_OVERLAY, OPT_CLEARENV };
+       OPT_NO_JOURNAL, OPT_OVERLAY, OPT_CLEARENV, OPT_LIMIT_PIDS, OPT_LIMIT_MEMORY };
 
 /**
  * struct run_opts - the run flags, applied after the policy file
@@ -249,6 +254,7 @@ enum { OPT_FLOOR_EXCEPTION = 0x100, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
  * @unix_allow:	--unix-allow values
  * @n_unix_allow: their number
  * @tenant:	--tenant, or NULL
+ * @limits:	--limit-pids, --limit-memory (0: not given)
  */
 struct run_opts {
 	const char *profile;
@@ -260,6 +266,7 @@ struct run_opts {
 	const char **unix_allow;
 	size_t n_unix_allow;
 	const char *tenant;
+	struct nbj_limits limits;
 };
 
 static int run_opts_init(struct run_opts *o, int argc)
@@ -348,6 +355,11 @@ static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 		if (rc)
 			return rc;
 	}
+	/* after the policy: a flag narrows its limits, never widens them */
+	if (o->limits.pids)
+		(void)nbj_config_limit_pids(cfg, o->limits.pids);
+	if (o->limits.memory)
+		(void)nbj_config_limit_memory(cfg, o->limits.memory);
 	if (o->tenant && nbj_config_set_tenant(cfg, o->tenant) < 0)
 		return usage_error("--tenant '%s': use 1-63 letters, digits, '.', '-' "
 				   "or '_'", o->tenant);
@@ -381,6 +393,8 @@ static int cmd_run(int argc, char **argv)
 		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
 		{ "overlay", required_argument, NULL, OPT_OVERLAY },
 		{ "clearenv", no_argument, NULL, OPT_CLEARENV },
+		{ "limit-pids", required_argument, NULL, OPT_LIMIT_PIDS },
+		{ "limit-memory", required_argument, NULL, OPT_LIMIT_MEMORY },
 		{ "write", required_argument, NULL, 'w' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "name", required_argument, NULL, 'n' },
@@ -443,6 +457,21 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case OPT_CLEARENV:
 			(void)nbj_config_set_clearenv(cfg, true);
+			break;
+		case OPT_LIMIT_PIDS:
+			if (limits_parse_pids(optarg, &o.limits.pids) < 0) {
+				rc = usage_error("--limit-pids '%s': a number of tasks from 1 "
+						 "to 4194304", optarg);
+				goto out;
+			}
+			break;
+		case OPT_LIMIT_MEMORY:
+			if (limits_parse_memory(optarg, &o.limits.memory) < 0) {
+				rc = usage_error("--limit-memory '%s': a size of at least 4M "
+						 "(bytes, or a number with K, M, G or T: "
+						 "powers of 1024)", optarg);
+				goto out;
+			}
 			break;
 		case OPT_OVERLAY:
 			if (nbj_config_set_overlay(cfg, optarg) < 0) {

@@ -186,7 +186,7 @@ int start_relay(struct nbj_job *job)
 	rc.job_addrs[1] = (struct nbj_addr){ .family = AF_INET6, .v6 = job->net.job6 };
 	rc.resolver = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.nameserver4 };
 	rc.publish_fds = publish;
-	rc.select_ports = job->selection.ready;
+	rc.select_ports = job->selectable;
 	program = relay_program_open();
 	if (program < 0) {
 		err = program;

@@ -41,6 +41,7 @@ struct nbj_config {
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
 	struct nbj_rates rates;
+	struct nbj_limits limits;
 	struct overlay *overlays;
 	size_t n_overlays;
 	unsigned default_overlay;

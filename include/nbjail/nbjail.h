@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
@@ -101,6 +102,8 @@ int nbj_config_set_overlay(struct nbj_config *cfg, const char *name);
 int nbj_config_set_argv(struct nbj_config *cfg, char *const argv[]);
 int nbj_config_set_terminal(struct nbj_config *cfg, int tty_fd, unsigned stdio);
 int nbj_config_set_clearenv(struct nbj_config *cfg, bool on);
+int nbj_config_limit_pids(struct nbj_config *cfg, uint64_t pids);
+int nbj_config_limit_memory(struct nbj_config *cfg, uint64_t bytes);
 
 int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret);
 const char *nbj_job_id(const struct nbj_job *job);

@@ -19,6 +19,7 @@ Every run is bounded by a subprocess timeout; doctor bounds each of its
 own checks to 2 s.
 """
 import json
+import re
 import os
 import shutil
 import tempfile
@@ -39,6 +40,7 @@ CHECKS = {
     "pidfd_getfd": True,
     "openat2": True,
     "cgroup": False,
+    "limits": False,
     "unprivileged_port_start": False,
     "journald": False,
     "state_dir": True,
@@ -111,7 +113,14 @@ def test_root_full_enforcement(nbj, _journald):
     # `ip netns exec` mounts a sysfs of its own, without the cgroup2 mount:
     # reported, and not a reason for exit 1
     assert by["cgroup"]["status"] in ("pass", "fail"), by["cgroup"]
-    assert "needed only for nbjail-select and limits:" in by["cgroup"]["detail"]
+    assert "needed only for nbjail-select" in by["cgroup"]["detail"]
+    # the job limits of nbjail run, tried the same way: this host (cgroup v2
+    # with pids and memory, or a hybrid host's v1 hierarchies) or the cause
+    assert by["limits"]["status"] in ("pass", "fail"), by["limits"]
+    if by["limits"]["status"] == "pass":
+        assert re.search(r"cgroup v[12]", by["limits"]["detail"]), by["limits"]
+    else:
+        assert "would not start (exit 125)" in by["limits"]["detail"], by["limits"]
     assert "/run/nbjail" in by["state_dir"]["detail"]
     assert by["unprivileged_port_start"]["status"] == "info"
     assert "net.ipv4.ip_unprivileged_port_start" in by["unprivileged_port_start"]["detail"]
@@ -149,7 +158,14 @@ def test_root_cgroup(nbj):
     cp = run([NBJAIL, "doctor", "--json"], env={"PATH": PATH_ENV}, timeout=60)
     doc, by = parse(cp)
     assert by["cgroup"]["status"] == "pass", by["cgroup"]
-    assert "needed only for nbjail-select and limits:" in by["cgroup"]["detail"]
+    assert "needed only for nbjail-select" in by["cgroup"]["detail"]
+    # the job limits of nbjail run, tried the same way: this host (cgroup v2
+    # with pids and memory, or a hybrid host's v1 hierarchies) or the cause
+    assert by["limits"]["status"] in ("pass", "fail"), by["limits"]
+    if by["limits"]["status"] == "pass":
+        assert re.search(r"cgroup v[12]", by["limits"]["detail"]), by["limits"]
+    else:
+        assert "would not start (exit 125)" in by["limits"]["detail"], by["limits"]
     left = [d for d in os.listdir(own_cgroup_dir()) if d.startswith("nbjail-doctor.")]
     assert left == []
 
@@ -192,7 +208,14 @@ def test_unprivileged_user(nbj, xdg_dir):
     assert "below" in by["unprivileged_port_start"]["detail"]
     # no cgroup2 under `ip netns exec`: reported, but not a reason for exit 1
     if by["cgroup"]["status"] == "fail":
-        assert "needed only for nbjail-select and limits:" in by["cgroup"]["detail"]
+        assert "needed only for nbjail-select" in by["cgroup"]["detail"]
+    # the job limits of nbjail run, tried the same way: this host (cgroup v2
+    # with pids and memory, or a hybrid host's v1 hierarchies) or the cause
+    assert by["limits"]["status"] in ("pass", "fail"), by["limits"]
+    if by["limits"]["status"] == "pass":
+        assert re.search(r"cgroup v[12]", by["limits"]["detail"]), by["limits"]
+    else:
+        assert "would not start (exit 125)" in by["limits"]["detail"], by["limits"]
         assert by["cgroup"]["fix"], by["cgroup"]
     if by["cgroup"]["status"] == "fail":
         assert doc["full_enforcement"] is True and cp.returncode == 0, doc
@@ -211,8 +234,13 @@ def test_unprivileged_cgroup_not_delegated(nbj, xdg_dir):
     cg = by["cgroup"]
     assert cg["status"] == "fail", cg
     assert f"not delegated to uid {TEST_UID}" in cg["detail"], cg
-    assert "needed only for nbjail-select and limits:" in cg["detail"], cg
+    assert "needed only for nbjail-select" in cg["detail"], cg
     assert "Delegate=yes" in cg["fix"], cg
+    # limits: what nbjail run would say before exiting 125
+    lim = by["limits"]
+    assert lim["status"] == "fail", lim
+    assert "would not start (exit 125)" in lim["detail"], lim
+    assert f"delegated to uid {TEST_UID}" in lim["detail"] or "run nbjail as root" in lim["detail"], lim
     assert doc["full_enforcement"] is True and cp.returncode == 0, doc
 
 
