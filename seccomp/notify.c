@@ -294,12 +294,13 @@ static bool connect_rate_ok(const struct notifier *n)
 	struct job_stats *s = a ? a->stats : NULL;
 	uint64_t now = rate_now_ns();
 
+	/* the limits are our own copy: the relay can write the mapping */
 	if (!s)
 		return true;
-	if (!rate_take(&s->connects, &s->connects_limit, 1, now))
+	if (!rate_take(&s->connects, &a->limits.connects, 1, now))
 		return false;
-	return !a->tenant || !s->tenant_connects_limit.per_s ||
-	       rate_take(&a->tenant->connects, &s->tenant_connects_limit, 1, now);
+	return !a->tenant || !a->limits.tenant_connects.per_s ||
+	       rate_take(&a->tenant->connects, &a->limits.tenant_connects, 1, now);
 }
 
 /*

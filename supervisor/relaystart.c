@@ -112,8 +112,7 @@ int start_relay(struct nbj_job *job)
 		log_err("relay failed: %s", strerror(-err));
 		_exit(1);
 	}
-	job->relay_pid = pid;
-	atomic_store(&job->stats->relay_pid, pid);
+	job->relay_pid = pid;	/* in the state file, never in the shared stats */
 	err = epoll_watch(job->epfd, job->relay_pidfd, JOB_EVENT_RELAY);
 out:
 	/* the relay has them now, and only the relay */
