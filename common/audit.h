@@ -144,8 +144,8 @@ struct audit_denial {
  * @events_dropped: events lost because the writer's queue was full
  * @events_suppressed: events folded into "N more like this"
  * @journal_errors: events journald did not take
- * @connects:	the job's bucket of connect attempts
- * @bytes:	the job's bucket of bytes
+ * @bytes:	the job's bucket of bytes (the relay's; the job's bucket of
+ *		connect attempts is the supervisor's own, seccomp/notify.c)
  * @ring_next:	index of the next ring entry to write (mod AUDIT_RING)
  * @ring:	the last AUDIT_RING denials (text for display only)
  */
@@ -163,7 +163,6 @@ struct job_stats {
 	_Atomic uint64_t events_dropped;
 	_Atomic uint64_t events_suppressed;
 	_Atomic uint64_t journal_errors;
-	struct rate_bucket connects;
 	struct rate_bucket bytes;
 	_Atomic uint64_t ring_next;
 	struct audit_denial ring[AUDIT_RING];
@@ -177,8 +176,8 @@ struct job_stats {
 	X(bytes_up, bytes_up) X(bytes_down, bytes_down)                        \
 	X(events_sent, events_sent) X(events_dropped, events_dropped)          \
 	X(events_suppressed, events_suppressed)                                \
-	X(journal_errors, journal_errors) X(connects, connects.tat)            \
-	X(bytes, bytes.tat) X(ring_next, ring_next)
+	X(journal_errors, journal_errors) X(bytes, bytes.tat)                  \
+	X(ring_next, ring_next)
 
 /**
  * struct job_limits - the job's limits; each process keeps its own copy
