@@ -284,6 +284,10 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 		sigset_t none;
 
 		fds_close_all_except(wkeep, ac->log_fd >= 0 ? 2 : 1);
+		/* the writer keeps the statistics (ring, counters), not the
+		 * tenant's file: one process fewer that can write it */
+		if (job->tenant.state)
+			munmap(job->tenant.state, sizeof(*job->tenant.state));
 		sigemptyset(&none);
 		(void)sigprocmask(SIG_SETMASK, &none, NULL);
 		err = auditd_run(ac);

@@ -220,7 +220,9 @@ static void slots_gc(struct tenant_state *t, const char *name)
 	for (int i = 0; i < TENANT_SLOTS; i++) {
 		uint64_t claim = seen[i];
 
-		if (!claim || claim == TENANT_SLOT_RELEASING || h.held[i])
+		/* a slot left "releasing" is freed too: only a relay or a
+		 * gc killed midway leaves it so */
+		if (!claim || h.held[i])
 			continue;
 		if (!atomic_compare_exchange_strong(&t->slots[i].claim, &claim,
 						    TENANT_SLOT_RELEASING))
