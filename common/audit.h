@@ -107,21 +107,32 @@ struct audit_denial {
 	char exe[256];
 };
 
-#define JOB_STATS_MAGIC 0x6e626a7374617432ULL	/* "nbjstat2" */
+#define JOB_STATS_MAGIC 0x6e626a7374617433ULL	/* "nbjstat3" */
+
+/*
+ * What shared memory may hold (issue 16, item 7).  The statistics file
+ * and the tenant file are mapped read-write by processes that trust
+ * nobody and that nobody trusts: the job's relay and its audit writer.
+ * So they hold integer words only (counters, flags, token buckets) and,
+ * in the ring of recent denials, text the job chose anyway.  Nothing
+ * more trusted (the supervisor, the keeper, `nbjail ctl`, `nbjail gc`)
+ * takes a path, a pid, a name or a size from them: a job's id is the
+ * name of its directory, its name, tenant, pids and tenant slot are in
+ * files only the supervisor writes (supervisor/state.c), its limits are
+ * in struct audit_ctx (private to each process).  Whatever is read from
+ * a mapping is an untrusted number: bounded before it indexes anything,
+ * printed escaped.  common/stats.c checks at compile time that every
+ * field of the structures below is a 64-bit integer word (JOB_STATS_FIELDS,
+ * TENANT_STATE_FIELDS, TENANT_SLOT_FIELDS); the ring is the one, listed,
+ * exception.
+ */
 
 /**
- * struct job_stats - the live statistics of one job, in a file under the
- * job's state directory, mapped by the supervisor, the relay and the
- * audit writer, read by `nbjail ctl`
+ * struct job_stats - the live statistics of one job, in DIR/ID/stats;
+ * mapped by the supervisor, the relay and the audit writer, read by
+ * `nbjail ctl`.  Integer words only, see above.
  * @magic:	JOB_STATS_MAGIC once initialized
  * @size:	sizeof(struct job_stats) of the writer
- * @job_id:	job identifier
- * @name:	job name
- * @tenant:	tenant name
- * @profile:	profile name
- * @supervisor_pid: nbjail's pid
- * @relay_pid:	the relay's pid, 0 if none
- * @start_usec:	start time, CLOCK_REALTIME
  * @revoked:	nonzero once revoked (kept for the job's life)
  * @revoked_usec: when
  * @counters:	decisions by lane, outcome and reason (enum decide_reason)
@@ -133,29 +144,15 @@ struct audit_denial {
  * @events_dropped: events lost because the writer's queue was full
  * @events_suppressed: events folded into "N more like this"
  * @journal_errors: events journald did not take
- * @connects_limit: the job's connect attempts per second and burst
- * @bytes_limit: the job's bytes per second and burst (per_s 0: none)
- * @concurrent_limit: the job's flows at once (0: the relay's table)
- * @tenant_connects_limit: limits this job's policy sets on its tenant
- * @tenant_bytes_limit: (shared buckets in struct tenant_state)
- * @tenant_concurrent_limit:
- * @tenant_slot: this job's slot in the tenant's flow counts, -1 if none
- * @connects:	the job's bucket of connect attempts
- * @bytes:	the job's bucket of bytes
+ * @bytes:	the job's bucket of bytes (the relay's; the job's bucket of
+ *		connect attempts is the supervisor's own, seccomp/notify.c)
  * @ring_next:	index of the next ring entry to write (mod AUDIT_RING)
- * @ring:	the last AUDIT_RING denials
+ * @ring:	the last AUDIT_RING denials (text for display only)
  */
 struct job_stats {
 	uint64_t magic;
-	uint32_t size;
-	char job_id[16];
-	char name[64];
-	char tenant[64];
-	char profile[16];
-	int32_t supervisor_pid;
-	_Atomic int32_t relay_pid;
-	uint64_t start_usec;
-	_Atomic uint32_t revoked;
+	uint64_t size;
+	_Atomic uint64_t revoked;
 	_Atomic uint64_t revoked_usec;
 	_Atomic uint64_t counters[LANE_COUNT][OUTCOME_COUNT][AUDIT_REASONS];
 	_Atomic uint64_t flows_active;
@@ -166,64 +163,102 @@ struct job_stats {
 	_Atomic uint64_t events_dropped;
 	_Atomic uint64_t events_suppressed;
 	_Atomic uint64_t journal_errors;
-	struct rate_limit connects_limit;
-	struct rate_limit bytes_limit;
-	uint64_t concurrent_limit;
-	struct rate_limit tenant_connects_limit;
-	struct rate_limit tenant_bytes_limit;
-	uint64_t tenant_concurrent_limit;
-	int32_t tenant_slot;
-	struct rate_bucket connects;
 	struct rate_bucket bytes;
 	_Atomic uint64_t ring_next;
 	struct audit_denial ring[AUDIT_RING];
 };
 
-#define TENANT_STATE_MAGIC 0x6e626a74656e3032ULL	/* "nbjten02" */
+/* Every field of struct job_stats but the ring, for the layout check */
+#define JOB_STATS_FIELDS(X)                                                    \
+	X(magic, magic) X(size, size) X(revoked, revoked)                      \
+	X(revoked_usec, revoked_usec) X(counters, counters[0][0][0])           \
+	X(flows_active, flows_active) X(flows_total, flows_total)              \
+	X(bytes_up, bytes_up) X(bytes_down, bytes_down)                        \
+	X(events_sent, events_sent) X(events_dropped, events_dropped)          \
+	X(events_suppressed, events_suppressed)                                \
+	X(journal_errors, journal_errors) X(bytes, bytes.tat)                  \
+	X(ring_next, ring_next)
+
+/**
+ * struct job_limits - the job's limits; each process keeps its own copy
+ * (struct audit_ctx), none is read from shared memory
+ * @connects:	the job's connect attempts per second and burst
+ * @bytes:	the job's bytes per second and burst (per_s 0: none)
+ * @concurrent:	the job's flows at once (0: the relay's table)
+ * @tenant_connects: limits this job's policy sets on its tenant
+ * @tenant_bytes: (shared buckets in struct tenant_state)
+ * @tenant_concurrent:
+ */
+struct job_limits {
+	struct rate_limit connects;
+	struct rate_limit bytes;
+	uint64_t concurrent;
+	struct rate_limit tenant_connects;
+	struct rate_limit tenant_bytes;
+	uint64_t tenant_concurrent;
+};
+
+#define TENANT_STATE_MAGIC 0x6e626a74656e3033ULL	/* "nbjten03" */
 #define TENANT_STATE_INIT 1ULL				/* being initialized */
 #define TENANT_SLOTS 256
+#define TENANT_SLOT_RELEASING UINT64_MAX		/* nbjail gc frees it */
 
 /**
  * struct tenant_slot - one job's share of its tenant's flows
- * @used:	claimed (compare-and-swap 0 -> 1)
- * @job_id:	the job, written after claiming
+ * @claim:	0 when free, else the claim's number (compare-and-swap from
+ *		0; gc frees a slot by swapping the number it saw, so a slot
+ *		claimed again meanwhile is left alone); which job holds a
+ *		slot is in that job's own info file, never here
  * @active:	its flows now
  */
 struct tenant_slot {
-	_Atomic uint32_t used;
-	char job_id[16];
+	_Atomic uint64_t claim;
 	_Atomic uint64_t active;
 };
 
 /**
  * struct tenant_state - what the jobs of one tenant share, in
- * /run/nbjail/tenants/NAME (supervisor/tenant.c)
+ * DIR/tenants/NAME (supervisor/tenant.c); integer words only, see above
  * @magic:	TENANT_STATE_MAGIC once initialized
  * @size:	sizeof(struct tenant_state)
- * @tenant:	the tenant's name
+ * @claims:	claims made so far (numbers the slots' claims)
  * @connects:	the tenant's bucket of connect attempts
  * @bytes:	the tenant's bucket of bytes
  * @slots:	each job's flows, for the tenant's concurrency limit
  */
 struct tenant_state {
 	_Atomic uint64_t magic;
-	uint32_t size;
-	char tenant[64];
+	uint64_t size;
+	_Atomic uint64_t claims;
 	struct rate_bucket connects;
 	struct rate_bucket bytes;
 	struct tenant_slot slots[TENANT_SLOTS];
 };
+
+/* Every field of struct tenant_state, for the layout check */
+#define TENANT_STATE_FIELDS(X)                                                 \
+	X(magic, magic) X(size, size) X(claims, claims)                        \
+	X(connects, connects.tat) X(bytes, bytes.tat)                          \
+	X(slots, slots[0].claim)
+
+/* Every field of struct tenant_slot */
+#define TENANT_SLOT_FIELDS(X) X(claim, claim) X(active, active)
 
 /**
  * struct audit_ctx - what a producer needs: the stats and the writer
  * @stats:	the job's statistics, NULL if none
  * @fd:		the writer's socket (non-blocking), -1 if none
  * @tenant:	the tenant's shared state, NULL if none
+ * @tenant_slot: the job's slot in @tenant, -1 if none (the supervisor's
+ *		value, copied: never read back from a mapping)
+ * @limits:	the job's limits (a copy of the supervisor's)
  */
 struct audit_ctx {
 	struct job_stats *stats;
 	int fd;
 	struct tenant_state *tenant;
+	int tenant_slot;
+	struct job_limits limits;
 };
 
 const char *audit_kind_name(enum audit_kind kind);

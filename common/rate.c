@@ -12,6 +12,10 @@
  * tenant) without a lock, and a process that dies mid-update leaves
  * nothing half-written.  Times are CLOCK_MONOTONIC nanoseconds, the same
  * for every process of the machine.
+ *
+ * A bucket in shared memory can hold any number (a job's relay can write
+ * its mappings, common/audit.h): no sum here may wrap, so a TAT further
+ * ahead than any take could have put it means "empty", never "full".
  */
 #include <time.h>
 
@@ -93,7 +97,7 @@ bool rate_take(struct rate_bucket *b, const struct rate_limit *l, uint64_t n,
 	tat = atomic_load_explicit(&b->tat, memory_order_relaxed);
 	do {
 		base = tat > now ? tat : now;
-		if (base + n * t - now > depth)
+		if (base - now > depth || n > (depth - (base - now)) / t)
 			return false;
 	} while (!atomic_compare_exchange_weak_explicit(&b->tat, &tat, base + n * t,
 							memory_order_relaxed,
@@ -119,9 +123,9 @@ uint64_t rate_wait_ns(const struct rate_bucket *b, const struct rate_limit *l,
 	t = cost_ns(l);
 	depth = (l->burst ? l->burst : 1) * t;
 	tat = atomic_load_explicit(&((struct rate_bucket *)b)->tat, memory_order_relaxed);
-	if (tat <= now || tat + t - now <= depth)
+	if (tat <= now || tat - now <= depth - t)
 		return 0;
-	return tat + t - now - depth;
+	return tat - now - (depth - t);
 }
 
 /**

@@ -11,6 +11,13 @@
  * recent denials has one writer (the audit writer) and entries carry a
  * sequence lock so that a reader never returns a torn entry.
  *
+ * The relay and the audit writer can write every byte of the mapping,
+ * so it holds integer words only and every reader treats them as
+ * untrusted numbers (common/audit.h says why and what lives elsewhere);
+ * the checks below fail the build when a field that is not a 64-bit
+ * integer is added, or one is added without being listed.  A ring entry
+ * is copied out whole and NUL-terminated before anything looks at it.
+ *
  * Counters are keyed by lane, outcome and reason; a reason is an enum
  * decide_reason (policy/policy.h), whose names are the one table in
  * policy/decide.c: a counter is found by indexing, never by comparing
@@ -29,6 +36,37 @@
 
 static_assert(DECIDE_REASON_COUNT <= AUDIT_REASONS,
 	      "a counter for every enum decide_reason");
+
+/* 1 for a 64-bit unsigned integer (an _Atomic one is lvalue-converted) */
+#define IS_WORD(e) _Generic((e), uint64_t: 1, default: 0)
+#define WORDS_ONLY " is not a 64-bit integer: shared mappings hold integer " \
+		   "words only (common/audit.h)"
+
+#define STATS_WORD(field, elem)                                                \
+	static_assert(IS_WORD(((struct job_stats *)0)->elem), #elem WORDS_ONLY);
+#define STATS_SIZE(field, elem) +sizeof(((struct job_stats *)0)->field)
+JOB_STATS_FIELDS(STATS_WORD)
+static_assert(offsetof(struct job_stats, ring) == 0 JOB_STATS_FIELDS(STATS_SIZE),
+	      "every field of struct job_stats before the ring is in JOB_STATS_FIELDS");
+static_assert(sizeof(struct job_stats) ==
+		      offsetof(struct job_stats, ring) + sizeof(((struct job_stats *)0)->ring),
+	      "the ring of recent denials is the last field of struct job_stats");
+
+#define TENANT_WORD(field, elem)                                               \
+	static_assert(IS_WORD(((struct tenant_state *)0)->elem), #elem WORDS_ONLY);
+#define TENANT_SIZE(field, elem) +sizeof(((struct tenant_state *)0)->field)
+TENANT_STATE_FIELDS(TENANT_WORD)
+static_assert(sizeof(struct tenant_state) == 0 TENANT_STATE_FIELDS(TENANT_SIZE),
+	      "every field of struct tenant_state is in TENANT_STATE_FIELDS");
+
+#define SLOT_WORD(field, elem)                                                 \
+	static_assert(IS_WORD(((struct tenant_slot *)0)->elem), #elem WORDS_ONLY);
+#define SLOT_SIZE(field, elem) +sizeof(((struct tenant_slot *)0)->field)
+TENANT_SLOT_FIELDS(SLOT_WORD)
+static_assert(sizeof(struct tenant_slot) == 0 TENANT_SLOT_FIELDS(SLOT_SIZE),
+	      "every field of struct tenant_slot is in TENANT_SLOT_FIELDS");
+static_assert(sizeof(struct rate_bucket) == sizeof(uint64_t),
+	      "a token bucket is one word (common/rate.h)");
 
 /**
  * stats_reason_name() - the reason a counter index stands for

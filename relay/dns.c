@@ -190,11 +190,9 @@ static void reply_synthetic(struct relay_ctx *c, const struct dns_client *cl,
 /* The job's DNS rate: DNS_QUERIES_PER_CONNECT times its connect rate */
 static void dns_rate_limit(const struct relay_ctx *c, struct rate_limit *ret)
 {
-	const struct job_stats *s = c->cfg->audit.stats;
-	uint64_t per_s = s && s->connects_limit.per_s ? s->connects_limit.per_s
-						       : RATE_FLOOR_CONNECTS_PER_S;
-	uint64_t burst = s && s->connects_limit.burst ? s->connects_limit.burst
-						       : RATE_FLOOR_CONNECTS_BURST;
+	const struct rate_limit *l = &c->cfg->audit.limits.connects;
+	uint64_t per_s = l->per_s ? l->per_s : RATE_FLOOR_CONNECTS_PER_S;
+	uint64_t burst = l->burst ? l->burst : RATE_FLOOR_CONNECTS_BURST;
 
 	ret->per_s = DNS_QUERIES_PER_CONNECT * per_s;
 	ret->burst = DNS_QUERIES_PER_CONNECT * burst;

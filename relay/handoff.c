@@ -36,7 +36,7 @@
 #include "relay/relay.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 1u
+#define HANDOFF_VERSION 2u	/* 2: the tenant slot and the limits */
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /**
@@ -53,6 +53,8 @@ struct relay_handoff {
 	int32_t audit_fd;
 	int32_t stats_fd;
 	int32_t tenant_fd;
+	int32_t tenant_slot;
+	struct job_limits limits;
 	int32_t publish_fds[PUBLISH_MAX];
 	struct nbj_addr resolver;
 	struct nbj_addr job_addrs[2];
@@ -120,6 +122,8 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.audit_fd = cfg->audit.fd,
 		.stats_fd = stats_fd,
 		.tenant_fd = tenant_fd,
+		.tenant_slot = cfg->audit.tenant_slot,
+		.limits = cfg->audit.limits,
 		.resolver = cfg->resolver,
 		.job_addrs = { cfg->job_addrs[0], cfg->job_addrs[1] },
 		.max_flows = cfg->max_flows,
@@ -312,7 +316,10 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.job_nets = st->job_nets,
 		.n_job_nets = h.n_job_nets,
 		.max_flows = h.max_flows,
-		.audit = { .fd = h.audit_fd },
+		.audit = { .fd = h.audit_fd,
+			   .tenant_slot = h.tenant_slot >= 0 && h.tenant_slot < TENANT_SLOTS
+				   ? h.tenant_slot : -1,
+			   .limits = h.limits },
 		.job_addrs = { h.job_addrs[0], h.job_addrs[1] },
 		.publish_fds = st->publish_fds,
 		.select_ports = h.select_ports,

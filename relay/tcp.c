@@ -178,22 +178,22 @@ static void flows_publish(struct relay_ctx *c)
 	if (!a->stats)
 		return;
 	atomic_store(&a->stats->flows_active, c->live);
-	if (a->tenant && a->stats->tenant_slot >= 0 && a->stats->tenant_slot < TENANT_SLOTS)
-		atomic_store(&a->tenant->slots[a->stats->tenant_slot].active, c->live);
+	if (a->tenant && a->tenant_slot >= 0 && a->tenant_slot < TENANT_SLOTS)
+		atomic_store(&a->tenant->slots[a->tenant_slot].active, c->live);
 }
 
 /* The job's or its tenant's flows are at their limit */
 static bool over_concurrency(const struct relay_ctx *c)
 {
 	const struct audit_ctx *a = &c->cfg->audit;
-	const struct job_stats *s = a->stats;
+	const struct job_limits *l = &a->limits;
 
-	if (!s)
+	if (!a->stats)
 		return false;
-	if (s->concurrent_limit && c->live >= s->concurrent_limit)
+	if (l->concurrent && c->live >= l->concurrent)
 		return true;
-	return a->tenant && s->tenant_concurrent_limit &&
-	       tenant_flows(a->tenant) >= s->tenant_concurrent_limit;
+	return a->tenant && l->tenant_concurrent &&
+	       tenant_flows(a->tenant) >= l->tenant_concurrent;
 }
 
 static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
@@ -915,16 +915,17 @@ unsigned tcp_cut_all(struct relay_ctx *c)
 static size_t bytes_allow(const struct relay_ctx *c, size_t want)
 {
 	const struct audit_ctx *a = &c->cfg->audit;
+	const struct job_limits *l = &a->limits;
 	struct job_stats *s = a->stats;
 	uint64_t now, n, t;
 
-	if (!s || (!s->bytes_limit.per_s && !s->tenant_bytes_limit.per_s))
+	if (!s || (!l->bytes.per_s && !l->tenant_bytes.per_s))
 		return want;
 	now = rate_now_ns();
-	n = rate_take_upto(&s->bytes, &s->bytes_limit, want, now);
-	if (n && a->tenant && s->tenant_bytes_limit.per_s) {
-		t = rate_take_upto(&a->tenant->bytes, &s->tenant_bytes_limit, n, now);
-		rate_refund(&s->bytes, &s->bytes_limit, n - t);
+	n = rate_take_upto(&s->bytes, &l->bytes, want, now);
+	if (n && a->tenant && l->tenant_bytes.per_s) {
+		t = rate_take_upto(&a->tenant->bytes, &l->tenant_bytes, n, now);
+		rate_refund(&s->bytes, &l->bytes, n - t);
 		n = t;
 	}
 	return (size_t)n;
@@ -937,9 +938,9 @@ static void bytes_refund(const struct relay_ctx *c, size_t n)
 
 	if (!s || !n)
 		return;
-	rate_refund(&s->bytes, &s->bytes_limit, n);
+	rate_refund(&s->bytes, &a->limits.bytes, n);
 	if (a->tenant)
-		rate_refund(&a->tenant->bytes, &s->tenant_bytes_limit, n);
+		rate_refund(&a->tenant->bytes, &a->limits.tenant_bytes, n);
 }
 
 /* Some flow waits for the byte rate: look again in THROTTLE_NS */

@@ -89,6 +89,9 @@
  * @hung_up:	no process uses the filter any more
  * @n_denied:	calls refused
  * @n_continued: calls let through
+ * @connects:	the job's bucket of connect attempts: only the notifier
+ *		takes from it, so it is ours, not in the statistics the
+ *		relay can write
  */
 struct notifier {
 	int fd;
@@ -104,6 +107,7 @@ struct notifier {
 	bool hung_up;
 	unsigned long long n_denied;
 	unsigned long long n_continued;
+	struct rate_bucket connects;
 };
 
 /* One notification being judged: lazily fetched facts about the caller */
@@ -288,18 +292,21 @@ static void judge_select(struct call_ctx *c, const char *name, size_t len,
 /* One connect attempt leaving the job: the job's and the tenant's
  * buckets, taken whatever the verdict will be ("counted even when
  * denied"), so that a flood of refused connects is held too */
-static bool connect_rate_ok(const struct notifier *n)
+static bool connect_rate_ok(struct notifier *n)
 {
 	const struct audit_ctx *a = n->scope.audit;
-	struct job_stats *s = a ? a->stats : NULL;
 	uint64_t now = rate_now_ns();
 
-	if (!s)
+	/* the limits are our own copy and so is the job's bucket; the
+	 * tenant's bucket is shared with every job of the tenant (and
+	 * their relays): any number in it only delays or lets through
+	 * this tenant's connects (common/rate.c never wraps) */
+	if (!a || !a->stats)
 		return true;
-	if (!rate_take(&s->connects, &s->connects_limit, 1, now))
+	if (!rate_take(&n->connects, &a->limits.connects, 1, now))
 		return false;
-	return !a->tenant || !s->tenant_connects_limit.per_s ||
-	       rate_take(&a->tenant->connects, &s->tenant_connects_limit, 1, now);
+	return !a->tenant || !a->limits.tenant_connects.per_s ||
+	       rate_take(&a->tenant->connects, &a->limits.tenant_connects, 1, now);
 }
 
 /*

@@ -12,25 +12,23 @@
  */
 #include "supervisor/job_int.h"
 
-/* The effective limits, in the statistics every process of the job maps */
-static void set_limits(struct job_stats *st, const struct nbj_rates *r)
+/* The effective limits, in each process's own struct audit_ctx (never
+ * in the statistics, which the relay can write) */
+static void set_limits(struct job_limits *l, const struct nbj_rates *r)
 {
 	const struct rate_policy *j = &r->job, *t = &r->tenant;
 
-	st->connects_limit.per_s = j->connects_per_s ? j->connects_per_s
-						     : RATE_FLOOR_CONNECTS_PER_S;
-	st->connects_limit.burst = j->connects_burst ? j->connects_burst :
-				   j->connects_per_s ? j->connects_per_s
-						     : RATE_FLOOR_CONNECTS_BURST;
-	st->bytes_limit.per_s = j->bytes_per_s;
-	st->bytes_limit.burst = j->bytes_burst ? j->bytes_burst : j->bytes_per_s;
-	st->concurrent_limit = j->concurrent;
-	st->tenant_connects_limit.per_s = t->connects_per_s;
-	st->tenant_connects_limit.burst = t->connects_burst ? t->connects_burst
-							    : t->connects_per_s;
-	st->tenant_bytes_limit.per_s = t->bytes_per_s;
-	st->tenant_bytes_limit.burst = t->bytes_burst ? t->bytes_burst : t->bytes_per_s;
-	st->tenant_concurrent_limit = t->concurrent;
+	l->connects.per_s = j->connects_per_s ? j->connects_per_s : RATE_FLOOR_CONNECTS_PER_S;
+	l->connects.burst = j->connects_burst ? j->connects_burst :
+			    j->connects_per_s ? j->connects_per_s : RATE_FLOOR_CONNECTS_BURST;
+	l->bytes.per_s = j->bytes_per_s;
+	l->bytes.burst = j->bytes_burst ? j->bytes_burst : j->bytes_per_s;
+	l->concurrent = j->concurrent;
+	l->tenant_connects.per_s = t->connects_per_s;
+	l->tenant_connects.burst = t->connects_burst ? t->connects_burst : t->connects_per_s;
+	l->tenant_bytes.per_s = t->bytes_per_s;
+	l->tenant_bytes.burst = t->bytes_burst ? t->bytes_burst : t->bytes_per_s;
+	l->tenant_concurrent = t->concurrent;
 }
 
 static const char *job_tenant(const struct nbj_config *cfg)
@@ -48,6 +46,7 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 		.journal = !cfg->no_journal,
 	};
 	int sv[2] = { -1, -1 }, kv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
+	struct job_info info = { 0 };
 	struct job_stats *st;
 	struct timespec ts;
 	char path[NBJ_PATH_MAX];
@@ -63,22 +62,28 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	st = job->stats;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	st->size = sizeof(*st);
-	snprintf(st->job_id, sizeof(st->job_id), "%s", job->state.id);
-	snprintf(st->name, sizeof(st->name), "%s", cfg->name ? cfg->name : "nbjail");
-	snprintf(st->tenant, sizeof(st->tenant), "%s", job_tenant(cfg));
-	snprintf(st->profile, sizeof(st->profile), "%s", nbj_profile_to_string(cfg->profile));
-	st->supervisor_pid = getpid();
-	st->start_usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-	set_limits(st, &cfg->rates);
-	err = tenant_attach(job_tenant(cfg), job->state.id, &job->tenant);
+	set_limits(&job->audit.limits, &cfg->rates);
+	err = tenant_attach(job_tenant(cfg), &job->tenant);
 	if (err < 0) {
 		log_err("cannot join tenant %s: %s", job_tenant(cfg), strerror(-err));
 		return err;
 	}
-	st->tenant_slot = job->tenant.slot;
+	/* names and pids in a file of ours, not in the shared statistics */
+	snprintf(info.name, sizeof(info.name), "%s", cfg->name ? cfg->name : "nbjail");
+	snprintf(info.tenant, sizeof(info.tenant), "%s", job_tenant(cfg));
+	snprintf(info.profile, sizeof(info.profile), "%s", nbj_profile_to_string(cfg->profile));
+	info.supervisor_pid = getpid();
+	info.start_usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	info.tenant_slot = job->tenant.slot;
+	err = state_info_write(&job->state, &info);
+	if (err < 0) {
+		log_err("cannot write the info file of job %s: %s", job->state.id, strerror(-err));
+		return err;
+	}
 	__atomic_store_n(&st->magic, JOB_STATS_MAGIC, __ATOMIC_RELEASE);
 	job->audit.stats = st;
 	job->audit.tenant = job->tenant.state;
+	job->audit.tenant_slot = job->tenant.slot;
 
 	if (cfg->audit_log) {
 		ac.log_fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT |
@@ -160,7 +165,7 @@ void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg)
 		o += (size_t)snprintf(ev.target + o, sizeof(ev.target) - o, "%s%s",
 				      o ? " " : "", *a);
 	snprintf(ev.detail, sizeof(ev.detail), "profile=%s name=%s",
-		 job->stats->profile, job->stats->name);
+		 nbj_profile_to_string(cfg->profile), cfg->name ? cfg->name : "nbjail");
 	(void)audit_send(&job->audit, &ev);
 	job->start_audited = true;
 }

@@ -6,7 +6,17 @@
  * /run/nbjail/ID/stats (common/stats.c), so answering a control request
  * needs no state of its own: ctl_handle() reads those files (and, to
  * revoke, sets a flag in one and signals the job's relay).  That is why
- * any supervisor can serve /run/nbjail/ctl.sock for all jobs:
+ * any supervisor can serve /run/nbjail/ctl.sock for all jobs.
+ *
+ * The statistics are written by the job's relay and audit writer too, so
+ * from them come numbers only, printed as numbers: a job's id is its
+ * directory's name, its name, tenant, profile and pids come from the
+ * files its supervisor alone writes (info and state, supervisor/state.c),
+ * and the text of the ring of recent denials, which the job chose
+ * anyway, is printed escaped.  Nothing read here from a mapping opens,
+ * removes, signals or sizes anything.
+ *
+ * Serving the socket:
  *
  *   - each running job contends for /run/nbjail/ctl.lock (flock); the
  *     holder binds ctl.sock (mode 0600), serves it from the job's event
@@ -179,13 +189,16 @@ static void out_label_n(struct outbuf *o, const char *s, size_t max)
 
 /**
  * struct ctl_jobs - the statistics of every running job
- * @s:		mappings
+ * @s:		mappings (numbers only, see above)
+ * @id:		the jobs' ids, from their directories' names
+ * @info:	what their supervisors recorded
  * @n:		their number
  */
 struct ctl_jobs {
 	struct job_stats *s[CTL_JOBS_MAX];
 	char id[CTL_JOBS_MAX][NBJ_JOB_ID_LEN + 1];	/* from the directory's
 							 * name, not the mapping */
+	struct job_info info[CTL_JOBS_MAX];		/* from the info file */
 	size_t n;
 };
 
@@ -196,6 +209,9 @@ static void load_one(const char *id, void *data)
 	struct job_stats *s;
 
 	if (j->n >= CTL_JOBS_MAX)
+		return;
+	/* the info file is written before the statistics are published */
+	if (state_info_read(id, &j->info[j->n]) < 0)
 		return;
 	if (runtime_path(path, "%s/stats", id) < 0 || stats_open(path, false, &s) < 0)
 		return;
@@ -227,10 +243,13 @@ static bool jobs_keep(struct ctl_jobs *j, const char *id)
 	if (!id)
 		return true;
 	for (size_t i = 0; i < j->n; i++) {
-		if (strcmp(j->s[i]->job_id, id))
+		if (strcmp(j->id[i], id)) {
 			stats_unmap(j->s[i]);
-		else
-			j->s[k++] = j->s[i];
+			continue;
+		}
+		j->s[k] = j->s[i];
+		memmove(j->id[k], j->id[i], sizeof(j->id[k]));
+		j->info[k++] = j->info[i];
 	}
 	j->n = k;
 	return k > 0;
@@ -254,13 +273,22 @@ static uint64_t now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
+/* @usec may come from a mapping: any number gives some text */
 static void format_time(uint64_t usec, char *buf, size_t len)
 {
 	time_t secs = (time_t)(usec / 1000000);
 	struct tm tm;
 
-	gmtime_r(&secs, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (!gmtime_r(&secs, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(buf, len, "@%llu", (unsigned long long)(usec / 1000000));
+}
+
+/* The relay's pid, from the state file its supervisor wrote; 0 if none */
+static int relay_pid(const char *id)
+{
+	struct job_record r;
+
+	return state_record_read(id, &r) == 0 ? (int)r.relay_pid : 0;
 }
 
 #define LOAD(field) atomic_load(&((struct job_stats *)s)->field)
@@ -277,33 +305,35 @@ static void cmd_jobs(const struct ctl_jobs *j, bool json, struct outbuf *o)
 		    "REVOKED");
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_stats *s = j->s[i];
+		const struct job_info *info = &j->info[i];
 		bool revoked = LOAD(revoked);
+		uint64_t age = now > info->start_usec ? now - info->start_usec : 0;
 
 		if (!json) {
 			char id[ESC_BUF], name[ESC_BUF], tenant[ESC_BUF], profile[ESC_BUF];
 
 			out(o, "%-8s  %-16s  %-16s  %-7s  %7d  %5llus  %5llu  %8llu  %8llu  %s\n",
-			    ESC(id, s->job_id), ESC(name, s->name), ESC(tenant, s->tenant),
-			    ESC(profile, s->profile), s->supervisor_pid,
-			    (unsigned long long)((now - s->start_usec) / 1000000),
+			    ESC(id, j->id[i]), ESC(name, info->name), ESC(tenant, info->tenant),
+			    ESC(profile, info->profile), (int)info->supervisor_pid,
+			    (unsigned long long)(age / 1000000),
 			    (unsigned long long)LOAD(flows_active),
 			    (unsigned long long)total(s, OUTCOME_ALLOWED),
 			    (unsigned long long)total(s, OUTCOME_DENIED), revoked ? "yes" : "no");
 			continue;
 		}
 		out(o, "%s{\"job\":", i ? "," : "");
-		out_json(o, s->job_id);
+		out_json(o, j->id[i]);
 		out(o, ",\"name\":");
-		out_json(o, s->name);
+		out_json(o, info->name);
 		out(o, ",\"tenant\":");
-		out_json(o, s->tenant);
+		out_json(o, info->tenant);
 		out(o, ",\"profile\":");
-		out_json(o, s->profile);
+		out_json(o, info->profile);
 		out(o, ",\"supervisor_pid\":%d,\"relay_pid\":%d,\"start_usec\":%llu,"
 		    "\"revoked\":%s,\"revoked_usec\":%llu,\"flows_active\":%llu,"
 		    "\"allowed\":%llu,\"denied\":%llu}",
-		    s->supervisor_pid, (int)LOAD(relay_pid),
-		    (unsigned long long)s->start_usec, revoked ? "true" : "false",
+		    (int)info->supervisor_pid, relay_pid(j->id[i]),
+		    (unsigned long long)info->start_usec, revoked ? "true" : "false",
 		    (unsigned long long)LOAD(revoked_usec),
 		    (unsigned long long)LOAD(flows_active),
 		    (unsigned long long)total(s, OUTCOME_ALLOWED),
@@ -315,40 +345,45 @@ static void cmd_jobs(const struct ctl_jobs *j, bool json, struct outbuf *o)
 
 static const char *const outcome_names[OUTCOME_COUNT] = { "allowed", "denied" };
 
-typedef void (*counter_fn)(struct outbuf *o, const struct job_stats *s,
+typedef void (*counter_fn)(struct outbuf *o, const struct ctl_jobs *j, size_t i,
 			   enum audit_lane lane, enum audit_outcome outcome,
 			   const char *reason, uint64_t n, bool *first);
 
-/* Call @fn for every nonzero counter of @s */
-static void counters_visit(struct outbuf *o, const struct job_stats *s,
+/* Call @fn for every nonzero counter of job @i; the names are ours, the
+ * mapping gives only the numbers */
+static void counters_visit(struct outbuf *o, const struct ctl_jobs *j, size_t i,
 			   counter_fn fn, bool *first)
 {
+	const struct job_stats *s = j->s[i];
+
 	for (int l = 0; l < LANE_COUNT; l++)
 		for (int oc = 0; oc < OUTCOME_COUNT; oc++)
 			for (unsigned r = 0; stats_reason_name(r); r++) {
 				uint64_t n = LOAD(counters[l][oc][r]);
 
 				if (n)
-					fn(o, s, (enum audit_lane)l, (enum audit_outcome)oc,
+					fn(o, j, i, (enum audit_lane)l, (enum audit_outcome)oc,
 					   stats_reason_name(r), n, first);
 			}
 }
 
-static void counter_text(struct outbuf *o, const struct job_stats *s,
+static void counter_text(struct outbuf *o, const struct ctl_jobs *j, size_t i,
 			 enum audit_lane lane, enum audit_outcome outcome,
 			 const char *reason, uint64_t n, bool *first)
 {
-	(void)s;
+	(void)j;
+	(void)i;
 	(void)first;
 	out(o, "  %-8s %-8s %-24s %llu\n", audit_lane_name(lane), outcome_names[outcome],
 	    reason, (unsigned long long)n);
 }
 
-static void counter_json(struct outbuf *o, const struct job_stats *s,
+static void counter_json(struct outbuf *o, const struct ctl_jobs *j, size_t i,
 			 enum audit_lane lane, enum audit_outcome outcome,
 			 const char *reason, uint64_t n, bool *first)
 {
-	(void)s;
+	(void)j;
+	(void)i;
 	out(o, "%s{\"lane\":\"%s\",\"outcome\":\"%s\",\"reason\":", *first ? "" : ",",
 	    audit_lane_name(lane), outcome_names[outcome]);
 	out_json_n(o, reason, FIELD_MAX);
@@ -356,30 +391,31 @@ static void counter_json(struct outbuf *o, const struct job_stats *s,
 	*first = false;
 }
 
-static void metric_labels(struct outbuf *o, const struct job_stats *s);
+static void metric_labels(struct outbuf *o, const struct ctl_jobs *j, size_t i);
 
-static void counter_metric(struct outbuf *o, const struct job_stats *s,
+static void counter_metric(struct outbuf *o, const struct ctl_jobs *j, size_t i,
 			   enum audit_lane lane, enum audit_outcome outcome,
 			   const char *reason, uint64_t n, bool *first)
 {
 	(void)first;
 	out(o, "nbjail_decisions_total{");
-	metric_labels(o, s);
+	metric_labels(o, j, i);
 	out(o, ",lane=\"%s\",outcome=\"%s\",reason=", audit_lane_name(lane),
 	    outcome_names[outcome]);
 	out_label_n(o, reason, FIELD_MAX);
 	out(o, "} %llu\n", (unsigned long long)n);
 }
 
-static void cmd_stats_one(const struct job_stats *s, bool json, struct outbuf *o)
+static void cmd_stats_one(const struct ctl_jobs *j, size_t i, bool json, struct outbuf *o)
 {
+	const struct job_stats *s = j->s[i];
 	bool first = true;
 
 	if (json) {
 		out(o, "{\"job\":");
-		out_json(o, s->job_id);
+		out_json(o, j->id[i]);
 		out(o, ",\"tenant\":");
-		out_json(o, s->tenant);
+		out_json(o, j->info[i].tenant);
 		out(o, ",\"revoked\":%s,\"flows_active\":%llu,\"flows_total\":%llu,"
 		    "\"bytes_up\":%llu,\"bytes_down\":%llu,\"events_sent\":%llu,"
 		    "\"events_dropped\":%llu,\"events_suppressed\":%llu,"
@@ -394,8 +430,9 @@ static void cmd_stats_one(const struct job_stats *s, bool json, struct outbuf *o
 	} else {
 		char id[ESC_BUF], name[ESC_BUF], tenant[ESC_BUF];
 
-		out(o, "job %s (name %s, tenant %s)%s\n", ESC(id, s->job_id), ESC(name, s->name),
-		    ESC(tenant, s->tenant), LOAD(revoked) ? " REVOKED" : "");
+		out(o, "job %s (name %s, tenant %s)%s\n", ESC(id, j->id[i]),
+		    ESC(name, j->info[i].name), ESC(tenant, j->info[i].tenant),
+		    LOAD(revoked) ? " REVOKED" : "");
 		out(o, "  flows: %llu active, %llu total; bytes: %llu up, %llu down\n",
 		    (unsigned long long)LOAD(flows_active), (unsigned long long)LOAD(flows_total),
 		    (unsigned long long)LOAD(bytes_up), (unsigned long long)LOAD(bytes_down));
@@ -405,7 +442,7 @@ static void cmd_stats_one(const struct job_stats *s, bool json, struct outbuf *o
 		    (unsigned long long)LOAD(events_suppressed),
 		    (unsigned long long)LOAD(journal_errors));
 	}
-	counters_visit(o, s, json ? counter_json : counter_text, &first);
+	counters_visit(o, j, i, json ? counter_json : counter_text, &first);
 	if (json)
 		out(o, "]}");
 }
@@ -417,7 +454,7 @@ static void cmd_stats(const struct ctl_jobs *j, bool json, struct outbuf *o)
 	for (size_t i = 0; i < j->n; i++) {
 		if (json && i)
 			out(o, ",");
-		cmd_stats_one(j->s[i], json, o);
+		cmd_stats_one(j, i, json, o);
 	}
 	if (json)
 		out(o, "]\n");
@@ -425,11 +462,11 @@ static void cmd_stats(const struct ctl_jobs *j, bool json, struct outbuf *o)
 
 /**
  * struct recent_entry - one denial of `recent`, with its job
- * @job:	the job's statistics
- * @d:		the denial
+ * @job:	the job's index in struct ctl_jobs
+ * @d:		the denial (a copy, NUL-terminated: text the job chose)
  */
 struct recent_entry {
-	const struct job_stats *job;
+	size_t job;
 	struct audit_denial d;
 };
 
@@ -451,7 +488,7 @@ static int cmd_recent(const struct ctl_jobs *j, unsigned n, bool json,
 	for (size_t i = 0; i < j->n; i++)
 		for (unsigned k = 0; k < AUDIT_RING; k++)
 			if (stats_ring_read(j->s[i], k, &all[count].d))
-				all[count++].job = j->s[i];
+				all[count++].job = i;
 	qsort(all, count, sizeof(*all), recent_cmp);
 	if (count > n)
 		count = n;
@@ -469,7 +506,7 @@ static int cmd_recent(const struct ctl_jobs *j, unsigned n, bool json,
 			char id[ESC_BUF], reason[ESC_BUF], target[ESC_BUF], exe[ESC_BUF];
 
 			out(o, "%-20s  %-8s  %-7s  %7d  %-22s  %s%s%s\n", when,
-			    ESC(id, all[i].job->job_id),
+			    ESC(id, j->id[all[i].job]),
 			    audit_lane_name((enum audit_lane)d->lane), d->pid,
 			    ESC(reason, d->reason), ESC(target, d->target),
 			    d->exe[0] ? "  exe=" : "", ESC(exe, d->exe));
@@ -477,9 +514,9 @@ static int cmd_recent(const struct ctl_jobs *j, unsigned n, bool json,
 		}
 		out(o, "%s{\"time\":\"%s\",\"usec\":%llu,\"job\":", i ? "," : "", when,
 		    (unsigned long long)d->usec);
-		out_json(o, all[i].job->job_id);
+		out_json(o, j->id[all[i].job]);
 		out(o, ",\"tenant\":");
-		out_json(o, all[i].job->tenant);
+		out_json(o, j->info[all[i].job].tenant);
 		out(o, ",\"lane\":\"%s\",\"pid\":%d,\"reason\":",
 		    audit_lane_name((enum audit_lane)d->lane), d->pid);
 		out_json(o, d->reason);
@@ -516,16 +553,16 @@ static int cmd_revoke(const struct ctl_jobs *j, const char *job,
 	if (json)
 		out(o, "[");
 	for (size_t i = 0; i < j->n; i++) {
-		const struct job_stats *s = j->s[i];
 		char path[NBJ_PATH_MAX];
 		struct job_stats *w;
-		uint32_t expected = 0;
+		uint64_t expected = 0;
 
-		/* paths and pids from the job's directory and root's state
-		 * file only: the mapping is writable by the job's relay and
-		 * audit writer (issue 16: a forged job_id made root signal or
-		 * open what it named); the tenant compared is only a filter */
-		if (job ? strcmp(j->id[i], job) : strncmp(s->tenant, tenant, sizeof(s->tenant)))
+		/* paths, pids and the tenant from the job's directory and
+		 * root's own files only: the mapping is writable by the job's
+		 * relay and audit writer (issue 16: a forged job_id made root
+		 * signal or open what it named, a forged tenant hid a job from
+		 * revoke --tenant) */
+		if (job ? strcmp(j->id[i], job) : strcmp(j->info[i].tenant, tenant))
 			continue;
 		if (runtime_path(path, "%s/stats", j->id[i]) < 0 ||
 		    stats_open(path, true, &w) < 0)
@@ -540,7 +577,7 @@ static int cmd_revoke(const struct ctl_jobs *j, const char *job,
 		} else {
 			char tenant[ESC_BUF];
 
-			out(o, "revoked %s (tenant %s)\n", j->id[i], ESC(tenant, s->tenant));
+			out(o, "revoked %s (tenant %s)\n", j->id[i], ESC(tenant, j->info[i].tenant));
 		}
 		done++;
 	}
@@ -555,12 +592,12 @@ static void metric_head(struct outbuf *o, const char *name, const char *type,
 	out(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metric_labels(struct outbuf *o, const struct job_stats *s)
+static void metric_labels(struct outbuf *o, const struct ctl_jobs *j, size_t i)
 {
 	out(o, "job=");
-	out_label(o, s->job_id);
+	out_label(o, j->id[i]);
 	out(o, ",tenant=");
-	out_label(o, s->tenant);
+	out_label(o, j->info[i].tenant);
 }
 
 static void cmd_metrics(const struct ctl_jobs *j, struct outbuf *o)
@@ -590,16 +627,16 @@ static void cmd_metrics(const struct ctl_jobs *j, struct outbuf *o)
 	metric_head(o, "nbjail_decisions_total", "counter",
 		    "connection and name decisions by lane, outcome and reason");
 	for (size_t i = 0; i < j->n; i++)
-		counters_visit(o, j->s[i], counter_metric, NULL);
+		counters_visit(o, j, i, counter_metric, NULL);
 	metric_head(o, "nbjail_bytes_total", "counter", "bytes relayed, by direction");
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_stats *s = j->s[i];
 
 		out(o, "nbjail_bytes_total{");
-		metric_labels(o, s);
+		metric_labels(o, j, i);
 		out(o, ",direction=\"up\"} %llu\n", (unsigned long long)LOAD(bytes_up));
 		out(o, "nbjail_bytes_total{");
-		metric_labels(o, s);
+		metric_labels(o, j, i);
 		out(o, ",direction=\"down\"} %llu\n", (unsigned long long)LOAD(bytes_down));
 	}
 	for (size_t g = 0; g < ARRAY_SIZE(gauges); g++) {
@@ -611,7 +648,7 @@ static void cmd_metrics(const struct ctl_jobs *j, struct outbuf *o)
 				LOAD(revoked) != 0;
 
 			out(o, "%s{", gauges[g].name);
-			metric_labels(o, s);
+			metric_labels(o, j, i);
 			out(o, "} %llu\n", v);
 		}
 	}

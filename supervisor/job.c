@@ -375,7 +375,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->listener = job->auditd_pidfd = job->audit.fd = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->cgroup.root = -1;
-	job->tenant.fd = job->tenant.slot = -1;
+	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
 	job->state.job_lock = job->ids.claim = -1;
 	for (int i = 0; i < RELAY_FDS; i++)
 		job->relay_fds[i] = -1;

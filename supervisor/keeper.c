@@ -285,6 +285,10 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 		int wkeep[] = { ac->fd, ac->log_fd, job->ids.claim };
 		sigset_t none;
 
+		/* the writer keeps the statistics (ring, counters), not the
+		 * tenant's file: one process fewer that can write it */
+		if (job->tenant.state)
+			munmap(job->tenant.state, sizeof(*job->tenant.state));
 		err = role_enter(ROLE_AUDIT_WRITER, job->ids.audit, wkeep,
 				 ARRAY_SIZE(wkeep), keeper);
 		if (err < 0) {

@@ -238,8 +238,7 @@ int start_relay(struct nbj_job *job)
 		(void)sigprocmask(SIG_SETMASK, &usr1, NULL);
 		relay_exec(job, program, handoff, keep, n, rc.max_flows, parent);
 	}
-	job->relay_pid = pid;
-	atomic_store(&job->stats->relay_pid, pid);
+	job->relay_pid = pid;	/* in the state file, never in the shared stats */
 	err = epoll_watch(job->epfd, job->relay_pidfd, JOB_EVENT_RELAY);
 out:
 	/* the relay has them now, and only the relay */

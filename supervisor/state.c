@@ -9,6 +9,7 @@
  *   DIR/<id>/lock     its supervisor (later its keeper) holds an
  *                     exclusive flock
  *   DIR/<id>/state    pids and start times (job_record)
+ *   DIR/<id>/info     name, tenant, profile, tenant slot (job_info)
  *   DIR/<id>/stats    the job's statistics (common/stats.c)
  *
  * The job directory is created first and removed last, so every process
@@ -16,7 +17,12 @@
  * lock can be taken belongs to a dead supervisor: nbjail gc cleans it.
  * A job has nothing in the kernel outside its own namespaces (no link,
  * no host nftables, no addresses), so there is nothing else to claim or
- * to release.  Whoever takes a lock re-checks that the path still names
+ * to release.  The state and info files are written by the supervisor
+ * alone (in root mode the directory is root's, mode 0700); the stats file
+ * is also written, through its mapping, by the job's relay and audit
+ * writer, so what ctl and gc need to know about a job (its id, name,
+ * tenant, pids, tenant slot) is taken from the directory's name and from
+ * these two files, never from the stats (common/audit.h).  Whoever takes a lock re-checks that the path still names
  * the locked file, so an unlink racing with an open never splits one
  * lock into two.  All lock fds are O_CLOEXEC and closed in forked
  * children, so a lock lives exactly as long as its holder.
@@ -34,6 +40,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/audit.h"
 #include "common/file.h"
 #include "common/log.h"
 #include "supervisor/supervisor.h"
@@ -272,6 +279,93 @@ int state_record_read(const char *id, struct job_record *ret)
 }
 
 /**
+ * state_info_write() - write the job's info file, atomically, once
+ * @st:		job state
+ * @info:	what to record; names are labels (nbj_label_valid())
+ *
+ * Return: 0, or negative errno
+ */
+int state_info_write(const struct job_state *st, const struct job_info *info)
+{
+	char tmp[NBJ_PATH_MAX], path[NBJ_PATH_MAX], buf[512];
+	int err;
+
+	err = runtime_path(tmp, "%s/info.tmp", st->id);
+	if (!err)
+		err = runtime_path(path, "%s/info", st->id);
+	if (err < 0)
+		return err;
+	snprintf(buf, sizeof(buf),
+		 "name=%s\ntenant=%s\nprofile=%s\nsupervisor_pid=%d\nstart_usec=%llu\n"
+		 "tenant_slot=%d\n",
+		 info->name, info->tenant, info->profile, (int)info->supervisor_pid,
+		 info->start_usec, info->tenant_slot);
+	err = file_write_string(tmp, buf, 0600);
+	if (err < 0)
+		return err;
+	if (rename(tmp, path) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* "KEY=VALUE\n" into @buf (@size bytes) if @line is KEY's; false if not */
+static bool info_text(const char *line, const char *key, char *buf, size_t size)
+{
+	size_t k = strlen(key), n;
+
+	if (strncmp(line, key, k) || line[k] != '=')
+		return false;
+	n = strcspn(line + k + 1, "\n");
+	if (n >= size)
+		n = size - 1;
+	memcpy(buf, line + k + 1, n);
+	buf[n] = '\0';
+	return true;
+}
+
+/**
+ * state_info_read() - read the info file of job @id
+ * @id:		job identifier
+ * @ret:	parsed info
+ *
+ * Return: 0, -ENOENT when there is none (yet), -EINVAL when malformed
+ */
+int state_info_read(const char *id, struct job_info *ret)
+{
+	char path[NBJ_PATH_MAX], line[128];
+	struct job_info info = { .tenant_slot = -1 };
+	unsigned seen = 0;
+	FILE *f;
+	int err, n;
+
+	err = runtime_path(path, "%s/info", id);
+	if (err < 0)
+		return err;
+	f = fopen(path, "re");
+	if (!f)
+		return negative_errno();
+	while (fgets(line, sizeof(line), f)) {
+		if (info_text(line, "name", info.name, sizeof(info.name)))
+			seen |= 1;
+		else if (info_text(line, "tenant", info.tenant, sizeof(info.tenant)))
+			seen |= 2;
+		else if (info_text(line, "profile", info.profile, sizeof(info.profile)))
+			seen |= 4;
+		else if (sscanf(line, "supervisor_pid=%d", &n) == 1)
+			info.supervisor_pid = n, seen |= 8;
+		else if (sscanf(line, "start_usec=%llu", &info.start_usec) == 1)
+			seen |= 16;
+		else if (sscanf(line, "tenant_slot=%d", &info.tenant_slot) == 1)
+			seen |= 32;
+	}
+	fclose(f);
+	if (seen != 63 || info.tenant_slot < -1 || info.tenant_slot >= TENANT_SLOTS)
+		return -EINVAL;
+	*ret = info;
+	return 0;
+}
+
+/**
  * state_remove_by_id() - remove a job's directory
  * @id:		job identifier
  *
@@ -279,7 +373,8 @@ int state_record_read(const char *id, struct job_record *ret)
  */
 int state_remove_by_id(const char *id)
 {
-	static const char *const files[] = { "state", "state.tmp", "stats", "lock" };
+	static const char *const files[] = { "state", "state.tmp", "info", "info.tmp",
+					     "stats", "lock" };
 	char path[NBJ_PATH_MAX];
 	int err = 0;
 

@@ -231,6 +231,26 @@ struct job_record {
 	unsigned long long relay_start;
 };
 
+/**
+ * struct job_info - what the info file of a job says: written once by its
+ * supervisor (DIR/ID/info), read by `nbjail ctl` and `nbjail gc` in place
+ * of anything in the job's shared mappings
+ * @name:		the job's name
+ * @tenant:		its tenant
+ * @profile:		its profile's name
+ * @supervisor_pid:	nbjail's pid
+ * @start_usec:		start time, CLOCK_REALTIME
+ * @tenant_slot:	its slot in the tenant's file
+ */
+struct job_info {
+	char name[64];
+	char tenant[64];
+	char profile[16];
+	pid_t supervisor_pid;
+	unsigned long long start_usec;
+	int tenant_slot;
+};
+
 const char *nbj_runtime_dir(void);
 int nbj_runtime_dir_error(void);
 int runtime_path(char buf[NBJ_PATH_MAX], const char *fmt, ...)
@@ -238,6 +258,8 @@ int runtime_path(char buf[NBJ_PATH_MAX], const char *fmt, ...)
 int state_job_create(struct job_state *ret);
 int state_record_write(const struct job_state *st, const struct job_record *r);
 int state_record_read(const char *id, struct job_record *ret);
+int state_info_write(const struct job_state *st, const struct job_info *info);
+int state_info_read(const char *id, struct job_info *ret);
 void state_job_remove(struct job_state *st);
 int state_remove_by_id(const char *id);
 int state_list_jobs(void (*cb)(const char *id, void *data), void *data);

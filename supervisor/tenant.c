@@ -14,6 +14,16 @@
  * the file just before it was removed sees that the path no longer names
  * its inode, and opens again.  Slots of jobs killed with their supervisor
  * are freed by nbj_gc().
+ *
+ * Every job's relay maps the file read-write, so it holds integer words
+ * only (common/audit.h) and nothing more trusted believes what it says
+ * about who holds a slot: a job records its slot in its own info file
+ * (supervisor/state.c), and tenant_gc() frees a claimed slot only when
+ * no live job's info file names it.  A relay that scribbles the file can
+ * spoil its own tenant's counts and buckets (it could refuse its job's
+ * traffic anyway), never make root remove, open or keep anything else.
+ * gc frees a slot by swapping the claim number it saw, so a slot claimed
+ * again after it looked is left alone.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -40,13 +50,12 @@ static const char *ctl_tenant_dir(char buf[NBJ_PATH_MAX])
 	return buf;
 }
 
-static void tenant_init(struct tenant_state *t, const char *tenant)
+static void tenant_init(struct tenant_state *t)
 {
 	uint64_t expected = 0;
 
 	if (atomic_compare_exchange_strong(&t->magic, &expected, TENANT_STATE_INIT)) {
 		t->size = sizeof(*t);
-		snprintf(t->tenant, sizeof(t->tenant), "%s", tenant);
 		atomic_store(&t->magic, TENANT_STATE_MAGIC);
 		return;
 	}
@@ -81,7 +90,7 @@ static int tenant_open(const char *tenant, int *ret_fd, struct tenant_state **re
 		t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (t == MAP_FAILED)
 			return negative_errno();
-		tenant_init(t, tenant);
+		tenant_init(t);
 		if (atomic_load(&t->magic) != TENANT_STATE_MAGIC) {
 			munmap(t, sizeof(*t));
 			return -EPROTO;
@@ -95,28 +104,31 @@ static int tenant_open(const char *tenant, int *ret_fd, struct tenant_state **re
 
 /**
  * tenant_attach() - join a tenant: map its shared state, take a slot
- * @tenant:	the tenant's name
- * @job_id:	the job
- * @ret:	attachment, see struct tenant_attachment
+ * @tenant:	the tenant's name (a label)
+ * @ret:	attachment, see struct tenant_attachment; the caller records
+ *		@ret->slot in the job's info file
  *
  * Return: 0, or negative errno (-ENOSPC when every slot is taken)
  */
-int tenant_attach(const char *tenant, const char *job_id,
-		  struct tenant_attachment *ret)
+int tenant_attach(const char *tenant, struct tenant_attachment *ret)
 {
 	struct tenant_attachment a = { .fd = -1, .slot = -1 };
 	int err = tenant_open(tenant, &a.fd, &a.state);
 
 	if (err < 0)
 		return err;
+	/* a number no other claim has (unless a relay wrote the counter:
+	 * then only its own tenant's slots can be confused) */
+	a.claim = atomic_fetch_add(&a.state->claims, 1) + 1;
+	if (a.claim == 0 || a.claim == TENANT_SLOT_RELEASING)
+		a.claim = 1;
 	for (int i = 0; i < TENANT_SLOTS; i++) {
 		struct tenant_slot *sl = &a.state->slots[i];
-		uint32_t expected = 0;
+		uint64_t expected = 0;
 
-		if (!atomic_compare_exchange_strong(&sl->used, &expected, 1))
+		if (!atomic_compare_exchange_strong(&sl->claim, &expected, a.claim))
 			continue;
 		atomic_store(&sl->active, 0);
-		snprintf(sl->job_id, sizeof(sl->job_id), "%s", job_id);
 		a.slot = i;
 		break;
 	}
@@ -130,11 +142,13 @@ int tenant_attach(const char *tenant, const char *job_id,
 	return 0;
 }
 
-static void slot_release(struct tenant_slot *sl)
+/* Free @sl if it still carries @claim */
+static void slot_release(struct tenant_slot *sl, uint64_t claim)
 {
+	if (atomic_load(&sl->claim) != claim)
+		return;
 	atomic_store(&sl->active, 0);
-	sl->job_id[0] = '\0';
-	atomic_store(&sl->used, 0);
+	(void)atomic_compare_exchange_strong(&sl->claim, &claim, 0);
 }
 
 /**
@@ -147,8 +161,8 @@ void tenant_detach(struct tenant_attachment *a)
 
 	if (a->fd < 0)
 		return;
-	if (a->slot >= 0)
-		slot_release(&a->state->slots[a->slot]);
+	if (a->slot >= 0 && a->slot < TENANT_SLOTS)
+		slot_release(&a->state->slots[a->slot], a->claim);
 	snprintf(path, sizeof(path), "%s/%s", TENANT_DIR, a->name);
 	if (flock(a->fd, LOCK_EX | LOCK_NB) == 0) {
 		(void)unlink(path);
@@ -160,18 +174,70 @@ void tenant_detach(struct tenant_attachment *a)
 	a->state = NULL;
 }
 
-static bool job_alive(const char *id)
-{
-	char path[NBJ_PATH_MAX];
+/**
+ * struct tenant_holders - which slots of one tenant live jobs hold, from
+ * their info files (written by their supervisors, never by a relay)
+ * @tenant:	the tenant
+ * @held:	slot i is held by a live job
+ * @unsure:	a live job has no (valid) info file yet: it may be claiming
+ *		a slot of any tenant right now
+ */
+struct tenant_holders {
+	const char *tenant;
+	bool held[TENANT_SLOTS];
+	bool unsure;
+};
 
-	if (runtime_path(path, "%s", id) < 0)
-		return false;
-	return access(path, F_OK) == 0;
+static void holder_add(const char *id, void *data)
+{
+	struct tenant_holders *h = data;
+	struct job_info info;
+
+	if (state_info_read(id, &info) < 0) {
+		h->unsure = true;
+		return;
+	}
+	if (!strcmp(info.tenant, h->tenant) && info.tenant_slot >= 0 &&
+	    info.tenant_slot < TENANT_SLOTS)
+		h->held[info.tenant_slot] = true;
+}
+
+/*
+ * Free the claimed slots of @t that no live job of tenant @name holds.
+ * The claims are read before the jobs are: a slot claimed after that is
+ * not freed (its claim number changed, or it was free when looked at).
+ */
+static void slots_gc(struct tenant_state *t, const char *name)
+{
+	struct tenant_holders h;
+	uint64_t seen[TENANT_SLOTS];
+
+	for (int i = 0; i < TENANT_SLOTS; i++)
+		seen[i] = atomic_load(&t->slots[i].claim);
+	h = (struct tenant_holders){ .tenant = name };
+	if (state_list_jobs(holder_add, &h) < 0 || h.unsure)
+		return;
+	for (int i = 0; i < TENANT_SLOTS; i++) {
+		uint64_t claim = seen[i];
+
+		/* a slot left "releasing" is freed too: only a relay or a
+		 * gc killed midway leaves it so */
+		if (!claim || h.held[i])
+			continue;
+		if (!atomic_compare_exchange_strong(&t->slots[i].claim, &claim,
+						    TENANT_SLOT_RELEASING))
+			continue;
+		atomic_store(&t->slots[i].active, 0);
+		atomic_store(&t->slots[i].claim, 0);
+	}
 }
 
 /**
  * tenant_gc() - free the slots of jobs that are gone, remove tenant files
  * no job holds; for nbj_gc()
+ *
+ * Which slots are held comes from the live jobs' info files; the tenant
+ * file is only written (claims and counts of freed slots), never believed.
  */
 void tenant_gc(void)
 {
@@ -194,19 +260,12 @@ void tenant_gc(void)
 			continue;
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
 			(void)unlink(path); /* nobody holds it */
-		} else if (fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(*t)) {
-			/* jobs hold it: free only the slots of jobs that are gone
-			 * (a slot claimed a moment ago has no job id yet) */
+		} else if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+			   st.st_size == (off_t)sizeof(*t)) {
 			t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 			if (t != MAP_FAILED) {
-				for (int i = 0; i < TENANT_SLOTS; i++) {
-					char id[16];
-
-					memcpy(id, t->slots[i].job_id, sizeof(id));
-					id[sizeof(id) - 1] = '\0';
-					if (atomic_load(&t->slots[i].used) && id[0] && !job_alive(id))
-						slot_release(&t->slots[i]);
-				}
+				if (atomic_load(&t->magic) == TENANT_STATE_MAGIC)
+					slots_gc(t, de->d_name);
 				munmap(t, sizeof(*t));
 			}
 		}

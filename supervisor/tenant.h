@@ -12,16 +12,19 @@
  * @fd:		the tenant file, shared-locked
  * @state:	its mapping
  * @slot:	the job's slot
+ * @claim:	the claim number it carries while it is ours
+ * @name:	the tenant's name (the file's name; nothing in the mapping
+ *		names anything, see common/audit.h)
  */
 struct tenant_attachment {
 	int fd;
 	struct tenant_state *state;
 	int slot;
-	char name[64];	/* ours: the mapping's copy is the relay's to write */
+	uint64_t claim;
+	char name[64];
 };
 
-int tenant_attach(const char *tenant, const char *job_id,
-		  struct tenant_attachment *ret);
+int tenant_attach(const char *tenant, struct tenant_attachment *ret);
 void tenant_detach(struct tenant_attachment *a);
 void tenant_gc(void);
 

@@ -846,3 +846,41 @@ def spawn(nbj):
         yield s
     finally:
         s.cleanup()
+
+
+def job_relay_pid(job_id, timeout=10.0):
+    """The relay's pid, from the state file the job's supervisor wrote"""
+    path = os.path.join(RUN_DIR, job_id, "state")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                fields = dict(line.strip().split("=", 1) for line in f if "=" in line)
+            if int(fields.get("relay_pid", "0")) > 0:
+                return int(fields["relay_pid"])
+        except (FileNotFoundError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"no relay pid in {path}")
+
+
+def scribble_mapping(pid, path, make):
+    """Write, as process pid could, through /proc/PID/mem, over its shared
+    mapping of path: make(old_bytes) returns the new bytes (same length)"""
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            parts = line.split(None, 5)
+            if len(parts) == 6 and parts[5].strip() == path and int(parts[2], 16) == 0:
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                break
+        else:
+            raise AssertionError(f"process {pid} has no mapping of {path}")
+    size = min(hi - lo, os.path.getsize(path))
+    with open(f"/proc/{pid}/mem", "r+b", buffering=0) as mem:
+        mem.seek(lo)
+        old = mem.read(size)
+        new = make(old)
+        assert len(new) == len(old)
+        mem.seek(lo)
+        mem.write(new)
+    return old

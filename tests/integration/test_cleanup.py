@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -10,8 +11,9 @@ import time
 import pytest
 
 from conftest import (HOST_NS, NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, host_links, host_problems,
-                      job_dirs, job_netns_pid, job_ruleset, nbjail, nbjail_env, netns_inode,
-                      nft_tables, processes, read_line, run, wait_for, wait_host_clean)
+                      job_dirs, job_netns_pid, job_relay_pid, job_ruleset, nbjail, nbjail_env,
+                      netns_inode, nft_tables, processes, read_line, run, scribble_mapping,
+                      wait_for, wait_host_clean)
 
 RUNS = 100
 
@@ -138,6 +140,61 @@ def test_gc_leaves_running_jobs_alone(spawn, world, job_tmp):
     assert p.wait(timeout=20) == 0, p.stderr.read()
     assert '"body": "world 198.51.100.10:80\\n"' in p.stdout.read()
     assert wait_host_clean(world) == []
+
+
+SLEEPER = "import time; print('ready', flush=True); time.sleep(30)"
+
+
+def test_gc_frees_tenant_slots_by_root_files_not_the_mapping(spawn, world):
+    """Every relay of a tenant maps the tenant's file read-write (issue 16,
+    item 7).  A relay that claims every slot in it, each "owned" by its own
+    live job as the old layout named owners (32-byte slots: used, job id,
+    count), locks its tenant out until gc runs; gc must decide which slots
+    live jobs hold from their supervisors' info files and free the rest.
+    Before, gc believed the job ids in the mapping: the forged owner was
+    alive, so every slot stayed taken and no job of the tenant could start."""
+    before = job_dirs()
+    a = spawn("run", "--tenant", "blue", "--", PYTHON, "-I", "-c", SLEEPER)
+    assert read_line(a.stdout, 15) == "ready\n"
+    (a_id,) = job_dirs() - before
+    tenant_file = os.path.join(RUN_DIR, "tenants", "blue")
+    # (in today's layout, 16-byte slots of claim and count, every claim
+    # is nonzero, half of them the "being released" mark)
+    chunk = struct.pack("<I8s8s4sQ", 1, a_id.encode(), b"\0" + b"\x01" * 7, b"\x01" * 4,
+                        0xFFFFFFFFFFFFFFFF)
+    assert len(chunk) == 32
+
+    def claim_all(old):
+        body = bytes(chunk[k % 32] for k in range(16, len(old)))
+        return old[:16] + body
+    scribble_mapping(job_relay_pid(a_id), tenant_file, claim_all)
+
+    b = spawn("run", "--tenant", "blue", "--", PYTHON, "-I", "-c", SLEEPER)
+    assert b.wait(timeout=20) != 0, "the scribble did not take every slot"
+    assert "cannot join tenant blue" in b.stderr.read()
+
+    cp = nbjail("gc", timeout=30)
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    assert f"{a_id}: alive" in cp.stdout, cp.stdout
+    assert a.poll() is None, "gc killed a running job"
+    c = spawn("run", "--tenant", "blue", "--", PYTHON, "-I", "-c", SLEEPER)
+    line = read_line(c.stdout, 15)
+    assert line == "ready\n", (line, c.stderr.read() if c.poll() is not None else "")
+    # the slot the live job holds (its info file says which) stayed claimed
+    with open(os.path.join(RUN_DIR, a_id, "info")) as f:
+        slot = int(dict(x.strip().split("=", 1) for x in f)["tenant_slot"])
+    with open(tenant_file, "rb") as f:
+        data = f.read()
+    claims = [struct.unpack_from("<Q", data, 40 + 16 * i)[0] for i in range(256)]
+    assert claims[slot] != 0, "gc freed the slot of a live job"
+    assert sum(1 for c in claims if c) == 2, "gc left forged claims: " + repr(
+        [i for i, c in enumerate(claims) if c])
+
+    for p in (a, c):
+        p.terminate()
+        p.wait(timeout=15)
+    assert wait_for(lambda: not os.path.exists(tenant_file), 10), "the tenant file stayed"
+    assert wait_for(lambda: not (job_dirs() - before), 10), job_dirs() - before
 
 
 def test_jobs_in_two_netns_leave_no_table_or_link(spawn, world, job_tmp):

@@ -13,7 +13,8 @@ import stat
 import subprocess
 import time
 
-from conftest import HOST_NS, NBJAIL, PYTHON, RUN_DIR, nbjail, nbjail_env, read_line, wait_for
+from conftest import (HOST_NS, NBJAIL, PYTHON, RUN_DIR, job_relay_pid, nbjail, nbjail_env, read_line,
+                      scribble_mapping, wait_for)
 
 CTL_SOCK = f"{RUN_DIR}/ctl.sock"
 
@@ -261,44 +262,99 @@ def test_revoke_by_tenant(nbj, world, spawn):
         p.wait(timeout=10)
 
 
-def test_revoke_trusts_no_name_from_the_shared_mapping(nbj, world, spawn):
-    """The job's statistics file is mapped read-write by its relay and audit
-    writer: a relay that rewrites the job id there (here written through the
-    same file, as the relay's mapping would) must not make root open, write
-    or signal what the forged id names (issue 16, item 7).  Before, revoke
-    built DIR/<id>/stats and DIR/<id>/state from it and sent SIGUSR1 to the
-    pid the state named."""
+def stats_scribble(forged):
+    """What a hostile relay writes over its statistics: every byte but the
+    magic and the size (so that root still reads the file) becomes a
+    pattern of a path, terminal escapes, bytes that are not UTF-8 and
+    words with every bit set"""
+    pattern = forged + b"\0\x1b[2J\x1b]0;pwned\x07\r\n\xff\xfe" + b"\xff" * 16 + b"\x01" * 8
+
+    def make(old):
+        body = (pattern * (len(old) // len(pattern) + 1))[:len(old) - 16]
+        return old[:16] + body
+    return make
+
+
+def test_ctl_trusts_nothing_a_relay_scribbles_in_its_stats(nbj, world, spawn):
+    """The job's statistics are mapped read-write by its relay and audit
+    writer (issue 16, item 7).  A relay that overwrites every byte of the
+    mapping (through /proc/PID/mem, as it could through its own mapping)
+    must not make root open, write, signal or remove anything it names,
+    nor print its bytes raw, nor hide its job from revoke --tenant, and
+    ctl must still say who the job is.  Before, ctl took the job's id,
+    name and tenant from the mapping: jobs printed the forged name, and
+    revoke --tenant red found no job (the forged tenant hid it); earlier
+    still, revoke signalled the pid of a state file the forged id named."""
     before = {e for e in os.listdir(RUN_DIR) if re.fullmatch(r"[0-9a-f]{8}", e)}
     p = start_sleeper(spawn, "--tenant", "red", "--name", "r")
     (job_id,) = {e for e in os.listdir(RUN_DIR) if re.fullmatch(r"[0-9a-f]{8}", e)} - before
+    relay = job_relay_pid(job_id)
     decoy_dir = os.path.join(os.path.dirname(RUN_DIR), f"nbt-decoy{os.getpid() % 1000}")
     forged = os.path.relpath(decoy_dir, RUN_DIR).encode()   # "../nbt-decoyNNN"
-    assert len(forged) < 16
-    decoy = subprocess.Popen(["sleep", "30"])
+    decoy = subprocess.Popen(["sleep", "60"])
+    stats = os.path.join(RUN_DIR, job_id, "stats")
     try:
         with open(f"/proc/{decoy.pid}/stat") as f:
             start = f.read().rsplit(")", 1)[1].split()[19]
         os.makedirs(decoy_dir)
-        stats = os.path.join(RUN_DIR, job_id, "stats")
         with open(stats, "rb") as f:
             data = f.read()
-        with open(os.path.join(decoy_dir, "stats"), "wb") as f:
-            f.write(data)                       # a file root would accept as stats
-        with open(os.path.join(decoy_dir, "state"), "w") as f:
-            f.write(f"supervisor_pid=1\nreaper_pid={decoy.pid}\nreaper_start={start}\n"
-                    f"relay_pid={decoy.pid}\nrelay_start={start}\n")
-        off = data.index(job_id.encode())
-        with open(stats, "r+b") as f:           # the relay's scribble
-            f.seek(off)
-            f.write(forged + b"\0")
+        decoy_files = {
+            "stats": data,              # a file root would accept as stats
+            "info": b"name=decoy\ntenant=red\nprofile=net\nsupervisor_pid=1\n"
+                    b"start_usec=1\ntenant_slot=0\n",
+            "state": f"supervisor_pid=1\nreaper_pid={decoy.pid}\nreaper_start={start}\n"
+                     f"relay_pid={decoy.pid}\nrelay_start={start}\n".encode(),
+        }
+        for name, content in decoy_files.items():
+            with open(os.path.join(decoy_dir, name), "wb") as f:
+                f.write(content)
+        scribble_mapping(relay, stats, stats_scribble(forged))
+        with open(stats, "rb") as f:
+            assert forged in f.read(), "the relay's mapping is not the stats file"
+
+        # who the job is comes from root's files, not from the mapping
+        (j,) = ctl_json("jobs")
+        assert (j["job"], j["name"], j["tenant"], j["profile"]) == (job_id, "r", "red", "net"), j
+        assert j["relay_pid"] == relay, j
+        for args in (("jobs",), ("stats",), ("stats", job_id), ("recent", "128"),
+                     ("recent", job_id), ("metrics",)):
+            for fmt in ((), ("--json",)):
+                cp = subprocess.run(["ip", "netns", "exec", HOST_NS, NBJAIL, "ctl", *args, *fmt],
+                                    capture_output=True, env=nbjail_env(), timeout=30)
+                assert cp.returncode == 0, (args, fmt, cp.stderr)
+                assert no_control_bytes(cp.stdout), (args, fmt, cp.stdout[:2000])
+                if args[0] != "recent":     # the ring's text is the job's to choose
+                    assert forged not in cp.stdout, (args, fmt)
+                if fmt:
+                    json.loads(cp.stdout.decode("utf-8"))
+        text = ctl("jobs").stdout
+        assert re.search(rf"^{job_id}\s+r\s+red\s+net\s", text, re.M), text
+
         cp = ctl("revoke", "--tenant", "red")
         assert cp.returncode == 0, cp
-        time.sleep(0.3)
-        assert decoy.poll() is None, "root signalled the pid a forged id named"
-        with open(os.path.join(decoy_dir, "stats"), "rb") as f:
-            assert f.read() == data, "root wrote the stats file a forged id named"
-        # the real job was revoked, by its directory's name
         assert job_id in cp.stdout, cp.stdout
+        cp = ctl("revoke", job_id)
+        assert cp.returncode == 0, cp
+        time.sleep(0.3)
+        assert decoy.poll() is None, "root signalled a pid the mapping named"
+        for name, content in decoy_files.items():
+            with open(os.path.join(decoy_dir, name), "rb") as f:
+                assert f.read() == content, f"root wrote {name} of a directory the mapping named"
+
+        # every byte, the magic too: the job is no longer listed, nothing breaks
+        scribble_mapping(relay, stats, lambda old: b"\xff" * len(old))
+        cp = ctl("jobs", "--json")
+        assert cp.returncode == 0 and json.loads(cp.stdout) == [], cp
+        assert ctl("revoke", "--tenant", "red").returncode == 1
+
+        # the teardown removes the job's own files, nothing the mapping named
+        p.terminate()
+        p.wait(timeout=15)
+        assert wait_for(lambda: not os.path.exists(os.path.join(RUN_DIR, job_id)), 10)
+        assert not os.path.exists(os.path.join(RUN_DIR, "tenants", "red"))
+        assert sorted(os.listdir(decoy_dir)) == sorted(decoy_files), os.listdir(decoy_dir)
+        assert decoy.poll() is None
     finally:
         decoy.kill()
         decoy.wait()

@@ -71,6 +71,38 @@ static void test_take_upto_and_refund(void **state)
 	assert_true(rate_take(&b, &l, 1000000, now));
 }
 
+/* A bucket another process wrote garbage into (a relay scribbling its
+ * mapping): a TAT no take could have made counts as empty, and no sum
+ * wraps into "full".  Before, TAT + cost wrapped past zero and was let
+ * through whenever the clock was below one unit's cost (early after boot:
+ * the case at S / 100 here) */
+static void test_forged_tat_never_wraps(void **state)
+{
+	struct rate_limit l = { .per_s = 10, .burst = 5 };
+	struct rate_bucket b;
+	uint64_t nows[] = { S / 100, 100 * S };
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(nows) / sizeof(nows[0]); k++) {
+		uint64_t now = nows[k];
+		uint64_t forged[] = { UINT64_MAX, UINT64_MAX - 1000, UINT64_MAX - S / 10 + 1,
+				      now + 10 * S };
+
+		for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+			atomic_store(&b.tat, forged[i]);
+			assert_false(rate_take(&b, &l, 1, now));
+			assert_int_equal(rate_take_upto(&b, &l, 3, now), 0);
+			assert_int_equal(atomic_load(&b.tat), forged[i]);
+			assert_true(rate_wait_ns(&b, &l, now) > 0);
+			assert_true(rate_wait_ns(&b, &l, now) <= forged[i] - now);
+		}
+		/* a huge take never wraps into an allowed one either */
+		atomic_store(&b.tat, 0);
+		assert_false(rate_take(&b, &l, UINT64_MAX / 2, now));
+		assert_true(rate_take(&b, &l, 5, now));
+	}
+}
+
 static void test_parse(void **state)
 {
 	uint64_t v;
@@ -103,6 +135,7 @@ int main(void)
 		cmocka_unit_test(test_burst_then_rate),
 		cmocka_unit_test(test_window_bound),
 		cmocka_unit_test(test_take_upto_and_refund),
+		cmocka_unit_test(test_forged_tat_never_wraps),
 		cmocka_unit_test(test_parse),
 	};
 
