@@ -10,12 +10,11 @@
  * Limits only ever narrow: a second policy file or a flag can lower a
  * limit, never raise or remove one (limits_narrow()).
  *
- * A memory size is a decimal count of bytes with an optional binary
- * unit: K, M, G, T or KiB, MiB, GiB, TiB (all powers of 1024, as for
- * systemd's MemoryMax= and docker --memory: "512M" is 512 MiB).  The
- * decimal units of `rates:` (KB, MB) are refused here rather than guessed.
- * Anything else, a size below LIMIT_MEMORY_MIN or an overflow is an
- * error: a limit that cannot be read is never silently "no limit".
+ * Sizes and counts in the one grammar of policy/numbers.c (shared with
+ * `rates:`): "512M" and "512MiB" are 512 MiB (as systemd's MemoryMax=
+ * and docker --memory read them), "500MB" is 500 * 10^6 bytes.  Anything
+ * else, a size below LIMIT_MEMORY_MIN or an overflow is an error: a limit
+ * that cannot be read is never silently "no limit".
  */
 #include <ctype.h>
 #include <errno.h>
@@ -33,19 +32,7 @@
  */
 int limits_parse_pids(const char *s, uint64_t *ret)
 {
-	unsigned long long v;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end)
-		return -EINVAL;
-	if (errno || v < 1 || v > LIMIT_PIDS_MAX)
-		return -ERANGE;
-	*ret = v;
-	return 0;
+	return policy_count_parse(s, LIMIT_PIDS_MAX, ret);
 }
 
 /**
@@ -58,33 +45,15 @@ int limits_parse_pids(const char *s, uint64_t *ret)
  */
 int limits_parse_memory(const char *s, uint64_t *ret)
 {
-	static const struct {
-		const char *unit;
-		unsigned shift;
-	} units[] = {
-		{ "", 0 },
-		{ "K", 10 }, { "M", 20 }, { "G", 30 }, { "T", 40 },
-		{ "KiB", 10 }, { "MiB", 20 }, { "GiB", 30 }, { "TiB", 40 },
-	};
-	unsigned long long v;
-	char *end;
+	uint64_t v;
+	int err = policy_size_parse(s, LIMIT_MEMORY_MAX, &v);
 
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		if (errno || v > (LIMIT_MEMORY_MAX >> units[i].shift))
-			return -ERANGE;
-		v <<= units[i].shift;
-		if (v < LIMIT_MEMORY_MIN)
-			return -ERANGE;
-		*ret = v;
-		return 0;
-	}
-	return -EINVAL;
+	if (err < 0)
+		return err;
+	if (v < LIMIT_MEMORY_MIN)
+		return -ERANGE;
+	*ret = v;
+	return 0;
 }
 
 static uint64_t narrower(uint64_t a, uint64_t b)

@@ -568,6 +568,10 @@ struct nbj_rates {
 	struct rate_policy tenant;
 };
 
+/* policy/numbers.c */
+int policy_count_parse(const char *s, uint64_t max, uint64_t *ret);
+int policy_size_parse(const char *s, uint64_t max, uint64_t *ret);
+
 int rate_parse_bytes(const char *s, uint64_t *ret);
 int rate_parse_count(const char *s, uint64_t max, uint64_t *ret);
 

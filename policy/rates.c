@@ -2,10 +2,10 @@
 /*
  * policy/rates.c - the numbers of `rates:` (counts and byte sizes)
  *
- * Counts are plain decimal integers.  Byte rates take a unit: none (bytes),
- * KB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024), as in
- * "10MB" or "512KiB".  Anything else, zero, or an overflow is an error:
- * a limit that cannot be read is never silently "no limit".
+ * Counts and byte sizes in the grammar of policy/numbers.c (shared with
+ * `limits:`): "10MB" is 10^7 bytes, "512KiB" and "512K" 2^19.  Anything
+ * else, zero, or an overflow is an error: a limit that cannot be read is
+ * never silently "no limit".
  */
 #include <ctype.h>
 #include <errno.h>
@@ -15,7 +15,7 @@
 #include "policy/policy.h"
 
 /**
- * rate_parse_count() - a positive decimal count
+ * rate_parse_count() - a positive decimal count (policy/numbers.c)
  * @s:		text
  * @max:	largest value accepted
  * @ret:	the value
@@ -24,23 +24,11 @@
  */
 int rate_parse_count(const char *s, uint64_t max, uint64_t *ret)
 {
-	unsigned long long v;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (*end)
-		return -EINVAL;
-	if (errno || v == 0 || v > max)
-		return -ERANGE;
-	*ret = v;
-	return 0;
+	return policy_count_parse(s, max, ret);
 }
 
 /**
- * rate_parse_bytes() - a byte count with an optional unit
+ * rate_parse_bytes() - a byte count with an optional unit (policy/numbers.c)
  * @s:		"1048576", "10MB", "512KiB", ...
  * @ret:	bytes
  *
@@ -49,30 +37,5 @@ int rate_parse_count(const char *s, uint64_t max, uint64_t *ret)
  */
 int rate_parse_bytes(const char *s, uint64_t *ret)
 {
-	static const struct {
-		const char *unit;
-		uint64_t mult;
-	} units[] = {
-		{ "", 1 }, { "B", 1 },
-		{ "KB", 1000ULL }, { "MB", 1000000ULL }, { "GB", 1000000000ULL },
-		{ "KiB", 1ULL << 10 }, { "MiB", 1ULL << 20 }, { "GiB", 1ULL << 30 },
-	};
-	unsigned long long v;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -ERANGE;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].unit))
-			continue;
-		if (v == 0 || v > (1ULL << 62) / units[i].mult)
-			return -ERANGE;
-		*ret = v * units[i].mult;
-		return 0;
-	}
-	return -EINVAL;
+	return policy_size_parse(s, 1ULL << 62, ret);
 }

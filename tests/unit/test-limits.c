@@ -43,7 +43,7 @@ static const struct {
 	{ " 5M", -EINVAL, 0 },
 	{ "5M ", -EINVAL, 0 },
 	{ "5 M", -EINVAL, 0 },
-	{ "64MB", -EINVAL, 0 },			/* decimal units are refused */
+	{ "64MB", 0, 64000000 },		/* decimal, as under rates: */
 	{ "64m", -EINVAL, 0 },
 	{ "64Mi", -EINVAL, 0 },
 	{ "12X", -EINVAL, 0 },
