@@ -248,7 +248,7 @@ def test_bad_limit_flags_are_usage_errors(nbj, tmp_path):
     marker = tmp_path / "ran"
     for flag, value in (("--limit-pids", "0"), ("--limit-pids", "-1"), ("--limit-pids", "x"),
                         ("--limit-pids", "4194305"), ("--limit-memory", "1M"),
-                        ("--limit-memory", "12X"), ("--limit-memory", "10MB"),
+                        ("--limit-memory", "12X"), ("--limit-memory", "10mb"),
                         ("--limit-memory", ""), ("--limit-memory", "-5M")):
         cp = nbjail("run", "--profile", "minimal", flag, value, "--", "touch", str(marker))
         assert cp.returncode == 2, (flag, value, cp.stderr)
@@ -261,7 +261,8 @@ def test_bad_limit_flags_are_usage_errors(nbj, tmp_path):
     ("limits:\n  pids: ten\n", "2:9", "limits.pids", "not a number of tasks"),
     ("limits:\n  memory: 1M\n", "2:11", "limits.memory", "at least 4M"),
     ("limits:\n  memory: 12X\n", "2:11", "limits.memory", "not a size"),
-    ("limits:\n  memory: 64MB\n", "2:11", "limits.memory", "not a size"),
+    ("limits:\n  memory: 64mb\n", "2:11", "limits.memory", "not a size"),
+    ("limits:\n  memory: 4000KB\n", "2:11", "limits.memory", "at least 4M"),
     ("limits: {pids: [1]}\n", "1:16", "limits.pids", "expected a number"),
     ("limits:\n  cpu: 2\n", "2:3", "limits", "unknown key 'cpu'"),
     ("limits: 20\n", "1:9", "limits", "expected a mapping"),
