@@ -32,10 +32,12 @@ def start_job(spawn, *extra, env=None, seconds=30):
     return p
 
 
-def jobs():
-    cp = nbjail("ctl", "jobs", "--json")
-    assert cp.returncode == 0, cp.stderr
-    return json.loads(cp.stdout)
+def relay_of(supervisor_pid):
+    """The job's relay: the supervisor's child named nbjail-relay (found
+    from /proc, so that the test does not depend on nbjail ctl)"""
+    found = wait_for(lambda: children_named(supervisor_pid, "nbjail-relay"), 5)
+    assert len(found) == 1, found
+    return found[0]
 
 
 def status(pid):
@@ -93,8 +95,7 @@ def confined(pid):
 def test_relay_and_audit_writer_have_ids_of_their_own(nbj, world, spawn):
     a = start_job(spawn, "--name", "role-a")
     b = start_job(spawn, "--name", "role-b")
-    by_name = {j["name"]: j for j in jobs()}
-    relays = {n: by_name[n]["relay_pid"] for n in ("role-a", "role-b")}
+    relays = {"role-a": relay_of(a.pid), "role-b": relay_of(b.pid)}
     writers = {"role-a": audit_writer_of(a.pid), "role-b": audit_writer_of(b.pid)}
     for n in relays:
         assert os.path.basename(os.readlink(f"/proc/{relays[n]}/exe")) == "nbjail-relay"
@@ -123,7 +124,7 @@ def test_relay_and_audit_writer_have_ids_of_their_own(nbj, world, spawn):
 @needs_root("as root the relay's id is the job's own; rootless it is the caller's")
 def test_nobody_cannot_signal_or_trace_the_relay(nbj, world, spawn):
     p = start_job(spawn, "--name", "role-sig")
-    relay = jobs()[0]["relay_pid"]
+    relay = relay_of(p.pid)
     r, w = os.pipe()
     child = os.fork()
     if child == 0:
@@ -190,7 +191,7 @@ def test_relay_holds_its_own_secrets_only(nbj, world, spawn, tmp_path):
     p = spawn("run", "--policy", str(pol), "--profile", "net", "--", PYTHON, "-I", "-c",
               SLEEPER, "30", env={"NBT_ROLE_CANARY": canary, "NBT_ROLE_PASS": password})
     assert read_line(p.stdout, 15) == "ready\n"
-    relay = jobs()[0]["relay_pid"]
+    relay = relay_of(p.pid)
     mem = readable_memory(relay)
     assert len(mem) > 100000
     assert password.encode() in mem, "the relay lacks its own overlay's password"
@@ -246,7 +247,7 @@ def test_a_dead_relay_takes_the_network_with_it(nbj, world, spawn):
     p = spawn("run", "--profile", "net", "--allow", "198.51.100.10:80", "--name", "role-kill",
               "--", PYTHON, "-I", "-c", PROBER, prefix=as_caller([]))
     assert read_line(p.stdout, 15) in ("ok\n", "eof\n")
-    relay = jobs()[0]["relay_pid"]
+    relay = relay_of(p.pid)
     os.kill(relay, signal.SIGSYS)
     after = [read_line(p.stdout, 5) for _ in range(10)]
     p.terminate()
