@@ -647,10 +647,6 @@ static int cmd_ctl(int argc, char **argv)
 
 	if (argc < 2)
 		return usage_error("ctl: missing request%s", "");
-	if (geteuid() != 0) {
-		fprintf(stderr, "nbjail: ctl must be run as root (try sudo)\n");
-		return NBJ_EXIT_SETUP;
-	}
 	fflush(stdout);
 	rc = nbj_ctl(argc - 1, argv + 1, stdout);
 	fflush(stdout);
