@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conftest import (HOST_NS, NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, host_links, host_problems,
-                      job_dirs, job_netns_pid, job_ruleset, nbjail, nbjail_env, netns_inode,
+                      job_dirs, job_netns_pid, job_ruleset, nbjail, nbjail_cmd, nbjail_env, netns_inode,
                       nft_tables, processes, read_line, run, wait_for, wait_host_clean)
 
 RUNS = 100
@@ -155,8 +155,8 @@ def test_jobs_in_two_netns_leave_no_table_or_link(spawn, world, job_tmp):
         assert_nothing_in_host_netns(other)
         p = spawn("run", "--profile", "net", "--write", str(job_tmp), "--", "sh", "-c", wait_go)
         assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
-        q = subprocess.Popen(["ip", "netns", "exec", other, NBJAIL, "run", "--profile", "net",
-                              "--write", str(job_tmp), "--", "sh", "-c", wait_go],
+        q = subprocess.Popen(nbjail_cmd("run", "--profile", "net", "--write", str(job_tmp),
+                                        "--", "sh", "-c", wait_go, ns=other),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=nbjail_env())
         assert read_line(q.stdout, 15) == "started\n", q.stderr.read() if q.poll() is not None else ""
@@ -164,7 +164,7 @@ def test_jobs_in_two_netns_leave_no_table_or_link(spawn, world, job_tmp):
         for _ in range(5):       # while both run
             assert_nothing_in_host_netns(other)
             time.sleep(0.1)
-        cp = run([NBJAIL, "run", "--profile", "net", "--", "true"], ns=other, env=nbjail_env())
+        cp = run(nbjail_cmd("run", "--profile", "net", "--", "true", ns=other), env=nbjail_env())
         assert cp.returncode == 0, cp.stderr
         assert_nothing_in_host_netns(other)
         go.touch()
