@@ -65,6 +65,8 @@ if ROOTLESS:
     ROOTLESS_UID, ROOTLESS_GID = _rl.pw_uid, _rl.pw_gid
     XDG_RUNTIME_DIR = f"/run/nbt-xdg/{ROOTLESS_UID}"
     RUN_DIR = XDG_RUNTIME_DIR + "/nbjail"
+# the user nbjail runs as (as_caller)
+CALLER_UID, CALLER_GID = (ROOTLESS_UID, ROOTLESS_GID) if ROOTLESS else (0, 0)
 
 TAG = os.getpid()
 HOST_NS = f"nbt-host-{TAG}"

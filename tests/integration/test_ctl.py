@@ -13,14 +13,8 @@ import stat
 import subprocess
 import time
 
-from conftest import (PYTHON, ROOTLESS, RUN_DIR, as_caller, nbjail, nbjail_cmd, nbjail_env,
-                      read_line, wait_for)
-
-if ROOTLESS:
-    from conftest import ROOTLESS_GID, ROOTLESS_UID
-    CALLER_UID, CALLER_GID = ROOTLESS_UID, ROOTLESS_GID
-else:
-    CALLER_UID, CALLER_GID = 0, 0
+from conftest import (CALLER_GID, CALLER_UID, PYTHON, RUN_DIR, as_caller, nbjail, nbjail_cmd,
+                      nbjail_env, read_line, wait_for)
 
 CTL_SOCK = f"{RUN_DIR}/ctl.sock"
 
