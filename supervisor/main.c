@@ -132,11 +132,16 @@ static int parse_user(const char *user, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/* Without --user: the sudo caller, for whom root runs the job; without
+ * root, the caller (SUDO_UID then names whoever ran `sudo -u` to become
+ * the caller, not a user the caller may map into a job) */
 static int default_user(struct nbj_config *cfg)
 {
 	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
 	unsigned long u, g;
 
+	if (geteuid() != 0)
+		return 0;
 	if (!su || !sg || !parse_id(su, &u) || !parse_id(sg, &g))
 		return 0;
 	return nbj_config_set_user(cfg, (uid_t)u, (gid_t)g);
