@@ -31,6 +31,13 @@ Theory of operation:
   machine of its own and cleanup assertions are exact.  Set
   NBT_SHARED_RUN=1 to test against the real /run/nbjail instead.
 
+  NBT_ROOTLESS=1 (tests/run-all.sh's second pass): the same world and
+  detectors, built by root, but every nbjail runs as the test user
+  (as_caller, nbjail_cmd, spawn) with its state in a private
+  $XDG_RUNTIME_DIR; root's /run/nbjail is a read-only tmpfs then, so a
+  job started as root by mistake fails instead of passing as root.  A
+  test that needs root says so (needs_root: a skip with the reason).
+
   Every subprocess has a timeout, every loop is bounded, and each test has
   an alarm (NBT_TEST_TIMEOUT seconds, default 240).
 """
