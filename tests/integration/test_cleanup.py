@@ -48,11 +48,11 @@ def test_failed_setup_leaves_nothing(nbj, world):
 
 
 @pytest.mark.xfail(strict=True, reason="bug: a job refused after its state directory was made "
-                   "(here --write of a missing path, 125) leaves that directory (with its lock) "
-                   "until gc: the supervisor hands the teardown over and closes the keeper's "
-                   "socket before reading the keeper's start report, the keeper's send of that "
-                   "report fails (EPIPE) and it exits (supervisor/keeper.c keeper_main) "
-                   "without taking the handover waiting in its queue")
+                   "(here --write of a missing path, 125) leaves that directory until gc: "
+                   "job_hand_over() (supervisor/keeper.c) never read the keeper's start report "
+                   "(keeper_started() comes after GO); it sends the handover and closes its end "
+                   "with the report unread (or before it was sent), so the keeper's recvmsg gets "
+                   "ECONNRESET (or its sendmsg EPIPE) and it exits without releasing the job")
 def test_refused_setup_leaves_nothing(nbj, world):
     """A job refused before its command starts (status 125) leaves nothing,
     not even its state directory (5 tries: the keeper races the refusal)."""
