@@ -413,13 +413,15 @@ def test_publish_tailscale(nbj, world, tailnet, tmp_path):
 
 SELECT = Path(NBJAIL).resolve().parent / "nbjail-select"
 # Rootless, selection needs a cgroup delegated to the caller (nbjail(1),
-# ROOTLESS): the tests make one, as systemd's Delegate=yes would
+# ROOTLESS): the tests make one, as systemd's Delegate=yes would, and show
+# nbjail the cgroup2 hierarchy at /sys/fs/cgroup (`ip netns exec` mounts a
+# fresh sysfs without it), as on a host
 ROOTLESS_SELECT_BUG = pytest.mark.xfail(
     ROOTLESS, strict=True,
-    reason="bug: rootless, nbjail-select is always refused (select-unsupported), a delegated "
-           "cgroup or not: selection_init() (seccomp/selection.c) mounts the cgroup2 hierarchy "
-           "with fsopen(\"cgroup2\"), which an unprivileged caller may not (EPERM) in the "
-           "host's user namespace; nbjail warns 'no cgroup delegated to this user'")
+    reason="bug: rootless, nbjail-select is always refused (select-unsupported), in a delegated "
+           "cgroup too: selection_init() (seccomp/selection.c) mounts the cgroup2 hierarchy "
+           "with fsopen(\"cgroup2\"), which an unprivileged caller may not (EPERM), and has no "
+           "other way to it; nbjail warns 'no cgroup delegated to this user'")
 
 
 def cgroup2_mount():
@@ -433,29 +435,32 @@ def cgroup2_mount():
 
 
 @pytest.fixture
-def delegated():
-    """preexec_fn that puts nbjail in a cgroup delegated to the caller
-    (rootless), or None (root)"""
+def selecting(nbj):
+    """nbjail ARGS as nbjail(), rootless in a cgroup delegated to the caller"""
     if not ROOTLESS:
-        yield None
+        yield nbjail
         return
     top = cgroup2_mount()
     if top is None:
         pytest.fail("no cgroup v2 hierarchy to delegate from")
-    d = Path(top) / f"nbt-delegated-{os.getpid()}"
+    d = Path(top) / f"nbt-delegated-{os.getpid()}"   # below the hierarchy's root
     d.mkdir()
     for path in (d, d / "cgroup.procs", d / "cgroup.subtree_control", d / "cgroup.threads"):
         os.chown(path, CALLER_UID, CALLER_GID)
+    enter = (f'mount -t cgroup2 nbt-cgroup2 /sys/fs/cgroup && '
+             f'echo $$ > /sys/fs/cgroup/{d.name}/cgroup.procs && exec "$@"')
 
-    def enter():
-        with open(d / "cgroup.procs", "w") as f:
-            f.write(str(os.getpid()))
+    def run_selecting(*args, timeout=60):
+        return run(["ip", "netns", "exec", HOST_NS, "sh", "-c", enter, "sh",
+                    *nbjail_cmd(*args, ns=None)], env=nbjail_env(), timeout=timeout)
     try:
-        yield enter
+        yield run_selecting
     finally:
         for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
             sub.rmdir()
         d.rmdir()
+
+
 SEL = ("overlays:\n  rec: {kind: socks5, host: 127.0.0.1, port: 1090}\n"
        "allow: ['198.51.100.11:80', 'allowed.test:80']\n")
 # a child that leaves its parent (double fork: reparented to the job's init)
@@ -475,7 +480,7 @@ ORPHAN = ("import os, subprocess, time\n"
 
 
 @ROOTLESS_SELECT_BUG
-def test_select_and_inheritance(nbj, world, proxies, tmp_path, job_tmp, delegated):
+def test_select_and_inheritance(nbj, world, proxies, tmp_path, job_tmp, selecting):
     """nbjail-select switches a subtree: its children, exec'd programs and
     orphans dial through the selected overlay; the rest of the job keeps
     the default (direct); a root process cannot move itself back."""
@@ -492,8 +497,8 @@ def test_select_and_inheritance(nbj, world, proxies, tmp_path, job_tmp, delegate
            f"echo moved \\$($C http://198.51.100.11/)\"\n"
            f"echo after $($C http://198.51.100.11/)\n")
     before = len(records(proxies))
-    cp = nbjail("run", "--user", "root", "--policy", pol, "--write", str(job_tmp), "--",
-                "sh", "-c", job, timeout=90, preexec_fn=delegated)
+    cp = selecting("run", "--user", "root", "--policy", pol, "--write", str(job_tmp), "--",
+                   "sh", "-c", job, timeout=90)
     assert cp.returncode == 0, cp
     lines = cp.stdout.splitlines()
     assert lines[0] == "before world 198.51.100.11:80", cp.stdout
@@ -541,7 +546,7 @@ def test_select_errors(nbj, world, tmp_path):
 
 
 @ROOTLESS_SELECT_BUG
-def test_select_direct_loses_the_tailnet(nbj, world, tmp_path, delegated):
+def test_select_direct_loses_the_tailnet(nbj, world, tmp_path, selecting):
     """issue 16: the tailnet's hole in the floor (cgnat) belongs to the
     tailscale overlay the flow is dialled through, not to the job's
     default.  With tailscale as the default, a process that selected
@@ -551,9 +556,8 @@ def test_select_direct_loses_the_tailnet(nbj, world, tmp_path, delegated):
     pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\ndefault_overlay: ts\n"
                  "allow: ['100.64.0.0/10']\npermissions: {network.select: allow}\n")
     c = "curl -sS --max-time 8 http://100.64.0.1/"
-    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
-                f"{SELECT} direct -- {c}; echo sel=$?; {c}; echo def=$?", timeout=60,
-                preexec_fn=delegated)
+    cp = selecting("run", "--policy", pol, "--", "sh", "-c",
+                   f"{SELECT} direct -- {c}; echo sel=$?; {c}; echo def=$?", timeout=60)
     assert cp.returncode == 0, cp
     assert "sel=7" in cp.stdout and "def=" in cp.stdout and "def=0" not in cp.stdout, cp
     denies = deny_lines(cp.stderr)
@@ -564,7 +568,7 @@ def test_select_direct_loses_the_tailnet(nbj, world, tmp_path, delegated):
 
 
 @ROOTLESS_SELECT_BUG
-def test_select_direct_loses_the_tailnet_by_name(nbj, world, tmp_path, delegated):
+def test_select_direct_loses_the_tailnet_by_name(nbj, world, tmp_path, selecting):
     """The same for a name that resolves into the tailnet: its synthetic
     address passes the job's seccomp check, and the relay judges the flow
     with the overlay it dials: tailscale for the default (the interface
@@ -573,11 +577,10 @@ def test_select_direct_loses_the_tailnet_by_name(nbj, world, tmp_path, delegated
     pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\ndefault_overlay: ts\n"
                  "allow: ['cgnat.test:80']\npermissions: {network.select: allow}\n")
     c = "curl -sS --max-time 8"
-    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
-                f"ip=$(getent ahostsv4 cgnat.test | awk 'NR==1 {{print $1}}'); echo ip=$ip; "
-                f"{c} http://cgnat.test/; echo def=$?; "
-                f"{SELECT} direct -- {c} http://$ip/; echo sel=$?", timeout=60,
-                preexec_fn=delegated)
+    cp = selecting("run", "--policy", pol, "--", "sh", "-c",
+                   f"ip=$(getent ahostsv4 cgnat.test | awk 'NR==1 {{print $1}}'); echo ip=$ip; "
+                   f"{c} http://cgnat.test/; echo def=$?; "
+                   f"{SELECT} direct -- {c} http://$ip/; echo sel=$?", timeout=60)
     assert cp.returncode == 0, cp
     assert "ip=198.18." in cp.stdout, cp
     assert "def=0" not in cp.stdout and "sel=0" not in cp.stdout and "sel=" in cp.stdout, cp
