@@ -840,6 +840,10 @@ class Spawner:
         self.procs = []
 
     def __call__(self, *args, env=None, prefix=()):
+        """nbjail ARGS as the caller (after prefix, run as the caller too)"""
+        caller = as_caller([])
+        if caller and list(prefix[:len(caller)]) == caller:
+            prefix = prefix[len(caller):]   # as_caller() already: not twice
         p = subprocess.Popen(nbjail_cmd(*args, prefix=prefix),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=nbjail_env(env))
