@@ -22,7 +22,9 @@
  *     holder binds ctl.sock (mode 0600), serves it from the job's event
  *     loop, and unlinks it when its job ends; the others retry once a
  *     second, so another job takes over within a second;
- *   - a client must be root (SO_PEERCRED), sends its arguments as
+ *   - a client must be the supervisor's own user (SO_PEERCRED): root
+ *     for /run/nbjail, the rootless caller for $XDG_RUNTIME_DIR/nbjail
+ *     (whose jobs are theirs alone); it sends its arguments as
  *     NUL-terminated strings and gets back one status byte and the text;
  *     the server waits at most CTL_IO_TIMEOUT_MS for either, so a stuck
  *     client cannot stall the job's own events;
@@ -976,8 +978,8 @@ void ctl_server_accept(struct ctl_server *s)
 	fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0) {
-		static const char denied[] = "\002nbjail ctl: permission denied (root only)\n";
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
+		static const char denied[] = "\002nbjail ctl: permission denied (the jobs' user only)\n";
 
 		write_all(fd, denied, sizeof(denied) - 1);
 		return;
@@ -1029,6 +1031,9 @@ int nbj_ctl(int argc, char *const argv[], FILE *out_stream)
 	ssize_t n;
 	int rc = -1;
 
+	/* the caller's jobs: root's in /run/nbjail, a user's in theirs */
+	if (!nbj_runtime_dir())
+		return nbj_runtime_dir_error();
 	for (int i = 0; i < argc; i++) {
 		size_t l = strlen(argv[i]) + 1;
 

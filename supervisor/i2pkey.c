@@ -5,8 +5,9 @@
  * Theory of operation: an i2p overlay with `key_file:` keeps its I2P
  * destination (its address) across runs.  At the job's start the
  * supervisor reads the file: one line of I2P base64, the private keys as
- * SAM's DEST GENERATE gives them.  The file must belong to root and be
- * readable by nobody else, like an ssh host key.  When it does not exist
+ * SAM's DEST GENERATE gives them.  The file must belong to the caller
+ * (root, or the rootless caller: the file it made) and be readable by
+ * nobody else, like an ssh host key.  When it does not exist
  * yet, the supervisor asks the SAM bridge for a new destination (HELLO,
  * DEST GENERATE SIGNATURE_TYPE=7: Ed25519), blocking for at most
  * I2P_KEY_TIMEOUT_MS, and creates the file (O_EXCL, 0600) before the job
@@ -127,9 +128,10 @@ static int key_file_read(struct overlay *o)
 		return -errno;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 077)) {
-		log_err("overlay %s: key_file %s must be a regular file of root's that "
-			"nobody else may read (chmod 600)", o->name, o->key_file);
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077)) {
+		log_err("overlay %s: key_file %s must be a regular file of %s that "
+			"nobody else may read (chmod 600)", o->name, o->key_file,
+			geteuid() == 0 ? "root's" : "yours (the caller's)");
 		return -EPERM;
 	}
 	n = read(fd, o->i2p_key, sizeof(o->i2p_key) - 1);

@@ -328,7 +328,8 @@ static int check_publish_ports(const struct nbj_config *cfg)
 	if (f && fscanf(f, "%u", &start) != 1)
 		start = 1024;
 	for (size_t i = 0; i < cfg->n_publish; i++)
-		if (cfg->publish[i].port < start) {
+		/* port 0: published on i2p, which listens on no host port */
+		if (cfg->publish[i].port && cfg->publish[i].port < start) {
 			log_err("publish: port %u is below net.ipv4.ip_unprivileged_port_start "
 				"(%u): only root may listen there; choose a port >= %u or "
 				"run nbjail as root", cfg->publish[i].port, start, start);

@@ -339,6 +339,11 @@ int job_hand_over(struct nbj_job *job, bool detach)
 
 	if (job->keeper < 0)
 		return -ECHILD;
+	/* a job refused before GO has not read the keeper's start report:
+	 * read it now, or the keeper meets a reset socket and leaves the
+	 * job's state behind (test_refused_setup_leaves_nothing) */
+	if (job->auditd_pidfd < 0 && keeper_started(job) < 0)
+		return -ECHILD;
 	for (int i = 0; i < HAND_FDS; i++)
 		if (all[i] >= 0) {
 			h.fd_mask |= 1u << i;

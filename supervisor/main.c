@@ -137,11 +137,16 @@ static int parse_user(const char *user, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
+/* Without --user: the sudo caller, for whom root runs the job; without
+ * root, the caller (SUDO_UID then names whoever ran `sudo -u` to become
+ * the caller, not a user the caller may map into a job) */
 static int default_user(struct nbj_config *cfg)
 {
 	const char *su = getenv("SUDO_UID"), *sg = getenv("SUDO_GID");
 	unsigned long u, g;
 
+	if (geteuid() != 0)
+		return 0;
 	if (!su || !sg || !parse_id(su, &u) || !parse_id(sg, &g))
 		return 0;
 	return nbj_config_set_user(cfg, (uid_t)u, (gid_t)g);
@@ -676,10 +681,6 @@ static int cmd_ctl(int argc, char **argv)
 
 	if (argc < 2)
 		return usage_error("ctl: missing request%s", "");
-	if (geteuid() != 0) {
-		fprintf(stderr, "nbjail: ctl must be run as root (try sudo)\n");
-		return NBJ_EXIT_SETUP;
-	}
 	fflush(stdout);
 	rc = nbj_ctl(argc - 1, argv + 1, stdout);
 	fflush(stdout);

@@ -46,7 +46,9 @@ int main(int argc, char *argv[])
 		why = "the job's policy defines no such overlay";
 		break;
 	case -EOPNOTSUPP:
-		why = "this host has no cgroup v2, which selection needs";
+		why = "this job cannot select (no cgroup v2 on the host, or none "
+		      "delegated to a caller without root: see nbjail's warning "
+		      "when the job started)";
 		break;
 	case -ECONNREFUSED:
 		why = "not inside an nbjail job";

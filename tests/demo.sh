@@ -1,14 +1,17 @@
 #!/bin/bash
-# tests/demo.sh NBJAIL - a short, self-contained demo in a private test world
+# tests/demo.sh NBJAIL [USER] - a short, self-contained demo in a private test world
 #
 # Builds two network namespaces of its own: "host" (where nbjail runs) and
 # "world" (a public-looking web server on TEST-NET 198.51.100.10, and a
 # fake cloud-metadata server on 169.254.169.254 that records any visitor).
 # Then runs one job allowed to reach 198.51.100.10:80 and shows that the
 # allowed fetch works while the metadata address is denied.  Nothing leaves
-# these namespaces; everything is removed at the end.
+# these namespaces; everything is removed at the end.  With USER, nbjail
+# runs as that user (rootless mode, an XDG_RUNTIME_DIR of its own); the
+# world is still built by root.
 set -eu
 nbjail=$(realpath "${1:-build/nbjail}")
+user=${2:-}
 tag=$$
 host=nbdemo-host-$tag world=nbdemo-world-$tag
 tmp=$(mktemp -d)
@@ -18,7 +21,7 @@ cleanup() {
 	[ -n "${srv_pid:-}" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
 	ip netns del "$host" 2>/dev/null
 	ip netns del "$world" 2>/dev/null
-	rm -rf "$tmp"
+	rm -rf "$tmp" ${xdg:+"$xdg"}
 }
 trap cleanup EXIT INT TERM
 
@@ -60,9 +63,17 @@ ip netns exec "$world" python3 "$tmp/servers.py" "$tmp/leaks.log" >"$tmp/ready" 
 srv_pid=$!
 for _ in $(seq 50); do grep -q ready "$tmp/ready" 2>/dev/null && break; sleep 0.1; done
 
-echo "== nbjail run --allow 198.51.100.10:80 -- curl ..."
+as_user=()
+if [ -n "$user" ]; then
+	xdg=$(mktemp -d /tmp/nbdemo-xdg.XXXXXX)
+	chown "$user:" "$xdg"
+	as_user=(setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups --inh-caps=-all
+		env XDG_RUNTIME_DIR="$xdg")
+fi
+
+echo "== nbjail run --allow 198.51.100.10:80 -- curl ...${user:+ (as $user, rootless)}"
 echo
-ip netns exec "$host" "$nbjail" run --allow 198.51.100.10:80 -- sh -c '
+ip netns exec "$host" "${as_user[@]}" "$nbjail" run --allow 198.51.100.10:80 -- sh -c '
 	printf "allowed  http://198.51.100.10/        -> "
 	curl -sS --max-time 5 http://198.51.100.10/ || echo "FAILED (unexpected)"
 	printf "denied   http://169.254.169.254/ (metadata) -> "

@@ -31,6 +31,13 @@ Theory of operation:
   machine of its own and cleanup assertions are exact.  Set
   NBT_SHARED_RUN=1 to test against the real /run/nbjail instead.
 
+  NBT_ROOTLESS=1 (tests/run-all.sh's second pass): the same world and
+  detectors, built by root, but every nbjail runs as the test user
+  (as_caller, nbjail_cmd, spawn) with its state in a private
+  $XDG_RUNTIME_DIR; root's /run/nbjail is a read-only tmpfs then, so a
+  job started as root by mistake fails instead of passing as root.  A
+  test that needs root says so (needs_root: a skip with the reason).
+
   Every subprocess has a timeout, every loop is bounded, and each test has
   an alarm (NBT_TEST_TIMEOUT seconds, default 240).
 """
@@ -53,7 +60,7 @@ NBJAIL = os.path.abspath(os.environ.get("NBJAIL", str(REPO / "build" / "nbjail")
 PYTHON = "/usr/bin/python3"
 PROBE = str(HERE / "probe.py")
 WORLD_PY = str(HERE / "world.py")
-RUN_DIR = "/run/nbjail"
+RUN_DIR = ROOT_RUN_DIR = "/run/nbjail"
 
 # NBT_ROOTLESS=1: nbjail runs as an unprivileged user (NBT_ROOTLESS_USER,
 # made by tests/run-all.sh), with $XDG_RUNTIME_DIR in the session's
@@ -65,6 +72,8 @@ if ROOTLESS:
     ROOTLESS_UID, ROOTLESS_GID = _rl.pw_uid, _rl.pw_gid
     XDG_RUNTIME_DIR = f"/run/nbt-xdg/{ROOTLESS_UID}"
     RUN_DIR = XDG_RUNTIME_DIR + "/nbjail"
+# the user nbjail runs as (as_caller)
+CALLER_UID, CALLER_GID = (ROOTLESS_UID, ROOTLESS_GID) if ROOTLESS else (0, 0)
 
 TAG = os.getpid()
 HOST_NS = f"nbt-host-{TAG}"
@@ -118,6 +127,7 @@ import world as worldmod  # noqa: E402
 _libc = ctypes.CDLL(None, use_errno=True)
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+MS_RDONLY = 1
 MS_REC = 0x4000
 MS_SLAVE = 1 << 19
 PR_SET_PDEATHSIG = 1
@@ -144,6 +154,12 @@ def private_run_dir():
                "mount tmpfs /run/nbt-xdg")
         os.makedirs(XDG_RUNTIME_DIR, mode=0o700)
         os.chown(XDG_RUNTIME_DIR, ROOTLESS_UID, ROOTLESS_GID)
+        # root's runtime directory is read-only in the rootless pass: a
+        # test that runs a job as root by mistake (not through as_caller)
+        # fails there instead of passing as root
+        os.makedirs(ROOT_RUN_DIR, mode=0o755, exist_ok=True)
+        _check(_libc.mount(b"nbt-run", ROOT_RUN_DIR.encode(), b"tmpfs", MS_RDONLY, b"mode=0755"),
+               "mount tmpfs -o ro " + ROOT_RUN_DIR)
     else:
         os.makedirs(RUN_DIR, mode=0o755, exist_ok=True)
         _check(_libc.mount(b"nbt-run", RUN_DIR.encode(), b"tmpfs", 0, b"mode=0755"),
@@ -244,6 +260,13 @@ def as_caller(cmd):
         return list(cmd)
     return ["setpriv", f"--reuid={ROOTLESS_UID}", f"--regid={ROOTLESS_GID}",
             "--init-groups", "--inh-caps=-all", "--", *cmd]
+
+
+def nbjail_cmd(*args, prefix=(), ns=HOST_NS):
+    """The command line that runs nbjail ARGS as the caller in netns ns
+    (None: this one), after prefix (e.g. prlimit; run as the caller too)"""
+    cmd = as_caller([*prefix, NBJAIL, *args])
+    return ["ip", "netns", "exec", ns, *cmd] if ns else cmd
 
 
 def nbjail(*args, timeout=60, env=None, input=None, preexec_fn=None):
@@ -417,13 +440,15 @@ def nbjail_processes(world, marker=None):
         if pid == os.getpid() or pid in ours:
             return False
         try:
-            if os.readlink(f"/proc/{pid}/exe") == exe:
-                return True
+            pexe = os.readlink(f"/proc/{pid}/exe")
         except OSError:
-            pass
+            pexe = ""
+        if pexe == exe:
+            return True
         if _proc_netns_ino(pid) == host_ino:
             return True
-        if "nbjail-relay" in cmd:
+        # a relay of this build (not of another nbjail tested on the machine)
+        if "nbjail-relay" in cmd and os.path.dirname(pexe) == os.path.dirname(exe):
             return True
         return marker is not None and marker in cmd
     return processes(pred)
@@ -819,7 +844,11 @@ class Spawner:
         self.procs = []
 
     def __call__(self, *args, env=None, prefix=()):
-        p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, *prefix, NBJAIL, *args],
+        """nbjail ARGS as the caller (after prefix, run as the caller too)"""
+        caller = as_caller([])
+        if caller and list(prefix[:len(caller)]) == caller:
+            prefix = prefix[len(caller):]   # as_caller() already: not twice
+        p = subprocess.Popen(nbjail_cmd(*args, prefix=prefix),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=nbjail_env(env))
         self.procs.append(p)

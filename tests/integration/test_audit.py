@@ -9,10 +9,11 @@ or stuck never blocks a job.
 """
 import json
 import os
+import shlex
 import subprocess
 import time
 
-from conftest import HOST_NS, NBJAIL, PYTHON, nbjail, nbjail_env, probe
+from conftest import HOST_NS, NBJAIL, PYTHON, as_caller, nbjail, nbjail_env, probe
 
 MESSAGE_IDS = {
     "job-start": "e86fe4fced1f408ba4f6b4b92e63ab1a",
@@ -165,7 +166,7 @@ for _ in range(600):
     time.sleep(0.1)' &
     while [ ! -e {tmp_path}/ready ]; do sleep 0.05; done
 fi
-exec {NBJAIL} run --audit-log {tmp_path}/audit.jsonl -- {PYTHON} -I -c '{CONNECTS}' 10.0.0.1,80,{n}
+exec {shlex.join(as_caller([NBJAIL]))} run --audit-log {tmp_path}/audit.jsonl -- {PYTHON} -I -c '{CONNECTS}' 10.0.0.1,80,{n}
 """
     t = time.monotonic()
     cp = subprocess.run(["ip", "netns", "exec", HOST_NS, "unshare", "-m", "sh", "-c", script],

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from conftest import (HOST_NS, NBJAIL, PROBE, PYTHON, RUN_DIR, TAG, host_links, host_problems,
-                      job_dirs, job_netns_pid, job_relay_pid, job_ruleset, nbjail, nbjail_env,
-                      netns_inode, nft_tables, processes, read_line, run, scribble_mapping,
-                      wait_for, wait_host_clean)
+                      job_dirs, job_netns_pid, job_relay_pid, job_ruleset, nbjail, nbjail_cmd,
+                      nbjail_env, netns_inode, nft_tables, processes, read_line, run,
+                      scribble_mapping, wait_for, wait_host_clean)
 
 RUNS = 100
 
@@ -49,12 +49,26 @@ def test_failed_setup_leaves_nothing(nbj, world):
     assert wait_host_clean(world) == []
 
 
+def test_refused_setup_leaves_nothing(nbj, world):
+    """A job refused before its command starts (status 125) leaves nothing,
+    not even its state directory (5 tries: the keeper races the refusal)."""
+    try:
+        for _ in range(5):
+            cp = nbjail("run", "--profile", "minimal", "--write", "/nonexistent-nbt", "--", "true")
+            assert cp.returncode == 125, cp.stderr
+            assert "--write: /nonexistent-nbt" in cp.stderr, cp.stderr
+        assert wait_host_clean(world) == []
+    finally:
+        nbjail("gc", timeout=30)   # what is left must not fail the tests after this one
+
+
 def assert_nothing_in_host_netns(*namespaces):
     """A job has no link to the host and no rules there: each netns keeps
-    only the links it was made with and holds no nbjail table."""
+    only the links it was made with and holds no nftables table (the
+    world made none there: any table is the job's)."""
     assert host_links() == {}, host_links()
     for ns in (HOST_NS, *namespaces):
-        assert ("inet", "nbjail") not in nft_tables(ns), (ns, nft_tables(ns))
+        assert nft_tables(ns) == [], (ns, nft_tables(ns))
     for ns in namespaces:
         links = run(["ip", "-n", ns, "-j", "link", "show"], check=True).stdout
         assert [link["ifname"] for link in json.loads(links)] == ["lo"], (ns, links)
@@ -213,8 +227,8 @@ def test_jobs_in_two_netns_leave_no_table_or_link(spawn, world, job_tmp):
         assert_nothing_in_host_netns(other)
         p = spawn("run", "--profile", "net", "--write", str(job_tmp), "--", "sh", "-c", wait_go)
         assert read_line(p.stdout, 15) == "started\n", p.stderr.read() if p.poll() is not None else ""
-        q = subprocess.Popen(["ip", "netns", "exec", other, NBJAIL, "run", "--profile", "net",
-                              "--write", str(job_tmp), "--", "sh", "-c", wait_go],
+        q = subprocess.Popen(nbjail_cmd("run", "--profile", "net", "--write", str(job_tmp),
+                                        "--", "sh", "-c", wait_go, ns=other),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=nbjail_env())
         assert read_line(q.stdout, 15) == "started\n", q.stderr.read() if q.poll() is not None else ""
@@ -222,7 +236,7 @@ def test_jobs_in_two_netns_leave_no_table_or_link(spawn, world, job_tmp):
         for _ in range(5):       # while both run
             assert_nothing_in_host_netns(other)
             time.sleep(0.1)
-        cp = run([NBJAIL, "run", "--profile", "net", "--", "true"], ns=other, env=nbjail_env())
+        cp = run(nbjail_cmd("run", "--profile", "net", "--", "true", ns=other), env=nbjail_env())
         assert cp.returncode == 0, cp.stderr
         assert_nothing_in_host_netns(other)
         go.touch()

@@ -13,8 +13,9 @@ import stat
 import subprocess
 import time
 
-from conftest import (HOST_NS, NBJAIL, PYTHON, RUN_DIR, job_relay_pid, nbjail, nbjail_env, read_line,
-                      scribble_mapping, wait_for)
+from conftest import (CALLER_GID, CALLER_UID, HOST_NS, NBJAIL, PYTHON, RUN_DIR, as_caller,
+                      job_relay_pid, nbjail, nbjail_cmd, nbjail_env, read_line, scribble_mapping,
+                      wait_for)
 
 CTL_SOCK = f"{RUN_DIR}/ctl.sock"
 
@@ -38,15 +39,17 @@ def start_sleeper(spawn, *extra, seconds=30):
     return p
 
 
-def request(*args, uid=None):
-    """Talk to ctl.sock directly (optionally as another user, in a child)."""
+def request(*args, uid=CALLER_UID):
+    """Talk to ctl.sock directly, in a child, as the user nbjail runs as
+    (or as another uid)."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         try:
-            if uid is not None:
-                os.setgid(65534)
+            if uid != 0:
+                os.setgroups([])
+                os.setgid(CALLER_GID if uid == CALLER_UID else 65534)
                 os.setuid(uid)
             s = socket.socket(socket.AF_UNIX)
             s.settimeout(5)
@@ -84,11 +87,11 @@ def test_jobs_lists_running_jobs(nbj, world, spawn):
     text = ctl("jobs")
     assert text.returncode == 0
     assert re.search(rf"^{j['job']}\s+lister\s+team-x\s+net\s+{p.pid}\s", text.stdout, re.M), text.stdout
-    # the socket: root only, served by that supervisor (which may take it over
+    # the socket: the caller's only, served by that supervisor (which may take it over
     # from the supervisor of an earlier test within a second)
     assert wait_for(lambda: os.path.exists(CTL_SOCK), 5)
     st = os.stat(CTL_SOCK)
-    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
+    assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == CALLER_UID
     data = request("jobs", "--json")
     assert data[0] == 0 and json.loads(data[1:])[0]["job"] == j["job"], data
     # others: refused by the socket's mode (and by SO_PEERCRED behind it)
@@ -291,7 +294,7 @@ def test_ctl_trusts_nothing_a_relay_scribbles_in_its_stats(nbj, world, spawn):
     relay = job_relay_pid(job_id)
     decoy_dir = os.path.join(os.path.dirname(RUN_DIR), f"nbt-decoy{os.getpid() % 1000}")
     forged = os.path.relpath(decoy_dir, RUN_DIR).encode()   # "../nbt-decoyNNN"
-    decoy = subprocess.Popen(["sleep", "60"])
+    decoy = subprocess.Popen(as_caller(["sleep", "60"]))   # a pid the caller may signal
     stats = os.path.join(RUN_DIR, job_id, "stats")
     try:
         with open(f"/proc/{decoy.pid}/stat") as f:
@@ -384,12 +387,11 @@ def no_control_bytes(data):
 
 def test_recent_escapes_a_forged_exe_name(nbj, world, spawn, tmp_path):
     log = tmp_path / "audit.jsonl"
-    p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--audit-log", str(log),
-                          "--", PYTHON, "-I", "-c", FORGER], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    p = subprocess.Popen(nbjail_cmd("run", "--audit-log", str(log), "--", PYTHON, "-I", "-c", FORGER), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=nbjail_env())
     try:
         assert p.stdout.readline() == b"ready\n"
-        raw = subprocess.run(["ip", "netns", "exec", HOST_NS, NBJAIL, "ctl", "recent", "5"],
+        raw = subprocess.run(nbjail_cmd("ctl", "recent", "5"),
                              capture_output=True, env=nbjail_env(), timeout=30)
         assert raw.returncode == 0, raw.stderr
         out = raw.stdout
@@ -399,8 +401,7 @@ def test_recent_escapes_a_forged_exe_name(nbj, world, spawn, tmp_path):
         assert b"\\x1b[2K\\x0d\\x1b[1Aallowed\\x07\\x20fake\\x0a\\xff\\xc2\\x9b31m" in out or \
             b"\\x1b[2K\\x0d\\x1b[1Aallowed\\x07\\x20fake\\x0a\\xff\\x9b31m" in out, out
         # JSON stays valid JSON, and the name is there, decoded
-        js = subprocess.run(["ip", "netns", "exec", HOST_NS, NBJAIL, "ctl", "recent", "5",
-                             "--json"], capture_output=True, env=nbjail_env(), timeout=30)
+        js = subprocess.run(nbjail_cmd("ctl", "recent", "5", "--json"), capture_output=True, env=nbjail_env(), timeout=30)
         assert no_control_bytes(js.stdout), js.stdout
         (entry,) = json.loads(js.stdout.decode("utf-8"))
         assert entry["exe"].startswith("/run/nb\x1b[2K\r\x1b[1Aallowed\x07 fake\n"), entry

@@ -15,6 +15,8 @@ Theory of operation: doctor runs in the tests' host network namespace,
       * inside an nbjail job, whose seccomp filter refuses
         unshare(CLONE_NEWUSER) with EPERM: the "container seccomp profile"
         cause.
+In the rootless pass (NBT_ROOTLESS=1) the unprivileged uid is the test
+user nbjail runs as there, and root's answers are skipped (they need root).
 Every run is bounded by a subprocess timeout; doctor bounds each of its
 own checks to 2 s.
 """
@@ -26,7 +28,7 @@ import tempfile
 
 import pytest
 
-from conftest import HOST_NS, NBJAIL, run
+from conftest import CALLER_UID, HOST_NS, NBJAIL, ROOTLESS, as_caller, nbjail_cmd, needs_root, run
 
 # The checks in their documented order, and whether nbjail run needs them.
 CHECKS = {
@@ -46,7 +48,9 @@ CHECKS = {
     "state_dir": True,
 }
 STATUSES = {"pass", "fail", "skip", "info"}
-TEST_UID = 61997          # no passwd entry: a user only this test uses
+# no passwd entry: a user only this test uses; rootless, the caller
+TEST_UID = CALLER_UID if ROOTLESS else 61997
+ROOTS_ANSWERS = needs_root("nbjail doctor as root: root's answers")
 PATH_ENV = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -100,6 +104,7 @@ def xdg_dir():
 
 # ---------------------------------------------------------------- root
 
+@ROOTS_ANSWERS
 def test_root_full_enforcement(nbj, _journald):
     doc, by = parse(doctor("--json"))
     assert doc["user"] == {"uid": 0, "root": True}
@@ -150,6 +155,7 @@ def own_cgroup_dir():
     return None
 
 
+@ROOTS_ANSWERS
 def test_root_cgroup(nbj):
     """Outside `ip netns exec` the machine's cgroup2 mount is visible: root can
     make a child cgroup and move a process; the test cgroup is removed."""
@@ -170,6 +176,7 @@ def test_root_cgroup(nbj):
     assert left == []
 
 
+@ROOTS_ANSWERS
 def test_root_text_output(nbj):
     cp = doctor()
     assert cp.returncode == 0, cp.stdout + cp.stderr
@@ -185,7 +192,7 @@ def test_root_text_output(nbj):
 
 @pytest.mark.parametrize("args", [["--bogus"], ["--json", "extra"]], ids=["flag", "operand"])
 def test_usage_error(nbj, args):
-    cp = doctor(*args)
+    cp = doctor(*args, prefix=as_caller([]))
     assert cp.returncode == 2, (cp.returncode, cp.stdout, cp.stderr)
     assert "Usage: nbjail doctor" in cp.stderr
     assert cp.stdout == ""
@@ -298,7 +305,8 @@ def test_json_escapes_what_the_environment_brings(nbj):
 
 # ---------------------------------------------------------------- forced failures
 
-@pytest.mark.parametrize("as_user", [False, True], ids=["root", "unprivileged"])
+@pytest.mark.parametrize("as_user", [pytest.param(False, marks=ROOTS_ANSWERS), True],
+                         ids=["root", "unprivileged"])
 def test_max_user_namespaces_zero(nbj, as_user):
     """The owner of a user namespace sets user.max_user_namespaces=0 in it;
     doctor, inside, must name that knob and exit 1."""
@@ -322,8 +330,12 @@ def test_max_user_namespaces_zero(nbj, as_user):
 def test_inside_a_job_names_the_seccomp_profile(nbj):
     """A job's seccomp filter refuses unshare(CLONE_NEWUSER) with EPERM and no
     sysctl is set: the cause is a seccomp profile, as in a container."""
-    cp = run(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--profile", "minimal", "--",
-              NBJAIL, "doctor", "--json"], env={"PATH": PATH_ENV}, timeout=60)
+    env = {"PATH": PATH_ENV}
+    if ROOTLESS:
+        from conftest import XDG_RUNTIME_DIR
+        env["XDG_RUNTIME_DIR"] = XDG_RUNTIME_DIR
+    cp = run(nbjail_cmd("run", "--profile", "minimal", "--", NBJAIL, "doctor", "--json"),
+             env=env, timeout=60)
     doc, by = parse(cp)
     u = by["userns"]
     assert u["status"] == "fail", u

@@ -10,7 +10,9 @@ The test area lives outside /tmp and /var/tmp (which the job does not
 share): a tmpfs on /srv in the session's private mount namespace (or a
 directory under /var/lib with NBT_SHARED_RUN=1).  The job's user is a uid
 without a passwd entry, JOB_UID, who owns a home with a .bashrc, a .ssh
-and a .netrc; the caller is root with HOME pointing there.
+and a .netrc; the caller is root with HOME pointing there.  In the
+rootless pass the caller is the job's user (only root maps another user
+into a job): JOB_UID is the caller, and the home is its own.
 """
 import ctypes
 import itertools
@@ -22,9 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST_NS, NBJAIL, REPO, PYTHON, nbjail_env
+from conftest import CALLER_UID, NBJAIL, REPO, PYTHON, ROOTLESS, nbjail_cmd, nbjail_env, needs_root
 
-JOB_UID = 61234
+JOB_UID = CALLER_UID if ROOTLESS else 61234
+# the job's root outside its user namespace (conftest.JOB_ROOT_UID as root)
+JOB_ROOT_OUTSIDE = CALLER_UID if ROOTLESS else 65534
+ROOT_CHECKS_OWNERS = needs_root("only root refuses the files a job's user could change: "
+                                "rootless, that user is the caller, who owns its policy")
 USER = f"{JOB_UID}:{JOB_UID}"
 _libc = ctypes.CDLL(None, use_errno=True)
 _counter = itertools.count()
@@ -85,8 +91,7 @@ class Area:
         self.etc.mkdir(mode=0o755)
 
     def run(self, *args, cwd=None, timeout=60):
-        cmd = ["ip", "netns", "exec", HOST_NS, NBJAIL, *args]
-        return subprocess.run(cmd, cwd=cwd or self.work, capture_output=True, text=True,
+        return subprocess.run(nbjail_cmd(*args), cwd=cwd or self.work, capture_output=True, text=True,
                               timeout=timeout, env=nbjail_env({"HOME": str(self.home)}))
 
     def job(self, script, user=USER, extra=(), cwd=None):
@@ -120,10 +125,10 @@ def test_caller_home_is_read_only(fs, user):
 def test_policy_file_stays_as_started(fs):
     # In the (writable) working directory, and the job is root: only the
     # read-only bind keeps it from widening its own policy.  The job's root
-    # is uid 65534 outside (its user namespace): the working directory is
-    # that user's, so replacing the file there (rename) is allowed by the
-    # permissions and stopped by the bind alone.
-    os.chown(fs.work, 65534, 65534)
+    # is uid 65534 (rootless: the caller) outside (its user namespace): the
+    # working directory is that user's, so replacing the file there
+    # (rename) is allowed by the permissions and stopped by the bind alone.
+    os.chown(fs.work, JOB_ROOT_OUTSIDE, JOB_ROOT_OUTSIDE)
     pol = fs.work / "p.yaml"
     pol.write_text("allow: ['198.51.100.10']\n")
     os.chmod(pol, 0o644)
@@ -281,6 +286,7 @@ def test_minimal_dev(fs):
     assert "CREATED" not in cp.stdout
 
 
+@ROOT_CHECKS_OWNERS
 @pytest.mark.parametrize("where", ["file", "dir", "mode", "symlink-dir"])
 def test_root_refuses_files_the_job_could_change(fs, where):
     if where == "file":
@@ -313,8 +319,7 @@ def test_root_refuses_files_the_job_could_change(fs, where):
 
 
 def test_audit_log_is_not_followed(fs):
-    target = fs.etc / "target"
-    target.write_text("")
+    target = owned(fs.etc / "target", 0o644, "", uid=CALLER_UID)   # nbjail could open it
     link = fs.etc / "audit.jsonl"
     link.symlink_to(target)
     cp = fs.job("echo RAN", user="root", extra=["--audit-log", str(link)])
@@ -336,8 +341,7 @@ def test_unix_bind_race_creates_nothing_on_the_host(fs):
 
 def test_password_file_is_hidden(fs):
     secret = fs.work / "proxy.pass"   # even in the (writable) working directory
-    secret.write_text("hunter2\n")
-    os.chmod(secret, 0o600)
+    owned(secret, 0o600, "hunter2\n", uid=CALLER_UID)   # the caller's, for nbjail to read
     pol = fs.etc / "p.yaml"
     pol.write_text("overlays:\n  s5: {kind: socks5, host: 127.0.0.1, port: 1080, "
                    f"username: u, password_file: {secret}}}\n")
@@ -347,8 +351,12 @@ def test_password_file_is_hidden(fs):
     assert cp.returncode == 0, cp
     assert cp.stdout == "[]\n", cp
     assert secret.read_text() == "hunter2\n"
-    # and root refuses one that the job's user owns
+
+
+@ROOT_CHECKS_OWNERS
+def test_root_refuses_a_password_file_the_job_could_change(fs):
     secret = owned(fs.etc / "proxy.pass", 0o600, "hunter2\n")
+    pol = fs.etc / "p.yaml"
     pol.write_text("overlays:\n  s5: {kind: socks5, host: 127.0.0.1, port: 1080, "
                    f"username: u, password_file: {secret}}}\n")
     cp = fs.job("echo RAN", extra=["--policy", str(pol)])

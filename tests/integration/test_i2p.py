@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from sam_peer import b32_of
-from conftest import HOST_NS, NBJAIL, PYTHON, deny_lines, nbjail, nbjail_env, read_line, wait_for
+from conftest import HOST_NS, NBJAIL, PYTHON, deny_lines, nbjail, nbjail_cmd, nbjail_env, read_line, wait_for
 
 HERE = Path(__file__).resolve().parent
 SAM_PORT = 7656
@@ -171,12 +171,13 @@ def test_i2p_both_directions(nbj, world, i2pd, tmp_path):
         line = line_of(peer.stdout, 15)
         assert line and line.startswith("ADDRESS "), line
         peer_addr = line.split()[1]
-        job = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--policy", pol,
-                                "--", PYTHON, "-u", "-c", JOB, peer_addr],
+        job = subprocess.Popen(nbjail_cmd("run", "--policy", pol, "--", PYTHON, "-u", "-c", JOB,
+                                          peer_addr),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=nbjail_env())
         # the supervisor made the key file (0600) and says the address
-        assert wait_for(lambda: key.exists(), 15), "no key file"
+        assert wait_for(lambda: key.exists(), 15), \
+            ("no key file", job.poll(), job.stderr.read() if job.poll() is not None else "")
         assert key.stat().st_mode & 0o777 == 0o600
         assert line_of(job.stdout, 15) == "LISTENING"
         line = line_of(peer.stdout, 60)

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from conftest import nbjail
+from conftest import CALLER_GID, CALLER_UID, ROOTLESS, nbjail, needs_root
 
 # The job's addresses and resolver (netns/link.h): the same in every job
 JOB4, JOB6, NAMESERVER4 = "10.231.0.2", "fd6e:626a:6169::2", "10.231.0.1"
@@ -150,15 +150,21 @@ def caps_of(status_text):
     return caps
 
 
-@pytest.mark.parametrize("user,uid", [(None, "0"), ("nobody", "65534"), ("65534", "65534")],
-                         ids=["root", "nobody", "uid"])
+ANOTHER_USER = needs_root("only root maps a user other than the caller into a job")
+
+
+@pytest.mark.parametrize("user,ids", [
+    (None, (CALLER_UID, CALLER_GID)),           # the default: the caller
+    ("root", (0, 0)),
+    pytest.param("nobody", (65534, 65534), marks=ANOTHER_USER),
+    pytest.param("65534", (65534, 65534), marks=ANOTHER_USER),
+], ids=["caller", "root", "nobody", "uid"])
 @pytest.mark.parametrize("profile", ["minimal", "net"])
-def test_privileges(nbj, profile, user, uid):
+def test_privileges(nbj, profile, user, ids):
     extra = ["--user", user] if user else []
     out = job("sh", "-c", "id -u; id -g; cat /proc/self/status", profile=profile, extra=extra)
     got_uid, got_gid, status = out.split("\n", 2)
-    assert got_uid == uid
-    assert got_gid == uid
+    assert (got_uid, got_gid) == tuple(map(str, ids)), out
     caps = caps_of(status)
     assert caps["NoNewPrivs"] == 1
     for cset in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
@@ -167,9 +173,12 @@ def test_privileges(nbj, profile, user, uid):
 
 
 def test_default_user_from_sudo(nbj):
+    """As root, the default user is the sudo caller; rootless, SUDO_UID
+    names whoever ran `sudo -u` to become the caller: the job is the
+    caller's (before, it failed: "--user 65534: without root, ...")."""
     out = job("sh", "-c", "id -u; id -g", profile="minimal",
               env={"SUDO_UID": "65534", "SUDO_GID": "65534", "SUDO_USER": "nobody"})
-    assert out == "65534\n65534\n"
+    assert out == (f"{CALLER_UID}\n{CALLER_GID}\n" if ROOTLESS else "65534\n65534\n")
 
 
 def test_cannot_reconfigure_network(nbj):

@@ -279,14 +279,14 @@ def test_ipv6_encodings_of_internal_addresses(nbj, world, host, port):
 
 def test_host_addresses_tracked_live(nbj, world, job_tmp):
     """An address the host gains while a job runs is in the floor at once."""
-    from conftest import HOST_NS, read_line, run, NBJAIL, nbjail_env
+    from conftest import HOST_NS, read_line, run, nbjail_cmd, nbjail_env
     import subprocess
     go = job_tmp / "go"
     script = (f"echo ready; i=0; while [ ! -e {go} ] && [ $i -lt 100 ]; do sleep 0.05; "
               "i=$((i+1)); done; exec /usr/bin/python3 -I " + worldmod.__file__.replace(
                   "world.py", "probe.py") + " '[[\"tcp\", \"203.0.113.99\", 8081]]'")
-    p = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--allow", "0.0.0.0/0",
-                          "--write", str(job_tmp), "--", "sh", "-c", script], stdout=subprocess.PIPE,
+    p = subprocess.Popen(nbjail_cmd("run", "--allow", "0.0.0.0/0", "--write", str(job_tmp),
+                                    "--", "sh", "-c", script), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=nbjail_env())
     try:
         assert read_line(p.stdout, 15) == "ready\n"

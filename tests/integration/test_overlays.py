@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST_NS, host_links, NBJAIL, PYTHON, WORLD_NS, deny_lines, nbjail, nbjail_env, read_line, run, wait_for
+from conftest import (CALLER_GID, CALLER_UID, HOST_NS, NBJAIL, PYTHON, ROOTLESS, WORLD_NS, deny_lines,
+                      host_links, nbjail, nbjail_cmd, nbjail_env, read_line, run, wait_for)
 
 HERE = Path(__file__).resolve().parent
 
@@ -328,8 +329,8 @@ def ask(ns, host, port, timeout=5):
 
 
 def serving_job(pol):
-    job = subprocess.Popen(["ip", "netns", "exec", HOST_NS, NBJAIL, "run", "--policy", pol, "--",
-                            PYTHON, "-u", "-c", SERVE], stdin=subprocess.PIPE,
+    job = subprocess.Popen(nbjail_cmd("run", "--policy", pol, "--", PYTHON, "-u", "-c", SERVE),
+                           stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            env=nbjail_env())
     line = read_line(job.stdout, 15)
@@ -411,6 +412,48 @@ def test_publish_tailscale(nbj, world, tailnet, tmp_path):
 
 
 SELECT = Path(NBJAIL).resolve().parent / "nbjail-select"
+# Rootless, selection needs a cgroup delegated to the caller (nbjail(1),
+# ROOTLESS): the tests make one, as systemd's Delegate=yes would, and show
+# nbjail the cgroup2 hierarchy at /sys/fs/cgroup (`ip netns exec` mounts a
+# fresh sysfs without it), as on a host
+
+def cgroup2_mount():
+    """Where this mount namespace shows the cgroup v2 hierarchy, or None"""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[fields.index("-") + 1] == "cgroup2":
+                return fields[4]
+    return None
+
+
+@pytest.fixture
+def selecting(nbj):
+    """nbjail ARGS as nbjail(), rootless in a cgroup delegated to the caller"""
+    if not ROOTLESS:
+        yield nbjail
+        return
+    top = cgroup2_mount()
+    if top is None:
+        pytest.fail("no cgroup v2 hierarchy to delegate from")
+    d = Path(top) / f"nbt-delegated-{os.getpid()}"   # below the hierarchy's root
+    d.mkdir()
+    for path in (d, d / "cgroup.procs", d / "cgroup.subtree_control", d / "cgroup.threads"):
+        os.chown(path, CALLER_UID, CALLER_GID)
+    enter = (f'mount -t cgroup2 nbt-cgroup2 /sys/fs/cgroup && '
+             f'echo $$ > /sys/fs/cgroup/{d.name}/cgroup.procs && exec "$@"')
+
+    def run_selecting(*args, timeout=60):
+        return run(["ip", "netns", "exec", HOST_NS, "sh", "-c", enter, "sh",
+                    *nbjail_cmd(*args, ns=None)], env=nbjail_env(), timeout=timeout)
+    try:
+        yield run_selecting
+    finally:
+        for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            sub.rmdir()
+        d.rmdir()
+
+
 SEL = ("overlays:\n  rec: {kind: socks5, host: 127.0.0.1, port: 1090}\n"
        "allow: ['198.51.100.11:80', 'allowed.test:80']\n")
 # a child that leaves its parent (double fork: reparented to the job's init)
@@ -429,7 +472,7 @@ ORPHAN = ("import os, subprocess, time\n"
           "print(open(os.environ['OUT']).read().strip())\n")
 
 
-def test_select_and_inheritance(nbj, world, proxies, tmp_path, job_tmp):
+def test_select_and_inheritance(nbj, world, proxies, tmp_path, job_tmp, selecting):
     """nbjail-select switches a subtree: its children, exec'd programs and
     orphans dial through the selected overlay; the rest of the job keeps
     the default (direct); a root process cannot move itself back."""
@@ -446,8 +489,8 @@ def test_select_and_inheritance(nbj, world, proxies, tmp_path, job_tmp):
            f"echo moved \\$($C http://198.51.100.11/)\"\n"
            f"echo after $($C http://198.51.100.11/)\n")
     before = len(records(proxies))
-    cp = nbjail("run", "--user", "root", "--policy", pol, "--write", str(job_tmp), "--",
-                "sh", "-c", job, timeout=90)
+    cp = selecting("run", "--user", "root", "--policy", pol, "--write", str(job_tmp), "--",
+                   "sh", "-c", job, timeout=90)
     assert cp.returncode == 0, cp
     lines = cp.stdout.splitlines()
     assert lines[0] == "before world 198.51.100.11:80", cp.stdout
@@ -494,7 +537,7 @@ def test_select_errors(nbj, world, tmp_path):
     assert cp.returncode == 2 and "Usage" in cp.stderr
 
 
-def test_select_direct_loses_the_tailnet(nbj, world, tmp_path):
+def test_select_direct_loses_the_tailnet(nbj, world, tmp_path, selecting):
     """issue 16: the tailnet's hole in the floor (cgnat) belongs to the
     tailscale overlay the flow is dialled through, not to the job's
     default.  With tailscale as the default, a process that selected
@@ -504,8 +547,8 @@ def test_select_direct_loses_the_tailnet(nbj, world, tmp_path):
     pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\ndefault_overlay: ts\n"
                  "allow: ['100.64.0.0/10']\npermissions: {network.select: allow}\n")
     c = "curl -sS --max-time 8 http://100.64.0.1/"
-    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
-                f"{SELECT} direct -- {c}; echo sel=$?; {c}; echo def=$?", timeout=60)
+    cp = selecting("run", "--policy", pol, "--", "sh", "-c",
+                   f"{SELECT} direct -- {c}; echo sel=$?; {c}; echo def=$?", timeout=60)
     assert cp.returncode == 0, cp
     assert "sel=7" in cp.stdout and "def=" in cp.stdout and "def=0" not in cp.stdout, cp
     denies = deny_lines(cp.stderr)
@@ -515,7 +558,7 @@ def test_select_direct_loses_the_tailnet(nbj, world, tmp_path):
     assert world.leaks() == []
 
 
-def test_select_direct_loses_the_tailnet_by_name(nbj, world, tmp_path):
+def test_select_direct_loses_the_tailnet_by_name(nbj, world, tmp_path, selecting):
     """The same for a name that resolves into the tailnet: its synthetic
     address passes the job's seccomp check, and the relay judges the flow
     with the overlay it dials: tailscale for the default (the interface
@@ -524,10 +567,10 @@ def test_select_direct_loses_the_tailnet_by_name(nbj, world, tmp_path):
     pol = policy(tmp_path, "overlays:\n  ts: {kind: tailscale}\ndefault_overlay: ts\n"
                  "allow: ['cgnat.test:80']\npermissions: {network.select: allow}\n")
     c = "curl -sS --max-time 8"
-    cp = nbjail("run", "--policy", pol, "--", "sh", "-c",
-                f"ip=$(getent ahostsv4 cgnat.test | awk 'NR==1 {{print $1}}'); echo ip=$ip; "
-                f"{c} http://cgnat.test/; echo def=$?; "
-                f"{SELECT} direct -- {c} http://$ip/; echo sel=$?", timeout=60)
+    cp = selecting("run", "--policy", pol, "--", "sh", "-c",
+                   f"ip=$(getent ahostsv4 cgnat.test | awk 'NR==1 {{print $1}}'); echo ip=$ip; "
+                   f"{c} http://cgnat.test/; echo def=$?; "
+                   f"{SELECT} direct -- {c} http://$ip/; echo sel=$?", timeout=60)
     assert cp.returncode == 0, cp
     assert "ip=198.18." in cp.stdout, cp
     assert "def=0" not in cp.stdout and "sel=0" not in cp.stdout and "sel=" in cp.stdout, cp

@@ -8,6 +8,9 @@ slave is the controlling terminal of a bash that runs nbjail, as a user's
 interactive shell would be) and reads everything written to it.  The job
 must get a pty of its own, relayed by nbjail (input, output, window
 size, exit status), and every TIOCSTI/TIOCLINUX must fail with EPERM.
+In the rootless pass the shell, its terminal and nbjail are the test
+user's, and the job's user other than root is that user (only root maps
+another user, like nobody, into a job).
 """
 import fcntl
 import os
@@ -21,20 +24,24 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HOST_NS, NBJAIL, PYTHON, nbjail, nbjail_env
+from conftest import CALLER_UID, HOST_NS, NBJAIL, PYTHON, ROOTLESS, as_caller, nbjail, nbjail_env
 
 ESCAPE = Path(NBJAIL).parent / "tests" / "escape" / "escape-tiocsti"
+# a job user other than root: nobody, or rootless the caller
+JOB_USER = str(CALLER_UID) if ROOTLESS else "nobody"
 
 
 class Terminal:
-    """bash -c SCRIPT on a pty of the test's own, in the host netns."""
+    """bash -c SCRIPT, as the caller, on a pty of the test's own (the
+    caller's, as a login's is), in the host netns."""
 
     def __init__(self, script, rows=24, cols=80):
         self.master, slave = os.openpty()
         self.slave_name = os.ttyname(slave)
+        os.chown(self.slave_name, CALLER_UID, -1)
         self.resize(rows, cols)
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", HOST_NS, "bash", "-c", script],
+            ["ip", "netns", "exec", HOST_NS, *as_caller(["bash", "-c", script])],
             stdin=slave, stdout=slave, stderr=slave, start_new_session=True,
             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
             env=nbjail_env({"NBJAIL": NBJAIL}))
@@ -70,7 +77,7 @@ class Terminal:
         return rc, self.out.decode(errors="replace")
 
 
-@pytest.mark.parametrize("user", ["nobody", "0"])
+@pytest.mark.parametrize("user", [JOB_USER, "0"], ids=["user", "root"])
 def test_tiocsti_reaches_no_shell(nbj, user):
     """The job tries TIOCSTI on fd 0 and /dev/tty: EPERM, and the caller's
     shell reads nothing (before the fix it read the injected line)."""
@@ -99,7 +106,7 @@ def test_interactive_job_through_its_own_pty(nbj):
     """Input reaches the job through nbjail's relay, output comes back, the
     window size follows the terminal (at start and on SIGWINCH), the exit
     status is the job's, and the job's terminal is not the caller's."""
-    t = Terminal(f'"$NBJAIL" run --profile minimal --user nobody -- sh -c \'{JOB}\'; '
+    t = Terminal(f'"$NBJAIL" run --profile minimal --user {JOB_USER} -- sh -c \'{JOB}\'; '
                  'echo "RC=$?"', rows=37, cols=101)
     assert t.read_until(b"READY"), t.out
     t.resize(40, 120)  # SIGWINCH to nbjail, which resizes the job's pty
