@@ -373,6 +373,28 @@ def test_swapped_fd_bind_plants_nothing(nbj, world, host_dirs):
     assert planted_near(since) == []
 
 
+@pytest.mark.parametrize("mode", ["connect", "sendto", "sendmsg"])
+def test_swapped_fd_reaches_no_host_socket(nbj, world, host_dirs, mode):
+    # issue 16, item 2: an IPv4 call the notifier judged, whose fd number
+    # another thread replaced by an AF_UNIX socket while a third flipped
+    # the address into a host path.  Nothing the notifier decided on may
+    # be carried out on another socket: the listener must see nobody.
+    swap = str(Path(NBJAIL).parent / "tests" / "escape" / "escape-unix_swap")
+    dirs, listen = host_dirs
+    kind = socket.SOCK_STREAM if mode == "connect" else socket.SOCK_DGRAM
+    bad = listen(dirs[2] / "forbidden.sock", kind)
+    cp = nbjail("run", "--profile", "minimal", "--user", "root", "--", swap, mode, bad.path,
+                timeout=120)
+    print(cp.stdout)
+    time.sleep(0.3)  # let the listener drain what the kernel queued
+    assert "ESCAPED" not in cp.stdout, cp.stdout
+    assert bad.seen == 0, f"{bad.path} was reached {bad.seen} times: {cp.stdout}"
+    assert cp.returncode == 0 and cp.stdout.startswith("held: "), (cp.stdout, cp.stderr[-2000:])
+    c = counts(cp)
+    # the race really ran: calls went through, and path calls were refused
+    assert int(c["ok"]) > 0 and int(c["denied"]) > 0, c
+
+
 def test_job_cannot_make_socket_files_outside_its_private_dirs(nbj, world, host_dirs):
     dirs, _listen = host_dirs
     cp, out = job(f'''
