@@ -161,6 +161,9 @@ struct helper_task {
 	uint64_t iov;		/* sendmsg: the iovec array */
 	size_t iovlen;
 	size_t max_len;		/* datagram size the socket takes */
+	bool stream;		/* stream or seqpacket: @addr is not looked up
+				 * (the socket is connected), and a stream
+				 * send beyond @max_len is partial */
 	int flags;
 	unsigned char control[UNIX_CONTROL_MAX] __attribute__((aligned(8))); /* read once */
 	size_t controllen;
@@ -477,8 +480,10 @@ static long helper_read_data(const struct helper_task *t, struct iovec *data)
 			total += remote[i].iov_len;
 		}
 	}
-	if (total > t->max_len)
+	if (total > t->max_len && !t->stream)
 		return -EMSGSIZE;
+	if (total > t->max_len)
+		total = t->max_len;	/* a partial send, as a stream may make */
 	if (!total)
 		return 0;
 	data->iov_base = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -586,8 +591,13 @@ static long helper_call(const struct helper_task *t)
 		m.msg_iovlen = 1;
 		m.msg_control = t->controllen ? control : NULL;
 		m.msg_controllen = t->controllen;
-		/* the helper must not die of SIGPIPE in the job's place */
+		/* the helper must not die of SIGPIPE in the job's place;
+		 * the caller gets it, as the kernel would have raised it */
 		err = sendmsg(HFD_SOCK, &m, t->flags | MSG_NOSIGNAL);
+		if (err < 0 && errno == EPIPE && !(t->flags & MSG_NOSIGNAL)) {
+			(void)syscall(SYS_tgkill, t->creds.tgid, t->pid, SIGPIPE);
+			errno = EPIPE;
+		}
 		break;
 	default:
 		return -ENOSYS;
@@ -901,9 +911,11 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 	case NOTIFY_SENDMSG:
 	case NOTIFY_SENDMMSG:
 		/* a stream socket refuses a send's address, a seqpacket one
-		 * ignores it: only datagrams go where an address says */
-		if (uc->sotype != SOCK_DGRAM)
-			return UNIX_ANSWER;
+		 * ignores it: only datagrams go where an address says.  But
+		 * none is continued: the kernel would look the fd number up
+		 * again, and another thread may have put a datagram socket
+		 * there meanwhile (issue 16).  A helper sends on this one. */
+		t.stream = uc->sotype != SOCK_DGRAM;
 		if (uc->call == NOTIFY_SENDMMSG) {
 			snprintf(uc->target, uc->target_len, "unix:sendmmsg");
 			deny(v, EACCES, DECIDE_UNIX_SENDMMSG);
@@ -937,7 +949,20 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 	default:
 		return UNIX_ANSWER;
 	}
-	if (uaddr || uc->call == NOTIFY_CONNECT || uc->call == NOTIFY_BIND) {
+	if (t.stream) {
+		/* used as read, on the helper's own copy of this socket,
+		 * which looks no address up */
+		if (ulen > sizeof(t.addr)) {
+			deny(v, EINVAL, DECIDE_OTHER);
+			return UNIX_ANSWER;
+		}
+		if (uaddr && ulen && read_mem(uc->pid, &t.addr, uaddr, ulen) < 0) {
+			deny(v, EFAULT, DECIDE_OTHER);
+			return UNIX_ANSWER;
+		}
+		t.addrlen = uaddr ? (socklen_t)ulen : 0;
+		snprintf(uc->target, uc->target_len, "unix:connected");
+	} else if (uaddr || uc->call == NOTIFY_CONNECT || uc->call == NOTIFY_BIND) {
 		out = judge_address(uc, &t, uaddr, ulen, &base, v);
 		if (out != UNIX_HANDED_OFF)
 			return out;

@@ -9,6 +9,12 @@
  * to a host socket the policy does not list.
  *
  *   escape-unix_swap connect|sendto|sendmsg FORBIDDEN_PATH  (< 90 bytes)
+ *   escape-unix_swap stream-sendmsg FORBIDDEN_PATH
+ *
+ * stream-sendmsg swaps an AF_UNIX stream socket (one end of a pair, whose
+ * sends the kernel would not address) with an AF_UNIX datagram socket,
+ * and always names FORBIDDEN_PATH: the notifier sees the stream socket,
+ * and a send it let the kernel continue would go to the path.
  *
  * The host side counts what reaches FORBIDDEN_PATH; this program checks
  * what it sees itself (a connected AF_UNIX socket's peer, a send that
@@ -47,6 +53,22 @@ static void *flip_addr(void *arg)
 	return NULL;
 }
 
+/* connect: a listener of the job's own on 127.0.0.1, so that the IPv4
+ * connects go through */
+static void *accept_all(void *arg)
+{
+	int lfd = *(int *)arg;
+
+	for (;;) {
+		int c = accept(lfd, NULL, NULL);
+
+		if (c >= 0)
+			close(c);
+		else if (atomic_load(&stop))
+			return NULL;
+	}
+}
+
 static void *swap_fd(void *arg)
 {
 	(void)arg;
@@ -70,17 +92,32 @@ int main(int argc, char **argv)
 	time_t deadline = time(NULL) + SECONDS;
 	const char *mode = argc > 1 ? argv[1] : "";
 	bool is_connect = !strcmp(mode, "connect");
+	bool is_stream = !strcmp(mode, "stream-sendmsg");
 	int type = is_connect ? SOCK_STREAM : SOCK_DGRAM;
 	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
 	struct msghdr msg = { .msg_name = &addr, .msg_iov = &iov, .msg_iovlen = 1 };
 	socklen_t len;
-	pthread_t t1, t2;
-	int i;
+	pthread_t t1, t2, t3;
+	int i, lfd = -1;
 
 	if (argc != 3 || strlen(argv[2]) < 16 || strlen(argv[2]) >= 90 ||
-	    (!is_connect && strcmp(mode, "sendto") && strcmp(mode, "sendmsg"))) {
-		printf("UNEXPECTED: usage: escape-unix_swap connect|sendto|sendmsg PATH\n");
+	    (!is_connect && !is_stream && strcmp(mode, "sendto") && strcmp(mode, "sendmsg"))) {
+		printf("UNEXPECTED: usage: escape-unix_swap connect|sendto|sendmsg|"
+		       "stream-sendmsg PATH\n");
 		return 1;
+	}
+	if (is_connect) {
+		socklen_t alen = sizeof(in);
+
+		lfd = socket(AF_INET, SOCK_STREAM, 0);
+		in.sin_port = 0;
+		if (lfd < 0 || bind(lfd, (struct sockaddr *)&in, sizeof(in)) < 0 ||
+		    listen(lfd, 4096) < 0 ||
+		    getsockname(lfd, (struct sockaddr *)&in, &alen) < 0) {
+			printf("UNEXPECTED: listener on 127.0.0.1: %s\n", strerror(errno));
+			return 1;
+		}
+		pthread_create(&t3, NULL, accept_all, &lfd);
 	}
 	snprintf(un.sun_path, sizeof(un.sun_path), "%s", argv[2]);
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(argv[2]) + 1);
@@ -88,12 +125,19 @@ int main(int argc, char **argv)
 	/* both start the same way past the first 16 bytes: only those flip */
 	memcpy(un_bytes, &un, sizeof(un_bytes));
 	memcpy(in_bytes, un_bytes, sizeof(in_bytes));
-	memcpy(in_bytes, &in, sizeof(in));
+	if (!is_stream)
+		memcpy(in_bytes, &in, sizeof(in));
 	memcpy(addr.bytes, in_bytes, sizeof(addr.bytes));
 	pthread_create(&t1, NULL, flip_addr, NULL);
 	pthread_create(&t2, NULL, swap_fd, NULL);
 	for (i = 0; i < ATTEMPTS && time(NULL) < deadline; i++) {
-		int u = socket(AF_UNIX, type, 0), n = socket(AF_INET, type, 0);
+		int u = socket(AF_UNIX, type, 0), n = socket(AF_INET, type, 0), pair[2];
+
+		if (is_stream && socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
+			close(n);
+			n = pair[0];
+			close(pair[1]);
+		}
 		struct sockaddr_un peer;
 		socklen_t plen = sizeof(peer);
 		long r;
@@ -130,6 +174,8 @@ int main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	pthread_join(t1, NULL);
 	pthread_join(t2, NULL);
+	if (is_connect)
+		shutdown(lfd, SHUT_RDWR);	/* wakes accept_all() */
 	printf("%s: %d %s calls racing a swapped fd and a flipping address: %u went "
 	       "through, %u denied, %u other errors\n", escaped ? "ESCAPED" : "held", i, mode,
 	       ok, denied, other);
