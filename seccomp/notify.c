@@ -539,6 +539,10 @@ static int judge_by_socket(struct call_ctx *c, struct verdict *v)
 	case UNIX_SELECT:
 		judge_select(c, uc.select, uc.select_len, v);
 		break;
+	case UNIX_PERFORMED:
+		c->performed = true;
+		c->result = uc.result;
+		break;
 	case UNIX_ANSWER:
 		break;
 	}

@@ -61,6 +61,16 @@
  * such backstop on this kernel (Landlock ABI 7 does not mediate them): see
  * nbjail(1), SECURITY, for what is left.
  *
+ * Starting a helper costs a clone of the supervisor: too much for every
+ * send on a connected stream or seqpacket socket (an fd-passing or D-Bus
+ * client makes many).  Those without ancillary data are carried out by
+ * the supervisor itself (send_here()), on its copy of the job's socket,
+ * with the data read once, as the job thread's real uid and gid (the ids
+ * the kernel puts into the receiver's SCM_CREDENTIALS; a root supervisor
+ * switches only its own thread's real ids for the call, keeping its
+ * effective ids, and dies if it cannot switch back); one that would
+ * block, or whose ids it cannot take, goes to a helper after all.
+ *
  * At most UNIX_HELPERS_MAX helpers run per job; more calls wait with
  * EAGAIN.  A helper whose caller gave up (signal, exit) is killed at the
  * next dispatch, every helper when the notifier goes.
@@ -101,6 +111,8 @@
 #define UNIX_GROUPS_MAX 256
 #define UNIX_IOV_MAX 1024	/* UIO_MAXIOV */
 #define UNIX_CONTROL_MAX 4096	/* ancillary data of one send */
+#define UNIX_SEND_HERE_MAX 65536 /* a stream send carried out by the
+				  * supervisor: beyond, a partial send */
 
 /* A helper's fds, moved to fixed numbers before it drops everything else */
 enum { HFD_LISTENER = 3, HFD_SOCK, HFD_BASE, HFD_DONE };
@@ -129,6 +141,8 @@ struct unix_ops {
 	int listener;
 	unix_refused_fn refused;
 	void *ctx;
+	struct iovec iov[UNIX_IOV_MAX];
+	char data[UNIX_SEND_HERE_MAX];
 };
 
 /* The calling thread's credentials, as /proc/TID/status shows them */
@@ -874,6 +888,95 @@ static int judge_control(struct unix_call *uc, struct helper_task *t,
 	return 0;
 }
 
+/* This thread's real uid and gid become @uid and @gid (raw system calls:
+ * glibc's wrappers would change every thread's); the effective ids, and
+ * with them the capabilities, stay.  Return: 0, or negative errno */
+static int real_ids_set(uid_t uid, gid_t gid)
+{
+	if (syscall(SYS_setresgid, gid, (gid_t)-1, (gid_t)-1) < 0)
+		return negative_errno();
+	if (syscall(SYS_setresuid, uid, (uid_t)-1, (uid_t)-1) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/*
+ * A send on a connected stream or seqpacket socket, without ancillary
+ * data, carried out here on @uc->sock (the inspected socket), with the
+ * data read once: see the theory above.
+ *
+ * Return: 0 with @uc->result, or -EAGAIN: a helper must do it (it would
+ * block, or the job's ids cannot be taken here)
+ */
+static int send_here(struct unix_ops *u, struct unix_call *uc, const struct helper_task *t)
+{
+	const struct sockaddr *addr = t->addrlen ? (const struct sockaddr *)&t->addr : NULL;
+	struct iovec local = { .iov_base = u->data };
+	struct iovec one = { .iov_base = (void *)(uintptr_t)t->buf, .iov_len = t->len };
+	const struct iovec *remote = &one;
+	size_t n_remote = 1, total = 0;
+	struct msghdr m = { .msg_name = (void *)addr, .msg_namelen = t->addrlen,
+			    .msg_iov = &local, .msg_iovlen = 1 };
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	bool switch_ids = uid != t->creds.uid[0] || gid != t->creds.gid[0];
+	ssize_t r;
+	int err;
+
+	if (switch_ids && geteuid() != 0)
+		return -EAGAIN;
+	if (t->call == NOTIFY_SENDMSG) {
+		if (t->iovlen > UNIX_IOV_MAX)
+			goto done_err_msgsize;
+		if (t->iovlen && read_mem(uc->pid, u->iov, t->iov, t->iovlen * sizeof(struct iovec)) < 0)
+			goto done_err_fault;
+		remote = u->iov;
+		n_remote = t->iovlen;
+	}
+	for (size_t i = 0; i < n_remote; i++) {
+		if (remote[i].iov_len > SSIZE_MAX - total) {
+			uc->result = -EINVAL;
+			return 0;
+		}
+		total += remote[i].iov_len;
+	}
+	local.iov_len = total < sizeof(u->data) ? total : sizeof(u->data);
+	if (local.iov_len &&
+	    process_vm_readv(uc->pid, &local, 1, remote, n_remote, 0) != (ssize_t)local.iov_len)
+		goto done_err_fault;
+	if (seccomp_notify_id_valid(uc->listener, uc->id) < 0) {
+		uc->result = -ESRCH;
+		return 0;
+	}
+	if (switch_ids && real_ids_set(t->creds.uid[0], t->creds.gid[0]) < 0) {
+		(void)real_ids_set(uid, gid);
+		return -EAGAIN;
+	}
+	r = sendmsg(uc->sock, &m, t->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+	err = r < 0 ? errno : 0;
+	if (switch_ids && real_ids_set(uid, gid) < 0) {
+		/* never go on as another user */
+		fprintf(stderr, "nbjail: cannot take back our own ids: %m\n");
+		abort();
+	}
+	if (err == EAGAIN && !(t->flags & MSG_DONTWAIT)) {
+		int fl = fcntl(uc->sock, F_GETFL);
+
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			return -EAGAIN;	/* it waits: in a helper */
+	}
+	if (err == EPIPE && !(t->flags & MSG_NOSIGNAL))
+		(void)syscall(SYS_tgkill, t->creds.tgid, uc->pid, SIGPIPE);
+	uc->result = err ? -err : r;
+	return 0;
+done_err_msgsize:
+	uc->result = -EMSGSIZE;
+	return 0;
+done_err_fault:
+	uc->result = -EFAULT;
+	return 0;
+}
+
 /**
  * unix_judge() - decide a call on an AF_UNIX socket and carry it out
  * @u:		the job's helpers
@@ -974,6 +1077,8 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 		deny(v, err == -ESRCH ? ESRCH : EACCES, err == -ESRCH ? DECIDE_OTHER : DECIDE_UNIX_CREDS);
 		return UNIX_ANSWER;
 	}
+	if (t.stream && !t.controllen && send_here(u, uc, &t) == 0)
+		return UNIX_PERFORMED;
 	err = helper_start(u, &t, uc->sock, base, uc->target);
 	if (err < 0) {
 		deny(v, err == -EAGAIN ? EAGAIN : EACCES, err == -EAGAIN ? DECIDE_OTHER : DECIDE_UNIX_HELPER);

@@ -396,6 +396,54 @@ def test_swapped_fd_reaches_no_host_socket(nbj, world, host_dirs, mode):
     assert (mode == "stream-sendmsg" or int(c["ok"]) > 0) and int(c["denied"]) > 0, c
 
 
+@AS_NOBODY
+def test_stream_sends_carry_the_jobs_credentials(nbj, world, host_dirs):
+    # a stream send is carried out by the supervisor (never continued: the
+    # fd-number swap); the receiver's SCM_CREDENTIALS must still name the
+    # job's uid and gid, never the supervisor's (root)
+    dirs, _listen = host_dirs
+    path = str(dirs[2] / "creds.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    srv.bind(path)
+    os.chmod(path, 0o777)
+    srv.listen(4)
+    srv.settimeout(30)
+    got = {}
+
+    def serve():
+        c, _ = srv.accept()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        c.settimeout(10)
+        data, creds = b"", []
+        while len(data) < 6:
+            d, anc, _, _ = c.recvmsg(64, socket.CMSG_SPACE(12))
+            if not d:
+                break
+            data += d
+            creds += [struct.unpack("3i", a[2][:12]) for a in anc
+                      if a[0] == socket.SOL_SOCKET and a[1] == socket.SCM_CREDENTIALS]
+        got.update(data=data, creds=creds)
+        c.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        cp, out = job(f'''
+def send():
+    s = socket.socket(socket.AF_UNIX); s.connect({path!r})
+    a = s.sendmsg([b"abc"]); b = s.sendmsg([b"d", b"ef"])
+    s.close(); return [a, b]
+step("send", send)
+''', "--unix-allow", path)
+        th.join(timeout=30)
+    finally:
+        srv.close()
+        os.unlink(path)
+    assert out == {"send": [3, 3]}, (out, cp.stderr[-1000:])
+    assert got.get("data") == b"abcdef", got
+    assert got["creds"] and all(uid == NOBODY and gid == NOBODY for _pid, uid, gid in got["creds"]), got
+
+
 def test_job_cannot_make_socket_files_outside_its_private_dirs(nbj, world, host_dirs):
     dirs, _listen = host_dirs
     cp, out = job(f'''
