@@ -16,21 +16,35 @@
  *   4. judge it: first the socket itself, copied with pidfd_getfd().  A
  *      call on an AF_UNIX socket goes to seccomp/unix.c, which reads the
  *      address once, decides on the inode a pathname names in the job's
- *      view and has a helper carry the call out and answer it; for other
- *      sockets seccomp/verdict.c judges IPv4/IPv6 addresses; the caller's overlay selection is
- *      read once per call
- *   5. answer: SECCOMP_USER_NOTIF_FLAG_CONTINUE, or an errno (EACCES for
- *      a policy deny, with an audit line that names the job, the call,
- *      the target, the pid, the executable and the reason)
+ *      view and carries the call out (itself or in a helper); for other
+ *      sockets seccomp/verdict.c judges IPv4/IPv6 addresses; the
+ *      caller's overlay selection is read once per call
+ *   5. carry out an allowed connect, sendto, sendmsg or sendmmsg here
+ *      (perform()), on our copy of the socket, with the address read in
+ *      step 2 and the data read once now, and answer with its result;
+ *      answer a refused call with an errno (EACCES for a policy deny,
+ *      with an audit line that names the job, the call, the target, the
+ *      pid, the executable and the reason); continue only bind and listen
  *
- * "Continue" means the kernel performs the call with whatever the memory
- * holds by then: another thread of the job may have rewritten the
- * sockaddr in between.  That is why, for IPv4 and IPv6, this layer is not
- * the enforcement of the network policy but its early, auditable refusal:
- * every IPv4/IPv6 flow still crosses nftables and the relay, which judge
- * it again.  For AF_UNIX nothing would judge it again, so those calls are
- * never continued where the kernel would look an address up
- * (seccomp/unix.c says how they are carried out, and what is left).
+ * Why not let the kernel continue an allowed call: it would look the fd
+ * number up again in the caller's table and read the sockaddr again.
+ * Another thread may have dup2()ed an AF_UNIX socket over that number
+ * and rewritten the address into a host path meanwhile, and the kernel
+ * would connect or send to it (issue 16; seccomp_unotify(2) warns of
+ * exactly this).  A decision is never made on one socket and carried out
+ * on another.  For IPv4 and IPv6 this layer is still not the enforcement
+ * of the network policy but its early, auditable refusal: every flow
+ * crosses nftables and the relay, which judge it again.  bind and listen
+ * are continued: a bind whose socket was swapped for an AF_UNIX one can
+ * create a socket file only where the job's Landlock ruleset allows
+ * (seccomp/unix.c), its private directories; listen looks nothing up.
+ *
+ * Carrying a call out here must not stall the other calls: a blocking
+ * connect waits at most NOTIFY_BLOCK_MS (the relay's listener on the
+ * job's loopback completes it at once), a send never blocks longer
+ * either; past that they fail as a timeout would (ETIMEDOUT, EAGAIN).
+ * Ancillary data that needs a privilege (the supervisor has more than
+ * the job) is refused.
  *
  * Fail closed: a read that fails answers EFAULT, an unknown system call
  * or address family is refused, and if the supervisor dies the listener
@@ -39,8 +53,8 @@
  * copy of the listener, fails each call that waited NOTIFY_WATCHDOG_MS
  * (notifier_fail_one()).  They never pass unchecked.
  *
- * All buffers are allocated once per job; handling a call allocates
- * nothing.
+ * All buffers (the data of one send included) are allocated once per
+ * job; handling a call allocates nothing.
  */
 #include <errno.h>
 #include <fcntl.h>

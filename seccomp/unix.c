@@ -45,11 +45,13 @@
  * listener is in the job's PID namespace).  A send's ancillary data is
  * read once too: SCM_RIGHTS is carried over (the helper copies each named
  * fd with pidfd_getfd(), so the receiver gets the same open files), any
- * other kind (SCM_CREDENTIALS) is refused, as is sendmmsg() on a datagram
+ * other kind (SCM_CREDENTIALS) is refused, as is sendmmsg() on any AF_UNIX
  * socket;
  * bind() stores the last component as the socket's address, which is what
  * getsockname() then returns.  Stream and seqpacket sockets ignore or
- * refuse a send's address, so their sends are continued.
+ * refuse a send's address, but their sends are not continued either: the
+ * kernel would look the fd number up again, and another thread may have
+ * put a datagram socket there meanwhile (issue 16).
  *
  * Behind this, the kernel itself refuses socket files outside the job's
  * private directories (unix_private_dirs[]): the workload restricts itself
@@ -58,8 +60,9 @@
  * for the job (a call continued as an IPv4 bind whose fd another thread
  * replaced by an AF_UNIX socket) cannot plant a socket in a host
  * directory.  Helpers are not in that domain.  Connect and send have no
- * such backstop on this kernel (Landlock ABI 7 does not mediate them): see
- * nbjail(1), SECURITY, for what is left.
+ * such backstop on this kernel (Landlock ABI 7 does not mediate them),
+ * which is why no connect or send the notifier judged is continued, on
+ * any socket (seccomp/notify.c).
  *
  * Starting a helper costs a clone of the supervisor: too much for every
  * send on a connected stream or seqpacket socket (an fd-passing or D-Bus
