@@ -179,8 +179,9 @@ struct helper_task {
 	size_t iovlen;
 	size_t max_len;		/* datagram size the socket takes */
 	bool stream;		/* stream or seqpacket: @addr is not looked up
-				 * (the socket is connected), and a stream
-				 * send beyond @max_len is partial */
+				 * (the socket is connected) */
+	bool partial;		/* a stream: a send beyond @max_len is partial
+				 * (a seqpacket one fails, as a datagram) */
 	int flags;
 	unsigned char control[UNIX_CONTROL_MAX] __attribute__((aligned(8))); /* read once */
 	size_t controllen;
@@ -497,7 +498,7 @@ static long helper_read_data(const struct helper_task *t, struct iovec *data)
 			total += remote[i].iov_len;
 		}
 	}
-	if (total > t->max_len && !t->stream)
+	if (total > t->max_len && !t->partial)
 		return -EMSGSIZE;
 	if (total > t->max_len)
 		total = t->max_len;	/* a partial send, as a stream may make */
@@ -943,6 +944,8 @@ static int send_here(struct unix_ops *u, struct unix_call *uc, const struct help
 		}
 		total += remote[i].iov_len;
 	}
+	if (total > sizeof(u->data) && !t->partial)
+		return -EAGAIN;	/* a seqpacket message is sent whole: a helper */
 	local.iov_len = total < sizeof(u->data) ? total : sizeof(u->data);
 	if (local.iov_len &&
 	    process_vm_readv(uc->pid, &local, 1, remote, n_remote, 0) != (ssize_t)local.iov_len)
@@ -1022,6 +1025,7 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 		 * again, and another thread may have put a datagram socket
 		 * there meanwhile (issue 16).  A helper sends on this one. */
 		t.stream = uc->sotype != SOCK_DGRAM;
+		t.partial = uc->sotype == SOCK_STREAM;
 		if (uc->call == NOTIFY_SENDMMSG) {
 			snprintf(uc->target, uc->target_len, "unix:sendmmsg");
 			deny(v, EACCES, DECIDE_UNIX_SENDMMSG);
