@@ -3,7 +3,8 @@
 
 The job's filter hands connect, bind, listen, sendto (with an address),
 sendmsg and sendmmsg to the supervisor, which answers EACCES (with an
-audit line) or lets the kernel continue.  These tests check the answers
+audit line) or carries an allowed connect or send out itself, on the
+socket it judged (bind and listen are continued).  These tests check the answers
 that only this layer gives (pathname unix sockets, foreign binds, UDP
 that the relay would not carry), the audit line, that the listener never
 reaches the job, and what happens when the supervisor is stopped or
@@ -327,3 +328,43 @@ def test_killed_supervisor_leaves_no_network(nbj, world, spawn, job_tmp):
     assert world.accesses("198.51.100.10:80") == []
     nbjail("gc")
     assert wait_host_clean(world) == []
+
+
+def test_blocking_connect_the_supervisor_carries_out_is_bounded(nbj, world):
+    # Allowed connects are carried out by the supervisor on the socket it
+    # judged (never continued: issue 16, the fd-number swap).  One that
+    # cannot complete (a listener of the job's own with a full backlog)
+    # must not hold the supervisor: it fails with ETIMEDOUT within about
+    # 100 ms, and other calls meanwhile are answered.  (Before, the kernel
+    # carried the connect out in the job's thread, which waited.)
+    cp, out = job('''
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(0)
+port = l.getsockname()[1]
+held = []
+for i in range(16):
+    s = socket.socket(); s.setblocking(False)
+    try: s.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    held.append(s)
+time.sleep(0.2)
+def blocked():
+    s = socket.socket()
+    t = time.monotonic()
+    try: s.connect(("127.0.0.1", port)); r = "connected"
+    except OSError as e: r = errno.errorcode[e.errno]
+    return [r, round(time.monotonic() - t, 1)]
+r = {}
+th = threading.Thread(target=lambda: r.update(b=blocked())); th.start()
+def meanwhile():
+    u = socket.socket(socket.AF_UNIX); u.bind("/dev/shm/meanwhile.sock")
+    return "ok"
+step("meanwhile", meanwhile)
+th.join()
+out["blocked"] = r["b"]
+s = socket.socket(); s.setblocking(False)
+step("nonblocking", lambda: s.connect(("127.0.0.1", port)))
+''', profile="minimal", allow=())
+    assert out["meanwhile"] == "ok", out
+    assert out["blocked"][0] == "ETIMEDOUT" and out["blocked"][1] <= 0.5, out
+    assert out["nonblocking"] == "EINPROGRESS", out
+    assert "did not answer" not in cp.stderr, cp.stderr[-1000:]
