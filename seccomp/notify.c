@@ -41,8 +41,10 @@
  *
  * Carrying a call out here must not stall the other calls: a blocking
  * connect waits at most NOTIFY_BLOCK_MS (the relay's listener on the
- * job's loopback completes it at once), a send never blocks longer
- * either; past that they fail as a timeout would (ETIMEDOUT, EAGAIN).
+ * job's loopback completes it at once), a datagram send never blocks
+ * longer either; past that they fail as a timeout would (ETIMEDOUT,
+ * EAGAIN).  A blocking stream send that finds no room goes to a helper of
+ * seccomp/unix.c, which makes it on our copy of the socket and waits.
  * Ancillary data that needs a privilege (the supervisor has more than
  * the job) is refused.
  *
@@ -168,6 +170,7 @@ struct call_ctx {
 	socklen_t addrlen;		/* 0: the call names none */
 	struct msghdr msg;		/* sendmsg: the caller's msghdr, read once */
 	bool performed;		/* carried out here: answer @result */
+	bool must_wait;		/* a blocking stream send that would block */
 	long result;		/* 0, a byte or message count, or -errno */
 	char target[NBJ_ADDR_STRLEN + 4 * NBJ_UNIX_PATH_MAX];
 };
@@ -724,8 +727,10 @@ static void raise_sigpipe(const struct call_ctx *c)
  * One send on c->sock: @remote names the caller's buffers, read here once
  * (a datagram whole, a stream send up to NOTIFY_SEND_MAX bytes: a partial
  * send, as a stream may make), @ucontrol its ancillary data.  Never waits
- * longer than NOTIFY_BLOCK_MS: a blocking socket that takes nothing
- * meanwhile answers EAGAIN, as if the caller had set that SO_SNDTIMEO.
+ * longer than NOTIFY_BLOCK_MS: a blocking datagram socket that takes
+ * nothing meanwhile answers EAGAIN, as if the caller had set that
+ * SO_SNDTIMEO; a blocking stream send that would block is marked for a
+ * helper, which waits (perform_waiting()).
  */
 static long perform_send(struct call_ctx *c, const struct iovec *remote, size_t n_remote,
 			 uint64_t ucontrol, size_t controllen,
@@ -772,10 +777,16 @@ static long perform_send(struct call_ctx *c, const struct iovec *remote, size_t 
 	if (r < 0 && errno == EAGAIN && !(flags & MSG_DONTWAIT) && sock_blocking(c->sock)) {
 		struct pollfd pfd = { .fd = c->sock, .events = POLLOUT };
 
-		if (poll(&pfd, 1, NOTIFY_BLOCK_MS) > 0)
-			r = sendmsg(c->sock, &m, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
-		else
+		if (c->sotype == SOCK_STREAM && !controllen && !(flags & MSG_FASTOPEN)) {
+			/* a stream send waits in a helper, as the caller
+			 * would have (perform_waiting()) */
+			c->must_wait = true;
 			errno = EAGAIN;
+		} else if (poll(&pfd, 1, NOTIFY_BLOCK_MS) > 0) {
+			r = sendmsg(c->sock, &m, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+		} else {
+			errno = EAGAIN;
+		}
 	}
 	if (r >= 0)
 		return r;
@@ -871,6 +882,37 @@ static long perform_connect(struct call_ctx *c)
 	return -err;
 }
 
+/* A stream send that would block: a helper of seccomp/unix.c makes it on
+ * our copy of the socket and waits, as the caller would have */
+static void perform_waiting(struct call_ctx *c)
+{
+	struct unix_call uc = {
+		.listener = c->n->fd,
+		.id = c->n->req->id,
+		.pid = c->pid,
+		.call = c->call,
+		.args = c->n->req->data.args,
+		.sock = c->sock,
+		.sotype = SOCK_STREAM,
+		.target = c->target,
+		.target_len = sizeof(c->target),
+	};
+	struct verdict v = { 0 };
+
+	switch (unix_send_waiting(c->n->unix, &uc, &v)) {
+	case UNIX_HANDED_OFF:
+		c->handed_off = true;
+		c->performed = false;
+		break;
+	case UNIX_PERFORMED:
+		c->result = uc.result;
+		break;
+	default:
+		c->result = v.deny ? -v.err : -EAGAIN;
+		break;
+	}
+}
+
 /* Carry out an allowed call on the socket it was judged on */
 static void perform(struct call_ctx *c)
 {
@@ -897,6 +939,8 @@ static void perform(struct call_ctx *c)
 		return;	/* bind and listen: continued (nbjail(1), SECURITY) */
 	}
 	c->performed = true;
+	if (c->must_wait && c->call != NOTIFY_SENDMMSG)
+		perform_waiting(c);
 }
 
 static void handle_one(struct notifier *n)

@@ -983,6 +983,9 @@ done_err_fault:
 	return 0;
 }
 
+static enum unix_outcome judge(struct unix_ops *u, struct unix_call *uc,
+				struct verdict *v, bool here_first);
+
 /**
  * unix_judge() - decide a call on an AF_UNIX socket and carry it out
  * @u:		the job's helpers
@@ -990,15 +993,42 @@ done_err_fault:
  * @v:		the verdict, when the call is answered by the caller
  *
  * Reads the call's address once, judges a pathname by the inode it names
- * in the job's view, and hands the call to a helper that performs it with
- * what was read and decided; calls whose address the kernel ignores are
- * left to the kernel.
+ * in the job's view, and carries the call out with what was read and
+ * decided: a send on a connected stream here (send_here()), the rest in a
+ * helper.  Nothing is left to the kernel.
  *
- * Return: UNIX_HANDED_OFF if a helper answers the call, UNIX_SELECT for
- * nbjail-select's request, else UNIX_ANSWER with @v (deny, or continue)
+ * Return: UNIX_HANDED_OFF if a helper answers the call, UNIX_PERFORMED
+ * with @uc->result, UNIX_SELECT for nbjail-select's request, else
+ * UNIX_ANSWER with @v (a refusal)
  */
 enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 			     struct verdict *v)
+{
+	return judge(u, uc, v, true);
+}
+
+/**
+ * unix_send_waiting() - a helper for a send on a connected stream socket
+ * of another family (TCP) that the notifier could not make without
+ * waiting: the helper waits, as the job's thread would have, and answers
+ * @u:		the job's helpers
+ * @uc:		the call: sendto or sendmsg, @uc->sock our copy of the
+ *		socket the notifier judged, @uc->sotype SOCK_STREAM
+ * @v:		the verdict, when the call is answered by the caller
+ *
+ * The address, ignored by a connected stream socket, is not used (the
+ * caller never hands over MSG_FASTOPEN, whose address connects).
+ *
+ * Return: as unix_judge()
+ */
+enum unix_outcome unix_send_waiting(struct unix_ops *u, struct unix_call *uc,
+				    struct verdict *v)
+{
+	return judge(u, uc, v, false);
+}
+
+static enum unix_outcome judge(struct unix_ops *u, struct unix_call *uc,
+			       struct verdict *v, bool here_first)
 {
 	_cleanup_close_ int base = -1;
 	struct helper_task t = { .call = uc->call, .id = uc->id, .pid = uc->pid,
@@ -1084,7 +1114,9 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 		deny(v, err == -ESRCH ? ESRCH : EACCES, err == -ESRCH ? DECIDE_OTHER : DECIDE_UNIX_CREDS);
 		return UNIX_ANSWER;
 	}
-	if (t.stream && !t.controllen && send_here(u, uc, &t) == 0)
+	if (!here_first)
+		t.addrlen = 0;	/* a connected stream's: not used */
+	if (here_first && t.stream && !t.controllen && send_here(u, uc, &t) == 0)
 		return UNIX_PERFORMED;
 	err = helper_start(u, &t, uc->sock, base, uc->target);
 	if (err < 0) {

@@ -76,6 +76,8 @@ void unix_ops_free(struct unix_ops *u);
 void unix_ops_reap(struct unix_ops *u);
 enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 			     struct verdict *v);
+enum unix_outcome unix_send_waiting(struct unix_ops *u, struct unix_call *uc,
+				    struct verdict *v);
 int unix_resolve_in_job(pid_t pid, const char *path, unsigned long flags,
 			struct stat *st);
 int unix_landlock_apply(void);

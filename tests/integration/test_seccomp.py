@@ -368,3 +368,42 @@ step("nonblocking", lambda: s.connect(("127.0.0.1", port)))
     assert out["blocked"][0] == "ETIMEDOUT" and out["blocked"][1] <= 0.5, out
     assert out["nonblocking"] == "EINPROGRESS", out
     assert "did not answer" not in cp.stderr, cp.stderr[-1000:]
+
+
+def test_blocking_tcp_send_waits_for_room(nbj, world):
+    # A send the supervisor carries out never blocks it; a blocking TCP
+    # send that finds the socket's buffer full waits (in a helper) until
+    # the peer reads, as the kernel would have made it wait, instead of
+    # failing with EAGAIN.
+    cp, out = job('''
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+s = socket.socket(); s.connect(l.getsockname()); a, _ = l.accept()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+chunk = b"x" * 65536
+def fill():
+    s.setblocking(False)
+    n = 0
+    try:
+        while True: n += s.send(chunk)
+    except BlockingIOError: pass
+    s.setblocking(True)
+    return n
+step("filled", lambda: fill() > 0)
+def reader():
+    time.sleep(0.6)
+    while a.recv(1 << 20): pass
+threading.Thread(target=reader, daemon=True).start()
+def blocked():
+    # 20 blocking sends of 64 KiB into a full 4 KiB buffer: each may be
+    # partial, none may fail, and together they wait for the reader
+    t = time.monotonic()
+    sent = [s.sendmsg([chunk]) for i in range(20)]
+    return [all(n > 0 for n in sent), time.monotonic() - t >= 0.4]
+step("blocked", blocked)
+def meanwhile():
+    u = socket.socket(socket.AF_UNIX); u.bind("/dev/shm/meanwhile.sock")
+    return "ok"
+step("after", meanwhile)
+''', profile="minimal", allow=())
+    assert out == {"filled": True, "blocked": [True, True], "after": "ok"}, (out, cp.stderr[-1000:])
+    assert "did not answer" not in cp.stderr, cp.stderr[-1000:]
