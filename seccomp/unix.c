@@ -45,11 +45,13 @@
  * listener is in the job's PID namespace).  A send's ancillary data is
  * read once too: SCM_RIGHTS is carried over (the helper copies each named
  * fd with pidfd_getfd(), so the receiver gets the same open files), any
- * other kind (SCM_CREDENTIALS) is refused, as is sendmmsg() on a datagram
+ * other kind (SCM_CREDENTIALS) is refused, as is sendmmsg() on any AF_UNIX
  * socket;
  * bind() stores the last component as the socket's address, which is what
  * getsockname() then returns.  Stream and seqpacket sockets ignore or
- * refuse a send's address, so their sends are continued.
+ * refuse a send's address, but their sends are not continued either: the
+ * kernel would look the fd number up again, and another thread may have
+ * put a datagram socket there meanwhile (issue 16).
  *
  * Behind this, the kernel itself refuses socket files outside the job's
  * private directories (unix_private_dirs[]): the workload restricts itself
@@ -58,8 +60,19 @@
  * for the job (a call continued as an IPv4 bind whose fd another thread
  * replaced by an AF_UNIX socket) cannot plant a socket in a host
  * directory.  Helpers are not in that domain.  Connect and send have no
- * such backstop on this kernel (Landlock ABI 7 does not mediate them): see
- * nbjail(1), SECURITY, for what is left.
+ * such backstop on this kernel (Landlock ABI 7 does not mediate them),
+ * which is why no connect or send the notifier judged is continued, on
+ * any socket (seccomp/notify.c).
+ *
+ * Starting a helper costs a clone of the supervisor: too much for every
+ * send on a connected stream or seqpacket socket (an fd-passing or D-Bus
+ * client makes many).  Those without ancillary data are carried out by
+ * the supervisor itself (send_here()), on its copy of the job's socket,
+ * with the data read once, as the job thread's real uid and gid (the ids
+ * the kernel puts into the receiver's SCM_CREDENTIALS; a root supervisor
+ * switches only its own thread's real ids for the call, keeping its
+ * effective ids, and dies if it cannot switch back); one that would
+ * block, or whose ids it cannot take, goes to a helper after all.
  *
  * At most UNIX_HELPERS_MAX helpers run per job; more calls wait with
  * EAGAIN.  A helper whose caller gave up (signal, exit) is killed at the
@@ -101,6 +114,8 @@
 #define UNIX_GROUPS_MAX 256
 #define UNIX_IOV_MAX 1024	/* UIO_MAXIOV */
 #define UNIX_CONTROL_MAX 4096	/* ancillary data of one send */
+#define UNIX_SEND_HERE_MAX 65536 /* a stream send carried out by the
+				  * supervisor: beyond, a partial send */
 
 /* A helper's fds, moved to fixed numbers before it drops everything else */
 enum { HFD_LISTENER = 3, HFD_SOCK, HFD_BASE, HFD_DONE };
@@ -129,6 +144,8 @@ struct unix_ops {
 	int listener;
 	unix_refused_fn refused;
 	void *ctx;
+	struct iovec iov[UNIX_IOV_MAX];
+	char data[UNIX_SEND_HERE_MAX];
 };
 
 /* The calling thread's credentials, as /proc/TID/status shows them */
@@ -161,6 +178,10 @@ struct helper_task {
 	uint64_t iov;		/* sendmsg: the iovec array */
 	size_t iovlen;
 	size_t max_len;		/* datagram size the socket takes */
+	bool stream;		/* stream or seqpacket: @addr is not looked up
+				 * (the socket is connected) */
+	bool partial;		/* a stream: a send beyond @max_len is partial
+				 * (a seqpacket one fails, as a datagram) */
 	int flags;
 	unsigned char control[UNIX_CONTROL_MAX] __attribute__((aligned(8))); /* read once */
 	size_t controllen;
@@ -477,8 +498,10 @@ static long helper_read_data(const struct helper_task *t, struct iovec *data)
 			total += remote[i].iov_len;
 		}
 	}
-	if (total > t->max_len)
+	if (total > t->max_len && !t->partial)
 		return -EMSGSIZE;
+	if (total > t->max_len)
+		total = t->max_len;	/* a partial send, as a stream may make */
 	if (!total)
 		return 0;
 	data->iov_base = mmap(NULL, total, PROT_READ | PROT_WRITE,
@@ -586,8 +609,13 @@ static long helper_call(const struct helper_task *t)
 		m.msg_iovlen = 1;
 		m.msg_control = t->controllen ? control : NULL;
 		m.msg_controllen = t->controllen;
-		/* the helper must not die of SIGPIPE in the job's place */
+		/* the helper must not die of SIGPIPE in the job's place;
+		 * the caller gets it, as the kernel would have raised it */
 		err = sendmsg(HFD_SOCK, &m, t->flags | MSG_NOSIGNAL);
+		if (err < 0 && errno == EPIPE && !(t->flags & MSG_NOSIGNAL)) {
+			(void)syscall(SYS_tgkill, t->creds.tgid, t->pid, SIGPIPE);
+			errno = EPIPE;
+		}
 		break;
 	default:
 		return -ENOSYS;
@@ -864,6 +892,100 @@ static int judge_control(struct unix_call *uc, struct helper_task *t,
 	return 0;
 }
 
+/* This thread's real uid and gid become @uid and @gid (raw system calls:
+ * glibc's wrappers would change every thread's); the effective ids, and
+ * with them the capabilities, stay.  Return: 0, or negative errno */
+static int real_ids_set(uid_t uid, gid_t gid)
+{
+	if (syscall(SYS_setresgid, gid, (gid_t)-1, (gid_t)-1) < 0)
+		return negative_errno();
+	if (syscall(SYS_setresuid, uid, (uid_t)-1, (uid_t)-1) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/*
+ * A send on a connected stream or seqpacket socket, without ancillary
+ * data, carried out here on @uc->sock (the inspected socket), with the
+ * data read once: see the theory above.
+ *
+ * Return: 0 with @uc->result, or -EAGAIN: a helper must do it (it would
+ * block, or the job's ids cannot be taken here)
+ */
+static int send_here(struct unix_ops *u, struct unix_call *uc, const struct helper_task *t)
+{
+	const struct sockaddr *addr = t->addrlen ? (const struct sockaddr *)&t->addr : NULL;
+	struct iovec local = { .iov_base = u->data };
+	struct iovec one = { .iov_base = (void *)(uintptr_t)t->buf, .iov_len = t->len };
+	const struct iovec *remote = &one;
+	size_t n_remote = 1, total = 0;
+	struct msghdr m = { .msg_name = (void *)addr, .msg_namelen = t->addrlen,
+			    .msg_iov = &local, .msg_iovlen = 1 };
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	bool switch_ids = uid != t->creds.uid[0] || gid != t->creds.gid[0];
+	ssize_t r;
+	int err;
+
+	if (switch_ids && geteuid() != 0)
+		return -EAGAIN;
+	if (t->call == NOTIFY_SENDMSG) {
+		if (t->iovlen > UNIX_IOV_MAX)
+			goto done_err_msgsize;
+		if (t->iovlen && read_mem(uc->pid, u->iov, t->iov, t->iovlen * sizeof(struct iovec)) < 0)
+			goto done_err_fault;
+		remote = u->iov;
+		n_remote = t->iovlen;
+	}
+	for (size_t i = 0; i < n_remote; i++) {
+		if (remote[i].iov_len > SSIZE_MAX - total) {
+			uc->result = -EINVAL;
+			return 0;
+		}
+		total += remote[i].iov_len;
+	}
+	if (total > sizeof(u->data) && !t->partial)
+		return -EAGAIN;	/* a seqpacket message is sent whole: a helper */
+	local.iov_len = total < sizeof(u->data) ? total : sizeof(u->data);
+	if (local.iov_len &&
+	    process_vm_readv(uc->pid, &local, 1, remote, n_remote, 0) != (ssize_t)local.iov_len)
+		goto done_err_fault;
+	if (seccomp_notify_id_valid(uc->listener, uc->id) < 0) {
+		uc->result = -ESRCH;
+		return 0;
+	}
+	if (switch_ids && real_ids_set(t->creds.uid[0], t->creds.gid[0]) < 0) {
+		(void)real_ids_set(uid, gid);
+		return -EAGAIN;
+	}
+	r = sendmsg(uc->sock, &m, t->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+	err = r < 0 ? errno : 0;
+	if (switch_ids && real_ids_set(uid, gid) < 0) {
+		/* never go on as another user */
+		fprintf(stderr, "nbjail: cannot take back our own ids: %m\n");
+		abort();
+	}
+	if (err == EAGAIN && !(t->flags & MSG_DONTWAIT)) {
+		int fl = fcntl(uc->sock, F_GETFL);
+
+		if (fl >= 0 && !(fl & O_NONBLOCK))
+			return -EAGAIN;	/* it waits: in a helper */
+	}
+	if (err == EPIPE && !(t->flags & MSG_NOSIGNAL))
+		(void)syscall(SYS_tgkill, t->creds.tgid, uc->pid, SIGPIPE);
+	uc->result = err ? -err : r;
+	return 0;
+done_err_msgsize:
+	uc->result = -EMSGSIZE;
+	return 0;
+done_err_fault:
+	uc->result = -EFAULT;
+	return 0;
+}
+
+static enum unix_outcome judge(struct unix_ops *u, struct unix_call *uc,
+				struct verdict *v, bool here_first);
+
 /**
  * unix_judge() - decide a call on an AF_UNIX socket and carry it out
  * @u:		the job's helpers
@@ -871,15 +993,42 @@ static int judge_control(struct unix_call *uc, struct helper_task *t,
  * @v:		the verdict, when the call is answered by the caller
  *
  * Reads the call's address once, judges a pathname by the inode it names
- * in the job's view, and hands the call to a helper that performs it with
- * what was read and decided; calls whose address the kernel ignores are
- * left to the kernel.
+ * in the job's view, and carries the call out with what was read and
+ * decided: a send on a connected stream here (send_here()), the rest in a
+ * helper.  Nothing is left to the kernel.
  *
- * Return: UNIX_HANDED_OFF if a helper answers the call, UNIX_SELECT for
- * nbjail-select's request, else UNIX_ANSWER with @v (deny, or continue)
+ * Return: UNIX_HANDED_OFF if a helper answers the call, UNIX_PERFORMED
+ * with @uc->result, UNIX_SELECT for nbjail-select's request, else
+ * UNIX_ANSWER with @v (a refusal)
  */
 enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 			     struct verdict *v)
+{
+	return judge(u, uc, v, true);
+}
+
+/**
+ * unix_send_waiting() - a helper for a send on a connected stream socket
+ * of another family (TCP) that the notifier could not make without
+ * waiting: the helper waits, as the job's thread would have, and answers
+ * @u:		the job's helpers
+ * @uc:		the call: sendto or sendmsg, @uc->sock our copy of the
+ *		socket the notifier judged, @uc->sotype SOCK_STREAM
+ * @v:		the verdict, when the call is answered by the caller
+ *
+ * The address, ignored by a connected stream socket, is not used (the
+ * caller never hands over MSG_FASTOPEN, whose address connects).
+ *
+ * Return: as unix_judge()
+ */
+enum unix_outcome unix_send_waiting(struct unix_ops *u, struct unix_call *uc,
+				    struct verdict *v)
+{
+	return judge(u, uc, v, false);
+}
+
+static enum unix_outcome judge(struct unix_ops *u, struct unix_call *uc,
+			       struct verdict *v, bool here_first)
 {
 	_cleanup_close_ int base = -1;
 	struct helper_task t = { .call = uc->call, .id = uc->id, .pid = uc->pid,
@@ -901,9 +1050,12 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 	case NOTIFY_SENDMSG:
 	case NOTIFY_SENDMMSG:
 		/* a stream socket refuses a send's address, a seqpacket one
-		 * ignores it: only datagrams go where an address says */
-		if (uc->sotype != SOCK_DGRAM)
-			return UNIX_ANSWER;
+		 * ignores it: only datagrams go where an address says.  But
+		 * none is continued: the kernel would look the fd number up
+		 * again, and another thread may have put a datagram socket
+		 * there meanwhile (issue 16).  A helper sends on this one. */
+		t.stream = uc->sotype != SOCK_DGRAM;
+		t.partial = uc->sotype == SOCK_STREAM;
 		if (uc->call == NOTIFY_SENDMMSG) {
 			snprintf(uc->target, uc->target_len, "unix:sendmmsg");
 			deny(v, EACCES, DECIDE_UNIX_SENDMMSG);
@@ -937,7 +1089,20 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 	default:
 		return UNIX_ANSWER;
 	}
-	if (uaddr || uc->call == NOTIFY_CONNECT || uc->call == NOTIFY_BIND) {
+	if (t.stream) {
+		/* used as read, on the helper's own copy of this socket,
+		 * which looks no address up */
+		if (ulen > sizeof(t.addr)) {
+			deny(v, EINVAL, DECIDE_OTHER);
+			return UNIX_ANSWER;
+		}
+		if (uaddr && ulen && read_mem(uc->pid, &t.addr, uaddr, ulen) < 0) {
+			deny(v, EFAULT, DECIDE_OTHER);
+			return UNIX_ANSWER;
+		}
+		t.addrlen = uaddr ? (socklen_t)ulen : 0;
+		snprintf(uc->target, uc->target_len, "unix:connected");
+	} else if (uaddr || uc->call == NOTIFY_CONNECT || uc->call == NOTIFY_BIND) {
 		out = judge_address(uc, &t, uaddr, ulen, &base, v);
 		if (out != UNIX_HANDED_OFF)
 			return out;
@@ -949,6 +1114,10 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 		deny(v, err == -ESRCH ? ESRCH : EACCES, err == -ESRCH ? DECIDE_OTHER : DECIDE_UNIX_CREDS);
 		return UNIX_ANSWER;
 	}
+	if (!here_first)
+		t.addrlen = 0;	/* a connected stream's: not used */
+	if (here_first && t.stream && !t.controllen && send_here(u, uc, &t) == 0)
+		return UNIX_PERFORMED;
 	err = helper_start(u, &t, uc->sock, base, uc->target);
 	if (err < 0) {
 		deny(v, err == -EAGAIN ? EAGAIN : EACCES, err == -EAGAIN ? DECIDE_OTHER : DECIDE_UNIX_HELPER);

@@ -36,6 +36,7 @@ extern const char *const unix_private_dirs[UNIX_PRIVATE_DIRS];
  * @select:	out, for UNIX_SELECT: the overlay name asked for (not
  *		NUL-terminated)
  * @select_len:	out: its length
+ * @result:	out, for UNIX_PERFORMED: the call's result, or -errno
  */
 struct unix_call {
 	int listener;
@@ -53,6 +54,7 @@ struct unix_call {
 	size_t target_len;
 	char select[NBJ_UNIX_PATH_MAX];
 	size_t select_len;
+	long result;
 };
 
 /* What became of a call on an AF_UNIX socket */
@@ -60,6 +62,7 @@ enum unix_outcome {
 	UNIX_ANSWER,	/* answer with the verdict: an errno, or continue */
 	UNIX_HANDED_OFF,/* a helper carries the call out and answers it */
 	UNIX_SELECT,	/* nbjail-select's request: judge @select */
+	UNIX_PERFORMED,	/* carried out here: answer @result */
 };
 
 /* Called when a helper refused a call itself (the path named another
@@ -73,6 +76,8 @@ void unix_ops_free(struct unix_ops *u);
 void unix_ops_reap(struct unix_ops *u);
 enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 			     struct verdict *v);
+enum unix_outcome unix_send_waiting(struct unix_ops *u, struct unix_call *uc,
+				    struct verdict *v);
 int unix_resolve_in_job(pid_t pid, const char *path, unsigned long flags,
 			struct stat *st);
 int unix_landlock_apply(void);

@@ -796,15 +796,17 @@ int nbj_config_set_clearenv(struct nbj_config *cfg, bool on)
 /**
  * nbj_config_set_terminal() - give the job a terminal of its own
  * @cfg:	config
- * @tty_fd:	a pty slave (the caller keeps the master and relays it, as
- *		nbjail(1) does); borrowed: it must stay open until
- *		nbj_job_start() returns, then the caller may close it.  -1:
- *		none (the default)
- * @stdio:	bit N set (N = 0, 1, 2): the workload's fd N is @tty_fd;
- *		the others stay the caller's
+ * @tty_fd:	the caller's terminal, whose modes and window size the
+ *		job's pty starts with; borrowed (read by nbj_job_start(),
+ *		never given to the job).  -1: none (the default)
+ * @stdio:	bit N set (N = 0, 1, 2): the workload's fd N is the job's
+ *		pty; the others stay the caller's
  *
- * The workload always runs in a session of its own; with @tty_fd, that
- * pty is its controlling terminal.
+ * The workload always runs in a session of its own; with @tty_fd, the
+ * job's init allocates a pty from the job's own devpts (its name in the
+ * job is /dev/pts/N), the workload's controlling terminal, whose master
+ * the caller takes with nbj_job_take_terminal() after nbj_job_start()
+ * and relays, as nbjail(1) does.
  *
  * Return: 0, or -EINVAL (bits other than 0-2, or a mask without fd)
  */

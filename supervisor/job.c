@@ -120,6 +120,25 @@ static int reaper_report(struct nbj_job *job, struct reaper_msg *m, int *fds,
 	return 0;
 }
 
+/* The master of the job's pty, allocated from the job's devpts by the
+ * reaper, when the job has a terminal (supervisor/pty.c) */
+static int await_terminal(struct nbj_job *job)
+{
+	struct reaper_msg m;
+	size_t n = 0;
+	int err = reaper_report(job, &m, &job->terminal, 1, &n);
+
+	if (err < 0)
+		return err;
+	if (m.type != REAPER_MSG_TERMINAL || n != 1) {
+		closep(&job->terminal);
+		job->terminal = -1;
+		log_err("unexpected message %u with %zu fds from the job's init", m.type, n);
+		return -EPROTO;
+	}
+	return 0;
+}
+
 /* The reaper has set the job's namespaces up: the relay's sockets */
 static int await_ready(struct nbj_job *job)
 {
@@ -373,7 +392,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (!job)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
-	job->listener = job->auditd_pidfd = job->audit.fd = -1;
+	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->cgroup.root = -1;
 	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
@@ -466,10 +485,18 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.socket_factory = job->has_net && job->pol.policy.n_publish,
 		.n_select_overlays = !job->selectable ? 0 :
 				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
-		.terminal_fd = cfg->terminal_fd,
+		.terminal_fd = -1,	/* the caller's terminal never reaches the job */
 		.terminal_stdio = cfg->terminal_stdio,
 		.envp = envp,
 	};
+	/* the job's own pty starts as the caller's terminal is */
+	if (cfg->terminal_stdio && tcgetattr(cfg->terminal_fd, &rp.terminal_modes) < 0) {
+		err = negative_errno();
+		log_err("cannot read the terminal's modes: %s", strerror(-err));
+		goto fail;
+	}
+	if (cfg->terminal_stdio)
+		(void)ioctl(cfg->terminal_fd, TIOCGWINSZ, &rp.terminal_size);
 	sigset_forwarded(&block);
 	(void)sigprocmask(SIG_BLOCK, &block, &saved);
 	pid = clone_job_init(job, &job->reaper_pidfd);
@@ -506,7 +533,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = epoll_watch(job->epfd, job->sock, JOB_EVENT_REAPER);
 	if (err < 0)
 		goto fail;
-	err = await_ready(job);
+	err = cfg->terminal_stdio ? await_terminal(job) : 0;
+	if (err == 0)
+		err = await_ready(job);
 	if (err < 0)
 		goto fail;
 	log_phase("job namespaces ready");
@@ -561,6 +590,7 @@ fail:
 	link_host_inventory_free(&inv);
 	fsview_plan_free(&fs);
 	job_teardown(job);
+	closep(&job->terminal);
 	job_policy_free(&job->pol);
 	free(job->seccomp.filter);
 	free(job);
@@ -599,6 +629,22 @@ pid_t nbj_job_pid(const struct nbj_job *job)
 int nbj_job_fd(const struct nbj_job *job)
 {
 	return job->epfd;
+}
+
+/**
+ * nbj_job_take_terminal() - the master of the job's own pty, when the
+ * config gave it a terminal (nbj_config_set_terminal())
+ * @job:	job
+ *
+ * The caller relays it to its terminal (nbjail(1) does); the job's
+ * processes see the slave as /dev/pts/N of their own devpts.
+ *
+ * Return: the fd (O_CLOEXEC, owned by the caller from now on), or
+ * -ENOENT if there is none or it was taken
+ */
+int nbj_job_take_terminal(struct nbj_job *job)
+{
+	return job->terminal >= 0 ? TAKE_FD(job->terminal) : -ENOENT;
 }
 
 static void job_ended_without_report(struct nbj_job *job)
@@ -791,6 +837,7 @@ void nbj_job_free(struct nbj_job *job)
 	if (!job)
 		return;
 	job_teardown(job);
+	closep(&job->terminal);
 	job_policy_free(&job->pol);
 	free(job->seccomp.filter);
 	free(job);

@@ -121,6 +121,7 @@ struct nbj_job {
 	int relay_pidfd;
 	int epfd;
 	int listener;
+	int terminal;		/* the master of the job's pty, until taken */
 	struct notifier *notifier;
 	struct job_policy pol;
 

@@ -210,7 +210,7 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 		fprintf(stderr, "nbjail: cannot give the job a terminal: %s\n", strerror(-err));
 		return NBJ_EXIT_SETUP;
 	}
-	if (err > 0 && nbj_config_set_terminal(cfg, tty.slave, tty.stdio) < 0) {
+	if (err > 0 && nbj_config_set_terminal(cfg, tty.model, tty.stdio) < 0) {
 		pty_relay_close(&tty);
 		return NBJ_EXIT_SETUP;
 	}
@@ -218,7 +218,11 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 	log_phase("configured");
 	err = nbj_job_start(cfg, &job);
 	log_phase("job started");
-	pty_relay_slave_close(&tty);
+	if (err == 0 && tty.stdio && pty_relay_attach(&tty, nbj_job_take_terminal(job)) < 0) {
+		/* a job nobody reads the terminal of would hang on its output */
+		fprintf(stderr, "nbjail: cannot relay the job's terminal\n");
+		(void)nbj_job_kill(job, SIGKILL);
+	}
 	if (err < 0) {
 		pty_relay_close(&tty);
 		if (err == -EINVAL)

@@ -12,17 +12,22 @@
  *     pty_workload_attach(), called by the reaper's workload_exec()), so
  *     it has no controlling terminal it did not get from us
  *   - when one of nbjail's fds 0, 1, 2 is a terminal, nbjail (the CLI,
- *     supervisor/main.c) opens a pty pair on the host's /dev/ptmx
- *     (pty_relay_open()) before the job starts.  The slave goes to the
- *     job through nbj_config_set_terminal() and struct reaper_params: the
- *     workload makes it its controlling terminal (TIOCSCTTY) and dup2()s
- *     it onto those of 0, 1, 2 that were terminals for nbjail; a
- *     redirected fd stays redirected.  The reaper (the job's init) puts
- *     the slave on the same fds of its own first (pty_stdio_onto()), so
- *     nothing in the job holds the caller's terminal open, not even
- *     behind /proc/1/fd.  The master stays with nbjail
- *     (O_CLOEXEC; every process forked by the supervisor closes all fds
- *     it does not keep, and the reaper keeps only the slave)
+ *     supervisor/main.c) says so with nbj_config_set_terminal(): which
+ *     fds, and the terminal whose modes and window size the job's pty
+ *     starts with (supervisor/job.c reads them; the terminal itself never
+ *     reaches the job).  The reaper (the job's init) first puts /dev/null
+ *     on those fds of its own (pty_stdio_away()), so nothing in the job
+ *     holds the caller's terminal open, not even behind /proc/1/fd.  Once
+ *     the job's own devpts is mounted it allocates the pair there
+ *     (pty_job_open(): /dev/pts/ptmx of the job, the slave by
+ *     TIOCGPTPEER), so the job's terminal has a name in the job
+ *     (/dev/pts/0: tty(1), ttyname(3) and /dev/tty work); it sends the
+ *     master out to the supervisor (REAPER_MSG_TERMINAL) and closes its
+ *     copy before the workload exists, and puts the slave on its fds.
+ *     The workload makes the slave its controlling terminal (TIOCSCTTY)
+ *     and dup2()s it onto those of 0, 1, 2 that were terminals for
+ *     nbjail; a redirected fd stays redirected.  The master stays with
+ *     nbjail (nbj_job_take_terminal(), pty_relay_attach(); O_CLOEXEC)
  *   - when stdin is a terminal and nbjail is in its foreground process
  *     group, the terminal goes to raw mode (pty_relay_raw()): keys,
  *     ^C included, reach the job's pty, whose line discipline signals the
@@ -108,39 +113,74 @@ static int terminal_reopen(int fd, int flags)
 	return r < 0 ? negative_errno() : r;
 }
 
-/* The slave of @master, opened without a path lookup where possible */
-static int slave_open(int master)
+/**
+ * pty_job_open() - in the job's init: a pty pair of the job's own devpts
+ * @modes:	the modes it starts with
+ * @size:	its window size
+ * @ret_master:	the master, O_CLOEXEC (for nbjail, never for the job)
+ * @ret_slave:	the slave, O_CLOEXEC, not yet anyone's controlling terminal
+ *
+ * The slave is opened from the master (TIOCGPTPEER): no path lookup that
+ * could name another devpts.
+ *
+ * Return: 0, or negative errno
+ */
+int pty_job_open(const struct termios *modes, const struct winsize *size,
+		 int *ret_master, int *ret_slave)
 {
-	char name[64];
-	int fd;
+	_cleanup_close_ int master = -1, slave = -1;
+	int unlock = 0;
 
-#ifdef TIOCGPTPEER
-	fd = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd >= 0)
-		return fd;
-#endif
-	if (ptsname_r(master, name, sizeof(name)) != 0)
-		return -ENOTTY;
-	fd = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-	return fd < 0 ? negative_errno() : fd;
+	master = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0)
+		return negative_errno();
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0)
+		return negative_errno();
+	if (tcsetattr(slave, TCSANOW, modes) < 0 || ioctl(master, TIOCSWINSZ, size) < 0)
+		return negative_errno();
+	*ret_master = TAKE_FD(master);
+	*ret_slave = TAKE_FD(slave);
+	return 0;
 }
 
 /**
- * pty_relay_open() - a pty pair for the job, if nbjail runs on a terminal
+ * pty_stdio_away() - /dev/null on those of fds 0, 1, 2 that are the
+ * caller's terminal: the job's init calls it first thing, so that not
+ * even it keeps the caller's terminal open (job root could reopen it
+ * through /proc/1/fd)
+ * @stdio:	bit N set: fd N
+ *
+ * Return: 0, or negative errno
+ */
+int pty_stdio_away(unsigned stdio)
+{
+	_cleanup_close_ int null = -1;
+
+	if (!stdio)
+		return 0;
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0)
+		return negative_errno();
+	return pty_stdio_onto(null, stdio);
+}
+
+/**
+ * pty_relay_open() - find out whether nbjail runs on a terminal
  * @r:		the relay to fill; all fds -1 if there is no terminal
  *
- * The slave gets the terminal's modes and window size.
+ * The job's pty is the job's own (pty_job_open()); its master comes later
+ * (pty_relay_attach()).  Here: our own file descriptions of the terminal.
  *
- * Return: 1 with a pty (give r->slave and r->stdio to the job), 0 when
- * none of fds 0, 1, 2 is a terminal, or negative errno
+ * Return: 1 with a terminal (give r->model and r->stdio to the job), 0
+ * when none of fds 0, 1, 2 is a terminal, or negative errno
  */
 int pty_relay_open(struct pty_relay *r)
 {
-	_cleanup_close_ int master = -1, slave = -1, in = -1, out = -1;
-	struct termios modes;
+	_cleanup_close_ int in = -1, out = -1;
 	int first = -1;
 
-	*r = (struct pty_relay){ .master = -1, .slave = -1, .term_in = -1, .term_out = -1 };
+	*r = (struct pty_relay){ .master = -1, .model = -1, .term_in = -1, .term_out = -1 };
 	for (int fd = 0; fd < 3; fd++)
 		if (isatty(fd)) {
 			r->stdio |= 1u << fd;
@@ -161,23 +201,32 @@ int pty_relay_open(struct pty_relay *r)
 	if (out < 0)
 		return out;
 
-	master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
-		return negative_errno();
-	slave = slave_open(master);
-	if (slave < 0)
-		return slave;
-	if (tcgetattr(first, &modes) == 0)
-		(void)tcsetattr(slave, TCSANOW, &modes);
-	if (fcntl(master, F_SETFL, O_NONBLOCK) < 0)
-		return negative_errno();
-
-	r->master = TAKE_FD(master);
-	r->slave = TAKE_FD(slave);
+	r->model = first;
 	r->term_in = TAKE_FD(in);
 	r->term_out = TAKE_FD(out);
-	pty_relay_winsize(r);
 	return 1;
+}
+
+/**
+ * pty_relay_attach() - relay the job's pty from now on
+ * @r:		the relay (pty_relay_open() returned 1)
+ * @master:	the master of the job's pty (nbj_job_take_terminal()); owned
+ *		by @r from now on, also on failure
+ *
+ * Return: 0, or negative errno
+ */
+int pty_relay_attach(struct pty_relay *r, int master)
+{
+	_cleanup_close_ int fd = master;
+
+	if (fd < 0)
+		return -EBADF;
+	if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		return negative_errno();
+	fd_drop(&r->master);
+	r->master = TAKE_FD(fd);
+	pty_relay_winsize(r);	/* it may have changed since the job read it */
+	return 0;
 }
 
 /**
@@ -243,16 +292,6 @@ void pty_relay_winsize(struct pty_relay *r)
 			(void)ioctl(r->master, TIOCSWINSZ, &ws);
 			return;
 		}
-}
-
-/**
- * pty_relay_slave_close() - drop our copy of the slave once the job has its
- * own (after nbj_job_start()): the master then sees the job's end
- * @r:		the relay
- */
-void pty_relay_slave_close(struct pty_relay *r)
-{
-	fd_drop(&r->slave);
 }
 
 /**
@@ -375,16 +414,13 @@ void pty_relay_close(struct pty_relay *r)
 {
 	pty_relay_restore(r);
 	fd_drop(&r->master);
-	fd_drop(&r->slave);
 	fd_drop(&r->term_in);
 	fd_drop(&r->term_out);
 }
 
 /**
- * pty_stdio_onto() - make the pty slave this process's fds 0, 1, 2 where
- * they were terminals; the reaper calls it first thing, so that not even
- * the job's init keeps the caller's terminal open (job root could reopen
- * it through /proc/1/fd)
+ * pty_stdio_onto() - make @tty_fd this process's fds 0, 1, 2 where they
+ * were terminals (the job's init: /dev/null, then the job's pty slave)
  * @tty_fd:	the pty slave, or -1 (nothing to do)
  * @stdio:	bit N set: dup2 @tty_fd onto fd N (N = 0, 1, 2)
  *

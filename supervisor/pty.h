@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 
 #define PTY_TO_JOB_BUF 4096
@@ -16,8 +17,10 @@
 
 /**
  * struct pty_relay - a pty pair and the caller's terminal, relayed
- * @master:	the master side, ours only, O_NONBLOCK (never in the job)
- * @slave:	the slave, for the job; closed once the job has its copy
+ * @master:	the master of the job's pty, ours only, O_NONBLOCK (never in
+ *		the job); -1 until pty_relay_attach()
+ * @model:	the terminal (one of fds 0, 1, 2, not owned) whose modes and
+ *		window size the job's pty starts with
  * @term_in:	our own open file description of the caller's terminal
  *		(stdin), O_NONBLOCK, or -1 when stdin is not a terminal
  * @term_out:	the same for output (stdout, else stderr, else stdin)
@@ -34,7 +37,7 @@
  */
 struct pty_relay {
 	int master;
-	int slave;
+	int model;
 	int term_in;
 	int term_out;
 	unsigned stdio;
@@ -49,15 +52,18 @@ struct pty_relay {
 };
 
 int pty_relay_open(struct pty_relay *r);
+int pty_relay_attach(struct pty_relay *r, int master);
 int pty_relay_raw(struct pty_relay *r);
 void pty_relay_restore(struct pty_relay *r);
 void pty_relay_winsize(struct pty_relay *r);
-void pty_relay_slave_close(struct pty_relay *r);
 size_t pty_relay_poll_fds(struct pty_relay *r, struct pollfd *pfd);
 void pty_relay_events(struct pty_relay *r, const struct pollfd *pfd);
 void pty_relay_drain(struct pty_relay *r, int timeout_ms);
 void pty_relay_close(struct pty_relay *r);
 
+int pty_job_open(const struct termios *modes, const struct winsize *size,
+		 int *ret_master, int *ret_slave);
+int pty_stdio_away(unsigned stdio);
 int pty_stdio_onto(int tty_fd, unsigned stdio);
 int pty_workload_attach(int tty_fd, unsigned stdio);
 

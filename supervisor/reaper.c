@@ -11,7 +11,9 @@
  *      with the supervisor (PR_SET_PDEATHSIG), is not dumpable
  *   2. waits for MAPPED (the supervisor wrote the uid/gid maps), becomes
  *      the workload's user at once keeping its capabilities
- *      (creds_assume()), builds the mount namespace
+ *      (creds_assume()), builds the mount namespace; when nbjail runs on
+ *      a terminal, allocates the job's pty from the job's own devpts and
+ *      sends its master out (TERMINAL; supervisor/pty.c)
  *   3. brings lo up; net profile: the job's addresses and default routes
  *      on lo (netns/link.c), the relay's listening sockets made here, in
  *      the job's netns, and the job's nftables ruleset redirecting to
@@ -424,8 +426,9 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, int factory,
  */
 _Noreturn void reaper_main(const struct reaper_params *p)
 {
-	int keep[] = { p->sock, p->terminal_fd }, status_pipe[2], hand[2], sfd, err, exec_errno;
-	int listener, relay_fds[RELAY_FDS], factory = -1;
+	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
+	int listener, relay_fds[RELAY_FDS], factory = -1, master = -1;
+	struct reaper_params job = *p;	/* with the job's pty slave */
 	size_t n_relay_fds;
 	struct sock_fprog prog;
 	struct reaper_msg msg;
@@ -434,8 +437,9 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	ssize_t n;
 
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
-	if (pty_stdio_onto(p->terminal_fd, p->terminal_stdio) < 0)
+	if (pty_stdio_away(p->terminal_stdio) < 0)
 		_exit(1); /* never keep the caller's terminal in the job */
+	job.terminal_fd = -1;
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	(void)prctl(PR_SET_NAME, role_name(ROLE_JOB_INIT));
 	log_set_prefix("nbjail");
@@ -464,6 +468,18 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	log_phase("reaper: mounts");
+	if (p->terminal_stdio) {
+		err = pty_job_open(&p->terminal_modes, &p->terminal_size, &master,
+				   &job.terminal_fd);
+		if (err < 0) {
+			log_err("job setup: cannot allocate the job's pty: %s", strerror(-err));
+			fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
+		}
+		err = send_msg_fd(p->sock, REAPER_MSG_TERMINAL, master);
+		close(master);	/* nbjail's alone from now on */
+		if (err < 0 || pty_stdio_onto(job.terminal_fd, p->terminal_stdio) < 0)
+			_exit(1);
+	}
 	err = setup_network(p, relay_fds, &factory);
 	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
@@ -497,12 +513,12 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 			close(factory);
 		close(status_pipe[0]);
 		close(hand[0]);
-		workload_exec(p, &prog, status_pipe[1], hand[1]);
+		workload_exec(&job, &prog, status_pipe[1], hand[1]);
 	}
 	close(status_pipe[1]);
 	close(hand[1]);
-	if (p->terminal_fd >= 0)
-		close(p->terminal_fd); /* the workload's now: its end ends the pty */
+	if (job.terminal_fd >= 0)
+		close(job.terminal_fd); /* the workload's now: its end ends the pty */
 	log_phase("reaper: forked");
 	listener = listener_take(workload, hand[0]);
 	log_phase("reaper: listener");

@@ -18,7 +18,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/filter.h>
+#include <sys/ioctl.h>
 #include <sys/types.h>
+#include <termios.h>
 
 #include "nbjail/nbjail.h"
 #include "common/file.h"
@@ -158,6 +160,8 @@ enum reaper_msg_type {
 	REAPER_MSG_EXEC_FAILED,	/* reaper: exec failed, value = errno */
 	REAPER_MSG_SETUP_FAILED,/* reaper: setup failed, value = errno */
 	REAPER_MSG_EXITED,	/* reaper: workload ended, value = wait status */
+	REAPER_MSG_TERMINAL,	/* reaper: the master of the job's pty attached
+				 * (before READY, when terminal_stdio is set) */
 };
 
 /**
@@ -185,8 +189,12 @@ enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACT
  *		(published ports are connected with them)
  * @n_select_overlays: overlays processes may select (0: no selection)
  * @seccomp:	the workload's seccomp program (seccomp/filter.c)
- * @terminal_fd: the job's pty slave (supervisor/pty.c), or -1
- * @terminal_stdio: which of fds 0, 1, 2 (bit N) become @terminal_fd
+ * @terminal_fd: -1; the reaper puts the slave of the pty it allocates
+ *		from the job's own devpts here (supervisor/pty.c)
+ * @terminal_stdio: which of fds 0, 1, 2 (bit N) become the job's pty;
+ *		non-zero: allocate one and send its master (REAPER_MSG_TERMINAL)
+ * @terminal_modes: the modes the job's pty starts with
+ * @terminal_size: its window size
  * @envp:	the workload's environment (supervisor/environ.c)
  */
 struct reaper_params {
@@ -200,6 +208,8 @@ struct reaper_params {
 	const struct sock_fprog *seccomp;
 	int terminal_fd;
 	unsigned terminal_stdio;
+	struct termios terminal_modes;
+	struct winsize terminal_size;
 	char *const *envp;
 };
 

@@ -109,6 +109,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret);
 const char *nbj_job_id(const struct nbj_job *job);
 pid_t nbj_job_pid(const struct nbj_job *job);
 int nbj_job_fd(const struct nbj_job *job);
+int nbj_job_take_terminal(struct nbj_job *job);
 int nbj_job_dispatch(struct nbj_job *job);
 int nbj_job_kill(struct nbj_job *job, int sig);
 int nbj_job_wait(struct nbj_job *job, struct nbj_exit *ret);

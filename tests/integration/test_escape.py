@@ -30,7 +30,7 @@ HOST_SOCK = "/tmp/nbjail-escape-host.sock"
 # Cases that need something outside the job: run by their own tests below
 SPECIAL = {"unix_pathname_host", "unix_abstract_host", "bind_listen_inbound",
            "tiocsti",  # tiocsti: needs a terminal, tests/integration/test_tty.py
-           "unix_race", "unix_swap_bind"}  # unix_*: tests/integration/test_unix.py
+           "unix_race", "unix_swap", "unix_swap_bind"}  # unix_*: tests/integration/test_unix.py
 
 
 def test_suite_is_complete():

@@ -3,7 +3,8 @@
 
 The job's filter hands connect, bind, listen, sendto (with an address),
 sendmsg and sendmmsg to the supervisor, which answers EACCES (with an
-audit line) or lets the kernel continue.  These tests check the answers
+audit line) or carries an allowed connect or send out itself, on the
+socket it judged (bind and listen are continued).  These tests check the answers
 that only this layer gives (pathname unix sockets, foreign binds, UDP
 that the relay would not carry), the audit line, that the listener never
 reaches the job, and what happens when the supervisor is stopped or
@@ -327,3 +328,82 @@ def test_killed_supervisor_leaves_no_network(nbj, world, spawn, job_tmp):
     assert world.accesses("198.51.100.10:80") == []
     nbjail("gc")
     assert wait_host_clean(world) == []
+
+
+def test_blocking_connect_the_supervisor_carries_out_is_bounded(nbj, world):
+    # Allowed connects are carried out by the supervisor on the socket it
+    # judged (never continued: issue 16, the fd-number swap).  One that
+    # cannot complete (a listener of the job's own with a full backlog)
+    # must not hold the supervisor: it fails with ETIMEDOUT within about
+    # 100 ms, and other calls meanwhile are answered.  (Before, the kernel
+    # carried the connect out in the job's thread, which waited.)
+    cp, out = job('''
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(0)
+port = l.getsockname()[1]
+held = []
+for i in range(16):
+    s = socket.socket(); s.setblocking(False)
+    try: s.connect(("127.0.0.1", port))
+    except BlockingIOError: pass
+    held.append(s)
+time.sleep(0.2)
+def blocked():
+    s = socket.socket()
+    t = time.monotonic()
+    try: s.connect(("127.0.0.1", port)); r = "connected"
+    except OSError as e: r = errno.errorcode[e.errno]
+    return [r, round(time.monotonic() - t, 1)]
+r = {}
+th = threading.Thread(target=lambda: r.update(b=blocked())); th.start()
+def meanwhile():
+    u = socket.socket(socket.AF_UNIX); u.bind("/dev/shm/meanwhile.sock")
+    return "ok"
+step("meanwhile", meanwhile)
+th.join()
+out["blocked"] = r["b"]
+s = socket.socket(); s.setblocking(False)
+step("nonblocking", lambda: s.connect(("127.0.0.1", port)))
+''', profile="minimal", allow=())
+    assert out["meanwhile"] == "ok", out
+    assert out["blocked"][0] == "ETIMEDOUT" and out["blocked"][1] <= 0.5, out
+    assert out["nonblocking"] == "EINPROGRESS", out
+    assert "did not answer" not in cp.stderr, cp.stderr[-1000:]
+
+
+def test_blocking_tcp_send_waits_for_room(nbj, world):
+    # A send the supervisor carries out never blocks it; a blocking TCP
+    # send that finds the socket's buffer full waits (in a helper) until
+    # the peer reads, as the kernel would have made it wait, instead of
+    # failing with EAGAIN.
+    cp, out = job('''
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+s = socket.socket(); s.connect(l.getsockname()); a, _ = l.accept()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+chunk = b"x" * 65536
+def fill():
+    s.setblocking(False)
+    n = 0
+    try:
+        while True: n += s.send(chunk)
+    except BlockingIOError: pass
+    s.setblocking(True)
+    return n
+step("filled", lambda: fill() > 0)
+def reader():
+    time.sleep(0.6)
+    while a.recv(1 << 20): pass
+threading.Thread(target=reader, daemon=True).start()
+def blocked():
+    # 20 blocking sends of 64 KiB into a full 4 KiB buffer: each may be
+    # partial, none may fail, and together they wait for the reader
+    t = time.monotonic()
+    sent = [s.sendmsg([chunk]) for i in range(20)]
+    return [all(n > 0 for n in sent), time.monotonic() - t >= 0.4]
+step("blocked", blocked)
+def meanwhile():
+    u = socket.socket(socket.AF_UNIX); u.bind("/dev/shm/meanwhile.sock")
+    return "ok"
+step("after", meanwhile)
+''', profile="minimal", allow=())
+    assert out == {"filled": True, "blocked": [True, True], "after": "ok"}, (out, cp.stderr[-1000:])
+    assert "did not answer" not in cp.stderr, cp.stderr[-1000:]

@@ -13,6 +13,7 @@ user's, and the job's user other than root is that user (only root maps
 another user, like nobody, into a job).
 """
 import fcntl
+import json
 import os
 import select
 import signal
@@ -119,10 +120,11 @@ def test_interactive_job_through_its_own_pty(nbj):
     assert "PTMX=0" in out, out  # the master never reaches the job
     assert "40 120" in out, out
     assert "RC=7" in out, out
-    # the job's /dev/pts is a devpts of its own (FILESYSTEM): its terminal
-    # has a name there only if it is one of the job's; never the caller's
+    # the job's pty comes from the job's own devpts: it has a name there
+    # (which may well be the caller's terminal's name on the host: the
+    # device is another, test_job_terminal_is_its_own_and_has_a_name)
     job_tty = [w for w in out.split() if w.startswith("/dev/pts/")]
-    assert t.slave_name not in job_tty, (job_tty, t.slave_name)
+    assert job_tty == ["/dev/pts/0"], out
     assert rc == 0
 
 
@@ -206,7 +208,7 @@ def test_piped_input_terminal_output(nbj):
     rc, out = t.finish()
     assert "piped" in out and "in-not-tty" in out and "out-tty" in out, out
     job_tty = [w for w in out.split() if w.startswith("/dev/pts/")]
-    assert t.slave_name not in job_tty, (job_tty, t.slave_name, out)
+    assert job_tty == ["/dev/pts/0"], out
     assert "RC=0" in out, out
 
 
@@ -235,3 +237,74 @@ def test_modes_restored_when_nbjail_dies_of_a_signal(nbj):
     rc, out = t.finish()
     assert "RC=134" in out, out
     assert "-icanon" not in out, out
+
+
+TTY_PROBE = r"""
+import errno, json, os, sys
+out = {}
+def dev(st):
+    return [st.st_dev, st.st_rdev]
+def step(name, fn):
+    try:
+        out[name] = fn()
+    except OSError as e:
+        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+def open_dev(path):
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    try:
+        return dev(os.fstat(fd))
+    finally:
+        os.close(fd)
+step("ttyname", lambda: os.ttyname(0))
+step("isatty", lambda: os.isatty(0))
+step("fd0", lambda: dev(os.fstat(0)))
+def dev_tty():
+    # the inode of /dev/tty is the indirection (5, 0); whose terminal
+    # it opened shows in its foreground process group: ours
+    fd = os.open("/dev/tty", os.O_RDWR)
+    try:
+        return [os.tcgetpgrp(fd) == os.tcgetpgrp(0) == os.getpgrp(), os.isatty(fd)]
+    finally:
+        os.close(fd)
+step("dev_tty", dev_tty)
+step("by_name", lambda: open_dev(os.ttyname(0)))
+step("caller_name", lambda: open_dev(sys.argv[1]))
+step("init_fd0", lambda: open_dev("/proc/1/fd/0"))
+print("PROBE " + json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("user", ["nobody", "0"])
+def test_job_terminal_is_its_own_and_has_a_name(nbj, user):
+    """(TTY_PROBE is passed in single quotes: no apostrophe in it.)
+    tty(1) in the job names /dev/pts/N of the job's own devpts, fd 0 is
+    a terminal, /dev/tty opens it (the controlling terminal), and no path
+    the job tries (the caller's terminal's name, /proc/1/fd/0, /dev/tty)
+    leads to the caller's terminal: not the same device of the same
+    devpts.  Before, tty said "not a tty" and /dev/tty named nothing."""
+    t = Terminal(f'"$NBJAIL" run --profile minimal --user {user} -- sh -c '
+                 f'\'tty; test -t 0 && echo T0-is-a-tty; '
+                 f'{PYTHON} -c "$0" "$1"\' \'{TTY_PROBE}\' {t_name()}; echo "RC=$?"')
+    assert t.read_until(b"RC="), t.out
+    caller = os.stat(t.slave_name)
+    rc, out = t.finish()
+    print(out)
+    assert "RC=0" in out, out
+    lines = out.splitlines()
+    assert lines[0].strip() == "/dev/pts/0", out
+    assert "T0-is-a-tty" in out, out
+    probe = json.loads([ln for ln in lines if ln.startswith("PROBE ")][0][6:])
+    assert probe["ttyname"] == "/dev/pts/0" and probe["isatty"] is True, probe
+    assert probe["dev_tty"] == [True, True] and probe["fd0"] == probe["by_name"], probe
+    # the job's devpts is not the host's: not one path reaches the caller's
+    assert probe["fd0"][0] != caller.st_dev, (probe, caller)
+    for k in ("fd0", "by_name", "caller_name", "init_fd0"):
+        assert probe[k] != [caller.st_dev, caller.st_rdev], (k, probe)
+    # the job's init (not dumpable) lets nobody reopen its fds
+    assert probe["init_fd0"] in ("EACCES", "EPERM"), probe
+
+
+def t_name():
+    """The test's own terminal's name is only known once it exists: the job
+    gets it as an argument through the shell ($TTY_NAME of bash -c)."""
+    return '"$(tty)"'

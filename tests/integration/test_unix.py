@@ -373,6 +373,77 @@ def test_swapped_fd_bind_plants_nothing(nbj, world, host_dirs):
     assert planted_near(since) == []
 
 
+@pytest.mark.parametrize("mode", ["connect", "sendto", "sendmsg", "stream-sendmsg"])
+def test_swapped_fd_reaches_no_host_socket(nbj, world, host_dirs, mode):
+    # issue 16, item 2: an IPv4 call the notifier judged, whose fd number
+    # another thread replaced by an AF_UNIX socket while a third flipped
+    # the address into a host path.  Nothing the notifier decided on may
+    # be carried out on another socket: the listener must see nobody.
+    swap = str(Path(NBJAIL).parent / "tests" / "escape" / "escape-unix_swap")
+    dirs, listen = host_dirs
+    kind = socket.SOCK_STREAM if mode == "connect" else socket.SOCK_DGRAM
+    bad = listen(dirs[2] / "forbidden.sock", kind)
+    cp = nbjail("run", "--profile", "minimal", "--user", "root", "--", swap, mode, bad.path,
+                timeout=120)
+    print(cp.stdout)
+    time.sleep(0.3)  # let the listener drain what the kernel queued
+    assert "ESCAPED" not in cp.stdout, cp.stdout
+    assert bad.seen == 0, f"{bad.path} was reached {bad.seen} times: {cp.stdout}"
+    assert cp.returncode == 0 and cp.stdout.startswith("held: "), (cp.stdout, cp.stderr[-2000:])
+    c = counts(cp)
+    # the race really ran: calls went through (stream-sendmsg: the stream
+    # socket refuses an address), and path calls were refused
+    assert (mode == "stream-sendmsg" or int(c["ok"]) > 0) and int(c["denied"]) > 0, c
+
+
+@AS_NOBODY
+def test_stream_sends_carry_the_jobs_credentials(nbj, world, host_dirs):
+    # a stream send is carried out by the supervisor (never continued: the
+    # fd-number swap); the receiver's SCM_CREDENTIALS must still name the
+    # job's uid and gid, never the supervisor's (root)
+    dirs, _listen = host_dirs
+    path = str(dirs[2] / "creds.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    srv.bind(path)
+    os.chmod(path, 0o777)
+    srv.listen(4)
+    srv.settimeout(30)
+    got = {}
+
+    def serve():
+        c, _ = srv.accept()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        c.settimeout(10)
+        data, creds = b"", []
+        while len(data) < 6:
+            d, anc, _, _ = c.recvmsg(64, socket.CMSG_SPACE(12))
+            if not d:
+                break
+            data += d
+            creds += [struct.unpack("3i", a[2][:12]) for a in anc
+                      if a[0] == socket.SOL_SOCKET and a[1] == socket.SCM_CREDENTIALS]
+        got.update(data=data, creds=creds)
+        c.close()
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    try:
+        cp, out = job(f'''
+def send():
+    s = socket.socket(socket.AF_UNIX); s.connect({path!r})
+    a = s.sendmsg([b"abc"]); b = s.sendmsg([b"d", b"ef"])
+    s.close(); return [a, b]
+step("send", send)
+''', "--unix-allow", path)
+        th.join(timeout=30)
+    finally:
+        srv.close()
+        os.unlink(path)
+    assert out == {"send": [3, 3]}, (out, cp.stderr[-1000:])
+    assert got.get("data") == b"abcdef", got
+    assert got["creds"] and all(uid == NOBODY and gid == NOBODY for _pid, uid, gid in got["creds"]), got
+
+
 def test_job_cannot_make_socket_files_outside_its_private_dirs(nbj, world, host_dirs):
     dirs, _listen = host_dirs
     cp, out = job(f'''
