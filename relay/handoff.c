@@ -53,6 +53,7 @@ struct relay_handoff {
 	int32_t audit_fd;
 	int32_t stats_fd;
 	int32_t tenant_fd;
+	int32_t keyholder_fd;
 	int32_t publish_fds[PUBLISH_MAX];
 	struct nbj_addr resolver;
 	struct nbj_addr job_addrs[2];
@@ -120,6 +121,7 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.audit_fd = cfg->audit.fd,
 		.stats_fd = stats_fd,
 		.tenant_fd = tenant_fd,
+		.keyholder_fd = cfg->keyholder_fd,
 		.resolver = cfg->resolver,
 		.job_addrs = { cfg->job_addrs[0], cfg->job_addrs[1] },
 		.max_flows = cfg->max_flows,
@@ -316,6 +318,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.job_addrs = { h.job_addrs[0], h.job_addrs[1] },
 		.publish_fds = st->publish_fds,
 		.select_ports = h.select_ports,
+		.keyholder_fd = h.keyholder_fd,
 	};
 	*ret_stats_fd = h.stats_fd;
 	*ret_tenant_fd = h.tenant_fd;
