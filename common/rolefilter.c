@@ -117,6 +117,11 @@ static int allow_pinned(scmp_filter_ctx ctx, enum proc_role role)
 static const char *const keyholder_calls[] = {
 	"brk", "munmap", "mremap", "madvise", "munlock",
 	"rt_sigreturn", "exit", "exit_group",
+#ifdef __SANITIZE_ADDRESS__
+	/* the sanitizers' runtime, in test builds only (unit tests under
+	 * ASan run the real nbjail-keys): its signal stack at exit */
+	"sigaltstack",
+#endif
 };
 
 /**

@@ -213,8 +213,8 @@ int keys_store_read(int fd, struct keys_store *ret)
 		return -EBADMSG;
 	size = (size_t)st.st_size;
 	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED)
-		return negative_errno();
+	if (map == MAP_FAILED || !map)
+		return map ? negative_errno() : -EIO;
 	err = parse(map, size, &s, &total);
 	if (!err && total) {
 		s.arena_size = (total + (size_t)page - 1) / (size_t)page * (size_t)page;

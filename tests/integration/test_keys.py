@@ -86,12 +86,6 @@ def children_named(ppid, comm):
     return out
 
 
-def jobs():
-    cp = nbjail("ctl", "jobs", "--json")
-    assert cp.returncode == 0, cp.stderr
-    return json.loads(cp.stdout)
-
-
 def memory_holds(pid, needle):
     """Whether any readable mapping of pid holds needle (read as root
     through /proc/PID/mem, which needs no dumpable target for root)"""
@@ -225,7 +219,9 @@ def test_secrets_nowhere_but_in_the_key_holder(nbj, world, spawn, keydir):
         assert found["secret_files"][path] in (0, "Permission denied"), found
         assert found["hits"] == [] and found["files"] > 0, found
 
-        job = next(j for j in jobs() if j["name"] == marker)
+        # ip netns exec and setpriv exec: p.pid is nbjail itself
+        job = {"supervisor_pid": p.pid,
+               "relay_pid": wait_for(lambda: children_named(p.pid, "nbjail-relay"), 5)[0]}
         workload = job_netns_pid(marker)
         assert workload, "the job's workload was not found"
         job_procs = same_pid_ns(workload)
@@ -249,7 +245,8 @@ def test_key_holder_confined(nbj, world, spawn, keydir):
     p = spawn("run", "--policy", pol, "--name", marker, "--", PYTHON, "-I", "-c",
               "import time; print('ready', flush=True); time.sleep(30)", prefix=as_caller([]))
     assert read_line(p.stdout, 15) == "ready\n", p.stderr.read() if p.poll() is not None else ""
-    job = next(j for j in jobs() if j["name"] == marker)
+    job = {"supervisor_pid": p.pid,
+           "relay_pid": wait_for(lambda: children_named(p.pid, "nbjail-relay"), 5)[0]}
     (holder,) = children_named(job["supervisor_pid"], "nbjail-keys")
     assert os.path.basename(os.readlink(f"/proc/{holder}/exe")) == "nbjail-keys"
     st = status(holder)
@@ -324,7 +321,9 @@ def bad(keydir, kind):
         path = secret_file(keydir, "k1", value, mode=0o640)
         return f"k1: {{file: {path}}}", "mode 0640"
     if kind == "owner":
-        path = secret_file(keydir, "k1", value, uid_gid=(65534, 65534))
+        # readable (a rootless caller could not open it otherwise): the
+        # owner is what is refused, before the mode
+        path = secret_file(keydir, "k1", value, mode=0o644, uid_gid=(65534, 65534))
         return f"k1: {{file: {path}}}", "owned by uid 65534"
     if kind == "symlink":
         path = secret_file(keydir, "real", value)
