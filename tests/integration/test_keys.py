@@ -384,3 +384,16 @@ def test_env_secret_not_in_the_job_even_when_kept(nbj, world, keydir):
     assert cp.returncode == 0, cp.stderr
     assert "NBT_OTHER=1" in cp.stdout
     assert "NBT_SECRET_VAR" not in cp.stdout and "s3cr3t-value" not in cp.stdout, cp.stdout
+
+
+def test_check_prints_secrets_without_reading_them(nbj, keydir):
+    """nbjail check shows names and sources (never bytes, which it does
+    not read), in a form it accepts again"""
+    pol = policy(keydir, f"secrets: {{k1: {{file: {keydir}/absent}}, k-2: {{env: NBT_NOT_SET}}}}\n")
+    cp = nbjail("check", pol)
+    assert cp.returncode == 0, cp.stderr
+    assert f'  k1: {{file: "{keydir}/absent"}}\n' in cp.stdout, cp.stdout
+    assert '  k-2: {env: "NBT_NOT_SET"}\n' in cp.stdout, cp.stdout
+    again = policy(keydir, cp.stdout)
+    cp2 = nbjail("check", again)
+    assert cp2.returncode == 0 and cp2.stdout == cp.stdout, (cp2.stderr, cp2.stdout)

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "nbjail/nbjail.h"
 #include "common/roles.h"
 #include "keys/keys.h"
 #include "policy/load.h"
@@ -496,6 +497,34 @@ static void policy_secrets(void **state)
 	}
 }
 
+/* Two policy files of one job: names join, a name in both is refused
+ * and the second file changes nothing */
+static void secrets_across_files(void **state)
+{
+	struct nbj_config *cfg;
+	char a[64], b[64], err[512];
+	FILE *out;
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)state;
+	snprintf(a, sizeof(a), "%s", write_temp("secrets: {k1: {env: A}}\n"));
+	snprintf(b, sizeof(b), "%s", write_temp("secrets: {k1: {env: B}}\nprofile: minimal\n"));
+	assert_int_equal(nbj_config_new(&cfg), 0);
+	assert_int_equal(nbj_config_load_policy(cfg, a, err, sizeof(err)), 0);
+	assert_int_equal(nbj_config_load_policy(cfg, b, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "secrets.k1: already given by an earlier policy file"));
+	out = open_memstream(&text, &len);
+	assert_int_equal(nbj_config_print_policy(cfg, out), 0);
+	fclose(out);
+	assert_non_null(strstr(text, "profile: net\n"));
+	assert_non_null(strstr(text, "secrets:\n  k1: {env: \"A\"}\n"));
+	free(text);
+	nbj_config_free(cfg);
+	unlink(a);
+	unlink(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -507,6 +536,7 @@ int main(void)
 		cmocka_unit_test(filter_kills_open),
 		cmocka_unit_test(handoff_wiped_and_checked),
 		cmocka_unit_test(policy_secrets),
+		cmocka_unit_test(secrets_across_files),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
