@@ -14,7 +14,8 @@
  * request exactly once, so at most one stale reply per timeout waits.
  *
  * The fd may be blocking or not: every send and receive is MSG_DONTWAIT
- * behind poll().  The socket is never closed here: a holder that is gone
+ * behind poll().  One call at a time (the relay is one thread): the ids
+ * come from a plain static counter.  The socket is never closed here: a holder that is gone
  * makes every later call fail (-EPIPE or -ECONNRESET), fail closed.
  */
 #include <errno.h>

@@ -525,6 +525,8 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		if (err < 0)
 			goto fail;
 	}
+	closep(&job->keys_memfd); /* without a relay, nothing signs */
+	job->keys_memfd = -1;
 	err = keeper_started(job);
 	if (err < 0)
 		goto fail;
