@@ -709,6 +709,8 @@ int nbj_job_dispatch(struct nbj_job *job)
 			ctl_server_accept(&job->ctl);
 		else if (ev[i].data.u32 == JOB_EVENT_CTL_RETRY)
 			ctl_server_retry(&job->ctl);
+		else if (ev[i].data.u32 == JOB_EVENT_KEYS)
+			keyholder_ended(job);
 	}
 	return job->ended;
 }

@@ -62,6 +62,7 @@ enum job_event {
 	JOB_EVENT_NOTIFY,
 	JOB_EVENT_CTL_LISTEN,
 	JOB_EVENT_CTL_RETRY,
+	JOB_EVENT_KEYS,
 };
 
 /* The job's own copy of what the notifier judges with: the caller's
@@ -165,6 +166,7 @@ void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg);
 
 /* keysstart.c */
 int start_keyholder(struct nbj_job *job);
+void keyholder_ended(struct nbj_job *job);
 
 /* relaystart.c */
 int start_relay(struct nbj_job *job);

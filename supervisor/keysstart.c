@@ -15,8 +15,8 @@
  * (keeper.c), which zeroes them too.
  *
  * RLIMIT_MEMLOCK: the holder locks its keys in RAM (at most 64 pages).
- * As root the limit is raised in the child to what that needs; rootless
- * the soft limit is raised to the hard one.  If the holder still cannot
+ * As root (with CAP_SYS_RESOURCE) the limit is raised in the child to
+ * what that needs; otherwise the soft limit is raised to the hard one.  If the holder still cannot
  * lock them it says so and the job does not start.
  */
 #include <sys/stat.h>
@@ -82,11 +82,17 @@ static _Noreturn void keys_exec(struct nbj_job *job, int program, int sock, pid_
 
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
 		_exit(1);
+	/* root (with CAP_SYS_RESOURCE) raises both limits, anyone the soft
+	 * one up to the hard one */
 	if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur < KEYS_MEMLOCK_NEED) {
-		if (geteuid() == 0 && rl.rlim_max < KEYS_MEMLOCK_NEED)
-			rl.rlim_max = KEYS_MEMLOCK_NEED;
-		rl.rlim_cur = rl.rlim_max < KEYS_MEMLOCK_NEED ? rl.rlim_max : KEYS_MEMLOCK_NEED;
-		(void)setrlimit(RLIMIT_MEMLOCK, &rl);
+		struct rlimit want = { KEYS_MEMLOCK_NEED, rl.rlim_max < KEYS_MEMLOCK_NEED ?
+					   KEYS_MEMLOCK_NEED : rl.rlim_max };
+
+		if (geteuid() != 0 || setrlimit(RLIMIT_MEMLOCK, &want) < 0) {
+			rl.rlim_cur = rl.rlim_max < KEYS_MEMLOCK_NEED ? rl.rlim_max
+								      : KEYS_MEMLOCK_NEED;
+			(void)setrlimit(RLIMIT_MEMLOCK, &rl);
+		}
 	}
 	err = role_enter(ROLE_KEYHOLDER, job->ids.keys, keep, ARRAY_SIZE(keep), parent);
 	if (err < 0) {
@@ -125,6 +131,26 @@ static int keys_await_ready(int fd)
 	    r.hdr.id != 0)
 		return -EPROTO;
 	return r.status > 0 ? -EPROTO : r.status;
+}
+
+/**
+ * keyholder_ended() - the key holder ended while the job runs: say so
+ * @job:	the job
+ *
+ * Its keys went with it (zeroed, unless it was killed with SIGKILL); the
+ * relay's requests fail from now on (EPIPE), nothing signs.
+ */
+void keyholder_ended(struct nbj_job *job)
+{
+	siginfo_t si = { 0 };
+
+	(void)waitid(P_PIDFD, (id_t)job->keys_pidfd, &si, WEXITED | WNOHANG);
+	log_err("key holder of job %s ended (%s %d): nothing signs for this job now",
+		job->state.id, si.si_code == CLD_EXITED ? "status" : "signal", si.si_status);
+	(void)epoll_ctl(job->epfd, EPOLL_CTL_DEL, job->keys_pidfd, NULL);
+	closep(&job->keys_pidfd);
+	job->keys_pidfd = -1;
+	job->keys_pid = 0;
 }
 
 /**
@@ -174,6 +200,7 @@ int start_keyholder(struct nbj_job *job)
 		goto out;
 	}
 	job->keys_fd = TAKE_FD(sv[0]);
+	err = epoll_watch(job->epfd, job->keys_pidfd, JOB_EVENT_KEYS);
 	log_debug("key holder %d holds the policy's secrets", (int)pid);
 out:
 	closep(&job->keys_memfd);

@@ -397,3 +397,43 @@ def test_check_prints_secrets_without_reading_them(nbj, keydir):
     again = policy(keydir, cp.stdout)
     cp2 = nbjail("check", again)
     assert cp2.returncode == 0 and cp2.stdout == cp.stdout, (cp2.stderr, cp2.stdout)
+
+
+def test_keys_locked_in_ram_or_nothing_starts(nbj, world, keydir):
+    """RLIMIT_MEMLOCK of 0: as root (with CAP_SYS_RESOURCE) nbjail raises
+    it for the key holder and the job runs; rootless (or in a container
+    without that capability) it cannot, and nothing starts (exit 125) with
+    the holder's line saying why and what to raise"""
+    import resource
+    with open("/proc/self/status") as f:
+        cap_eff = int(next(line for line in f if line.startswith("CapEff:")).split()[1], 16)
+    can_raise = not ROOTLESS and cap_eff & (1 << 24)  # CAP_SYS_RESOURCE
+    path = secret_file(keydir, "k1", new_secret())
+    pol = policy(keydir, f"secrets: {{k1: {{file: {path}}}}}\nprofile: net\n")
+    cp = nbjail("run", "--policy", pol, "--", "sh", "-c", "echo started",
+                preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0)))
+    if not can_raise:
+        assert cp.returncode == 125, cp.stderr
+        assert "started" not in cp.stdout
+        assert "nbjail-keys: cannot lock the keys in memory" in cp.stderr, cp.stderr
+        assert "RLIMIT_MEMLOCK is 0 bytes" in cp.stderr, cp.stderr
+    else:
+        assert cp.returncode == 0 and cp.stdout == "started\n", cp.stderr
+    assert_clean(world)
+
+
+def test_key_holder_killed_is_reported(nbj, world, spawn, keydir):
+    """A key holder that dies while the job runs is reported (nothing signs
+    from then on); the job itself goes on"""
+    path = secret_file(keydir, "k1", new_secret())
+    pol = policy(keydir, f"secrets: {{k1: {{file: {path}}}}}\nprofile: net\n")
+    p = spawn("run", "--policy", pol, "--", PYTHON, "-I", "-c",
+              "import sys, time; print('ready', flush=True); sys.stdin.read(); time.sleep(3); "
+              "print('done', flush=True)", prefix=as_caller([]))
+    assert read_line(p.stdout, 15) == "ready\n", p.stderr.read() if p.poll() is not None else ""
+    (holder,) = wait_for(lambda: children_named(p.pid, "nbjail-keys"), 5)
+    os.kill(holder, 9)
+    assert p.wait(timeout=15) == 0
+    err = p.stderr.read()
+    assert "key holder of job" in err and "ended (signal 9): nothing signs" in err, err
+    assert_clean(world)
