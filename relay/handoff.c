@@ -50,10 +50,10 @@ struct relay_handoff {
 	int32_t tcp_fds[2];
 	int32_t dns_fds[2];
 	int32_t socket_factory;
+	int32_t keyholder_fd;
 	int32_t audit_fd;
 	int32_t stats_fd;
 	int32_t tenant_fd;
-	int32_t keyholder_fd;
 	int32_t publish_fds[PUBLISH_MAX];
 	struct nbj_addr resolver;
 	struct nbj_addr job_addrs[2];
@@ -118,10 +118,10 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.tcp_fds = { cfg->tcp_fds[0], cfg->tcp_fds[1] },
 		.dns_fds = { cfg->dns_fds[0], cfg->dns_fds[1] },
 		.socket_factory = cfg->socket_factory,
+		.keyholder_fd = cfg->keyholder_fd,
 		.audit_fd = cfg->audit.fd,
 		.stats_fd = stats_fd,
 		.tenant_fd = tenant_fd,
-		.keyholder_fd = cfg->keyholder_fd,
 		.resolver = cfg->resolver,
 		.job_addrs = { cfg->job_addrs[0], cfg->job_addrs[1] },
 		.max_flows = cfg->max_flows,
@@ -309,6 +309,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.tcp_fds = { h.tcp_fds[0], h.tcp_fds[1] },
 		.dns_fds = { h.dns_fds[0], h.dns_fds[1] },
 		.socket_factory = h.socket_factory,
+		.keyholder_fd = h.keyholder_fd,
 		.resolver = h.resolver,
 		.policy = &st->policy,
 		.job_nets = st->job_nets,
@@ -318,7 +319,6 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.job_addrs = { h.job_addrs[0], h.job_addrs[1] },
 		.publish_fds = st->publish_fds,
 		.select_ports = h.select_ports,
-		.keyholder_fd = h.keyholder_fd,
 	};
 	*ret_stats_fd = h.stats_fd;
 	*ret_tenant_fd = h.tenant_fd;
