@@ -25,12 +25,18 @@
  * read-only (c-ares reads /etc/hosts per lookup), ioctl() only FIONREAD
  * and FIONBIO.  No fork, exec, ptrace, mount, kill or namespace call is
  * on either list.
+ *
+ * The key holder (nbjail-keys) gets the shortest list: receive and send
+ * on its one socket (the fd is pinned), memory without PROT_EXEC, signal
+ * return and exit.  Not even open() or write(): a key holder that is
+ * made to do anything but HMAC dies.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "common/log.h"
@@ -110,9 +116,58 @@ static int allow_pinned(scmp_filter_ctx ctx, enum proc_role role)
 	return allow_socket_family(ctx, AF_UNIX);
 }
 
+/* The key holder's calls: memory, exit, and its socket (pinned below) */
+static const char *const keyholder_calls[] = {
+	"brk", "munmap", "mremap", "madvise", "munlock",
+	"rt_sigreturn", "exit", "exit_group",
+#ifdef __SANITIZE_ADDRESS__
+	/* the sanitizers' runtime, in test builds only (unit tests under
+	 * ASan run the real nbjail-keys): its signal stack at exit */
+	"sigaltstack",
+#endif
+};
+
+/**
+ * role_filter_apply_keyholder() - install the key holder's allow-list
+ * @sock:	the one socket it may receive from and send to
+ *
+ * Return: 0, or negative errno
+ */
+int role_filter_apply_keyholder(int sock)
+{
+#ifdef NBJ_ROLE_FILTER_LOG
+	const uint32_t deny = SCMP_ACT_LOG;
+#else
+	const uint32_t deny = SCMP_ACT_KILL_PROCESS;
+#endif
+	static const char *const socket_calls[] = { "recvfrom", "recvmsg", "sendto",
+						     "sendmsg" };
+	scmp_filter_ctx ctx = seccomp_init(deny);
+	int err;
+
+	if (!ctx)
+		return -ENOMEM;
+	err = allow_names(ctx, keyholder_calls, ARRAY_SIZE(keyholder_calls));
+	for (size_t i = 0; !err && i < ARRAY_SIZE(socket_calls); i++)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW,
+				       seccomp_syscall_resolve_name(socket_calls[i]), 1,
+				       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)sock));
+	if (!err)
+		err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+				       SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t)PROT_EXEC, 0));
+	if (!err)
+		err = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (err < 0)
+		log_err("%s: cannot install its syscall filter: %s",
+			role_name(ROLE_KEYHOLDER), strerror(-err));
+	return err;
+}
+
 /**
  * role_filter_apply() - install the syscall allow-list of @role's row
- * @role:	ROLE_RELAY or ROLE_AUDIT_WRITER (others have no list here)
+ * @role:	ROLE_RELAY or ROLE_AUDIT_WRITER (others have no list here; the
+ *		key holder's is role_filter_apply_keyholder(), with its socket)
  *
  * Called once the role's set-up is done (sockets made, libraries
  * loaded, ids dropped); no_new_privs is already set (role_enter()).

@@ -7,6 +7,7 @@
  * process follows its row:
  *
  *   supervisor ─┬─ keeper ── audit writer      (forked, per-job id B)
+ *               ├─ key holder                  (exec'd nbjail-keys, per-job id C)
  *               ├─ relay                       (exec'd nbjail-relay, per-job id A)
  *               ├─ job init ── workload        (new namespaces, the job's user)
  *               └─ unix helper                 (one call, the caller's creds)
@@ -23,6 +24,14 @@
  * process, or another job's relay, cannot signal, trace or read them.
  * The relay is exec'd (relay/main.c): it carries its configuration and
  * its overlay secrets only, not a copy of the supervisor's heap.
+ *
+ * The key holder (keys/main.c) holds the policy's `secrets:` and signs
+ * with them for the relay, which never has their bytes (relayd's ca.c).
+ * It is exec'd, not a fork that closes what it should not keep: a fork
+ * would carry a copy of the supervisor's whole heap, and proving that no
+ * byte of it matters is harder than starting from an empty process whose
+ * keys come in one memfd that it wipes after reading.  Its id is a third
+ * per-job id, so neither the relay nor the audit writer can signal it.
  */
 #include <errno.h>
 #include <grp.h>
@@ -96,6 +105,17 @@ const struct proc_role_info proc_roles[ROLE_COUNT] = {
 		.fds = "the job's socket (pidfd_getfd)",
 		.why = "one allowed AF_UNIX connect/bind/send with the caller's credentials; "
 		       "lives for that call only",
+	},
+	[ROLE_KEYHOLDER] = {
+		.name = "nbjail-keys",
+		.parent = ROLE_SUPERVISOR,
+		.user = ROLE_USER_JOB_KEYS,
+		.filter = ROLE_FILTER_KEYHOLDER,
+		.program = "nbjail-keys",
+		.fds = "its keys (sealed memfd, read, wiped and closed at start), its socket "
+		       "to the relay, the per-job id claim",
+		.why = "holds the policy's secrets and signs with them (HMAC-SHA256); "
+		       "no call returns a key",
 	},
 };
 

@@ -23,6 +23,7 @@ enum proc_role {
 	ROLE_JOB_INIT,		/* pid 1 of the job's namespaces */
 	ROLE_WORKLOAD,		/* the command */
 	ROLE_UNIX_HELPER,	/* one AF_UNIX pathname call with the caller's creds */
+	ROLE_KEYHOLDER,		/* the sign-only keys: nbjail-keys */
 	ROLE_COUNT,
 };
 
@@ -36,6 +37,7 @@ enum role_user {
 	ROLE_USER_INVOKER,	/* whoever ran nbjail: root or the caller */
 	ROLE_USER_JOB_RELAY,	/* the job's relay id (per job) */
 	ROLE_USER_JOB_AUDIT,	/* the job's audit writer id (per job, another) */
+	ROLE_USER_JOB_KEYS,	/* the job's key holder id (per job, a third) */
 	ROLE_USER_JOB,		/* the job's --user, inside its user namespace */
 	ROLE_USER_CALLER,	/* the caller's uid, gid and groups (SUDO_*) */
 };
@@ -46,6 +48,7 @@ enum role_filter {
 	ROLE_FILTER_JOB,	/* seccomp/filter.c, with user notification */
 	ROLE_FILTER_RELAY,	/* common/rolefilter.c: the relay's allow-list */
 	ROLE_FILTER_AUDIT_WRITER, /* common/rolefilter.c: the writer's allow-list */
+	ROLE_FILTER_KEYHOLDER,	/* common/rolefilter.c: its socket and memory only */
 };
 
 /**
@@ -84,6 +87,7 @@ struct role_ids {
 int role_enter(enum proc_role role, struct role_ids ids, const int *keep,
 	       size_t n_keep, pid_t parent);
 int role_filter_apply(enum proc_role role);
+int role_filter_apply_keyholder(int sock);
 const char *role_name(enum proc_role role);
 
 #endif /* NBJ_COMMON_ROLES_H */

@@ -7,7 +7,7 @@
  * Each key is looked up in a fixed table of the fields this version
  * enforces (tenant, profile, allow, floor_exceptions, unix_allow, rates,
  * limits, overlays, default_overlay, routes, publish, permissions, env,
- * filesystem); an
+ * filesystem, secrets); an
  * unknown key, a repeated key, a value of the wrong type or an invalid
  * pattern is an error that names the file, line, column and field:
  *
@@ -982,6 +982,98 @@ void policy_env_free(struct policy_env *env)
 	memset(env, 0, sizeof(*env));
 }
 
+/**
+ * secret_name_valid() - whether @s is a secret's label: 1 to 64 letters,
+ * digits, '_' or '-' (what `nbjail-dock sign NAME` names)
+ * @s:		the name, not necessarily NUL-terminated
+ * @len:	its length
+ *
+ * Return: true if valid
+ */
+bool secret_name_valid(const char *s, size_t len)
+{
+	if (!s || len < 1 || len > SECRET_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return false;
+	return true;
+}
+
+/* One entry of secrets: NAME: {file: PATH} or NAME: {env: VAR} */
+static int load_secret(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
+		       struct policy_secret *sec)
+{
+	const char *name = scalar(k);
+	char field[SECRET_NAME_MAX + 32];
+	yaml_node_t *fk, *fv;
+	const char *key, *s;
+
+	if (!name || strlen(name) != k->data.scalar.length ||
+	    !secret_name_valid(name, strlen(name)))
+		return fail_at(c, k, EINVAL, "secrets", "a secret's name: 1 to %d letters, "
+			       "digits, '_' or '-'", SECRET_NAME_MAX);
+	snprintf(field, sizeof(field), "secrets.%s", name);
+	if (v->type != YAML_MAPPING_NODE || node_count(v) != 1)
+		return fail_at(c, v, EINVAL, field, "expected {file: PATH} or {env: VARIABLE}");
+	fk = yaml_document_get_node(c->doc, v->data.mapping.pairs.start->key);
+	fv = yaml_document_get_node(c->doc, v->data.mapping.pairs.start->value);
+	key = scalar(fk);
+	s = scalar(fv);
+	if (!key || (strcmp(key, "file") && strcmp(key, "env")))
+		return fail_at(c, fk, EINVAL, field, "unknown source '%s' (file, env)",
+			       key ? key : "?");
+	snprintf(field, sizeof(field), "secrets.%s.%s", name, key);
+	if (!s || strlen(s) != fv->data.scalar.length)
+		return fail_at(c, fv, EINVAL, field, "expected a string");
+	memset(sec, 0, sizeof(*sec));
+	memcpy(sec->name, name, strlen(name));
+	if (!strcmp(key, "file")) {
+		if (s[0] != '/' || strlen(s) >= sizeof(sec->from))
+			return fail_at(c, fv, EINVAL, field, "'%s': an absolute file name "
+				       "(at most %zu bytes)", s, sizeof(sec->from) - 1);
+		sec->source = SECRET_FILE;
+	} else {
+		if (!env_name_valid(s, strlen(s)))
+			return fail_at(c, fv, EINVAL, field, "'%s': a variable NAME (letters, "
+				       "digits, '_'; not starting with a digit)", s);
+		sec->source = SECRET_ENV;
+	}
+	snprintf(sec->from, sizeof(sec->from), "%s", s);
+	return 0;
+}
+
+/*
+ * secrets: {NAME: {file: PATH} | {env: VAR}, ...}: the names and where
+ * their bytes are; the supervisor reads them at start (supervisor/secrets.c)
+ */
+static int load_secrets(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "secrets", "expected a mapping of NAME: "
+			       "{file: PATH} or NAME: {env: VARIABLE}");
+	if (node_count(v) > SECRETS_MAX)
+		return fail_at(c, v, E2BIG, "secrets", "more than %d secrets", SECRETS_MAX);
+	d->secrets = calloc(node_count(v) + 1, sizeof(*d->secrets));
+	if (!d->secrets)
+		return -ENOMEM;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+		int err = load_secret(c, k, val, &d->secrets[d->n_secrets]);
+
+		if (err < 0)
+			return err;
+		for (size_t i = 0; i < d->n_secrets; i++)
+			if (!strcmp(d->secrets[i].name, d->secrets[d->n_secrets].name))
+				return fail_at(c, k, EINVAL, "secrets", "'%s' given twice",
+					       d->secrets[i].name);
+		d->n_secrets++;
+	}
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int (*load)(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d);
@@ -1000,6 +1092,7 @@ static const struct {
 	{ "permissions", load_permissions },
 	{ "env", load_env },
 	{ "filesystem", load_filesystem },
+	{ "secrets", load_secrets },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -1029,7 +1122,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 				       "unknown key (this version knows: tenant, "
 				       "profile, allow, floor_exceptions, unix_allow, "
 				       "rates, limits, overlays, default_overlay, routes, "
-				       "publish, permissions, env, filesystem)");
+				       "publish, permissions, env, filesystem, secrets)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;
@@ -1140,5 +1233,6 @@ void policy_doc_free(struct policy_doc *doc)
 	free(doc->publish);
 	policy_env_free(&doc->env);
 	free(doc->fs_rules);
+	free(doc->secrets);
 	memset(doc, 0, sizeof(*doc));
 }

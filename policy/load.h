@@ -37,6 +37,8 @@
  * @fs_rules:		`filesystem:` write and hide entries, each with its
  *			file:line:column: field for errors found at start
  * @n_fs_rules:		entries in @fs_rules
+ * @secrets:		`secrets:` entries (names and sources, no bytes)
+ * @n_secrets:		entries in @secrets
  */
 /**
  * struct policy_env - the policy's env: section (nbjail.yaml(5))
@@ -58,6 +60,35 @@ struct policy_env {
 #define POLICY_ENV_MAX 1024
 
 void policy_env_free(struct policy_env *env);
+
+/* `secrets:` (nbjail.yaml(5)): sign-only keys, held by nbjail-keys */
+#define SECRETS_MAX 64
+#define SECRET_NAME_MAX 64
+#define SECRET_BYTES_MAX 4096
+
+/**
+ * enum secret_source - where a secret's bytes are read at start
+ * @SECRET_FILE:	a file: root's or the caller's, mode 0600, no symlink
+ * @SECRET_ENV:		an environment variable of nbjail's
+ */
+enum secret_source {
+	SECRET_FILE = 1,
+	SECRET_ENV,
+};
+
+/**
+ * struct policy_secret - one entry of `secrets:` (never its bytes)
+ * @name:	the key's label, [A-Za-z0-9_-]{1,64}: what `sign` names
+ * @source:	file or env
+ * @from:	the absolute file name, or the variable's name
+ */
+struct policy_secret {
+	char name[SECRET_NAME_MAX + 1];
+	enum secret_source source;
+	char from[FS_PATH_MAX];
+};
+
+bool secret_name_valid(const char *s, size_t len);
 
 struct policy_doc {
 	char tenant[64];
@@ -82,6 +113,8 @@ struct policy_doc {
 	struct policy_env env;
 	struct fs_rule *fs_rules;
 	size_t n_fs_rules;
+	struct policy_secret *secrets;
+	size_t n_secrets;
 };
 
 int policy_load(const char *path, struct policy_doc *ret, char *err,

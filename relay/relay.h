@@ -41,6 +41,9 @@
  * @select_ports: processes select overlays: a flow's source port names
  *		its overlay (policy/overlay.c), ports outside every range
  *		are refused
+ * @keyholder_fd: SOCK_SEQPACKET to nbjail-keys, which signs with the
+ *		policy's secrets (keyholder_sign(), keys/keys.h); -1 when
+ *		the policy has none
  */
 struct relay_config {
 	const char *job_id;
@@ -56,6 +59,7 @@ struct relay_config {
 	struct nbj_addr job_addrs[2];
 	const int *publish_fds;
 	bool select_ports;
+	int keyholder_fd;
 };
 
 int relay_run(const struct relay_config *cfg);

@@ -68,6 +68,7 @@ void nbj_config_free(struct nbj_config *cfg)
 	policy_env_free(&cfg->env);
 	argv_free(cfg->argv);
 	free(cfg->fs_rules);
+	free(cfg->secrets);
 	for (size_t i = 0; i < cfg->n_policy_files; i++)
 		free(cfg->policy_files[i]);
 	free(cfg->policy_files);
@@ -325,6 +326,36 @@ static void rates_merge(struct nbj_rates *to, const struct nbj_rates *from)
 	rate_merge(&to->tenant, &from->tenant);
 }
 
+/* A policy file's secrets join the earlier files'; a name given twice is
+ * an error (which file's bytes would `sign NAME` use?) */
+static int secrets_append(struct nbj_config *cfg, const struct policy_doc *doc,
+			  const char *path, char *errbuf, size_t errlen)
+{
+	struct policy_secret *grown;
+
+	if (!doc->n_secrets)
+		return 0;
+	if (cfg->n_secrets + doc->n_secrets > SECRETS_MAX) {
+		snprintf(errbuf, errlen, "%s: secrets: more than %d secrets in all", path,
+			 SECRETS_MAX);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < doc->n_secrets; i++)
+		for (size_t j = 0; j < cfg->n_secrets; j++)
+			if (!strcmp(doc->secrets[i].name, cfg->secrets[j].name)) {
+				snprintf(errbuf, errlen, "%s: secrets.%s: already given by an "
+					 "earlier policy file", path, doc->secrets[i].name);
+				return -EINVAL;
+			}
+	grown = realloc(cfg->secrets, (cfg->n_secrets + doc->n_secrets) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	memcpy(grown + cfg->n_secrets, doc->secrets, doc->n_secrets * sizeof(*grown));
+	cfg->secrets = grown;
+	cfg->n_secrets += doc->n_secrets;
+	return 0;
+}
+
 /**
  * nbj_config_load_policy() - apply a policy file to a config
  * @cfg:	config; its profile is replaced if the file names one, allow
@@ -343,12 +374,18 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	struct policy_doc doc;
 	enum nbj_profile profile = cfg->profile;
 	size_t n_allow = cfg->n_allow, n_exceptions = cfg->n_floor_exceptions;
-	size_t n_unix = cfg->n_unix_allow;
+	size_t n_unix = cfg->n_unix_allow, n_secrets = cfg->n_secrets;
 	int err;
 
 	err = policy_load(path, &doc, errbuf, errlen);
 	if (err < 0)
 		return err;
+	/* checked first: nothing else is applied when it fails */
+	err = secrets_append(cfg, &doc, path, errbuf, errlen);
+	if (err < 0) {
+		policy_doc_free(&doc);
+		return err;
+	}
 	if (doc.profile[0] && nbj_profile_from_string(doc.profile, &profile) < 0) {
 		snprintf(errbuf, errlen,
 			 "%s:%u: profile: unknown profile '%s' (minimal, compute or net)",
@@ -422,6 +459,8 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 			 NBJ_MAX_ALLOW);
 	if (!err)
 		cfg->profile = profile;
+	else
+		cfg->n_secrets = n_secrets;
 	policy_doc_free(&doc);
 	return err;
 }
@@ -615,6 +654,11 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 	for (size_t i = 0; i < cfg->n_unix_allow; i++)
 		fprintf(out, "  - \"%s\"\n", cfg->unix_allow[i].path);
 	print_filesystem(out, cfg);
+	for (size_t i = 0; i < cfg->n_secrets; i++)
+		fprintf(out, "%s  %s: {%s: \"%s\"}\n", i ? "" : "secrets:\n",
+			cfg->secrets[i].name,
+			cfg->secrets[i].source == SECRET_FILE ? "file" : "env",
+			cfg->secrets[i].from);
 	return ferror(out) ? -EIO : 0;
 }
 

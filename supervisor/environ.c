@@ -12,8 +12,9 @@
  *      then only the variables that a keep pattern names (NAME, or
  *      PREFIX* for every name that starts with PREFIX) are taken
  *   2. removed whatever keep says: the secret sources the policy names
- *      (secret_names(): each overlay's password_env today; a new kind of
- *      secret in the policy adds its variable there) and every SUDO_*
+ *      (secret_names(): each overlay's password_env and each env: source
+ *      of `secrets:`; a new kind of secret in the policy adds its
+ *      variable there) and every SUDO_*
  *      variable (who ran sudo, and the command line it ran)
  *   3. the policy's env.set entries, NAME=value, replacing a variable of
  *      the same name
@@ -32,8 +33,8 @@
 #include "common/util.h"
 #include "supervisor/supervisor.h"
 
-/* one per overlay (password_env), room for the next kinds of secret */
-#define SECRET_NAMES_MAX (2 * OVERLAYS_MAX)
+/* one per overlay (password_env) and per `secrets:` entry, and room */
+#define SECRET_NAMES_MAX (2 * OVERLAYS_MAX + SECRETS_MAX)
 
 /* Does @entry ("NAME=value") have the name @name (@len bytes)? */
 static bool entry_is(const char *entry, const char *name, size_t len)
@@ -49,6 +50,9 @@ static size_t secret_names(const struct nbj_config *cfg, const char **names, siz
 	for (size_t i = 0; i < cfg->n_overlays && n < max; i++)
 		if (cfg->overlays[i].password_env[0])
 			names[n++] = cfg->overlays[i].password_env;
+	for (size_t i = 0; i < cfg->n_secrets && n < max; i++)
+		if (cfg->secrets[i].source == SECRET_ENV)
+			names[n++] = cfg->secrets[i].from;
 	return n;
 }
 
@@ -84,8 +88,9 @@ int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret)
 	size_t n_from = 0, n = 0, n_secrets;
 	char **envp;
 
-	static_assert(SECRET_NAMES_MAX >= OVERLAYS_MAX, "every overlay's password_env");
-	if (cfg->n_overlays > SECRET_NAMES_MAX)
+	static_assert(SECRET_NAMES_MAX >= OVERLAYS_MAX + SECRETS_MAX,
+		      "every overlay's password_env and every secret's env");
+	if (cfg->n_overlays + cfg->n_secrets > SECRET_NAMES_MAX)
 		return -E2BIG; /* never keep a secret for want of room */
 	n_secrets = secret_names(cfg, secrets, SECRET_NAMES_MAX);
 	while (from && from[n_from])

@@ -19,7 +19,8 @@
  *      files and the --audit-log file, bound read-only over themselves,
  *      also (above all) when they lie in a writable path
  *   3. FS_OP_HIDE: the secrets the job never needs (overlays'
- *      password_file and key_file), then `filesystem: {hide}`: an empty
+ *      password_file and key_file, the file: sources of `secrets:`),
+ *      then `filesystem: {hide}`: an empty
  *      read-only tmpfs over a directory, /dev/null over anything else.
  *      A hide path that does not exist is skipped: there is nothing to
  *      hide (a policy may list ~/.aws for hosts that have it).
@@ -271,7 +272,8 @@ static int check_path_owner(const char *what, const char *path,
 
 /**
  * fsview_check_owner() - refuse files that the job's user could change
- * @cfg:	the job's configuration (policy files, password_file, key_file)
+ * @cfg:	the job's configuration (policy files, password_file, key_file,
+ *		secret files)
  * @creds:	the workload's user and groups
  *
  * Only when nbjail runs as root and the job does not: see the theory.
@@ -294,6 +296,9 @@ int fsview_check_owner(const struct nbj_config *cfg, const struct workload_creds
 		if (!err && o->key_file[0])
 			err = check_path_owner("key_file", o->key_file, creds);
 	}
+	for (size_t i = 0; i < cfg->n_secrets && !err; i++)
+		if (cfg->secrets[i].source == SECRET_FILE)
+			err = check_path_owner("secret file", cfg->secrets[i].from, creds);
 	return err;
 }
 
@@ -329,6 +334,9 @@ int fsview_plan(const struct nbj_config *cfg, struct fs_plan *ret)
 		if (!err)
 			err = plan_own_file(&p, FS_OP_HIDE, cfg->overlays[i].key_file);
 	}
+	for (size_t i = 0; i < cfg->n_secrets && !err; i++)
+		if (cfg->secrets[i].source == SECRET_FILE)
+			err = plan_own_file(&p, FS_OP_HIDE, cfg->secrets[i].from);
 	for (size_t i = 0; i < cfg->n_fs_rules && !err; i++)
 		if (cfg->fs_rules[i].kind == FS_RULE_HIDE)
 			err = plan_rule(&p, &cfg->fs_rules[i], home);

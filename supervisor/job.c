@@ -7,7 +7,9 @@
  *
  *   1. who the job is: its credentials and its user namespace's maps
  *      (netns/userns.c); what the caller cannot have fails here, before
- *      anything exists (--user, low published ports without root)
+ *      anything exists (--user, low published ports without root); the
+ *      policy's secrets are read into the key holder's handoff
+ *      (secrets.c)
  *   2. state: DIR/<id> with its lock (state.c); the per-job ids of the
  *      relay and the audit writer (jobuids.c); the statistics, the
  *      keeper and, through it, the audit writer (auditstart.c)
@@ -23,7 +25,8 @@
  *      MAPPED; it builds its mounts and its network (lo
  *      only, the relay's sockets made inside, the nft ruleset) and
  *      reports READY with those sockets
- *   5. the relay is exec'd with them (relaystart.c); the state file
+ *   5. the key holder, if there are secrets (keysstart.c), then the
+ *      relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
  *   6. GO: the init execs the workload; we return when it reports
  *      STARTED (or that exec failed, which nbj_job_wait() then reports)
@@ -394,6 +397,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
 	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
 	job->keeper_pidfd = job->keeper = -1;
+	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
 	job->cgroup.root = -1;
 	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
 	job->state.job_lock = job->ids.claim = -1;
@@ -404,6 +408,8 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = job_identity(cfg, &creds, &map);
 	if (!err)
 		err = check_publish_ports(cfg);
+	if (!err)
+		err = secrets_load(cfg, getpid(), &job->keys_memfd);
 	if (err < 0)
 		goto fail;
 	log_phase("credentials");
@@ -542,11 +548,15 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 
 	/* 5. the relay, with the sockets made in the job's netns */
 	if (job->has_net) {
-		err = start_relay(job);
+		err = start_keyholder(job);
+		if (!err)
+			err = start_relay(job);
 		log_phase("relay");
 		if (err < 0)
 			goto fail;
 	}
+	closep(&job->keys_memfd); /* without a relay, nothing signs */
+	job->keys_memfd = -1;
 	err = keeper_started(job);
 	if (err < 0)
 		goto fail;
@@ -746,6 +756,8 @@ int nbj_job_dispatch(struct nbj_job *job)
 			ctl_server_accept(&job->ctl);
 		else if (ev[i].data.u32 == JOB_EVENT_CTL_RETRY)
 			ctl_server_retry(&job->ctl);
+		else if (ev[i].data.u32 == JOB_EVENT_KEYS)
+			keyholder_ended(job);
 	}
 	return job->ended;
 }

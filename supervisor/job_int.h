@@ -5,6 +5,8 @@
  * job.c         nbj_job_start(): the ordered steps; the event handlers
  * jobpolicy.c   the job's own copy of the policy (and overlay secrets)
  * auditstart.c  the statistics, the keeper and the audit writer, first
+ * secrets.c     the policy's secrets, read at start (supervisor.h)
+ * keysstart.c   the key holder (nbjail-keys), just before the relay
  * relaystart.c  the relay, with the sockets made in the job's netns
  * (common/cgroup.c  the job's cgroup: its limits, the overlay selection)
  * keeper.c      teardown: what the supervisor stops, what the keeper
@@ -60,6 +62,7 @@ enum job_event {
 	JOB_EVENT_NOTIFY,
 	JOB_EVENT_CTL_LISTEN,
 	JOB_EVENT_CTL_RETRY,
+	JOB_EVENT_KEYS,
 };
 
 /* The job's own copy of what the notifier judges with: the caller's
@@ -79,16 +82,18 @@ struct job_policy {
 	struct nbj_prefix job_nets[2];
 };
 
-/* supervisor/jobuids.c: the ids of the relay and the audit writer */
+/* supervisor/jobuids.c: the ids of the relay, audit writer, key holder */
 #ifndef JOB_UID_BASE
 #define JOB_UID_BASE 0x7E620000u
 #endif
-#define JOB_UID_SLOTS 16384u
+#define JOB_UID_PER_SLOT 3u	/* relay, audit writer, key holder */
+#define JOB_UID_SLOTS (32768u / JOB_UID_PER_SLOT)
 
 /**
  * struct job_ids - a job's helper ids (common/roles.h)
  * @relay:	the relay's uid and gid
  * @audit:	the audit writer's
+ * @keys:	the key holder's (nbjail-keys)
  * @claim:	the locked claim file; held by every process with those
  *		ids and by the keeper; -1 rootless (the caller's ids)
  * @slot:	the claim's slot (its file's name)
@@ -96,6 +101,7 @@ struct job_policy {
 struct job_ids {
 	struct role_ids relay;
 	struct role_ids audit;
+	struct role_ids keys;
 	int claim;
 	unsigned slot;
 };
@@ -119,6 +125,10 @@ struct nbj_job {
 	int sock;
 	pid_t relay_pid;
 	int relay_pidfd;
+	int keys_memfd;		/* the key holder's handoff, until it starts */
+	int keys_fd;		/* the relay's end of the key holder's socket */
+	pid_t keys_pid;
+	int keys_pidfd;
 	int epfd;
 	int listener;
 	int terminal;		/* the master of the job's pty, until taken */
@@ -154,6 +164,10 @@ int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
 int start_audit(struct nbj_job *job, const struct nbj_config *cfg);
 int keeper_started(struct nbj_job *job);
 void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg);
+
+/* keysstart.c */
+int start_keyholder(struct nbj_job *job);
+void keyholder_ended(struct nbj_job *job);
 
 /* relaystart.c */
 int start_relay(struct nbj_job *job);

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * supervisor/jobuids.c - the per-job ids of the relay and the audit writer
+ * supervisor/jobuids.c - the per-job ids of the relay, the audit writer
+ * and the key holder
  *
  * Theory of operation: as root, every job claims a slot N of
- * JOB_UID_SLOTS; its relay runs as uid=gid JOB_UID_BASE + 2N and its
- * audit writer as JOB_UID_BASE + 2N + 1 (common/roles.h).  No other
+ * JOB_UID_SLOTS; its relay runs as uid=gid JOB_UID_BASE + 3N, its audit
+ * writer as JOB_UID_BASE + 3N + 1 and its key holder (nbjail-keys) as
+ * JOB_UID_BASE + 3N + 2 (common/roles.h).  No other
  * process on the host has those ids, so `nobody`, the job itself and
- * another job's relay can neither signal nor trace nor read them, and a
- * relay cannot silence its own audit writer.
+ * another job's relay can neither signal nor trace nor read them, a
+ * relay cannot silence its own audit writer, and neither can signal the
+ * key holder.
  *
  * A claim is an exclusive flock(2) on /run/nbjail/.uids/N, taken without
  * waiting, lowest free slot first (so the directory holds as many files
@@ -57,7 +60,7 @@ static int claim_slot(int dirfd, unsigned slot)
 }
 
 /**
- * job_ids_claim() - the ids of a job's relay and audit writer
+ * job_ids_claim() - the ids of a job's relay, audit writer and key holder
  * @ret:	filled with the ids and the claim's fd (-1 rootless)
  *
  * Return: 0, -EUSERS when every slot is taken, or negative errno
@@ -70,7 +73,7 @@ int job_ids_claim(struct job_ids *ret)
 
 	ret->claim = -1;
 	if (geteuid() != 0) {
-		ret->relay = ret->audit = (struct role_ids){ getuid(), getgid() };
+		ret->relay = ret->audit = ret->keys = (struct role_ids){ getuid(), getgid() };
 		return 0;
 	}
 	err = runtime_path(path, JOB_UID_DIR);
@@ -82,10 +85,10 @@ int job_ids_claim(struct job_ids *ret)
 	if (dirfd < 0)
 		return negative_errno();
 	for (unsigned slot = 0; slot < JOB_UID_SLOTS; slot++) {
-		uid_t id = (uid_t)(JOB_UID_BASE + 2 * slot);
+		uid_t id = (uid_t)(JOB_UID_BASE + JOB_UID_PER_SLOT * slot);
 		int fd;
 
-		if (!ids_unused(id) || !ids_unused(id + 1))
+		if (!ids_unused(id) || !ids_unused(id + 1) || !ids_unused(id + 2))
 			continue;
 		fd = claim_slot(dirfd, slot);
 		if (fd == -EBUSY)
@@ -96,6 +99,7 @@ int job_ids_claim(struct job_ids *ret)
 		ret->slot = slot;
 		ret->relay = (struct role_ids){ id, (gid_t)id };
 		ret->audit = (struct role_ids){ id + 1, (gid_t)(id + 1) };
+		ret->keys = (struct role_ids){ id + 2, (gid_t)(id + 2) };
 		return 0;
 	}
 	log_err("every one of the %u per-job ids is in use (%s)", JOB_UID_SLOTS, path);

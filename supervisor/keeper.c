@@ -124,6 +124,9 @@ void job_stop(struct nbj_job *job)
 	}
 	pidfd_kill(job->reaper_pidfd);
 	pidfd_kill(job->relay_pidfd);
+	/* the key holder zeroes its keys on SIGTERM (keys/main.c) */
+	if (job->keys_pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, job->keys_pidfd, SIGTERM, NULL, 0);
 }
 
 /*
@@ -152,6 +155,10 @@ void job_close(struct nbj_job *job)
 		closep(&job->relay_fds[i]);
 		job->relay_fds[i] = -1;
 	}
+	closep(&job->keys_memfd);
+	job->keys_memfd = -1;
+	closep(&job->keys_fd);
+	job->keys_fd = -1;
 	notifier_free(job->notifier);
 	job->notifier = NULL;
 }
@@ -174,7 +181,7 @@ bool pidfd_wait_gone(int pidfd, int timeout_ms)
 }
 
 /* The fds a handover carries, in this order (those that are open) */
-enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_SELECTION, HAND_FDS };
+enum { HAND_REAPER, HAND_RELAY, HAND_JOB_LOCK, HAND_SELECTION, HAND_KEYS, HAND_FDS };
 
 /**
  * struct keeper_handover - what the supervisor tells the keeper at the end
@@ -230,6 +237,7 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 	job->cgroup.root = fds[HAND_SELECTION];
 	job->reaper_pidfd = fds[HAND_REAPER];
 	job->relay_pidfd = fds[HAND_RELAY];
+	job->keys_pidfd = fds[HAND_KEYS];
 	job->state_created = h.state_created;
 	(void)prctl(PR_SET_NAME, role_name(ROLE_KEEPER));
 	if (h.detach) {
@@ -247,7 +255,8 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 			close(null);
 	}
 	if (!pidfd_wait_gone(job->reaper_pidfd, DETACHED_WAIT_MS) ||
-	    !pidfd_wait_gone(job->relay_pidfd, DETACHED_WAIT_MS)) {
+	    !pidfd_wait_gone(job->relay_pidfd, DETACHED_WAIT_MS) ||
+	    !pidfd_wait_gone(job->keys_pidfd, DETACHED_WAIT_MS)) {
 		keeper_audit_finish(job);
 		_exit(1); /* the job's processes live on: nbjail gc */
 	}
@@ -333,6 +342,7 @@ int job_hand_over(struct nbj_job *job, bool detach)
 		[HAND_RELAY] = job->relay_pidfd,
 		[HAND_JOB_LOCK] = job->state.job_lock,
 		[HAND_SELECTION] = job->cgroup.ready ? job->cgroup.root : -1,
+		[HAND_KEYS] = job->keys_pidfd,
 	};
 	int fds[HAND_FDS], n = 0, err;
 	siginfo_t si;
@@ -360,6 +370,8 @@ int job_hand_over(struct nbj_job *job, bool detach)
 		job->reaper_pidfd = -1;
 		closep(&job->relay_pidfd);
 		job->relay_pidfd = -1;
+		closep(&job->keys_pidfd);
+		job->keys_pidfd = -1;
 	}
 	closep(&job->state.job_lock);
 	job->state.job_lock = -1;
@@ -388,6 +400,7 @@ int job_hand_over(struct nbj_job *job, bool detach)
 		/* zombies by now: the keeper has seen them gone */
 		kill_and_reap(&job->reaper_pidfd, &job->reaper_pid);
 		kill_and_reap(&job->relay_pidfd, &job->relay_pid);
+		kill_and_reap(&job->keys_pidfd, &job->keys_pid);
 	}
 	closep(&job->keeper_pidfd);
 	job->keeper_pidfd = -1;
@@ -414,6 +427,9 @@ void job_teardown(struct nbj_job *job)
 	log_phase("teardown: reaper reaped");
 	kill_and_reap(&job->relay_pidfd, &job->relay_pid);
 	log_phase("teardown: relay reaped");
+	/* SIGTERM was sent (job_stop()): a moment to zero its keys */
+	(void)pidfd_wait_gone(job->keys_pidfd, 1000);
+	kill_and_reap(&job->keys_pidfd, &job->keys_pid);
 	job_cgroup_remove(&job->cgroup); /* the job's processes are gone */
 	tenant_detach(&job->tenant);
 	job->audit.tenant = NULL;

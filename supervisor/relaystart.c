@@ -174,6 +174,7 @@ int start_relay(struct nbj_job *job)
 		.n_job_nets = ARRAY_SIZE(job->pol.job_nets),
 		.max_flows = RELAY_MAX_FLOWS,
 		.audit = job->audit,
+		.keyholder_fd = job->keys_fd,
 	};
 	_cleanup_close_ int program = -1, handoff = -1, stats_fd = -1;
 	int publish[PUBLISH_MAX], err;
@@ -217,7 +218,7 @@ int start_relay(struct nbj_job *job)
 		goto out;
 	}
 	if (pid == 0) {
-		int keep[RELAY_FDS + 6 + PUBLISH_MAX];
+		int keep[RELAY_FDS + 7 + PUBLISH_MAX];
 		sigset_t usr1;
 		size_t n = 0;
 
@@ -229,6 +230,7 @@ int start_relay(struct nbj_job *job)
 		keep[n++] = job->ids.claim;
 		keep[n++] = handoff;
 		keep[n++] = program;
+		keep[n++] = job->keys_fd;
 		for (size_t i = 0; i < PUBLISH_MAX; i++)
 			keep[n++] = publish[i];
 		/* SIGUSR1 (revocation) stays blocked, through exec: the
@@ -248,5 +250,7 @@ out:
 	}
 	for (size_t i = 0; i < PUBLISH_MAX; i++)
 		closep(&publish[i]);
+	closep(&job->keys_fd); /* the key holder's socket: the relay's alone */
+	job->keys_fd = -1;
 	return err;
 }

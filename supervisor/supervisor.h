@@ -69,6 +69,8 @@ struct nbj_config {
 	size_t n_fs_rules;
 	char **policy_files;
 	size_t n_policy_files;
+	struct policy_secret *secrets;
+	size_t n_secrets;
 };
 
 struct target;
@@ -277,6 +279,9 @@ int state_process_start_time(pid_t pid, unsigned long long *ret);
 
 /* jobuids.c */
 int job_ids_gc(void);
+
+/* secrets.c: the policy's secrets, read at start into nbjail-keys' handoff */
+int secrets_load(const struct nbj_config *cfg, pid_t parent, int *ret_memfd);
 
 /* environ.c */
 int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret);
