@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "nbjail/nbjail.h"
+#include "common/audit.h"
 #include "common/file.h"
 #include "netns/link.h"
 #include "policy/load.h"
@@ -67,6 +68,8 @@ struct nbj_config {
 	size_t n_fs_rules;
 	char **policy_files;
 	size_t n_policy_files;
+	char *audit_fields[AUDIT_FIELDS_MAX];
+	size_t n_audit_fields;
 };
 
 struct target;
