@@ -162,7 +162,8 @@ static int parse_site(int ac, char **av)
 
 /**
  * slurm_spank_init() - read the plugstack.conf arguments, register the
- * --nbjail-* options (in every context: srun, sbatch, salloc, slurmstepd)
+ * --nbjail-* options (srun, sbatch, salloc and slurmstepd; slurmd and
+ * the prolog/epilog only check the arguments)
  * @sp:		the SPANK handle
  * @ac:		number of plugstack.conf arguments
  * @av:		the arguments
@@ -171,8 +172,13 @@ static int parse_site(int ac, char **av)
  */
 int slurm_spank_init(spank_t sp, int ac, char **av)
 {
+	spank_context_t ctx = spank_context();
+
 	if (parse_site(ac, av) < 0)
 		return -1;
+	/* the options exist where users give them and where tasks start */
+	if (ctx != S_CTX_LOCAL && ctx != S_CTX_REMOTE && ctx != S_CTX_ALLOCATOR)
+		return 0;
 	for (struct spank_option *o = options; o->name; o++)
 		if (spank_option_register(sp, o) != ESPANK_SUCCESS) {
 			slurm_error("nbjail: cannot register --%s", o->name);

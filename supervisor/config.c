@@ -965,7 +965,7 @@ static const char *user_widens(const struct nbj_config *user)
 int nbj_config_narrow(struct nbj_config *site, const struct nbj_config *user,
 		      char *errbuf, size_t errlen)
 {
-	const char *who = user->n_policy_files ? user->policy_files[0] : "--allow";
+	const char *who = user->n_policy_files ? user->policy_files[0] : "the command line";
 	const char *field = user_widens(user);
 	char buf[NBJ_ADDR_STRLEN + 8];
 	struct allow_rule *copy;
