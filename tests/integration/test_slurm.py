@@ -195,7 +195,7 @@ class Slurm:
                 ours.add((pid, name))
 
         def pred(pid, cmd):
-            if "slurmstepd" in exe_of(pid) or "slurmd" in exe_of(pid):
+            if os.path.basename(exe_of(pid)) in ("slurmstepd", "slurmd", "slurmctld"):
                 try:
                     return os.stat(f"/proc/{pid}/ns/net").st_ino == host_ino
                 except OSError:
