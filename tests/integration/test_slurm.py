@@ -350,28 +350,39 @@ def test_enforce(site):
     assert not marker.exists()
 
 
-def test_scancel_leaves_nothing(site):
+@pytest.mark.parametrize("user", [None, ARRAY_USER], ids=["root", "rootless"])
+def test_scancel_leaves_nothing(site, user):
     """A step killed by scancel: no nbjail process, no job state, no
-    workload left (gc not needed)"""
+    workload left (gc not needed); as root (srun) and rootless (sbatch)"""
     marker = "nbt-scancel-sleep"
-    p = subprocess.Popen(nsenter(["srun", "-N1", "-n1", "-J", marker, f"--nbjail-allow={ALLOWED}",
-                                  "sleep", "317"]),
-                         env=site.env, cwd=site.d / "work", stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    state = [RUN_DIR]
+    if user:
+        state = [f"/tmp/nbjail-slurm-{pwd.getpwnam(user).pw_uid}/nbjail"]
+        cp = site.cmd("sbatch", "-J", marker, f"--nbjail-allow={ALLOWED}", "--output=/dev/null",
+                      "--wrap", "exec sleep 317", user=user, check=True)
+        p = None
+    else:
+        p = subprocess.Popen(nsenter(["srun", "-N1", "-n1", "-J", marker,
+                                      f"--nbjail-allow={ALLOWED}", "sleep", "317"]),
+                             env=site.env, cwd=site.d / "work", stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: job_dirs(), 30), "the task's nbjail job never started"
-        assert wait_for(lambda: processes(lambda pid, cmd: cmd == "sleep 317"), 10)
+        assert wait_for(lambda: processes(lambda pid, cmd: cmd == "sleep 317"), 30), \
+            f"the task never started\n{site.log_tail()}"
+        assert confined_leftovers(state), "no nbjail job seen while the task runs"
         jid = site.cmd("squeue", "-h", "-n", marker, "-o", "%i", check=True).stdout.strip()
         assert jid.isdigit(), jid
         site.cmd("scancel", jid, check=True)
-        p.wait(timeout=60)
+        if p:
+            p.wait(timeout=60)
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait(timeout=10)
-        p.stdout.close()
-        p.stderr.close()
-    assert wait_for(lambda: not confined_leftovers(), 15), confined_leftovers()
+        if p:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+            p.stdout.close()
+            p.stderr.close()
+    assert wait_for(lambda: not confined_leftovers(state), 20), confined_leftovers(state)
     assert not processes(lambda pid, cmd: cmd == "sleep 317")
     assert wait_for(lambda: not site.cmd("squeue", "-h").stdout.strip(), 30)
 
