@@ -389,11 +389,11 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 	(void)av;
 	if (!site.enforce && !user.policy && !user.allow)
 		return 0;
-	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS) {
-		slurm_error("nbjail: cannot read the job's uid");
+	if (spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS || uid != geteuid()) {
+		slurm_error("nbjail: the task does not run as the job's user");
 		return -1;
 	}
-	if (geteuid() != 0 && runtime_dir(sp, geteuid(), rundir, sizeof(rundir)) < 0)
+	if (uid != 0 && runtime_dir(sp, uid, rundir, sizeof(rundir)) < 0)
 		return -1;
 	if (build_argv(sp, &b) < 0 ||
 	    spank_get_item(sp, S_JOB_ENV, &env) != ESPANK_SUCCESS || !env) {

@@ -231,6 +231,8 @@ def slurm(world):
         s.stop()
         left = s.leftovers()
         shutil.rmtree(d, ignore_errors=True)
+        # the rootless tasks' runtime directory, which the plugin made
+        shutil.rmtree(f"/tmp/nbjail-slurm-{pwd.getpwnam(ARRAY_USER).pw_uid}", ignore_errors=True)
         assert not left, f"Slurm processes left running: {left}"
 
 
