@@ -5,13 +5,15 @@ Theory of operation: a module fixture starts a single-node Slurm of
 Debian's slurm-wlm 22.05 in the test world's "host" namespace: munged (as
 its user, on a socket of the test's own), slurmctld and slurmd (entered
 with nsenter --net, which keeps /sys/fs/cgroup: `ip netns exec` mounts a
-fresh sysfs that hides it), every file under the module's tmp directory,
-Slurm bound to 127.0.0.1 there (the namespace's non-loopback wan0 address
-lets getaddrinfo's AI_ADDRCONFIG resolve it).  plugstack.conf loads the
-plugin built beside NBJAIL; each test writes the plugstack line it needs
-(slurmstepd reads it at every step).  At the end the daemons are stopped
-by the pids of their pid files and the fixture asserts that no process
-of theirs is left.
+fresh sysfs that hides it), every file in a directory of the module's
+(/tmp/nbt-slurm-*; the spool, which jobs must see, in /var/spool), Slurm
+listening on 127.0.0.1 of that namespace only (NoInAddrAny and
+NoCtldInAddrAny, checked with ss; the namespace's wan0 address lets
+getaddrinfo's AI_ADDRCONFIG resolve 127.0.0.1).  plugstack.conf loads
+the plugin built beside NBJAIL; each test writes the plugstack line it
+needs (slurmstepd reads it at every step).  At the end the daemons are
+stopped by the pids of their pid files and the fixture asserts that no
+process of theirs is left.
 
 Root jobs (srun as root) run nbjail in root mode; the job array runs as
 the unprivileged nbjt-rootless user, so nbjail runs rootless in its tasks.
@@ -78,6 +80,8 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
 KillWait=5
+# bound to the addresses of slurm.conf (127.0.0.1), not every address
+CommunicationParameters=NoInAddrAny,NoCtldInAddrAny
 # eight one-CPU tasks at once on the 2-CPU machine: the tasks mostly wait
 SlurmdParameters=config_overrides
 PlugStackConfig={d}/plugstack.conf
@@ -178,6 +182,11 @@ class Slurm:
             return cp.stdout.strip() == "idle"
         assert wait_for(idle, 30, interval=0.5), \
             f"the node never became idle\nslurmd.log:\n{self.log_tail()}"
+        # the daemons listen on 127.0.0.1 of the test's namespace only
+        ss = subprocess.run(nsenter(["ss", "-Hltnp"]), capture_output=True, text=True,
+                            timeout=10, check=True).stdout
+        listening = [line.split()[3] for line in ss.splitlines() if "slurm" in line]
+        assert listening and all(a.startswith("127.0.0.1:") for a in listening), ss
 
     def pids(self):
         return {n: pid_of(self.d / f) for n, f in
