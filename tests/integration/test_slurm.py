@@ -36,8 +36,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (HOST_NS, NBJAIL, PROBE, PYTHON, RUN_DIR, job_dirs, processes,
-                      wait_for)
+from conftest import (HOST_NS, NBJAIL, PROBE, PYTHON, RUN_DIR, job_dirs, needs_root,
+                      processes, wait_for)
 
 SLURM_BINS = ["/usr/sbin/slurmctld", "/usr/sbin/slurmd", "/usr/sbin/slurmstepd",
               "/usr/bin/srun", "/usr/bin/sbatch", "/usr/bin/scancel", "/usr/bin/squeue",
@@ -48,9 +48,15 @@ MUNGE_KEY = "/etc/munge/munge.key"
 ARRAY_USER = "nbjt-rootless"
 
 _missing = [p for p in SLURM_BINS + [SPANK_H, MUNGE_KEY] if not os.path.exists(p)]
-pytestmark = pytest.mark.skipif(
-    bool(_missing), reason="slurm-wlm, munge and libslurm-dev are needed (make deps): "
-    f"missing {', '.join(_missing)}")
+pytestmark = [
+    pytest.mark.skipif(
+        bool(_missing), reason="slurm-wlm, munge and libslurm-dev are needed (make deps): "
+        f"missing {', '.join(_missing)}"),
+    # the daemons need root; the rootless cases (nbjail rootless in the
+    # tasks of an unprivileged user) run in the root pass
+    needs_root("slurmctld, slurmd and munged run as root; the rootless cases submit "
+               f"as {ARRAY_USER} in the root pass"),
+]
 
 ALLOWED = "198.51.100.10:80"
 SITE_POLICY = 'allow: ["198.51.100.10:80", "198.51.100.11:80"]\n'
