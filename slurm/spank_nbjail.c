@@ -99,12 +99,21 @@ static struct user_opts {
 	char *allow;
 } user;
 
+/* A value without control bytes: it goes into slurmd's log as it is */
+static bool printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int opt_policy(int val, const char *optarg, int remote)
 {
 	(void)val;
 	(void)remote;
-	if (!optarg || !optarg[0]) {
-		slurm_error("nbjail: --nbjail-policy needs a FILE");
+	if (!optarg || !optarg[0] || !printable(optarg)) {
+		slurm_error("nbjail: --nbjail-policy needs a FILE (without control characters)");
 		return -1;
 	}
 	free(user.policy);
@@ -116,7 +125,7 @@ static int opt_allow(int val, const char *optarg, int remote)
 {
 	(void)val;
 	(void)remote;
-	if (!optarg || !optarg[0]) {
+	if (!optarg || !optarg[0] || !printable(optarg)) {
 		slurm_error("nbjail: --nbjail-allow needs PATTERN[,PATTERN...]");
 		return -1;
 	}
