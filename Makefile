@@ -14,7 +14,8 @@ APT_PACKAGES = gcc make pkg-config meson ninja-build scdoc \
 	libseccomp-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
 	libssl-dev libc-ares-dev libldns-dev libyaml-dev libsystemd-dev libcmocka-dev \
 	iproute2 nftables procps python3 python3-pytest curl socat \
-	dnsmasq-base iperf3 microsocks tinyproxy dante-server i2pd
+	dnsmasq-base iperf3 microsocks tinyproxy dante-server i2pd \
+	slurm-wlm munge libslurm-dev
 
 .PHONY: all deps build build-asan demo check bench unit integration install clean
 
@@ -23,11 +24,13 @@ all: build
 deps:
 	@if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (sudo)" >&2; exit 1; fi
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	@# i2pd's package would start a router on the host's real network: the tests
-	@# start their own, offline.  On a first install, mask the service and keep
-	@# invoke-rc.d from starting it (policy-rc.d), then put things back.
-	@if ! dpkg -s i2pd >/dev/null 2>&1; then \
-		command -v systemctl >/dev/null && systemctl mask i2pd.service >/dev/null 2>&1; \
+	@# i2pd's package would start a router on the host's real network, and
+	@# slurm-wlm's and munge's their daemons: the tests start their own,
+	@# offline.  On a first install, mask the services and keep invoke-rc.d
+	@# from starting them (policy-rc.d), then put things back.
+	@if ! dpkg -s i2pd slurm-wlm munge >/dev/null 2>&1; then \
+		command -v systemctl >/dev/null && systemctl mask i2pd.service slurmd.service \
+			slurmctld.service munge.service >/dev/null 2>&1; \
 		if [ ! -e /usr/sbin/policy-rc.d ]; then \
 			printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && \
 			touch /usr/sbin/policy-rc.d.nbjail; \
@@ -36,6 +39,9 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null
 	@if [ -e /usr/sbin/policy-rc.d.nbjail ]; then rm -f /usr/sbin/policy-rc.d /usr/sbin/policy-rc.d.nbjail; fi
 	@if pgrep -x i2pd >/dev/null; then echo "make deps: note: an i2pd runs on this host (not started by us)" >&2; fi
+	@for d in slurmd slurmctld munged; do \
+		if pgrep -x $$d >/dev/null; then echo "make deps: note: a $$d runs on this host (not started by us)" >&2; fi; \
+	done
 
 build:
 	@[ -d $(BUILD) ] || meson setup $(BUILD) $(MESON_OPTS)

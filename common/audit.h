@@ -25,6 +25,8 @@
 #include "policy/policy.h"
 
 #define AUDIT_TARGET_MAX 512	/* targets are cut here */
+#define AUDIT_FIELDS_MAX 4	/* --audit-field: extra fields of every event */
+#define AUDIT_FIELD_MAX 160	/* "KEY=VALUE" with its NUL */
 #define AUDIT_RING 128		/* denials kept for `nbjail ctl recent` */
 #define AUDIT_REASONS 64	/* counters per lane and outcome: enum decide_reason */
 

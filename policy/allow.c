@@ -352,6 +352,47 @@ bool allow_match_name(const struct allow_rule *rule, const char *name,
 }
 
 /**
+ * allow_covers() - does @outer allow everything @inner allows?
+ * @outer:	a rule of the site's allow-list
+ * @inner:	a rule a user asks for
+ *
+ * The narrowing check of a site policy (nbjail(1) --site-policy): a port
+ * rule is covered by a rule for the same port or for any port, never the
+ * other way round; an address rule only by a prefix that contains it; a
+ * name by the same name or by a suffix above it; a suffix by a suffix
+ * that ends it.  Names and addresses never cover each other: a name may
+ * resolve anywhere.
+ *
+ * Return: true if every connection @inner allows, @outer allows too
+ */
+bool allow_covers(const struct allow_rule *outer, const struct allow_rule *inner)
+{
+	struct nbj_addr probe;
+	size_t n, s;
+
+	if (outer->addr.port && outer->addr.port != inner->addr.port)
+		return false;
+	switch (inner->kind) {
+	case ALLOW_ADDR:
+		if (outer->kind != ALLOW_ADDR || inner->prefixlen < outer->prefixlen ||
+		    inner->addr.family != outer->addr.family)
+			return false;
+		probe = inner->addr;
+		probe.port = outer->addr.port;
+		return allow_match(outer, &probe);
+	case ALLOW_NAME:
+		return allow_match_name(outer, inner->name, outer->addr.port);
+	case ALLOW_SUFFIX:
+		if (outer->kind != ALLOW_SUFFIX)
+			return false;
+		n = strlen(inner->name);
+		s = strlen(outer->name);
+		return n >= s && !strcmp(inner->name + n - s, outer->name);
+	}
+	return false;
+}
+
+/**
  * nbj_label_valid() - whether a job or tenant name is acceptable: 1 to 63
  * characters of [A-Za-z0-9._-], not starting with '-' or '.'
  * @s:		the name

@@ -140,6 +140,7 @@ int allow_parse(const char *pattern, struct allow_rule *ret);
 bool allow_match(const struct allow_rule *rule, const struct nbj_addr *a);
 bool allow_match_name(const struct allow_rule *rule, const char *name,
 		      uint16_t port);
+bool allow_covers(const struct allow_rule *outer, const struct allow_rule *inner);
 int name_normalize(const char *in, char *out, size_t outlen);
 bool nbj_label_valid(const char *s);
 const char *allow_rule_format(const struct allow_rule *rule, char *buf,

@@ -83,7 +83,7 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-#define IOV_MAX_FIELDS 20
+#define IOV_MAX_FIELDS 24
 
 static void add_field(struct iovec *iov, size_t *n, char *store, size_t *used,
 		      size_t cap, const char *key, const char *value)
@@ -120,6 +120,11 @@ static void write_journal(struct auditd *d, const struct audit_event *ev,
 		  audit_kind_name(ev->kind));
 	add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_JOB", cfg->job_id);
 	add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_TENANT", cfg->tenant);
+	/* --audit-field: KEY=VALUE, checked when the job was configured */
+	for (size_t i = 0; i < cfg->n_fields && n < IOV_MAX_FIELDS; i++) {
+		iov[n].iov_base = cfg->fields[i];
+		iov[n++].iov_len = strlen(cfg->fields[i]);
+	}
 	add_field(iov, &n, store, &used, sizeof(store), "NBJAIL_LANE",
 		  audit_lane_name(ev->lane));
 	if (ev->pid > 0) {
@@ -158,6 +163,22 @@ static void write_json(struct auditd *d, const struct audit_event *ev,
 		return;
 	len = audit_json(ev, d->cfg->job_id, d->cfg->tenant, suppressed, line,
 			 sizeof(line) - 1);
+	/* --audit-field KEY=VALUE as "key":"VALUE", key lower case without
+	 * NBJAIL_ ("slurm_job_id"); both were checked to need no escaping */
+	for (size_t i = 0; i < d->cfg->n_fields && len && line[len - 1] == '}'; i++) {
+		const char *f = d->cfg->fields[i] + strlen("NBJAIL_");
+		size_t k = strcspn(f, "=");
+		char add[AUDIT_FIELD_MAX + 8];
+		int w = snprintf(add, sizeof(add), ",\"%.*s\":\"%s\"}", (int)k, f, f + k + 1);
+
+		if (w < 0 || (size_t)w >= sizeof(add) || len - 1 + (size_t)w >= sizeof(line) - 1)
+			break;
+		for (int j = 2; j < 2 + (int)k; j++)
+			if (add[j] >= 'A' && add[j] <= 'Z')
+				add[j] = (char)(add[j] - 'A' + 'a');
+		memcpy(line + len - 1, add, (size_t)w + 1);
+		len += (size_t)w - 1;
+	}
 	line[len++] = '\n';
 	(void)!write(d->cfg->log_fd, line, len);
 }

@@ -108,10 +108,15 @@ void relay_handoff_free(struct relay_handoff_storage *st);
  * @log_fd:	--audit-log file (O_APPEND), -1 for none
  * @journal:	send events to journald
  * @stats:	the job's statistics (ring of denials, counters)
+ * @fields:	extra "KEY=VALUE" fields of every event (--audit-field,
+ *		validated by nbj_config_add_audit_field())
+ * @n_fields:	their number
  */
 struct auditd_config {
 	const char *job_id;
 	const char *tenant;
+	char *const *fields;
+	size_t n_fields;
 	int fd;
 	int log_fd;
 	bool journal;

@@ -44,6 +44,8 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 		.tenant = job_tenant(cfg),
 		.log_fd = -1,
 		.journal = !cfg->no_journal,
+		.fields = cfg->audit_fields,
+		.n_fields = cfg->n_audit_fields,
 	};
 	int sv[2] = { -1, -1 }, kv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
 	struct job_info info = { 0 };

@@ -72,6 +72,8 @@ void nbj_config_free(struct nbj_config *cfg)
 	for (size_t i = 0; i < cfg->n_policy_files; i++)
 		free(cfg->policy_files[i]);
 	free(cfg->policy_files);
+	for (size_t i = 0; i < cfg->n_audit_fields; i++)
+		free(cfg->audit_fields[i]);
 	free(cfg);
 }
 
@@ -891,5 +893,170 @@ int nbj_config_set_argv(struct nbj_config *cfg, char *const argv[])
 	}
 	argv_free(cfg->argv);
 	cfg->argv = copy;
+	return 0;
+}
+
+/* The prefixes an embedder's audit fields may use (nbjail-audit(7)) */
+static const char *const audit_field_prefixes[] = {
+	"NBJAIL_SLURM_",
+	"NBJAIL_OCI_",
+};
+
+static bool audit_field_key_valid(const char *key, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(audit_field_prefixes); i++) {
+		size_t plen = strlen(audit_field_prefixes[i]);
+
+		if (len <= plen || len > 64 || strncmp(key, audit_field_prefixes[i], plen))
+			continue;
+		for (size_t j = plen; j < len; j++)
+			if (!((key[j] >= 'A' && key[j] <= 'Z') || (key[j] >= '0' && key[j] <= '9') ||
+			      key[j] == '_'))
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/**
+ * nbj_config_add_audit_field() - one more field on every audit event of
+ * the job (journald and JSON lines), e.g. the Slurm job id
+ * @cfg:	config
+ * @field:	"KEY=VALUE": KEY starts with NBJAIL_SLURM_ or NBJAIL_OCI_ and
+ *		is upper case letters, digits and '_' (at most 64); VALUE is
+ *		printable ASCII without quotes or backslashes; at most
+ *		AUDIT_FIELD_MAX bytes in all
+ *
+ * Return: 0, -EINVAL, -E2BIG past AUDIT_FIELDS_MAX fields, -ENOMEM
+ */
+int nbj_config_add_audit_field(struct nbj_config *cfg, const char *field)
+{
+	const char *eq = field ? strchr(field, '=') : NULL;
+	char *copy;
+
+	if (!eq || strlen(field) >= AUDIT_FIELD_MAX ||
+	    !audit_field_key_valid(field, (size_t)(eq - field)))
+		return -EINVAL;
+	for (const char *v = eq + 1; *v; v++)
+		if (*v < 0x20 || *v > 0x7e || *v == '"' || *v == '\\')
+			return -EINVAL;
+	if (cfg->n_audit_fields >= AUDIT_FIELDS_MAX)
+		return -E2BIG;
+	copy = strdup(field);
+	if (!copy)
+		return -ENOMEM;
+	cfg->audit_fields[cfg->n_audit_fields++] = copy;
+	return 0;
+}
+
+static uint64_t narrower(uint64_t site, uint64_t user)
+{
+	if (!user)
+		return site;
+	return site && site < user ? site : user;
+}
+
+static void rate_narrow(struct rate_policy *to, const struct rate_policy *from)
+{
+	to->connects_per_s = narrower(to->connects_per_s, from->connects_per_s);
+	to->connects_burst = narrower(to->connects_burst, from->connects_burst);
+	to->concurrent = narrower(to->concurrent, from->concurrent);
+	to->bytes_per_s = narrower(to->bytes_per_s, from->bytes_per_s);
+	to->bytes_burst = narrower(to->bytes_burst, from->bytes_burst);
+}
+
+/* The fields only a site may set: a user's value would widen the job */
+static const char *user_widens(const struct nbj_config *user)
+{
+	if (user->tenant)
+		return "tenant";
+	if (user->n_floor_exceptions)
+		return "floor_exceptions";
+	if (user->n_unix_allow)
+		return "unix_allow";
+	if (user->n_overlays || user->n_routes || user->default_overlay_name)
+		return "overlays";
+	if (user->n_publish)
+		return "publish";
+	if (user->select_allowed)
+		return "permissions";
+	if (user->n_fs_rules)
+		return "filesystem";
+	if (user->env.clear || user->env.n_keep || user->env.n_set)
+		return "env";
+	return NULL;
+}
+
+/**
+ * nbj_config_narrow() - narrow a site's config by a user's: the site
+ * policy is the floor a user policy can only narrow (nbjail(1)
+ * --site-policy, nbjail-slurm(8))
+ * @site:	the config loaded from the site's policy; changed on success
+ * @user:	the user's policy and --allow patterns, loaded into a config
+ *		of their own (started from nbj_config_new(): its profile net
+ *		means "the site's")
+ * @errbuf:	on failure, what the user asked for that the site does not
+ *		give, naming the policy file
+ * @errlen:	size of @errbuf
+ *
+ * Every allow rule of @user must be covered by one of @site's
+ * (allow_covers()); then @user's list, if not empty, replaces @site's.
+ * Rates and limits take the smaller value; the profile may go from net
+ * to compute or minimal, never back (a site's compute or minimal stays).  Floor exceptions, unix_allow,
+ * overlays, publish, permissions, filesystem, env and tenant are the
+ * site's alone: a user policy naming any of them is refused.
+ *
+ * Return: 0, -EPERM if @user widens @site (message in @errbuf), -ENOMEM
+ */
+int nbj_config_narrow(struct nbj_config *site, const struct nbj_config *user,
+		      char *errbuf, size_t errlen)
+{
+	const char *who = user->n_policy_files ? user->policy_files[0] : "the command line";
+	const char *field = user_widens(user);
+	char buf[NBJ_ADDR_STRLEN + 8];
+	struct allow_rule *copy;
+
+	if (field) {
+		snprintf(errbuf, errlen, "%s: %s: only the site policy may set it "
+			 "(a user policy narrows allow, rates, limits and profile)",
+			 who, field);
+		return -EPERM;
+	}
+	if (user->profile != NBJ_PROFILE_NET && site->profile != NBJ_PROFILE_NET &&
+	    user->profile != site->profile) {
+		snprintf(errbuf, errlen, "%s: profile: %s is not the site policy's %s",
+			 who, nbj_profile_to_string(user->profile),
+			 nbj_profile_to_string(site->profile));
+		return -EPERM;
+	}
+	for (size_t i = 0; i < user->n_allow; i++) {
+		bool covered = false;
+
+		for (size_t j = 0; j < site->n_allow && !covered; j++)
+			covered = allow_covers(&site->allow[j], &user->allow[i]);
+		if (!covered) {
+			snprintf(errbuf, errlen, "%s: allow '%s': outside the site "
+				 "policy's allow-list", who,
+				 allow_rule_format(&user->allow[i], buf, sizeof(buf)));
+			return -EPERM;
+		}
+	}
+	if (user->n_allow) {
+		copy = malloc(user->n_allow * sizeof(*copy));
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, user->allow, user->n_allow * sizeof(*copy));
+		free(site->allow);
+		site->allow = copy;
+		site->n_allow = user->n_allow;
+	}
+	for (size_t i = 0; i < user->n_policy_files; i++)
+		if (policy_file_remember(site, user->policy_files[i]) < 0)
+			return -ENOMEM;
+	if (user->profile != NBJ_PROFILE_NET)
+		site->profile = user->profile;
+	rate_narrow(&site->rates.job, &user->rates.job);
+	rate_narrow(&site->rates.tenant, &user->rates.tenant);
+	limits_narrow(&site->limits, &user->limits);
 	return 0;
 }

@@ -51,6 +51,10 @@ static const char usage_text[] =
 	"  -f, --policy FILE    read the policy from a YAML file (nbjail.yaml(5));\n"
 	"                       --profile replaces its profile, --allow and\n"
 	"                       --floor-exception add to its lists\n"
+	"      --site-policy FILE\n"
+	"                       the site's policy (nbjail-slurm(8)): --policy and\n"
+	"                       --allow may only narrow it; anything they ask for\n"
+	"                       outside it is an error before the job starts\n"
 	"      --floor-exception PATTERN\n"
 	"                       let an internal address through the floor if also\n"
 	"                       allowed; logged at start and on each use\n"
@@ -67,6 +71,9 @@ static const char usage_text[] =
 	"                       the job name)\n"
 	"      --audit-log FILE also append audit events to FILE as JSON lines\n"
 	"      --no-journal     do not send audit events to journald\n"
+	"      --audit-field KEY=VALUE\n"
+	"                       add a field to every audit event; KEY starts with\n"
+	"                       NBJAIL_SLURM_ or NBJAIL_OCI_ (at most 4)\n"
 	"      --clearenv       start the command's environment empty: only the\n"
 	"                       policy's env keep and set entries (nbjail.yaml(5));\n"
 	"                       secrets (password_env, SUDO_*) never reach it\n"
@@ -250,12 +257,14 @@ static int run_job(struct nbj_config *cfg, const char *cmd)
 }
 
 enum { OPT_FLOOR_EXCEPTION = 0x100, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
-       OPT_NO_JOURNAL, OPT_OVERLAY, OPT_CLEARENV, OPT_LIMIT_PIDS, OPT_LIMIT_MEMORY };
+       OPT_NO_JOURNAL, OPT_OVERLAY, OPT_CLEARENV, OPT_LIMIT_PIDS, OPT_LIMIT_MEMORY,
+       OPT_SITE_POLICY, OPT_AUDIT_FIELD };
 
 /**
  * struct run_opts - the run flags, applied after the policy file
  * @profile:	--profile, or NULL
  * @policy:	--policy, or NULL
+ * @site_policy: --site-policy, or NULL
  * @allow:	--allow values (pointers into argv)
  * @n_allow:	their number
  * @exceptions:	--floor-exception values
@@ -268,6 +277,7 @@ enum { OPT_FLOOR_EXCEPTION = 0x100, OPT_UNIX_ALLOW, OPT_TENANT, OPT_AUDIT_LOG,
 struct run_opts {
 	const char *profile;
 	const char *policy;
+	const char *site_policy;
 	const char **allow;
 	size_t n_allow;
 	const char **exceptions;
@@ -336,6 +346,59 @@ static int add_pattern(struct nbj_config *cfg, const char *flag, const char *p,
 	return 0;
 }
 
+/*
+ * With --site-policy: the site's file into @cfg, the user's --policy and
+ * --allow into a config of their own, then narrowed into @cfg
+ * (nbj_config_narrow(): anything the site does not give is an error).
+ */
+static int apply_site_policy(struct nbj_config *cfg, const struct run_opts *o)
+{
+	struct nbj_config *user = NULL;
+	enum nbj_profile profile;
+	char err[512];
+	int rc = 0, e;
+
+	if (nbj_config_load_policy(cfg, o->site_policy, err, sizeof(err)) < 0) {
+		fprintf(stderr, "nbjail: %s\n", err);
+		return NBJ_EXIT_USAGE;
+	}
+	if (nbj_config_new(&user) < 0) {
+		fprintf(stderr, "nbjail: out of memory\n");
+		return NBJ_EXIT_SETUP;
+	}
+	if (o->policy && nbj_config_load_policy(user, o->policy, err, sizeof(err)) < 0) {
+		fprintf(stderr, "nbjail: %s\n", err);
+		rc = NBJ_EXIT_USAGE;
+		goto out;
+	}
+	if (o->profile) {
+		if (nbj_profile_from_string(o->profile, &profile) < 0) {
+			rc = usage_error("unknown profile '%s' (minimal, compute or net)",
+					 o->profile);
+			goto out;
+		}
+		nbj_config_set_profile(user, profile);
+	}
+	for (size_t i = 0; i < o->n_allow && !rc; i++)
+		rc = add_pattern(user, "--allow", o->allow[i], nbj_config_add_allow);
+	for (size_t i = 0; i < o->n_exceptions && !rc; i++)
+		rc = add_pattern(user, "--floor-exception", o->exceptions[i],
+				 nbj_config_add_floor_exception);
+	if (rc)
+		goto out;
+	e = nbj_config_narrow(cfg, user, err, sizeof(err));
+	if (e == -EPERM) {
+		fprintf(stderr, "nbjail: %s (site policy %s)\n", err, o->site_policy);
+		rc = NBJ_EXIT_USAGE;
+	} else if (e < 0) {
+		fprintf(stderr, "nbjail: out of memory\n");
+		rc = NBJ_EXIT_SETUP;
+	}
+out:
+	nbj_config_free(user);
+	return rc;
+}
+
 /* The policy file first, then the flags on top of it. */
 static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 {
@@ -343,6 +406,12 @@ static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 	char err[512];
 	int rc;
 
+	if (o->site_policy) {
+		rc = apply_site_policy(cfg, o);
+		if (rc)
+			return rc;
+		goto flags;
+	}
 	if (o->policy && nbj_config_load_policy(cfg, o->policy, err, sizeof(err)) < 0) {
 		fprintf(stderr, "nbjail: %s\n", err);
 		return NBJ_EXIT_USAGE;
@@ -364,6 +433,7 @@ static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 		if (rc)
 			return rc;
 	}
+flags:
 	/* after the policy: a flag narrows its limits, never widens them */
 	if (o->limits.pids)
 		(void)nbj_config_limit_pids(cfg, o->limits.pids);
@@ -395,8 +465,10 @@ static int cmd_run(int argc, char **argv)
 		{ "profile", required_argument, NULL, 'p' },
 		{ "allow", required_argument, NULL, 'a' },
 		{ "policy", required_argument, NULL, 'f' },
+		{ "site-policy", required_argument, NULL, OPT_SITE_POLICY },
 		{ "floor-exception", required_argument, NULL, OPT_FLOOR_EXCEPTION },
 		{ "unix-allow", required_argument, NULL, OPT_UNIX_ALLOW },
+		{ "audit-field", required_argument, NULL, OPT_AUDIT_FIELD },
 		{ "tenant", required_argument, NULL, OPT_TENANT },
 		{ "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
 		{ "no-journal", no_argument, NULL, OPT_NO_JOURNAL },
@@ -412,7 +484,7 @@ static int cmd_run(int argc, char **argv)
 	};
 	struct run_opts o = { 0 };
 	struct nbj_config *cfg = NULL;
-	bool user_given = false;
+	bool user_given = false, widening_given = false;
 	uid_t uid;
 	gid_t gid;
 	int c, rc;
@@ -450,10 +522,27 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case OPT_UNIX_ALLOW:
+			widening_given = true;
 			o.unix_allow[o.n_unix_allow++] = optarg;
 			break;
 		case OPT_TENANT:
 			o.tenant = optarg;
+			break;
+		case OPT_SITE_POLICY:
+			if (o.site_policy) {
+				rc = usage_error("--site-policy given twice%s", "");
+				goto out;
+			}
+			o.site_policy = optarg;
+			break;
+		case OPT_AUDIT_FIELD:
+			if (nbj_config_add_audit_field(cfg, optarg) < 0) {
+				rc = usage_error("--audit-field '%s': KEY=VALUE, KEY one of "
+						 "NBJAIL_SLURM_* or NBJAIL_OCI_* (A-Z, 0-9, _), "
+						 "VALUE printable without quotes, at most 4",
+						 optarg);
+				goto out;
+			}
 			break;
 		case OPT_AUDIT_LOG:
 			if (nbj_config_set_audit_log(cfg, optarg) < 0) {
@@ -483,12 +572,14 @@ static int cmd_run(int argc, char **argv)
 			}
 			break;
 		case OPT_OVERLAY:
+			widening_given = true;
 			if (nbj_config_set_overlay(cfg, optarg) < 0) {
 				rc = usage_error("--overlay '%s': not an overlay name", optarg);
 				goto out;
 			}
 			break;
 		case 'w':
+			widening_given = true;
 			if (nbj_config_add_write(cfg, optarg) < 0) {
 				rc = usage_error("--write '%s': an existing path, absolute, ~/... "
 						 "or relative, without . or .. components "
@@ -514,6 +605,11 @@ static int cmd_run(int argc, char **argv)
 		optind++;
 	if (optind >= argc) {
 		rc = usage_error("run: missing COMMAND%s", "");
+		goto out;
+	}
+	if (o.site_policy && widening_given) {
+		rc = usage_error("--site-policy: --unix-allow, --write and --overlay are "
+				 "the site policy's alone%s", "");
 		goto out;
 	}
 	rc = apply_run_opts(cfg, &o);

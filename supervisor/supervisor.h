@@ -23,6 +23,7 @@
 #include <termios.h>
 
 #include "nbjail/nbjail.h"
+#include "common/audit.h"
 #include "common/file.h"
 #include "netns/link.h"
 #include "policy/load.h"
@@ -71,6 +72,8 @@ struct nbj_config {
 	size_t n_policy_files;
 	struct policy_secret *secrets;
 	size_t n_secrets;
+	char *audit_fields[AUDIT_FIELDS_MAX];
+	size_t n_audit_fields;
 };
 
 struct target;

@@ -104,6 +104,9 @@ int nbj_config_set_terminal(struct nbj_config *cfg, int tty_fd, unsigned stdio);
 int nbj_config_set_clearenv(struct nbj_config *cfg, bool on);
 int nbj_config_limit_pids(struct nbj_config *cfg, uint64_t pids);
 int nbj_config_limit_memory(struct nbj_config *cfg, uint64_t bytes);
+int nbj_config_add_audit_field(struct nbj_config *cfg, const char *field);
+int nbj_config_narrow(struct nbj_config *site, const struct nbj_config *user,
+		      char *errbuf, size_t errlen);
 
 int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret);
 const char *nbj_job_id(const struct nbj_job *job);

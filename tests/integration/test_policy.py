@@ -6,6 +6,7 @@ nothing; a good one is enforced exactly like the same flags; a floor
 exception lets exactly its target through, and is logged when the job
 starts and each time it is used.
 """
+import json
 import re
 
 import pytest
@@ -186,3 +187,47 @@ def test_floor_exception_is_narrow(nbj, world):
 def test_floor_exception_bad_pattern(nbj):
     cp = nbjail("run", "--floor-exception", "10.0.0.1/8", "--", "true")
     assert cp.returncode == 2 and "--floor-exception '10.0.0.1/8'" in cp.stderr, cp.stderr
+
+
+def test_site_policy_is_narrowed_never_widened(nbj, world, tmp_path):
+    """--site-policy: --policy and --allow within it narrow the job; one
+    rule beyond it, or a field only a site may set, starts nothing"""
+    site = write(tmp_path, "allow: ['198.51.100.0/24']\n", "site.yaml")
+    narrow = write(tmp_path, "allow: ['198.51.100.10:80']\n", "narrow.yaml")
+    cp, res = probe(["tcp", "198.51.100.10", 80], ["tcp", "198.51.100.11", 80],
+                    extra=("--site-policy", site, "--policy", narrow))
+    assert [r["outcome"] for r in res] == ["data", "error:EACCES"], res
+    # the site's list alone when the user narrows nothing
+    cp, res = probe(["tcp", "198.51.100.11", 80], ["tcp", "203.0.113.10", 80],
+                    extra=("--site-policy", site))
+    assert [r["outcome"] for r in res] == ["data", "error:EACCES"], res
+
+    marker = tmp_path / "ran"
+    wide = write(tmp_path, "allow: ['198.51.100.0/23']\n", "wide.yaml")
+    exception = write(tmp_path, "floor_exceptions: ['10.0.0.1']\n", "exception.yaml")
+    for args, words in (
+            (["--policy", wide], f"{wide}: allow '198.51.100.0/23': outside the site"),
+            (["--allow", "203.0.113.10:80"], "the command line: allow '203.0.113.10:80': outside"),
+            (["--policy", exception], f"{exception}: floor_exceptions: only the site"),
+            (["--floor-exception", "10.0.0.1"], "the command line: floor_exceptions: only the site"),
+            (["--unix-allow", "/run/x.sock"], "the site policy's alone")):
+        cp = nbjail("run", "--site-policy", site, *args, "--", "touch", str(marker))
+        assert cp.returncode == 2, (args, cp.stderr)
+        assert words in cp.stderr, (args, cp.stderr)
+        assert not marker.exists()
+
+
+def test_audit_field_in_json_lines(nbj, world, tmp_path):
+    """--audit-field: on every event of the job; keys outside the
+    embedders' prefixes are refused"""
+    log = tmp_path / "audit.jsonl"
+    cp, res = probe(["tcp", "169.254.169.254", 80], extra=(
+        "--audit-log", str(log), "--no-journal",
+        "--audit-field", "NBJAIL_SLURM_JOB_ID=4242"))
+    assert res[0]["outcome"] != "data", res
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {e["event"] for e in events} >= {"job-start", "deny", "job-end"}, events
+    assert all(e.get("slurm_job_id") == "4242" for e in events), events
+    for bad in ("NBJAIL_TENANT=x", "MESSAGE=x", "NBJAIL_SLURM_JOB_ID=\"x\""):
+        cp = nbjail("run", "--audit-field", bad, "--", "true")
+        assert cp.returncode == 2 and "--audit-field" in cp.stderr, (bad, cp.stderr)

@@ -252,6 +252,50 @@ static void test_match_name(void **state)
 	}
 }
 
+/* allow_covers(): the narrowing check of a site policy, with its edges */
+static const struct {
+	const char *outer, *inner;
+	bool covers;
+} cover_rows[] = {
+	{ "198.51.100.10:80", "198.51.100.10:80", true },
+	{ "198.51.100.10", "198.51.100.10:80", true },	/* any port covers one */
+	{ "198.51.100.10:80", "198.51.100.10", false },	/* one port never any */
+	{ "198.51.100.10:80", "198.51.100.10:81", false },
+	{ "198.51.100.0/24", "198.51.100.10:443", true },
+	{ "198.51.100.0/24", "198.51.100.128/25", true },
+	{ "198.51.100.0/24", "198.51.100.0/23", false },	/* wider prefix */
+	{ "198.51.100.0/24", "198.51.101.1", false },	/* just outside */
+	{ "198.51.100.0/24", "2001:db8::1", false },
+	{ "2001:db8::/32", "[2001:db8::1]:443", true },
+	{ "example.com", "example.com:443", true },
+	{ "example.com:443", "example.com", false },
+	{ "example.com", "www.example.com", false },
+	{ "*.example.com", "www.example.com", true },
+	{ "*.example.com", "example.com", false },		/* not the bare suffix */
+	{ "*.example.com", "*.a.example.com", true },
+	{ "*.example.com", "*.example.com", true },
+	{ "*.a.example.com", "*.example.com", false },
+	{ "*.example.com", "*.badexample.com", false },
+	{ "*.example.com:443", "*.a.example.com", false },
+	{ "example.com", "198.51.100.10", false },		/* names and addresses */
+	{ "198.51.100.10", "example.com", false },
+	{ "0.0.0.0/0", "example.com", false },
+};
+
+static void test_covers(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cover_rows) / sizeof(cover_rows[0]); i++) {
+		struct allow_rule outer, inner;
+
+		assert_int_equal(allow_parse(cover_rows[i].outer, &outer), 0);
+		assert_int_equal(allow_parse(cover_rows[i].inner, &inner), 0);
+		if (allow_covers(&outer, &inner) != cover_rows[i].covers)
+			fail_msg("%s covers %s: want %s", cover_rows[i].outer,
+				 cover_rows[i].inner, cover_rows[i].covers ? "yes" : "no");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -259,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_parse_long_name),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_match_name),
+		cmocka_unit_test(test_covers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
