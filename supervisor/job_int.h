@@ -171,6 +171,7 @@ void keyholder_ended(struct nbj_job *job);
 
 /* relaystart.c */
 int start_relay(struct nbj_job *job);
+int helper_program_open(const char *program, const char *installed, const char *as);
 
 /* keeper.c */
 void kill_and_reap(int *pidfd, pid_t *pid);

@@ -26,48 +26,6 @@
 
 #define KEYS_MEMLOCK_NEED (1u << 20)
 
-/*
- * nbjail-keys: beside this executable, else where meson installed it;
- * opened O_PATH and exec'd through that fd (as relaystart.c does for the
- * relay); as root it must be root's and writable by nobody else
- */
-static int keys_program_open(void)
-{
-	char self[NBJ_PATH_MAX], here[NBJ_PATH_MAX + 16];
-	const char *candidates[2] = { NULL, NBJ_KEYS_PROGRAM };
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n > 0) {
-		char *slash;
-
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(here, sizeof(here), "%s/nbjail-keys", self);
-			candidates[0] = here;
-		}
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
-		_cleanup_close_ int fd = -1;
-		struct stat st;
-
-		if (!candidates[i])
-			continue;
-		fd = open(candidates[i], O_PATH | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 0022))) {
-			log_err("%s: not root's, or writable by others: not run as the key "
-				"holder", candidates[i]);
-			return -EPERM;
-		}
-		return TAKE_FD(fd);
-	}
-	log_err("cannot find the nbjail-keys program (beside nbjail, or %s)",
-		NBJ_KEYS_PROGRAM);
-	return -ENOENT;
-}
 
 /* The child's half: see the theory above */
 static _Noreturn void keys_exec(struct nbj_job *job, int program, int sock, pid_t parent)
@@ -168,7 +126,7 @@ int start_keyholder(struct nbj_job *job)
 
 	if (job->keys_memfd < 0)
 		return 0;
-	program = keys_program_open();
+	program = helper_program_open("nbjail-keys", NBJ_KEYS_PROGRAM, "the key holder");
 	if (program < 0) {
 		err = program;
 		goto out;

@@ -60,18 +60,28 @@ static int publish_listeners(const struct nbj_policy *p, int *fds)
 	return 0;
 }
 
-/*
- * The nbjail-relay program: beside this executable (a build tree, or
- * the tree the tests copy), else where meson installed it.  Opened
- * O_PATH and exec'd through that fd, so the file checked is the file
- * run; as root it must be root's and writable by nobody else.
+/**
+ * helper_program_open() - one of nbjail's helper programs (nbjail-relay,
+ * nbjail-keys): beside this executable (a build tree, or the tree the
+ * tests copy), else where meson installed it
+ * @program:	its file name
+ * @installed:	its installed path
+ * @as:		what it runs as, for the error ("the relay")
+ *
+ * Opened O_PATH and exec'd through that fd, so the file checked is the
+ * file run; as root it must be root's and writable by nobody else.
+ *
+ * Return: the O_PATH fd, -EPERM for a file others could change,
+ * -ENOENT when there is none
  */
-static int relay_program_open(void)
+int helper_program_open(const char *program, const char *installed, const char *as)
 {
-	char self[NBJ_PATH_MAX], here[NBJ_PATH_MAX + 16];
-	const char *candidates[2] = { NULL, NBJ_RELAY_PROGRAM };
+	char self[NBJ_PATH_MAX], here[NBJ_PATH_MAX + 64];
+	const char *candidates[2] = { NULL, installed };
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 
+	if (n <= 0)
+		self[0] = '\0';
 	if (n > 0) {
 		char *slash;
 
@@ -79,7 +89,7 @@ static int relay_program_open(void)
 		slash = strrchr(self, '/');
 		if (slash) {
 			*slash = '\0';
-			snprintf(here, sizeof(here), "%s/nbjail-relay", self);
+			snprintf(here, sizeof(here), "%s/%s", self, program);
 			candidates[0] = here;
 		}
 	}
@@ -93,14 +103,13 @@ static int relay_program_open(void)
 		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 0022))) {
-			log_err("%s: not root's, or writable by others: not run as the relay",
-				candidates[i]);
+			log_err("%s: not root's, or writable by others: not run as %s",
+				candidates[i], as);
 			return -EPERM;
 		}
 		return TAKE_FD(fd);
 	}
-	log_err("cannot find the nbjail-relay program (beside %s, or %s)", self,
-		NBJ_RELAY_PROGRAM);
+	log_err("cannot find the %s program (beside %s, or %s)", program, self, installed);
 	return -ENOENT;
 }
 
@@ -188,7 +197,7 @@ int start_relay(struct nbj_job *job)
 	rc.resolver = (struct nbj_addr){ .family = AF_INET, .v4 = job->net.nameserver4 };
 	rc.publish_fds = publish;
 	rc.select_ports = job->selectable;
-	program = relay_program_open();
+	program = helper_program_open("nbjail-relay", NBJ_RELAY_PROGRAM, "the relay");
 	if (program < 0) {
 		err = program;
 		goto out;

@@ -74,13 +74,16 @@ def children_named(ppid, comm):
 def audit_writer_of(supervisor_pid):
     """The audit writer: the child named nbjail-audit of the job's keeper
     (the supervisor's child, named nbjail-cleanup once it has the job)"""
-    keepers = wait_for(lambda: children_named(supervisor_pid, "nbjail") +
-                       children_named(supervisor_pid, "nbjail-cleanup"), 5)
-    for k in keepers:
-        found = children_named(k, "nbjail-audit")
-        if found:
-            return found[0]
-    raise AssertionError(f"no audit writer below {supervisor_pid}")
+    def find():
+        for k in (children_named(supervisor_pid, "nbjail") +
+                  children_named(supervisor_pid, "nbjail-cleanup")):
+            found = children_named(k, "nbjail-audit")
+            if found:
+                return found[0]
+        return None
+    writer = wait_for(find, 5)
+    assert writer, f"no audit writer below {supervisor_pid}"
+    return writer
 
 
 def confined(pid):
