@@ -66,7 +66,8 @@ relay_hidden_job() { # with no nbjail-relay, a net job must not start
 	out=$(/usr/bin/nbjail run --profile net --no-journal -- true 2>&1)
 	rc=$?
 	umount /usr/libexec/nbjail
-	[ $rc -eq 125 ] && grep -q 'cannot find the nbjail-relay program' <<<"$out"
+	[ $rc -eq 125 ] && grep -q 'cannot find the nbjail-relay program' <<<"$out" ||
+		{ echo "status $rc: $out"; return 1; }
 }
 
 relay_is_roots() {
