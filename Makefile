@@ -3,6 +3,7 @@
 #   sudo make demo    install dependencies, build, run the demo in a test world
 #   sudo make check   install dependencies, build, run every test
 #   sudo make bench   benchmarks against peers (bench/README.md)
+#   sudo make deb     the Debian packages, in $(BUILD)/deb (debian/), checked by lintian
 #
 # Both only touch network namespaces they create themselves.
 
@@ -17,7 +18,7 @@ APT_PACKAGES = gcc make pkg-config meson ninja-build scdoc \
 	dnsmasq-base iperf3 microsocks tinyproxy dante-server i2pd \
 	slurm-wlm munge libslurm-dev
 
-.PHONY: all deps build build-asan demo check bench unit integration install clean
+.PHONY: all deps deb-deps build build-asan demo check bench unit integration install deb clean
 
 all: build
 
@@ -43,6 +44,16 @@ deps:
 		if pgrep -x $$d >/dev/null; then echo "make deps: note: a $$d runs on this host (not started by us)" >&2; fi; \
 	done
 
+# What `make deb` needs: the packaging tools and debian/control's
+# Build-Depends (apt-get build-dep reads them from the source tree)
+DEB_TOOLS = dpkg-dev debhelper fakeroot lintian
+
+deb-deps:
+	@if [ "$$(id -u)" != 0 ]; then echo "make deb-deps: run as root (sudo)" >&2; exit 1; fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_TOOLS) >/dev/null
+	DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq ./ >/dev/null
+
 build:
 	@[ -d $(BUILD) ] || meson setup $(BUILD) $(MESON_OPTS)
 	ninja -C $(BUILD)
@@ -62,6 +73,25 @@ bench: deps build
 
 install: build
 	meson install -C $(BUILD)
+
+# The packages are built from a copy of the tree (without build
+# directories or .git) in $(DEB_DIR)/src, so that dpkg-buildpackage's
+# files (obj-*, debian/.debhelper, the .debs it writes to "..") stay out
+# of the source tree.  DEB_BUILD_OPTIONS=nocheck skips the unit tests.
+DEB_DIR ?= $(BUILD)/deb
+
+deb: deb-deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src/nbjail
+	tar -C $(CURDIR) -c --exclude-vcs --exclude='./build*' --exclude='./obj-*' \
+		--exclude='./debian/.debhelper' --exclude='./debian/tmp' . | \
+		tar -C $(DEB_DIR)/src/nbjail -x
+	cd $(DEB_DIR)/src/nbjail && dpkg-buildpackage -us -uc -b
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.changes $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/
+	rm -rf $(DEB_DIR)/src
+	@# errors fail the build; warnings and the rest are listed
+	lintian --fail-on error --info $(DEB_DIR)/*.changes >$(DEB_DIR)/lintian.txt; \
+		rc=$$?; cat $(DEB_DIR)/lintian.txt; exit $$rc
+	@echo "make deb: $$(ls $(DEB_DIR)/*.deb | tr '\n' ' ')"
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN)

@@ -4,8 +4,10 @@
 # Unit tests (cmocka, TAP) run from both the normal and the sanitizer
 # build; each cmocka case counts.  A unit test program that exits 77 is
 # skipped (with its reason on stderr).  Integration tests run with
-# Debian's pytest, as root.  The last line is "N passed, N failed, N
-# skipped", also written to BUILD/test-summary.txt.
+# Debian's pytest, as root.  In CI (or with NBT_DEB=1) the Debian
+# packages are built and checked installed (tests/deb-check.sh).  The
+# last line is "N passed, N failed, N skipped", also written to
+# BUILD/test-summary.txt.
 set -u
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -93,6 +95,32 @@ id "$rl_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/
 NBT_ROOTLESS=1 NBT_ROOTLESS_USER=$rl_user NBJAIL="$tree/build/nbjail" \
 	run_pytest "integration[rootless]" "$build/pytest-rootless.xml" "$tree/tests/integration"
 rm -rf "$tree"
+
+# The Debian packages (issue 20): built by `make deb` (the unit tests
+# already ran above: nocheck), then installed and run by
+# tests/deb-check.sh.  In CI (CI=true) or with NBT_DEB=1; some 3 minutes.
+run_deb() {
+	local log="$build/deb-build.log" out rc ok notok
+	if ! DEB_BUILD_OPTIONS=nocheck make -s deb BUILD="$build" >"$log" 2>&1; then
+		echo "deb: make deb failed, the end of $log:"
+		tail -n 30 "$log" | sed 's/^/    /'
+		fail=$((fail + 1))
+		return
+	fi
+	echo "deb: lintian: $(grep -c '^E:' "$build/deb/lintian.txt") errors," \
+		"$(grep -c '^W:' "$build/deb/lintian.txt") warnings ($build/deb/lintian.txt)"
+	out=$(tests/deb-check.sh "$build/deb" 2>&1)
+	rc=$?
+	ok=$(grep -cE '^ok [0-9]+' <<<"$out")
+	notok=$(grep -cE '^not ok [0-9]+' <<<"$out")
+	[ $rc -ne 0 ] && [ "$notok" -eq 0 ] && notok=1
+	echo "deb: $ok passed, $notok failed"
+	[ "$notok" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/    /'
+	pass=$((pass + ok)) fail=$((fail + notok))
+}
+if [ "${CI:-}" = true ] || [ "${NBT_DEB:-}" = 1 ]; then
+	run_deb
+fi
 
 line="$pass passed, $fail failed, $skip skipped"
 echo "$line" | tee "$build/test-summary.txt"
