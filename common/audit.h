@@ -37,6 +37,7 @@ enum audit_kind {
 	AUDIT_REVOKE,
 	AUDIT_RATE_LIMITED,
 	AUDIT_RELAY_FAILURE,
+	AUDIT_DOCK_CALL,	/* an allowed call of the job's dock */
 	AUDIT_KIND_COUNT,
 };
 
@@ -46,6 +47,7 @@ enum audit_lane {
 	LANE_TCP,	/* the relay, a TCP flow */
 	LANE_DNS,	/* the relay's DNS stub */
 	LANE_JOB,	/* the job as a whole (start, end, revoke) */
+	LANE_DOCK,	/* the relay, a broker call of the job's dock */
 	LANE_COUNT,
 };
 
@@ -107,7 +109,7 @@ struct audit_denial {
 	char exe[256];
 };
 
-#define JOB_STATS_MAGIC 0x6e626a7374617432ULL	/* "nbjstat2" */
+#define JOB_STATS_MAGIC 0x6e626a7374617433ULL	/* "nbjstat3" */
 
 /**
  * struct job_stats - the live statistics of one job, in a file under the
@@ -139,6 +141,8 @@ struct audit_denial {
  * @tenant_connects_limit: limits this job's policy sets on its tenant
  * @tenant_bytes_limit: (shared buckets in struct tenant_state)
  * @tenant_concurrent_limit:
+ * @dock_limit:	the job's dock calls per second and burst, applied to
+ *		the tenant's bucket (struct tenant_state.dock)
  * @tenant_slot: this job's slot in the tenant's flow counts, -1 if none
  * @connects:	the job's bucket of connect attempts
  * @bytes:	the job's bucket of bytes
@@ -172,6 +176,7 @@ struct job_stats {
 	struct rate_limit tenant_connects_limit;
 	struct rate_limit tenant_bytes_limit;
 	uint64_t tenant_concurrent_limit;
+	struct rate_limit dock_limit;
 	int32_t tenant_slot;
 	struct rate_bucket connects;
 	struct rate_bucket bytes;
@@ -179,7 +184,7 @@ struct job_stats {
 	struct audit_denial ring[AUDIT_RING];
 };
 
-#define TENANT_STATE_MAGIC 0x6e626a74656e3032ULL	/* "nbjten02" */
+#define TENANT_STATE_MAGIC 0x6e626a74656e3033ULL	/* "nbjten03" */
 #define TENANT_STATE_INIT 1ULL				/* being initialized */
 #define TENANT_SLOTS 256
 
@@ -203,6 +208,7 @@ struct tenant_slot {
  * @tenant:	the tenant's name
  * @connects:	the tenant's bucket of connect attempts
  * @bytes:	the tenant's bucket of bytes
+ * @dock:	the tenant's bucket of dock calls (relay/dock.c)
  * @slots:	each job's flows, for the tenant's concurrency limit
  */
 struct tenant_state {
@@ -211,6 +217,7 @@ struct tenant_state {
 	char tenant[64];
 	struct rate_bucket connects;
 	struct rate_bucket bytes;
+	struct rate_bucket dock;
 	struct tenant_slot slots[TENANT_SLOTS];
 };
 

@@ -36,7 +36,7 @@
 #include "relay/relay.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 1u
+#define HANDOFF_VERSION 2u
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /**
@@ -50,6 +50,7 @@ struct relay_handoff {
 	int32_t tcp_fds[2];
 	int32_t dns_fds[2];
 	int32_t socket_factory;
+	int32_t dock_fd;
 	int32_t audit_fd;
 	int32_t stats_fd;
 	int32_t tenant_fd;
@@ -117,6 +118,7 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.tcp_fds = { cfg->tcp_fds[0], cfg->tcp_fds[1] },
 		.dns_fds = { cfg->dns_fds[0], cfg->dns_fds[1] },
 		.socket_factory = cfg->socket_factory,
+		.dock_fd = cfg->dock_fd,
 		.audit_fd = cfg->audit.fd,
 		.stats_fd = stats_fd,
 		.tenant_fd = tenant_fd,
@@ -307,6 +309,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.tcp_fds = { h.tcp_fds[0], h.tcp_fds[1] },
 		.dns_fds = { h.dns_fds[0], h.dns_fds[1] },
 		.socket_factory = h.socket_factory,
+		.dock_fd = h.dock_fd,
 		.resolver = h.resolver,
 		.policy = &st->policy,
 		.job_nets = st->job_nets,

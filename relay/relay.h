@@ -27,6 +27,8 @@
  * @socket_factory: SOCK_SEQPACKET to the job's init: send an int family,
  *		receive an int errno and (when 0) a TCP socket made in the
  *		job's netns; -1 when nothing is published
+ * @dock_fd:	the dock's listener (unix stream, made in the job's /run),
+ *		-1 when the job has no dock (relay/dock.c)
  * @resolver:	the job's resolver address (resolv.conf): its port 53
  *		over TCP is the DNS stub
  * @policy:	the job's policy
@@ -47,6 +49,7 @@ struct relay_config {
 	int tcp_fds[2];
 	int dns_fds[2];
 	int socket_factory;
+	int dock_fd;
 	struct nbj_addr resolver;
 	const struct nbj_policy *policy;
 	const struct nbj_prefix *job_nets;

@@ -31,6 +31,9 @@ static void set_limits(struct job_stats *st, const struct nbj_rates *r)
 	st->tenant_bytes_limit.per_s = t->bytes_per_s;
 	st->tenant_bytes_limit.burst = t->bytes_burst ? t->bytes_burst : t->bytes_per_s;
 	st->tenant_concurrent_limit = t->concurrent;
+	st->dock_limit.per_s = j->dock_calls_per_s ? j->dock_calls_per_s
+						   : RATE_DOCK_CALLS_PER_S;
+	st->dock_limit.burst = st->dock_limit.per_s;
 }
 
 static const char *job_tenant(const struct nbj_config *cfg)

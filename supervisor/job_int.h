@@ -111,6 +111,8 @@ struct nbj_job {
 	bool selectable;
 	bool state_created;
 	bool has_net;
+	bool has_dock;
+	char dock_program[NBJ_PATH_MAX];
 	struct job_net net;
 	int relay_fds[RELAY_FDS];
 
@@ -156,6 +158,7 @@ void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg);
 
 /* relaystart.c */
 int start_relay(struct nbj_job *job);
+int dock_program_find(char *buf, size_t len);
 
 /* keeper.c */
 void kill_and_reap(int *pidfd, pid_t *pid);
