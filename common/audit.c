@@ -244,6 +244,9 @@ size_t audit_message(const struct audit_event *ev, unsigned long long suppressed
 	case AUDIT_RELAY_FAILURE:
 		n = snprintf(buf, len, "relay failure: %s", detail);
 		break;
+	case AUDIT_DOCK_CALL:
+		n = snprintf(buf, len, "dock call %s: %s", target, detail);
+		break;
 	case AUDIT_RATE_LIMITED:
 	case AUDIT_DENY:
 	default:

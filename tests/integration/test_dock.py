@@ -63,3 +63,215 @@ def test_tcp_http10_by_address_and_by_name(nbj, world):
     # an IPv6 address too, dialled first)
     seen = world.accesses("198.51.100.10:80") + world.accesses("[2001:db8::10]:80")
     assert len(seen) == 2 and all(p.startswith(("192.0.2.1:", "[2001:db8:1::1]:")) for _, p in seen), seen
+
+
+# ---------------------------------------------------------------- world servers
+
+LINE_SERVER = r"""
+import socket, sys
+host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, port)); s.listen(16); s.settimeout(60)
+print("ready", flush=True)
+store = {}
+while True:
+    c, _ = s.accept()
+    if mode == "silent":        # accepts, never answers, never closes
+        c.recv(65536); held = c; continue
+    f = c.makefile("rb")
+    for line in f:
+        w = line.decode().split()
+        if not w:
+            continue
+        if w[0] == "PING":
+            c.sendall(b"+PONG\r\n")
+        elif w[0] == "SET":
+            store[w[1]] = w[2]; c.sendall(b"+OK\r\n")
+        elif w[0] == "GET":
+            v = store.get(w[1])
+            c.sendall(f"${len(v)}\r\n{v}\r\n".encode() if v else b"$-1\r\n")
+    f.close()
+    c.close()
+"""
+
+# one datagram in: first a spoofed reply from another address of the world,
+# then the real one from the address asked
+UDP_RESPONDER = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.51.100.11", 5300))
+spoof = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); spoof.bind(("198.51.100.10", 5300))
+print("ready", flush=True)
+s.settimeout(60)
+while True:
+    data, peer = s.recvfrom(65535)
+    spoof.sendto(b"SPOOFED", peer)
+    time.sleep(0.2)
+    s.sendto(b"REAL:" + data, peer)
+"""
+
+
+@pytest.fixture
+def world_server():
+    procs = []
+
+    def start(script, *args):
+        p = subprocess.Popen(["ip", "netns", "exec", WORLD_NS, PYTHON, "-I", "-c", script,
+                              *map(str, args)], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert read_line(p.stdout, 10) == "ready\n"
+        return p
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait(timeout=10)
+
+
+def test_tcp_line_protocol(nbj, world, world_server):
+    world_server(LINE_SERVER, "198.51.100.11", 6379, "lines")
+    cp = shell("printf 'PING\\r\\nSET k v42\\r\\nGET k\\r\\nGET nope\\r\\n' | "
+               "nbjail-dock tcp 198.51.100.11 6379", allow=("198.51.100.11:6379",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "+PONG\n+OK\n$3\nv42\n$-1\n", repr(cp.stdout)   # text mode: \r\n read as \n
+
+
+DNS_QUERY = ("import struct, sys; sys.stdout.buffer.write(struct.pack('>6H', 0x1234, 0x0100, 1, 0, 0, 0)"
+             " + b'\\x07allowed\\x04test\\x00' + struct.pack('>HH', 1, 1))")
+DNS_CHECK = ("import sys; a = sys.stdin.buffer.read(); "
+             "print(a[:2] == b'\\x12\\x34', bytes([198, 51, 100, 10]) in a)")
+
+
+def test_udp_dns_query_by_address(nbj, world):
+    cp = shell(f'{PYTHON} -c "{DNS_QUERY}" | nbjail-dock udp 198.51.100.53 53 | {PYTHON} -c "{DNS_CHECK}"',
+               allow=("198.51.100.53:53",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["True", "True"], (cp.stdout, cp.stderr)
+
+
+def test_udp_reply_from_another_source_is_dropped(nbj, world, world_server):
+    world_server(UDP_RESPONDER)
+    cp = shell("printf hello | nbjail-dock udp 198.51.100.11 5300; echo; echo rc=$?",
+               allow=("198.51.100.11:5300",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["REAL:hello", "rc=0"], (cp.stdout, cp.stderr)
+
+
+PROBES = ["169.254.169.254", "127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1",
+          "100.64.0.1", "::1", "::ffff:127.0.0.1"]
+
+
+def audit_records(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_probe_matrix_denied_by_the_floor(nbj, world, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    script = "; ".join(f"nbjail-dock tcp {t} 80 </dev/null; echo rc=$?" for t in PROBES)
+    script += "; nbjail-dock tcp mixed.test 80 </dev/null; echo rc=$?"
+    script += f"; {HTTP10} | nbjail-dock tcp v4only.test 80 | head -1"
+    cp = shell(script, allow=("0.0.0.0/0", "::/0", "*.test"),
+               extra=("--audit-log", str(log), "--no-journal"))
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines[:-1] == ["rc=1"] * (len(PROBES) + 1), cp.stdout
+    assert lines[-1].startswith("HTTP/1.0 200"), cp.stdout
+    denied = [ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-dock: denied ")]
+    assert len(denied) == len(PROBES) + 1, cp.stderr
+    for t, ln in zip(PROBES + ["mixed.test"], denied):
+        assert ln.startswith(f"nbjail-dock: denied {t}:80 reason=floor:"), (t, ln)
+    recs = [r for r in audit_records(log) if r["lane"] == "dock"]
+    denies = [r for r in recs if r["event"] == "deny"]
+    assert len(denies) == len(PROBES) + 1, recs
+    assert all(r["reason"].startswith("floor:") for r in denies), denies
+    calls = [r for r in recs if r["event"] == "dock-call"]
+    assert len(calls) == 1 and "v4only.test" in calls[0]["target"], calls
+
+
+def test_answer_cut_at_the_cap_says_so(nbj, world):
+    cp = job("bash", "-c", "printf 'GET /big?mb=2 HTTP/1.0\\r\\n\\r\\n' | "
+             "nbjail-dock tcp 198.51.100.10 80 | wc -c; echo rc=${PIPESTATUS[1]}",
+             allow=("198.51.100.10:80",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == [str(MIB), "rc=4"], (cp.stdout, cp.stderr)
+    assert "cut at 1048576 bytes" in cp.stderr, cp.stderr
+
+
+def test_not_allowed_and_unknown_ops(nbj, world):
+    cp = shell("nbjail-dock tcp 198.51.100.11 80 </dev/null; echo rc=$?; "
+               "nbjail-dock tls 198.51.100.10 443 </dev/null; echo rc=$?; "
+               "nbjail-dock get http://198.51.100.10/; echo rc=$?; "
+               "nbjail-dock sign somekey </dev/null; echo rc=$?; "
+               "nbjail-dock tcp 198.51.100.10; echo rc=$?; "
+               "nbjail-dock tcp 'a/b' 80 </dev/null; echo rc=$?",
+               allow=("198.51.100.10:80",))
+    assert cp.stdout.split() == ["rc=1", "rc=3", "rc=3", "rc=3", "rc=2", "rc=1"], (cp.stdout, cp.stderr)
+    assert "denied 198.51.100.11:80 reason=not-allowed" in cp.stderr
+    assert "nbjail-dock: tls 198.51.100.10: Function not implemented: not implemented yet" in cp.stderr
+    assert "nbjail-dock: get http://198.51.100.10/: Function not implemented: not implemented yet" \
+        in cp.stderr
+    assert "no such key" in cp.stderr
+    assert "denied a/b:80 reason=malformed" in cp.stderr
+
+
+HOSTILE = r"""
+import json, os, socket, struct, subprocess, time
+P = os.environ["NBJAIL_DOCK"]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.settimeout(15); s.connect(P); return s
+def head(op=1, port=80, tlen=None, target=b"198.51.100.10", body=0, version=1, magic=0x4e424a44, rsv=0):
+    return struct.pack(">IBBHHHI", magic, version, op, port,
+                       len(target) if tlen is None else tlen, rsv, body) + target
+def end_of(s):
+    # END is the last record; the relay closes after it, and a request
+    # it did not read makes that close a reset (unix sockets)
+    data = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not b: break
+        data += b
+    i, last = 0, None
+    while i + 8 <= len(data):
+        t, f, _, l = struct.unpack(">BBHI", data[i:i + 8]); last = (t, data[i + 8:i + 8 + l]); i += 8 + l
+    assert last and last[0] == 2, data
+    return struct.unpack(">i", last[1][:4])[0], last[1][4:].decode()
+res = {}
+frames = {
+    "magic": head(magic=0x41414141), "version": head(version=9), "op": head(op=99),
+    "reserved": head(rsv=7), "empty": head(target=b""), "host": head(tlen=300) + b"x" * 300,
+    "body": head(op=2, port=53, body=70000), "nul": head(target=b"198.51\0.100.10"),
+    "port0": head(port=0), "short": head(body=100) + b"GET",
+}
+for name, frame in frames.items():
+    s = conn(); s.sendall(frame)
+    if name == "short":
+        s.shutdown(socket.SHUT_WR)
+    res[name] = end_of(s); s.close()
+t0 = time.time()
+held = [conn() for _ in range(300)]             # half-open: never a byte
+nr = conn()                                     # never reads its 8 MiB answer
+nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+req = b"GET /big?mb=8 HTTP/1.0\r\n\r\n"
+nr.sendall(head(body=len(req)) + req)
+time.sleep(0.5)
+out = subprocess.run(["nbjail-dock", "tcp", "198.51.100.10", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
+                     capture_output=True, timeout=30)
+res["after"] = [out.returncode, out.stdout[:12].decode(), round(time.time() - t0, 1)]
+print(json.dumps(res), flush=True)
+"""
+
+
+def test_hostile_clients_leave_the_dock_responsive(nbj, world):
+    cp = job(PYTHON, "-I", "-c", HOSTILE, allow=("198.51.100.10:80",), timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.strip().splitlines()[-1])
+    EPROTO, EMSGSIZE, EPROTONOSUPPORT, EACCES = -71, -90, -93, -13
+    assert res["magic"][0] == EPROTO and res["op"][0] == EPROTO, res
+    assert res["reserved"][0] == EPROTO and res["empty"][0] == EPROTO, res
+    assert res["version"][0] == EPROTONOSUPPORT, res
+    assert res["host"][0] == EMSGSIZE and res["body"][0] == EMSGSIZE, res
+    assert res["nul"] == [EACCES, "malformed"] and res["port0"] == [EACCES, "malformed"], res
+    assert res["short"][0] == EPROTO, res
+    assert res["after"][:2] == [0, "HTTP/1.0 200"], res
+    assert "relay died" not in cp.stderr and "relay" not in cp.stderr.lower().replace("nbjail-relay[", ""), cp.stderr
