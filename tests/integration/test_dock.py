@@ -275,3 +275,146 @@ def test_hostile_clients_leave_the_dock_responsive(nbj, world):
     assert res["short"][0] == EPROTO, res
     assert res["after"][:2] == [0, "HTTP/1.0 200"], res
     assert "relay died" not in cp.stderr and "relay" not in cp.stderr.lower().replace("nbjail-relay[", ""), cp.stderr
+
+
+def ctl_json(*args):
+    cp = nbjail("ctl", *args, "--json")
+    assert cp.returncode == 0, cp.stderr
+    return json.loads(cp.stdout)
+
+
+RATE_LOOP = ("for i in $(seq 40); do nbjail-dock tcp 198.51.100.10 80 </dev/null >/dev/null; "
+             "echo rc=$?; done; echo done; sleep 30")
+
+
+def test_rate_floor_of_the_dock(nbj, world, spawn, tmp_path):
+    pol = tmp_path / "rate.yaml"
+    pol.write_text("rates:\n  dock_calls_per_s: 5\n")
+    p = spawn("run", "--policy", str(pol), "--tenant", "dock-rate", "--allow", "198.51.100.10:80",
+              "--", "sh", "-c", RATE_LOOP)
+    rcs = []
+    for _ in range(41):
+        line = read_line(p.stdout, 30)
+        if line in ("done\n", "", None):
+            break
+        rcs.append(line.strip())
+    assert len(rcs) == 40, rcs
+    # 40 calls in well under 8 s at 5 a second (burst 5): most are over
+    assert 5 <= rcs.count("rc=0") <= 20 and rcs.count("rc=0") + rcs.count("rc=1") == 40, rcs
+    (j,) = [j for j in ctl_json("jobs") if j["tenant"] == "dock-rate"]
+    stats = ctl_json("stats", j["job"])
+    counters = {(c["lane"], c["outcome"], c["reason"]): c["count"]
+                for s in (stats if isinstance(stats, list) else [stats]) for c in s["decisions"]}
+    assert counters.get(("dock", "denied", "rate")) == rcs.count("rc=1"), counters
+    assert counters.get(("dock", "allowed", "allowed")) == rcs.count("rc=0"), counters
+    p.terminate()
+    p.wait(timeout=10)
+    assert "reason=rate" in p.stderr.read()
+
+
+def test_policy_rejects_a_dock_rate_over_the_ceiling(nbj, world, tmp_path):
+    pol = tmp_path / "rate.yaml"
+    pol.write_text("rates:\n  dock_calls_per_s: 2001\n")
+    cp = nbjail("run", "--policy", str(pol), "--", "true")
+    assert cp.returncode == 2 and "rates.dock_calls_per_s" in cp.stderr, cp.stderr
+
+
+REVOKE_JOB = ("echo ready; nbjail-dock tcp 198.51.100.11 6380 </dev/null; echo rc=$?; "
+              "nbjail-dock tcp 198.51.100.10 80 </dev/null; echo rc=$?; sleep 30")
+
+
+def test_revocation_cuts_a_call_and_denies_the_next(nbj, world, spawn, world_server):
+    world_server(LINE_SERVER, "198.51.100.11", 6380, "silent")
+    p = spawn("run", "--tenant", "dock-revoke", "--allow", "198.51.100.11:6380",
+              "--allow", "198.51.100.10:80", "--", "sh", "-c", REVOKE_JOB)
+    assert read_line(p.stdout, 20) == "ready\n"
+    time.sleep(1.0)                       # the first call waits at the silent server
+    (j,) = [j for j in ctl_json("jobs") if j["tenant"] == "dock-revoke"]
+    t = time.time()
+    cp = nbjail("ctl", "revoke", j["job"])
+    assert cp.returncode == 0, cp.stderr
+    first = read_line(p.stdout, 8)
+    cut_after = time.time() - t
+    second = read_line(p.stdout, 8)
+    assert (first, second) == ("rc=1\n", "rc=1\n"), (first, second)
+    assert cut_after < 5, cut_after      # not the call's own 10 s deadline
+    p.terminate()
+    p.wait(timeout=10)
+    err = p.stderr.read()
+    assert "denied 198.51.100.11:6380 reason=revoked" in err, err
+    assert "denied 198.51.100.10:80 reason=revoked" in err, err
+
+
+BROWSE = r"""
+import json, socket, subprocess
+res = {}
+try:
+    socket.create_connection(("198.51.100.10", 80), 3); res["connect"] = "ok"
+except OSError as e:
+    res["connect"] = type(e).__name__
+try:
+    socket.getaddrinfo("allowed.test", 80); res["dns"] = "ok"
+except OSError as e:
+    res["dns"] = type(e).__name__
+res["links"] = sorted(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:])
+out = subprocess.run(["nbjail-dock", "tcp", "allowed.test", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
+                     capture_output=True, timeout=30)
+res["dock"] = [out.returncode, out.stdout[:12].decode()]
+print(json.dumps(res))
+"""
+
+
+def test_browse_profile_has_the_dock_only(nbj, world):
+    cp = job(PYTHON, "-I", "-c", BROWSE, profile="browse",
+             allow=("198.51.100.10:80", "allowed.test:80"))
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert res["connect"] == "PermissionError", res
+    assert res["dns"] == "gaierror", res
+    assert res["links"] == ["lo"], res
+    assert res["dock"] == [0, "HTTP/1.0 200"], res
+
+
+def test_browse_curl_fails_dock_works(nbj, world):
+    if not os.path.exists("/usr/bin/curl"):
+        pytest.skip("no curl")
+    cp = shell("curl -sS -m 5 http://198.51.100.10/ ; echo curl=$?; "
+               f"{HTTP10} | nbjail-dock tcp 198.51.100.10 80 | head -1",
+               profile="browse", allow=("198.51.100.10:80",))
+    lines = cp.stdout.splitlines()
+    assert lines[0] != "curl=0" and lines[0].startswith("curl="), cp.stdout
+    assert lines[1].startswith("HTTP/1.0 200"), cp.stdout
+
+
+UNIX_CONNECT = r"""
+import os, socket, sys
+for path in (os.environ["NBJAIL_DOCK"], sys.argv[1]):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path); print("ok")
+    except OSError as e:
+        print(type(e).__name__)
+"""
+
+
+def test_notifier_lets_the_job_reach_its_dock_and_no_host_socket(nbj, world):
+    """The dock's socket is one on the job's private /run: the notifier's
+    AF_UNIX rules let the job connect to it, and still not to a host
+    socket it can see (in /var/cache: the job's /tmp is its own)"""
+    import shutil
+    import socket
+    d = f"/var/cache/nbjdock-{os.getpid()}"
+    shutil.rmtree(d, ignore_errors=True)
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    srv = socket.socket(socket.AF_UNIX)
+    try:
+        srv.bind(f"{d}/host.sock")
+        os.chmod(f"{d}/host.sock", 0o777)
+        srv.listen(4)
+        cp = job(PYTHON, "-I", "-c", UNIX_CONNECT, f"{d}/host.sock")
+    finally:
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["ok", "PermissionError"], (cp.stdout, cp.stderr)
