@@ -326,8 +326,8 @@ int dock_target_parse(const char *host, char *name, struct nbj_addr *addr)
 	/* "[::1]:0" and "host:0" parse with port 0: no port at all here */
 	if (low[0] == '[' ? low[len - 1] != ']' : (strchr(low, ':') && !t.is_ip))
 		return -EINVAL;
-	if (!t.is_ip && strchr(low, ':'))
-		return -EINVAL;
+	if (strchr(low, ':') && (!t.is_ip || t.addr.family == AF_INET))
+		return -EINVAL;	/* a port after a name or an IPv4 address */
 	if (t.is_ip) {
 		if (!nbj_addr_unmap_v4(&t.addr, addr))
 			*addr = t.addr;
