@@ -202,6 +202,8 @@ static void conn_free(struct relay_ctx *c, uint32_t i)
 {
 	struct dock_conn *d = &c->dock[i];
 
+	if (d->state == DOCK_FREE)
+		return;
 	interest(c, i, false, 0);
 	interest(c, i, true, 0);
 	if (d->fd >= 0)
@@ -975,7 +977,9 @@ unsigned dock_cut_all(struct relay_ctx *c)
 	for (uint32_t i = 0; c->dock && i < DOCK_CONNS_MAX; i++) {
 		enum dock_state s = c->dock[i].state;
 
-		if (s == DOCK_FREE || s == DOCK_END)
+		/* a call still in HEAD is not decided yet: its decision
+		 * denies it (this may run from inside that decision) */
+		if (s == DOCK_FREE || s == DOCK_END || s == DOCK_HEAD)
 			continue;
 		finish(c, i, -EACCES, "revoked", false);
 		cut++;

@@ -433,10 +433,18 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->has_net = cfg->profile == NBJ_PROFILE_NET;
 	job->has_dock = cfg->profile == NBJ_PROFILE_NET || cfg->profile == NBJ_PROFILE_BROWSE;
 	if (job->has_dock) {
+		/* the command on the job's PATH: browse has no other way
+		 * out, a net job keeps its socket (and the C client) */
 		err = dock_program_find(job->dock_program, sizeof(job->dock_program));
-		if (err < 0)
+		if (err == -ENOENT)
+			log_msg(cfg->profile == NBJ_PROFILE_BROWSE ? LOG_LEVEL_ERR : LOG_LEVEL_WARN,
+				"cannot find the nbjail-dock program (beside nbjail, or %s)%s",
+				NBJ_DOCK_PROGRAM, cfg->profile == NBJ_PROFILE_BROWSE ? "" :
+				": the job's dock has no command");
+		if (err < 0 && cfg->profile == NBJ_PROFILE_BROWSE)
 			goto fail;
-		mp.dock_program = job->dock_program;
+		mp.dock_program = err < 0 ? NULL : job->dock_program;
+		err = 0;
 	}
 	job_net_default(&job->net);
 	if (job->has_net) {

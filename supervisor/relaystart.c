@@ -114,7 +114,8 @@ static int relay_program_open(void)
  * As root it must be root's and writable by nobody else, as the relay's
  * program (a job would run it).
  *
- * Return: 0, or -ENOENT (logged) when there is none
+ * Return: 0, -EPERM (logged) for one of another owner, or -ENOENT when
+ * there is none (the caller says so)
  */
 int dock_program_find(char *buf, size_t len)
 {
@@ -150,8 +151,6 @@ int dock_program_find(char *buf, size_t len)
 		strcpy(buf, candidates[i]);
 		return 0;
 	}
-	log_err("cannot find the nbjail-dock program (beside %s, or %s)", self,
-		NBJ_DOCK_PROGRAM);
 	return -ENOENT;
 }
 

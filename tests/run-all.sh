@@ -75,7 +75,8 @@ tree=$(mktemp -d /var/lib/nbjt-tree.XXXXXX)
 chmod 755 "$tree"
 mkdir -p "$tree/build/tests"
 cp -a tests examples man meson.build "$tree/"
-cp "$build/nbjail" "$build/nbjail-select" "$build/nbjail-relay" "$tree/build/"
+cp "$build/nbjail" "$build/nbjail-select" "$build/nbjail-relay" "$build/dock/nbjail-dock" \
+	"$tree/build/"
 [ -d "$build/tests/escape" ] && cp -a "$build/tests/escape" "$tree/build/tests/"
 chmod -R a+rX "$tree"
 
