@@ -105,7 +105,7 @@ int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret)
 	 * caller frees the array only */
 	if (dock) {
 		for (size_t i = 0; i < n_from; i++)
-			if (entry_is(from[i], "PATH", 4))
+			if (entry_is(from[i], "PATH", 4) && (!clear || kept(&cfg->env, from[i], 4)))
 				path = from[i] + 5;
 		for (size_t s = 0; s < cfg->env.n_set; s++)
 			if (entry_is(cfg->env.set[s], "PATH", 4))
