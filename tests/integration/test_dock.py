@@ -442,3 +442,19 @@ def test_without_the_command_net_runs_browse_refuses(nbj, world):
             (cp.returncode, cp.stderr)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
+
+
+def test_journald_events_of_lane_dock(nbj, world, journal):
+    cp = shell(f"nbjail-dock tcp meta.test 80 </dev/null; {HTTP10} | nbjail-dock tcp v4only.test 80 "
+               ">/dev/null; echo rc=$?", allow=("*.test:80",))
+    assert cp.stdout.split() == ["rc=0"], (cp.stdout, cp.stderr)
+    job = next(ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-relay["))[13:21]
+    evs = journal.wait_events(lambda e: any(x.get("NBJAIL_EVENT") == "job-end" for x in e),
+                              f"NBJAIL_JOB={job}")
+    dock = [e for e in evs if e.get("NBJAIL_LANE") == "dock"]
+    assert [(e["NBJAIL_EVENT"], e["NBJAIL_TARGET"], e["NBJAIL_REASON"]) for e in dock] == [
+        ("deny", "tcp meta.test:80", "floor:metadata"),
+        ("dock-call", "tcp v4only.test:80", "allowed")], dock
+    assert dock[0]["NBJAIL_RESOLVED"] == "169.254.169.254", dock
+    assert dock[1]["NBJAIL_RESOLVED"] == "198.51.100.10:80", dock
+    assert dock[1]["NBJAIL_DETAIL"].startswith("status=0 bytes="), dock
