@@ -85,7 +85,7 @@ NBJAIL="$tree/build/nbjail" run_pytest "integration[root]" "$build/pytest-result
 
 # the files that run rootless today; the rest need root or are not yet
 # adapted (see the notes of issue 15)
-ROOTLESS_TESTS="test_names.py test_datapath.py test_rootless.py test_escape.py test_unix.py test_seccomp.py test_exit.py test_roles.py test_limits.py"
+ROOTLESS_TESTS="test_dock.py test_names.py test_datapath.py test_rootless.py test_escape.py test_unix.py test_seccomp.py test_exit.py test_roles.py test_limits.py"
 rl_user=nbjt-rootless
 id "$rl_user" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$rl_user"
 rl_files=()

@@ -10,14 +10,13 @@ detector stays at 0 (the autouse no_leaks fixture).
 """
 import json
 import os
-import signal
 import struct
 import subprocess
 import time
 
 import pytest
 
-from conftest import PYTHON, RUN_DIR, WORLD_NS, nbjail, read_line, wait_for
+from conftest import PYTHON, WORLD_NS, nbjail, needs_root, read_line
 
 MIB = 1 << 20
 HTTP10 = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
@@ -289,6 +288,7 @@ RATE_LOOP = ("rcs=; for i in $(seq 40); do nbjail-dock tcp 198.51.100.10 80 </de
              "rcs=\"$rcs $?\"; done; echo $rcs; sleep 30")
 
 
+@needs_root("nbjail ctl stats")
 def test_rate_floor_of_the_dock(nbj, world, spawn, tmp_path):
     pol = tmp_path / "rate.yaml"
     pol.write_text("rates:\n  dock_calls_per_s: 5\n")
@@ -320,6 +320,7 @@ REVOKE_JOB = ("echo ready; nbjail-dock tcp 198.51.100.11 6380 </dev/null; a=$?; 
               "nbjail-dock tcp 198.51.100.10 80 </dev/null; echo rc=$a rc=$?; sleep 30")
 
 
+@needs_root("nbjail ctl revoke")
 def test_revocation_cuts_a_call_and_denies_the_next(nbj, world, spawn, world_server):
     world_server(LINE_SERVER, "198.51.100.11", 6380, "silent")
     p = spawn("run", "--tenant", "dock-revoke", "--allow", "198.51.100.11:6380",
