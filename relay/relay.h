@@ -6,7 +6,8 @@
  * network namespace and hands them to the supervisor, which forks the
  * relay with them; the relay dials out from the caller's namespace, and
  * reaches into the job (published ports) only through sockets the job's
- * init makes on request (@socket_factory).  The relay is its own program
+ * init makes on request (@socket_factory).  The job's dock (relay/dock.c)
+ * is a unix listener the job's init made in the job's /run (@dock_fd).  The relay is its own program
  * (relay/main.c, exec'd by supervisor/relaystart.c as ROLE_RELAY);
  * relay_run() sets up, installs the relay's syscall allow-list and runs
  * one epoll loop until it is killed; it never returns on success.

@@ -21,8 +21,10 @@
  *      there (or, cgroup v1, moved into the job's cgroups before MAPPED,
  *      which it waits for before anything); write its uid/gid maps;
  *      MAPPED; it builds its mounts and its network (lo
- *      only, the relay's sockets made inside, the nft ruleset) and
- *      reports READY with those sockets
+ *      only, the relay's sockets made inside, the nft ruleset; with a
+ *      dock, net and browse, its listener in the job's /run and the
+ *      nbjail-dock command shown read-only) and reports READY with
+ *      those sockets (the value names which)
  *   5. the relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
  *   6. GO: the init execs the workload; we return when it reports

@@ -10,7 +10,6 @@ detector stays at 0 (the autouse no_leaks fixture).
 """
 import json
 import os
-import struct
 import subprocess
 import time
 
