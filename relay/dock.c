@@ -694,7 +694,11 @@ static void read_head(struct relay_ctx *c, uint32_t i)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			conn_free(c, i);	/* gone before asking anything */
+			if (d->have) {	/* a frame cut short: a call, malformed */
+				d->target[0] = '\0';
+				audit_denied(c, d, DECIDE_MALFORMED);
+			}
+			conn_free(c, i);	/* gone: nobody to answer */
 			return;
 		}
 		d->have += (size_t)n;
@@ -815,6 +819,16 @@ void dock_event(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
 			return;
 		if (getsockopt(d->out, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
 			soerr = errno;
+		if (!soerr) {
+			struct sockaddr_storage peer;
+			socklen_t plen = sizeof(peer);
+
+			/* a stale event (a slot used again in one batch) finds
+			 * the dial still under way: wait for its own */
+			if (getpeername(d->out, (struct sockaddr *)&peer, &plen) < 0 &&
+			    errno == ENOTCONN)
+				return;
+		}
 		if (soerr) {
 			if (!dial_next(c, i))
 				finish(c, i, -soerr, strerror(soerr), false);
