@@ -256,6 +256,13 @@ time.sleep(0.5)
 out = subprocess.run(["nbjail-dock", "tcp", "198.51.100.10", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
                      capture_output=True, timeout=30)
 res["after"] = [out.returncode, out.stdout[:12].decode(), round(time.time() - t0, 1)]
+# the oldest half-open ones made room (closed at once); the newest is
+# closed when its 5 s for a frame are over
+held[0].settimeout(1)
+res["oldest"] = held[0].recv(1).decode()
+held[-1].settimeout(10)
+t1 = time.time()
+res["newest"] = [held[-1].recv(1).decode(), time.time() - t0 < 9]
 print(json.dumps(res), flush=True)
 """
 
@@ -272,6 +279,7 @@ def test_hostile_clients_leave_the_dock_responsive(nbj, world):
     assert res["nul"] == [EACCES, "malformed"] and res["port0"] == [EACCES, "malformed"], res
     assert res["short"][0] == EPROTO, res
     assert res["after"][:2] == [0, "HTTP/1.0 200"], res
+    assert res["oldest"] == "" and res["newest"] == ["", True], res
     assert "relay died" not in cp.stderr and "relay" not in cp.stderr.lower().replace("nbjail-relay[", ""), cp.stderr
     # a relay built with -Db_sanitize=address,undefined reports here
     assert "Sanitizer" not in cp.stderr and "runtime error" not in cp.stderr, cp.stderr
