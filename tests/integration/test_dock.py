@@ -199,9 +199,12 @@ def test_not_allowed_and_unknown_ops(nbj, world):
                "nbjail-dock get http://198.51.100.10/; echo rc=$?; "
                "nbjail-dock sign somekey </dev/null; echo rc=$?; "
                "nbjail-dock tcp 198.51.100.10; echo rc=$?; "
-               "nbjail-dock tcp 'a/b' 80 </dev/null; echo rc=$?",
-               allow=("198.51.100.10:80",))
-    assert cp.stdout.split() == ["rc=1", "rc=3", "rc=3", "rc=3", "rc=2", "rc=1"], (cp.stdout, cp.stderr)
+               "nbjail-dock tcp 'a/b' 80 </dev/null; echo rc=$?; "
+               "nbjail-dock tcp 198.51.100.10 81 </dev/null; echo rc=$?",
+               allow=("198.51.100.10:80", "198.51.100.10:81"))
+    assert cp.stdout.split() == ["rc=1", "rc=3", "rc=3", "rc=3", "rc=2", "rc=1", "rc=3"], \
+        (cp.stdout, cp.stderr)
+    assert "nbjail-dock: tcp 198.51.100.10: Connection refused" in cp.stderr, cp.stderr
     assert "denied 198.51.100.11:80 reason=not-allowed" in cp.stderr
     assert "nbjail-dock: tls 198.51.100.10: Function not implemented: not implemented yet" in cp.stderr
     assert "nbjail-dock: get http://198.51.100.10/: Function not implemented: not implemented yet" \
