@@ -36,6 +36,7 @@ static const struct {
 	[AUDIT_REVOKE] = { "revoke", "5f51ae8d38994e6aa0532a9c430809de", 4 },
 	[AUDIT_RATE_LIMITED] = { "rate-limited", "bec355ce733e49cdb3b359a40f9ad9eb", 4 },
 	[AUDIT_RELAY_FAILURE] = { "relay-failure", "e86db6c0ef734161a359fa9e56a9d6e1", 3 },
+	[AUDIT_DOCK_CALL] = { "dock-call", "0b6f3c1e9a5d4f7e8c2a71d4e6b95f03", 6 },
 };
 
 static const char *const lanes[LANE_COUNT] = {
@@ -43,6 +44,7 @@ static const char *const lanes[LANE_COUNT] = {
 	[LANE_TCP] = "tcp",
 	[LANE_DNS] = "dns",
 	[LANE_JOB] = "job",
+	[LANE_DOCK] = "dock",
 };
 
 /**
@@ -80,7 +82,7 @@ int audit_priority(enum audit_kind kind)
 }
 
 /**
- * audit_lane_name() - "seccomp", "tcp", "dns" or "job"
+ * audit_lane_name() - "seccomp", "tcp", "dns", "job" or "dock"
  * @lane:	lane
  *
  * Return: a static string
@@ -241,6 +243,9 @@ size_t audit_message(const struct audit_event *ev, unsigned long long suppressed
 		break;
 	case AUDIT_RELAY_FAILURE:
 		n = snprintf(buf, len, "relay failure: %s", detail);
+		break;
+	case AUDIT_DOCK_CALL:
+		n = snprintf(buf, len, "dock call %s: %s", target, detail);
 		break;
 	case AUDIT_RATE_LIMITED:
 	case AUDIT_DENY:

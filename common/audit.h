@@ -39,6 +39,7 @@ enum audit_kind {
 	AUDIT_REVOKE,
 	AUDIT_RATE_LIMITED,
 	AUDIT_RELAY_FAILURE,
+	AUDIT_DOCK_CALL,	/* an allowed call of the job's dock */
 	AUDIT_KIND_COUNT,
 };
 
@@ -48,6 +49,7 @@ enum audit_lane {
 	LANE_TCP,	/* the relay, a TCP flow */
 	LANE_DNS,	/* the relay's DNS stub */
 	LANE_JOB,	/* the job as a whole (start, end, revoke) */
+	LANE_DOCK,	/* the relay, a broker call of the job's dock */
 	LANE_COUNT,
 };
 
@@ -109,7 +111,7 @@ struct audit_denial {
 	char exe[256];
 };
 
-#define JOB_STATS_MAGIC 0x6e626a7374617433ULL	/* "nbjstat3" */
+#define JOB_STATS_MAGIC 0x6e626a7374617434ULL	/* "nbjstat4" */
 
 /*
  * What shared memory may hold (issue 16, item 7).  The statistics file
@@ -190,6 +192,8 @@ struct job_stats {
  * @tenant_connects: limits this job's policy sets on its tenant
  * @tenant_bytes: (shared buckets in struct tenant_state)
  * @tenant_concurrent:
+ * @dock:	the job's dock calls per second and burst, applied to the
+ *		tenant's bucket (struct tenant_state.dock, relay/dock.c)
  */
 struct job_limits {
 	struct rate_limit connects;
@@ -198,9 +202,10 @@ struct job_limits {
 	struct rate_limit tenant_connects;
 	struct rate_limit tenant_bytes;
 	uint64_t tenant_concurrent;
+	struct rate_limit dock;
 };
 
-#define TENANT_STATE_MAGIC 0x6e626a74656e3033ULL	/* "nbjten03" */
+#define TENANT_STATE_MAGIC 0x6e626a74656e3034ULL	/* "nbjten04" */
 #define TENANT_STATE_INIT 1ULL				/* being initialized */
 #define TENANT_SLOTS 256
 #define TENANT_SLOT_RELEASING UINT64_MAX		/* nbjail gc frees it */
@@ -226,6 +231,7 @@ struct tenant_slot {
  * @claims:	claims made so far (numbers the slots' claims)
  * @connects:	the tenant's bucket of connect attempts
  * @bytes:	the tenant's bucket of bytes
+ * @dock:	the tenant's bucket of dock calls (relay/dock.c)
  * @slots:	each job's flows, for the tenant's concurrency limit
  */
 struct tenant_state {
@@ -234,13 +240,14 @@ struct tenant_state {
 	_Atomic uint64_t claims;
 	struct rate_bucket connects;
 	struct rate_bucket bytes;
+	struct rate_bucket dock;
 	struct tenant_slot slots[TENANT_SLOTS];
 };
 
 /* Every field of struct tenant_state, for the layout check */
 #define TENANT_STATE_FIELDS(X)                                                 \
 	X(magic, magic) X(size, size) X(claims, claims)                        \
-	X(connects, connects.tat) X(bytes, bytes.tat)                          \
+	X(connects, connects.tat) X(bytes, bytes.tat) X(dock, dock.tat)        \
 	X(slots, slots[0].claim)
 
 /* Every field of struct tenant_slot */

@@ -45,6 +45,13 @@
  *            connect on every port
  *   udp      revoked; not-relayed (the relay carries TCP and DNS only)
  *   publish  revoked; rate
+ *   dock     revoked; floor-unknown; the flow's overlay must be direct
+ *            (the dock dials itself: a route or default through a proxy
+ *            overlay denies, overlay-failed); then for an address: floor
+ *            -> allow-list -> rate; for a name: the allow-list on name
+ *            and port first (a name nobody may reach is never resolved),
+ *            then the answers: one internal answer denies the name
+ *            (floor) -> rate
  */
 #include <assert.h>
 #include <string.h>
@@ -107,6 +114,8 @@ static const char *const reason_names[] = {
 	[DECIDE_SELECT_UNSUPPORTED] = "select-unsupported",
 	[DECIDE_SELECT_FAILED] = "select-failed",
 	[DECIDE_NO_ORIGINAL_DST] = "no-original-dst",
+	[DECIDE_NOT_IMPLEMENTED] = "not-implemented",
+	[DECIDE_NO_SUCH_KEY] = "no-such-key",
 	[DECIDE_OTHER] = "other",
 };
 
@@ -517,6 +526,52 @@ static void decide_dns(const struct decide_facts *f, struct decision *d)
 	allow(d, DIAL_ANSWERS);
 }
 
+static void decide_dock(const struct decide_facts *f, struct decision *d)
+{
+	const struct nbj_policy *p = f->policy;
+	const struct overlay *o;
+
+	if (f->revoked) {
+		deny(d, DECIDE_REVOKED);
+		return;
+	}
+	if (!f->floor) {
+		deny(d, DECIDE_FLOOR_UNKNOWN);
+		return;
+	}
+	d->overlay = policy_flow_overlay(p, f->name, &f->addr, f->port, DECIDE_SELECTED_NONE);
+	o = overlay_of(p, d->overlay);
+	if (f->name && policy_name_needs_overlay(f->name)) {
+		deny(d, DECIDE_OVERLAY_REQUIRED);
+		return;
+	}
+	if (o && o->kind != OVERLAY_DIRECT) {
+		deny(d, DECIDE_OVERLAY_FAILED);
+		d->detail = "dock-dials-direct";
+		return;
+	}
+	if (!f->name) {
+		if (!address_allowed(f, d->overlay, d))
+			return;
+	} else {
+		if (!p || !p->n_allow) {
+			deny(d, DECIDE_NO_POLICY);
+			return;
+		}
+		if (!name_allowed(p, f->name, f->port)) {
+			deny(d, DECIDE_NOT_ALLOWED);
+			return;
+		}
+		if (!answers_ready(f, d) || !answers_public(f, d->overlay, d))
+			return;
+	}
+	if (f->over_rate) {
+		deny(d, DECIDE_RATE);
+		return;
+	}
+	allow(d, f->name ? DIAL_ANSWERS : DIAL_TARGET);
+}
+
 /**
  * policy_decide() - the decision for one flow, query or socket call
  * @f:		every fact the caller knows (see struct decide_facts); the
@@ -544,6 +599,9 @@ void policy_decide(const struct decide_facts *f, struct decision *ret)
 		break;
 	case DECIDE_LANE_UDP:
 		deny(&d, f->revoked ? DECIDE_REVOKED : DECIDE_NOT_RELAYED);
+		break;
+	case DECIDE_LANE_DOCK:
+		decide_dock(f, &d);
 		break;
 	case DECIDE_LANE_PUBLISH:
 		d.overlay = f->publish_overlay;

@@ -84,7 +84,7 @@ static int load_profile(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d
 	if (!s || v->data.scalar.length >= sizeof(d->profile) ||
 	    strlen(s) != v->data.scalar.length)
 		return fail_at(c, v, EINVAL, "profile",
-			       "expected a profile name (minimal, compute or net)");
+			       "expected a profile name (minimal, compute, net or browse)");
 	strcpy(d->profile, s);
 	d->profile_line = (unsigned)v->start_mark.line + 1;
 	return 0;
@@ -228,10 +228,10 @@ static int load_rate_map(struct load_ctx *c, yaml_node_t *v, const char *where,
 		}
 		if (strcmp(key, "connects_per_s") && strcmp(key, "connects_burst") &&
 		    strcmp(key, "concurrent") && strcmp(key, "bytes_per_s") &&
-		    strcmp(key, "bytes_burst"))
+		    strcmp(key, "bytes_burst") && (tenant || strcmp(key, "dock_calls_per_s")))
 			return fail_at(c, k, EINVAL, field, "unknown limit (connects_per_s, "
 				       "connects_burst, concurrent, bytes_per_s, bytes_burst%s)",
-				       tenant ? "" : ", tenant");
+				       tenant ? "" : ", dock_calls_per_s, tenant");
 		if (!s || strlen(s) != val->data.scalar.length)
 			return fail_at(c, val, EINVAL, field, "expected a number");
 		if (!strcmp(key, "connects_per_s"))
@@ -241,10 +241,15 @@ static int load_rate_map(struct load_ctx *c, yaml_node_t *v, const char *where,
 					       &p->connects_burst);
 		else if (!strcmp(key, "concurrent"))
 			err = rate_parse_count(s, 1000000, &p->concurrent);
+		else if (!strcmp(key, "dock_calls_per_s"))
+			err = rate_parse_count(s, RATE_DOCK_CALLS_PER_S, &p->dock_calls_per_s);
 		else if (!strcmp(key, "bytes_per_s"))
 			err = rate_parse_bytes(s, &p->bytes_per_s);
 		else
 			err = rate_parse_bytes(s, &p->bytes_burst);
+		if (err == -ERANGE && !strcmp(key, "dock_calls_per_s"))
+			return fail_at(c, val, ERANGE, field, "'%s': 1 to %d (the dock's "
+				       "ceiling)", s, RATE_DOCK_CALLS_PER_S);
 		if (err == -ERANGE && !tenant && !strncmp(key, "connects", 8))
 			return fail_at(c, val, ERANGE, field, "'%s': 1 to %llu (the floor "
 				       "allows at most 50,000 connect attempts in 10 s)", s,

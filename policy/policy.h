@@ -367,6 +367,8 @@ enum decide_reason {
 	DECIDE_UNIX_CREDS,		/* unix-creds: the helper cannot be the caller */
 	DECIDE_UNIX_HELPER,		/* unix-helper: no helper could start */
 	DECIDE_UNIX_PATH_CHANGED,	/* unix-path-changed under the helper */
+	DECIDE_NOT_IMPLEMENTED,		/* not-implemented: a reserved dock op */
+	DECIDE_NO_SUCH_KEY,		/* no-such-key: dock sign */
 	DECIDE_OTHER,			/* other: counters only */
 	DECIDE_REASON_COUNT,
 };
@@ -384,6 +386,8 @@ bool decide_reason_is_floor(enum decide_reason r);
  * @DECIDE_LANE_DNS:	a query to the relay's DNS stub
  * @DECIDE_LANE_UDP:	a datagram to a port other than 53 (not relayed)
  * @DECIDE_LANE_PUBLISH: an inbound connection to a published port
+ * @DECIDE_LANE_DOCK:	a broker call of the job's dock (relay/dock.c): the
+ *			relay itself dials, directly
  */
 enum decide_lane {
 	DECIDE_LANE_NOTIFY,
@@ -391,6 +395,7 @@ enum decide_lane {
 	DECIDE_LANE_DNS,
 	DECIDE_LANE_UDP,
 	DECIDE_LANE_PUBLISH,
+	DECIDE_LANE_DOCK,
 };
 
 /**
@@ -540,6 +545,7 @@ bool nbj_addr_is_synthetic(const struct nbj_addr *a);
  * (at most 50,000 in any 10 s: a burst of 5,000, then 4,500 a second) */
 #define RATE_FLOOR_CONNECTS_PER_S 4500
 #define RATE_FLOOR_CONNECTS_BURST 5000
+#define RATE_DOCK_CALLS_PER_S 2000	/* the dock's default, and its ceiling */
 
 /**
  * struct rate_policy - limits of a job, or of all jobs of its tenant
@@ -550,6 +556,8 @@ bool nbj_addr_is_synthetic(const struct nbj_addr *a);
  * @bytes_per_s:	bytes per second, both directions together; 0 for
  *			no limit
  * @bytes_burst:	bytes at once; 0 for one second's worth
+ * @dock_calls_per_s: dock calls per second (jobs only; the tenant's
+ *			bucket); 0 for RATE_DOCK_CALLS_PER_S, the ceiling
  */
 struct rate_policy {
 	uint64_t connects_per_s;
@@ -557,6 +565,7 @@ struct rate_policy {
 	uint64_t concurrent;
 	uint64_t bytes_per_s;
 	uint64_t bytes_burst;
+	uint64_t dock_calls_per_s;
 };
 
 /**

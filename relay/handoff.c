@@ -36,7 +36,7 @@
 #include "relay/relay.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 2u	/* 2: the tenant slot and the limits */
+#define HANDOFF_VERSION 3u	/* 2: the tenant slot and the limits; 3: the dock */
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /**
@@ -51,6 +51,7 @@ struct relay_handoff {
 	int32_t dns_fds[2];
 	int32_t socket_factory;
 	int32_t keyholder_fd;
+	int32_t dock_fd;
 	int32_t audit_fd;
 	int32_t stats_fd;
 	int32_t tenant_fd;
@@ -121,6 +122,7 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.dns_fds = { cfg->dns_fds[0], cfg->dns_fds[1] },
 		.socket_factory = cfg->socket_factory,
 		.keyholder_fd = cfg->keyholder_fd,
+		.dock_fd = cfg->dock_fd,
 		.audit_fd = cfg->audit.fd,
 		.stats_fd = stats_fd,
 		.tenant_fd = tenant_fd,
@@ -314,6 +316,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.dns_fds = { h.dns_fds[0], h.dns_fds[1] },
 		.socket_factory = h.socket_factory,
 		.keyholder_fd = h.keyholder_fd,
+		.dock_fd = h.dock_fd,
 		.resolver = h.resolver,
 		.policy = &st->policy,
 		.job_nets = st->job_nets,

@@ -14,7 +14,8 @@
  *   2. sets up the name table (names.c), the DNS stub's pending queries,
  *      the c-ares channel (resolve.c) with the host's resolver
  *      configuration, the live list of the host's addresses
- *      (hostaddr.c) and the I2P sessions (sam.c)
+ *      (hostaddr.c), the I2P sessions (sam.c) and the dock's table
+ *      (dock.c)
  *   3. installs the relay's syscall allow-list (common/rolefilter.c):
  *      from here on, a call outside it kills the relay
  *   4. runs one epoll loop: the type of each event is packed in its
@@ -45,7 +46,7 @@
 /* two sockets per flow; pipes only while bytes are in flight: the pool's,
  * and room for as many more (a flow that finds no fd for a pipe waits) */
 #define FDS_PER_FLOW 2
-#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX)
+#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX)
 #define EVENT_BATCH 128
 
 /**
@@ -171,8 +172,8 @@ bool relay_revoked(struct relay_ctx *c)
 	if (!s || !atomic_load(&s->revoked))
 		return false;
 	c->revoked = true;
-	cut = tcp_cut_all(c);
-	log_info("revoked: %u live flows cut, every new flow is refused", cut);
+	cut = tcp_cut_all(c) + dock_cut_all(c);
+	log_info("revoked: %u live flows and dock calls cut, every new one is refused", cut);
 	audit_event_init(&ev, AUDIT_REVOKE, LANE_TCP);
 	EVENT_SET(&ev, reason, "revoked");
 	snprintf(ev.detail, sizeof(ev.detail), "%u live flows cut", cut);
@@ -238,6 +239,8 @@ int relay_run(const struct relay_config *config)
 	if (!err)
 		err = sam_init(&c);
 	if (!err)
+		err = dock_init(&c);
+	if (!err)
 		err = role_filter_apply(ROLE_RELAY);
 	if (err < 0)
 		return err;
@@ -272,6 +275,7 @@ int relay_run(const struct relay_config *config)
 				tcp_timer(&c);
 				dns_tcp_tick(&c);
 				sam_tick(&c);
+				dock_tick(&c);
 				break;
 			case RELAY_EV_ARES:
 				resolve_event(&c, (int)index, ev[i].events);
@@ -299,6 +303,15 @@ int relay_run(const struct relay_config *config)
 				break;
 			case RELAY_EV_PUBLISH:
 				tcp_publish_accept(&c, index);
+				break;
+			case RELAY_EV_DOCK_LISTEN:
+				dock_accept(&c);
+				break;
+			case RELAY_EV_DOCK_JOB:
+				dock_event(&c, index, false, ev[i].events);
+				break;
+			case RELAY_EV_DOCK_OUT:
+				dock_event(&c, index, true, ev[i].events);
 				break;
 			case RELAY_EV_DNS_TCP:
 				dns_tcp_event(&c, index, ev[i].events);

@@ -6,7 +6,8 @@
  * network namespace and hands them to the supervisor, which forks the
  * relay with them; the relay dials out from the caller's namespace, and
  * reaches into the job (published ports) only through sockets the job's
- * init makes on request (@socket_factory).  The relay is its own program
+ * init makes on request (@socket_factory).  The job's dock (relay/dock.c)
+ * is a unix listener the job's init made in the job's /run (@dock_fd).  The relay is its own program
  * (relay/main.c, exec'd by supervisor/relaystart.c as ROLE_RELAY);
  * relay_run() sets up, installs the relay's syscall allow-list and runs
  * one epoll loop until it is killed; it never returns on success.
@@ -27,6 +28,8 @@
  * @socket_factory: SOCK_SEQPACKET to the job's init: send an int family,
  *		receive an int errno and (when 0) a TCP socket made in the
  *		job's netns; -1 when nothing is published
+ * @dock_fd:	the dock's listener (unix stream, made in the job's /run),
+ *		-1 when the job has no dock (relay/dock.c)
  * @resolver:	the job's resolver address (resolv.conf): its port 53
  *		over TCP is the DNS stub
  * @policy:	the job's policy
@@ -50,6 +53,7 @@ struct relay_config {
 	int tcp_fds[2];
 	int dns_fds[2];
 	int socket_factory;
+	int dock_fd;
 	struct nbj_addr resolver;
 	const struct nbj_policy *policy;
 	const struct nbj_prefix *job_nets;

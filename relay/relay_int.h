@@ -37,8 +37,10 @@
 #define SAM_SESSION_TIMEOUT_S 180 /* tunnels of a new destination */
 #define SAM_STREAM_TIMEOUT_S 60	/* STREAM CONNECT: lease set lookup */
 #define SAM_RETRY_S 5		/* a failed session is tried again after */
+#define DOCK_CONNS_MAX 256	/* dock calls at once (relay/dock.c) */
 
 struct relay_ctx;
+struct dock_conn;
 
 /**
  * struct resolve_req - one lookup in flight; c-ares holds a pointer to it
@@ -68,6 +70,9 @@ enum relay_event {
 	RELAY_EV_SAM,		/* index: i2p overlay, its control connection */
 	RELAY_EV_SAM_FWD,	/* index: i2p overlay, its STREAM FORWARD one */
 	RELAY_EV_PUBLISH,	/* index: publish entry, its listener */
+	RELAY_EV_DOCK_LISTEN,	/* the dock's listener */
+	RELAY_EV_DOCK_JOB,	/* index: dock slot, the job's connection */
+	RELAY_EV_DOCK_OUT,	/* index: dock slot, the socket it dialled */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -359,6 +364,10 @@ struct sam_session {
  * @dns_rate_audited_s:	the second (CLOCK_MONOTONIC) whose first query
  *			over the DNS rate was audited
  * @dns_rate_refused:	DNS queries refused by the DNS rate
+ * @dock:		the dock's calls, DOCK_CONNS_MAX; NULL without a dock
+ * @dock_bufs:		their buffers, one block
+ * @dock_live:		calls in the table
+ * @dock_rate:		the dock's bucket when there is no tenant's
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -402,12 +411,17 @@ struct relay_ctx {
 	struct rate_bucket dns_rate;
 	time_t dns_rate_audited_s;
 	unsigned long dns_rate_refused;
+	struct dock_conn *dock;
+	unsigned char *dock_bufs;
+	unsigned dock_live;
+	struct rate_bucket dock_rate;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
 enum resolve_for {
 	RESOLVE_FOR_DNS = 1,
 	RESOLVE_FOR_FLOW,
+	RESOLVE_FOR_DOCK,
 };
 #define RESOLVE_COOKIE(what, slot, gen) \
 	((void *)(uintptr_t)((uint64_t)(what) << 62 | (uint64_t)((gen) & 0x3fffffff) << 32 | (uint32_t)(slot)))
@@ -447,6 +461,16 @@ void dns_tcp_accept(struct relay_ctx *c, int fd, const struct sockaddr *peer,
 void dns_tcp_event(struct relay_ctx *c, uint32_t slot, uint32_t events);
 void dns_tcp_tick(struct relay_ctx *c);
 unsigned tcp_cut_all(struct relay_ctx *c);
+
+/* dock.c */
+int dock_init(struct relay_ctx *c);
+void dock_accept(struct relay_ctx *c);
+void dock_event(struct relay_ctx *c, uint32_t i, bool out, uint32_t events);
+void dock_tick(struct relay_ctx *c);
+unsigned dock_cut_all(struct relay_ctx *c);
+void dock_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
+		   const struct nbj_addr *answers, size_t n);
+int dock_target_parse(const char *host, char *name, struct nbj_addr *addr);
 
 /* overlay.c */
 void overlay_begin(struct relay_ctx *c, struct flow *f);

@@ -137,6 +137,9 @@ static void addrinfo_done(void *arg, int status, int timeouts,
 	if (RESOLVE_COOKIE_WHAT(cookie) == RESOLVE_FOR_DNS)
 		dns_resolved(c, RESOLVE_COOKIE_SLOT(cookie), RESOLVE_COOKIE_GEN(cookie),
 			     status, answers, n, status == ARES_SUCCESS && n ? ttl : 0);
+	else if (RESOLVE_COOKIE_WHAT(cookie) == RESOLVE_FOR_DOCK)
+		dock_resolved(c, RESOLVE_COOKIE_SLOT(cookie), RESOLVE_COOKIE_GEN(cookie),
+			      status, answers, n);
 	else
 		tcp_resolved(c, RESOLVE_COOKIE_SLOT(cookie), RESOLVE_COOKIE_GEN(cookie),
 			     status, answers, n, status == ARES_SUCCESS && n ? ttl : 0);
@@ -146,7 +149,8 @@ static void addrinfo_done(void *arg, int status, int timeouts,
  * resolve_start() - look up every address of @name
  * @c:		relay context
  * @name:	normalized host name
- * @cookie:	RESOLVE_COOKIE(), passed back to dns_resolved()/tcp_resolved()
+ * @cookie:	RESOLVE_COOKIE(), passed back to dns_resolved(), tcp_resolved()
+ *		or dock_resolved()
  *
  * The completion may run before this returns (e.g. for a name c-ares
  * rejects at once).

@@ -29,6 +29,8 @@ static void set_limits(struct job_limits *l, const struct nbj_rates *r)
 	l->tenant_bytes.per_s = t->bytes_per_s;
 	l->tenant_bytes.burst = t->bytes_burst ? t->bytes_burst : t->bytes_per_s;
 	l->tenant_concurrent = t->concurrent;
+	l->dock.per_s = j->dock_calls_per_s ? j->dock_calls_per_s : RATE_DOCK_CALLS_PER_S;
+	l->dock.burst = l->dock.per_s;
 }
 
 static const char *job_tenant(const struct nbj_config *cfg)

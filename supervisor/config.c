@@ -81,11 +81,12 @@ static const char *const profile_names[] = {
 	[NBJ_PROFILE_MINIMAL] = "minimal",
 	[NBJ_PROFILE_COMPUTE] = "compute",
 	[NBJ_PROFILE_NET] = "net",
+	[NBJ_PROFILE_BROWSE] = "browse",
 };
 
 /**
  * nbj_profile_from_string() - parse a profile name
- * @s:		"minimal", "compute" or "net"
+ * @s:		"minimal", "compute", "net" or "browse"
  * @ret:	the profile
  *
  * Return: 0, or -EINVAL for an unknown name
@@ -319,6 +320,8 @@ static void rate_merge(struct rate_policy *to, const struct rate_policy *from)
 		to->bytes_per_s = from->bytes_per_s;
 	if (from->bytes_burst)
 		to->bytes_burst = from->bytes_burst;
+	if (from->dock_calls_per_s)
+		to->dock_calls_per_s = from->dock_calls_per_s;
 }
 
 /* A policy file's limits replace the ones it names */
@@ -390,7 +393,7 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	}
 	if (doc.profile[0] && nbj_profile_from_string(doc.profile, &profile) < 0) {
 		snprintf(errbuf, errlen,
-			 "%s:%u: profile: unknown profile '%s' (minimal, compute or net)",
+			 "%s:%u: profile: unknown profile '%s' (minimal, compute, net or browse)",
 			 path, doc.profile_line, doc.profile);
 		err = -EINVAL;
 	}
@@ -492,6 +495,9 @@ static void print_rate_policy(FILE *out, const struct rate_policy *p,
 		fprintf(out, "%sbytes_per_s: %llu\n", indent, (unsigned long long)p->bytes_per_s);
 	if (p->bytes_burst)
 		fprintf(out, "%sbytes_burst: %llu\n", indent, (unsigned long long)p->bytes_burst);
+	if (p->dock_calls_per_s)
+		fprintf(out, "%sdock_calls_per_s: %llu\n", indent,
+			(unsigned long long)p->dock_calls_per_s);
 }
 
 static void print_overlays(FILE *out, const struct nbj_config *cfg)

@@ -18,6 +18,10 @@
  *      variable (who ran sudo, and the command line it ran)
  *   3. the policy's env.set entries, NAME=value, replacing a variable of
  *      the same name
+ *   4. a job with a dock (profiles net and browse): NBJAIL_DOCK names
+ *      its socket (whatever came before), and /run/nbjail/bin, where
+ *      nbjail-dock is shown, is appended to PATH (to glibc's default
+ *      /bin:/usr/bin without one)
  *
  * The workload's command is then searched in the PATH of this final
  * environment (execvp() after environ is replaced; without PATH, glibc's
@@ -31,6 +35,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "nbjail/dock.h"
 #include "supervisor/supervisor.h"
 
 /* one per overlay (password_env) and per `secrets:` entry, and room */
@@ -95,9 +100,28 @@ int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret)
 	n_secrets = secret_names(cfg, secrets, SECRET_NAMES_MAX);
 	while (from && from[n_from])
 		n_from++;
-	envp = calloc(n_from + cfg->env.n_set + 1, sizeof(*envp));
+	bool dock = cfg->profile == NBJ_PROFILE_NET || cfg->profile == NBJ_PROFILE_BROWSE;
+	static const char dock_var[] = NBJ_DOCK_ENV "=" NBJ_DOCK_PATH;
+	const char *path = NULL;
+	size_t slots = n_from + cfg->env.n_set + 3, path_room = 0;
+	char *store;
+
+	/* the new PATH lives after the array, in the same allocation: the
+	 * caller frees the array only */
+	if (dock) {
+		for (size_t i = 0; i < n_from; i++)
+			if (entry_is(from[i], "PATH", 4) && (!clear || kept(&cfg->env, from[i], 4)))
+				path = from[i] + 5;
+		for (size_t s = 0; s < cfg->env.n_set; s++)
+			if (entry_is(cfg->env.set[s], "PATH", 4))
+				path = cfg->env.set[s] + 5;
+		path_room = strlen("PATH=") + (path ? strlen(path) : strlen("/bin:/usr/bin")) +
+			    strlen(":" NBJ_DOCK_BIN_DIR) + 1;
+	}
+	envp = calloc(1, slots * sizeof(*envp) + path_room);
 	if (!envp)
 		return -ENOMEM;
+	store = (char *)(envp + slots);
 
 	for (size_t i = 0; i < n_from; i++) {
 		const char *e = from[i], *eq = strchr(e, '=');
@@ -109,11 +133,21 @@ int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret)
 			drop = strlen(secrets[s]) == len && !strncmp(e, secrets[s], len);
 		for (size_t s = 0; s < cfg->env.n_set && !drop; s++)
 			drop = entry_is(cfg->env.set[s], e, len);
+		if (dock && (entry_is(e, "PATH", 4) || entry_is(e, NBJ_DOCK_ENV, strlen(NBJ_DOCK_ENV))))
+			drop = true;	/* replaced below */
 		if (!drop)
 			envp[n++] = (char *)e;
 	}
 	for (size_t s = 0; s < cfg->env.n_set; s++)
-		envp[n++] = cfg->env.set[s];
+		if (!dock || (!entry_is(cfg->env.set[s], "PATH", 4) &&
+			      !entry_is(cfg->env.set[s], NBJ_DOCK_ENV, strlen(NBJ_DOCK_ENV))))
+			envp[n++] = cfg->env.set[s];
+	if (dock) {
+		snprintf(store, path_room, "PATH=%s:%s", path ? path : "/bin:/usr/bin",
+			 NBJ_DOCK_BIN_DIR);
+		envp[n++] = store;
+		envp[n++] = (char *)dock_var;
+	}
 	envp[n] = NULL;
 	*ret = envp;
 	return 0;

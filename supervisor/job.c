@@ -23,8 +23,10 @@
  *      there (or, cgroup v1, moved into the job's cgroups before MAPPED,
  *      which it waits for before anything); write its uid/gid maps;
  *      MAPPED; it builds its mounts and its network (lo
- *      only, the relay's sockets made inside, the nft ruleset) and
- *      reports READY with those sockets
+ *      only, the relay's sockets made inside, the nft ruleset; with a
+ *      dock, net and browse, its listener in the job's /run and the
+ *      nbjail-dock command shown read-only) and reports READY with
+ *      those sockets (the value names which)
  *   5. the key holder, if there are secrets (keysstart.c), then the
  *      relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
@@ -145,18 +147,34 @@ static int await_terminal(struct nbj_job *job)
 /* The reaper has set the job's namespaces up: the relay's sockets */
 static int await_ready(struct nbj_job *job)
 {
-	size_t want = !job->has_net ? 0 : job->pol.policy.n_publish ? RELAY_FDS
-								  : RELAY_FD_FACTORY;
+	unsigned want = 0;
+	int got[RELAY_FDS], err;
 	struct reaper_msg m;
-	size_t n = 0;
-	int err = reaper_report(job, &m, job->relay_fds, RELAY_FDS, &n);
+	size_t n = 0, k = 0;
 
+	if (job->has_net)
+		want |= 1u << RELAY_FD_TCP4 | 1u << RELAY_FD_TCP6 | 1u << RELAY_FD_DNS4 |
+			1u << RELAY_FD_DNS6;
+	if (job->has_net && job->pol.policy.n_publish)
+		want |= 1u << RELAY_FD_FACTORY;
+	if (job->has_dock)
+		want |= 1u << RELAY_FD_DOCK;
+	for (int i = 0; i < RELAY_FDS; i++)
+		got[i] = -1;
+	err = reaper_report(job, &m, got, RELAY_FDS, &n);
 	if (err < 0)
 		return err;
-	if (m.type != REAPER_MSG_READY || n != want) {
+	if (m.type != REAPER_MSG_READY || (unsigned)m.value != want ||
+	    n != (size_t)__builtin_popcount(want)) {
 		log_err("unexpected message %u with %zu fds from the job's init", m.type, n);
+		for (size_t i = 0; i < n; i++)
+			closep(&got[i]);
 		return -EPROTO;
 	}
+	/* the present ones came in RELAY_FD_* order */
+	for (int i = 0; i < RELAY_FDS; i++)
+		if (want & 1u << i)
+			job->relay_fds[i] = got[k++];
 	return 0;
 }
 
@@ -441,6 +459,21 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 
 	/* 3. the policy the notifier and the relay judge with */
 	job->has_net = cfg->profile == NBJ_PROFILE_NET;
+	job->has_dock = cfg->profile == NBJ_PROFILE_NET || cfg->profile == NBJ_PROFILE_BROWSE;
+	if (job->has_dock) {
+		/* the command on the job's PATH: browse has no other way
+		 * out, a net job keeps its socket (and the C client) */
+		err = dock_program_find(job->dock_program, sizeof(job->dock_program));
+		if (err == -ENOENT)
+			log_msg(cfg->profile == NBJ_PROFILE_BROWSE ? LOG_LEVEL_ERR : LOG_LEVEL_WARN,
+				"cannot find the nbjail-dock program (beside nbjail, or %s)%s",
+				NBJ_DOCK_PROGRAM, cfg->profile == NBJ_PROFILE_BROWSE ? "" :
+				": the job's dock has no command");
+		if (err < 0 && cfg->profile == NBJ_PROFILE_BROWSE)
+			goto fail;
+		mp.dock_program = err < 0 ? NULL : job->dock_program;
+		err = 0;
+	}
 	job_net_default(&job->net);
 	if (job->has_net) {
 		err = link_host_inventory(&inv);
@@ -489,6 +522,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		.mounts = &mp,
 		.net = job->has_net ? &job->net : NULL,
 		.socket_factory = job->has_net && job->pol.policy.n_publish,
+		.dock = job->has_dock,
 		.n_select_overlays = !job->selectable ? 0 :
 				     job->pol.policy.n_overlays ? job->pol.policy.n_overlays : 1,
 		.terminal_fd = -1,	/* the caller's terminal never reaches the job */
@@ -546,8 +580,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	log_phase("job namespaces ready");
 
-	/* 5. the relay, with the sockets made in the job's netns */
-	if (job->has_net) {
+	/* 5. the relay, with the sockets made in the job's netns (and the
+	 * dock's listener) */
+	if (job->has_net || job->has_dock) {
 		err = start_keyholder(job);
 		if (!err)
 			err = start_relay(job);

@@ -117,6 +117,8 @@ struct nbj_job {
 	bool selectable;
 	bool state_created;
 	bool has_net;
+	bool has_dock;
+	char dock_program[NBJ_PATH_MAX];
 	struct job_net net;
 	int relay_fds[RELAY_FDS];
 
@@ -172,6 +174,7 @@ void keyholder_ended(struct nbj_job *job);
 /* relaystart.c */
 int start_relay(struct nbj_job *job);
 int helper_program_open(const char *program, const char *installed, const char *as);
+int dock_program_find(char *buf, size_t len);
 
 /* keeper.c */
 void kill_and_reap(int *pidfd, pid_t *pid);

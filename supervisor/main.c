@@ -45,6 +45,7 @@ static const char usage_text[] =
 	"Options for run:\n"
 	"  -p, --profile NAME   minimal | compute (loopback only) | net (default:\n"
 	"                       a veth to a relay that decides each connection)\n"
+	"                       | browse (the dock only: nbjail-dock(1))\n"
 	"  -a, --allow PATTERN  allow host, host:port, *.suffix[:port], IP, IP:port,\n"
 	"                       CIDR or [IPv6]:port (repeatable); without any, the\n"
 	"                       job may reach nothing\n"
@@ -418,7 +419,7 @@ static int apply_run_opts(struct nbj_config *cfg, const struct run_opts *o)
 	}
 	if (o->profile) {
 		if (nbj_profile_from_string(o->profile, &profile) < 0)
-			return usage_error("unknown profile '%s' (minimal, compute or net)",
+			return usage_error("unknown profile '%s' (minimal, compute, net or browse)",
 					   o->profile);
 		nbj_config_set_profile(cfg, profile);
 	}

@@ -38,7 +38,9 @@
  *      the new /run/nbjail and bind-mounted read-only over /etc/...;
  *      if an /etc file is a symlink into /run (systemd-resolved), its
  *      target is created in the new tmpfs first.  Host files are never
- *      modified.
+ *      modified.  A job with a dock gets the nbjail-dock program (cloned
+ *      in step 2, so whatever the plan hides) read-only at
+ *      /run/nbjail/bin/nbjail-dock.
  *   8. the rest of the plan: writable clones of paths under /tmp,
  *      /var/tmp or /run attached in the private tmpfs (their mount points
  *      made there: the host's directory appears inside it); then the
@@ -74,6 +76,7 @@
 
 #include "common/file.h"
 #include "common/log.h"
+#include "nbjail/dock.h"
 #include "supervisor/supervisor.h"
 
 #define JOB_ETC_DIR "/run/nbjail"
@@ -525,6 +528,7 @@ int mounts_setup(const struct mount_params *p)
 	const struct fs_plan *fs = p->fs ? p->fs : &no_plan;
 	int dev_fds[ARRAY_SIZE(dev_nodes)];
 	_cleanup_free_ int *write_fds = NULL;
+	_cleanup_close_ int dock_fd = -1;
 	const char *step, *what = "";
 	int err;
 
@@ -539,6 +543,15 @@ int mounts_setup(const struct mount_params *p)
 	err = clone_writable(fs, &write_fds, &what);
 	if (err < 0)
 		goto fail;
+	if (p->dock_program) {
+		step = "clone";
+		what = p->dock_program;
+		dock_fd = clone_tree(p->dock_program);
+		if (dock_fd < 0) {
+			err = dock_fd;
+			goto fail;
+		}
+	}
 	step = "clone the host's device nodes";
 	what = "";
 	err = dev_clone_nodes(dev_fds);
@@ -604,6 +617,22 @@ int mounts_setup(const struct mount_params *p)
 	err = bind_file_ro(JOB_ETC_DIR "/nsswitch.conf", "/etc/nsswitch.conf");
 	if (err < 0)
 		goto fail;
+
+	if (dock_fd >= 0) {
+		step = "show nbjail-dock at";
+		what = NBJ_DOCK_BIN_DIR "/nbjail-dock";
+		if (mkdir(NBJ_DOCK_BIN_DIR, 0755) < 0)
+			goto fail_errno;
+		err = file_write_string(NBJ_DOCK_BIN_DIR "/nbjail-dock", "", 0755);
+		if (!err)
+			err = set_attr(dock_fd, "", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+				       MOUNT_ATTR_NODEV);
+		if (!err)
+			err = attach(dock_fd, NBJ_DOCK_BIN_DIR "/nbjail-dock");
+		if (err < 0)
+			goto fail;
+		what = "";
+	}
 
 	step = "attach a writable path";
 	err = attach_writable(fs, write_fds, true, &what);

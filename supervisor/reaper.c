@@ -17,8 +17,11 @@
  *   3. brings lo up; net profile: the job's addresses and default routes
  *      on lo (netns/link.c), the relay's listening sockets made here, in
  *      the job's netns, and the job's nftables ruleset redirecting to
- *      them (netns/nft.c); reports READY with those sockets attached
- *      (and, when ports are published, its end of a socket factory)
+ *      them (netns/nft.c); with a dock (net and browse profiles) the
+ *      dock's listener at /run/nbjail/dock.sock (the job's private
+ *      /run, owned by the workload's user, mode 0600); reports READY
+ *      with those sockets attached (and, when ports are published, its
+ *      end of a socket factory)
  *   4. waits for GO (the relay holds the sockets), forks the workload,
  *      which drops credentials, installs the seccomp filter and execs; a
  *      CLOEXEC pipe tells whether exec happened (EOF) or failed (errno).
@@ -44,8 +47,11 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <assert.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +60,7 @@
 
 #include "common/log.h"
 #include "common/roles.h"
+#include "nbjail/dock.h"
 #include "netns/link.h"
 #include "netns/nft.h"
 #include "seccomp/filter.h"
@@ -284,6 +291,30 @@ out:
 }
 
 /*
+ * The dock's listener (relay/dock.c serves it): a unix stream socket at
+ * NBJ_DOCK_PATH in the job's private /run, made as the workload's user
+ * (creds_assume()), so that it, and only it, may connect; the job's
+ * notifier allows connect() to it as to any socket on a private mount
+ * (seccomp/unix.c)
+ */
+static int dock_listener(void)
+{
+	_cleanup_close_ int fd = -1;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	static_assert(sizeof(NBJ_DOCK_PATH) <= sizeof(sa.sun_path), "fits");
+	memcpy(sa.sun_path, NBJ_DOCK_PATH, sizeof(NBJ_DOCK_PATH));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	(void)unlink(NBJ_DOCK_PATH);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(NBJ_DOCK_PATH, 0600) < 0 || listen(fd, 512) < 0)
+		return negative_errno();
+	return TAKE_FD(fd);
+}
+
+/*
  * The socket factory: the relay asks for a TCP socket of a family (an
  * int); it gets one made in the job's netns, or an errno.  Return: false
  * once the relay is gone
@@ -484,8 +515,22 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	log_phase("reaper: network");
-	n_relay_fds = p->net ? (p->socket_factory ? RELAY_FDS : RELAY_FD_FACTORY) : 0;
+	if (p->dock) {
+		relay_fds[RELAY_FD_DOCK] = dock_listener();
+		if (relay_fds[RELAY_FD_DOCK] < 0) {
+			log_err("job setup: cannot make the dock's socket %s: %s",
+				NBJ_DOCK_PATH, strerror(-relay_fds[RELAY_FD_DOCK]));
+			fail(p->sock, REAPER_MSG_SETUP_FAILED, relay_fds[RELAY_FD_DOCK]);
+		}
+	}
+	/* the sockets present, in RELAY_FD_* order; the value names them */
 	msg = (struct reaper_msg){ .type = REAPER_MSG_READY };
+	n_relay_fds = 0;
+	for (int i = 0; i < RELAY_FDS; i++)
+		if (relay_fds[i] >= 0) {
+			msg.value |= 1 << i;
+			relay_fds[n_relay_fds++] = relay_fds[i];
+		}
 	err = fd_send(p->sock, &msg, sizeof(msg), relay_fds, n_relay_fds);
 	for (size_t i = 0; i < n_relay_fds; i++)
 		close(relay_fds[i]);

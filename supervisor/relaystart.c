@@ -113,6 +113,56 @@ int helper_program_open(const char *program, const char *installed, const char *
 	return -ENOENT;
 }
 
+/**
+ * dock_program_find() - the nbjail-dock program that jobs with a dock see
+ * at /run/nbjail/bin/nbjail-dock: beside this executable (a build tree,
+ * or the tree the tests copy), else where meson installed it
+ * @buf:	receives its path
+ * @len:	size of @buf
+ *
+ * As root it must be root's and writable by nobody else, as the relay's
+ * program (a job would run it).
+ *
+ * Return: 0, -EPERM (logged) for one of another owner, or -ENOENT when
+ * there is none (the caller says so)
+ */
+int dock_program_find(char *buf, size_t len)
+{
+	char self[NBJ_PATH_MAX], here[NBJ_PATH_MAX + 32];
+	const char *candidates[2] = { NULL, NBJ_DOCK_PROGRAM };
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(here, sizeof(here), "%s/dock/nbjail-dock", self);
+			if (access(here, F_OK) < 0)
+				snprintf(here, sizeof(here), "%s/nbjail-dock", self);
+			candidates[0] = here;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(candidates); i++) {
+		struct stat st;
+
+		if (!candidates[i] || stat(candidates[i], &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 0022))) {
+			log_err("%s: not root's, or writable by others: not shown to jobs",
+				candidates[i]);
+			return -EPERM;
+		}
+		if (strlen(candidates[i]) >= len)
+			return -ENAMETOOLONG;
+		strcpy(buf, candidates[i]);
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /* The environment of nbjail-relay: the two switches of its log, if set */
 static void relay_environment(char *env[3], char store[2][64])
 {
@@ -178,6 +228,7 @@ int start_relay(struct nbj_job *job)
 		.tcp_fds = { job->relay_fds[RELAY_FD_TCP4], job->relay_fds[RELAY_FD_TCP6] },
 		.dns_fds = { job->relay_fds[RELAY_FD_DNS4], job->relay_fds[RELAY_FD_DNS6] },
 		.socket_factory = job->relay_fds[RELAY_FD_FACTORY],
+		.dock_fd = job->relay_fds[RELAY_FD_DOCK],
 		.policy = &policy,
 		.job_nets = job->pol.job_nets,
 		.n_job_nets = ARRAY_SIZE(job->pol.job_nets),

@@ -147,11 +147,14 @@ int fsview_check_owner(const struct nbj_config *cfg, const struct workload_creds
  * @hostname:	the job's hostname
  * @nameserver:	resolver address for /etc/resolv.conf, NULL for none
  * @fs:		writable, read-only and hidden paths; NULL: none writable
+ * @dock_program: the nbjail-dock program of the host, shown read-only at
+ *		/run/nbjail/bin/nbjail-dock; NULL for jobs without a dock
  */
 struct mount_params {
 	const char *hostname;
 	const char *nameserver;
 	const struct fs_plan *fs;
+	const char *dock_program;
 };
 
 int mounts_setup(const struct mount_params *p);
@@ -159,7 +162,8 @@ int mounts_setup(const struct mount_params *p);
 /* Messages on the SOCK_SEQPACKET pair between supervisor and reaper */
 enum reaper_msg_type {
 	REAPER_MSG_MAPPED = 1,	/* supervisor: the user namespace's maps are written */
-	REAPER_MSG_READY,	/* reaper: set up; the relay's sockets attached */
+	REAPER_MSG_READY,	/* reaper: set up; the relay's sockets attached,
+				 * value = the RELAY_FD_* present (bit N) */
 	REAPER_MSG_GO,		/* supervisor: the relay runs, exec the workload */
 	REAPER_MSG_STARTED,	/* reaper: the workload was exec'd */
 	REAPER_MSG_EXEC_FAILED,	/* reaper: exec failed, value = errno */
@@ -179,9 +183,12 @@ struct reaper_msg {
 	int32_t value;
 };
 
-/* The fds of REAPER_MSG_READY (net profile), in this order */
+/* The fds of REAPER_MSG_READY, in this order, those present only (its
+ * value has bit N set for RELAY_FD N): the standard lane's (net
+ * profile), the socket factory (published ports), the dock's listener
+ * (net and browse) */
 enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACTORY,
-       RELAY_FDS };
+       RELAY_FD_DOCK, RELAY_FDS };
 
 /**
  * struct reaper_params - what the reaper needs, prepared by job.c
@@ -192,6 +199,7 @@ enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACT
  * @net:	the job's addresses, NULL for loopback-only profiles
  * @socket_factory: make sockets in the job's netns for the relay
  *		(published ports are connected with them)
+ * @dock:	make the dock's listener at /run/nbjail/dock.sock
  * @n_select_overlays: overlays processes may select (0: no selection)
  * @seccomp:	the workload's seccomp program (seccomp/filter.c)
  * @terminal_fd: -1; the reaper puts the slave of the pty it allocates
@@ -209,6 +217,7 @@ struct reaper_params {
 	const struct mount_params *mounts;
 	const struct job_net *net;
 	bool socket_factory;
+	bool dock;
 	size_t n_select_overlays;
 	const struct sock_fprog *seccomp;
 	int terminal_fd;

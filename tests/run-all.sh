@@ -77,7 +77,8 @@ tree=$(mktemp -d /var/lib/nbjt-tree.XXXXXX)
 chmod 755 "$tree"
 mkdir -p "$tree/build/tests"
 cp -a tests examples man meson.build "$tree/"
-cp "$build/nbjail" "$build/nbjail-select" "$build/nbjail-relay" "$build/nbjail-keys" "$tree/build/"
+cp "$build/nbjail" "$build/nbjail-select" "$build/nbjail-relay" "$build/nbjail-keys" \
+	"$build/dock/nbjail-dock" "$tree/build/"
 # the Slurm plugin, where libslurm-dev built it (test_slurm.py looks beside nbjail)
 [ -f "$build/spank_nbjail.so" ] && cp "$build/spank_nbjail.so" "$tree/build/"
 [ -d "$build/tests/escape" ] && cp -a "$build/tests/escape" "$tree/build/tests/"

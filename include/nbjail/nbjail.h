@@ -47,11 +47,14 @@ extern "C" {
  * @NBJ_PROFILE_MINIMAL: loopback only, no veth
  * @NBJ_PROFILE_COMPUTE: loopback only, no veth
  * @NBJ_PROFILE_NET: a veth to the relay; the policy decides each flow
+ * @NBJ_PROFILE_BROWSE: loopback only and no DNS: the job reaches the
+ *		world through its dock (nbjail-dock(7)) and nothing else
  */
 enum nbj_profile {
 	NBJ_PROFILE_MINIMAL,
 	NBJ_PROFILE_COMPUTE,
 	NBJ_PROFILE_NET,
+	NBJ_PROFILE_BROWSE,
 };
 
 struct nbj_config;

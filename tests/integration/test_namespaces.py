@@ -129,11 +129,13 @@ def test_run_is_private_tmpfs(nbj, world):
         if os.path.exists(shm):
             os.unlink(shm)
     run_ls, run_nbjail, fstypes, shm_ls, rest = out.split("---\n")
-    # /run is the job's own tmpfs.  The only thing nbjail may put there is
-    # the source of its bind-mounted /etc files; the host's /run/nbjail
-    # (locks, job state) must not be visible.
+    # /run is the job's own tmpfs.  The only things nbjail may put there
+    # are the source of its bind-mounted /etc files and the dock (its
+    # socket, and bin/nbjail-dock); the host's /run/nbjail (locks, job
+    # state) must not be visible.
     assert run_ls in ("", "nbjail\n"), run_ls
-    assert set(run_nbjail.split()) <= {"hosts", "resolv.conf", "nsswitch.conf"}, run_nbjail
+    assert set(run_nbjail.split()) <= {"hosts", "resolv.conf", "nsswitch.conf", "dock.sock",
+                                       "bin"}, run_nbjail
     assert fstypes.split() == ["tmpfs", "tmpfs"]
     assert shm_ls == ""
     assert "VISIBLE" not in rest and "CONNECTED" not in rest

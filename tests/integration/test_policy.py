@@ -87,7 +87,7 @@ def test_check_unknown_profile_names_line(nbj, tmp_path):
     path = write(tmp_path, "# comment\nprofile: nett\n")
     cp = nbjail("check", path)
     assert cp.returncode == 2
-    assert cp.stderr.strip() == f"nbjail: {path}:2: profile: unknown profile 'nett' (minimal, compute or net)"
+    assert cp.stderr.strip() == f"nbjail: {path}:2: profile: unknown profile 'nett' (minimal, compute, net or browse)"
 
 
 def test_check_missing_file_and_usage(nbj, tmp_path):

@@ -1,0 +1,1002 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * relay/dock.c - the job's dock: host-side one-shot brokers
+ *
+ * DOC: Theory of operation
+ *
+ * The job's init made a unix stream listener at /run/nbjail/dock.sock in
+ * the job's private /run (supervisor/reaper.c) and the relay holds it
+ * (relay_config.dock_fd).  A job that knows it is sandboxed connects,
+ * writes one request frame (include/nbjail/dock.h, nbjail-dock(7)) and
+ * reads the answer; the relay dials, from the caller's network, only
+ * what policy_decide() (lane dock) allowed.  One connection, one call:
+ *
+ *   HEAD       read exactly the 16-byte header, then the target (5 s for
+ *              the whole frame head); a malformed header is answered
+ *              -EPROTO (reason malformed) and closed
+ *   decide     tcp, udp: the target is a literal address or a host name
+ *              (dock_target_parse()); the tenant's dock rate is taken;
+ *              floor -> allow-list -> rate (policy/decide.c, lane dock);
+ *              a name allowed so far is resolved once with the relay's
+ *              c-ares (RESOLVING) and judged again on every answer: one
+ *              internal answer denies it, as on the standard lane; the
+ *              dial goes to the judged answers only (pinned).  Reserved
+ *              ops (tls, get, get-many) are answered -ENOSYS "not
+ *              implemented yet"; sign -ENOENT "no such key" (no key
+ *              holder in this relay)
+ *   tcp        CONNECTING (non-blocking, next answer on failure) -> SEND
+ *              (the request body, streamed through the slot's buffer,
+ *              then shutdown(SHUT_WR)) -> RECV/WRITE (the answer, read in
+ *              pieces of up to 64 KiB and written to the job as DATA
+ *              records, until EOF or the 1 MiB cap: a cap that cuts says
+ *              so in END's flags); 10 s for all of it
+ *   udp        UDP_BODY (the datagram, at most 65,535 bytes) -> a socket
+ *              connect()ed to the pinned answer, one send -> UDP_WAIT
+ *              (one reply whose source is checked again against the
+ *              peer; others are dropped) -> WRITE; 5 s
+ *   END        one END record (status, reason, flags) and close
+ *
+ * Bounds: DOCK_CONNS_MAX connections in a fixed table, each with one
+ * fixed buffer of a record (allocated once, at start); when the table is
+ * full, the oldest connection still in HEAD (a client that never
+ * finishes its frame) makes room, else the newcomer is refused (-EBUSY).
+ * A client that never reads its answer is cut at the call's deadline.
+ * Nothing is allocated per call.
+ *
+ * Every call is one audit record, lane dock: a denial (AUDIT_DENY, with
+ * the decision's reason, counted, in the ring of denials) or, for an
+ * allowed call, AUDIT_DOCK_CALL when it ends (status and bytes in its
+ * detail).  Revocation: the next call is denied (reason revoked) and
+ * relay_revoked() cuts the calls in flight (dock_cut_all()).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "nbjail/dock.h"
+#include "policy/target.h"
+#include "relay/relay_int.h"
+
+#define DOCK_HEAD_TIMEOUT_S 5
+#define DOCK_END_TIMEOUT_S 2	/* to take the END record */
+#define DOCK_BUF (NBJ_DOCK_RECORD_HEADER_SIZE + NBJ_DOCK_RECORD_MAX)
+
+/**
+ * enum dock_state - where a call is
+ */
+enum dock_state {
+	DOCK_FREE,
+	DOCK_HEAD,
+	DOCK_RESOLVING,
+	DOCK_CONNECTING,
+	DOCK_SEND,
+	DOCK_RECV,
+	DOCK_WRITE,
+	DOCK_UDP_BODY,
+	DOCK_UDP_WAIT,
+	DOCK_END,
+};
+
+/**
+ * struct dock_conn - one call, a slot of the fixed table
+ * @state:	enum dock_state
+ * @gen:	generation, bumped at each use (late resolver answers)
+ * @fd:		the job's connection
+ * @out:	the socket dialled, -1 before
+ * @ev_fd:	epoll events registered for @fd (0: none)
+ * @ev_out:	for @out
+ * @since:	when it was accepted (CLOCK_MONOTONIC s): the oldest is evicted
+ * @deadline:	when the current phase is given up
+ * @req:	the decoded header
+ * @target:	the target as sent (NUL-terminated)
+ * @name:	the host name when the target is one, "" for an address
+ * @addr:	the literal address, or the answer being dialled
+ * @answers:	the judged answers of @name
+ * @n_answers:	their number
+ * @next:	the next answer to dial
+ * @over_rate:	the call was over the dock rate (taken once, at decision)
+ * @allowed:	the decision allowed it (its record is AUDIT_DOCK_CALL)
+ * @body_left:	request bytes still to come from the job
+ * @got:	answer bytes delivered to the job
+ * @have:	bytes in @buf
+ * @off:	bytes of @buf already written (WRITE, SEND, END)
+ * @after_write: the state after WRITE
+ * @buf:	the slot's buffer: the frame's head, a piece of request, a
+ *		record of answer, the END record
+ */
+struct dock_conn {
+	enum dock_state state;
+	uint32_t gen;
+	int fd;
+	int out;
+	uint32_t ev_fd;
+	uint32_t ev_out;
+	time_t since;
+	time_t deadline;
+	struct nbj_dock_request req;
+	char target[NBJ_DOCK_TARGET_MAX + 1];
+	char name[NBJ_NAME_MAX + 1];
+	struct nbj_addr addr;
+	struct nbj_addr answers[RESOLVE_ANSWERS_MAX];
+	unsigned n_answers;
+	unsigned next;
+	bool over_rate;
+	bool allowed;
+	size_t body_left;
+	size_t got;
+	size_t have;
+	size_t off;
+	enum dock_state after_write;
+	unsigned char *buf;
+};
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/**
+ * dock_init() - the dock's table and its listener in the epoll set
+ * @c:		relay context (epfd made)
+ *
+ * Return: 0 (also without a dock), or negative errno
+ */
+int dock_init(struct relay_ctx *c)
+{
+	struct epoll_event ev = { .events = EPOLLIN,
+				  .data.u64 = RELAY_EV(RELAY_EV_DOCK_LISTEN, 0) };
+
+	if (c->cfg->dock_fd < 0)
+		return 0;
+	c->dock = calloc(DOCK_CONNS_MAX, sizeof(*c->dock));
+	c->dock_bufs = calloc(DOCK_CONNS_MAX, DOCK_BUF);
+	if (!c->dock || !c->dock_bufs)
+		return -ENOMEM;
+	for (unsigned i = 0; i < DOCK_CONNS_MAX; i++) {
+		c->dock[i].fd = c->dock[i].out = -1;
+		c->dock[i].buf = c->dock_bufs + (size_t)i * DOCK_BUF;
+	}
+	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->cfg->dock_fd, &ev) < 0)
+		return negative_errno();
+	return 0;
+}
+
+/* Register what @fd of slot @i waits for (0: nothing) */
+static void interest(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
+{
+	struct dock_conn *d = &c->dock[i];
+	int fd = out ? d->out : d->fd;
+	uint32_t *cur = out ? &d->ev_out : &d->ev_fd;
+	struct epoll_event ev = {
+		.events = events,
+		.data.u64 = RELAY_EV(out ? RELAY_EV_DOCK_OUT : RELAY_EV_DOCK_JOB, i),
+	};
+
+	if (fd < 0 || *cur == events)
+		return;
+	if (!events)
+		(void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+	else if (epoll_ctl(c->epfd, *cur ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0)
+		return;
+	*cur = events;
+}
+
+static void conn_free(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	if (d->state == DOCK_FREE)
+		return;
+	interest(c, i, false, 0);
+	interest(c, i, true, 0);
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->out >= 0)
+		close(d->out);
+	d->fd = d->out = -1;
+	d->state = DOCK_FREE;
+	d->gen++;
+	c->dock_live--;
+}
+
+/* "host:port" of a call, for log lines and audit records */
+static const char *call_target(const struct dock_conn *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s:%u", nbj_dock_op_name(d->req.op) ? nbj_dock_op_name(d->req.op)
+								    : "?",
+		 d->target[0] ? d->target : "?", d->req.port);
+	return buf;
+}
+
+/* A denied call: logged, counted and audited (lane dock) */
+static void audit_denied(struct relay_ctx *c, const struct dock_conn *d,
+			 enum decide_reason reason)
+{
+	char t[NBJ_DOCK_TARGET_MAX + 32], resolved[256];
+
+	call_target(d, t, sizeof(t));
+	log_info("deny dock %s reason=%s", t, decide_reason_name(reason));
+	audit_deny(&c->cfg->audit, LANE_DOCK, 0, NULL, t,
+		   nbj_addr_list_format(d->answers, d->n_answers, resolved, sizeof(resolved)),
+		   NULL, NULL, reason);
+}
+
+/* An allowed call's one record, when it ends */
+static void audit_done(struct relay_ctx *c, const struct dock_conn *d, int status,
+		       const char *why, bool truncated)
+{
+	char t[NBJ_DOCK_TARGET_MAX + 32], a[NBJ_ADDR_STRLEN];
+	struct audit_event ev;
+
+	audit_event_init(&ev, AUDIT_DOCK_CALL, LANE_DOCK);
+	EVENT_SET(&ev, target, call_target(d, t, sizeof(t)));
+	if (d->addr.family)
+		EVENT_SET(&ev, resolved, nbj_addr_format(&d->addr, a, sizeof(a)));
+	EVENT_SET(&ev, reason, "allowed");
+	snprintf(ev.detail, sizeof(ev.detail), "status=%d bytes=%zu%s%s%s", status, d->got,
+		 truncated ? " truncated" : "", why[0] ? " " : "", why);
+	(void)audit_send(&c->cfg->audit, &ev);
+}
+
+/*
+ * The call ends: its END record (status, reason, flags) is written to
+ * the job, then the connection closes.  The dialled socket goes now.
+ */
+static void finish(struct relay_ctx *c, uint32_t i, int status, const char *reason,
+		   bool truncated)
+{
+	struct dock_conn *d = &c->dock[i];
+	size_t rlen = strnlen(reason, NBJ_DOCK_REASON_MAX);
+	unsigned char *b = d->buf;
+
+	if (d->allowed)
+		audit_done(c, d, status, status < 0 ? reason : "", truncated);
+	d->allowed = false;
+	interest(c, i, true, 0);
+	if (d->out >= 0)
+		close(d->out);
+	d->out = -1;
+	b[0] = NBJ_DOCK_REC_END;
+	b[1] = truncated ? NBJ_DOCK_TRUNCATED : 0;
+	b[2] = b[3] = 0;
+	put32(b + 4, (uint32_t)(4 + rlen));
+	put32(b + 8, (uint32_t)status);
+	memcpy(b + 12, reason, rlen);
+	d->have = 12 + rlen;
+	d->off = 0;
+	d->state = DOCK_END;
+	d->deadline = now_s() + DOCK_END_TIMEOUT_S;
+	interest(c, i, false, EPOLLOUT);
+	dock_event(c, i, false, EPOLLOUT);
+}
+
+/* A denial: audited with the decision's reason, answered -EACCES */
+static void deny(struct relay_ctx *c, uint32_t i, enum decide_reason reason)
+{
+	audit_denied(c, &c->dock[i], reason);
+	finish(c, i, -EACCES, decide_reason_name(reason), false);
+}
+
+/**
+ * dock_target_parse() - the host of a tcp or udp call: a host name
+ * (letters, digits, '-', '_', '.'; lower-cased, no trailing dot) or a
+ * literal address (IPv4 in the spellings inet_aton(3) takes, IPv6 with
+ * or without brackets, v4-mapped ones unmapped)
+ * @host:	the target as sent, NUL-terminated
+ * @name:	receives the name, "" for an address (NBJ_NAME_MAX + 1 bytes)
+ * @addr:	receives the address (port 0) for an address
+ *
+ * A port, a userinfo, a path or any other character is malformed: the
+ * port is the frame's own field.
+ *
+ * Return: 0, or -EINVAL
+ */
+int dock_target_parse(const char *host, char *name, struct nbj_addr *addr)
+{
+	char low[NBJ_DOCK_HOST_MAX + 1];
+	struct target t;
+	size_t len = strlen(host);
+
+	if (!len || len > NBJ_DOCK_HOST_MAX)
+		return -EINVAL;
+	for (size_t k = 0; k <= len; k++) {
+		unsigned char ch = (unsigned char)host[k];
+
+		if (ch && !isalnum(ch) && !strchr(".-_:[]", ch))
+			return -EINVAL;
+		low[k] = (char)tolower(ch);
+	}
+	if (target_parse(low, &t) < 0 || t.port)
+		return -EINVAL;
+	/* "[::1]:0" and "host:0" parse with port 0: no port at all here */
+	if (low[0] == '[' ? low[len - 1] != ']' : (strchr(low, ':') && !t.is_ip))
+		return -EINVAL;
+	if (strchr(low, ':') && (!t.is_ip || t.addr.family == AF_INET))
+		return -EINVAL;	/* a port after a name or an IPv4 address */
+	if (t.is_ip) {
+		if (!nbj_addr_unmap_v4(&t.addr, addr))
+			*addr = t.addr;
+		addr->port = 0;
+		name[0] = '\0';
+		return 0;
+	}
+	if (strlen(t.host) > NBJ_NAME_MAX)
+		return -EINVAL;
+	strcpy(name, t.host);
+	return 0;
+}
+
+/* The tenant's bucket of dock calls, at the job's policy's rate */
+static bool over_rate(struct relay_ctx *c)
+{
+	const struct rate_limit *own = &c->cfg->audit.limits.dock;
+	struct rate_limit l = { RATE_DOCK_CALLS_PER_S, RATE_DOCK_CALLS_PER_S };
+	struct rate_bucket *b = c->cfg->audit.tenant ? &c->cfg->audit.tenant->dock
+						     : &c->dock_rate;
+
+	if (own->per_s && own->per_s <= RATE_DOCK_CALLS_PER_S)
+		l = *own;
+	return !rate_take(b, &l, 1, rate_now_ns());
+}
+
+static void facts_of(struct relay_ctx *c, const struct dock_conn *d,
+		     struct decide_facts *ret)
+{
+	const struct job_stats *s = c->cfg->audit.stats;
+
+	*ret = (struct decide_facts){
+		.lane = DECIDE_LANE_DOCK,
+		.policy = c->cfg->policy,
+		.floor = hostaddr_floor(c),
+		.name = d->name[0] ? d->name : NULL,
+		.addr = d->addr,
+		.port = d->req.port,
+		.answers_state = DECIDE_ANSWERS_PENDING,
+		.selected = DECIDE_SELECTED_NONE,
+		.revoked = c->revoked || (s && atomic_load(&((struct job_stats *)s)->revoked)),
+		.over_rate = d->over_rate,
+	};
+	ret->addr.port = d->req.port;
+}
+
+static bool dial_next(struct relay_ctx *c, uint32_t i);
+static void udp_send(struct relay_ctx *c, uint32_t i);
+
+/* Allowed: the call's dial (tcp) or its datagram (udp) begins */
+static void start(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	d->allowed = true;
+	stats_count(c->cfg->audit.stats, LANE_DOCK, OUTCOME_ALLOWED, DECIDE_ALLOWED);
+	d->deadline = now_s() + (d->req.op == NBJ_DOCK_OP_UDP ? NBJ_DOCK_UDP_TIMEOUT_S
+							      : NBJ_DOCK_TCP_TIMEOUT_S);
+	d->next = 0;
+	if (d->req.op == NBJ_DOCK_OP_UDP) {
+		d->state = DOCK_UDP_BODY;
+		d->have = 0;
+		if (!d->req.body_len)
+			udp_send(c, i);
+		else
+			interest(c, i, false, EPOLLIN);
+		return;
+	}
+	if (!dial_next(c, i))
+		finish(c, i, -EHOSTUNREACH, "no answer could be dialled", false);
+}
+
+/* The frame's head is whole: judge the call */
+static void decide(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+	struct decide_facts f;
+	struct decision dec;
+
+	switch (d->req.op) {
+	case NBJ_DOCK_OP_TCP:
+	case NBJ_DOCK_OP_UDP:
+		break;
+	case NBJ_DOCK_OP_SIGN:
+		audit_denied(c, d, DECIDE_NO_SUCH_KEY);
+		finish(c, i, -ENOENT, "no such key", false);
+		return;
+	default:
+		audit_denied(c, d, DECIDE_NOT_IMPLEMENTED);
+		finish(c, i, -ENOSYS, "not implemented yet", false);
+		return;
+	}
+	if (!d->req.port || dock_target_parse(d->target, d->name, &d->addr) < 0) {
+		deny(c, i, DECIDE_MALFORMED);
+		return;
+	}
+	d->over_rate = over_rate(c);
+	facts_of(c, d, &f);
+	if (!f.name)
+		f.answers_state = DECIDE_ANSWERS_OK;
+	policy_decide(&f, &dec);
+	if (dec.verdict == VERDICT_DENY) {
+		if (dec.reason == DECIDE_REVOKED)
+			(void)relay_revoked(c);
+		deny(c, i, dec.reason);
+		return;
+	}
+	if (dec.verdict == VERDICT_NEED_ANSWERS) {
+		d->state = DOCK_RESOLVING;
+		d->deadline = now_s() + NBJ_DOCK_TCP_TIMEOUT_S;
+		interest(c, i, false, 0);
+		if (resolve_start(c, d->name, RESOLVE_COOKIE(RESOLVE_FOR_DOCK, i, d->gen)) < 0)
+			deny(c, i, DECIDE_RESOLVE_FAILED);
+		return;
+	}
+	d->answers[0] = d->addr;
+	d->answers[0].port = d->req.port;
+	d->n_answers = 1;
+	start(c, i);
+}
+
+/**
+ * dock_resolved() - the answers for a call to a name: judge, then go
+ * @c:		relay context
+ * @slot:	the call's slot
+ * @gen:	its generation when the lookup started
+ * @status:	c-ares status
+ * @answers:	every address of the name, IPv6 first
+ * @n:		their number
+ */
+void dock_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
+		   const struct nbj_addr *answers, size_t n)
+{
+	struct dock_conn *d;
+	struct decide_facts f;
+	struct decision dec;
+	size_t n_ok = status == ARES_SUCCESS ? n : 0;
+
+	if (!c->dock || slot >= DOCK_CONNS_MAX)
+		return;
+	d = &c->dock[slot];
+	if (d->state != DOCK_RESOLVING || (d->gen & 0x3fffffff) != gen)
+		return;
+	facts_of(c, d, &f);
+	f.answers_state = status == ARES_SUCCESS ? DECIDE_ANSWERS_OK :
+			  status == ARES_ENODATA || status == ARES_ENOTFOUND ?
+			  DECIDE_ANSWERS_NONE : DECIDE_ANSWERS_FAILED;
+	f.answers = answers;
+	f.n_answers = n_ok;
+	memcpy(d->answers, answers, n_ok * sizeof(*answers));
+	d->n_answers = (unsigned)n_ok;
+	policy_decide(&f, &dec);
+	if (dec.verdict != VERDICT_ALLOW) {
+		deny(c, slot, dec.verdict == VERDICT_DENY ? dec.reason : DECIDE_OTHER);
+		return;
+	}
+	for (unsigned k = 0; k < d->n_answers; k++)
+		d->answers[k].port = d->req.port;
+	start(c, slot);
+}
+
+/* Dial the next judged answer (tcp); false when none is left */
+static bool dial_next(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	if (d->out >= 0) {
+		interest(c, i, true, 0);
+		close(d->out);
+		d->out = -1;
+	}
+	while (d->next < d->n_answers) {
+		struct sockaddr_storage ss;
+		socklen_t len;
+		int fd;
+
+		d->addr = d->answers[d->next++];
+		len = nbj_addr_to_sockaddr(&d->addr, &ss);
+		fd = socket(d->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, (struct sockaddr *)&ss, len) < 0 && errno != EINPROGRESS) {
+			close(fd);
+			continue;
+		}
+		d->out = fd;
+		d->state = DOCK_CONNECTING;
+		interest(c, i, false, 0);
+		interest(c, i, true, EPOLLOUT);
+		return true;
+	}
+	return false;
+}
+
+/* The answer's next piece, read from the dialled socket; false when the
+ * call ended */
+static bool recv_piece(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+	size_t room = NBJ_DOCK_RECORD_MAX;
+	ssize_t n;
+
+	if (d->got >= NBJ_DOCK_TCP_ANSWER_MAX) {
+		/* at the cap: one more byte says whether it cut anything */
+		unsigned char probe;
+
+		n = recv(d->out, &probe, 1, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return true;
+		finish(c, i, 0, n > 0 ? "the answer is over the 1 MiB cap" : "", n > 0);
+		return false;
+	}
+	if (room > NBJ_DOCK_TCP_ANSWER_MAX - d->got)
+		room = NBJ_DOCK_TCP_ANSWER_MAX - d->got;
+	n = recv(d->out, d->buf + NBJ_DOCK_RECORD_HEADER_SIZE, room, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return true;
+	if (n < 0) {
+		int err = errno;
+
+		finish(c, i, -err, strerror(err), false);
+		return false;
+	}
+	if (n == 0) {
+		finish(c, i, 0, "", false);
+		return false;
+	}
+	d->buf[0] = NBJ_DOCK_REC_DATA;
+	d->buf[1] = d->buf[2] = d->buf[3] = 0;
+	put32(d->buf + 4, (uint32_t)n);
+	d->have = NBJ_DOCK_RECORD_HEADER_SIZE + (size_t)n;
+	d->off = 0;
+	d->got += (size_t)n;
+	d->after_write = DOCK_RECV;
+	d->state = DOCK_WRITE;
+	interest(c, i, true, 0);
+	interest(c, i, false, EPOLLOUT);
+	return true;
+}
+
+/* Write what @buf holds to the job; true when all of it is out */
+static int flush(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	while (d->off < d->have) {
+		ssize_t n = send(d->fd, d->buf + d->off, d->have - d->off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0)
+			return -EPIPE;
+		d->off += (size_t)n;
+	}
+	return 1;
+}
+
+/* udp: the whole datagram is in: one send to the pinned peer */
+static void udp_send(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	d->addr = d->answers[0];
+	len = nbj_addr_to_sockaddr(&d->addr, &ss);
+	fd = socket(d->addr.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		finish(c, i, -errno, "cannot make a UDP socket", false);
+		return;
+	}
+	d->out = fd;
+	if (connect(fd, (struct sockaddr *)&ss, len) < 0 ||
+	    send(fd, d->buf + NBJ_DOCK_RECORD_HEADER_SIZE, d->have, MSG_DONTWAIT) < 0) {
+		int err = errno;
+
+		finish(c, i, -err, strerror(err), false);
+		return;
+	}
+	d->state = DOCK_UDP_WAIT;
+	d->have = 0;
+	interest(c, i, false, 0);
+	interest(c, i, true, EPOLLIN);
+}
+
+/* udp: a datagram arrived; only the pinned peer's is the answer */
+static void udp_reply(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	for (int k = 0; k < 16; k++) {
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		struct nbj_addr src;
+		ssize_t n = recvfrom(d->out, d->buf + NBJ_DOCK_RECORD_HEADER_SIZE,
+				     NBJ_DOCK_UDP_MAX, MSG_DONTWAIT | MSG_TRUNC,
+				     (struct sockaddr *)&from, &flen);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			int err = errno;
+
+			finish(c, i, -err, err == ECONNREFUSED ? "refused (ICMP)" : strerror(err),
+			       false);
+			return;
+		}
+		if (nbj_addr_from_sockaddr((struct sockaddr *)&from, flen, &src) < 0 ||
+		    !nbj_addr_equal_ip(&src, &d->addr) || src.port != d->addr.port) {
+			char a[NBJ_ADDR_STRLEN];
+
+			log_info("dock udp %s: dropped a datagram from %s", d->target,
+				 nbj_addr_format(&src, a, sizeof(a)));
+			continue;
+		}
+		if ((size_t)n > NBJ_DOCK_UDP_MAX)
+			n = NBJ_DOCK_UDP_MAX;
+		d->buf[0] = NBJ_DOCK_REC_DATA;
+		d->buf[1] = d->buf[2] = d->buf[3] = 0;
+		put32(d->buf + 4, (uint32_t)n);
+		d->have = NBJ_DOCK_RECORD_HEADER_SIZE + (size_t)n;
+		d->off = 0;
+		d->got = (size_t)n;
+		d->after_write = DOCK_UDP_WAIT;	/* then END */
+		d->state = DOCK_WRITE;
+		interest(c, i, true, 0);
+		interest(c, i, false, EPOLLOUT);
+		dock_event(c, i, false, EPOLLOUT);
+		return;
+	}
+}
+
+/* HEAD: read exactly the header, then exactly the target */
+static void read_head(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	for (;;) {
+		size_t want = d->have < NBJ_DOCK_HEADER_SIZE ? NBJ_DOCK_HEADER_SIZE
+					: NBJ_DOCK_HEADER_SIZE + d->req.target_len;
+		ssize_t n;
+		int err;
+
+		if (d->have == want) {
+			memcpy(d->target, d->buf + NBJ_DOCK_HEADER_SIZE, d->req.target_len);
+			d->target[d->req.target_len] = '\0';
+			if (strlen(d->target) != d->req.target_len) {
+				d->target[0] = '\0';
+				deny(c, i, DECIDE_MALFORMED);
+				return;
+			}
+			d->body_left = d->req.body_len;
+			d->have = 0;
+			decide(c, i);
+			return;
+		}
+		n = recv(d->fd, d->buf + d->have, want - d->have, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			if (d->have) {	/* a frame cut short: a call, malformed */
+				d->target[0] = '\0';
+				audit_denied(c, d, DECIDE_MALFORMED);
+			}
+			conn_free(c, i);	/* gone: nobody to answer */
+			return;
+		}
+		d->have += (size_t)n;
+		if (d->have != NBJ_DOCK_HEADER_SIZE)
+			continue;
+		err = nbj_dock_header_decode(d->buf, d->have, &d->req);
+		if (err < 0) {
+			d->target[0] = '\0';
+			audit_denied(c, d, DECIDE_MALFORMED);
+			finish(c, i, err, err == -EPROTONOSUPPORT ? "unsupported version" :
+				  err == -EMSGSIZE ? "malformed: a field over its bound" :
+				  "malformed frame", false);
+			return;
+		}
+	}
+}
+
+/* SEND (tcp): request bytes from the job to the dialled socket */
+static void send_body(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	for (;;) {
+		if (d->off < d->have) {
+			ssize_t n = send(d->out, d->buf + d->off, d->have - d->off,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno == EAGAIN) {
+				interest(c, i, false, 0);
+				interest(c, i, true, EPOLLOUT);
+				return;
+			}
+			if (n < 0) {
+				int err = errno;
+
+				finish(c, i, -err, strerror(err), false);
+				return;
+			}
+			d->off += (size_t)n;
+			continue;
+		}
+		if (!d->body_left) {
+			(void)shutdown(d->out, SHUT_WR);
+			d->state = DOCK_RECV;
+			d->have = d->off = 0;
+			interest(c, i, false, 0);
+			interest(c, i, true, EPOLLIN);
+			return;
+		}
+		{
+			size_t want = d->body_left < DOCK_BUF ? d->body_left : DOCK_BUF;
+			ssize_t n = recv(d->fd, d->buf, want, MSG_DONTWAIT);
+
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				interest(c, i, true, 0);
+				interest(c, i, false, EPOLLIN);
+				return;
+			}
+			if (n <= 0) {
+				finish(c, i, -EPROTO, "the request ended before its body", false);
+				return;
+			}
+			d->have = (size_t)n;
+			d->off = 0;
+			d->body_left -= (size_t)n;
+		}
+	}
+}
+
+/* UDP_BODY: the datagram, whole, into the buffer after a record header */
+static void read_datagram(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	while (d->body_left) {
+		ssize_t n = recv(d->fd, d->buf + NBJ_DOCK_RECORD_HEADER_SIZE + d->have,
+				 d->body_left, MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			finish(c, i, -EPROTO, "the request ended before its body", false);
+			return;
+		}
+		d->have += (size_t)n;
+		d->body_left -= (size_t)n;
+	}
+	udp_send(c, i);
+}
+
+/**
+ * dock_event() - a dock connection (the job's side or the dialled one)
+ * is ready
+ * @c:		relay context
+ * @i:		slot
+ * @out:	the event is for the dialled socket
+ * @events:	epoll events
+ */
+void dock_event(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
+{
+	struct dock_conn *d;
+	int err;
+
+	if (!c->dock || i >= DOCK_CONNS_MAX || c->dock[i].state == DOCK_FREE)
+		return;
+	d = &c->dock[i];
+	switch (d->state) {
+	case DOCK_HEAD:
+		read_head(c, i);
+		return;
+	case DOCK_CONNECTING: {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		if (!out)
+			return;
+		if (getsockopt(d->out, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+			soerr = errno;
+		if (!soerr) {
+			struct sockaddr_storage peer;
+			socklen_t plen = sizeof(peer);
+
+			/* a stale event (a slot used again in one batch) finds
+			 * the dial still under way: wait for its own */
+			if (getpeername(d->out, (struct sockaddr *)&peer, &plen) < 0 &&
+			    errno == ENOTCONN)
+				return;
+		}
+		if (soerr) {
+			if (!dial_next(c, i))
+				finish(c, i, -soerr, strerror(soerr), false);
+			return;
+		}
+		d->state = DOCK_SEND;
+		d->have = d->off = 0;
+		send_body(c, i);
+		return;
+	}
+	case DOCK_SEND:
+		send_body(c, i);
+		return;
+	case DOCK_RECV:
+		if (out || (events & (EPOLLERR | EPOLLHUP)))
+			(void)recv_piece(c, i);
+		return;
+	case DOCK_UDP_BODY:
+		read_datagram(c, i);
+		return;
+	case DOCK_UDP_WAIT:
+		if (out)
+			udp_reply(c, i);
+		return;
+	case DOCK_WRITE:
+		err = flush(c, i);
+		if (err < 0) {
+			if (d->allowed)
+				audit_done(c, d, -EPIPE, "the job went away", false);
+			conn_free(c, i);
+			return;
+		}
+		if (!err)
+			return;
+		if (d->after_write == DOCK_UDP_WAIT) {
+			finish(c, i, 0, "", false);
+			return;
+		}
+		d->state = DOCK_RECV;
+		interest(c, i, false, 0);
+		interest(c, i, true, EPOLLIN);
+		(void)recv_piece(c, i);
+		return;
+	case DOCK_END:
+		err = flush(c, i);
+		if (err != 0)
+			conn_free(c, i);
+		return;
+	case DOCK_RESOLVING:
+	case DOCK_FREE:
+		return;
+	}
+}
+
+/* The oldest connection still reading its frame's head, or -1 */
+static int oldest_in_head(const struct relay_ctx *c)
+{
+	int best = -1;
+
+	for (unsigned i = 0; i < DOCK_CONNS_MAX; i++)
+		if (c->dock[i].state == DOCK_HEAD &&
+		    (best < 0 || c->dock[i].since < c->dock[best].since))
+			best = (int)i;
+	return best;
+}
+
+/**
+ * dock_accept() - take the job's new dock connections
+ * @c:		relay context
+ */
+void dock_accept(struct relay_ctx *c)
+{
+	for (int k = 0; k < 64; k++) {
+		int fd = accept4(c->cfg->dock_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		uint32_t i;
+
+		if (fd < 0)
+			return;
+		if (c->dock_live >= DOCK_CONNS_MAX) {
+			int victim = oldest_in_head(c);
+
+			if (victim < 0) {
+				static const unsigned char busy[] = {
+					NBJ_DOCK_REC_END, 0, 0, 0, 0, 0, 0, 8,
+					0xff, 0xff, 0xff, (unsigned char)-EBUSY, 'b', 'u', 's', 'y',
+				};
+
+				(void)!send(fd, busy, sizeof(busy), MSG_DONTWAIT | MSG_NOSIGNAL);
+				close(fd);
+				continue;
+			}
+			log_info("dock: full, a connection that never sent its frame is closed");
+			conn_free(c, (uint32_t)victim);
+		}
+		for (i = 0; i < DOCK_CONNS_MAX && c->dock[i].state != DOCK_FREE; i++)
+			;
+		c->dock[i] = (struct dock_conn){
+			.state = DOCK_HEAD, .gen = c->dock[i].gen + 1, .fd = fd, .out = -1,
+			.since = now_s(), .deadline = now_s() + DOCK_HEAD_TIMEOUT_S,
+			.buf = c->dock[i].buf,
+		};
+		c->dock_live++;
+		interest(c, i, false, EPOLLIN);
+	}
+}
+
+/**
+ * dock_tick() - once a second: calls past their deadline end
+ * @c:		relay context
+ */
+void dock_tick(struct relay_ctx *c)
+{
+	time_t now = now_s();
+
+	for (uint32_t i = 0; c->dock && i < DOCK_CONNS_MAX; i++) {
+		struct dock_conn *d = &c->dock[i];
+
+		if (d->state == DOCK_FREE || d->deadline > now)
+			continue;
+		switch (d->state) {
+		case DOCK_HEAD:
+			log_info("dock: a request frame was not whole in %d s", DOCK_HEAD_TIMEOUT_S);
+			conn_free(c, i);
+			break;
+		case DOCK_END:
+			conn_free(c, i);
+			break;
+		case DOCK_WRITE:
+			if (d->allowed)
+				audit_done(c, d, -ETIMEDOUT, "the job did not read its answer",
+					   false);
+			conn_free(c, i);
+			break;
+		case DOCK_RECV:
+			if (d->got >= NBJ_DOCK_TCP_ANSWER_MAX) {
+				finish(c, i, 0, "the answer reached the 1 MiB cap", true);
+				break;
+			}
+			/* fall through */
+		default:
+			finish(c, i, -ETIMEDOUT, d->state == DOCK_RESOLVING ? "resolving timed out"
+				  : d->state == DOCK_CONNECTING ? "connect timed out"
+				  : "timed out", false);
+			break;
+		}
+	}
+}
+
+/**
+ * dock_cut_all() - revocation: every call in flight ends now, -EACCES
+ * reason revoked
+ * @c:		relay context
+ *
+ * Return: how many were cut
+ */
+unsigned dock_cut_all(struct relay_ctx *c)
+{
+	unsigned cut = 0;
+
+	for (uint32_t i = 0; c->dock && i < DOCK_CONNS_MAX; i++) {
+		enum dock_state s = c->dock[i].state;
+
+		/* a call still in HEAD is not decided yet: its decision
+		 * denies it (this may run from inside that decision) */
+		if (s == DOCK_FREE || s == DOCK_END || s == DOCK_HEAD)
+			continue;
+		finish(c, i, -EACCES, "revoked", false);
+		cut++;
+	}
+	return cut;
+}

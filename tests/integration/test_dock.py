@@ -1,0 +1,473 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_dock.py - the dock lane: nbjail-dock and its socket
+
+A job with a dock (profiles net and browse) finds /run/nbjail/dock.sock
+($NBJAIL_DOCK) and nbjail-dock on its PATH; the relay dials from the host
+what policy_decide() (lane dock) allows, in the test world only: the
+world's HTTP servers, a line-protocol server and a UDP responder the
+tests start in the world's namespace, its DNS server.  Every leak
+detector stays at 0 (the autouse no_leaks fixture).
+"""
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import PYTHON, WORLD_NS, nbjail, needs_root, read_line
+
+MIB = 1 << 20
+HTTP10 = "printf 'GET / HTTP/1.0\\r\\n\\r\\n'"
+
+
+def job(*cmd, profile="net", allow=(), extra=(), timeout=60, input=None):
+    args = ["run", "--profile", profile]
+    for a in allow:
+        args += ["--allow", a]
+    return nbjail(*args, *extra, "--", *cmd, timeout=timeout, input=input)
+
+
+def shell(script, **kw):
+    return job("sh", "-c", script, **kw)
+
+
+def test_dock_in_net_and_browse_not_in_minimal_compute(nbj, world):
+    for profile in ("net", "browse"):
+        cp = shell('echo "$NBJAIL_DOCK"; test -S "$NBJAIL_DOCK" && echo socket; '
+                   'command -v nbjail-dock; nbjail-dock --help >/dev/null && echo runs; '
+                   'touch /run/nbjail/bin/nbjail-dock 2>/dev/null || echo read-only',
+                   profile=profile)
+        assert cp.returncode == 0, cp.stderr
+        assert cp.stdout.split() == ["/run/nbjail/dock.sock", "socket",
+                                     "/run/nbjail/bin/nbjail-dock", "runs", "read-only"], \
+            (profile, cp.stdout, cp.stderr)
+    for profile in ("minimal", "compute"):
+        cp = shell('echo "dock=${NBJAIL_DOCK:-none}"; test -e /run/nbjail/dock.sock && echo sock; '
+                   'command -v nbjail-dock || echo no-cli', profile=profile)
+        assert cp.returncode == 0, cp.stderr
+        assert cp.stdout.split() == ["dock=none", "no-cli"], (profile, cp.stdout)
+
+
+def test_tcp_http10_by_address_and_by_name(nbj, world):
+    cp = shell(f"{HTTP10} | nbjail-dock tcp 198.51.100.10 80; echo rc=$?; "
+               f"{HTTP10} | nbjail-dock tcp allowed.test 80; echo rc=$?",
+               allow=("198.51.100.10:80", "allowed.test:80"))
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout
+    assert out.count("HTTP/1.0 200") == 2 and out.count("rc=0") == 2, (out, cp.stderr)
+    assert "world 198.51.100.10:80" in out
+    # the host dialled: the world saw the host's address (allowed.test has
+    # an IPv6 address too, dialled first)
+    seen = world.accesses("198.51.100.10:80") + world.accesses("[2001:db8::10]:80")
+    assert len(seen) == 2 and all(p.startswith(("192.0.2.1:", "[2001:db8:1::1]:")) for _, p in seen), seen
+
+
+# ---------------------------------------------------------------- world servers
+
+LINE_SERVER = r"""
+import socket, sys
+host, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, port)); s.listen(16); s.settimeout(60)
+print("ready", flush=True)
+store = {}
+while True:
+    c, _ = s.accept()
+    if mode == "silent":        # accepts, never answers, never closes
+        c.recv(65536); held = c; continue
+    f = c.makefile("rb")
+    for line in f:
+        w = line.decode().split()
+        if not w:
+            continue
+        if w[0] == "PING":
+            c.sendall(b"+PONG\r\n")
+        elif w[0] == "SET":
+            store[w[1]] = w[2]; c.sendall(b"+OK\r\n")
+        elif w[0] == "GET":
+            v = store.get(w[1])
+            c.sendall(f"${len(v)}\r\n{v}\r\n".encode() if v else b"$-1\r\n")
+    f.close()
+    c.close()
+"""
+
+# one datagram in: first a spoofed reply from another address of the world,
+# then the real one from the address asked
+UDP_RESPONDER = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("198.51.100.11", 5300))
+spoof = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); spoof.bind(("198.51.100.10", 5300))
+print("ready", flush=True)
+s.settimeout(60)
+while True:
+    data, peer = s.recvfrom(65535)
+    spoof.sendto(b"SPOOFED", peer)
+    time.sleep(0.2)
+    s.sendto(b"REAL:" + data, peer)
+"""
+
+
+@pytest.fixture
+def world_server():
+    procs = []
+
+    def start(script, *args):
+        p = subprocess.Popen(["ip", "netns", "exec", WORLD_NS, PYTHON, "-I", "-c", script,
+                              *map(str, args)], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert read_line(p.stdout, 10) == "ready\n"
+        return p
+    yield start
+    for p in procs:
+        p.kill()
+        p.wait(timeout=10)
+
+
+def test_tcp_line_protocol(nbj, world, world_server):
+    world_server(LINE_SERVER, "198.51.100.11", 6379, "lines")
+    cp = shell("printf 'PING\\r\\nSET k v42\\r\\nGET k\\r\\nGET nope\\r\\n' | "
+               "nbjail-dock tcp 198.51.100.11 6379", allow=("198.51.100.11:6379",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout == "+PONG\n+OK\n$3\nv42\n$-1\n", repr(cp.stdout)   # text mode: \r\n read as \n
+
+
+DNS_QUERY = ("import struct, sys; sys.stdout.buffer.write(struct.pack('>6H', 0x1234, 0x0100, 1, 0, 0, 0)"
+             " + b'\\x07allowed\\x04test\\x00' + struct.pack('>HH', 1, 1))")
+DNS_CHECK = ("import sys; a = sys.stdin.buffer.read(); "
+             "print(a[:2] == b'\\x12\\x34', bytes([198, 51, 100, 10]) in a)")
+
+
+def test_udp_dns_query_by_address(nbj, world):
+    cp = shell(f'{PYTHON} -c "{DNS_QUERY}" | nbjail-dock udp 198.51.100.53 53 | {PYTHON} -c "{DNS_CHECK}"',
+               allow=("198.51.100.53:53",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["True", "True"], (cp.stdout, cp.stderr)
+
+
+def test_udp_reply_from_another_source_is_dropped(nbj, world, world_server):
+    world_server(UDP_RESPONDER)
+    cp = shell("printf hello | nbjail-dock udp 198.51.100.11 5300; echo; echo rc=$?",
+               allow=("198.51.100.11:5300",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["REAL:hello", "rc=0"], (cp.stdout, cp.stderr)
+
+
+PROBES = ["169.254.169.254", "127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1",
+          "100.64.0.1", "::1", "::ffff:127.0.0.1"]
+
+
+def audit_records(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_probe_matrix_denied_by_the_floor(nbj, world, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    script = "; ".join(f"nbjail-dock tcp {t} 80 </dev/null; echo rc=$?" for t in PROBES)
+    script += "; nbjail-dock tcp mixed.test 80 </dev/null; echo rc=$?"
+    script += f"; {HTTP10} | nbjail-dock tcp v4only.test 80 | head -1"
+    cp = shell(script, allow=("0.0.0.0/0", "::/0", "*.test"),
+               extra=("--audit-log", str(log), "--no-journal"))
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines[:-1] == ["rc=1"] * (len(PROBES) + 1), cp.stdout
+    assert lines[-1].startswith("HTTP/1.0 200"), cp.stdout
+    denied = [ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-dock: denied ")]
+    assert len(denied) == len(PROBES) + 1, cp.stderr
+    for t, ln in zip(PROBES + ["mixed.test"], denied):
+        assert ln.startswith(f"nbjail-dock: denied {t}:80 reason=floor:"), (t, ln)
+    recs = [r for r in audit_records(log) if r["lane"] == "dock"]
+    denies = [r for r in recs if r["event"] == "deny"]
+    assert len(denies) == len(PROBES) + 1, recs
+    assert all(r["reason"].startswith("floor:") for r in denies), denies
+    calls = [r for r in recs if r["event"] == "dock-call"]
+    assert len(calls) == 1 and "v4only.test" in calls[0]["target"], calls
+
+
+def test_answer_cut_at_the_cap_says_so(nbj, world):
+    cp = job("bash", "-c", "printf 'GET /big?mb=2 HTTP/1.0\\r\\n\\r\\n' | "
+             "nbjail-dock tcp 198.51.100.10 80 | wc -c; echo rc=${PIPESTATUS[1]}",
+             allow=("198.51.100.10:80",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == [str(MIB), "rc=4"], (cp.stdout, cp.stderr)
+    assert "cut at 1048576 bytes" in cp.stderr, cp.stderr
+
+
+def test_not_allowed_and_unknown_ops(nbj, world):
+    cp = shell("nbjail-dock tcp 198.51.100.11 80 </dev/null; echo rc=$?; "
+               "nbjail-dock tls 198.51.100.10 443 </dev/null; echo rc=$?; "
+               "nbjail-dock get http://198.51.100.10/; echo rc=$?; "
+               "nbjail-dock sign somekey </dev/null; echo rc=$?; "
+               "nbjail-dock tcp 198.51.100.10; echo rc=$?; "
+               "nbjail-dock tcp 'a/b' 80 </dev/null; echo rc=$?; "
+               "nbjail-dock tcp 198.51.100.10 81 </dev/null; echo rc=$?",
+               allow=("198.51.100.10:80", "198.51.100.10:81"))
+    assert cp.stdout.split() == ["rc=1", "rc=3", "rc=3", "rc=3", "rc=2", "rc=1", "rc=3"], \
+        (cp.stdout, cp.stderr)
+    assert "nbjail-dock: tcp 198.51.100.10: Connection refused" in cp.stderr, cp.stderr
+    assert "denied 198.51.100.11:80 reason=not-allowed" in cp.stderr
+    assert "nbjail-dock: tls 198.51.100.10: Function not implemented: not implemented yet" in cp.stderr
+    assert "nbjail-dock: get http://198.51.100.10/: Function not implemented: not implemented yet" \
+        in cp.stderr
+    assert "no such key" in cp.stderr
+    assert "denied a/b:80 reason=malformed" in cp.stderr
+
+
+HOSTILE = r"""
+import json, os, socket, struct, subprocess, time
+P = os.environ["NBJAIL_DOCK"]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.settimeout(15); s.connect(P); return s
+def head(op=1, port=80, tlen=None, target=b"198.51.100.10", body=0, version=1, magic=0x4e424a44, rsv=0):
+    return struct.pack(">IBBHHHI", magic, version, op, port,
+                       len(target) if tlen is None else tlen, rsv, body) + target
+def end_of(s):
+    # END is the last record; the relay closes after it, and a request
+    # it did not read makes that close a reset (unix sockets)
+    data = b""
+    while True:
+        try:
+            b = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not b: break
+        data += b
+    i, last = 0, None
+    while i + 8 <= len(data):
+        t, f, _, l = struct.unpack(">BBHI", data[i:i + 8]); last = (t, data[i + 8:i + 8 + l]); i += 8 + l
+    assert last and last[0] == 2, data
+    return struct.unpack(">i", last[1][:4])[0], last[1][4:].decode()
+res = {}
+frames = {
+    "magic": head(magic=0x41414141), "version": head(version=9), "op": head(op=99),
+    "reserved": head(rsv=7), "empty": head(target=b""), "host": head(tlen=300) + b"x" * 300,
+    "body": head(op=2, port=53, body=70000), "nul": head(target=b"198.51\0.100.10"),
+    "port0": head(port=0), "short": head(body=100) + b"GET",
+}
+for name, frame in frames.items():
+    s = conn(); s.sendall(frame)
+    if name == "short":
+        s.shutdown(socket.SHUT_WR)
+    res[name] = end_of(s); s.close()
+t0 = time.time()
+held = [conn() for _ in range(300)]             # half-open: never a byte
+nr = conn()                                     # never reads its 8 MiB answer
+nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+req = b"GET /big?mb=8 HTTP/1.0\r\n\r\n"
+nr.sendall(head(body=len(req)) + req)
+time.sleep(0.5)
+out = subprocess.run(["nbjail-dock", "tcp", "198.51.100.10", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
+                     capture_output=True, timeout=30)
+res["after"] = [out.returncode, out.stdout[:12].decode(), round(time.time() - t0, 1)]
+# the oldest half-open ones made room (closed at once); the newest is
+# closed when its 5 s for a frame are over
+held[0].settimeout(1)
+res["oldest"] = held[0].recv(1).decode()
+held[-1].settimeout(10)
+t1 = time.time()
+res["newest"] = [held[-1].recv(1).decode(), time.time() - t0 < 9]
+print(json.dumps(res), flush=True)
+"""
+
+
+def test_hostile_clients_leave_the_dock_responsive(nbj, world):
+    cp = job(PYTHON, "-I", "-c", HOSTILE, allow=("198.51.100.10:80",), timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.strip().splitlines()[-1])
+    EPROTO, EMSGSIZE, EPROTONOSUPPORT, EACCES = -71, -90, -93, -13
+    assert res["magic"][0] == EPROTO and res["op"][0] == EPROTO, res
+    assert res["reserved"][0] == EPROTO and res["empty"][0] == EPROTO, res
+    assert res["version"][0] == EPROTONOSUPPORT, res
+    assert res["host"][0] == EMSGSIZE and res["body"][0] == EMSGSIZE, res
+    assert res["nul"] == [EACCES, "malformed"] and res["port0"] == [EACCES, "malformed"], res
+    assert res["short"][0] == EPROTO, res
+    assert res["after"][:2] == [0, "HTTP/1.0 200"], res
+    assert res["oldest"] == "" and res["newest"] == ["", True], res
+    assert "relay died" not in cp.stderr and "relay" not in cp.stderr.lower().replace("nbjail-relay[", ""), cp.stderr
+    # a relay built with -Db_sanitize=address,undefined reports here
+    assert "Sanitizer" not in cp.stderr and "runtime error" not in cp.stderr, cp.stderr
+
+
+def ctl_json(*args):
+    cp = nbjail("ctl", *args, "--json")
+    assert cp.returncode == 0, cp.stderr
+    return json.loads(cp.stdout)
+
+
+# one line of results (read_line() sees a line at a time), then the job
+# stays for `nbjail ctl stats`
+RATE_LOOP = ("rcs=; for i in $(seq 40); do nbjail-dock tcp 198.51.100.10 80 </dev/null >/dev/null; "
+             "rcs=\"$rcs $?\"; done; echo $rcs; sleep 30")
+
+
+@needs_root("nbjail ctl stats")
+def test_rate_floor_of_the_dock(nbj, world, spawn, tmp_path):
+    pol = tmp_path / "rate.yaml"
+    pol.write_text("rates:\n  dock_calls_per_s: 5\n")
+    p = spawn("run", "--policy", str(pol), "--tenant", "dock-rate", "--allow", "198.51.100.10:80",
+              "--", "sh", "-c", RATE_LOOP)
+    rcs = (read_line(p.stdout, 30) or "").split()
+    assert len(rcs) == 40, (rcs, p.poll())
+    # 40 calls in well under 8 s at 5 a second (burst 5): most are over
+    assert 5 <= rcs.count("0") <= 20 and rcs.count("0") + rcs.count("1") == 40, rcs
+    (j,) = [j for j in ctl_json("jobs") if j["tenant"] == "dock-rate"]
+    stats = ctl_json("stats", j["job"])
+    counters = {(c["lane"], c["outcome"], c["reason"]): c["count"]
+                for s in (stats if isinstance(stats, list) else [stats]) for c in s["decisions"]}
+    assert counters.get(("dock", "denied", "rate")) == rcs.count("1"), counters
+    assert counters.get(("dock", "allowed", "allowed")) == rcs.count("0"), counters
+    p.terminate()
+    p.wait(timeout=10)
+    assert "reason=rate" in p.stderr.read()
+
+
+def test_policy_rejects_a_dock_rate_over_the_ceiling(nbj, world, tmp_path):
+    pol = tmp_path / "rate.yaml"
+    pol.write_text("rates:\n  dock_calls_per_s: 2001\n")
+    cp = nbjail("run", "--policy", str(pol), "--", "true")
+    assert cp.returncode == 2 and "rates.dock_calls_per_s" in cp.stderr, cp.stderr
+
+
+REVOKE_JOB = ("echo ready; nbjail-dock tcp 198.51.100.11 6380 </dev/null; a=$?; "
+              "nbjail-dock tcp 198.51.100.10 80 </dev/null; echo rc=$a rc=$?; sleep 30")
+
+
+@needs_root("nbjail ctl revoke")
+def test_revocation_cuts_a_call_and_denies_the_next(nbj, world, spawn, world_server):
+    world_server(LINE_SERVER, "198.51.100.11", 6380, "silent")
+    p = spawn("run", "--tenant", "dock-revoke", "--allow", "198.51.100.11:6380",
+              "--allow", "198.51.100.10:80", "--", "sh", "-c", REVOKE_JOB)
+    assert read_line(p.stdout, 20) == "ready\n"
+    time.sleep(1.0)                       # the first call waits at the silent server
+    (j,) = [j for j in ctl_json("jobs") if j["tenant"] == "dock-revoke"]
+    t = time.time()
+    cp = nbjail("ctl", "revoke", j["job"])
+    assert cp.returncode == 0, cp.stderr
+    line = read_line(p.stdout, 8)
+    cut_after = time.time() - t
+    assert line == "rc=1 rc=1\n", line
+    assert cut_after < 5, cut_after      # not the call's own 10 s deadline
+    p.terminate()
+    p.wait(timeout=10)
+    err = p.stderr.read()
+    assert "denied 198.51.100.11:6380 reason=revoked" in err, err
+    assert "denied 198.51.100.10:80 reason=revoked" in err, err
+
+
+BROWSE = r"""
+import json, socket, subprocess
+res = {}
+try:
+    socket.create_connection(("198.51.100.10", 80), 3); res["connect"] = "ok"
+except OSError as e:
+    res["connect"] = type(e).__name__
+try:
+    socket.getaddrinfo("allowed.test", 80); res["dns"] = "ok"
+except OSError as e:
+    res["dns"] = type(e).__name__
+res["links"] = sorted(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:])
+out = subprocess.run(["nbjail-dock", "tcp", "allowed.test", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
+                     capture_output=True, timeout=30)
+res["dock"] = [out.returncode, out.stdout[:12].decode()]
+print(json.dumps(res))
+"""
+
+
+def test_browse_profile_has_the_dock_only(nbj, world):
+    cp = job(PYTHON, "-I", "-c", BROWSE, profile="browse",
+             allow=("198.51.100.10:80", "allowed.test:80"))
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.strip().splitlines()[-1])
+    assert res["connect"] == "PermissionError", res
+    assert res["dns"] == "gaierror", res
+    assert res["links"] == ["lo"], res
+    assert res["dock"] == [0, "HTTP/1.0 200"], res
+
+
+def test_browse_curl_fails_dock_works(nbj, world):
+    if not os.path.exists("/usr/bin/curl"):
+        pytest.skip("no curl")
+    cp = shell("curl -sS -m 5 http://198.51.100.10/ ; echo curl=$?; "
+               f"{HTTP10} | nbjail-dock tcp 198.51.100.10 80 | head -1",
+               profile="browse", allow=("198.51.100.10:80",))
+    lines = cp.stdout.splitlines()
+    assert lines[0] != "curl=0" and lines[0].startswith("curl="), cp.stdout
+    assert lines[1].startswith("HTTP/1.0 200"), cp.stdout
+
+
+UNIX_CONNECT = r"""
+import os, socket, sys
+for path in (os.environ["NBJAIL_DOCK"], sys.argv[1]):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(path); print("ok")
+    except OSError as e:
+        print(type(e).__name__)
+"""
+
+
+def test_notifier_lets_the_job_reach_its_dock_and_no_host_socket(nbj, world):
+    """The dock's socket is one on the job's private /run: the notifier's
+    AF_UNIX rules let the job connect to it, and still not to a host
+    socket it can see (in /var/cache: the job's /tmp is its own)"""
+    import shutil
+    import socket
+    d = f"/var/cache/nbjdock-{os.getpid()}"
+    shutil.rmtree(d, ignore_errors=True)
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    srv = socket.socket(socket.AF_UNIX)
+    try:
+        srv.bind(f"{d}/host.sock")
+        os.chmod(f"{d}/host.sock", 0o777)
+        srv.listen(4)
+        cp = job(PYTHON, "-I", "-c", UNIX_CONNECT, f"{d}/host.sock")
+    finally:
+        srv.close()
+        shutil.rmtree(d, ignore_errors=True)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["ok", "PermissionError"], (cp.stdout, cp.stderr)
+
+
+def test_without_the_command_net_runs_browse_refuses(nbj, world):
+    """A tree without nbjail-dock (beside nbjail, nor installed): a net
+    job keeps its dock's socket and is told the command is missing; a
+    browse job, whose only way out it is, does not start"""
+    import shutil
+    import tempfile
+    if os.path.exists("/usr/local/bin/nbjail-dock"):
+        pytest.skip("nbjail-dock is installed")
+    tree = tempfile.mkdtemp(prefix="nbjt-nodock.", dir="/var/lib")
+    try:
+        os.chmod(tree, 0o755)
+        for prog in ("nbjail", "nbjail-relay"):
+            shutil.copy2(os.path.join(os.path.dirname(nbj), prog), tree)
+        env_nbj = os.path.join(tree, "nbjail")
+        from conftest import HOST_NS, as_caller, nbjail_env, run
+        cp = run(as_caller([env_nbj, "run", "--profile", "net", "--", "sh", "-c",
+                            'test -S "$NBJAIL_DOCK" && echo sock; command -v nbjail-dock || echo none']),
+                 ns=HOST_NS, env=nbjail_env())
+        assert cp.returncode == 0 and cp.stdout.split() == ["sock", "none"], (cp.stdout, cp.stderr)
+        assert "cannot find the nbjail-dock program" in cp.stderr, cp.stderr
+        cp = run(as_caller([env_nbj, "run", "--profile", "browse", "--", "true"]),
+                 ns=HOST_NS, env=nbjail_env())
+        assert cp.returncode == 125 and "cannot find the nbjail-dock program" in cp.stderr, \
+            (cp.returncode, cp.stderr)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+
+
+def test_journald_events_of_lane_dock(nbj, world, journal):
+    cp = shell(f"nbjail-dock tcp meta.test 80 </dev/null; {HTTP10} | nbjail-dock tcp v4only.test 80 "
+               ">/dev/null; echo rc=$?", allow=("*.test:80",))
+    assert cp.stdout.split() == ["rc=0"], (cp.stdout, cp.stderr)
+    job = next(ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-relay["))[13:21]
+    evs = journal.wait_events(lambda e: any(x.get("NBJAIL_EVENT") == "job-end" for x in e),
+                              f"NBJAIL_JOB={job}")
+    dock = [e for e in evs if e.get("NBJAIL_LANE") == "dock"]
+    assert [(e["NBJAIL_EVENT"], e["NBJAIL_TARGET"], e["NBJAIL_REASON"]) for e in dock] == [
+        ("deny", "tcp meta.test:80", "floor:metadata"),
+        ("dock-call", "tcp v4only.test:80", "allowed")], dock
+    assert dock[0]["NBJAIL_RESOLVED"] == "169.254.169.254", dock
+    assert dock[1]["NBJAIL_RESOLVED"] == "198.51.100.10:80", dock
+    assert dock[1]["NBJAIL_DETAIL"].startswith("status=0 bytes="), dock
