@@ -39,6 +39,17 @@
  * create a socket file only where the job's Landlock ruleset allows
  * (seccomp/unix.c), its private directories; listen looks nothing up.
  *
+ * Calls on sockets of other families (netlink above all) are continued,
+ * not carried out: their permission checks are the caller's own
+ * (netlink_ns_capable() asks whether the *sender* holds CAP_NET_ADMIN),
+ * and carried out here they were made with the supervisor's privileges:
+ * a job without any capability could add addresses to its loopback, and
+ * as root reach generic netlink families that check the initial
+ * namespace (test_namespaces.py::test_cannot_reconfigure_network).  The
+ * price: the fd-number swap stays open with such a socket as the decoy
+ * (the swap needs a thread to replace it by an AF_UNIX socket between
+ * our check and the kernel's lookup); open in issue 16 item 2.
+ *
  * Carrying a call out here must not stall the other calls: a blocking
  * connect waits at most NOTIFY_BLOCK_MS (the relay's listener on the
  * job's loopback completes it at once), a datagram send never blocks
@@ -164,6 +175,7 @@ struct call_ctx {
 	int sockfd;		/* in the caller */
 	int sotype;		/* 0 until fetched */
 	bool inet;		/* an IPv4/IPv6 address was judged */
+	int domain;		/* the socket's own family (SO_DOMAIN) */
 	int selected;		/* the caller's overlay, DECIDE_SELECTED_*;
 				 * read once per call (caller_selection()) */
 	bool selected_known;
@@ -562,6 +574,7 @@ static int judge_by_socket(struct call_ctx *c, struct verdict *v)
 			deny(v, EACCES, DECIDE_SOCKET_TYPE_UNKNOWN);
 		return 1;
 	}
+	c->domain = domain;
 	if (domain != AF_UNIX) {
 		c->sock = TAKE_FD(fd);	/* the socket perform() works on */
 		return 0;
@@ -993,7 +1006,14 @@ static void handle_one(struct notifier *n)
 	if (!v.deny && !v.answer && c.inet && n->scope.selection && c.call != NOTIFY_BIND &&
 	    c.call != NOTIFY_LISTEN)
 		mark_socket(&c, &v);
-	if (!v.deny && !v.answer && !c.handed_off && c.sock >= 0)
+	/* only IPv4 and IPv6 calls are carried out here: their permission
+	 * checks do not depend on who calls.  Those of other families do
+	 * (netlink's are ns_capable() of the caller: the supervisor would
+	 * lend the job its CAP_NET_ADMIN, and as root capabilities of the
+	 * initial namespace); they are continued, so that the kernel checks
+	 * the job itself */
+	if (!v.deny && !v.answer && !c.handed_off && c.sock >= 0 &&
+	    (c.domain == AF_INET || c.domain == AF_INET6))
 		perform(&c);
 	closep(&c.sock);
 
