@@ -14,8 +14,8 @@ import subprocess
 import time
 
 from conftest import (CALLER_GID, CALLER_UID, HOST_NS, NBJAIL, PYTHON, RUN_DIR, as_caller,
-                      job_relay_pid, nbjail, nbjail_cmd, nbjail_env, read_line, scribble_mapping,
-                      wait_for)
+                      job_relay_pid, nbjail, nbjail_cmd, nbjail_env, needs_root, read_line,
+                      scribble_mapping, wait_for)
 
 CTL_SOCK = f"{RUN_DIR}/ctl.sock"
 
@@ -278,6 +278,8 @@ def stats_scribble(forged):
     return make
 
 
+@needs_root("rootless, the relay runs as the caller and owns every file of the job: "
+            "there is no boundary between them to test")
 def test_ctl_trusts_nothing_a_relay_scribbles_in_its_stats(nbj, world, spawn):
     """The job's statistics are mapped read-write by its relay and audit
     writer (issue 16, item 7).  A relay that overwrites every byte of the

@@ -274,7 +274,7 @@ print("PROBE " + json.dumps(out))
 """
 
 
-@pytest.mark.parametrize("user", ["nobody", "0"])
+@pytest.mark.parametrize("user", [JOB_USER, "0"])
 def test_job_terminal_is_its_own_and_has_a_name(nbj, user):
     """(TTY_PROBE is passed in single quotes: no apostrophe in it.)
     tty(1) in the job names /dev/pts/N of the job's own devpts, fd 0 is
