@@ -284,7 +284,7 @@ def _start_waiting_job(spawn, job_tmp, target):
               f"try:\n    s.connect({target!r}); r = 'ok'\n"
               f"except OSError as e:\n    r = type(e).__name__\n"
               f"print(r, round(time.monotonic() - t, 2), flush=True)\n")
-    p = spawn("run", "--allow", "198.51.100.10:80", "--write", str(job_tmp), "--", PYTHON,
+    p = spawn("run", "--allow", f"{target[0]}:{target[1]}", "--write", str(job_tmp), "--", PYTHON,
               "-I", "-c", script)
     assert read_line(p.stdout, 15) == "ready\n"
     return p, go
@@ -293,12 +293,12 @@ def _start_waiting_job(spawn, job_tmp, target):
 def test_stopped_supervisor_fails_the_calls(nbj, world, spawn, job_tmp):
     # While nbjail is stopped, a connect() waits at most the watchdog's
     # second, then fails: it never reaches the network unjudged.
-    p, go = _start_waiting_job(spawn, job_tmp, ("198.51.100.10", 80))
+    p, go = _start_waiting_job(spawn, job_tmp, ("198.51.100.11", 80))
     os.kill(p.pid, signal.SIGSTOP)  # ip netns exec execs nbjail: same pid
     try:
         go.touch()
         line = read_line(p.stdout, 10)
-        assert world.accesses("198.51.100.10:80") == []
+        assert world.accesses("198.51.100.11:80") == []
     finally:
         os.kill(p.pid, signal.SIGCONT)
     out, err = p.communicate(timeout=30)
@@ -318,14 +318,14 @@ def test_slow_supervisor_does_not_stall_a_healthy_job(nbj, world):
 def test_killed_supervisor_leaves_no_network(nbj, world, spawn, job_tmp):
     # A call waiting on a supervisor that is killed never passes: the job
     # dies with its supervisor and nothing reaches the target.
-    p, go = _start_waiting_job(spawn, job_tmp, ("198.51.100.10", 80))
+    p, go = _start_waiting_job(spawn, job_tmp, ("198.51.100.11", 80))
     os.kill(p.pid, signal.SIGSTOP)
     go.touch()
     time.sleep(0.5)
     os.kill(p.pid, signal.SIGKILL)
     out, _err = p.communicate(timeout=30)
     assert "ok" not in out.split(), out
-    assert world.accesses("198.51.100.10:80") == []
+    assert world.accesses("198.51.100.11:80") == []
     nbjail("gc")
     assert wait_host_clean(world) == []
 
