@@ -10,13 +10,10 @@
  *      anything exists (--user, low published ports without root); the
  *      policy's secrets are read into the key holder's handoff
  *      (secrets.c)
- *   2. state: DIR/<id> with its lock (state.c); the per-job ids of the
- *      relay and the audit writer (jobuids.c); the statistics, the
- *      keeper and, through it, the audit writer (auditstart.c)
- *   3. the job's copy of its policy (jobpolicy.c), the host's addresses
- *      for the floor, the job's cgroup with its limits and for overlay
- *      selection (common/cgroup.c: limits that cannot be enforced fail
- *      here), the seccomp filter (cached)
+ *   2. state: DIR/<id> with its lock (state.c)
+ *   3. the job's copy of its policy (jobpolicy.c), the job's cgroup with
+ *      its limits and for overlay selection (common/cgroup.c: limits
+ *      that cannot be enforced fail here), the seccomp filter (cached)
  *   4. clone3() the job's init (reaper.c) into new user, network, mount,
  *      PID, UTS and IPC namespaces, forwarded signals blocked, and with
  *      limits into the job's cgroup v2 and a cgroup namespace rooted
@@ -25,8 +22,15 @@
  *      MAPPED; it builds its mounts and its network (lo
  *      only, the relay's sockets made inside, the nft ruleset; with a
  *      dock, net and browse, its listener in the job's /run and the
- *      nbjail-dock command shown read-only) and reports READY with
- *      those sockets (the value names which)
+ *      nbjail-dock command shown read-only), sends the master of the
+ *      job's pty if it has one, and reports READY with those sockets
+ *      (the value names which).  Meanwhile, on the other CPU as it
+ *      were, the supervisor claims the per-job ids of the relay and the
+ *      audit writer (jobuids.c: user database look-ups), makes the
+ *      statistics, the keeper and, through it, the audit writer
+ *      (auditstart.c), and reads the host's addresses for the floor:
+ *      none of it is needed before READY, and a failure tears the job
+ *      down before the workload exists
  *   5. the key holder, if there are secrets (keysstart.c), then the
  *      relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
@@ -414,6 +418,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
 	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
+	job->audit_drained = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
 	job->cgroup.root = -1;
@@ -441,23 +446,14 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	}
 	job->state_created = true;
 	log_phase("state");
-	err = job_ids_claim(&job->ids);
-	if (err < 0) {
-		log_err("cannot claim the ids of the job's relay and audit writer: %s",
-			strerror(-err));
-		goto fail;
-	}
-	err = start_audit(job, cfg);
-	if (err < 0)
-		goto fail;
-	log_phase("audit writer");
 	job->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (job->epfd < 0) {
 		err = negative_errno();
 		goto fail;
 	}
 
-	/* 3. the policy the notifier and the relay judge with */
+	/* 3. the policy the notifier and the relay judge with (the host's
+	 * addresses for its floor are added while the job's init works) */
 	job->has_net = cfg->profile == NBJ_PROFILE_NET;
 	job->has_dock = cfg->profile == NBJ_PROFILE_NET || cfg->profile == NBJ_PROFILE_BROWSE;
 	if (job->has_dock) {
@@ -476,11 +472,6 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	}
 	job_net_default(&job->net);
 	if (job->has_net) {
-		err = link_host_inventory(&inv);
-		if (err < 0) {
-			log_err("cannot read the host's addresses: %s", strerror(-err));
-			goto fail;
-		}
 		inet_ntop(AF_INET, &job->net.nameserver4, nameserver, sizeof(nameserver));
 		mp.nameserver = nameserver;
 	}
@@ -570,9 +561,37 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		log_err("the job's init died during setup");
 		goto fail;
 	}
+	log_phase("maps written");
 	err = epoll_watch(job->epfd, job->sock, JOB_EVENT_REAPER);
 	if (err < 0)
 		goto fail;
+
+	/* while the job's init builds its mounts and network: the ids of
+	 * the relay and the audit writer, the keeper and, through it, the
+	 * writer, and the host's addresses for the floor.  All of it before
+	 * the relay and the workload exist; a failure tears the job down */
+	err = job_ids_claim(&job->ids);
+	if (err < 0) {
+		log_err("cannot claim the ids of the job's relay and audit writer: %s",
+			strerror(-err));
+		goto fail;
+	}
+	log_phase("ids claimed");
+	err = start_audit(job, cfg);
+	if (err < 0)
+		goto fail;
+	log_phase("audit writer");
+	if (job->has_net) {
+		err = link_host_inventory(&inv);
+		if (err < 0) {
+			log_err("cannot read the host's addresses: %s", strerror(-err));
+			goto fail;
+		}
+		free(job->pol.host_addrs);
+		job->pol.host_addrs = TAKE_PTR(inv.addrs);
+		job->pol.n_host_addrs = inv.n_addrs;
+		log_phase("host addresses");
+	}
 	err = cfg->terminal_stdio ? await_terminal(job) : 0;
 	if (err == 0)
 		err = await_ready(job);
@@ -595,6 +614,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = keeper_started(job);
 	if (err < 0)
 		goto fail;
+	log_phase("keeper started");
 	err = record_state(job);
 	if (err < 0) {
 		log_err("cannot write the job's state file: %s", strerror(-err));

@@ -141,6 +141,7 @@ struct nbj_job {
 	struct audit_ctx audit;
 	pid_t auditd_pid;
 	int auditd_pidfd;
+	int audit_drained; /* our end of the writer's socket, shut for writing */
 	pid_t keeper_pid;
 	int keeper_pidfd;
 	int keeper;

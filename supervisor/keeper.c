@@ -46,9 +46,9 @@ static void exit_describe(const struct nbj_exit *e, char *buf, size_t len)
 	}
 }
 
-/* Tell the audit writer the job has ended and close our end of its
- * socket: it writes what is queued and exits once the relay's end is
- * closed too */
+/* Tell the audit writer the job has ended and shut our end of its
+ * socket for writing: it writes what is queued, then closes its end
+ * (which job_hand_over() waits for) and exits */
 void job_audit_send_end(struct nbj_job *job)
 {
 	struct audit_event ev;
@@ -63,11 +63,31 @@ void job_audit_send_end(struct nbj_job *job)
 		(void)audit_send(&job->audit, &ev);
 	}
 	/* the relay shares this socket: shut down, the writer reads what is
-	 * queued and then EOF, without waiting for the relay to exit */
-	if (job->audit.fd >= 0)
-		(void)shutdown(job->audit.fd, SHUT_WR);
+	 * queued and then EOF, without waiting for the relay to exit; we
+	 * keep our end to see the writer hang up once it has written all */
+	if (job->audit.fd >= 0 && shutdown(job->audit.fd, SHUT_WR) == 0 &&
+	    job->audit_drained < 0)
+		job->audit_drained = TAKE_FD(job->audit.fd);
 	closep(&job->audit.fd);
 	job->audit.fd = -1;
+}
+
+/* Wait (bounded) until the audit writer has written the job's last
+ * events: it closes its end of the socket then (relay/auditd.c), or it
+ * has died; either way our end hangs up (nothing is ever sent our way,
+ * so readable means that too).  Without that end, wait for its exit. */
+static void job_audit_wait_drained(struct nbj_job *job)
+{
+	struct pollfd pfd = { .fd = job->audit_drained, .events = POLLIN };
+
+	if (job->audit_drained < 0) {
+		(void)pidfd_wait_gone(job->auditd_pidfd, AUDITD_FLUSH_TIMEOUT_MS);
+		return;
+	}
+	while (poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS) < 0 && errno == EINTR)
+		;
+	closep(&job->audit_drained);
+	job->audit_drained = -1;
 }
 
 /* The keeper's end of the audit trail: let the writer write everything
@@ -285,6 +305,7 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 	sigset_t all;
 	int err;
 
+	log_phase("keeper: forked");
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
@@ -294,6 +315,7 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 		int wkeep[] = { ac->fd, ac->log_fd, job->ids.claim };
 		sigset_t none;
 
+		log_phase("audit writer: forked");
 		/* the writer keeps the statistics (ring, counters), not the
 		 * tenant's file: one process fewer that can write it */
 		if (job->tenant.state)
@@ -320,6 +342,7 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 	}
 	if (fd_send(sock, &err, sizeof(err), &job->auditd_pidfd, 1) < 0)
 		_exit(1);
+	log_phase("keeper: writer forked");
 	keeper_release(job, sock);
 }
 
@@ -388,8 +411,8 @@ int job_hand_over(struct nbj_job *job, bool detach)
 	closep(&job->keeper);
 	job->keeper = -1;
 	/* whoever reads the audit trail once we return finds all of it:
-	 * the writer exits when it has written the job's last events */
-	(void)pidfd_wait_gone(job->auditd_pidfd, AUDITD_FLUSH_TIMEOUT_MS);
+	 * the writer hangs up when it has written the job's last events */
+	job_audit_wait_drained(job);
 	closep(&job->auditd_pidfd);
 	job->auditd_pidfd = -1;
 	log_phase("teardown: audit written");
@@ -418,6 +441,8 @@ void job_teardown(struct nbj_job *job)
 	if (job_hand_over(job, false) == 0)
 		return;
 	/* no keeper (it failed or was never started): no audit writer */
+	closep(&job->audit_drained);
+	job->audit_drained = -1;
 	closep(&job->auditd_pidfd);
 	job->auditd_pidfd = -1;
 	kill_and_reap(&job->keeper_pidfd, &job->keeper_pid);
