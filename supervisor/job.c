@@ -34,9 +34,10 @@
  *   5. the key holder, if there are secrets (keysstart.c), then the
  *      relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
- *   6. GO: the init execs the workload; we return when it reports
- *      STARTED (or that exec failed, which nbj_job_wait() then reports)
- *      and the notifier watches the job's socket calls
+ *   6. GO: the init execs the workload (meanwhile we open the control
+ *      socket); we return when it reports STARTED (or that exec failed,
+ *      which nbj_job_wait() then reports) and the notifier watches the
+ *      job's socket calls
  *
  * Nothing is created outside the job's namespaces but its state, its
  * cgroups and its helper processes: no link, no host nftables, no
@@ -628,6 +629,12 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		log_err("the job's init died during setup");
 		goto fail;
 	}
+	/* while the workload starts: the control socket (nbjail ctl) */
+	err = ctl_server_start(&job->ctl, job->epfd, JOB_EVENT_CTL_LISTEN,
+			       JOB_EVENT_CTL_RETRY);
+	if (err < 0)
+		log_warn("cannot serve the control socket: %s", strerror(-err));
+	job->ctl_started = true;
 	err = await_started(job);
 	if (err == -EAGAIN && cfg->limits.pids)
 		log_err("limits: pids: %llu leaves no room to start the command (the job's "
@@ -640,12 +647,6 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	audit_job_start(job, cfg);
 	log_phase("audit start");
-	err = ctl_server_start(&job->ctl, job->epfd, JOB_EVENT_CTL_LISTEN,
-			       JOB_EVENT_CTL_RETRY);
-	if (err < 0)
-		log_warn("cannot serve the control socket: %s", strerror(-err));
-	job->ctl_started = true;
-
 	link_host_inventory_free(&inv);
 	fsview_plan_free(&fs);
 	*ret = job;

@@ -22,17 +22,21 @@
  *      /run, owned by the workload's user, mode 0600); reports READY
  *      with those sockets attached (and, when ports are published, its
  *      end of a socket factory)
- *   4. waits for GO (the relay holds the sockets), spawns the workload
- *      with clone(CLONE_VM | CLONE_VFORK | CLONE_FILES): no copy of our
- *      memory, and we are suspended until it has exec'd or exited.  It
- *      drops credentials, installs the seccomp filter and execs; what it
- *      reached is written into the memory we share (struct
- *      workload_spawn), and so is its listener fd, in the fd table we
- *      share.  Everything of ours in that table is O_CLOEXEC by then (our
- *      socket to the supervisor, the socket factory, the pty slave, the
- *      listener): exec unshares the table and closes those in the
- *      workload's copy, so the workload keeps only its stdio and only
- *      the supervisor (and our watchdog) hold the listener
+ *   4. waits for GO (the relay holds the sockets), then starts the
+ *      workload as posix_spawn() does: clone() with CLONE_VM |
+ *      CLONE_VFORK, so nothing of our memory is copied (on a VM whose
+ *      page-table updates are expensive, that copy, the copy-on-write
+ *      faults after it and its teardown at exec cost milliseconds), and
+ *      with CLONE_FILES.  We are suspended until the workload has exec'd
+ *      or exited.  It drops credentials, installs the seccomp filter and
+ *      execs; the listener it got is O_CLOEXEC, and exec first unshares
+ *      the fd table, then closes those: the listener stays in our table
+ *      only, so only the supervisor can answer.  Everything else of ours
+ *      in that table is O_CLOEXEC by then too (our socket to the
+ *      supervisor, the socket factory, the pty slave; the relay's
+ *      sockets and the pty master are closed): the workload keeps only
+ *      its stdio.  Whether exec happened, or the errno of what failed,
+ *      it leaves in memory we share
  *   5. reports STARTED, with the listener attached (SCM_RIGHTS), or
  *      EXEC_FAILED, then keeps its own copy of the listener as a
  *      watchdog: a socket call that waits longer than NOTIFY_WATCHDOG_MS
