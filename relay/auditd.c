@@ -259,7 +259,8 @@ int auditd_run(const struct auditd_config *cfg)
 	if (cfg->journal)
 		journal_load(&d);
 	log_phase("audit writer: libsystemd");
-	if (role_filter_apply(ROLE_AUDIT_WRITER) < 0)
+	if ((cfg->filter ? role_filter_load(ROLE_AUDIT_WRITER, cfg->filter)
+			 : role_filter_apply(ROLE_AUDIT_WRITER)) < 0)
 		return -EPERM;
 	log_phase("audit writer: ready");
 
