@@ -307,7 +307,7 @@ int role_filter_cached(enum proc_role role, const char *dir, struct sock_fprog *
 		);
 	for (const char *k = key; *k; k++)
 		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-	snprintf(path, sizeof(path), "%s/role-%s-%016llx.bpf", dir, role_name(role),
+	snprintf(path, sizeof(path), "%s/seccomp-role-%s-%016llx.bpf", dir, role_name(role),
 		 (unsigned long long)h);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
