@@ -269,6 +269,7 @@ static int setup_network(const struct reaper_params *p, int fds[RELAY_FDS],
 	for (int i = 0; i < RELAY_FDS; i++)
 		fds[i] = -1;
 	err = link_job_configure(p->net);
+	log_phase("reaper: lo configured");
 	if (err < 0 || !p->net)
 		goto out;
 	step = "make the relay's sockets";
@@ -294,6 +295,7 @@ static int setup_network(const struct reaper_params *p, int fds[RELAY_FDS],
 		*ret_factory = sv[1];
 	}
 	step = "install the job's nftables ruleset";
+	log_phase("reaper: relay sockets");
 	err = nft_job_install(&g);
 out:
 	if (err < 0)
