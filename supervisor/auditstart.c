@@ -6,7 +6,9 @@
  * statistics file in the runtime directory (common/stats.c) with the
  * job's limits, the tenant slot, the --audit-log file (O_NOFOLLOW), and
  * the keeper process, which forks the audit writer (relay/auditd.c) so
- * that the writer outlives nbjail run and the trail is complete.  As
+ * that the writer outlives nbjail run and the trail is complete; it does
+ * so once the supervisor has claimed the per-job ids and sent them
+ * (keeper_send_ids(), keeper.c).  As
  * root, the writer's syscall allow-list comes compiled from a cache
  * (role_filter_cached()), so the writer does not spend its first
  * milliseconds, and the job's, in libseccomp.  It is called while the

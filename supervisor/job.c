@@ -25,12 +25,13 @@
  *      nbjail-dock command shown read-only), sends the master of the
  *      job's pty if it has one, and reports READY with those sockets
  *      (the value names which).  Meanwhile, on the other CPU as it
- *      were, the supervisor claims the per-job ids of the relay and the
- *      audit writer (jobuids.c: user database look-ups), makes the
- *      statistics, the keeper and, through it, the audit writer
- *      (auditstart.c), and reads the host's addresses for the floor:
- *      none of it is needed before READY, and a failure tears the job
- *      down before the workload exists
+ *      were, the supervisor makes the statistics and the keeper
+ *      (auditstart.c), claims the per-job ids of the relay and the
+ *      audit writer (jobuids.c: user database look-ups) and hands them
+ *      to the keeper, which forks the audit writer with them, and reads
+ *      the host's addresses for the floor: none of it is needed before
+ *      READY, and a failure tears the job down before the workload
+ *      exists
  *   5. the key holder, if there are secrets (keysstart.c), then the
  *      relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
@@ -567,21 +568,25 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (err < 0)
 		goto fail;
 
-	/* while the job's init builds its mounts and network: the ids of
-	 * the relay and the audit writer, the keeper and, through it, the
-	 * writer, and the host's addresses for the floor.  All of it before
-	 * the relay and the workload exist; a failure tears the job down */
+	/* while the job's init builds its mounts and network: the keeper,
+	 * the ids of the relay and the audit writer (the keeper forks the
+	 * writer once it has them), and the host's addresses for the floor.
+	 * All of it before the relay and the workload exist; a failure
+	 * tears the job down */
+	err = start_audit(job, cfg);
+	if (err < 0)
+		goto fail;
+	log_phase("keeper");
 	err = job_ids_claim(&job->ids);
 	if (err < 0) {
 		log_err("cannot claim the ids of the job's relay and audit writer: %s",
 			strerror(-err));
 		goto fail;
 	}
-	log_phase("ids claimed");
-	err = start_audit(job, cfg);
+	err = keeper_send_ids(job);
 	if (err < 0)
 		goto fail;
-	log_phase("audit writer");
+	log_phase("ids claimed");
 	if (job->has_net) {
 		err = link_host_inventory(&inv);
 		if (err < 0) {

@@ -293,23 +293,33 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 }
 
 /*
- * The keeper: forked before anything else of the job, it forks the audit
- * writer (so that the writer, which dies with its parent, outlives the
- * supervisor), reports whether that worked, and then waits for the
- * handover.  Until then it holds no lock of the job.
+ * The keeper: forked while the job's init builds its namespaces, before
+ * the per-job ids are claimed (the supervisor looks them up meanwhile);
+ * it waits for them (keeper_send_ids(): the ids and the claim's fd),
+ * forks the audit writer with them (so that the writer, which dies with
+ * its parent, outlives the supervisor), reports whether that worked, and
+ * then waits for the handover.  Until then it holds no lock of the job.
+ * Without the ids (the job failed before, or the supervisor died) it
+ * exits: the supervisor, or gc, removes the job without it.
  */
 _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock)
 {
-	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, job->ids.claim, 2 };
+	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, 2 };
 	pid_t pid, keeper = getpid();
+	struct job_ids ids;
 	sigset_t all;
-	int err;
+	size_t n;
+	int err, claim;
 
 	log_phase("keeper: forked");
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
 	job->state.job_lock = -1;
+	if (fd_recv(sock, &ids, sizeof(ids), 0, &claim, 1, &n) != sizeof(ids))
+		_exit(1);
+	job->ids = ids;
+	job->ids.claim = claim;
 	pid = clone_pidfd(0, &job->auditd_pidfd);
 	if (pid == 0) {
 		int wkeep[] = { ac->fd, ac->log_fd, job->ids.claim };
@@ -346,6 +356,26 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 	keeper_release(job, sock);
 }
 
+/**
+ * keeper_send_ids() - give the keeper the job's per-job ids and the
+ * claim's fd, so that it forks the audit writer with them
+ * @job:	the job, its ids claimed (job_ids_claim())
+ *
+ * Return: 0, or negative errno (the keeper is gone; logged)
+ */
+int keeper_send_ids(struct nbj_job *job)
+{
+	int err = fd_send(job->keeper, &job->ids, sizeof(job->ids), &job->ids.claim,
+			  job->ids.claim >= 0 ? 1 : 0);
+
+	if (err < 0) {
+		log_err("cannot start the audit writer: %s", strerror(-err));
+		return err;
+	}
+	job->keeper_has_ids = true;
+	return 0;
+}
+
 /*
  * Hand the rest of the teardown to the keeper (after job_stop() and the
  * job-end event), then give up our copies of what it took.  With
@@ -370,7 +400,9 @@ int job_hand_over(struct nbj_job *job, bool detach)
 	int fds[HAND_FDS], n = 0, err;
 	siginfo_t si;
 
-	if (job->keeper < 0)
+	/* a keeper still waiting for the ids never forked the writer and
+	 * holds nothing of the job: job_teardown() stops it, does the rest */
+	if (job->keeper < 0 || !job->keeper_has_ids)
 		return -ECHILD;
 	/* a job refused before GO has not read the keeper's start report:
 	 * read it now, or the keeper meets a reset socket and leaves the
