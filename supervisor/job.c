@@ -13,7 +13,7 @@
  *   2. state: DIR/<id> with its lock (state.c)
  *   3. the job's copy of its policy (jobpolicy.c), the job's cgroup with
  *      its limits and for overlay selection (common/cgroup.c: limits
- *      that cannot be enforced fail here), the seccomp filter (cached)
+ *      that cannot be enforced fail here)
  *   4. clone3() the job's init (reaper.c) into new user, network, mount,
  *      PID, UTS and IPC namespaces, forwarded signals blocked, and with
  *      limits into the job's cgroup v2 and a cgroup namespace rooted
@@ -28,17 +28,18 @@
  *      were, the supervisor makes the statistics and the keeper
  *      (auditstart.c), claims the per-job ids of the relay and the
  *      audit writer (jobuids.c: user database look-ups) and hands them
- *      to the keeper, which forks the audit writer with them, and reads
- *      the host's addresses for the floor: none of it is needed before
- *      READY, and a failure tears the job down before the workload
- *      exists
+ *      to the keeper, which forks the audit writer with them, reads
+ *      the workload's seccomp program (from the cache, or compiles it:
+ *      seccomp/filter.c) and the host's addresses for the floor: none
+ *      of it is needed before READY, and a failure tears the job down
+ *      before the workload exists
  *   5. the key holder, if there are secrets (keysstart.c), then the
  *      relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
- *   6. GO: the init execs the workload (meanwhile we open the control
- *      socket); we return when it reports STARTED (or that exec failed,
- *      which nbj_job_wait() then reports) and the notifier watches the
- *      job's socket calls
+ *   6. GO, then the seccomp program: the init execs the workload
+ *      (meanwhile we open the control socket); we return when it reports
+ *      STARTED (or that exec failed, which nbj_job_wait() then reports)
+ *      and the notifier watches the job's socket calls
  *
  * Nothing is created outside the job's namespaces but its state, its
  * cgroups and its helper processes: no link, no host nftables, no
@@ -490,12 +491,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = job_cgroups(job, cfg);
 	if (err < 0)
 		goto fail;
-	err = seccomp_filter_cached(nbj_runtime_dir(), &job->seccomp);
-	if (err < 0) {
-		log_err("cannot build the seccomp filter: %s", strerror(-err));
-		goto fail;
-	}
-	log_phase("seccomp filter");
+	log_phase("policy");
 	err = environ_build(cfg, environ, &envp);
 	if (err < 0) {
 		log_err("cannot build the job's environment: %s", strerror(-err));
@@ -508,7 +504,6 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	rp = (struct reaper_params){
-		.seccomp = &job->seccomp,
 		.sock = sv[1],
 		.argv = cfg->argv,
 		.creds = &creds,
@@ -587,6 +582,14 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (err < 0)
 		goto fail;
 	log_phase("ids claimed");
+	/* the workload's filter: read from the cache, or compiled (some
+	 * 2 ms, every time without root); sent to the init after GO */
+	err = seccomp_filter_cached(nbj_runtime_dir(), &job->seccomp);
+	if (err < 0) {
+		log_err("cannot build the seccomp filter: %s", strerror(-err));
+		goto fail;
+	}
+	log_phase("seccomp filter");
 	if (job->has_net) {
 		err = link_host_inventory(&inv);
 		if (err < 0) {
@@ -629,7 +632,10 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 
 	/* 6. the workload, watched by the notifier */
 	msg.type = REAPER_MSG_GO;
-	if (send(job->sock, &msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg)) {
+	if (send(job->sock, &msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg) ||
+	    send(job->sock, job->seccomp.filter,
+		 job->seccomp.len * sizeof(*job->seccomp.filter), MSG_NOSIGNAL) !=
+	    (ssize_t)(job->seccomp.len * sizeof(*job->seccomp.filter))) {
 		err = negative_errno();
 		log_err("the job's init died during setup");
 		goto fail;

@@ -22,7 +22,8 @@
  *      /run, owned by the workload's user, mode 0600); reports READY
  *      with those sockets attached (and, when ports are published, its
  *      end of a socket factory)
- *   4. waits for GO (the relay holds the sockets), then starts the
+ *   4. waits for GO (the relay holds the sockets) and the workload's
+ *      seccomp program that follows it, then starts the
  *      workload as posix_spawn() does: clone() with CLONE_VM |
  *      CLONE_VFORK, so nothing of our memory is copied (on a VM whose
  *      page-table updates are expensive, that copy, the copy-on-write
@@ -168,6 +169,9 @@ struct workload_spawn {
 };
 
 #define WORKLOAD_UNREACHED (-1)
+
+/* the workload's seccomp program, as received after GO */
+static struct sock_filter workload_filter[BPF_MAXINSNS];
 #define WORKLOAD_STACK_SIZE (256 * 1024)
 
 /*
@@ -552,13 +556,21 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	if (err < 0)
 		_exit(1);
 
-	/* compiled (or read from the cache) by the supervisor; the workload
-	 * only loads it */
-	prog = *p->seccomp;
-
 	n = recv(p->sock, &msg, sizeof(msg), 0);
 	if (n != sizeof(msg) || msg.type != REAPER_MSG_GO)
 		_exit(1);
+	/* GO is followed by the seccomp program, compiled (or read from the
+	 * cache) by the supervisor while we built the namespaces; the
+	 * workload only loads it.  Anything but whole instructions: no
+	 * workload */
+	n = recv(p->sock, workload_filter, sizeof(workload_filter), MSG_TRUNC);
+	if (n <= 0 || (size_t)n > sizeof(workload_filter) ||
+	    n % (ssize_t)sizeof(struct sock_filter))
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, EPROTO);
+	prog = (struct sock_fprog){
+		.len = (unsigned short)((size_t)n / sizeof(struct sock_filter)),
+		.filter = workload_filter,
+	};
 	log_phase("reaper: go");
 
 	/* the workload shares our fd table until its exec, which keeps
