@@ -12,7 +12,9 @@
  * with it (the supervisor reports "relay died (signal 31)"): fail closed.
  *
  * The lists are what relay/ and relay/auditd.c call after set-up, with
- * glibc, c-ares, libmnl and libsystemd's sd_journal_sendv() under them;
+ * glibc, c-ares and libmnl under them (the writer speaks journald's
+ * native protocol itself since 2026-12; memfd_create, ftruncate and
+ * pwrite64 stay from libsystemd's days);
  * checked by running the integration suite with every relay and audit
  * writer under SECCOMP_RET_LOG (build with -DNBJ_ROLE_FILTER_LOG) and
  * finding no type=1326 record of comm nbjail-relay or nbjail-audit in
@@ -30,13 +32,27 @@
  * on its one socket (the fd is pinned), memory without PROT_EXEC, signal
  * return and exit.  Not even open() or write(): a key holder that is
  * made to do anything but HMAC dies.
+ *
+ * role_filter_cached() keeps a role's program compiled in root's runtime
+ * directory, for a parent to hand to a forked role (the audit writer,
+ * supervisor/auditstart.c), which then only loads it
+ * (role_filter_load()).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/socket.h>
 
 #include "common/log.h"
@@ -164,17 +180,8 @@ int role_filter_apply_keyholder(int sock)
 	return err;
 }
 
-/**
- * role_filter_apply() - install the syscall allow-list of @role's row
- * @role:	ROLE_RELAY or ROLE_AUDIT_WRITER (others have no list here; the
- *		key holder's is role_filter_apply_keyholder(), with its socket)
- *
- * Called once the role's set-up is done (sockets made, libraries
- * loaded, ids dropped); no_new_privs is already set (role_enter()).
- *
- * Return: 0, -EINVAL for a role without an allow-list, or negative errno
- */
-int role_filter_apply(enum proc_role role)
+/* The allow-list of @role as a libseccomp context */
+static int role_ctx(enum proc_role role, scmp_filter_ctx *ret)
 {
 #ifdef NBJ_ROLE_FILTER_LOG
 	const uint32_t deny = SCMP_ACT_LOG;
@@ -198,9 +205,155 @@ int role_filter_apply(enum proc_role role)
 		err = allow_names(ctx, audit_writer_calls, ARRAY_SIZE(audit_writer_calls));
 	if (!err)
 		err = allow_pinned(ctx, role);
-	if (!err)
+	if (err < 0) {
+		seccomp_release(ctx);
+		return err;
+	}
+	*ret = ctx;
+	return 0;
+}
+
+/**
+ * role_filter_apply() - install the syscall allow-list of @role's row
+ * @role:	ROLE_RELAY or ROLE_AUDIT_WRITER (others have no list here; the
+ *		key holder's is role_filter_apply_keyholder(), with its socket)
+ *
+ * Called once the role's set-up is done (sockets made, libraries
+ * loaded, ids dropped); no_new_privs is already set (role_enter()).
+ *
+ * Return: 0, -EINVAL for a role without an allow-list, or negative errno
+ */
+int role_filter_apply(enum proc_role role)
+{
+	scmp_filter_ctx ctx;
+	int err = role_ctx(role, &ctx);
+
+	if (!err) {
 		err = seccomp_load(ctx);
+		seccomp_release(ctx);
+	}
+	if (err < 0)
+		log_err("%s: cannot install its syscall filter: %s", role_name(role),
+			strerror(-err));
+	return err;
+}
+
+/* @role's allow-list compiled to BPF, as seccomp_load() would load it */
+static int role_filter_build(enum proc_role role, struct sock_fprog *ret)
+{
+	_cleanup_close_ int fd = -1;
+	scmp_filter_ctx ctx;
+	struct sock_filter *insns;
+	off_t len;
+	int err = role_ctx(role, &ctx);
+
+	if (err < 0)
+		return err;
+	fd = memfd_create("nbjail-role-filter", MFD_CLOEXEC);
+	err = fd < 0 ? negative_errno() : seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
+	if (err < 0)
+		return err;
+	len = lseek(fd, 0, SEEK_END);
+	if (len <= 0 || len % (off_t)sizeof(*insns) ||
+	    len / (off_t)sizeof(*insns) > BPF_MAXINSNS)
+		return -EINVAL;
+	insns = malloc((size_t)len);
+	if (!insns)
+		return -ENOMEM;
+	if (pread(fd, insns, (size_t)len, 0) != len) {
+		free(insns);
+		return -EIO;
+	}
+	ret->filter = insns;
+	ret->len = (unsigned short)(len / (off_t)sizeof(*insns));
+	return 0;
+}
+
+/**
+ * role_filter_cached() - @role's allow-list as BPF, compiled once and
+ * kept in root's runtime directory, for a parent to hand to a forked
+ * role: compiling it costs a millisecond or two of CPU in every job,
+ * taken from the job's own start on a small machine
+ * @role:	ROLE_RELAY or ROLE_AUDIT_WRITER
+ * @dir:	the cache's directory: root's (/run/nbjail: gone at reboot,
+ *		so never a program of another kernel); as any other user,
+ *		-EPERM (a directory a job might write is no place for it)
+ * @ret:	the program; free ret->filter with free()
+ *
+ * The name hashes what decides the program: the role, libseccomp's
+ * version, this file's build and its deny action.
+ *
+ * Return: 0, or negative errno (then the role compiles its own)
+ */
+int role_filter_cached(enum proc_role role, const char *dir, struct sock_fprog *ret)
+{
+	const struct scmp_version *v = seccomp_version();
+	char key[160], path[PATH_MAX], tmp[PATH_MAX + 16];
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int err;
+
+	if (geteuid() != 0 || !dir)
+		return -EPERM;
+	snprintf(key, sizeof(key), "%s %s %u.%u.%u %d %d", __DATE__, __TIME__,
+		 v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, (int)role,
+#ifdef NBJ_ROLE_FILTER_LOG
+		 1
+#else
+		 0
+#endif
+		);
+	for (const char *k = key; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+	snprintf(path, sizeof(path), "%s/seccomp-role-%s-%016llx.bpf", dir, role_name(role),
+		 (unsigned long long)h);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	    !(st.st_mode & 0022) && st.st_size > 0 &&
+	    st.st_size % (off_t)sizeof(struct sock_filter) == 0 &&
+	    st.st_size / (off_t)sizeof(struct sock_filter) <= BPF_MAXINSNS) {
+		ret->filter = malloc((size_t)st.st_size);
+		if (!ret->filter)
+			return -ENOMEM;
+		if (pread(fd, ret->filter, (size_t)st.st_size, 0) == st.st_size) {
+			ret->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+			return 0;
+		}
+		free(ret->filter);
+		ret->filter = NULL;
+	}
+	err = role_filter_build(role, ret);
+	if (err < 0)
+		return err;
+	/* published atomically; a failure only costs the next job the build */
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid());
+	closep(&fd);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		size_t len = ret->len * sizeof(struct sock_filter);
+
+		if (write(fd, ret->filter, len) != (ssize_t)len || rename(tmp, path) < 0)
+			(void)unlink(tmp);
+	}
+	return 0;
+}
+
+/**
+ * role_filter_load() - install an allow-list from role_filter_cached() in
+ * the calling role, as role_filter_apply() would
+ * @role:	the role (for the message)
+ * @prog:	the program
+ *
+ * Return: 0, or negative errno
+ */
+int role_filter_load(enum proc_role role, const struct sock_fprog *prog)
+{
+	int err = 0;
+
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0)
+		err = negative_errno();
 	if (err < 0)
 		log_err("%s: cannot install its syscall filter: %s", role_name(role),
 			strerror(-err));

@@ -37,6 +37,7 @@
 #include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/file.h"
@@ -152,12 +153,17 @@ int role_enter(enum proc_role role, struct role_ids ids, const int *keep,
 {
 	fds_close_all_except(keep, n_keep);
 	(void)prctl(PR_SET_NAME, role_name(role), 0, 0, 0);
+	/* the plain system calls, for this task alone: glibc's wrappers
+	 * would change every thread's ids in a process it believes
+	 * multi-threaded, and the relay's child shares the supervisor's
+	 * memory until exec (supervisor/relaystart.c) */
 	if (geteuid() != 0 && ids.uid == getuid() && ids.gid == getgid()) {
-		if (setresgid(ids.gid, ids.gid, ids.gid) < 0 ||
-		    setresuid(ids.uid, ids.uid, ids.uid) < 0)
+		if (syscall(SYS_setresgid, ids.gid, ids.gid, ids.gid) < 0 ||
+		    syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) < 0)
 			return negative_errno();
-	} else if (setgroups(0, NULL) < 0 || setresgid(ids.gid, ids.gid, ids.gid) < 0 ||
-		   setresuid(ids.uid, ids.uid, ids.uid) < 0) {
+	} else if (syscall(SYS_setgroups, 0, NULL) < 0 ||
+		   syscall(SYS_setresgid, ids.gid, ids.gid, ids.gid) < 0 ||
+		   syscall(SYS_setresuid, ids.uid, ids.uid, ids.uid) < 0) {
 		return negative_errno();
 	}
 	if (ids.uid != 0 && (getuid() != ids.uid || geteuid() != ids.uid))

@@ -88,6 +88,9 @@ int role_enter(enum proc_role role, struct role_ids ids, const int *keep,
 	       size_t n_keep, pid_t parent);
 int role_filter_apply(enum proc_role role);
 int role_filter_apply_keyholder(int sock);
+struct sock_fprog;
+int role_filter_cached(enum proc_role role, const char *dir, struct sock_fprog *ret);
+int role_filter_load(enum proc_role role, const struct sock_fprog *prog);
 const char *role_name(enum proc_role role);
 
 #endif /* NBJ_COMMON_ROLES_H */

@@ -23,7 +23,9 @@
  *      --audit-log, as one JSON line to that file.
  *
  * Only this process ever waits for journald or the disk.  When every
- * producer has closed its end, it flushes the open windows and exits.
+ * producer has closed its end, it flushes the open windows, closes its
+ * end of the socket (the supervisor waits for that, see
+ * supervisor/keeper.c) and exits.
  *
  * libsystemd is loaded here, with dlopen(), and nowhere else: nbjail's
  * own start does not pay for it and its dependencies (a couple of
@@ -256,8 +258,11 @@ int auditd_run(const struct auditd_config *cfg)
 	 * more than the allow-list happens before it */
 	if (cfg->journal)
 		journal_load(&d);
-	if (role_filter_apply(ROLE_AUDIT_WRITER) < 0)
+	log_phase("audit writer: libsystemd");
+	if ((cfg->filter ? role_filter_load(ROLE_AUDIT_WRITER, cfg->filter)
+			 : role_filter_apply(ROLE_AUDIT_WRITER)) < 0)
 		return -EPERM;
+	log_phase("audit writer: ready");
 
 	for (;;) {
 		struct pollfd pfd = { .fd = cfg->fd, .events = POLLIN };
@@ -279,6 +284,9 @@ int auditd_run(const struct auditd_config *cfg)
 			continue;
 		if (n == 0 || (pfd.revents & POLLHUP)) {
 			flush(&d, true);
+			/* everything is written: the supervisor, waiting for
+			 * the hang-up, need not wait for our exit too */
+			close(cfg->fd);
 			_exit(0);
 		}
 		/* a record of the wrong size: not from our producers */

@@ -221,27 +221,33 @@ int relay_run(const struct relay_config *config)
 	snprintf(prefix, sizeof(prefix), "nbjail-relay[%s]", cfg.job_id);
 	log_set_prefix(prefix);
 
+	log_phase("relay: main");
 	err = signals_setup();
 	if (!err)
 		err = raise_fd_limit(&cfg);
 	if (!err)
 		err = flow_table_init(&c);
+	log_phase("relay: flow table");
 	if (!err)
 		err = names_init(&c);
 	if (!err)
 		err = dns_init(&c);
 	if (!err)
 		err = loop_setup(&c);
+	log_phase("relay: loop");
 	if (!err)
 		err = resolve_init(&c);
+	log_phase("relay: resolver");
 	if (!err)
 		err = hostaddr_init(&c);
+	log_phase("relay: host addresses");
 	if (!err)
 		err = sam_init(&c);
 	if (!err)
 		err = dock_init(&c);
 	if (!err)
 		err = role_filter_apply(ROLE_RELAY);
+	log_phase("relay: ready");
 	if (err < 0)
 		return err;
 	for (size_t i = 0; i < cfg.policy->n_floor_exceptions; i++) {

@@ -115,6 +115,8 @@ void relay_handoff_free(struct relay_handoff_storage *st);
  * @fields:	extra "KEY=VALUE" fields of every event (--audit-field,
  *		validated by nbj_config_add_audit_field())
  * @n_fields:	their number
+ * @filter:	the writer's allow-list compiled by its parent
+ *		(role_filter_cached()), or NULL: the writer compiles it
  */
 struct auditd_config {
 	const char *job_id;
@@ -125,6 +127,7 @@ struct auditd_config {
 	int log_fd;
 	bool journal;
 	struct job_stats *stats;
+	const struct sock_fprog *filter;
 };
 
 int auditd_run(const struct auditd_config *cfg);

@@ -6,7 +6,13 @@
  * statistics file in the runtime directory (common/stats.c) with the
  * job's limits, the tenant slot, the --audit-log file (O_NOFOLLOW), and
  * the keeper process, which forks the audit writer (relay/auditd.c) so
- * that the writer outlives nbjail run and the trail is complete.
+ * that the writer outlives nbjail run and the trail is complete; it does
+ * so once the supervisor has claimed the per-job ids and sent them
+ * (keeper_send_ids(), keeper.c).  As
+ * root, the writer's syscall allow-list comes compiled from a cache
+ * (role_filter_cached()), so the writer does not spend its first
+ * milliseconds, and the job's, in libseccomp.  It is called while the
+ * job's init builds its namespaces (job.c).
  * keeper_started() takes the writer's pidfd; audit_job_start() sends the
  * job-start event once the workload runs.
  */
@@ -51,6 +57,7 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	};
 	int sv[2] = { -1, -1 }, kv[2] = { -1, -1 }, size = AUDIT_SOCKET_BUFFER, err;
 	struct job_info info = { 0 };
+	struct sock_fprog filter = { 0 };
 	struct job_stats *st;
 	struct timespec ts;
 	char path[NBJ_PATH_MAX];
@@ -108,6 +115,10 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	ac.fd = sv[1];
 	ac.stats = st;
+	/* the writer's allow-list, compiled once per boot (as root); else
+	 * the writer compiles it itself */
+	if (role_filter_cached(ROLE_AUDIT_WRITER, nbj_runtime_dir(), &filter) == 0)
+		ac.filter = &filter;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, kv) < 0) {
 		err = negative_errno();
 		goto out;
@@ -128,6 +139,7 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	job->audit.fd = TAKE_FD(sv[0]);
 	err = 0;
 out:
+	free(filter.filter);
 	closep(&sv[0]);
 	closep(&sv[1]);
 	closep(&kv[0]);

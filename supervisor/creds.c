@@ -174,13 +174,17 @@ static int caps_clear_all(void)
 	return 0;
 }
 
+/* The plain system calls, for this task alone: the job's init is a raw
+ * clone3() of the supervisor and the workload shares the init's memory
+ * until exec (reaper.c), so glibc's wrappers, which in a process it
+ * believes multi-threaded change every thread's ids, must not be used */
 static int creds_set_ids(const struct workload_creds *c)
 {
-	if (!c->keep_groups && setgroups(c->n_groups, c->groups) < 0)
+	if (!c->keep_groups && syscall(SYS_setgroups, c->n_groups, c->groups) < 0)
 		return negative_errno();
-	if (setresgid(c->gid, c->gid, c->gid) < 0)
+	if (syscall(SYS_setresgid, c->gid, c->gid, c->gid) < 0)
 		return negative_errno();
-	if (setresuid(c->uid, c->uid, c->uid) < 0)
+	if (syscall(SYS_setresuid, c->uid, c->uid, c->uid) < 0)
 		return negative_errno();
 	return 0;
 }

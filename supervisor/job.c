@@ -10,13 +10,10 @@
  *      anything exists (--user, low published ports without root); the
  *      policy's secrets are read into the key holder's handoff
  *      (secrets.c)
- *   2. state: DIR/<id> with its lock (state.c); the per-job ids of the
- *      relay and the audit writer (jobuids.c); the statistics, the
- *      keeper and, through it, the audit writer (auditstart.c)
- *   3. the job's copy of its policy (jobpolicy.c), the host's addresses
- *      for the floor, the job's cgroup with its limits and for overlay
- *      selection (common/cgroup.c: limits that cannot be enforced fail
- *      here), the seccomp filter (cached)
+ *   2. state: DIR/<id> with its lock (state.c)
+ *   3. the job's copy of its policy (jobpolicy.c), the job's cgroup with
+ *      its limits and for overlay selection (common/cgroup.c: limits
+ *      that cannot be enforced fail here)
  *   4. clone3() the job's init (reaper.c) into new user, network, mount,
  *      PID, UTS and IPC namespaces, forwarded signals blocked, and with
  *      limits into the job's cgroup v2 and a cgroup namespace rooted
@@ -25,12 +22,22 @@
  *      MAPPED; it builds its mounts and its network (lo
  *      only, the relay's sockets made inside, the nft ruleset; with a
  *      dock, net and browse, its listener in the job's /run and the
- *      nbjail-dock command shown read-only) and reports READY with
- *      those sockets (the value names which)
+ *      nbjail-dock command shown read-only), sends the master of the
+ *      job's pty if it has one, and reports READY with those sockets
+ *      (the value names which).  Meanwhile, on the other CPU as it
+ *      were, the supervisor makes the statistics and the keeper
+ *      (auditstart.c), claims the per-job ids of the relay and the
+ *      audit writer (jobuids.c: user database look-ups) and hands them
+ *      to the keeper, which forks the audit writer with them, reads
+ *      the workload's seccomp program (from the cache, or compiles it:
+ *      seccomp/filter.c) and the host's addresses for the floor: none
+ *      of it is needed before READY, and a failure tears the job down
+ *      before the workload exists
  *   5. the key holder, if there are secrets (keysstart.c), then the
  *      relay is exec'd with them (relaystart.c); the state file
  *      records pids and start times for nbjail gc
- *   6. GO: the init execs the workload; we return when it reports
+ *   6. GO, then the seccomp program: the init execs the workload
+ *      (meanwhile we open the control socket); we return when it reports
  *      STARTED (or that exec failed, which nbj_job_wait() then reports)
  *      and the notifier watches the job's socket calls
  *
@@ -414,6 +421,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		return -ENOMEM;
 	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
 	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
+	job->audit_drained = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
 	job->cgroup.root = -1;
@@ -441,23 +449,14 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	}
 	job->state_created = true;
 	log_phase("state");
-	err = job_ids_claim(&job->ids);
-	if (err < 0) {
-		log_err("cannot claim the ids of the job's relay and audit writer: %s",
-			strerror(-err));
-		goto fail;
-	}
-	err = start_audit(job, cfg);
-	if (err < 0)
-		goto fail;
-	log_phase("audit writer");
 	job->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (job->epfd < 0) {
 		err = negative_errno();
 		goto fail;
 	}
 
-	/* 3. the policy the notifier and the relay judge with */
+	/* 3. the policy the notifier and the relay judge with (the host's
+	 * addresses for its floor are added while the job's init works) */
 	job->has_net = cfg->profile == NBJ_PROFILE_NET;
 	job->has_dock = cfg->profile == NBJ_PROFILE_NET || cfg->profile == NBJ_PROFILE_BROWSE;
 	if (job->has_dock) {
@@ -476,11 +475,6 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	}
 	job_net_default(&job->net);
 	if (job->has_net) {
-		err = link_host_inventory(&inv);
-		if (err < 0) {
-			log_err("cannot read the host's addresses: %s", strerror(-err));
-			goto fail;
-		}
 		inet_ntop(AF_INET, &job->net.nameserver4, nameserver, sizeof(nameserver));
 		mp.nameserver = nameserver;
 	}
@@ -497,12 +491,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = job_cgroups(job, cfg);
 	if (err < 0)
 		goto fail;
-	err = seccomp_filter_cached(nbj_runtime_dir(), &job->seccomp);
-	if (err < 0) {
-		log_err("cannot build the seccomp filter: %s", strerror(-err));
-		goto fail;
-	}
-	log_phase("seccomp filter");
+	log_phase("policy");
 	err = environ_build(cfg, environ, &envp);
 	if (err < 0) {
 		log_err("cannot build the job's environment: %s", strerror(-err));
@@ -515,7 +504,6 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 	rp = (struct reaper_params){
-		.seccomp = &job->seccomp,
 		.sock = sv[1],
 		.argv = cfg->argv,
 		.creds = &creds,
@@ -570,9 +558,49 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		log_err("the job's init died during setup");
 		goto fail;
 	}
+	log_phase("maps written");
 	err = epoll_watch(job->epfd, job->sock, JOB_EVENT_REAPER);
 	if (err < 0)
 		goto fail;
+
+	/* while the job's init builds its mounts and network: the keeper,
+	 * the ids of the relay and the audit writer (the keeper forks the
+	 * writer once it has them), and the host's addresses for the floor.
+	 * All of it before the relay and the workload exist; a failure
+	 * tears the job down */
+	err = start_audit(job, cfg);
+	if (err < 0)
+		goto fail;
+	log_phase("keeper");
+	err = job_ids_claim(&job->ids);
+	if (err < 0) {
+		log_err("cannot claim the ids of the job's relay and audit writer: %s",
+			strerror(-err));
+		goto fail;
+	}
+	err = keeper_send_ids(job);
+	if (err < 0)
+		goto fail;
+	log_phase("ids claimed");
+	/* the workload's filter: read from the cache, or compiled (some
+	 * 2 ms, every time without root); sent to the init after GO */
+	err = seccomp_filter_cached(nbj_runtime_dir(), &job->seccomp);
+	if (err < 0) {
+		log_err("cannot build the seccomp filter: %s", strerror(-err));
+		goto fail;
+	}
+	log_phase("seccomp filter");
+	if (job->has_net) {
+		err = link_host_inventory(&inv);
+		if (err < 0) {
+			log_err("cannot read the host's addresses: %s", strerror(-err));
+			goto fail;
+		}
+		free(job->pol.host_addrs);
+		job->pol.host_addrs = TAKE_PTR(inv.addrs);
+		job->pol.n_host_addrs = inv.n_addrs;
+		log_phase("host addresses");
+	}
 	err = cfg->terminal_stdio ? await_terminal(job) : 0;
 	if (err == 0)
 		err = await_ready(job);
@@ -595,6 +623,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = keeper_started(job);
 	if (err < 0)
 		goto fail;
+	log_phase("keeper started");
 	err = record_state(job);
 	if (err < 0) {
 		log_err("cannot write the job's state file: %s", strerror(-err));
@@ -603,11 +632,20 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 
 	/* 6. the workload, watched by the notifier */
 	msg.type = REAPER_MSG_GO;
-	if (send(job->sock, &msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg)) {
+	if (send(job->sock, &msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg) ||
+	    send(job->sock, job->seccomp.filter,
+		 job->seccomp.len * sizeof(*job->seccomp.filter), MSG_NOSIGNAL) !=
+	    (ssize_t)(job->seccomp.len * sizeof(*job->seccomp.filter))) {
 		err = negative_errno();
 		log_err("the job's init died during setup");
 		goto fail;
 	}
+	/* while the workload starts: the control socket (nbjail ctl) */
+	err = ctl_server_start(&job->ctl, job->epfd, JOB_EVENT_CTL_LISTEN,
+			       JOB_EVENT_CTL_RETRY);
+	if (err < 0)
+		log_warn("cannot serve the control socket: %s", strerror(-err));
+	job->ctl_started = true;
 	err = await_started(job);
 	if (err == -EAGAIN && cfg->limits.pids)
 		log_err("limits: pids: %llu leaves no room to start the command (the job's "
@@ -620,12 +658,6 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	audit_job_start(job, cfg);
 	log_phase("audit start");
-	err = ctl_server_start(&job->ctl, job->epfd, JOB_EVENT_CTL_LISTEN,
-			       JOB_EVENT_CTL_RETRY);
-	if (err < 0)
-		log_warn("cannot serve the control socket: %s", strerror(-err));
-	job->ctl_started = true;
-
 	link_host_inventory_free(&inv);
 	fsview_plan_free(&fs);
 	*ret = job;

@@ -141,9 +141,11 @@ struct nbj_job {
 	struct audit_ctx audit;
 	pid_t auditd_pid;
 	int auditd_pidfd;
+	int audit_drained; /* our end of the writer's socket, shut for writing */
 	pid_t keeper_pid;
 	int keeper_pidfd;
 	int keeper;
+	bool keeper_has_ids; /* the keeper got the per-job ids (keeper_send_ids()) */
 	bool start_audited;
 	struct ctl_server ctl;
 	bool ctl_started;
@@ -165,6 +167,7 @@ int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
 /* auditstart.c */
 int start_audit(struct nbj_job *job, const struct nbj_config *cfg);
 int keeper_started(struct nbj_job *job);
+int keeper_send_ids(struct nbj_job *job);
 void audit_job_start(struct nbj_job *job, const struct nbj_config *cfg);
 
 /* keysstart.c */

@@ -46,9 +46,9 @@ static void exit_describe(const struct nbj_exit *e, char *buf, size_t len)
 	}
 }
 
-/* Tell the audit writer the job has ended and close our end of its
- * socket: it writes what is queued and exits once the relay's end is
- * closed too */
+/* Tell the audit writer the job has ended and shut our end of its
+ * socket for writing: it writes what is queued, then closes its end
+ * (which job_hand_over() waits for) and exits */
 void job_audit_send_end(struct nbj_job *job)
 {
 	struct audit_event ev;
@@ -63,11 +63,31 @@ void job_audit_send_end(struct nbj_job *job)
 		(void)audit_send(&job->audit, &ev);
 	}
 	/* the relay shares this socket: shut down, the writer reads what is
-	 * queued and then EOF, without waiting for the relay to exit */
-	if (job->audit.fd >= 0)
-		(void)shutdown(job->audit.fd, SHUT_WR);
+	 * queued and then EOF, without waiting for the relay to exit; we
+	 * keep our end to see the writer hang up once it has written all */
+	if (job->audit.fd >= 0 && shutdown(job->audit.fd, SHUT_WR) == 0 &&
+	    job->audit_drained < 0)
+		job->audit_drained = TAKE_FD(job->audit.fd);
 	closep(&job->audit.fd);
 	job->audit.fd = -1;
+}
+
+/* Wait (bounded) until the audit writer has written the job's last
+ * events: it closes its end of the socket then (relay/auditd.c), or it
+ * has died; either way our end hangs up (nothing is ever sent our way,
+ * so readable means that too).  Without that end, wait for its exit. */
+static void job_audit_wait_drained(struct nbj_job *job)
+{
+	struct pollfd pfd = { .fd = job->audit_drained, .events = POLLIN };
+
+	if (job->audit_drained < 0) {
+		(void)pidfd_wait_gone(job->auditd_pidfd, AUDITD_FLUSH_TIMEOUT_MS);
+		return;
+	}
+	while (poll(&pfd, 1, AUDITD_FLUSH_TIMEOUT_MS) < 0 && errno == EINTR)
+		;
+	closep(&job->audit_drained);
+	job->audit_drained = -1;
 }
 
 /* The keeper's end of the audit trail: let the writer write everything
@@ -273,27 +293,39 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 }
 
 /*
- * The keeper: forked before anything else of the job, it forks the audit
- * writer (so that the writer, which dies with its parent, outlives the
- * supervisor), reports whether that worked, and then waits for the
- * handover.  Until then it holds no lock of the job.
+ * The keeper: forked while the job's init builds its namespaces, before
+ * the per-job ids are claimed (the supervisor looks them up meanwhile);
+ * it waits for them (keeper_send_ids(): the ids and the claim's fd),
+ * forks the audit writer with them (so that the writer, which dies with
+ * its parent, outlives the supervisor), reports whether that worked, and
+ * then waits for the handover.  Until then it holds no lock of the job.
+ * Without the ids (the job failed before, or the supervisor died) it
+ * exits: the supervisor, or gc, removes the job without it.
  */
 _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock)
 {
-	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, job->ids.claim, 2 };
+	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, 2 };
 	pid_t pid, keeper = getpid();
+	struct job_ids ids;
 	sigset_t all;
-	int err;
+	size_t n;
+	int err, claim;
 
+	log_phase("keeper: forked");
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
 	job->state.job_lock = -1;
+	if (fd_recv(sock, &ids, sizeof(ids), 0, &claim, 1, &n) != sizeof(ids))
+		_exit(1);
+	job->ids = ids;
+	job->ids.claim = claim;
 	pid = clone_pidfd(0, &job->auditd_pidfd);
 	if (pid == 0) {
 		int wkeep[] = { ac->fd, ac->log_fd, job->ids.claim };
 		sigset_t none;
 
+		log_phase("audit writer: forked");
 		/* the writer keeps the statistics (ring, counters), not the
 		 * tenant's file: one process fewer that can write it */
 		if (job->tenant.state)
@@ -320,7 +352,28 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 	}
 	if (fd_send(sock, &err, sizeof(err), &job->auditd_pidfd, 1) < 0)
 		_exit(1);
+	log_phase("keeper: writer forked");
 	keeper_release(job, sock);
+}
+
+/**
+ * keeper_send_ids() - give the keeper the job's per-job ids and the
+ * claim's fd, so that it forks the audit writer with them
+ * @job:	the job, its ids claimed (job_ids_claim())
+ *
+ * Return: 0, or negative errno (the keeper is gone; logged)
+ */
+int keeper_send_ids(struct nbj_job *job)
+{
+	int err = fd_send(job->keeper, &job->ids, sizeof(job->ids), &job->ids.claim,
+			  job->ids.claim >= 0 ? 1 : 0);
+
+	if (err < 0) {
+		log_err("cannot start the audit writer: %s", strerror(-err));
+		return err;
+	}
+	job->keeper_has_ids = true;
+	return 0;
 }
 
 /*
@@ -347,7 +400,9 @@ int job_hand_over(struct nbj_job *job, bool detach)
 	int fds[HAND_FDS], n = 0, err;
 	siginfo_t si;
 
-	if (job->keeper < 0)
+	/* a keeper still waiting for the ids never forked the writer and
+	 * holds nothing of the job: job_teardown() stops it, does the rest */
+	if (job->keeper < 0 || !job->keeper_has_ids)
 		return -ECHILD;
 	/* a job refused before GO has not read the keeper's start report:
 	 * read it now, or the keeper meets a reset socket and leaves the
@@ -388,8 +443,8 @@ int job_hand_over(struct nbj_job *job, bool detach)
 	closep(&job->keeper);
 	job->keeper = -1;
 	/* whoever reads the audit trail once we return finds all of it:
-	 * the writer exits when it has written the job's last events */
-	(void)pidfd_wait_gone(job->auditd_pidfd, AUDITD_FLUSH_TIMEOUT_MS);
+	 * the writer hangs up when it has written the job's last events */
+	job_audit_wait_drained(job);
 	closep(&job->auditd_pidfd);
 	job->auditd_pidfd = -1;
 	log_phase("teardown: audit written");
@@ -418,6 +473,8 @@ void job_teardown(struct nbj_job *job)
 	if (job_hand_over(job, false) == 0)
 		return;
 	/* no keeper (it failed or was never started): no audit writer */
+	closep(&job->audit_drained);
+	job->audit_drained = -1;
 	closep(&job->auditd_pidfd);
 	job->auditd_pidfd = -1;
 	kill_and_reap(&job->keeper_pidfd, &job->keeper_pid);

@@ -22,12 +22,22 @@
  *      /run, owned by the workload's user, mode 0600); reports READY
  *      with those sockets attached (and, when ports are published, its
  *      end of a socket factory)
- *   4. waits for GO (the relay holds the sockets), forks the workload,
- *      which drops credentials, installs the seccomp filter and execs; a
- *      CLOEXEC pipe tells whether exec happened (EOF) or failed (errno).
- *      Before exec, the workload names its listener fd on a socket pair;
- *      we copy it with pidfd_getfd() and the workload closes its own, so
- *      only the supervisor can answer
+ *   4. waits for GO (the relay holds the sockets) and the workload's
+ *      seccomp program that follows it, then starts the
+ *      workload as posix_spawn() does: clone() with CLONE_VM |
+ *      CLONE_VFORK, so nothing of our memory is copied (on a VM whose
+ *      page-table updates are expensive, that copy, the copy-on-write
+ *      faults after it and its teardown at exec cost milliseconds), and
+ *      with CLONE_FILES.  We are suspended until the workload has exec'd
+ *      or exited.  It drops credentials, installs the seccomp filter and
+ *      execs; the listener it got is O_CLOEXEC, and exec first unshares
+ *      the fd table, then closes those: the listener stays in our table
+ *      only, so only the supervisor can answer.  Everything else of ours
+ *      in that table is O_CLOEXEC by then too (our socket to the
+ *      supervisor, the socket factory, the pty slave; the relay's
+ *      sockets and the pty master are closed): the workload keeps only
+ *      its stdio.  Whether exec happened, or the errno of what failed,
+ *      it leaves in memory we share
  *   5. reports STARTED, with the listener attached (SCM_RIGHTS), or
  *      EXEC_FAILED, then keeps its own copy of the listener as a
  *      watchdog: a socket call that waits longer than NOTIFY_WATCHDOG_MS
@@ -43,8 +53,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <assert.h>
@@ -88,63 +100,39 @@ static int send_msg_fd(int sock, enum reaper_msg_type type, int fd)
 	return fd_send(sock, &m, sizeof(m), &fd, 1);
 }
 
-/* The reaper's end of the handoff: copy the workload's listener fd out
- * of it with pidfd_getfd() (the workload cannot send it: its sendmsg()
- * would wait for a supervisor that does not have the listener yet). */
-static int listener_take(pid_t workload, int hand)
-{
-	_cleanup_close_ int pidfd = -1;
-	int remote, fd;
-
-	if (read(hand, &remote, sizeof(remote)) != sizeof(remote))
-		return -EPIPE; /* the workload failed before: see status pipe */
-	pidfd = (int)syscall(SYS_pidfd_open, workload, 0);
-	if (pidfd < 0)
-		return negative_errno();
-	fd = (int)syscall(SYS_pidfd_getfd, pidfd, remote, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (write(hand, "", 1) != 1) {
-		close(fd);
-		return -EPIPE;
-	}
-	return fd;
-}
-
 _Noreturn static void fail(int sock, enum reaper_msg_type type, int err)
 {
 	send_msg(sock, type, err < 0 ? -err : err);
 	_exit(1);
 }
 
-/* The workload's end of the listener handoff: tell the reaper which fd
- * the listener is, wait until it has taken its own copy, drop ours. */
-static int listener_hand_over(int hand, int listener)
+/* The value of @name in @envp, or NULL */
+static const char *env_value(char *const envp[], const char *name)
 {
-	char ack;
+	size_t len = strlen(name);
 
-	if (write(hand, &listener, sizeof(listener)) != sizeof(listener) ||
-	    read(hand, &ack, 1) != 1)
-		return -EPIPE;
-	close(listener);
-	return 0;
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, name, len) && (*envp)[len] == '=')
+			return *envp + len + 1;
+	return NULL;
 }
 
 /*
- * execvp() as the job's user sees it: the job runs as an unprivileged
+ * execvpe() as the job's user sees it: the job runs as an unprivileged
  * host user, so PATH may name directories it cannot search (root's
  * home, say); those are skipped like missing ones, so a command found
- * nowhere is ENOENT (127), not EACCES (126).  Returns only on failure,
- * with errno set.
+ * nowhere is ENOENT (127), not EACCES (126).  PATH is the job's own, from
+ * @envp (environ.c); the reaper's environ is not touched, the workload
+ * shares its memory until exec.  Returns only on failure, with errno set.
  */
-static void exec_in_path(char *const argv[])
+static void exec_in_path(char *const argv[], char *const envp[])
 {
-	const char *path = getenv("PATH");
+	const char *path = env_value(envp, "PATH");
 	char buf[4096];
 	int found_err = 0;
 
 	if (strchr(argv[0], '/') || !*argv[0]) {
-		execv(argv[0], argv);
+		execve(argv[0], argv, envp);
 		return;
 	}
 	if (!path)
@@ -157,19 +145,53 @@ static void exec_in_path(char *const argv[])
 		path += n + (path[n] == ':');
 		if (len < 0 || (size_t)len >= sizeof(buf) || access(buf, F_OK) < 0)
 			continue;
-		execv(buf, argv);
+		execve(buf, argv, envp);
 		if (!found_err)
 			found_err = errno;
 	}
 	errno = found_err ? found_err : ENOENT;
 }
 
-_Noreturn static void workload_exec(const struct reaper_params *p,
-				    const struct sock_fprog *prog, int status_fd, int hand)
+/*
+ * struct workload_spawn - what the reaper and the workload share until the
+ * workload execs (clone() with CLONE_VM | CLONE_VFORK | CLONE_FILES)
+ * @p:		the reaper's parameters
+ * @prog:	the seccomp filter to load
+ * @listener:	the workload's listener fd, in the fd table both share
+ * @err:	WORKLOAD_UNREACHED until the workload is about to exec, 0
+ *		then, or the errno of what failed
+ */
+struct workload_spawn {
+	const struct reaper_params *p;
+	const struct sock_fprog *prog;
+	int listener;
+	int err;
+};
+
+#define WORKLOAD_UNREACHED (-1)
+
+/* the workload's seccomp program, as received after GO */
+static struct sock_filter workload_filter[BPF_MAXINSNS];
+#define WORKLOAD_STACK_SIZE (256 * 1024)
+
+/*
+ * The workload, until exec: it runs in the reaper's memory and fd table
+ * while the reaper is suspended (see step 4 of the theory), so it writes
+ * nothing but its own stack and @arg, changes nothing per process that
+ * the two share (not PR_SET_DUMPABLE: the memory map is the reaper's, and
+ * stays undumpable), and closes no fd but the pty slave it has put on its
+ * stdio.  Everything it sets is its own: signal actions (no
+ * CLONE_SIGHAND), mask, session, credentials, Landlock domain, seccomp
+ * filter.  The reaper is single-threaded, so glibc's set*id() wrappers
+ * make the plain system call for this task alone.
+ */
+static int workload_main(void *arg)
 {
+	struct workload_spawn *w = arg;
+	const struct reaper_params *p = w->p;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int err, listener = -1;
+	int err;
 
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
@@ -182,26 +204,19 @@ _Noreturn static void workload_exec(const struct reaper_params *p,
 	if (err == 0)
 		err = creds_apply(p->creds);
 	log_phase("workload: creds");
-	/* the reaper copies our listener with pidfd_getfd(): our memory
-	 * map still counts as the host's until exec, so only a dumpable
-	 * process lets it; exec makes the workload dumpable anyway */
-	if (err == 0 && prctl(PR_SET_DUMPABLE, 1) < 0)
-		err = negative_errno();
 	if (err == 0 && (err = unix_landlock_apply()) == -EOPNOTSUPP)
 		err = 0; /* no Landlock: the notifier's helpers remain */
+	/* the listener is O_CLOEXEC: exec leaves it in the reaper's table
+	 * only (exec unshares the fd table, then closes those) */
 	if (err == 0)
-		err = seccomp_filter_load(prog, &listener);
+		err = seccomp_filter_load(w->prog, &w->listener);
 	log_phase("workload: seccomp");
-	if (err == 0)
-		err = listener_hand_over(hand, listener);
 	if (err == 0) {
-		/* the job's environment, also for the PATH search (environ.c) */
-		environ = (char **)p->envp;
-		exec_in_path(p->argv);
+		w->err = 0;
+		exec_in_path(p->argv, (char *const *)p->envp);
 		err = negative_errno();
 	}
-	err = -err;
-	(void)!write(status_fd, &err, sizeof(err));
+	w->err = -err;
 	_exit(127);
 }
 
@@ -258,6 +273,7 @@ static int setup_network(const struct reaper_params *p, int fds[RELAY_FDS],
 	for (int i = 0; i < RELAY_FDS; i++)
 		fds[i] = -1;
 	err = link_job_configure(p->net);
+	log_phase("reaper: lo configured");
 	if (err < 0 || !p->net)
 		goto out;
 	step = "make the relay's sockets";
@@ -283,6 +299,7 @@ static int setup_network(const struct reaper_params *p, int fds[RELAY_FDS],
 		*ret_factory = sv[1];
 	}
 	step = "install the job's nftables ruleset";
+	log_phase("reaper: relay sockets");
 	err = nft_job_install(&g);
 out:
 	if (err < 0)
@@ -457,9 +474,11 @@ _Noreturn static void reaper_loop(int sock, int sfd, int listener, int factory,
  */
 _Noreturn void reaper_main(const struct reaper_params *p)
 {
-	int keep[] = { p->sock }, status_pipe[2], hand[2], sfd, err, exec_errno;
+	int keep[] = { p->sock }, sfd, err;
 	int listener, relay_fds[RELAY_FDS], factory = -1, master = -1;
 	struct reaper_params job = *p;	/* with the job's pty slave */
+	struct workload_spawn spawn;
+	void *stack;
 	size_t n_relay_fds;
 	struct sock_fprog prog;
 	struct reaper_msg msg;
@@ -537,48 +556,56 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	if (err < 0)
 		_exit(1);
 
-	/* compiled (or read from the cache) by the supervisor; the workload
-	 * only loads it */
-	prog = *p->seccomp;
-
 	n = recv(p->sock, &msg, sizeof(msg), 0);
 	if (n != sizeof(msg) || msg.type != REAPER_MSG_GO)
 		_exit(1);
+	/* GO is followed by the seccomp program, compiled (or read from the
+	 * cache) by the supervisor while we built the namespaces; the
+	 * workload only loads it.  Anything but whole instructions: no
+	 * workload */
+	n = recv(p->sock, workload_filter, sizeof(workload_filter), MSG_TRUNC);
+	if (n <= 0 || (size_t)n > sizeof(workload_filter) ||
+	    n % (ssize_t)sizeof(struct sock_filter))
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, EPROTO);
+	prog = (struct sock_fprog){
+		.len = (unsigned short)((size_t)n / sizeof(struct sock_filter)),
+		.filter = workload_filter,
+	};
 	log_phase("reaper: go");
 
-	if (pipe2(status_pipe, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hand) < 0)
+	/* the workload shares our fd table until its exec, which keeps
+	 * only what is not O_CLOEXEC: stdio (and the pty slave put there) */
+	(void)fcntl(p->sock, F_SETFD, FD_CLOEXEC);
+	if (factory >= 0)
+		(void)fcntl(factory, F_SETFD, FD_CLOEXEC);
+	stack = mmap(NULL, WORKLOAD_STACK_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
-	workload = fork();
+	spawn = (struct workload_spawn){
+		.p = &job, .prog = &prog, .listener = -1, .err = WORKLOAD_UNREACHED,
+	};
+	/* we are suspended until the workload has exec'd or exited */
+	workload = clone(workload_main, (char *)stack + WORKLOAD_STACK_SIZE,
+			 CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &spawn);
 	if (workload < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, errno);
-	if (workload == 0) {
-		close(p->sock);
-		if (factory >= 0)
-			close(factory);
-		close(status_pipe[0]);
-		close(hand[0]);
-		workload_exec(&job, &prog, status_pipe[1], hand[1]);
-	}
-	close(status_pipe[1]);
-	close(hand[1]);
-	if (job.terminal_fd >= 0)
-		close(job.terminal_fd); /* the workload's now: its end ends the pty */
-	log_phase("reaper: forked");
-	listener = listener_take(workload, hand[0]);
-	log_phase("reaper: listener");
-	close(hand[0]);
-	n = read(status_pipe[0], &exec_errno, sizeof(exec_errno));
-	close(status_pipe[0]);
-	if (n == sizeof(exec_errno)) {
+	(void)munmap(stack, WORKLOAD_STACK_SIZE);
+	log_phase("reaper: exec'd");
+	if (spawn.err != 0) {
 		(void)waitpid(workload, NULL, 0);
-		fail(p->sock, REAPER_MSG_EXEC_FAILED, exec_errno);
+		fail(p->sock, spawn.err > 0 ? REAPER_MSG_EXEC_FAILED : REAPER_MSG_SETUP_FAILED,
+		     spawn.err > 0 ? spawn.err : ECHILD);
 	}
+	/* a slave above 2 was closed by the workload, in the table we
+	 * shared; one of 0-2 is ours to close (the workload's now: its end
+	 * ends the pty) */
+	if (job.terminal_fd >= 0 && job.terminal_fd <= 2)
+		close(job.terminal_fd);
+	listener = spawn.listener;
 	if (listener < 0) {
-		/* exec'd without a listener we could pass on: its socket
-		 * calls would fail with ENOSYS; refuse to run it at all */
 		(void)kill(workload, SIGKILL);
-		fail(p->sock, REAPER_MSG_SETUP_FAILED, listener);
+		fail(p->sock, REAPER_MSG_SETUP_FAILED, EPROTO);
 	}
 	err = send_msg_fd(p->sock, REAPER_MSG_STARTED, listener);
 	if (err < 0) {

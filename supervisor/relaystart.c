@@ -7,12 +7,16 @@
  * were made by the job's init and passed to the supervisor
  * (REAPER_MSG_READY); the listeners of `publish:` entries are made here in
  * the caller's netns (ports below 1024 need root's privilege, which the
- * relay does not have); then the relay is forked and exec'd as the
+ * relay does not have); then the relay is spawned (posix_spawn() style,
+ * relay_child()) and exec'd as the
  * program nbjail-relay (relay/main.c) with exactly
  * those fds and a sealed handoff of its configuration (relay/handoff.c),
  * as the row ROLE_RELAY of common/roles.c says: the job's own relay id,
  * no capability, its syscall allow-list once set up.
  */
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "supervisor/job_int.h"
@@ -213,6 +217,65 @@ static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
 	_exit(1);
 }
 
+/**
+ * struct relay_spawn - what start_relay() hands its child
+ * @job:	the job
+ * @program:	nbjail-relay, O_PATH
+ * @handoff:	its sealed configuration
+ * @stats_fd:	the job's statistics file
+ * @publish:	PUBLISH_MAX listeners of published ports, -1 where none
+ * @max_flows:	the flow table's size (for the fd limit)
+ * @parent:	the supervisor's pid
+ */
+struct relay_spawn {
+	struct nbj_job *job;
+	int program;
+	int handoff;
+	int stats_fd;
+	const int *publish;
+	unsigned max_flows;
+	pid_t parent;
+};
+
+#define RELAY_SPAWN_STACK_SIZE (256 * 1024)
+
+/*
+ * The relay's child until exec, started as posix_spawn() does (clone()
+ * with CLONE_VM | CLONE_VFORK): nothing of the supervisor's memory is
+ * copied, which on a VM with expensive page-table updates saves the
+ * copy, the copy-on-write faults it causes the supervisor afterwards and
+ * its teardown at exec.  It runs in our memory while we wait, on its own
+ * stack and fd table (no CLONE_FILES): it writes nothing of ours, sets
+ * its ids with the plain system calls (role_enter()) and allocates
+ * nothing.
+ */
+static int relay_child(void *arg)
+{
+	const struct relay_spawn *s = arg;
+	struct nbj_job *job = s->job;
+	int keep[RELAY_FDS + 7 + PUBLISH_MAX];
+	sigset_t usr1;
+	size_t n = 0;
+
+	for (int i = 0; i < RELAY_FDS; i++)
+		keep[n++] = job->relay_fds[i];
+	keep[n++] = job->audit.fd;
+	keep[n++] = s->stats_fd;
+	keep[n++] = job->tenant.fd;
+	keep[n++] = job->ids.claim;
+	keep[n++] = s->handoff;
+	keep[n++] = s->program;
+	keep[n++] = job->keys_fd;
+	for (size_t i = 0; i < PUBLISH_MAX; i++)
+		keep[n++] = s->publish[i];
+	/* SIGUSR1 (revocation) stays blocked, through exec: the relay's
+	 * signalfd takes it, none is lost before */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	(void)sigprocmask(SIG_SETMASK, &usr1, NULL);
+	relay_exec(job, s->program, s->handoff, keep, n, s->max_flows, s->parent);
+}
+
 /*
  * The relay: its job-side sockets were made in the job's netns by the
  * job's init (REAPER_MSG_READY); its outbound sockets it makes itself,
@@ -237,9 +300,11 @@ int start_relay(struct nbj_job *job)
 		.keyholder_fd = job->keys_fd,
 	};
 	_cleanup_close_ int program = -1, handoff = -1, stats_fd = -1;
-	int publish[PUBLISH_MAX], err;
+	int publish[PUBLISH_MAX], err, dumpable;
 	char path[NBJ_PATH_MAX];
 	pid_t pid, parent = getpid();
+	struct relay_spawn spawn;
+	void *stack;
 
 	for (size_t i = 0; i < PUBLISH_MAX; i++)
 		publish[i] = -1;
@@ -271,34 +336,31 @@ int start_relay(struct nbj_job *job)
 		log_err("cannot prepare the relay's configuration: %s", strerror(-err));
 		goto out;
 	}
-	pid = clone_pidfd(0, &job->relay_pidfd);
-	if (pid < 0) {
+	spawn = (struct relay_spawn){
+		.job = job, .program = program, .handoff = handoff, .stats_fd = stats_fd,
+		.publish = publish, .max_flows = rc.max_flows, .parent = parent,
+	};
+	stack = mmap(NULL, RELAY_SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED) {
 		err = negative_errno();
 		log_err("cannot start the relay: %s", strerror(-err));
 		goto out;
 	}
-	if (pid == 0) {
-		int keep[RELAY_FDS + 7 + PUBLISH_MAX];
-		sigset_t usr1;
-		size_t n = 0;
-
-		for (int i = 0; i < RELAY_FDS; i++)
-			keep[n++] = job->relay_fds[i];
-		keep[n++] = job->audit.fd;
-		keep[n++] = stats_fd;
-		keep[n++] = job->tenant.fd;
-		keep[n++] = job->ids.claim;
-		keep[n++] = handoff;
-		keep[n++] = program;
-		keep[n++] = job->keys_fd;
-		for (size_t i = 0; i < PUBLISH_MAX; i++)
-			keep[n++] = publish[i];
-		/* SIGUSR1 (revocation) stays blocked, through exec: the
-		 * relay's signalfd takes it, none is lost before */
-		sigemptyset(&usr1);
-		sigaddset(&usr1, SIGUSR1);
-		(void)sigprocmask(SIG_SETMASK, &usr1, NULL);
-		relay_exec(job, program, handoff, keep, n, rc.max_flows, parent);
+	/* the child drops dumpability, which is the memory map's: ours
+	 * until its exec; we are suspended until then, and restore it */
+	dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	pid = clone(relay_child, (char *)stack + RELAY_SPAWN_STACK_SIZE,
+		    CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &spawn,
+		    &job->relay_pidfd);
+	err = pid < 0 ? negative_errno() : 0;
+	if (dumpable == 0 || dumpable == 1)
+		(void)prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+	(void)munmap(stack, RELAY_SPAWN_STACK_SIZE);
+	if (err < 0) {
+		job->relay_pidfd = -1;
+		log_err("cannot start the relay: %s", strerror(-err));
+		goto out;
 	}
 	job->relay_pid = pid;	/* in the state file, never in the shared stats */
 	err = epoll_watch(job->epfd, job->relay_pidfd, JOB_EVENT_RELAY);

@@ -201,7 +201,6 @@ enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACT
  *		(published ports are connected with them)
  * @dock:	make the dock's listener at /run/nbjail/dock.sock
  * @n_select_overlays: overlays processes may select (0: no selection)
- * @seccomp:	the workload's seccomp program (seccomp/filter.c)
  * @terminal_fd: -1; the reaper puts the slave of the pty it allocates
  *		from the job's own devpts here (supervisor/pty.c)
  * @terminal_stdio: which of fds 0, 1, 2 (bit N) become the job's pty;
@@ -219,7 +218,6 @@ struct reaper_params {
 	bool socket_factory;
 	bool dock;
 	size_t n_select_overlays;
-	const struct sock_fprog *seccomp;
 	int terminal_fd;
 	unsigned terminal_stdio;
 	struct termios terminal_modes;

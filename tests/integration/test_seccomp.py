@@ -125,6 +125,30 @@ def test_job_has_filter_but_no_listener(nbj, world):
     assert "seccomp" not in cp.stdout.replace("Seccomp", ""), cp.stdout
 
 
+FD_PROBE = ("import json, os\n"
+            "fds = {}\n"
+            "for f in os.listdir('/proc/self/fd'):\n"
+            "    try:\n"
+            "        fds[f] = os.readlink('/proc/self/fd/' + f)\n"
+            "    except OSError:\n"
+            "        pass  # the directory listdir() read, closed by now\n"
+            "print('FDS ' + json.dumps(fds))\n")
+
+
+@pytest.mark.parametrize("profile", ["net", "minimal"])
+def test_workload_keeps_only_its_stdio(nbj, world, profile):
+    """The workload is spawned sharing the job's init's fd table until
+    exec (CLONE_FILES): nothing of the init's (its socket to the
+    supervisor, the relay's sockets, the dock's listener, the seccomp
+    listener) may survive the exec.  The workload, exec'd directly, sees
+    exactly the stdio nbjail got (0, 1, 2)."""
+    cp = nbjail("run", "--profile", profile, "--", PYTHON, "-I", "-c", FD_PROBE)
+    assert cp.returncode == 0, cp.stderr
+    line = next(x for x in cp.stdout.splitlines() if x.startswith("FDS "))
+    fds = json.loads(line[4:])
+    assert sorted(fds, key=int) == ["0", "1", "2"], fds
+
+
 def test_deny_line_names_job_call_target_pid_exe_reason(nbj, world):
     cp, out = job('step("meta", lambda: tcp("169.254.169.254", 80))\n'
                   'step("v6", lambda: tcp("fd00::1", 443, socket.AF_INET6))\n'
