@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -50,6 +51,17 @@ static void kill_if_same(pid_t pid, unsigned long long start)
 		(void)kill(pid, SIGKILL);
 }
 
+#define GC_NO_LOCK_GRACE_S 10
+
+static bool job_dir_older_than(const char *id, time_t seconds)
+{
+	char path[NBJ_PATH_MAX];
+	struct stat st;
+
+	return runtime_path(path, "%s", id) == 0 && stat(path, &st) == 0 &&
+	       st.st_mtime + seconds < time(NULL);
+}
+
 static bool job_dir_exists(const char *id)
 {
 	char path[NBJ_PATH_MAX];
@@ -69,11 +81,15 @@ static void gc_job(const char *id, void *data)
 	if (runtime_path(path, "%s/lock", id) < 0)
 		return;
 	lock = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (lock < 0) {
+	/* A job holds its lock from the moment its directory exists to the
+	 * moment it is removed; without one, the directory is either a start
+	 * of the last moments or what an interrupted removal left (seen: a
+	 * lone "info").  After GC_NO_LOCK_GRACE_S it is the latter. */
+	if (lock < 0 && !job_dir_older_than(id, GC_NO_LOCK_GRACE_S)) {
 		report(gc, id, "skipped: still starting");
 		return;
 	}
-	if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+	if (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0) {
 		report(gc, id, "alive");
 		return;
 	}

@@ -2,6 +2,7 @@
 """tests/integration/test_cleanup.py - nothing is left behind, even after SIGKILL"""
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -341,3 +342,30 @@ def test_gc_after_cleanup_child_killed(spawn, world, job_tmp):
     assert f"{job_id}: removed" in cp.stdout, (cp.stdout, cp.stderr)
     assert host_problems(world, marker=marker) == []
     assert wait_host_clean(world, marker=marker) == []
+
+
+def test_gc_removes_a_directory_left_without_its_lock(nbj, world):
+    """An interrupted removal left job directories holding a lone `info`
+    and no lock, which gc skipped as "still starting" forever; past a
+    grace of seconds they are removed, a young one is left alone."""
+    import conftest
+    uid = conftest.CALLER_UID
+    gid = conftest.CALLER_GID
+    os.makedirs(RUN_DIR, exist_ok=True)
+    old, young = os.path.join(RUN_DIR, "0ddf00d0"), os.path.join(RUN_DIR, "0ddf00d1")
+    try:
+        for d in (old, young):
+            os.mkdir(d, 0o700)
+            with open(os.path.join(d, "info"), "w") as f:
+                f.write("name=x\n")
+            os.chown(os.path.join(d, "info"), uid, gid)
+            os.chown(d, uid, gid)
+        past = time.time() - 60
+        os.utime(old, (past, past))
+        cp = nbjail("gc")
+        assert cp.returncode == 0, cp
+        assert "0ddf00d0: removed" in cp.stdout and not os.path.exists(old), cp.stdout
+        assert "0ddf00d1: skipped: still starting" in cp.stdout and os.path.isdir(young), cp.stdout
+    finally:
+        for d in (old, young):
+            shutil.rmtree(d, ignore_errors=True)
