@@ -55,6 +55,7 @@
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "common/bpfcache.h"
 #include "common/log.h"
 #include "common/roles.h"
 #include "common/util.h"
@@ -270,6 +271,12 @@ static int role_filter_build(enum proc_role role, struct sock_fprog *ret)
 	return 0;
 }
 
+/* bpf_cache_fetch()'s builder */
+static int build_role(void *role, struct sock_fprog *ret)
+{
+	return role_filter_build(*(enum proc_role *)role, ret);
+}
+
 /**
  * role_filter_cached() - @role's allow-list as BPF, compiled once and
  * kept in root's runtime directory, for a parent to hand to a forked
@@ -289,11 +296,7 @@ static int role_filter_build(enum proc_role role, struct sock_fprog *ret)
 int role_filter_cached(enum proc_role role, const char *dir, struct sock_fprog *ret)
 {
 	const struct scmp_version *v = seccomp_version();
-	char key[160], path[PATH_MAX], tmp[PATH_MAX + 16];
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	int err;
+	char key[160], name[64], path[PATH_MAX];
 
 	if (geteuid() != 0 || !dir)
 		return -EPERM;
@@ -305,39 +308,9 @@ int role_filter_cached(enum proc_role role, const char *dir, struct sock_fprog *
 		 0
 #endif
 		);
-	for (const char *k = key; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
-	snprintf(path, sizeof(path), "%s/seccomp-role-%s-%016llx.bpf", dir, role_name(role),
-		 (unsigned long long)h);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
-	    !(st.st_mode & 0022) && st.st_size > 0 &&
-	    st.st_size % (off_t)sizeof(struct sock_filter) == 0 &&
-	    st.st_size / (off_t)sizeof(struct sock_filter) <= BPF_MAXINSNS) {
-		ret->filter = malloc((size_t)st.st_size);
-		if (!ret->filter)
-			return -ENOMEM;
-		if (pread(fd, ret->filter, (size_t)st.st_size, 0) == st.st_size) {
-			ret->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
-			return 0;
-		}
-		free(ret->filter);
-		ret->filter = NULL;
-	}
-	err = role_filter_build(role, ret);
-	if (err < 0)
-		return err;
-	/* published atomically; a failure only costs the next job the build */
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid());
-	closep(&fd);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
-		size_t len = ret->len * sizeof(struct sock_filter);
-
-		if (write(fd, ret->filter, len) != (ssize_t)len || rename(tmp, path) < 0)
-			(void)unlink(tmp);
-	}
-	return 0;
+	snprintf(name, sizeof(name), "seccomp-role-%s", role_name(role));
+	bpf_cache_path(path, sizeof(path), dir, name, key);
+	return bpf_cache_fetch(path, build_role, &role, ret);
 }
 
 /**

@@ -47,6 +47,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/bpfcache.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "seccomp/filter.h"
@@ -379,14 +380,17 @@ static void cache_path(char *buf, size_t len, const char *dir)
 {
 	const struct scmp_version *v = seccomp_version();
 	char key[128];
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 
 	snprintf(key, sizeof(key), "%s %s %u.%u.%u%s", __DATE__, __TIME__,
 		 v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0,
 		 BENCH_BUILD ? " without connect" : "");
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	snprintf(buf, len, "%s/seccomp-%016llx.bpf", dir, (unsigned long long)h);
+	bpf_cache_path(buf, len, dir, "seccomp", key);
+}
+
+static int build_with_notify(void *unused, struct sock_fprog *ret)
+{
+	(void)unused;
+	return seccomp_filter_build(true, ret);
 }
 
 /**
@@ -401,40 +405,11 @@ static void cache_path(char *buf, size_t len, const char *dir)
  */
 int seccomp_filter_cached(const char *dir, struct sock_fprog *ret)
 {
-	char path[PATH_MAX], tmp[PATH_MAX + 16];
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	int r;
+	char path[PATH_MAX];
 
 	if (BENCH_BUILD)
 		log_warn("this build does not judge connect() at the call (meson option "
 			 "bench_without_connect_notify): for benchmarks only");
 	cache_path(path, sizeof(path), dir);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
-	    st.st_size > 0 && st.st_size % (off_t)sizeof(struct sock_filter) == 0 &&
-	    st.st_size / (off_t)sizeof(struct sock_filter) <= BPF_MAXINSNS) {
-		ret->filter = malloc((size_t)st.st_size);
-		if (!ret->filter)
-			return -ENOMEM;
-		if (pread(fd, ret->filter, (size_t)st.st_size, 0) == st.st_size) {
-			ret->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
-			return 0;
-		}
-		free(ret->filter);
-	}
-	r = seccomp_filter_build(true, ret);
-	if (r < 0)
-		return r;
-	/* publish atomically; a failure only costs the next job the build */
-	snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid());
-	closep(&fd);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd >= 0) {
-		size_t len = ret->len * sizeof(struct sock_filter);
-
-		if (write(fd, ret->filter, len) != (ssize_t)len || rename(tmp, path) < 0)
-			(void)unlink(tmp);
-	}
-	return 0;
+	return bpf_cache_fetch(path, build_with_notify, NULL, ret);
 }

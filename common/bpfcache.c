@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * common/bpfcache.c - compiled seccomp programs kept in root's runtime
+ * directory
+ *
+ * Theory of operation: compiling a filter with libseccomp costs a job's
+ * start some milliseconds, so the job's filter (seccomp/filter.c) and the
+ * roles' allow-lists (common/rolefilter.c) keep their BPF in a file of
+ * /run/nbjail (root's, 0700, gone at reboot: never a program of another
+ * kernel).  The file's name hashes everything that decides the program
+ * (bpf_cache_path()), so an upgrade never loads an old one.  A file is
+ * used only if it is a regular file of root's that nobody else may write
+ * and whose size is a whole program; otherwise the program is built and
+ * published atomically (a temporary file renamed over the name).  A
+ * failure to publish only costs the next job the build.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/bpfcache.h"
+#include "common/util.h"
+
+/**
+ * bpf_cache_path() - the cache file of a program
+ * @buf:	the path
+ * @len:	its size
+ * @dir:	the cache directory
+ * @name:	what the program is, in the file name ("seccomp", "seccomp-role-relay")
+ * @key:	everything that decides the program, hashed (FNV-1a) into the name
+ */
+void bpf_cache_path(char *buf, size_t len, const char *dir, const char *name,
+		    const char *key)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *k = key; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ULL;
+	snprintf(buf, len, "%s/%s-%016llx.bpf", dir, name, (unsigned long long)h);
+}
+
+/**
+ * bpf_cache_fetch() - a program from its cache file, else built and cached
+ * @path:	the cache file (bpf_cache_path())
+ * @build:	builds the program when the cache has none
+ * @ctx:	passed to @build
+ * @ret:	the program; free ret->filter with free()
+ *
+ * Return: 0, or the negative errno of @build or of an allocation
+ */
+int bpf_cache_fetch(const char *path, int (*build)(void *ctx, struct sock_fprog *ret),
+		    void *ctx, struct sock_fprog *ret)
+{
+	char tmp[PATH_MAX + 16];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	int err;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	    !(st.st_mode & 0022) && st.st_size > 0 &&
+	    st.st_size % (off_t)sizeof(struct sock_filter) == 0 &&
+	    st.st_size / (off_t)sizeof(struct sock_filter) <= BPF_MAXINSNS) {
+		ret->filter = malloc((size_t)st.st_size);
+		if (!ret->filter)
+			return -ENOMEM;
+		if (pread(fd, ret->filter, (size_t)st.st_size, 0) == st.st_size) {
+			ret->len = (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+			return 0;
+		}
+		free(ret->filter);
+		ret->filter = NULL;
+	}
+	err = build(ctx, ret);
+	if (err < 0)
+		return err;
+	snprintf(tmp, sizeof(tmp), "%s.%d", path, getpid());
+	closep(&fd);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		size_t len = ret->len * sizeof(struct sock_filter);
+
+		if (write(fd, ret->filter, len) != (ssize_t)len || rename(tmp, path) < 0)
+			(void)unlink(tmp);
+	}
+	return 0;
+}
