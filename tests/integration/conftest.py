@@ -915,3 +915,47 @@ def scribble_mapping(pid, path, make):
         mem.seek(lo)
         mem.write(new)
     return old
+
+
+def proc_status(pid):
+    """/proc/PID/status as a dict of its fields (values stripped)."""
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def children_named(ppid, comm):
+    """The pids of ppid's children whose comm is comm."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            st = proc_status(int(d))
+        except OSError:
+            continue
+        if st.get("Name") == comm and int(st.get("PPid", 0)) == ppid:
+            out.append(int(d))
+    return out
+
+
+def process_memory(pid):
+    """Every readable mapping of pid, read as root through /proc/PID/mem
+    (which needs no dumpable target for root), concatenated."""
+    out = []
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            fields = line.split()
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if fields[1][0] != "r" or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]",
+                                                                             "[vvar_vclock]")):
+                continue
+            try:
+                mem.seek(lo)
+                out.append(mem.read(hi - lo))
+            except OSError:
+                continue
+    return b"".join(out)

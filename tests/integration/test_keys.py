@@ -19,8 +19,8 @@ import textwrap
 import pytest
 
 import conftest
-from conftest import (PYTHON, ROOTLESS, as_caller, job_netns_pid, nbjail, read_line, wait_for,
-                      wait_host_clean)
+from conftest import (PYTHON, ROOTLESS, as_caller, children_named, job_netns_pid, nbjail,
+                      proc_status, process_memory, read_line, wait_for, wait_host_clean)
 
 JOB_UID_BASE = 0x7E620000
 MASK = 0x5A  # the job searches XOR-masked bytes: it never holds the needle itself
@@ -62,48 +62,6 @@ def policy(d, text):
 def new_secret():
     # printable, unmistakable, and never in any binary or library
     return ("nbtK" + secrets.token_hex(20)).encode()
-
-
-def status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
-def children_named(ppid, comm):
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                st = status(int(d))
-            except OSError:
-                continue
-            if st.get("Name") == comm and int(st.get("PPid", 0)) == ppid:
-                out.append(int(d))
-    return out
-
-
-def memory_holds(pid, needle):
-    """Whether any readable mapping of pid holds needle (read as root
-    through /proc/PID/mem, which needs no dumpable target for root)"""
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
-        for line in maps:
-            fields = line.split()
-            lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            if fields[1][0] != "r" or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]",
-                                                                             "[vvar_vclock]")):
-                continue
-            try:
-                mem.seek(lo)
-                data = mem.read(hi - lo)
-            except OSError:
-                continue
-            if needle in data:
-                return True
-    return False
 
 
 def pid_ns(pid):
@@ -176,7 +134,7 @@ def our_processes():
         if d.isdigit() and int(d) != os.getpid():
             try:
                 exe = os.readlink(f"/proc/{d}/exe")
-                name = status(int(d))["Name"]
+                name = proc_status(int(d))["Name"]
             except (OSError, KeyError):
                 continue
             if exe in progs or name == "nbjail-keys":
@@ -227,12 +185,12 @@ def test_secrets_nowhere_but_in_the_key_holder(nbj, world, spawn, keydir):
         job_procs = same_pid_ns(workload)
         assert len(job_procs) >= 2, job_procs  # nbjail-init and the workload
         for pid in job_procs:
-            assert not memory_holds(pid, needle), f"the key is in job process {pid}"
-        assert not memory_holds(job["relay_pid"], needle), "the key is in the relay"
+            assert needle not in process_memory(pid), f"the key is in job process {pid}"
+        assert needle not in process_memory(job["relay_pid"]), "the key is in the relay"
         holders = children_named(job["supervisor_pid"], "nbjail-keys")
         assert len(holders) == 1, holders
         # the scan works: the key holder has it
-        assert memory_holds(holders[0], needle), "the key holder does not hold the key"
+        assert needle in process_memory(holders[0]), "the key holder does not hold the key"
         p.terminate()
         p.wait(timeout=10)
     assert_clean(world)
@@ -249,7 +207,7 @@ def test_key_holder_confined(nbj, world, spawn, keydir):
            "relay_pid": wait_for(lambda: children_named(p.pid, "nbjail-relay"), 5)[0]}
     (holder,) = children_named(job["supervisor_pid"], "nbjail-keys")
     assert os.path.basename(os.readlink(f"/proc/{holder}/exe")) == "nbjail-keys"
-    st = status(holder)
+    st = proc_status(holder)
     assert st["Seccomp"] == "2" and st["NoNewPrivs"] == "1", st
     assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, st
     assert int(st["VmLck"].split()[0]) > 0, st  # its keys are locked in RAM
@@ -280,7 +238,7 @@ def test_key_holder_confined(nbj, world, spawn, keydir):
     assert got == b"EACCES", got
     with open(f"/proc/{holder}/environ", "rb") as f:
         assert f.read() == b"", "the key holder's environment is not empty"
-    relay_uid = int(status(job["relay_pid"])["Uid"].split()[0])
+    relay_uid = int(proc_status(job["relay_pid"])["Uid"].split()[0])
     if ROOTLESS:
         assert uid == relay_uid == conftest.ROOTLESS_UID
     else:

@@ -12,14 +12,11 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import tempfile
 
-import pytest
-
 import conftest
-from conftest import (HOST_NS, NBJAIL, PYTHON, ROOTLESS, as_caller, nbjail, needs_root, read_line,
-                      run, wait_for)
+from conftest import (HOST_NS, NBJAIL, PYTHON, ROOTLESS, as_caller, children_named,
+                      needs_root, proc_status, process_memory, read_line, run, wait_for)
 
 SLEEPER = "import sys, time; print('ready', flush=True); time.sleep(float(sys.argv[1]))"
 JOB_UID_BASE = 0x7E620000
@@ -40,35 +37,12 @@ def relay_of(supervisor_pid):
     return found[0]
 
 
-def status(pid):
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
 def ids(pid):
-    st = status(pid)
+    st = proc_status(pid)
     uids = {int(x) for x in st["Uid"].split()}
     gids = {int(x) for x in st["Gid"].split()}
     assert len(uids) == 1 and len(gids) == 1, st  # real, effective, saved, fs alike
     return uids.pop(), gids.pop()
-
-
-def children_named(ppid, comm):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            st = status(int(d))
-        except OSError:
-            continue
-        if st.get("Name") == comm and int(st.get("PPid", 0)) == ppid:
-            out.append(int(d))
-    return out
 
 
 def audit_writer_of(supervisor_pid):
@@ -87,7 +61,7 @@ def audit_writer_of(supervisor_pid):
 
 
 def confined(pid):
-    st = status(pid)
+    st = proc_status(pid)
     assert st["NoNewPrivs"] == "1", st
     assert st["Seccomp"] == "2", st          # a filter of its own
     assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, st
@@ -163,22 +137,6 @@ def test_nobody_cannot_signal_or_trace_the_relay(nbj, world, spawn):
     p.wait(timeout=10)
 
 
-def readable_memory(pid):
-    out = b""
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
-        for line in maps:
-            addr, perms = line.split()[:2]
-            if not perms.startswith("r") or "[vvar]" in line or "[vsyscall]" in line:
-                continue
-            lo, hi = (int(x, 16) for x in addr.split("-"))
-            try:
-                mem.seek(lo)
-                out += mem.read(hi - lo)
-            except OSError:
-                pass
-    return out
-
-
 @needs_root("reads the relay's memory through /proc/PID/mem")
 def test_relay_holds_its_own_secrets_only(nbj, world, spawn, tmp_path):
     """Forked, the relay held the supervisor's heap and stack: the caller's
@@ -195,7 +153,7 @@ def test_relay_holds_its_own_secrets_only(nbj, world, spawn, tmp_path):
               SLEEPER, "30", env={"NBT_ROLE_CANARY": canary, "NBT_ROLE_PASS": password})
     assert read_line(p.stdout, 15) == "ready\n"
     relay = relay_of(p.pid)
-    mem = readable_memory(relay)
+    mem = process_memory(relay)
     assert len(mem) > 100000
     assert password.encode() in mem, "the relay lacks its own overlay's password"
     assert canary.encode() not in mem, "the relay holds the caller's environment"
