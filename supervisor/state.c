@@ -205,6 +205,25 @@ int state_job_create(struct job_state *ret)
 	return 0;
 }
 
+/* @content as the job's file @name, atomically: written to NAME.tmp (which
+ * state_remove_by_id() knows too), then renamed over NAME */
+static int job_file_publish(const char *id, const char *name, const char *content)
+{
+	char tmp[NBJ_PATH_MAX], path[NBJ_PATH_MAX];
+	int err;
+
+	err = runtime_path(tmp, "%s/%s.tmp", id, name);
+	if (!err)
+		err = runtime_path(path, "%s/%s", id, name);
+	if (!err)
+		err = file_write_string(tmp, content, 0600);
+	if (err < 0)
+		return err;
+	if (rename(tmp, path) < 0)
+		return negative_errno();
+	return 0;
+}
+
 /**
  * state_record_write() - write the job's state file atomically
  * @st:	job state
@@ -214,26 +233,14 @@ int state_job_create(struct job_state *ret)
  */
 int state_record_write(const struct job_state *st, const struct job_record *r)
 {
-	char tmp[NBJ_PATH_MAX], path[NBJ_PATH_MAX];
 	char buf[512];
-	int err;
 
-	err = runtime_path(tmp, "%s/state.tmp", st->id);
-	if (!err)
-		err = runtime_path(path, "%s/state", st->id);
-	if (err < 0)
-		return err;
 	snprintf(buf, sizeof(buf),
 		 "supervisor_pid=%d\nreaper_pid=%d\nreaper_start=%llu\n"
 		 "relay_pid=%d\nrelay_start=%llu\n",
 		 (int)r->supervisor_pid, (int)r->reaper_pid, r->reaper_start,
 		 (int)r->relay_pid, r->relay_start);
-	err = file_write_string(tmp, buf, 0600);
-	if (err < 0)
-		return err;
-	if (rename(tmp, path) < 0)
-		return negative_errno();
-	return 0;
+	return job_file_publish(st->id, "state", buf);
 }
 
 /**
@@ -287,25 +294,14 @@ int state_record_read(const char *id, struct job_record *ret)
  */
 int state_info_write(const struct job_state *st, const struct job_info *info)
 {
-	char tmp[NBJ_PATH_MAX], path[NBJ_PATH_MAX], buf[512];
-	int err;
+	char buf[512];
 
-	err = runtime_path(tmp, "%s/info.tmp", st->id);
-	if (!err)
-		err = runtime_path(path, "%s/info", st->id);
-	if (err < 0)
-		return err;
 	snprintf(buf, sizeof(buf),
 		 "name=%s\ntenant=%s\nprofile=%s\nsupervisor_pid=%d\nstart_usec=%llu\n"
 		 "tenant_slot=%d\n",
 		 info->name, info->tenant, info->profile, (int)info->supervisor_pid,
 		 info->start_usec, info->tenant_slot);
-	err = file_write_string(tmp, buf, 0600);
-	if (err < 0)
-		return err;
-	if (rename(tmp, path) < 0)
-		return negative_errno();
-	return 0;
+	return job_file_publish(st->id, "info", buf);
 }
 
 /* "KEY=VALUE\n" into @buf (@size bytes) if @line is KEY's; false if not */
