@@ -39,17 +39,18 @@
  * create a socket file only where the job's Landlock ruleset allows
  * (seccomp/unix.c), its private directories; listen looks nothing up.
  *
- * Calls on sockets of other families (netlink above all) are continued,
- * not carried out: their permission checks are the caller's own
- * (netlink_ns_capable() asks whether the *sender* holds CAP_NET_ADMIN),
- * and carried out here they were made with the supervisor's privileges:
- * a job without any capability could add addresses to its loopback, and
- * as root reach generic netlink families that check the initial
- * namespace (test_namespaces.py::test_cannot_reconfigure_network).  The
- * price: the fd-number swap stays open with such a socket as the decoy
- * (the swap needs a thread to replace it by an AF_UNIX socket between
- * our check and the kernel's lookup); open in issue 16 item 2.
- *
+ * Calls on netlink sockets (the only other family a job may create) are
+ * not continued either, nor carried out here: their permission checks
+ * are the caller's own (netlink_ns_capable() asks whether the *sender*
+ * holds CAP_NET_ADMIN), and made by the supervisor they had its
+ * privileges: a job without any capability could add addresses to its
+ * loopback (test_namespaces.py::test_cannot_reconfigure_network).  A
+ * helper of seccomp/unix.c makes them, having joined the caller's user
+ * namespace as the caller, with its capabilities there: the kernel checks
+ * the job, and the call is made on the socket that was inspected (with a
+ * netlink socket as the decoy, a swap once reached host sockets:
+ * tests/escape/unix_swap.c netlink-*).
+
  * Carrying a call out here must not stall the other calls: a blocking
  * connect waits at most NOTIFY_BLOCK_MS (the relay's listener on the
  * job's loopback completes it at once), a datagram send never blocks
@@ -963,6 +964,45 @@ static void perform(struct call_ctx *c)
 		perform_waiting(c);
 }
 
+/*
+ * A connect or send on a socket of another family: netlink, the only one
+ * the job's filter lets it create (one it was handed some other way is
+ * refused).  seccomp/unix.c's helper makes the call on our copy of the
+ * socket, with the address read once, as the caller in its own user
+ * namespace, and answers it.
+ */
+static void perform_netlink(struct call_ctx *c, struct verdict *v)
+{
+	const struct sockaddr_nl *nl = (const void *)&c->addr;
+	struct unix_call uc = {
+		.listener = c->n->fd,
+		.id = c->n->req->id,
+		.pid = c->pid,
+		.call = c->call,
+		.args = c->n->req->data.args,
+		.sock = c->sock,
+		.sotype = c->sotype,
+		.target = c->target,
+		.target_len = sizeof(c->target),
+	};
+
+	if (c->domain != AF_NETLINK) {
+		snprintf(c->target, sizeof(c->target), "family=%d", c->domain);
+		deny(v, EAFNOSUPPORT, DECIDE_ADDRESS_FAMILY);
+		return;
+	}
+	if (c->addrlen >= sizeof(*nl) && c->addr.ss_family == AF_NETLINK &&
+	    (nl->nl_pid || nl->nl_groups)) {
+		/* another socket or a group: not for a job */
+		c->performed = true;
+		c->result = -EPERM;
+		return;
+	}
+	if (unix_netlink_call(c->n->unix, &uc, c->addrlen ? &c->addr : NULL, c->addrlen,
+			      &c->msg, v) == UNIX_HANDED_OFF)
+		c->handed_off = true;
+}
+
 static void handle_one(struct notifier *n)
 {
 	struct seccomp_notif *req = n->req;
@@ -1006,15 +1046,18 @@ static void handle_one(struct notifier *n)
 	if (!v.deny && !v.answer && c.inet && n->scope.selection && c.call != NOTIFY_BIND &&
 	    c.call != NOTIFY_LISTEN)
 		mark_socket(&c, &v);
-	/* only IPv4 and IPv6 calls are carried out here: their permission
-	 * checks do not depend on who calls.  Those of other families do
-	 * (netlink's are ns_capable() of the caller: the supervisor would
-	 * lend the job its CAP_NET_ADMIN, and as root capabilities of the
-	 * initial namespace); they are continued, so that the kernel checks
-	 * the job itself */
-	if (!v.deny && !v.answer && !c.handed_off && c.sock >= 0 &&
-	    (c.domain == AF_INET || c.domain == AF_INET6))
-		perform(&c);
+	/* IPv4 and IPv6 calls are carried out here: their permission checks
+	 * do not depend on who calls.  Netlink's do (netlink_ns_capable()
+	 * asks whether the sender holds CAP_NET_ADMIN: the supervisor would
+	 * lend the job its own); a helper that is the caller in the caller's
+	 * user namespace carries them out (perform_netlink()).  Nothing the
+	 * notifier judged is continued but bind and listen. */
+	if (!v.deny && !v.answer && !c.handed_off && c.sock >= 0) {
+		if (c.domain == AF_INET || c.domain == AF_INET6)
+			perform(&c);
+		else if (c.call != NOTIFY_BIND)
+			perform_netlink(&c, &v);
+	}
 	closep(&c.sock);
 
 	if (c.handed_off) {

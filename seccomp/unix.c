@@ -74,6 +74,22 @@
  * effective ids, and dies if it cannot switch back); one that would
  * block, or whose ids it cannot take, goes to a helper after all.
  *
+ * Netlink sockets (the only other family a job may create) use the same
+ * helpers, for the same reason: their connect and sends must not be
+ * continued either, or a thread that swaps the fd number for an AF_UNIX
+ * socket and flips the address into a path reaches a host socket
+ * (tests/escape/unix_swap.c netlink-*).  But their permission checks are
+ * the caller's capabilities (netlink_ns_capable(): the socket's opener
+ * and the sender), which the supervisor must not lend: the helper first
+ * joins the calling thread's user namespace (setns() on a pidfd), then
+ * takes its uids, gids and capabilities *there* (ids mapped through the
+ * thread's uid_map and gid_map; supplementary groups as far as the map
+ * allows, which netlink does not check), so that the kernel sees exactly
+ * the job's privileges (unix_netlink_call()).  A helper is not in the
+ * job's PID namespace and is not dumpable: the job can neither name nor
+ * trace it.  It costs a clone per netlink send (glibc makes one per
+ * getaddrinfo() of an unspecified family).
+ *
  * At most UNIX_HELPERS_MAX helpers run per job; more calls wait with
  * EAGAIN.  A helper whose caller gave up (signal, exit) is killed at the
  * next dispatch, every helper when the notifier goes.
@@ -186,6 +202,8 @@ struct helper_task {
 	unsigned char control[UNIX_CONTROL_MAX] __attribute__((aligned(8))); /* read once */
 	size_t controllen;
 	struct job_creds creds;
+	bool join_userns;	/* netlink: become the caller in its own user
+				 * namespace (unix_netlink_call()) */
 };
 
 /* The job's own mounts: sockets here are the job's, binds are allowed */
@@ -421,6 +439,62 @@ static int read_creds(pid_t pid, struct job_creds *cr)
 	return 0;
 }
 
+/* @id of our user namespace, as the thread @pid's map file @name
+ * ("uid_map", "gid_map") maps it into its own; -ENOENT if unmapped */
+static int map_into(pid_t pid, const char *name, uint32_t id, uint32_t *ret)
+{
+	char path[64], buf[4096];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return negative_errno();
+	buf[n] = '\0';
+	for (char *line = buf, *next; line && *line; line = next) {
+		unsigned long inside, outside, count;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%lu %lu %lu", &inside, &outside, &count) != 3)
+			return -EIO;
+		if (id >= outside && id - outside < count) {
+			*ret = (uint32_t)(inside + (id - outside));
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* @cr, read in our user namespace, as the thread's own user namespace
+ * sees it: what a helper that joined it must become.  Capabilities are
+ * bits of that namespace already; unmapped supplementary groups are
+ * dropped (they would show as the overflow gid). */
+static int creds_into_own_userns(pid_t pid, struct job_creds *cr)
+{
+	size_t kept = 0;
+	int err;
+
+	for (int i = 0; i < 4; i++) {
+		err = map_into(pid, "uid_map", cr->uid[i], &cr->uid[i]);
+		if (err == 0)
+			err = map_into(pid, "gid_map", cr->gid[i], &cr->gid[i]);
+		if (err < 0)
+			return err;
+	}
+	for (size_t i = 0; i < cr->n_groups; i++)
+		if (map_into(pid, "gid_map", cr->groups[i], &cr->groups[kept]) == 0)
+			kept++;
+	cr->n_groups = kept;
+	cr->keep_caps = true;
+	return 0;
+}
+
 /*
  * The helper, from here on: a copy of the supervisor without its threads
  * (glibc's view of it is stale, so only plain system calls), that becomes
@@ -428,7 +502,7 @@ static int read_creds(pid_t pid, struct job_creds *cr)
  * (rootless), it can only keep its own, which then must be the job's: the
  * set*id calls below succeed only for ids it already has.
  */
-static int helper_take_creds(const struct job_creds *cr)
+static int helper_take_creds(const struct job_creds *cr, bool joined)
 {
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct data[2] = { 0 };
@@ -440,8 +514,10 @@ static int helper_take_creds(const struct job_creds *cr)
 			data[i].inheritable = (uint32_t)(cr->cap_inh >> (32 * i));
 		}
 	}
-	if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0) {
-		/* unprivileged (rootless): fine if they are ours already */
+	if (syscall(SYS_setgroups, cr->n_groups, cr->groups) < 0 && !joined) {
+		/* unprivileged (rootless): fine if they are ours already.
+		 * Joined to a user namespace whose setgroups is denied, the
+		 * supplementary groups stay ours: netlink checks none */
 		gid_t cur[UNIX_GROUPS_MAX];
 		long n = syscall(SYS_getgroups, UNIX_GROUPS_MAX, cur);
 
@@ -564,7 +640,14 @@ static long helper_call(const struct helper_task *t)
 		if (syscall(SYS_ioctl, HFD_LISTENER, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
 			return -ESRCH;
 	}
-	err = helper_take_creds(&t->creds);
+	if (t->join_userns) {
+		int pidfd = (int)syscall(SYS_pidfd_open, t->creds.tgid, 0);
+
+		if (pidfd < 0 || syscall(SYS_setns, pidfd, CLONE_NEWUSER) < 0)
+			return -EACCES;
+		(void)syscall(SYS_close, pidfd);
+	}
+	err = helper_take_creds(&t->creds, t->join_userns);
 	if (err < 0)
 		return -EACCES;
 	/* set after the credentials, which clear it: a helper must not
@@ -1025,6 +1108,92 @@ enum unix_outcome unix_send_waiting(struct unix_ops *u, struct unix_call *uc,
 				    struct verdict *v)
 {
 	return judge(u, uc, v, false);
+}
+
+/**
+ * unix_netlink_call() - carry out a connect or send on a netlink socket,
+ * in a helper that is the caller in the caller's own user namespace
+ * @u:		the job's helpers
+ * @uc:		the call: connect, sendto or sendmsg; @uc->sock our copy of
+ *		the netlink socket the notifier inspected
+ * @addr:	the address the notifier read once and judged (NULL: none)
+ * @addrlen:	its length
+ * @msg:	for sendmsg, the msghdr the notifier read once
+ * @v:		the verdict, when the call is answered by the caller
+ *
+ * The call is made on @uc->sock with @addr and the data read once, never
+ * continued (see the theory above): the helper joins the thread's user
+ * namespace and takes its ids and capabilities there, so the kernel's
+ * capability checks see the job.  sendmmsg() and ancillary data are
+ * refused on netlink sockets.
+ *
+ * Return: UNIX_HANDED_OFF if a helper answers the call, else UNIX_ANSWER
+ * with @v (a refusal)
+ */
+enum unix_outcome unix_netlink_call(struct unix_ops *u, struct unix_call *uc,
+				    const void *addr, socklen_t addrlen,
+				    const struct msghdr *msg, struct verdict *v)
+{
+	struct helper_task t = { .call = uc->call, .id = uc->id, .pid = uc->pid,
+				  .supervisor = getpid(), .join_userns = true };
+	int sndbuf = 0, err;
+	socklen_t optlen = sizeof(sndbuf);
+
+	memset(v, 0, sizeof(*v));
+	if (addrlen > sizeof(t.addr)) {
+		deny(v, EINVAL, DECIDE_OTHER);
+		return UNIX_ANSWER;
+	}
+	if (addr && addrlen)
+		memcpy(&t.addr, addr, addrlen);
+	t.addrlen = addr ? addrlen : 0;
+	switch (uc->call) {
+	case NOTIFY_CONNECT:
+		break;
+	case NOTIFY_SENDTO:
+		t.buf = uc->args[1];
+		t.len = uc->args[2];
+		t.flags = (int)uc->args[3];
+		break;
+	case NOTIFY_SENDMSG:
+		if (msg->msg_controllen) {
+			snprintf(uc->target, uc->target_len, "netlink:ancillary");
+			deny(v, EACCES, DECIDE_UNIX_ANCILLARY);
+			return UNIX_ANSWER;
+		}
+		t.iov = (uint64_t)(uintptr_t)msg->msg_iov;
+		t.iovlen = msg->msg_iovlen;
+		t.flags = (int)uc->args[2];
+		break;
+	default:
+		snprintf(uc->target, uc->target_len, "netlink:%s", notify_call_name(uc->call));
+		deny(v, EACCES, DECIDE_ADDRESS_FAMILY);
+		return UNIX_ANSWER;
+	}
+	if (uc->call != NOTIFY_CONNECT) {
+		if (getsockopt(uc->sock, SOL_SOCKET, SO_SNDBUF, &sndbuf, &optlen) < 0) {
+			deny(v, EACCES, DECIDE_SOCKET_TYPE_UNKNOWN);
+			return UNIX_ANSWER;
+		}
+		/* a message is sent whole, as the kernel would (EMSGSIZE) */
+		t.max_len = sndbuf > 32 ? (size_t)sndbuf - 32 : 0;
+	}
+	err = read_creds(uc->pid, &t.creds);
+	if (err == 0)
+		err = creds_into_own_userns(uc->pid, &t.creds);
+	if (err == 0 && seccomp_notify_id_valid(uc->listener, uc->id) < 0)
+		err = -ESRCH;
+	if (err < 0) {
+		deny(v, err == -ESRCH ? ESRCH : EACCES, err == -ESRCH ? DECIDE_OTHER : DECIDE_UNIX_CREDS);
+		return UNIX_ANSWER;
+	}
+	snprintf(uc->target, uc->target_len, "netlink");
+	err = helper_start(u, &t, uc->sock, -1, uc->target);
+	if (err < 0) {
+		deny(v, err == -EAGAIN ? EAGAIN : EACCES, err == -EAGAIN ? DECIDE_OTHER : DECIDE_UNIX_HELPER);
+		return UNIX_ANSWER;
+	}
+	return UNIX_HANDED_OFF;
 }
 
 static enum unix_outcome judge(struct unix_ops *u, struct unix_call *uc,

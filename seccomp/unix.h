@@ -8,6 +8,7 @@
 
 #include <linux/types.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -78,6 +79,9 @@ enum unix_outcome unix_judge(struct unix_ops *u, struct unix_call *uc,
 			     struct verdict *v);
 enum unix_outcome unix_send_waiting(struct unix_ops *u, struct unix_call *uc,
 				    struct verdict *v);
+enum unix_outcome unix_netlink_call(struct unix_ops *u, struct unix_call *uc,
+				    const void *addr, socklen_t addrlen,
+				    const struct msghdr *msg, struct verdict *v);
 int unix_resolve_in_job(pid_t pid, const char *path, unsigned long flags,
 			struct stat *st);
 int unix_landlock_apply(void);

@@ -10,11 +10,17 @@
  *
  *   escape-unix_swap connect|sendto|sendmsg FORBIDDEN_PATH  (< 90 bytes)
  *   escape-unix_swap stream-sendmsg FORBIDDEN_PATH
+ *   escape-unix_swap netlink-connect|netlink-sendto FORBIDDEN_PATH
  *
  * stream-sendmsg swaps an AF_UNIX stream socket (one end of a pair, whose
  * sends the kernel would not address) with an AF_UNIX datagram socket,
  * and always names FORBIDDEN_PATH: the notifier sees the stream socket,
  * and a send it let the kernel continue would go to the path.
+ *
+ * netlink-*: the decoy is a NETLINK_ROUTE socket and the address flips
+ * between a sockaddr_nl (the kernel, pid 0) and the pathname.  A call on a
+ * netlink socket names no host and was once let through to the kernel,
+ * which looked the fd number and the address up again.
  *
  * The host side counts what reaches FORBIDDEN_PATH; this program checks
  * what it sees itself (a connected AF_UNIX socket's peer, a send that
@@ -23,6 +29,7 @@
  */
 #include "escape.h"
 #include <arpa/inet.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -93,20 +100,24 @@ int main(int argc, char **argv)
 	const char *mode = argc > 1 ? argv[1] : "";
 	bool is_connect = !strcmp(mode, "connect");
 	bool is_stream = !strcmp(mode, "stream-sendmsg");
-	int type = is_connect ? SOCK_STREAM : SOCK_DGRAM;
+	bool is_netlink = !strncmp(mode, "netlink-", 8);
+	const char *call = is_netlink ? mode + 8 : mode;
+	int type;
 	struct iovec iov = { .iov_base = "x", .iov_len = 1 };
 	struct msghdr msg = { .msg_name = &addr, .msg_iov = &iov, .msg_iovlen = 1 };
 	socklen_t len;
 	pthread_t t1, t2, t3;
 	int i, lfd = -1;
 
+	is_connect = !strcmp(call, "connect");
+	type = is_connect ? SOCK_STREAM : SOCK_DGRAM;
 	if (argc != 3 || strlen(argv[2]) < 16 || strlen(argv[2]) >= 90 ||
-	    (!is_connect && !is_stream && strcmp(mode, "sendto") && strcmp(mode, "sendmsg"))) {
-		printf("UNEXPECTED: usage: escape-unix_swap connect|sendto|sendmsg|"
+	    (!is_connect && !is_stream && strcmp(call, "sendto") && strcmp(call, "sendmsg"))) {
+		printf("UNEXPECTED: usage: escape-unix_swap [netlink-]connect|sendto|sendmsg|"
 		       "stream-sendmsg PATH\n");
 		return 1;
 	}
-	if (is_connect) {
+	if (is_connect && !is_netlink) {
 		socklen_t alen = sizeof(in);
 
 		lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -125,13 +136,22 @@ int main(int argc, char **argv)
 	/* both start the same way past the first 16 bytes: only those flip */
 	memcpy(un_bytes, &un, sizeof(un_bytes));
 	memcpy(in_bytes, un_bytes, sizeof(in_bytes));
-	if (!is_stream)
+	if (is_netlink) {
+		struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+
+		memcpy(in_bytes, &nl, sizeof(nl));
+		len = sizeof(nl) > len ? sizeof(nl) : len;
+		msg.msg_namelen = len;
+	} else if (!is_stream) {
 		memcpy(in_bytes, &in, sizeof(in));
+	}
 	memcpy(addr.bytes, in_bytes, sizeof(addr.bytes));
 	pthread_create(&t1, NULL, flip_addr, NULL);
 	pthread_create(&t2, NULL, swap_fd, NULL);
 	for (i = 0; i < ATTEMPTS && time(NULL) < deadline; i++) {
-		int u = socket(AF_UNIX, type, 0), n = socket(AF_INET, type, 0), pair[2];
+		int u = socket(AF_UNIX, type, 0), pair[2];
+		int n = is_netlink ? socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) :
+				     socket(AF_INET, type, 0);
 
 		if (is_stream && socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0) {
 			close(n);
@@ -148,7 +168,7 @@ int main(int argc, char **argv)
 		(void)dup2(i & 1 ? n : u, SLOT);
 		if (is_connect)
 			r = connect(SLOT, (struct sockaddr *)&addr, len);
-		else if (!strcmp(mode, "sendto"))
+		else if (!strcmp(call, "sendto"))
 			r = sendto(SLOT, "x", 1, MSG_DONTWAIT, (struct sockaddr *)&addr, len);
 		else
 			r = sendmsg(SLOT, &msg, MSG_DONTWAIT);
@@ -156,7 +176,7 @@ int main(int argc, char **argv)
 		atomic_store(&fd_unix, -1);
 		atomic_store(&fd_inet, -1);
 		/* what the AF_UNIX socket did: connected to the path? */
-		if (is_connect && getpeername(u, (struct sockaddr *)&peer, &plen) == 0 &&
+		if (getpeername(u, (struct sockaddr *)&peer, &plen) == 0 &&
 		    plen > offsetof(struct sockaddr_un, sun_path) &&
 		    !strcmp(peer.sun_path, argv[2])) {
 			printf("ESCAPED: connected to %s\n", argv[2]);
