@@ -144,25 +144,22 @@ struct unix_helper {
 	char target[4 * NBJ_UNIX_PATH_MAX + 1];
 };
 
+/*
+ * One request to the netlink agent (SOCK_SEQPACKET, one per message): the
+ * call, followed by the data read once from the caller; the socket comes
+ * with it as SCM_RIGHTS
+ */
+struct agent_request {
+	uint64_t id;
+	int32_t call;		/* enum notify_call: connect, sendto, sendmsg */
+	int32_t flags;
+	uint32_t addrlen;	/* 0: no address */
+	struct sockaddr_storage addr;
+};
+
 /* A helper's exit status: it answered, or answered EACCES because the
  * path named another inode when it looked again (a race: audited) */
 enum { HELPER_ANSWERED, HELPER_FAILED, HELPER_PATH_CHANGED };
-
-/**
- * struct unix_ops - the helpers of one job
- * @helper:	running helpers, pidfd -1 for a free slot
- * @listener:	the job's seccomp listener
- * @refused:	audits a call a helper refused
- * @ctx:	for @refused
- */
-struct unix_ops {
-	struct unix_helper helper[UNIX_HELPERS_MAX];
-	int listener;
-	unix_refused_fn refused;
-	void *ctx;
-	struct iovec iov[UNIX_IOV_MAX];
-	char data[UNIX_SEND_HERE_MAX];
-};
 
 /* The calling thread's credentials, as /proc/TID/status shows them */
 struct job_creds {
@@ -173,8 +170,33 @@ struct job_creds {
 	unsigned long long cap_inh, cap_prm, cap_eff;
 	pid_t tgid;		/* whose fd table SCM_RIGHTS numbers name */
 	bool keep_caps;		/* same user namespace as the supervisor */
+	dev_t userns_dev;	/* the thread's user namespace */
+	ino_t userns_ino;
 	mode_t umask;
 };
+
+/**
+ * struct unix_ops - the helpers of one job
+ * @helper:	running helpers, pidfd -1 for a free slot
+ * @agent_pidfd: the netlink agent, -1 while none runs
+ * @agent_sock:	our end of its request channel
+ * @agent_creds: the caller it became (agent_start())
+ * @listener:	the job's seccomp listener
+ * @refused:	audits a call a helper refused
+ * @ctx:	for @refused
+ */
+struct unix_ops {
+	struct unix_helper helper[UNIX_HELPERS_MAX];
+	int agent_pidfd;
+	int agent_sock;
+	struct job_creds agent_creds;
+	int listener;
+	unix_refused_fn refused;
+	void *ctx;
+	struct iovec iov[UNIX_IOV_MAX];
+	char data[UNIX_SEND_HERE_MAX];
+};
+
 
 /* What a helper does */
 struct helper_task {
@@ -436,6 +458,8 @@ static int read_creds(pid_t pid, struct job_creds *cr)
 	if (stat(path, &job_ns) < 0 || stat("/proc/self/ns/user", &self_ns) < 0)
 		return negative_errno();
 	cr->keep_caps = job_ns.st_dev == self_ns.st_dev && job_ns.st_ino == self_ns.st_ino;
+	cr->userns_dev = job_ns.st_dev;
+	cr->userns_ino = job_ns.st_ino;
 	return 0;
 }
 
@@ -724,6 +748,22 @@ static _Noreturn void helper_main(const struct helper_task *t)
 	__builtin_unreachable();
 }
 
+/* In a new helper: @listener, @sock and @base (or nothing) to their fixed
+ * numbers HFD_*; dup3 keeps none across exec, and there is no exec */
+static void child_fds_fixed(int listener, int sock, int base)
+{
+	int fds[] = { listener, sock, base };
+	int tmp[3];
+
+	for (int i = 0; i < 3; i++)
+		tmp[i] = fds[i] < 0 ? -1 : (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, 64);
+	for (int i = 0; i < 3; i++)
+		if (tmp[i] >= 0)
+			(void)syscall(SYS_dup3, tmp[i], HFD_LISTENER + i, O_CLOEXEC);
+		else
+			(void)syscall(SYS_close, HFD_LISTENER + i);
+}
+
 /* Start a helper for @t with @sock and @base; -errno if none could start */
 static int helper_start(struct unix_ops *u, const struct helper_task *t, int sock,
 			int base, const char *target)
@@ -743,18 +783,7 @@ static int helper_start(struct unix_ops *u, const struct helper_task *t, int soc
 	if (pid < 0)
 		return negative_errno();
 	if (pid == 0) {
-		/* fds to their fixed numbers; dup3 keeps none across exec,
-		 * and there is no exec */
-		int fds[] = { u->listener, sock, base };
-		int tmp[3];
-
-		for (int i = 0; i < 3; i++)
-			tmp[i] = fds[i] < 0 ? -1 : (int)syscall(SYS_fcntl, fds[i], F_DUPFD_CLOEXEC, 64);
-		for (int i = 0; i < 3; i++)
-			if (tmp[i] >= 0)
-				(void)syscall(SYS_dup3, tmp[i], HFD_LISTENER + i, O_CLOEXEC);
-			else
-				(void)syscall(SYS_close, HFD_LISTENER + i);
+		child_fds_fixed(u->listener, sock, base);
 		helper_main(t);
 	}
 	slot->pidfd = pidfd;
@@ -762,6 +791,195 @@ static int helper_start(struct unix_ops *u, const struct helper_task *t, int soc
 	slot->pid = t->pid;
 	slot->call = t->call;
 	snprintf(slot->target, sizeof(slot->target), "%s", target);
+	return 0;
+}
+
+/*
+ * The netlink agent: one helper per job, started at the first netlink
+ * call, that joined the caller's user namespace as the caller once and
+ * then carries out call after call (a clone per call costs milliseconds,
+ * and glibc makes a netlink send per getaddrinfo()).  It is handed our
+ * copy of the socket and the data we read once; it never reads the job's
+ * memory (as the job, it may not).  A caller with other credentials than
+ * the agent took gets a helper of its own (unix_netlink_call()).
+ */
+static _Noreturn void agent_main(const struct helper_task *t)
+{
+	static unsigned char data[UNIX_SEND_HERE_MAX];
+	struct agent_request rq;
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+
+	(void)syscall(SYS_close_range, HFD_DONE, ~0U, 0);
+	if (syscall(SYS_close_range, HFD_BASE, HFD_BASE, 0) < 0)
+		syscall(SYS_exit_group, HELPER_FAILED);
+	{
+		int pidfd = (int)syscall(SYS_pidfd_open, t->creds.tgid, 0);
+
+		if (pidfd < 0 || syscall(SYS_setns, pidfd, CLONE_NEWUSER) < 0)
+			syscall(SYS_exit_group, HELPER_FAILED);
+		(void)syscall(SYS_close, pidfd);
+	}
+	if (helper_take_creds(&t->creds, true) < 0 ||
+	    syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
+	    syscall(SYS_getppid) != t->supervisor)
+		syscall(SYS_exit_group, HELPER_FAILED);
+	for (;;) {
+		struct iovec iov[2] = { { &rq, sizeof(rq) }, { data, sizeof(data) } };
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
+				    .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+		struct seccomp_notif_resp resp = { 0 };
+		struct iovec one = { data, 0 };
+		struct msghdr out = { .msg_iov = &one, .msg_iovlen = 1 };
+		struct cmsghdr *cm;
+		long n = syscall(SYS_recvmsg, HFD_SOCK, &m, MSG_CMSG_CLOEXEC);
+		int fd = -1;
+
+		if (n <= 0)
+			syscall(SYS_exit_group, HELPER_ANSWERED); /* the supervisor went */
+		cm = CMSG_FIRSTHDR(&m);
+		if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		if ((size_t)n < sizeof(rq) || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0 ||
+		    rq.addrlen > sizeof(rq.addr)) {
+			if (fd >= 0)
+				(void)syscall(SYS_close, fd);
+			syscall(SYS_exit_group, HELPER_FAILED); /* not from us */
+		}
+		resp.id = rq.id;
+		one.iov_len = (size_t)n - sizeof(rq);
+		out.msg_name = rq.addrlen ? &rq.addr : NULL;
+		out.msg_namelen = rq.addrlen;
+		if (rq.call == NOTIFY_CONNECT)
+			n = syscall(SYS_connect, fd, &rq.addr, rq.addrlen);
+		else
+			n = syscall(SYS_sendmsg, fd, &out, rq.flags | MSG_NOSIGNAL);
+		if (n < 0)
+			resp.error = -errno;
+		else
+			resp.val = n;
+		(void)syscall(SYS_close, fd);
+		(void)syscall(SYS_ioctl, HFD_LISTENER, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+}
+
+/* Start the agent as the caller @t names; -errno if it cannot */
+static int agent_start(struct unix_ops *u, const struct helper_task *t)
+{
+	struct clone_args args = { .flags = CLONE_PIDFD, .exit_signal = 0 };
+	int pair[2], pidfd = -1;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+		return negative_errno();
+	args.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid < 0) {
+		int err = negative_errno();
+
+		close(pair[0]);
+		close(pair[1]);
+		return err;
+	}
+	if (pid == 0) {
+		child_fds_fixed(u->listener, pair[1], -1);
+		agent_main(t);
+	}
+	close(pair[1]);
+	u->agent_pidfd = pidfd;
+	u->agent_sock = pair[0];
+	u->agent_creds = t->creds;
+	return 0;
+}
+
+/* Stop the agent, if one runs */
+static void agent_stop(struct unix_ops *u)
+{
+	if (u->agent_pidfd < 0)
+		return;
+	closep(&u->agent_sock);
+	(void)syscall(SYS_pidfd_send_signal, u->agent_pidfd, SIGKILL, NULL, 0);
+	(void)waitid(P_PIDFD, (id_t)u->agent_pidfd, &(siginfo_t){ 0 }, WEXITED | __WALL);
+	closep(&u->agent_pidfd);
+	u->agent_pidfd = u->agent_sock = -1;
+}
+
+static bool same_creds(const struct job_creds *a, const struct job_creds *b)
+{
+	return a->tgid > 0 && b->tgid > 0 &&
+	       a->userns_dev == b->userns_dev && a->userns_ino == b->userns_ino &&
+	       !memcmp(a->uid, b->uid, sizeof(a->uid)) && !memcmp(a->gid, b->gid, sizeof(a->gid)) &&
+	       a->n_groups == b->n_groups &&
+	       !memcmp(a->groups, b->groups, a->n_groups * sizeof(a->groups[0])) &&
+	       a->cap_inh == b->cap_inh && a->cap_prm == b->cap_prm && a->cap_eff == b->cap_eff;
+}
+
+/*
+ * Hand @t to the agent (starting it if none runs) with @sock and the data
+ * read here once.  Return: 0 when the agent answers the call, -EAGAIN when
+ * it cannot take it (other credentials, more data than a request holds,
+ * or it died): a helper of its own must
+ */
+static int agent_request(struct unix_ops *u, const struct helper_task *t, pid_t pid,
+			 int sock, struct unix_call *uc)
+{
+	struct agent_request rq = { .id = t->id, .call = (int32_t)t->call, .flags = t->flags,
+				    .addrlen = t->addrlen };
+	struct iovec one = { .iov_base = (void *)(uintptr_t)t->buf, .iov_len = t->len };
+	const struct iovec *remote = &one;
+	size_t n_remote = 1, total = 0;
+	struct iovec iov[2] = { { &rq, sizeof(rq) }, { u->data, 0 } };
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control = { 0 };
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2,
+			    .msg_control = control.buf, .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	siginfo_t si = { 0 };
+
+	if (u->agent_pidfd >= 0 &&
+	    (waitid(P_PIDFD, (id_t)u->agent_pidfd, &si, WEXITED | WNOHANG | __WALL) < 0 || si.si_pid))
+		agent_stop(u);	/* it died: a new one */
+	if (u->agent_pidfd >= 0 && !same_creds(&u->agent_creds, &t->creds))
+		return -EAGAIN;
+	if (t->call == NOTIFY_SENDMSG) {
+		if (t->iovlen > UNIX_IOV_MAX)
+			return -EAGAIN;
+		if (t->iovlen && read_mem(pid, u->iov, t->iov, t->iovlen * sizeof(struct iovec)) < 0)
+			return -EAGAIN;
+		remote = u->iov;
+		n_remote = t->iovlen;
+	} else if (t->call == NOTIFY_CONNECT) {
+		n_remote = 0;
+	}
+	for (size_t i = 0; i < n_remote; i++) {
+		if (remote[i].iov_len > sizeof(u->data) - total)
+			return -EAGAIN;
+		total += remote[i].iov_len;
+	}
+	if (total > t->max_len)
+		return -EAGAIN;	/* the kernel's EMSGSIZE, from a helper */
+	iov[1].iov_len = total;
+	if (total && process_vm_readv(pid, &iov[1], 1, remote, n_remote, 0) != (ssize_t)total)
+		return -EAGAIN;
+	memcpy(&rq.addr, &t->addr, t->addrlen);
+	if (u->agent_pidfd < 0 && agent_start(u, t) < 0)
+		return -EAGAIN;
+	/* what was read is the caller's only if it still waits */
+	if (seccomp_notify_id_valid(u->listener, t->id) < 0) {
+		uc->result = -ESRCH;
+		return -ESRCH;
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &sock, sizeof(int));
+	if (sendmsg(u->agent_sock, &m, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return -EAGAIN;
 	return 0;
 }
 
@@ -823,6 +1041,7 @@ int unix_ops_new(int listener, unix_refused_fn refused, void *ctx,
 		return -ENOMEM;
 	for (size_t i = 0; i < UNIX_HELPERS_MAX; i++)
 		u->helper[i].pidfd = -1;
+	u->agent_pidfd = u->agent_sock = -1;
 	u->listener = listener;
 	u->refused = refused;
 	u->ctx = ctx;
@@ -839,6 +1058,7 @@ void unix_ops_free(struct unix_ops *u)
 	if (!u)
 		return;
 	u->refused = NULL;	/* the job is over */
+	agent_stop(u);
 	for (size_t i = 0; i < UNIX_HELPERS_MAX; i++) {
 		if (u->helper[i].pidfd < 0)
 			continue;
@@ -1188,6 +1408,13 @@ enum unix_outcome unix_netlink_call(struct unix_ops *u, struct unix_call *uc,
 		return UNIX_ANSWER;
 	}
 	snprintf(uc->target, uc->target_len, "netlink");
+	err = agent_request(u, &t, uc->pid, uc->sock, uc);
+	if (err == 0)
+		return UNIX_HANDED_OFF;
+	if (err == -ESRCH) {
+		deny(v, ESRCH, DECIDE_OTHER);
+		return UNIX_ANSWER;
+	}
 	err = helper_start(u, &t, uc->sock, -1, uc->target);
 	if (err < 0) {
 		deny(v, err == -EAGAIN ? EAGAIN : EACCES, err == -EAGAIN ? DECIDE_OTHER : DECIDE_UNIX_HELPER);
