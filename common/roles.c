@@ -10,7 +10,9 @@
  *               ├─ key holder                  (exec'd nbjail-keys, per-job id C)
  *               ├─ relay                       (exec'd nbjail-relay, per-job id A)
  *               ├─ job init ── workload        (new namespaces, the job's user)
- *               └─ unix helper                 (one call, the caller's creds)
+ *               ├─ unix helper                 (one call, the caller's creds)
+ *               └─ netlink agent               (the job's netlink calls, as the job
+ *                                               in the job's user namespace)
  *
  * role_enter() is how a helper gives up what its parent had: every fd
  * but its row's, no supplementary groups, all three uids and gids set
@@ -117,6 +119,17 @@ const struct proc_role_info proc_roles[ROLE_COUNT] = {
 		       "to the relay, the per-job id claim",
 		.why = "holds the policy's secrets and signs with them (HMAC-SHA256); "
 		       "no call returns a key",
+	},
+	[ROLE_NETLINK_AGENT] = {
+		.name = "nbjail-netlink",
+		.parent = ROLE_SUPERVISOR,
+		.user = ROLE_USER_CALLER,
+		.filter = ROLE_FILTER_NONE,
+		.fds = "the listener (to answer), its request socket; per call, the job's "
+		       "netlink socket (pidfd_getfd)",
+		.why = "carries out the job's netlink connects and sends in the job's user "
+		       "namespace with the caller's ids and capabilities, so the kernel's "
+		       "checks see the job (seccomp/unix.c)",
 	},
 };
 

@@ -24,6 +24,7 @@ enum proc_role {
 	ROLE_WORKLOAD,		/* the command */
 	ROLE_UNIX_HELPER,	/* one AF_UNIX pathname call with the caller's creds */
 	ROLE_KEYHOLDER,		/* the sign-only keys: nbjail-keys */
+	ROLE_NETLINK_AGENT,	/* the job's netlink calls, as the job */
 	ROLE_COUNT,
 };
 

@@ -795,7 +795,7 @@ static int helper_start(struct unix_ops *u, const struct helper_task *t, int soc
 }
 
 /*
- * The netlink agent: one helper per job, started at the first netlink
+ * The netlink agent (ROLE_NETLINK_AGENT): one helper per job, started at the first netlink
  * call, that joined the caller's user namespace as the caller once and
  * then carries out call after call (a clone per call costs milliseconds,
  * and glibc makes a netlink send per getaddrinfo()).  It is handed our
@@ -812,6 +812,7 @@ static _Noreturn void agent_main(const struct helper_task *t)
 		char buf[CMSG_SPACE(sizeof(int))];
 	} control;
 
+	(void)syscall(SYS_prctl, PR_SET_NAME, "nbjail-netlink", 0, 0, 0);
 	(void)syscall(SYS_close_range, HFD_DONE, ~0U, 0);
 	if (syscall(SYS_close_range, HFD_BASE, HFD_BASE, 0) < 0)
 		syscall(SYS_exit_group, HELPER_FAILED);
