@@ -560,6 +560,8 @@ static int judge_by_socket(struct call_ctx *c, struct verdict *v)
 		.n_allow = c->n->scope.n_unix_allow,
 		.target = c->target,
 		.target_len = sizeof(c->target),
+		.revoked = c->n->scope.audit && c->n->scope.audit->stats &&
+			   atomic_load(&c->n->scope.audit->stats->revoked),
 	};
 	socklen_t len = sizeof(int);
 	int domain = 0;

@@ -1114,6 +1114,12 @@ static void judge_path(struct unix_call *uc, struct helper_task *t, int *ret_bas
 		deny(v, EACCES, DECIDE_UNIX_PATH);
 		return;
 	}
+	if (!is_private_dev(uc, st.st_dev) && uc->revoked) {
+		/* a host socket `unix_allow` lists: revocation closes it too
+		 * (connections made before stay: nbjail holds none of them) */
+		deny(v, EACCES, DECIDE_REVOKED);
+		return;
+	}
 	t->pathname = true;
 	t->dev = st.st_dev;
 	t->ino = st.st_ino;

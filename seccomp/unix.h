@@ -7,6 +7,7 @@
 #define NBJ_SECCOMP_UNIX_H
 
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +39,7 @@ extern const char *const unix_private_dirs[UNIX_PRIVATE_DIRS];
  *		NUL-terminated)
  * @select_len:	out: its length
  * @result:	out, for UNIX_PERFORMED: the call's result, or -errno
+ * @revoked:	the job is revoked: host sockets (`unix_allow`) are refused
  */
 struct unix_call {
 	int listener;
@@ -56,6 +58,7 @@ struct unix_call {
 	char select[NBJ_UNIX_PATH_MAX];
 	size_t select_len;
 	long result;
+	bool revoked;
 };
 
 /* What became of a call on an AF_UNIX socket */

@@ -44,7 +44,7 @@ static const char usage_text[] =
 	"\n"
 	"Options for run:\n"
 	"  -p, --profile NAME   minimal | compute (loopback only) | net (default:\n"
-	"                       a veth to a relay that decides each connection)\n"
+	"                       a relay that decides each connection)\n"
 	"                       | browse (the dock only: nbjail-dock(1))\n"
 	"  -a, --allow PATTERN  allow host, host:port, *.suffix[:port], IP, IP:port,\n"
 	"                       CIDR or [IPv6]:port (repeatable); without any, the\n"

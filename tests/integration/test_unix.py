@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NBJAIL, PYTHON, needs_root, nbjail, seccomp_denies
+from conftest import NBJAIL, PYTHON, needs_root, nbjail, read_line, seccomp_denies
 
 AS_NOBODY = needs_root("the job runs as nobody: only root maps another user into a job")
 
@@ -480,3 +480,44 @@ step("loop", loop)
 ''')
     assert out == {"loop": True}, (out, cp.stderr[-1000:])
     assert "did not answer" not in cp.stderr, cp.stderr[-1000:]
+
+
+def test_revoke_closes_allowed_host_sockets(nbj, world, host_dirs, spawn):
+    # `nbjail ctl revoke` cuts the network; a host socket the policy lists
+    # with --unix-allow is the host too: after the revoke a new connect is
+    # refused (reason revoked), before it the same connect works
+    dirs, listen = host_dirs
+    lst = listen(dirs[0] / "allowed.sock")
+    go = dirs[0] / "go"
+    script = f'''
+import os, socket, sys, time
+def connect():
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect({lst.path!r}); return "ok"
+    except OSError as e:
+        return os.strerror(e.errno)
+    finally:
+        s.close()
+print("before", connect(), flush=True)
+deadline = time.monotonic() + 30
+while not os.path.exists({str(go)!r}) and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("after", connect(), flush=True)
+'''
+    p = spawn("run", "--profile", "minimal", "--name", "unixrevoke", "--unix-allow", lst.path,
+              "--", PYTHON, "-I", "-c", script)
+    line = read_line(p.stdout, 20)
+    assert line == "before ok\n", (line, p.stderr.read() if p.poll() is not None else "")
+    jobs = json.loads(nbjail("ctl", "jobs", "--json").stdout)
+    ids = [j["job"] for j in jobs if j["name"] == "unixrevoke"]
+    assert len(ids) == 1, jobs
+    cp = nbjail("ctl", "revoke", ids[0])
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    go.touch()
+    line = read_line(p.stdout, 40)
+    p.wait(timeout=30)
+    err = p.stderr.read()
+    assert line == f"after {os.strerror(13)}\n", (line, err[-2000:])
+    assert "reason=revoked" in err, err[-2000:]
+    assert lst.seen == 1, lst.seen
