@@ -34,6 +34,7 @@
 
 #include "common/util.h"
 #include "relay/relay.h"
+#include "relay/relay_int.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
 #define HANDOFF_VERSION 3u	/* 2: the tenant slot and the limits; 3: the dock */
@@ -350,4 +351,19 @@ void relay_handoff_free(struct relay_handoff_storage *st)
 	free(st->routes);
 	free(st->publish);
 	memset(st, 0, sizeof(*st));
+}
+
+/* The relay's fd budget is here, beside its configuration, so that the
+ * supervisor, which needs it, does not link the relay's loop (and with it
+ * c-ares, ldns and OpenSSL). */
+/**
+ * relay_fd_limit() - the RLIMIT_NOFILE a relay with @max_flows flows wants
+ * @max_flows:	size of its flow table
+ *
+ * Return: the number of fds; the supervisor raises the hard limit to it
+ * before the relay gives up the privilege to
+ */
+unsigned long relay_fd_limit(unsigned max_flows)
+{
+	return (unsigned long)max_flows * FDS_PER_FLOW + FDS_RESERVED;
 }

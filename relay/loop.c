@@ -5,7 +5,8 @@
  * Theory of operation: the job's init made our job-side sockets in the
  * job's netns; the supervisor exec'd us (relay/main.c) as ROLE_RELAY
  * (common/roles.c: our own per-job uid, no capability, no_new_privs,
- * death with the supervisor, RLIMIT_NOFILE raised to relay_fd_limit());
+ * death with the supervisor, RLIMIT_NOFILE raised to relay_fd_limit(),
+ * relay/handoff.c);
  * relay_run() then
  *
  *   0. ignores SIGPIPE (a splice into a reset socket returns EPIPE) and
@@ -43,23 +44,7 @@
 #include "common/roles.h"
 #include "relay/relay_int.h"
 
-/* two sockets per flow; pipes only while bytes are in flight: the pool's,
- * and room for as many more (a flow that finds no fd for a pipe waits) */
-#define FDS_PER_FLOW 2
-#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX)
 #define EVENT_BATCH 128
-
-/**
- * relay_fd_limit() - the RLIMIT_NOFILE a relay with @max_flows flows wants
- * @max_flows:	size of its flow table
- *
- * Return: the number of fds; the supervisor raises the hard limit to it
- * before the relay gives up the privilege to
- */
-unsigned long relay_fd_limit(unsigned max_flows)
-{
-	return (unsigned long)max_flows * FDS_PER_FLOW + FDS_RESERVED;
-}
 
 static int raise_fd_limit(struct relay_config *cfg)
 {

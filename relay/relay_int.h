@@ -93,6 +93,11 @@ struct relay_pipe {
 };
 
 #define PIPE_POOL_MAX	32		/* idle pipes kept for the next flows */
+
+/* two sockets per flow; pipes only while bytes are in flight: the pool's,
+ * and room for as many more (a flow that finds no fd for a pipe waits) */
+#define FDS_PER_FLOW 2
+#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX)
 #define PIPE_SIZE	(1 << 20)	/* wanted capacity: fewer, longer splices */
 
 /**
@@ -449,6 +454,7 @@ const struct floor_ctx *hostaddr_floor(struct relay_ctx *c);
 
 /* resolve.c */
 int resolve_init(struct relay_ctx *c);
+size_t resolve_collect(const struct ares_addrinfo *res, struct nbj_addr *answers);
 int resolve_start(struct relay_ctx *c, const char *name, void *cookie);
 void resolve_event(struct relay_ctx *c, int fd, uint32_t events);
 void resolve_tick(struct relay_ctx *c);

@@ -77,42 +77,6 @@ int resolve_init(struct relay_ctx *c)
 	return 0;
 }
 
-/* Answers of an addrinfo result, IPv6 first; returns their number */
-static size_t collect(const struct ares_addrinfo *res, struct nbj_addr *answers)
-{
-	size_t n = 0;
-
-	for (int pass = 0; res && pass < 2; pass++) {
-		for (struct ares_addrinfo_node *a = res->nodes; a; a = a->ai_next) {
-			if ((pass == 0) != (a->ai_family == AF_INET6))
-				continue;
-			if (n < RESOLVE_ANSWERS_MAX &&
-			    nbj_addr_from_sockaddr(a->ai_addr, (socklen_t)a->ai_addrlen,
-						   &answers[n]) == 0)
-				n++;
-		}
-	}
-	return n;
-}
-
-struct blocking_result {
-	struct nbj_addr *answers;
-	size_t n;
-	int status;
-};
-
-static void blocking_done(void *arg, int status, int timeouts,
-			  struct ares_addrinfo *res)
-{
-	struct blocking_result *r = arg;
-
-	(void)timeouts;
-	r->status = status;
-	r->n = collect(res, r->answers);
-	if (res)
-		ares_freeaddrinfo(res);
-}
-
 static void addrinfo_done(void *arg, int status, int timeouts,
 			  struct ares_addrinfo *res)
 {
@@ -126,7 +90,7 @@ static void addrinfo_done(void *arg, int status, int timeouts,
 	(void)timeouts;
 	req->next_free = c->req_free;
 	c->req_free = (uint32_t)(req - c->reqs);
-	n = collect(res, answers);
+	n = resolve_collect(res, answers);
 	for (struct ares_addrinfo_node *a = res ? res->nodes : NULL; a; a = a->ai_next)
 		if (a->ai_ttl >= 0 && (unsigned)a->ai_ttl < ttl)
 			ttl = (unsigned)a->ai_ttl;
@@ -194,46 +158,3 @@ void resolve_tick(struct relay_ctx *c)
 	ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 }
 
-/**
- * resolve_blocking() - every address of @name, waiting for the answer
- * @name:	normalized host name
- * @answers:	RESOLVE_ANSWERS_MAX entries, IPv6 first
- * @ret_n:	their number
- *
- * For `nbjail explain`: the same resolver configuration and the same
- * answer order as a relay's lookups, on a private channel.
- *
- * Return: the c-ares status (ARES_SUCCESS, ARES_ENOTFOUND, ...)
- */
-int resolve_blocking(const char *name, struct nbj_addr *answers, size_t *ret_n)
-{
-	struct ares_addrinfo_hints hints = { .ai_family = AF_UNSPEC };
-	struct blocking_result r = { .answers = answers, .status = -1 };
-	struct ares_options opts = { .timeout = 2000, .tries = 2 };
-	ares_channel ch;
-	int status;
-
-	status = ares_library_init(ARES_LIB_INIT_ALL);
-	if (status == ARES_SUCCESS)
-		status = ares_init_options(&ch, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
-	if (status != ARES_SUCCESS)
-		return status;
-	ares_getaddrinfo(ch, name, NULL, &hints, blocking_done, &r);
-	while (r.status < 0) {
-		struct timeval tv, *tvp;
-		fd_set rfds, wfds;
-		int nfds;
-
-		FD_ZERO(&rfds);
-		FD_ZERO(&wfds);
-		nfds = ares_fds(ch, &rfds, &wfds);
-		if (!nfds)
-			break;
-		tvp = ares_timeout(ch, NULL, &tv);
-		(void)select(nfds, &rfds, &wfds, NULL, tvp);
-		ares_process(ch, &rfds, &wfds);
-	}
-	ares_destroy(ch);
-	*ret_n = r.n;
-	return r.status < 0 ? ARES_ETIMEOUT : r.status;
-}
