@@ -13,6 +13,11 @@
  * and whose size is a whole program; otherwise the program is built and
  * published atomically (a temporary file renamed over the name).  A
  * failure to publish only costs the next job the build.
+ *
+ * A program for an exec'd role (nbjail-relay) travels in a sealed memfd
+ * (bpf_memfd_create(), bpf_memfd_read()): the role cannot read root's
+ * directory, and compiling its own would cost it the milliseconds the
+ * cache saves.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,5 +93,57 @@ int bpf_cache_fetch(const char *path, int (*build)(void *ctx, struct sock_fprog 
 		if (write(fd, ret->filter, len) != (ssize_t)len || rename(tmp, path) < 0)
 			(void)unlink(tmp);
 	}
+	return 0;
+}
+
+#define BPF_MEMFD_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+
+/**
+ * bpf_memfd_create() - @prog in a sealed memfd, for an exec'd role
+ * @prog:	the program
+ *
+ * Return: the memfd (close-on-exec: the caller clears it for the role),
+ * or negative errno
+ */
+int bpf_memfd_create(const struct sock_fprog *prog)
+{
+	size_t len = prog->len * sizeof(*prog->filter);
+	_cleanup_close_ int fd = memfd_create("nbjail-bpf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return negative_errno();
+	if (write(fd, prog->filter, len) != (ssize_t)len ||
+	    fcntl(fd, F_ADD_SEALS, BPF_MEMFD_SEALS) < 0)
+		return -EIO;
+	return TAKE_FD(fd);
+}
+
+/**
+ * bpf_memfd_read() - the program of a memfd from bpf_memfd_create()
+ * @fd:		the memfd
+ * @ret:	the program; free ret->filter with free()
+ *
+ * Return: 0, -EINVAL for an fd that is not sealed or holds no whole
+ * program, or negative errno
+ */
+int bpf_memfd_read(int fd, struct sock_fprog *ret)
+{
+	struct sock_filter *insns;
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0 || (seals & BPF_MEMFD_SEALS) != BPF_MEMFD_SEALS || fstat(fd, &st) < 0 ||
+	    st.st_size <= 0 || st.st_size % (off_t)sizeof(*insns) ||
+	    st.st_size / (off_t)sizeof(*insns) > BPF_MAXINSNS)
+		return -EINVAL;
+	insns = malloc((size_t)st.st_size);
+	if (!insns)
+		return -ENOMEM;
+	if (pread(fd, insns, (size_t)st.st_size, 0) != st.st_size) {
+		free(insns);
+		return -EIO;
+	}
+	ret->filter = insns;
+	ret->len = (unsigned short)(st.st_size / (off_t)sizeof(*insns));
 	return 0;
 }

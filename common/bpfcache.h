@@ -13,4 +13,7 @@ void bpf_cache_path(char *buf, size_t len, const char *dir, const char *name,
 int bpf_cache_fetch(const char *path, int (*build)(void *ctx, struct sock_fprog *ret),
 		    void *ctx, struct sock_fprog *ret);
 
+int bpf_memfd_create(const struct sock_fprog *prog);
+int bpf_memfd_read(int fd, struct sock_fprog *ret);
+
 #endif /* NBJ_COMMON_BPFCACHE_H */

@@ -231,7 +231,8 @@ int relay_run(const struct relay_config *config)
 	if (!err)
 		err = dock_init(&c);
 	if (!err)
-		err = role_filter_apply(ROLE_RELAY);
+		err = cfg.filter ? role_filter_load(ROLE_RELAY, cfg.filter)
+				  : role_filter_apply(ROLE_RELAY);
 	log_phase("relay: ready");
 	if (err < 0)
 		return err;

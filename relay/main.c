@@ -5,8 +5,9 @@
  * Theory of operation: supervisor/relaystart.c forks, enters ROLE_RELAY
  * (common/roles.c: the job's relay id, no capability, no_new_privs,
  * death with the supervisor) and execs this program with the handoff
- * memfd's number as its one argument and the fds the handoff names
- * (relay/handoff.c).  So
+ * memfd's number as its first argument and the fds the handoff names
+ * (relay/handoff.c); as root, a second argument names a sealed memfd with
+ * its allow-list already compiled (common/bpfcache.c).  So
  * the relay holds its configuration and its overlays' secrets, and none
  * of the supervisor's memory: not other overlays' files, not the caller's
  * environment, not the policy's other secrets.
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "common/audit.h"
+#include "common/bpfcache.h"
 #include "common/log.h"
 #include "relay/relay.h"
 #include "supervisor/tenant.h"
@@ -48,8 +50,10 @@ int main(int argc, char **argv)
 	struct relay_config cfg;
 	int stats_fd = -1, tenant_fd = -1, err;
 
-	char *end = NULL;
-	long handoff = argc == 2 ? strtol(argv[1], &end, 10) : -1;
+	char *end = NULL, *fend = NULL;
+	long handoff = argc == 2 || argc == 3 ? strtol(argv[1], &end, 10) : -1;
+	long filter_fd = argc == 3 ? strtol(argv[2], &fend, 10) : -1;
+	struct sock_fprog filter = { 0 };
 
 	log_set_prefix("nbjail-relay");
 	/* exec made us dumpable again: no core file of the overlays'
@@ -66,6 +70,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	(void)close((int)handoff);
+	/* the allow-list, compiled by the supervisor from root's cache */
+	if (argc == 3) {
+		if (filter_fd < 3 || filter_fd > INT_MAX || !fend || *fend ||
+		    bpf_memfd_read((int)filter_fd, &filter) < 0) {
+			log_err("no valid allow-list at fd %s", argv[2]);
+			return 2;
+		}
+		(void)close((int)filter_fd);
+		cfg.filter = &filter;
+	}
 	cfg.audit.stats = map_shared(stats_fd, sizeof(struct job_stats));
 	if (!cfg.audit.stats || cfg.audit.stats->magic != JOB_STATS_MAGIC) {
 		log_err("cannot map the job's statistics");

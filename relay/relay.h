@@ -47,6 +47,8 @@
  * @keyholder_fd: SOCK_SEQPACKET to nbjail-keys, which signs with the
  *		policy's secrets (keyholder_sign(), keys/keys.h); -1 when
  *		the policy has none
+ * @filter:	the relay's allow-list compiled by the supervisor (root's
+ *		cache, role_filter_cached()), or NULL: the relay compiles it
  */
 struct relay_config {
 	const char *job_id;
@@ -64,6 +66,7 @@ struct relay_config {
 	const int *publish_fds;
 	bool select_ports;
 	int keyholder_fd;
+	const struct sock_fprog *filter;
 };
 
 int relay_run(const struct relay_config *cfg);

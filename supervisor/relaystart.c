@@ -19,6 +19,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 
+#include "common/bpfcache.h"
 #include "supervisor/job_int.h"
 
 /*
@@ -187,13 +188,13 @@ static void relay_environment(char *env[3], char store[2][64])
  * table needs (raised while we may), ROLE_RELAY, then the program.
  */
 static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
-				 const int *keep, size_t n_keep, unsigned max_flows,
-				 pid_t parent)
+				 int filter, const int *keep, size_t n_keep,
+				 unsigned max_flows, pid_t parent)
 {
 	rlim_t want = relay_fd_limit(max_flows);
 	struct rlimit rl;
-	char arg[16], env_store[2][64], *env[3];
-	char *argv[] = { (char *)"nbjail-relay", arg, NULL };
+	char arg[16], farg[16], env_store[2][64], *env[3];
+	char *argv[] = { (char *)"nbjail-relay", arg, filter >= 0 ? farg : NULL, NULL };
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC), err;
 
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0)
@@ -211,6 +212,7 @@ static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
 		if (keep[i] > 2 && keep[i] != program)
 			(void)fcntl(keep[i], F_SETFD, 0);
 	snprintf(arg, sizeof(arg), "%d", handoff);
+	snprintf(farg, sizeof(farg), "%d", filter);
 	relay_environment(env, env_store);
 	syscall(SYS_execveat, program, "", argv, env, AT_EMPTY_PATH);
 	log_err("cannot exec nbjail-relay: %m");
@@ -222,6 +224,7 @@ static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
  * @job:	the job
  * @program:	nbjail-relay, O_PATH
  * @handoff:	its sealed configuration
+ * @filter:	its allow-list compiled (sealed memfd), or -1
  * @stats_fd:	the job's statistics file
  * @publish:	PUBLISH_MAX listeners of published ports, -1 where none
  * @max_flows:	the flow table's size (for the fd limit)
@@ -231,6 +234,7 @@ struct relay_spawn {
 	struct nbj_job *job;
 	int program;
 	int handoff;
+	int filter;
 	int stats_fd;
 	const int *publish;
 	unsigned max_flows;
@@ -253,7 +257,7 @@ static int relay_child(void *arg)
 {
 	const struct relay_spawn *s = arg;
 	struct nbj_job *job = s->job;
-	int keep[RELAY_FDS + 7 + PUBLISH_MAX];
+	int keep[RELAY_FDS + 8 + PUBLISH_MAX];
 	sigset_t usr1;
 	size_t n = 0;
 
@@ -264,6 +268,7 @@ static int relay_child(void *arg)
 	keep[n++] = job->tenant.fd;
 	keep[n++] = job->ids.claim;
 	keep[n++] = s->handoff;
+	keep[n++] = s->filter;
 	keep[n++] = s->program;
 	keep[n++] = job->keys_fd;
 	for (size_t i = 0; i < PUBLISH_MAX; i++)
@@ -273,7 +278,7 @@ static int relay_child(void *arg)
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
 	(void)sigprocmask(SIG_SETMASK, &usr1, NULL);
-	relay_exec(job, s->program, s->handoff, keep, n, s->max_flows, s->parent);
+	relay_exec(job, s->program, s->handoff, s->filter, keep, n, s->max_flows, s->parent);
 }
 
 /*
@@ -299,7 +304,8 @@ int start_relay(struct nbj_job *job)
 		.audit = job->audit,
 		.keyholder_fd = job->keys_fd,
 	};
-	_cleanup_close_ int program = -1, handoff = -1, stats_fd = -1;
+	_cleanup_close_ int program = -1, handoff = -1, stats_fd = -1, filter = -1;
+	struct sock_fprog prog = { 0 };
 	int publish[PUBLISH_MAX], err, dumpable;
 	char path[NBJ_PATH_MAX];
 	pid_t pid, parent = getpid();
@@ -336,8 +342,15 @@ int start_relay(struct nbj_job *job)
 		log_err("cannot prepare the relay's configuration: %s", strerror(-err));
 		goto out;
 	}
+	/* as root, the allow-list from root's cache: the relay need not
+	 * compile it (milliseconds of CPU beside the job's start) */
+	if (role_filter_cached(ROLE_RELAY, nbj_runtime_dir(), &prog) == 0) {
+		filter = bpf_memfd_create(&prog);
+		free(prog.filter);
+	}
 	spawn = (struct relay_spawn){
-		.job = job, .program = program, .handoff = handoff, .stats_fd = stats_fd,
+		.job = job, .program = program, .handoff = handoff, .filter = filter,
+		.stats_fd = stats_fd,
 		.publish = publish, .max_flows = rc.max_flows, .parent = parent,
 	};
 	stack = mmap(NULL, RELAY_SPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -23,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "common/bpfcache.h"
 #include "common/roles.h"
 #include "relay/relay.h"
 
@@ -260,6 +262,37 @@ static void handoff_refuses_unsealed_and_short(void **state)
 	close(good);
 }
 
+/* The relay's compiled allow-list travels in a sealed memfd: read back
+ * whole, and refused unsealed, empty or of a partial instruction */
+static void bpf_memfd_round_trip(void **state)
+{
+	struct sock_filter insns[3] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),
+		BPF_STMT(BPF_RET | BPF_K, 0x7fff0000),
+		BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = { .len = 3, .filter = insns }, back = { 0 };
+	int fd = bpf_memfd_create(&prog), raw;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(bpf_memfd_read(fd, &back), 0);
+	assert_int_equal(back.len, 3);
+	assert_memory_equal(back.filter, insns, sizeof(insns));
+	free(back.filter);
+	close(fd);
+
+	raw = memfd_create("unsealed", MFD_ALLOW_SEALING);
+	assert_true(raw >= 0);
+	assert_int_equal(write(raw, insns, sizeof(insns)), (ssize_t)sizeof(insns));
+	assert_int_equal(bpf_memfd_read(raw, &back), -EINVAL);	/* not sealed */
+	assert_int_equal(ftruncate(raw, sizeof(insns) - 1), 0);
+	assert_int_equal(fcntl(raw, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+			       F_SEAL_WRITE), 0);
+	assert_int_equal(bpf_memfd_read(raw, &back), -EINVAL);	/* partial */
+	close(raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +300,7 @@ int main(void)
 		cmocka_unit_test(allow_lists_kill_the_rest),
 		cmocka_unit_test(handoff_round_trip),
 		cmocka_unit_test(handoff_refuses_unsealed_and_short),
+		cmocka_unit_test(bpf_memfd_round_trip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
