@@ -560,8 +560,7 @@ static int judge_by_socket(struct call_ctx *c, struct verdict *v)
 		.n_allow = c->n->scope.n_unix_allow,
 		.target = c->target,
 		.target_len = sizeof(c->target),
-		.revoked = c->n->scope.audit && c->n->scope.audit->stats &&
-			   atomic_load(&c->n->scope.audit->stats->revoked),
+		.revoked = c->n->scope.revoked,
 	};
 	socklen_t len = sizeof(int);
 	int domain = 0;
@@ -1015,6 +1014,10 @@ static void handle_one(struct notifier *n)
 	memset(req, 0, sizeof(*req));
 	if (seccomp_notify_receive(n->fd, req) < 0)
 		return; /* the caller went away meanwhile */
+	/* revocation latches: the word is in a mapping the relay can write */
+	if (!n->scope.revoked && n->scope.audit && n->scope.audit->stats &&
+	    atomic_load(&n->scope.audit->stats->revoked))
+		n->scope.revoked = true;
 	c.pid = (pid_t)req->pid;
 	c.sockfd = (int)req->data.args[0];
 
@@ -1126,6 +1129,18 @@ int notifier_dispatch(struct notifier *n)
 			n->hung_up = true;
 	}
 	return n->hung_up;
+}
+
+/**
+ * notifier_revoke() - the job was revoked: refuse from now on what a
+ * revoked job may not do (its network, host sockets of unix_allow)
+ * @n:		notifier
+ *
+ * For good: nothing clears it.
+ */
+void notifier_revoke(struct notifier *n)
+{
+	n->scope.revoked = true;
 }
 
 /**

@@ -19,6 +19,7 @@ int notifier_new(int fd, const struct notify_scope *scope, const char *job_id,
 		 pid_t init_pid, struct notifier **ret);
 int notifier_fd(const struct notifier *n);
 int notifier_dispatch(struct notifier *n);
+void notifier_revoke(struct notifier *n);
 void notifier_stats(const struct notifier *n, unsigned long long *denied,
 		    unsigned long long *continued);
 void notifier_free(struct notifier *n);

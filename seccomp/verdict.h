@@ -38,6 +38,10 @@ enum notify_call {
  * @audit:	the job's statistics and audit writer
  * @selection:	overlay selection per process subtree, NULL when the
  *		policy denies network.select or the host lacks cgroup v2
+ * @revoked:	the job was revoked: latched by the supervisor from the
+ *		job directory's root-written marker (notifier_revoke()) or
+ *		the first time the notifier sees the statistics' word, which
+ *		the job's relay can write and so cannot un-revoke
  */
 struct notify_scope {
 	const struct nbj_policy *policy;
@@ -51,6 +55,7 @@ struct notify_scope {
 	size_t n_unix_allow;
 	const struct audit_ctx *audit;
 	struct job_cgroup *selection;
+	bool revoked;
 };
 
 /**

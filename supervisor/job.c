@@ -53,6 +53,7 @@
  * reaper and relay die with it (PDEATHSIG) and nbj_gc() removes the
  * state.
  */
+#include <sys/inotify.h>
 #include "supervisor/job_int.h"
 
 pid_t clone_pidfd(unsigned long long flags, int *ret_pidfd)
@@ -215,6 +216,8 @@ static int await_started(struct nbj_job *job)
 }
 
 /* Hand the listener to a notifier that judges with the job's policy */
+static int watch_revocation(struct nbj_job *job);
+
 static int start_notifier(struct nbj_job *job)
 {
 	struct job_policy *p = &job->pol;
@@ -248,7 +251,53 @@ static int start_notifier(struct nbj_job *job)
 		log_err("cannot watch the job's socket calls: %s", strerror(-err));
 		return err;
 	}
-	return epoll_watch(job->epfd, notifier_fd(job->notifier), JOB_EVENT_NOTIFY);
+	err = epoll_watch(job->epfd, notifier_fd(job->notifier), JOB_EVENT_NOTIFY);
+	return err < 0 ? err : watch_revocation(job);
+}
+
+/*
+ * Revocation reaches the notifier from the job's directory: `nbjail ctl
+ * revoke` (whichever nbjail serves ctl.sock) creates the file "revoked"
+ * there, a directory only nbjail writes; the word in the statistics,
+ * which the relay can write, is not what the notifier trusts
+ * (notifier_revoke() latches it for good).
+ */
+static int watch_revocation(struct nbj_job *job)
+{
+	char path[NBJ_PATH_MAX];
+	int err = runtime_path(path, "%s", job->state.id);
+
+	if (err < 0)
+		return err;
+	job->revoke_watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (job->revoke_watch < 0 ||
+	    inotify_add_watch(job->revoke_watch, path, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR) < 0) {
+		err = negative_errno();
+		log_err("cannot watch %s for revocation: %s", path, strerror(-err));
+		return err;
+	}
+	err = epoll_watch(job->epfd, job->revoke_watch, JOB_EVENT_REVOKE);
+	if (err < 0)
+		return err;
+	/* revoked before the watch existed */
+	if (runtime_path(path, "%s/revoked", job->state.id) == 0 && access(path, F_OK) == 0)
+		notifier_revoke(job->notifier);
+	return 0;
+}
+
+static void handle_revocation(struct nbj_job *job)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(job->revoke_watch, buf, sizeof(buf))) > 0)
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const void *)p;
+
+			if (e->len && !strcmp(e->name, "revoked") && job->notifier)
+				notifier_revoke(job->notifier);
+			p += sizeof(*e) + e->len;
+		}
 }
 
 /*
@@ -424,6 +473,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	job->audit_drained = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
+	job->revoke_watch = -1;
 	job->cgroup.root = -1;
 	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
 	job->state.job_lock = job->ids.claim = -1;
@@ -825,6 +875,8 @@ int nbj_job_dispatch(struct nbj_job *job)
 			ctl_server_retry(&job->ctl);
 		else if (ev[i].data.u32 == JOB_EVENT_KEYS)
 			keyholder_ended(job);
+		else if (ev[i].data.u32 == JOB_EVENT_REVOKE)
+			handle_revocation(job);
 	}
 	return job->ended;
 }

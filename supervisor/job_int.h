@@ -63,6 +63,7 @@ enum job_event {
 	JOB_EVENT_CTL_LISTEN,
 	JOB_EVENT_CTL_RETRY,
 	JOB_EVENT_KEYS,
+	JOB_EVENT_REVOKE,
 };
 
 /* The job's own copy of what the notifier judges with: the caller's
@@ -135,6 +136,7 @@ struct nbj_job {
 	int listener;
 	int terminal;		/* the master of the job's pty, until taken */
 	struct notifier *notifier;
+	int revoke_watch;	/* inotify on the job's directory: "revoked" */
 	struct job_policy pol;
 
 	struct job_stats *stats;

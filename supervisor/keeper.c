@@ -181,6 +181,8 @@ void job_close(struct nbj_job *job)
 	job->keys_fd = -1;
 	notifier_free(job->notifier);
 	job->notifier = NULL;
+	closep(&job->revoke_watch);
+	job->revoke_watch = -1;
 }
 
 /* Wait (bounded) until a process, not necessarily our child, has ended:
