@@ -227,6 +227,10 @@ struct reaper_params {
 
 _Noreturn void reaper_main(const struct reaper_params *p);
 
+/* jobnet.c: the job's netns from inside (the init, or the OCI hook's helper) */
+int job_netns_setup(const struct job_net *net, size_t n_select_overlays, bool socket_factory,
+		    int fds[RELAY_FDS], int *ret_factory);
+
 /**
  * struct job_state - a job's footprint in the runtime directory
  * @id:		job identifier, hex
