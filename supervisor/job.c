@@ -85,7 +85,28 @@ int epoll_watch(int epfd, int fd, enum job_event ev)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? negative_errno() : 0;
 }
 
-static int record_state(const struct nbj_job *job)
+/* A job with nothing yet: every fd -1 */
+struct nbj_job *job_alloc(void)
+{
+	struct nbj_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
+	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
+	job->audit_drained = -1;
+	job->keeper_pidfd = job->keeper = -1;
+	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
+	job->cgroup.root = -1;
+	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
+	job->state.job_lock = job->ids.claim = -1;
+	for (int i = 0; i < RELAY_FDS; i++)
+		job->relay_fds[i] = -1;
+	return job;
+}
+
+/* The state file: the pids and start times nbjail gc checks */
+int job_record_state(const struct nbj_job *job)
 {
 	struct job_record r = {
 		.supervisor_pid = getpid(),
@@ -416,19 +437,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 
 	if (!cfg->argv)
 		return -EINVAL;
-	job = calloc(1, sizeof(*job));
+	job = job_alloc();
 	if (!job)
 		return -ENOMEM;
-	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
-	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
-	job->audit_drained = -1;
-	job->keeper_pidfd = job->keeper = -1;
-	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
-	job->cgroup.root = -1;
-	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
-	job->state.job_lock = job->ids.claim = -1;
-	for (int i = 0; i < RELAY_FDS; i++)
-		job->relay_fds[i] = -1;
 
 	/* 1. who the job is, and what the kernel must allow: before anything */
 	err = job_identity(cfg, &creds, &map);
@@ -624,7 +635,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (err < 0)
 		goto fail;
 	log_phase("keeper started");
-	err = record_state(job);
+	err = job_record_state(job);
 	if (err < 0) {
 		log_err("cannot write the job's state file: %s", strerror(-err));
 		goto fail;
@@ -825,6 +836,8 @@ int nbj_job_dispatch(struct nbj_job *job)
 			ctl_server_retry(&job->ctl);
 		else if (ev[i].data.u32 == JOB_EVENT_KEYS)
 			keyholder_ended(job);
+		else if (ev[i].data.u32 == JOB_EVENT_ATTACHED_GONE)
+			job->ended = true; /* an OCI container's init (ocijob.c) */
 	}
 	return job->ended;
 }
