@@ -7,7 +7,8 @@
  * `oci-probe IP PORT...` connects to each IPv4 address and port in turn
  * (3 s each), sends an HTTP/1.0 request, reads the answer and prints one
  * line per target: "IP:PORT ok FIRST-LINE" or "IP:PORT error ERRNO-NAME".
- * `oci-probe --addrs` prints the IPv4 addresses of lo instead.
+ * `oci-probe --addrs` prints the IPv4 addresses of lo instead;
+ * `oci-probe --sleep N` sleeps N seconds (a container that stays).
  * Exit status 0: the lines were printed (the test judges them).
  */
 #include <arpa/inet.h>
@@ -111,8 +112,12 @@ int main(int argc, char **argv)
 		freeifaddrs(ifa);
 		return 0;
 	}
+	if (argc == 3 && !strcmp(argv[1], "--sleep")) {
+		sleep((unsigned)atoi(argv[2]));
+		return 0;
+	}
 	if (argc < 3 || (argc - 1) % 2) {
-		fprintf(stderr, "usage: oci-probe IP PORT [IP PORT]... | --addrs\n");
+		fprintf(stderr, "usage: oci-probe IP PORT [IP PORT]... | --addrs | --sleep N\n");
 		return 2;
 	}
 	for (int i = 1; i + 1 < argc; i += 2)
