@@ -166,8 +166,13 @@ static const char *member_string(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-/* The container's id: what runtimes use, letters, digits, '_', '.', '-' */
-static bool container_id_valid(const char *id)
+/**
+ * oci_container_id_valid() - is @id a container id as runtimes make them
+ * @id:		the state's "id", may be NULL
+ *
+ * Return: true for 1-128 letters, digits, '_', '.', '-'
+ */
+bool oci_container_id_valid(const char *id)
 {
 	size_t n = id ? strlen(id) : 0;
 
@@ -189,7 +194,7 @@ static int state_parse(json_object *o, struct oci_state *ret)
 	ret->id = member_string(o, "id");
 	ret->status = member_string(o, "status");
 	ret->bundle = member_string(o, "bundle");
-	if (!container_id_valid(ret->id)) {
+	if (!oci_container_id_valid(ret->id)) {
 		log_err("oci-hook: the state's \"id\" is missing or not a container id");
 		return -EINVAL;
 	}
@@ -376,8 +381,13 @@ static int container_netns(pid_t pid)
 	return TAKE_FD(fd);
 }
 
-/* The job's name: the container's, cut to what a job name may hold */
-static void job_name(const char *id, char buf[64])
+/**
+ * oci_job_name() - the name of a container's job: oci-ID, cut to what a
+ * job name may hold (the hook names it, poststop and the agent find it)
+ * @id:		the container's id
+ * @buf:	receives the name
+ */
+void oci_job_name(const char *id, char buf[64])
 {
 	snprintf(buf, 64, "oci-%.59s", id);
 }
@@ -400,7 +410,7 @@ static int job_config(const struct oci_state *st, const char *path, struct nbj_c
 	err = policy_supported(cfg, path);
 	if (err < 0)
 		goto fail;
-	job_name(st->id, name);
+	oci_job_name(st->id, name);
 	snprintf(field, sizeof(field), "NBJAIL_OCI_CONTAINER_ID=%.128s", st->id);
 	err = nbj_config_set_name(cfg, name);
 	if (!err)
@@ -553,7 +563,7 @@ static int hook_poststop(const struct oci_state *st)
 	struct timespec t0, t;
 	bool gone = false;
 
-	job_name(st->id, c.name);
+	oci_job_name(st->id, c.name);
 	if (state_list_jobs(stop_job, &c) < 0 || c.n_stopped == 0)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

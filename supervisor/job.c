@@ -235,8 +235,9 @@ static int await_started(struct nbj_job *job)
 	}
 }
 
-/* Hand the listener to a notifier that judges with the job's policy */
-static int start_notifier(struct nbj_job *job)
+/* Hand the listener to a notifier that judges with the job's policy
+ * (also an OCI container's, from the seccomp agent: ocijob.c) */
+int job_start_notifier(struct nbj_job *job)
 {
 	struct job_policy *p = &job->pol;
 	struct notify_scope scope = {
@@ -663,7 +664,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 			"init counts: at least 2)", (unsigned long long)cfg->limits.pids);
 	log_phase("workload started");
 	if (err == 0 && !job->ended)
-		err = start_notifier(job);
+		err = job_start_notifier(job);
 	log_phase("notifier");
 	if (err < 0)
 		goto fail;

@@ -160,6 +160,7 @@ struct nbj_job {
 /* job.c */
 struct nbj_job *job_alloc(void);
 int job_record_state(const struct nbj_job *job);
+int job_start_notifier(struct nbj_job *job);
 pid_t clone_pidfd(unsigned long long flags, int *ret_pidfd);
 int epoll_watch(int epfd, int fd, enum job_event ev);
 

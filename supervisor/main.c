@@ -40,6 +40,7 @@ static const char usage_text[] =
 	"       nbjail gc\n"
 	"       nbjail doctor [--json]\n"
 	"       nbjail oci-hook [--policy-dir DIR]   (an OCI runtime hook: nbjail-oci(8))\n"
+	"       nbjail oci-agent --socket PATH       (the containers' seccomp agent)\n"
 	"       nbjail -h|--help | --version\n"
 	"\n"
 	"Run COMMAND in private network, mount, PID, UTS and IPC namespaces.\n"
@@ -823,5 +824,7 @@ int main(int argc, char **argv)
 		return doctor_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "oci-hook"))
 		return oci_hook_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "oci-agent"))
+		return oci_agent_main(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
 }

@@ -30,9 +30,14 @@
  * container's init is gone (its pidfd) or a stop request (the poststop
  * hook's SIGTERM), and tears the job down: the relay is killed, the
  * audit writer writes the job-end event, the keeper removes the state.
+ * Meanwhile it listens on DIR/<id>/seccomp.sock, where the seccomp agent
+ * (oci/agent.c) hands over the container's seccomp listener, which the
+ * job's notifier then serves as in nbjail run (seccomp/notify.c).
  * The container's netns lives on only while the relay holds its sockets.
  */
 #include <sched.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include "supervisor/job_int.h"
 
@@ -204,34 +209,100 @@ fail:
 	return err;
 }
 
+/*
+ * The job's end of the seccomp agent: a socket at DIR/<id>/seccomp.sock
+ * (root's directory), on which `nbjail oci-agent` hands over the
+ * container's seccomp listener
+ */
+static int agent_socket(const struct nbj_job *job)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char path[NBJ_PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	int err = runtime_path(path, "%s/%s", job->state.id, NBJ_OCI_AGENT_SOCKET);
+
+	if (err < 0)
+		return err;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
+	    listen(fd, 4) < 0)
+		return negative_errno();
+	return TAKE_FD(fd);
+}
+
+/*
+ * The agent hands over the container's seccomp listener: the job's
+ * notifier judges its socket calls from now on, as in a job of nbjail
+ * run.  Once only; a second one is refused (closed: its calls fail).
+ */
+static void agent_accept(struct nbj_job *job, int sock)
+{
+	_cleanup_close_ int conn = accept4(sock, NULL, NULL, SOCK_CLOEXEC);
+	int fd = -1, err = 0;
+	size_t n = 0;
+	char c;
+
+	if (conn < 0)
+		return;
+	if (fd_recv(conn, &c, 1, 0, &fd, 1, &n) != 1 || n != 1) {
+		closep(&fd);
+		return;
+	}
+	if (job->notifier) {
+		log_warn("job %s: a second seccomp listener from the agent: refused",
+			 job->state.id);
+		closep(&fd);
+		err = -EEXIST;
+	} else {
+		job->listener = fd;
+		err = job_start_notifier(job);
+	}
+	(void)!send(conn, &err, sizeof(err), MSG_NOSIGNAL);
+}
+
 /**
  * oci_job_watch() - wait until the container has ended or @stop_fd is
  * readable, then remove every trace of the job
  * @job:	the job of oci_job_attach(), freed here
  * @stop_fd:	a signalfd (SIGTERM from the poststop hook), or -1
  *
- * A relay that dies leaves the container without network (its sockets
- * go with it): that is audited and the watch goes on.
+ * Meanwhile the container's seccomp listener may come from the agent
+ * (`nbjail oci-agent`, nbjail-oci(8)); without it the kernel's part (the
+ * container's netns, the relay) is the whole enforcement.  A relay that
+ * dies leaves the container without network (its sockets go with it):
+ * that is audited and the watch goes on.
  *
  * Return: 0, or negative errno of the wait (the job is torn down anyway)
  */
 int oci_job_watch(struct nbj_job *job, int stop_fd)
 {
-	struct pollfd pfd[2] = {
+	_cleanup_close_ int agent = agent_socket(job);
+	struct pollfd pfd[3] = {
 		{ .fd = job->epfd, .events = POLLIN },
 		{ .fd = stop_fd, .events = POLLIN },
+		{ .fd = agent, .events = POLLIN },
 	};
 	int err = 0;
 
+	if (agent < 0)
+		log_warn("job %s: no socket for the seccomp agent: %s", job->state.id,
+			 strerror(-agent));
 	while (!job->ended) {
-		if (poll(pfd, stop_fd >= 0 ? 2 : 1, -1) < 0) {
+		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			err = negative_errno();
 			break;
 		}
-		if (stop_fd >= 0 && (pfd[1].revents & POLLIN))
+		if (pfd[1].revents & POLLIN)
 			break;
+		if (pfd[2].revents & POLLIN)
+			agent_accept(job, agent);
 		(void)nbj_job_dispatch(job);
 	}
 	nbj_job_free(job);

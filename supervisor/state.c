@@ -370,7 +370,7 @@ int state_info_read(const char *id, struct job_info *ret)
 int state_remove_by_id(const char *id)
 {
 	static const char *const files[] = { "state", "state.tmp", "info", "info.tmp",
-					     "stats", "lock" };
+					     "stats", "lock", NBJ_OCI_AGENT_SOCKET };
 	char path[NBJ_PATH_MAX];
 	int err = 0;
 

@@ -227,6 +227,9 @@ struct reaper_params {
 
 _Noreturn void reaper_main(const struct reaper_params *p);
 
+/* ocijob.c: an OCI container made a job; its supervisor takes the
+ * container's seccomp listener on DIR/<id>/seccomp.sock from nbjail oci-agent */
+#define NBJ_OCI_AGENT_SOCKET "seccomp.sock"
 /* ocijob.c: an OCI container made a job (`nbjail oci-hook`, oci/hook.c) */
 int oci_job_attach(const struct nbj_config *cfg, pid_t init_pid, int netns,
 		   struct nbj_job **ret);

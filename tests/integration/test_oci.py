@@ -263,6 +263,83 @@ def test_rm_f_leaves_nothing(podman, world):
     assert relays() == before_relays
 
 
+SECCOMP_CALLS = ["connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg"]
+
+
+def agent_profile(path, listener):
+    """podman's default seccomp profile with nbjail's socket calls handed
+    to the agent at listener (nbjail-oci(8), SECCOMP AGENT)"""
+    with open("/usr/share/containers/seccomp.json") as f:
+        prof = json.load(f)
+    for rule in prof["syscalls"]:
+        if rule["action"] == "SCMP_ACT_ALLOW":
+            rule["names"] = [n for n in rule["names"] if n not in SECCOMP_CALLS]
+    prof["syscalls"] = [r for r in prof["syscalls"] if r["names"]]
+    prof["syscalls"].append({"names": SECCOMP_CALLS, "action": "SCMP_ACT_NOTIFY"})
+    prof["listenerPath"] = str(listener)
+    path.write_text(json.dumps(prof))
+    return path
+
+
+class Agent:
+    """nbjail oci-agent on a socket of the test's"""
+
+    def __init__(self, d):
+        self.sock = d / "agent.sock"
+        self.err = open(d / "agent.err", "w+")
+        self.proc = subprocess.Popen([NBJAIL, "oci-agent", "--socket", str(self.sock)],
+                                     stderr=self.err, stdin=subprocess.DEVNULL)
+        assert wait_for(lambda: self.sock.exists(), 5.0), "the agent did not listen"
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def agent(podman):
+    a = Agent(podman.d)
+    yield a
+    a.stop()
+    a.err.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/containers/seccomp.json"),
+                    reason="podman's default seccomp profile is needed (containers-common)")
+def test_seccomp_agent_judges_socket_calls(podman, world, agent):
+    """with a profile whose listenerPath is nbjail oci-agent, the job's
+    notifier answers the container's calls: EACCES for the floor and for
+    what the policy does not allow (the relay alone would accept and
+    close), the allowed server is reached"""
+    prof = agent_profile(podman.d / "agent-profile.json", agent.sock)
+    world.clear()
+    cp = podman.run("--security-opt", f"seccomp={prof}", IMAGE, "/bin/oci-probe",
+                    *ALLOWED, *FLOOR, *OTHER)
+    assert cp.returncode == 0, (cp.stderr, podman.hook_stderr(), agent.stderr())
+    got = probe_lines(cp.stdout)
+    assert got["198.51.100.10:80"].startswith("ok HTTP/1."), got
+    assert got["169.254.169.254:80"] == "error EACCES", got
+    assert got["198.51.100.11:80"] == "error EACCES", got
+    assert not world.leaks()
+    agent.stop()    # itself an nbjail process: gone before the check
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_seccomp_agent_absent_refuses(podman, world):
+    """a profile naming an agent that does not listen: the runtime does not
+    start the container (fail closed, crun's part)"""
+    prof = agent_profile(podman.d / "dead-profile.json", podman.d / "nobody.sock")
+    cp = podman.run("--security-opt", f"seccomp={prof}", IMAGE, "/bin/oci-probe", *ALLOWED)
+    assert cp.returncode != 0, cp.stdout
+    assert "198.51.100.10:80" not in cp.stdout
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
 def test_hook_usage_and_bad_state():
     """bad usage exits 2; a state that is not JSON is refused (exit 1)"""
     cp = subprocess.run([NBJAIL, "oci-hook", "--bogus"], capture_output=True, text=True,
