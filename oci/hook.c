@@ -14,7 +14,8 @@
  *      unless: the annotation names a policy file in the policy
  *      directory (--policy-dir, default /etc/nbjail/policies) that
  *      loads, is of profile net and uses nothing a hook cannot give
- *      (publish, limits, secrets, unix_allow, write); the bundle's
+ *      (publish, limits, secrets, unix_allow, write), root's and
+ *      writable by no one else; the bundle's
  *      config.json gives the container a network namespace of its own
  *      that the runtime created (no path: podman --network none) and
  *      neither CAP_NET_ADMIN nor CAP_SYS_ADMIN (which could undo its
@@ -225,6 +226,22 @@ static int state_parse(json_object *o, struct oci_state *ret)
 	return 0;
 }
 
+/* A policy root's and writable by no one else (as nbjail's helper
+ * programs): what a container gets is the node administrator's choice */
+static int policy_file_trusted(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return 0;	/* the loader names the missing file */
+	if (st.st_uid != 0 || (st.st_mode & 0022)) {
+		log_err("oci-hook: %s: not root's, or writable by others: the container is "
+			"not started", path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /*
  * The annotation's policy: NAME or DIR/NAME.yaml, NAME of letters,
  * digits, '_', '.', '-' not starting with '.', in the policy directory
@@ -252,7 +269,7 @@ static int policy_path(const char *dir, const char *value, char *buf, size_t len
 			goto bad;
 	if ((size_t)snprintf(buf, len, "%s/%.*s.yaml", dir, (int)n, name) >= len)
 		goto bad;
-	return 0;
+	return policy_file_trusted(buf);
 bad:
 	log_err("oci-hook: annotation " OCI_ANNOTATION "=%s: not NAME or %s/NAME.yaml (NAME of "
 		"letters, digits, '_', '.', '-')", value, dir);

@@ -55,6 +55,7 @@ POLICIES = {
     "web": 'allow: ["198.51.100.10:80"]\n',
     "broken": 'allow: ["198.51.100.10:80"\n',
     "publishing": 'allow: ["198.51.100.10:80"]\npublish: [{port: 8080, to: 80}]\n',
+    "writable": 'allow: ["198.51.100.10:80"]\n',     # mode 0666 below
 }
 
 # the podman command, run in a mount namespace of its own
@@ -76,6 +77,7 @@ class Podman:
         self.policies.mkdir()
         for name, text in POLICIES.items():
             (self.policies / f"{name}.yaml").write_text(text)
+        os.chmod(self.policies / "writable.yaml", 0o666)
         (d / "hooks").mkdir()
         with open(REPO_HOOK) as f:
             hook = json.load(f)
@@ -222,6 +224,7 @@ def test_unannotated_container_untouched(podman, world):
     ("../../etc/passwd", "not NAME or"),            # outside the policy directory
     ("/etc/nbjail/x.yaml", "not NAME or"),
     ("publishing", "publish is not supported"),     # what a hook cannot give
+    ("writable", "writable by others"),             # a policy others could change
 ])
 def test_bad_policy_refuses_the_container(podman, world, policy, expect):
     """fail closed: the runtime does not start the container, the hook says why"""
