@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -452,12 +453,13 @@ fail:
 static _Noreturn void supervise(const struct nbj_config *cfg, pid_t pid, int netns,
 				int report, int log_fd)
 {
-	int keep[] = { report, log_fd, netns };
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC), err, stop = -1;
+	int keep[] = { report, log_fd, netns, null };
 	struct nbj_job *job = NULL;
 	sigset_t mask;
 
 	(void)setsid();
+	(void)prctl(PR_SET_NAME, "nbjail-oci");	/* in ps: the container's supervisor */
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(log_fd, 2) < 0)
 		_exit(1);
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
