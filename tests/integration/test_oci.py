@@ -266,6 +266,32 @@ def test_rm_f_leaves_nothing(podman, world):
     assert relays() == before_relays
 
 
+def test_poststop_ends_the_job(podman, world):
+    """the poststop stage ends the container's job at once (SIGTERM to its
+    supervisor) and returns when its state is gone"""
+    cp = podman("run", "-d", "--network", "none", "--cgroups", "disabled",
+                "--annotation", "io.nbjail.policy=web", IMAGE, "/bin/oci-probe",
+                "--sleep", "60")
+    assert cp.returncode == 0, cp.stderr
+    cid = cp.stdout.strip()
+    try:
+        assert wait_for(lambda: len(job_dirs()) == 1, 10.0), job_dirs()
+        state = {"ociVersion": "1.0.2", "id": cid, "status": "stopped", "pid": 0,
+                 "bundle": "/nonexistent", "annotations": {"io.nbjail.policy": "web"}}
+        t0 = time.monotonic()
+        hook = subprocess.run([NBJAIL, "oci-hook", "--policy-dir", str(podman.policies)],
+                              capture_output=True, text=True, timeout=30,
+                              input=json.dumps(state))
+        assert hook.returncode == 0, hook.stderr
+        assert job_dirs() == set(), "poststop returned before the job was gone"
+        assert time.monotonic() - t0 < 5.0
+        assert relays() == []
+    finally:
+        rm = podman("rm", "-f", "-t", "0", cid)
+    assert rm.returncode == 0, rm.stderr
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
 SECCOMP_CALLS = ["connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg"]
 
 
