@@ -198,6 +198,27 @@ def test_allowed_server_reached_floor_denied(podman, world):
     assert wait_host_clean(world, timeout=10.0) == []
 
 
+def test_audit_names_the_container(podman, world, journal):
+    """the job's audit trail (journald) carries the container's id: start,
+    the floor's denial, end"""
+    cidfile = podman.d / "audit.cid"
+    if cidfile.exists():
+        cidfile.unlink()
+    cp = podman.run("--cidfile", str(cidfile), IMAGE, "/bin/oci-probe", *FLOOR)
+    assert cp.returncode == 0, (cp.stderr, podman.hook_stderr())
+    cid = cidfile.read_text().strip()
+    events = journal.wait_events(
+        lambda evs: {"job-start", "deny", "job-end"} <= {e.get("NBJAIL_EVENT") for e in evs},
+        f"NBJAIL_OCI_CONTAINER_ID={cid}", timeout=10)
+    kinds = {e.get("NBJAIL_EVENT") for e in events}
+    assert {"job-start", "deny", "job-end"} <= kinds, kinds
+    deny = next(e for e in events if e.get("NBJAIL_EVENT") == "deny")
+    assert "169.254.169.254" in deny.get("NBJAIL_TARGET", ""), deny
+    end = next(e for e in events if e.get("NBJAIL_EVENT") == "job-end")
+    assert "container ended" in end.get("MESSAGE", "") + end.get("NBJAIL_DETAIL", ""), end
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
 def test_container_gets_the_job_network(podman):
     """lo holds the job's address (netns/link.c), as in a net job"""
     cp = podman.run(IMAGE, "/bin/oci-probe", "--addrs")
