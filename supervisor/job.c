@@ -85,7 +85,12 @@ int epoll_watch(int epfd, int fd, enum job_event ev)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? negative_errno() : 0;
 }
 
-/* A job with nothing yet: every fd -1 */
+/**
+ * job_alloc() - a job with nothing yet (every fd -1), for nbj_job_start()
+ * and oci_job_attach() (ocijob.c)
+ *
+ * Return: the job (free with nbj_job_free()), or NULL without memory
+ */
 struct nbj_job *job_alloc(void)
 {
 	struct nbj_job *job = calloc(1, sizeof(*job));
@@ -105,7 +110,13 @@ struct nbj_job *job_alloc(void)
 	return job;
 }
 
-/* The state file: the pids and start times nbjail gc checks */
+/**
+ * job_record_state() - write the state file: the pids and start times
+ * nbjail gc checks
+ * @job:	the job, its init and relay started
+ *
+ * Return: 0, or negative errno
+ */
 int job_record_state(const struct nbj_job *job)
 {
 	struct job_record r = {
@@ -235,8 +246,15 @@ static int await_started(struct nbj_job *job)
 	}
 }
 
-/* Hand the listener to a notifier that judges with the job's policy
- * (also an OCI container's, from the seccomp agent: ocijob.c) */
+/**
+ * job_start_notifier() - hand the job's seccomp listener to a notifier
+ * that judges with the job's policy, watched by the job's epoll
+ * @job:	the job; its listener (job->listener) is taken
+ *
+ * Also an OCI container's listener, from the seccomp agent (ocijob.c).
+ *
+ * Return: 0, or negative errno (logged)
+ */
 int job_start_notifier(struct nbj_job *job)
 {
 	struct job_policy *p = &job->pol;
