@@ -12,7 +12,10 @@ podman state is read or written, and no registry is asked: the image is
 "host" namespace (nsenter --net, so that /sys/fs/cgroup stays) and in a
 mount namespace of its own (unshare -m) where, on a hybrid cgroup host
 like this one, an empty tmpfs covers /sys/fs/cgroup/unified: crun 1.8
-refuses hybrid hosts, and containers run with --cgroups disabled.  crun
+refuses hybrid hosts, and containers run with --cgroups disabled.  crun's
+state goes under the directory too (--runtime-flag root=), and podman
+import, which writes a blob cache to /var/lib/containers/cache whatever
+--root says, runs with a tmpfs on /var/lib.  crun
 writes the hook's stderr where the annotation run.oci.hooks.stderr says.
 
 The relay runs where the runtime runs its hooks, in the host namespace,
@@ -63,6 +66,9 @@ PODMAN_SH = """\
 if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
     mount -t tmpfs nbt-no-hybrid /sys/fs/cgroup/unified || exit 99
 fi
+if [ -n "$NBT_HIDE_VAR_LIB" ]; then
+    mount -t tmpfs nbt-no-var-lib /var/lib || exit 99
+fi
 exec "$@"
 """
 
@@ -95,6 +101,7 @@ events_logger = "file"
 events_logfile_path = "{d}/events.log"
 runtime = "crun"
 hooks_dir = ["{d}/hooks"]
+image_copy_tmp_dir = "{d}/tmp"
 """)
         (d / "storage.conf").write_text(f"""\
 [storage]
@@ -111,14 +118,18 @@ runroot = "{d}/runroot"
             "CONTAINERS_REGISTRIES_CONF": str(d / "registries.conf"),
         }
 
-    def __call__(self, *args, timeout=60):
+    def __call__(self, *args, timeout=60, hide_var_lib=False):
+        """podman ARGS; hide_var_lib: under a tmpfs on /var/lib (podman
+        import writes its blob cache to /var/lib/containers/cache, whatever
+        --root says)"""
         cmd = ["nsenter", f"--net=/run/netns/{HOST_NS}", "unshare", "-m",
                "--propagation", "private", "sh", "-c", PODMAN_SH, "sh",
                PODMAN, "--root", str(self.d / "root"), "--runroot", str(self.d / "runroot"),
                "--tmpdir", str(self.d / "tmp"), "--storage-driver", "vfs",
-               "--cgroup-manager", "cgroupfs", "--hooks-dir", str(self.d / "hooks"), *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              env=self.env)
+               "--cgroup-manager", "cgroupfs", "--hooks-dir", str(self.d / "hooks"),
+               "--runtime-flag", f"root={self.d / 'crun'}", *args]
+        env = dict(self.env, NBT_HIDE_VAR_LIB="1") if hide_var_lib else self.env
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
     def run(self, *args, policy="web", timeout=60):
         """podman run --rm --network none [--annotation io.nbjail.policy=policy]"""
@@ -148,7 +159,7 @@ def podman(tmp_path_factory):
     rootfs = d / "rootfs.tar"
     with tarfile.open(rootfs, "w") as t:
         t.add(PROBE_BIN, arcname="bin/oci-probe")
-    cp = p("import", str(rootfs), IMAGE)
+    cp = p("import", str(rootfs), IMAGE, hide_var_lib=True)
     assert cp.returncode == 0, cp.stderr
     yield p
     p("rm", "-a", "-f", "-t", "0")
