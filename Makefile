@@ -16,7 +16,7 @@ APT_PACKAGES = gcc make pkg-config meson ninja-build scdoc \
 	libssl-dev libc-ares-dev libldns-dev libyaml-dev libsystemd-dev libcmocka-dev \
 	iproute2 nftables procps python3 python3-pytest curl socat \
 	dnsmasq-base iperf3 microsocks tinyproxy dante-server i2pd \
-	slurm-wlm munge libslurm-dev
+	slurm-wlm munge libslurm-dev libjson-c-dev podman crun
 
 .PHONY: all deps deb-deps build build-asan demo check bench unit integration install deb clean
 

@@ -85,6 +85,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -96,6 +97,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
@@ -1484,6 +1486,75 @@ static void trial_state_dir(struct check_result *r)
 	pass(r, "state in %s", dir);
 }
 
+/* ---------------------------------------------------------------- oci */
+
+/* The first of @names found in the usual directories, into @buf */
+static const char *find_program(const char *const *names, size_t n, char *buf, size_t len)
+{
+	static const char *const dirs[] = { "/usr/bin", "/usr/sbin", "/usr/local/bin",
+					     "/usr/local/sbin" };
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+			snprintf(buf, len, "%s/%s", dirs[d], names[i]);
+			if (access(buf, X_OK) == 0)
+				return names[i];
+		}
+	return NULL;
+}
+
+/* cgroup v1 with a cgroup2 hierarchy holding controllers: crun 1.8
+ * refuses such hosts (containers need --cgroups disabled) */
+static bool cgroup_hybrid_with_controllers(void)
+{
+	struct statfs top, unified;
+	char buf[256] = "";
+	FILE *f;
+
+	if (statfs("/sys/fs/cgroup", &top) < 0 || top.f_type == CGROUP2_SUPER_MAGIC ||
+	    statfs("/sys/fs/cgroup/unified", &unified) < 0 ||
+	    unified.f_type != CGROUP2_SUPER_MAGIC)
+		return false;
+	f = fopen("/sys/fs/cgroup/unified/cgroup.controllers", "re");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] && buf[0] != '\n';
+}
+
+/*
+ * For containers (nbjail-oci(8)): the OCI runtime that would run the
+ * hook and hand a seccomp listener to nbjail oci-agent (listenerPath:
+ * crun >= 0.18, runc >= 1.1), and the hooks.d file.  Information only:
+ * nbjail run needs none of it.
+ */
+static void trial_oci(struct check_result *r)
+{
+	static const char *const runtimes[] = { "crun", "runc" };
+	static const char *const hooks[] = { "/etc/containers/oci/hooks.d/nbjail.json",
+					     "/usr/share/containers/oci/hooks.d/nbjail.json" };
+	const char *hook = NULL, *runtime;
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(hooks) && !hook; i++)
+		if (access(hooks[i], R_OK) == 0)
+			hook = hooks[i];
+	runtime = find_program(runtimes, ARRAY_SIZE(runtimes), path, sizeof(path));
+	if (!runtime) {
+		info(r, "no OCI runtime (crun, runc): the container hook is unused; hooks.d "
+			"file: %s", hook ? hook : "not installed");
+		return;
+	}
+	set_result(r, CHECK_INFO, !strcmp(runtime, "crun") && cgroup_hybrid_with_controllers() ?
+		   "cgroups here are hybrid with cgroup2 controllers, which crun refuses: run "
+		   "containers with --cgroups disabled" : NULL,
+		   "%s runs the hook (hooks.d file: %s) and gives a seccomp profile's "
+		   "listenerPath to nbjail oci-agent (nbjail-oci(8))", path,
+		   hook ? hook : "not installed");
+}
+
 /* ---------------------------------------------------------------- the table */
 
 static const struct doctor_check checks[] = {
@@ -1500,6 +1571,7 @@ static const struct doctor_check checks[] = {
 	{ "limits", false, NULL, trial_limits },
 	{ "unprivileged_port_start", false, NULL, trial_unprivileged_port_start },
 	{ "journald", false, NULL, trial_journald },
+	{ "oci", false, NULL, trial_oci },
 	{ "state_dir", true, NULL, trial_state_dir },
 };
 

@@ -86,7 +86,40 @@ int epoll_watch(int epfd, int fd, enum job_event ev)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0 ? negative_errno() : 0;
 }
 
-static int record_state(const struct nbj_job *job)
+/**
+ * job_alloc() - a job with nothing yet (every fd -1), for nbj_job_start()
+ * and oci_job_attach() (ocijob.c)
+ *
+ * Return: the job (free with nbj_job_free()), or NULL without memory
+ */
+struct nbj_job *job_alloc(void)
+{
+	struct nbj_job *job = calloc(1, sizeof(*job));
+
+	if (!job)
+		return NULL;
+	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
+	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
+	job->audit_drained = -1;
+	job->keeper_pidfd = job->keeper = -1;
+	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
+	job->revoke_watch = -1;
+	job->cgroup.root = -1;
+	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
+	job->state.job_lock = job->ids.claim = -1;
+	for (int i = 0; i < RELAY_FDS; i++)
+		job->relay_fds[i] = -1;
+	return job;
+}
+
+/**
+ * job_record_state() - write the state file: the pids and start times
+ * nbjail gc checks
+ * @job:	the job, its init and relay started
+ *
+ * Return: 0, or negative errno
+ */
+int job_record_state(const struct nbj_job *job)
 {
 	struct job_record r = {
 		.supervisor_pid = getpid(),
@@ -215,10 +248,18 @@ static int await_started(struct nbj_job *job)
 	}
 }
 
-/* Hand the listener to a notifier that judges with the job's policy */
 static int watch_revocation(struct nbj_job *job);
 
-static int start_notifier(struct nbj_job *job)
+/**
+ * job_start_notifier() - hand the job's seccomp listener to a notifier
+ * that judges with the job's policy, watched by the job's epoll
+ * @job:	the job; its listener (job->listener) is taken
+ *
+ * Also an OCI container's listener, from the seccomp agent (ocijob.c).
+ *
+ * Return: 0, or negative errno (logged)
+ */
+int job_start_notifier(struct nbj_job *job)
 {
 	struct job_policy *p = &job->pol;
 	struct notify_scope scope = {
@@ -465,20 +506,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 
 	if (!cfg->argv)
 		return -EINVAL;
-	job = calloc(1, sizeof(*job));
+	job = job_alloc();
 	if (!job)
 		return -ENOMEM;
-	job->reaper_pidfd = job->relay_pidfd = job->sock = job->epfd = -1;
-	job->listener = job->terminal = job->auditd_pidfd = job->audit.fd = -1;
-	job->audit_drained = -1;
-	job->keeper_pidfd = job->keeper = -1;
-	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
-	job->revoke_watch = -1;
-	job->cgroup.root = -1;
-	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
-	job->state.job_lock = job->ids.claim = -1;
-	for (int i = 0; i < RELAY_FDS; i++)
-		job->relay_fds[i] = -1;
 
 	/* 1. who the job is, and what the kernel must allow: before anything */
 	err = job_identity(cfg, &creds, &map);
@@ -674,7 +704,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (err < 0)
 		goto fail;
 	log_phase("keeper started");
-	err = record_state(job);
+	err = job_record_state(job);
 	if (err < 0) {
 		log_err("cannot write the job's state file: %s", strerror(-err));
 		goto fail;
@@ -702,7 +732,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 			"init counts: at least 2)", (unsigned long long)cfg->limits.pids);
 	log_phase("workload started");
 	if (err == 0 && !job->ended)
-		err = start_notifier(job);
+		err = job_start_notifier(job);
 	log_phase("notifier");
 	if (err < 0)
 		goto fail;
@@ -877,6 +907,8 @@ int nbj_job_dispatch(struct nbj_job *job)
 			keyholder_ended(job);
 		else if (ev[i].data.u32 == JOB_EVENT_REVOKE)
 			handle_revocation(job);
+		else if (ev[i].data.u32 == JOB_EVENT_ATTACHED_GONE)
+			job->ended = true; /* an OCI container's init (ocijob.c) */
 	}
 	return job->ended;
 }

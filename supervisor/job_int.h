@@ -64,6 +64,7 @@ enum job_event {
 	JOB_EVENT_CTL_RETRY,
 	JOB_EVENT_KEYS,
 	JOB_EVENT_REVOKE,
+	JOB_EVENT_ATTACHED_GONE,	/* the pidfd of an OCI container's init */
 };
 
 /* The job's own copy of what the notifier judges with: the caller's
@@ -154,10 +155,14 @@ struct nbj_job {
 	struct tenant_attachment tenant;
 
 	bool ended;
+	bool attached;	/* the job's init is an OCI container's (ocijob.c) */
 	struct nbj_exit exit;
 };
 
 /* job.c */
+struct nbj_job *job_alloc(void);
+int job_record_state(const struct nbj_job *job);
+int job_start_notifier(struct nbj_job *job);
 pid_t clone_pidfd(unsigned long long flags, int *ret_pidfd);
 int epoll_watch(int epfd, int fd, enum job_event ev);
 

@@ -56,7 +56,9 @@ void job_audit_send_end(struct nbj_job *job)
 	if (job->audit.fd >= 0 && job->start_audited) {
 		audit_event_init(&ev, AUDIT_JOB_END, LANE_JOB);
 		ev.pid = job->reaper_pid;
-		if (job->ended)
+		if (job->attached && job->ended)
+			EVENT_SET(&ev, detail, "container ended");
+		else if (job->ended)
 			exit_describe(&job->exit, ev.detail, sizeof(ev.detail));
 		else
 			EVENT_SET(&ev, detail, "torn down by nbjail");

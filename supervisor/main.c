@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "nbjail/nbjail.h"
 #include "policy/policy.h"
+#include "oci/hook.h"
 #include "supervisor/doctor.h"
 #include "supervisor/pty.h"
 
@@ -38,6 +39,8 @@ static const char usage_text[] =
 	"                  revoke --tenant T | metrics   [--json]\n"
 	"       nbjail gc\n"
 	"       nbjail doctor [--json]\n"
+	"       nbjail oci-hook [--policy-dir DIR]   (an OCI runtime hook: nbjail-oci(8))\n"
+	"       nbjail oci-agent --socket PATH       (the containers' seccomp agent)\n"
 	"       nbjail -h|--help | --version\n"
 	"\n"
 	"Run COMMAND in private network, mount, PID, UTS and IPC namespaces.\n"
@@ -819,5 +822,9 @@ int main(int argc, char **argv)
 		return cmd_ctl(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "doctor"))
 		return doctor_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "oci-hook"))
+		return oci_hook_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "oci-agent"))
+		return oci_agent_main(argc - 1, argv + 1);
 	return usage_error("unknown command '%s'", argv[1]);
 }

@@ -17,7 +17,7 @@
  *   3. brings lo up; net profile: the job's addresses and default routes
  *      on lo (netns/link.c), the relay's listening sockets made here, in
  *      the job's netns, and the job's nftables ruleset redirecting to
- *      them (netns/nft.c); with a dock (net and browse profiles) the
+ *      them (jobnet.c, netns/nft.c); with a dock (net and browse profiles) the
  *      dock's listener at /run/nbjail/dock.sock (the job's private
  *      /run, owned by the workload's user, mode 0600); reports READY
  *      with those sockets attached (and, when ports are published, its
@@ -74,7 +74,6 @@
 #include "common/roles.h"
 #include "nbjail/dock.h"
 #include "netns/link.h"
-#include "netns/nft.h"
 #include "seccomp/filter.h"
 #include "seccomp/notify.h"
 #include "supervisor/pty.h"
@@ -218,93 +217,6 @@ static int workload_main(void *arg)
 	}
 	w->err = -err;
 	_exit(127);
-}
-
-/*
- * One listening or bound socket of the relay in the job's netns, on
- * 127.0.0.1 or ::1, where nftables' redirect delivers (for locally made
- * packets it rewrites the destination to the loopback address): a DNS
- * answer then leaves from the very address conntrack expects and is
- * translated back to the resolver the job asked.  @port 0 lets the
- * kernel choose
- */
-static int relay_socket(int family, int type, uint16_t port, uint16_t *ret_port)
-{
-	_cleanup_close_ int fd = -1;
-	struct sockaddr_storage ss = { .ss_family = (sa_family_t)family };
-	socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in)
-					  : sizeof(struct sockaddr_in6);
-	int one = 1;
-
-	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		return negative_errno();
-	if (family == AF_INET) {
-		((struct sockaddr_in *)&ss)->sin_port = htons(port);
-		((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	} else {
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-		((struct sockaddr_in6 *)&ss)->sin6_addr = in6addr_loopback;
-	}
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
-		return negative_errno();
-	if (type == SOCK_STREAM && listen(fd, 4096) < 0)
-		return negative_errno();
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-		return negative_errno();
-	*ret_port = ntohs(family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					    : ((struct sockaddr_in6 *)&ss)->sin6_port);
-	return TAKE_FD(fd);
-}
-
-/* The job's addresses, the relay's sockets and the ruleset that sends
- * everything to them; @fds receives RELAY_FDS entries (-1 if absent) */
-static int setup_network(const struct reaper_params *p, int fds[RELAY_FDS],
-			 int *ret_factory)
-{
-	struct nft_job g = { .n_select_overlays = p->n_select_overlays };
-	const char *step = "configure lo";
-	int err, sv[2];
-	uint16_t port;
-
-	for (int i = 0; i < RELAY_FDS; i++)
-		fds[i] = -1;
-	err = link_job_configure(p->net);
-	log_phase("reaper: lo configured");
-	if (err < 0 || !p->net)
-		goto out;
-	step = "make the relay's sockets";
-	/* a fresh namespace: nothing else holds a port yet */
-	err = fds[RELAY_FD_TCP4] = relay_socket(AF_INET, SOCK_STREAM, 0, &g.relay_tcp_port);
-	if (err >= 0)
-		err = fds[RELAY_FD_TCP6] = relay_socket(AF_INET6, SOCK_STREAM,
-							g.relay_tcp_port, &port);
-	if (err >= 0)
-		err = fds[RELAY_FD_DNS4] = relay_socket(AF_INET, SOCK_DGRAM, 0,
-							&g.relay_dns_port);
-	if (err >= 0)
-		err = fds[RELAY_FD_DNS6] = relay_socket(AF_INET6, SOCK_DGRAM,
-							g.relay_dns_port, &port);
-	if (err < 0)
-		goto out;
-	if (p->socket_factory) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-			err = negative_errno();
-			goto out;
-		}
-		fds[RELAY_FD_FACTORY] = sv[0];
-		*ret_factory = sv[1];
-	}
-	step = "install the job's nftables ruleset";
-	log_phase("reaper: relay sockets");
-	err = nft_job_install(&g);
-out:
-	if (err < 0)
-		log_err("job setup: cannot %s: %s", step, strerror(-err));
-	return err < 0 ? err : 0;
 }
 
 /*
@@ -530,7 +442,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 		if (err < 0 || pty_stdio_onto(job.terminal_fd, p->terminal_stdio) < 0)
 			_exit(1);
 	}
-	err = setup_network(p, relay_fds, &factory);
+	err = job_netns_setup(p->net, p->n_select_overlays, p->socket_factory, relay_fds,
+			      &factory);
 	if (err < 0)
 		fail(p->sock, REAPER_MSG_SETUP_FAILED, err);
 	log_phase("reaper: network");

@@ -227,6 +227,18 @@ struct reaper_params {
 
 _Noreturn void reaper_main(const struct reaper_params *p);
 
+/* ocijob.c: an OCI container made a job; its supervisor takes the
+ * container's seccomp listener on DIR/<id>/seccomp.sock from nbjail oci-agent */
+#define NBJ_OCI_AGENT_SOCKET "seccomp.sock"
+/* ocijob.c: an OCI container made a job (`nbjail oci-hook`, oci/hook.c) */
+int oci_job_attach(const struct nbj_config *cfg, pid_t init_pid, int netns,
+		   struct nbj_job **ret);
+int oci_job_watch(struct nbj_job *job, int stop_fd);
+
+/* jobnet.c: the job's netns from inside (the init, or the OCI hook's helper) */
+int job_netns_setup(const struct job_net *net, size_t n_select_overlays, bool socket_factory,
+		    int fds[RELAY_FDS], int *ret_factory);
+
 /**
  * struct job_state - a job's footprint in the runtime directory
  * @id:		job identifier, hex

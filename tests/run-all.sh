@@ -76,7 +76,7 @@ PY
 tree=$(mktemp -d /var/lib/nbjt-tree.XXXXXX)
 chmod 755 "$tree"
 mkdir -p "$tree/build/tests"
-cp -a tests examples man meson.build "$tree/"
+cp -a tests examples man oci meson.build "$tree/"
 cp "$build/nbjail" "$build/nbjail-select" "$build/nbjail-relay" "$build/nbjail-keys" \
 	"$build/dock/nbjail-dock" "$tree/build/"
 # the Slurm plugin, where libslurm-dev built it (test_slurm.py looks beside nbjail)

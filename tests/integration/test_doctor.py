@@ -45,6 +45,7 @@ CHECKS = {
     "limits": False,
     "unprivileged_port_start": False,
     "journald": False,
+    "oci": False,
     "state_dir": True,
 }
 STATUSES = {"pass", "fail", "skip", "info"}

@@ -1,0 +1,423 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_oci.py - the OCI hook with real podman and crun
+
+Theory of operation: a module fixture gives podman a world of its own
+under a temporary directory: storage (vfs) and runroot, its tmpdir,
+containers.conf, storage.conf, an empty registries.conf and a hooks
+directory holding the hooks.d file of oci/nbjail.json with this build's
+nbjail and a policy directory of the test's.  Nothing of the machine's
+podman state is read or written, and no registry is asked: the image is
+`podman import` of a tarball holding one static program
+(tests/escape/oci_probe.c).  Every podman runs in the test world's
+"host" namespace (nsenter --net, so that /sys/fs/cgroup stays) and in a
+mount namespace of its own (unshare -m) where, on a hybrid cgroup host
+like this one, an empty tmpfs covers /sys/fs/cgroup/unified: crun 1.8
+refuses hybrid hosts, and containers run with --cgroups disabled.  crun's
+state goes under the directory too (--runtime-flag root=), and podman
+import, which writes a blob cache to /var/lib/containers/cache whatever
+--root says, runs with a tmpfs on /var/lib.  crun
+writes the hook's stderr where the annotation run.oci.hooks.stderr says.
+
+The relay runs where the runtime runs its hooks, in the host namespace,
+whose routes lead to the world: an allowed world server answers, the
+metadata detector 169.254.169.254 sees nothing (no_leaks), and after
+podman rm -f nothing of nbjail is left.
+
+Root only (rootful podman; the hook runs as root).  Skipped, with the
+reason, where podman or crun is not installed (make deps).
+"""
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+from conftest import (HOST_NS, NBJAIL, RUN_DIR, host_problems, job_dirs, needs_root,
+                      processes, wait_for, wait_host_clean)
+
+PODMAN, CRUN = shutil.which("podman"), shutil.which("crun")
+PROBE_BIN = os.path.join(os.path.dirname(NBJAIL), "tests", "escape", "oci-probe")
+IMAGE = "localhost/nbt-oci-probe:1"
+ALLOWED = ("198.51.100.10", "80")
+OTHER = ("198.51.100.11", "80")
+FLOOR = ("169.254.169.254", "80")
+
+pytestmark = [
+    pytest.mark.skipif(not PODMAN or not CRUN,
+                       reason="podman and crun are needed (make deps)"),
+    pytest.mark.skipif(not os.path.exists(PROBE_BIN),
+                       reason=f"{PROBE_BIN} is not built"),
+    needs_root("rootful podman runs the hook as root; rootless containers are not "
+               "supported by the hook (nbjail-oci(8))"),
+]
+
+POLICIES = {
+    "web": 'allow: ["198.51.100.10:80"]\n',
+    "broken": 'allow: ["198.51.100.10:80"\n',
+    "publishing": 'allow: ["198.51.100.10:80"]\npublish: [{port: 8080, to: 80}]\n',
+    "writable": 'allow: ["198.51.100.10:80"]\n',     # mode 0666 below
+}
+
+# the podman command, run in a mount namespace of its own
+PODMAN_SH = """\
+if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+    mount -t tmpfs nbt-no-hybrid /sys/fs/cgroup/unified || exit 99
+fi
+if [ -n "$NBT_HIDE_VAR_LIB" ]; then
+    mount -t tmpfs nbt-no-var-lib /var/lib || exit 99
+fi
+exec "$@"
+"""
+
+
+class Podman:
+    """podman with every path of its own under one directory"""
+
+    def __init__(self, d):
+        self.d = d
+        self.hook_err = d / "hook.err"
+        self.policies = d / "policies"
+        self.policies.mkdir()
+        for name, text in POLICIES.items():
+            (self.policies / f"{name}.yaml").write_text(text)
+        os.chmod(self.policies / "writable.yaml", 0o666)
+        (d / "hooks").mkdir()
+        with open(REPO_HOOK) as f:
+            hook = json.load(f)
+        hook["hook"]["path"] = NBJAIL
+        hook["hook"]["args"] = ["nbjail", "oci-hook", "--policy-dir", str(self.policies)]
+        (d / "hooks" / "nbjail.json").write_text(json.dumps(hook))
+        (d / "containers.conf").write_text(f"""\
+[containers]
+netns = "none"
+cgroups = "disabled"
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "{d}/events.log"
+runtime = "crun"
+hooks_dir = ["{d}/hooks"]
+image_copy_tmp_dir = "{d}/tmp"
+""")
+        (d / "storage.conf").write_text(f"""\
+[storage]
+driver = "vfs"
+graphroot = "{d}/root"
+runroot = "{d}/runroot"
+""")
+        (d / "registries.conf").write_text("")
+        self.env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": str(d),
+            "CONTAINERS_CONF": str(d / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(d / "storage.conf"),
+            "CONTAINERS_REGISTRIES_CONF": str(d / "registries.conf"),
+        }
+
+    def __call__(self, *args, timeout=60, hide_var_lib=False):
+        """podman ARGS; hide_var_lib: under a tmpfs on /var/lib (podman
+        import writes its blob cache to /var/lib/containers/cache, whatever
+        --root says)"""
+        cmd = ["nsenter", f"--net=/run/netns/{HOST_NS}", "unshare", "-m",
+               "--propagation", "private", "sh", "-c", PODMAN_SH, "sh",
+               PODMAN, "--root", str(self.d / "root"), "--runroot", str(self.d / "runroot"),
+               "--tmpdir", str(self.d / "tmp"), "--storage-driver", "vfs",
+               "--cgroup-manager", "cgroupfs", "--hooks-dir", str(self.d / "hooks"),
+               "--runtime-flag", f"root={self.d / 'crun'}", *args]
+        env = dict(self.env, NBT_HIDE_VAR_LIB="1") if hide_var_lib else self.env
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+    def run(self, *args, policy="web", timeout=60):
+        """podman run --rm --network none [--annotation io.nbjail.policy=policy]"""
+        if self.hook_err.exists():
+            self.hook_err.unlink()
+        ann = ["--annotation", f"io.nbjail.policy={policy}"] if policy else []
+        return self("run", "--rm", "--network", "none", "--cgroups", "disabled", *ann,
+                    "--annotation", f"run.oci.hooks.stderr={self.hook_err}", *args,
+                    timeout=timeout)
+
+    def hook_stderr(self):
+        return self.hook_err.read_text() if self.hook_err.exists() else ""
+
+
+# the hooks.d file as installed (its hook's path replaced above)
+REPO_HOOK = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "oci",
+                         "nbjail.json.in")
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory):
+    # what an earlier file's killed supervisor left is gc's (test_tty kills
+    # one with SIGABRT): this module's cleanliness checks are its own
+    subprocess.run([NBJAIL, "gc"], capture_output=True, timeout=60)
+    d = tmp_path_factory.mktemp("oci")
+    p = Podman(d)
+    rootfs = d / "rootfs.tar"
+    with tarfile.open(rootfs, "w") as t:
+        t.add(PROBE_BIN, arcname="bin/oci-probe")
+    cp = p("import", str(rootfs), IMAGE, hide_var_lib=True)
+    assert cp.returncode == 0, cp.stderr
+    yield p
+    p("rm", "-a", "-f", "-t", "0")
+    leftover = processes(lambda pid, cmd: str(d) in cmd)
+    for pid, _ in leftover:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
+    # podman's files are root's and read-only in places: remove them all
+    subprocess.run(["rm", "-rf", "--one-file-system", str(d)], timeout=60)
+    assert not leftover, f"podman processes left: {leftover}"
+
+
+def probe_lines(stdout):
+    """{"IP:PORT": "ok ..." | "error ..."} of oci-probe's output"""
+    out = {}
+    for line in stdout.splitlines():
+        target, _, rest = line.partition(" ")
+        out[target] = rest
+    return out
+
+
+def relays():
+    """the relays of this build (other nbjails may run on the machine)"""
+    relay = os.path.join(os.path.dirname(os.path.realpath(NBJAIL)), "nbjail-relay")
+
+    def ours(pid, cmd):
+        try:
+            return cmd.startswith("nbjail-relay") and os.readlink(f"/proc/{pid}/exe") == relay
+        except OSError:
+            return False
+    return processes(ours)
+
+
+def test_allowed_server_reached_floor_denied(podman, world):
+    """an annotated container reaches the allowed world server through the
+    relay; the floor and a server outside its allow-list are denied"""
+    world.clear()
+    cp = podman.run(IMAGE, "/bin/oci-probe", *ALLOWED, *FLOOR, *OTHER)
+    assert cp.returncode == 0, (cp.returncode, cp.stderr, podman.hook_stderr())
+    got = probe_lines(cp.stdout)
+    assert got["198.51.100.10:80"].startswith("ok HTTP/1."), got
+    assert not got["169.254.169.254:80"].startswith("ok"), got
+    assert not got["198.51.100.11:80"].startswith("ok"), got
+    # the world saw the allowed connection, from the host (the relay)
+    assert any(local.startswith("198.51.100.10") for local, _ in world.accesses()), \
+        world.accesses()
+    assert not world.leaks()
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_audit_names_the_container(podman, world, journal):
+    """the job's audit trail (journald) carries the container's id: start,
+    the floor's denial, end"""
+    cidfile = podman.d / "audit.cid"
+    if cidfile.exists():
+        cidfile.unlink()
+    cp = podman.run("--cidfile", str(cidfile), IMAGE, "/bin/oci-probe", *FLOOR)
+    assert cp.returncode == 0, (cp.stderr, podman.hook_stderr())
+    cid = cidfile.read_text().strip()
+    events = journal.wait_events(
+        lambda evs: {"job-start", "deny", "job-end"} <= {e.get("NBJAIL_EVENT") for e in evs},
+        f"NBJAIL_OCI_CONTAINER_ID={cid}", timeout=10)
+    kinds = {e.get("NBJAIL_EVENT") for e in events}
+    assert {"job-start", "deny", "job-end"} <= kinds, kinds
+    deny = next(e for e in events if e.get("NBJAIL_EVENT") == "deny")
+    assert "169.254.169.254" in deny.get("NBJAIL_TARGET", ""), deny
+    end = next(e for e in events if e.get("NBJAIL_EVENT") == "job-end")
+    assert "container ended" in end.get("MESSAGE", "") + end.get("NBJAIL_DETAIL", ""), end
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_container_gets_the_job_network(podman):
+    """lo holds the job's address (netns/link.c), as in a net job"""
+    cp = podman.run(IMAGE, "/bin/oci-probe", "--addrs")
+    assert cp.returncode == 0, (cp.stderr, podman.hook_stderr())
+    assert "lo 10.231.0.2" in cp.stdout.splitlines(), cp.stdout
+
+
+def test_unannotated_container_untouched(podman, world):
+    """without the annotation the hook does not run: lo only, no job"""
+    before = job_dirs()
+    cp = podman.run(IMAGE, "/bin/oci-probe", "--addrs", policy=None)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.splitlines() == ["lo 127.0.0.1"], cp.stdout
+    cp = podman.run(IMAGE, "/bin/oci-probe", *ALLOWED, policy=None)
+    assert cp.returncode == 0, cp.stderr
+    assert probe_lines(cp.stdout)["198.51.100.10:80"] == "error ENETUNREACH", cp.stdout
+    assert job_dirs() == before
+    assert podman.hook_stderr() == ""
+
+
+@pytest.mark.parametrize("policy,expect", [
+    ("broken", "broken.yaml"),                      # malformed: file and line
+    ("missing", "missing.yaml"),                    # no such policy
+    ("../../etc/passwd", "not NAME or"),            # outside the policy directory
+    ("/etc/nbjail/x.yaml", "not NAME or"),
+    ("publishing", "publish is not supported"),     # what a hook cannot give
+    ("writable", "writable by others"),             # a policy others could change
+])
+def test_bad_policy_refuses_the_container(podman, world, policy, expect):
+    """fail closed: the runtime does not start the container, the hook says why"""
+    before = job_dirs()
+    cp = podman.run(IMAGE, "/bin/oci-probe", *ALLOWED, policy=policy)
+    assert cp.returncode != 0, cp.stdout
+    assert "198.51.100.10:80" not in cp.stdout
+    assert expect in podman.hook_stderr(), podman.hook_stderr()
+    assert job_dirs() == before
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_net_admin_refused(podman, world):
+    """a container that could undo its ruleset (CAP_NET_ADMIN) is not started"""
+    cp = podman.run("--cap-add", "NET_ADMIN", IMAGE, "/bin/oci-probe", *ALLOWED)
+    assert cp.returncode != 0, cp.stdout
+    assert "CAP_NET_ADMIN" in podman.hook_stderr(), podman.hook_stderr()
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_rm_f_leaves_nothing(podman, world):
+    """a running confined container has a job and a relay; podman rm -f
+    removes it and nbjail leaves nothing (no relay, no state)"""
+    before_relays = relays()
+    cp = podman("run", "-d", "--network", "none", "--cgroups", "disabled",
+                "--annotation", "io.nbjail.policy=web", IMAGE, "/bin/oci-probe",
+                "--sleep", "60")
+    assert cp.returncode == 0, cp.stderr
+    cid = cp.stdout.strip()
+    try:
+        assert wait_for(lambda: len(relays()) > len(before_relays), 10.0), relays()
+        assert len(job_dirs()) == 1, job_dirs()
+        info = open(os.path.join(RUN_DIR, next(iter(job_dirs())), "info")).read()
+        assert f"oci-{cid[:59]}" in info, info
+    finally:
+        rm = podman("rm", "-f", "-t", "0", cid)
+    assert rm.returncode == 0, rm.stderr
+    assert wait_host_clean(world, timeout=10.0) == [], host_problems(world)
+    assert relays() == before_relays
+
+
+def test_poststop_ends_the_job(podman, world):
+    """the poststop stage ends the container's job at once (SIGTERM to its
+    supervisor) and returns when its state is gone"""
+    cp = podman("run", "-d", "--network", "none", "--cgroups", "disabled",
+                "--annotation", "io.nbjail.policy=web", IMAGE, "/bin/oci-probe",
+                "--sleep", "60")
+    assert cp.returncode == 0, cp.stderr
+    cid = cp.stdout.strip()
+    try:
+        assert wait_for(lambda: len(job_dirs()) == 1, 10.0), job_dirs()
+        state = {"ociVersion": "1.0.2", "id": cid, "status": "stopped", "pid": 0,
+                 "bundle": "/nonexistent", "annotations": {"io.nbjail.policy": "web"}}
+        t0 = time.monotonic()
+        hook = subprocess.run([NBJAIL, "oci-hook", "--policy-dir", str(podman.policies)],
+                              capture_output=True, text=True, timeout=30,
+                              input=json.dumps(state))
+        assert hook.returncode == 0, hook.stderr
+        assert job_dirs() == set(), "poststop returned before the job was gone"
+        assert time.monotonic() - t0 < 5.0
+        assert relays() == []
+    finally:
+        rm = podman("rm", "-f", "-t", "0", cid)
+    assert rm.returncode == 0, rm.stderr
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+SECCOMP_CALLS = ["connect", "bind", "listen", "sendto", "sendmsg", "sendmmsg"]
+
+
+def agent_profile(path, listener):
+    """podman's default seccomp profile with nbjail's socket calls handed
+    to the agent at listener (nbjail-oci(8), SECCOMP AGENT)"""
+    with open("/usr/share/containers/seccomp.json") as f:
+        prof = json.load(f)
+    for rule in prof["syscalls"]:
+        if rule["action"] == "SCMP_ACT_ALLOW":
+            rule["names"] = [n for n in rule["names"] if n not in SECCOMP_CALLS]
+    prof["syscalls"] = [r for r in prof["syscalls"] if r["names"]]
+    prof["syscalls"].append({"names": SECCOMP_CALLS, "action": "SCMP_ACT_NOTIFY"})
+    prof["listenerPath"] = str(listener)
+    path.write_text(json.dumps(prof))
+    return path
+
+
+class Agent:
+    """nbjail oci-agent on a socket of the test's"""
+
+    def __init__(self, d):
+        self.sock = d / "agent.sock"
+        self.err = open(d / "agent.err", "w+")
+        self.proc = subprocess.Popen([NBJAIL, "oci-agent", "--socket", str(self.sock)],
+                                     stderr=self.err, stdin=subprocess.DEVNULL)
+        assert wait_for(lambda: self.sock.exists(), 5.0), "the agent did not listen"
+
+    def stderr(self):
+        self.err.seek(0)
+        return self.err.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def agent(podman):
+    a = Agent(podman.d)
+    yield a
+    a.stop()
+    a.err.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/containers/seccomp.json"),
+                    reason="podman's default seccomp profile is needed (containers-common)")
+def test_seccomp_agent_judges_socket_calls(podman, world, agent):
+    """with a profile whose listenerPath is nbjail oci-agent, the job's
+    notifier answers the container's calls: EACCES for the floor and for
+    what the policy does not allow (the relay alone would accept and
+    close), the allowed server is reached"""
+    prof = agent_profile(podman.d / "agent-profile.json", agent.sock)
+    world.clear()
+    cp = podman.run("--security-opt", f"seccomp={prof}", IMAGE, "/bin/oci-probe",
+                    *ALLOWED, *FLOOR, *OTHER)
+    assert cp.returncode == 0, (cp.stderr, podman.hook_stderr(), agent.stderr())
+    got = probe_lines(cp.stdout)
+    assert got["198.51.100.10:80"].startswith("ok HTTP/1."), got
+    assert got["169.254.169.254:80"] == "error EACCES", got
+    assert got["198.51.100.11:80"] == "error EACCES", got
+    assert not world.leaks()
+    agent.stop()    # itself an nbjail process: gone before the check
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_seccomp_agent_absent_refuses(podman, world):
+    """a profile naming an agent that does not listen: the runtime does not
+    start the container (fail closed, crun's part)"""
+    prof = agent_profile(podman.d / "dead-profile.json", podman.d / "nobody.sock")
+    cp = podman.run("--security-opt", f"seccomp={prof}", IMAGE, "/bin/oci-probe", *ALLOWED)
+    assert cp.returncode != 0, cp.stdout
+    assert "198.51.100.10:80" not in cp.stdout
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_hook_usage_and_bad_state():
+    """bad usage exits 2; a state that is not JSON is refused (exit 1)"""
+    cp = subprocess.run([NBJAIL, "oci-hook", "--bogus"], capture_output=True, text=True,
+                        timeout=10, input="")
+    assert cp.returncode == 2, cp.stderr
+    cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
+                        input="{not json")
+    assert cp.returncode == 1 and "not JSON" in cp.stderr, cp.stderr
+    state = {"ociVersion": "1.0.2", "id": "x1", "status": "creating", "pid": 1,
+             "bundle": "/nonexistent"}
+    cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
+                        input=json.dumps(state))
+    assert cp.returncode == 0, cp.stderr   # no annotation: nothing to do
+    state["annotations"] = {"io.nbjail.policy": "web"}
+    cp = subprocess.run([NBJAIL, "oci-hook", "--policy-dir", "/nonexistent"],
+                        capture_output=True, text=True, timeout=10, input=json.dumps(state))
+    assert cp.returncode == 1, cp.stderr
