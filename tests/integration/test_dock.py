@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+import conftest
 from conftest import PYTHON, WORLD_NS, job_relay_pid, nbjail, needs_root, read_line
 
 MIB = 1 << 20
@@ -557,29 +558,52 @@ while True:
 """
 
 
+def shared_dir(prefix):
+    """A directory every user may enter (rootless callers read their
+    policy, roots and keys from it), not below /tmp (a job's is its own)"""
+    import tempfile
+    d = tempfile.mkdtemp(prefix=prefix, dir="/var/lib")
+    os.chmod(d, 0o755)
+    return __import__("pathlib").Path(d)
+
+
+@pytest.fixture
+def shared():
+    import shutil
+    d = shared_dir("nbt-dock-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
-def tls_certs(tmp_path_factory):
+def tls_certs():
+    import shutil
     from test_sni import make_certs
-    d = tmp_path_factory.mktemp("docktls")
+    d = shared_dir("nbt-docktls-")
     make_certs(d)
-    return d
+    for f in d.iterdir():
+        os.chmod(f, 0o644)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
-def tls_policy(tmp_path, certs, extra=""):
-    pol = tmp_path / "tls.yaml"
+def tls_policy(d, certs, extra=""):
+    pol = d / "tls.yaml"
     pol.write_text(f"tls_roots: {certs}/ca.pem\n{extra}")
+    os.chmod(pol, 0o644)
     return ("--policy", str(pol))
 
 
 GET_TLS = "printf 'GET /x HTTP/1.0\\r\\n\\r\\n' | nbjail-dock tls"
 
 
-def test_tls_answer_from_a_world_https_server(nbj, world, world_server, tls_certs, tmp_path):
+def test_tls_answer_from_a_world_https_server(nbj, world, world_server, tls_certs, shared):
     world_server(TLS_SERVER, "198.51.100.10", 8443, tls_certs)
-    log = tmp_path / "audit.jsonl"
+    log = shared / "audit.jsonl"
+    os.chown(shared, conftest.CALLER_UID, conftest.CALLER_GID)
     cp = shell(f"{GET_TLS} allowed.test 8443; echo rc=$?",
                allow=("allowed.test:8443",),
-               extra=tls_policy(tmp_path, tls_certs) + ("--audit-log", str(log), "--no-journal"))
+               extra=tls_policy(shared, tls_certs) + ("--audit-log", str(log), "--no-journal"))
     assert cp.returncode == 0, cp.stderr
     assert cp.stdout.splitlines()[0].startswith("HTTP/1.0 200"), (cp.stdout, cp.stderr)
     assert "tls sni=allowed.test path=/x" in cp.stdout and cp.stdout.endswith("rc=0\n"), \
@@ -591,7 +615,7 @@ def test_tls_answer_from_a_world_https_server(nbj, world, world_server, tls_cert
     # silence, then the answer (to an empty request)
     t = time.monotonic()
     cp = shell("nbjail-dock tls allowed.test 8443 </dev/null; echo rc=$?",
-               allow=("allowed.test:8443",), extra=tls_policy(tmp_path, tls_certs))
+               allow=("allowed.test:8443",), extra=tls_policy(shared, tls_certs))
     assert "tls sni=allowed.test path=-" in cp.stdout and cp.stdout.endswith("rc=0\n"), \
         (cp.stdout, cp.stderr)
     assert time.monotonic() - t < 8, "not the call's 10 s deadline"
@@ -601,14 +625,14 @@ def test_tls_answer_from_a_world_https_server(nbj, world, world_server, tls_cert
     assert "certificate verify failed: " in cp.stderr, cp.stderr
 
 
-def test_tls_wrong_name_refused(nbj, world, world_server, tls_certs, tmp_path):
+def test_tls_wrong_name_refused(nbj, world, world_server, tls_certs, shared):
     """v4only.test is 198.51.100.10, whose server answers a name it has no
     certificate for with other.test's: refused; so is the address itself
     (no IP in the certificate)"""
     world_server(TLS_SERVER, "198.51.100.10", 8443, tls_certs)
     cp = shell(f"{GET_TLS} v4only.test 8443; echo rc=$?; {GET_TLS} 198.51.100.10 8443; echo rc=$?",
                allow=("v4only.test:8443", "198.51.100.10:8443"),
-               extra=tls_policy(tmp_path, tls_certs))
+               extra=tls_policy(shared, tls_certs))
     assert cp.stdout.split() == ["rc=3", "rc=3"], (cp.stdout, cp.stderr)
     assert "nbjail-dock: tls v4only.test: Protocol error: certificate verify failed: " \
            "hostname mismatch" in cp.stderr, cp.stderr
@@ -616,30 +640,31 @@ def test_tls_wrong_name_refused(nbj, world, world_server, tls_certs, tmp_path):
     assert "HTTP/1.0" not in cp.stdout
 
 
-def test_tls_floor_and_cap(nbj, world, world_server, tls_certs, tmp_path):
+def test_tls_floor_and_cap(nbj, world, world_server, tls_certs, shared):
     world_server(TLS_SERVER, "198.51.100.10", 8443, tls_certs)
     cp = job("bash", "-c", "nbjail-dock tls 10.0.0.1 443 </dev/null; echo rc=$?; "
              "nbjail-dock tls meta.test 443 </dev/null; echo rc=$?; "
              "printf 'GET /big?mb=2 HTTP/1.0\\r\\n\\r\\n' | nbjail-dock tls allowed.test 8443 | wc -c; "
              "echo rc=${PIPESTATUS[1]}",
-             allow=("0.0.0.0/0", "*.test"), extra=tls_policy(tmp_path, tls_certs))
+             allow=("0.0.0.0/0", "*.test"), extra=tls_policy(shared, tls_certs))
     assert cp.stdout.split() == ["rc=1", "rc=1", str(MIB), "rc=4"], (cp.stdout, cp.stderr)
     assert "nbjail-dock: denied 10.0.0.1:443 reason=floor:private" in cp.stderr, cp.stderr
     assert "nbjail-dock: denied meta.test:443 reason=floor:metadata" in cp.stderr, cp.stderr
     assert "cut at 1048576 bytes" in cp.stderr, cp.stderr
 
 
-def test_tls_roots_must_be_a_usable_file(nbj, world, tmp_path):
+def test_tls_roots_must_be_a_usable_file(nbj, world, shared):
     for content, mode, why in (("not a cert\n", 0o644, "no PEM certificate"),
                                ("-----BEGIN CERTIFICATE-----\n", 0o666, "writable by group or others")):
-        f = tmp_path / "roots.pem"
+        f = shared / "roots.pem"
         f.write_text(content)
         os.chmod(f, mode)
-        pol = tmp_path / "p.yaml"
+        pol = shared / "p.yaml"
         pol.write_text(f"tls_roots: {f}\n")
+        os.chmod(pol, 0o644)
         cp = nbjail("run", "--policy", str(pol), "--profile", "net", "--", "true")
         assert cp.returncode == 125 and f"tls_roots: {f}: {why}" in cp.stderr, (cp.returncode, cp.stderr)
-    link = tmp_path / "link.pem"
+    link = shared / "link.pem"
     link.symlink_to(f)
     pol.write_text(f"tls_roots: {link}\n")
     cp = nbjail("run", "--policy", str(pol), "--profile", "net", "--", "true")
@@ -649,14 +674,21 @@ def test_tls_roots_must_be_a_usable_file(nbj, world, tmp_path):
 SIGN_KEY = b"k3y-bytes\x00\xff with a newline\n"
 
 
-def test_sign_verifies_outside_unknown_key_and_no_secrets(nbj, world, tmp_path):
-    import hashlib
-    import hmac
-    key = tmp_path / "sign.key"
+def sign_policy(d):
+    key = d / "sign.key"
     key.write_bytes(SIGN_KEY)
     os.chmod(key, 0o600)
-    pol = tmp_path / "sign.yaml"
+    os.chown(key, conftest.CALLER_UID, conftest.CALLER_GID)
+    pol = d / "sign.yaml"
     pol.write_text(f"secrets:\n  deploy: {{file: {key}}}\n")
+    os.chmod(pol, 0o644)
+    return pol
+
+
+def test_sign_verifies_outside_unknown_key_and_no_secrets(nbj, world, shared):
+    import hashlib
+    import hmac
+    pol = sign_policy(shared)
     payload = bytes(range(256)) * 4096          # 1 MiB, the cap
     gen = f"{PYTHON} -c 'import sys; sys.stdout.buffer.write(bytes(range(256)) * 4096)'"
     cp = shell(f"printf hello | nbjail-dock sign deploy; echo rc=$?; "
@@ -679,14 +711,10 @@ SIGN_PARALLEL = ("for i in $(seq 12); do (printf \"m$i\" | nbjail-dock sign depl
                  "$(cat /tmp/s$i); done")
 
 
-def test_sign_calls_at_once(nbj, world, tmp_path):
+def test_sign_calls_at_once(nbj, world, shared):
     import hashlib
     import hmac
-    key = tmp_path / "sign.key"
-    key.write_bytes(SIGN_KEY)
-    os.chmod(key, 0o600)
-    pol = tmp_path / "sign.yaml"
-    pol.write_text(f"secrets:\n  deploy: {{file: {key}}}\n")
+    pol = sign_policy(shared)
     cp = shell(SIGN_PARALLEL, extra=("--policy", str(pol)))
     lines = cp.stdout.splitlines()
     assert len(lines) == 12, (cp.stdout, cp.stderr)
