@@ -55,6 +55,7 @@ extern "C" {
 #define NBJ_DOCK_TCP_ANSWER_MAX (1u << 20)
 #define NBJ_DOCK_UDP_MAX 65535u
 #define NBJ_DOCK_SIGN_MAX (1u << 20)
+#define NBJ_DOCK_MAC_LEN 32		/* sign's answer: HMAC-SHA256 */
 #define NBJ_DOCK_RECORD_MAX 65536u	/* a DATA record's payload */
 #define NBJ_DOCK_REASON_MAX 255
 #define NBJ_DOCK_TCP_TIMEOUT_S 10
@@ -139,6 +140,10 @@ ssize_t nbj_dock_tcp(const char *host, uint16_t port, const void *req, size_t re
 		     void *out, size_t out_cap);
 ssize_t nbj_dock_udp(const char *host, uint16_t port, const void *req, size_t req_len,
 		     void *out, size_t out_cap);
+ssize_t nbj_dock_tls(const char *host, uint16_t port, const void *req, size_t req_len,
+		     void *out, size_t out_cap);
+int nbj_dock_sign(const char *key, const void *data, size_t len,
+		  unsigned char mac[NBJ_DOCK_MAC_LEN]);
 
 #ifdef __cplusplus
 }
