@@ -31,8 +31,9 @@
  *              so in END's flags); 10 s for all of it
  *   tls        as tcp, with TLS_HANDSHAKE after CONNECTING and the
  *              bytes through the TLS client bound to the pinned name
- *              (relay/dock_tls.c: out_io() picks; the half-close is a
- *              close_notify there); a handshake or verification failure
+ *              (relay/dock_tls.c: out_io() picks; no TCP half-close:
+ *              close_notify, and only to a server still silent 1 s
+ *              after the request); a handshake or verification failure
  *              ends the call -EPROTO with its cause
  *   sign       the key's name checked, the dock's rate taken, then
  *              SIGN_WAIT (for the one signing buffer, relay/dock_sign.c)
