@@ -30,6 +30,10 @@
  *		job's netns; -1 when nothing is published
  * @dock_fd:	the dock's listener (unix stream, made in the job's /run),
  *		-1 when the job has no dock (relay/dock.c)
+ * @tls_roots:	PEM bundle the relay's TLS clients trust (policy
+ *		`tls_roots:` or the system's; relay/tls_upstream.c), NULL
+ *		when there is none
+ * @tls_roots_len: its length
  * @resolver:	the job's resolver address (resolv.conf): its port 53
  *		over TCP is the DNS stub
  * @policy:	the job's policy
@@ -47,10 +51,6 @@
  * @keyholder_fd: SOCK_SEQPACKET to nbjail-keys, which signs with the
  *		policy's secrets (keyholder_sign(), keys/keys.h); -1 when
  *		the policy has none
- * @tls_roots:	PEM bundle the relay's TLS clients trust (policy
- *		`tls_roots:` or the system's; relay/tls_upstream.c), NULL
- *		when there is none
- * @tls_roots_len: its length
  */
 struct relay_config {
 	const char *job_id;
@@ -58,6 +58,8 @@ struct relay_config {
 	int dns_fds[2];
 	int socket_factory;
 	int dock_fd;
+	const unsigned char *tls_roots;
+	size_t tls_roots_len;
 	struct nbj_addr resolver;
 	const struct nbj_policy *policy;
 	const struct nbj_prefix *job_nets;
@@ -68,9 +70,11 @@ struct relay_config {
 	const int *publish_fds;
 	bool select_ports;
 	int keyholder_fd;
-	const unsigned char *tls_roots;
-	size_t tls_roots_len;
 };
+
+/* the trust roots' PEM bundle (supervisor/tlsroots.c, relay/tls_upstream.c) */
+#define RELAY_TLS_ROOTS_MAX (4u << 20)	/* bytes, at most */
+#define RELAY_TLS_SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 
 int relay_run(const struct relay_config *cfg);
 unsigned long relay_fd_limit(unsigned max_flows);

@@ -24,10 +24,12 @@
 
 #include <openssl/ssl.h>
 
-#define TLS_UPSTREAM_ROOTS_MAX (4u << 20) /* bytes of a PEM bundle, at most */
+#include "relay/relay.h"
+
+#define TLS_UPSTREAM_ROOTS_MAX RELAY_TLS_ROOTS_MAX /* bytes of a PEM bundle */
 #define TLS_UPSTREAM_DEPTH 10	/* certificates of a chain above the leaf */
 #define TLS_UPSTREAM_WHY_MAX 160 /* room for a failure's cause */
-#define TLS_UPSTREAM_SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
+#define TLS_UPSTREAM_SYSTEM_ROOTS RELAY_TLS_SYSTEM_ROOTS
 
 int tls_upstream_init(const void *pem, size_t len);
 int tls_upstream_ctx(SSL_CTX **ret);

@@ -6,7 +6,7 @@
  * Theory of operation: a job with a dock gets the PEM bundle its relay's
  * TLS clients trust (the dock's tls op, relay/tls_upstream.c): the
  * policy's `tls_roots: FILE`, else the system bundle
- * (TLS_UPSTREAM_SYSTEM_ROOTS).  The supervisor reads it, not the relay:
+ * (RELAY_TLS_SYSTEM_ROOTS).  The supervisor reads it, not the relay:
  * the relay runs as the job's own uid, which may not read the caller's
  * files, and it never opens files by name.  The bytes cross in the
  * relay's handoff (relay/handoff.c); the relay parses them at its first
@@ -14,7 +14,7 @@
  *
  * The file is opened with O_NOFOLLOW (a symbolic link is refused: name
  * the file itself), must be a regular file of 1 byte to
- * TLS_UPSTREAM_ROOTS_MAX, not writable by group or others (whoever may
+ * RELAY_TLS_ROOTS_MAX, not writable by group or others (whoever may
  * change it chooses whom the job's calls trust), and hold at least one
  * "-----BEGIN CERTIFICATE-----".  A policy's file failing any check
  * stops the start (one line naming the file and the cause).  The system
@@ -32,7 +32,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "relay/tls_upstream.h"
+#include "relay/relay.h"
 #include "supervisor/job_int.h"
 
 /* The whole of @fd, checked: its bytes (malloc'd) and length, or -errno */
@@ -54,7 +54,7 @@ static int read_bundle(int fd, const char *path, unsigned char **ret, size_t *re
 			(unsigned)(st.st_mode & 07777));
 		return -EPERM;
 	}
-	if (st.st_size < 1 || st.st_size > (off_t)TLS_UPSTREAM_ROOTS_MAX) {
+	if (st.st_size < 1 || st.st_size > (off_t)RELAY_TLS_ROOTS_MAX) {
 		log_err("tls_roots: %s: %s", path, st.st_size < 1 ? "empty" :
 			"larger than 4 MiB");
 		return -EFBIG;
@@ -95,7 +95,7 @@ static int read_bundle(int fd, const char *path, unsigned char **ret, size_t *re
  */
 int tls_roots_read(const char *path, unsigned char **ret, size_t *ret_len)
 {
-	const char *name = path ? path : TLS_UPSTREAM_SYSTEM_ROOTS;
+	const char *name = path ? path : RELAY_TLS_SYSTEM_ROOTS;
 	_cleanup_close_ int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK |
 				      (path ? O_NOFOLLOW : 0));
 	int err;
