@@ -721,3 +721,22 @@ def test_sign_calls_at_once(nbj, world, shared):
     for i, ln in enumerate(lines, 1):
         assert ln.split() == ["0", hmac.new(SIGN_KEY, f"m{i}".encode(), hashlib.sha256).hexdigest()], \
             (i, ln, cp.stderr)
+
+
+def test_tls_large_request_and_silent_server(nbj, world, world_server, tls_certs, shared):
+    """A request of 1 MiB goes through TLS whole (the socket's buffer fills:
+    writes wait and resume); a server that accepts and never answers the
+    handshake ends the call at its 10 s, with the cause"""
+    world_server(TLS_SERVER, "198.51.100.10", 8443, tls_certs)
+    world_server(LINE_SERVER, "198.51.100.11", 6381, "silent")
+    big = (f"{PYTHON} -c \"import sys; h = b'GET /big-request HTTP/1.0\\\\r\\\\nX: '; "
+           "sys.stdout.buffer.write(h + b'y' * (1048576 - len(h) - 4) + b'\\\\r\\\\n\\\\r\\\\n')\"")
+    t = time.monotonic()
+    cp = shell(f"{big} | nbjail-dock tls allowed.test 8443; echo rc=$?; "
+               "nbjail-dock tls 198.51.100.11 6381 </dev/null; echo rc=$?",
+               allow=("allowed.test:8443", "198.51.100.11:6381"), extra=tls_policy(shared, tls_certs))
+    assert "tls sni=allowed.test path=/big-request" in cp.stdout, (cp.stdout, cp.stderr)
+    assert cp.stdout.split()[-2:] == ["rc=0", "rc=3"], (cp.stdout, cp.stderr)
+    assert "nbjail-dock: tls 198.51.100.11: Connection timed out: TLS handshake timed out" \
+        in cp.stderr, cp.stderr
+    assert 9 < time.monotonic() - t < 20
