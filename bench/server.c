@@ -8,6 +8,9 @@
  *                           until the peer closes it
  *   server ADDR PORT http   answer any request with 200 and N bytes of
  *                           zeros, N from the path: GET /1073741824
+ *   server ADDR PORT reply  read the request until the client's EOF, then
+ *                           write one byte and close (one-shot round trips
+ *                           of the dock, bench/dockrate.c)
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -66,7 +69,7 @@ int main(int argc, char **argv)
 	}
 
 	if (argc != 4 || inet_pton(AF_INET, argv[1], &a.sin_addr) != 1) {
-		fprintf(stderr, "usage: server ADDR PORT byte|hold|http\n");
+		fprintf(stderr, "usage: server ADDR PORT byte|hold|http|reply\n");
 		return 2;
 	}
 	a.sin_port = htons((uint16_t)atoi(argv[2]));
@@ -90,6 +93,8 @@ int main(int argc, char **argv)
 			char buf[256];
 			ssize_t n = read(e.data.fd, buf, sizeof(buf));
 
+			if (n == 0 && !strcmp(argv[3], "reply"))
+				(void)!write(e.data.fd, "x", 1);
 			if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
 				close(e.data.fd);
 			continue;
@@ -111,7 +116,8 @@ int main(int argc, char **argv)
 			} else {
 				struct epoll_event hev = { .events = EPOLLIN, .data.fd = c };
 
-				(void)!write(c, "h", 1); /* hold: keep it until its EOF */
+				if (strcmp(argv[3], "reply")) /* hold: keep it until its EOF */
+					(void)!write(c, "h", 1);
 				if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &hev) < 0)
 					close(c);
 			}

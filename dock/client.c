@@ -273,3 +273,49 @@ ssize_t nbj_dock_udp(const char *host, uint16_t port, const void *req, size_t re
 {
 	return call_into(NBJ_DOCK_OP_UDP, host, port, req, req_len, out, out_cap);
 }
+
+/**
+ * nbj_dock_tls() - as nbj_dock_tcp(), with TLS done by the host: the
+ * server's certificate verified against the job's trust roots and @host
+ * @host:	name or literal address (the certificate must name it)
+ * @port:	port
+ * @req:	plaintext request bytes
+ * @req_len:	their number, at most 1 MiB
+ * @out:	where the plaintext answer goes
+ * @out_cap:	its size
+ *
+ * Return: the answer's length, or negative errno as nbj_dock_tcp(); -EPROTO
+ * when the handshake or the verification failed (nbj_dock_call() gives
+ * the cause)
+ */
+ssize_t nbj_dock_tls(const char *host, uint16_t port, const void *req, size_t req_len,
+		     void *out, size_t out_cap)
+{
+	return call_into(NBJ_DOCK_OP_TLS, host, port, req, req_len, out, out_cap);
+}
+
+/**
+ * nbj_dock_sign() - HMAC-SHA256 of @data with the policy's key @key,
+ * computed by the host's key holder (the key never reaches the job)
+ * @key:	the key's name (1 to 64 of [A-Za-z0-9_-])
+ * @data:	the bytes to sign
+ * @len:	their number, at most 1 MiB
+ * @mac:	receives the 32-byte MAC
+ *
+ * Return: 0, or negative errno: -ENOENT no such key (or no dock),
+ * -EACCES denied (rate, revoked, a malformed name), -EPROTO for an answer
+ * that is not 32 bytes, others as nbj_dock_tcp()
+ */
+int nbj_dock_sign(const char *key, const void *data, size_t len,
+		  unsigned char mac[NBJ_DOCK_MAC_LEN])
+{
+	unsigned char out[NBJ_DOCK_MAC_LEN + 1];
+	ssize_t n = call_into(NBJ_DOCK_OP_SIGN, key, 0, data, len, out, sizeof(out));
+
+	if (n < 0)
+		return (int)n;
+	if (n != NBJ_DOCK_MAC_LEN)
+		return -EPROTO;
+	memcpy(mac, out, NBJ_DOCK_MAC_LEN);
+	return 0;
+}

@@ -34,7 +34,7 @@
 static const char usage_text[] =
 	"usage: nbjail-dock tcp HOST PORT    stdin to HOST:PORT over TCP, the answer to stdout\n"
 	"       nbjail-dock udp HOST PORT    one datagram (stdin) out, one back (stdout)\n"
-	"       nbjail-dock tls HOST PORT    (not implemented yet)\n"
+	"       nbjail-dock tls HOST PORT    as tcp, over TLS done by the host\n"
 	"       nbjail-dock get URL          (not implemented yet)\n"
 	"       nbjail-dock get-many         (not implemented yet)\n"
 	"       nbjail-dock sign KEY         HMAC-SHA256 of stdin with KEY, hex\n"

@@ -43,6 +43,7 @@
 #include "common/log.h"
 #include "common/roles.h"
 #include "relay/relay_int.h"
+#include "relay/tls_upstream.h"
 
 #define EVENT_BATCH 128
 
@@ -230,6 +231,8 @@ int relay_run(const struct relay_config *config)
 		err = sam_init(&c);
 	if (!err)
 		err = dock_init(&c);
+	if (!err)	/* remembered now, parsed at the first TLS call */
+		err = tls_upstream_init(cfg.tls_roots, cfg.tls_roots_len);
 	if (!err)
 		err = cfg.filter ? role_filter_load(ROLE_RELAY, cfg.filter)
 				  : role_filter_apply(ROLE_RELAY);

@@ -30,6 +30,10 @@
  *		job's netns; -1 when nothing is published
  * @dock_fd:	the dock's listener (unix stream, made in the job's /run),
  *		-1 when the job has no dock (relay/dock.c)
+ * @tls_roots:	PEM bundle the relay's TLS clients trust (policy
+ *		`tls_roots:` or the system's; relay/tls_upstream.c), NULL
+ *		when there is none
+ * @tls_roots_len: its length
  * @resolver:	the job's resolver address (resolv.conf): its port 53
  *		over TCP is the DNS stub
  * @policy:	the job's policy
@@ -56,6 +60,8 @@ struct relay_config {
 	int dns_fds[2];
 	int socket_factory;
 	int dock_fd;
+	const unsigned char *tls_roots;
+	size_t tls_roots_len;
 	struct nbj_addr resolver;
 	const struct nbj_policy *policy;
 	const struct nbj_prefix *job_nets;
@@ -68,6 +74,10 @@ struct relay_config {
 	int keyholder_fd;
 	const struct sock_fprog *filter;
 };
+
+/* the trust roots' PEM bundle (supervisor/tlsroots.c, relay/tls_upstream.c) */
+#define RELAY_TLS_ROOTS_MAX (4u << 20)	/* bytes, at most */
+#define RELAY_TLS_SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 
 int relay_run(const struct relay_config *cfg);
 unsigned long relay_fd_limit(unsigned max_flows);
@@ -88,6 +98,7 @@ unsigned long relay_fd_limit(unsigned max_flows);
  * @routes:	routes
  * @publish:	publish entries
  * @publish_fds: their listeners (-1 for none)
+ * @tls_roots:	the trust roots' PEM bytes
  */
 struct relay_handoff_storage {
 	char job_id[RELAY_JOB_ID_MAX];
@@ -100,6 +111,7 @@ struct relay_handoff_storage {
 	struct overlay_route *routes;
 	struct publish_entry *publish;
 	int publish_fds[PUBLISH_MAX];
+	unsigned char *tls_roots;
 };
 
 int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant_fd);

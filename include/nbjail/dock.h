@@ -55,6 +55,7 @@ extern "C" {
 #define NBJ_DOCK_TCP_ANSWER_MAX (1u << 20)
 #define NBJ_DOCK_UDP_MAX 65535u
 #define NBJ_DOCK_SIGN_MAX (1u << 20)
+#define NBJ_DOCK_MAC_LEN 32		/* sign's answer: HMAC-SHA256 */
 #define NBJ_DOCK_RECORD_MAX 65536u	/* a DATA record's payload */
 #define NBJ_DOCK_REASON_MAX 255
 #define NBJ_DOCK_TCP_TIMEOUT_S 10
@@ -65,11 +66,14 @@ extern "C" {
  * @NBJ_DOCK_OP_TCP:	connect to target:port, send the body, half-close,
  *			return what comes back until EOF or the cap
  * @NBJ_DOCK_OP_UDP:	one datagram to target:port, one back
- * @NBJ_DOCK_OP_TLS:	reserved (the host's TLS); answered -ENOSYS today
+ * @NBJ_DOCK_OP_TLS:	as tcp, with TLS done by the host (peer verified
+ *			against the job's roots, bound to target); -EPROTO
+ *			and the cause when the handshake or verification fails
  * @NBJ_DOCK_OP_GET:	reserved (HTTP(S) GET of a URL); -ENOSYS today
  * @NBJ_DOCK_OP_GET_MANY: reserved (up to 64 URLs); -ENOSYS today
  * @NBJ_DOCK_OP_SIGN:	HMAC-SHA256 of the body with the key named by the
- *			target; -ENOENT "no such key" without a key holder
+ *			target (32 bytes); -ENOENT "no such key" when the
+ *			policy has no such key
  */
 enum nbj_dock_op {
 	NBJ_DOCK_OP_TCP = 1,
@@ -136,6 +140,10 @@ ssize_t nbj_dock_tcp(const char *host, uint16_t port, const void *req, size_t re
 		     void *out, size_t out_cap);
 ssize_t nbj_dock_udp(const char *host, uint16_t port, const void *req, size_t req_len,
 		     void *out, size_t out_cap);
+ssize_t nbj_dock_tls(const char *host, uint16_t port, const void *req, size_t req_len,
+		     void *out, size_t out_cap);
+int nbj_dock_sign(const char *key, const void *data, size_t len,
+		  unsigned char mac[NBJ_DOCK_MAC_LEN]);
 
 #ifdef __cplusplus
 }

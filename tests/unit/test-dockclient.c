@@ -154,6 +154,64 @@ static void test_answers(void **state)
 	assert_false(a.truncated);
 }
 
+/* One sign call: the frame must be sign "deploy" with body "data"; the
+ * answer @mac_len bytes of MAC */
+static pid_t serve_sign(size_t mac_len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int l = socket(AF_UNIX, SOCK_STREAM, 0);
+	pid_t pid;
+
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 1), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		unsigned char h[NBJ_DOCK_HEADER_SIZE + 6 + 4], mac[40];
+		struct nbj_dock_request r;
+		int c = accept(l, NULL, NULL);
+		size_t got = 0;
+
+		while (got < sizeof(h)) {
+			ssize_t n = read(c, h + got, sizeof(h) - got);
+
+			if (n <= 0)
+				_exit(91);
+			got += (size_t)n;
+		}
+		if (nbj_dock_header_decode(h, sizeof(h), &r) < 0 || r.op != NBJ_DOCK_OP_SIGN ||
+		    r.port != 0 || r.target_len != 6 || r.body_len != 4 ||
+		    memcmp(h + 16, "deploydata", 10))
+			_exit(92);
+		for (size_t k = 0; k < sizeof(mac); k++)
+			mac[k] = (unsigned char)k;
+		record(c, NBJ_DOCK_REC_DATA, 0, mac, mac_len);
+		end(c, 0, "", 0);
+		close(c);
+		_exit(0);
+	}
+	close(l);
+	return pid;
+}
+
+static void test_sign(void **state)
+{
+	unsigned char mac[NBJ_DOCK_MAC_LEN];
+	pid_t pid;
+
+	(void)state;
+	pid = serve_sign(NBJ_DOCK_MAC_LEN);
+	assert_int_equal(nbj_dock_sign("deploy", "data", 4, mac), 0);
+	reap(pid);
+	for (unsigned k = 0; k < NBJ_DOCK_MAC_LEN; k++)
+		assert_int_equal(mac[k], k);
+	pid = serve_sign(31);	/* not a MAC */
+	assert_int_equal(nbj_dock_sign("deploy", "data", 4, mac), -EPROTO);
+	reap(pid);
+}
+
 static void test_bounds_before_connecting(void **state)
 {
 	char big[NBJ_DOCK_HOST_MAX + 2];
@@ -174,6 +232,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_sign),
 		cmocka_unit_test(test_bounds_before_connecting),
 	};
 	int rc;

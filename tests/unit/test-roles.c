@@ -173,6 +173,8 @@ static struct overlay overlays[2] = {
 
 static const struct publish_entry publish[1] = { { .overlay = 0, .port = 8080, .to = 80 } };
 
+#define SAMPLE_ROOTS "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
 static int write_sample(void)
 {
 	static const struct nbj_prefix nets[2] = {
@@ -188,7 +190,9 @@ static int write_sample(void)
 		.job_id = "abcd1234", .tcp_fds = { 10, 11 }, .dns_fds = { 12, -1 },
 		.socket_factory = 13, .policy = &p, .job_nets = nets, .n_job_nets = 2,
 		.max_flows = 99, .audit = { .fd = 14 }, .publish_fds = pub,
-		.select_ports = true,
+		.select_ports = true, .keyholder_fd = 17,
+		.tls_roots = (const unsigned char *)SAMPLE_ROOTS,
+		.tls_roots_len = sizeof(SAMPLE_ROOTS) - 1,
 	};
 
 	return relay_handoff_write(&cfg, 15, 16);
@@ -223,6 +227,9 @@ static void handoff_round_trip(void **state)
 	assert_int_equal(cfg.policy->publish[0].to, 80);
 	assert_int_equal(cfg.publish_fds[0], 42);
 	assert_int_equal(cfg.publish_fds[1], -1);
+	assert_int_equal(cfg.keyholder_fd, 17);
+	assert_int_equal(cfg.tls_roots_len, sizeof(SAMPLE_ROOTS) - 1);
+	assert_memory_equal(cfg.tls_roots, SAMPLE_ROOTS, sizeof(SAMPLE_ROOTS) - 1);
 	relay_handoff_free(&st);
 	close(fd);
 }
