@@ -462,13 +462,14 @@ static void decide(struct relay_ctx *c, uint32_t i)
 	case NBJ_DOCK_OP_GET_MANY:
 		/* the HTTP client takes the job's connection: this slot is done */
 		if (dock_http && c->http) {
-			int err = dock_http->take(c, d->fd, &d->req, d->target);
+			int err;
 
+			interest(c, i, false, 0);	/* before take() adds its own */
+			err = dock_http->take(c, d->fd, &d->req, d->target);
 			if (err < 0) {
 				finish(c, i, err, "too many get calls at once", false);
 				return;
 			}
-			interest(c, i, false, 0);
 			d->fd = -1;
 			conn_free(c, i);
 			return;

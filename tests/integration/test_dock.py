@@ -663,7 +663,7 @@ def test_get_many_64_urls_16_at_a_time(nbj, world, get_world):
 
 def test_get_many_65_urls_is_an_error(nbj, world, get_world):
     res = many([f"http://{GETW}/slow?ms=1&i={i}" for i in range(65)], allow=(GETW,))
-    assert res["rc"] == 3 and res["lines"] == [], res
+    assert res["rc"] == 3 and res["lines"] == [], res["job_stderr"]
     assert "more than 64 URLs" in res["err"], res
     assert world_stats()["count"] == 0
 
