@@ -39,6 +39,7 @@
  * @n_fs_rules:		entries in @fs_rules
  * @secrets:		`secrets:` entries (names and sources, no bytes)
  * @n_secrets:		entries in @secrets
+ * @tls_roots:		`tls_roots:` PEM bundle's absolute name, "" if absent
  */
 /**
  * struct policy_env - the policy's env: section (nbjail.yaml(5))
@@ -115,6 +116,7 @@ struct policy_doc {
 	size_t n_fs_rules;
 	struct policy_secret *secrets;
 	size_t n_secrets;
+	char tls_roots[FS_PATH_MAX];
 };
 
 int policy_load(const char *path, struct policy_doc *ret, char *err,

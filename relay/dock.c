@@ -20,9 +20,8 @@
  *              a name allowed so far is resolved once with the relay's
  *              c-ares (RESOLVING) and judged again on every answer: one
  *              internal answer denies it, as on the standard lane; the
- *              dial goes to the judged answers only (pinned).  Reserved
- *              ops (tls) are answered -ENOSYS "not implemented yet";
- *              sign -ENOENT "no such key" (no key holder in this relay)
+ *              dial goes to the judged answers only (pinned).  tls is
+ *              decided and dialled as tcp.
  *   get        get and get-many go, with the job's connection, to the
  *              HTTP client hooked in by nbjail-relay (dock_http, see
  *              relay/dock_http.c), which judges every hop itself with
@@ -33,6 +32,17 @@
  *              pieces of up to 64 KiB and written to the job as DATA
  *              records, until EOF or the 1 MiB cap: a cap that cuts says
  *              so in END's flags); 10 s for all of it
+ *   tls        as tcp, with TLS_HANDSHAKE after CONNECTING and the
+ *              bytes through the TLS client bound to the pinned name
+ *              (relay/dock_tls.c: out_io() picks; the half-close is a
+ *              close_notify there); a handshake or verification failure
+ *              ends the call -EPROTO with its cause
+ *   sign       the key's name checked, the dock's rate taken, then
+ *              SIGN_WAIT (for the one signing buffer, relay/dock_sign.c)
+ *              -> SIGN_BODY (the data, at most 1 MiB, whole) -> one
+ *              keyholder_sign() -> WRITE (the 32-byte MAC); no key of
+ *              that name, or no key holder (no secrets in the policy):
+ *              -ENOENT "no such key"
  *   udp        UDP_BODY (the datagram, at most 65,535 bytes) -> a socket
  *              connect()ed to the pinned answer, one send -> UDP_WAIT
  *              (one reply whose source is checked again against the
@@ -64,7 +74,10 @@
 #include "common/log.h"
 #include "nbjail/dock.h"
 #include "policy/target.h"
+#include "relay/dock_tls.h"
 #include "relay/relay_int.h"
+#include "relay/tls_upstream.h"
+#include "keys/keys.h"
 
 const struct dock_http_ops *dock_http;
 
@@ -86,6 +99,9 @@ enum dock_state {
 	DOCK_UDP_BODY,
 	DOCK_UDP_WAIT,
 	DOCK_END,
+	DOCK_TLS_HANDSHAKE,	/* relay/dock_tls.c */
+	DOCK_SIGN_WAIT,		/* relay/dock_sign.c: for the signing buffer */
+	DOCK_SIGN_BODY,		/* the data to sign, into that buffer */
 };
 
 /**
@@ -180,7 +196,13 @@ int dock_init(struct relay_ctx *c)
 	}
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->cfg->dock_fd, &ev) < 0)
 		return negative_errno();
-	return dock_http ? dock_http->init(c) : 0;
+	if (dock_http) {
+		int err = dock_http->init(c);
+
+		if (err < 0)
+			return err;
+	}
+	return dock_sign_init(c->cfg->keyholder_fd >= 0);
 }
 
 /**
@@ -217,6 +239,8 @@ static void interest(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
 	*cur = events;
 }
 
+static void sign_release(struct relay_ctx *c, uint32_t i);
+
 static void conn_free(struct relay_ctx *c, uint32_t i)
 {
 	struct dock_conn *d = &c->dock[i];
@@ -225,6 +249,7 @@ static void conn_free(struct relay_ctx *c, uint32_t i)
 		return;
 	interest(c, i, false, 0);
 	interest(c, i, true, 0);
+	dock_tls_end(i);
 	if (d->fd >= 0)
 		close(d->fd);
 	if (d->out >= 0)
@@ -233,6 +258,7 @@ static void conn_free(struct relay_ctx *c, uint32_t i)
 	d->state = DOCK_FREE;
 	d->gen++;
 	c->dock_live--;
+	sign_release(c, i);
 }
 
 /* "host:port" of a call, for log lines and audit records */
@@ -289,6 +315,7 @@ static void finish(struct relay_ctx *c, uint32_t i, int status, const char *reas
 		audit_done(c, d, status, status < 0 ? reason : "", truncated);
 	d->allowed = false;
 	interest(c, i, true, 0);
+	dock_tls_end(i);
 	if (d->out >= 0)
 		close(d->out);
 	d->out = -1;
@@ -303,6 +330,7 @@ static void finish(struct relay_ctx *c, uint32_t i, int status, const char *reas
 	d->state = DOCK_END;
 	d->deadline = now_s() + DOCK_END_TIMEOUT_S;
 	interest(c, i, false, EPOLLOUT);
+	sign_release(c, i);
 	dock_event(c, i, false, EPOLLOUT);
 }
 
@@ -443,6 +471,8 @@ static void start(struct relay_ctx *c, uint32_t i)
 		finish(c, i, -EHOSTUNREACH, "no answer could be dialled", false);
 }
 
+static void sign_decide(struct relay_ctx *c, uint32_t i);
+
 /* The frame's head is whole: judge the call */
 static void decide(struct relay_ctx *c, uint32_t i)
 {
@@ -453,10 +483,10 @@ static void decide(struct relay_ctx *c, uint32_t i)
 	switch (d->req.op) {
 	case NBJ_DOCK_OP_TCP:
 	case NBJ_DOCK_OP_UDP:
+	case NBJ_DOCK_OP_TLS:	/* a tcp call, with TLS once connected */
 		break;
 	case NBJ_DOCK_OP_SIGN:
-		audit_denied(c, d, DECIDE_NO_SUCH_KEY);
-		finish(c, i, -ENOENT, "no such key", false);
+		sign_decide(c, i);
 		return;
 	case NBJ_DOCK_OP_GET:
 	case NBJ_DOCK_OP_GET_MANY:
@@ -586,33 +616,64 @@ static bool dial_next(struct relay_ctx *c, uint32_t i)
 	return false;
 }
 
+/*
+ * Bytes to or from the dialled socket, through TLS for a tls call
+ * (relay/dock_tls.c): their number, or a negative errno with its cause
+ * in @why; -EAGAIN: wait for *@events on it
+ */
+static ssize_t out_io(struct relay_ctx *c, uint32_t i, bool sending, void *buf, size_t len,
+		      uint32_t *events, char *why, size_t whylen)
+{
+	ssize_t n;
+	int err;
+
+	if (dock_tls_active(i))
+		return sending ? dock_tls_send(i, buf, len, events, why, whylen)
+			       : dock_tls_recv(i, buf, len, events, why, whylen);
+	n = sending ? send(c->dock[i].out, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+		    : recv(c->dock[i].out, buf, len, MSG_DONTWAIT);
+	if (n >= 0)
+		return n;
+	err = errno;
+	*events = sending ? EPOLLOUT : EPOLLIN;
+	if (err == EAGAIN || err == EINTR)
+		return -EAGAIN;
+	snprintf(why, whylen, "%s", strerror(err));
+	return -err;
+}
+
 /* The answer's next piece, read from the dialled socket; false when the
  * call ended */
 static bool recv_piece(struct relay_ctx *c, uint32_t i)
 {
 	struct dock_conn *d = &c->dock[i];
 	size_t room = NBJ_DOCK_RECORD_MAX;
+	char why[TLS_UPSTREAM_WHY_MAX] = "";
+	uint32_t events = EPOLLIN;
 	ssize_t n;
 
 	if (d->got >= NBJ_DOCK_TCP_ANSWER_MAX) {
 		/* at the cap: one more byte says whether it cut anything */
 		unsigned char probe;
 
-		n = recv(d->out, &probe, 1, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		n = out_io(c, i, false, &probe, 1, &events, why, sizeof(why));
+		if (n == -EAGAIN) {
+			interest(c, i, true, events);
 			return true;
+		}
 		finish(c, i, 0, n > 0 ? "the answer is over the 1 MiB cap" : "", n > 0);
 		return false;
 	}
 	if (room > NBJ_DOCK_TCP_ANSWER_MAX - d->got)
 		room = NBJ_DOCK_TCP_ANSWER_MAX - d->got;
-	n = recv(d->out, d->buf + NBJ_DOCK_RECORD_HEADER_SIZE, room, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+	n = out_io(c, i, false, d->buf + NBJ_DOCK_RECORD_HEADER_SIZE, room, &events, why,
+		   sizeof(why));
+	if (n == -EAGAIN) {
+		interest(c, i, true, events);
 		return true;
+	}
 	if (n < 0) {
-		int err = errno;
-
-		finish(c, i, -err, strerror(err), false);
+		finish(c, i, (int)n, why, false);
 		return false;
 	}
 	if (n == 0) {
@@ -785,27 +846,30 @@ static void send_body(struct relay_ctx *c, uint32_t i)
 
 	for (;;) {
 		if (d->off < d->have) {
-			ssize_t n = send(d->out, d->buf + d->off, d->have - d->off,
-					 MSG_DONTWAIT | MSG_NOSIGNAL);
+			char why[TLS_UPSTREAM_WHY_MAX] = "";
+			uint32_t events = EPOLLOUT;
+			ssize_t n = out_io(c, i, true, d->buf + d->off, d->have - d->off,
+					   &events, why, sizeof(why));
 
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0 && errno == EAGAIN) {
+			if (n == -EAGAIN) {
 				interest(c, i, false, 0);
-				interest(c, i, true, EPOLLOUT);
+				interest(c, i, true, events);
 				return;
 			}
 			if (n < 0) {
-				int err = errno;
-
-				finish(c, i, -err, strerror(err), false);
+				finish(c, i, (int)n, why, false);
 				return;
 			}
 			d->off += (size_t)n;
 			continue;
 		}
 		if (!d->body_left) {
-			(void)shutdown(d->out, SHUT_WR);
+			/* tls: close_notify later, if the server waits
+			 * for it (relay/dock_tls.c) */
+			if (dock_tls_active(i))
+				dock_tls_request_done(i, now_s());
+			else
+				(void)shutdown(d->out, SHUT_WR);
 			d->state = DOCK_RECV;
 			d->have = d->off = 0;
 			interest(c, i, false, 0);
@@ -853,6 +917,169 @@ static void read_datagram(struct relay_ctx *c, uint32_t i)
 	udp_send(c, i);
 }
 
+static void tls_step(struct relay_ctx *c, uint32_t i);
+
+/* tls: the socket is connected: the TLS client, bound to the pinned name */
+static void tls_begin(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+	char why[TLS_UPSTREAM_WHY_MAX] = "";
+	int err = dock_tls_begin(i, d->out, d->name[0] ? d->name : d->target, why, sizeof(why));
+
+	if (err < 0) {
+		finish(c, i, err == -ENOENT || err == -EBADMSG ? -EPROTO : err, why, false);
+		return;
+	}
+	d->state = DOCK_TLS_HANDSHAKE;
+	interest(c, i, false, 0);
+	tls_step(c, i);
+}
+
+/* tls: one step of the handshake; done: the request body goes out */
+static void tls_step(struct relay_ctx *c, uint32_t i)
+{
+	char why[TLS_UPSTREAM_WHY_MAX] = "";
+	uint32_t events = 0;
+	int err = dock_tls_handshake(i, &events, why, sizeof(why));
+
+	if (err == -EAGAIN) {
+		interest(c, i, true, events);
+		return;
+	}
+	if (err < 0) {
+		log_info("dock tls %s: %s", c->dock[i].target, why);
+		finish(c, i, err, why, false);
+		return;
+	}
+	c->dock[i].state = DOCK_SEND;
+	send_body(c, i);
+}
+
+/*
+ * sign: the key's name is checked, the call counted against the dock's
+ * rate; then the data (at most 1 MiB) is read whole into the signing
+ * buffer (relay/dock_sign.c: one, taken by one call at a time; the others
+ * wait in DOCK_SIGN_WAIT, oldest first) and nbjail-keys signs it
+ */
+static void sign_body_start(struct relay_ctx *c, uint32_t i);
+
+static void sign_decide(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+	const struct job_stats *s = c->cfg->audit.stats;
+
+	if (!secret_name_valid(d->target, strlen(d->target))) {
+		deny(c, i, DECIDE_MALFORMED);
+		return;
+	}
+	if (c->revoked || (s && atomic_load(&((struct job_stats *)s)->revoked))) {
+		(void)relay_revoked(c);
+		deny(c, i, DECIDE_REVOKED);
+		return;
+	}
+	if (over_rate(c)) {
+		deny(c, i, DECIDE_RATE);
+		return;
+	}
+	if (c->cfg->keyholder_fd < 0) {	/* the policy has no secrets */
+		audit_denied(c, d, DECIDE_NO_SUCH_KEY);
+		finish(c, i, -ENOENT, "no such key", false);
+		return;
+	}
+	d->deadline = now_s() + NBJ_DOCK_TCP_TIMEOUT_S;
+	d->state = DOCK_SIGN_WAIT;
+	interest(c, i, false, 0);
+	if (dock_sign_claim(i) == 0)
+		sign_body_start(c, i);
+}
+
+/* sign: the data is whole: nbjail-keys signs it (at most KEYS_TIMEOUT_MS) */
+static void sign_now(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+	char why[64];
+	int err = dock_sign_run(c->cfg->keyholder_fd, i, d->target, d->have,
+				d->buf + NBJ_DOCK_RECORD_HEADER_SIZE);
+
+	if (err == -ENOKEY) {
+		audit_denied(c, d, DECIDE_NO_SUCH_KEY);
+		finish(c, i, -ENOENT, "no such key", false);
+		return;
+	}
+	if (err < 0) {
+		snprintf(why, sizeof(why), "the key holder failed: %s", strerror(-err));
+		log_warn("dock sign %s: %s", d->target, why);
+		d->allowed = true;
+		finish(c, i, err, why, false);
+		return;
+	}
+	d->allowed = true;
+	stats_count(c->cfg->audit.stats, LANE_DOCK, OUTCOME_ALLOWED, DECIDE_ALLOWED);
+	d->buf[0] = NBJ_DOCK_REC_DATA;
+	d->buf[1] = d->buf[2] = d->buf[3] = 0;
+	put32(d->buf + 4, KEYS_MAC_LEN);
+	d->have = NBJ_DOCK_RECORD_HEADER_SIZE + KEYS_MAC_LEN;
+	d->off = 0;
+	d->got = KEYS_MAC_LEN;
+	d->after_write = DOCK_UDP_WAIT;	/* then END */
+	d->state = DOCK_WRITE;
+	interest(c, i, false, EPOLLOUT);
+	sign_release(c, i);
+	dock_event(c, i, false, EPOLLOUT);
+}
+
+/* sign: the data, into the signing buffer */
+static void read_sign_body(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+	unsigned char *buf = dock_sign_buffer(i);
+
+	while (buf && d->body_left) {
+		ssize_t n = recv(d->fd, buf + d->have, d->body_left, MSG_DONTWAIT);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			finish(c, i, -EPROTO, "the request ended before its body", false);
+			return;
+		}
+		d->have += (size_t)n;
+		d->body_left -= (size_t)n;
+	}
+	if (buf)
+		sign_now(c, i);
+}
+
+/* sign: this call has the signing buffer now */
+static void sign_body_start(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	d->state = DOCK_SIGN_BODY;
+	d->have = 0;
+	if (!d->body_left) {
+		sign_now(c, i);
+		return;
+	}
+	interest(c, i, false, EPOLLIN);
+}
+
+/* A call ends or is signed: if it held the signing buffer, the oldest
+ * call waiting for it goes on */
+static void sign_release(struct relay_ctx *c, uint32_t i)
+{
+	int next = -1;
+
+	if (!dock_sign_release(i))
+		return;
+	for (unsigned k = 0; k < DOCK_CONNS_MAX; k++)
+		if (c->dock[k].state == DOCK_SIGN_WAIT &&
+		    (next < 0 || c->dock[k].since < c->dock[next].since))
+			next = (int)k;
+	if (next >= 0 && dock_sign_claim((uint32_t)next) == 0)
+		sign_body_start(c, (uint32_t)next);
+}
+
 /**
  * dock_event() - a dock connection (the job's side or the dialled one)
  * is ready
@@ -896,11 +1123,24 @@ void dock_event(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
 				finish(c, i, -soerr, strerror(soerr), false);
 			return;
 		}
-		d->state = DOCK_SEND;
 		d->have = d->off = 0;
+		if (d->req.op == NBJ_DOCK_OP_TLS) {
+			tls_begin(c, i);
+			return;
+		}
+		d->state = DOCK_SEND;
 		send_body(c, i);
 		return;
 	}
+	case DOCK_TLS_HANDSHAKE:
+		if (out)
+			tls_step(c, i);
+		return;
+	case DOCK_SIGN_BODY:
+		read_sign_body(c, i);
+		return;
+	case DOCK_SIGN_WAIT:
+		return;
 	case DOCK_SEND:
 		send_body(c, i);
 		return;
@@ -1009,7 +1249,11 @@ void dock_tick(struct relay_ctx *c)
 		dock_http->tick(c);
 	for (uint32_t i = 0; c->dock && i < DOCK_CONNS_MAX; i++) {
 		struct dock_conn *d = &c->dock[i];
+		uint32_t events;
 
+		if (d->state == DOCK_RECV && dock_tls_active(i) &&
+		    dock_tls_tick(i, now, d->got > 0, &events) == -EAGAIN)
+			interest(c, i, true, events);
 		if (d->state == DOCK_FREE || d->deadline > now)
 			continue;
 		switch (d->state) {
@@ -1035,6 +1279,7 @@ void dock_tick(struct relay_ctx *c)
 		default:
 			finish(c, i, -ETIMEDOUT, d->state == DOCK_RESOLVING ? "resolving timed out"
 				  : d->state == DOCK_CONNECTING ? "connect timed out"
+				  : d->state == DOCK_TLS_HANDSHAKE ? "TLS handshake timed out"
 				  : "timed out", false);
 			break;
 		}

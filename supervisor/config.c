@@ -69,6 +69,7 @@ void nbj_config_free(struct nbj_config *cfg)
 	argv_free(cfg->argv);
 	free(cfg->fs_rules);
 	free(cfg->secrets);
+	free(cfg->tls_roots);
 	for (size_t i = 0; i < cfg->n_policy_files; i++)
 		free(cfg->policy_files[i]);
 	free(cfg->policy_files);
@@ -422,6 +423,16 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	}
 	if (!err)
 		cfg->select_allowed = doc.select_allowed;
+	if (!err && doc.tls_roots[0]) {	/* the last file that names one */
+		char *roots = strdup(doc.tls_roots);
+
+		if (!roots) {
+			err = -ENOMEM;
+		} else {
+			free(cfg->tls_roots);
+			cfg->tls_roots = roots;
+		}
+	}
 	if (!err && (doc.env.clear || doc.env.n_keep || doc.env.n_set)) {
 		policy_env_free(&cfg->env);
 		cfg->env = doc.env;
@@ -667,6 +678,8 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 			cfg->secrets[i].name,
 			cfg->secrets[i].source == SECRET_FILE ? "file" : "env",
 			cfg->secrets[i].from);
+	if (cfg->tls_roots)
+		fprintf(out, "tls_roots: \"%s\"\n", cfg->tls_roots);
 	return ferror(out) ? -EIO : 0;
 }
 

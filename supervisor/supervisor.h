@@ -72,6 +72,7 @@ struct nbj_config {
 	size_t n_policy_files;
 	struct policy_secret *secrets;
 	size_t n_secrets;
+	char *tls_roots;
 	char *audit_fields[AUDIT_FIELDS_MAX];
 	size_t n_audit_fields;
 };
@@ -292,6 +293,9 @@ int job_ids_gc(void);
 
 /* secrets.c: the policy's secrets, read at start into nbjail-keys' handoff */
 int secrets_load(const struct nbj_config *cfg, pid_t parent, int *ret_memfd);
+
+/* supervisor/tlsroots.c */
+int tls_roots_read(const char *path, unsigned char **ret, size_t *ret_len);
 
 /* environ.c */
 int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret);
