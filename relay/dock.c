@@ -977,7 +977,7 @@ static void sign_decide(struct relay_ctx *c, uint32_t i)
 		deny(c, i, DECIDE_REVOKED);
 		return;
 	}
-	if (over_rate(c)) {
+	if (dock_over_rate(c)) {
 		deny(c, i, DECIDE_RATE);
 		return;
 	}

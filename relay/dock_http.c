@@ -27,7 +27,9 @@
  *              opensocket callback that refuses any address but a
  *              judged one (defence in depth); a fresh connection per
  *              hop, never reused; protocols http and https, no proxy,
- *              FOLLOWLOCATION off, HTTP/1.1, TLS >= 1.2
+ *              FOLLOWLOCATION off, HTTP/1.1, TLS >= 1.2 verified against
+ *              the job's roots (tls_roots, relay/tls_upstream.c's store,
+ *              through CURLOPT_SSL_CTX_FUNCTION), chain depth <= 10
  *   fetch      the body into the transfer's own 1 MiB: one byte more
  *              cuts the transfer and marks it truncated
  *   redirect   a 3xx with a Location (CURLINFO_REDIRECT_URL) is a new
@@ -76,6 +78,7 @@
 #include "common/log.h"
 #include "nbjail/dock.h"
 #include "relay/dock_http.h"
+#include "relay/tls_upstream.h"
 
 #define BODY_SLOT NBJ_DOCK_GET_BODY_MAX
 #define URLS_AREA (NBJ_DOCK_GET_MANY_URLS_MAX * (NBJ_DOCK_TARGET_MAX + 1))
@@ -327,6 +330,21 @@ static curl_socket_t on_open_socket(void *data, curlsocktype purpose,
 	return CURL_SOCKET_BAD;
 }
 
+/* https: the job's trust roots (policy tls_roots, else the system's),
+ * the store relay/tls_upstream.c parsed once; libcurl loads none itself */
+static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *data)
+{
+	X509_STORE *store = tls_upstream_store();
+
+	(void)easy;
+	(void)data;
+	if (!store)
+		return CURLE_SSL_CACERT_BADFILE;
+	SSL_CTX_set1_cert_store(ssl_ctx, store);
+	SSL_CTX_set_verify_depth(ssl_ctx, TLS_UPSTREAM_DEPTH);
+	return CURLE_OK;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
 	struct http_xfer *x = data;
@@ -522,6 +540,9 @@ static void hop_go(struct relay_ctx *c, uint32_t xi)
 	(void)curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
 	(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	(void)curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	(void)curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+	(void)curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	(void)curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left * 1000);
 	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
 	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);

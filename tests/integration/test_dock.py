@@ -901,3 +901,27 @@ def test_sign_calls_at_once(nbj, world, tmp_path):
     for i, ln in enumerate(lines, 1):
         assert ln.split() == ["0", hmac.new(SIGN_KEY, f"m{i}".encode(), hashlib.sha256).hexdigest()], \
             (i, ln, cp.stderr)
+
+
+# HTTP_WORLD over TLS with allowed.test's certificate from the test CA
+HTTPS_WORLD = HTTP_WORLD.replace(
+    's = S((host, port), H)\n',
+    's = S((host, port), H)\nimport ssl\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n'
+    'ctx.load_cert_chain(f"{sys.argv[3]}/allowed.test.pem", f"{sys.argv[3]}/allowed.test.key")\n'
+    's.socket = ctx.wrap_socket(s.socket, server_side=True)\n')
+
+
+def test_get_https_with_the_policy_roots(nbj, world, world_server, get_world, tls_certs, tmp_path):
+    world_server(HTTPS_WORLD, "198.51.100.10", 8443, tls_certs)
+    cp = shell("nbjail-dock get https://allowed.test:8443/hop/2; echo rc=$?; "
+               f"nbjail-dock get 'http://{GETW}/to?u=https://allowed.test:8443/hop/0'; echo rc=$?; "
+               "nbjail-dock get https://v4only.test:8443/hop/0; echo rc=$?",
+               allow=("allowed.test:8443", "v4only.test:8443", GETW),
+               extra=tls_policy(tmp_path, tls_certs))
+    assert cp.stdout.splitlines() == ["landed", "rc=0", "landed", "rc=0", "rc=3"], (cp.stdout, cp.stderr)
+    assert "nbjail-dock: HTTP 200 https://allowed.test:8443/hop/0" in cp.stderr, cp.stderr
+    assert "get https://v4only.test:8443/hop/0: Protocol error: " in cp.stderr, cp.stderr
+    # the system's roots: the test CA is no one's
+    cp = shell("nbjail-dock get https://allowed.test:8443/hop/0; echo rc=$?", allow=("allowed.test:8443",))
+    assert cp.stdout.split() == ["rc=3"], (cp.stdout, cp.stderr)
+    assert "SSL certificate problem" in cp.stderr, cp.stderr
