@@ -925,3 +925,33 @@ def test_get_https_with_the_policy_roots(nbj, world, world_server, get_world, tl
     cp = shell("nbjail-dock get https://allowed.test:8443/hop/0; echo rc=$?", allow=("allowed.test:8443",))
     assert cp.stdout.split() == ["rc=3"], (cp.stdout, cp.stderr)
     assert "SSL certificate problem" in cp.stderr, cp.stderr
+
+
+# get-many's frame in pieces: the URLs come 0.5 s after the head, in two
+# parts; the call still answers every URL
+MANY_SLOW = r"""
+import json, os, socket, struct, sys, time
+body = "".join(f"http://{sys.argv[1]}/hop/{i}\n" for i in range(3)).encode()
+s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(os.environ["NBJAIL_DOCK"])
+s.sendall(struct.pack(">IBBHHHI", 0x4e424a44, 1, 5, 0, 1, 0, len(body)) + b"-")
+time.sleep(0.5); s.sendall(body[:10]); time.sleep(0.5); s.sendall(body[10:])
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+i, recs = 0, []
+while i + 8 <= len(data):
+    t, f, _, l = struct.unpack(">BBHI", data[i:i + 8]); recs.append((t, data[i + 8:i + 8 + l])); i += 8 + l
+lines = b"".join(p for t, p in recs if t == 1).decode().splitlines()
+end = [p for t, p in recs if t == 2]
+print(json.dumps({"lines": [json.loads(x)["status"] for x in lines],
+                  "end": struct.unpack(">i", end[0][:4])[0] if end else None}))
+"""
+
+
+def test_get_many_frame_in_pieces(nbj, world, get_world):
+    cp = job(PYTHON, "-I", "-c", MANY_SLOW, GETW, allow=(GETW,))
+    assert cp.returncode == 0, cp.stderr
+    assert json.loads(cp.stdout.splitlines()[-1]) == {"lines": [200, 200, 200], "end": 0}, \
+        (cp.stdout, cp.stderr)
