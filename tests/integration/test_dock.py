@@ -955,3 +955,26 @@ def test_get_many_frame_in_pieces(nbj, world, get_world):
     assert cp.returncode == 0, cp.stderr
     assert json.loads(cp.stdout.splitlines()[-1]) == {"lines": [200, 200, 200], "end": 0}, \
         (cp.stdout, cp.stderr)
+
+
+REVOKE_GET = (f"echo ready; nbjail-dock get 'http://{GETW}/slow?ms=8000&i=1'; a=$?; "
+              f"nbjail-dock get 'http://{GETW}/slow?ms=1&i=2'; echo rc=$a rc=$?; sleep 30")
+
+
+@needs_root("nbjail ctl revoke")
+def test_revocation_cuts_a_get_and_denies_the_next(nbj, world, spawn, get_world):
+    p = spawn("run", "--tenant", "dock-revoke-get", "--allow", GETW, "--", "sh", "-c", REVOKE_GET)
+    assert read_line(p.stdout, 20) == "ready\n"
+    time.sleep(1.0)                       # the first get waits at the slow server
+    (j,) = [j for j in ctl_json("jobs") if j["tenant"] == "dock-revoke-get"]
+    t = time.time()
+    cp = nbjail("ctl", "revoke", j["job"])
+    assert cp.returncode == 0, cp.stderr
+    line = read_line(p.stdout, 8)
+    assert line == "rc=1 rc=1\n", line
+    assert time.time() - t < 5           # not the server's 8 s
+    p.terminate()
+    p.wait(timeout=10)
+    err = p.stderr.read()
+    assert f"denied http://{GETW}/slow?ms=8000&i=1 reason=revoked" in err, err
+    assert f"denied http://{GETW}/slow?ms=1&i=2 reason=revoked" in err, err
