@@ -131,6 +131,10 @@ static int allow_pinned(scmp_filter_ctx ctx, enum proc_role role)
 		err = allow_socket_family(ctx, AF_INET);
 		if (!err)
 			err = allow_socket_family(ctx, AF_INET6);
+		/* libcurl's multi handle: its wake-up pair (relay/dock_http.c) */
+		if (!err)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+					       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
 		return err;
 	}
 	/* the writer: journald's datagram socket */

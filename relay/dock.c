@@ -497,7 +497,8 @@ static void decide(struct relay_ctx *c, uint32_t i)
 			interest(c, i, false, 0);	/* before take() adds its own */
 			err = dock_http->take(c, d->fd, &d->req, d->target);
 			if (err < 0) {
-				finish(c, i, err, "too many get calls at once", false);
+				finish(c, i, err, err == -ENOSYS ? "no HTTP client (libcurl)"
+						  : "too many get calls at once", false);
 				return;
 			}
 			d->fd = -1;

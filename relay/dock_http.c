@@ -28,13 +28,18 @@
  *              judged one (defence in depth); a fresh connection per
  *              hop, never reused; protocols http and https, no proxy,
  *              FOLLOWLOCATION off, HTTP/1.1, TLS >= 1.2 verified against
- *              the job's roots (tls_roots, relay/tls_upstream.c's store,
- *              through CURLOPT_SSL_CTX_FUNCTION), chain depth <= 10
+ *              the job's roots only (tls_roots, else the system's: the
+ *              PEM bytes relay/tls_upstream.c holds, CURLOPT_CAINFO_BLOB),
+ *              chain depth <= 10
  *   fetch      the body into the transfer's own 1 MiB: one byte more
  *              cuts the transfer and marks it truncated
  *   redirect   a 3xx with a Location (CURLINFO_REDIRECT_URL) is a new
  *              hop, judged from scratch; at most 5 redirects, 15 s for
  *              the URL and all its hops
+ *
+ * libcurl is not linked in: curl_load() dlopen()s libcurl.so.4 at the
+ * first get, under the relay's allow-list (most jobs never call get, and
+ * its 30-odd libraries cost every relay's start some milliseconds).
  *
  * Every hop is one audit record, lane dock: AUDIT_DENY with the
  * decision's reason, or AUDIT_DOCK_CALL (HTTP status, bytes, hop).
@@ -71,6 +76,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
@@ -252,6 +258,24 @@ struct dock_http {
 	unsigned live;
 };
 
+/*
+ * libcurl, loaded at the first get (curl_load()): linked in, its 30-odd
+ * libraries would cost every job's relay milliseconds of dynamic loading
+ * at start, most jobs never calling get.  The names it is called by:
+ */
+#define CURL_CALLS(X)							\
+	X(global_init) X(multi_init) X(multi_setopt) X(multi_add_handle)	\
+	X(multi_remove_handle) X(multi_socket_action) X(multi_info_read)	\
+	X(easy_init) X(easy_setopt) X(easy_getinfo) X(easy_reset)		\
+	X(easy_strerror) X(share_init) X(share_setopt) X(url) X(url_set)	\
+	X(url_get) X(free)
+
+static struct {
+#define CURL_MEMBER(f) __typeof__(curl_##f) *f;
+	CURL_CALLS(CURL_MEMBER)
+#undef CURL_MEMBER
+} cu;
+
 static time_t now_s(void)
 {
 	struct timespec ts;
@@ -330,18 +354,20 @@ static curl_socket_t on_open_socket(void *data, curlsocktype purpose,
 	return CURL_SOCKET_BAD;
 }
 
-/* https: the job's trust roots (policy tls_roots, else the system's),
- * the store relay/tls_upstream.c parsed once; libcurl loads none itself */
+/*
+ * https: libcurl's OpenSSL is the shared library it loaded, not the
+ * relay's own (linked in): no OpenSSL object crosses between them.  The
+ * job's roots go in as PEM bytes (CURLOPT_CAINFO_BLOB, parsed by libcurl
+ * for each connection), and the chain depth is bounded with that
+ * library's SSL_CTX_set_verify_depth() on libcurl's context.
+ */
+static void (*ossl_set_verify_depth)(SSL_CTX *ctx, int depth);
+
 static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *data)
 {
-	X509_STORE *store = tls_upstream_store();
-
 	(void)easy;
 	(void)data;
-	if (!store)
-		return CURLE_SSL_CACERT_BADFILE;
-	SSL_CTX_set1_cert_store(ssl_ctx, store);
-	SSL_CTX_set_verify_depth(ssl_ctx, TLS_UPSTREAM_DEPTH);
+	ossl_set_verify_depth(ssl_ctx, TLS_UPSTREAM_DEPTH);
 	return CURLE_OK;
 }
 
@@ -381,11 +407,11 @@ static int xfer_alloc(struct relay_ctx *c)
 		if (x->state != XFER_FREE)
 			continue;
 		if (!x->easy) {
-			x->easy = curl_easy_init();
-			x->share = curl_share_init();
-			x->url = curl_url();
+			x->easy = cu.easy_init();
+			x->share = cu.share_init();
+			x->url = cu.url();
 			if (!x->easy || !x->share || !x->url ||
-			    curl_share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS))
+			    cu.share_setopt(x->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS))
 				return -ENOMEM;
 		}
 		return (int)i;
@@ -399,7 +425,7 @@ static void xfer_free(struct relay_ctx *c, uint32_t xi)
 	struct http_xfer *x = xfer_of(c, xi);
 
 	if (x->state == XFER_RUNNING)
-		(void)curl_multi_remove_handle(c->http->multi, x->easy);
+		(void)cu.multi_remove_handle(c->http->multi, x->easy);
 	if (x->used)
 		(void)madvise(x->body, (x->used + 4095) & ~(size_t)4095, MADV_DONTNEED);
 	x->used = x->len = 0;
@@ -460,10 +486,10 @@ static void hop_audit(struct relay_ctx *c, struct http_xfer *x, int err, const c
 
 	audit_event_init(&ev, AUDIT_DOCK_CALL, LANE_DOCK);
 	EVENT_SET(&ev, target, hop_target(x, t, sizeof(t)));
-	if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && ip[0]) {
+	if (cu.easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && ip[0]) {
 		char a[NBJ_ADDR_STRLEN + 8];
 
-		(void)curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_PORT, &port);
+		(void)cu.easy_getinfo(x->easy, CURLINFO_PRIMARY_PORT, &port);
 		snprintf(a, sizeof(a), strchr(ip, ':') ? "[%s]:%ld" : "%s:%ld", ip, port);
 		EVENT_SET(&ev, resolved, a);
 	}
@@ -494,6 +520,7 @@ static void hop_go(struct relay_ctx *c, uint32_t xi)
 {
 	struct http_xfer *x = xfer_of(c, xi);
 	CURL *e = x->easy;
+	struct curl_blob roots = { .flags = CURL_BLOB_NOCOPY };
 	time_t left = x->deadline - now_s();
 	size_t o = 0;
 
@@ -502,7 +529,7 @@ static void hop_go(struct relay_ctx *c, uint32_t xi)
 		return;
 	}
 	stats_count(c->cfg->audit.stats, LANE_DOCK, OUTCOME_ALLOWED, DECIDE_ALLOWED);
-	curl_easy_reset(e);
+	cu.easy_reset(e);
 	x->pin.data = x->pin_text;
 	x->pin.next = NULL;
 	if (x->name[0]) {
@@ -521,35 +548,38 @@ static void hop_go(struct relay_ctx *c, uint32_t xi)
 					      k ? "," : "", a);
 		}
 		memcpy(x->pin_text, pin, sizeof(pin));
-		(void)curl_easy_setopt(e, CURLOPT_RESOLVE, &x->pin);
+		(void)cu.easy_setopt(e, CURLOPT_RESOLVE, &x->pin);
 	}
 	x->len = 0;
 	x->truncated = false;
 	x->status = 0;
 	x->errbuf[0] = '\0';
-	(void)curl_easy_setopt(e, CURLOPT_CURLU, x->url);
-	(void)curl_easy_setopt(e, CURLOPT_SHARE, x->share);
-	(void)curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)(uintptr_t)xi);
-	(void)curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	(void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	(void)curl_easy_setopt(e, CURLOPT_PROXY, "");
-	(void)curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
-	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	(void)curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-	(void)curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
-	(void)curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-	(void)curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	(void)curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
-	(void)curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
-	(void)curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left * 1000);
-	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
-	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	(void)curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	if (curl_multi_add_handle(c->http->multi, e) != CURLM_OK) {
+	(void)cu.easy_setopt(e, CURLOPT_CURLU, x->url);
+	(void)cu.easy_setopt(e, CURLOPT_SHARE, x->share);
+	(void)cu.easy_setopt(e, CURLOPT_PRIVATE, (void *)(uintptr_t)xi);
+	(void)cu.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)cu.easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	(void)cu.easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)cu.easy_setopt(e, CURLOPT_PROXY, "");
+	(void)cu.easy_setopt(e, CURLOPT_NOPROXY, "*");
+	(void)cu.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	(void)cu.easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+	(void)cu.easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	(void)cu.easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	(void)cu.easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	(void)cu.easy_setopt(e, CURLOPT_CAINFO, NULL);
+	(void)cu.easy_setopt(e, CURLOPT_CAPATH, NULL);
+	roots.data = (void *)tls_upstream_roots_pem(&roots.len);
+	if (roots.data)		/* else no root at all: every https fails */
+		(void)cu.easy_setopt(e, CURLOPT_CAINFO_BLOB, &roots);
+	(void)cu.easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	(void)cu.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left * 1000);
+	(void)cu.easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	(void)cu.easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+	(void)cu.easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+	(void)cu.easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	(void)cu.easy_setopt(e, CURLOPT_WRITEDATA, x);
+	if (cu.multi_add_handle(c->http->multi, e) != CURLM_OK) {
 		xfer_fail(c, xi, -ENOMEM, "cannot start the transfer");
 		return;
 	}
@@ -588,29 +618,29 @@ static bool hop_parse(struct relay_ctx *c, uint32_t xi, const char *text)
 	x->n_answers = 0;
 	snprintf(x->hop_url, sizeof(x->hop_url), "%s", text);
 	if (strlen(text) > NBJ_DOCK_TARGET_MAX ||
-	    curl_url_set(x->url, CURLUPART_URL, text, 0) != CURLUE_OK ||
-	    curl_url_get(x->url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    cu.url_set(x->url, CURLUPART_URL, text, 0) != CURLUE_OK ||
+	    cu.url_get(x->url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
-	    curl_url_get(x->url, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(x->url, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK ||
-	    curl_url_get(x->url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+	    cu.url_get(x->url, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    cu.url_get(x->url, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK ||
+	    cu.url_get(x->url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
 	    dock_target_parse(host, x->name, &x->addr) < 0)
 		goto out;
 	x->port = (uint16_t)strtoul(port, NULL, 10);
 	canonical_host(x, canon, sizeof(canon));
-	if (!x->port || curl_url_set(x->url, CURLUPART_HOST, canon, 0) != CURLUE_OK ||
-	    curl_url_get(x->url, CURLUPART_URL, &full, 0) != CURLUE_OK ||
+	if (!x->port || cu.url_set(x->url, CURLUPART_HOST, canon, 0) != CURLUE_OK ||
+	    cu.url_get(x->url, CURLUPART_URL, &full, 0) != CURLUE_OK ||
 	    strlen(full) > NBJ_DOCK_TARGET_MAX)
 		goto out;
 	snprintf(x->hop_url, sizeof(x->hop_url), "%s", full);
 	x->addr.port = x->port;
 	ok = true;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(zone);
-	curl_free(full);
+	cu.free(scheme);
+	cu.free(host);
+	cu.free(port);
+	cu.free(zone);
+	cu.free(full);
 	return ok;
 }
 
@@ -695,11 +725,11 @@ static void hop_done(struct relay_ctx *c, uint32_t xi, CURLcode res)
 	struct http_xfer *x = xfer_of(c, xi);
 	char *loc = NULL;
 
-	(void)curl_multi_remove_handle(c->http->multi, x->easy);
+	(void)cu.multi_remove_handle(c->http->multi, x->easy);
 	x->state = XFER_RESOLVING;	/* between hops: not in the multi */
-	(void)curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+	(void)cu.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
 	if (res == CURLE_OK && x->status >= 300 && x->status < 400 &&
-	    curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
+	    cu.easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) {
 		char next[NBJ_DOCK_TARGET_MAX + 1];
 
 		if (x->hops >= NBJ_DOCK_GET_REDIRECTS_MAX) {
@@ -726,7 +756,7 @@ static void hop_done(struct relay_ctx *c, uint32_t xi, CURLcode res)
 		return;
 	}
 	{
-		const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(res);
+		const char *why = x->errbuf[0] ? x->errbuf : cu.easy_strerror(res);
 
 		hop_audit(c, x, errno_of(res), why);
 		xfer_fail(c, xi, errno_of(res), why);
@@ -739,12 +769,12 @@ static void reap(struct relay_ctx *c)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(c->http->multi, &left))) {
+	while ((m = cu.multi_info_read(c->http->multi, &left))) {
 		void *priv = NULL;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		(void)curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+		(void)cu.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
 		if ((uintptr_t)priv < DOCK_HTTP_XFERS_MAX &&
 		    xfer_of(c, (uint32_t)(uintptr_t)priv)->state == XFER_RUNNING)
 			hop_done(c, (uint32_t)(uintptr_t)priv, m->data.result);
@@ -1109,13 +1139,18 @@ static void read_body(struct relay_ctx *c, uint32_t ki)
 	split_urls(c, ki);
 }
 
+static int curl_load(struct relay_ctx *c);
+
 static int call_take(struct relay_ctx *c, int fd, const struct nbj_dock_request *req,
 		     const char *target)
 {
 	struct dock_http *h = c->http;
 	struct http_call *k;
 	uint32_t ki;
+	int err = curl_load(c);
 
+	if (err < 0)
+		return err;
 	for (ki = 0; ki < DOCK_HTTP_CALLS_MAX && h->calls[ki].state != CALL_FREE; ki++)
 		;
 	if (ki == DOCK_HTTP_CALLS_MAX)
@@ -1156,18 +1191,20 @@ static void http_event(struct relay_ctx *c, enum relay_event type, uint32_t inde
 	struct dock_http *h = c->http;
 	int running;
 
+	if (!h->multi)
+		return;
 	if (type == RELAY_EV_HTTP_SOCK) {
 		int flags = (events & EPOLLIN ? CURL_CSELECT_IN : 0) |
 			    (events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
 			    (events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
 
-		(void)curl_multi_socket_action(h->multi, (curl_socket_t)index, flags, &running);
+		(void)cu.multi_socket_action(h->multi, (curl_socket_t)index, flags, &running);
 		reap(c);
 	} else if (type == RELAY_EV_HTTP_TIMER) {
 		uint64_t ticks;
 
 		(void)!read(h->timer_fd, &ticks, sizeof(ticks));
-		(void)curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		(void)cu.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		reap(c);
 	} else if (type == RELAY_EV_HTTP_JOB && index < DOCK_HTTP_CALLS_MAX) {
 		struct http_call *k = &h->calls[index];
@@ -1245,9 +1282,9 @@ static unsigned http_cut_all(struct relay_ctx *c)
 }
 
 /*
- * Set-up, before the allow-list: libcurl and OpenSSL initialised, the
- * multi handle, the timer, the tables and the bodies' mapping (reserved,
- * its pages touched only by bodies)
+ * Set-up, before the allow-list: the timer, the tables and the bodies'
+ * mapping (reserved, its pages touched only by bodies); libcurl waits for
+ * the first get (curl_load())
  */
 static int http_init(struct relay_ctx *c)
 {
@@ -1256,8 +1293,6 @@ static int http_init(struct relay_ctx *c)
 	struct dock_http *h;
 	unsigned char *bufs;
 
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -EIO;
 	h = calloc(1, sizeof(*h));
 	bufs = calloc(DOCK_HTTP_CALLS_MAX, URLS_AREA + 1 + OUT_BUF);
 	if (!h || !bufs) {
@@ -1267,9 +1302,8 @@ static int http_init(struct relay_ctx *c)
 	}
 	h->bodies = mmap(NULL, (size_t)DOCK_HTTP_XFERS_MAX * BODY_SLOT, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	h->multi = curl_multi_init();
 	h->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (h->bodies == MAP_FAILED || !h->multi || h->timer_fd < 0 ||
+	if (h->bodies == MAP_FAILED || h->timer_fd < 0 ||
 	    epoll_ctl(c->epfd, EPOLL_CTL_ADD, h->timer_fd, &ev) < 0) {
 		log_err("dock: cannot set up the HTTP client");
 		return -EIO;
@@ -1282,12 +1316,55 @@ static int http_init(struct relay_ctx *c)
 	for (unsigned i = 0; i < DOCK_HTTP_XFERS_MAX; i++)
 		h->xfers[i].body = h->bodies + (size_t)i * BODY_SLOT;
 	c->http = h;
-	(void)curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	(void)curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, c);
-	(void)curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-	(void)curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, c);
-	(void)curl_multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-				(long)DOCK_HTTP_XFERS_MAX);
+	return 0;
+}
+
+/*
+ * libcurl, once: loaded (the library's own constructors and
+ * curl_global_init() run under the relay's allow-list), its multi handle
+ * made and tied to the relay's loop.  A failure is final: every get is
+ * then -ENOSYS.
+ */
+static int curl_load(struct relay_ctx *c)
+{
+	static int state;	/* 0 not yet, 1 loaded, negative errno: failed */
+	struct dock_http *h = c->http;
+	void *lib;
+
+	if (state)
+		return state < 0 ? state : 0;
+	state = -ENOSYS;
+	lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		log_err("dock: no HTTP client: %s", dlerror());
+		return state;
+	}
+#define CURL_LOAD(f)							\
+	cu.f = (__typeof__(cu.f))dlsym(lib, "curl_" #f);			\
+	if (!cu.f) {							\
+		log_err("dock: no HTTP client: libcurl without curl_" #f);	\
+		return state;						\
+	}
+	CURL_CALLS(CURL_LOAD)
+#undef CURL_LOAD
+	ossl_set_verify_depth = (__typeof__(ossl_set_verify_depth))dlsym(lib,
+							"SSL_CTX_set_verify_depth");
+	if (!ossl_set_verify_depth) {
+		log_err("dock: no HTTP client: no SSL_CTX_set_verify_depth beside libcurl");
+		return state;
+	}
+	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+	    !(h->multi = cu.multi_init())) {
+		log_err("dock: no HTTP client: libcurl did not start");
+		return state;
+	}
+	(void)cu.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	(void)cu.multi_setopt(h->multi, CURLMOPT_SOCKETDATA, c);
+	(void)cu.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	(void)cu.multi_setopt(h->multi, CURLMOPT_TIMERDATA, c);
+	(void)cu.multi_setopt(h->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			      (long)DOCK_HTTP_XFERS_MAX);
+	state = 1;
 	return 0;
 }
 
