@@ -23,7 +23,9 @@
  * malloc, stdio and c-ares may need on rarer paths).  Arguments are
  * pinned where the
  * call could do more than the role needs: socket() only for AF_INET and
- * AF_INET6 (the relay) or AF_UNIX (the writer, journald), openat() only
+ * AF_INET6 (the relay) or AF_UNIX (the writer, journald), socketpair()
+ * only AF_UNIX (the relay: libcurl's wake-up pair, made when the dock's
+ * first get loads libcurl, relay/dock_http.c), openat() only
  * read-only (c-ares reads /etc/hosts per lookup), ioctl() only FIONREAD
  * and FIONBIO.  No fork, exec, ptrace, mount, kill or namespace call is
  * on either list.
