@@ -978,3 +978,10 @@ def test_revocation_cuts_a_get_and_denies_the_next(nbj, world, spawn, get_world)
     err = p.stderr.read()
     assert f"denied http://{GETW}/slow?ms=8000&i=1 reason=revoked" in err, err
     assert f"denied http://{GETW}/slow?ms=1&i=2 reason=revoked" in err, err
+
+
+def test_browse_profile_gets_through_the_dock(nbj, world):
+    cp = shell("nbjail-dock get http://allowed.test/; echo rc=$?; "
+               "printf 'http://198.51.100.10/\\nhttp://10.0.0.1/\\n' | nbjail-dock get-many | wc -l",
+               profile="browse", allow=("allowed.test:80", "198.51.100.10:80"))
+    assert cp.stdout.split() == ["world", "[2001:db8::10]:80", "rc=0", "2"], (cp.stdout, cp.stderr)
