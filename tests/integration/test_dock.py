@@ -770,6 +770,8 @@ def tls_certs(tmp_path_factory):
     from test_sni import make_certs
     d = tmp_path_factory.mktemp("docktls")
     make_certs(d)
+    os.chmod(d, 0o755)      # the policy's tls_roots are read as the caller (rootless too)
+    os.chmod(d / "ca.pem", 0o644)
     return d
 
 
