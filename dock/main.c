@@ -38,7 +38,7 @@
 static const char usage_text[] =
 	"usage: nbjail-dock tcp HOST PORT    stdin to HOST:PORT over TCP, the answer to stdout\n"
 	"       nbjail-dock udp HOST PORT    one datagram (stdin) out, one back (stdout)\n"
-	"       nbjail-dock tls HOST PORT    (not implemented yet)\n"
+	"       nbjail-dock tls HOST PORT    as tcp, over TLS done by the host\n"
 	"       nbjail-dock get URL          HTTP(S) GET by the host: body to stdout, status to stderr\n"
 	"       nbjail-dock get-many         URLs on stdin (one a line, at most 64): a JSON line each\n"
 	"       nbjail-dock sign KEY         HMAC-SHA256 of stdin with KEY, hex\n"

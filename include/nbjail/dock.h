@@ -70,14 +70,17 @@ extern "C" {
  * @NBJ_DOCK_OP_TCP:	connect to target:port, send the body, half-close,
  *			return what comes back until EOF or the cap
  * @NBJ_DOCK_OP_UDP:	one datagram to target:port, one back
- * @NBJ_DOCK_OP_TLS:	reserved (the host's TLS); answered -ENOSYS today
+ * @NBJ_DOCK_OP_TLS:	as tcp, with TLS done by the host (peer verified
+ *			against the job's roots, bound to target); -EPROTO
+ *			and the cause when the handshake or verification fails
  * @NBJ_DOCK_OP_GET:	HTTP(S) GET of the URL in the target by the host,
  *			redirects followed and judged hop by hop; the body
  *			as DATA, END's reason "STATUS FINAL_URL"
  * @NBJ_DOCK_OP_GET_MANY: the newline-separated URLs of the body (at most
  *			64), 16 at a time; one JSON line per URL as DATA
  * @NBJ_DOCK_OP_SIGN:	HMAC-SHA256 of the body with the key named by the
- *			target; -ENOENT "no such key" without a key holder
+ *			target (32 bytes); -ENOENT "no such key" when the
+ *			policy has no such key
  */
 enum nbj_dock_op {
 	NBJ_DOCK_OP_TCP = 1,

@@ -256,7 +256,8 @@ nr = conn()                                     # never reads its 8 MiB answer
 nr.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 req = b"GET /big?mb=8 HTTP/1.0\r\n\r\n"
 nr.sendall(head(body=len(req)) + req)
-print("held", len(held), round(time.time() - t0, 1), flush=True)
+t_held = time.time()
+print("held", len(held), round(t_held - t0, 1), flush=True)
 time.sleep(1.5)                                 # the test looks at the relay meanwhile
 out = subprocess.run(["nbjail-dock", "tcp", "198.51.100.10", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
                      capture_output=True, timeout=30)
@@ -266,7 +267,7 @@ res["after"] = [out.returncode, out.stdout[:12].decode(), round(time.time() - t0
 held[0].settimeout(1)
 res["oldest"] = held[0].recv(1).decode()
 held[-1].settimeout(10)
-res["newest"] = [held[-1].recv(1).decode(), time.time() - t0 < 12]
+res["newest"] = [held[-1].recv(1).decode(), time.time() - t_held < 9]
 print(json.dumps(res), flush=True)
 """
 
@@ -294,8 +295,11 @@ def test_hostile_clients_leave_the_dock_responsive(nbj, world, spawn):
     assert stats, stats
     rss = relay_rss_kib(relay)
     assert rss < 48 * 1024, f"relay RSS {rss} KiB with 1,000 half-open dock connections"
-    line = read_line(p.stdout, 60)
-    assert line, (p.poll(), p.stderr.read() if p.poll() is not None else "")
+    line = read_line(p.stdout, 90)
+    if not line:
+        p.terminate()
+        p.wait(timeout=10)
+    assert line, (p.poll(), p.stderr.read())
     res = json.loads(line)
     assert p.wait(timeout=30) == 0
     err = p.stderr.read()
@@ -312,7 +316,7 @@ def test_hostile_clients_leave_the_dock_responsive(nbj, world, spawn):
     assert "relay died" not in err and "relay" not in err.lower().replace("nbjail-relay[", ""), err
     # a relay built with -Db_sanitize=address,undefined reports here
     assert "Sanitizer" not in err and "runtime error" not in err, err
-    print(f"relay VmRSS with 1,000 half-open dock connections: {rss} KiB")
+    print(f"relay VmRSS with 1,000 half-open dock connections: {rss} KiB; {res}")
 
 
 def ctl_json(*args):
