@@ -674,6 +674,9 @@ def many(urls, allow, timeout=150):
     assert cp.returncode == 0, cp.stderr
     res = json.loads(cp.stdout.strip().splitlines()[-1])
     res["job_stderr"] = cp.stderr
+    # a relay built with -Db_sanitize=address,undefined reports here
+    assert "Sanitizer" not in cp.stderr and "runtime error" not in cp.stderr, cp.stderr
+    assert "relay died" not in cp.stderr, cp.stderr
     return res
 
 
