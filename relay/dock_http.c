@@ -828,15 +828,19 @@ static void call_end(struct relay_ctx *c, uint32_t ki, int status, const char *r
 	for (uint32_t i = 0; i < DOCK_HTTP_XFERS_MAX; i++) {
 		struct http_xfer *x = xfer_of(c, i);
 
-		if (x->state != XFER_FREE && x->call == ki)
-			xfer_free(c, i);
+		if (x->state == XFER_FREE || x->call != ki)
+			continue;
+		if (x->state == XFER_RUNNING)	/* its hop's record, cut */
+			hop_audit(c, x, status, reason);
+		xfer_free(c, i);
 	}
 	k->held = k->q_len = 0;
 	k->cur = -1;
 	k->next_url = k->written = k->n_urls;
 	k->status = status;
 	snprintf(k->reason, sizeof(k->reason), "%s", reason);
-	k->out_have = k->out_off = 0;	/* a record cut short is lost with the call */
+	if (!k->out_off)	/* a record begun goes out whole, then END */
+		k->out_have = 0;
 	k->state = CALL_RUN;
 	pump(c, ki);
 }
@@ -1085,6 +1089,17 @@ static void pump_waiting(struct relay_ctx *c)
 	}
 }
 
+/* A get-many frame refused whole (over 64 URLs, none, cut short): its
+ * one record, a denial reason malformed, as dock.c's malformed frames */
+static void many_refused(struct relay_ctx *c, uint32_t ki, int status, const char *why)
+{
+	(void)ki;
+	log_info("deny dock get-many: %s", why);
+	audit_deny(&c->cfg->audit, LANE_DOCK, 0, NULL, "get-many", "", NULL, NULL,
+		   DECIDE_MALFORMED);
+	call_end(c, ki, status, why);
+}
+
 /* get-many: the body is whole: its lines are the URLs */
 static void split_urls(struct relay_ctx *c, uint32_t ki)
 {
@@ -1104,7 +1119,7 @@ static void split_urls(struct relay_ctx *c, uint32_t ki)
 
 				snprintf(why, sizeof(why), "more than %d URLs",
 					 NBJ_DOCK_GET_MANY_URLS_MAX);
-				call_end(c, ki, -E2BIG, why);
+				many_refused(c, ki, -E2BIG, why);
 				return;
 			}
 			k->url_off[k->n_urls++] = (uint32_t)start;
@@ -1112,7 +1127,7 @@ static void split_urls(struct relay_ctx *c, uint32_t ki)
 		start = i + 1;
 	}
 	if (!k->n_urls) {
-		call_end(c, ki, -EINVAL, "no URL");
+		many_refused(c, ki, -EINVAL, "no URL");
 		return;
 	}
 	k->state = CALL_RUN;
@@ -1130,7 +1145,7 @@ static void read_body(struct relay_ctx *c, uint32_t ki)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			call_end(c, ki, -EPROTO, "the request ended before its body");
+			many_refused(c, ki, -EPROTO, "the request ended before its body");
 			return;
 		}
 		k->have += (size_t)n;

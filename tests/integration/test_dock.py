@@ -668,9 +668,9 @@ print(json.dumps({"rc": p.returncode, "wall": wall, "lines": lines, "err": p.std
 """
 
 
-def many(urls, allow, timeout=150):
+def many(urls, allow, timeout=150, extra=()):
     cp = job(PYTHON, "-I", "-c", MANY_CHECK, allow=allow, input="".join(u + "\n" for u in urls),
-             timeout=timeout)
+             timeout=timeout, extra=extra)
     assert cp.returncode == 0, cp.stderr
     res = json.loads(cp.stdout.strip().splitlines()[-1])
     res["job_stderr"] = cp.stderr
@@ -698,11 +698,15 @@ def test_get_many_64_urls_16_at_a_time(nbj, world, get_world):
     assert res["wall"] < 8, res["wall"]
 
 
-def test_get_many_65_urls_is_an_error(nbj, world, get_world):
-    res = many([f"http://{GETW}/slow?ms=1&i={i}" for i in range(65)], allow=(GETW,))
+def test_get_many_65_urls_is_an_error(nbj, world, get_world, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    res = many([f"http://{GETW}/slow?ms=1&i={i}" for i in range(65)], allow=(GETW,),
+               extra=("--audit-log", str(log), "--no-journal"))
     assert res["rc"] == 3 and res["lines"] == [], res["job_stderr"]
     assert "more than 64 URLs" in res["err"], res
     assert world_stats()["count"] == 0
+    recs = [(r["event"], r["target"], r["reason"]) for r in audit_records(log) if r["lane"] == "dock"]
+    assert recs == [("deny", "get-many", "malformed")], recs
 
 
 def test_get_many_mixed_answers(nbj, world, get_world):
