@@ -998,3 +998,20 @@ def test_browse_profile_gets_through_the_dock(nbj, world):
                "printf 'http://198.51.100.10/\\nhttp://10.0.0.1/\\n' | nbjail-dock get-many | wc -l",
                profile="browse", allow=("allowed.test:80", "198.51.100.10:80"))
     assert cp.stdout.split() == ["world", "[2001:db8::10]:80", "rc=0", "2"], (cp.stdout, cp.stderr)
+
+
+def test_get_pins_a_rebinding_name(nbj, world):
+    """rebind.test answers 198.51.100.10 and 10.0.0.1 in turn: each get is
+    either fetched from the public answer it was judged on, or denied; the
+    world's detector at 10.0.0.1:80 sees nothing (no_leaks)"""
+    cp = shell("for i in 1 2 3 4 5 6; do nbjail-dock get http://rebind.test/; echo rc=$?; done",
+               allow=("rebind.test:80",))
+    assert cp.returncode == 0, cp.stderr
+    rcs = [ln for ln in cp.stdout.splitlines() if ln.startswith("rc=")]
+    bodies = [ln for ln in cp.stdout.splitlines() if not ln.startswith("rc=")]
+    assert len(rcs) == 6 and set(rcs) <= {"rc=0", "rc=1"}, (cp.stdout, cp.stderr)
+    assert "rc=0" in rcs and "rc=1" in rcs, (cp.stdout, cp.stderr)
+    assert bodies == ["world 198.51.100.10:80"] * rcs.count("rc=0"), cp.stdout
+    denied = [ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-dock: denied ")]
+    assert len(denied) == rcs.count("rc=1") and all(
+        "reason=floor:private" in ln or "reason=rebinding" in ln for ln in denied), cp.stderr
