@@ -29,8 +29,8 @@
  *              hop, never reused; protocols http and https, no proxy,
  *              FOLLOWLOCATION off, HTTP/1.1, TLS >= 1.2 verified against
  *              the job's roots only (tls_roots, else the system's: the
- *              PEM bytes relay/tls_upstream.c holds, CURLOPT_CAINFO_BLOB),
- *              chain depth <= 10
+ *              PEM bytes relay/tls_upstream.c holds, CURLOPT_CAINFO_BLOB
+ *              once, then that store), chain depth <= 10
  *   fetch      the body into the transfer's own 1 MiB: one byte more
  *              cuts the transfer and marks it truncated
  *   redirect   a 3xx with a Location (CURLINFO_REDIRECT_URL) is a new
@@ -357,17 +357,34 @@ static curl_socket_t on_open_socket(void *data, curlsocktype purpose,
 /*
  * https: libcurl's OpenSSL is the shared library it loaded, not the
  * relay's own (linked in): no OpenSSL object crosses between them.  The
- * job's roots go in as PEM bytes (CURLOPT_CAINFO_BLOB, parsed by libcurl
- * for each connection), and the chain depth is bounded with that
- * library's SSL_CTX_set_verify_depth() on libcurl's context.
+ * job's roots go in as PEM bytes (CURLOPT_CAINFO_BLOB) for the first
+ * connection only: its context's store, parsed by libcurl's OpenSSL, is
+ * kept and handed to every later context (parsing the system's bundle
+ * costs tens of milliseconds of the relay's one thread).  The chain
+ * depth is bounded on each context.  These calls are that library's,
+ * found beside libcurl (curl_load()).
  */
-static void (*ossl_set_verify_depth)(SSL_CTX *ctx, int depth);
+static struct {
+	void (*set_verify_depth)(SSL_CTX *ctx, int depth);
+	X509_STORE *(*get_cert_store)(const SSL_CTX *ctx);
+	void (*set1_cert_store)(SSL_CTX *ctx, X509_STORE *store);
+	int (*store_up_ref)(X509_STORE *store);
+	X509_STORE *roots;	/* the job's roots, in libcurl's OpenSSL */
+} ossl;
 
 static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *data)
 {
 	(void)easy;
 	(void)data;
-	ossl_set_verify_depth(ssl_ctx, TLS_UPSTREAM_DEPTH);
+	ossl.set_verify_depth(ssl_ctx, TLS_UPSTREAM_DEPTH);
+	if (ossl.roots) {
+		ossl.set1_cert_store(ssl_ctx, ossl.roots);
+	} else {	/* the first: libcurl loaded the blob into this one */
+		X509_STORE *store = ossl.get_cert_store(ssl_ctx);
+
+		if (store && ossl.store_up_ref(store))
+			ossl.roots = store;
+	}
 	return CURLE_OK;
 }
 
@@ -570,7 +587,7 @@ static void hop_go(struct relay_ctx *c, uint32_t xi)
 	(void)cu.easy_setopt(e, CURLOPT_CAINFO, NULL);
 	(void)cu.easy_setopt(e, CURLOPT_CAPATH, NULL);
 	roots.data = (void *)tls_upstream_roots_pem(&roots.len);
-	if (roots.data)		/* else no root at all: every https fails */
+	if (roots.data && !ossl.roots)	/* no roots at all: every https fails */
 		(void)cu.easy_setopt(e, CURLOPT_CAINFO_BLOB, &roots);
 	(void)cu.easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
 	(void)cu.easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left * 1000);
@@ -1362,10 +1379,15 @@ static int curl_load(struct relay_ctx *c)
 	}
 	CURL_CALLS(CURL_LOAD)
 #undef CURL_LOAD
-	ossl_set_verify_depth = (__typeof__(ossl_set_verify_depth))dlsym(lib,
+	ossl.set_verify_depth = (__typeof__(ossl.set_verify_depth))dlsym(lib,
 							"SSL_CTX_set_verify_depth");
-	if (!ossl_set_verify_depth) {
-		log_err("dock: no HTTP client: no SSL_CTX_set_verify_depth beside libcurl");
+	ossl.get_cert_store = (__typeof__(ossl.get_cert_store))dlsym(lib, "SSL_CTX_get_cert_store");
+	ossl.set1_cert_store = (__typeof__(ossl.set1_cert_store))dlsym(lib,
+							"SSL_CTX_set1_cert_store");
+	ossl.store_up_ref = (__typeof__(ossl.store_up_ref))dlsym(lib, "X509_STORE_up_ref");
+	if (!ossl.set_verify_depth || !ossl.get_cert_store || !ossl.set1_cert_store ||
+	    !ossl.store_up_ref) {
+		log_err("dock: no HTTP client: libcurl's OpenSSL lacks a call");
 		return state;
 	}
 	if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||

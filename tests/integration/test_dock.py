@@ -934,6 +934,14 @@ def test_get_https_with_the_policy_roots(nbj, world, world_server, get_world, tl
     assert cp.stdout.splitlines() == ["landed", "rc=0", "landed", "rc=0", "rc=3"], (cp.stdout, cp.stderr)
     assert "nbjail-dock: HTTP 200 https://allowed.test:8443/hop/0" in cp.stderr, cp.stderr
     assert "get https://v4only.test:8443/hop/0: Protocol error: " in cp.stderr, cp.stderr
+    # many at once, the first connections among them (each verified)
+    res = many([f"https://allowed.test:8443/hop/{i % 3}" for i in range(8)] +
+               ["https://v4only.test:8443/hop/0"],
+               allow=("allowed.test:8443", "v4only.test:8443"), extra=tls_policy(tmp_path, tls_certs))
+    assert res["rc"] == 0, res
+    by = {ln["index"]: ln for ln in res["lines"]}
+    assert [by[i]["body"] for i in range(8)] == ["landed\n"] * 8, res["lines"]
+    assert by[8]["error"] == "failed" and "SSL" in by[8]["reason"], by[8]
     # the system's roots: the test CA is no one's
     cp = shell("nbjail-dock get https://allowed.test:8443/hop/0; echo rc=$?", allow=("allowed.test:8443",))
     assert cp.stdout.split() == ["rc=3"], (cp.stdout, cp.stderr)
