@@ -1023,3 +1023,12 @@ def test_get_pins_a_rebinding_name(nbj, world):
     denied = [ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-dock: denied ")]
     assert len(denied) == rcs.count("rc=1") and all(
         "reason=floor:private" in ln or "reason=rebinding" in ln for ln in denied), cp.stderr
+
+
+def test_get_redirect_to_another_scheme_is_malformed(nbj, world, get_world):
+    script = "; ".join(f"nbjail-dock get 'http://{GETW}/to?u={u}'; echo rc=$?"
+                       for u in ("file:///etc/passwd", "ftp://198.51.100.10/", "gopher://198.51.100.10:80/"))
+    cp = shell(script, allow=(GETW, "198.51.100.10:80", "198.51.100.10:21"))
+    assert cp.stdout.split() == ["rc=1"] * 3, (cp.stdout, cp.stderr)
+    for u in ("file:///etc/passwd", "ftp://198.51.100.10/", "gopher://198.51.100.10:80/"):
+        assert f"reason=malformed at redirect 1: {u}" in cp.stderr, (u, cp.stderr)
