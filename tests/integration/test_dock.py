@@ -1032,3 +1032,16 @@ def test_get_redirect_to_another_scheme_is_malformed(nbj, world, get_world):
     assert cp.stdout.split() == ["rc=1"] * 3, (cp.stdout, cp.stderr)
     for u in ("file:///etc/passwd", "ftp://198.51.100.10/", "gopher://198.51.100.10:80/"):
         assert f"reason=malformed at redirect 1: {u}" in cp.stderr, (u, cp.stderr)
+
+
+def test_get_by_literal_addresses_never_resolves(nbj, world):
+    """Literal addresses (IPv6, IPv4 in other spellings) reach libcurl in
+    their canonical form: it never resolves anything itself (its resolver
+    would start a thread, which the relay's allow-list kills)"""
+    cp = shell("nbjail-dock get 'http://[2001:db8::10]/'; echo rc=$?; "
+               "nbjail-dock get 'http://[::ffff:198.51.100.10]/'; echo rc=$?; "
+               "nbjail-dock get 'http://3325256714/'; echo rc=$?",
+               allow=("[2001:db8::10]:80", "198.51.100.10:80"))
+    assert cp.stdout.splitlines() == ["world [2001:db8::10]:80", "rc=0", "world 198.51.100.10:80", "rc=0",
+                                      "world 198.51.100.10:80", "rc=0"], (cp.stdout, cp.stderr)
+    assert "relay died" not in cp.stderr, cp.stderr
