@@ -1045,3 +1045,17 @@ def test_get_by_literal_addresses_never_resolves(nbj, world):
     assert cp.stdout.splitlines() == ["world [2001:db8::10]:80", "rc=0", "world 198.51.100.10:80", "rc=0",
                                       "world 198.51.100.10:80", "rc=0"], (cp.stdout, cp.stderr)
     assert "relay died" not in cp.stderr, cp.stderr
+
+
+def test_get_many_hops_take_the_dock_rate(nbj, world, get_world, tmp_path):
+    """Each URL's hop is a dock call of the tenant's rate: 20 at once at
+    5 a second (burst 5) leave most denied reason=rate"""
+    pol = tmp_path / "rate.yaml"
+    pol.write_text("rates:\n  dock_calls_per_s: 5\n")
+    res = many([f"http://{GETW}/hop/0"] * 20, allow=(GETW,), extra=("--policy", str(pol)))
+    assert res["rc"] == 0, res
+    ok = [ln for ln in res["lines"] if ln.get("status") == 200]
+    rate = [ln for ln in res["lines"] if ln.get("reason") == "rate"]
+    assert len(res["lines"]) == 20 and len(ok) + len(rate) == 20, res["lines"]
+    assert 5 <= len(ok) <= 10, res["lines"]
+    assert world_stats()["count"] == len(ok)
