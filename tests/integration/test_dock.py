@@ -1059,3 +1059,40 @@ def test_get_many_hops_take_the_dock_rate(nbj, world, get_world, tmp_path):
     assert len(res["lines"]) == 20 and len(ok) + len(rate) == 20, res["lines"]
     assert 5 <= len(ok) <= 10, res["lines"]
     assert world_stats()["count"] == len(ok)
+
+
+# a get-many whose client never reads: 16 bodies of 1 MiB wait in the relay;
+# another call is answered meanwhile, and the stuck one is cut after 15 s
+# without progress
+MANY_NO_READ = r"""
+import json, os, socket, struct, subprocess, time
+body = "".join("http://198.51.100.10/big?mb=1\n" for _ in range(16)).encode()
+s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(os.environ["NBJAIL_DOCK"])
+s.sendall(struct.pack(">IBBHHHI", 0x4e424a44, 1, 5, 0, 1, 0, len(body)) + b"-" + body)
+time.sleep(2)
+out = subprocess.run(["nbjail-dock", "get", "http://198.51.100.10/"], capture_output=True, timeout=30)
+res = {"other": [out.returncode, out.stdout.decode()]}
+t = time.monotonic()
+s.settimeout(40)
+got = 0
+time.sleep(20)                      # past the relay's 15 s without progress
+try:
+    while True:
+        b = s.recv(1 << 20)
+        if not b: break
+        got += len(b)
+except OSError as e:
+    res["err"] = type(e).__name__
+res["got_mb"] = got >> 20
+print(json.dumps(res))
+"""
+
+
+def test_get_many_client_that_never_reads_is_cut(nbj, world):
+    cp = job(PYTHON, "-I", "-c", MANY_NO_READ, allow=("198.51.100.10:80",), timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.splitlines()[-1])
+    assert res["other"] == [0, "world 198.51.100.10:80\n"], res
+    assert res["got_mb"] < 16, res      # cut, far from the 16 x 1.4 MB of the lines
+    assert "did not read its answer in 15 s" in cp.stderr, cp.stderr
