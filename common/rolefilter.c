@@ -23,7 +23,9 @@
  * malloc, stdio and c-ares may need on rarer paths).  Arguments are
  * pinned where the
  * call could do more than the role needs: socket() only for AF_INET and
- * AF_INET6 (the relay) or AF_UNIX (the writer, journald), openat() only
+ * AF_INET6 (the relay) or AF_UNIX (the writer, journald), socketpair()
+ * only AF_UNIX (the relay: libcurl's wake-up pair, made when the dock's
+ * first get loads libcurl, relay/dock_http.c), openat() only
  * read-only (c-ares reads /etc/hosts per lookup), ioctl() only FIONREAD
  * and FIONBIO.  No fork, exec, ptrace, mount, kill or namespace call is
  * on either list.
@@ -131,6 +133,10 @@ static int allow_pinned(scmp_filter_ctx ctx, enum proc_role role)
 		err = allow_socket_family(ctx, AF_INET);
 		if (!err)
 			err = allow_socket_family(ctx, AF_INET6);
+		/* libcurl's multi handle: its wake-up pair (relay/dock_http.c) */
+		if (!err)
+			err = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
+					       SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)AF_UNIX));
 		return err;
 	}
 	/* the writer: journald's datagram socket */

@@ -7,12 +7,16 @@
  * one call with nbj_dock_call() (dock/client.c) and write the answer to
  * stdout as it arrives.  The exit status says how it went:
  *
- *   0  the answer is complete on stdout
+ *   0  the answer is complete on stdout (get: the HTTP status and the
+ *      final URL on stderr, whatever the status; get-many: one JSON line
+ *      per URL, failed ones included)
  *   1  denied by the policy: "nbjail-dock: denied TARGET reason=REASON"
  *   2  usage
  *   3  failed: no dock, timeout, refused, not implemented yet, no such
- *      key, ... with the cause on stderr
+ *      key, more than 5 redirects, more than 64 URLs for get-many, ...
+ *      with the cause on stderr
  *   4  a cap cut the answer: what came is on stdout, and stderr says so
+ *      (get-many: some URL's body, its line says "truncated":true)
  *
  * nbjail makes this program visible read-only in every job with a dock,
  * at /run/nbjail/bin/nbjail-dock, on the job's PATH.  Linked statically
@@ -35,8 +39,8 @@ static const char usage_text[] =
 	"usage: nbjail-dock tcp HOST PORT    stdin to HOST:PORT over TCP, the answer to stdout\n"
 	"       nbjail-dock udp HOST PORT    one datagram (stdin) out, one back (stdout)\n"
 	"       nbjail-dock tls HOST PORT    as tcp, over TLS done by the host\n"
-	"       nbjail-dock get URL          (not implemented yet)\n"
-	"       nbjail-dock get-many         (not implemented yet)\n"
+	"       nbjail-dock get URL          HTTP(S) GET by the host: body to stdout, status to stderr\n"
+	"       nbjail-dock get-many         URLs on stdin (one a line, at most 64): a JSON line each\n"
 	"       nbjail-dock sign KEY         HMAC-SHA256 of stdin with KEY, hex\n"
 	"exit: 0 done, 1 denied, 2 usage, 3 failed, 4 answer cut by a cap\n";
 
@@ -165,7 +169,8 @@ int main(int argc, char **argv)
 	}
 	if (!target[0] || strlen(target) > nbj_dock_op_target_max((uint8_t)op))
 		return usage(op == NBJ_DOCK_OP_SIGN ? "KEY: 1 to 64 bytes"
-						    : "HOST: 1 to 253 bytes");
+			     : op == NBJ_DOCK_OP_GET ? "URL: 1 to 2048 bytes"
+			     : "HOST: 1 to 253 bytes");
 	if (nbj_dock_op_body_max((uint8_t)op)) {
 		len = read_stdin(body, nbj_dock_op_body_max((uint8_t)op));
 		if (len == -EMSGSIZE) {
@@ -201,6 +206,13 @@ int main(int argc, char **argv)
 	}
 	if (op == NBJ_DOCK_OP_SIGN)
 		(void)write_out(NULL, "\n", 1);
+	if (op == NBJ_DOCK_OP_GET)
+		fprintf(stderr, "nbjail-dock: HTTP %s\n", a.reason);
+	if (a.truncated && op == NBJ_DOCK_OP_GET_MANY) {
+		fprintf(stderr, "nbjail-dock: some answers were cut at the %u-byte cap "
+			"(their lines say \"truncated\":true)\n", NBJ_DOCK_GET_BODY_MAX);
+		return EXIT_CUT;
+	}
 	if (a.truncated) {
 		fprintf(stderr, "nbjail-dock: the answer was cut at %zu bytes (the %s cap)\n",
 			a.len, argv[1]);

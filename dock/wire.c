@@ -120,7 +120,7 @@ size_t nbj_dock_op_body_max(uint8_t op)
 	case NBJ_DOCK_OP_SIGN:
 		return NBJ_DOCK_SIGN_MAX;
 	case NBJ_DOCK_OP_GET_MANY:
-		return 64 * (NBJ_DOCK_TARGET_MAX + 1);
+		return NBJ_DOCK_GET_MANY_URLS_MAX * (NBJ_DOCK_TARGET_MAX + 1);
 	default:
 		return 0;
 	}

@@ -21,8 +21,11 @@
  *              c-ares (RESOLVING) and judged again on every answer: one
  *              internal answer denies it, as on the standard lane; the
  *              dial goes to the judged answers only (pinned).  tls is
- *              decided and dialled as tcp.  Reserved ops (get,
- *              get-many) are answered -ENOSYS "not implemented yet"
+ *              decided and dialled as tcp.
+ *   get        get and get-many go, with the job's connection, to the
+ *              HTTP client hooked in by nbjail-relay (dock_http, see
+ *              relay/dock_http.c), which judges every hop itself with
+ *              dock_facts() and the same rate; -ENOSYS without one
  *   tcp        CONNECTING (non-blocking, next answer on failure) -> SEND
  *              (the request body, streamed through the slot's buffer,
  *              then shutdown(SHUT_WR)) -> RECV/WRITE (the answer, read in
@@ -76,6 +79,8 @@
 #include "relay/relay_int.h"
 #include "relay/tls_upstream.h"
 #include "keys/keys.h"
+
+const struct dock_http_ops *dock_http;
 
 #define DOCK_HEAD_TIMEOUT_S 5
 #define DOCK_END_TIMEOUT_S 2	/* to take the END record */
@@ -192,7 +197,27 @@ int dock_init(struct relay_ctx *c)
 	}
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->cfg->dock_fd, &ev) < 0)
 		return negative_errno();
+	if (dock_http) {
+		int err = dock_http->init(c);
+
+		if (err < 0)
+			return err;
+	}
 	return dock_sign_init(c->cfg->keyholder_fd >= 0);
+}
+
+/**
+ * dock_http_event() - a RELAY_EV_HTTP_* event, for the HTTP client
+ * @c:		relay context
+ * @type:	the event's type
+ * @index:	its index
+ * @events:	epoll events
+ */
+void dock_http_event(struct relay_ctx *c, enum relay_event type, uint32_t index,
+		     uint32_t events)
+{
+	if (dock_http && c->http)
+		dock_http->event(c, type, index, events);
 }
 
 /* Register what @fd of slot @i waits for (0: nothing) */
@@ -366,8 +391,14 @@ int dock_target_parse(const char *host, char *name, struct nbj_addr *addr)
 	return 0;
 }
 
-/* The tenant's bucket of dock calls, at the job's policy's rate */
-static bool over_rate(struct relay_ctx *c)
+/**
+ * dock_over_rate() - take one call from the tenant's bucket of dock
+ * calls, at the job's policy's rate
+ * @c:		relay context
+ *
+ * Return: true when the call is over the rate (denied reason=rate)
+ */
+bool dock_over_rate(struct relay_ctx *c)
 {
 	const struct rate_limit *own = &c->cfg->audit.limits.dock;
 	struct rate_limit l = { RATE_DOCK_CALLS_PER_S, RATE_DOCK_CALLS_PER_S };
@@ -379,8 +410,18 @@ static bool over_rate(struct relay_ctx *c)
 	return !rate_take(b, &l, 1, rate_now_ns());
 }
 
-static void facts_of(struct relay_ctx *c, const struct dock_conn *d,
-		     struct decide_facts *ret)
+/**
+ * dock_facts() - the facts of a dock call to a name or an address, before
+ * its answers
+ * @c:		relay context
+ * @name:	the host name, NULL or "" for a literal address
+ * @addr:	the literal address (ignored for a name)
+ * @port:	the destination port
+ * @over_rate:	what dock_over_rate() said for this call
+ * @ret:	the facts, answers pending
+ */
+void dock_facts(struct relay_ctx *c, const char *name, const struct nbj_addr *addr,
+		uint16_t port, bool over_rate, struct decide_facts *ret)
 {
 	const struct job_stats *s = c->cfg->audit.stats;
 
@@ -388,15 +429,21 @@ static void facts_of(struct relay_ctx *c, const struct dock_conn *d,
 		.lane = DECIDE_LANE_DOCK,
 		.policy = c->cfg->policy,
 		.floor = hostaddr_floor(c),
-		.name = d->name[0] ? d->name : NULL,
-		.addr = d->addr,
-		.port = d->req.port,
+		.name = name && name[0] ? name : NULL,
+		.addr = *addr,
+		.port = port,
 		.answers_state = DECIDE_ANSWERS_PENDING,
 		.selected = DECIDE_SELECTED_NONE,
 		.revoked = c->revoked || (s && atomic_load(&((struct job_stats *)s)->revoked)),
-		.over_rate = d->over_rate,
+		.over_rate = over_rate,
 	};
-	ret->addr.port = d->req.port;
+	ret->addr.port = port;
+}
+
+static void facts_of(struct relay_ctx *c, const struct dock_conn *d,
+		     struct decide_facts *ret)
+{
+	dock_facts(c, d->name, &d->addr, d->req.port, d->over_rate, ret);
 }
 
 static bool dial_next(struct relay_ctx *c, uint32_t i);
@@ -442,6 +489,24 @@ static void decide(struct relay_ctx *c, uint32_t i)
 	case NBJ_DOCK_OP_SIGN:
 		sign_decide(c, i);
 		return;
+	case NBJ_DOCK_OP_GET:
+	case NBJ_DOCK_OP_GET_MANY:
+		/* the HTTP client takes the job's connection: this slot is done */
+		if (dock_http && c->http) {
+			int err;
+
+			interest(c, i, false, 0);	/* before take() adds its own */
+			err = dock_http->take(c, d->fd, &d->req, d->target);
+			if (err < 0) {
+				finish(c, i, err, err == -ENOSYS ? "no HTTP client (libcurl)"
+						  : "too many get calls at once", false);
+				return;
+			}
+			d->fd = -1;
+			conn_free(c, i);
+			return;
+		}
+		/* fall through */
 	default:
 		audit_denied(c, d, DECIDE_NOT_IMPLEMENTED);
 		finish(c, i, -ENOSYS, "not implemented yet", false);
@@ -451,7 +516,7 @@ static void decide(struct relay_ctx *c, uint32_t i)
 		deny(c, i, DECIDE_MALFORMED);
 		return;
 	}
-	d->over_rate = over_rate(c);
+	d->over_rate = dock_over_rate(c);
 	facts_of(c, d, &f);
 	if (!f.name)
 		f.answers_state = DECIDE_ANSWERS_OK;
@@ -493,6 +558,10 @@ void dock_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 	struct decision dec;
 	size_t n_ok = status == ARES_SUCCESS ? n : 0;
 
+	if (c->dock && slot >= DOCK_CONNS_MAX && dock_http && c->http) {
+		dock_http->resolved(c, slot - DOCK_CONNS_MAX, gen, status, answers, n);
+		return;
+	}
 	if (!c->dock || slot >= DOCK_CONNS_MAX)
 		return;
 	d = &c->dock[slot];
@@ -910,7 +979,7 @@ static void sign_decide(struct relay_ctx *c, uint32_t i)
 		deny(c, i, DECIDE_REVOKED);
 		return;
 	}
-	if (over_rate(c)) {
+	if (dock_over_rate(c)) {
 		deny(c, i, DECIDE_RATE);
 		return;
 	}
@@ -1178,6 +1247,8 @@ void dock_tick(struct relay_ctx *c)
 {
 	time_t now = now_s();
 
+	if (dock_http && c->http)
+		dock_http->tick(c);
 	for (uint32_t i = 0; c->dock && i < DOCK_CONNS_MAX; i++) {
 		struct dock_conn *d = &c->dock[i];
 		uint32_t events;
@@ -1238,5 +1309,7 @@ unsigned dock_cut_all(struct relay_ctx *c)
 		finish(c, i, -EACCES, "revoked", false);
 		cut++;
 	}
+	if (dock_http && c->http)
+		cut += dock_http->cut_all(c);
 	return cut;
 }

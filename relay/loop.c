@@ -308,6 +308,12 @@ int relay_run(const struct relay_config *config)
 			case RELAY_EV_DOCK_OUT:
 				dock_event(&c, index, true, ev[i].events);
 				break;
+			case RELAY_EV_HTTP_SOCK:
+			case RELAY_EV_HTTP_TIMER:
+			case RELAY_EV_HTTP_JOB:
+				dock_http_event(&c, RELAY_EV_TYPE(ev[i].data.u64), index,
+						ev[i].events);
+				break;
 			case RELAY_EV_DNS_TCP:
 				dns_tcp_event(&c, index, ev[i].events);
 				break;

@@ -30,6 +30,7 @@
 #include "common/audit.h"
 #include "common/bpfcache.h"
 #include "common/log.h"
+#include "relay/dock_http.h"
 #include "relay/relay.h"
 #include "supervisor/tenant.h"
 
@@ -95,6 +96,7 @@ int main(int argc, char **argv)
 	(void)close(stats_fd);
 	if (tenant_fd >= 0)
 		(void)close(tenant_fd);
+	dock_http = &dock_http_curl;	/* get, get-many: libcurl, here only */
 	err = relay_run(&cfg);
 	log_err("relay failed: %s", strerror(-err));
 	return 1;

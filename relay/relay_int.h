@@ -41,6 +41,8 @@
 
 struct relay_ctx;
 struct dock_conn;
+struct dock_http;
+struct nbj_dock_request;
 
 /**
  * struct resolve_req - one lookup in flight; c-ares holds a pointer to it
@@ -73,6 +75,9 @@ enum relay_event {
 	RELAY_EV_DOCK_LISTEN,	/* the dock's listener */
 	RELAY_EV_DOCK_JOB,	/* index: dock slot, the job's connection */
 	RELAY_EV_DOCK_OUT,	/* index: dock slot, the socket it dialled */
+	RELAY_EV_HTTP_SOCK,	/* index: a socket of libcurl (dock_http.c) */
+	RELAY_EV_HTTP_TIMER,	/* libcurl's timer (dock_http.c) */
+	RELAY_EV_HTTP_JOB,	/* index: dock get call, the job's connection */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -373,6 +378,8 @@ struct sam_session {
  * @dock_bufs:		their buffers, one block
  * @dock_live:		calls in the table
  * @dock_rate:		the dock's bucket when there is no tenant's
+ * @http:		the dock's get and get-many (dock_http.c); NULL when
+ *			the relay has no HTTP client or no dock
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -420,6 +427,7 @@ struct relay_ctx {
 	unsigned char *dock_bufs;
 	unsigned dock_live;
 	struct rate_bucket dock_rate;
+	struct dock_http *http;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -477,6 +485,39 @@ unsigned dock_cut_all(struct relay_ctx *c);
 void dock_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		   const struct nbj_addr *answers, size_t n);
 int dock_target_parse(const char *host, char *name, struct nbj_addr *addr);
+bool dock_over_rate(struct relay_ctx *c);
+void dock_facts(struct relay_ctx *c, const char *name, const struct nbj_addr *addr,
+		uint16_t port, bool over_rate, struct decide_facts *ret);
+void dock_http_event(struct relay_ctx *c, enum relay_event type, uint32_t index,
+		     uint32_t events);
+
+/**
+ * struct dock_http_ops - the dock's HTTP client (get, get-many), hooked in
+ * by nbjail-relay's main() (relay/dock_http.c, libcurl): libnbjail and
+ * the nbjail executable stay without libcurl
+ * @init:	set-up, before the allow-list (the dock exists)
+ * @take:	a get or get-many call whose head was read: takes the job's
+ *		connection @fd on success (0), else negative errno
+ * @event:	RELAY_EV_HTTP_* events
+ * @resolved:	c-ares answers for transfer @xfer (dock_resolved() passes
+ *		slots from DOCK_CONNS_MAX up)
+ * @tick:	once a second
+ * @cut_all:	revocation: every call ends; returns how many
+ */
+struct dock_http_ops {
+	int (*init)(struct relay_ctx *c);
+	int (*take)(struct relay_ctx *c, int fd, const struct nbj_dock_request *req,
+		    const char *target);
+	void (*event)(struct relay_ctx *c, enum relay_event type, uint32_t index,
+		      uint32_t events);
+	void (*resolved)(struct relay_ctx *c, uint32_t xfer, uint32_t gen, int status,
+			 const struct nbj_addr *answers, size_t n);
+	void (*tick)(struct relay_ctx *c);
+	unsigned (*cut_all)(struct relay_ctx *c);
+};
+
+/* NULL: get and get-many are answered -ENOSYS (relay/dock.c) */
+extern const struct dock_http_ops *dock_http;
 
 /* overlay.c */
 void overlay_begin(struct relay_ctx *c, struct flow *f);

@@ -60,6 +60,11 @@ extern "C" {
 #define NBJ_DOCK_REASON_MAX 255
 #define NBJ_DOCK_TCP_TIMEOUT_S 10
 #define NBJ_DOCK_UDP_TIMEOUT_S 5
+#define NBJ_DOCK_GET_BODY_MAX (1u << 20)	/* a get's body; each of get-many's */
+#define NBJ_DOCK_GET_REDIRECTS_MAX 5	/* redirects followed, each judged */
+#define NBJ_DOCK_GET_TIMEOUT_S 15	/* per URL, its redirects included */
+#define NBJ_DOCK_GET_MANY_URLS_MAX 64	/* URLs of one get-many; more: -E2BIG */
+#define NBJ_DOCK_GET_MANY_WIDTH 16	/* a get-many's transfers at once */
 
 /**
  * enum nbj_dock_op - what a request asks for
@@ -69,8 +74,11 @@ extern "C" {
  * @NBJ_DOCK_OP_TLS:	as tcp, with TLS done by the host (peer verified
  *			against the job's roots, bound to target); -EPROTO
  *			and the cause when the handshake or verification fails
- * @NBJ_DOCK_OP_GET:	reserved (HTTP(S) GET of a URL); -ENOSYS today
- * @NBJ_DOCK_OP_GET_MANY: reserved (up to 64 URLs); -ENOSYS today
+ * @NBJ_DOCK_OP_GET:	HTTP(S) GET of the URL in the target by the host,
+ *			redirects followed and judged hop by hop; the body
+ *			as DATA, END's reason "STATUS FINAL_URL"
+ * @NBJ_DOCK_OP_GET_MANY: the newline-separated URLs of the body (at most
+ *			64), 16 at a time; one JSON line per URL as DATA
  * @NBJ_DOCK_OP_SIGN:	HMAC-SHA256 of the body with the key named by the
  *			target (32 bytes); -ENOENT "no such key" when the
  *			policy has no such key

@@ -197,19 +197,16 @@ def test_answer_cut_at_the_cap_says_so(nbj, world):
 def test_not_allowed_and_unknown_ops(nbj, world):
     cp = shell("nbjail-dock tcp 198.51.100.11 80 </dev/null; echo rc=$?; "
                "nbjail-dock tls 198.51.100.10 443 </dev/null; echo rc=$?; "
-               "nbjail-dock get http://198.51.100.10/; echo rc=$?; "
                "nbjail-dock sign somekey </dev/null; echo rc=$?; "
                "nbjail-dock tcp 198.51.100.10; echo rc=$?; "
                "nbjail-dock tcp 'a/b' 80 </dev/null; echo rc=$?; "
                "nbjail-dock tcp 198.51.100.10 81 </dev/null; echo rc=$?",
                allow=("198.51.100.10:80", "198.51.100.10:81"))
-    assert cp.stdout.split() == ["rc=1", "rc=1", "rc=3", "rc=3", "rc=2", "rc=1", "rc=3"], \
+    assert cp.stdout.split() == ["rc=1", "rc=1", "rc=3", "rc=2", "rc=1", "rc=3"], \
         (cp.stdout, cp.stderr)
     assert "nbjail-dock: tcp 198.51.100.10: Connection refused" in cp.stderr, cp.stderr
     assert "denied 198.51.100.11:80 reason=not-allowed" in cp.stderr
     assert "denied 198.51.100.10:443 reason=not-allowed" in cp.stderr, cp.stderr
-    assert "nbjail-dock: get http://198.51.100.10/: Function not implemented: not implemented yet" \
-        in cp.stderr
     assert "no such key" in cp.stderr
     assert "denied a/b:80 reason=malformed" in cp.stderr
 
@@ -508,6 +505,228 @@ def test_journald_events_of_lane_dock(nbj, world, journal):
     assert dock[1]["NBJAIL_DETAIL"].startswith("status=0 bytes="), dock
 
 
+# ---------------------------------------------------------------- get, get-many
+
+# A world HTTP server for get: /hop/N redirects N times on itself, /to?u=URL
+# redirects to URL, /slow?ms=M&i=K answers "slow K" after M ms; it counts
+# requests and the most it served at once (/stats, asked from the tests'
+# side through the world's netns)
+HTTP_WORLD = r"""
+import http.server, json, socketserver, sys, threading, time, urllib.parse
+host, port = sys.argv[1], int(sys.argv[2])
+lock = threading.Lock(); st = {"now": 0, "max": 0, "count": 0}
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, code, body=b"", loc=None):
+        self.send_response(code)
+        if loc: self.send_header("Location", loc)
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path); q = urllib.parse.parse_qs(u.query)
+        if u.path == "/stats":
+            return self.answer(200, json.dumps(st).encode())
+        with lock:
+            st["now"] += 1; st["count"] += 1; st["max"] = max(st["max"], st["now"])
+        try:
+            if u.path.startswith("/hop/"):
+                n = int(u.path[5:])
+                if n: return self.answer(302, loc=f"/hop/{n - 1}")
+                return self.answer(200, b"landed\n")
+            if u.path == "/to":
+                return self.answer(302, loc=q["u"][0])
+            if u.path == "/slow":
+                time.sleep(int(q["ms"][0]) / 1000)
+                return self.answer(200, f"slow {q['i'][0]}".encode())
+            self.answer(404, b"no\n")
+        finally:
+            with lock: st["now"] -= 1
+    def log_message(self, *a): pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True; allow_reuse_address = True; request_queue_size = 128
+s = S((host, port), H)
+print("ready", flush=True)
+s.serve_forever()
+"""
+GETW = "198.51.100.11:8000"
+
+
+def world_stats():
+    from conftest import run
+    cp = run([PYTHON, "-c", f"import urllib.request; print(urllib.request.urlopen('http://{GETW}/stats', "
+              "timeout=5).read().decode())"], ns=WORLD_NS)
+    assert cp.returncode == 0, cp.stderr
+    return json.loads(cp.stdout)
+
+
+@pytest.fixture
+def get_world(world_server):
+    world_server(HTTP_WORLD, *GETW.split(":"))
+    return GETW
+
+
+def test_get_by_address_and_by_name(nbj, world, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    cp = shell("nbjail-dock get http://198.51.100.10/; echo rc=$?; "
+               "nbjail-dock get http://allowed.test/; echo rc=$?",
+               allow=("198.51.100.10:80", "allowed.test:80"),
+               extra=("--audit-log", str(log), "--no-journal"))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.splitlines() == ["world 198.51.100.10:80", "rc=0",
+                                      "world [2001:db8::10]:80", "rc=0"], (cp.stdout, cp.stderr)
+    assert "nbjail-dock: HTTP 200 http://198.51.100.10/" in cp.stderr, cp.stderr
+    assert "nbjail-dock: HTTP 200 http://allowed.test/" in cp.stderr, cp.stderr
+    # the host dialled, each name's address judged and pinned
+    seen = world.accesses("198.51.100.10:80") + world.accesses("[2001:db8::10]:80")
+    assert len(seen) == 2 and all(p.startswith(("192.0.2.1:", "[2001:db8:1::1]:")) for _, p in seen), seen
+    calls = [r for r in audit_records(log) if r["lane"] == "dock" and r["event"] == "dock-call"]
+    assert [r["target"] for r in calls] == ["get http://198.51.100.10/", "get http://allowed.test/"], calls
+    assert calls[1]["resolved"] == "[2001:db8::10]:80", calls
+    assert all(r["detail"].startswith("status=0 http=200 ") for r in calls), calls
+
+
+def test_get_follows_five_redirects_and_refuses_the_sixth(nbj, world, get_world):
+    script = "; ".join(f"nbjail-dock get http://{GETW}/hop/{n}; echo rc=$?" for n in range(1, 7))
+    cp = shell(script, allow=(GETW,))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.splitlines() == ["landed", "rc=0"] * 5 + ["rc=3"], (cp.stdout, cp.stderr)
+    assert f"nbjail-dock: HTTP 200 http://{GETW}/hop/0" in cp.stderr, cp.stderr
+    assert f"get http://{GETW}/hop/6: Too many levels of symbolic links: more than 5 redirects" \
+        in cp.stderr, cp.stderr
+    assert world_stats()["count"] == sum(n + 1 for n in range(1, 6)) + 6
+
+
+def test_get_redirect_to_metadata_is_denied_at_its_hop(nbj, world, get_world, tmp_path):
+    """Even with everything allowed, the floor stops the redirect's hop:
+    the detector at 169.254.169.254:80 sees nothing (no_leaks)"""
+    log = tmp_path / "audit.jsonl"
+    url = f"http://{GETW}/to?u=http://169.254.169.254/latest/meta-data/"
+    cp = shell(f"nbjail-dock get '{url}'; echo rc=$?; "
+               f"nbjail-dock get 'http://{GETW}/to?u=http://meta.test/'; echo rc=$?",
+               allow=("0.0.0.0/0", "::/0", "*.test"),
+               extra=("--audit-log", str(log), "--no-journal"))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == ["rc=1", "rc=1"], (cp.stdout, cp.stderr)
+    assert (f"nbjail-dock: denied {url} reason=floor:metadata at redirect 1: "
+            "http://169.254.169.254/latest/meta-data/") in cp.stderr, cp.stderr
+    assert "reason=floor:metadata at redirect 1: http://meta.test/" in cp.stderr, cp.stderr
+    recs = [(r["event"], r["target"], r["reason"]) for r in audit_records(log) if r["lane"] == "dock"]
+    assert recs == [("dock-call", f"get {url}", "allowed"),
+                    ("deny", "get http://169.254.169.254/latest/meta-data/", "floor:metadata"),
+                    ("dock-call", f"get http://{GETW}/to?u=http://meta.test/", "allowed"),
+                    ("deny", "get http://meta.test/", "floor:metadata")], recs
+
+
+GET_PROBES = ["http://169.254.169.254/", "http://127.0.0.1/", "http://10.0.0.1/", "http://172.16.0.1/",
+              "http://192.168.1.1/", "http://100.64.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/",
+              "http://user:pass@127.0.0.1/", "http://mixed.test/", "http://0x7f.1/",
+              "https://10.0.0.1:8080/"]
+
+
+def test_get_probe_matrix_denied_by_the_floor(nbj, world):
+    script = "; ".join(f"nbjail-dock get '{u}'; echo rc=$?" for u in GET_PROBES)
+    script += "; nbjail-dock get http://v4only.test/; echo rc=$?"
+    cp = shell(script, allow=("0.0.0.0/0", "::/0", "*.test"))
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    assert lines == ["rc=1"] * len(GET_PROBES) + ["world 198.51.100.10:80", "rc=0"], (cp.stdout, cp.stderr)
+    denied = [ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-dock: denied ")]
+    assert len(denied) == len(GET_PROBES), cp.stderr
+    for u, ln in zip(GET_PROBES, denied):
+        assert ln.startswith(f"nbjail-dock: denied {u} reason=floor:"), (u, ln)
+
+
+def test_get_malformed_and_not_allowed(nbj, world):
+    bad = ["ftp://198.51.100.10/", "file:///etc/passwd", "198.51.100.10/", "http://[fe80::1%25lo]/",
+           "http://a b/", "gopher://198.51.100.10:70/"]
+    script = "; ".join(f"nbjail-dock get '{u}'; echo rc=$?" for u in bad)
+    script += "; nbjail-dock get http://198.51.100.11/; echo rc=$?"
+    cp = shell(script, allow=("198.51.100.10:80",))
+    assert cp.stdout.split() == ["rc=1"] * (len(bad) + 1), (cp.stdout, cp.stderr)
+    for u in bad:
+        assert f"nbjail-dock: denied {u} reason=malformed" in cp.stderr, (u, cp.stderr)
+    assert "denied http://198.51.100.11/ reason=not-allowed" in cp.stderr, cp.stderr
+
+
+def test_get_body_cut_at_the_cap_says_so(nbj, world):
+    cp = job("bash", "-c", "nbjail-dock get 'http://198.51.100.10/big?mb=2' | wc -c; echo rc=${PIPESTATUS[0]}",
+             allow=("198.51.100.10:80",))
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.split() == [str(MIB), "rc=4"], (cp.stdout, cp.stderr)
+    assert "cut at 1048576 bytes" in cp.stderr, cp.stderr
+
+
+MANY_CHECK = r"""
+import base64, json, subprocess, sys, time
+urls = sys.stdin.read()
+t = time.monotonic()
+p = subprocess.run(["nbjail-dock", "get-many"], input=urls.encode(), capture_output=True, timeout=120)
+wall = time.monotonic() - t
+lines = [json.loads(l) for l in p.stdout.decode().splitlines()]
+for l in lines:
+    if "body" in l:
+        l["body"] = base64.b64decode(l["body"]).decode(errors="replace")[:40]
+print(json.dumps({"rc": p.returncode, "wall": wall, "lines": lines, "err": p.stderr.decode()}))
+"""
+
+
+def many(urls, allow, timeout=150, extra=()):
+    cp = job(PYTHON, "-I", "-c", MANY_CHECK, allow=allow, input="".join(u + "\n" for u in urls),
+             timeout=timeout, extra=extra)
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.strip().splitlines()[-1])
+    res["job_stderr"] = cp.stderr
+    # a relay built with -Db_sanitize=address,undefined reports here
+    assert "Sanitizer" not in cp.stderr and "runtime error" not in cp.stderr, cp.stderr
+    assert "relay died" not in cp.stderr, cp.stderr
+    return res
+
+
+def test_get_many_64_urls_16_at_a_time(nbj, world, get_world):
+    urls = [f"http://{GETW}/slow?ms=300&i={i}" for i in range(64)]
+    res = many(urls, allow=(GETW,))
+    assert res["rc"] == 0, res["job_stderr"]
+    lines = res["lines"]
+    assert len(lines) == 64, res
+    assert sorted(ln["index"] for ln in lines) == list(range(64)), lines
+    for ln in lines:
+        i = ln["index"]
+        assert ln["url"] == urls[i] and ln["final_url"] == urls[i], ln
+        assert ln["status"] == 200 and ln["truncated"] is False and ln["body"] == f"slow {i}", ln
+    st = world_stats()
+    assert st["count"] == 64, st
+    assert 1 < st["max"] <= 16, st
+    # four rounds of 300 ms at 16 at once; at one at a time it would take 19 s
+    assert res["wall"] < 8, res["wall"]
+
+
+def test_get_many_65_urls_is_an_error(nbj, world, get_world, tmp_path):
+    log = tmp_path / "audit.jsonl"
+    res = many([f"http://{GETW}/slow?ms=1&i={i}" for i in range(65)], allow=(GETW,),
+               extra=("--audit-log", str(log), "--no-journal"))
+    assert res["rc"] == 3 and res["lines"] == [], res["job_stderr"]
+    assert "more than 64 URLs" in res["err"], res
+    assert world_stats()["count"] == 0
+    recs = [(r["event"], r["target"], r["reason"]) for r in audit_records(log) if r["lane"] == "dock"]
+    assert recs == [("deny", "get-many", "malformed")], recs
+
+
+def test_get_many_mixed_answers(nbj, world, get_world):
+    urls = [f"http://{GETW}/hop/2", "http://169.254.169.254/", "http://198.51.100.10/big?mb=2",
+            f"http://{GETW}/to?u=http://10.0.0.1/", "not a url", f"http://{GETW}/nothing"]
+    res = many(urls, allow=("0.0.0.0/0",))
+    assert res["rc"] == 4, res
+    assert "cut at the 1048576-byte cap" in res["err"], res["err"]
+    by = {ln["index"]: ln for ln in res["lines"]}
+    assert len(res["lines"]) == 6 and sorted(by) == list(range(6)), res["lines"]
+    assert by[0]["status"] == 200 and by[0]["final_url"] == f"http://{GETW}/hop/0" and by[0]["body"] == "landed\n"
+    assert by[1]["error"] == "denied" and by[1]["reason"] == "floor:metadata" and "body" not in by[1], by[1]
+    assert by[2]["truncated"] is True and by[2]["status"] == 200, by[2]
+    assert by[3]["error"] == "denied" and by[3]["reason"] == "floor:private", by[3]
+    assert by[3]["final_url"] == "http://10.0.0.1/", by[3]
+    assert by[4]["error"] == "denied" and by[4]["reason"] == "malformed", by[4]
+    assert by[5]["status"] == 404 and by[5]["body"] == "no\n", by[5]
+
+
 # ---------------------------------------------------------------- tls and sign
 
 # An HTTPS server of the world: a certificate per server name (allowed.test,
@@ -581,6 +800,7 @@ def tls_certs():
     from test_sni import make_certs
     d = shared_dir("nbt-docktls-")
     make_certs(d)
+    os.chmod(d, 0o755)      # the policy's tls_roots are read as the caller (rootless too)
     for f in d.iterdir():
         os.chmod(f, 0o644)
     yield d
@@ -740,3 +960,185 @@ def test_tls_large_request_and_silent_server(nbj, world, world_server, tls_certs
     assert "nbjail-dock: tls 198.51.100.11: Connection timed out: TLS handshake timed out" \
         in cp.stderr, cp.stderr
     assert 9 < time.monotonic() - t < 20
+
+
+# HTTP_WORLD over TLS with allowed.test's certificate from the test CA
+HTTPS_WORLD = HTTP_WORLD.replace(
+    's = S((host, port), H)\n',
+    's = S((host, port), H)\nimport ssl\nctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n'
+    'ctx.load_cert_chain(f"{sys.argv[3]}/allowed.test.pem", f"{sys.argv[3]}/allowed.test.key")\n'
+    's.socket = ctx.wrap_socket(s.socket, server_side=True)\n')
+
+
+def test_get_https_with_the_policy_roots(nbj, world, world_server, get_world, tls_certs, tmp_path):
+    world_server(HTTPS_WORLD, "198.51.100.10", 8443, tls_certs)
+    cp = shell("nbjail-dock get https://allowed.test:8443/hop/2; echo rc=$?; "
+               f"nbjail-dock get 'http://{GETW}/to?u=https://allowed.test:8443/hop/0'; echo rc=$?; "
+               "nbjail-dock get https://v4only.test:8443/hop/0; echo rc=$?",
+               allow=("allowed.test:8443", "v4only.test:8443", GETW),
+               extra=tls_policy(tmp_path, tls_certs))
+    assert cp.stdout.splitlines() == ["landed", "rc=0", "landed", "rc=0", "rc=3"], (cp.stdout, cp.stderr)
+    assert "nbjail-dock: HTTP 200 https://allowed.test:8443/hop/0" in cp.stderr, cp.stderr
+    assert "get https://v4only.test:8443/hop/0: Protocol error: " in cp.stderr, cp.stderr
+    # many at once, the first connections among them (each verified)
+    res = many([f"https://allowed.test:8443/hop/{i % 3}" for i in range(8)] +
+               ["https://v4only.test:8443/hop/0"],
+               allow=("allowed.test:8443", "v4only.test:8443"), extra=tls_policy(tmp_path, tls_certs))
+    assert res["rc"] == 0, res
+    by = {ln["index"]: ln for ln in res["lines"]}
+    assert [by[i]["body"] for i in range(8)] == ["landed\n"] * 8, res["lines"]
+    assert by[8]["error"] == "failed" and "SSL" in by[8]["reason"], by[8]
+    # the system's roots: the test CA is no one's
+    cp = shell("nbjail-dock get https://allowed.test:8443/hop/0; echo rc=$?", allow=("allowed.test:8443",))
+    assert cp.stdout.split() == ["rc=3"], (cp.stdout, cp.stderr)
+    assert "SSL certificate problem" in cp.stderr, cp.stderr
+
+
+# get-many's frame in pieces: the URLs come 0.5 s after the head, in two
+# parts; the call still answers every URL
+MANY_SLOW = r"""
+import json, os, socket, struct, sys, time
+body = "".join(f"http://{sys.argv[1]}/hop/{i}\n" for i in range(3)).encode()
+s = socket.socket(socket.AF_UNIX); s.settimeout(20); s.connect(os.environ["NBJAIL_DOCK"])
+s.sendall(struct.pack(">IBBHHHI", 0x4e424a44, 1, 5, 0, 1, 0, len(body)) + b"-")
+time.sleep(0.5); s.sendall(body[:10]); time.sleep(0.5); s.sendall(body[10:])
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+i, recs = 0, []
+while i + 8 <= len(data):
+    t, f, _, l = struct.unpack(">BBHI", data[i:i + 8]); recs.append((t, data[i + 8:i + 8 + l])); i += 8 + l
+lines = b"".join(p for t, p in recs if t == 1).decode().splitlines()
+end = [p for t, p in recs if t == 2]
+print(json.dumps({"lines": [json.loads(x)["status"] for x in lines],
+                  "end": struct.unpack(">i", end[0][:4])[0] if end else None}))
+"""
+
+
+def test_get_many_frame_in_pieces(nbj, world, get_world):
+    cp = job(PYTHON, "-I", "-c", MANY_SLOW, GETW, allow=(GETW,))
+    assert cp.returncode == 0, cp.stderr
+    assert json.loads(cp.stdout.splitlines()[-1]) == {"lines": [200, 200, 200], "end": 0}, \
+        (cp.stdout, cp.stderr)
+
+
+REVOKE_GET = (f"echo ready; nbjail-dock get 'http://{GETW}/slow?ms=8000&i=1'; a=$?; "
+              f"nbjail-dock get 'http://{GETW}/slow?ms=1&i=2'; echo rc=$a rc=$?; sleep 30")
+
+
+@needs_root("nbjail ctl revoke")
+def test_revocation_cuts_a_get_and_denies_the_next(nbj, world, spawn, get_world):
+    p = spawn("run", "--tenant", "dock-revoke-get", "--allow", GETW, "--", "sh", "-c", REVOKE_GET)
+    assert read_line(p.stdout, 20) == "ready\n"
+    time.sleep(1.0)                       # the first get waits at the slow server
+    (j,) = [j for j in ctl_json("jobs") if j["tenant"] == "dock-revoke-get"]
+    t = time.time()
+    cp = nbjail("ctl", "revoke", j["job"])
+    assert cp.returncode == 0, cp.stderr
+    line = read_line(p.stdout, 8)
+    assert line == "rc=1 rc=1\n", line
+    assert time.time() - t < 5           # not the server's 8 s
+    p.terminate()
+    p.wait(timeout=10)
+    err = p.stderr.read()
+    assert f"denied http://{GETW}/slow?ms=8000&i=1 reason=revoked" in err, err
+    assert f"denied http://{GETW}/slow?ms=1&i=2 reason=revoked" in err, err
+
+
+def test_browse_profile_gets_through_the_dock(nbj, world):
+    cp = shell("nbjail-dock get http://allowed.test/; echo rc=$?; "
+               "printf 'http://198.51.100.10/\\nhttp://10.0.0.1/\\n' | nbjail-dock get-many | wc -l",
+               profile="browse", allow=("allowed.test:80", "198.51.100.10:80"))
+    assert cp.stdout.split() == ["world", "[2001:db8::10]:80", "rc=0", "2"], (cp.stdout, cp.stderr)
+
+
+def test_get_pins_a_rebinding_name(nbj, world):
+    """rebind.test answers 198.51.100.10 and 10.0.0.1 in turn: each get is
+    either fetched from the public answer it was judged on, or denied; the
+    world's detector at 10.0.0.1:80 sees nothing (no_leaks)"""
+    cp = shell("for i in 1 2 3 4 5 6; do nbjail-dock get http://rebind.test/; echo rc=$?; done",
+               allow=("rebind.test:80",))
+    assert cp.returncode == 0, cp.stderr
+    rcs = [ln for ln in cp.stdout.splitlines() if ln.startswith("rc=")]
+    bodies = [ln for ln in cp.stdout.splitlines() if not ln.startswith("rc=")]
+    assert len(rcs) == 6 and set(rcs) <= {"rc=0", "rc=1"}, (cp.stdout, cp.stderr)
+    assert "rc=0" in rcs and "rc=1" in rcs, (cp.stdout, cp.stderr)
+    assert bodies == ["world 198.51.100.10:80"] * rcs.count("rc=0"), cp.stdout
+    denied = [ln for ln in cp.stderr.splitlines() if ln.startswith("nbjail-dock: denied ")]
+    assert len(denied) == rcs.count("rc=1") and all(
+        "reason=floor:private" in ln or "reason=rebinding" in ln for ln in denied), cp.stderr
+
+
+def test_get_redirect_to_another_scheme_is_malformed(nbj, world, get_world):
+    script = "; ".join(f"nbjail-dock get 'http://{GETW}/to?u={u}'; echo rc=$?"
+                       for u in ("file:///etc/passwd", "ftp://198.51.100.10/", "gopher://198.51.100.10:80/"))
+    cp = shell(script, allow=(GETW, "198.51.100.10:80", "198.51.100.10:21"))
+    assert cp.stdout.split() == ["rc=1"] * 3, (cp.stdout, cp.stderr)
+    for u in ("file:///etc/passwd", "ftp://198.51.100.10/", "gopher://198.51.100.10:80/"):
+        assert f"reason=malformed at redirect 1: {u}" in cp.stderr, (u, cp.stderr)
+
+
+def test_get_by_literal_addresses_never_resolves(nbj, world):
+    """Literal addresses (IPv6, IPv4 in other spellings) reach libcurl in
+    their canonical form: it never resolves anything itself (its resolver
+    would start a thread, which the relay's allow-list kills)"""
+    cp = shell("nbjail-dock get 'http://[2001:db8::10]/'; echo rc=$?; "
+               "nbjail-dock get 'http://[::ffff:198.51.100.10]/'; echo rc=$?; "
+               "nbjail-dock get 'http://3325256714/'; echo rc=$?",
+               allow=("[2001:db8::10]:80", "198.51.100.10:80"))
+    assert cp.stdout.splitlines() == ["world [2001:db8::10]:80", "rc=0", "world 198.51.100.10:80", "rc=0",
+                                      "world 198.51.100.10:80", "rc=0"], (cp.stdout, cp.stderr)
+    assert "relay died" not in cp.stderr, cp.stderr
+
+
+def test_get_many_hops_take_the_dock_rate(nbj, world, get_world, tmp_path):
+    """Each URL's hop is a dock call of the tenant's rate: 20 at once at
+    5 a second (burst 5) leave most denied reason=rate"""
+    pol = tmp_path / "rate.yaml"
+    pol.write_text("rates:\n  dock_calls_per_s: 5\n")
+    res = many([f"http://{GETW}/hop/0"] * 20, allow=(GETW,), extra=("--policy", str(pol)))
+    assert res["rc"] == 0, res
+    ok = [ln for ln in res["lines"] if ln.get("status") == 200]
+    rate = [ln for ln in res["lines"] if ln.get("reason") == "rate"]
+    assert len(res["lines"]) == 20 and len(ok) + len(rate) == 20, res["lines"]
+    assert 5 <= len(ok) <= 10, res["lines"]
+    assert world_stats()["count"] == len(ok)
+
+
+# a get-many whose client never reads: 16 bodies of 1 MiB wait in the relay;
+# another call is answered meanwhile, and the stuck one is cut after 15 s
+# without progress
+MANY_NO_READ = r"""
+import json, os, socket, struct, subprocess, time
+body = "".join("http://198.51.100.10/big?mb=1\n" for _ in range(16)).encode()
+s = socket.socket(socket.AF_UNIX); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(os.environ["NBJAIL_DOCK"])
+s.sendall(struct.pack(">IBBHHHI", 0x4e424a44, 1, 5, 0, 1, 0, len(body)) + b"-" + body)
+time.sleep(2)
+out = subprocess.run(["nbjail-dock", "get", "http://198.51.100.10/"], capture_output=True, timeout=30)
+res = {"other": [out.returncode, out.stdout.decode()]}
+t = time.monotonic()
+s.settimeout(40)
+got = 0
+time.sleep(20)                      # past the relay's 15 s without progress
+try:
+    while True:
+        b = s.recv(1 << 20)
+        if not b: break
+        got += len(b)
+except OSError as e:
+    res["err"] = type(e).__name__
+res["got_mb"] = got >> 20
+print(json.dumps(res))
+"""
+
+
+def test_get_many_client_that_never_reads_is_cut(nbj, world):
+    cp = job(PYTHON, "-I", "-c", MANY_NO_READ, allow=("198.51.100.10:80",), timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.splitlines()[-1])
+    assert res["other"] == [0, "world 198.51.100.10:80\n"], res
+    assert res["got_mb"] < 16, res      # cut, far from the 16 x 1.4 MB of the lines
+    assert "did not read its answer in 15 s" in cp.stderr, cp.stderr
