@@ -36,7 +36,7 @@
 #include "relay/relay.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 3u	/* 2: the tenant slot and the limits; 3: the dock */
+#define HANDOFF_VERSION 4u	/* 2: the tenant slot and the limits; 3: the dock; 4: publish mode http */
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /**

@@ -46,7 +46,7 @@
 /* two sockets per flow; pipes only while bytes are in flight: the pool's,
  * and room for as many more (a flow that finds no fd for a pipe waits) */
 #define FDS_PER_FLOW 2
-#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX)
+#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX + 2 * INBOUND_CONNS_MAX)
 #define EVENT_BATCH 128
 
 /**
@@ -172,7 +172,7 @@ bool relay_revoked(struct relay_ctx *c)
 	if (!s || !atomic_load(&s->revoked))
 		return false;
 	c->revoked = true;
-	cut = tcp_cut_all(c) + dock_cut_all(c);
+	cut = tcp_cut_all(c) + dock_cut_all(c) + inbound_cut_all(c);
 	log_info("revoked: %u live flows and dock calls cut, every new one is refused", cut);
 	audit_event_init(&ev, AUDIT_REVOKE, LANE_TCP);
 	EVENT_SET(&ev, reason, "revoked");
@@ -246,6 +246,8 @@ int relay_run(const struct relay_config *config)
 	if (!err)
 		err = dock_init(&c);
 	if (!err)
+		err = inbound_init(&c);
+	if (!err)
 		err = role_filter_apply(ROLE_RELAY);
 	log_phase("relay: ready");
 	if (err < 0)
@@ -282,6 +284,7 @@ int relay_run(const struct relay_config *config)
 				dns_tcp_tick(&c);
 				sam_tick(&c);
 				dock_tick(&c);
+				inbound_tick(&c);
 				break;
 			case RELAY_EV_ARES:
 				resolve_event(&c, (int)index, ev[i].events);
@@ -318,6 +321,12 @@ int relay_run(const struct relay_config *config)
 				break;
 			case RELAY_EV_DOCK_OUT:
 				dock_event(&c, index, true, ev[i].events);
+				break;
+			case RELAY_EV_INBOUND_CLIENT:
+				inbound_event(&c, index, false, ev[i].events);
+				break;
+			case RELAY_EV_INBOUND_JOB:
+				inbound_event(&c, index, true, ev[i].events);
 				break;
 			case RELAY_EV_DNS_TCP:
 				dns_tcp_event(&c, index, ev[i].events);

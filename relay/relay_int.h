@@ -38,9 +38,12 @@
 #define SAM_STREAM_TIMEOUT_S 60	/* STREAM CONNECT: lease set lookup */
 #define SAM_RETRY_S 5		/* a failed session is tried again after */
 #define DOCK_CONNS_MAX 256	/* dock calls at once (relay/dock.c) */
+#define INBOUND_CONNS_MAX 1100	/* client connections of ports in mode http */
 
 struct relay_ctx;
 struct dock_conn;
+struct inbound_conn;
+struct admit_clients;
 
 /**
  * struct resolve_req - one lookup in flight; c-ares holds a pointer to it
@@ -73,6 +76,8 @@ enum relay_event {
 	RELAY_EV_DOCK_LISTEN,	/* the dock's listener */
 	RELAY_EV_DOCK_JOB,	/* index: dock slot, the job's connection */
 	RELAY_EV_DOCK_OUT,	/* index: dock slot, the socket it dialled */
+	RELAY_EV_INBOUND_CLIENT, /* index: inbound slot, the client's socket */
+	RELAY_EV_INBOUND_JOB,	/* index: inbound slot, the job's socket */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -368,6 +373,12 @@ struct sam_session {
  * @dock_bufs:		their buffers, one block
  * @dock_live:		calls in the table
  * @dock_rate:		the dock's bucket when there is no tenant's
+ * @inbound:		client connections of ports published in mode http
+ *			(relay/inbound.c), INBOUND_CONNS_MAX; NULL if none
+ * @inbound_clients:	their client addresses' buckets
+ * @inbound_live:	connections in the table
+ * @inbound_inflight:	requests admitted and not yet answered, per publish
+ *			entry
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -415,6 +426,10 @@ struct relay_ctx {
 	unsigned char *dock_bufs;
 	unsigned dock_live;
 	struct rate_bucket dock_rate;
+	struct inbound_conn *inbound;
+	struct admit_clients *inbound_clients;
+	unsigned inbound_live;
+	unsigned inbound_inflight[PUBLISH_MAX];
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -471,6 +486,15 @@ unsigned dock_cut_all(struct relay_ctx *c);
 void dock_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 		   const struct nbj_addr *answers, size_t n);
 int dock_target_parse(const char *host, char *name, struct nbj_addr *addr);
+
+/* inbound.c: ports published in mode http */
+int inbound_init(struct relay_ctx *c);
+void inbound_accept(struct relay_ctx *c, uint32_t index, int listen_fd);
+void inbound_event(struct relay_ctx *c, uint32_t slot, bool job, uint32_t events);
+void inbound_tick(struct relay_ctx *c);
+unsigned inbound_cut_all(struct relay_ctx *c);
+int tcp_job_socket(const struct relay_ctx *c, int family);
+bool tcp_accept_starved(struct relay_ctx *c, int err);
 
 /* overlay.c */
 void overlay_begin(struct relay_ctx *c, struct flow *f);
