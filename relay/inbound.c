@@ -529,9 +529,6 @@ static void client_readable(struct relay_ctx *c, uint32_t slot)
 	size_t room;
 	ssize_t n;
 
-	if (ic->state == IN_FORWARD && ic->up_sent == ic->up_have) {
-		ic->up_have = ic->up_sent = ic->up_parsed = 0;
-	}
 	room = INBOUND_UP_BUF - ic->up_have;
 	if (!room)
 		return;
@@ -585,6 +582,8 @@ static bool job_writable(struct relay_ctx *c, uint32_t slot)
 			return false;
 		ic->up_sent += (size_t)n;
 	}
+	if (ic->up_sent == ic->up_have) /* all written: the buffer is free again */
+		ic->up_have = ic->up_sent = ic->up_parsed = 0;
 	return true;
 }
 
@@ -777,7 +776,8 @@ void inbound_tick(struct relay_ctx *c)
 	for (uint32_t slot = 0; slot < INBOUND_CONNS_MAX; slot++) {
 		struct inbound_conn *ic = &c->inbound[slot];
 
-		if (!ic->used || now < ic->deadline)
+		/* deadlines are whole seconds: past them, never early */
+		if (!ic->used || now <= ic->deadline)
 			continue;
 		switch (ic->state) {
 		case IN_HEAD:
