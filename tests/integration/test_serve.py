@@ -233,7 +233,7 @@ def test_policy_errors_name_file_line_field(nbj, world, tmp_path):
         assert not marker.exists()
 
 
-def test_flood_from_one_client_gets_429_and_never_reaches_the_job(job, tmp_path):
+def test_flood_from_one_client_gets_429_and_never_reaches_the_job(job, journal, tmp_path):
     job(publish(tmp_path, ", rate: {per_client: 2/s, burst: 5}"))
     res = client(WORLD_NS, r"""
 out = []
@@ -253,6 +253,21 @@ print(json.dumps({"flood": out, "other": [other[0], other[2].decode()]}))
     assert res["other"] == [200, "hello from the job /other"], res
     # the job handled exactly the admitted requests
     assert count() == len(ok) + 1
+    # each decision is an `inbound` event: client, method and path, status
+    jid = job_id_of()
+    evs = journal.wait_events(
+        lambda e: any(x.get("NBJAIL_REASON") == "rate" for x in e) and
+        any(x.get("NBJAIL_TARGET") == "GET /other" for x in e),
+        f"NBJAIL_JOB={jid}", "NBJAIL_EVENT=inbound")
+    rate = [e for e in evs if e.get("NBJAIL_REASON") == "rate"]
+    assert rate[0]["NBJAIL_TARGET"] == "GET /flood", rate[0]
+    assert rate[0]["NBJAIL_PEER"].startswith("192.0.2.2:"), rate[0]
+    assert rate[0]["NBJAIL_DETAIL"] == f"status=429 port={PORT}", rate[0]
+    assert rate[0]["NBJAIL_LANE"] == "inbound", rate[0]
+    other = [e for e in evs if e.get("NBJAIL_TARGET") == "GET /other"]
+    assert other[0]["NBJAIL_REASON"] == "allowed" and other[0]["NBJAIL_PEER"].startswith("198.51.100.10:")
+    stats = json.loads(nbjail("ctl", "stats", jid, "--json").stdout)
+    assert "inbound" in json.dumps(stats), stats
 
 
 def test_oversize_body_and_header(job, tmp_path):
