@@ -451,3 +451,206 @@ sys.stdin.readline()
         p.stdin.close()
         p.wait(timeout=20)
     assert count() == 1
+
+
+# Per-request mode: `nbjail serve` starts a fresh job per admitted request
+HANDLER = r"""
+import sys, time, urllib.request
+req = sys.stdin.buffer.read()
+line = req.split(b"\r\n", 1)[0].decode()
+path = line.split()[1]
+out = sys.stdout.buffer
+if path == "/plain":
+    out.write(b"plain bytes\n")
+elif path == "/http":
+    out.write(b"HTTP/1.1 201 Created\r\nContent-Type: text/x-test\r\nContent-Length: 2\r\n\r\nok")
+elif path == "/echo":
+    head, _, body = req.partition(b"\r\n\r\n")
+    out.write(b"%s body=%d\n" % (line.encode(), len(body)))
+elif path == "/sse":
+    out.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"); out.flush()
+    for i in range(10):
+        out.write(b"data: event %d\n\n" % i); out.flush(); time.sleep(0.2)
+elif path == "/forever":
+    out.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"); out.flush()
+    while True:
+        time.sleep(0.5)
+elif path == "/pivot":
+    res = []
+    for url in ("http://169.254.169.254/", "http://198.51.100.11/"):
+        try:
+            urllib.request.urlopen(url, timeout=3).read(); res.append("open")
+        except Exception:
+            res.append("blocked")
+    out.write(b"outbound=" + (b"blocked" if res == ["blocked", "blocked"] else b"OPEN"))
+else:
+    out.write(b"plain " + path.encode())
+"""
+
+SERVE_PORT = 18190
+
+
+class Server:
+    def __init__(self, *flags):
+        import threading
+        self.p = subprocess.Popen(nbjail_cmd("serve", "--listen", str(SERVE_PORT), *flags, "--",
+                                             PYTHON, "-I", "-c", HANDLER),
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  env=nbjail_env())
+        self.lines = []
+        first = read_line(self.p.stderr, 10)
+        assert first and "listening on" in first, (first, self.p.poll())
+
+        def pump():
+            for ln in self.p.stderr:
+                self.lines.append(ln)
+        self.t = threading.Thread(target=pump, daemon=True)
+        self.t.start()
+
+    def started(self):
+        return sum("handler started" in ln for ln in self.lines)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            rc = self.p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        self.t.join(5)
+        return rc
+
+
+@pytest.fixture
+def server(nbj, world):
+    servers = []
+
+    def start(*flags):
+        s = Server(*flags)
+        servers.append(s)
+        return s
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def sclient(ns, script, timeout=90):
+    return client(ns, script, port=SERVE_PORT, timeout=timeout)
+
+
+def test_serve_runs_a_fresh_job_per_request(server):
+    s = server()
+    res = sclient(WORLD_NS, r"""
+out = []
+for p in ("/plain", "/http"):
+    st, h, b = get(p); out.append([st, h.get("content-type"), b.decode()])
+c = connect()
+c.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+st, h, b = read_response(c); out.append([st, h.get("content-type"), b.decode()])
+print(json.dumps(out))
+""")
+    assert res == [[200, "text/plain", "plain bytes\n"], [201, "text/x-test", "ok"],
+                   [200, "text/plain", "POST /echo HTTP/1.1 body=5\n"]], res
+    time.sleep(0.3)
+    assert s.started() == 3, s.lines
+    assert s.stop() == 0
+
+
+def test_serve_bad_usage_exits_2(nbj, world, tmp_path):
+    bad_policy = policy(tmp_path, "allow: 5\n")
+    for args, want in [
+        (("--listen", "nope", "--", "true"), "--listen 'nope'"),
+        (("--listen", "18191", "--rate", "5/m", "--", "true"), "bad value '5/m'"),
+        (("--listen", "18191", "--max-body", "lots", "--", "true"), "bad value 'lots'"),
+        (("--listen", "18191"), "missing HANDLER"),
+        (("--listen", "18191", "--bogus", "--", "true"), "Usage:"),
+        (("--listen", "18191", "--policy", bad_policy, "--", "true"), f"{bad_policy}:2:"),
+    ]:
+        cp = nbjail("serve", *args, timeout=20)
+        assert cp.returncode == 2 and want in cp.stderr, (args, cp.stderr)
+
+
+def test_serve_refusals_never_start_a_handler(server):
+    s = server("--rate", "2/s", "--burst", "3", "--header-timeout", "2")
+    res = sclient(WORLD_NS, r"""
+# twelve requests at once (a handler takes a while to start: one after
+# the other, the bucket would refill meanwhile)
+conns = [connect() for _ in range(12)]
+for c in conns:
+    c.sendall(b"GET /flood HTTP/1.1\r\nHost: x\r\n\r\n")
+flood = [read_response(c)[0:2] for c in conns]
+flood = [[st, h.get("retry-after")] for st, h in flood]
+other = get("/other", src="198.51.100.10")
+c = connect()
+c.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (5 << 20))
+try: c.sendall(b"x" * (5 << 20))
+except OSError: pass
+big_body = read_response(c)[0]
+time.sleep(1)
+c = connect()
+try: c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (100 << 10) + b"\r\n\r\n")
+except OSError: pass
+big_head = read_response(c)[0]
+c = connect(timeout=20); t = time.time(); slow = None
+for ch in b"GET /slow HTTP/1.1\r\n\r\n":
+    try: c.sendall(bytes([ch]))
+    except OSError: break
+    c.settimeout(1.0)
+    try:
+        b = c.recv(4096)
+        if b: slow = int(b.split()[1]); break
+    except socket.timeout: pass
+print(json.dumps({"flood": flood, "other": [other[0], other[2].decode()], "big_body": big_body,
+                  "big_head": big_head, "slow": [slow, time.time() - t]}))
+""")
+    ok = [f for f in res["flood"] if f[0] == 200]
+    refused = [f for f in res["flood"] if f[0] == 429]
+    assert len(ok) + len(refused) == 12 and 3 <= len(ok) <= 4, res
+    assert all(int(ra) >= 1 for _, ra in refused), res
+    assert res["other"] == [200, "plain /other"], res
+    assert res["big_body"] == 413 and res["big_head"] == 431, res
+    assert res["slow"][0] == 408 and 2 <= res["slow"][1] <= 5, res
+    time.sleep(0.3)
+    # handlers ran for the admitted requests only
+    assert s.started() == len(ok) + 1, s.lines
+
+
+def test_serve_streams_sse_and_stops_at_max_duration(server):
+    s = server("--max-duration", "2")
+    res = sclient(WORLD_NS, r"""
+c = connect()
+c.sendall(b"GET /sse HTTP/1.1\r\nHost: x\r\n\r\n")
+t0 = time.time(); buf = b""; times = []
+while True:
+    b = c.recv(4096)
+    if not b: break
+    buf += b
+    while len(times) < buf.count(b"data: event"): times.append(time.time() - t0)
+c = connect(timeout=30); t = time.time()
+c.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+try:
+    while c.recv(4096): pass
+except OSError: pass
+print(json.dumps({"times": times, "forever": time.time() - t}))
+""")
+    t = res["times"]
+    assert len(t) == 10 and t[-1] - t[0] >= 1.2 and t[1] - t[0] >= 0.1, res
+    assert 2 <= res["forever"] <= 6, res
+    # the endless handler's job is gone
+    def no_jobs():
+        cp = nbjail("ctl", "jobs", "--json")
+        return cp.returncode == 0 and json.loads(cp.stdout) == []
+    deadline = time.monotonic() + 10
+    while not no_jobs() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert no_jobs()
+    assert any("stopped at max_duration" in ln for ln in s.lines), s.lines
+
+
+def test_serve_handler_is_no_pivot(server, world):
+    world.clear()
+    server()
+    res = sclient(WORLD_NS, "st, h, b = get('/pivot'); print(json.dumps([st, b.decode()]))")
+    assert res == [200, "outbound=blocked"], res
+    assert world.leaks() == []
+    assert world.accesses("198.51.100.11:80") == []
