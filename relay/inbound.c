@@ -33,10 +33,13 @@
  *            admission, the job's connection is cut (504 if the client
  *            got nothing yet).
  *
- * At the response's end the job's connection is closed (one connection
- * into the job per request); the client's stays open for its next
- * request when both sides allow keep-alive, with any bytes it pipelined
- * kept in the buffer and read as the next head.
+ * At the response's end, when both the client and the job keep their
+ * connections alive, both stay open: the client's next request (any
+ * bytes it pipelined are kept in the buffer and read as the next head)
+ * is admitted like the first and goes over the same connection into the
+ * job, which is watched while idle and dropped when the job closes it.
+ * Otherwise the job's connection is closed, and the client's too when it
+ * did not ask for keep-alive.
  *
  * Memory: the slots' buffers are one mapping made at start-up (pages
  * are touched only as bytes arrive, so a thousand slow clients that each
@@ -48,6 +51,7 @@
  * (inbound_cut_all()); the requests after it get 503.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -104,6 +108,7 @@ enum inbound_state {
  * @down_have:	bytes in @down
  * @down_sent:	bytes of them written
  * @close_after: close the client's connection once @down is written
+ * @next_free:	the next free slot, while free (INBOUND_CONNS_MAX: none)
  */
 struct inbound_conn {
 	bool used;
@@ -128,6 +133,7 @@ struct inbound_conn {
 	size_t down_have;
 	size_t down_sent;
 	bool close_after;
+	uint32_t next_free;
 };
 
 static time_t mono_s(void)
@@ -173,7 +179,9 @@ int inbound_init(struct relay_ctx *c)
 		c->inbound[i].up = bufs + i * INBOUND_BUFS;
 		c->inbound[i].down = c->inbound[i].up + INBOUND_UP_BUF;
 		c->inbound[i].client_fd = c->inbound[i].job_fd = -1;
+		c->inbound[i].next_free = (uint32_t)i + 1;	/* the last: none */
 	}
+	c->inbound_free = 0;
 	admit_clients_init(c->inbound_clients);
 	return 0;
 }
@@ -207,6 +215,7 @@ static void rewatch(struct relay_ctx *c, uint32_t slot)
 	switch (ic->state) {
 	case IN_HEAD:
 		client = EPOLLIN;
+		job = EPOLLIN;	/* a kept connection into the job: its close */
 		break;
 	case IN_REFUSE:
 		/* the refusal, then what the client still sends is drained
@@ -232,20 +241,25 @@ static void rewatch(struct relay_ctx *c, uint32_t slot)
 	watch_fd(c, slot, true, job);
 }
 
+/* The request no longer counts against the entry's concurrency */
+static void release(struct relay_ctx *c, struct inbound_conn *ic)
+{
+	if (ic->admitted) {
+		c->inbound_inflight[ic->entry]--;
+		ic->admitted = false;
+	}
+}
+
 static void close_job(struct relay_ctx *c, uint32_t slot)
 {
 	struct inbound_conn *ic = &c->inbound[slot];
 
 	if (ic->job_fd >= 0) {
-		watch_fd(c, slot, true, 0);
-		close(ic->job_fd);
+		close(ic->job_fd);	/* which takes it out of epoll */
 		ic->job_fd = -1;
 		ic->job_ev = 0;
 	}
-	if (ic->admitted) {
-		c->inbound_inflight[ic->entry]--;
-		ic->admitted = false;
-	}
+	release(c, ic);
 }
 
 static void conn_free(struct relay_ctx *c, uint32_t slot, bool reset)
@@ -254,7 +268,6 @@ static void conn_free(struct relay_ctx *c, uint32_t slot, bool reset)
 
 	close_job(c, slot);
 	if (ic->client_fd >= 0) {
-		watch_fd(c, slot, false, 0);
 		if (reset) {
 			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 
@@ -265,6 +278,8 @@ static void conn_free(struct relay_ctx *c, uint32_t slot, bool reset)
 	ic->client_fd = -1;
 	ic->client_ev = 0;
 	ic->used = false;
+	ic->next_free = c->inbound_free;
+	c->inbound_free = slot;
 	c->inbound_live--;
 }
 
@@ -336,8 +351,20 @@ static void refuse(struct relay_ctx *c, uint32_t slot, int status, uint32_t retr
 		conn_free(c, slot, true);
 		return;
 	}
-	if (ic->down_sent == ic->down_have)
+	if (ic->down_sent == ic->down_have) {
+		char probe;
+		ssize_t n;
+
+		/* nothing more from the client waits unread: close now (a
+		 * close with unread bytes would reset the connection, the
+		 * refusal with it); else drain it first */
+		n = recv(ic->client_fd, &probe, 1, MSG_DONTWAIT | MSG_PEEK);
+		if (n < 0 && errno == EAGAIN) {
+			conn_free(c, slot, false);
+			return;
+		}
 		(void)shutdown(ic->client_fd, SHUT_WR);
+	}
 	rewatch(c, slot);
 }
 
@@ -417,6 +444,41 @@ static bool dial_job(struct relay_ctx *c, uint32_t slot)
 	return true;
 }
 
+static void response_done(struct relay_ctx *c, uint32_t slot);
+
+/*
+ * A 429 that keeps the connection: for a request without a body, whose
+ * end is the last byte the client sent so far (a flood over one
+ * connection then costs a read and a write per request, nothing more).
+ * Return: false when it does not apply (the caller refuses and closes)
+ */
+static bool refuse_keepalive(struct relay_ctx *c, uint32_t slot, uint32_t retry)
+{
+	struct inbound_conn *ic = &c->inbound[slot];
+	const http_parser *p = &ic->req.parser;
+	size_t used;
+
+	if (!ic->req.keep_alive || (p->flags & F_CHUNKED) ||
+	    (p->content_length != 0 && p->content_length != ULLONG_MAX))
+		return false;
+	if (admit_feed(&ic->req, (const char *)ic->up + ic->up_parsed,
+		       ic->up_have - ic->up_parsed, &used) != ADMIT_DONE ||
+	    ic->up_parsed + used != ic->up_have)
+		return false;
+	ic->up_parsed = ic->up_sent = ic->up_have;
+	ic->req_done = true;
+	admit_resp_init(&ic->resp, false);
+	ic->resp.done = ic->resp.keep_alive = true;
+	ic->down_sent = 0;
+	ic->down_have = admit_refusal(429, retry, true, (char *)ic->down, INBOUND_DOWN_BUF);
+	ic->state = IN_FORWARD;	/* answered: as if the job had */
+	if (!flush_down(c, slot))
+		conn_free(c, slot, true);
+	else
+		response_done(c, slot);
+	return true;
+}
+
 /* The head is complete: policy_decide() admits the request or not */
 static bool admit_head(struct relay_ctx *c, uint32_t slot)
 {
@@ -441,10 +503,13 @@ static bool admit_head(struct relay_ctx *c, uint32_t slot)
 	status = decide_http_status(d.reason);
 	audit_decision(c, ic, d.reason, status);
 	if (d.verdict != VERDICT_ALLOW) {
-		refuse(c, slot, status ? status : 503, retry);
+		if (status != 429 || !refuse_keepalive(c, slot, retry))
+			refuse(c, slot, status ? status : 503, retry);
 		return false;
 	}
-	if (!dial_job(c, slot)) {
+	if (ic->job_fd >= 0) {
+		ic->state = IN_FORWARD;	/* the previous request's connection */
+	} else if (!dial_job(c, slot)) {
 		log_info("inbound: cannot connect the job's port %u: %m",
 			 c->cfg->policy->publish[ic->entry].to);
 		refuse(c, slot, 502, 0);
@@ -497,15 +562,22 @@ static void response_done(struct relay_ctx *c, uint32_t slot)
 {
 	struct inbound_conn *ic = &c->inbound[slot];
 	const struct inbound_limits *l = limits_of(c, ic);
+	bool keep = ic->req.keep_alive && ic->resp.keep_alive && ic->req_done &&
+		    !relay_revoked(c);
 	size_t rest;
 
-	close_job(c, slot);
+	/* the connection into the job is kept for the client's next
+	 * request when both ends keep theirs (no socket of the job's init and
+	 * no connect per request) */
+	release(c, ic);
+	if (!keep)
+		close_job(c, slot);
 	if (ic->down_sent < ic->down_have) {
-		ic->close_after = !(ic->req.keep_alive && ic->resp.keep_alive && ic->req_done);
+		ic->close_after = !keep;
 		rewatch(c, slot);
 		return;
 	}
-	if (!ic->req.keep_alive || !ic->resp.keep_alive || !ic->req_done || relay_revoked(c)) {
+	if (!keep) {
 		(void)shutdown(ic->client_fd, SHUT_WR);
 		conn_free(c, slot, false);
 		return;
@@ -521,6 +593,28 @@ static void response_done(struct relay_ctx *c, uint32_t slot)
 	ic->deadline = mono_s() + l->header_timeout_s;
 	if (parse_up(c, slot))
 		rewatch(c, slot);
+}
+
+static bool job_writable(struct relay_ctx *c, uint32_t slot)
+{
+	struct inbound_conn *ic = &c->inbound[slot];
+
+	(void)c;
+	while (ic->up_sent < ic->up_parsed) {
+		ssize_t n = send(ic->job_fd, ic->up + ic->up_sent, ic->up_parsed - ic->up_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		ic->up_sent += (size_t)n;
+	}
+	if (ic->up_sent == ic->up_have) /* all written: the buffer is free again */
+		ic->up_have = ic->up_sent = ic->up_parsed = 0;
+	return true;
 }
 
 static void client_readable(struct relay_ctx *c, uint32_t slot)
@@ -544,8 +638,18 @@ static void client_readable(struct relay_ctx *c, uint32_t slot)
 		return;
 	}
 	ic->up_have += (size_t)n;
-	if (parse_up(c, slot))
-		rewatch(c, slot);
+	if (!parse_up(c, slot))
+		return;
+	/* write to the job at once: no wait for EPOLLOUT (and no epoll_ctl
+	 * for it) while its socket has room */
+	if (ic->state == IN_FORWARD && !job_writable(c, slot)) {
+		if (!ic->sent_any)
+			refuse(c, slot, 502, 0);
+		else
+			conn_free(c, slot, true);
+		return;
+	}
+	rewatch(c, slot);
 }
 
 static void job_connected(struct relay_ctx *c, uint32_t slot)
@@ -563,28 +667,6 @@ static void job_connected(struct relay_ctx *c, uint32_t slot)
 		return;
 	}
 	ic->state = IN_FORWARD;
-}
-
-static bool job_writable(struct relay_ctx *c, uint32_t slot)
-{
-	struct inbound_conn *ic = &c->inbound[slot];
-
-	(void)c;
-	while (ic->up_sent < ic->up_parsed) {
-		ssize_t n = send(ic->job_fd, ic->up + ic->up_sent, ic->up_parsed - ic->up_sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n <= 0)
-			return false;
-		ic->up_sent += (size_t)n;
-	}
-	if (ic->up_sent == ic->up_have) /* all written: the buffer is free again */
-		ic->up_have = ic->up_sent = ic->up_parsed = 0;
-	return true;
 }
 
 static void job_readable(struct relay_ctx *c, uint32_t slot)
@@ -653,7 +735,8 @@ void inbound_event(struct relay_ctx *c, uint32_t slot, bool job, uint32_t events
 				conn_free(c, slot, true);
 				return;
 			}
-			if (ic->down_sent == ic->down_have && ic->job_fd < 0) {
+			if (ic->state == IN_FORWARD && ic->down_sent == ic->down_have &&
+			    (ic->resp.done || ic->job_fd < 0)) {
 				/* the response was complete: next request or close */
 				if (ic->close_after) {
 					(void)shutdown(ic->client_fd, SHUT_WR);
@@ -668,6 +751,13 @@ void inbound_event(struct relay_ctx *c, uint32_t slot, bool job, uint32_t events
 			client_readable(c, slot);
 		else
 			rewatch(c, slot);
+		return;
+	}
+	if (ic->state == IN_HEAD) {
+		/* a kept connection into the job, idle: the job closed it (or
+		 * sent what nobody asked for) */
+		close_job(c, slot);
+		rewatch(c, slot);
 		return;
 	}
 	if (ic->state == IN_DIAL) {
@@ -734,11 +824,11 @@ void inbound_accept(struct relay_ctx *c, uint32_t index, int listen_fd)
 		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
 		if (nbj_addr_unmap_v4(&peer, &v4))
 			peer = v4;
-		for (slot = 0; slot < INBOUND_CONNS_MAX; slot++)
-			if (!c->inbound[slot].used) {
-				ic = &c->inbound[slot];
-				break;
-			}
+		slot = c->inbound_free;
+		if (slot < INBOUND_CONNS_MAX) {
+			ic = &c->inbound[slot];
+			c->inbound_free = ic->next_free;
+		}
 		if (!ic) {
 			refuse_full(c, index, fd, &peer);
 			continue;
@@ -756,7 +846,10 @@ void inbound_accept(struct relay_ctx *c, uint32_t index, int listen_fd)
 		ic->down_have = ic->down_sent = 0;
 		admit_req_init(&ic->req, l);
 		c->inbound_live++;
-		rewatch(c, slot);
+		/* the request often came with the connection: read it now */
+		client_readable(c, slot);
+		if (ic->used && ic->client_fd == fd && !ic->client_ev)
+			rewatch(c, slot);
 	}
 }
 

@@ -377,6 +377,7 @@ struct sam_session {
  *			(relay/inbound.c), INBOUND_CONNS_MAX; NULL if none
  * @inbound_clients:	their client addresses' buckets
  * @inbound_live:	connections in the table
+ * @inbound_free:	the first free slot (INBOUND_CONNS_MAX: none)
  * @inbound_inflight:	requests admitted and not yet answered, per publish
  *			entry
  */
@@ -429,6 +430,7 @@ struct relay_ctx {
 	struct inbound_conn *inbound;
 	struct admit_clients *inbound_clients;
 	unsigned inbound_live;
+	uint32_t inbound_free;
 	unsigned inbound_inflight[PUBLISH_MAX];
 };
 

@@ -635,7 +635,7 @@ print(json.dumps({"times": times, "forever": time.time() - t}))
 """)
     t = res["times"]
     assert len(t) == 10 and t[-1] - t[0] >= 1.2 and t[1] - t[0] >= 0.1, res
-    assert 2 <= res["forever"] <= 6, res
+    assert 2 <= res["forever"] <= 8, res
     # the endless handler's job is gone
     def no_jobs():
         cp = nbjail("ctl", "jobs", "--json")
