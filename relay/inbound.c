@@ -108,6 +108,7 @@ enum inbound_state {
  * @down_have:	bytes in @down
  * @down_sent:	bytes of them written
  * @close_after: close the client's connection once @down is written
+ * @client_eof:	the client shut down its sending side after a whole request
  * @next_free:	the next free slot, while free (INBOUND_CONNS_MAX: none)
  */
 struct inbound_conn {
@@ -133,6 +134,7 @@ struct inbound_conn {
 	size_t down_have;
 	size_t down_sent;
 	bool close_after;
+	bool client_eof;
 	uint32_t next_free;
 };
 
@@ -227,13 +229,16 @@ static void rewatch(struct relay_ctx *c, uint32_t slot)
 		job = EPOLLOUT;
 		break;
 	case IN_FORWARD:
-		if (!ic->req_done && ic->up_have < INBOUND_UP_BUF && ic->up_parsed == ic->up_have)
+		/* both sides stay watched for reading from request to
+		 * request (no epoll_ctl per request): bytes the client sends
+		 * after its request's end wait in the buffer, unparsed */
+		if (!ic->client_eof && ic->up_have < INBOUND_UP_BUF)
 			client |= EPOLLIN;
 		if (down_pending)
 			client |= EPOLLOUT;
 		if (ic->up_sent < ic->up_parsed)
 			job |= EPOLLOUT;
-		if (!down_pending && !ic->resp.done)
+		if (!down_pending)
 			job |= EPOLLIN;
 		break;
 	}
@@ -563,7 +568,7 @@ static void response_done(struct relay_ctx *c, uint32_t slot)
 	struct inbound_conn *ic = &c->inbound[slot];
 	const struct inbound_limits *l = limits_of(c, ic);
 	bool keep = ic->req.keep_alive && ic->resp.keep_alive && ic->req_done &&
-		    !relay_revoked(c);
+		    !ic->client_eof && !relay_revoked(c);
 	size_t rest;
 
 	/* the connection into the job is kept for the client's next
@@ -630,11 +635,15 @@ static void client_readable(struct relay_ctx *c, uint32_t slot)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		/* the client left: a request half read is not sent on */
-		if (ic->state == IN_HEAD || !ic->req_done)
+		/* the client left: a request half read is not sent on; a
+		 * whole one is answered (the client may have shut down only
+		 * its sending side) */
+		if (ic->state == IN_HEAD || !ic->req_done || n < 0) {
 			conn_free(c, slot, n < 0);
-		else
+		} else {
+			ic->client_eof = true;
 			rewatch(c, slot);
+		}
 		return;
 	}
 	ic->up_have += (size_t)n;
@@ -842,6 +851,7 @@ void inbound_accept(struct relay_ctx *c, uint32_t index, int listen_fd)
 		ic->state = IN_HEAD;
 		ic->deadline = mono_s() + l->header_timeout_s;
 		ic->admitted = ic->req_done = ic->sent_any = ic->close_after = false;
+		ic->client_eof = false;
 		ic->up_have = ic->up_sent = ic->up_parsed = 0;
 		ic->down_have = ic->down_sent = 0;
 		admit_req_init(&ic->req, l);
