@@ -496,9 +496,8 @@ static void handler_readable(struct serve_ctx *s, struct serve_conn *sc)
 	size_t room = sizeof(sc->down) - sc->down_have;
 	ssize_t n;
 
-	if (!sc->sniffed)
-		room = room > sizeof(sc->down) - sizeof(plain) ? sizeof(sc->down) - sizeof(plain)
-							      : room;
+	if (!sc->sniffed)	/* room for the plain head in front */
+		room = sizeof(sc->down) - sizeof(plain) - sc->down_have;
 	n = read(sc->out, at, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -626,7 +625,8 @@ static nfds_t poll_set(struct serve_ctx *s, struct pollfd *pfd, uint32_t *owner)
 		if (sc->state == SV_FREE)
 			continue;
 		if (sc->client >= 0) {
-			if (sc->down_sent < sc->down_have)
+			/* (what the handler wrote goes out once its kind is known) */
+			if (sc->down_sent < sc->down_have && (sc->sniffed || sc->state == SV_REFUSE))
 				cev |= POLLOUT;
 			if (sc->state == SV_HEAD || sc->state == SV_REFUSE ||
 			    (sc->state == SV_RUN && !sc->req_done && sc->up_have < SERVE_UP_BUF &&
@@ -641,7 +641,7 @@ static nfds_t poll_set(struct serve_ctx *s, struct pollfd *pfd, uint32_t *owner)
 			owner[n] = i << 2 | 1;
 			pfd[n++] = (struct pollfd){ .fd = sc->in, .events = POLLOUT };
 		}
-		if (sc->out >= 0 && sc->down_sent == sc->down_have) {
+		if (sc->out >= 0 && (sc->down_sent == sc->down_have || !sc->sniffed)) {
 			owner[n] = i << 2 | 2;
 			pfd[n++] = (struct pollfd){ .fd = sc->out, .events = POLLIN };
 		}

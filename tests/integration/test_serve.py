@@ -462,6 +462,8 @@ path = line.split()[1]
 out = sys.stdout.buffer
 if path == "/plain":
     out.write(b"plain bytes\n")
+elif path == "/short":
+    out.write(b"ok\n")
 elif path == "/http":
     out.write(b"HTTP/1.1 201 Created\r\nContent-Type: text/x-test\r\nContent-Length: 2\r\n\r\nok")
 elif path == "/echo":
@@ -542,17 +544,18 @@ def test_serve_runs_a_fresh_job_per_request(server):
     s = server()
     res = sclient(WORLD_NS, r"""
 out = []
-for p in ("/plain", "/http"):
+for p in ("/plain", "/short", "/http"):
     st, h, b = get(p); out.append([st, h.get("content-type"), b.decode()])
 c = connect()
 c.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
 st, h, b = read_response(c); out.append([st, h.get("content-type"), b.decode()])
 print(json.dumps(out))
 """)
-    assert res == [[200, "text/plain", "plain bytes\n"], [201, "text/x-test", "ok"],
+    assert res == [[200, "text/plain", "plain bytes\n"], [200, "text/plain", "ok\n"],
+                   [201, "text/x-test", "ok"],
                    [200, "text/plain", "POST /echo HTTP/1.1 body=5\n"]], res
     time.sleep(0.3)
-    assert s.started() == 3, s.lines
+    assert s.started() == 4, s.lines
     assert s.stop() == 0
 
 
