@@ -240,10 +240,16 @@ out = []
 for i in range(40):
     st, h, b = get("/flood")
     out.append([st, h.get("retry-after")])
+# over one kept connection: a 429 keeps it (a flood costs a read and a write)
+c = connect(); kept = []
+for i in range(3):
+    c.sendall(b"GET /kept HTTP/1.1\r\nHost: x\r\n\r\n")
+    st, h, b = read_response(c); kept.append([st, h.get("connection")])
 # another client address of the world: its own bucket
 other = get("/other", src="198.51.100.10")
-print(json.dumps({"flood": out, "other": [other[0], other[2].decode()]}))
+print(json.dumps({"flood": out, "kept": kept, "other": [other[0], other[2].decode()]}))
 """)
+    assert res["kept"] == [[429, "keep-alive"]] * 3, res
     flood = res["flood"]
     ok = [s for s, _ in flood if s == 200]
     refused = [(s, ra) for s, ra in flood if s == 429]
