@@ -67,6 +67,17 @@
 
 extern char **environ;
 
+/* What the handler's output is: a full HTTP response, or a plain body
+ * sent chunked (keep-alive) or until close (an HTTP/1.0 client) */
+enum response_kind {
+	KIND_UNKNOWN,
+	KIND_HTTP,
+	KIND_PLAIN_CHUNKED,
+	KIND_PLAIN_CLOSE,
+};
+
+#define CHUNK_ROOM 16	/* room for a chunk's size line in front of it */
+
 enum serve_state {
 	SV_FREE,
 	SV_HEAD,	/* reading the head */
@@ -96,6 +107,12 @@ enum serve_state {
  * @down_sent:	bytes of them written
  * @sniffed:	the response's kind is known (HTTP, or plain)
  * @sent_any:	response bytes reached the client
+ * @kind:	enum response_kind, once @sniffed
+ * @resp:	an HTTP response of the handler, followed to find its end
+ * @resp_end:	the response is complete (the handler's output ended, or
+ *		its HTTP response did); the rest of @down goes out, then
+ *		finish_response()
+ * @keep:	the client's connection then carries its next request
  */
 struct serve_conn {
 	int state;
@@ -117,6 +134,10 @@ struct serve_conn {
 	size_t down_sent;
 	bool sniffed;
 	bool sent_any;
+	int kind;
+	struct admit_resp resp;
+	bool resp_end;
+	bool keep;
 };
 
 /**
@@ -131,6 +152,10 @@ struct serve_conn {
  * @run_argv:	`nbjail run FLAGS -- HANDLER ARGS`, NULL-terminated
  * @self:	this program
  * @stop:	SIGINT or SIGTERM came: stop accepting, end when idle
+ * @orphans:	handlers whose response is complete, sent SIGTERM and not
+ *		reaped yet (their connection went on to its next request); 0
+ *		for a free entry
+ * @orphan_term: when each was sent SIGTERM
  */
 struct serve_ctx {
 	int listen_fd;
@@ -143,6 +168,8 @@ struct serve_ctx {
 	char **run_argv;
 	char self[PATH_MAX];
 	bool stop;
+	pid_t orphans[SERVE_CONNS];
+	time_t orphan_term[SERVE_CONNS];
 };
 
 static const char usage_text[] =
@@ -488,40 +515,150 @@ static void handler_writable(struct serve_ctx *s, struct serve_conn *sc)
 		close_fd(&sc->in);	/* the request's end: the handler's EOF */
 }
 
+/* The handler is done with this request: SIGTERM now (it dies at its
+ * request's end), reaped later from the orphans */
+static void detach_handler(struct serve_ctx *s, struct serve_conn *sc)
+{
+	close_fd(&sc->in);
+	close_fd(&sc->out);
+	if (sc->pid <= 0)
+		return;
+	for (size_t i = 0; i < SERVE_CONNS; i++)
+		if (!s->orphans[i]) {
+			(void)kill(sc->pid, SIGTERM);
+			s->orphans[i] = sc->pid;
+			s->orphan_term[i] = mono_s();
+			sc->pid = 0;
+			return;
+		}
+	stop_handler(sc);	/* (cannot happen: one orphan per slot at most) */
+}
+
+static bool parse_up(struct serve_ctx *s, struct serve_conn *sc);
+
+/* The response went out whole: the next request, or close */
+static void finish_response(struct serve_ctx *s, struct serve_conn *sc)
+{
+	size_t rest;
+
+	if (!sc->keep || !sc->req_done || s->stop) {
+		(void)shutdown(sc->client, SHUT_WR);
+		conn_end(s, sc, false);
+		return;
+	}
+	detach_handler(s, sc);
+	rest = sc->up_have - sc->up_parsed;
+	memmove(sc->up, sc->up + sc->up_parsed, rest);
+	sc->up_have = rest;
+	sc->up_sent = sc->up_parsed = 0;
+	sc->req_done = sc->sniffed = sc->sent_any = sc->resp_end = sc->keep = false;
+	sc->kind = KIND_UNKNOWN;
+	sc->down_have = sc->down_sent = 0;
+	admit_req_init(&sc->req, &s->limits);
+	sc->state = SV_HEAD;
+	sc->deadline = mono_s() + s->limits.header_timeout_s;
+	(void)parse_up(s, sc);
+}
+
+/* The first bytes (or the end) of the handler's output: its kind */
+static void sniff(struct serve_conn *sc)
+{
+	static const char chunked[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				      "Transfer-Encoding: chunked\r\n\r\n";
+	static const char closing[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+				      "Connection: close\r\n\r\n";
+	bool http11 = sc->req.parser.http_major == 1 && sc->req.parser.http_minor >= 1;
+	size_t n = sc->down_have, used, o;
+	char line[CHUNK_ROOM];
+
+	sc->sniffed = true;
+	if (n >= 5 && !memcmp(sc->down, "HTTP/", 5)) {
+		sc->kind = KIND_HTTP;
+		admit_resp_init(&sc->resp, sc->req.head_request);
+		if (admit_resp_feed(&sc->resp, (const char *)sc->down, n, &used) == 1)
+			sc->resp_end = true;
+		sc->down_have = used;
+		return;
+	}
+	sc->kind = sc->req.keep_alive && http11 ? KIND_PLAIN_CHUNKED : KIND_PLAIN_CLOSE;
+	if (sc->kind == KIND_PLAIN_CLOSE) {
+		memmove(sc->down + sizeof(closing) - 1, sc->down, n);
+		memcpy(sc->down, closing, sizeof(closing) - 1);
+		sc->down_have = n + sizeof(closing) - 1;
+		return;
+	}
+	o = sizeof(chunked) - 1;
+	if (n) {
+		int ln = snprintf(line, sizeof(line), "%zx\r\n", n);
+
+		memmove(sc->down + o + (size_t)ln, sc->down, n);
+		memcpy(sc->down + o, line, (size_t)ln);
+		o += (size_t)ln + n;
+		memcpy(sc->down + o, "\r\n", 2);
+		o += 2;
+	}
+	memcpy(sc->down, chunked, sizeof(chunked) - 1);
+	sc->down_have = o;
+}
+
 static void handler_readable(struct serve_ctx *s, struct serve_conn *sc)
 {
-	static const char plain[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-				    "Connection: close\r\n\r\n";
-	unsigned char *at = sc->down + sc->down_have;
-	size_t room = sizeof(sc->down) - sc->down_have;
-	ssize_t n;
+	/* before the kind is known: room for the plain head and a chunk's
+	 * framing around what was read; after: @down is empty */
+	size_t at = !sc->sniffed ? sc->down_have : sc->kind == KIND_PLAIN_CHUNKED ? CHUNK_ROOM : 0;
+	size_t room = sizeof(sc->down) - at - (sc->sniffed ? 2 + 5 : 160);
+	ssize_t n = read(sc->out, sc->down + at, room);
+	size_t used;
 
-	if (!sc->sniffed)	/* room for the plain head in front */
-		room = sizeof(sc->down) - sizeof(plain) - sc->down_have;
-	n = read(sc->out, at, room);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n > 0)
+	if (n > 0 && !sc->sniffed) {
 		sc->down_have += (size_t)n;
-	if (!sc->sniffed && (n <= 0 || sc->down_have >= 5)) {
-		sc->sniffed = true;
-		if (sc->down_have < 5 || memcmp(sc->down, "HTTP/", 5)) {
-			memmove(sc->down + sizeof(plain) - 1, sc->down, sc->down_have);
-			memcpy(sc->down, plain, sizeof(plain) - 1);
-			sc->down_have += sizeof(plain) - 1;
-		}
+		if (sc->down_have >= 5)
+			sniff(sc);
+	} else if (n > 0 && sc->kind == KIND_HTTP) {
+		if (admit_resp_feed(&sc->resp, (const char *)sc->down, (size_t)n, &used) != 0)
+			sc->resp_end = true;	/* complete (or no HTTP: cut) */
+		sc->down_sent = 0;
+		sc->down_have = used;
+	} else if (n > 0 && sc->kind == KIND_PLAIN_CHUNKED) {
+		char line[CHUNK_ROOM];
+		int ln = snprintf(line, sizeof(line), "%zx\r\n", (size_t)n);
+
+		memcpy(sc->down + CHUNK_ROOM - ln, line, (size_t)ln);
+		sc->down_sent = CHUNK_ROOM - (size_t)ln;
+		sc->down_have = CHUNK_ROOM + (size_t)n;
+		memcpy(sc->down + sc->down_have, "\r\n", 2);
+		sc->down_have += 2;
+	} else if (n > 0) {
+		sc->down_sent = 0;
+		sc->down_have = (size_t)n;
 	}
-	if (sc->sniffed && !flush_down(sc)) {
+	if (n <= 0) {	/* the handler's output ended */
+		if (!sc->sniffed)
+			sniff(sc);
+		if (sc->kind == KIND_PLAIN_CHUNKED) {
+			memcpy(sc->down + sc->down_have, "0\r\n\r\n", 5);
+			sc->down_have += 5;
+			sc->keep = sc->req.keep_alive;
+		} else if (sc->kind == KIND_HTTP) {
+			sc->keep = admit_resp_eof(&sc->resp) == 1 && sc->resp.keep_alive &&
+				   sc->req.keep_alive;
+		}
+		sc->resp_end = true;
+	} else if (sc->resp_end && sc->kind == KIND_HTTP) {
+		sc->keep = sc->resp.done && sc->resp.keep_alive && sc->req.keep_alive;
+	}
+	if (sc->resp_end)
+		close_fd(&sc->out);
+	if (!sc->sniffed)
+		return;
+	if (!flush_down(sc)) {
 		conn_end(s, sc, true);
 		return;
 	}
-	if (n <= 0) {	/* the response's end */
-		close_fd(&sc->out);
-		if (sc->down_sent == sc->down_have) {
-			(void)shutdown(sc->client, SHUT_WR);
-			conn_end(s, sc, false);
-		}
-	}
+	if (sc->resp_end && sc->down_sent == sc->down_have)
+		finish_response(s, sc);
 }
 
 static void reap(struct serve_ctx *s)
@@ -532,6 +669,11 @@ static void reap(struct serve_ctx *s)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 		for (size_t i = 0; i < SERVE_CONNS; i++) {
 			struct serve_conn *sc = &s->conns[i];
+
+			if (s->orphans[i] == pid) {
+				s->orphans[i] = 0;
+				s->running--;
+			}
 
 			if (sc->state == SV_FREE || sc->pid != pid)
 				continue;
@@ -549,6 +691,8 @@ static void tick(struct serve_ctx *s)
 	for (size_t i = 0; i < SERVE_CONNS; i++) {
 		struct serve_conn *sc = &s->conns[i];
 
+		if (s->orphans[i] && now > s->orphan_term[i] + SERVE_KILL_GRACE_S)
+			(void)kill(s->orphans[i], SIGKILL);
 		if (sc->state == SV_FREE)
 			continue;
 		if (sc->pid > 0 && sc->term_at && now > sc->term_at + SERVE_KILL_GRACE_S)
@@ -604,7 +748,8 @@ static void accept_clients(struct serve_ctx *s)
 		sc->pid = 0;
 		sc->peer = peer;
 		sc->deadline = mono_s() + s->limits.header_timeout_s;
-		sc->req_done = sc->sniffed = sc->sent_any = false;
+		sc->req_done = sc->sniffed = sc->sent_any = sc->resp_end = sc->keep = false;
+		sc->kind = KIND_UNKNOWN;
 		sc->up_have = sc->up_sent = sc->up_parsed = 0;
 		sc->down_have = sc->down_sent = 0;
 		admit_req_init(&sc->req, &s->limits);
@@ -666,11 +811,11 @@ static void dispatch(struct serve_ctx *s, const struct pollfd *pfd, nfds_t n,
 					conn_end(s, sc, true);
 					break;
 				}
-				if (sc->down_sent == sc->down_have &&
-				    (sc->state == SV_REFUSE || sc->out < 0)) {
+				if (sc->down_sent == sc->down_have && sc->state == SV_REFUSE) {
 					(void)shutdown(sc->client, SHUT_WR);
-					if (sc->state != SV_REFUSE)
-						conn_end(s, sc, false);
+				} else if (sc->down_sent == sc->down_have && sc->resp_end) {
+					finish_response(s, sc);
+					break;
 				}
 			}
 			if (sc->client >= 0 && (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))

@@ -156,6 +156,21 @@ def read_response(s):
     if not lines[0]: return 0, {}, b""
     status = int(lines[0].split()[1])
     hdrs = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    if hdrs.get("transfer-encoding") == "chunked":
+        data = b""
+        while True:
+            while b"\r\n" not in body:
+                b = s.recv(65536)
+                if not b: return status, hdrs, data
+                body += b
+            line, _, body = body.partition(b"\r\n")
+            n = int(line, 16)
+            while len(body) < n + 2:
+                b = s.recv(65536)
+                if not b: return status, hdrs, data
+                body += b
+            data += body[:n]; body = body[n + 2:]
+            if n == 0: return status, hdrs, data
     if "content-length" in hdrs:
         n = int(hdrs["content-length"])
         while len(body) < n:
@@ -555,13 +570,27 @@ for p in ("/plain", "/short", "/http"):
 c = connect()
 c.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
 st, h, b = read_response(c); out.append([st, h.get("content-type"), b.decode()])
+# the same connection, kept alive: a full response, then two pipelined
+# requests, each a job of its own
+c.sendall(b"GET /http HTTP/1.1\r\nHost: x\r\n\r\n")
+st, h, b = read_response(c); out.append([st, h.get("content-type"), b.decode()])
+c.sendall(b"GET /short HTTP/1.1\r\nHost: x\r\n\r\nGET /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+for _ in range(2):
+    st, h, b = read_response(c); out.append([st, h.get("transfer-encoding"), b.decode()])
+# HTTP/1.0: a plain body until close
+c = connect()
+c.sendall(b"GET /plain HTTP/1.0\r\n\r\n")
+st, h, b = read_response(c); out.append([st, h.get("connection"), b.decode()])
 print(json.dumps(out))
 """)
     assert res == [[200, "text/plain", "plain bytes\n"], [200, "text/plain", "ok\n"],
                    [201, "text/x-test", "ok"],
-                   [200, "text/plain", "POST /echo HTTP/1.1 body=5\n"]], res
+                   [200, "text/plain", "POST /echo HTTP/1.1 body=5\n"],
+                   [201, "text/x-test", "ok"],
+                   [200, "chunked", "ok\n"], [200, "chunked", "plain bytes\n"],
+                   [200, "close", "plain bytes\n"]], res
     time.sleep(0.3)
-    assert s.started() == 4, s.lines
+    assert s.started() == 8, s.lines
     assert s.stop() == 0
 
 
