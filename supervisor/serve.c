@@ -21,11 +21,13 @@
  * line, headers, blank line, body; the body streamed as it arrives and
  * counted against max_body), then end of file.  Its stdout is the
  * response: bytes starting with "HTTP/" are passed through as a complete
- * response; anything else is a plain body, sent after a "200 OK",
- * text/plain head.  Either way the response ends when the handler's
- * stdout does, and the client's connection is closed after it (no
- * keep-alive in this mode: a response of a handler has no framing we
- * could trust).
+ * response, followed (relay/admit.c) to find its end; anything else is a
+ * plain body after a "200 OK", text/plain head, sent chunked to an
+ * HTTP/1.1 client (until close to HTTP/1.0) and ended with the output.
+ * When the client and the response allow it the client's connection is
+ * kept for its next request (pipelined bytes wait in the buffer), which
+ * starts a fresh job; the finished handler is sent SIGTERM (it dies at
+ * its request's end) and reaped from the orphans later.
  *
  * Deadlines, once a second: a head not complete in header_timeout gets
  * 408; a handler still running max_duration after its admission gets
