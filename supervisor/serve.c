@@ -35,6 +35,11 @@
  * job dies with its supervisor), and its client 504 if it has no byte of
  * the response yet.  A client that leaves stops its handler the same way.
  *
+ * The front registers in the runtime directory like a job (name "serve",
+ * register_front()): `nbjail ctl` counts its decisions (lane inbound)
+ * and can revoke it (SIGUSR1 and the flag in its statistics: live
+ * requests cut, 503 from then on).
+ *
  * Bounded: SERVE_CONNS connections (beyond, 503 on the spot), their
  * buffers allocated once at start; handlers at once: --concurrent.
  */
@@ -55,10 +60,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/audit.h"
 #include "common/util.h"
 #include "nbjail/nbjail.h"
 #include "relay/admit.h"
 #include "supervisor/serve.h"
+#include "supervisor/supervisor.h"
 
 #define SERVE_CONNS 256
 #define SERVE_UP_BUF (INBOUND_MAX_HEADER_LIMIT + 1024)
@@ -158,6 +165,11 @@ struct serve_conn {
  *		reaped yet (their connection went on to its next request); 0
  *		for a free entry
  * @orphan_term: when each was sent SIGTERM
+ * @front:	the front's own entry in the runtime directory (a job named
+ *		"serve" to `nbjail ctl`: its counters, its revocation)
+ * @registered:	@front exists
+ * @stats:	its statistics (lane inbound), NULL if none
+ * @revoked:	`nbjail ctl revoke` came: every request gets 503
  */
 struct serve_ctx {
 	int listen_fd;
@@ -172,6 +184,10 @@ struct serve_ctx {
 	bool stop;
 	pid_t orphans[SERVE_CONNS];
 	time_t orphan_term[SERVE_CONNS];
+	struct job_state front;
+	bool registered;
+	struct job_stats *stats;
+	bool revoked;
 };
 
 static const char usage_text[] =
@@ -350,13 +366,30 @@ static void refuse(struct serve_ctx *s, struct serve_conn *sc, int status, uint3
 		(void)shutdown(sc->client, SHUT_WR);
 }
 
+/* The front was revoked (`nbjail ctl revoke ID|--tenant T`) */
+static bool front_revoked(struct serve_ctx *s)
+{
+	if (!s->revoked && s->stats && atomic_load(&s->stats->revoked)) {
+		s->revoked = true;
+		fprintf(stderr, "nbjail serve: revoked: live requests cut, every request gets 503\n");
+	}
+	return s->revoked;
+}
+
+static void count(struct serve_ctx *s, enum decide_reason r)
+{
+	stats_count(s->stats, LANE_INBOUND, r == DECIDE_ALLOWED ? OUTCOME_ALLOWED : OUTCOME_DENIED,
+		    r);
+}
+
 static void decide_refuse(struct serve_ctx *s, struct serve_conn *sc, enum decide_reason why)
 {
 	struct decide_facts f = { .lane = DECIDE_LANE_INBOUND, .policy = &s->policy,
-				  .inbound_broken = why };
+				  .inbound_broken = why, .revoked = front_revoked(s) };
 	struct decision d;
 
 	policy_decide(&f, &d);
+	count(s, d.reason);
 	refuse(s, sc, decide_http_status(d.reason) ? decide_http_status(d.reason) : 503, 1);
 }
 
@@ -420,7 +453,7 @@ static bool admit_head(struct serve_ctx *s, struct serve_conn *sc)
 {
 	uint32_t retry = 1;
 	struct decide_facts f = { .lane = DECIDE_LANE_INBOUND, .policy = &s->policy,
-				  .inbound_broken = DECIDE_ALLOWED };
+				  .inbound_broken = DECIDE_ALLOWED, .revoked = front_revoked(s) };
 	struct decision d;
 	int err;
 
@@ -428,6 +461,7 @@ static bool admit_head(struct serve_ctx *s, struct serve_conn *sc)
 						&retry);
 	f.over_rate = s->running >= s->limits.concurrent;
 	policy_decide(&f, &d);
+	count(s, d.reason);
 	if (d.verdict != VERDICT_ALLOW) {
 		refuse(s, sc, decide_http_status(d.reason) ? decide_http_status(d.reason) : 503,
 		       retry);
@@ -858,6 +892,13 @@ static int serve_loop(struct serve_ctx *s)
 		while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGCHLD)
 				continue;
+			if (si.ssi_signo == SIGUSR1) {
+				if (!s->revoked && front_revoked(s))
+					for (size_t i = 0; i < SERVE_CONNS; i++)
+						if (s->conns[i].state != SV_FREE)
+							conn_end(s, &s->conns[i], true);
+				continue;
+			}
 			if (!s->stop)
 				fprintf(stderr, "nbjail serve: signal %u: no new requests, "
 					"stopping the handlers\n", si.ssi_signo);
@@ -878,6 +919,47 @@ static int serve_loop(struct serve_ctx *s)
 		if (s->stop && idle(s))
 			return 0;
 	}
+}
+
+/*
+ * The front's own entry in the runtime directory, as a job's (info,
+ * state, stats: supervisor/state.c): `nbjail ctl jobs` lists it (name
+ * "serve", profile "serve"), `ctl stats` shows its inbound counters, and
+ * `ctl revoke ID|--tenant T` sets its flag and sends it SIGUSR1 (its pid
+ * stands as the relay's).  Return: 0 or a negative errno
+ */
+static int register_front(struct serve_ctx *s, const char *tenant)
+{
+	struct job_info info = { .supervisor_pid = getpid(), .tenant_slot = -1 };
+	struct job_record r = { .supervisor_pid = getpid(), .relay_pid = getpid() };
+	char path[NBJ_PATH_MAX];
+	struct timespec ts;
+	int err;
+
+	err = state_job_create(&s->front);
+	if (err < 0)
+		return err;
+	s->registered = true;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	info.start_usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	snprintf(info.name, sizeof(info.name), "serve");
+	snprintf(info.tenant, sizeof(info.tenant), "%s", tenant ? tenant : "serve");
+	snprintf(info.profile, sizeof(info.profile), "serve");
+	err = state_process_start_time(getpid(), &r.relay_start);
+	if (!err)
+		err = state_record_write(&s->front, &r);
+	if (!err)
+		err = runtime_path(path, "%s/stats", s->front.id);
+	if (!err)
+		err = stats_create(path, &s->stats);
+	if (err < 0)
+		return err;
+	s->stats->size = sizeof(*s->stats);
+	err = state_info_write(&s->front, &info);
+	if (err < 0)
+		return err;
+	__atomic_store_n(&s->stats->magic, JOB_STATS_MAGIC, __ATOMIC_RELEASE);
+	return 0;
 }
 
 enum { OPT_TENANT = 0x100, OPT_RATE, OPT_BURST, OPT_MAX_BODY, OPT_HEADER_TIMEOUT,
@@ -1068,6 +1150,7 @@ int serve_main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 	    (s.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
 		fprintf(stderr, "nbjail serve: cannot set up signals: %m\n");
@@ -1080,8 +1163,17 @@ int serve_main(int argc, char **argv)
 			strerror(-s.listen_fd));
 		return NBJ_EXIT_SETUP;
 	}
-	fprintf(stderr, "nbjail serve: listening on %s\n", listen_arg);
+	rc = register_front(&s, tenant);
+	if (rc < 0) {
+		fprintf(stderr, "nbjail serve: cannot register in the runtime directory: %s\n",
+			strerror(-rc));
+		if (s.registered)
+			state_job_remove(&s.front);
+		return NBJ_EXIT_SETUP;
+	}
+	fprintf(stderr, "nbjail serve: listening on %s (job %s)\n", listen_arg, s.front.id);
 	rc = serve_loop(&s);
+	state_job_remove(&s.front);
 	free(allow);
 	return rc < 0 ? NBJ_EXIT_SETUP : 0;
 }

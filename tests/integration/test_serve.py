@@ -679,9 +679,9 @@ print(json.dumps({"forever": time.time() - t}))
 """)
     assert 2 <= res["forever"] <= 8, res
     # the endless handler's job is gone
-    def no_jobs():
+    def no_jobs():   # but the front's own entry
         cp = nbjail("ctl", "jobs", "--json")
-        return cp.returncode == 0 and json.loads(cp.stdout) == []
+        return cp.returncode == 0 and [j["name"] for j in json.loads(cp.stdout)] == ["serve"]
     deadline = time.monotonic() + 10
     while not no_jobs() and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -696,3 +696,39 @@ def test_serve_handler_is_no_pivot(server, world):
     assert res == [200, "outbound=blocked"], res
     assert world.leaks() == []
     assert world.accesses("198.51.100.11:80") == []
+
+
+def test_serve_revoke_gives_503_and_cuts_live_requests(server):
+    s = server("--tenant", "t-serve")
+    assert sclient(WORLD_NS, "print(json.dumps(get('/before')[0]))") == 200
+    p = subprocess.Popen(["ip", "netns", "exec", WORLD_NS, PYTHON, "-c", CLIENT_LIB + r"""
+s = connect(timeout=20)
+s.sendall(b"GET /forever HTTP/1.1\r\nHost: x\r\n\r\n")
+print(s.recv(4096)[:12].decode(), flush=True)
+t = time.time()
+try:
+    while s.recv(4096): pass
+    why = "eof"
+except OSError as e:
+    why = type(e).__name__
+print(json.dumps([why, time.time() - t]), flush=True)
+""", "192.0.2.1", str(SERVE_PORT)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert read_line(p.stdout, 20) == "HTTP/1.1 200\n"
+        cp = nbjail("ctl", "revoke", "--tenant", "t-serve", "--json")
+        assert cp.returncode == 0, cp.stderr
+        ids = json.loads(cp.stdout)
+        cut = json.loads(read_line(p.stdout, 10))
+        assert cut[1] < 3, cut
+    finally:
+        p.kill()
+        p.wait()
+    started = s.started()
+    res = sclient(WORLD_NS, "st, h, b = get('/after'); print(json.dumps([st, h.get('retry-after')]))")
+    assert res == [503, "1"], res
+    assert s.started() == started   # no handler for it
+    jobs = {j["job"]: j for j in json.loads(nbjail("ctl", "jobs", "--json").stdout)}
+    front = [i for i in ids if jobs.get(i, {}).get("name") == "serve"]
+    assert len(front) == 1, (ids, jobs)
+    stats = json.dumps(json.loads(nbjail("ctl", "stats", front[0], "--json").stdout))
+    assert "inbound" in stats and "revoked" in stats, stats
