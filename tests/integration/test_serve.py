@@ -732,3 +732,18 @@ print(json.dumps([why, time.time() - t]), flush=True)
     assert len(front) == 1, (ids, jobs)
     stats = json.dumps(json.loads(nbjail("ctl", "stats", front[0], "--json").stdout))
     assert "inbound" in stats and "revoked" in stats, stats
+
+
+def test_check_prints_mode_http_and_its_limits(nbj, world, tmp_path):
+    pol = publish(tmp_path, ", rate: {per_client: 5/s, burst: 9}, max_body: 1M, header_timeout: 3")
+    cp = nbjail("check", pol)
+    assert cp.returncode == 0, cp.stderr
+    line = [ln for ln in cp.stdout.splitlines() if "mode: http" in ln]
+    assert line == [f"  - {{port: {PORT}, to: 8080, overlay: direct, mode: http, rate: "
+                    "{per_client: 5/s, burst: 9}, concurrent: 256, max_body: 1048576, "
+                    "max_header: 65536, header_timeout: 3, max_duration: 60}"], cp.stdout
+    # what check prints is a policy that loads to the same
+    again = tmp_path / "again.yaml"
+    again.write_text(cp.stdout)
+    cp2 = nbjail("check", str(again))
+    assert cp2.returncode == 0 and cp2.stdout.splitlines()[1:] == cp.stdout.splitlines()[1:], cp2
