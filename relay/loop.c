@@ -14,8 +14,9 @@
  *   2. sets up the name table (names.c), the DNS stub's pending queries,
  *      the c-ares channel (resolve.c) with the host's resolver
  *      configuration, the live list of the host's addresses
- *      (hostaddr.c), the I2P sessions (sam.c) and the dock's table
- *      (dock.c)
+ *      (hostaddr.c), the I2P sessions (sam.c), the dock's table
+ *      (dock.c) and the client connections of ports published in mode
+ *      http (inbound.c)
  *   3. installs the relay's syscall allow-list (common/rolefilter.c):
  *      from here on, a call outside it kills the relay
  *   4. runs one epoll loop: the type of each event is packed in its
