@@ -37,6 +37,7 @@ static const struct {
 	[AUDIT_RATE_LIMITED] = { "rate-limited", "bec355ce733e49cdb3b359a40f9ad9eb", 4 },
 	[AUDIT_RELAY_FAILURE] = { "relay-failure", "e86db6c0ef734161a359fa9e56a9d6e1", 3 },
 	[AUDIT_DOCK_CALL] = { "dock-call", "0b6f3c1e9a5d4f7e8c2a71d4e6b95f03", 6 },
+	[AUDIT_INBOUND] = { "inbound", "9d3a6f0e2c5b4e81a7f4c0b3d2e1f5a6", 6 },
 };
 
 static const char *const lanes[LANE_COUNT] = {
@@ -45,6 +46,7 @@ static const char *const lanes[LANE_COUNT] = {
 	[LANE_DNS] = "dns",
 	[LANE_JOB] = "job",
 	[LANE_DOCK] = "dock",
+	[LANE_INBOUND] = "inbound",
 };
 
 /**
@@ -82,7 +84,7 @@ int audit_priority(enum audit_kind kind)
 }
 
 /**
- * audit_lane_name() - "seccomp", "tcp", "dns", "job" or "dock"
+ * audit_lane_name() - "seccomp", "tcp", "dns", "job", "dock" or "inbound"
  * @lane:	lane
  *
  * Return: a static string

@@ -40,6 +40,7 @@ enum audit_kind {
 	AUDIT_RATE_LIMITED,
 	AUDIT_RELAY_FAILURE,
 	AUDIT_DOCK_CALL,	/* an allowed call of the job's dock */
+	AUDIT_INBOUND,		/* an inbound HTTP request admitted or refused */
 	AUDIT_KIND_COUNT,
 };
 
@@ -50,6 +51,7 @@ enum audit_lane {
 	LANE_DNS,	/* the relay's DNS stub */
 	LANE_JOB,	/* the job as a whole (start, end, revoke) */
 	LANE_DOCK,	/* the relay, a broker call of the job's dock */
+	LANE_INBOUND,	/* the relay, an inbound HTTP request (publish mode http) */
 	LANE_COUNT,
 };
 
@@ -111,7 +113,7 @@ struct audit_denial {
 	char exe[256];
 };
 
-#define JOB_STATS_MAGIC 0x6e626a7374617434ULL	/* "nbjstat4" */
+#define JOB_STATS_MAGIC 0x6e626a7374617435ULL	/* "nbjstat5": the inbound lane */
 
 /*
  * What shared memory may hold (issue 16, item 7).  The statistics file

@@ -52,6 +52,11 @@
  *            and port first (a name nobody may reach is never resolved),
  *            then the answers: one internal answer denies the name
  *            (floor) -> rate
+ *   inbound  revoked (503); the limit the request broke while being read:
+ *            malformed (400), header-too-large (431), body-too-large
+ *            (413), header-timeout (408); the client address's rate
+ *            (429); the concurrency cap, flow-table-full (503);
+ *            decide_http_status() maps each reason to its status
  */
 #include <assert.h>
 #include <string.h>
@@ -116,6 +121,9 @@ static const char *const reason_names[] = {
 	[DECIDE_NO_ORIGINAL_DST] = "no-original-dst",
 	[DECIDE_NOT_IMPLEMENTED] = "not-implemented",
 	[DECIDE_NO_SUCH_KEY] = "no-such-key",
+	[DECIDE_BODY_TOO_LARGE] = "body-too-large",
+	[DECIDE_HEADER_TOO_LARGE] = "header-too-large",
+	[DECIDE_HEADER_TIMEOUT] = "header-timeout",
 	[DECIDE_OTHER] = "other",
 };
 
@@ -612,6 +620,19 @@ void policy_decide(const struct decide_facts *f, struct decision *ret)
 		else
 			allow(&d, DIAL_TARGET);
 		break;
+	case DECIDE_LANE_INBOUND:
+		d.overlay = f->publish_overlay;
+		if (f->revoked)
+			deny(&d, DECIDE_REVOKED);
+		else if (f->inbound_broken != DECIDE_ALLOWED)
+			deny(&d, f->inbound_broken);
+		else if (f->client_over_rate)
+			deny(&d, DECIDE_RATE);
+		else if (f->over_rate)
+			deny(&d, DECIDE_FLOW_TABLE_FULL);
+		else
+			allow(&d, DIAL_TARGET);
+		break;
 	default:
 		break;	/* an unknown lane is denied: fail closed */
 	}
@@ -633,4 +654,37 @@ bool policy_has_names(const struct nbj_policy *p)
 		if (p->allow[i].kind != ALLOW_ADDR)
 			return true;
 	return false;
+}
+
+/**
+ * decide_http_status() - the HTTP status an inbound request refused for
+ * @r gets (see the inbound lane above)
+ * @r:		the decision's reason
+ *
+ * Return: 429, 503, 413, 431, 408, 400, 501 (an upgrade), 502 (the
+ * job's port cannot be reached); 0 for DECIDE_ALLOWED (the job
+ * answers); 503 for any other reason (fail closed)
+ */
+int decide_http_status(enum decide_reason r)
+{
+	switch (r) {
+	case DECIDE_ALLOWED:
+		return 0;
+	case DECIDE_RATE:
+		return 429;
+	case DECIDE_BODY_TOO_LARGE:
+		return 413;
+	case DECIDE_HEADER_TOO_LARGE:
+		return 431;
+	case DECIDE_HEADER_TIMEOUT:
+		return 408;
+	case DECIDE_MALFORMED:
+		return 400;
+	case DECIDE_NOT_IMPLEMENTED:
+		return 501;
+	case DECIDE_DIAL_FAILED:
+		return 502;
+	default:
+		return 503;
+	}
 }

@@ -569,6 +569,78 @@ static int parse_port(const char *s, uint16_t *ret)
 	return 0;
 }
 
+static bool is_inbound_key(const char *key)
+{
+	static const char *const keys[] = { "rate", "max_body", "max_header", "header_timeout",
+					    "max_duration", "concurrent" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(key, keys[i]))
+			return true;
+	return false;
+}
+
+/* rate: {per_client: N/s, burst: M} */
+static int load_inbound_rate(struct load_ctx *c, size_t n, yaml_node_t *v,
+			     struct inbound_limits *l)
+{
+	char field[64];
+
+	snprintf(field, sizeof(field), "publish[%zu].rate", n);
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, field, "expected {per_client: N/s, burst: M}");
+	for (yaml_node_pair_t *pair = v->data.mapping.pairs.start;
+	     pair < v->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, pair->value);
+		const char *key = scalar(k);
+
+		snprintf(field, sizeof(field), "publish[%zu].rate.%s", n, key ? key : "?");
+		if (key && !strcmp(key, "per_client")) {
+			if (inbound_rate_parse(scalar(val), &l->per_client_per_s) < 0)
+				return fail_at(c, val, EINVAL, field,
+					       "expected requests per second, N/s, 1 to 1000000");
+		} else if (key && !strcmp(key, "burst")) {
+			if (policy_count_parse(scalar(val), 1000000, &l->per_client_burst) < 0)
+				return fail_at(c, val, EINVAL, field, "expected a count, 1 to 1000000");
+		} else {
+			return fail_at(c, k, EINVAL, field, "unknown field (per_client, burst)");
+		}
+	}
+	return 0;
+}
+
+/* One admission limit of a publish entry in mode http */
+static int load_inbound_key(struct load_ctx *c, size_t n, const char *key, yaml_node_t *v,
+			    struct inbound_limits *l)
+{
+	const char *s = scalar(v);
+	char field[64];
+	uint64_t u;
+
+	snprintf(field, sizeof(field), "publish[%zu].%s", n, key);
+	if (!strcmp(key, "rate"))
+		return load_inbound_rate(c, n, v, l);
+	if (!strcmp(key, "max_body")) {
+		if (policy_size_parse(s, 1ULL << 40, &l->max_body) < 0)
+			return fail_at(c, v, EINVAL, field, "expected a size (4M, 512KiB, ...)");
+	} else if (!strcmp(key, "max_header")) {
+		if (policy_size_parse(s, INBOUND_MAX_HEADER_LIMIT, &u) < 0 || u < 256)
+			return fail_at(c, v, EINVAL, field, "expected a size, 256 to 80KiB");
+		l->max_header = (uint32_t)u;
+	} else if (!strcmp(key, "concurrent")) {
+		if (policy_count_parse(s, 65536, &l->concurrent) < 0)
+			return fail_at(c, v, EINVAL, field, "expected a count, 1 to 65536");
+	} else {
+		uint32_t *dst = !strcmp(key, "header_timeout") ? &l->header_timeout_s
+							       : &l->max_duration_s;
+
+		if (inbound_seconds_parse(s, dst) < 0)
+			return fail_at(c, v, EINVAL, field, "expected seconds, 1 to 86400");
+	}
+	return 0;
+}
+
 static int load_publish(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 {
 	yaml_node_item_t *item;
@@ -584,10 +656,11 @@ static int load_publish(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d
 	for (item = v->data.sequence.items.start; item < v->data.sequence.items.top;
 	     item++, n++) {
 		yaml_node_t *e = yaml_document_get_node(c->doc, *item);
-		yaml_node_t *overlay = NULL;
+		yaml_node_t *overlay = NULL, *http_keys = NULL;
 		yaml_node_pair_t *pair;
 		char field[64];
 
+		inbound_limits_default(&d->publish[n].limits);
 		snprintf(field, sizeof(field), "publish[%zu]", n);
 		if (e->type != YAML_MAPPING_NODE)
 			return fail_at(c, e, EINVAL, field, "expected {port: N, to: N, overlay: NAME}");
@@ -608,10 +681,30 @@ static int load_publish(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d
 				if (dst == &d->publish[n].port)
 					c->publish_port_nodes[n] = val;
 				snprintf(field, sizeof(field), "publish[%zu]", n);
+			} else if (key && !strcmp(key, "mode")) {
+				const char *m = scalar(val);
+
+				snprintf(field, sizeof(field), "publish[%zu].mode", n);
+				if (m && !strcmp(m, "http"))
+					d->publish[n].mode = PUBLISH_HTTP;
+				else if (!m || strcmp(m, "tcp"))
+					return fail_at(c, val, EINVAL, field, "expected tcp or http");
+				snprintf(field, sizeof(field), "publish[%zu]", n);
+			} else if (key && is_inbound_key(key)) {
+				int err;
+
+				http_keys = http_keys ? http_keys : k;
+				err = load_inbound_key(c, n, key, val, &d->publish[n].limits);
+				if (err < 0)
+					return err;
 			} else {
-				return fail_at(c, k, EINVAL, field, "unknown field (port, to, overlay)");
+				return fail_at(c, k, EINVAL, field, "unknown field (port, to, overlay, "
+					       "mode, rate, max_body, max_header, header_timeout, "
+					       "max_duration, concurrent)");
 			}
 		}
+		if (http_keys && d->publish[n].mode != PUBLISH_HTTP)
+			return fail_at(c, http_keys, EINVAL, field, "admission limits need mode: http");
 		if (!d->publish[n].to)
 			d->publish[n].to = d->publish[n].port;
 		if (!d->publish[n].to)

@@ -229,6 +229,52 @@ struct overlay_route {
 
 #define PUBLISH_MAX 16
 
+/*
+ * Admission of inbound HTTP requests (`publish:` mode http, `nbjail
+ * serve`): policy/inbound.c parses and defaults them, relay/admit.c
+ * applies them.
+ */
+#define INBOUND_PER_CLIENT_DEFAULT 100		/* requests/s per client address */
+#define INBOUND_BURST_DEFAULT 200
+#define INBOUND_CONCURRENT_DEFAULT 256		/* requests in the job at once */
+#define INBOUND_MAX_BODY_DEFAULT (4ULL << 20)
+#define INBOUND_MAX_HEADER_DEFAULT (64U << 10)
+#define INBOUND_MAX_HEADER_LIMIT (80U << 10)	/* http_parser's own cap */
+#define INBOUND_HEADER_TIMEOUT_DEFAULT 10	/* seconds */
+#define INBOUND_MAX_DURATION_DEFAULT 60		/* seconds */
+
+/**
+ * struct inbound_limits - what an inbound HTTP request must keep to
+ * before (and while) the job sees it
+ * @per_client_per_s:	requests per second per client address
+ * @per_client_burst:	requests a client may send at once
+ * @concurrent:		requests admitted and not yet answered, at once
+ * @max_body:		request body bytes (Content-Length or chunked)
+ * @max_header:		bytes of the request line and headers
+ * @header_timeout_s:	seconds to send a complete head
+ * @max_duration_s:	seconds from admission to the response's end
+ */
+struct inbound_limits {
+	uint64_t per_client_per_s;
+	uint64_t per_client_burst;
+	uint64_t concurrent;
+	uint64_t max_body;
+	uint32_t max_header;
+	uint32_t header_timeout_s;
+	uint32_t max_duration_s;
+	uint32_t pad;
+};
+
+/**
+ * enum publish_mode - what a published port carries
+ * @PUBLISH_TCP:	raw TCP, connected on to the job's port
+ * @PUBLISH_HTTP:	HTTP/1.1 requests, each admitted by the relay first
+ */
+enum publish_mode {
+	PUBLISH_TCP,
+	PUBLISH_HTTP,
+};
+
 /**
  * struct publish_entry - one entry of `publish:`: a job port reachable
  * from an overlay that carries inbound connections
@@ -237,12 +283,20 @@ struct overlay_route {
  *		interface (tailscale); 0 for i2p (the destination is the
  *		address, SAM 3.1 has no ports)
  * @to:		the job's port
+ * @mode:	enum publish_mode
+ * @limits:	mode http: the admission limits
  */
 struct publish_entry {
 	unsigned overlay;
 	uint16_t port;
 	uint16_t to;
+	uint32_t mode;
+	struct inbound_limits limits;
 };
+
+void inbound_limits_default(struct inbound_limits *l);
+int inbound_rate_parse(const char *s, uint64_t *ret);
+int inbound_seconds_parse(const char *s, uint32_t *ret);
 
 /**
  * struct nbj_policy - the immutable policy of one job
@@ -369,11 +423,15 @@ enum decide_reason {
 	DECIDE_UNIX_PATH_CHANGED,	/* unix-path-changed under the helper */
 	DECIDE_NOT_IMPLEMENTED,		/* not-implemented: a reserved dock op */
 	DECIDE_NO_SUCH_KEY,		/* no-such-key: dock sign */
+	DECIDE_BODY_TOO_LARGE,		/* body-too-large: inbound, 413 */
+	DECIDE_HEADER_TOO_LARGE,	/* header-too-large: inbound, 431 */
+	DECIDE_HEADER_TIMEOUT,		/* header-timeout: inbound, 408 */
 	DECIDE_OTHER,			/* other: counters only */
 	DECIDE_REASON_COUNT,
 };
 
 const char *decide_reason_name(enum decide_reason r);
+int decide_http_status(enum decide_reason r);
 enum decide_reason decide_reason_of_floor(enum floor_reason f);
 bool decide_reason_is_floor(enum decide_reason r);
 
@@ -388,6 +446,9 @@ bool decide_reason_is_floor(enum decide_reason r);
  * @DECIDE_LANE_PUBLISH: an inbound connection to a published port
  * @DECIDE_LANE_DOCK:	a broker call of the job's dock (relay/dock.c): the
  *			relay itself dials, directly
+ * @DECIDE_LANE_INBOUND: an HTTP request to a port published in mode http
+ *			(relay/inbound.c) or to `nbjail serve`, once its head
+ *			is read (or it broke a limit while being read)
  */
 enum decide_lane {
 	DECIDE_LANE_NOTIFY,
@@ -396,6 +457,7 @@ enum decide_lane {
 	DECIDE_LANE_UDP,
 	DECIDE_LANE_PUBLISH,
 	DECIDE_LANE_DOCK,
+	DECIDE_LANE_INBOUND,
 };
 
 /**
@@ -449,6 +511,10 @@ enum decide_answers {
  * @sotype:	notify: the socket's type, 0 while unknown
  * @address_query: dns: an IN A or AAAA query (others get an empty answer)
  * @publish_overlay: publish: the entry's overlay
+ * @inbound_broken: inbound: the limit the request broke while being read
+ *		(DECIDE_BODY_TOO_LARGE, DECIDE_HEADER_TOO_LARGE,
+ *		DECIDE_HEADER_TIMEOUT, DECIDE_MALFORMED), else DECIDE_ALLOWED
+ * @client_over_rate: inbound: the client address's bucket is empty
  */
 struct decide_facts {
 	enum decide_lane lane;
@@ -472,6 +538,8 @@ struct decide_facts {
 	int sotype;
 	bool address_query;
 	unsigned publish_overlay;
+	enum decide_reason inbound_broken;
+	bool client_over_rate;
 };
 
 /**

@@ -228,16 +228,18 @@ static void handle(struct auditd *d, const struct audit_event *in)
 	ev.detail[sizeof(ev.detail) - 1] = '\0';
 	ev.overlay[sizeof(ev.overlay) - 1] = '\0';
 
-	/* denials, and the dock's allowed calls (as many as 2,000 a
-	 * second), are folded; only denials go to the ring */
+	/* denials, the dock's allowed calls (as many as 2,000 a second)
+	 * and inbound requests are folded; only denials (refused inbound
+	 * requests among them) go to the ring */
 	if (ev.kind != AUDIT_DENY && ev.kind != AUDIT_RATE_LIMITED &&
-	    ev.kind != AUDIT_DOCK_CALL) {
+	    ev.kind != AUDIT_DOCK_CALL && ev.kind != AUDIT_INBOUND) {
 		if (ev.kind == AUDIT_JOB_END)
 			flush(d, true); /* the job's last word comes last */
 		emit(d, &ev, 0);
 		return;
 	}
-	if (d->cfg->stats && ev.kind != AUDIT_DOCK_CALL)
+	if (d->cfg->stats && ev.kind != AUDIT_DOCK_CALL &&
+	    !(ev.kind == AUDIT_INBOUND && !strcmp(ev.reason, decide_reason_name(DECIDE_ALLOWED))))
 		stats_ring_add(d->cfg->stats, &ev);
 	if (!audit_fold_add(&d->fold, &ev, now_ms(), emit, d) && d->cfg->stats)
 		atomic_fetch_add(&d->cfg->stats->events_suppressed, 1);

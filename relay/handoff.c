@@ -38,8 +38,8 @@
 #include "relay/relay_int.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 4u	/* 2: the tenant slot and the limits; 3: the dock;
-				 * 4: the TLS trust roots */
+#define HANDOFF_VERSION 5u	/* 2: the tenant slot and the limits; 3: the dock;
+				 * 4: the TLS trust roots; 5: publish mode http */
 #define HANDOFF_ROOTS_MAX RELAY_TLS_ROOTS_MAX
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 

@@ -15,8 +15,9 @@
  *   2. sets up the name table (names.c), the DNS stub's pending queries,
  *      the c-ares channel (resolve.c) with the host's resolver
  *      configuration, the live list of the host's addresses
- *      (hostaddr.c), the I2P sessions (sam.c) and the dock's table
- *      (dock.c)
+ *      (hostaddr.c), the I2P sessions (sam.c), the dock's table
+ *      (dock.c) and the client connections of ports published in mode
+ *      http (inbound.c)
  *   3. installs the relay's syscall allow-list (common/rolefilter.c):
  *      from here on, a call outside it kills the relay
  *   4. runs one epoll loop: the type of each event is packed in its
@@ -158,7 +159,7 @@ bool relay_revoked(struct relay_ctx *c)
 	if (!s || !atomic_load(&s->revoked))
 		return false;
 	c->revoked = true;
-	cut = tcp_cut_all(c) + dock_cut_all(c);
+	cut = tcp_cut_all(c) + dock_cut_all(c) + inbound_cut_all(c);
 	log_info("revoked: %u live flows and dock calls cut, every new one is refused", cut);
 	audit_event_init(&ev, AUDIT_REVOKE, LANE_TCP);
 	EVENT_SET(&ev, reason, "revoked");
@@ -234,6 +235,8 @@ int relay_run(const struct relay_config *config)
 	if (!err)	/* remembered now, parsed at the first TLS call */
 		err = tls_upstream_init(cfg.tls_roots, cfg.tls_roots_len);
 	if (!err)
+		err = inbound_init(&c);
+	if (!err)
 		err = cfg.filter ? role_filter_load(ROLE_RELAY, cfg.filter)
 				  : role_filter_apply(ROLE_RELAY);
 	log_phase("relay: ready");
@@ -271,6 +274,7 @@ int relay_run(const struct relay_config *config)
 				dns_tcp_tick(&c);
 				sam_tick(&c);
 				dock_tick(&c);
+				inbound_tick(&c);
 				break;
 			case RELAY_EV_ARES:
 				resolve_event(&c, (int)index, ev[i].events);
@@ -313,6 +317,12 @@ int relay_run(const struct relay_config *config)
 			case RELAY_EV_HTTP_JOB:
 				dock_http_event(&c, RELAY_EV_TYPE(ev[i].data.u64), index,
 						ev[i].events);
+				break;
+			case RELAY_EV_INBOUND_CLIENT:
+				inbound_event(&c, index, false, ev[i].events);
+				break;
+			case RELAY_EV_INBOUND_JOB:
+				inbound_event(&c, index, true, ev[i].events);
 				break;
 			case RELAY_EV_DNS_TCP:
 				dns_tcp_event(&c, index, ev[i].events);

@@ -38,11 +38,14 @@
 #define SAM_STREAM_TIMEOUT_S 60	/* STREAM CONNECT: lease set lookup */
 #define SAM_RETRY_S 5		/* a failed session is tried again after */
 #define DOCK_CONNS_MAX 256	/* dock calls at once (relay/dock.c) */
+#define INBOUND_CONNS_MAX 1100	/* client connections of ports in mode http */
 
 struct relay_ctx;
 struct dock_conn;
 struct dock_http;
 struct nbj_dock_request;
+struct inbound_conn;
+struct admit_clients;
 
 /**
  * struct resolve_req - one lookup in flight; c-ares holds a pointer to it
@@ -78,6 +81,8 @@ enum relay_event {
 	RELAY_EV_HTTP_SOCK,	/* index: a socket of libcurl (dock_http.c) */
 	RELAY_EV_HTTP_TIMER,	/* libcurl's timer (dock_http.c) */
 	RELAY_EV_HTTP_JOB,	/* index: dock get call, the job's connection */
+	RELAY_EV_INBOUND_CLIENT, /* index: inbound slot, the client's socket */
+	RELAY_EV_INBOUND_JOB,	/* index: inbound slot, the job's socket */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))
@@ -102,7 +107,7 @@ struct relay_pipe {
 /* two sockets per flow; pipes only while bytes are in flight: the pool's,
  * and room for as many more (a flow that finds no fd for a pipe waits) */
 #define FDS_PER_FLOW 2
-#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX)
+#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX + 2 * INBOUND_CONNS_MAX)
 #define PIPE_SIZE	(1 << 20)	/* wanted capacity: fewer, longer splices */
 
 /**
@@ -380,6 +385,13 @@ struct sam_session {
  * @dock_rate:		the dock's bucket when there is no tenant's
  * @http:		the dock's get and get-many (dock_http.c); NULL when
  *			the relay has no HTTP client or no dock
+ * @inbound:		client connections of ports published in mode http
+ *			(relay/inbound.c), INBOUND_CONNS_MAX; NULL if none
+ * @inbound_clients:	their client addresses' buckets
+ * @inbound_live:	connections in the table
+ * @inbound_free:	the first free slot (INBOUND_CONNS_MAX: none)
+ * @inbound_inflight:	requests admitted and not yet answered, per publish
+ *			entry
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -428,6 +440,11 @@ struct relay_ctx {
 	unsigned dock_live;
 	struct rate_bucket dock_rate;
 	struct dock_http *http;
+	struct inbound_conn *inbound;
+	struct admit_clients *inbound_clients;
+	unsigned inbound_live;
+	uint32_t inbound_free;
+	unsigned inbound_inflight[PUBLISH_MAX];
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
@@ -518,6 +535,15 @@ struct dock_http_ops {
 
 /* NULL: get and get-many are answered -ENOSYS (relay/dock.c) */
 extern const struct dock_http_ops *dock_http;
+
+/* inbound.c: ports published in mode http */
+int inbound_init(struct relay_ctx *c);
+void inbound_accept(struct relay_ctx *c, uint32_t index, int listen_fd);
+void inbound_event(struct relay_ctx *c, uint32_t slot, bool job, uint32_t events);
+void inbound_tick(struct relay_ctx *c);
+unsigned inbound_cut_all(struct relay_ctx *c);
+int tcp_job_socket(const struct relay_ctx *c, int family);
+bool tcp_accept_starved(struct relay_ctx *c, int err);
 
 /* overlay.c */
 void overlay_begin(struct relay_ctx *c, struct flow *f);

@@ -325,6 +325,19 @@ static int job_socket(const struct relay_ctx *c, int family)
 	return err < 0 ? err : fd;
 }
 
+/**
+ * tcp_job_socket() - a TCP socket made in the job's network namespace,
+ * for a connection into the job (relay/inbound.c)
+ * @c:		relay context
+ * @family:	AF_INET or AF_INET6
+ *
+ * Return: the socket (the caller owns it), or a negative errno
+ */
+int tcp_job_socket(const struct relay_ctx *c, int family)
+{
+	return job_socket(c, family);
+}
+
 /*
  * Start a non-blocking dial to @target, bound to interface @ifname if
  * not NULL (tailscale); @into_job: from a socket of the job's netns (an
@@ -500,6 +513,21 @@ static void listeners_interest(struct relay_ctx *c, uint32_t events)
 /* accept4() failed for want of fds or memory: the listener would stay
  * readable and wake us in a loop; connections wait in the backlog until
  * the next tick instead */
+static bool accept_starved(struct relay_ctx *c, int err);
+
+/**
+ * tcp_accept_starved() - accept() failed for want of fds or memory:
+ * stop watching the listeners until the next tick
+ * @c:		relay context
+ * @err:	accept()'s errno
+ *
+ * Return: true if @err was such a failure (and was handled)
+ */
+bool tcp_accept_starved(struct relay_ctx *c, int err)
+{
+	return accept_starved(c, err);
+}
+
 static bool accept_starved(struct relay_ctx *c, int err)
 {
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
@@ -826,6 +854,10 @@ void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
 	listen_fd = publish_listener(c, index);
 	if (listen_fd < 0)
 		return;
+	if (e->mode == PUBLISH_HTTP) {
+		inbound_accept(c, index, listen_fd);
+		return;
+	}
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);

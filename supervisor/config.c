@@ -567,8 +567,20 @@ static void print_publish(FILE *out, const struct nbj_config *cfg)
 		fprintf(out, "  - {");
 		if (e->port)
 			fprintf(out, "port: %u, ", e->port);
-		fprintf(out, "to: %u, overlay: %s}\n", e->to,
+		fprintf(out, "to: %u, overlay: %s", e->to,
 			cfg->n_overlays ? cfg->overlays[e->overlay].name : "direct");
+		if (e->mode == PUBLISH_HTTP) {
+			const struct inbound_limits *l = &e->limits;
+
+			fprintf(out, ", mode: http, rate: {per_client: %llu/s, burst: %llu}, "
+				"concurrent: %llu, max_body: %llu, max_header: %u, "
+				"header_timeout: %u, max_duration: %u",
+				(unsigned long long)l->per_client_per_s,
+				(unsigned long long)l->per_client_burst,
+				(unsigned long long)l->concurrent, (unsigned long long)l->max_body,
+				l->max_header, l->header_timeout_s, l->max_duration_s);
+		}
+		fprintf(out, "}\n");
 	}
 	fprintf(out, "permissions: {network.select: %s}\n",
 		cfg->select_allowed ? "allow" : "deny");

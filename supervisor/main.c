@@ -30,9 +30,11 @@
 #include "oci/hook.h"
 #include "supervisor/doctor.h"
 #include "supervisor/pty.h"
+#include "supervisor/serve.h"
 
 static const char usage_text[] =
 	"Usage: nbjail run [OPTIONS] -- COMMAND [ARG...]\n"
+	"       nbjail serve --listen [ADDR:]PORT [OPTIONS] -- HANDLER [ARG...]\n"
 	"       nbjail check POLICY-FILE\n"
 	"       nbjail explain [--policy FILE] [--allow PATTERN]... [--overlay NAME] TARGET\n"
 	"       nbjail ctl jobs | stats [JOB] | recent [N] [JOB] | revoke JOB |\n"
@@ -820,6 +822,8 @@ int main(int argc, char **argv)
 		return cmd_explain(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "ctl"))
 		return cmd_ctl(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "serve"))
+		return serve_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "doctor"))
 		return doctor_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "oci-hook"))
