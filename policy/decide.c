@@ -116,6 +116,11 @@ static const char *const reason_names[] = {
 	[DECIDE_NO_ORIGINAL_DST] = "no-original-dst",
 	[DECIDE_NOT_IMPLEMENTED] = "not-implemented",
 	[DECIDE_NO_SUCH_KEY] = "no-such-key",
+	[DECIDE_CREDENTIAL_LEAK] = "credential-leak",
+	[DECIDE_HTTP_RULE] = "http-rule",
+	[DECIDE_HOST_MISMATCH] = "host-mismatch",
+	[DECIDE_HTTP_MALFORMED] = "http-malformed",
+	[DECIDE_UPSTREAM_TLS] = "upstream-tls",
 	[DECIDE_OTHER] = "other",
 };
 

@@ -244,6 +244,70 @@ struct publish_entry {
 	uint16_t to;
 };
 
+struct nbj_policy;
+
+/* `credentials:` and `http:` (nbjail.yaml(5), relay/term.c) */
+#define CREDENTIALS_MAX 16
+#define CRED_NAME_MAX 48	/* the key holder names it "+NAME" (keys/keys.h) */
+#define CRED_HOSTS_MAX 8
+#define CRED_STANDIN_MAX 512	/* a secret longer than this has no stand-in */
+#define CRED_ENV_MAX 128
+#define HTTP_RULES_MAX 64
+#define HTTP_PATHS_MAX 16
+#define HTTP_PATH_MAX 256
+
+/**
+ * struct nbj_credential - one entry of `credentials:`: a secret held
+ * outside the job, written by the relay toward its hosts only
+ * @name:	its label ([A-Za-z0-9_-], at most CRED_NAME_MAX)
+ * @hosts:	the only destinations it is written to (name:port, each
+ *		also allowed by the allow-list)
+ * @n_hosts:	entries in @hosts
+ * @env:	the job's variable that holds the stand-in
+ * @from_env:	the secret is nbjail's variable @from, else the file @from
+ * @from:	file name or variable name
+ * @revoke_on_leak: `on_leak: revoke`: a stand-in seen elsewhere revokes
+ *		the job (else the request or flow is only denied)
+ * @standin:	the stand-in the job sees, made at start (supervisor/
+ *		credentials.c; "" in a loaded policy file)
+ */
+struct nbj_credential {
+	char name[CRED_NAME_MAX + 1];
+	struct allow_rule hosts[CRED_HOSTS_MAX];
+	unsigned n_hosts;
+	char env[CRED_ENV_MAX];
+	bool from_env;
+	char from[1024];
+	bool revoke_on_leak;
+	char standin[CRED_STANDIN_MAX + 1];
+};
+
+/* Methods an `http:` rule may name, bit (1 << index) in http_rule.methods */
+#define HTTP_METHOD_NAMES { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" }
+#define HTTP_METHODS_COUNT 7
+
+/**
+ * struct http_rule - one entry of `http:`: what requests to one host
+ * (port 443) are let through; its flows are TLS-terminated
+ * @host:	the host name, normalized
+ * @methods:	allowed methods, bit i for HTTP_METHOD_NAMES[i]; 0: all
+ * @paths:	glob patterns (fnmatch(3), '*' also crosses '/') of the
+ *		path without the query; none: every path
+ * @n_paths:	entries in @paths
+ */
+struct http_rule {
+	char host[NBJ_NAME_MAX + 1];
+	unsigned methods;
+	char paths[HTTP_PATHS_MAX][HTTP_PATH_MAX];
+	unsigned n_paths;
+};
+
+bool policy_terminates(const struct nbj_policy *p, const char *name, uint16_t port);
+int policy_credential_for(const struct nbj_policy *p, const char *name, uint16_t port);
+int policy_http_check(const struct nbj_policy *p, const char *host, const char *method,
+		      const char *path, size_t path_len);
+unsigned http_method_bit(const char *s);
+
 /**
  * struct nbj_policy - the immutable policy of one job
  * @allow:		allow rules; an empty list grants nothing
@@ -274,6 +338,10 @@ struct nbj_policy {
 	const struct publish_entry *publish;
 	size_t n_publish;
 	bool select_allowed;
+	const struct nbj_credential *credentials;
+	size_t n_credentials;
+	const struct http_rule *http_rules;
+	size_t n_http_rules;
 };
 
 bool policy_name_needs_overlay(const char *name);
@@ -369,6 +437,11 @@ enum decide_reason {
 	DECIDE_UNIX_PATH_CHANGED,	/* unix-path-changed under the helper */
 	DECIDE_NOT_IMPLEMENTED,		/* not-implemented: a reserved dock op */
 	DECIDE_NO_SUCH_KEY,		/* no-such-key: dock sign */
+	DECIDE_CREDENTIAL_LEAK,		/* credential-leak: a stand-in off its hosts */
+	DECIDE_HTTP_RULE,		/* http-rule: no http: rule lets it through */
+	DECIDE_HOST_MISMATCH,		/* host-mismatch: Host is not the pinned name */
+	DECIDE_HTTP_MALFORMED,		/* http-malformed: a request the parser refused */
+	DECIDE_UPSTREAM_TLS,		/* upstream-tls: the server's certificate failed */
 	DECIDE_OTHER,			/* other: counters only */
 	DECIDE_REASON_COUNT,
 };

@@ -69,6 +69,8 @@ void nbj_config_free(struct nbj_config *cfg)
 	argv_free(cfg->argv);
 	free(cfg->fs_rules);
 	free(cfg->secrets);
+	free(cfg->credentials);
+	free(cfg->http_rules);
 	for (size_t i = 0; i < cfg->n_policy_files; i++)
 		free(cfg->policy_files[i]);
 	free(cfg->policy_files);
@@ -422,6 +424,16 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	}
 	if (!err)
 		cfg->select_allowed = doc.select_allowed;
+	if (!err && doc.n_credentials) {	/* a later file's replace an earlier's */
+		free(cfg->credentials);
+		cfg->credentials = TAKE_PTR(doc.credentials);
+		cfg->n_credentials = doc.n_credentials;
+	}
+	if (!err && doc.n_http_rules) {
+		free(cfg->http_rules);
+		cfg->http_rules = TAKE_PTR(doc.http_rules);
+		cfg->n_http_rules = doc.n_http_rules;
+	}
 	if (!err && (doc.env.clear || doc.env.n_keep || doc.env.n_set)) {
 		policy_env_free(&cfg->env);
 		cfg->env = doc.env;

@@ -435,7 +435,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (!err)
 		err = check_publish_ports(cfg);
 	if (!err)
-		err = secrets_load(cfg, getpid(), &job->keys_memfd);
+		err = secrets_load(cfg, getpid(), &job->creds, &job->keys_memfd);
 	if (err < 0)
 		goto fail;
 	log_phase("credentials");
@@ -481,6 +481,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	err = job_policy_copy(&job->pol, cfg, &inv);
 	if (err < 0)
 		goto fail;
+	for (size_t i = 0; i < job->pol.policy.n_credentials; i++)	/* for the relay */
+		memcpy(job->pol.credentials[i].standin, job->creds.standin[i],
+		       sizeof(job->creds.standin[i]));
 	/* after job_policy_copy(): an i2p key_file exists by now */
 	err = fsview_check_owner(cfg, &creds);
 	if (!err)
@@ -493,6 +496,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	log_phase("policy");
 	err = environ_build(cfg, environ, &envp);
+	if (!err)
+		err = creds_environ(cfg, &job->creds, &envp);
+	mp.ca_bundle = job->creds.bundle;
 	if (err < 0) {
 		log_err("cannot build the job's environment: %s", strerror(-err));
 		goto fail;
@@ -669,6 +675,7 @@ fail:
 	job_teardown(job);
 	closep(&job->terminal);
 	job_policy_free(&job->pol);
+	creds_free(&job->creds);
 	free(job->seccomp.filter);
 	free(job);
 	return err;
@@ -918,6 +925,7 @@ void nbj_job_free(struct nbj_job *job)
 	job_teardown(job);
 	closep(&job->terminal);
 	job_policy_free(&job->pol);
+	creds_free(&job->creds);
 	free(job->seccomp.filter);
 	free(job);
 }
