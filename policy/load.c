@@ -1360,6 +1360,23 @@ static int load_http(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 	return 0;
 }
 
+/*
+ * tls_roots: FILE: the PEM bundle the relay's TLS clients trust (the
+ * dock's tls op), instead of the system's; the supervisor reads it at
+ * start (supervisor/tlsroots.c)
+ */
+static int load_tls_roots(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	const char *s = scalar(v);
+
+	if (!s || strlen(s) != v->data.scalar.length || s[0] != '/' ||
+	    strlen(s) >= sizeof(d->tls_roots))
+		return fail_at(c, v, EINVAL, "tls_roots", "expected an absolute file name "
+			       "(at most %zu bytes) of a PEM bundle", sizeof(d->tls_roots) - 1);
+	snprintf(d->tls_roots, sizeof(d->tls_roots), "%s", s);
+	return 0;
+}
+
 static const struct {
 	const char *key;
 	int (*load)(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d);
@@ -1381,6 +1398,7 @@ static const struct {
 	{ "secrets", load_secrets },
 	{ "credentials", load_credentials },	/* after allow: load_root() */
 	{ "http", load_http },			/* after allow: load_root() */
+	{ "tls_roots", load_tls_roots },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
@@ -1412,7 +1430,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 				       "profile, allow, floor_exceptions, unix_allow, "
 				       "rates, limits, overlays, default_overlay, routes, "
 				       "publish, permissions, env, filesystem, secrets, "
-				       "credentials, http)");
+				       "tls_roots, credentials, http)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;

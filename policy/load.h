@@ -43,6 +43,7 @@
  * @n_credentials:	entries in @credentials
  * @http_rules:		`http:` request rules
  * @n_http_rules:	entries in @http_rules
+ * @tls_roots:		`tls_roots:` PEM bundle's absolute name, "" if absent
  */
 /**
  * struct policy_env - the policy's env: section (nbjail.yaml(5))
@@ -123,6 +124,7 @@ struct policy_doc {
 	size_t n_credentials;
 	struct http_rule *http_rules;
 	size_t n_http_rules;
+	char tls_roots[FS_PATH_MAX];
 };
 
 int policy_load(const char *path, struct policy_doc *ret, char *err,

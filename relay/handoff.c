@@ -19,6 +19,7 @@
  *   struct publish_entry[n_publish]
  *   struct nbj_credential[n_credentials] (names, hosts, stand-ins: never
  *   struct http_rule[n_http_rules]         a secret, nbjail-keys has those)
+ *   tls_roots_len bytes             the trust roots' PEM (no secret)
  *
  * The records are plain data without pointers.  relay_handoff_read()
  * checks every size and count against the memfd's length, the seals
@@ -38,8 +39,10 @@
 #include "relay/relay.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 4u	/* 2: the tenant slot and the limits; 3: the dock;
-				 * 4: credentials and http: rules */
+#define HANDOFF_VERSION 5u	/* 2: the tenant slot and the limits; 3: the dock;
+				 * 4: the TLS trust roots; 5: credentials and
+				 * http: rules */
+#define HANDOFF_ROOTS_MAX (4u << 20) /* TLS_UPSTREAM_ROOTS_MAX */
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
 /**
@@ -77,6 +80,7 @@ struct relay_handoff {
 	uint8_t has_overlays;
 	uint8_t select_allowed;
 	uint8_t select_ports;
+	uint32_t tls_roots_len;
 };
 
 static void record_sizes(uint32_t sizes[9])
@@ -151,11 +155,13 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.has_overlays = p->overlays != NULL,
 		.select_allowed = p->select_allowed,
 		.select_ports = cfg->select_ports,
+		.tls_roots_len = cfg->tls_roots ? (uint32_t)cfg->tls_roots_len : 0,
 	};
 	_cleanup_close_ int fd = -1;
 	int err;
 
-	if (p->n_publish > PUBLISH_MAX || strlen(cfg->job_id) >= sizeof(h.job_id))
+	if (p->n_publish > PUBLISH_MAX || strlen(cfg->job_id) >= sizeof(h.job_id) ||
+	    cfg->tls_roots_len > HANDOFF_ROOTS_MAX)
 		return -E2BIG;
 	record_sizes(h.record_sizes);
 	memcpy(h.job_id, cfg->job_id, strlen(cfg->job_id));
@@ -182,6 +188,8 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		err = write_all(fd, p->credentials, p->n_credentials * sizeof(*p->credentials));
 	if (!err)
 		err = write_all(fd, p->http_rules, p->n_http_rules * sizeof(*p->http_rules));
+	if (!err && h.tls_roots_len)
+		err = write_all(fd, cfg->tls_roots, h.tls_roots_len);
 	if (err < 0)
 		return err;
 	if (fcntl(fd, F_ADD_SEALS, HANDOFF_SEALS) < 0)
@@ -299,7 +307,8 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 	      h.n_credentials > CREDENTIALS_MAX || h.n_http_rules > HTTP_RULES_MAX ||
 	      (h.has_overlays && (h.n_overlay_records != h.n_overlays ||
 				  h.default_overlay >= h.n_overlays)) ||
-	      h.n_job_nets > RELAY_JOB_NETS_MAX ? -EBADMSG : 0;
+	      h.n_job_nets > RELAY_JOB_NETS_MAX || h.tls_roots_len > HANDOFF_ROOTS_MAX
+	      ? -EBADMSG : 0;
 	at = map + sizeof(h);
 	left = (size_t)sb.st_size - sizeof(h);
 	if (!err)
@@ -326,6 +335,8 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 	if (!err)
 		err = take_array(&at, &left, h.n_http_rules, sizeof(*st->http_rules),
 				 (void **)&st->http_rules);
+	if (!err)
+		err = take_array(&at, &left, h.tls_roots_len, 1, (void **)&st->tls_roots);
 	if (!err && left)
 		err = -EBADMSG;
 	munmap(map, (size_t)sb.st_size);
@@ -374,6 +385,8 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.job_addrs = { h.job_addrs[0], h.job_addrs[1] },
 		.publish_fds = st->publish_fds,
 		.select_ports = h.select_ports,
+		.tls_roots = st->tls_roots,
+		.tls_roots_len = st->tls_roots ? h.tls_roots_len : 0,
 	};
 	*ret_stats_fd = h.stats_fd;
 	*ret_tenant_fd = h.tenant_fd;
@@ -396,5 +409,6 @@ void relay_handoff_free(struct relay_handoff_storage *st)
 	free(st->publish);
 	free(st->credentials);
 	free(st->http_rules);
+	free(st->tls_roots);
 	memset(st, 0, sizeof(*st));
 }

@@ -47,6 +47,10 @@
  * @keyholder_fd: SOCK_SEQPACKET to nbjail-keys, which signs with the
  *		policy's secrets (keyholder_sign(), keys/keys.h); -1 when
  *		the policy has none
+ * @tls_roots:	PEM bundle the relay's TLS clients trust (policy
+ *		`tls_roots:` or the system's; relay/tls_upstream.c), NULL
+ *		when there is none
+ * @tls_roots_len: its length
  */
 struct relay_config {
 	const char *job_id;
@@ -64,6 +68,8 @@ struct relay_config {
 	const int *publish_fds;
 	bool select_ports;
 	int keyholder_fd;
+	const unsigned char *tls_roots;
+	size_t tls_roots_len;
 };
 
 int relay_run(const struct relay_config *cfg);
@@ -87,6 +93,7 @@ unsigned long relay_fd_limit(unsigned max_flows);
  * @publish_fds: their listeners (-1 for none)
  * @credentials: `credentials:` with their stand-ins
  * @http_rules:	`http:` rules
+ * @tls_roots:	the trust roots' PEM bytes
  */
 struct relay_handoff_storage {
 	char job_id[RELAY_JOB_ID_MAX];
@@ -101,6 +108,7 @@ struct relay_handoff_storage {
 	struct nbj_credential *credentials;
 	struct http_rule *http_rules;
 	int publish_fds[PUBLISH_MAX];
+	unsigned char *tls_roots;
 };
 
 int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant_fd);

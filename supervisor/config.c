@@ -71,6 +71,7 @@ void nbj_config_free(struct nbj_config *cfg)
 	free(cfg->secrets);
 	free(cfg->credentials);
 	free(cfg->http_rules);
+	free(cfg->tls_roots);
 	for (size_t i = 0; i < cfg->n_policy_files; i++)
 		free(cfg->policy_files[i]);
 	free(cfg->policy_files);
@@ -434,6 +435,16 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 		cfg->http_rules = TAKE_PTR(doc.http_rules);
 		cfg->n_http_rules = doc.n_http_rules;
 	}
+	if (!err && doc.tls_roots[0]) {	/* the last file that names one */
+		char *roots = strdup(doc.tls_roots);
+
+		if (!roots) {
+			err = -ENOMEM;
+		} else {
+			free(cfg->tls_roots);
+			cfg->tls_roots = roots;
+		}
+	}
 	if (!err && (doc.env.clear || doc.env.n_keep || doc.env.n_set)) {
 		policy_env_free(&cfg->env);
 		cfg->env = doc.env;
@@ -679,6 +690,8 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 			cfg->secrets[i].name,
 			cfg->secrets[i].source == SECRET_FILE ? "file" : "env",
 			cfg->secrets[i].from);
+	if (cfg->tls_roots)
+		fprintf(out, "tls_roots: \"%s\"\n", cfg->tls_roots);
 	return ferror(out) ? -EIO : 0;
 }
 

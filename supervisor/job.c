@@ -479,6 +479,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		mp.nameserver = nameserver;
 	}
 	err = job_policy_copy(&job->pol, cfg, &inv);
+	if (!err && job->has_dock)	/* the dock's tls op trusts these */
+		err = tls_roots_read(cfg->tls_roots, &job->pol.tls_roots,
+				     &job->pol.tls_roots_len);
 	if (err < 0)
 		goto fail;
 	for (size_t i = 0; i < job->pol.policy.n_credentials; i++)	/* for the relay */

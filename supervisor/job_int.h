@@ -82,6 +82,8 @@ struct job_policy {
 	struct nbj_addr *host_addrs;
 	size_t n_host_addrs;
 	struct nbj_prefix job_nets[2];
+	unsigned char *tls_roots;
+	size_t tls_roots_len;
 };
 
 /* supervisor/jobuids.c: the ids of the relay, audit writer, key holder */

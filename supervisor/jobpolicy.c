@@ -24,6 +24,7 @@ void job_policy_free(struct job_policy *p)
 	free(p->publish);
 	free(p->unix_allow);
 	free(p->host_addrs);
+	free(p->tls_roots);
 }
 
 static void *memdup_array(const void *src, size_t n, size_t size, int *err)

@@ -298,6 +298,8 @@ int start_relay(struct nbj_job *job)
 		.max_flows = RELAY_MAX_FLOWS,
 		.audit = job->audit,
 		.keyholder_fd = job->keys_fd,
+		.tls_roots = job->pol.tls_roots,
+		.tls_roots_len = job->pol.tls_roots_len,
 	};
 	_cleanup_close_ int program = -1, handoff = -1, stats_fd = -1;
 	int publish[PUBLISH_MAX], err, dumpable;

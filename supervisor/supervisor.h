@@ -76,6 +76,7 @@ struct nbj_config {
 	size_t n_credentials;
 	struct http_rule *http_rules;
 	size_t n_http_rules;
+	char *tls_roots;
 	char *audit_fields[AUDIT_FIELDS_MAX];
 	size_t n_audit_fields;
 };
@@ -326,6 +327,9 @@ int creds_load(const struct nbj_config *cfg, int handoff_fd, struct job_creds *r
 int standin_make(const char *secret, size_t len, char *out, size_t outlen);
 int creds_environ(const struct nbj_config *cfg, struct job_creds *c, char ***envp);
 void creds_free(struct job_creds *c);
+
+/* supervisor/tlsroots.c */
+int tls_roots_read(const char *path, unsigned char **ret, size_t *ret_len);
 
 /* environ.c */
 int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret);

@@ -51,6 +51,9 @@ static const struct {
 	{ "tenant: [x]\n", -EINVAL, ":1:9: tenant:", 0, 0, NULL },
 	{ "publish: 1\n", -EINVAL, ":1:10: publish: expected a list", 0, 0, NULL },
 	{ "publishing: 1\n", -EINVAL, ":1:1: publishing: unknown key", 0, 0, NULL },
+	{ "tls_roots: ca.pem\n", -EINVAL, ":1:12: tls_roots: expected an absolute", 0, 0, NULL },
+	{ "tls_roots: [/ca.pem]\n", -EINVAL, ":1:12: tls_roots:", 0, 0, NULL },
+	{ "tls_roots: /etc/ssl/test-ca.pem\n", 0, NULL, 0, 0, "" },
 	{ "permissions: {network.select: yes}\n", -EINVAL,
 	  ":1:31: permissions.network.select: allow or deny", 0, 0, NULL },
 	{ "publish: [{port: 80, overlay: nope}]\n", -EINVAL,
@@ -101,6 +104,10 @@ static void test_table(void **state)
 			assert_string_equal(d.env.set[0], "X=1");
 			assert_string_equal(d.env.set[1], "Y=");
 		}
+		if (r == 0 && strstr(rows[i].yaml, "tls_roots:"))
+			assert_string_equal(d.tls_roots, "/etc/ssl/test-ca.pem");
+		else if (r == 0)
+			assert_string_equal(d.tls_roots, "");
 		if (r == 0) {
 			assert_int_equal(d.n_allow, rows[i].n_allow);
 			assert_int_equal(d.n_floor_exceptions, rows[i].n_exc);
