@@ -37,6 +37,7 @@ static const struct {
 	[AUDIT_RATE_LIMITED] = { "rate-limited", "bec355ce733e49cdb3b359a40f9ad9eb", 4 },
 	[AUDIT_RELAY_FAILURE] = { "relay-failure", "e86db6c0ef734161a359fa9e56a9d6e1", 3 },
 	[AUDIT_DOCK_CALL] = { "dock-call", "0b6f3c1e9a5d4f7e8c2a71d4e6b95f03", 6 },
+	[AUDIT_HTTP_REQUEST] = { "http-request", "c2e7a4d19b6f4e0a8d35f1b7e9042a6c", 6 },
 };
 
 static const char *const lanes[LANE_COUNT] = {
@@ -246,6 +247,10 @@ size_t audit_message(const struct audit_event *ev, unsigned long long suppressed
 		break;
 	case AUDIT_DOCK_CALL:
 		n = snprintf(buf, len, "dock call %s: %s", target, detail);
+		break;
+	case AUDIT_HTTP_REQUEST:
+		n = snprintf(buf, len, "http %s https://%s %s reason=%s", call, target, detail,
+			     reason);
 		break;
 	case AUDIT_RATE_LIMITED:
 	case AUDIT_DENY:

@@ -40,6 +40,7 @@ enum audit_kind {
 	AUDIT_RATE_LIMITED,
 	AUDIT_RELAY_FAILURE,
 	AUDIT_DOCK_CALL,	/* an allowed call of the job's dock */
+	AUDIT_HTTP_REQUEST,	/* a request on a TLS-terminated flow (relay/term.c) */
 	AUDIT_KIND_COUNT,
 };
 

@@ -128,3 +128,40 @@ unsigned http_method_bit(const char *s)
 			return 1u << i;
 	return 0;
 }
+
+/* memmem, ASCII letters compared without case */
+static bool contains_folded(const char *hay, size_t n, const char *needle, size_t m)
+{
+	if (!m || m > n)
+		return false;
+	for (size_t i = 0; i + m <= n; i++)
+		if (!strncasecmp(hay + i, needle, m))
+			return true;
+	return false;
+}
+
+/**
+ * policy_standin_find() - the credential whose stand-in is in @buf (the
+ * tripwire's one test)
+ * @p:		policy (stand-ins filled in)
+ * @buf:	bytes to look through
+ * @len:	their number
+ * @except:	a credential that may appear here (its own host), or -1
+ * @fold_case:	compare letters without case (DNS names)
+ *
+ * Return: the credential's index, or -1
+ */
+int policy_standin_find(const struct nbj_policy *p, const void *buf, size_t len, int except,
+			bool fold_case)
+{
+	for (size_t i = 0; i < p->n_credentials; i++) {
+		const char *s = p->credentials[i].standin;
+		size_t m = strnlen(s, sizeof(p->credentials[i].standin));
+
+		if ((int)i == except || !m)
+			continue;
+		if (fold_case ? contains_folded(buf, len, s, m) : memmem(buf, len, s, m) != NULL)
+			return (int)i;
+	}
+	return -1;
+}

@@ -307,6 +307,8 @@ int policy_credential_for(const struct nbj_policy *p, const char *name, uint16_t
 int policy_http_check(const struct nbj_policy *p, const char *host, const char *method,
 		      const char *path, size_t path_len);
 unsigned http_method_bit(const char *s);
+int policy_standin_find(const struct nbj_policy *p, const void *buf, size_t len, int except,
+			bool fold_case);
 
 /**
  * struct nbj_policy - the immutable policy of one job

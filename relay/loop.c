@@ -42,6 +42,7 @@
 #include "common/log.h"
 #include "common/roles.h"
 #include "relay/relay_int.h"
+#include "relay/term.h"
 #include "relay/tls_upstream.h"
 
 /* two sockets per flow; pipes only while bytes are in flight: the pool's,
@@ -248,6 +249,8 @@ int relay_run(const struct relay_config *config)
 		err = dock_init(&c);
 	if (!err)	/* remembered now, parsed at the first TLS call */
 		err = tls_upstream_init(cfg.tls_roots, cfg.tls_roots_len);
+	if (!err)
+		err = term_init(&c);	/* the job CA from the key holder */
 	if (!err)
 		err = role_filter_apply(ROLE_RELAY);
 	log_phase("relay: ready");

@@ -41,6 +41,7 @@
 
 struct relay_ctx;
 struct dock_conn;
+struct term_session;
 
 /**
  * struct resolve_req - one lookup in flight; c-ares holds a pointer to it
@@ -171,6 +172,11 @@ enum sni_phase {
  * @proxy_why:	room for a failure reason with a number in it
  * @proxy_buf:	the message being sent or read
  * @inbound:	a connection to a published port (tcp_publish_accept())
+ * @terminate:	TLS-terminated (relay/term.c): a credential's or an http:
+ *		rule's name
+ * @term:	its session slot once connected, else -1
+ * @tripwire:	the job's first bytes are still to be looked at for
+ *		stand-ins (plaintext flows, relay/term.c)
  */
 struct flow {
 	bool used;
@@ -195,6 +201,9 @@ struct flow {
 	char proxy_why[32];
 	unsigned char proxy_buf[PROXY_BUF];
 	bool inbound;
+	bool terminate;
+	int term;
+	bool tripwire;
 };
 
 /**
@@ -368,6 +377,8 @@ struct sam_session {
  * @dock_bufs:		their buffers, one block
  * @dock_live:		calls in the table
  * @dock_rate:		the dock's bucket when there is no tenant's
+ * @term:		terminated flows' sessions (relay/term.c), TERM_SLOTS;
+ *			NULL when the policy terminates nothing
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -415,6 +426,7 @@ struct relay_ctx {
 	unsigned char *dock_bufs;
 	unsigned dock_live;
 	struct rate_bucket dock_rate;
+	struct term_session *term;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */
