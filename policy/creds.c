@@ -48,7 +48,7 @@ int policy_credential_for(const struct nbj_policy *p, const char *name, uint16_t
  * @port:	destination port
  *
  * Return: true for a credential's host, or a name with an http: rule on
- * port 443
+ * its port (443 unless the rule says)
  */
 bool policy_terminates(const struct nbj_policy *p, const char *name, uint16_t port)
 {
@@ -56,10 +56,8 @@ bool policy_terminates(const struct nbj_policy *p, const char *name, uint16_t po
 		return false;
 	if (policy_credential_for(p, name, port) >= 0)
 		return true;
-	if (port != 443)
-		return false;
 	for (size_t i = 0; i < p->n_http_rules; i++)
-		if (!strcmp(p->http_rules[i].host, name))
+		if (!strcmp(p->http_rules[i].host, name) && p->http_rules[i].port == port)
 			return true;
 	return false;
 }

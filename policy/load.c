@@ -1285,9 +1285,18 @@ static int load_http_rule(struct load_ctx *c, yaml_node_t *v, const char *field,
 		return err;
 	n = map_get(c, v, "host", NULL);
 	s = n ? scalar(n) : NULL;
-	if (!s || strlen(s) != n->data.scalar.length ||
-	    name_normalize(s, r->host, sizeof(r->host)) < 0 || strchr(r->host, '*'))
-		return fail_at(c, n ? n : v, EINVAL, field, "host: expected one host name");
+	{
+		struct allow_rule hr;
+
+		if (!s || strlen(s) != n->data.scalar.length || allow_parse(s, &hr) < 0 ||
+		    hr.kind != ALLOW_NAME)
+			return fail_at(c, n ? n : v, EINVAL, field, "host: expected one host "
+				       "name, or NAME:PORT");
+		if (strlen(hr.name) >= sizeof(r->host))
+			return fail_at(c, n, EINVAL, field, "host: too long");
+		memcpy(r->host, hr.name, strlen(hr.name) + 1);
+		r->port = hr.addr.port ? hr.addr.port : 443;
+	}
 	n = map_get(c, v, "methods", NULL);
 	if (n) {
 		if (n->type != YAML_SEQUENCE_NODE || !node_count(n))
@@ -1351,10 +1360,10 @@ static int load_http(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
 		if (err < 0)
 			return err;
 		for (size_t a = 0; a < d->n_allow && !allowed; a++)
-			allowed = allow_match_name(&d->allow[a], r->host, 443);
+			allowed = allow_match_name(&d->allow[a], r->host, r->port);
 		if (!allowed)
-			return fail_at(c, n, EINVAL, field, "host %s is not allowed on port 443 "
-				       "by the allow-list", r->host);
+			return fail_at(c, n, EINVAL, field, "host %s is not allowed on port %u "
+				       "by the allow-list", r->host, r->port);
 		d->n_http_rules++;
 	}
 	return 0;

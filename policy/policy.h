@@ -288,8 +288,10 @@ struct nbj_credential {
 
 /**
  * struct http_rule - one entry of `http:`: what requests to one host
- * (port 443) are let through; its flows are TLS-terminated
+ * are let through; its flows (to @port) are TLS-terminated
  * @host:	the host name, normalized
+ * @port:	the port its flows are terminated on (443 unless written
+ *		as host: NAME:PORT)
  * @methods:	allowed methods, bit i for HTTP_METHOD_NAMES[i]; 0: all
  * @paths:	glob patterns (fnmatch(3), '*' also crosses '/') of the
  *		path without the query; none: every path
@@ -297,6 +299,7 @@ struct nbj_credential {
  */
 struct http_rule {
 	char host[NBJ_NAME_MAX + 1];
+	uint16_t port;
 	unsigned methods;
 	char paths[HTTP_PATHS_MAX][HTTP_PATH_MAX];
 	unsigned n_paths;

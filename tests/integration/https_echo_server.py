@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/https_echo_server.py - an HTTPS server that logs every
+request it gets, for the credentials tests (test_creds.py)
+
+Run inside the world's network namespace:
+    python3 https_echo_server.py CONFIG
+CONFIG is a JSON object:
+    {"listen": ["198.51.100.10:9443", ...],
+     "certs": {"allowed.test": ["cert.pem", "key.pem"], ...},
+     "default": "allowed.test",
+     "events": "/path/events.jsonl"}
+
+Each request is logged as {"method", "path", "host", "authorization",
+"sni", "body"} and answered 200 with the body "ok METHOD PATH\\n"
+(HTTP/1.1, keep-alive).  Python's ssl is OpenSSL.  Prints "ready" once
+listening; exits when stdin closes.
+"""
+import json
+import socket
+import ssl
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler
+
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from world import Recorder, bind_socket  # noqa: E402
+
+
+def main():
+    cfg = json.loads(sys.argv[1])
+    rec = Recorder(cfg["events"])
+    contexts = {}
+    for name, (cert, key) in cfg["certs"].items():
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        contexts[name] = ctx
+    base = contexts[cfg["default"]]
+
+    def pick(sslobj, name, _ctx):
+        sslobj.context = contexts.get(name, base)
+
+    for ctx in contexts.values():
+        ctx.sni_callback = pick
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def handle_any(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(n).decode(errors="replace") if n else ""
+            rec.record(method=self.command, path=self.path, host=self.headers.get("Host"),
+                       authorization=self.headers.get("Authorization"),
+                       sni=self.connection.server_hostname if hasattr(
+                           self.connection, "server_hostname") else None,
+                       body=body)
+            out = f"ok {self.command} {self.path}\n".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(out)
+
+        do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = handle_any
+
+        def log_message(self, *args):
+            pass
+
+    def serve(conn, peer):
+        conn.settimeout(30)
+        try:
+            with base.wrap_socket(conn, server_side=True) as s:
+                Handler(s, peer, None)
+        except (OSError, ssl.SSLError):
+            pass
+
+    def accept(sock):
+        while True:
+            conn, peer = sock.accept()
+            threading.Thread(target=serve, args=(conn, peer), daemon=True).start()
+
+    for spec in cfg["listen"]:
+        s = bind_socket(spec, socket.SOCK_STREAM)
+        s.listen(64)
+        threading.Thread(target=accept, args=(s,), daemon=True).start()
+    print("ready", flush=True)
+    sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,274 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""tests/integration/test_creds.py - host-held credentials (issue 18)
+
+An HTTPS server in the world (https_echo_server.py) listens on
+198.51.100.10 and .11, port 9443, with certificates for allowed.test,
+other.test and v4only.test signed by a test CA this module makes; the
+relay trusts that CA through `tls_roots:`.  It logs every request,
+Authorization included.  The policy gives credential "github" (a secret
+of ghp_ shape, in a root-owned 0600 file) to allowed.test:9443 only, as
+GH_TOKEN, and an http: rule to other.test:9443 (GET under /ok/).
+
+  - curl with Bearer and with Basic (-u x-access-token:$GH_TOKEN), python3
+    requests with "token": the server sees the real secret; the job sees
+    a stand-in of the same shape; no job process's environment holds the
+    secret, and its file is hidden
+  - the stand-in sent to other.test (terminated: its http: rule) -> 403,
+    credential-leak audited naming the credential; in a DNS name ->
+    REFUSED, audited; in a plaintext flow's first bytes -> cut, audited;
+    the server never sees the stand-in there
+  - http: rule: GET /ok/ passes, POST gets 403 with the one-line body,
+    a path outside gets 403
+  - Host other than the pinned name -> 421
+  - v4only.test (no credential, no rule) is spliced: the job sees the
+    world's own certificate, not the job CA's
+  - on_leak: revoke: a leak ends every later connection of the job
+"""
+import base64
+import json
+import os
+import secrets
+import shutil
+import string
+import subprocess
+import tempfile
+import textwrap
+
+import pytest
+
+import conftest
+from conftest import PYTHON, ROOTLESS, WORLD_NS, nbjail, read_line, run
+
+HERE = __import__("pathlib").Path(__file__).resolve().parent
+PORT = 9443
+NAMES = ("allowed.test", "other.test", "v4only.test")
+
+
+def make_certs(d):
+    def ssl_(*args):
+        run(["openssl", *args], check=True)
+    ssl_("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+         "-keyout", d / "ca.key", "-out", d / "ca.pem", "-subj", "/CN=nbjail world test CA",
+         "-days", "2")
+    certs = {}
+    for name in NAMES:
+        ext = d / f"{name}.ext"
+        ext.write_text(f"subjectAltName=DNS:{name}\n")
+        ssl_("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", d / f"{name}.key", "-out", d / f"{name}.csr", "-subj", f"/CN={name}")
+        ssl_("x509", "-req", "-in", d / f"{name}.csr", "-CA", d / "ca.pem", "-CAkey",
+             d / "ca.key", "-CAcreateserial", "-out", d / f"{name}.pem", "-days", "2",
+             "-extfile", ext)
+        certs[name] = [str(d / f"{name}.pem"), str(d / f"{name}.key")]
+    return certs
+
+
+@pytest.fixture(scope="module")
+def keydir():
+    """Not below /tmp (the job has its own /tmp); every user may enter it"""
+    d = tempfile.mkdtemp(prefix="nbt-creds-", dir="/var/lib")
+    os.chmod(d, 0o755)
+    try:
+        yield __import__("pathlib").Path(d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(world, keydir):
+    events = keydir / "events.jsonl"
+    cfg = {"listen": [f"198.51.100.10:{PORT}", f"198.51.100.11:{PORT}"],
+           "certs": make_certs(keydir), "default": "allowed.test", "events": str(events)}
+    os.chmod(keydir / "ca.pem", 0o644)
+    p = subprocess.Popen(["ip", "netns", "exec", WORLD_NS, PYTHON, "-I",
+                          str(HERE / "https_echo_server.py"), json.dumps(cfg)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        line = read_line(p.stdout, 10)
+        assert line == "ready\n", (line, p.stderr.read() if p.poll() is not None else "")
+
+        def read():
+            if not events.exists():
+                return []
+            out = [json.loads(l) for l in events.read_text().splitlines()]
+            events.write_text("")
+            return out
+        yield read
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+
+
+def new_secret():
+    alphabet = string.ascii_letters + string.digits
+    return "ghp_" + "".join(secrets.choice(alphabet) for _ in range(36))
+
+
+def setup_policy(d, secret, on_leak="deny"):
+    sf = d / "github.secret"
+    sf.write_bytes(secret.encode())
+    os.chmod(sf, 0o600)
+    uid_gid = (conftest.ROOTLESS_UID, conftest.ROOTLESS_GID) if ROOTLESS else (0, 0)
+    os.chown(sf, *uid_gid)
+    pol = d / "policy.yaml"
+    pol.write_text(textwrap.dedent(f"""\
+        allow: ["allowed.test:{PORT}", "other.test:{PORT}", "v4only.test:{PORT}",
+                "allowed.test:80"]
+        tls_roots: {d / "ca.pem"}
+        credentials:
+          github:
+            secret: {{file: {sf}}}
+            hosts: ["allowed.test:{PORT}"]
+            env: GH_TOKEN
+            on_leak: {on_leak}
+        http:
+          - {{host: "other.test:{PORT}", methods: [GET], paths: ["/ok/*"]}}
+        """))
+    os.chmod(pol, 0o644)
+    return pol
+
+
+def job(pol, script, audit=None, timeout=60):
+    extra = ["--audit-log", str(audit), "--no-journal"] if audit else []
+    return nbjail("run", "--policy", str(pol), "--profile", "net", *extra, "--",
+                  "sh", "-c", script, timeout=timeout)
+
+
+def audit_events(path):
+    if not path.exists():
+        return []
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+
+def test_bearer_basic_token_substituted(server, keydir):
+    secret = new_secret()
+    pol = setup_policy(keydir, secret)
+    url = f"https://allowed.test:{PORT}/repos/acme/x"
+    cp = job(pol, f"""
+        echo "token=$GH_TOKEN"
+        curl -sS {url}/bearer -H "Authorization: Bearer $GH_TOKEN"
+        curl -sS -u "x-access-token:$GH_TOKEN" {url}/basic
+        {PYTHON} -c 'import os, requests
+r = requests.get("{url}/token", headers={{"Authorization": "token " + os.environ["GH_TOKEN"]}})
+print("requests", r.status_code, r.text.strip())'
+    """)
+    assert cp.returncode == 0, cp.stderr
+    standin = next(l for l in cp.stdout.splitlines() if l.startswith("token="))[6:]
+    assert standin != secret and standin.startswith("ghp_") and len(standin) == len(secret)
+    assert secret not in cp.stdout
+    assert "ok GET /repos/acme/x/bearer" in cp.stdout
+    assert "ok GET /repos/acme/x/basic" in cp.stdout
+    assert "requests 200 ok GET /repos/acme/x/token" in cp.stdout
+    seen = {e["path"].rsplit("/", 1)[1]: e["authorization"] for e in server()}
+    assert seen["bearer"] == f"Bearer {secret}"
+    assert seen["basic"] == "Basic " + base64.b64encode(
+        f"x-access-token:{secret}".encode()).decode()
+    assert seen["token"] == f"token {secret}"
+
+
+def test_job_holds_only_the_standin(server, keydir):
+    secret = new_secret()
+    pol = setup_policy(keydir, secret)
+    cp = job(pol, f"""
+        sleep 2 & sh -c 'sleep 2' &
+        cat /proc/[0-9]*/environ 2>/dev/null | tr '\\0' '\\n' | grep -c '^GH_TOKEN=ghp_' || true
+        cat /proc/[0-9]*/environ 2>/dev/null | grep -ac {secret} || true
+        cat {keydir / "github.secret"} 2>/dev/null | grep -c {secret} || true
+        echo "bundle=$SSL_CERT_FILE"
+        grep -c 'BEGIN CERTIFICATE' /etc/ssl/certs/ca-certificates.crt
+        wait
+    """)
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.split()
+    assert int(lines[0]) >= 3           # sh, the sleeps, cat: the stand-in
+    assert lines[1] == "0"              # no process's environment: the secret
+    assert lines[2] == "0"              # the secret file is hidden
+    assert "bundle=/run/nbjail/ca-certificates.crt" in cp.stdout
+    assert server() == []
+
+
+def test_leaks_denied(server, keydir, tmp_path):
+    secret = new_secret()
+    pol = setup_policy(keydir, secret)
+    audit = tmp_path / "audit.jsonl"
+    cp = job(pol, f"""
+        curl -sS -w ' %{{http_code}}\\n' https://other.test:{PORT}/ok/1 \
+            -H "Authorization: Bearer $GH_TOKEN"
+        {PYTHON} -c 'import os, socket
+try:
+    socket.getaddrinfo(os.environ["GH_TOKEN"].lower() + ".allowed.test", 80)
+    print("dns resolved")
+except socket.gaierror as e:
+    print("dns refused")'
+        curl -sS -m 5 "http://allowed.test/?t=$GH_TOKEN" >/dev/null 2>&1 && echo plain-passed \
+            || echo plain-cut
+    """, audit=audit)
+    assert cp.returncode == 0, cp.stderr
+    assert "403" in cp.stdout and "reason=credential-leak" in cp.stdout, cp.stdout
+    assert "dns refused" in cp.stdout
+    assert "plain-cut" in cp.stdout
+    for e in server():
+        assert e.get("authorization") is None or "ghp_" not in e["authorization"]
+    leaks = [e for e in audit_events(audit)
+             if e.get("reason") == "credential-leak" and e["event"] == "deny"]
+    where = {e["detail"].split("where=")[1].split()[0] for e in leaks}   # A and AAAA: 2 dns
+    assert where == {"dns-name", "request", "tcp-payload"}, leaks
+    for e in leaks:
+        assert "credential=github" in e["detail"]
+        assert secret not in json.dumps(e)
+
+
+def test_http_rules_and_host(server, keydir, tmp_path):
+    pol = setup_policy(keydir, new_secret())
+    audit = tmp_path / "audit.jsonl"
+    cp = job(pol, f"""
+        curl -sS https://other.test:{PORT}/ok/1
+        curl -sS -w '%{{http_code}}\\n' -X POST -d x https://other.test:{PORT}/ok/1
+        curl -sS -w '%{{http_code}}\\n' https://other.test:{PORT}/no
+        curl -sS -w '%{{http_code}}\\n' -H 'Host: other.test' https://allowed.test:{PORT}/h
+    """, audit=audit)
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.splitlines()
+    assert out[0] == "ok GET /ok/1"
+    assert out[1] == "nbjail: denied POST https://other.test/ok/1 reason=http-rule"
+    assert out[2] == "403"
+    assert out[3] == "nbjail: denied GET https://other.test/no reason=http-rule"
+    assert out[4] == "403"
+    assert "reason=host-mismatch" in out[5] and out[6] == "421"
+    paths = [e["path"] for e in server()]
+    assert paths == ["/ok/1"]
+    reqs = [e for e in audit_events(audit) if e["event"] == "http-request"]
+    assert [(e["call"], e["target"], e["detail"].split()[0]) for e in reqs] == [
+        ("GET", "other.test/ok/1", "status=200"), ("POST", "other.test/ok/1", "status=403"),
+        ("GET", "other.test/no", "status=403"), ("GET", "allowed.test/h", "status=421")]
+
+
+def test_other_flows_spliced(server, keydir):
+    pol = setup_policy(keydir, new_secret())
+    cp = job(pol, f"""
+        echo | openssl s_client -connect v4only.test:{PORT} -servername v4only.test 2>/dev/null \
+            | grep '^issuer='
+        echo | openssl s_client -connect allowed.test:{PORT} -servername allowed.test 2>/dev/null \
+            | grep '^issuer='
+    """)
+    assert cp.returncode == 0, cp.stderr
+    issuers = cp.stdout.splitlines()
+    assert "nbjail world test CA" in issuers[0]     # the world's own certificate
+    assert "nbjail job CA" in issuers[1]            # terminated: the job CA's leaf
+
+
+def test_leak_revokes(server, keydir):
+    pol = setup_policy(keydir, new_secret(), on_leak="revoke")
+    cp = job(pol, f"""
+        curl -sS -o /dev/null -w '%{{http_code}}\\n' https://allowed.test:{PORT}/before
+        getent hosts "$GH_TOKEN.allowed.test" >/dev/null; echo dns=$?
+        curl -sS -m 5 -o /dev/null -w '%{{http_code}}\\n' https://allowed.test:{PORT}/after \
+            || echo after-failed
+    """)
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.split()
+    assert out[0] == "200"
+    assert out[1] != "dns=0"
+    assert "after-failed" in out
+    assert [e["path"] for e in server()] == ["/before"]
