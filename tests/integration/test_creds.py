@@ -272,3 +272,44 @@ def test_leak_revokes(server, keydir):
     assert out[1] != "dns=0"
     assert "after-failed" in out
     assert [e["path"] for e in server()] == ["/before"]
+
+
+HOSTILE = r'''
+import socket, ssl, sys
+ctx = ssl.create_default_context()
+def send(raw):
+    with socket.create_connection(("allowed.test", %d), timeout=20) as s:
+        with ctx.wrap_socket(s, server_hostname="allowed.test") as t:
+            try:
+                t.sendall(raw)
+            except OSError:
+                pass
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data:
+                    b = t.recv(4096)
+                    if not b:
+                        break
+                    data += b
+            except OSError:
+                pass
+            print(data.split(b"\r\n", 1)[0].decode() or "closed", flush=True)
+send(b"GET / HTTP/1.1\r\nHost: allowed.test\r\nX-Big: " + b"a" * (1 << 20) + b"\r\n\r\n")
+send(b"GARBAGE\x00\x01 / HTTP/1.1\r\n\r\n")
+send(b"GET / HTTP/1.1\r\nHost: allowed.test\r\nHost: other.test\r\n\r\n")
+send(b"GET /fine HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+''' % PORT
+
+
+def test_hostile_requests(server, keydir):
+    """A 1 MiB header line gets 431 from a 16 KiB buffer (memory does not
+    grow), a malformed request 400, two Host headers 421; the relay stays
+    up and the next request passes"""
+    pol = setup_policy(keydir, new_secret())
+    cp = nbjail("run", "--policy", str(pol), "--profile", "net", "--",
+                PYTHON, "-c", HOSTILE, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.splitlines()
+    assert out == ["HTTP/1.1 431 Request Header Fields Too Large", "HTTP/1.1 400 Bad Request",
+                   "HTTP/1.1 421 Misdirected Request", "HTTP/1.1 200 OK"], cp.stdout
+    assert [e["path"] for e in server()] == ["/fine"]
