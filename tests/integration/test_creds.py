@@ -114,7 +114,7 @@ def setup_policy(d, secret, on_leak="deny"):
     pol = d / "policy.yaml"
     pol.write_text(textwrap.dedent(f"""\
         allow: ["allowed.test:{PORT}", "other.test:{PORT}", "v4only.test:{PORT}",
-                "allowed.test:80"]
+                "allowed.test:80", "www.sub.test:{PORT}"]
         tls_roots: {d / "ca.pem"}
         credentials:
           github:
@@ -124,6 +124,7 @@ def setup_policy(d, secret, on_leak="deny"):
             on_leak: {on_leak}
         http:
           - {{host: "other.test:{PORT}", methods: [GET], paths: ["/ok/*"]}}
+          - {{host: "www.sub.test:{PORT}"}}
         """))
     os.chmod(pol, 0o644)
     return pol
@@ -313,3 +314,24 @@ def test_hostile_requests(server, keydir):
     assert out == ["HTTP/1.1 431 Request Header Fields Too Large", "HTTP/1.1 400 Bad Request",
                    "HTTP/1.1 421 Misdirected Request", "HTTP/1.1 200 OK"], cp.stdout
     assert [e["path"] for e in server()] == ["/fine"]
+
+
+def test_sni_and_upstream_certificate(server, keydir, tmp_path):
+    """The job's SNI must be the pinned name (else cut, sni-mismatch); the
+    relay checks the server's certificate against the pinned name (the
+    world answers www.sub.test with allowed.test's: 502, upstream-tls)"""
+    pol = setup_policy(keydir, new_secret())
+    audit = tmp_path / "audit.jsonl"
+    cp = job(pol, f"""
+        echo | openssl s_client -connect allowed.test:{PORT} -servername other.test \
+            >/dev/null 2>&1 && echo sni-passed || echo sni-cut
+        curl -sS -w '%{{http_code}}\n' https://www.sub.test:{PORT}/x
+    """, audit=audit)
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.splitlines()
+    assert out[0] == "sni-cut"
+    assert out[1] == "nbjail: denied GET https://www.sub.test reason=upstream-tls"
+    assert out[2] == "502"
+    reasons = [e["reason"] for e in audit_events(audit) if e["event"] == "deny"]
+    assert "sni-mismatch" in reasons and "upstream-tls" in reasons, reasons
+    assert server() == []
