@@ -53,7 +53,11 @@
  *    credential).
  *
  * Deadlines (term_tick()): handshakes and a started request head have
- * TERM_HEAD_TIMEOUT_S (slowloris), an idle connection TERM_IDLE_S.  No
+ * TERM_HEAD_TIMEOUT_S (slowloris), an idle connection TERM_IDLE_S.  After
+ * an answer of nbjail's own, the job's side is shut for writing and what
+ * it still sends is read and dropped for TERM_DRAIN_S at most (a
+ * lingering close: closing with unread bytes would reset the connection
+ * before the job read the answer).  No
  * allocation after term_init() but OpenSSL's own per-connection state.
  */
 #include <errno.h>
@@ -64,6 +68,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -81,6 +86,7 @@
 #define TERM_HEAD_TIMEOUT_S 15
 #define TERM_IDLE_S 120
 #define TERM_ROUNDS 32
+#define TERM_DRAIN_S 2		/* a refused job's rest is read this long at most */
 
 enum term_phase {
 	TERM_HS_JOB,
@@ -143,6 +149,7 @@ struct term_session {
 	bool job_eof;
 	bool up_eof;
 	bool closing;
+	bool draining;		/* nbjail's answer sent: the job's rest is read and dropped */
 	struct term_pending fifo[TERM_FIFO];
 	unsigned fifo_first;
 	unsigned fifo_n;
@@ -992,7 +999,9 @@ static void session_interest(struct relay_ctx *c, struct term_session *s)
 {
 	uint32_t job = 0, up = 0;
 
-	if (s->phase == TERM_HS_JOB) {
+	if (s->draining) {
+		job = EPOLLIN;
+	} else if (s->phase == TERM_HS_JOB) {
 		job = s->job_rd_wait;
 	} else if (s->phase == TERM_HS_UP) {
 		up = s->up_rd_wait;
@@ -1011,6 +1020,22 @@ static void session_interest(struct relay_ctx *c, struct term_session *s)
 	if (tcp_flow_watch(c, s->flow, FLOW_SIDE_JOB, job) < 0 ||
 	    tcp_flow_watch(c, s->flow, FLOW_SIDE_DIAL, up) < 0)
 		tcp_flow_end(c, s->flow, true);
+}
+
+/* Read and drop what the job still sends after nbjail's answer: 1 when
+ * bytes came, 0 when none wait, and job_eof at its end */
+static int drain(struct relay_ctx *c, struct term_session *s)
+{
+	unsigned char sink[4096];
+	ssize_t n = recv(c->flows[s->flow].side[FLOW_SIDE_JOB].fd, sink, sizeof(sink),
+			 MSG_DONTWAIT);
+
+	if (n > 0)
+		return 1;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	s->job_eof = true;
+	return 0;
 }
 
 /* Run every step until none progresses; false when the flow is gone */
@@ -1039,9 +1064,25 @@ static bool session_run(struct relay_ctx *c, struct term_session *s)
 		progress |= step_out_write(s);
 		progress |= step_up_read(c, s);
 		progress |= step_down_write(s);
+		if (!s->down_len && s->closing && !s->job_eof && !s->draining) {
+			/* a lingering close: a job still sending (a 1 MiB
+			 * header) would otherwise get a reset before it read
+			 * the answer */
+			(void)SSL_shutdown(s->job);
+			(void)shutdown(c->flows[s->flow].side[FLOW_SIDE_JOB].fd, SHUT_WR);
+			s->draining = true;
+			s->head_since = now_s() - TERM_HEAD_TIMEOUT_S + TERM_DRAIN_S;
+		}
+		if (s->draining) {
+			if (drain(c, s) > 0)
+				continue;
+			if (!s->job_eof)
+				break;
+		}
 		if (!s->down_len && (s->closing || s->up_eof ||
 				     (s->job_eof && !s->out_len && !s->fifo_n))) {
-			(void)SSL_shutdown(s->job);
+			if (!s->draining)
+				(void)SSL_shutdown(s->job);
 			tcp_flow_end(c, s->flow, false);
 			return false;
 		}
@@ -1099,7 +1140,9 @@ void term_tick(struct relay_ctx *c)
 
 		if (!s->used)
 			continue;
-		if (s->head_since && now - s->head_since >= TERM_HEAD_TIMEOUT_S) {
+		if (s->draining && now - s->head_since >= TERM_HEAD_TIMEOUT_S) {
+			tcp_flow_end(c, s->flow, true);
+		} else if (s->head_since && now - s->head_since >= TERM_HEAD_TIMEOUT_S) {
 			log_info("flow %u: no whole TLS handshake or request head to %s within "
 				 "%d s: cut", s->flow, flow_name(c, s), TERM_HEAD_TIMEOUT_S);
 			tcp_flow_end(c, s->flow, true);

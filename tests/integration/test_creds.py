@@ -143,6 +143,7 @@ def audit_events(path):
 
 
 def test_bearer_basic_token_substituted(server, keydir):
+    server()  # what an earlier test left
     secret = new_secret()
     pol = setup_policy(keydir, secret)
     url = f"https://allowed.test:{PORT}/repos/acme/x"
@@ -169,6 +170,7 @@ print("requests", r.status_code, r.text.strip())'
 
 
 def test_job_holds_only_the_standin(server, keydir):
+    server()  # what an earlier test left
     secret = new_secret()
     pol = setup_policy(keydir, secret)
     cp = job(pol, f"""
@@ -190,6 +192,7 @@ def test_job_holds_only_the_standin(server, keydir):
 
 
 def test_leaks_denied(server, keydir, tmp_path):
+    server()  # what an earlier test left
     secret = new_secret()
     pol = setup_policy(keydir, secret)
     audit = tmp_path / "audit.jsonl"
@@ -221,6 +224,7 @@ except socket.gaierror as e:
 
 
 def test_http_rules_and_host(server, keydir, tmp_path):
+    server()  # what an earlier test left
     pol = setup_policy(keydir, new_secret())
     audit = tmp_path / "audit.jsonl"
     cp = job(pol, f"""
@@ -246,6 +250,7 @@ def test_http_rules_and_host(server, keydir, tmp_path):
 
 
 def test_other_flows_spliced(server, keydir):
+    server()  # what an earlier test left
     pol = setup_policy(keydir, new_secret())
     cp = job(pol, f"""
         echo | openssl s_client -connect v4only.test:{PORT} -servername v4only.test 2>/dev/null \
@@ -260,6 +265,7 @@ def test_other_flows_spliced(server, keydir):
 
 
 def test_leak_revokes(server, keydir):
+    server()  # what an earlier test left
     pol = setup_policy(keydir, new_secret(), on_leak="revoke")
     cp = job(pol, f"""
         curl -sS -o /dev/null -w '%{{http_code}}\\n' https://allowed.test:{PORT}/before
@@ -306,6 +312,7 @@ def test_hostile_requests(server, keydir):
     """A 1 MiB header line gets 431 from a 16 KiB buffer (memory does not
     grow), a malformed request 400, two Host headers 421; the relay stays
     up and the next request passes"""
+    server()  # what an earlier test left
     pol = setup_policy(keydir, new_secret())
     cp = nbjail("run", "--policy", str(pol), "--profile", "net", "--",
                 PYTHON, "-c", HOSTILE, timeout=60)
@@ -320,6 +327,7 @@ def test_sni_and_upstream_certificate(server, keydir, tmp_path):
     """The job's SNI must be the pinned name (else cut, sni-mismatch); the
     relay checks the server's certificate against the pinned name (the
     world answers www.sub.test with allowed.test's: 502, upstream-tls)"""
+    server()  # what an earlier test left
     pol = setup_policy(keydir, new_secret())
     audit = tmp_path / "audit.jsonl"
     cp = job(pol, f"""
