@@ -129,6 +129,7 @@ struct term_session {
 	http_parser req;
 	http_parser resp;
 	bool body;		/* the head went out: bytes are its body */
+	bool head_lf;		/* the head's last LF is still the parser's */
 	bool raw;		/* upgraded: bytes pass as they are */
 	bool resp_raw;
 	bool head_done;
@@ -738,6 +739,10 @@ static int parse_in(struct relay_ctx *c, struct term_session *s)
 			s->parsed = 0;
 			s->body = true;
 			s->msg_done = false;
+			/* paused at its end, the parser has not taken the
+			 * head's final LF yet: it takes it first on resuming,
+			 * and it is not the body's */
+			s->head_lf = true;
 			if (s->req.upgrade)
 				s->raw = true;
 			continue;
@@ -767,8 +772,14 @@ static int parse_in(struct relay_ctx *c, struct term_session *s)
 			return 0;	/* the rest of the head is to come */
 		}
 		/* body bytes: forwarded as they are, framing included */
-		memcpy(s->out, s->in, s->parsed);
-		s->out_len = s->parsed;
+		{
+			size_t skip = s->head_lf && s->parsed && s->in[0] == '\n';
+
+			if (s->parsed)
+				s->head_lf = false;
+			memcpy(s->out, s->in + skip, s->parsed - skip);
+			s->out_len = s->parsed - skip;
+		}
 		memmove(s->in, s->in + s->parsed, s->in_len - s->parsed);
 		s->in_len -= s->parsed;
 		s->parsed = 0;

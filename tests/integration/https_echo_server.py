@@ -8,16 +8,19 @@ CONFIG is a JSON object:
     {"listen": ["198.51.100.10:9443", ...],
      "certs": {"allowed.test": ["cert.pem", "key.pem"], ...},
      "default": "allowed.test",
-     "events": "/path/events.jsonl"}
+     "events": "/path/events.jsonl",
+     "git_root": "/path/to/bare/repositories"}
 
 Each request is logged as {"method", "path", "host", "authorization",
 "sni", "body"} and answered 200 with the body "ok METHOD PATH\\n"
-(HTTP/1.1, keep-alive).  Python's ssl is OpenSSL.  Prints "ready" once
+(HTTP/1.1, keep-alive).  Paths under /git/ are served by git
+http-backend (CGI) from "git_root", behind Basic auth (401 without it).  Python's ssl is OpenSSL.  Prints "ready" once
 listening; exits when stdin closes.
 """
 import json
 import socket
 import ssl
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -45,8 +48,51 @@ def main():
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def git(self, body):
+            """git http-backend as CGI, behind Basic auth (any user and
+            password: the test checks what arrived)"""
+            auth = self.headers.get("Authorization")
+            rec.record(method=self.command, path=self.path, host=self.headers.get("Host"),
+                       authorization=auth, git=True)
+            if not auth or not auth.startswith("Basic "):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            path, _, query = self.path[len("/git"):].partition("?")
+            env = {"GIT_PROJECT_ROOT": cfg["git_root"], "GIT_HTTP_EXPORT_ALL": "1",
+                   "PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": self.command,
+                   "CONTENT_TYPE": self.headers.get("Content-Type") or "",
+                   "CONTENT_LENGTH": str(len(body)), "REMOTE_USER": "x",
+                   "PATH": "/usr/bin:/bin"}
+            if self.headers.get("Git-Protocol"):
+                env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
+            for k, v in self.headers.items():
+                env["HTTP_" + k.upper().replace("-", "_")] = v
+            cp = subprocess.run(["git", "http-backend"], input=body, env=env,
+                                capture_output=True, timeout=30)
+            head, _, out = cp.stdout.partition(b"\r\n\r\n")
+            status = 200
+            headers = []
+            for line in head.decode().split("\r\n"):
+                k, _, v = line.partition(":")
+                if k.lower() == "status":
+                    status = int(v.split()[0])
+                elif k:
+                    headers.append((k, v.strip()))
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
         def handle_any(self):
             n = int(self.headers.get("Content-Length") or 0)
+            if self.path.startswith("/git/"):
+                self.git(self.rfile.read(n) if n else b"")
+                return
             body = self.rfile.read(n).decode(errors="replace") if n else ""
             rec.record(method=self.command, path=self.path, host=self.headers.get("Host"),
                        authorization=self.headers.get("Authorization"),

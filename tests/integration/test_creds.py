@@ -74,11 +74,28 @@ def keydir():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def make_repo(root):
+    """A bare repository with one commit, for git http-backend"""
+    work = root / "work"
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@test",
+               GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@test", HOME=str(root))
+    work.mkdir(parents=True)
+    (work / "README").write_text("hello from the world\n")
+    for cmd in (["git", "init", "-q", "-b", "main", str(work)],
+                ["git", "-C", str(work), "add", "README"],
+                ["git", "-C", str(work), "commit", "-q", "-m", "one"],
+                ["git", "clone", "-q", "--bare", str(work), str(root / "repo.git")]):
+        subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=30)
+
+
 @pytest.fixture(scope="module")
 def server(world, keydir):
     events = keydir / "events.jsonl"
+    git_root = keydir / "git"
+    make_repo(git_root)
     cfg = {"listen": [f"198.51.100.10:{PORT}", f"198.51.100.11:{PORT}"],
-           "certs": make_certs(keydir), "default": "allowed.test", "events": str(events)}
+           "certs": make_certs(keydir), "default": "allowed.test", "events": str(events),
+           "git_root": str(git_root)}
     os.chmod(keydir / "ca.pem", 0o644)
     p = subprocess.Popen(["ip", "netns", "exec", WORLD_NS, PYTHON, "-I",
                           str(HERE / "https_echo_server.py"), json.dumps(cfg)],
@@ -151,6 +168,8 @@ def test_bearer_basic_token_substituted(server, keydir):
         echo "token=$GH_TOKEN"
         curl -sS {url}/bearer -H "Authorization: Bearer $GH_TOKEN"
         curl -sS -u "x-access-token:$GH_TOKEN" {url}/basic
+        curl -sS -H "Authorization: Bearer $GH_TOKEN" -d 'a=1&b=2' {url}/post1 \
+            --next -H "Authorization: Bearer $GH_TOKEN" -d 'c=3' {url}/post2
         {PYTHON} -c 'import os, requests
 r = requests.get("{url}/token", headers={{"Authorization": "token " + os.environ["GH_TOKEN"]}})
 print("requests", r.status_code, r.text.strip())'
@@ -162,7 +181,12 @@ print("requests", r.status_code, r.text.strip())'
     assert "ok GET /repos/acme/x/bearer" in cp.stdout
     assert "ok GET /repos/acme/x/basic" in cp.stdout
     assert "requests 200 ok GET /repos/acme/x/token" in cp.stdout
-    seen = {e["path"].rsplit("/", 1)[1]: e["authorization"] for e in server()}
+    events = server()
+    seen = {e["path"].rsplit("/", 1)[1]: e["authorization"] for e in events}
+    # bodies pass byte for byte, two requests on one kept-alive connection
+    assert {e["path"].rsplit("/", 1)[1]: e["body"] for e in events
+            if e["method"] == "POST"} == {"post1": "a=1&b=2", "post2": "c=3"}
+    assert seen["post1"] == seen["post2"] == f"Bearer {secret}"
     assert seen["bearer"] == f"Bearer {secret}"
     assert seen["basic"] == "Basic " + base64.b64encode(
         f"x-access-token:{secret}".encode()).decode()
@@ -343,3 +367,21 @@ def test_sni_and_upstream_certificate(server, keydir, tmp_path):
     reasons = [e["reason"] for e in audit_events(audit) if e["event"] == "deny"]
     assert "sni-mismatch" in reasons and "upstream-tls" in reasons, reasons
     assert server() == []
+
+
+def test_git_clone_basic(server, keydir, tmp_path):
+    """git clone https://x-access-token:$GH_TOKEN@... from git http-backend
+    behind Basic auth: the server gets the real secret as the password"""
+    server()  # what an earlier test left
+    secret = new_secret()
+    pol = setup_policy(keydir, secret)
+    cp = job(pol, f"""
+        cd /tmp && git clone -q "https://x-access-token:$GH_TOKEN@allowed.test:{PORT}/git/repo.git" r \
+            && cat r/README
+    """, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert "hello from the world" in cp.stdout
+    auths = [e["authorization"] for e in server() if e.get("git")]
+    want = "Basic " + base64.b64encode(f"x-access-token:{secret}".encode()).decode()
+    assert want in auths, auths
+    assert all(a in (None, want) for a in auths), auths
