@@ -329,7 +329,8 @@ int creds_load(const struct nbj_config *cfg, int handoff_fd, struct job_creds *r
  * @cfg:	the job's configuration (credentials)
  * @c:		what creds_load() made; keeps the added strings
  * @envp:	the environment of environ_build(), replaced by a new array
- *		(the old array is freed; its strings are not owned)
+ *		(the old one, whose block holds some of its strings, is kept
+ *		in @c until creds_free())
  *
  * Return: 0, or -ENOMEM
  */
@@ -372,7 +373,10 @@ int creds_environ(const struct nbj_config *cfg, struct job_creds *c, char ***env
 	}
 	for (size_t a = 0; a < n_add; a++)
 		env[k++] = add[a];
-	free(old);
+	/* environ_build() keeps strings in its array's block (PATH): the old
+	 * array lives as long as @c */
+	free(c->old_env);
+	c->old_env = old;
 	/* the job's clone copies them; @c keeps them until creds_free() */
 	c->env = add;
 	*envp = env;
@@ -388,6 +392,7 @@ void creds_free(struct job_creds *c)
 	for (size_t i = 0; c->env && c->env[i]; i++)
 		free(c->env[i]);
 	free(c->env);
+	free(c->old_env);
 	free(c->ca_pem);
 	free(c->bundle);
 	explicit_bzero(c, sizeof(*c));

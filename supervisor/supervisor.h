@@ -307,12 +307,15 @@ int job_ids_gc(void);
  * @bundle:	the job's trust bundle: the system roots and @ca_pem
  * @env:	"NAME=VALUE" strings the job's environment gets (stand-ins,
  *		SSL_CERT_FILE and friends), NULL-terminated
+ * @old_env:	environ_build()'s array, whose block holds strings the new
+ *		environment points at
  */
 struct job_creds {
 	char standin[CREDENTIALS_MAX][CRED_STANDIN_MAX + 1];
 	char *ca_pem;
 	char *bundle;
 	char **env;
+	char **old_env;
 };
 
 /* secrets.c: the policy's secrets, read at start into nbjail-keys' handoff */
