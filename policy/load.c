@@ -1152,7 +1152,8 @@ static int load_cred_hosts(struct load_ctx *c, yaml_node_t *v, const char *field
 static int load_credential(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 			   const struct policy_doc *d, struct nbj_credential *cr)
 {
-	static const char *const known[] = { "secret", "hosts", "env", "on_leak", NULL };
+	static const char *const known[] = { "secret", "hosts", "env", "on_leak", "headers",
+					     NULL };
 	const char *name = scalar(k), *s;
 	char field[CRED_NAME_MAX + 48];
 	yaml_node_t *sv, *fk, *fv, *kn;
@@ -1168,7 +1169,7 @@ static int load_credential(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 	if (v->type != YAML_MAPPING_NODE)
 		return fail_at(c, v, EINVAL, field, "expected {secret: ..., hosts: [...], "
 			       "env: VARIABLE, on_leak: deny|revoke}");
-	err = keys_known(c, v, field, known, "secret, hosts, env, on_leak");
+	err = keys_known(c, v, field, known, "secret, hosts, env, on_leak, headers");
 	if (err < 0)
 		return err;
 
@@ -1205,6 +1206,28 @@ static int load_credential(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
 		return fail_at(c, fv ? fv : v, EINVAL, field, "expected the job's variable NAME "
 			       "that holds the stand-in");
 	memcpy(cr->env, s, strlen(s));
+
+	snprintf(field, sizeof(field), "credentials.%s.headers", name);
+	fv = map_get(c, v, "headers", NULL);
+	if (fv && (fv->type != YAML_SEQUENCE_NODE || !node_count(fv) ||
+		   node_count(fv) > CRED_HEADERS_MAX))
+		return fail_at(c, fv, EINVAL, field, "expected a list of 1 to %d header names",
+			       CRED_HEADERS_MAX);
+	for (yaml_node_item_t *it = fv ? fv->data.sequence.items.start : NULL;
+	     fv && it < fv->data.sequence.items.top; it++) {
+		yaml_node_t *h = yaml_document_get_node(c->doc, *it);
+		const char *hs = scalar(h);
+		size_t hl = hs ? strlen(hs) : 0;
+		bool ok = hs && hl == h->data.scalar.length && hl && hl <= CRED_HEADER_NAME_MAX &&
+			  strcasecmp(hs, "host") && strcasecmp(hs, "authorization");
+
+		for (size_t i = 0; ok && i < hl; i++)	/* an RFC 9110 token */
+			ok = isalnum((unsigned char)hs[i]) || strchr("!#$%&'*+-.^_`|~", hs[i]);
+		if (!ok)
+			return fail_at(c, h, EINVAL, field, "'%s': a header name (not Host, "
+				       "Authorization: that one is always rewritten)", hs ? hs : "?");
+		memcpy(cr->headers[cr->n_headers++], hs, hl);
+	}
 
 	snprintf(field, sizeof(field), "credentials.%s.on_leak", name);
 	fv = map_get(c, v, "on_leak", NULL);

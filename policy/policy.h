@@ -252,6 +252,8 @@ struct nbj_policy;
 #define CRED_HOSTS_MAX 8
 #define CRED_STANDIN_MAX 512	/* a secret longer than this has no stand-in */
 #define CRED_ENV_MAX 128
+#define CRED_HEADERS_MAX 4
+#define CRED_HEADER_NAME_MAX 64
 #define HTTP_RULES_MAX 64
 #define HTTP_PATHS_MAX 16
 #define HTTP_PATH_MAX 256
@@ -268,6 +270,9 @@ struct nbj_policy;
  * @from:	file name or variable name
  * @revoke_on_leak: `on_leak: revoke`: a stand-in seen elsewhere revokes
  *		the job (else the request or flow is only denied)
+ * @headers:	`headers:` names of custom headers whose whole value, the
+ *		stand-in, is replaced too (besides Authorization)
+ * @n_headers:	entries in @headers
  * @standin:	the stand-in the job sees, made at start (supervisor/
  *		credentials.c; "" in a loaded policy file)
  */
@@ -279,6 +284,8 @@ struct nbj_credential {
 	bool from_env;
 	char from[1024];
 	bool revoke_on_leak;
+	char headers[CRED_HEADERS_MAX][CRED_HEADER_NAME_MAX + 1];
+	unsigned n_headers;
 	char standin[CRED_STANDIN_MAX + 1];
 };
 

@@ -253,6 +253,8 @@ static void terminate_strings(struct relay_handoff_storage *st, const struct nbj
 			cr->n_hosts = 0;
 		for (unsigned h = 0; h < CRED_HOSTS_MAX; h++)
 			TERMINATE(cr->hosts[h].name);
+		for (unsigned h = 0; h < CRED_HEADERS_MAX; h++)
+			TERMINATE(cr->headers[h]);
 	}
 	for (size_t i = 0; i < p->n_http_rules; i++) {
 		struct http_rule *r = &st->http_rules[i];

@@ -40,7 +40,8 @@
  *    The head is then rebuilt into `out` with Authorization rewritten
  *    when it holds this host's stand-in: "Bearer S", "token S", or
  *    "Basic B64" whose user or password is S (EVP_DecodeBlock, replaced,
- *    EVP_EncodeBlock).  The secret comes from the key holder for that
+ *    EVP_EncodeBlock), and the credential's `headers:` whose whole value
+ *    is S.  The secret comes from the key holder for that
  *    one write (keyholder_fetch()), and `out` is wiped once written.
  *    The body follows as the parser delimits it (Content-Length,
  *    chunked: passed byte for byte until message end), then the next
@@ -576,7 +577,7 @@ static bool out_put(struct term_session *s, const void *b, size_t len)
  * -1 when the secret could not be had or does not fit
  */
 static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsigned char *v,
-			size_t len)
+			size_t len, bool whole)
 {
 	const struct nbj_credential *cr = &c->cfg->policy->credentials[s->cred];
 	size_t sl = strlen(cr->standin), scheme = 0;
@@ -586,11 +587,18 @@ static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsig
 	ssize_t secret_len;
 	size_t at = 0, dl = 0;
 
-	if (len > 7 && !strncasecmp((const char *)v, "bearer ", 7))
+	if (whole) {
+		/* a custom header of the credential's: the whole value */
+		if (len != sl || memcmp(v, cr->standin, sl))
+			return 0;
+	} else if (len > 7 && !strncasecmp((const char *)v, "bearer ", 7)) {
 		scheme = 7;
-	else if (len > 6 && !strncasecmp((const char *)v, "token ", 6))
+	} else if (len > 6 && !strncasecmp((const char *)v, "token ", 6)) {
 		scheme = 6;
-	if (scheme) {
+	}
+	if (whole) {
+		/* checked above */
+	} else if (scheme) {
 		if (len - scheme != sl || memcmp(v + scheme, cr->standin, sl))
 			return 0;
 	} else if (len > 6 && !strncasecmp((const char *)v, "basic ", 6)) {
@@ -615,7 +623,7 @@ static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsig
 		return -1;
 	}
 	s->out_secret = true;
-	if (scheme) {
+	if (scheme || whole) {
 		ok = out_put(s, v, scheme) && out_put(s, secret, (size_t)secret_len) ? 1 : -1;
 	} else if (dl - sl + (size_t)secret_len <= sizeof(dec) &&
 		   ((dl - sl + (size_t)secret_len + 2) / 3 * 4 + 1) <= sizeof(enc)) {
@@ -630,6 +638,18 @@ static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsig
 	explicit_bzero(dec, sizeof(dec));
 	explicit_bzero(secret, sizeof(secret));
 	return ok;
+}
+
+/* One of the credential's `headers:` */
+static bool custom_header(const struct relay_ctx *c, const struct term_session *s,
+			  struct term_span name)
+{
+	const struct nbj_credential *cr = &c->cfg->policy->credentials[s->cred];
+
+	for (unsigned i = 0; i < cr->n_headers && i < CRED_HEADERS_MAX; i++)
+		if (span_is(s, name, cr->headers[i]))
+			return true;
+	return false;
 }
 
 /*
@@ -684,7 +704,9 @@ static int head_process(struct relay_ctx *c, struct term_session *s)
 			goto too_large;
 		r = 0;
 		if (s->cred >= 0 && span_is(s, s->name[i], "authorization"))
-			r = auth_rewrite(c, s, v, s->value[i].len);
+			r = auth_rewrite(c, s, v, s->value[i].len, false);
+		else if (s->cred >= 0 && custom_header(c, s, s->name[i]))
+			r = auth_rewrite(c, s, v, s->value[i].len, true);
 		if (r < 0) {
 			explicit_bzero(s->out, s->out_len);
 			s->out_len = 0;

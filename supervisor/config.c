@@ -509,6 +509,10 @@ static void print_credentials(FILE *out, const struct nbj_config *cfg)
 				allow_rule_format(&cr->hosts[h], host, sizeof(host)));
 		fprintf(out, "]\n    env: %s\n    on_leak: %s\n", cr->env,
 			cr->revoke_on_leak ? "revoke" : "deny");
+		for (unsigned h = 0; h < cr->n_headers; h++)
+			fprintf(out, "%s%s", h ? ", " : "    headers: [", cr->headers[h]);
+		if (cr->n_headers)
+			fprintf(out, "]\n");
 	}
 	for (size_t i = 0; i < cfg->n_http_rules; i++) {
 		const struct http_rule *r = &cfg->http_rules[i];

@@ -96,6 +96,7 @@ def main():
             body = self.rfile.read(n).decode(errors="replace") if n else ""
             rec.record(method=self.command, path=self.path, host=self.headers.get("Host"),
                        authorization=self.headers.get("Authorization"),
+                       api_key=self.headers.get("X-Api-Key"),
                        sni=self.connection.server_hostname if hasattr(
                            self.connection, "server_hostname") else None,
                        body=body)

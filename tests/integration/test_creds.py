@@ -139,6 +139,7 @@ def setup_policy(d, secret, on_leak="deny"):
             hosts: ["allowed.test:{PORT}"]
             env: GH_TOKEN
             on_leak: {on_leak}
+            headers: [X-Api-Key]
         http:
           - {{host: "other.test:{PORT}", methods: [GET], paths: ["/ok/*"]}}
           - {{host: "www.sub.test:{PORT}"}}
@@ -168,6 +169,7 @@ def test_bearer_basic_token_substituted(server, keydir):
         echo "token=$GH_TOKEN"
         curl -sS {url}/bearer -H "Authorization: Bearer $GH_TOKEN"
         curl -sS -u "x-access-token:$GH_TOKEN" {url}/basic
+        curl -sS -H "X-Api-Key: $GH_TOKEN" -H "X-Other: $GH_TOKEN" {url}/custom
         curl -sS -H "Authorization: Bearer $GH_TOKEN" -d 'a=1&b=2' {url}/post1 \
             --next -H "Authorization: Bearer $GH_TOKEN" -d 'c=3' {url}/post2
         {PYTHON} -c 'import os, requests
@@ -191,6 +193,9 @@ print("requests", r.status_code, r.text.strip())'
     assert seen["basic"] == "Basic " + base64.b64encode(
         f"x-access-token:{secret}".encode()).decode()
     assert seen["token"] == f"token {secret}"
+    custom = next(e for e in events if e["path"].endswith("/custom"))
+    assert custom["api_key"] == secret          # a header the credential names
+    assert custom["authorization"] is None
 
 
 def test_job_holds_only_the_standin(server, keydir):

@@ -42,6 +42,7 @@ static const char good[] =
 	"    hosts: [\"api.example.com:443\", \"example.com:443\"]\n"
 	"    env: GH_TOKEN\n"
 	"    on_leak: revoke\n"
+	"    headers: [X-Api-Key, PRIVATE-TOKEN]\n"
 	"  other:\n"
 	"    secret: {env: OTHER_SECRET}\n"
 	"    hosts: [\"other.example.net:443\"]\n"
@@ -62,6 +63,8 @@ static void test_load_good(void **state)
 	assert_string_equal(doc.credentials[0].from, "/etc/nbjail/secrets/github");
 	assert_int_equal(doc.credentials[0].n_hosts, 2);
 	assert_true(doc.credentials[0].revoke_on_leak);
+	assert_int_equal(doc.credentials[0].n_headers, 2);
+	assert_string_equal(doc.credentials[0].headers[1], "PRIVATE-TOKEN");
 	assert_true(doc.credentials[1].from_env);
 	assert_false(doc.credentials[1].revoke_on_leak);	/* deny: the default */
 	assert_int_equal(doc.n_http_rules, 1);
@@ -93,6 +96,8 @@ static const struct {
 	  "      hosts: [\"a.example.com:443\"]}\n", ":3:33: credentials.x: unknown key 'colour'" },
 	{ "allow: [a.example.com]\ncredentials:\n  'x y': {secret: {env: S}, env: X, hosts: [\"a.example.com:443\"]}\n",
 	  ":3:3: credentials: a credential's name" },
+	{ "allow: [a.example.com]\ncredentials:\n  x: {secret: {env: S}, env: X, headers: [Host],\n"
+	  "      hosts: [\"a.example.com:443\"]}\n", "credentials.x.headers: 'Host'" },
 	{ "allow: [a.example.com]\nhttp:\n  - {host: b.example.com}\n",
 	  ":3:5: http[0]: host b.example.com is not allowed" },
 	{ "allow: [a.example.com]\nhttp:\n  - {host: a.example.com, methods: [FETCH]}\n",
