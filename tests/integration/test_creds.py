@@ -409,3 +409,39 @@ def test_git_clone_basic(server, keydir, tmp_path):
     want = "Basic " + base64.b64encode(f"x-access-token:{secret}".encode()).decode()
     assert want in auths, auths
     assert all(a in (None, want) for a in auths), auths
+
+
+SLOWLORIS = r'''
+import socket, ssl, subprocess, time
+ctx = ssl.create_default_context()
+s = ctx.wrap_socket(socket.create_connection(("allowed.test", %d), timeout=30),
+                    server_hostname="allowed.test")
+s.sendall(b"GET /slow HTTP/1.1\r\nHost: allowed.test\r\n")
+t = time.monotonic()
+# meanwhile the relay answers others
+ok = subprocess.run(["curl", "-sS", "https://allowed.test:%d/meanwhile"], capture_output=True,
+                    text=True).stdout.strip()
+print(ok, flush=True)
+try:
+    while time.monotonic() - t < 25:
+        s.sendall(b"X-Drip: 1\r\n")
+        time.sleep(1)
+    print("still-open")
+except OSError:
+    print("cut after", int(time.monotonic() - t))
+'''
+
+
+def test_slowloris_cut(server, keydir):
+    """A request head dripped a header a second is cut after 15 s, and the
+    relay serves other requests meanwhile"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    cp = nbjail("run", "--policy", str(pol), "--profile", "net", "--",
+                PYTHON, "-c", SLOWLORIS % (PORT, PORT), timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    out = cp.stdout.splitlines()
+    assert out[0] == "ok GET /meanwhile"
+    assert out[1].startswith("cut after"), out
+    assert 14 <= int(out[1].split()[-1]) <= 19, out
+    assert [e["path"] for e in server()] == ["/meanwhile"]
