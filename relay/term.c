@@ -948,7 +948,7 @@ static int step_job_read(struct relay_ctx *c, struct term_session *s)
 	return s->job_eof;
 }
 
-static int step_out_write(struct term_session *s)
+static int step_out_write(struct relay_ctx *c, struct term_session *s)
 {
 	char why[TLS_UPSTREAM_WHY_MAX];
 	ssize_t n;
@@ -965,6 +965,9 @@ static int step_out_write(struct term_session *s)
 	}
 	s->up_wr_wait = 0;
 	s->out_off += (size_t)n;
+	if (c->cfg->audit.stats)
+		atomic_fetch_add_explicit(&c->cfg->audit.stats->bytes_up, (uint64_t)n,
+					  memory_order_relaxed);
 	if (s->out_off == s->out_len) {
 		if (s->out_secret)
 			explicit_bzero(s->out, s->out_len);
@@ -1000,7 +1003,7 @@ static int step_up_read(struct relay_ctx *c, struct term_session *s)
 	return 1;
 }
 
-static int step_down_write(struct term_session *s)
+static int step_down_write(struct relay_ctx *c, struct term_session *s)
 {
 	size_t done = 0;
 	int r;
@@ -1022,6 +1025,9 @@ static int step_down_write(struct term_session *s)
 	}
 	s->job_wr_wait = 0;
 	s->down_off += done;
+	if (c->cfg->audit.stats)
+		atomic_fetch_add_explicit(&c->cfg->audit.stats->bytes_down, (uint64_t)done,
+					  memory_order_relaxed);
 	if (s->down_off == s->down_len)
 		s->down_len = s->down_off = 0;
 	return 1;
@@ -1094,9 +1100,9 @@ static bool session_run(struct relay_ctx *c, struct term_session *s)
 			if (r < 0)
 				return false;
 		}
-		progress |= step_out_write(s);
+		progress |= step_out_write(c, s);
 		progress |= step_up_read(c, s);
-		progress |= step_down_write(s);
+		progress |= step_down_write(c, s);
 		if (!s->down_len && s->closing && !s->job_eof && !s->draining) {
 			/* a lingering close: a job still sending (a 1 MiB
 			 * header) would otherwise get a reset before it read
