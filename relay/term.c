@@ -743,8 +743,13 @@ static int parse_in(struct relay_ctx *c, struct term_session *s)
 		int r;
 
 		if (s->raw) {
-			memcpy(s->out, s->in, s->in_len);
-			s->out_len = s->in_len;
+			/* the head's final LF (head_lf) is not the stream's */
+			size_t skip = s->head_lf && s->in_len && s->in[0] == '\n';
+
+			if (s->in_len)
+				s->head_lf = false;
+			memcpy(s->out, s->in + skip, s->in_len - skip);
+			s->out_len = s->in_len - skip;
 			s->in_len = s->parsed = 0;
 			return 0;
 		}

@@ -88,7 +88,27 @@ def main():
             self.end_headers()
             self.wfile.write(out)
 
+        def echo_upgrade(self):
+            """Upgrade: echo -> 101, then every byte comes back (a
+            WebSocket's shape without its framing)"""
+            rec.record(method=self.command, path=self.path, upgrade=True,
+                       authorization=self.headers.get("Authorization"))
+            self.send_response(101)
+            self.send_header("Upgrade", "echo")
+            self.send_header("Connection", "Upgrade")
+            self.end_headers()
+            self.wfile.flush()
+            while True:
+                b = self.connection.recv(4096)
+                if not b:
+                    break
+                self.connection.sendall(b)
+            self.close_connection = True
+
         def handle_any(self):
+            if (self.headers.get("Upgrade") or "").lower() == "echo":
+                self.echo_upgrade()
+                return
             n = int(self.headers.get("Content-Length") or 0)
             if self.path.startswith("/git/"):
                 self.git(self.rfile.read(n) if n else b"")

@@ -445,3 +445,37 @@ def test_slowloris_cut(server, keydir):
     assert out[1].startswith("cut after"), out
     assert 14 <= int(out[1].split()[-1]) <= 19, out
     assert [e["path"] for e in server()] == ["/meanwhile"]
+
+
+UPGRADE = r'''
+import os, socket, ssl
+ctx = ssl.create_default_context()
+s = ctx.wrap_socket(socket.create_connection(("allowed.test", %d), timeout=10),
+                    server_hostname="allowed.test")
+s.sendall(b"GET /ws HTTP/1.1\r\nHost: allowed.test\r\nConnection: Upgrade\r\n"
+          b"Upgrade: echo\r\nAuthorization: Bearer " + os.environ["GH_TOKEN"].encode() +
+          b"\r\n\r\n")
+data = b""
+while b"\r\n\r\n" not in data:
+    data += s.recv(4096)
+print(data.split(b"\r\n", 1)[0].decode())
+s.sendall(b"ping\n")
+got = b""
+while len(got) < 5:
+    got += s.recv(4096)
+print(repr(got))    # byte for byte: nothing added
+''' % PORT
+
+
+def test_upgrade_passes_through(server, keydir):
+    """An Upgrade request is checked and rewritten like any other, then
+    the bytes pass as they are, both ways"""
+    server()  # what an earlier test left
+    secret = new_secret()
+    pol = setup_policy(keydir, secret)
+    cp = nbjail("run", "--policy", str(pol), "--profile", "net", "--",
+                PYTHON, "-c", UPGRADE, timeout=60)
+    assert cp.returncode == 0, cp.stderr
+    assert cp.stdout.splitlines() == ["HTTP/1.1 101 Switching Protocols", "b'ping\\n'"], cp.stdout
+    ups = [e for e in server() if e.get("upgrade")]
+    assert [e["authorization"] for e in ups] == [f"Bearer {secret}"]
