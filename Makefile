@@ -13,7 +13,8 @@ MESON_OPTS ?=
 
 APT_PACKAGES = gcc make pkg-config meson ninja-build scdoc \
 	libseccomp-dev libnl-3-dev libnl-route-3-dev libmnl-dev libnftnl-dev \
-	libssl-dev libcurl4-openssl-dev libc-ares-dev libldns-dev libyaml-dev libsystemd-dev libcmocka-dev libhttp-parser-dev \
+	libssl-dev libcurl4-openssl-dev libc-ares-dev libldns-dev libyaml-dev libsystemd-dev libcmocka-dev \
+	libhttp-parser-dev python3-requests \
 	iproute2 nftables procps python3 python3-pytest curl socat \
 	dnsmasq-base iperf3 microsocks tinyproxy dante-server i2pd \
 	slurm-wlm munge libslurm-dev libjson-c-dev podman crun

@@ -38,6 +38,7 @@ static const struct {
 	[AUDIT_RELAY_FAILURE] = { "relay-failure", "e86db6c0ef734161a359fa9e56a9d6e1", 3 },
 	[AUDIT_DOCK_CALL] = { "dock-call", "0b6f3c1e9a5d4f7e8c2a71d4e6b95f03", 6 },
 	[AUDIT_INBOUND] = { "inbound", "9d3a6f0e2c5b4e81a7f4c0b3d2e1f5a6", 6 },
+	[AUDIT_HTTP_REQUEST] = { "http-request", "c2e7a4d19b6f4e0a8d35f1b7e9042a6c", 6 },
 };
 
 static const char *const lanes[LANE_COUNT] = {
@@ -248,6 +249,10 @@ size_t audit_message(const struct audit_event *ev, unsigned long long suppressed
 		break;
 	case AUDIT_DOCK_CALL:
 		n = snprintf(buf, len, "dock call %s: %s", target, detail);
+		break;
+	case AUDIT_HTTP_REQUEST:
+		n = snprintf(buf, len, "http %s https://%s %s reason=%s", call, target, detail,
+			     reason);
 		break;
 	case AUDIT_RATE_LIMITED:
 	case AUDIT_DENY:

@@ -28,7 +28,7 @@
 #define AUDIT_FIELDS_MAX 4	/* --audit-field: extra fields of every event */
 #define AUDIT_FIELD_MAX 160	/* "KEY=VALUE" with its NUL */
 #define AUDIT_RING 128		/* denials kept for `nbjail ctl recent` */
-#define AUDIT_REASONS 64	/* counters per lane and outcome: enum decide_reason */
+#define AUDIT_REASONS 96	/* counters per lane and outcome: enum decide_reason (64 in use) */
 
 /* What happened; each kind has its own stable MESSAGE_ID */
 enum audit_kind {
@@ -41,6 +41,7 @@ enum audit_kind {
 	AUDIT_RELAY_FAILURE,
 	AUDIT_DOCK_CALL,	/* an allowed call of the job's dock */
 	AUDIT_INBOUND,		/* an inbound HTTP request admitted or refused */
+	AUDIT_HTTP_REQUEST,	/* a request on a TLS-terminated flow (relay/term.c) */
 	AUDIT_KIND_COUNT,
 };
 
@@ -113,7 +114,7 @@ struct audit_denial {
 	char exe[256];
 };
 
-#define JOB_STATS_MAGIC 0x6e626a7374617435ULL	/* "nbjstat5": the inbound lane */
+#define JOB_STATS_MAGIC 0x6e626a7374617436ULL	/* "nbjstat6": room for 96 reasons */
 
 /*
  * What shared memory may hold (issue 16, item 7).  The statistics file

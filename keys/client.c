@@ -2,6 +2,8 @@
 /*
  * keys/client.c - keyholder_sign(): the relay's side of nbjail-keys
  *
+ * keyholder_fetch() asks for a credential's bytes the same way (FETCH).
+ *
  * Theory of operation: one blocking call per signature, bounded by
  * KEYS_TIMEOUT_MS from its start to the reply (poll() on the socket, no
  * thread, no allocation: the request and the reply live on the stack).
@@ -164,4 +166,78 @@ int keyholder_sign(int fd, const char *key, const void *data, size_t len,
 		return 0;
 	}
 	return err;
+}
+
+/**
+ * keyholder_fetch() - the bytes of a credential ('+' key) for one write
+ * @fd:		the relay's end of the socket to nbjail-keys
+ * @key:	"+NAME"
+ * @buf:	where the bytes go; the caller wipes them once written
+ * @cap:	its size
+ *
+ * Blocks for at most KEYS_TIMEOUT_MS.  The reply is received into @buf's
+ * caller-owned stack frame here and wiped before return.
+ *
+ * Return: the length; -ENOKEY, -EINVAL, -ENOBUFS (@cap too small),
+ * -ETIMEDOUT, -EPIPE, -EPROTO, another negative errno
+ */
+ssize_t keyholder_fetch(int fd, const char *key, void *buf, size_t cap)
+{
+	static uint32_t last_id = 0x80000000u;	/* apart from keyholder_sign()'s */
+	struct keys_sign_msg req = { 0 };
+	struct keys_secret_msg rep;
+	long long deadline = now_ms() + KEYS_TIMEOUT_MS;
+	size_t name_len = key ? strnlen(key, SECRET_NAME_MAX + 1) : 0;
+	struct iovec iov;
+	ssize_t ret;
+	int err;
+
+	if (fd < 0)
+		return -EBADF;
+	if (name_len < 2 || key[0] != '+' || !keys_name_valid(key, name_len))
+		return -EINVAL;
+	if (++last_id == 0)
+		last_id = 0x80000000u;
+	req.hdr = (struct keys_msg_hdr){ .magic = KEYS_MAGIC, .type = KEYS_MSG_FETCH,
+					 .id = last_id };
+	memcpy(req.name, key, name_len);
+	drain(fd);
+	iov = (struct iovec){ .iov_base = &req, .iov_len = sizeof(req) };
+	err = send_msg(fd, &iov, 1, deadline);
+	for (;;) {
+		ssize_t n;
+
+		if (err < 0)
+			return err;
+		err = wait_for(fd, POLLIN, deadline);
+		if (err < 0)
+			return err;
+		n = recv(fd, &rep, sizeof(rep), MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			return -EPIPE;
+		if ((size_t)n < sizeof(rep.hdr) + sizeof(rep.status) || rep.hdr.magic != KEYS_MAGIC) {
+			ret = -EPROTO;
+			break;
+		}
+		if (rep.hdr.type != KEYS_MSG_SECRET || rep.hdr.id != last_id)
+			continue; /* a late reply to an earlier request */
+		if (rep.status < 0)
+			ret = rep.status;
+		else if (rep.hdr.len > sizeof(rep.bytes) ||
+			 (size_t)n != sizeof(rep.hdr) + sizeof(rep.status) + rep.hdr.len)
+			ret = -EPROTO;
+		else if (rep.hdr.len > cap)
+			ret = -ENOBUFS;
+		else
+			ret = (ssize_t)rep.hdr.len;
+		if (ret > 0)
+			memcpy(buf, rep.bytes, (size_t)ret);
+		break;
+	}
+	explicit_bzero(&rep, sizeof(rep));
+	return ret;
 }

@@ -19,6 +19,15 @@
  *                     ...   until the chunks add up to the SIGN's len
  *   holder -> relay   REPLY {hdr: id, len = 32; status; mac[32]}
  *
+ *   relay -> holder   FETCH {hdr: id, len = 0; name[64]}        (credentials)
+ *   holder -> relay   SECRET {hdr: id, len; status; bytes[len]}
+ *
+ * FETCH returns the bytes of a key whose name starts with '+': those are
+ * the `credentials:` secrets ("+NAME") and the job CA's key and
+ * certificate ("+ca", "+ca-cert"), which the relay writes on the wire
+ * (relay/term.c).  A policy's `secrets:` name cannot start with '+', so
+ * FETCH can never return a sign-only key, and SIGN never uses a "+" one.
+ *
  * status is 0, -ENOKEY (no key of that name) or -EINVAL (a malformed
  * request: wrong magic, type, id, size or name; the request is dropped
  * and the holder waits for the next SIGN).  A SIGN while a request is
@@ -29,6 +38,7 @@
 #ifndef NBJ_KEYS_KEYS_H
 #define NBJ_KEYS_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,6 +56,8 @@ enum keys_msg_type {
 	KEYS_MSG_SIGN = 1,
 	KEYS_MSG_DATA,
 	KEYS_MSG_REPLY,
+	KEYS_MSG_FETCH,
+	KEYS_MSG_SECRET,
 };
 
 /**
@@ -86,6 +98,20 @@ struct keys_reply_msg {
 	uint8_t mac[KEYS_MAC_LEN];
 };
 
+/**
+ * struct keys_secret_msg - the holder's answer to FETCH
+ * @hdr:	header, @hdr.id that of the request, @hdr.len the bytes' length
+ * @status:	0, -ENOKEY or -EINVAL
+ * @bytes:	the key's bytes (@hdr.len of them)
+ */
+struct keys_secret_msg {
+	struct keys_msg_hdr hdr;
+	int32_t status;
+	uint8_t bytes[SECRET_BYTES_MAX];
+};
+
+bool keys_name_valid(const char *s, size_t len);
+ssize_t keyholder_fetch(int fd, const char *key, void *buf, size_t cap);
 int keyholder_sign(int fd, const char *key, const void *data, size_t len,
 		   unsigned char mac[KEYS_MAC_LEN]);
 

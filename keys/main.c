@@ -21,7 +21,8 @@
  *      (role_filter_apply_keyholder())
  *   6. REPLY id 0, status 0: the supervisor starts the relay only now
  *
- * Then one request at a time (keys/keys.h has the protocol).  The data
+ * Then one request at a time (keys/keys.h has the protocol): SIGN with
+ * a sign-only key, or FETCH the bytes of a credential ('+' names only).  The data
  * is streamed through EVP_MAC_update() chunk by chunk: nothing is
  * buffered beyond one DATA message.  When the socket's other end is
  * closed (the relay is gone) the keys are zeroed and it exits.  It never
@@ -208,6 +209,36 @@ static void on_data(int sock, struct request *r, const unsigned char *buf, size_
 		request_end(sock, r, 0);
 }
 
+/* FETCH: the bytes of a '+' key (keys/keys.h), never of a sign-only one */
+static void on_fetch(int sock, const unsigned char *buf, size_t n)
+{
+	static struct keys_secret_msg r;
+	struct keys_sign_msg m;
+	size_t name_len;
+	int k = -1;
+
+	memcpy(&m.hdr, buf, sizeof(m.hdr));
+	r = (struct keys_secret_msg){ .hdr = { .magic = KEYS_MAGIC, .type = KEYS_MSG_SECRET,
+					       .id = m.hdr.id } };
+	if (n == sizeof(m)) {
+		memcpy(&m, buf, sizeof(m));
+		name_len = strnlen(m.name, sizeof(m.name));
+		if (name_len > 1 && m.name[0] == '+' && keys_name_valid(m.name, name_len))
+			k = keys_store_find(&keys, m.name, name_len);
+		r.status = k < 0 ? -ENOKEY : 0;
+	} else {
+		r.status = -EINVAL;
+	}
+	if (k >= 0) {
+		memcpy(r.bytes, keys.arena + keys.off[k], keys.len[k]);
+		r.hdr.len = keys.len[k];
+	}
+	while (send(sock, &r, sizeof(r.hdr) + sizeof(r.status) + r.hdr.len, MSG_NOSIGNAL) < 0)
+		if (errno != EINTR)
+			break;
+	explicit_bzero(&r, sizeof(r));
+}
+
 static _Noreturn void serve(int sock, const EVP_MAC_CTX *tmpl)
 {
 	static unsigned char buf[sizeof(struct keys_msg_hdr) + KEYS_CHUNK_MAX];
@@ -232,6 +263,8 @@ static _Noreturn void serve(int sock, const EVP_MAC_CTX *tmpl)
 			on_sign(sock, tmpl, &r, buf, (size_t)n);
 		else if (h.type == KEYS_MSG_DATA)
 			on_data(sock, &r, buf, (size_t)n);
+		else if (h.type == KEYS_MSG_FETCH)
+			on_fetch(sock, buf, (size_t)n);
 		else
 			reply(sock, h.id, -EINVAL, NULL);
 	}

@@ -92,6 +92,21 @@ int keys_handoff_begin(pid_t parent)
 }
 
 /**
+ * keys_name_valid() - a sign-only key's name (secret_name_valid()), or a
+ * fetchable one: '+' and such a name (keys/keys.h)
+ * @s:		the name, not necessarily NUL-terminated
+ * @len:	its length
+ *
+ * Return: true if valid
+ */
+bool keys_name_valid(const char *s, size_t len)
+{
+	if (s && len > 1 && s[0] == '+')
+		return secret_name_valid(s + 1, len - 1) && len <= SECRET_NAME_MAX;
+	return secret_name_valid(s, len);
+}
+
+/**
  * keys_handoff_add() - append one key to a handoff
  * @fd:		the memfd of keys_handoff_begin()
  * @name:	its name (secret_name_valid())
@@ -108,7 +123,7 @@ int keys_handoff_add(int fd, const char *name, const void *bytes, size_t len)
 	struct stat st;
 	int err;
 
-	if (!secret_name_valid(name, strlen(name)) || !len || len > SECRET_BYTES_MAX)
+	if (!keys_name_valid(name, strlen(name)) || !len || len > SECRET_BYTES_MAX)
 		return -EINVAL;
 	if (pread(fd, &h, sizeof(h), 0) != sizeof(h) || fstat(fd, &st) < 0)
 		return -EIO;
@@ -171,7 +186,7 @@ static int parse(const unsigned char *map, size_t size, struct keys_store *s, si
 		memcpy(&k, map + at, sizeof(k));
 		at += sizeof(k);
 		nlen = strnlen(k.name, sizeof(k.name));
-		if (nlen == sizeof(k.name) || !secret_name_valid(k.name, nlen) ||
+		if (nlen == sizeof(k.name) || !keys_name_valid(k.name, nlen) ||
 		    keys_store_find(s, k.name, nlen) >= 0 || !k.len ||
 		    k.len > SECRET_BYTES_MAX || size - at < k.len)
 			return -EBADMSG;

@@ -124,6 +124,11 @@ static const char *const reason_names[] = {
 	[DECIDE_BODY_TOO_LARGE] = "body-too-large",
 	[DECIDE_HEADER_TOO_LARGE] = "header-too-large",
 	[DECIDE_HEADER_TIMEOUT] = "header-timeout",
+	[DECIDE_CREDENTIAL_LEAK] = "credential-leak",
+	[DECIDE_HTTP_RULE] = "http-rule",
+	[DECIDE_HOST_MISMATCH] = "host-mismatch",
+	[DECIDE_HTTP_MALFORMED] = "http-malformed",
+	[DECIDE_UPSTREAM_TLS] = "upstream-tls",
 	[DECIDE_OTHER] = "other",
 };
 

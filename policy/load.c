@@ -7,7 +7,7 @@
  * Each key is looked up in a fixed table of the fields this version
  * enforces (tenant, profile, allow, floor_exceptions, unix_allow, rates,
  * limits, overlays, default_overlay, routes, publish, permissions, env,
- * filesystem, secrets); an
+ * filesystem, secrets, credentials, http); an
  * unknown key, a repeated key, a value of the wrong type or an invalid
  * pattern is an error that names the file, line, column and field:
  *
@@ -1172,6 +1172,319 @@ static int load_secrets(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d
 	return 0;
 }
 
+
+/* A mapping's value by key, or NULL */
+static yaml_node_t *map_get(struct load_ctx *c, yaml_node_t *m, const char *key,
+			    yaml_node_t **ret_key)
+{
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		const char *ks = scalar(k);
+
+		if (ks && !strcmp(ks, key)) {
+			if (ret_key)
+				*ret_key = k;
+			return yaml_document_get_node(c->doc, p->value);
+		}
+	}
+	return NULL;
+}
+
+/* Every key of @m is one of @known (NULL-terminated) */
+static int keys_known(struct load_ctx *c, yaml_node_t *m, const char *field,
+		      const char *const *known, const char *list)
+{
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start; p < m->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		const char *ks = scalar(k);
+		size_t i;
+
+		for (i = 0; ks && known[i]; i++)
+			if (!strcmp(ks, known[i]))
+				break;
+		if (!ks || !known[i])
+			return fail_at(c, k, EINVAL, field, "unknown key '%s' (%s)",
+				       ks ? ks : "?", list);
+	}
+	return 0;
+}
+
+/* A credential's hosts: name:port patterns (no wildcard, no address),
+ * each allowed by this file's allow-list */
+static int load_cred_hosts(struct load_ctx *c, yaml_node_t *v, const char *field,
+			   const struct policy_doc *d, struct nbj_credential *cr)
+{
+	if (!v || v->type != YAML_SEQUENCE_NODE || !node_count(v) ||
+	    node_count(v) > CRED_HOSTS_MAX)
+		return fail_at(c, v, EINVAL, field, "expected a list of 1 to %d HOST:PORT",
+			       CRED_HOSTS_MAX);
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = yaml_document_get_node(c->doc, *it);
+		const char *s = scalar(n);
+		struct allow_rule *r = &cr->hosts[cr->n_hosts];
+		bool allowed = false;
+
+		if (!s || strlen(s) != n->data.scalar.length || allow_parse(s, r) < 0 ||
+		    r->kind != ALLOW_NAME || !r->addr.port)
+			return fail_at(c, n, EINVAL, field, "'%s': expected HOST:PORT (one "
+				       "name, no wildcard, no address)", s ? s : "?");
+		for (size_t i = 0; i < d->n_allow && !allowed; i++)
+			allowed = allow_covers(&d->allow[i], r);
+		if (!allowed)
+			return fail_at(c, n, EINVAL, field, "'%s' is not allowed by the "
+				       "allow-list: a credential goes only where the job may go", s);
+		cr->n_hosts++;
+	}
+	return 0;
+}
+
+/* One entry of credentials: NAME: {secret: {file|env}, hosts, env, on_leak} */
+static int load_credential(struct load_ctx *c, yaml_node_t *k, yaml_node_t *v,
+			   const struct policy_doc *d, struct nbj_credential *cr)
+{
+	static const char *const known[] = { "secret", "hosts", "env", "on_leak", "headers",
+					     NULL };
+	const char *name = scalar(k), *s;
+	char field[CRED_NAME_MAX + 48];
+	yaml_node_t *sv, *fk, *fv, *kn;
+	int err;
+
+	memset(cr, 0, sizeof(*cr));
+	if (!name || strlen(name) != k->data.scalar.length || strlen(name) > CRED_NAME_MAX ||
+	    !secret_name_valid(name, strlen(name)))
+		return fail_at(c, k, EINVAL, "credentials", "a credential's name: 1 to %d "
+			       "letters, digits, '_' or '-'", CRED_NAME_MAX);
+	memcpy(cr->name, name, strlen(name));
+	snprintf(field, sizeof(field), "credentials.%s", name);
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, field, "expected {secret: ..., hosts: [...], "
+			       "env: VARIABLE, on_leak: deny|revoke}");
+	err = keys_known(c, v, field, known, "secret, hosts, env, on_leak, headers");
+	if (err < 0)
+		return err;
+
+	snprintf(field, sizeof(field), "credentials.%s.secret", name);
+	sv = map_get(c, v, "secret", &kn);
+	if (!sv)
+		return fail_at(c, v, EINVAL, field, "missing: {file: PATH} or {env: VARIABLE}");
+	if (sv->type != YAML_MAPPING_NODE || node_count(sv) != 1)
+		return fail_at(c, sv, EINVAL, field, "expected {file: PATH} or {env: VARIABLE}");
+	fk = yaml_document_get_node(c->doc, sv->data.mapping.pairs.start->key);
+	fv = yaml_document_get_node(c->doc, sv->data.mapping.pairs.start->value);
+	s = scalar(fv);
+	if (!scalar(fk) || (strcmp(scalar(fk), "file") && strcmp(scalar(fk), "env")))
+		return fail_at(c, fk, EINVAL, field, "unknown source '%s' (file, env)",
+			       scalar(fk) ? scalar(fk) : "?");
+	cr->from_env = !strcmp(scalar(fk), "env");
+	if (!s || strlen(s) != fv->data.scalar.length || strlen(s) >= sizeof(cr->from) ||
+	    (cr->from_env ? !env_name_valid(s, strlen(s)) : s[0] != '/'))
+		return fail_at(c, fv, EINVAL, field, cr->from_env ?
+			       "expected a variable NAME" : "expected an absolute file name");
+	memcpy(cr->from, s, strlen(s));
+
+	snprintf(field, sizeof(field), "credentials.%s.hosts", name);
+	err = load_cred_hosts(c, map_get(c, v, "hosts", NULL) ? map_get(c, v, "hosts", NULL) : v,
+			      field, d, cr);
+	if (err < 0)
+		return err;
+
+	snprintf(field, sizeof(field), "credentials.%s.env", name);
+	fv = map_get(c, v, "env", NULL);
+	s = fv ? scalar(fv) : NULL;
+	if (!s || strlen(s) != fv->data.scalar.length || strlen(s) >= sizeof(cr->env) ||
+	    !env_name_valid(s, strlen(s)))
+		return fail_at(c, fv ? fv : v, EINVAL, field, "expected the job's variable NAME "
+			       "that holds the stand-in");
+	memcpy(cr->env, s, strlen(s));
+
+	snprintf(field, sizeof(field), "credentials.%s.headers", name);
+	fv = map_get(c, v, "headers", NULL);
+	if (fv && (fv->type != YAML_SEQUENCE_NODE || !node_count(fv) ||
+		   node_count(fv) > CRED_HEADERS_MAX))
+		return fail_at(c, fv, EINVAL, field, "expected a list of 1 to %d header names",
+			       CRED_HEADERS_MAX);
+	for (yaml_node_item_t *it = fv ? fv->data.sequence.items.start : NULL;
+	     fv && it < fv->data.sequence.items.top; it++) {
+		yaml_node_t *h = yaml_document_get_node(c->doc, *it);
+		const char *hs = scalar(h);
+		size_t hl = hs ? strlen(hs) : 0;
+		bool ok = hs && hl == h->data.scalar.length && hl && hl <= CRED_HEADER_NAME_MAX &&
+			  strcasecmp(hs, "host") && strcasecmp(hs, "authorization");
+
+		for (size_t i = 0; ok && i < hl; i++)	/* an RFC 9110 token */
+			ok = isalnum((unsigned char)hs[i]) || strchr("!#$%&'*+-.^_`|~", hs[i]);
+		if (!ok)
+			return fail_at(c, h, EINVAL, field, "'%s': a header name (not Host, "
+				       "Authorization: that one is always rewritten)", hs ? hs : "?");
+		memcpy(cr->headers[cr->n_headers++], hs, hl);
+	}
+
+	snprintf(field, sizeof(field), "credentials.%s.on_leak", name);
+	fv = map_get(c, v, "on_leak", NULL);
+	if (fv) {
+		s = scalar(fv);
+		if (!s || (strcmp(s, "deny") && strcmp(s, "revoke")))
+			return fail_at(c, fv, EINVAL, field, "expected deny or revoke");
+		cr->revoke_on_leak = !strcmp(s, "revoke");
+	}
+	return 0;
+}
+
+/*
+ * credentials: {NAME: {...}, ...}: loaded after allow: (whatever their
+ * order in the file: load_root() defers it), since every host must be
+ * allowed
+ */
+static int load_credentials(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, "credentials", "expected a mapping of NAME: "
+			       "{secret, hosts, env, on_leak}");
+	if (node_count(v) > CREDENTIALS_MAX)
+		return fail_at(c, v, E2BIG, "credentials", "more than %d credentials",
+			       CREDENTIALS_MAX);
+	d->credentials = calloc(node_count(v) + 1, sizeof(*d->credentials));
+	if (!d->credentials)
+		return -ENOMEM;
+	for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *val = yaml_document_get_node(c->doc, p->value);
+		struct nbj_credential *cr = &d->credentials[d->n_credentials];
+		int err = load_credential(c, k, val, d, cr);
+
+		if (err < 0)
+			return err;
+		for (size_t i = 0; i < d->n_credentials; i++) {
+			if (!strcmp(d->credentials[i].name, cr->name))
+				return fail_at(c, k, EINVAL, "credentials", "'%s' given twice",
+					       cr->name);
+			if (!strcmp(d->credentials[i].env, cr->env))
+				return fail_at(c, k, EINVAL, "credentials", "'%s': env %s is "
+					       "already credential %s's", cr->name, cr->env,
+					       d->credentials[i].name);
+			for (unsigned a = 0; a < cr->n_hosts; a++)
+				for (unsigned b = 0; b < d->credentials[i].n_hosts; b++)
+					if (!strcmp(cr->hosts[a].name,
+						    d->credentials[i].hosts[b].name) &&
+					    cr->hosts[a].addr.port ==
+					    d->credentials[i].hosts[b].addr.port)
+						return fail_at(c, k, EINVAL, "credentials",
+							       "'%s': host %s already has "
+							       "credential %s", cr->name,
+							       cr->hosts[a].name,
+							       d->credentials[i].name);
+		}
+		d->n_credentials++;
+	}
+	return 0;
+}
+
+/* One entry of http: {host: NAME, methods: [..], paths: [..]} */
+static int load_http_rule(struct load_ctx *c, yaml_node_t *v, const char *field,
+			  struct http_rule *r)
+{
+	static const char *const known[] = { "host", "methods", "paths", NULL };
+	yaml_node_t *n;
+	const char *s;
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	if (v->type != YAML_MAPPING_NODE)
+		return fail_at(c, v, EINVAL, field, "expected {host: NAME, methods: [...], "
+			       "paths: [...]}");
+	err = keys_known(c, v, field, known, "host, methods, paths");
+	if (err < 0)
+		return err;
+	n = map_get(c, v, "host", NULL);
+	s = n ? scalar(n) : NULL;
+	{
+		struct allow_rule hr;
+
+		if (!s || strlen(s) != n->data.scalar.length || allow_parse(s, &hr) < 0 ||
+		    hr.kind != ALLOW_NAME)
+			return fail_at(c, n ? n : v, EINVAL, field, "host: expected one host "
+				       "name, or NAME:PORT");
+		if (strlen(hr.name) >= sizeof(r->host))
+			return fail_at(c, n, EINVAL, field, "host: too long");
+		memcpy(r->host, hr.name, strlen(hr.name) + 1);
+		r->port = hr.addr.port ? hr.addr.port : 443;
+	}
+	n = map_get(c, v, "methods", NULL);
+	if (n) {
+		if (n->type != YAML_SEQUENCE_NODE || !node_count(n))
+			return fail_at(c, n, EINVAL, field, "methods: expected a list");
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++) {
+			yaml_node_t *m = yaml_document_get_node(c->doc, *it);
+			unsigned bit = scalar(m) ? http_method_bit(scalar(m)) : 0;
+
+			if (!bit)
+				return fail_at(c, m, EINVAL, field, "methods: '%s' is not one of "
+					       "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+					       scalar(m) ? scalar(m) : "?");
+			r->methods |= bit;
+		}
+	}
+	n = map_get(c, v, "paths", NULL);
+	if (n) {
+		if (n->type != YAML_SEQUENCE_NODE || !node_count(n) ||
+		    node_count(n) > HTTP_PATHS_MAX)
+			return fail_at(c, n, EINVAL, field, "paths: expected a list of 1 to %d "
+				       "patterns", HTTP_PATHS_MAX);
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++) {
+			yaml_node_t *m = yaml_document_get_node(c->doc, *it);
+
+			s = scalar(m);
+			if (!s || strlen(s) != m->data.scalar.length || s[0] != '/' ||
+			    strlen(s) >= HTTP_PATH_MAX)
+				return fail_at(c, m, EINVAL, field, "paths: expected a pattern "
+					       "starting with '/' (at most %d bytes)",
+					       HTTP_PATH_MAX - 1);
+			memcpy(r->paths[r->n_paths++], s, strlen(s));
+		}
+	}
+	return 0;
+}
+
+/* http: [{host, methods, paths}, ...]; each host must be allowed on 443 */
+static int load_http(struct load_ctx *c, yaml_node_t *v, struct policy_doc *d)
+{
+	size_t i = 0;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return fail_at(c, v, EINVAL, "http", "expected a list of {host, methods, paths}");
+	if (node_count(v) > HTTP_RULES_MAX)
+		return fail_at(c, v, E2BIG, "http", "more than %d rules", HTTP_RULES_MAX);
+	d->http_rules = calloc(node_count(v) + 1, sizeof(*d->http_rules));
+	if (!d->http_rules)
+		return -ENOMEM;
+	for (yaml_node_item_t *it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++, i++) {
+		yaml_node_t *n = yaml_document_get_node(c->doc, *it);
+		struct http_rule *r = &d->http_rules[d->n_http_rules];
+		char field[32];
+		bool allowed = false;
+		int err;
+
+		snprintf(field, sizeof(field), "http[%zu]", i);
+		err = load_http_rule(c, n, field, r);
+		if (err < 0)
+			return err;
+		for (size_t a = 0; a < d->n_allow && !allowed; a++)
+			allowed = allow_match_name(&d->allow[a], r->host, r->port);
+		if (!allowed)
+			return fail_at(c, n, EINVAL, field, "host %s is not allowed on port %u "
+				       "by the allow-list", r->host, r->port);
+		d->n_http_rules++;
+	}
+	return 0;
+}
+
 /*
  * tls_roots: FILE: the PEM bundle the relay's TLS clients trust (the
  * dock's tls op), instead of the system's; the supervisor reads it at
@@ -1208,12 +1521,15 @@ static const struct {
 	{ "env", load_env },
 	{ "filesystem", load_filesystem },
 	{ "secrets", load_secrets },
+	{ "credentials", load_credentials },	/* after allow: load_root() */
+	{ "http", load_http },			/* after allow: load_root() */
 	{ "tls_roots", load_tls_roots },
 };
 
 static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d)
 {
 	bool seen[ARRAY_SIZE(fields)] = { false };
+	yaml_node_t *deferred[2] = { NULL, NULL };
 	yaml_node_pair_t *pair;
 
 	if (!root) /* an empty file: an empty policy, which grants nothing */
@@ -1239,11 +1555,22 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 				       "profile, allow, floor_exceptions, unix_allow, "
 				       "rates, limits, overlays, default_overlay, routes, "
 				       "publish, permissions, env, filesystem, secrets, "
-				       "tls_roots)");
+				       "tls_roots, credentials, http)");
 		if (seen[i])
 			return fail_at(c, k, EINVAL, key, "given twice");
 		seen[i] = true;
+		if (fields[i].load == load_credentials || fields[i].load == load_http) {
+			deferred[fields[i].load == load_http] = v;
+			continue;	/* they check their hosts against allow: */
+		}
 		err = fields[i].load(c, v, d);
+		if (err < 0)
+			return err;
+	}
+	for (int i = 0; i < 2; i++) {
+		int err = !deferred[i] ? 0 : i ? load_http(c, deferred[i], d)
+					    : load_credentials(c, deferred[i], d);
+
 		if (err < 0)
 			return err;
 	}
@@ -1351,5 +1678,7 @@ void policy_doc_free(struct policy_doc *doc)
 	policy_env_free(&doc->env);
 	free(doc->fs_rules);
 	free(doc->secrets);
+	free(doc->credentials);
+	free(doc->http_rules);
 	memset(doc, 0, sizeof(*doc));
 }

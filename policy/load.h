@@ -39,6 +39,10 @@
  * @n_fs_rules:		entries in @fs_rules
  * @secrets:		`secrets:` entries (names and sources, no bytes)
  * @n_secrets:		entries in @secrets
+ * @credentials:	`credentials:` (sources, hosts; no bytes, no stand-in)
+ * @n_credentials:	entries in @credentials
+ * @http_rules:		`http:` request rules
+ * @n_http_rules:	entries in @http_rules
  * @tls_roots:		`tls_roots:` PEM bundle's absolute name, "" if absent
  */
 /**
@@ -116,6 +120,10 @@ struct policy_doc {
 	size_t n_fs_rules;
 	struct policy_secret *secrets;
 	size_t n_secrets;
+	struct nbj_credential *credentials;
+	size_t n_credentials;
+	struct http_rule *http_rules;
+	size_t n_http_rules;
 	char tls_roots[FS_PATH_MAX];
 };
 

@@ -297,6 +297,81 @@ struct publish_entry {
 void inbound_limits_default(struct inbound_limits *l);
 int inbound_rate_parse(const char *s, uint64_t *ret);
 int inbound_seconds_parse(const char *s, uint32_t *ret);
+struct nbj_policy;
+
+/* `credentials:` and `http:` (nbjail.yaml(5), relay/term.c) */
+#define CREDENTIALS_MAX 16
+#define CRED_NAME_MAX 48	/* the key holder names it "+NAME" (keys/keys.h) */
+#define CRED_HOSTS_MAX 8
+#define CRED_STANDIN_MAX 512	/* a secret longer than this has no stand-in */
+#define CRED_ENV_MAX 128
+#define CRED_HEADERS_MAX 4
+#define CRED_HEADER_NAME_MAX 64
+#define HTTP_RULES_MAX 64
+#define HTTP_PATHS_MAX 16
+#define HTTP_PATH_MAX 256
+
+/**
+ * struct nbj_credential - one entry of `credentials:`: a secret held
+ * outside the job, written by the relay toward its hosts only
+ * @name:	its label ([A-Za-z0-9_-], at most CRED_NAME_MAX)
+ * @hosts:	the only destinations it is written to (name:port, each
+ *		also allowed by the allow-list)
+ * @n_hosts:	entries in @hosts
+ * @env:	the job's variable that holds the stand-in
+ * @from_env:	the secret is nbjail's variable @from, else the file @from
+ * @from:	file name or variable name
+ * @revoke_on_leak: `on_leak: revoke`: a stand-in seen elsewhere revokes
+ *		the job (else the request or flow is only denied)
+ * @headers:	`headers:` names of custom headers whose whole value, the
+ *		stand-in, is replaced too (besides Authorization)
+ * @n_headers:	entries in @headers
+ * @standin:	the stand-in the job sees, made at start (supervisor/
+ *		credentials.c; "" in a loaded policy file)
+ */
+struct nbj_credential {
+	char name[CRED_NAME_MAX + 1];
+	struct allow_rule hosts[CRED_HOSTS_MAX];
+	unsigned n_hosts;
+	char env[CRED_ENV_MAX];
+	bool from_env;
+	char from[1024];
+	bool revoke_on_leak;
+	char headers[CRED_HEADERS_MAX][CRED_HEADER_NAME_MAX + 1];
+	unsigned n_headers;
+	char standin[CRED_STANDIN_MAX + 1];
+};
+
+/* Methods an `http:` rule may name, bit (1 << index) in http_rule.methods */
+#define HTTP_METHOD_NAMES { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS" }
+#define HTTP_METHODS_COUNT 7
+
+/**
+ * struct http_rule - one entry of `http:`: what requests to one host
+ * are let through; its flows (to @port) are TLS-terminated
+ * @host:	the host name, normalized
+ * @port:	the port its flows are terminated on (443 unless written
+ *		as host: NAME:PORT)
+ * @methods:	allowed methods, bit i for HTTP_METHOD_NAMES[i]; 0: all
+ * @paths:	glob patterns (fnmatch(3), '*' also crosses '/') of the
+ *		path without the query; none: every path
+ * @n_paths:	entries in @paths
+ */
+struct http_rule {
+	char host[NBJ_NAME_MAX + 1];
+	uint16_t port;
+	unsigned methods;
+	char paths[HTTP_PATHS_MAX][HTTP_PATH_MAX];
+	unsigned n_paths;
+};
+
+bool policy_terminates(const struct nbj_policy *p, const char *name, uint16_t port);
+int policy_credential_for(const struct nbj_policy *p, const char *name, uint16_t port);
+int policy_http_check(const struct nbj_policy *p, const char *host, const char *method,
+		      const char *path, size_t path_len);
+unsigned http_method_bit(const char *s);
+int policy_standin_find(const struct nbj_policy *p, const void *buf, size_t len, int except,
+			bool fold_case);
 
 /**
  * struct nbj_policy - the immutable policy of one job
@@ -328,6 +403,10 @@ struct nbj_policy {
 	const struct publish_entry *publish;
 	size_t n_publish;
 	bool select_allowed;
+	const struct nbj_credential *credentials;
+	size_t n_credentials;
+	const struct http_rule *http_rules;
+	size_t n_http_rules;
 };
 
 bool policy_name_needs_overlay(const char *name);
@@ -426,6 +505,11 @@ enum decide_reason {
 	DECIDE_BODY_TOO_LARGE,		/* body-too-large: inbound, 413 */
 	DECIDE_HEADER_TOO_LARGE,	/* header-too-large: inbound, 431 */
 	DECIDE_HEADER_TIMEOUT,		/* header-timeout: inbound, 408 */
+	DECIDE_CREDENTIAL_LEAK,		/* credential-leak: a stand-in off its hosts */
+	DECIDE_HTTP_RULE,		/* http-rule: no http: rule lets it through */
+	DECIDE_HOST_MISMATCH,		/* host-mismatch: Host is not the pinned name */
+	DECIDE_HTTP_MALFORMED,		/* http-malformed: a request the parser refused */
+	DECIDE_UPSTREAM_TLS,		/* upstream-tls: the server's certificate failed */
 	DECIDE_OTHER,			/* other: counters only */
 	DECIDE_REASON_COUNT,
 };

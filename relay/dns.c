@@ -57,6 +57,7 @@
 #include "common/log.h"
 #include "relay/dnswire.h"
 #include "relay/relay_int.h"
+#include "relay/term.h"
 
 #define DNS_BATCH 64
 #define DNS_QUERIES_PER_CONNECT 2
@@ -237,6 +238,31 @@ static bool dns_rate_ok(struct relay_ctx *c, const struct dns_client *cl,
 	return false;
 }
 
+/*
+ * The tripwire on a query name: a stand-in in it (letters without case,
+ * the dots taken out: a stand-in split over labels counts) is a
+ * credential-leak, refused whatever the allow-list says
+ */
+static bool name_leaks(struct relay_ctx *c, const struct dns_client *cl, const char *name)
+{
+	char flat[NBJ_NAME_MAX + 1], p[NBJ_ADDR_STRLEN];
+	struct nbj_addr peer = { 0 };
+	size_t n = 0;
+	int k;
+
+	for (const char *s = name; *s && n < sizeof(flat) - 1; s++)
+		if (*s != '.')
+			flat[n++] = *s;
+	k = policy_standin_find(c->cfg->policy, flat, n, -1, true);
+	if (k < 0)
+		return false;
+	c->dns_refused++;
+	(void)nbj_addr_from_sockaddr((const struct sockaddr *)&cl->from, cl->fromlen, &peer);
+	nbj_addr_format(&peer, p, sizeof(p));
+	(void)relay_credential_leak(c, k, name, p, "dns-name");
+	return true;
+}
+
 static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 			 const unsigned char *q, size_t qlen)
 {
@@ -258,6 +284,10 @@ static void handle_query(struct relay_ctx *c, const struct dns_client *cl,
 		return;
 	if (err == -EOPNOTSUPP) {
 		reply(c, cl, q, qlen, DNS_RCODE_NOTIMP, NULL);
+		return;
+	}
+	if (c->cfg->policy->n_credentials && name_leaks(c, cl, dq.name)) {
+		reply(c, cl, q, qlen, DNS_RCODE_REFUSED, NULL);
 		return;
 	}
 	dns_facts(c, cl, dq.name, dq.qclass == DNS_CLASS_IN &&

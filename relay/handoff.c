@@ -17,6 +17,8 @@
  *   struct overlay[n_overlays]      (passwords and I2P keys: the relay's
  *   struct overlay_route[n_routes]   own secrets, nothing else)
  *   struct publish_entry[n_publish]
+ *   struct nbj_credential[n_credentials] (names, hosts, stand-ins: never
+ *   struct http_rule[n_http_rules]         a secret, nbjail-keys has those)
  *   tls_roots_len bytes             the trust roots' PEM (no secret)
  *
  * The records are plain data without pointers.  relay_handoff_read()
@@ -38,8 +40,9 @@
 #include "relay/relay_int.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 5u	/* 2: the tenant slot and the limits; 3: the dock;
-				 * 4: the TLS trust roots; 5: publish mode http */
+#define HANDOFF_VERSION 6u	/* 2: the tenant slot and the limits; 3: the dock;
+				 * 4: the TLS trust roots; 5: publish mode http;
+				 * 6: credentials and http: rules */
 #define HANDOFF_ROOTS_MAX RELAY_TLS_ROOTS_MAX
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
@@ -49,7 +52,7 @@
 struct relay_handoff {
 	uint32_t magic;
 	uint32_t version;
-	uint32_t record_sizes[7];
+	uint32_t record_sizes[9];
 	char job_id[RELAY_JOB_ID_MAX];
 	int32_t tcp_fds[2];
 	int32_t dns_fds[2];
@@ -72,6 +75,8 @@ struct relay_handoff {
 	uint32_t n_overlay_records;
 	uint32_t n_routes;
 	uint32_t n_publish;
+	uint32_t n_credentials;
+	uint32_t n_http_rules;
 	uint32_t default_overlay;
 	uint8_t has_overlays;
 	uint8_t select_allowed;
@@ -79,7 +84,7 @@ struct relay_handoff {
 	uint32_t tls_roots_len;
 };
 
-static void record_sizes(uint32_t sizes[7])
+static void record_sizes(uint32_t sizes[9])
 {
 	sizes[0] = sizeof(struct relay_handoff);
 	sizes[1] = sizeof(struct nbj_prefix);
@@ -88,6 +93,8 @@ static void record_sizes(uint32_t sizes[7])
 	sizes[4] = sizeof(struct overlay_route);
 	sizes[5] = sizeof(struct publish_entry);
 	sizes[6] = sizeof(struct nbj_addr);
+	sizes[7] = sizeof(struct nbj_credential);
+	sizes[8] = sizeof(struct http_rule);
 }
 
 static int write_all(int fd, const void *buf, size_t len)
@@ -143,6 +150,8 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.n_overlay_records = p->overlays ? (uint32_t)p->n_overlays : 0,
 		.n_routes = (uint32_t)p->n_routes,
 		.n_publish = (uint32_t)p->n_publish,
+		.n_credentials = (uint32_t)p->n_credentials,
+		.n_http_rules = (uint32_t)p->n_http_rules,
 		.default_overlay = p->default_overlay,
 		.has_overlays = p->overlays != NULL,
 		.select_allowed = p->select_allowed,
@@ -176,6 +185,10 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		err = write_all(fd, p->routes, p->n_routes * sizeof(*p->routes));
 	if (!err)
 		err = write_all(fd, p->publish, p->n_publish * sizeof(*p->publish));
+	if (!err)
+		err = write_all(fd, p->credentials, p->n_credentials * sizeof(*p->credentials));
+	if (!err)
+		err = write_all(fd, p->http_rules, p->n_http_rules * sizeof(*p->http_rules));
 	if (!err && h.tls_roots_len)
 		err = write_all(fd, cfg->tls_roots, h.tls_roots_len);
 	if (err < 0)
@@ -230,6 +243,29 @@ static void terminate_strings(struct relay_handoff_storage *st, const struct nbj
 		TERMINATE(o->i2p_key);
 		TERMINATE(o->i2p_address);
 	}
+	for (size_t i = 0; i < p->n_credentials; i++) {
+		struct nbj_credential *cr = &st->credentials[i];
+
+		TERMINATE(cr->name);
+		TERMINATE(cr->env);
+		TERMINATE(cr->from);
+		TERMINATE(cr->standin);
+		if (cr->n_hosts > CRED_HOSTS_MAX)
+			cr->n_hosts = 0;
+		for (unsigned h = 0; h < CRED_HOSTS_MAX; h++)
+			TERMINATE(cr->hosts[h].name);
+		for (unsigned h = 0; h < CRED_HEADERS_MAX; h++)
+			TERMINATE(cr->headers[h]);
+	}
+	for (size_t i = 0; i < p->n_http_rules; i++) {
+		struct http_rule *r = &st->http_rules[i];
+
+		TERMINATE(r->host);
+		if (r->n_paths > HTTP_PATHS_MAX)
+			r->n_paths = HTTP_PATHS_MAX;	/* never fewer rules: "any path" */
+		for (unsigned j = 0; j < HTTP_PATHS_MAX; j++)
+			TERMINATE(r->paths[j]);
+	}
 }
 
 /**
@@ -247,7 +283,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		       int *ret_stats_fd, int *ret_tenant_fd)
 {
 	struct relay_handoff h;
-	uint32_t sizes[7];
+	uint32_t sizes[9];
 	const unsigned char *at;
 	unsigned char *map;
 	struct stat sb;
@@ -271,6 +307,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 	      memcmp(sizes, h.record_sizes, sizeof(sizes)) || h.n_publish > PUBLISH_MAX ||
 	      h.n_overlays > OVERLAYS_MAX ||
 	      h.n_overlay_records > h.n_overlays || h.n_routes > ROUTES_MAX ||
+	      h.n_credentials > CREDENTIALS_MAX || h.n_http_rules > HTTP_RULES_MAX ||
 	      (h.has_overlays && (h.n_overlay_records != h.n_overlays ||
 				  h.default_overlay >= h.n_overlays)) ||
 	      h.n_job_nets > RELAY_JOB_NETS_MAX || h.tls_roots_len > HANDOFF_ROOTS_MAX
@@ -296,6 +333,12 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		err = take_array(&at, &left, h.n_publish, sizeof(*st->publish),
 				 (void **)&st->publish);
 	if (!err)
+		err = take_array(&at, &left, h.n_credentials, sizeof(*st->credentials),
+				 (void **)&st->credentials);
+	if (!err)
+		err = take_array(&at, &left, h.n_http_rules, sizeof(*st->http_rules),
+				 (void **)&st->http_rules);
+	if (!err)
 		err = take_array(&at, &left, h.tls_roots_len, 1, (void **)&st->tls_roots);
 	if (!err && left)
 		err = -EBADMSG;
@@ -320,6 +363,10 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.publish = st->publish,
 		.n_publish = h.n_publish,
 		.select_allowed = h.select_allowed,
+		.credentials = st->credentials,
+		.n_credentials = h.n_credentials,
+		.http_rules = st->http_rules,
+		.n_http_rules = h.n_http_rules,
 	};
 	terminate_strings(st, &st->policy);
 	*cfg = (struct relay_config){
@@ -363,6 +410,8 @@ void relay_handoff_free(struct relay_handoff_storage *st)
 	free(st->overlays);
 	free(st->routes);
 	free(st->publish);
+	free(st->credentials);
+	free(st->http_rules);
 	free(st->tls_roots);
 	memset(st, 0, sizeof(*st));
 }

@@ -44,6 +44,7 @@
 #include "common/log.h"
 #include "common/roles.h"
 #include "relay/relay_int.h"
+#include "relay/term.h"
 #include "relay/tls_upstream.h"
 
 #define EVENT_BATCH 128
@@ -236,6 +237,8 @@ int relay_run(const struct relay_config *config)
 		err = tls_upstream_init(cfg.tls_roots, cfg.tls_roots_len);
 	if (!err)
 		err = inbound_init(&c);
+	if (!err)
+		err = term_init(&c);	/* the job CA from the key holder */
 	if (!err)
 		err = cfg.filter ? role_filter_load(ROLE_RELAY, cfg.filter)
 				  : role_filter_apply(ROLE_RELAY);

@@ -98,6 +98,8 @@ unsigned long relay_fd_limit(unsigned max_flows);
  * @routes:	routes
  * @publish:	publish entries
  * @publish_fds: their listeners (-1 for none)
+ * @credentials: `credentials:` with their stand-ins
+ * @http_rules:	`http:` rules
  * @tls_roots:	the trust roots' PEM bytes
  */
 struct relay_handoff_storage {
@@ -110,6 +112,8 @@ struct relay_handoff_storage {
 	size_t n_overlays;
 	struct overlay_route *routes;
 	struct publish_entry *publish;
+	struct nbj_credential *credentials;
+	struct http_rule *http_rules;
 	int publish_fds[PUBLISH_MAX];
 	unsigned char *tls_roots;
 };

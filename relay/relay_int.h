@@ -46,6 +46,7 @@ struct dock_http;
 struct nbj_dock_request;
 struct inbound_conn;
 struct admit_clients;
+struct term_session;
 
 /**
  * struct resolve_req - one lookup in flight; c-ares holds a pointer to it
@@ -186,6 +187,11 @@ enum sni_phase {
  * @proxy_why:	room for a failure reason with a number in it
  * @proxy_buf:	the message being sent or read
  * @inbound:	a connection to a published port (tcp_publish_accept())
+ * @terminate:	TLS-terminated (relay/term.c): a credential's or an http:
+ *		rule's name
+ * @term:	its session slot once connected, else -1
+ * @tripwire:	the job's first bytes are still to be looked at for
+ *		stand-ins (plaintext flows, relay/term.c)
  */
 struct flow {
 	bool used;
@@ -210,6 +216,9 @@ struct flow {
 	char proxy_why[32];
 	unsigned char proxy_buf[PROXY_BUF];
 	bool inbound;
+	bool terminate;
+	int term;
+	bool tripwire;
 };
 
 /**
@@ -392,6 +401,8 @@ struct sam_session {
  * @inbound_free:	the first free slot (INBOUND_CONNS_MAX: none)
  * @inbound_inflight:	requests admitted and not yet answered, per publish
  *			entry
+ * @term:		terminated flows' sessions (relay/term.c), TERM_SLOTS;
+ *			NULL when the policy terminates nothing
  */
 struct relay_ctx {
 	const struct relay_config *cfg;
@@ -445,6 +456,7 @@ struct relay_ctx {
 	unsigned inbound_live;
 	uint32_t inbound_free;
 	unsigned inbound_inflight[PUBLISH_MAX];
+	struct term_session *term;
 };
 
 /* Cookies for c-ares callbacks: what, which slot, which generation */

@@ -77,6 +77,7 @@
 #include "common/log.h"
 #include "relay/relay_int.h"
 #include "relay/sni.h"
+#include "relay/term.h"
 
 /* <linux/netfilter_ipv4.h> and ip6_tables.h clash with <netinet/in.h> */
 #define SO_ORIGINAL_DST 80
@@ -200,6 +201,7 @@ static void flow_free(struct relay_ctx *c, uint32_t slot, bool reset)
 {
 	struct flow *f = &c->flows[slot];
 
+	term_end(c, f);	/* its TLS sessions, before their sockets */
 	/* closing an fd removes it from epoll */
 	side_close(c, &f->side[FLOW_SIDE_JOB], reset);
 	side_close(c, &f->side[FLOW_SIDE_DIAL], reset);
@@ -232,6 +234,7 @@ static int flow_alloc(struct relay_ctx *c, uint32_t *ret)
 	}
 	f->used = true;
 	f->name = -1;
+	f->term = -1;
 	for (int i = 0; i < 2; i++) {
 		f->side[i].fd = -1;
 		f->side[i].pipe.fd[0] = f->side[i].pipe.fd[1] = -1;
@@ -744,6 +747,10 @@ static void accept_one(struct relay_ctx *c, int job_fd, int family,
 	f->name = name;
 	f->sni_check = name >= 0;
 	f->overlay = d.overlay;
+	f->terminate = term_wanted(c, f);
+	if (f->terminate)
+		f->sni_check = false;	/* the TLS server checks the SNI itself */
+	f->tripwire = !f->terminate && c->cfg->policy->n_credentials;
 	if (d.verdict == VERDICT_ALLOW) {
 		flow_dial(c, slot, &d, NULL, 0);
 		return;
@@ -1264,6 +1271,35 @@ static void sni_timeout(struct relay_ctx *c, uint32_t slot)
 	flow_free(c, slot, true);
 }
 
+/*
+ * The tripwire on a flow that is not terminated: the job's first bytes
+ * (what one peek sees) must hold no stand-in, wherever they go.  TLS
+ * flows are opaque: only a plaintext protocol can show one.  Return -1
+ * when the flow was cut
+ */
+static int tripwire_check(struct relay_ctx *c, uint32_t slot)
+{
+	struct flow *f = &c->flows[slot];
+	unsigned char buf[4096];
+	char t[NBJ_ADDR_STRLEN + NBJ_NAME_MAX + 8], p[NBJ_ADDR_STRLEN];
+	ssize_t n = recv(f->side[FLOW_SIDE_JOB].fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+	int k;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	f->tripwire = false;
+	if (n <= 0)
+		return 0;
+	k = policy_standin_find(c->cfg->policy, buf, (size_t)n, -1, false);
+	if (k < 0)
+		return 0;
+	tcp_flow_target(c, slot, t, sizeof(t));
+	nbj_addr_format(&f->peer, p, sizeof(p));
+	if (!relay_credential_leak(c, k, t, p, "tcp-payload"))
+		flow_free(c, slot, true);
+	return -1;
+}
+
 static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 {
 	struct job_stats *stats = c->cfg->audit.stats;
@@ -1272,6 +1308,8 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 
 	bool hold_reply;
 
+	if (f->tripwire && tripwire_check(c, slot) < 0)
+		return;
 	if (f->sni_check) {
 		ready = sni_check(c, slot);
 		if (ready < 0)
@@ -1372,6 +1410,10 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 		}
 	}
 	f->state = FLOW_RELAYING;
+	if (f->terminate) {
+		term_flow_event(c, slot, events);
+		return;
+	}
 	flow_io(c, slot, events & EPOLLERR);
 }
 
@@ -1389,6 +1431,7 @@ void tcp_timer(struct relay_ctx *c)
 		listeners_interest(c, EPOLLIN);
 	}
 
+	term_tick(c);
 	for (uint32_t i = 0; i < c->flows_high; i++) {
 		struct flow *f = &c->flows[i];
 
@@ -1430,4 +1473,71 @@ void tcp_throttle_tick(struct relay_ctx *c)
 		f->side[0].throttled = f->side[1].throttled = false;
 		flow_io(c, slot, false);
 	}
+}
+
+/**
+ * tcp_flow_watch() - set the epoll interest of one socket of a flow
+ * (relay/term.c drives terminated flows' interest itself)
+ * @c:		relay context
+ * @slot:	flow slot
+ * @side:	FLOW_SIDE_JOB or FLOW_SIDE_DIAL
+ * @events:	the events, 0 to leave epoll
+ *
+ * Return: 0, or negative errno
+ */
+int tcp_flow_watch(struct relay_ctx *c, uint32_t slot, int side, uint32_t events)
+{
+	if (!events) {
+		side_unwatch(c, &c->flows[slot].side[side]);
+		return 0;
+	}
+	return side_watch(c, slot, side, events);
+}
+
+/**
+ * tcp_flow_end() - free a flow (its sockets closed, reset if @reset)
+ * @c:		relay context
+ * @slot:	flow slot
+ * @reset:	reset both sides (SO_LINGER 0) instead of closing them
+ */
+void tcp_flow_end(struct relay_ctx *c, uint32_t slot, bool reset)
+{
+	if (c->flows[slot].used)
+		flow_free(c, slot, reset);
+}
+
+/**
+ * tcp_flow_deny() - log, count and audit a flow's denial, as deny()
+ * @c:		relay context
+ * @slot:	flow slot
+ * @reason:	why
+ */
+void tcp_flow_deny(struct relay_ctx *c, uint32_t slot, enum decide_reason reason)
+{
+	struct flow *f = &c->flows[slot];
+
+	deny(c, &f->target, &f->peer, f->name, reason, NULL, 0);
+}
+
+/**
+ * tcp_flow_target() - a flow's target as log lines show it:
+ * "name:port(address)" or the address
+ * @c:		relay context
+ * @slot:	flow slot
+ * @buf:	output
+ * @len:	its size
+ *
+ * Return: @buf
+ */
+const char *tcp_flow_target(const struct relay_ctx *c, uint32_t slot, char *buf, size_t len)
+{
+	const struct flow *f = &c->flows[slot];
+	char a[NBJ_ADDR_STRLEN];
+
+	if (f->name >= 0)
+		snprintf(buf, len, "%s:%u(%s)", c->names[f->name].name, f->target.port,
+			 nbj_addr_format(&f->target, a, sizeof(a)));
+	else
+		nbj_addr_format(&f->target, buf, len);
+	return buf;
 }

@@ -69,6 +69,8 @@ void nbj_config_free(struct nbj_config *cfg)
 	argv_free(cfg->argv);
 	free(cfg->fs_rules);
 	free(cfg->secrets);
+	free(cfg->credentials);
+	free(cfg->http_rules);
 	free(cfg->tls_roots);
 	for (size_t i = 0; i < cfg->n_policy_files; i++)
 		free(cfg->policy_files[i]);
@@ -423,6 +425,16 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 	}
 	if (!err)
 		cfg->select_allowed = doc.select_allowed;
+	if (!err && doc.n_credentials) {	/* a later file's replace an earlier's */
+		free(cfg->credentials);
+		cfg->credentials = TAKE_PTR(doc.credentials);
+		cfg->n_credentials = doc.n_credentials;
+	}
+	if (!err && doc.n_http_rules) {
+		free(cfg->http_rules);
+		cfg->http_rules = TAKE_PTR(doc.http_rules);
+		cfg->n_http_rules = doc.n_http_rules;
+	}
 	if (!err && doc.tls_roots[0]) {	/* the last file that names one */
 		char *roots = strdup(doc.tls_roots);
 
@@ -479,6 +491,47 @@ int nbj_config_load_policy(struct nbj_config *cfg, const char *path,
 		cfg->n_secrets = n_secrets;
 	policy_doc_free(&doc);
 	return err;
+}
+
+/* credentials: and http:, as nbjail.yaml(5) writes them (never a stand-in) */
+static void print_credentials(FILE *out, const struct nbj_config *cfg)
+{
+	static const char *const methods[] = HTTP_METHOD_NAMES;
+
+	for (size_t i = 0; i < cfg->n_credentials; i++) {
+		const struct nbj_credential *cr = &cfg->credentials[i];
+		char host[NBJ_NAME_MAX + 16];
+
+		fprintf(out, "%s  %s:\n    secret: {%s: \"%s\"}\n    hosts: [", i ? "" :
+			"credentials:\n", cr->name, cr->from_env ? "env" : "file", cr->from);
+		for (unsigned h = 0; h < cr->n_hosts; h++)
+			fprintf(out, "%s\"%s\"", h ? ", " : "",
+				allow_rule_format(&cr->hosts[h], host, sizeof(host)));
+		fprintf(out, "]\n    env: %s\n    on_leak: %s\n", cr->env,
+			cr->revoke_on_leak ? "revoke" : "deny");
+		for (unsigned h = 0; h < cr->n_headers; h++)
+			fprintf(out, "%s%s", h ? ", " : "    headers: [", cr->headers[h]);
+		if (cr->n_headers)
+			fprintf(out, "]\n");
+	}
+	for (size_t i = 0; i < cfg->n_http_rules; i++) {
+		const struct http_rule *r = &cfg->http_rules[i];
+		bool first = true;
+
+		fprintf(out, "%s  - {host: \"%s:%u\"", i ? "" : "http:\n", r->host, r->port);
+		if (r->methods) {
+			fprintf(out, ", methods: [");
+			for (unsigned m = 0; m < HTTP_METHODS_COUNT; m++)
+				if (r->methods & (1u << m)) {
+					fprintf(out, "%s%s", first ? "" : ", ", methods[m]);
+					first = false;
+				}
+			fprintf(out, "]");
+		}
+		for (unsigned j = 0; j < r->n_paths; j++)
+			fprintf(out, "%s\"%s\"", j ? ", " : ", paths: [", r->paths[j]);
+		fprintf(out, "%s}\n", r->n_paths ? "]" : "");
+	}
 }
 
 static void print_rules(FILE *out, const char *key, const struct allow_rule *r,
@@ -692,6 +745,7 @@ int nbj_config_print_policy(const struct nbj_config *cfg, FILE *out)
 			cfg->secrets[i].from);
 	if (cfg->tls_roots)
 		fprintf(out, "tls_roots: \"%s\"\n", cfg->tls_roots);
+	print_credentials(out, cfg);
 	return ferror(out) ? -EIO : 0;
 }
 

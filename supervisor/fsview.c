@@ -299,6 +299,9 @@ int fsview_check_owner(const struct nbj_config *cfg, const struct workload_creds
 	for (size_t i = 0; i < cfg->n_secrets && !err; i++)
 		if (cfg->secrets[i].source == SECRET_FILE)
 			err = check_path_owner("secret file", cfg->secrets[i].from, creds);
+	for (size_t i = 0; i < cfg->n_credentials && !err; i++)
+		if (!cfg->credentials[i].from_env)
+			err = check_path_owner("credential file", cfg->credentials[i].from, creds);
 	return err;
 }
 
@@ -337,6 +340,9 @@ int fsview_plan(const struct nbj_config *cfg, struct fs_plan *ret)
 	for (size_t i = 0; i < cfg->n_secrets && !err; i++)
 		if (cfg->secrets[i].source == SECRET_FILE)
 			err = plan_own_file(&p, FS_OP_HIDE, cfg->secrets[i].from);
+	for (size_t i = 0; i < cfg->n_credentials && !err; i++)
+		if (!cfg->credentials[i].from_env)
+			err = plan_own_file(&p, FS_OP_HIDE, cfg->credentials[i].from);
 	for (size_t i = 0; i < cfg->n_fs_rules && !err; i++)
 		if (cfg->fs_rules[i].kind == FS_RULE_HIDE)
 			err = plan_rule(&p, &cfg->fs_rules[i], home);

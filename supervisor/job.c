@@ -515,7 +515,7 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (!err)
 		err = check_publish_ports(cfg);
 	if (!err)
-		err = secrets_load(cfg, getpid(), &job->keys_memfd);
+		err = secrets_load(cfg, getpid(), &job->creds, &job->keys_memfd);
 	if (err < 0)
 		goto fail;
 	log_phase("credentials");
@@ -564,6 +564,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 				     &job->pol.tls_roots_len);
 	if (err < 0)
 		goto fail;
+	for (size_t i = 0; i < job->pol.policy.n_credentials; i++)	/* for the relay */
+		memcpy(job->pol.credentials[i].standin, job->creds.standin[i],
+		       sizeof(job->creds.standin[i]));
 	/* after job_policy_copy(): an i2p key_file exists by now */
 	err = fsview_check_owner(cfg, &creds);
 	if (!err)
@@ -576,6 +579,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	log_phase("policy");
 	err = environ_build(cfg, environ, &envp);
+	if (!err)
+		err = creds_environ(cfg, &job->creds, &envp);
+	mp.ca_bundle = job->creds.bundle;
 	if (err < 0) {
 		log_err("cannot build the job's environment: %s", strerror(-err));
 		goto fail;
@@ -752,6 +758,7 @@ fail:
 	job_teardown(job);
 	closep(&job->terminal);
 	job_policy_free(&job->pol);
+	creds_free(&job->creds);
 	free(job->seccomp.filter);
 	free(job);
 	return err;
@@ -1005,6 +1012,7 @@ void nbj_job_free(struct nbj_job *job)
 	job_teardown(job);
 	closep(&job->terminal);
 	job_policy_free(&job->pol);
+	creds_free(&job->creds);
 	free(job->seccomp.filter);
 	free(job);
 }

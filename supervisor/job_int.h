@@ -76,6 +76,8 @@ struct job_policy {
 	struct overlay *overlays;
 	struct overlay_route *routes;
 	struct publish_entry *publish;
+	struct nbj_credential *credentials;
+	struct http_rule *http_rules;
 	uint16_t publish_ports[PUBLISH_MAX];
 	struct unix_rule *unix_allow;
 	size_t n_unix_allow;
@@ -132,6 +134,7 @@ struct nbj_job {
 	pid_t relay_pid;
 	int relay_pidfd;
 	int keys_memfd;		/* the key holder's handoff, until it starts */
+	struct job_creds creds;	/* stand-ins, job CA, bundle (credentials.c) */
 	int keys_fd;		/* the relay's end of the key holder's socket */
 	pid_t keys_pid;
 	int keys_pidfd;

@@ -14,6 +14,8 @@
 void job_policy_free(struct job_policy *p)
 {
 	free(p->allow);
+	free(p->credentials);
+	free(p->http_rules);
 	free(p->floor_exceptions);
 	if (p->overlays)
 		explicit_bzero(p->overlays, p->policy.n_overlays * sizeof(*p->overlays));
@@ -128,6 +130,10 @@ int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
 					   sizeof(*cfg->floor_exceptions), &err);
 	p->unix_allow = memdup_array(cfg->unix_allow, cfg->n_unix_allow,
 				     sizeof(*cfg->unix_allow), &err);
+	p->credentials = memdup_array(cfg->credentials, cfg->n_credentials,
+				      sizeof(*cfg->credentials), &err);
+	p->http_rules = memdup_array(cfg->http_rules, cfg->n_http_rules,
+				     sizeof(*cfg->http_rules), &err);
 	p->host_addrs = memdup_array(inv->addrs, inv->n_addrs,
 				     sizeof(*inv->addrs), &err);
 	p->n_unix_allow = cfg->n_unix_allow;
@@ -137,6 +143,10 @@ int job_policy_copy(struct job_policy *p, const struct nbj_config *cfg,
 		.n_allow = cfg->n_allow,
 		.floor_exceptions = p->floor_exceptions,
 		.n_floor_exceptions = cfg->n_floor_exceptions,
+		.credentials = p->credentials,
+		.n_credentials = p->credentials ? cfg->n_credentials : 0,
+		.http_rules = p->http_rules,
+		.n_http_rules = p->http_rules ? cfg->n_http_rules : 0,
 	};
 	job_net_prefixes(p->job_nets);
 	if (!err)

@@ -38,7 +38,10 @@
  *      the new /run/nbjail and bind-mounted read-only over /etc/...;
  *      if an /etc file is a symlink into /run (systemd-resolved), its
  *      target is created in the new tmpfs first.  Host files are never
- *      modified.  A job with a dock gets the nbjail-dock program (cloned
+ *      modified.  A job with credentials or http: rules gets its trust
+ *      bundle (system roots and the job CA, credentials.c) written to
+ *      /run/nbjail/ca-certificates.crt and bound read-only over
+ *      /etc/ssl/certs/ca-certificates.crt.  A job with a dock gets the nbjail-dock program (cloned
  *      in step 2, so whatever the plan hides) read-only at
  *      /run/nbjail/bin/nbjail-dock.
  *   8. the rest of the plan: writable clones of paths under /tmp,
@@ -617,6 +620,22 @@ int mounts_setup(const struct mount_params *p)
 	err = bind_file_ro(JOB_ETC_DIR "/nsswitch.conf", "/etc/nsswitch.conf");
 	if (err < 0)
 		goto fail;
+
+	if (p->ca_bundle) {
+		/* credentials.c: the system roots and the job CA, over the
+		 * distribution's bundle (absent on some: then the variables
+		 * of creds_environ() alone point at it) */
+		step = "write the trust bundle";
+		err = file_write_string(JOB_CA_BUNDLE, p->ca_bundle, 0644);
+		if (err < 0)
+			goto fail;
+		step = "bind the trust bundle over";
+		what = "/etc/ssl/certs/ca-certificates.crt";
+		if (access(what, F_OK) == 0 &&
+		    (err = bind_file_ro(JOB_CA_BUNDLE, what)) < 0)
+			goto fail;
+		what = "";
+	}
 
 	if (dock_fd >= 0) {
 		step = "show nbjail-dock at";

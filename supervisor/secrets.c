@@ -137,24 +137,42 @@ static ssize_t read_secret_env(const struct policy_secret *s, unsigned char *buf
 }
 
 /**
+ * secret_read() - one secret's bytes, checked as the theory above says
+ * @s:		the secret (name for messages, source)
+ * @buf:	where the bytes go; the caller wipes them
+ * @cap:	its size
+ *
+ * Return: the length, or negative errno (logged)
+ */
+ssize_t secret_read(const struct policy_secret *s, unsigned char *buf, size_t cap)
+{
+	return s->source == SECRET_FILE ? read_secret_file(s, buf, cap)
+					: read_secret_env(s, buf, cap);
+}
+
+/**
  * secrets_load() - read the policy's secrets into nbjail-keys' handoff
  * @cfg:	the job's configuration (secrets: names and sources)
  * @parent:	the pid that will fork the key holder (ours)
- * @ret_memfd:	the sealed handoff, or -1 when the policy has no secrets
+ * @creds:	filled by creds_load() when the policy has credentials or
+ *		http: rules (stand-ins, the job CA's certificate)
+ * @ret_memfd:	the sealed handoff, or -1 when the policy has no secrets,
+ *		credentials or http: rules
  *
  * See the theory above: every copy in this process is wiped before
  * return, and an env secret's variable is removed from our environment.
  *
  * Return: 0, or negative errno (logged: the secret and the cause)
  */
-int secrets_load(const struct nbj_config *cfg, pid_t parent, int *ret_memfd)
+int secrets_load(const struct nbj_config *cfg, pid_t parent, struct job_creds *creds,
+		 int *ret_memfd)
 {
 	unsigned char buf[SECRET_BYTES_MAX + 1];
 	_cleanup_close_ int fd = -1;
 	int err = 0;
 
 	*ret_memfd = -1;
-	if (!cfg->n_secrets)
+	if (!cfg->n_secrets && !creds_wanted(cfg))
 		return 0;
 	fd = keys_handoff_begin(parent);
 	if (fd < 0) {
@@ -177,6 +195,8 @@ int secrets_load(const struct nbj_config *cfg, pid_t parent, int *ret_memfd)
 				strerror(-err));
 	}
 	explicit_bzero(buf, sizeof(buf));
+	if (!err && creds_wanted(cfg))
+		err = creds_load(cfg, fd, creds);	/* credentials.c */
 	if (!err) {
 		err = keys_handoff_seal(fd);
 		if (err < 0)

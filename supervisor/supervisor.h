@@ -72,6 +72,10 @@ struct nbj_config {
 	size_t n_policy_files;
 	struct policy_secret *secrets;
 	size_t n_secrets;
+	struct nbj_credential *credentials;
+	size_t n_credentials;
+	struct http_rule *http_rules;
+	size_t n_http_rules;
 	char *tls_roots;
 	char *audit_fields[AUDIT_FIELDS_MAX];
 	size_t n_audit_fields;
@@ -150,9 +154,13 @@ int fsview_check_owner(const struct nbj_config *cfg, const struct workload_creds
  * @fs:		writable, read-only and hidden paths; NULL: none writable
  * @dock_program: the nbjail-dock program of the host, shown read-only at
  *		/run/nbjail/bin/nbjail-dock; NULL for jobs without a dock
+ * @ca_bundle:	the job's trust bundle (credentials.c), written to
+ *		JOB_CA_BUNDLE and bound read-only over the distribution's
+ *		bundle; NULL for none
  */
 struct mount_params {
 	const char *hostname;
+	const char *ca_bundle;
 	const char *nameserver;
 	const struct fs_plan *fs;
 	const char *dock_program;
@@ -303,8 +311,37 @@ int state_process_start_time(pid_t pid, unsigned long long *ret);
 /* jobuids.c */
 int job_ids_gc(void);
 
+/**
+ * struct job_creds - what credentials.c makes at start for `credentials:`
+ * and `http:` (never a secret's bytes, never the CA's key)
+ * @standin:	each credential's stand-in, same index as the policy's
+ * @ca_pem:	the job CA's certificate (PEM)
+ * @bundle:	the job's trust bundle: the system roots and @ca_pem
+ * @env:	"NAME=VALUE" strings the job's environment gets (stand-ins,
+ *		SSL_CERT_FILE and friends), NULL-terminated
+ * @old_env:	environ_build()'s array, whose block holds strings the new
+ *		environment points at
+ */
+struct job_creds {
+	char standin[CREDENTIALS_MAX][CRED_STANDIN_MAX + 1];
+	char *ca_pem;
+	char *bundle;
+	char **env;
+	char **old_env;
+};
+
 /* secrets.c: the policy's secrets, read at start into nbjail-keys' handoff */
-int secrets_load(const struct nbj_config *cfg, pid_t parent, int *ret_memfd);
+int secrets_load(const struct nbj_config *cfg, pid_t parent, struct job_creds *creds,
+		 int *ret_memfd);
+ssize_t secret_read(const struct policy_secret *s, unsigned char *buf, size_t cap);
+
+/* credentials.c: stand-ins, the job CA, the trust bundle */
+#define JOB_CA_BUNDLE "/run/nbjail/ca-certificates.crt"
+bool creds_wanted(const struct nbj_config *cfg);
+int creds_load(const struct nbj_config *cfg, int handoff_fd, struct job_creds *ret);
+int standin_make(const char *secret, size_t len, char *out, size_t outlen);
+int creds_environ(const struct nbj_config *cfg, struct job_creds *c, char ***envp);
+void creds_free(struct job_creds *c);
 
 /* supervisor/tlsroots.c */
 int tls_roots_read(const char *path, unsigned char **ret, size_t *ret_len);

@@ -525,10 +525,58 @@ static void secrets_across_files(void **state)
 	unlink(b);
 }
 
+/*
+ * FETCH (credentials, relay/term.c): a '+' key's bytes come back; a
+ * sign-only key is never returned, and SIGN never uses a '+' key
+ */
+static void fetch_credentials(void **state)
+{
+	static const char cred[] = "ghp_0123456789abcdefABCDEF0123456789abcd";
+	unsigned char buf[SECRET_BYTES_MAX], mac[KEYS_MAC_LEN];
+	struct holder h;
+	int fd = keys_handoff_begin(getpid());
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(keys_handoff_add(fd, "sign1", "Jefe", 4), 0);
+	assert_int_equal(keys_handoff_add(fd, "+github", cred, strlen(cred)), 0);
+	assert_int_equal(keys_handoff_add(fd, "+", "x", 1), -EINVAL);
+	assert_int_equal(keys_handoff_add(fd, "+a/b", "x", 1), -EINVAL);
+	assert_int_equal(keys_handoff_seal(fd), 0);
+	assert_int_equal(holder_start(fd, &h), 0);
+
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(keyholder_fetch(h.fd, "+github", buf, sizeof(buf)), (ssize_t)strlen(cred));
+	assert_memory_equal(buf, cred, strlen(cred));
+	assert_int_equal(keyholder_fetch(h.fd, "+github", buf, 8), -ENOBUFS);
+	assert_int_equal(keyholder_fetch(h.fd, "+nope", buf, sizeof(buf)), -ENOKEY);
+	/* a sign-only key: not fetchable, whatever the client asks */
+	assert_int_equal(keyholder_fetch(h.fd, "sign1", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(keyholder_fetch(h.fd, "+sign1", buf, sizeof(buf)), -ENOKEY);
+	{
+		/* FETCH of "sign1" by hand: the holder refuses it too */
+		struct keys_sign_msg m = { .hdr = { .magic = KEYS_MAGIC, .type = KEYS_MSG_FETCH,
+						    .id = 77 } };
+		struct keys_secret_msg r;
+
+		memcpy(m.name, "sign1", 5);
+		assert_int_equal(send(h.fd, &m, sizeof(m), 0), (ssize_t)sizeof(m));
+		assert_true(recv(h.fd, &r, sizeof(r), 0) >= (ssize_t)(sizeof(r.hdr) + sizeof(r.status)));
+		assert_int_equal(r.hdr.id, 77);
+		assert_int_equal(r.status, -ENOKEY);
+		assert_int_equal(r.hdr.len, 0);
+	}
+	/* SIGN never uses a credential */
+	assert_int_equal(keyholder_sign(h.fd, "+github", "x", 1, mac), -EINVAL);
+	assert_int_equal(keyholder_sign(h.fd, "sign1", "x", 1, mac), 0);
+	assert_int_equal(holder_stop(&h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rfc4231_vectors),
+		cmocka_unit_test(fetch_credentials),
 		cmocka_unit_test(unknown_and_bad),
 		cmocka_unit_test(malformed_requests),
 		cmocka_unit_test(one_mib),
