@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NBJAIL, PYTHON, RUN_DIR, needs_root, nbjail, read_line, seccomp_denies
+from conftest import NBJAIL, PYTHON, ROOTLESS, RUN_DIR, needs_root, nbjail, read_line, seccomp_denies
 
 AS_NOBODY = needs_root("the job runs as nobody: only root maps another user into a job")
 
@@ -533,3 +533,70 @@ print("after", connect(), flush=True)
     assert line == f"after {os.strerror(13)}\n", (line, err[-2000:])
     assert "reason=revoked" in err, err[-2000:]
     assert lst.seen == 1, lst.seen
+
+
+@pytest.mark.parametrize("user", ["nobody", "root"])
+def test_private_socket_connects_show_the_callers_credentials(nbj, world, user):
+    # a connect to a socket on the job's own /run is made by the supervisor
+    # itself (no helper), as the calling thread: the listener's SO_PEERCRED
+    # and SO_PEERGROUPS must name the caller, never nbjail (root); blocking,
+    # non-blocking, a full backlog (EAGAIN without blocking; with blocking
+    # it waits, handed to a helper) and a socket the caller may not write
+    # (EACCES, as the kernel answers) behave as without nbjail
+    if ROOTLESS and user == "nobody":
+        pytest.skip("needs root: only root maps another user into a job")
+    cp, out = job('''
+import struct, threading
+def peer(c):
+    uid_gid = struct.unpack("3i", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1:]
+    return list(uid_gid)
+srv = socket.socket(socket.AF_UNIX); srv.bind("/run/p.sock"); srv.listen(1)
+def blocking():
+    s = socket.socket(socket.AF_UNIX); s.connect("/run/p.sock")
+    c, _ = srv.accept(); return peer(c) + [os.getuid(), os.getgid()]
+def nonblocking():
+    s = socket.socket(socket.AF_UNIX); s.setblocking(False); s.connect("/run/p.sock")
+    c, _ = srv.accept(); return peer(c)
+held = []
+def full_backlog():
+    # backlog 1: the kernel takes two pending connections, then refuses
+    for i in range(8):
+        s = socket.socket(socket.AF_UNIX); s.setblocking(False)
+        try:
+            s.connect("/run/p.sock"); held.append(s)
+        except BlockingIOError:
+            return len(held) >= 1
+    return "never full"
+def drain():
+    srv.settimeout(1)
+    try:
+        for _ in range(16):
+            srv.accept()
+    except OSError:
+        pass
+def blocking_waits():
+    # a blocking connect to the full backlog waits until accept() makes room
+    t = threading.Timer(0.5, drain)
+    t.start()
+    s = socket.socket(socket.AF_UNIX)     # blocking: no timeout
+    start = time.monotonic(); s.connect("/run/p.sock"); waited = time.monotonic() - start
+    t.join(); return waited > 0.3
+def not_writable():
+    u = socket.socket(socket.AF_UNIX); u.bind("/run/ro.sock"); u.listen(1)
+    os.chmod("/run/ro.sock", 0o000)
+    s = socket.socket(socket.AF_UNIX); s.connect("/run/ro.sock")
+import time
+step("blocking", blocking)
+step("nonblocking", nonblocking)
+step("full_backlog", full_backlog)
+step("blocking_waits", blocking_waits)
+step("not_writable", not_writable)
+''', user=user)
+    ids = out["blocking"]
+    assert ids[:2] == ids[2:], out          # the peer is the caller, as it sees itself
+    assert out["nonblocking"] == ids[:2], out
+    assert out["full_backlog"] is True, out
+    assert out["blocking_waits"] is True, out
+    # the job's root owns the socket (and, with no capability, may not pass
+    # its mode either); nobody may not write it: EACCES, as from the kernel
+    assert out["not_writable"] == "EACCES", out
