@@ -420,13 +420,31 @@ void relay_handoff_free(struct relay_handoff_storage *st)
  * supervisor, which needs it, does not link the relay's loop (and with it
  * c-ares, ldns and OpenSSL). */
 /**
+ * relay_fds_reserved() - the fds a relay keeps beside its flows' sockets
+ * @p:		its policy: a port published in mode http reserves the
+ *		inbound table's (relay/inbound.c), which no other relay pays
+ *
+ * Return: the number of fds
+ */
+unsigned long relay_fds_reserved(const struct nbj_policy *p)
+{
+	unsigned long n = FDS_RESERVED;
+
+	for (size_t i = 0; p && i < p->n_publish; i++)
+		if (p->publish[i].mode == PUBLISH_HTTP)
+			return n + FDS_RESERVED_INBOUND;
+	return n;
+}
+
+/**
  * relay_fd_limit() - the RLIMIT_NOFILE a relay with @max_flows flows wants
+ * @p:		its policy (relay_fds_reserved())
  * @max_flows:	size of its flow table
  *
  * Return: the number of fds; the supervisor raises the hard limit to it
  * before the relay gives up the privilege to
  */
-unsigned long relay_fd_limit(unsigned max_flows)
+unsigned long relay_fd_limit(const struct nbj_policy *p, unsigned max_flows)
 {
-	return (unsigned long)max_flows * FDS_PER_FLOW + FDS_RESERVED;
+	return (unsigned long)max_flows * FDS_PER_FLOW + relay_fds_reserved(p);
 }

@@ -52,7 +52,8 @@
 static int raise_fd_limit(struct relay_config *cfg)
 {
 	struct rlimit rl;
-	rlim_t want = relay_fd_limit(cfg->max_flows);
+	rlim_t want = relay_fd_limit(cfg->policy, cfg->max_flows);
+	rlim_t reserved = relay_fds_reserved(cfg->policy);
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return negative_errno();
@@ -63,8 +64,8 @@ static int raise_fd_limit(struct relay_config *cfg)
 	}
 	if (rl.rlim_cur < want) {
 		/* under a small limit, half of it for the flows' sockets */
-		rlim_t room = rl.rlim_cur > 2 * FDS_RESERVED ? rl.rlim_cur - FDS_RESERVED
-							     : rl.rlim_cur / 2;
+		rlim_t room = rl.rlim_cur > 2 * reserved ? rl.rlim_cur - reserved
+							 : rl.rlim_cur / 2;
 
 		cfg->max_flows = (unsigned)(room / FDS_PER_FLOW);
 		if (!cfg->max_flows)

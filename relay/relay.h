@@ -80,7 +80,8 @@ struct relay_config {
 #define RELAY_TLS_SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 
 int relay_run(const struct relay_config *cfg);
-unsigned long relay_fd_limit(unsigned max_flows);
+unsigned long relay_fds_reserved(const struct nbj_policy *p);
+unsigned long relay_fd_limit(const struct nbj_policy *p, unsigned max_flows);
 
 /* relay/handoff.c: the configuration of the exec'd nbjail-relay */
 #define RELAY_JOB_ID_MAX 32

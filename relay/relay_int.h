@@ -108,7 +108,8 @@ struct relay_pipe {
 /* two sockets per flow; pipes only while bytes are in flight: the pool's,
  * and room for as many more (a flow that finds no fd for a pipe waits) */
 #define FDS_PER_FLOW 2
-#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX + 2 * INBOUND_CONNS_MAX)
+#define FDS_RESERVED (64 + 4 * PIPE_POOL_MAX + 2 * DOCK_CONNS_MAX)
+#define FDS_RESERVED_INBOUND (2 * INBOUND_CONNS_MAX) /* with a port in mode http */
 #define PIPE_SIZE	(1 << 20)	/* wanted capacity: fewer, longer splices */
 
 /**

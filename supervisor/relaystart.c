@@ -191,7 +191,7 @@ static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
 				 int filter, const int *keep, size_t n_keep,
 				 unsigned max_flows, pid_t parent)
 {
-	rlim_t want = relay_fd_limit(max_flows);
+	rlim_t want = relay_fd_limit(&job->pol.policy, max_flows);
 	struct rlimit rl;
 	char arg[16], farg[16], env_store[2][64], *env[3];
 	char *argv[] = { (char *)"nbjail-relay", arg, filter >= 0 ? farg : NULL, NULL };
