@@ -51,6 +51,7 @@
  * client may get a fresh bucket early: more lenient, never stricter.
  */
 #include <errno.h>
+#include <sys/socket.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -423,4 +424,34 @@ size_t admit_refusal(int status, uint32_t retry_after_s, bool keep_alive, char *
 		     status, admit_status_text(status), bl, retry,
 		     keep_alive ? "keep-alive" : "close", body);
 	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+}
+
+/**
+ * admit_send_pending() - write the rest of a response buffer to a client's
+ * non-blocking socket (relay/inbound.c, supervisor/serve.c)
+ * @fd:		the client's socket
+ * @buf:	the buffer
+ * @have:	bytes in @buf
+ * @sent:	in and out: bytes of them written so far
+ * @sent_any:	set once a byte was written
+ *
+ * Return: true when all is written or the socket is full (wait for
+ * EPOLLOUT: *@sent < @have), false when the client is gone
+ */
+bool admit_send_pending(int fd, const unsigned char *buf, size_t have, size_t *sent,
+			bool *sent_any)
+{
+	while (*sent < have) {
+		ssize_t n = send(fd, buf + *sent, have - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n <= 0)
+			return false;
+		*sent += (size_t)n;
+		*sent_any = true;
+	}
+	return true;
 }

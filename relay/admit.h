@@ -119,6 +119,8 @@ void admit_resp_init(struct admit_resp *r, bool head_request);
 int admit_resp_feed(struct admit_resp *r, const char *buf, size_t len, size_t *consumed);
 int admit_resp_eof(struct admit_resp *r);
 
+bool admit_send_pending(int fd, const unsigned char *buf, size_t have, size_t *sent,
+			bool *sent_any);
 size_t admit_refusal(int status, uint32_t retry_after_s, bool keep_alive, char *buf,
 		     size_t len);
 const char *admit_status_text(int status);

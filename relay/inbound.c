@@ -322,20 +322,11 @@ static bool flush_down(struct relay_ctx *c, uint32_t slot)
 	struct inbound_conn *ic = &c->inbound[slot];
 
 	(void)c;
-	while (ic->down_sent < ic->down_have) {
-		ssize_t n = send(ic->client_fd, ic->down + ic->down_sent,
-				 ic->down_have - ic->down_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n <= 0)
-			return false;
-		ic->down_sent += (size_t)n;
-		ic->sent_any = true;
-	}
-	ic->down_have = ic->down_sent = 0;
+	if (!admit_send_pending(ic->client_fd, ic->down, ic->down_have, &ic->down_sent,
+				&ic->sent_any))
+		return false;
+	if (ic->down_sent == ic->down_have)
+		ic->down_have = ic->down_sent = 0;
 	return true;
 }
 

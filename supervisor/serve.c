@@ -331,20 +331,11 @@ static void conn_end(struct serve_ctx *s, struct serve_conn *sc, bool reset)
 
 static bool flush_down(struct serve_conn *sc)
 {
-	while (sc->down_sent < sc->down_have) {
-		ssize_t n = send(sc->client, sc->down + sc->down_sent, sc->down_have - sc->down_sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n <= 0)
-			return false;
-		sc->down_sent += (size_t)n;
-		sc->sent_any = true;
-	}
-	sc->down_have = sc->down_sent = 0;
+	if (!admit_send_pending(sc->client, sc->down, sc->down_have, &sc->down_sent,
+				&sc->sent_any))
+		return false;
+	if (sc->down_sent == sc->down_have)
+		sc->down_have = sc->down_sent = 0;
 	return true;
 }
 
