@@ -2,7 +2,9 @@
 /*
  * common/file.c - small file helpers for state and job setup files
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,4 +61,37 @@ void fds_close_all_except(const int *keep, size_t n_keep)
 		lo = (unsigned)next + 1;
 	}
 	(void)close_range(lo, ~0u, 0);
+}
+
+/**
+ * fd_read_all() - read a file of @size bytes (its fstat()) whole
+ * @fd:		the open file
+ * @size:	its size; a file that shrank meanwhile gives fewer bytes
+ * @ret:	the bytes, NUL-terminated (one byte more); free() it
+ * @ret_len:	their number
+ *
+ * Return: 0, or negative errno
+ */
+int fd_read_all(int fd, size_t size, unsigned char **ret, size_t *ret_len)
+{
+	_cleanup_free_ unsigned char *buf = malloc(size + 1);
+	size_t len = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (len < size) {
+		ssize_t n = read(fd, buf + len, size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
 }

@@ -9,5 +9,6 @@
 
 int file_write_string(const char *path, const char *content, mode_t mode);
 void fds_close_all_except(const int *keep, size_t n_keep);
+int fd_read_all(int fd, size_t size, unsigned char **ret, size_t *ret_len);
 
 #endif /* NBJ_COMMON_FILE_H */

@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "common/file.h"
 #include "common/util.h"
 #include "policy/load.h"
 
@@ -1584,9 +1585,7 @@ static int load_root(struct load_ctx *c, yaml_node_t *root, struct policy_doc *d
 static int read_file(const char *path, unsigned char **ret, size_t *ret_len)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ unsigned char *buf = NULL;
 	struct stat st;
-	size_t len = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -1597,23 +1596,7 @@ static int read_file(const char *path, unsigned char **ret, size_t *ret_len)
 		return -EINVAL;
 	if (st.st_size > POLICY_MAX_FILE_SIZE)
 		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*ret = TAKE_PTR(buf);
-	*ret_len = len;
-	return 0;
+	return fd_read_all(fd, (size_t)st.st_size, ret, ret_len);
 }
 
 /**

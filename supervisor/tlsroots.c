@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "relay/relay.h"
@@ -41,6 +42,7 @@ static int read_bundle(int fd, const char *path, unsigned char **ret, size_t *re
 	_cleanup_free_ unsigned char *buf = NULL;
 	struct stat st;
 	size_t len = 0;
+	int err;
 
 	if (fstat(fd, &st) < 0)
 		return negative_errno();
@@ -59,21 +61,9 @@ static int read_bundle(int fd, const char *path, unsigned char **ret, size_t *re
 			"larger than 4 MiB");
 		return -EFBIG;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return negative_errno();
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
+	err = fd_read_all(fd, (size_t)st.st_size, &buf, &len);
+	if (err < 0)
+		return err;
 	if (!memmem(buf, len, "-----BEGIN CERTIFICATE-----", 27)) {
 		log_err("tls_roots: %s: no PEM certificate in it", path);
 		return -EBADMSG;
