@@ -27,10 +27,9 @@
  * end of the socket (the supervisor waits for that, see
  * supervisor/keeper.c) and exits.
  *
- * libsystemd is loaded with dlopen() by the keeper, the writer's parent,
- * as soon as it is forked (auditd_preload()), and nowhere else: nbjail's
+ * libsystemd is loaded here, with dlopen(), and nowhere else: nbjail's
  * own start does not pay for it and its dependencies (a couple of
- * milliseconds per run), nor waits for it.  Without it, events go to --audit-log only and
+ * milliseconds per run).  Without it, events go to --audit-log only and
  * each is counted as a journald error.
  */
 #include <dlfcn.h>
@@ -76,22 +75,6 @@ static void journal_load(struct auditd *d)
 		       : NULL;
 	if (!d->sendv)
 		log_warn("libsystemd not available: audit events go to --audit-log only");
-}
-
-/**
- * auditd_preload() - load libsystemd ahead of the writer
- * @journal:	whether the writer will write to journald
- *
- * Called by the keeper as soon as it exists, while the supervisor still
- * builds the job: the writer it forks later finds the library loaded
- * (its own dlopen() then costs nothing), so that the job's start no
- * longer waits the milliseconds of loading libsystemd and its libraries.
- * A failure is the writer's to report, at its own dlopen().
- */
-void auditd_preload(bool journal)
-{
-	if (journal)
-		(void)dlopen("libsystemd.so.0", RTLD_LAZY | RTLD_LOCAL);
 }
 
 static long long now_ms(void)

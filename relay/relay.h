@@ -151,7 +151,6 @@ struct auditd_config {
 };
 
 int auditd_run(const struct auditd_config *cfg);
-void auditd_preload(bool journal);
 
 /* relay/resolve.c */
 #define RESOLVE_ANSWERS_MAX 16

@@ -319,9 +319,6 @@ _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int so
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
-	/* while the supervisor claims the ids: the writer's libsystemd */
-	auditd_preload(ac->journal);
-	log_phase("keeper: libsystemd");
 	job->state.job_lock = -1;
 	if (fd_recv(sock, &ids, sizeof(ids), 0, &claim, 1, &n) != sizeof(ids))
 		_exit(1);
