@@ -236,6 +236,8 @@ int relay_run(const struct relay_config *config)
 		err = dock_init(&c);
 	if (!err)	/* remembered now, parsed at the first TLS call */
 		err = tls_upstream_init(cfg.tls_roots, cfg.tls_roots_len);
+	if (!err && !cfg.tls_roots_len)	/* the policy named none */
+		tls_upstream_use_system(TLS_UPSTREAM_SYSTEM_ROOTS);
 	if (!err)
 		err = inbound_init(&c);
 	if (!err)

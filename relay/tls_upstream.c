@@ -38,6 +38,10 @@
  * every step, so a cause never comes from an earlier call.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <arpa/inet.h>
@@ -47,18 +51,48 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "common/file.h"
+#include "common/util.h"
 #include "policy/policy.h"
 #include "policy/target.h"
 #include "relay/tls_upstream.h"
 
 static const void *roots_pem;
 static size_t roots_len;
+static unsigned char *system_pem;	/* read here: the policy named no roots */
+static const char *system_path;		/* tls_upstream_use_system() */
+static bool system_tried;
 static SSL_CTX *client_ctx;
+
+/*
+ * Without a policy's tls_roots the relay reads the system bundle itself,
+ * at the first use (its allow-list has read-only opens): every job with
+ * a dock used to pay the supervisor's read of ~200 KiB and its copy into
+ * the handoff at start, for a tls call few jobs make.
+ */
+static void system_roots_load(void)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	size_t len;
+
+	if (roots_pem || system_tried || !system_path)
+		return;
+	system_tried = true;
+	fd = open(system_path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < 1 ||
+	    st.st_size > (off_t)TLS_UPSTREAM_ROOTS_MAX ||
+	    fd_read_all(fd, (size_t)st.st_size, &system_pem, &len) < 0)
+		return;		/* no roots: every TLS client fails to start */
+	roots_pem = system_pem;
+	roots_len = len;
+}
 
 /**
  * tls_upstream_init() - remember the job's trust roots
  * @pem:	PEM bytes (certificates; other blocks are ignored), owned by
  *		the caller and kept alive while the relay runs; NULL for none
+ *		(or the bundle of tls_upstream_use_system())
  * @len:	their length, at most TLS_UPSTREAM_ROOTS_MAX
  *
  * Nothing is parsed here (see tls_upstream_ctx()).  Without roots every
@@ -85,6 +119,7 @@ int tls_upstream_init(const void *pem, size_t len)
  */
 const void *tls_upstream_roots_pem(size_t *ret_len)
 {
+	system_roots_load();
 	*ret_len = roots_len;
 	return roots_pem;
 }
@@ -96,6 +131,7 @@ static int load_roots(X509_STORE *store)
 	BIO *bio;
 	int n = 0;
 
+	system_roots_load();
 	if (!roots_pem)
 		return -ENOENT;
 	bio = BIO_new_mem_buf(roots_pem, (int)roots_len);
@@ -133,6 +169,7 @@ int tls_upstream_ctx(SSL_CTX **ret)
 		*ret = client_ctx;
 		return 0;
 	}
+	system_roots_load();
 	if (!roots_pem)
 		return -ENOENT;
 	ERR_clear_error();
@@ -183,6 +220,28 @@ void tls_upstream_fini(void)
 {
 	SSL_CTX_free(client_ctx);
 	client_ctx = NULL;
+	if (roots_pem == system_pem) {
+		roots_pem = NULL;
+		roots_len = 0;
+	}
+	free(system_pem);
+	system_pem = NULL;
+	system_tried = false;
+	system_path = NULL;
+}
+
+/**
+ * tls_upstream_use_system() - trust the bundle at @path, read at the first
+ * use, when tls_upstream_init() was given no roots
+ * @path:	the system bundle (TLS_UPSTREAM_SYSTEM_ROOTS); kept
+ *
+ * A bundle that cannot be read leaves the relay without roots: every TLS
+ * client fails to start ("no trust roots").
+ */
+void tls_upstream_use_system(const char *path)
+{
+	system_path = path;
+	system_tried = false;
 }
 
 /* The cause of the last failure of @ssl into @why */

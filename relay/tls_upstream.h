@@ -36,6 +36,7 @@ int tls_upstream_ctx(SSL_CTX **ret);
 const void *tls_upstream_roots_pem(size_t *ret_len);
 X509_STORE *tls_upstream_store(void);
 void tls_upstream_fini(void);
+void tls_upstream_use_system(const char *path);
 
 int tls_upstream_start(int fd, const char *pinned, SSL **ret, char *why, size_t whylen);
 int tls_upstream_handshake(SSL *ssl, uint32_t *ret_events, char *why, size_t whylen);

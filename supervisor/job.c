@@ -559,7 +559,9 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		mp.nameserver = nameserver;
 	}
 	err = job_policy_copy(&job->pol, cfg, &inv);
-	if (!err && job->has_dock)	/* the dock's tls op trusts these */
+	/* the dock's tls op trusts these; without, the system's, which the
+	 * relay reads itself at its first TLS call (relay/tls_upstream.c) */
+	if (!err && job->has_dock && cfg->tls_roots)
 		err = tls_roots_read(cfg->tls_roots, &job->pol.tls_roots,
 				     &job->pol.tls_roots_len);
 	if (err < 0)

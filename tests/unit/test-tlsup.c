@@ -394,6 +394,25 @@ static void test_no_roots(void **state)
 	assert_int_equal(tls_upstream_start(0, "good.test", &ssl, why, sizeof(why)), -ENOENT);
 	assert_string_equal(why, "no trust roots");
 	assert_null(tls_upstream_store());
+	/* no policy roots: the system's bundle, read at the first use; one
+	 * that cannot be read leaves none */
+	tls_upstream_use_system("/nonexistent/ca-certificates.crt");
+	assert_int_equal(tls_upstream_start(0, "good.test", &ssl, why, sizeof(why)), -ENOENT);
+	assert_null(tls_upstream_roots_pem(&len));
+	{
+		char path[] = "/tmp/nbjt-tlsup-XXXXXX";
+		int fd = mkstemp(path);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, pki.pem, pki.pem_len), (ssize_t)pki.pem_len);
+		close(fd);
+		assert_int_equal(tls_upstream_init(NULL, 0), 0);
+		tls_upstream_use_system(path);
+		assert_non_null(tls_upstream_roots_pem(&len));
+		assert_int_equal(len, pki.pem_len);
+		assert_non_null(tls_upstream_store());
+		unlink(path);
+	}
 	assert_int_equal(tls_upstream_init(junk, sizeof(junk) - 1), 0);
 	assert_int_equal(tls_upstream_start(0, "good.test", &ssl, why, sizeof(why)), -EBADMSG);
 	assert_int_equal(tls_upstream_init(junk, TLS_UPSTREAM_ROOTS_MAX + 1), -E2BIG);
