@@ -142,6 +142,7 @@ int keys_handoff_begin(pid_t parent);
 int keys_handoff_add(int fd, const char *name, const void *bytes, size_t len);
 int keys_handoff_seal(int fd);
 int keys_store_read(int fd, struct keys_store *ret);
+int keys_ca_write(int fd);
 int keys_store_find(const struct keys_store *s, const char *name, size_t name_len);
 void keys_store_wipe(struct keys_store *s);
 

@@ -6,7 +6,8 @@
  * Theory of operation (ROLE_KEYHOLDER, common/roles.c; OpenBSD relayd's
  * ca.c is the model): supervisor/keysstart.c forks, enters the role (the
  * job's key holder id, no capability, no_new_privs) and execs this
- * program as `nbjail-keys HANDOFF SOCKET`:
+ * program as `nbjail-keys HANDOFF SOCKET` (`nbjail-keys --make-ca` only
+ * makes a job CA and exits, keys/ca.c):
  *
  *   1. not dumpable (exec made it dumpable again): no core file, no
  *      ptrace or /proc/PID/mem by another process of its uid
@@ -281,6 +282,9 @@ int main(int argc, char **argv)
 	log_set_prefix("nbjail-keys");
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return 2;
+	/* the job CA for supervisor/credentials.c (keys/ca.c), then exit */
+	if (argc == 2 && !strcmp(argv[1], "--make-ca"))
+		return keys_ca_write(STDOUT_FILENO) < 0 ? 1 : 0;
 	if (handoff < 0 || sock < 0 || handoff == sock) {
 		fprintf(stderr, "nbjail-keys: started by nbjail run only\n");
 		return 2;

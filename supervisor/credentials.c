@@ -13,7 +13,8 @@
  *      key holder (nbjail-keys) keeps them; the relay fetches them for
  *      one write at a time (keyholder_fetch(), relay/term.c).
  *   2. the job CA: a fresh EC P-256 key and a self-signed CA certificate
- *      (pathlen 0, 30 days); the key's DER goes to the handoff as "+ca",
+ *      (pathlen 0, 30 days), made by `nbjail-keys --make-ca` (keys/ca.c)
+ *      and read on a pipe; the key's DER goes to the handoff as "+ca",
  *      the certificate as "+ca-cert", and the key is freed here.  The
  *      relay fetches both at its start and mints the leaf certificates.
  *   3. the trust bundle: the system roots (/etc/ssl/certs/
@@ -36,27 +37,24 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/ec.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/util.h"
 #include "keys/keys.h"
+#include "supervisor/job_int.h"
 #include "supervisor/supervisor.h"
 
 #define STANDIN_PREFIX_SCAN 16
 #define STANDIN_RANDOM_MIN 16
 #define SYSTEM_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
 #define SYSTEM_BUNDLE_MAX (8u << 20)
-#define CA_DAYS 30
 
 static const char *const ca_env_vars[] = {
 	"SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
@@ -184,75 +182,65 @@ static int load_secrets(const struct nbj_config *cfg, int fd, struct job_creds *
 	return err;
 }
 
-/* 2. the job CA: key DER and certificate PEM to the holder, PEM to @ret */
+/* 2. the job CA, made by `nbjail-keys --make-ca` (keys/ca.c: OpenSSL's
+ * certificate code stays out of nbjail): its key's DER to the holder as
+ * "+ca", the certificate as "+ca-cert" and to @ret */
 static int make_ca(int fd, struct job_creds *ret)
 {
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *cert = X509_new();
-	X509_NAME *name = X509_NAME_new();
-	X509V3_CTX v3;
-	unsigned char serial[16], *der = NULL;
-	BIGNUM *bn = NULL;
-	BIO *bio = BIO_new(BIO_s_mem());
-	X509_EXTENSION *ext;
-	static const char *const exts[][2] = {
-		{ "basicConstraints", "critical,CA:TRUE,pathlen:0" },
-		{ "keyUsage", "critical,keyCertSign,cRLSign" },
-		{ "subjectKeyIdentifier", "hash" },
-	};
-	int der_len = 0, err = -EIO;
-	char *pem;
-	long pem_len;
+	_cleanup_close_ int program = helper_program_open("nbjail-keys", NBJ_KEYS_PROGRAM,
+							  "the key holder");
+	unsigned char buf[2 * (sizeof(uint32_t) + SECRET_BYTES_MAX)];
+	size_t len = 0;
+	uint32_t der_len, pem_len;
+	int pipefd[2], status, err = -EIO;
+	pid_t pid;
 
-	if (!key || !cert || !name || !bio || getrandom(serial, sizeof(serial), 0) !=
-	    sizeof(serial))
-		goto out;
-	serial[0] &= 0x7f;
-	bn = BN_bin2bn(serial, sizeof(serial), NULL);
-	if (!bn || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert)) ||
-	    !X509_set_version(cert, 2) ||
-	    !X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"nbjail",
-					-1, -1, 0) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-					(const unsigned char *)"nbjail job CA", -1, -1, 0) ||
-	    !X509_set_subject_name(cert, name) || !X509_set_issuer_name(cert, name) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(cert), -3600) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(cert), (long)CA_DAYS * 86400) ||
-	    !X509_set_pubkey(cert, key))
-		goto out;
-	X509V3_set_ctx(&v3, cert, cert, NULL, NULL, 0);
-	for (size_t i = 0; i < ARRAY_SIZE(exts); i++) {
-		ext = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
-		if (!ext || !X509_add_ext(cert, ext, -1)) {
-			X509_EXTENSION_free(ext);
-			goto out;
-		}
-		X509_EXTENSION_free(ext);
+	if (program < 0)
+		return program;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return negative_errno();
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { (char *)"nbjail-keys", (char *)"--make-ca", NULL };
+		char *envp[] = { NULL };
+
+		if (dup2(pipefd[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		syscall(SYS_execveat, program, "", argv, envp, AT_EMPTY_PATH);
+		_exit(127);
 	}
-	if (!X509_sign(cert, key, EVP_sha256()) || !PEM_write_bio_X509(bio, cert))
+	close(pipefd[1]);
+	while (pid > 0 && len < sizeof(buf)) {
+		ssize_t n = read(pipefd[0], buf + len, sizeof(buf) - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(pipefd[0]);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0 || len < sizeof(der_len))
 		goto out;
-	pem_len = BIO_get_mem_data(bio, &pem);
-	if (pem_len <= 0 || pem_len > SECRET_BYTES_MAX)
+	memcpy(&der_len, buf, sizeof(der_len));
+	if (der_len > SECRET_BYTES_MAX || len < 2 * sizeof(uint32_t) + der_len)
 		goto out;
-	ret->ca_pem = strndup(pem, (size_t)pem_len);
-	der_len = i2d_PrivateKey(key, &der);
-	if (!ret->ca_pem || der_len <= 0 || der_len > SECRET_BYTES_MAX)
+	memcpy(&pem_len, buf + sizeof(der_len) + der_len, sizeof(pem_len));
+	if (pem_len > SECRET_BYTES_MAX || len != 2 * sizeof(uint32_t) + der_len + pem_len)
 		goto out;
-	err = handoff_add(fd, "+ca", der, (size_t)der_len);
+	ret->ca_pem = strndup((char *)buf + 2 * sizeof(uint32_t) + der_len, pem_len);
+	if (!ret->ca_pem) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = handoff_add(fd, "+ca", buf + sizeof(der_len), der_len);
 	if (!err)
 		err = handoff_add(fd, "+ca-cert", ret->ca_pem, strlen(ret->ca_pem));
 out:
 	if (err == -EIO)
-		log_err("credentials: cannot make the job CA (OpenSSL)");
-	if (der) {
-		explicit_bzero(der, (size_t)der_len);
-		OPENSSL_free(der);
-	}
-	BN_free(bn);
-	BIO_free(bio);
-	X509_NAME_free(name);
-	X509_free(cert);
-	EVP_PKEY_free(key);
+		log_err("credentials: cannot make the job CA (nbjail-keys --make-ca)");
+	explicit_bzero(buf, sizeof(buf));
 	return err;
 }
 
