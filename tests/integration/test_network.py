@@ -389,7 +389,7 @@ for i in range(int(sys.argv[1])):   # downloads the job does not read
     s = socket.create_connection(("198.51.100.10", 80), timeout=10)
     s.sendall(b"GET /big?mb=4 HTTP/1.0\r\n\r\n")
     socks.append(s)
-time.sleep(2)
+time.sleep(4)   # every download's writer blocked on a pipe (2 s was short under load)
 extra = socket.create_connection(("198.51.100.10", 80), timeout=10)
 extra.sendall(b"GET / HTTP/1.0\r\n\r\n")
 print("stuffed", flush=True)
