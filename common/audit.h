@@ -303,5 +303,7 @@ size_t audit_message(const struct audit_event *ev,
 		     unsigned long long suppressed, char *buf, size_t len);
 
 #define EVENT_SET(ev, field, value) audit_set((ev)->field, sizeof((ev)->field), value)
+/* copy @v at @at of a fixed field, cut to its size */
+#define EVENT_SET_AT(field, at, v) audit_set((field) + (at), sizeof(field) - (at), (v))
 
 #endif /* NBJ_COMMON_AUDIT_H */

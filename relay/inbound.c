@@ -69,9 +69,6 @@
 #define INBOUND_DOWN_BUF (16 * 1024)				/* response pieces */
 #define INBOUND_BUFS (INBOUND_UP_BUF + INBOUND_DOWN_BUF)
 #define INBOUND_ACCEPT_BATCH 64
-/* copy @v at @at of a fixed field, cut to its size */
-#define EVENT_SET_AT(field, at, v) \
-	audit_set((field) + (at), sizeof(field) - (at), (v))
 #define INBOUND_REFUSE_TIMEOUT_S 5	/* a refused client not done in time is reset */
 
 enum inbound_state {

@@ -64,6 +64,8 @@
 #include "common/util.h"
 #include "nbjail/nbjail.h"
 #include "relay/admit.h"
+#include "relay/relay.h"
+#include "supervisor/job_int.h"
 #include "supervisor/serve.h"
 #include "supervisor/supervisor.h"
 
@@ -170,6 +172,11 @@ struct serve_conn {
  * @registered:	@front exists
  * @stats:	its statistics (lane inbound), NULL if none
  * @revoked:	`nbjail ctl revoke` came: every request gets 503
+ * @audit:	its audit writer's socket and the statistics: every
+ *		admission decision is an `inbound` event (start_writer())
+ * @writer:	the audit writer, 0 when none runs
+ * @ids:	the per-job ids the writer runs as (root; the caller's else)
+ * @port:	the port we listen on (in the events' detail)
  */
 struct serve_ctx {
 	int listen_fd;
@@ -188,6 +195,10 @@ struct serve_ctx {
 	bool registered;
 	struct job_stats *stats;
 	bool revoked;
+	struct audit_ctx audit;
+	pid_t writer;
+	struct job_ids ids;
+	unsigned port;
 };
 
 static const char usage_text[] =
@@ -367,10 +378,30 @@ static bool front_revoked(struct serve_ctx *s)
 	return s->revoked;
 }
 
-static void count(struct serve_ctx *s, enum decide_reason r)
+/* One decision: counted, and its `inbound` event (as relay/inbound.c
+ * writes them for a port in mode http; port: the one we listen on) */
+static void count(struct serve_ctx *s, const struct serve_conn *sc, enum decide_reason r)
 {
+	int status = r == DECIDE_ALLOWED ? 200 : decide_http_status(r) ? decide_http_status(r) : 503;
+	struct audit_event ev;
+	char peer[NBJ_ADDR_STRLEN];
+	size_t at;
+
 	stats_count(s->stats, LANE_INBOUND, r == DECIDE_ALLOWED ? OUTCOME_ALLOWED : OUTCOME_DENIED,
 		    r);
+	if (s->audit.fd < 0)
+		return;
+	audit_event_init(&ev, AUDIT_INBOUND, LANE_INBOUND);
+	nbj_addr_format(&sc->peer, peer, sizeof(peer));
+	EVENT_SET(&ev, peer, peer);
+	EVENT_SET(&ev, reason, decide_reason_name(r));
+	EVENT_SET(&ev, target, sc->req.method[0] ? sc->req.method : "-");
+	at = strlen(ev.target);
+	ev.target[at++] = ' ';
+	EVENT_SET_AT(ev.target, at, sc->req.path_len ? sc->req.path : "-");
+	snprintf(ev.detail, sizeof(ev.detail), "status=%d port=%u", status, s->port);
+	EVENT_SET(&ev, overlay, "direct");
+	(void)audit_send(&s->audit, &ev);
 }
 
 static void decide_refuse(struct serve_ctx *s, struct serve_conn *sc, enum decide_reason why)
@@ -380,7 +411,7 @@ static void decide_refuse(struct serve_ctx *s, struct serve_conn *sc, enum decid
 	struct decision d;
 
 	policy_decide(&f, &d);
-	count(s, d.reason);
+	count(s, sc, d.reason);
 	refuse(s, sc, decide_http_status(d.reason) ? decide_http_status(d.reason) : 503, 1);
 }
 
@@ -452,7 +483,7 @@ static bool admit_head(struct serve_ctx *s, struct serve_conn *sc)
 						&retry);
 	f.over_rate = s->running >= s->limits.concurrent;
 	policy_decide(&f, &d);
-	count(s, d.reason);
+	count(s, sc, d.reason);
 	if (d.verdict != VERDICT_ALLOW) {
 		refuse(s, sc, decide_http_status(d.reason) ? decide_http_status(d.reason) : 503,
 		       retry);
@@ -953,6 +984,77 @@ static int register_front(struct serve_ctx *s, const char *tenant)
 	return 0;
 }
 
+/*
+ * The front's audit writer (relay/auditd.c, ROLE_AUDIT_WRITER): forked
+ * once registered, as a job's is, under the per-job audit id (root) or
+ * the caller's, with its allow-list; it writes the `inbound` events to
+ * journald until our end of its socket closes (stop_writer()).  Return: 0
+ * or a negative errno
+ */
+static int start_writer(struct serve_ctx *s, const char *tenant)
+{
+	struct auditd_config ac = {
+		.job_id = s->front.id,
+		.tenant = tenant ? tenant : "serve",
+		.log_fd = -1,
+		.journal = true,
+		.stats = s->stats,
+	};
+	int sv[2], size = AUDIT_SOCKET_BUFFER, err;
+	pid_t parent = getpid(), pid;
+
+	err = job_ids_claim(&s->ids);
+	if (err < 0)
+		return err;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return negative_errno();
+	(void)setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size));
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	pid = fork();
+	if (pid == 0) {
+		int keep[] = { sv[1], s->ids.claim };
+		sigset_t none;
+
+		ac.fd = sv[1];
+		if (role_enter(ROLE_AUDIT_WRITER, s->ids.audit, keep,
+			       s->ids.claim >= 0 ? 2 : 1, parent) < 0)
+			_exit(1);
+		sigemptyset(&none);
+		(void)sigprocmask(SIG_SETMASK, &none, NULL);
+		_exit(auditd_run(&ac) < 0 ? 1 : 0);
+	}
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return negative_errno();
+	}
+	s->writer = pid;
+	s->audit.fd = sv[0];
+	s->audit.stats = s->stats;
+	return 0;
+}
+
+/* Close the writer's socket: it writes what is left and exits (waited
+ * for at most 5 s, then killed) */
+static void stop_writer(struct serve_ctx *s)
+{
+	if (s->audit.fd >= 0)
+		closep(&s->audit.fd);
+	s->audit.fd = -1;
+	for (int i = 0; s->writer > 0 && i < 500; i++) {
+		if (waitpid(s->writer, NULL, WNOHANG) == s->writer)
+			s->writer = 0;
+		else
+			usleep(10000);
+	}
+	if (s->writer > 0) {
+		(void)kill(s->writer, SIGKILL);
+		(void)waitpid(s->writer, NULL, 0);
+		s->writer = 0;
+	}
+	job_ids_release(&s->ids);
+}
+
 enum { OPT_TENANT = 0x100, OPT_RATE, OPT_BURST, OPT_MAX_BODY, OPT_HEADER_TIMEOUT,
        OPT_MAX_DURATION, OPT_CONCURRENT };
 
@@ -1059,7 +1161,8 @@ int serve_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct serve_ctx s = { .listen_fd = -1, .sigfd = -1 };
+	struct serve_ctx s = { .listen_fd = -1, .sigfd = -1, .audit = { .fd = -1 },
+				 .ids = { .claim = -1 } };
 	const char *listen_arg = NULL, *policy = NULL, *tenant = NULL;
 	const char **allow = calloc((size_t)argc + 1, sizeof(*allow));
 	size_t n_allow = 0;
@@ -1114,6 +1217,8 @@ int serve_main(int argc, char **argv)
 		free(allow);
 		return usage("--listen '%s': expected [ADDR:]PORT", listen_arg ? listen_arg : "");
 	}
+	s.port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					       : ((struct sockaddr_in *)&ss)->sin_port);
 	rc = build_run_argv(&s, policy, allow, n_allow, tenant, argv + optind, argc - optind);
 	if (rc) {
 		free(allow);
@@ -1162,8 +1267,16 @@ int serve_main(int argc, char **argv)
 			state_job_remove(&s.front);
 		return NBJ_EXIT_SETUP;
 	}
+	rc = start_writer(&s, tenant);
+	if (rc < 0) {
+		fprintf(stderr, "nbjail serve: cannot start the audit writer: %s\n", strerror(-rc));
+		stop_writer(&s);
+		state_job_remove(&s.front);
+		return NBJ_EXIT_SETUP;
+	}
 	fprintf(stderr, "nbjail serve: listening on %s (job %s)\n", listen_arg, s.front.id);
 	rc = serve_loop(&s);
+	stop_writer(&s);
 	state_job_remove(&s.front);
 	free(allow);
 	return rc < 0 ? NBJ_EXIT_SETUP : 0;

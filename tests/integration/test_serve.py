@@ -523,6 +523,7 @@ class Server:
         self.lines = []
         first = read_line(self.p.stderr, 10)
         assert first and "listening on" in first, (first, self.p.poll())
+        self.job = first.rsplit("(job ", 1)[1].rstrip(")\n")
 
         def pump():
             for ln in self.p.stderr:
@@ -608,7 +609,7 @@ def test_serve_bad_usage_exits_2(nbj, world, tmp_path):
         assert cp.returncode == 2 and want in cp.stderr, (args, cp.stderr)
 
 
-def test_serve_refusals_never_start_a_handler(server):
+def test_serve_refusals_never_start_a_handler(server, journal):
     s = server("--rate", "2/s", "--burst", "3", "--header-timeout", "2")
     res = sclient(WORLD_NS, r"""
 # twelve requests at once (a handler takes a while to start: one after
@@ -651,6 +652,22 @@ print(json.dumps({"flood": flood, "other": [other[0], other[2].decode()], "big_b
     time.sleep(0.3)
     # handlers ran for the admitted requests only
     assert s.started() == len(ok) + 1, s.lines
+    # and each decision is an `inbound` event of the front's own job, as
+    # for a port published in mode http
+    evs = journal.wait_events(
+        lambda e: any(x.get("NBJAIL_REASON") == "rate" for x in e) and
+        any(x.get("NBJAIL_TARGET") == "GET /other" for x in e) and
+        any(x.get("NBJAIL_REASON") == "header-timeout" for x in e),
+        f"NBJAIL_JOB={s.job}", "NBJAIL_EVENT=inbound")
+    rate = [e for e in evs if e.get("NBJAIL_REASON") == "rate"]
+    assert rate[0]["NBJAIL_TARGET"] == "GET /flood", rate[0]
+    assert rate[0]["NBJAIL_DETAIL"] == f"status=429 port={SERVE_PORT}", rate[0]
+    assert rate[0]["NBJAIL_LANE"] == "inbound", rate[0]
+    other = [e for e in evs if e.get("NBJAIL_TARGET") == "GET /other"]
+    assert other[0]["NBJAIL_REASON"] == "allowed" and \
+        other[0]["NBJAIL_PEER"].startswith("198.51.100.10:"), other
+    assert {e["NBJAIL_DETAIL"] for e in evs if e.get("NBJAIL_REASON") == "header-timeout"} == \
+        {f"status=408 port={SERVE_PORT}"}, evs
 
 
 def test_serve_streams_sse_and_stops_at_max_duration(server):
