@@ -342,6 +342,20 @@ int tcp_job_socket(const struct relay_ctx *c, int family)
 }
 
 /*
+ * A relay must not add Nagle's wait: a peer's small writes in a row (a
+ * TLS Finished and then the request) would be held until the other end's
+ * delayed ACK, 40 ms on a fresh connection (bench/run --only creds saw
+ * every first request through the relay wait that).  Each side's writes
+ * reach the other as the relay got them.
+ */
+static void no_delay(int fd)
+{
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+/*
  * Start a non-blocking dial to @target, bound to interface @ifname if
  * not NULL (tailscale); @into_job: from a socket of the job's netns (an
  * inbound flow to a published port), else from ours.  Return: 0 when in
@@ -360,6 +374,7 @@ static int dial(const struct relay_ctx *c, const struct nbj_addr *target,
 		fd = socket(target->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return into_job ? fd : negative_errno();
+	no_delay(fd);
 	if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
 				 (socklen_t)strlen(ifname) + 1) < 0) {
 		int err = negative_errno();
@@ -836,6 +851,7 @@ void tcp_accept(struct relay_ctx *c, int listen_fd)
 				log_warn("accept: %m");
 			return;
 		}
+		no_delay(fd);
 		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
 		accept_one(c, fd, ss.ss_family, &peer);
 	}
@@ -884,6 +900,7 @@ void tcp_publish_accept(struct relay_ctx *c, uint32_t index)
 				log_warn("accept on published port: %m");
 			return;
 		}
+		no_delay(fd);
 		(void)nbj_addr_from_sockaddr((struct sockaddr *)&ss, len, &peer);
 		{
 			struct nbj_addr v4;
