@@ -540,6 +540,28 @@ static void judge_listen(struct call_ctx *c, struct verdict *v)
  */
 static void add_private_dirs(struct notifier *n, pid_t pid);
 
+/* What seccomp/unix.c needs of the call being handled: the same for a
+ * call on an AF_UNIX socket, a stream send that waits, a netlink call */
+static struct unix_call unix_call_of(const struct call_ctx *c, int sock, int sotype)
+{
+	return (struct unix_call){
+		.listener = c->n->fd,
+		.id = c->n->req->id,
+		.pid = c->pid,
+		.call = c->call,
+		.args = c->n->req->data.args,
+		.sock = sock,
+		.sotype = sotype,
+		.private_dev = c->n->private_dev,
+		.n_private_dev = c->n->n_private_dev,
+		.allow = c->n->scope.unix_allow,
+		.n_allow = c->n->scope.n_unix_allow,
+		.target = (char *)c->target,
+		.target_len = sizeof(c->target),
+		.revoked = c->n->scope.revoked,
+	};
+}
+
 static int judge_by_socket(struct call_ctx *c, struct verdict *v)
 {
 	/* the job's private directories, resolved in its init's view at
@@ -548,20 +570,7 @@ static int judge_by_socket(struct call_ctx *c, struct verdict *v)
 	if (!c->n->n_private_dev)
 		add_private_dirs(c->n, c->pid);
 	_cleanup_close_ int fd = fetch_socket(c);
-	struct unix_call uc = {
-		.listener = c->n->fd,
-		.id = c->n->req->id,
-		.pid = c->pid,
-		.call = c->call,
-		.args = c->n->req->data.args,
-		.private_dev = c->n->private_dev,
-		.n_private_dev = c->n->n_private_dev,
-		.allow = c->n->scope.unix_allow,
-		.n_allow = c->n->scope.n_unix_allow,
-		.target = c->target,
-		.target_len = sizeof(c->target),
-		.revoked = c->n->scope.revoked,
-	};
+	struct unix_call uc = unix_call_of(c, -1, 0);
 	socklen_t len = sizeof(int);
 	int domain = 0;
 
@@ -908,17 +917,7 @@ static long perform_connect(struct call_ctx *c)
  * our copy of the socket and waits, as the caller would have */
 static void perform_waiting(struct call_ctx *c)
 {
-	struct unix_call uc = {
-		.listener = c->n->fd,
-		.id = c->n->req->id,
-		.pid = c->pid,
-		.call = c->call,
-		.args = c->n->req->data.args,
-		.sock = c->sock,
-		.sotype = SOCK_STREAM,
-		.target = c->target,
-		.target_len = sizeof(c->target),
-	};
+	struct unix_call uc = unix_call_of(c, c->sock, SOCK_STREAM);
 	struct verdict v = { 0 };
 
 	switch (unix_send_waiting(c->n->unix, &uc, &v)) {
@@ -975,17 +974,7 @@ static void perform(struct call_ctx *c)
 static void perform_netlink(struct call_ctx *c, struct verdict *v)
 {
 	const struct sockaddr_nl *nl = (const void *)&c->addr;
-	struct unix_call uc = {
-		.listener = c->n->fd,
-		.id = c->n->req->id,
-		.pid = c->pid,
-		.call = c->call,
-		.args = c->n->req->data.args,
-		.sock = c->sock,
-		.sotype = c->sotype,
-		.target = c->target,
-		.target_len = sizeof(c->target),
-	};
+	struct unix_call uc = unix_call_of(c, c->sock, c->sotype);
 
 	if (c->domain != AF_NETLINK) {
 		snprintf(c->target, sizeof(c->target), "family=%d", c->domain);

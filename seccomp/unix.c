@@ -572,6 +572,20 @@ static int helper_take_creds(const struct job_creds *cr, bool joined)
 	return 0;
 }
 
+/* In a helper: into the user namespace of the thread group @tgid (before
+ * helper_take_creds(), whose ids and capabilities are that namespace's) */
+static int helper_join_userns(pid_t tgid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, tgid, 0), err = 0;
+
+	if (pidfd < 0)
+		return -ESRCH;
+	if (syscall(SYS_setns, pidfd, CLONE_NEWUSER) < 0)
+		err = negative_errno();
+	(void)syscall(SYS_close, pidfd);
+	return err;
+}
+
 /* Read what a send carries, once, while still privileged */
 static long helper_read_data(const struct helper_task *t, struct iovec *data)
 {
@@ -673,13 +687,8 @@ static long helper_call(const struct helper_task *t)
 		if (syscall(SYS_ioctl, HFD_LISTENER, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0)
 			return -ESRCH;
 	}
-	if (t->join_userns) {
-		int pidfd = (int)syscall(SYS_pidfd_open, t->creds.tgid, 0);
-
-		if (pidfd < 0 || syscall(SYS_setns, pidfd, CLONE_NEWUSER) < 0)
-			return -EACCES;
-		(void)syscall(SYS_close, pidfd);
-	}
+	if (t->join_userns && helper_join_userns(t->creds.tgid) < 0)
+		return -EACCES;
 	err = helper_take_creds(&t->creds, t->join_userns);
 	if (err < 0)
 		return -EACCES;
@@ -825,14 +834,8 @@ static _Noreturn void agent_main(const struct helper_task *t)
 	(void)syscall(SYS_close_range, HFD_DONE, ~0U, 0);
 	if (syscall(SYS_close_range, HFD_BASE, HFD_BASE, 0) < 0)
 		syscall(SYS_exit_group, HELPER_FAILED);
-	{
-		int pidfd = (int)syscall(SYS_pidfd_open, t->creds.tgid, 0);
-
-		if (pidfd < 0 || syscall(SYS_setns, pidfd, CLONE_NEWUSER) < 0)
-			syscall(SYS_exit_group, HELPER_FAILED);
-		(void)syscall(SYS_close, pidfd);
-	}
-	if (helper_take_creds(&t->creds, true) < 0 ||
+	if (helper_join_userns(t->creds.tgid) < 0 ||
+	    helper_take_creds(&t->creds, true) < 0 ||
 	    syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ||
 	    syscall(SYS_getppid) != t->supervisor)
 		syscall(SYS_exit_group, HELPER_FAILED);
