@@ -23,6 +23,16 @@
  * gc those of keepers that died first.  Slots whose
  * ids belong to an account of the user database are skipped.
  *
+ * That look-up is the costliest step of a job's start (six NSS calls,
+ * 2-4 ms with nss-systemd loaded for them), and its answer hardly ever
+ * changes, so it is remembered: .checked.N (root's, in the same 0700
+ * directory; gc leaves dot files alone) carries, as its mtime, the time
+ * slot N's ids were last looked up and found unused.  The answer is
+ * used for IDS_CHECK_TTL_S seconds, and only while no file or directory
+ * of the local user database (user_db_paths[]) changed after that time;
+ * an account added in a remote database (LDAP, sssd) with one of these
+ * ids is seen within IDS_CHECK_TTL_S seconds.
+ *
  * The range is 0x7E620000 up (meson option job_uid_base), in the span
  * systemd leaves unused (its docs/UIDS-GIDS.md); nbjail(1) documents it.
  * Rootless, the helpers run as the caller: there are no other ids to use.
@@ -36,9 +46,80 @@
 
 #define JOB_UID_DIR ".uids"
 
+#define IDS_CHECK_TTL_S 60
+
+/* whatever, changed, can name new accounts (nss-files, nss-systemd's
+ * userdb drop-ins, the NSS configuration itself) */
+static const char *const user_db_paths[] = {
+	"/etc/passwd", "/etc/group", "/etc/nsswitch.conf",
+	"/etc/userdb", "/run/userdb", "/run/host/userdb", "/usr/lib/userdb",
+};
+
 static bool ids_unused(uid_t id)
 {
 	return !getpwuid(id) && !getgrgid((gid_t)id);
+}
+
+static bool timespec_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Slot @slot's ids were found unused less than IDS_CHECK_TTL_S ago, and
+ * the local user database has not changed since (see the theory) */
+static bool slot_checked_recently(int dirfd, unsigned slot)
+{
+	struct timespec now;
+	struct stat mark, st;
+	char name[24];
+
+	snprintf(name, sizeof(name), ".checked.%u", slot);
+	if (fstatat(dirfd, name, &mark, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(mark.st_mode) ||
+	    mark.st_uid != 0)
+		return false;
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (timespec_before(&now, &mark.st_mtim) ||
+	    now.tv_sec - mark.st_mtim.tv_sec >= IDS_CHECK_TTL_S)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(user_db_paths); i++) {
+		if (stat(user_db_paths[i], &st) < 0) {
+			if (errno == ENOENT)
+				continue; /* made later: its times are later */
+			return false;
+		}
+		if (!timespec_before(&st.st_mtim, &mark.st_mtim) ||
+		    !timespec_before(&st.st_ctim, &mark.st_mtim))
+			return false;
+	}
+	return true;
+}
+
+/* Remember that slot @slot's ids were found unused by a look-up that
+ * began at @began */
+static void slot_mark_checked(int dirfd, unsigned slot, const struct timespec *began)
+{
+	_cleanup_close_ int fd = -1;
+	struct timespec times[2] = { *began, *began };
+	char name[24];
+
+	snprintf(name, sizeof(name), ".checked.%u", slot);
+	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0)
+		(void)futimens(fd, times);
+}
+
+/* Slot @slot's ids are no account's of the user database */
+static bool slot_ids_unused(int dirfd, unsigned slot, uid_t id)
+{
+	struct timespec began;
+
+	if (slot_checked_recently(dirfd, slot))
+		return true;
+	clock_gettime(CLOCK_REALTIME, &began);
+	if (!ids_unused(id) || !ids_unused(id + 1) || !ids_unused(id + 2))
+		return false;
+	slot_mark_checked(dirfd, slot, &began);
+	return true;
 }
 
 static int claim_slot(int dirfd, unsigned slot)
@@ -88,7 +169,7 @@ int job_ids_claim(struct job_ids *ret)
 		uid_t id = (uid_t)(JOB_UID_BASE + JOB_UID_PER_SLOT * slot);
 		int fd;
 
-		if (!ids_unused(id) || !ids_unused(id + 1) || !ids_unused(id + 2))
+		if (!slot_ids_unused(dirfd, slot, id))
 			continue;
 		fd = claim_slot(dirfd, slot);
 		if (fd == -EBUSY)

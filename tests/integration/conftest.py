@@ -466,7 +466,8 @@ def host_problems(world, marker=None):
     if os.path.isdir(RUN_DIR):
         for entry in sorted(os.listdir(RUN_DIR)):
             if entry == ".uids":  # the per-job id claims: each removed by its keeper
-                left = os.listdir(f"{RUN_DIR}/.uids")
+                # (.checked.N: when slot N's ids were last found unused)
+                left = [e for e in os.listdir(f"{RUN_DIR}/.uids") if not e.startswith(".checked.")]
                 if left:
                     problems.append(f"per-job id claims left in {RUN_DIR}/.uids: {left}")
             elif entry not in ("lock", "ctl.lock") and not (

@@ -98,6 +98,33 @@ def test_relay_and_audit_writer_have_ids_of_their_own(nbj, world, spawn):
     b.wait(timeout=10)
 
 
+@needs_root("per-job ids are claimed as root only")
+def test_ids_an_account_takes_are_skipped_even_just_after_a_check(nbj, world, spawn):
+    """A slot's look-up in the user database is remembered for a minute
+    (.checked.N), but not across a change of the database: a group that
+    takes the slot's audit-writer id right after a job used the slot
+    moves the next job to another slot."""
+    p = start_job(spawn, "--name", "role-slot-a")
+    relay, _ = ids(relay_of(p.pid))
+    p.terminate()
+    p.wait(timeout=10)
+    slot = (relay - JOB_UID_BASE) // 3
+    assert os.path.exists(f"{conftest.RUN_DIR}/.uids/.checked.{slot}")
+    taken = JOB_UID_BASE + 3 * slot + 1
+    name = f"nbjt-slot{slot}"
+    run(["groupadd", "-g", str(taken), name], check=True)
+    try:
+        q = start_job(spawn, "--name", "role-slot-b")
+        again, _ = ids(relay_of(q.pid))
+        writer, _ = ids(audit_writer_of(q.pid))
+        q.terminate()
+        q.wait(timeout=10)
+        assert (again - JOB_UID_BASE) // 3 != slot, (relay, again)
+        assert writer != taken, writer
+    finally:
+        run(["groupdel", name], check=True)
+
+
 @needs_root("as root the relay's id is the job's own; rootless it is the caller's")
 def test_nobody_cannot_signal_or_trace_the_relay(nbj, world, spawn):
     p = start_job(spawn, "--name", "role-sig")
