@@ -29,8 +29,11 @@
  *
  * libsystemd is loaded here, with dlopen(), and nowhere else: nbjail's
  * own start does not pay for it and its dependencies (a couple of
- * milliseconds per run).  Without it, events go to --audit-log only and
- * each is counted as a journald error.
+ * milliseconds per run).  The writer's parent calls auditd_preload() as
+ * soon as the writer exists, while the job's namespaces are still being
+ * built, so that a short job's end does not wait for the load.  Without
+ * it, events go to --audit-log only and each is counted as a journald
+ * error.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -65,16 +68,41 @@ struct auditd {
 	bool loaded;
 };
 
+/* sd_journal_sendv(), once looked for (auditd_preload()) */
+static int (*preloaded_sendv)(const struct iovec *iov, int n);
+static bool preloaded;
+
 static void journal_load(struct auditd *d)
 {
 	void *lib;
 
 	d->loaded = true;
+	if (preloaded) {	/* and warned about */
+		d->sendv = preloaded_sendv;
+		return;
+	}
 	lib = dlopen("libsystemd.so.0", RTLD_LAZY | RTLD_LOCAL);
 	d->sendv = lib ? (int (*)(const struct iovec *, int))dlsym(lib, "sd_journal_sendv")
 		       : NULL;
 	if (!d->sendv)
 		log_warn("libsystemd not available: audit events go to --audit-log only");
+}
+
+/**
+ * auditd_preload() - load libsystemd before auditd_run(), in the
+ * writer's process, while it waits for its ids
+ * @cfg:	the writer's configuration (nothing is loaded without
+ *		@cfg->journal)
+ */
+void auditd_preload(const struct auditd_config *cfg)
+{
+	struct auditd d = { .cfg = cfg };
+
+	if (!cfg->journal || preloaded)
+		return;
+	journal_load(&d);
+	preloaded_sendv = d.sendv;
+	preloaded = true;
 }
 
 static long long now_ms(void)

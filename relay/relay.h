@@ -150,6 +150,7 @@ struct auditd_config {
 	const struct sock_fprog *filter;
 };
 
+void auditd_preload(const struct auditd_config *cfg);
 int auditd_run(const struct auditd_config *cfg);
 
 /* relay/resolve.c */

@@ -5,14 +5,15 @@
  * Theory of operation: the first step of every job (start_audit()): the
  * statistics file in the runtime directory (common/stats.c) with the
  * job's limits, the tenant slot, the --audit-log file (O_NOFOLLOW), and
- * the keeper process, which forks the audit writer (relay/auditd.c) so
- * that the writer outlives nbjail run and the trail is complete; it does
- * so once the supervisor has claimed the per-job ids and sent them
- * (keeper_send_ids(), keeper.c).  As
+ * the keeper process, which forks the audit writer (relay/auditd.c) at
+ * once, so that the writer outlives nbjail run and the trail is
+ * complete; the writer loads libsystemd, then waits for the per-job ids
+ * the supervisor claims and sends (keeper_send_ids(), keeper.c).  As
  * root, the writer's syscall allow-list comes compiled from a cache
  * (role_filter_cached()), so the writer does not spend its first
- * milliseconds, and the job's, in libseccomp.  It is called while the
- * job's init builds its namespaces (job.c).
+ * milliseconds, and the job's, in libseccomp.  It is called before the
+ * job's init is cloned (job.c), so that all of this runs while the init
+ * builds its namespaces.
  * keeper_started() takes the writer's pidfd; audit_job_start() sends the
  * job-start event once the workload runs.
  */

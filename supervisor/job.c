@@ -13,7 +13,9 @@
  *   2. state: DIR/<id> with its lock (state.c)
  *   3. the job's copy of its policy (jobpolicy.c), the job's cgroup with
  *      its limits and for overlay selection (common/cgroup.c: limits
- *      that cannot be enforced fail here)
+ *      that cannot be enforced fail here); the statistics and the
+ *      keeper (auditstart.c), which forks the audit writer at once: the
+ *      writer loads libsystemd while the next steps run
  *   4. clone3() the job's init (reaper.c) into new user, network, mount,
  *      PID, UTS and IPC namespaces, forwarded signals blocked, and with
  *      limits into the job's cgroup v2 and a cgroup namespace rooted
@@ -25,10 +27,10 @@
  *      nbjail-dock command shown read-only), sends the master of the
  *      job's pty if it has one, and reports READY with those sockets
  *      (the value names which).  Meanwhile, on the other CPU as it
- *      were, the supervisor makes the statistics and the keeper
- *      (auditstart.c), claims the per-job ids of the relay and the
- *      audit writer (jobuids.c: user database look-ups) and hands them
- *      to the keeper, which forks the audit writer with them, reads
+ *      were, the supervisor claims the per-job ids of the relay and
+ *      the audit writer (jobuids.c: user database look-ups, remembered)
+ *      and hands them to the keeper, which passes them on to the audit
+ *      writer it forked at once, reads
  *      the workload's seccomp program (from the cache, or compiles it:
  *      seccomp/filter.c) and the host's addresses for the floor: none
  *      of it is needed before READY, and a failure tears the job down
@@ -589,6 +591,13 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		goto fail;
 	}
 
+	/* the statistics, the keeper and the audit writer, first: the
+	 * writer loads libsystemd while the job's namespaces are built */
+	err = start_audit(job, cfg);
+	if (err < 0)
+		goto fail;
+	log_phase("keeper");
+
 	/* 4. the job's init, in new namespaces, its user namespace mapped */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		err = negative_errno();
@@ -654,15 +663,11 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	if (err < 0)
 		goto fail;
 
-	/* while the job's init builds its mounts and network: the keeper,
-	 * the ids of the relay and the audit writer (the keeper forks the
-	 * writer once it has them), and the host's addresses for the floor.
-	 * All of it before the relay and the workload exist; a failure
-	 * tears the job down */
-	err = start_audit(job, cfg);
-	if (err < 0)
-		goto fail;
-	log_phase("keeper");
+	/* while the job's init builds its mounts and network: the ids of
+	 * the relay and the audit writer (the keeper passes them on to the
+	 * writer), and the host's addresses for the floor.  All of it
+	 * before the relay and the workload exist; a failure tears the job
+	 * down */
 	err = job_ids_claim(&job->ids);
 	if (err < 0) {
 		log_err("cannot claim the ids of the job's relay and audit writer: %s",

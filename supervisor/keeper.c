@@ -297,59 +297,92 @@ _Noreturn static void keeper_release(struct nbj_job *job, int sock)
 }
 
 /*
- * The keeper: forked while the job's init builds its namespaces, before
- * the per-job ids are claimed (the supervisor looks them up meanwhile);
- * it waits for them (keeper_send_ids(): the ids and the claim's fd),
- * forks the audit writer with them (so that the writer, which dies with
- * its parent, outlives the supervisor), reports whether that worked, and
- * then waits for the handover.  Until then it holds no lock of the job.
- * Without the ids (the job failed before, or the supervisor died) it
- * exits: the supervisor, or gc, removes the job without it.
+ * The audit writer, forked by the keeper as soon as the keeper runs: it
+ * loads libsystemd (auditd_preload()) while the job's namespaces are
+ * built, then waits for its ids from the keeper on @ids_sock (the
+ * keeper's end closed: the keeper died, or the job failed first), takes
+ * them and runs.
+ */
+_Noreturn static void writer_main(struct nbj_job *job, struct auditd_config *ac, int ids_sock,
+				  pid_t keeper)
+{
+	struct job_ids ids;
+	sigset_t none;
+	size_t n;
+	int err, claim = -1;
+
+	log_phase("audit writer: forked");
+	auditd_preload(ac);
+	log_phase("audit writer: preloaded");
+	if (fd_recv(ids_sock, &ids, sizeof(ids), 0, &claim, 1, &n) != sizeof(ids))
+		_exit(1);
+	job->ids = ids;
+	job->ids.claim = claim;
+	/* the writer keeps the statistics (ring, counters), not the
+	 * tenant's file: one process fewer that can write it */
+	if (job->tenant.state)
+		munmap(job->tenant.state, sizeof(*job->tenant.state));
+	int wkeep[] = { ac->fd, ac->log_fd, job->ids.claim };
+
+	err = role_enter(ROLE_AUDIT_WRITER, job->ids.audit, wkeep, ARRAY_SIZE(wkeep), keeper);
+	if (err < 0) {
+		log_err("audit writer: cannot become its user: %s", strerror(-err));
+		_exit(1);
+	}
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	err = auditd_run(ac);
+	log_err("audit writer failed: %s", strerror(-err));
+	_exit(1);
+}
+
+/*
+ * The keeper: forked before the job's init, so that it and the audit
+ * writer it forks at once start while the job's namespaces are built
+ * and the per-job ids are claimed.  It waits for the ids
+ * (keeper_send_ids(): the ids and the claim's fd), passes them on to the
+ * writer (which, a child of the keeper, outlives the supervisor and dies
+ * with the keeper), reports whether that worked, and then waits for the
+ * handover.  Until then it holds no lock of the job.  Without the ids
+ * (the job failed before, or the supervisor died) it exits, and the
+ * writer with it: the supervisor, or gc, removes the job without them.
  */
 _Noreturn void keeper_main(struct nbj_job *job, struct auditd_config *ac, int sock)
 {
 	int keep[] = { sock, ac->fd, ac->log_fd, job->tenant.fd, 2 };
 	pid_t pid, keeper = getpid();
 	struct job_ids ids;
+	int err, claim, wv[2];
 	sigset_t all;
 	size_t n;
-	int err, claim;
 
 	log_phase("keeper: forked");
 	sigfillset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	fds_close_all_except(keep, ARRAY_SIZE(keep));
 	job->state.job_lock = -1;
-	if (fd_recv(sock, &ids, sizeof(ids), 0, &claim, 1, &n) != sizeof(ids))
-		_exit(1);
-	job->ids = ids;
-	job->ids.claim = claim;
-	pid = clone_pidfd(0, &job->auditd_pidfd);
+	err = socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, wv) < 0 ? negative_errno() : 0;
+	pid = err ? -1 : clone_pidfd(0, &job->auditd_pidfd);
 	if (pid == 0) {
-		int wkeep[] = { ac->fd, ac->log_fd, job->ids.claim };
-		sigset_t none;
-
-		log_phase("audit writer: forked");
-		/* the writer keeps the statistics (ring, counters), not the
-		 * tenant's file: one process fewer that can write it */
-		if (job->tenant.state)
-			munmap(job->tenant.state, sizeof(*job->tenant.state));
-		err = role_enter(ROLE_AUDIT_WRITER, job->ids.audit, wkeep,
-				 ARRAY_SIZE(wkeep), keeper);
-		if (err < 0) {
-			log_err("audit writer: cannot become its user: %s", strerror(-err));
-			_exit(1);
-		}
-		sigemptyset(&none);
-		(void)sigprocmask(SIG_SETMASK, &none, NULL);
-		err = auditd_run(ac);
-		log_err("audit writer failed: %s", strerror(-err));
-		_exit(1);
+		close(sock);
+		close(wv[0]);
+		writer_main(job, ac, wv[1], keeper);
 	}
-	err = pid < 0 ? negative_errno() : 0;
+	if (!err && pid < 0)
+		err = negative_errno();
 	job->auditd_pid = pid;
+	if (!err)
+		close(wv[1]);
 	closep(&ac->fd);
 	closep(&ac->log_fd);
+	if (fd_recv(sock, &ids, sizeof(ids), 0, &claim, 1, &n) != sizeof(ids))
+		_exit(1);	/* and the writer with us */
+	job->ids = ids;
+	job->ids.claim = claim;
+	if (!err && fd_send(wv[0], &ids, sizeof(ids), &claim, claim >= 0 ? 1 : 0) < 0)
+		err = -ECHILD;
+	if (!err)
+		close(wv[0]);
 	if (err < 0) {
 		(void)send(sock, &err, sizeof(err), MSG_NOSIGNAL);
 		_exit(1);
