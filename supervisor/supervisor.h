@@ -24,6 +24,7 @@
 
 #include "nbjail/nbjail.h"
 #include "common/audit.h"
+#include "common/fdpass.h"
 #include "common/file.h"
 #include "netns/link.h"
 #include "policy/load.h"
@@ -348,11 +349,6 @@ int tls_roots_read(const char *path, unsigned char **ret, size_t *ret_len);
 
 /* environ.c */
 int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret);
-
-/* fdpass.c */
-int fd_send(int sock, const void *buf, size_t len, const int *fds, size_t n_fds);
-ssize_t fd_recv(int sock, void *buf, size_t len, int flags, int *fds, size_t max_fds,
-		size_t *ret_n_fds);
 
 /* i2pkey.c */
 int i2p_overlay_key(struct overlay *o);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * supervisor/fdpass.c - one message with file descriptors attached, over
- * the AF_UNIX socket pairs between the supervisor, the reaper and the
- * keeper
+ * common/fdpass.c - one message with file descriptors attached, over
+ * the AF_UNIX socket pairs between the supervisor, the reaper, the
+ * keeper and the relay
  *
  * Theory of operation: a message is one sendmsg() of a small struct with
  * the fds in a single SCM_RIGHTS control message; the receiver takes them
@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "supervisor/supervisor.h"
+#include "common/fdpass.h"
 
 #define FDPASS_MAX 8	/* fds in one message */
 
