@@ -37,12 +37,14 @@
 
 #include "common/util.h"
 #include "relay/relay.h"
+#include "common/fdpass.h"
 #include "relay/relay_int.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 6u	/* 2: the tenant slot and the limits; 3: the dock;
+#define HANDOFF_VERSION 7u	/* 2: the tenant slot and the limits; 3: the dock;
 				 * 4: the TLS trust roots; 5: publish mode http;
-				 * 6: credentials and http: rules */
+				 * 6: credentials and http: rules; 7: the job's
+				 * sockets sent after exec (job_fds_sock) */
 #define HANDOFF_ROOTS_MAX RELAY_TLS_ROOTS_MAX
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
@@ -59,6 +61,7 @@ struct relay_handoff {
 	int32_t socket_factory;
 	int32_t keyholder_fd;
 	int32_t dock_fd;
+	int32_t job_fds_sock;
 	int32_t audit_fd;
 	int32_t stats_fd;
 	int32_t tenant_fd;
@@ -135,6 +138,7 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.socket_factory = cfg->socket_factory,
 		.keyholder_fd = cfg->keyholder_fd,
 		.dock_fd = cfg->dock_fd,
+		.job_fds_sock = cfg->job_fds_sock,
 		.audit_fd = cfg->audit.fd,
 		.stats_fd = stats_fd,
 		.tenant_fd = tenant_fd,
@@ -376,6 +380,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.socket_factory = h.socket_factory,
 		.keyholder_fd = h.keyholder_fd,
 		.dock_fd = h.dock_fd,
+		.job_fds_sock = h.job_fds_sock,
 		.resolver = h.resolver,
 		.policy = &st->policy,
 		.job_nets = st->job_nets,
@@ -393,6 +398,47 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 	};
 	*ret_stats_fd = h.stats_fd;
 	*ret_tenant_fd = h.tenant_fd;
+	return 0;
+}
+
+/**
+ * relay_job_fds_recv() - the job-side sockets, sent by the supervisor on
+ * @cfg->job_fds_sock once the job's init has made them: the relay is
+ * exec'd while the init still builds the job's namespaces
+ * @cfg:	the configuration from the handoff; its tcp, dns, factory and
+ *		dock fds are set from the message, and job_fds_sock is closed
+ *		(-1 already: they were inherited, nothing to do)
+ *
+ * Blocks until the message comes; the supervisor's end closed first (the
+ * job failed) is -EPIPE.
+ *
+ * Return: 0, or negative errno (nothing is kept)
+ */
+int relay_job_fds_recv(struct relay_config *cfg)
+{
+	int got[RELAY_FDS], fds[RELAY_FDS];
+	uint32_t mask = 0;
+	size_t n = 0, k = 0;
+	ssize_t r;
+
+	if (cfg->job_fds_sock < 0)
+		return 0;
+	r = fd_recv(cfg->job_fds_sock, &mask, sizeof(mask), 0, got, RELAY_FDS, &n);
+	closep(&cfg->job_fds_sock);
+	cfg->job_fds_sock = -1;
+	for (int i = 0; i < RELAY_FDS; i++)
+		fds[i] = r == sizeof(mask) && (mask & (1u << i)) && k < n ? got[k++] : -1;
+	if (r != sizeof(mask) || k != n || (mask >> RELAY_FDS)) {
+		for (size_t i = 0; i < n; i++)
+			closep(&got[i]);
+		return r < 0 ? (int)r : r == 0 ? -EPIPE : -EPROTO;
+	}
+	cfg->tcp_fds[0] = fds[RELAY_FD_TCP4];
+	cfg->tcp_fds[1] = fds[RELAY_FD_TCP6];
+	cfg->dns_fds[0] = fds[RELAY_FD_DNS4];
+	cfg->dns_fds[1] = fds[RELAY_FD_DNS6];
+	cfg->socket_factory = fds[RELAY_FD_FACTORY];
+	cfg->dock_fd = fds[RELAY_FD_DOCK];
 	return 0;
 }
 

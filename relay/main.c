@@ -97,6 +97,12 @@ int main(int argc, char **argv)
 	if (tenant_fd >= 0)
 		(void)close(tenant_fd);
 	dock_http = &dock_http_curl;	/* get, get-many: libcurl, here only */
+	/* the job's sockets, once its init has made them */
+	err = relay_job_fds_recv(&cfg);
+	if (err < 0) {
+		log_err("no job sockets: %s", strerror(-err));
+		return 2;
+	}
 	err = relay_run(&cfg);
 	log_err("relay failed: %s", strerror(-err));
 	return 1;

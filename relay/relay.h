@@ -54,6 +54,15 @@
  * @filter:	the relay's allow-list compiled by the supervisor (root's
  *		cache, role_filter_cached()), or NULL: the relay compiles it
  */
+/* The relay's job-side sockets, made in the job's netns by its init, in
+ * this order: the standard lane's (net profile), the socket factory
+ * (published ports), the dock's listener (net and browse).  They reach
+ * the relay after its exec, on its job_fds_sock (relay_job_fds_recv()):
+ * a uint32_t mask, bit N set for RELAY_FD N present, those fds attached
+ * in order */
+enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACTORY,
+       RELAY_FD_DOCK, RELAY_FDS };
+
 struct relay_config {
 	const char *job_id;
 	int tcp_fds[2];
@@ -72,6 +81,7 @@ struct relay_config {
 	const int *publish_fds;
 	bool select_ports;
 	int keyholder_fd;
+	int job_fds_sock;
 	const struct sock_fprog *filter;
 };
 
@@ -80,6 +90,7 @@ struct relay_config {
 #define RELAY_TLS_SYSTEM_ROOTS "/etc/ssl/certs/ca-certificates.crt"
 
 int relay_run(const struct relay_config *cfg);
+int relay_job_fds_recv(struct relay_config *cfg);
 unsigned long relay_fds_reserved(const struct nbj_policy *p);
 unsigned long relay_fd_limit(const struct nbj_policy *p, unsigned max_flows);
 

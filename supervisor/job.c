@@ -36,8 +36,9 @@
  *      of it is needed before READY, and a failure tears the job down
  *      before the workload exists
  *   5. the key holder, if there are secrets (keysstart.c), then the
- *      relay is exec'd with them (relaystart.c); the state file
- *      records pids and start times for nbjail gc
+ *      relay is exec'd with them (relaystart.c), both before READY; at
+ *      READY the relay gets the job's sockets (relay_send_job_fds());
+ *      the state file records pids and start times for nbjail gc
  *   6. GO, then the seccomp program: the init execs the workload
  *      (meanwhile we open the control socket); we return when it reports
  *      STARTED (or that exec failed, which nbj_job_wait() then reports)
@@ -105,7 +106,7 @@ struct nbj_job *job_alloc(void)
 	job->audit_drained = -1;
 	job->keeper_pidfd = job->keeper = -1;
 	job->keys_memfd = job->keys_fd = job->keys_pidfd = -1;
-	job->revoke_watch = -1;
+	job->revoke_watch = job->relay_job_fds = -1;
 	job->cgroup.root = -1;
 	job->tenant.fd = job->tenant.slot = job->audit.tenant_slot = -1;
 	job->state.job_lock = job->ids.claim = -1;
@@ -697,15 +698,10 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 		job->pol.n_host_addrs = inv.n_addrs;
 		log_phase("host addresses");
 	}
-	err = cfg->terminal_stdio ? await_terminal(job) : 0;
-	if (err == 0)
-		err = await_ready(job);
-	if (err < 0)
-		goto fail;
-	log_phase("job namespaces ready");
 
-	/* 5. the relay, with the sockets made in the job's netns (and the
-	 * dock's listener) */
+	/* 5. the key holder and the relay, exec'd while the job's init still
+	 * builds its namespaces; the relay's sockets made there (and the
+	 * dock's listener) follow when the init reports READY */
 	if (job->has_net || job->has_dock) {
 		err = start_keyholder(job);
 		if (!err)
@@ -716,6 +712,14 @@ int nbj_job_start(const struct nbj_config *cfg, struct nbj_job **ret)
 	}
 	closep(&job->keys_memfd); /* without a relay, nothing signs */
 	job->keys_memfd = -1;
+	err = cfg->terminal_stdio ? await_terminal(job) : 0;
+	if (err == 0)
+		err = await_ready(job);
+	if (err == 0 && (job->has_net || job->has_dock))
+		err = relay_send_job_fds(job);
+	if (err < 0)
+		goto fail;
+	log_phase("job namespaces ready");
 	err = keeper_started(job);
 	if (err < 0)
 		goto fail;

@@ -127,6 +127,7 @@ struct nbj_job {
 	char dock_program[NBJ_PATH_MAX];
 	struct job_net net;
 	int relay_fds[RELAY_FDS];
+	int relay_job_fds;
 
 	pid_t reaper_pid;
 	int reaper_pidfd;
@@ -188,6 +189,7 @@ void keyholder_ended(struct nbj_job *job);
 
 /* relaystart.c */
 int start_relay(struct nbj_job *job);
+int relay_send_job_fds(struct nbj_job *job);
 int helper_program_open(const char *program, const char *installed, const char *as);
 int dock_program_find(char *buf, size_t len);
 

@@ -177,6 +177,8 @@ void job_close(struct nbj_job *job)
 		closep(&job->relay_fds[i]);
 		job->relay_fds[i] = -1;
 	}
+	closep(&job->relay_job_fds);
+	job->relay_job_fds = -1;
 	closep(&job->keys_memfd);
 	job->keys_memfd = -1;
 	closep(&job->keys_fd);

@@ -187,6 +187,8 @@ int oci_job_attach(const struct nbj_config *cfg, pid_t init_pid, int netns,
 	/* 5. the relay, the state file, the start event */
 	err = start_relay(job);
 	if (!err)
+		err = relay_send_job_fds(job);
+	if (!err)
 		err = keeper_started(job);
 	if (err < 0)
 		goto fail;

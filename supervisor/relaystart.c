@@ -222,6 +222,7 @@ static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
 /**
  * struct relay_spawn - what start_relay() hands its child
  * @job:	the job
+ * @job_fds_sock: the relay's end of the socket its job-side sockets come on
  * @program:	nbjail-relay, O_PATH
  * @handoff:	its sealed configuration
  * @filter:	its allow-list compiled (sealed memfd), or -1
@@ -232,6 +233,7 @@ static _Noreturn void relay_exec(struct nbj_job *job, int program, int handoff,
  */
 struct relay_spawn {
 	struct nbj_job *job;
+	int job_fds_sock;
 	int program;
 	int handoff;
 	int filter;
@@ -257,12 +259,11 @@ static int relay_child(void *arg)
 {
 	const struct relay_spawn *s = arg;
 	struct nbj_job *job = s->job;
-	int keep[RELAY_FDS + 8 + PUBLISH_MAX];
+	int keep[9 + PUBLISH_MAX];
 	sigset_t usr1;
 	size_t n = 0;
 
-	for (int i = 0; i < RELAY_FDS; i++)
-		keep[n++] = job->relay_fds[i];
+	keep[n++] = s->job_fds_sock;
 	keep[n++] = job->audit.fd;
 	keep[n++] = s->stats_fd;
 	keep[n++] = job->tenant.fd;
@@ -282,21 +283,23 @@ static int relay_child(void *arg)
 }
 
 /*
- * The relay: its job-side sockets were made in the job's netns by the
- * job's init (REAPER_MSG_READY); its outbound sockets it makes itself,
- * here in the caller's netns.  It is exec'd as nbjail-relay (ROLE_RELAY:
- * the job's relay id in root mode, the caller rootless) with exactly
- * those fds and its handoff (relay/handoff.c).
+ * The relay: its outbound sockets it makes itself, here in the caller's
+ * netns.  It is exec'd as nbjail-relay (ROLE_RELAY: the job's relay id
+ * in root mode, the caller rootless) with its handoff (relay/handoff.c)
+ * while the job's init still builds the job's namespaces; its job-side
+ * sockets, made in the job's netns by the init (REAPER_MSG_READY),
+ * follow with relay_send_job_fds().
  */
 int start_relay(struct nbj_job *job)
 {
 	struct nbj_policy policy = job->pol.policy;
 	struct relay_config rc = {
 		.job_id = job->state.id,
-		.tcp_fds = { job->relay_fds[RELAY_FD_TCP4], job->relay_fds[RELAY_FD_TCP6] },
-		.dns_fds = { job->relay_fds[RELAY_FD_DNS4], job->relay_fds[RELAY_FD_DNS6] },
-		.socket_factory = job->relay_fds[RELAY_FD_FACTORY],
-		.dock_fd = job->relay_fds[RELAY_FD_DOCK],
+		/* they follow on job_fds_sock (relay_send_job_fds()) */
+		.tcp_fds = { -1, -1 },
+		.dns_fds = { -1, -1 },
+		.socket_factory = -1,
+		.dock_fd = -1,
 		.policy = &policy,
 		.job_nets = job->pol.job_nets,
 		.n_job_nets = ARRAY_SIZE(job->pol.job_nets),
@@ -307,6 +310,7 @@ int start_relay(struct nbj_job *job)
 		.tls_roots_len = job->pol.tls_roots_len,
 	};
 	_cleanup_close_ int program = -1, handoff = -1, stats_fd = -1, filter = -1;
+	int job_fds[2] = { -1, -1 };
 	struct sock_fprog prog = { 0 };
 	int publish[PUBLISH_MAX], err, dumpable;
 	char path[NBJ_PATH_MAX];
@@ -329,6 +333,12 @@ int start_relay(struct nbj_job *job)
 	err = publish_listeners(&policy, publish);
 	if (err < 0)
 		goto out;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, job_fds) < 0) {
+		err = negative_errno();
+		log_err("cannot start the relay: %s", strerror(-err));
+		goto out;
+	}
+	rc.job_fds_sock = job_fds[1];
 	err = runtime_path(path, "%s/stats", job->state.id);
 	if (!err) {
 		stats_fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
@@ -344,14 +354,15 @@ int start_relay(struct nbj_job *job)
 		log_err("cannot prepare the relay's configuration: %s", strerror(-err));
 		goto out;
 	}
-	/* as root, the allow-list from root's cache: the relay need not
+	/* the allow-list from nbjail's cache: the relay need not
 	 * compile it (milliseconds of CPU beside the job's start) */
 	if (role_filter_cached(ROLE_RELAY, nbj_runtime_dir(), &prog) == 0) {
 		filter = bpf_memfd_create(&prog);
 		free(prog.filter);
 	}
 	spawn = (struct relay_spawn){
-		.job = job, .program = program, .handoff = handoff, .filter = filter,
+		.job = job, .job_fds_sock = job_fds[1], .program = program,
+		.handoff = handoff, .filter = filter,
 		.stats_fd = stats_fd,
 		.publish = publish, .max_flows = rc.max_flows, .parent = parent,
 	};
@@ -378,16 +389,50 @@ int start_relay(struct nbj_job *job)
 		goto out;
 	}
 	job->relay_pid = pid;	/* in the state file, never in the shared stats */
+	job->relay_job_fds = TAKE_FD(job_fds[0]);
 	err = epoll_watch(job->epfd, job->relay_pidfd, JOB_EVENT_RELAY);
 out:
 	/* the relay has them now, and only the relay */
-	for (int i = 0; i < RELAY_FDS; i++) {
-		closep(&job->relay_fds[i]);
-		job->relay_fds[i] = -1;
-	}
+	closep(&job_fds[0]);
+	closep(&job_fds[1]);
 	for (size_t i = 0; i < PUBLISH_MAX; i++)
 		closep(&publish[i]);
 	closep(&job->keys_fd); /* the key holder's socket: the relay's alone */
 	job->keys_fd = -1;
+	return err;
+}
+
+/**
+ * relay_send_job_fds() - hand the relay the job-side sockets the job's
+ * init made (REAPER_MSG_READY), on the socket start_relay() made for
+ * them; the relay waits for them before its loop (relay/main.c)
+ * @job:	the job, its relay started, its relay_fds received
+ *
+ * The supervisor's copies are closed either way: the relay holds them,
+ * and only the relay.
+ *
+ * Return: 0, or negative errno (the relay is gone; logged)
+ */
+int relay_send_job_fds(struct nbj_job *job)
+{
+	int fds[RELAY_FDS], err;
+	uint32_t mask = 0;
+	size_t n = 0;
+
+	for (int i = 0; i < RELAY_FDS; i++)
+		if (job->relay_fds[i] >= 0) {
+			mask |= 1u << i;
+			fds[n++] = job->relay_fds[i];
+		}
+	err = job->relay_job_fds < 0 ? -EBADF
+				     : fd_send(job->relay_job_fds, &mask, sizeof(mask), fds, n);
+	for (int i = 0; i < RELAY_FDS; i++) {
+		closep(&job->relay_fds[i]);
+		job->relay_fds[i] = -1;
+	}
+	closep(&job->relay_job_fds);
+	job->relay_job_fds = -1;
+	if (err < 0)
+		log_err("cannot hand the job's sockets to the relay: %s", strerror(-err));
 	return err;
 }

@@ -29,6 +29,7 @@
 #include "netns/link.h"
 #include "policy/load.h"
 #include "policy/policy.h"
+#include "relay/relay.h"
 
 #define NBJ_ROOT_RUNTIME_DIR "/run/nbjail"
 #define NBJ_PATH_MAX 512
@@ -193,12 +194,8 @@ struct reaper_msg {
 	int32_t value;
 };
 
-/* The fds of REAPER_MSG_READY, in this order, those present only (its
- * value has bit N set for RELAY_FD N): the standard lane's (net
- * profile), the socket factory (published ports), the dock's listener
- * (net and browse) */
-enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACTORY,
-       RELAY_FD_DOCK, RELAY_FDS };
+/* The fds of REAPER_MSG_READY: RELAY_FD_* (relay/relay.h), in that
+ * order, those present only (its value has bit N set for RELAY_FD N) */
 
 /**
  * struct reaper_params - what the reaper needs, prepared by job.c
