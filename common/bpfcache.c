@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * common/bpfcache.c - compiled seccomp programs kept in root's runtime
+ * common/bpfcache.c - compiled seccomp programs kept in nbjail's runtime
  * directory
  *
  * Theory of operation: compiling a filter with libseccomp costs a job's
  * start some milliseconds, so the job's filter (seccomp/filter.c) and the
  * roles' allow-lists (common/rolefilter.c) keep their BPF in a file of
- * /run/nbjail (root's, 0700, gone at reboot: never a program of another
- * kernel).  The file's name hashes everything that decides the program
- * (bpf_cache_path()), so an upgrade never loads an old one.  A file is
- * used only if it is a regular file of root's that nobody else may write
- * and whose size is a whole program; otherwise the program is built and
- * published atomically (a temporary file renamed over the name).  A
- * failure to publish only costs the next job the build.
+ * nbjail's runtime directory: /run/nbjail as root, $XDG_RUNTIME_DIR/nbjail
+ * rootless (both the caller's, 0700, checked by state.c, gone at reboot:
+ * never a program of another kernel; no job can write either: fsview.c
+ * refuses or hides them).  The file's name hashes everything that
+ * decides the program (bpf_cache_path()), so an upgrade never loads an
+ * old one.  A file is used only if it is a regular file of the caller's
+ * that nobody else may write and whose size is a whole program;
+ * otherwise the program is built and published atomically (a temporary
+ * file renamed over the name).  A failure to publish only costs the next
+ * job the build.
  *
  * A program for an exec'd role (nbjail-relay) travels in a sealed memfd
  * (bpf_memfd_create(), bpf_memfd_read()): the role cannot read root's
@@ -67,7 +70,7 @@ int bpf_cache_fetch(const char *path, int (*build)(void *ctx, struct sock_fprog 
 	struct stat st;
 	int err;
 
-	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
 	    !(st.st_mode & 0022) && st.st_size > 0 &&
 	    st.st_size % (off_t)sizeof(struct sock_filter) == 0 &&
 	    st.st_size / (off_t)sizeof(struct sock_filter) <= BPF_MAXINSNS) {

@@ -395,10 +395,11 @@ static int build_with_notify(void *unused, struct sock_fprog *ret)
 
 /**
  * seccomp_filter_cached() - the filter with notification, from a cache in
- * @dir (root's, 0700) when an earlier job compiled it, else compiled and
- * cached: compiling costs some 2 ms of every job's start
- * @dir:	cache directory (/run/nbjail: gone at reboot, so never a
- *		program of another kernel)
+ * @dir (the caller's, 0700) when an earlier job compiled it, else compiled
+ * and cached: compiling costs some 2 ms of every job's start
+ * @dir:	cache directory (nbjail's runtime directory, as root or
+ *		rootless: gone at reboot, so never a program of another
+ *		kernel; common/bpfcache.c)
  * @ret:	the program; free ret->filter with free()
  *
  * Return: 0, or negative errno

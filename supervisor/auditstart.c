@@ -8,8 +8,8 @@
  * the keeper process, which forks the audit writer (relay/auditd.c) at
  * once, so that the writer outlives nbjail run and the trail is
  * complete; the writer loads libsystemd, then waits for the per-job ids
- * the supervisor claims and sends (keeper_send_ids(), keeper.c).  As
- * root, the writer's syscall allow-list comes compiled from a cache
+ * the supervisor claims and sends (keeper_send_ids(), keeper.c).  The
+ * writer's syscall allow-list comes compiled from a cache
  * (role_filter_cached()), so the writer does not spend its first
  * milliseconds, and the job's, in libseccomp.  It is called before the
  * job's init is cloned (job.c), so that all of this runs while the init
@@ -116,7 +116,7 @@ int start_audit(struct nbj_job *job, const struct nbj_config *cfg)
 	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
 	ac.fd = sv[1];
 	ac.stats = st;
-	/* the writer's allow-list, compiled once per boot (as root); else
+	/* the writer's allow-list, compiled once per boot; else
 	 * the writer compiles it itself */
 	if (role_filter_cached(ROLE_AUDIT_WRITER, nbj_runtime_dir(), &filter) == 0)
 		ac.filter = &filter;

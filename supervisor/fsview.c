@@ -18,6 +18,9 @@
  *   2. FS_OP_READONLY: the files the job was started from, the policy
  *      files and the --audit-log file, bound read-only over themselves,
  *      also (above all) when they lie in a writable path
+ *      A write path in nbjail's runtime directory is refused; one that
+ *      holds it gets it hidden (step 3): the next jobs' state and
+ *      compiled filters are there
  *   3. FS_OP_HIDE: the secrets the job never needs (overlays'
  *      password_file and key_file, the file: sources of `secrets:`),
  *      then `filesystem: {hide}`: an empty
@@ -168,6 +171,48 @@ static int plan_rule(struct fs_plan *p, const struct fs_rule *r, const char *hom
 		return -EINVAL;
 	}
 	return plan_add(p, write ? FS_OP_WRITE : FS_OP_HIDE, real);
+}
+
+/*
+ * nbjail's own state, its runtime directory (job locks, statistics,
+ * control sockets, revocations, the compiled filters the next jobs
+ * load), is never the job's to write: a write path in it is refused, and
+ * when a write path holds it (rootless: --write $XDG_RUNTIME_DIR), it is
+ * hidden below that path
+ */
+static int plan_protect_state(struct fs_plan *p)
+{
+	const char *dir = nbj_runtime_dir();
+	char *real;
+	bool covered = false;
+	size_t n;
+
+	if (!dir)
+		return 0;
+	real = realpath(dir, NULL);
+	if (!real)
+		return errno == ENOENT ? 0 : negative_errno();
+	n = strlen(real);
+	for (size_t i = 0; i < p->n; i++) {
+		const char *w = p->entries[i].path;
+		size_t k = strlen(w);
+
+		if (p->entries[i].op != FS_OP_WRITE)
+			continue;
+		if (k >= n && !strncmp(w, real, n) && (w[n] == '/' || !w[n])) {
+			log_err("job setup: %s cannot be made writable: it is nbjail's own "
+				"state (%s)", w, real);
+			free(real);
+			return -EINVAL;
+		}
+		if (!strncmp(real, w, k) && (real[k] == '/' || !strcmp(w, "/")))
+			covered = true;
+	}
+	if (!covered) {
+		free(real);
+		return 0;
+	}
+	return plan_add(p, FS_OP_HIDE, real);
 }
 
 /* A file the job starts from, if it exists: read-only or hidden */
@@ -328,6 +373,8 @@ int fsview_plan(const struct nbj_config *cfg, struct fs_plan *ret)
 	for (size_t i = 0; i < cfg->n_fs_rules && !err; i++)
 		if (cfg->fs_rules[i].kind == FS_RULE_WRITE)
 			err = plan_rule(&p, &cfg->fs_rules[i], home);
+	if (!err)
+		err = plan_protect_state(&p);
 	for (size_t i = 0; i < cfg->n_policy_files && !err; i++)
 		err = plan_own_file(&p, FS_OP_READONLY, cfg->policy_files[i]);
 	if (!err)

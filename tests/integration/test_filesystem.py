@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import conftest
 from conftest import CALLER_UID, NBJAIL, REPO, PYTHON, ROOTLESS, nbjail_cmd, nbjail_env, needs_root
 
 JOB_UID = CALLER_UID if ROOTLESS else 61234
@@ -217,6 +218,30 @@ def test_write_flag_needs_an_existing_path(fs):
     assert f"--write: {fs.dir}/nope: No such file or directory" in cp.stderr, cp.stderr
     cp = fs.job("echo RAN", extra=["--write", "/"])
     assert cp.returncode == 2, cp
+
+
+@USERS
+def test_nbjails_own_state_is_never_the_jobs_to_write(fs, user):
+    """nbjail's runtime directory (every job's state, and the compiled
+    filters the next jobs load, rootless too) cannot be made writable, and
+    a writable path that holds it (rootless: $XDG_RUNTIME_DIR) shows it
+    empty and read-only."""
+    run_dir = conftest.RUN_DIR
+    cp = fs.job("echo RAN", user=user, extra=["--write", run_dir])
+    assert cp.returncode == 125, cp
+    assert "RAN" not in cp.stdout
+    assert "cannot be made writable: it is nbjail's own state" in cp.stderr, cp.stderr
+    if not ROOTLESS:
+        return  # /run/nbjail's parent is /run, the job's own: never writable
+    # a job before this one left the compiled filters there
+    assert fs.job("true", user=user).returncode == 0
+    assert any(n.startswith("seccomp-") for n in os.listdir(run_dir)), os.listdir(run_dir)
+    cp = fs.job(f"ls -A {run_dir} | wc -l; touch {run_dir}/x && echo WROTE; "
+                f"for f in {run_dir}/seccomp-*; do echo x 2>/dev/null > $f && echo CACHE; done; "
+                "exit 0", user=user, extra=["--write", os.path.dirname(run_dir)])
+    assert cp.returncode == 0, cp
+    assert cp.stdout.split("\n")[0].strip() == "0", cp
+    assert "WROTE" not in cp.stdout and "CACHE" not in cp.stdout, cp
 
 
 def test_policy_write_and_hide(fs):
