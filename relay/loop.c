@@ -2,8 +2,7 @@
 /*
  * relay/loop.c - the relay process: privilege drop and the event loop
  *
- * Theory of operation: the job's init made our job-side sockets in the
- * job's netns; the supervisor exec'd us (relay/main.c) as ROLE_RELAY
+ * Theory of operation: the supervisor exec'd us (relay/main.c) as ROLE_RELAY
  * (common/roles.c: our own per-job uid, no capability, no_new_privs,
  * death with the supervisor, RLIMIT_NOFILE raised to relay_fd_limit(),
  * relay/handoff.c);
@@ -15,9 +14,12 @@
  *   2. sets up the name table (names.c), the DNS stub's pending queries,
  *      the c-ares channel (resolve.c) with the host's resolver
  *      configuration, the live list of the host's addresses
- *      (hostaddr.c), the I2P sessions (sam.c), the dock's table
- *      (dock.c) and the client connections of ports published in mode
- *      http (inbound.c)
+ *      (hostaddr.c), the I2P sessions (sam.c) and the client
+ *      connections of ports published in mode http (inbound.c), all
+ *      while the job's init still builds the job's namespaces
+ *   2a. waits for the job-side sockets the init made in the job's netns
+ *      (relay_job_fds_recv(): the supervisor sends them at READY),
+ *      watches them, and sets up the dock's table (dock.c)
  *   3. installs the relay's syscall allow-list (common/rolefilter.c):
  *      from here on, a call outside it kills the relay
  *   4. runs one epoll loop: the type of each event is packed in its
@@ -130,6 +132,15 @@ static int loop_setup(struct relay_ctx *c)
 		if (c->cfg->publish_fds[i] >= 0)
 			err = watch(c->epfd, c->cfg->publish_fds[i],
 				    RELAY_EV(RELAY_EV_PUBLISH, (uint32_t)i));
+	return err;
+}
+
+/* The job-side sockets of the standard lane, once received
+ * (relay_job_fds_recv()) */
+static int watch_job_sockets(struct relay_ctx *c)
+{
+	int err = 0;
+
 	for (int i = 0; i < 2 && !err; i++) {
 		if (c->cfg->tcp_fds[i] >= 0)
 			err = watch(c->epfd, c->cfg->tcp_fds[i], RELAY_EV(RELAY_EV_LISTEN, i));
@@ -232,8 +243,6 @@ int relay_run(const struct relay_config *config)
 	log_phase("relay: host addresses");
 	if (!err)
 		err = sam_init(&c);
-	if (!err)
-		err = dock_init(&c);
 	if (!err)	/* remembered now, parsed at the first TLS call */
 		err = tls_upstream_init(cfg.tls_roots, cfg.tls_roots_len);
 	if (!err && !cfg.tls_roots_len)	/* the policy named none */
@@ -242,6 +251,20 @@ int relay_run(const struct relay_config *config)
 		err = inbound_init(&c);
 	if (!err)
 		err = term_init(&c);	/* the job CA from the key holder */
+	log_phase("relay: set up");
+	/* all of the above while the job's init builds its namespaces; its
+	 * sockets come when they exist (the supervisor's end closed first:
+	 * the job failed) */
+	if (!err) {
+		err = relay_job_fds_recv(&cfg);
+		if (err < 0)
+			log_err("no job sockets: %s", strerror(-err));
+	}
+	log_phase("relay: job sockets");
+	if (!err)
+		err = watch_job_sockets(&c);
+	if (!err)
+		err = dock_init(&c);
 	if (!err)
 		err = cfg.filter ? role_filter_load(ROLE_RELAY, cfg.filter)
 				  : role_filter_apply(ROLE_RELAY);

@@ -6,8 +6,10 @@
  * (common/roles.c: the job's relay id, no capability, no_new_privs,
  * death with the supervisor) and execs this program with the handoff
  * memfd's number as its first argument and the fds the handoff names
- * (relay/handoff.c); as root, a second argument names a sealed memfd with
- * its allow-list already compiled (common/bpfcache.c).  So
+ * (relay/handoff.c), before the job's init has made the job-side
+ * sockets: those come later on one of them (relay_job_fds_recv()); a
+ * second argument names a sealed memfd with its allow-list already
+ * compiled (common/bpfcache.c).  So
  * the relay holds its configuration and its overlays' secrets, and none
  * of the supervisor's memory: not other overlays' files, not the caller's
  * environment, not the policy's other secrets.
@@ -97,12 +99,6 @@ int main(int argc, char **argv)
 	if (tenant_fd >= 0)
 		(void)close(tenant_fd);
 	dock_http = &dock_http_curl;	/* get, get-many: libcurl, here only */
-	/* the job's sockets, once its init has made them */
-	err = relay_job_fds_recv(&cfg);
-	if (err < 0) {
-		log_err("no job sockets: %s", strerror(-err));
-		return 2;
-	}
 	err = relay_run(&cfg);
 	log_err("relay failed: %s", strerror(-err));
 	return 1;
