@@ -19,7 +19,12 @@
  *      config.json gives the container a network namespace of its own
  *      that the runtime created (no path: podman --network none) and
  *      neither CAP_NET_ADMIN nor CAP_SYS_ADMIN (which could undo its
- *      ruleset); /proc/PID/ns/net is not ours.  Then a detached process
+ *      ruleset); /proc/PID/ns/net is not ours.  A container that joins
+ *      a network namespace by path (a pod's member joining its infra
+ *      container's) is started only if nbjail set that netns up for a
+ *      container of the same policy and still holds it (oci/pod.c): it
+ *      gets nothing of its own, the pod's job confines it.  Otherwise
+ *      a detached process
  *      (own session, stdio on /dev/null, its log on a memfd until the
  *      set-up is done) makes the container a job (supervisor/ocijob.c):
  *      relay, audit writer, the container's netns set up as a job's.
@@ -30,7 +35,9 @@
  *      end (SIGTERM to its supervisor) and waited for; what is left
  *      after that goes to nbj_gc().
  *
- * No annotation: nothing is done (exit 0), the container is untouched.
+ * No annotation: nothing is done (exit 0), the container is untouched;
+ * with --require (a site where every container must be confined, whose
+ * hooks.d file then says "always": true) it is refused.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,11 +70,12 @@
 #define OCI_EXIT_REFUSED 1
 
 static const char usage_text[] =
-	"usage: nbjail oci-hook [--policy-dir DIR]\n"
+	"usage: nbjail oci-hook [--policy-dir DIR] [--require]\n"
 	"  an OCI runtime hook (createRuntime and poststop): reads the container's\n"
 	"  state on stdin; with the annotation " OCI_ANNOTATION "=NAME or\n"
 	"  DIR/NAME.yaml, confines the container's network as an nbjail job's\n"
 	"  --policy-dir DIR   where policies are (default " OCI_POLICY_DIR ")\n"
+	"  --require          refuse containers without the annotation\n"
 	"See nbjail-oci(8).\n";
 
 /* The capabilities that could undo the job's ruleset or leave its netns */
@@ -327,11 +335,12 @@ static const char *caps_refused(json_object *config)
 }
 
 /*
- * The bundle's config.json: a network namespace the runtime created
- * (none joined by path: the container has no network but its own lo),
- * and no capability that could undo the ruleset
+ * The bundle's config.json: a network namespace the runtime created (the
+ * container has no network but its own lo), or one joined by path (its
+ * path in @joined, checked by oci_pod_join()), and no capability that
+ * could undo the ruleset
  */
-static int bundle_check(const char *bundle)
+static int bundle_check(const char *bundle, char joined[PATH_MAX])
 {
 	char path[PATH_MAX];
 	_cleanup_close_ int fd = -1;
@@ -339,6 +348,7 @@ static int bundle_check(const char *bundle)
 	const char *cap, *why = NULL;
 	bool own_netns = false;
 
+	joined[0] = '\0';
 	if (!bundle || bundle[0] != '/' ||
 	    (size_t)snprintf(path, sizeof(path), "%s/config.json", bundle) >= sizeof(path)) {
 		log_err("oci-hook: the state's \"bundle\" is missing or not an absolute path");
@@ -360,12 +370,17 @@ static int bundle_check(const char *bundle)
 			const char *type = member_string(ns, "type");
 
 			if (type && !strcmp(type, "network")) {
+				const char *p = member_string(ns, "path");
+
 				own_netns = !json_object_object_get_ex(ns, "path", NULL);
-				if (!own_netns)
-					why = "joins a network namespace by path (use --network none)";
+				joined[0] = '\0';
+				if (p && p[0] == '/' && strlen(p) < PATH_MAX)
+					strcpy(joined, p);
+				else if (!own_netns)
+					why = "joins a network namespace by a path that is not one";
 			}
 		}
-	if (!own_netns && !why)
+	if (!own_netns && !joined[0] && !why)
 		why = "has no network namespace of its own (use --network none)";
 	cap = caps_refused(config);
 	if (!why && cap)
@@ -450,8 +465,8 @@ fail:
  * The detached supervisor of the container's job: attaches, reports
  * through @report, then watches until the container is gone
  */
-static _Noreturn void supervise(const struct nbj_config *cfg, pid_t pid, int netns,
-				int report, int log_fd)
+static _Noreturn void supervise(const struct nbj_config *cfg, const char *id, pid_t pid,
+				int netns, int report, int log_fd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC), err, stop = -1;
 	int keep[] = { report, log_fd, netns, null };
@@ -469,7 +484,7 @@ static _Noreturn void supervise(const struct nbj_config *cfg, pid_t pid, int net
 	sigaddset(&mask, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
 	stop = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	err = stop < 0 ? negative_errno() : oci_job_attach(cfg, pid, netns, &job);
+	err = stop < 0 ? negative_errno() : oci_job_attach(cfg, id, pid, netns, &job);
 	close(netns);
 	(void)!write(report, &err, sizeof(err));
 	close(report);
@@ -484,7 +499,7 @@ static _Noreturn void supervise(const struct nbj_config *cfg, pid_t pid, int net
 /* createRuntime: see the theory above */
 static int hook_create(const struct oci_state *st, const char *policy_dir)
 {
-	char path[PATH_MAX], buf[4096];
+	char path[PATH_MAX], joined[PATH_MAX], buf[4096];
 	struct nbj_config *cfg = NULL;
 	_cleanup_close_ int log_fd = -1;
 	int report[2], err = -EIO, netns;
@@ -504,11 +519,18 @@ static int hook_create(const struct oci_state *st, const char *policy_dir)
 	if (policy_path(policy_dir, st->policy, path, sizeof(path)) < 0 ||
 	    job_config(st, path, &cfg) < 0)
 		return OCI_EXIT_REFUSED;
-	if (bundle_check(st->bundle) < 0)
+	if (bundle_check(st->bundle, joined) < 0)
 		goto refused;
 	netns = container_netns(st->pid);
 	if (netns < 0)
 		goto refused;
+	if (joined[0]) {
+		/* a pod's member: the pod's job confines it (oci/pod.c) */
+		err = oci_pod_join(st->id, st->pid, netns, joined, path);
+		close(netns);
+		nbj_config_free(cfg);
+		return err < 0 ? OCI_EXIT_REFUSED : 0;
+	}
 	log_fd = memfd_create("nbjail-oci-hook-log", MFD_CLOEXEC);
 	if (log_fd < 0 || pipe2(report, O_CLOEXEC) < 0) {
 		log_err("oci-hook: %m");
@@ -519,7 +541,7 @@ static int hook_create(const struct oci_state *st, const char *policy_dir)
 	child = fork();
 	if (child == 0) {
 		close(report[0]);
-		supervise(cfg, st->pid, netns, report[1], log_fd);
+		supervise(cfg, st->id, st->pid, netns, report[1], log_fd);
 	}
 	close(report[1]);
 	close(netns);
@@ -605,7 +627,7 @@ static int hook_poststop(const struct oci_state *st)
 }
 
 /**
- * oci_hook_main() - `nbjail oci-hook [--policy-dir DIR]`
+ * oci_hook_main() - `nbjail oci-hook [--policy-dir DIR] [--require]`
  * @argc:	argument count, argv[0] "oci-hook"
  * @argv:	arguments
  *
@@ -616,10 +638,12 @@ int oci_hook_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "policy-dir", required_argument, NULL, 'd' },
+		{ "require", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *policy_dir = OCI_POLICY_DIR;
+	bool require = false;
 	struct oci_state st;
 	json_object *state;
 	int c, rc;
@@ -635,6 +659,9 @@ int oci_hook_main(int argc, char **argv)
 					"directory\n%s", policy_dir, usage_text);
 				return NBJ_EXIT_USAGE;
 			}
+			break;
+		case 'r':
+			require = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -658,7 +685,11 @@ int oci_hook_main(int argc, char **argv)
 	}
 	if (!strcmp(st.status, "stopped"))
 		rc = hook_poststop(&st);
-	else if (!st.policy)
+	else if (!st.policy && require) {
+		log_err("oci-hook: container %s has no annotation " OCI_ANNOTATION " and this "
+			"node confines every container (--require): it is not started", st.id);
+		rc = OCI_EXIT_REFUSED;
+	} else if (!st.policy)
 		rc = 0;	/* not ours: the container is left alone */
 	else if (!strcmp(st.status, "creating") || !strcmp(st.status, "created"))
 		rc = hook_create(&st, policy_dir);
