@@ -583,3 +583,32 @@ def test_hook_require_refuses_unannotated():
     cp = subprocess.run([NBJAIL, "oci-hook", "--require"], capture_output=True, text=True,
                         timeout=10, input=json.dumps(state))
     assert cp.returncode == 0, cp.stderr
+
+
+def test_pod_stale_record_refused(podman, world):
+    """a netns record whose job is gone (no supervisor holds the netns: as
+    after a crash, when the kernel may give the netns's number again) does
+    not admit a member: the identity must be confirmed by a live job"""
+    before = job_dirs()
+    pod = Pod(podman, "nbt-pod-stale", IMAGE)
+    stale = os.path.join(RUN_DIR, "5a1e0000")
+    try:
+        cp = podman("pod", "start", pod.name)
+        assert cp.returncode == 0, cp.stderr
+        cp = podman("inspect", "-f", "{{.State.Pid}}", f"{pod.name}-infra")
+        assert cp.returncode == 0, cp.stderr
+        st = os.stat(f"/proc/{int(cp.stdout.strip())}/ns/net")
+        os.makedirs(stale)
+        with open(os.path.join(stale, "netns"), "w") as f:
+            f.write(f"{st.st_dev} {st.st_ino}\n")
+        cp = pod.run(IMAGE, "/bin/oci-probe", *ALLOWED)
+        assert cp.returncode != 0, cp.stdout
+        assert "198.51.100.10:80" not in cp.stdout
+        assert "job is gone or does not hold it" in podman.hook_stderr(), \
+            podman.hook_stderr()
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    assert job_dirs() == before
+    assert wait_host_clean(world, timeout=10.0) == []
