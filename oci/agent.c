@@ -233,8 +233,9 @@ int oci_agent_main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return NBJ_EXIT_USAGE;
 	}
-	if (geteuid() != 0) {
-		log_err("oci-agent: runs as root (the containers' jobs are root's)");
+	if (geteuid() != 0 || !oci_initial_userns()) {
+		log_err("oci-agent: runs as root, in the initial user namespace (the containers' "
+			"jobs are root's; rootless containers are not supported)");
 		return 1;
 	}
 	(void)signal(SIGPIPE, SIG_IGN);

@@ -31,6 +31,8 @@
  *      It reports to us through a pipe; we print its log and exit 0
  *      only if it worked.  It stays, as the job's supervisor, until the
  *      container's init is gone, and then removes everything.
+ *      Rootless podman runs hooks as uid 0 of the user's namespace:
+ *      refused there (oci_initial_userns()), with a message.
  *   stopped (poststop): the job named after the container is asked to
  *      end (SIGTERM to its supervisor) and waited for; what is left
  *      after that goes to nbj_gc().
@@ -415,6 +417,24 @@ static int container_netns(pid_t pid)
 }
 
 /**
+ * oci_initial_userns() - does this process run in the initial user
+ * namespace (whose nsfs inode the kernel fixes: PROC_USER_INIT_INO)
+ *
+ * Rootless podman runs its hooks as uid 0 of the user's namespace:
+ * root's /run/nbjail, per-job ids and policy ownership mean nothing
+ * there, and nbjail's rootless mode is chosen by the real uid.
+ *
+ * Return: true in the initial user namespace; false elsewhere, or when
+ * it cannot be told
+ */
+bool oci_initial_userns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/user", &st) == 0 && st.st_ino == 0xEFFFFFFDu;
+}
+
+/**
  * oci_job_name() - the name of a container's job: oci-ID, cut to what a
  * job name may hold (the hook names it, poststop and the agent find it)
  * @id:		the container's id
@@ -507,9 +527,12 @@ static int hook_create(const struct oci_state *st, const char *policy_dir)
 	off_t off = 0;
 	pid_t child;
 
-	if (geteuid() != 0) {
-		log_err("oci-hook: runs as root (the runtime's hooks of a rootful container); "
-			"rootless containers are not supported");
+	if (geteuid() != 0 || !oci_initial_userns()) {
+		log_err("oci-hook: container %s: the hook runs %s; rootless containers are not "
+			"supported (nbjail-oci(8), ROOTLESS): it is not started", st->id,
+			geteuid() != 0 ? "as a user other than root"
+				       : "in a user namespace (rootless podman runs its hooks as "
+					 "root of the user's namespace)");
 		return OCI_EXIT_REFUSED;
 	}
 	if (st->pid <= 0) {
@@ -684,7 +707,7 @@ int oci_hook_main(int argc, char **argv)
 		return OCI_EXIT_REFUSED;
 	}
 	if (!strcmp(st.status, "stopped"))
-		rc = hook_poststop(&st);
+		rc = oci_initial_userns() ? hook_poststop(&st) : 0;	/* never confined */
 	else if (!st.policy && require) {
 		log_err("oci-hook: container %s has no annotation " OCI_ANNOTATION " and this "
 			"node confines every container (--require): it is not started", st.id);
