@@ -290,7 +290,7 @@ static void pod_accept(struct nbj_job *job)
 {
 	_cleanup_close_ int conn = accept4(pod.agent, NULL, NULL, SOCK_CLOEXEC);
 	struct timeval tv = { .tv_sec = POD_RECV_TIMEOUT_S };
-	struct oci_pod_request req;
+	struct oci_pod_request req = { 0 };
 	int fds[2] = { -1, -1 };
 	int32_t answer = -EINVAL;
 	size_t n_fds = 0;
