@@ -23,6 +23,12 @@ whose routes lead to the world: an allowed world server answers, the
 metadata detector 169.254.169.254 sees nothing (no_leaks), and after
 podman rm -f nothing of nbjail is left.
 
+Pods (podman pod create --network none): the infra image is built with
+podman build --annotation from the probe alone (podman 4.3 has no pod
+annotations; a container gets its image's), its members join its netns
+by path and are admitted only into a netns a live nbjail job holds, for
+the pod's policy (oci/pod.c, supervisor/ocipod.c).
+
 Root only (rootful podman; the hook runs as root).  Skipped, with the
 reason, where podman or crun is not installed (make deps).
 """
@@ -35,8 +41,8 @@ import time
 
 import pytest
 
-from conftest import (HOST_NS, NBJAIL, RUN_DIR, host_problems, job_dirs, needs_root,
-                      processes, wait_for, wait_host_clean)
+from conftest import (HOST_NS, NBJAIL, RUN_DIR, WORLD_NS, host_problems, job_dirs,
+                      needs_root, processes, wait_for, wait_host_clean)
 
 PODMAN, CRUN = shutil.which("podman"), shutil.which("crun")
 PROBE_BIN = os.path.join(os.path.dirname(NBJAIL), "tests", "escape", "oci-probe")
@@ -612,3 +618,38 @@ def test_pod_stale_record_refused(podman, world):
     assert rm.returncode == 0, rm.stderr
     assert job_dirs() == before
     assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_hook_member_netns_identity(tmp_path):
+    """the hook run by hand for a container joining a netns by path: its
+    init's netns must be the one its config names, and one nbjail set up
+    (here: test namespaces of the world, neither of them nbjail's)"""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "web.yaml").write_text(POLICIES["web"])
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    sleeper = subprocess.Popen(["ip", "netns", "exec", HOST_NS, "sleep", "30"])
+    try:
+        assert wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/exe").endswith("sleep"),
+                        5.0)
+        state = {"ociVersion": "1.0.2", "id": "member1", "status": "created",
+                 "pid": sleeper.pid, "bundle": str(bundle),
+                 "annotations": {"io.nbjail.policy": "web"}}
+
+        def hook(netns_path):
+            config = {"linux": {"namespaces": [{"type": "network", "path": netns_path}]}}
+            (bundle / "config.json").write_text(json.dumps(config))
+            return subprocess.run([NBJAIL, "oci-hook", "--policy-dir",
+                                   str(tmp_path / "policies")], capture_output=True,
+                                  text=True, timeout=30, input=json.dumps(state))
+        before = job_dirs()
+        cp = hook(f"/run/netns/{WORLD_NS}")      # not the init's netns
+        assert cp.returncode == 1, cp.stderr
+        assert "its init's network namespace is not" in cp.stderr, cp.stderr
+        cp = hook(f"/run/netns/{HOST_NS}")       # the init's, but not nbjail's
+        assert cp.returncode == 1, cp.stderr
+        assert "which nbjail did not set up" in cp.stderr, cp.stderr
+        assert job_dirs() == before
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=10)
