@@ -43,7 +43,6 @@
 #include "supervisor/job_int.h"
 #include "supervisor/ocipod.h"
 
-#define POD_MEMBERS_MAX 32
 #define POD_RECV_TIMEOUT_S 2
 
 /**
@@ -78,7 +77,7 @@ struct oci_pod {
 	int netns;
 	int agent;
 	int revoke_watch;
-	struct pod_member members[POD_MEMBERS_MAX];
+	struct pod_member members[OCI_POD_MEMBERS_MAX];
 };
 
 static struct oci_pod pod = { .netns = -1, .agent = -1, .revoke_watch = -1 };

@@ -11,8 +11,10 @@
 
 struct nbj_job;
 
+/* the containers that may join one pod's netns */
+#define OCI_POD_MEMBERS_MAX 32
 /* the agent's socket, the revocation watch, a pidfd and a listener per member */
-#define OCI_POD_POLL_MAX (2 + 2 * 32)
+#define OCI_POD_POLL_MAX (2 + 2 * OCI_POD_MEMBERS_MAX)
 
 int oci_pod_open(const struct nbj_job *job, const char *container_id, const char *policy,
 		 int netns);
