@@ -653,3 +653,29 @@ def test_hook_member_netns_identity(tmp_path):
     finally:
         sleeper.kill()
         sleeper.wait(timeout=10)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/containers/seccomp.json"),
+                    reason="podman's default seccomp profile is needed (containers-common)")
+def test_pod_revoke_reaches_members(podman, world, agent, infra_image):
+    """nbjail ctl revoke of the pod's job: a member's seccomp listener is
+    judged revoked too (EACCES even for the allowed server)"""
+    pod = Pod(podman, "nbt-pod-revoke", infra_image)
+    try:
+        cp = podman("pod", "start", pod.name)
+        assert cp.returncode == 0, cp.stderr
+        assert wait_for(lambda: len(job_dirs()) == 1, 10.0), job_dirs()
+        (job,) = job_dirs()
+        cp = subprocess.run([NBJAIL, "ctl", "revoke", job], capture_output=True, text=True,
+                            timeout=30)
+        assert cp.returncode == 0, cp.stderr
+        prof = agent_profile(podman.d / "revoke-agent-profile.json", agent.sock)
+        cp = pod.run("--security-opt", f"seccomp={prof}", IMAGE, "/bin/oci-probe", *ALLOWED)
+        assert cp.returncode == 0, (cp.stderr, podman.hook_stderr(), agent.stderr())
+        assert probe_lines(cp.stdout)["198.51.100.10:80"] == "error EACCES", cp.stdout
+        assert not world.leaks()
+    finally:
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    agent.stop()
+    assert wait_host_clean(world, timeout=10.0) == [], host_problems(world)
