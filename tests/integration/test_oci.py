@@ -607,11 +607,16 @@ def test_pod_stale_record_refused(podman, world):
         os.makedirs(stale)
         with open(os.path.join(stale, "netns"), "w") as f:
             f.write(f"{st.st_dev} {st.st_ino}\n")
+        open(os.path.join(stale, "lock"), "w").close()     # unlocked: a dead job's
         cp = pod.run(IMAGE, "/bin/oci-probe", *ALLOWED)
         assert cp.returncode != 0, cp.stdout
         assert "198.51.100.10:80" not in cp.stdout
         assert "job is gone or does not hold it" in podman.hook_stderr(), \
             podman.hook_stderr()
+        # nbjail gc removes such a job directory, its record included
+        gc = subprocess.run([NBJAIL, "gc"], capture_output=True, text=True, timeout=60)
+        assert gc.returncode == 0, gc.stderr
+        assert not os.path.exists(stale), os.listdir(stale)
     finally:
         shutil.rmtree(stale, ignore_errors=True)
         rm = pod.rm()
