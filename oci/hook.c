@@ -37,9 +37,14 @@
  *      end (SIGTERM to its supervisor) and waited for; what is left
  *      after that goes to nbj_gc().
  *
- * No annotation: nothing is done (exit 0), the container is untouched;
- * with --require (a site where every container must be confined, whose
- * hooks.d file then says "always": true) it is refused.
+ * No annotation in the state at createRuntime: refused.  The runtime ran
+ * the hook because a hooks.d file matched: the shipped one matches the
+ * annotation, which podman looks for in the container's own annotations
+ * but CRI-O in the container's merged with its pod's, while the state
+ * carries the container's own only; a site's file with "always": true
+ * means every container must be confined.  Either way the container
+ * asked for a confinement the hook cannot give it.  Other stages
+ * without the annotation: nothing to do.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,12 +77,11 @@
 #define OCI_EXIT_REFUSED 1
 
 static const char usage_text[] =
-	"usage: nbjail oci-hook [--policy-dir DIR] [--require]\n"
+	"usage: nbjail oci-hook [--policy-dir DIR]\n"
 	"  an OCI runtime hook (createRuntime and poststop): reads the container's\n"
 	"  state on stdin; with the annotation " OCI_ANNOTATION "=NAME or\n"
 	"  DIR/NAME.yaml, confines the container's network as an nbjail job's\n"
 	"  --policy-dir DIR   where policies are (default " OCI_POLICY_DIR ")\n"
-	"  --require          refuse containers without the annotation\n"
 	"See nbjail-oci(8).\n";
 
 /* The capabilities that could undo the job's ruleset or leave its netns */
@@ -588,6 +592,16 @@ refused:
 	return OCI_EXIT_REFUSED;
 }
 
+/* createRuntime without the annotation: see the theory above */
+static int hook_unannotated(const struct oci_state *st)
+{
+	log_err("oci-hook: container %s: the runtime runs the hook, but the container's "
+		"state has no annotation " OCI_ANNOTATION " (CRI-O matches a pod's annotations "
+		"but passes the container's own; or the hooks.d file matches every "
+		"container): it cannot be confined and is not started", st->id);
+	return OCI_EXIT_REFUSED;
+}
+
 /**
  * struct stop_ctx - the jobs of one container, for poststop
  * @name:	the job name of the container
@@ -650,7 +664,7 @@ static int hook_poststop(const struct oci_state *st)
 }
 
 /**
- * oci_hook_main() - `nbjail oci-hook [--policy-dir DIR] [--require]`
+ * oci_hook_main() - `nbjail oci-hook [--policy-dir DIR]`
  * @argc:	argument count, argv[0] "oci-hook"
  * @argv:	arguments
  *
@@ -661,14 +675,13 @@ int oci_hook_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "policy-dir", required_argument, NULL, 'd' },
-		{ "require", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *policy_dir = OCI_POLICY_DIR;
-	bool require = false;
 	struct oci_state st;
 	json_object *state;
+	bool is_create;
 	int c, rc;
 
 	log_set_prefix("nbjail");
@@ -682,9 +695,6 @@ int oci_hook_main(int argc, char **argv)
 					"directory\n%s", policy_dir, usage_text);
 				return NBJ_EXIT_USAGE;
 			}
-			break;
-		case 'r':
-			require = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
@@ -706,15 +716,14 @@ int oci_hook_main(int argc, char **argv)
 		json_object_put(state);
 		return OCI_EXIT_REFUSED;
 	}
+	is_create = !strcmp(st.status, "creating") || !strcmp(st.status, "created");
 	if (!strcmp(st.status, "stopped"))
 		rc = oci_initial_userns() ? hook_poststop(&st) : 0;	/* never confined */
-	else if (!st.policy && require) {
-		log_err("oci-hook: container %s has no annotation " OCI_ANNOTATION " and this "
-			"node confines every container (--require): it is not started", st.id);
-		rc = OCI_EXIT_REFUSED;
-	} else if (!st.policy)
-		rc = 0;	/* not ours: the container is left alone */
-	else if (!strcmp(st.status, "creating") || !strcmp(st.status, "created"))
+	else if (!st.policy && is_create)
+		rc = hook_unannotated(&st);
+	else if (!st.policy)
+		rc = 0;	/* not ours: nothing to do */
+	else if (is_create)
 		rc = hook_create(&st, policy_dir);
 	else {
 		log_err("oci-hook: container %s: status '%s': run the hook at createRuntime "

@@ -424,7 +424,7 @@ def test_hook_usage_and_bad_state():
              "bundle": "/nonexistent"}
     cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
                         input=json.dumps(state))
-    assert cp.returncode == 0, cp.stderr   # no annotation: nothing to do
+    assert cp.returncode == 1, cp.stderr   # run, but no annotation: refused
     state["annotations"] = {"io.nbjail.policy": "web"}
     cp = subprocess.run([NBJAIL, "oci-hook", "--policy-dir", "/nonexistent"],
                         capture_output=True, text=True, timeout=10, input=json.dumps(state))
@@ -577,17 +577,22 @@ def test_pod_rm_leaves_nothing(podman, world, infra_image):
     assert processes(lambda pid, cmd: cmd.startswith("nbjail-oci")) == []
 
 
-def test_hook_require_refuses_unannotated():
-    """--require (every container confined): a container without the
-    annotation is refused; its poststop is not"""
+def test_hook_unannotated_create_refused():
+    """the runtime runs the hook at createRuntime for a container whose state
+    has no annotation (CRI-O merges the pod's annotations to match, but
+    passes the container's own; or a hooks.d file with "always": true): it
+    cannot be confined and is refused; at poststop there is nothing to do"""
     state = {"ociVersion": "1.0.2", "id": "x2", "status": "creating", "pid": 1,
-             "bundle": "/nonexistent"}
-    cp = subprocess.run([NBJAIL, "oci-hook", "--require"], capture_output=True, text=True,
-                        timeout=10, input=json.dumps(state))
-    assert cp.returncode == 1 and "--require" in cp.stderr, cp.stderr
+             "bundle": "/nonexistent",
+             "annotations": {"io.kubernetes.cri-o.ContainerType": "container"}}
+    cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
+                        input=json.dumps(state))
+    assert cp.returncode == 1, cp.stderr
+    assert "has no annotation io.nbjail.policy" in cp.stderr, cp.stderr
+    assert "is not started" in cp.stderr, cp.stderr
     state["status"] = "stopped"
-    cp = subprocess.run([NBJAIL, "oci-hook", "--require"], capture_output=True, text=True,
-                        timeout=10, input=json.dumps(state))
+    cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
+                        input=json.dumps(state))
     assert cp.returncode == 0, cp.stderr
 
 
