@@ -9,10 +9,13 @@
  * its seccomp listener (SCM_RIGHTS) with the container's process state
  * (JSON: "fds", "pid", "metadata", "state": {"id", "annotations", ...}).
  * For a container with the annotation io.nbjail.policy we hand the
- * listener to the container's job: the hook's supervisor (ocijob.c)
- * listens on DIR/<job>/seccomp.sock of the job named oci-<id>; the job
- * may appear a little after the listener (the runtime's order), so we
- * look for it for AGENT_FIND_MS.  The supervisor's notifier then judges
+ * listener to the container's job: the hook's supervisor (ocijob.c,
+ * ocipod.c) listens on DIR/<job>/seccomp.sock of the job named oci-<id>,
+ * or, for a pod's member that joined another container's netns, of that
+ * container's job (which answers -ENOENT for containers it does not
+ * know: we ask the other oci- jobs in turn).  The job may appear, or
+ * the member join, a little after the listener (the runtime's order),
+ * so we look for AGENT_FIND_MS.  The supervisor's notifier then judges
  * the container's socket calls as in nbjail run.
  *
  * Whatever cannot be handed over (no annotation, no job, a malformed
@@ -49,14 +52,18 @@ static const char usage_text[] =
 	"  the seccomp agent of containers confined by nbjail oci-hook: listens on\n"
 	"  PATH, the listenerPath of their seccomp profile (nbjail-oci(8))\n";
 
+#define AGENT_JOBS_MAX 64
+
 /**
- * struct find_ctx - the job of one container
- * @name:	its job name (oci-ID)
- * @id:		the job's id once found
+ * struct find_ctx - the oci- jobs that may take a container's listener
+ * @name:	the container's own job name (oci-ID): asked first
+ * @ids:	job ids, the container's own job first
+ * @n:		their number
  */
 struct find_ctx {
 	char name[64];
-	char id[16];
+	char ids[AGENT_JOBS_MAX][16];
+	size_t n;
 };
 
 static void find_job(const char *id, void *data)
@@ -64,30 +71,66 @@ static void find_job(const char *id, void *data)
 	struct find_ctx *c = data;
 	struct job_info info;
 
-	if (!c->id[0] && state_info_read(id, &info) == 0 && !strcmp(info.name, c->name))
-		snprintf(c->id, sizeof(c->id), "%s", id);
+	if (c->n == AGENT_JOBS_MAX || state_info_read(id, &info) < 0 ||
+	    strncmp(info.name, "oci-", 4))
+		return;
+	snprintf(c->ids[c->n], sizeof(c->ids[0]), "%s", id);
+	if (!strcmp(info.name, c->name) && c->n > 0) {
+		/* the container's own job goes first */
+		char first[16];
+
+		memcpy(first, c->ids[0], sizeof(first));
+		memcpy(c->ids[0], c->ids[c->n], sizeof(first));
+		memcpy(c->ids[c->n], first, sizeof(first));
+	}
+	c->n++;
 }
 
-/* Connect to the job's seccomp.sock, looking for it for AGENT_FIND_MS */
-static int job_agent_connect(const char *container_id)
+/* Hand @listener to job @job_id: its answer, or negative errno */
+static int offer(const char *job_id, const struct oci_pod_request *req, int listener)
 {
-	struct find_ctx c = { 0 };
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = AGENT_RECV_TIMEOUT_S };
 	char path[NBJ_PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	int32_t answer;
+
+	if (runtime_path(path, "%s/%s", job_id, NBJ_OCI_AGENT_SOCKET) < 0 ||
+	    strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return negative_errno();
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return negative_errno();
+	if (fd_send(fd, req, sizeof(*req), &listener, 1) < 0 ||
+	    recv(fd, &answer, sizeof(answer), 0) != sizeof(answer) || answer > 0)
+		return -EPROTO;
+	return answer;
+}
+
+/* Hand the listener of @container_id to the job that knows it, looking
+ * for AGENT_FIND_MS: 0, -ENOENT when no job took it, or a job's refusal */
+static int hand_over(const char *container_id, int listener)
+{
+	struct oci_pod_request req = { .kind = OCI_POD_LISTENER };
 	struct timespec t0, t;
 
-	oci_job_name(container_id, c.name);
+	snprintf(req.id, sizeof(req.id), "%s", container_id);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		c.id[0] = '\0';
-		(void)state_list_jobs(find_job, &c);
-		if (c.id[0] && runtime_path(path, "%s/%s", c.id, NBJ_OCI_AGENT_SOCKET) == 0 &&
-		    strlen(path) < sizeof(sa.sun_path)) {
-			_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		struct find_ctx c = { 0 };
 
-			strcpy(sa.sun_path, path);
-			if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-				return TAKE_FD(fd);
+		oci_job_name(container_id, c.name);
+		(void)state_list_jobs(find_job, &c);
+		for (size_t i = 0; i < c.n; i++) {
+			int err = offer(c.ids[i], &req, listener);
+
+			if (err == 0 || (err != -ENOENT && err != -ECONNREFUSED &&
+					 err != -EPROTO && err != -ENAMETOOLONG))
+				return err;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >
@@ -104,8 +147,7 @@ static void agent_handle(int conn)
 	json_object *o = NULL, *st, *ann, *v;
 	struct timeval tv = { .tv_sec = AGENT_RECV_TIMEOUT_S };
 	const char *id = NULL, *policy = NULL;
-	_cleanup_close_ int job = -1;
-	int fd = -1, answer = -EIO;
+	int fd = -1, err;
 	size_t len = 0, n_fds = 0;
 	ssize_t n;
 
@@ -138,16 +180,13 @@ static void agent_handle(int conn)
 			"calls fail (ENOSYS)", id);
 		goto out;
 	}
-	job = job_agent_connect(id);
-	if (job < 0) {
-		log_err("oci-agent: container %s: no nbjail job (did the hook run?): its socket "
-			"calls fail (ENOSYS)", id);
-		goto out;
-	}
-	if (fd_send(job, "L", 1, &fd, 1) < 0 || recv(job, &answer, sizeof(answer), 0) !=
-	    sizeof(answer) || answer < 0)
+	err = hand_over(id, fd);
+	if (err == -ENOENT)
+		log_err("oci-agent: container %s: no nbjail job knows it (did the hook run?): its "
+			"socket calls fail (ENOSYS)", id);
+	else if (err < 0)
 		log_err("oci-agent: container %s: its job refused the listener (%s): its socket "
-			"calls fail (ENOSYS)", id, strerror(answer < 0 ? -answer : EIO));
+			"calls fail (ENOSYS)", id, strerror(-err));
 out:
 	if (o)
 		json_object_put(o);
@@ -194,8 +233,9 @@ int oci_agent_main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return NBJ_EXIT_USAGE;
 	}
-	if (geteuid() != 0) {
-		log_err("oci-agent: runs as root (the containers' jobs are root's)");
+	if (geteuid() != 0 || !oci_initial_userns()) {
+		log_err("oci-agent: runs as root, in the initial user namespace (the containers' "
+			"jobs are root's; rootless containers are not supported)");
 		return 1;
 	}
 	(void)signal(SIGPIPE, SIG_IGN);

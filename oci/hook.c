@@ -19,18 +19,32 @@
  *      config.json gives the container a network namespace of its own
  *      that the runtime created (no path: podman --network none) and
  *      neither CAP_NET_ADMIN nor CAP_SYS_ADMIN (which could undo its
- *      ruleset); /proc/PID/ns/net is not ours.  Then a detached process
+ *      ruleset); /proc/PID/ns/net is not ours.  A container that joins
+ *      a network namespace by path (a pod's member joining its infra
+ *      container's) is started only if nbjail set that netns up for a
+ *      container of the same policy and still holds it (oci/pod.c): it
+ *      gets nothing of its own, the pod's job confines it.  Otherwise
+ *      a detached process
  *      (own session, stdio on /dev/null, its log on a memfd until the
  *      set-up is done) makes the container a job (supervisor/ocijob.c):
  *      relay, audit writer, the container's netns set up as a job's.
  *      It reports to us through a pipe; we print its log and exit 0
  *      only if it worked.  It stays, as the job's supervisor, until the
  *      container's init is gone, and then removes everything.
+ *      Rootless podman runs hooks as uid 0 of the user's namespace:
+ *      refused there (oci_initial_userns()), with a message.
  *   stopped (poststop): the job named after the container is asked to
  *      end (SIGTERM to its supervisor) and waited for; what is left
  *      after that goes to nbj_gc().
  *
- * No annotation: nothing is done (exit 0), the container is untouched.
+ * No annotation in the state at createRuntime: refused.  The runtime ran
+ * the hook because a hooks.d file matched: the shipped one matches the
+ * annotation, which podman looks for in the container's own annotations
+ * but CRI-O in the container's merged with its pod's, while the state
+ * carries the container's own only; a site's file with "always": true
+ * means every container must be confined.  Either way the container
+ * asked for a confinement the hook cannot give it.  Other stages
+ * without the annotation: nothing to do.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -327,11 +341,12 @@ static const char *caps_refused(json_object *config)
 }
 
 /*
- * The bundle's config.json: a network namespace the runtime created
- * (none joined by path: the container has no network but its own lo),
- * and no capability that could undo the ruleset
+ * The bundle's config.json: a network namespace the runtime created (the
+ * container has no network but its own lo), or one joined by path (its
+ * path in @joined, checked by oci_pod_join()), and no capability that
+ * could undo the ruleset
  */
-static int bundle_check(const char *bundle)
+static int bundle_check(const char *bundle, char joined[PATH_MAX])
 {
 	char path[PATH_MAX];
 	_cleanup_close_ int fd = -1;
@@ -339,6 +354,7 @@ static int bundle_check(const char *bundle)
 	const char *cap, *why = NULL;
 	bool own_netns = false;
 
+	joined[0] = '\0';
 	if (!bundle || bundle[0] != '/' ||
 	    (size_t)snprintf(path, sizeof(path), "%s/config.json", bundle) >= sizeof(path)) {
 		log_err("oci-hook: the state's \"bundle\" is missing or not an absolute path");
@@ -360,12 +376,17 @@ static int bundle_check(const char *bundle)
 			const char *type = member_string(ns, "type");
 
 			if (type && !strcmp(type, "network")) {
+				const char *p = member_string(ns, "path");
+
 				own_netns = !json_object_object_get_ex(ns, "path", NULL);
-				if (!own_netns)
-					why = "joins a network namespace by path (use --network none)";
+				joined[0] = '\0';
+				if (p && p[0] == '/' && strlen(p) < PATH_MAX)
+					strcpy(joined, p);
+				else if (!own_netns)
+					why = "joins a network namespace by a path that is not one";
 			}
 		}
-	if (!own_netns && !why)
+	if (!own_netns && !joined[0] && !why)
 		why = "has no network namespace of its own (use --network none)";
 	cap = caps_refused(config);
 	if (!why && cap)
@@ -397,6 +418,24 @@ static int container_netns(pid_t pid)
 		return -EPERM;
 	}
 	return TAKE_FD(fd);
+}
+
+/**
+ * oci_initial_userns() - does this process run in the initial user
+ * namespace (whose nsfs inode the kernel fixes: PROC_USER_INIT_INO)
+ *
+ * Rootless podman runs its hooks as uid 0 of the user's namespace:
+ * root's /run/nbjail, per-job ids and policy ownership mean nothing
+ * there, and nbjail's rootless mode is chosen by the real uid.
+ *
+ * Return: true in the initial user namespace; false elsewhere, or when
+ * it cannot be told
+ */
+bool oci_initial_userns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/user", &st) == 0 && st.st_ino == 0xEFFFFFFDu;
 }
 
 /**
@@ -450,8 +489,8 @@ fail:
  * The detached supervisor of the container's job: attaches, reports
  * through @report, then watches until the container is gone
  */
-static _Noreturn void supervise(const struct nbj_config *cfg, pid_t pid, int netns,
-				int report, int log_fd)
+static _Noreturn void supervise(const struct nbj_config *cfg, const char *id, pid_t pid,
+				int netns, int report, int log_fd)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC), err, stop = -1;
 	int keep[] = { report, log_fd, netns, null };
@@ -469,7 +508,7 @@ static _Noreturn void supervise(const struct nbj_config *cfg, pid_t pid, int net
 	sigaddset(&mask, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &mask, NULL);
 	stop = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	err = stop < 0 ? negative_errno() : oci_job_attach(cfg, pid, netns, &job);
+	err = stop < 0 ? negative_errno() : oci_job_attach(cfg, id, pid, netns, &job);
 	close(netns);
 	(void)!write(report, &err, sizeof(err));
 	close(report);
@@ -484,7 +523,7 @@ static _Noreturn void supervise(const struct nbj_config *cfg, pid_t pid, int net
 /* createRuntime: see the theory above */
 static int hook_create(const struct oci_state *st, const char *policy_dir)
 {
-	char path[PATH_MAX], buf[4096];
+	char path[PATH_MAX], joined[PATH_MAX], buf[4096];
 	struct nbj_config *cfg = NULL;
 	_cleanup_close_ int log_fd = -1;
 	int report[2], err = -EIO, netns;
@@ -492,9 +531,12 @@ static int hook_create(const struct oci_state *st, const char *policy_dir)
 	off_t off = 0;
 	pid_t child;
 
-	if (geteuid() != 0) {
-		log_err("oci-hook: runs as root (the runtime's hooks of a rootful container); "
-			"rootless containers are not supported");
+	if (geteuid() != 0 || !oci_initial_userns()) {
+		log_err("oci-hook: container %s: the hook runs %s; rootless containers are not "
+			"supported (nbjail-oci(8), ROOTLESS): it is not started", st->id,
+			geteuid() != 0 ? "as a user other than root"
+				       : "in a user namespace (rootless podman runs its hooks as "
+					 "root of the user's namespace)");
 		return OCI_EXIT_REFUSED;
 	}
 	if (st->pid <= 0) {
@@ -504,11 +546,18 @@ static int hook_create(const struct oci_state *st, const char *policy_dir)
 	if (policy_path(policy_dir, st->policy, path, sizeof(path)) < 0 ||
 	    job_config(st, path, &cfg) < 0)
 		return OCI_EXIT_REFUSED;
-	if (bundle_check(st->bundle) < 0)
+	if (bundle_check(st->bundle, joined) < 0)
 		goto refused;
 	netns = container_netns(st->pid);
 	if (netns < 0)
 		goto refused;
+	if (joined[0]) {
+		/* a pod's member: the pod's job confines it (oci/pod.c) */
+		err = oci_pod_join(st->id, st->pid, netns, joined, path);
+		close(netns);
+		nbj_config_free(cfg);
+		return err < 0 ? OCI_EXIT_REFUSED : 0;
+	}
 	log_fd = memfd_create("nbjail-oci-hook-log", MFD_CLOEXEC);
 	if (log_fd < 0 || pipe2(report, O_CLOEXEC) < 0) {
 		log_err("oci-hook: %m");
@@ -519,7 +568,7 @@ static int hook_create(const struct oci_state *st, const char *policy_dir)
 	child = fork();
 	if (child == 0) {
 		close(report[0]);
-		supervise(cfg, st->pid, netns, report[1], log_fd);
+		supervise(cfg, st->id, st->pid, netns, report[1], log_fd);
 	}
 	close(report[1]);
 	close(netns);
@@ -540,6 +589,16 @@ static int hook_create(const struct oci_state *st, const char *policy_dir)
 	return 0;
 refused:
 	nbj_config_free(cfg);
+	return OCI_EXIT_REFUSED;
+}
+
+/* createRuntime without the annotation: see the theory above */
+static int hook_unannotated(const struct oci_state *st)
+{
+	log_err("oci-hook: container %s: the runtime runs the hook, but the container's "
+		"state has no annotation " OCI_ANNOTATION " (CRI-O matches a pod's annotations "
+		"but passes the container's own; or the hooks.d file matches every "
+		"container): it cannot be confined and is not started", st->id);
 	return OCI_EXIT_REFUSED;
 }
 
@@ -622,6 +681,7 @@ int oci_hook_main(int argc, char **argv)
 	const char *policy_dir = OCI_POLICY_DIR;
 	struct oci_state st;
 	json_object *state;
+	bool is_create;
 	int c, rc;
 
 	log_set_prefix("nbjail");
@@ -656,11 +716,14 @@ int oci_hook_main(int argc, char **argv)
 		json_object_put(state);
 		return OCI_EXIT_REFUSED;
 	}
+	is_create = !strcmp(st.status, "creating") || !strcmp(st.status, "created");
 	if (!strcmp(st.status, "stopped"))
-		rc = hook_poststop(&st);
+		rc = oci_initial_userns() ? hook_poststop(&st) : 0;	/* never confined */
+	else if (!st.policy && is_create)
+		rc = hook_unannotated(&st);
 	else if (!st.policy)
-		rc = 0;	/* not ours: the container is left alone */
-	else if (!strcmp(st.status, "creating") || !strcmp(st.status, "created"))
+		rc = 0;	/* not ours: nothing to do */
+	else if (is_create)
 		rc = hook_create(&st, policy_dir);
 	else {
 		log_err("oci-hook: container %s: status '%s': run the hook at createRuntime "

@@ -7,11 +7,16 @@
 #define NBJ_OCI_HOOK_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 /* hook.c */
 int oci_hook_main(int argc, char **argv);
 bool oci_container_id_valid(const char *id);
 void oci_job_name(const char *id, char buf[64]);
+bool oci_initial_userns(void);
+
+/* pod.c */
+int oci_pod_join(const char *id, pid_t pid, int netns, const char *joined, const char *policy);
 
 /* agent.c */
 int oci_agent_main(int argc, char **argv);

@@ -1547,6 +1547,15 @@ static void trial_oci(struct check_result *r)
 			"file: %s", hook ? hook : "not installed");
 		return;
 	}
+	if (geteuid() != 0) {
+		/* rootless podman runs hooks as root of the user's namespace,
+		 * where nbjail oci-hook refuses (oci_initial_userns()) */
+		info(r, "%s found; as this user (rootless podman) the hook refuses every "
+			"annotated container: it would run in podman's user namespace, where "
+			"nbjail has neither root's nor its rootless mode; rootful containers "
+			"only (nbjail-oci(8), ROOTLESS)", path);
+		return;
+	}
 	set_result(r, CHECK_INFO, !strcmp(runtime, "crun") && cgroup_hybrid_with_controllers() ?
 		   "cgroups here are hybrid with cgroup2 controllers, which crun refuses: run "
 		   "containers with --cgroups disabled" : NULL,

@@ -21,7 +21,9 @@
  *      relay's sockets made in there, the nftables redirect; it sends
  *      the sockets back and exits
  *   5. the relay is exec'd with them (relaystart.c); the state file
- *      records the pids for nbjail gc; the job-start event
+ *      records the pids for nbjail gc
+ *   6. seccomp.sock and the netns record, for the agent and for a pod's
+ *      other containers (ocipod.c); the job-start event
  *
  * Any failure tears down what exists (job_teardown()) and is returned:
  * the hook exits non-zero and the runtime does not start the container.
@@ -30,16 +32,20 @@
  * container's init is gone (its pidfd) or a stop request (the poststop
  * hook's SIGTERM), and tears the job down: the relay is killed, the
  * audit writer writes the job-end event, the keeper removes the state.
- * Meanwhile it listens on DIR/<id>/seccomp.sock, where the seccomp agent
- * (oci/agent.c) hands over the container's seccomp listener, which the
- * job's notifier then serves as in nbjail run (seccomp/notify.c).
- * The container's netns lives on only while the relay holds its sockets.
+ * Meanwhile it listens on DIR/<id>/seccomp.sock (ocipod.c), where the
+ * seccomp agent (oci/agent.c) hands over the container's seccomp
+ * listener, which the job's notifier then serves as in nbjail run
+ * (seccomp/notify.c), and where the containers of a pod that join this
+ * container's netns by path register (and get their listeners judged
+ * the same way).  The supervisor holds an fd of the netns while the job
+ * lives; the relay's sockets hold it too.
  */
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
 #include "supervisor/job_int.h"
+#include "supervisor/ocipod.h"
 
 /*
  * Step 4: a helper in the container's netns makes the job's network with
@@ -111,6 +117,8 @@ static int netns_setup_in(struct nbj_job *job, int netns)
  * a net job's, a relay and an audit writer for it
  * @cfg:	the container's policy (profile net; no workload is started,
  *		argv names the container for the audit trail)
+ * @container_id: the container's id: its own seccomp listener is the
+ *		job's; a pod's other containers name the same policy file
  * @init_pid:	the container's init, as seen from this PID namespace
  * @netns:	an fd of the container's network namespace
  * @ret:	the job; watch it with oci_job_watch()
@@ -121,8 +129,8 @@ static int netns_setup_in(struct nbj_job *job, int netns)
  * Return: 0, or negative errno (logged; nothing is left, and the
  * container's init has been killed)
  */
-int oci_job_attach(const struct nbj_config *cfg, pid_t init_pid, int netns,
-		   struct nbj_job **ret)
+int oci_job_attach(const struct nbj_config *cfg, const char *container_id, pid_t init_pid,
+		   int netns, struct nbj_job **ret)
 {
 	struct host_inventory inv = { 0 };
 	struct nbj_job *job = job_alloc();
@@ -200,6 +208,15 @@ int oci_job_attach(const struct nbj_config *cfg, pid_t init_pid, int netns,
 	err = epoll_watch(job->epfd, job->reaper_pidfd, JOB_EVENT_ATTACHED_GONE);
 	if (err < 0)
 		goto fail;
+	/* 6. the pod's containers may join (ocipod.c) */
+	err = oci_pod_open(job, container_id,
+			   cfg->n_policy_files ? cfg->policy_files[0] : "", netns);
+	if (err < 0) {
+		log_err("cannot open the job's seccomp.sock and netns record: %s",
+			strerror(-err));
+		oci_pod_close(job);
+		goto fail;
+	}
 	audit_job_start(job, cfg);
 	link_host_inventory_free(&inv);
 	*ret = job;
@@ -211,62 +228,6 @@ fail:
 	return err;
 }
 
-/*
- * The job's end of the seccomp agent: a socket at DIR/<id>/seccomp.sock
- * (root's directory), on which `nbjail oci-agent` hands over the
- * container's seccomp listener
- */
-static int agent_socket(const struct nbj_job *job)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char path[NBJ_PATH_MAX];
-	_cleanup_close_ int fd = -1;
-	int err = runtime_path(path, "%s/%s", job->state.id, NBJ_OCI_AGENT_SOCKET);
-
-	if (err < 0)
-		return err;
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return negative_errno();
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 4) < 0)
-		return negative_errno();
-	return TAKE_FD(fd);
-}
-
-/*
- * The agent hands over the container's seccomp listener: the job's
- * notifier judges its socket calls from now on, as in a job of nbjail
- * run.  Once only; a second one is refused (closed: its calls fail).
- */
-static void agent_accept(struct nbj_job *job, int sock)
-{
-	_cleanup_close_ int conn = accept4(sock, NULL, NULL, SOCK_CLOEXEC);
-	int fd = -1, err = 0;
-	size_t n = 0;
-	char c;
-
-	if (conn < 0)
-		return;
-	if (fd_recv(conn, &c, 1, 0, &fd, 1, &n) != 1 || n != 1) {
-		closep(&fd);
-		return;
-	}
-	if (job->notifier) {
-		log_warn("job %s: a second seccomp listener from the agent: refused",
-			 job->state.id);
-		closep(&fd);
-		err = -EEXIST;
-	} else {
-		job->listener = fd;
-		err = job_start_notifier(job);
-	}
-	(void)!send(conn, &err, sizeof(err), MSG_NOSIGNAL);
-}
-
 /**
  * oci_job_watch() - wait until the container has ended or @stop_fd is
  * readable, then remove every trace of the job
@@ -275,7 +236,10 @@ static void agent_accept(struct nbj_job *job, int sock)
  *
  * Meanwhile the container's seccomp listener may come from the agent
  * (`nbjail oci-agent`, nbjail-oci(8)); without it the kernel's part (the
- * container's netns, the relay) is the whole enforcement.  A relay that
+ * container's netns, the relay) is the whole enforcement.  A pod's
+ * containers join and hand over their listeners too (ocipod.c); when
+ * this container's init is gone, the job ends and they are left with
+ * lo only (the relay's sockets are gone).  A relay that
  * dies leaves the container without network (its sockets go with it):
  * that is audited and the watch goes on.
  *
@@ -283,19 +247,16 @@ static void agent_accept(struct nbj_job *job, int sock)
  */
 int oci_job_watch(struct nbj_job *job, int stop_fd)
 {
-	_cleanup_close_ int agent = agent_socket(job);
-	struct pollfd pfd[3] = {
-		{ .fd = job->epfd, .events = POLLIN },
-		{ .fd = stop_fd, .events = POLLIN },
-		{ .fd = agent, .events = POLLIN },
-	};
+	struct pollfd pfd[2 + OCI_POD_POLL_MAX];
 	int err = 0;
 
-	if (agent < 0)
-		log_warn("job %s: no socket for the seccomp agent: %s", job->state.id,
-			 strerror(-agent));
 	while (!job->ended) {
-		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+		size_t n;
+
+		pfd[0] = (struct pollfd){ .fd = job->epfd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
+		n = 2 + oci_pod_poll_fds(pfd + 2);
+		if (poll(pfd, n, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			err = negative_errno();
@@ -303,10 +264,10 @@ int oci_job_watch(struct nbj_job *job, int stop_fd)
 		}
 		if (pfd[1].revents & POLLIN)
 			break;
-		if (pfd[2].revents & POLLIN)
-			agent_accept(job, agent);
+		oci_pod_dispatch(job, pfd + 2, n - 2);
 		(void)nbj_job_dispatch(job);
 	}
+	oci_pod_close(job);
 	nbj_job_free(job);
 	return err;
 }

@@ -370,7 +370,9 @@ int state_info_read(const char *id, struct job_info *ret)
 int state_remove_by_id(const char *id)
 {
 	static const char *const files[] = { "state", "state.tmp", "info", "info.tmp",
-					     "stats", "revoked", NBJ_OCI_AGENT_SOCKET, "lock" };
+					     "stats", "revoked", NBJ_OCI_AGENT_SOCKET,
+					     NBJ_OCI_NETNS_RECORD, NBJ_OCI_NETNS_RECORD ".tmp",
+					     "lock" };
 	char path[NBJ_PATH_MAX];
 	int err = 0;
 

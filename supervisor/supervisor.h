@@ -234,12 +234,35 @@ struct reaper_params {
 
 _Noreturn void reaper_main(const struct reaper_params *p);
 
-/* ocijob.c: an OCI container made a job; its supervisor takes the
- * container's seccomp listener on DIR/<id>/seccomp.sock from nbjail oci-agent */
+/* ocijob.c: an OCI container made a job; its supervisor takes requests
+ * on DIR/<id>/seccomp.sock (ocipod.c): the container's seccomp listener
+ * from nbjail oci-agent, a pod member's join from nbjail oci-hook; the
+ * identity of the job's netns is in DIR/<id>/netns ("DEV INO\n") */
 #define NBJ_OCI_AGENT_SOCKET "seccomp.sock"
+#define NBJ_OCI_NETNS_RECORD "netns"
+#define OCI_CONTAINER_ID_MAX 128
+#define OCI_POLICY_PATH_MAX 1024
+#define OCI_POD_LISTENER 'L'	/* fds: the container's seccomp listener */
+#define OCI_POD_JOIN 'J'	/* fds: the container's netns, its init's pidfd */
+
+/**
+ * struct oci_pod_request - one request on a confined container's
+ * seccomp.sock, answered with an int32_t: 0 or negative errno
+ * @kind:	OCI_POD_LISTENER or OCI_POD_JOIN
+ * @pid:	the container's init (OCI_POD_JOIN)
+ * @id:		the container's id, NUL-terminated
+ * @policy:	the policy file its annotation names (OCI_POD_JOIN)
+ */
+struct oci_pod_request {
+	char kind;
+	int32_t pid;
+	char id[OCI_CONTAINER_ID_MAX + 1];
+	char policy[OCI_POLICY_PATH_MAX];
+};
+
 /* ocijob.c: an OCI container made a job (`nbjail oci-hook`, oci/hook.c) */
-int oci_job_attach(const struct nbj_config *cfg, pid_t init_pid, int netns,
-		   struct nbj_job **ret);
+int oci_job_attach(const struct nbj_config *cfg, const char *container_id, pid_t init_pid,
+		   int netns, struct nbj_job **ret);
 int oci_job_watch(struct nbj_job *job, int stop_fd);
 
 /* jobnet.c: the job's netns from inside (the init, or the OCI hook's helper) */

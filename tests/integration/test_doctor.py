@@ -227,6 +227,9 @@ def test_unprivileged_user(nbj, xdg_dir):
         assert by["cgroup"]["fix"], by["cgroup"]
     if by["cgroup"]["status"] == "fail":
         assert doc["full_enforcement"] is True and cp.returncode == 0, doc
+    # rootless podman: the OCI hook refuses, and doctor says so (nbjail-oci(8))
+    if shutil.which("crun") or shutil.which("runc"):
+        assert "the hook refuses every annotated container" in by["oci"]["detail"], by["oci"]
     # nothing left behind in the state directory
     assert os.listdir(xdg_dir) == []
 

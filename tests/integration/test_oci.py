@@ -23,6 +23,12 @@ whose routes lead to the world: an allowed world server answers, the
 metadata detector 169.254.169.254 sees nothing (no_leaks), and after
 podman rm -f nothing of nbjail is left.
 
+Pods (podman pod create --network none): the infra image is built with
+podman build --annotation from the probe alone (podman 4.3 has no pod
+annotations; a container gets its image's), its members join its netns
+by path and are admitted only into a netns a live nbjail job holds, for
+the pod's policy (oci/pod.c, supervisor/ocipod.c).
+
 Root only (rootful podman; the hook runs as root).  Skipped, with the
 reason, where podman or crun is not installed (make deps).
 """
@@ -35,8 +41,8 @@ import time
 
 import pytest
 
-from conftest import (HOST_NS, NBJAIL, RUN_DIR, host_problems, job_dirs, needs_root,
-                      processes, wait_for, wait_host_clean)
+from conftest import (HOST_NS, NBJAIL, RUN_DIR, WORLD_NS, host_problems, job_dirs,
+                      needs_root, processes, wait_for, wait_host_clean)
 
 PODMAN, CRUN = shutil.which("podman"), shutil.which("crun")
 PROBE_BIN = os.path.join(os.path.dirname(NBJAIL), "tests", "escape", "oci-probe")
@@ -59,6 +65,7 @@ POLICIES = {
     "broken": 'allow: ["198.51.100.10:80"\n',
     "publishing": 'allow: ["198.51.100.10:80"]\npublish: [{port: 8080, to: 80}]\n',
     "writable": 'allow: ["198.51.100.10:80"]\n',     # mode 0666 below
+    "other": 'allow: ["198.51.100.11:80"]\n',
 }
 
 # the podman command, run in a mount namespace of its own
@@ -162,6 +169,7 @@ def podman(tmp_path_factory):
     cp = p("import", str(rootfs), IMAGE, hide_var_lib=True)
     assert cp.returncode == 0, cp.stderr
     yield p
+    p("pod", "rm", "-a", "-f", "-t", "0")
     p("rm", "-a", "-f", "-t", "0")
     leftover = processes(lambda pid, cmd: str(d) in cmd)
     for pid, _ in leftover:
@@ -416,8 +424,268 @@ def test_hook_usage_and_bad_state():
              "bundle": "/nonexistent"}
     cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
                         input=json.dumps(state))
-    assert cp.returncode == 0, cp.stderr   # no annotation: nothing to do
+    assert cp.returncode == 1, cp.stderr   # run, but no annotation: refused
     state["annotations"] = {"io.nbjail.policy": "web"}
     cp = subprocess.run([NBJAIL, "oci-hook", "--policy-dir", "/nonexistent"],
                         capture_output=True, text=True, timeout=10, input=json.dumps(state))
     assert cp.returncode == 1, cp.stderr
+
+
+# Pods: podman pods have the shape of Kubernetes' (CRI-O's): an infra
+# container owns the netns, the members join it by path.  podman 4.3 has
+# no `pod create --annotation`, but a container gets its image's
+# annotations: the infra image carries io.nbjail.policy (as a Pod's
+# annotation reaches CRI-O's infra container).
+
+INFRA_WEB = "localhost/nbt-oci-infra-web:1"
+
+
+@pytest.fixture(scope="module")
+def infra_image(podman):
+    """an infra image annotated io.nbjail.policy=web (podman build
+    --annotation, from the probe only: no registry)"""
+    ctx = podman.d / "infra-ctx"
+    (ctx / "bin").mkdir(parents=True)
+    shutil.copy(PROBE_BIN, ctx / "bin" / "oci-probe")
+    (ctx / "Containerfile").write_text("FROM scratch\nCOPY bin/oci-probe /bin/oci-probe\n")
+    cp = podman("build", "--pull=never", "--annotation", "io.nbjail.policy=web",
+                "--annotation", f"run.oci.hooks.stderr={podman.d / 'infra-hook.err'}",
+                "-t", INFRA_WEB, str(ctx), hide_var_lib=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    return INFRA_WEB
+
+
+class Pod:
+    """a podman pod whose infra container sleeps, with members run in it"""
+
+    def __init__(self, podman, name, infra_image):
+        self.podman, self.name = podman, name
+        cp = podman("pod", "create", "--name", name, "--network", "none",
+                    "--infra-image", infra_image, "--infra-command",
+                    "/bin/oci-probe --sleep 120", "--infra-name", f"{name}-infra")
+        assert cp.returncode == 0, cp.stderr
+
+    def run(self, *args, policy="web", detach=False, timeout=60):
+        """podman run [--rm|-d] --pod NAME [--annotation io.nbjail.policy=policy]"""
+        if self.podman.hook_err.exists():
+            self.podman.hook_err.unlink()
+        ann = ["--annotation", f"io.nbjail.policy={policy}"] if policy else []
+        return self.podman("run", "-d" if detach else "--rm", "--pod", self.name,
+                           "--cgroups", "disabled", *ann, "--annotation",
+                           f"run.oci.hooks.stderr={self.podman.hook_err}", *args,
+                           timeout=timeout)
+
+    def rm(self):
+        return self.podman("pod", "rm", "-f", "-t", "0", self.name)
+
+
+def netns_records():
+    """the netns records of nbjail's jobs (supervisor/ocipod.c)"""
+    return {j: open(os.path.join(RUN_DIR, j, "netns")).read()
+            for j in job_dirs() if os.path.exists(os.path.join(RUN_DIR, j, "netns"))}
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/containers/seccomp.json"),
+                    reason="podman's default seccomp profile is needed (containers-common)")
+def test_pod_members_confined(podman, world, agent, infra_image):
+    """the annotated infra container confines the pod's netns; its members
+    reach the allowed world server and are denied the floor, through the
+    relay (a member without a seccomp profile) and through the seccomp
+    agent (a member whose profile names it: EACCES from the pod's job)"""
+    before_relays = relays()
+    world.clear()
+    pod = Pod(podman, "nbt-pod-ok", infra_image)
+    try:
+        cp = pod.run(IMAGE, "/bin/oci-probe", *ALLOWED, *FLOOR, *OTHER)
+        assert cp.returncode == 0, (cp.stderr, podman.hook_stderr())
+        got = probe_lines(cp.stdout)
+        assert got["198.51.100.10:80"].startswith("ok HTTP/1."), got
+        assert not got["169.254.169.254:80"].startswith("ok"), got
+        assert not got["198.51.100.11:80"].startswith("ok"), got
+        # one job for the pod, the infra's: the member has none of its own
+        assert len(job_dirs()) == 1 and len(netns_records()) == 1, job_dirs()
+        prof = agent_profile(podman.d / "pod-agent-profile.json", agent.sock)
+        cp = pod.run("--security-opt", f"seccomp={prof}", IMAGE, "/bin/oci-probe",
+                     *ALLOWED, *FLOOR, *OTHER)
+        assert cp.returncode == 0, (cp.stderr, podman.hook_stderr(), agent.stderr())
+        got = probe_lines(cp.stdout)
+        assert got["198.51.100.10:80"].startswith("ok HTTP/1."), got
+        assert got["169.254.169.254:80"] == "error EACCES", (got, agent.stderr())
+        assert got["198.51.100.11:80"] == "error EACCES", got
+        assert any(local.startswith("198.51.100.10") for local, _ in world.accesses()), \
+            world.accesses()
+        assert not world.leaks()
+    finally:
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    agent.stop()
+    assert wait_host_clean(world, timeout=10.0) == [], host_problems(world)
+    assert relays() == before_relays
+
+
+def test_pod_foreign_netns_refused(podman, world):
+    """a member that joins a netns nbjail did not set up (the pod's infra
+    container has no annotation) is not started"""
+    before = job_dirs()
+    pod = Pod(podman, "nbt-pod-foreign", IMAGE)
+    try:
+        cp = pod.run(IMAGE, "/bin/oci-probe", *ALLOWED)
+        assert cp.returncode != 0, cp.stdout
+        assert "198.51.100.10:80" not in cp.stdout
+        assert "which nbjail did not set up" in podman.hook_stderr(), podman.hook_stderr()
+        assert job_dirs() == before
+    finally:
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_pod_member_other_policy_refused(podman, world, infra_image):
+    """a member whose annotation names another policy than its pod's is not
+    started; one that names the pod's is"""
+    pod = Pod(podman, "nbt-pod-other", infra_image)
+    try:
+        cp = pod.run(IMAGE, "/bin/oci-probe", *OTHER, policy="other")
+        assert cp.returncode != 0, cp.stdout
+        assert "198.51.100.11:80" not in cp.stdout
+        assert "not its pod's" in podman.hook_stderr(), podman.hook_stderr()
+        cp = pod.run(IMAGE, "/bin/oci-probe", "--addrs")
+        assert cp.returncode == 0, (cp.stderr, podman.hook_stderr())
+        assert "lo 10.231.0.2" in cp.stdout.splitlines(), cp.stdout
+    finally:
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_pod_rm_leaves_nothing(podman, world, infra_image):
+    """a running pod has one job (the infra's: relay, writer, netns record);
+    podman pod rm -f leaves nothing of nbjail"""
+    before_relays = relays()
+    pod = Pod(podman, "nbt-pod-rm", infra_image)
+    try:
+        cp = pod.run(IMAGE, "/bin/oci-probe", "--sleep", "60", detach=True)
+        assert cp.returncode == 0, (cp.stderr, podman.hook_stderr())
+        assert wait_for(lambda: len(relays()) > len(before_relays), 10.0), relays()
+        assert len(job_dirs()) == 1, job_dirs()
+        assert len(netns_records()) == 1, netns_records()
+    finally:
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    assert wait_host_clean(world, timeout=10.0) == [], host_problems(world)
+    assert relays() == before_relays
+    assert processes(lambda pid, cmd: cmd.startswith("nbjail-oci")) == []
+
+
+def test_hook_unannotated_create_refused():
+    """the runtime runs the hook at createRuntime for a container whose state
+    has no annotation (CRI-O merges the pod's annotations to match, but
+    passes the container's own; or a hooks.d file with "always": true): it
+    cannot be confined and is refused; at poststop there is nothing to do"""
+    state = {"ociVersion": "1.0.2", "id": "x2", "status": "creating", "pid": 1,
+             "bundle": "/nonexistent",
+             "annotations": {"io.kubernetes.cri-o.ContainerType": "container"}}
+    cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
+                        input=json.dumps(state))
+    assert cp.returncode == 1, cp.stderr
+    assert "has no annotation io.nbjail.policy" in cp.stderr, cp.stderr
+    assert "is not started" in cp.stderr, cp.stderr
+    state["status"] = "stopped"
+    cp = subprocess.run([NBJAIL, "oci-hook"], capture_output=True, text=True, timeout=10,
+                        input=json.dumps(state))
+    assert cp.returncode == 0, cp.stderr
+
+
+def test_pod_stale_record_refused(podman, world):
+    """a netns record whose job is gone (no supervisor holds the netns: as
+    after a crash, when the kernel may give the netns's number again) does
+    not admit a member: the identity must be confirmed by a live job"""
+    before = job_dirs()
+    pod = Pod(podman, "nbt-pod-stale", IMAGE)
+    stale = os.path.join(RUN_DIR, "5a1e0000")
+    try:
+        cp = podman("pod", "start", pod.name)
+        assert cp.returncode == 0, cp.stderr
+        cp = podman("inspect", "-f", "{{.State.Pid}}", f"{pod.name}-infra")
+        assert cp.returncode == 0, cp.stderr
+        st = os.stat(f"/proc/{int(cp.stdout.strip())}/ns/net")
+        os.makedirs(stale)
+        with open(os.path.join(stale, "netns"), "w") as f:
+            f.write(f"{st.st_dev} {st.st_ino}\n")
+        open(os.path.join(stale, "lock"), "w").close()     # unlocked: a dead job's
+        cp = pod.run(IMAGE, "/bin/oci-probe", *ALLOWED)
+        assert cp.returncode != 0, cp.stdout
+        assert "198.51.100.10:80" not in cp.stdout
+        assert "job is gone or does not hold it" in podman.hook_stderr(), \
+            podman.hook_stderr()
+        # nbjail gc removes such a job directory, its record included
+        gc = subprocess.run([NBJAIL, "gc"], capture_output=True, text=True, timeout=60)
+        assert gc.returncode == 0, gc.stderr
+        assert not os.path.exists(stale), os.listdir(stale)
+    finally:
+        shutil.rmtree(stale, ignore_errors=True)
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    assert job_dirs() == before
+    assert wait_host_clean(world, timeout=10.0) == []
+
+
+def test_hook_member_netns_identity(tmp_path):
+    """the hook run by hand for a container joining a netns by path: its
+    init's netns must be the one its config names, and one nbjail set up
+    (here: test namespaces of the world, neither of them nbjail's)"""
+    (tmp_path / "policies").mkdir()
+    (tmp_path / "policies" / "web.yaml").write_text(POLICIES["web"])
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    sleeper = subprocess.Popen(["ip", "netns", "exec", HOST_NS, "sleep", "30"])
+    try:
+        assert wait_for(lambda: os.readlink(f"/proc/{sleeper.pid}/exe").endswith("sleep"),
+                        5.0)
+        state = {"ociVersion": "1.0.2", "id": "member1", "status": "created",
+                 "pid": sleeper.pid, "bundle": str(bundle),
+                 "annotations": {"io.nbjail.policy": "web"}}
+
+        def hook(netns_path):
+            config = {"linux": {"namespaces": [{"type": "network", "path": netns_path}]}}
+            (bundle / "config.json").write_text(json.dumps(config))
+            return subprocess.run([NBJAIL, "oci-hook", "--policy-dir",
+                                   str(tmp_path / "policies")], capture_output=True,
+                                  text=True, timeout=30, input=json.dumps(state))
+        before = job_dirs()
+        cp = hook(f"/run/netns/{WORLD_NS}")      # not the init's netns
+        assert cp.returncode == 1, cp.stderr
+        assert "its init's network namespace is not" in cp.stderr, cp.stderr
+        cp = hook(f"/run/netns/{HOST_NS}")       # the init's, but not nbjail's
+        assert cp.returncode == 1, cp.stderr
+        assert "which nbjail did not set up" in cp.stderr, cp.stderr
+        assert job_dirs() == before
+    finally:
+        sleeper.kill()
+        sleeper.wait(timeout=10)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/share/containers/seccomp.json"),
+                    reason="podman's default seccomp profile is needed (containers-common)")
+def test_pod_revoke_reaches_members(podman, world, agent, infra_image):
+    """nbjail ctl revoke of the pod's job: a member's seccomp listener is
+    judged revoked too (EACCES even for the allowed server)"""
+    pod = Pod(podman, "nbt-pod-revoke", infra_image)
+    try:
+        cp = podman("pod", "start", pod.name)
+        assert cp.returncode == 0, cp.stderr
+        assert wait_for(lambda: len(job_dirs()) == 1, 10.0), job_dirs()
+        (job,) = job_dirs()
+        cp = subprocess.run([NBJAIL, "ctl", "revoke", job], capture_output=True, text=True,
+                            timeout=30)
+        assert cp.returncode == 0, cp.stderr
+        prof = agent_profile(podman.d / "revoke-agent-profile.json", agent.sock)
+        cp = pod.run("--security-opt", f"seccomp={prof}", IMAGE, "/bin/oci-probe", *ALLOWED)
+        assert cp.returncode == 0, (cp.stderr, podman.hook_stderr(), agent.stderr())
+        assert probe_lines(cp.stdout)["198.51.100.10:80"] == "error EACCES", cp.stdout
+        assert not world.leaks()
+    finally:
+        rm = pod.rm()
+    assert rm.returncode == 0, rm.stderr
+    agent.stop()
+    assert wait_host_clean(world, timeout=10.0) == [], host_problems(world)
