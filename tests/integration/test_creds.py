@@ -479,3 +479,29 @@ def test_upgrade_passes_through(server, keydir):
     assert cp.stdout.splitlines() == ["HTTP/1.1 101 Switching Protocols", "b'ping\\n'"], cp.stdout
     ups = [e for e in server() if e.get("upgrade")]
     assert [e["authorization"] for e in ups] == [f"Bearer {secret}"]
+
+
+def test_requests_in_ctl_recent(server, keydir, spawn):
+    """Every terminated request is one record of `nbjail ctl recent`
+    (method, host and path, status, credential), allowed ones too"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    p = spawn("run", "--policy", str(pol), "--profile", "net", "--", "sh", "-c", f"""
+        curl -sS -o /dev/null https://allowed.test:{PORT}/repos/acme/r1 \
+            -H "Authorization: Bearer $GH_TOKEN"
+        curl -sS -o /dev/null -X POST -d x https://other.test:{PORT}/ok/2
+        echo ready
+        sleep 30
+    """)
+    assert read_line(p.stdout, 30) == "ready\n"
+    cp = nbjail("ctl", "recent", "10", "--json")
+    assert cp.returncode == 0, cp.stderr
+    reqs = [r for r in json.loads(cp.stdout) if r.get("event") == "http-request"]
+    assert [(r["call"], r["target"], r["reason"], r["detail"]) for r in reqs] == [
+        ("POST", "other.test/ok/2", "http-rule", "status=403 credential=-"),
+        ("GET", "allowed.test/repos/acme/r1", "allowed", "status=200 credential=github")], reqs
+    text = nbjail("ctl", "recent", "10").stdout
+    assert "GET https://allowed.test/repos/acme/r1 status=200 credential=github" in text, text
+    p.terminate()
+    p.wait(timeout=10)
+    assert [e["path"] for e in server()] == ["/repos/acme/r1"]
