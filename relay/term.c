@@ -42,7 +42,13 @@
  *    "Basic B64" whose user or password is S (EVP_DecodeBlock, replaced,
  *    EVP_EncodeBlock), and the credential's `headers:` whose whole value
  *    is S.  The secret comes from the key holder for that
- *    one write (keyholder_fetch()), and `out` is wiped once written.
+ *    one write, asked without blocking (relay/keyfetch.c): the flow
+ *    waits (`fetching`, reading nothing more of its head) while every
+ *    other flow moves, and term_secret_ready() rebuilds the head when
+ *    the answer comes; the bytes are wiped as soon as they are in
+ *    `out`, and `out` once written.  A holder that does not answer
+ *    within 2 s, or is gone, gets the job 502 (credential-unavailable,
+ *    audited), and nothing goes upstream.
  *    The body follows as the parser delimits it (Content-Length,
  *    chunked: passed byte for byte until message end), then the next
  *    request's head (keep-alive, pipelining up to TERM_FIFO requests
@@ -117,6 +123,8 @@ struct term_pending {
  */
 struct term_session {
 	bool used;
+	uint32_t gen;		/* counts the slot's sessions: a late secret finds its own */
+	bool fetching;		/* a head waits for its secret (relay/keyfetch.c) */
 	uint32_t flow;
 	int cred;
 	enum term_phase phase;
@@ -167,6 +175,9 @@ static struct {
 	struct term_session *s;
 	int app_index;
 } t = { .app_index = -1 };
+
+static void term_secret_ready(struct relay_ctx *c, uint64_t cookie, const unsigned char *bytes,
+			      ssize_t len);
 
 static time_t now_s(void)
 {
@@ -231,6 +242,8 @@ int term_init(struct relay_ctx *c)
 	if (c->cfg->keyholder_fd < 0)
 		return -ENOKEY;
 	err = leafcert_init(c->cfg->keyholder_fd);
+	if (!err)	/* after the blocking fetches of the CA */
+		err = keyfetch_init(c, term_secret_ready);
 	if (err < 0)
 		return err;
 	t.s = calloc(TERM_SLOTS, sizeof(*t.s));
@@ -573,18 +586,17 @@ static bool out_put(struct term_session *s, const void *b, size_t len)
 /*
  * An Authorization value with this host's stand-in, rewritten into out:
  * "Bearer S", "token S" or "Basic B64(user:pass)" with S as user or
- * password.  Return 1 when rewritten, 0 when not this host's stand-in,
- * -1 when the secret could not be had or does not fit
+ * password.  With @secret NULL, only whether it would be (nothing is
+ * written).  Return 1 when rewritten (or to be), 0 when not this host's
+ * stand-in, -1 when the secret does not fit
  */
 static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsigned char *v,
-			size_t len, bool whole)
+			size_t len, bool whole, const unsigned char *secret, size_t secret_len)
 {
 	const struct nbj_credential *cr = &c->cfg->policy->credentials[s->cred];
 	size_t sl = strlen(cr->standin), scheme = 0;
-	unsigned char secret[SECRET_BYTES_MAX], dec[TERM_HEAD_MAX], enc[TERM_OUT_MAX];
-	char key[SECRET_NAME_MAX + 2];
+	unsigned char dec[TERM_HEAD_MAX], enc[TERM_OUT_MAX];
 	int n = -1, ok = -1;
-	ssize_t secret_len;
 	size_t at = 0, dl = 0;
 
 	if (whole) {
@@ -615,28 +627,24 @@ static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsig
 	} else {
 		return 0;
 	}
-	snprintf(key, sizeof(key), "+%s", cr->name);
-	secret_len = keyholder_fetch(c->cfg->keyholder_fd, key, secret, sizeof(secret));
-	if (secret_len < 0) {
-		log_warn("credential %s: the key holder did not give it: %s", cr->name,
-			 strerror((int)-secret_len));
-		return -1;
+	if (!secret) {
+		explicit_bzero(dec, dl);
+		return 1;
 	}
 	s->out_secret = true;
 	if (scheme || whole) {
-		ok = out_put(s, v, scheme) && out_put(s, secret, (size_t)secret_len) ? 1 : -1;
-	} else if (dl - sl + (size_t)secret_len <= sizeof(dec) &&
-		   ((dl - sl + (size_t)secret_len + 2) / 3 * 4 + 1) <= sizeof(enc)) {
+		ok = out_put(s, v, scheme) && out_put(s, secret, secret_len) ? 1 : -1;
+	} else if (dl - sl + secret_len <= sizeof(dec) &&
+		   ((dl - sl + secret_len + 2) / 3 * 4 + 1) <= sizeof(enc)) {
 		/* dec: user:pass with the stand-in at @at, replaced */
-		memmove(dec + at + (size_t)secret_len, dec + at + sl, dl - at - sl);
-		memcpy(dec + at, secret, (size_t)secret_len);
-		dl = dl - sl + (size_t)secret_len;
+		memmove(dec + at + secret_len, dec + at + sl, dl - at - sl);
+		memcpy(dec + at, secret, secret_len);
+		dl = dl - sl + secret_len;
 		n = EVP_EncodeBlock(enc, dec, (int)dl);
 		ok = n > 0 && out_put(s, "Basic ", 6) && out_put(s, enc, (size_t)n) ? 1 : -1;
 		explicit_bzero(enc, sizeof(enc));
 	}
 	explicit_bzero(dec, sizeof(dec));
-	explicit_bzero(secret, sizeof(secret));
 	return ok;
 }
 
@@ -652,18 +660,43 @@ static bool custom_header(const struct relay_ctx *c, const struct term_session *
 	return false;
 }
 
+/* Whether a header of the head holds this host's stand-in where it is
+ * replaced: the head needs the secret */
+static bool head_needs_secret(struct relay_ctx *c, struct term_session *s)
+{
+	for (unsigned i = 0; s->cred >= 0 && i < s->n_hdr; i++) {
+		const unsigned char *v = s->in + s->value[i].off;
+
+		if (span_is(s, s->name[i], "authorization") &&
+		    auth_rewrite(c, s, v, s->value[i].len, false, NULL, 0) > 0)
+			return true;
+		if (custom_header(c, s, s->name[i]) &&
+		    auth_rewrite(c, s, v, s->value[i].len, true, NULL, 0) > 0)
+			return true;
+	}
+	return false;
+}
+
+static uint64_t session_cookie(const struct term_session *s)
+{
+	return (uint64_t)s->gen << 32 | (uint32_t)(s - t.s);
+}
+
+static int head_build(struct relay_ctx *c, struct term_session *s,
+		      const unsigned char *secret, size_t secret_len);
+
 /*
- * A whole head is in in[0..parsed): check it, then rebuild it into out.
- * Return 0 when forwarded, 1 when refused (answer queued), -1 when the
- * flow is gone (revoked)
+ * A whole head is in in[0..parsed): check it, then rebuild it into out,
+ * or ask for the secret it needs first.  Return 0 when forwarded, 1 when
+ * refused (answer queued), 2 when it waits for its secret
+ * (term_secret_ready() goes on), -1 when the flow is gone (revoked)
  */
 static int head_process(struct relay_ctx *c, struct term_session *s)
 {
 	const char *method = http_method_str(s->req.method);
 	const unsigned char *url = s->in + s->url.off;
-	struct term_pending *q;
 	char peer[NBJ_ADDR_STRLEN], target[AUDIT_TARGET_MAX + 1];
-	int k, r;
+	int k;
 
 	if (s->too_many || !s->url.len || (url[0] != '/' && !(s->url.len == 1 && url[0] == '*'))) {
 		refuse(c, s, 400, "Bad Request", DECIDE_HTTP_MALFORMED);
@@ -686,6 +719,38 @@ static int head_process(struct relay_ctx *c, struct term_session *s)
 		refuse(c, s, 403, "Forbidden", DECIDE_HTTP_RULE);
 		return 1;
 	}
+	if (head_needs_secret(c, s)) {
+		const struct nbj_credential *cr = &c->cfg->policy->credentials[s->cred];
+		char key[SECRET_NAME_MAX + 2];
+		int err;
+
+		snprintf(key, sizeof(key), "+%s", cr->name);
+		err = keyfetch_start(c, key, session_cookie(s));
+		if (err < 0) {
+			log_warn("credential %s: the key holder cannot be asked: %s", cr->name,
+				 strerror(-err));
+			refuse(c, s, 502, "Bad Gateway", DECIDE_CREDENTIAL_UNAVAILABLE);
+			return 1;
+		}
+		s->fetching = true;
+		return 2;
+	}
+	return head_build(c, s, NULL, 0);
+}
+
+/*
+ * The checked head, rebuilt into out with Authorization (and the
+ * credential's headers) rewritten with @secret.  Return 0 when
+ * forwarded, 1 when refused (answer queued)
+ */
+static int head_build(struct relay_ctx *c, struct term_session *s,
+		      const unsigned char *secret, size_t secret_len)
+{
+	const char *method = http_method_str(s->req.method);
+	const unsigned char *url = s->in + s->url.off;
+	struct term_pending *q;
+	int r;
+
 	/* the request line, rebuilt, then every header, Authorization rewritten */
 	s->out_len = s->out_off = 0;
 	{
@@ -703,10 +768,10 @@ static int head_process(struct relay_ctx *c, struct term_session *s)
 		if (!out_put(s, s->in + s->name[i].off, s->name[i].len) || !out_put(s, ": ", 2))
 			goto too_large;
 		r = 0;
-		if (s->cred >= 0 && span_is(s, s->name[i], "authorization"))
-			r = auth_rewrite(c, s, v, s->value[i].len, false);
-		else if (s->cred >= 0 && custom_header(c, s, s->name[i]))
-			r = auth_rewrite(c, s, v, s->value[i].len, true);
+		if (secret && span_is(s, s->name[i], "authorization"))
+			r = auth_rewrite(c, s, v, s->value[i].len, false, secret, secret_len);
+		else if (secret && custom_header(c, s, s->name[i]))
+			r = auth_rewrite(c, s, v, s->value[i].len, true, secret, secret_len);
 		if (r < 0) {
 			explicit_bzero(s->out, s->out_len);
 			s->out_len = 0;
@@ -731,13 +796,29 @@ too_large:
 	return 1;
 }
 
+/* The head in in[0..parsed) went to out: what follows is its body */
+static void head_sent(struct term_session *s)
+{
+	memmove(s->in, s->in + s->parsed, s->in_len - s->parsed);
+	s->in_len -= s->parsed;
+	s->parsed = 0;
+	s->body = true;
+	s->msg_done = false;
+	/* paused at its end, the parser has not taken the head's final LF
+	 * yet: it takes it first on resuming, and it is not the body's */
+	s->head_lf = true;
+	if (s->req.upgrade)
+		s->raw = true;
+}
+
 /*
  * Run the parser over what `in` holds: a head is checked and rebuilt
- * once whole; body bytes go to out as they are.  Return as head_process()
+ * once whole; body bytes go to out as they are.  Return 0, 1 when
+ * refused, -1 when the flow is gone
  */
 static int parse_in(struct relay_ctx *c, struct term_session *s)
 {
-	while (!s->closing && s->out_len == 0) {
+	while (!s->closing && !s->fetching && s->out_len == 0) {
 		size_t n;
 		enum http_errno e;
 		int r;
@@ -759,19 +840,11 @@ static int parse_in(struct relay_ctx *c, struct term_session *s)
 			s->head_done = false;
 			s->head_since = 0;
 			r = head_process(c, s);
+			if (r == 2)
+				return 0;	/* term_secret_ready() goes on */
 			if (r)
 				return r;
-			memmove(s->in, s->in + s->parsed, s->in_len - s->parsed);
-			s->in_len -= s->parsed;
-			s->parsed = 0;
-			s->body = true;
-			s->msg_done = false;
-			/* paused at its end, the parser has not taken the
-			 * head's final LF yet: it takes it first on resuming,
-			 * and it is not the body's */
-			s->head_lf = true;
-			if (s->req.upgrade)
-				s->raw = true;
+			head_sent(s);
 			continue;
 		}
 		if (s->parsed >= s->in_len)
@@ -835,6 +908,9 @@ static uint32_t ssl_wait(SSL *ssl, int r)
 
 static void session_free(struct term_session *s)
 {
+	if (s->fetching)
+		keyfetch_forget(session_cookie(s));
+	s->fetching = false;
 	SSL_free(s->job);
 	tls_upstream_free(s->up);
 	explicit_bzero(s->out, sizeof(s->out));
@@ -858,7 +934,12 @@ static int session_start(struct relay_ctx *c, uint32_t slot)
 		tcp_flow_end(c, slot, true);
 		return -1;
 	}
-	memset(s, 0, offsetof(struct term_session, in));
+	{
+		uint32_t gen = s->gen + 1;
+
+		memset(s, 0, offsetof(struct term_session, in));
+		s->gen = gen;
+	}
 	s->used = true;
 	s->flow = slot;
 	s->cred = policy_credential_for(c->cfg->policy, c->names[f->name].name, f->target.port);
@@ -1124,7 +1205,7 @@ static bool session_run(struct relay_ctx *c, struct term_session *s)
 				break;
 		}
 		if (!s->down_len && (s->closing || s->up_eof ||
-				     (s->job_eof && !s->out_len && !s->fifo_n))) {
+				     (s->job_eof && !s->out_len && !s->fifo_n && !s->fetching))) {
 			if (!s->draining)
 				(void)SSL_shutdown(s->job);
 			tcp_flow_end(c, s->flow, false);
@@ -1135,6 +1216,36 @@ static bool session_run(struct relay_ctx *c, struct term_session *s)
 		s->active = now_s();
 	}
 	return true;
+}
+
+/*
+ * The secret of a head that waited for it came (relay/keyfetch.c), or
+ * could not be had (@len < 0: 502, credential-unavailable, nothing sent
+ * upstream).  @bytes are keyfetch's, wiped by it when this returns; the
+ * copy in out is wiped once written (step_out_write()).
+ */
+static void term_secret_ready(struct relay_ctx *c, uint64_t cookie, const unsigned char *bytes,
+			      ssize_t len)
+{
+	uint32_t i = (uint32_t)cookie;
+	struct term_session *s;
+
+	if (!t.s || i >= TERM_SLOTS)
+		return;
+	s = &t.s[i];
+	if (!s->used || s->gen != (uint32_t)(cookie >> 32) || !s->fetching)
+		return;
+	s->fetching = false;
+	if (len <= 0) {
+		log_warn("credential %s: the key holder did not give it: %s",
+			 c->cfg->policy->credentials[s->cred].name,
+			 strerror(len < 0 ? (int)-len : ENOKEY));
+		refuse(c, s, 502, "Bad Gateway", DECIDE_CREDENTIAL_UNAVAILABLE);
+	} else if (!head_build(c, s, bytes, (size_t)len)) {
+		head_sent(s);
+	}
+	if (session_run(c, s))
+		session_interest(c, s);
 }
 
 /**
@@ -1179,6 +1290,8 @@ void term_tick(struct relay_ctx *c)
 {
 	time_t now = now_s();
 
+	if (t.s)
+		keyfetch_tick(c);	/* fetches past their deadline: 502 */
 	for (unsigned i = 0; t.s && i < TERM_SLOTS; i++) {
 		struct term_session *s = &t.s[i];
 

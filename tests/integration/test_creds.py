@@ -29,15 +29,18 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import string
 import subprocess
 import tempfile
 import textwrap
+import time
 
 import pytest
 
 import conftest
-from conftest import PYTHON, ROOTLESS, WORLD_NS, nbjail, read_line, run
+from conftest import (PYTHON, ROOTLESS, WORLD_NS, children_named, nbjail, nbjail_cmd,
+                      nbjail_env, read_line, run)
 
 HERE = __import__("pathlib").Path(__file__).resolve().parent
 PORT = 9443
@@ -505,3 +508,89 @@ def test_requests_in_ctl_recent(server, keydir, spawn):
     p.terminate()
     p.wait(timeout=10)
     assert [e["path"] for e in server()] == ["/repos/acme/r1"]
+
+
+KEYHOLDER_STALL = r'''
+import os, subprocess, sys, time
+tok = os.environ["GH_TOKEN"]
+url = "https://allowed.test:%d/repos/acme/x"
+def curl(*args):
+    return subprocess.Popen(["curl", "-sS", "-m", "20", "-w", " %%{http_code}", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def out(p):
+    return " ".join(p.communicate()[0].split())
+warm = out(curl(url + "/warm", "-H", "Authorization: Bearer " + tok))
+print("ready", warm, flush=True)
+sys.stdin.readline()                       # the key holder is stopped now
+slow = curl(url + "/slow", "-H", "Authorization: Bearer " + tok)
+time.sleep(0.3)                            # its FETCH waits for the holder
+t = time.monotonic()
+spliced = out(curl("--cacert", "%s", "https://v4only.test:%d/spliced"))
+other = out(curl("https://other.test:%d/ok/meanwhile"))
+print("meanwhile", int((time.monotonic() - t) * 1000), spliced, "|", other, flush=True)
+print("slow", out(slow), flush=True)   # the holder runs again
+sys.stdin.readline()                       # the key holder is dead now
+print("dead", out(curl(url + "/dead", "-H", "Authorization: Bearer " + tok)), flush=True)
+'''
+
+
+def test_keyholder_stall_and_death(server, keydir, tmp_path):
+    """A FETCH waiting for a stopped key holder stops nothing else: a
+    spliced flow and a terminated one without a credential are served
+    meanwhile, and the waiting request completes once the holder runs
+    again; with the holder dead, a request that needs the secret gets
+    502 credential-unavailable (audited) and nothing goes upstream"""
+    server()  # what an earlier test left
+    secret = new_secret()
+    pol = setup_policy(keydir, secret)
+    audit = tmp_path / "audit.jsonl"
+    script = KEYHOLDER_STALL % (PORT, keydir / "ca.pem", PORT, PORT)
+    p = subprocess.Popen(nbjail_cmd("run", "--policy", str(pol), "--profile", "net",
+                                    "--audit-log", str(audit), "--no-journal", "--",
+                                    PYTHON, "-c", script),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=nbjail_env())
+    holder = None
+    try:
+        line = read_line(p.stdout, 30)
+        assert line == "ready ok GET /repos/acme/x/warm 200\n", (line, p.stderr.read()
+                                                                   if p.poll() is not None
+                                                                   else "")
+        holders = children_named(p.pid, "nbjail-keys")
+        assert len(holders) == 1, holders
+        holder = holders[0]
+        os.kill(holder, signal.SIGSTOP)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        line = read_line(p.stdout, 30)
+        os.kill(holder, signal.SIGCONT)
+        words = line.split()
+        assert words[0] == "meanwhile", line
+        assert line.split(" ", 2)[2] == \
+            "ok GET /spliced 200 | ok GET /ok/meanwhile 200\n", line
+        assert int(words[1]) < 1500, line     # not behind the FETCH's 2 s
+        assert read_line(p.stdout, 30) == "slow ok GET /repos/acme/x/slow 200\n"
+        os.kill(holder, signal.SIGKILL)
+        holder = None
+        time.sleep(0.3)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        line = read_line(p.stdout, 30)
+        assert line == ("dead nbjail: denied GET https://allowed.test/repos/acme/x/dead "
+                        "reason=credential-unavailable 502\n"), line
+        p.stdin.close()
+        p.wait(timeout=30)
+    finally:
+        if holder:
+            os.kill(holder, signal.SIGCONT)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    seen = {e["path"]: e["authorization"] for e in server()}
+    assert set(seen) == {"/repos/acme/x/warm", "/repos/acme/x/slow", "/spliced",
+                         "/ok/meanwhile"}, seen
+    assert seen["/repos/acme/x/slow"] == f"Bearer {secret}"
+    reqs = [(e["target"], e["reason"], e["detail"]) for e in audit_events(audit)
+            if e["event"] == "http-request"]
+    assert ("allowed.test/repos/acme/x/dead", "credential-unavailable",
+            "status=502 credential=github") in reqs, reqs
