@@ -1013,15 +1013,37 @@ static int step_handshakes(struct relay_ctx *c, struct term_session *s)
 	return 1;
 }
 
+/*
+ * The byte rate (rates: bytes_per_s, the job's and its tenant's), as on
+ * spliced flows: a read takes at most what the buckets allow; none left
+ * throttles that side until tcp_throttle_tick() runs the flow again
+ */
+static size_t rate_allow(struct relay_ctx *c, struct term_session *s, int side, size_t room)
+{
+	struct flow_side *fs = &c->flows[s->flow].side[side];
+	size_t n;
+
+	if (fs->throttled)
+		return 0;
+	n = tcp_bytes_allow(c, room);
+	if (!n)
+		fs->throttled = true;
+	return n;
+}
+
 static int step_job_read(struct relay_ctx *c, struct term_session *s)
 {
-	size_t got = 0;
+	size_t got = 0, allowed;
 	int r;
 
 	if (s->closing || s->job_eof || s->in_len == TERM_HEAD_MAX)
 		return 0;
+	allowed = rate_allow(c, s, FLOW_SIDE_JOB, TERM_HEAD_MAX - s->in_len);
+	if (!allowed)
+		return 0;
 	ERR_clear_error();
-	r = SSL_read_ex(s->job, s->in + s->in_len, TERM_HEAD_MAX - s->in_len, &got);
+	r = SSL_read_ex(s->job, s->in + s->in_len, allowed, &got);
+	tcp_bytes_refund(c, r == 1 ? allowed - got : allowed);
 	if (r == 1) {
 		s->in_len += got;
 		s->job_rd_wait = 0;
@@ -1066,11 +1088,16 @@ static int step_out_write(struct relay_ctx *c, struct term_session *s)
 static int step_up_read(struct relay_ctx *c, struct term_session *s)
 {
 	char why[TLS_UPSTREAM_WHY_MAX];
+	size_t allowed;
 	ssize_t n;
 
 	if (s->closing || s->up_eof || s->down_len)
 		return 0;
-	n = tls_upstream_read(s->up, s->down, TERM_DOWN_MAX, &s->up_rd_wait, why, sizeof(why));
+	allowed = rate_allow(c, s, FLOW_SIDE_DIAL, TERM_DOWN_MAX);
+	if (!allowed)
+		return 0;
+	n = tls_upstream_read(s->up, s->down, allowed, &s->up_rd_wait, why, sizeof(why));
+	tcp_bytes_refund(c, n > 0 ? allowed - (size_t)n : allowed);
 	if (n == -EAGAIN)
 		return 0;
 	if (n <= 0) {
@@ -1133,10 +1160,24 @@ static void session_interest(struct relay_ctx *c, struct term_session *s)
 	} else {
 		/* reading where there is room and a reason to; a read that
 		 * waits for writing (a TLS key update) is honoured too */
-		if (!s->closing && !s->job_eof && s->in_len < TERM_HEAD_MAX)
+		const struct flow *f = &c->flows[s->flow];
+
+		bool read_job = !s->closing && !s->job_eof && s->in_len < TERM_HEAD_MAX &&
+				!f->side[FLOW_SIDE_JOB].throttled;
+		bool read_up = !s->closing && !s->up_eof && !s->down_len &&
+			       !f->side[FLOW_SIDE_DIAL].throttled;
+
+		if (read_job)
 			job |= s->job_rd_wait ? s->job_rd_wait : EPOLLIN;
-		if (!s->closing && !s->up_eof && !s->down_len)
+		if (read_up)
 			up |= s->up_rd_wait ? s->up_rd_wait : EPOLLIN;
+		/* bytes OpenSSL already read from the socket (a record read
+		 * in part: TERM_ROUNDS ran out, or the byte rate cut a read
+		 * short) raise no EPOLLIN: a writable socket wakes us at once */
+		if (read_job && SSL_has_pending(s->job))
+			job |= EPOLLOUT;
+		if (read_up && SSL_has_pending(s->up))
+			up |= EPOLLOUT;
 		if (s->down_len)
 			job |= s->job_wr_wait ? s->job_wr_wait : EPOLLOUT;
 		if (s->out_len)

@@ -44,5 +44,7 @@ int tcp_flow_watch(struct relay_ctx *c, uint32_t slot, int side, uint32_t events
 void tcp_flow_end(struct relay_ctx *c, uint32_t slot, bool reset);
 void tcp_flow_deny(struct relay_ctx *c, uint32_t slot, enum decide_reason reason);
 const char *tcp_flow_target(const struct relay_ctx *c, uint32_t slot, char *buf, size_t len);
+size_t tcp_bytes_allow(struct relay_ctx *c, size_t want);
+void tcp_bytes_refund(struct relay_ctx *c, size_t n);
 
 #endif /* NBJ_RELAY_TERM_H */

@@ -594,3 +594,28 @@ def test_keyholder_stall_and_death(server, keydir, tmp_path):
             if e["event"] == "http-request"]
     assert ("allowed.test/repos/acme/x/dead", "credential-unavailable",
             "status=502 credential=github") in reqs, reqs
+
+
+def test_byte_rate_on_terminated_flows(server, keydir):
+    """The job's byte rate holds on terminated flows as on spliced ones:
+    6 MiB down and 3 MiB up at 2 MiB/s after a 0.5 MiB burst"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    pol.write_text(pol.read_text() + "rates: {bytes_per_s: 2MiB, bytes_burst: 512KiB}\n")
+    cp = job(pol, f"""
+        t0=$(date +%s%N)
+        curl -sS -o /dev/null -w '%{{size_download}}\\n' https://allowed.test:{PORT}/big?mb=6
+        t1=$(date +%s%N)
+        head -c 3145728 /dev/zero | curl -sS -o /dev/null -w '%{{size_upload}}\\n' \
+            --data-binary @- https://allowed.test:{PORT}/up
+        t2=$(date +%s%N)
+        echo $(( (t1 - t0) / 1000000 )) $(( (t2 - t1) / 1000000 ))
+    """, timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    down, up, ms = cp.stdout.splitlines()
+    assert (int(down), int(up)) == (6 << 20, 3 << 20), cp.stdout
+    down_ms, up_ms = map(int, ms.split())
+    # the burst, then 2 MiB/s: 6 MiB no sooner than 2.7 s, 3 MiB than 1.5 s
+    assert 2500 <= down_ms <= 8000, ms
+    assert 1300 <= up_ms <= 6000, ms
+    assert [e["body"] for e in server() if e["method"] == "POST"] == ["<3145728 bytes>"]
