@@ -26,7 +26,14 @@
  *    the flow is cut (sni-missing, sni-mismatch).
  * 2. The upstream handshake, tls_upstream_start() bound to the pinned
  *    name (never to what the job sent), against `tls_roots:` or the
- *    system's; a failure answers 502 and is audited (upstream-tls).
+ *    system's, started with the session and run beside the job's (it
+ *    needs nothing from the job: a fresh connection's first request
+ *    waits for one handshake, not two in a row); a failure answers 502
+ *    once the job's handshake is done, and is audited (upstream-tls).
+ *    The upstream session is kept per pinned name and port (a copy,
+ *    TERM_RESUME_MAX names) and resumed by the next fresh connection
+ *    to it: no certificate to send and check again.  Toward the job no
+ *    session is kept and no ticket sent.
  * 3. Requests, through libhttp-parser (never parsed by hand): the head
  *    is gathered in `in` (a head larger than 16 KiB gets 431: a 1 MiB
  *    header line never grows memory); the parser pauses at its end.
@@ -96,8 +103,7 @@
 #define TERM_DRAIN_S 2		/* a refused job's rest is read this long at most */
 
 enum term_phase {
-	TERM_HS_JOB,
-	TERM_HS_UP,
+	TERM_HANDSHAKES,	/* the job's and the upstream's, side by side */
 	TERM_HTTP,
 };
 
@@ -128,6 +134,9 @@ struct term_session {
 	uint32_t flow;
 	int cred;
 	enum term_phase phase;
+	bool job_hs;		/* the job's handshake is done */
+	bool up_hs;		/* the upstream handshake is done */
+	bool up_failed;		/* or failed: 502 once the job's is done */
 	SSL *job;
 	SSL *up;
 	uint32_t job_rd_wait;	/* events the last read (or handshake) waits for */
@@ -178,6 +187,59 @@ static struct {
 
 static void term_secret_ready(struct relay_ctx *c, uint64_t cookie, const unsigned char *bytes,
 			      ssize_t len);
+
+/*
+ * Upstream sessions to resume, per pinned name and port (least recently
+ * used replaced): a fresh connection's upstream handshake then skips
+ * the server's certificate and its check, which the session already
+ * passed for that same name
+ */
+#define TERM_RESUME_MAX 64
+
+static struct {
+	char name[NBJ_NAME_MAX + 1];
+	uint16_t port;
+	SSL_SESSION *session;
+	uint64_t used;
+} resume[TERM_RESUME_MAX];
+static uint64_t resume_clock;
+
+static int resume_find(const char *name, uint16_t port)
+{
+	for (int i = 0; i < TERM_RESUME_MAX; i++)
+		if (resume[i].session && resume[i].port == port && !strcmp(resume[i].name, name))
+			return i;
+	return -1;
+}
+
+/*
+ * Keep the session of an upstream connection whose handshake passed: a
+ * copy, since SSL_free() of a connection that sent no close_notify marks
+ * its own session not resumable (OpenSSL's "bad session" rule, older
+ * than TLS 1.3 tickets: the keys of a verified handshake stay sound)
+ */
+static void resume_put(const char *name, uint16_t port, SSL *up)
+{
+	SSL_SESSION *sess = SSL_get0_session(up);
+	int i = resume_find(name, port);
+
+	if (!sess || !SSL_SESSION_is_resumable(sess) || strlen(name) > NBJ_NAME_MAX)
+		return;
+	sess = SSL_SESSION_dup(sess);
+	if (!sess)
+		return;
+	if (i < 0) {
+		i = 0;
+		for (int k = 1; k < TERM_RESUME_MAX; k++)
+			if (resume[k].used < resume[i].used)
+				i = k;
+	}
+	SSL_SESSION_free(resume[i].session);
+	snprintf(resume[i].name, sizeof(resume[i].name), "%s", name);
+	resume[i].port = port;
+	resume[i].session = sess;
+	resume[i].used = ++resume_clock;
+}
 
 static time_t now_s(void)
 {
@@ -256,6 +318,9 @@ int term_init(struct relay_ctx *c)
 	SSL_CTX_set_options(t.server, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
 			    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(t.server, SSL_SESS_CACHE_OFF);
+	/* no TLS 1.3 tickets either: nothing would resume them, and each
+	 * costs a write and its crypto on every fresh connection */
+	SSL_CTX_set_num_tickets(t.server, 0);
 	SSL_CTX_set_mode(t.server, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 			 SSL_MODE_ENABLE_PARTIAL_WRITE);
 	SSL_CTX_set_alpn_select_cb(t.server, alpn_select, NULL);
@@ -906,11 +971,13 @@ static uint32_t ssl_wait(SSL *ssl, int r)
 	return 0;
 }
 
-static void session_free(struct term_session *s)
+static void session_free(struct relay_ctx *c, struct term_session *s)
 {
 	if (s->fetching)
 		keyfetch_forget(session_cookie(s));
 	s->fetching = false;
+	if (s->up && s->up_hs && c->flows[s->flow].used)
+		resume_put(flow_name(c, s), c->flows[s->flow].target.port, s->up);
 	SSL_free(s->job);
 	tls_upstream_free(s->up);
 	explicit_bzero(s->out, sizeof(s->out));
@@ -952,61 +1019,88 @@ static int session_start(struct relay_ctx *c, uint32_t slot)
 	if (!s->job || !SSL_set_ex_data(s->job, t.app_index, s) ||
 	    !SSL_use_certificate(s->job, leaf) || !SSL_use_PrivateKey(s->job, leafcert_key()) ||
 	    !SSL_set_fd(s->job, f->side[FLOW_SIDE_JOB].fd)) {
-		session_free(s);
+		session_free(c, s);
 		tcp_flow_end(c, slot, true);
 		return -1;
 	}
 	f->term = (int)(s - t.s);
+	/* the upstream handshake starts now, beside the job's: it needs
+	 * nothing from the job (bound to the pinned name), and a fresh
+	 * connection's first request then waits for one handshake, not two */
+	{
+		char why[TLS_UPSTREAM_WHY_MAX] = "";
+
+		int k;
+
+		if (tls_upstream_start(f->side[FLOW_SIDE_DIAL].fd, flow_name(c, s), &s->up, why,
+				       sizeof(why)) < 0) {
+			log_info("upstream tls to %s: %s", flow_name(c, s), why);
+			s->up_failed = true;
+		} else if ((k = resume_find(flow_name(c, s), f->target.port)) >= 0) {
+			resume[k].used = ++resume_clock;
+			(void)SSL_set_session(s->up, resume[k].session);
+		}
+	}
 	return 0;
 }
 
+/*
+ * Both handshakes, side by side: the job's (server side, the job CA's
+ * leaf) and the upstream's (tls_upstream, started in session_start()).
+ * Once the job's is done and the upstream's done or failed, the session
+ * speaks HTTP (a failed upstream: 502 upstream-tls).  Return 1 on
+ * progress, 0 to wait, -1 when the flow is gone
+ */
 static int step_handshakes(struct relay_ctx *c, struct term_session *s)
 {
-	struct flow *f = &c->flows[s->flow];
 	char why[TLS_UPSTREAM_WHY_MAX] = "";
-	int r;
+	int r, progress = 0;
 
-	if (s->phase == TERM_HS_JOB) {
+	if (!s->job_hs) {
 		ERR_clear_error();
 		r = SSL_accept(s->job);
 		if (r == 1) {
-			s->phase = TERM_HS_UP;
+			s->job_hs = true;
 			s->job_rd_wait = 0;
-			r = tls_upstream_start(f->side[FLOW_SIDE_DIAL].fd, flow_name(c, s), &s->up,
-					       why, sizeof(why));
-			if (r < 0) {
-				log_info("upstream tls to %s: %s", flow_name(c, s), why);
-				s->phase = TERM_HTTP;
-				s->req.method = HTTP_GET;
-				refuse(c, s, 502, "Bad Gateway", DECIDE_UPSTREAM_TLS);
-				return 1;
-			}
-			return 1;
-		}
-		s->job_rd_wait = ssl_wait(s->job, r);
-		ERR_clear_error();
-		if (s->job_rd_wait)
-			return 0;
-		if (s->sni) {
-			tcp_flow_deny(c, s->flow, s->sni == 1 ? DECIDE_SNI_MISSING
-							      : DECIDE_SNI_MISMATCH);
-			log_info("%s: the job's TLS to %s did not name it",
-				 s->sni == 1 ? "sni-missing" : "sni-mismatch", flow_name(c, s));
+			progress = 1;
 		} else {
-			log_info("flow %u: the job's TLS handshake to %s failed", s->flow,
-				 flow_name(c, s));
+			s->job_rd_wait = ssl_wait(s->job, r);
+			ERR_clear_error();
 		}
-		tcp_flow_end(c, s->flow, true);
-		return -1;
+		if (!s->job_hs && !s->job_rd_wait) {
+			if (s->sni) {
+				tcp_flow_deny(c, s->flow, s->sni == 1 ? DECIDE_SNI_MISSING
+								      : DECIDE_SNI_MISMATCH);
+				log_info("%s: the job's TLS to %s did not name it",
+					 s->sni == 1 ? "sni-missing" : "sni-mismatch",
+					 flow_name(c, s));
+			} else {
+				log_info("flow %u: the job's TLS handshake to %s failed", s->flow,
+					 flow_name(c, s));
+			}
+			tcp_flow_end(c, s->flow, true);
+			return -1;
+		}
 	}
-	r = tls_upstream_handshake(s->up, &s->up_rd_wait, why, sizeof(why));
-	if (r == -EAGAIN)
-		return 0;
-	s->up_rd_wait = 0;
+	if (!s->up_hs && !s->up_failed) {
+		r = tls_upstream_handshake(s->up, &s->up_rd_wait, why, sizeof(why));
+		if (r != -EAGAIN) {
+			s->up_rd_wait = 0;
+			progress = 1;
+			if (r < 0) {
+				log_info("upstream tls to %s: %s", flow_name(c, s),
+					 why[0] ? why : strerror(-r));
+				s->up_failed = true;
+			} else {
+				s->up_hs = true;
+			}
+		}
+	}
+	if (!s->job_hs || (!s->up_hs && !s->up_failed))
+		return progress;
 	s->phase = TERM_HTTP;
 	s->head_since = 0;
-	if (r < 0) {
-		log_info("upstream tls to %s: %s", flow_name(c, s), why[0] ? why : strerror(-r));
+	if (s->up_failed) {
 		s->req.method = HTTP_GET;
 		refuse(c, s, 502, "Bad Gateway", DECIDE_UPSTREAM_TLS);
 	}
@@ -1153,10 +1247,11 @@ static void session_interest(struct relay_ctx *c, struct term_session *s)
 
 	if (s->draining) {
 		job = EPOLLIN;
-	} else if (s->phase == TERM_HS_JOB) {
-		job = s->job_rd_wait;
-	} else if (s->phase == TERM_HS_UP) {
-		up = s->up_rd_wait;
+	} else if (s->phase == TERM_HANDSHAKES) {
+		if (!s->job_hs)
+			job = s->job_rd_wait;
+		if (!s->up_hs && !s->up_failed)
+			up = s->up_rd_wait;
 	} else {
 		/* reading where there is room and a reason to; a read that
 		 * waits for writing (a TLS key update) is honoured too */
@@ -1318,7 +1413,7 @@ void term_end(struct relay_ctx *c, struct flow *f)
 	(void)c;
 	if (f->term < 0 || !t.s)
 		return;
-	session_free(&t.s[f->term]);
+	session_free(c, &t.s[f->term]);
 	f->term = -1;
 }
 

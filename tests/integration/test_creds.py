@@ -619,3 +619,17 @@ def test_byte_rate_on_terminated_flows(server, keydir):
     assert 2500 <= down_ms <= 8000, ms
     assert 1300 <= up_ms <= 6000, ms
     assert [e["body"] for e in server() if e["method"] == "POST"] == ["<3145728 bytes>"]
+
+
+def test_upstream_session_resumed(server, keydir):
+    """The relay resumes its upstream TLS session to a terminated name on
+    the next fresh connection (its handshake skips the certificate); a
+    spliced flow's TLS is the job's own business"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    cp = job(pol, f"""
+        for i in 1 2 3; do curl -sS https://allowed.test:{PORT}/r$i; done
+    """)
+    assert cp.returncode == 0, cp.stderr
+    assert [(e["path"], e["resumed"]) for e in server()] == [
+        ("/r1", False), ("/r2", True), ("/r3", True)]
