@@ -1266,12 +1266,14 @@ static void session_interest(struct relay_ctx *c, struct term_session *s)
 			job |= s->job_rd_wait ? s->job_rd_wait : EPOLLIN;
 		if (read_up)
 			up |= s->up_rd_wait ? s->up_rd_wait : EPOLLIN;
-		/* bytes OpenSSL already read from the socket (a record read
-		 * in part: TERM_ROUNDS ran out, or the byte rate cut a read
-		 * short) raise no EPOLLIN: a writable socket wakes us at once */
-		if (read_job && SSL_has_pending(s->job))
+		/* plaintext OpenSSL already decrypted (a record read in part:
+		 * TERM_ROUNDS ran out, or the byte rate cut a read short)
+		 * raises no EPOLLIN: a writable socket wakes us at once.  Not
+		 * SSL_has_pending(): a record that is itself only partly
+		 * there needs the socket, and would spin */
+		if (read_job && SSL_pending(s->job) > 0)
 			job |= EPOLLOUT;
-		if (read_up && SSL_has_pending(s->up))
+		if (read_up && SSL_pending(s->up) > 0)
 			up |= EPOLLOUT;
 		if (s->down_len)
 			job |= s->job_wr_wait ? s->job_wr_wait : EPOLLOUT;

@@ -633,3 +633,69 @@ def test_upstream_session_resumed(server, keydir):
     assert cp.returncode == 0, cp.stderr
     assert [(e["path"], e["resumed"]) for e in server()] == [
         ("/r1", False), ("/r2", True), ("/r3", True)]
+
+
+PARTIAL_RECORD = r'''
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+raw = socket.create_connection(("allowed.test", %d), timeout=10)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out, server_hostname="allowed.test")
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        raw.sendall(out.read())
+        inc.write(raw.recv(65536))
+raw.sendall(out.read())
+tls.write(b"GET /partial HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+record = out.read()
+raw.sendall(record[:len(record) // 2])      # half a TLS record, the rest later
+print("half", flush=True)
+sys.stdin.readline()
+raw.sendall(record[len(record) // 2:])
+data = b""
+while b"\r\n\r\n" not in data:
+    inc.write(raw.recv(65536))
+    try:
+        data += tls.read(65536)
+    except ssl.SSLWantReadError:
+        pass
+print(data.split(b"\r\n", 1)[0].decode(), flush=True)
+''' % PORT
+
+
+def test_partial_record_does_not_spin(server, keydir):
+    """Half a TLS record from the job: the relay waits for the rest on
+    the socket, and burns no CPU meanwhile (a wake-up for bytes OpenSSL
+    holds must not fire for a record that is not whole)"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    p = subprocess.Popen(nbjail_cmd("run", "--policy", str(pol), "--profile", "net", "--",
+                                    PYTHON, "-c", PARTIAL_RECORD),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=nbjail_env())
+    try:
+        assert read_line(p.stdout, 30) == "half\n", p.stderr.read() if p.poll() else ""
+        relay = children_named(p.pid, "nbjail-relay")
+        assert len(relay) == 1, relay
+
+        def cpu_ticks():
+            with open(f"/proc/{relay[0]}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])     # utime + stime
+        before = cpu_ticks()
+        time.sleep(2)
+        spent = cpu_ticks() - before
+        assert spent < 50, f"the relay spent {spent} ticks of 2 s waiting"  # 100 ticks/s
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert read_line(p.stdout, 30) == "HTTP/1.1 200 OK\n"
+        p.stdin.close()
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert [e["path"] for e in server()] == ["/partial"]
