@@ -27,7 +27,7 @@
 #define AUDIT_TARGET_MAX 512	/* targets are cut here */
 #define AUDIT_FIELDS_MAX 4	/* --audit-field: extra fields of every event */
 #define AUDIT_FIELD_MAX 160	/* "KEY=VALUE" with its NUL */
-#define AUDIT_RING 128		/* denials kept for `nbjail ctl recent` */
+#define AUDIT_RING 128		/* denials and terminated requests kept for `nbjail ctl recent` */
 #define AUDIT_REASONS 96	/* counters per lane and outcome: enum decide_reason (64 in use) */
 
 /* What happened; each kind has its own stable MESSAGE_ID */
@@ -94,27 +94,35 @@ struct audit_event {
 };
 
 /**
- * struct audit_denial - one entry of the ring of recent denials; written
- * by the audit writer under a sequence lock (@seq odd while writing)
+ * struct audit_denial - one entry of the ring of recent denials (and of
+ * the requests on TLS-terminated flows, allowed ones too: kind
+ * AUDIT_HTTP_REQUEST); written by the audit writer under a sequence lock
+ * (@seq odd while writing)
  * @seq:	sequence lock
  * @lane:	enum audit_lane
  * @pid:	the process
+ * @kind:	enum audit_kind of the event
  * @usec:	when
  * @reason:	why
  * @target:	what
  * @exe:	who
+ * @call:	the event's call (a request's method)
+ * @detail:	the event's detail (a request's status and credential)
  */
 struct audit_denial {
 	_Atomic uint32_t seq;
 	uint32_t lane;
 	int32_t pid;
+	uint32_t kind;
 	uint64_t usec;
 	char reason[48];
 	char target[AUDIT_TARGET_MAX + 1];
 	char exe[256];
+	char call[16];
+	char detail[128];
 };
 
-#define JOB_STATS_MAGIC 0x6e626a7374617436ULL	/* "nbjstat6": room for 96 reasons */
+#define JOB_STATS_MAGIC 0x6e626a7374617437ULL	/* "nbjstat7": ring entries with kind, call, detail */
 
 /*
  * What shared memory may hold (issue 16, item 7).  The statistics file
@@ -154,7 +162,8 @@ struct audit_denial {
  * @bytes:	the job's bucket of bytes (the relay's; the job's bucket of
  *		connect attempts is the supervisor's own, seccomp/notify.c)
  * @ring_next:	index of the next ring entry to write (mod AUDIT_RING)
- * @ring:	the last AUDIT_RING denials (text for display only)
+ * @ring:	the last AUDIT_RING denials and terminated requests (text
+ *		for display only)
  */
 struct job_stats {
 	uint64_t magic;

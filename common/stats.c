@@ -170,9 +170,10 @@ void stats_unmap(struct job_stats *s)
 }
 
 /**
- * stats_ring_add() - record a denial in the ring (one writer only)
+ * stats_ring_add() - record a denial or a terminated request in the ring
+ * (one writer only)
  * @s:		statistics
- * @ev:		the denial
+ * @ev:		the event
  */
 void stats_ring_add(struct job_stats *s, const struct audit_event *ev)
 {
@@ -184,10 +185,15 @@ void stats_ring_add(struct job_stats *s, const struct audit_event *ev)
 	atomic_thread_fence(memory_order_release);
 	d->lane = ev->lane;
 	d->pid = ev->pid;
+	d->kind = ev->kind;
 	d->usec = ev->usec;
 	memcpy(d->reason, ev->reason, sizeof(d->reason));
 	memcpy(d->target, ev->target, sizeof(d->target));
 	memcpy(d->exe, ev->exe, sizeof(d->exe));
+	static_assert(sizeof(d->call) == sizeof(ev->call), "call fits");
+	memcpy(d->call, ev->call, sizeof(d->call));
+	static_assert(sizeof(d->detail) == sizeof(ev->detail), "detail fits");
+	memcpy(d->detail, ev->detail, sizeof(d->detail));
 	atomic_thread_fence(memory_order_release);
 	atomic_store(&d->seq, seq + 2);
 	atomic_store(&s->ring_next, i + 1);
@@ -218,13 +224,18 @@ bool stats_ring_read(const struct job_stats *s, unsigned i,
 		atomic_thread_fence(memory_order_acquire);
 		ret->lane = d->lane;
 		ret->pid = d->pid;
+		ret->kind = d->kind;
 		ret->usec = d->usec;
 		memcpy(ret->reason, d->reason, sizeof(ret->reason));
 		memcpy(ret->target, d->target, sizeof(ret->target));
 		memcpy(ret->exe, d->exe, sizeof(ret->exe));
+		memcpy(ret->call, d->call, sizeof(ret->call));
+		memcpy(ret->detail, d->detail, sizeof(ret->detail));
 		ret->reason[sizeof(ret->reason) - 1] = '\0';
 		ret->target[sizeof(ret->target) - 1] = '\0';
 		ret->exe[sizeof(ret->exe) - 1] = '\0';
+		ret->call[sizeof(ret->call) - 1] = '\0';
+		ret->detail[sizeof(ret->detail) - 1] = '\0';
 		atomic_thread_fence(memory_order_acquire);
 		if (atomic_load(&((struct audit_denial *)d)->seq) == before)
 			return true;

@@ -15,6 +15,10 @@
  * queued before the request is sent.  The holder answers every complete
  * request exactly once, so at most one stale reply per timeout waits.
  *
+ * The relay also sends FETCHes without waiting (relay/keyfetch.c): an
+ * answer to one of those that keyholder_sign() reads while it waits for
+ * its own goes to the handler set with keyholder_on_stray(), never lost.
+ *
  * The fd may be blocking or not: every send and receive is MSG_DONTWAIT
  * behind poll().  One call at a time (the relay is one thread): the ids
  * come from a plain static counter.  The socket is never closed here: a holder that is gone
@@ -83,13 +87,48 @@ static int send_msg(int fd, const struct iovec *iov, size_t n_iov, long long dea
 	}
 }
 
-/* Drop replies left by requests that timed out */
+/* Where answers that are not the caller's go (keyholder_on_stray()) */
+static keyholder_stray_fn stray_fn;
+static void *stray_arg;
+
+/**
+ * keyholder_on_stray() - who gets the answers to FETCHes sent without
+ * waiting (relay/keyfetch.c) that a blocking call here reads instead
+ * @fn:		called with each such message (a SECRET), which is wiped
+ *		after it returns; NULL: they are dropped
+ * @arg:	its argument
+ */
+void keyholder_on_stray(keyholder_stray_fn fn, void *arg)
+{
+	stray_fn = fn;
+	stray_arg = arg;
+}
+
+/* Any message, big enough for the largest answer */
+union keys_any_msg {
+	struct keys_msg_hdr hdr;
+	struct keys_reply_msg reply;
+	struct keys_secret_msg secret;
+};
+
+/* A message that is not the caller's answer: a SECRET goes to the stray
+ * handler, the rest (late answers) is dropped; wiped either way */
+static void stray(union keys_any_msg *m, ssize_t n)
+{
+	if (n >= (ssize_t)sizeof(m->hdr) && (size_t)n <= sizeof(*m) &&
+	    m->hdr.magic == KEYS_MAGIC && m->hdr.type == KEYS_MSG_SECRET && stray_fn)
+		stray_fn(m, (size_t)n, stray_arg);
+	explicit_bzero(m, n > 0 && (size_t)n < sizeof(*m) ? (size_t)n : sizeof(*m));
+}
+
+/* Drop replies left by requests that timed out (a stray SECRET is handed on) */
 static void drain(int fd)
 {
-	struct keys_reply_msg r;
+	union keys_any_msg m;
+	ssize_t n;
 
-	while (recv(fd, &r, sizeof(r), MSG_DONTWAIT) > 0)
-		;
+	while ((n = recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC)) > 0)
+		stray(&m, n);
 }
 
 /**
@@ -112,6 +151,7 @@ int keyholder_sign(int fd, const char *key, const void *data, size_t len,
 {
 	static uint32_t last_id;
 	struct keys_sign_msg req = { 0 };
+	union keys_any_msg any;
 	struct keys_reply_msg rep;
 	long long deadline = now_ms() + KEYS_TIMEOUT_MS;
 	size_t name_len = key ? strnlen(key, SECRET_NAME_MAX + 1) : 0;
@@ -146,16 +186,22 @@ int keyholder_sign(int fd, const char *key, const void *data, size_t len,
 		err = wait_for(fd, POLLIN, deadline);
 		if (err < 0)
 			break;
-		n = recv(fd, &rep, sizeof(rep), MSG_DONTWAIT | MSG_TRUNC);
+		n = recv(fd, &any, sizeof(any), MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n < 0)
 			return negative_errno();
 		if (n == 0)
 			return -EPIPE;
-		if (n != sizeof(rep) || rep.hdr.magic != KEYS_MAGIC ||
-		    rep.hdr.type != KEYS_MSG_REPLY)
+		if (n >= (ssize_t)sizeof(any.hdr) && any.hdr.magic == KEYS_MAGIC &&
+		    any.hdr.type == KEYS_MSG_SECRET) {
+			stray(&any, n);	/* a FETCH sent without waiting was answered first */
+			continue;
+		}
+		if (n != sizeof(rep) || any.hdr.magic != KEYS_MAGIC ||
+		    any.hdr.type != KEYS_MSG_REPLY)
 			return -EPROTO;
+		memcpy(&rep, &any.reply, sizeof(rep));
 		if (rep.hdr.id != last_id)
 			continue; /* a late reply to an earlier request */
 		if (rep.status > 0 || rep.status < -4095)

@@ -110,7 +110,10 @@ struct keys_secret_msg {
 	uint8_t bytes[SECRET_BYTES_MAX];
 };
 
+typedef void (*keyholder_stray_fn)(const void *msg, size_t len, void *arg);
+
 bool keys_name_valid(const char *s, size_t len);
+void keyholder_on_stray(keyholder_stray_fn fn, void *arg);
 ssize_t keyholder_fetch(int fd, const char *key, void *buf, size_t cap);
 int keyholder_sign(int fd, const char *key, const void *data, size_t len,
 		   unsigned char mac[KEYS_MAC_LEN]);

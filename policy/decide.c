@@ -129,6 +129,7 @@ static const char *const reason_names[] = {
 	[DECIDE_HOST_MISMATCH] = "host-mismatch",
 	[DECIDE_HTTP_MALFORMED] = "http-malformed",
 	[DECIDE_UPSTREAM_TLS] = "upstream-tls",
+	[DECIDE_CREDENTIAL_UNAVAILABLE] = "credential-unavailable",
 	[DECIDE_OTHER] = "other",
 };
 

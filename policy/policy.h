@@ -510,6 +510,7 @@ enum decide_reason {
 	DECIDE_HOST_MISMATCH,		/* host-mismatch: Host is not the pinned name */
 	DECIDE_HTTP_MALFORMED,		/* http-malformed: a request the parser refused */
 	DECIDE_UPSTREAM_TLS,		/* upstream-tls: the server's certificate failed */
+	DECIDE_CREDENTIAL_UNAVAILABLE,	/* credential-unavailable: the key holder did not answer */
 	DECIDE_OTHER,			/* other: counters only */
 	DECIDE_REASON_COUNT,
 };

@@ -244,6 +244,10 @@ static void handle(struct auditd *d, const struct audit_event *in)
 	 * requests among them) go to the ring */
 	if (ev.kind != AUDIT_DENY && ev.kind != AUDIT_RATE_LIMITED &&
 	    ev.kind != AUDIT_DOCK_CALL && ev.kind != AUDIT_INBOUND) {
+		/* every request on a terminated flow is in the ring, allowed
+		 * or not (issue 18), and each one is its own record */
+		if (ev.kind == AUDIT_HTTP_REQUEST && d->cfg->stats)
+			stats_ring_add(d->cfg->stats, &ev);
 		if (ev.kind == AUDIT_JOB_END)
 			flush(d, true); /* the job's last word comes last */
 		emit(d, &ev, 0);

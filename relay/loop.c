@@ -356,6 +356,9 @@ int relay_run(const struct relay_config *config)
 			case RELAY_EV_DNS_TCP:
 				dns_tcp_event(&c, index, ev[i].events);
 				break;
+			case RELAY_EV_KEYS:
+				keyfetch_event(&c, ev[i].events);
+				break;
 			case RELAY_EV_FLOW_JOB:
 				tcp_flow_event(&c, index, FLOW_SIDE_JOB, ev[i].events);
 				break;

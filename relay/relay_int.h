@@ -84,6 +84,7 @@ enum relay_event {
 	RELAY_EV_HTTP_JOB,	/* index: dock get call, the job's connection */
 	RELAY_EV_INBOUND_CLIENT, /* index: inbound slot, the client's socket */
 	RELAY_EV_INBOUND_JOB,	/* index: inbound slot, the job's socket */
+	RELAY_EV_KEYS,		/* the key holder's socket (relay/keyfetch.c) */
 };
 
 #define RELAY_EV(type, index) ((uint64_t)(type) << 32 | (uint32_t)(index))

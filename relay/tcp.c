@@ -1488,8 +1488,42 @@ void tcp_throttle_tick(struct relay_ctx *c)
 		    (!f->side[0].throttled && !f->side[1].throttled))
 			continue;
 		f->side[0].throttled = f->side[1].throttled = false;
-		flow_io(c, slot, false);
+		if (f->terminate)
+			term_flow_event(c, slot, 0);	/* relay/term.c reads again */
+		else
+			flow_io(c, slot, false);
 	}
+}
+
+/**
+ * tcp_bytes_allow() - how many bytes a terminated flow may read now
+ * (relay/term.c), as a spliced one: taken from the job's and the
+ * tenant's byte buckets, up to @want; what is not read goes back with
+ * tcp_bytes_refund().  0 arms the throttle timer: tcp_throttle_tick()
+ * runs the flow again when the rate may allow it
+ * @c:		relay context
+ * @want:	bytes the flow has room for
+ *
+ * Return: the bytes allowed, at most @want
+ */
+size_t tcp_bytes_allow(struct relay_ctx *c, size_t want)
+{
+	size_t n = bytes_allow(c, want);
+
+	if (!n && want)
+		throttle_arm(c);
+	return n;
+}
+
+/**
+ * tcp_bytes_refund() - give back bytes tcp_bytes_allow() allowed and
+ * that were not read
+ * @c:		relay context
+ * @n:		how many
+ */
+void tcp_bytes_refund(struct relay_ctx *c, size_t n)
+{
+	bytes_refund(c, n);
 }
 
 /**

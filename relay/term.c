@@ -26,7 +26,14 @@
  *    the flow is cut (sni-missing, sni-mismatch).
  * 2. The upstream handshake, tls_upstream_start() bound to the pinned
  *    name (never to what the job sent), against `tls_roots:` or the
- *    system's; a failure answers 502 and is audited (upstream-tls).
+ *    system's, started with the session and run beside the job's (it
+ *    needs nothing from the job: a fresh connection's first request
+ *    waits for one handshake, not two in a row); a failure answers 502
+ *    once the job's handshake is done, and is audited (upstream-tls).
+ *    The upstream session is kept per pinned name and port (a copy,
+ *    TERM_RESUME_MAX names) and resumed by the next fresh connection
+ *    to it: no certificate to send and check again.  Toward the job no
+ *    session is kept and no ticket sent.
  * 3. Requests, through libhttp-parser (never parsed by hand): the head
  *    is gathered in `in` (a head larger than 16 KiB gets 431: a 1 MiB
  *    header line never grows memory); the parser pauses at its end.
@@ -42,7 +49,13 @@
  *    "Basic B64" whose user or password is S (EVP_DecodeBlock, replaced,
  *    EVP_EncodeBlock), and the credential's `headers:` whose whole value
  *    is S.  The secret comes from the key holder for that
- *    one write (keyholder_fetch()), and `out` is wiped once written.
+ *    one write, asked without blocking (relay/keyfetch.c): the flow
+ *    waits (`fetching`, reading nothing more of its head) while every
+ *    other flow moves, and term_secret_ready() rebuilds the head when
+ *    the answer comes; the bytes are wiped as soon as they are in
+ *    `out`, and `out` once written.  A holder that does not answer
+ *    within 2 s, or is gone, gets the job 502 (credential-unavailable,
+ *    audited), and nothing goes upstream.
  *    The body follows as the parser delimits it (Content-Length,
  *    chunked: passed byte for byte until message end), then the next
  *    request's head (keep-alive, pipelining up to TERM_FIFO requests
@@ -90,8 +103,7 @@
 #define TERM_DRAIN_S 2		/* a refused job's rest is read this long at most */
 
 enum term_phase {
-	TERM_HS_JOB,
-	TERM_HS_UP,
+	TERM_HANDSHAKES,	/* the job's and the upstream's, side by side */
 	TERM_HTTP,
 };
 
@@ -117,9 +129,14 @@ struct term_pending {
  */
 struct term_session {
 	bool used;
+	uint32_t gen;		/* counts the slot's sessions: a late secret finds its own */
+	bool fetching;		/* a head waits for its secret (relay/keyfetch.c) */
 	uint32_t flow;
 	int cred;
 	enum term_phase phase;
+	bool job_hs;		/* the job's handshake is done */
+	bool up_hs;		/* the upstream handshake is done */
+	bool up_failed;		/* or failed: 502 once the job's is done */
 	SSL *job;
 	SSL *up;
 	uint32_t job_rd_wait;	/* events the last read (or handshake) waits for */
@@ -167,6 +184,62 @@ static struct {
 	struct term_session *s;
 	int app_index;
 } t = { .app_index = -1 };
+
+static void term_secret_ready(struct relay_ctx *c, uint64_t cookie, const unsigned char *bytes,
+			      ssize_t len);
+
+/*
+ * Upstream sessions to resume, per pinned name and port (least recently
+ * used replaced): a fresh connection's upstream handshake then skips
+ * the server's certificate and its check, which the session already
+ * passed for that same name
+ */
+#define TERM_RESUME_MAX 64
+
+static struct {
+	char name[NBJ_NAME_MAX + 1];
+	uint16_t port;
+	SSL_SESSION *session;
+	uint64_t used;
+} resume[TERM_RESUME_MAX];
+static uint64_t resume_clock;
+
+static int resume_find(const char *name, uint16_t port)
+{
+	for (int i = 0; i < TERM_RESUME_MAX; i++)
+		if (resume[i].session && resume[i].port == port && !strcmp(resume[i].name, name))
+			return i;
+	return -1;
+}
+
+/*
+ * Keep the session of an upstream connection whose handshake passed: a
+ * copy, since SSL_free() of a connection that sent no close_notify marks
+ * its own session not resumable (OpenSSL's "bad session" rule, older
+ * than TLS 1.3 tickets: the keys of a verified handshake stay sound)
+ */
+static void resume_put(const char *name, uint16_t port, SSL *up)
+{
+	SSL_SESSION *sess = SSL_get0_session(up);
+	int i = resume_find(name, port);
+
+	if (!sess || !SSL_SESSION_is_resumable(sess) || strlen(name) > NBJ_NAME_MAX)
+		return;
+	sess = SSL_SESSION_dup(sess);
+	if (!sess)
+		return;
+	if (i < 0) {
+		i = 0;
+		for (int k = 1; k < TERM_RESUME_MAX; k++)
+			if (resume[k].used < resume[i].used)
+				i = k;
+	}
+	SSL_SESSION_free(resume[i].session);
+	snprintf(resume[i].name, sizeof(resume[i].name), "%s", name);
+	resume[i].port = port;
+	resume[i].session = sess;
+	resume[i].used = ++resume_clock;
+}
 
 static time_t now_s(void)
 {
@@ -231,6 +304,8 @@ int term_init(struct relay_ctx *c)
 	if (c->cfg->keyholder_fd < 0)
 		return -ENOKEY;
 	err = leafcert_init(c->cfg->keyholder_fd);
+	if (!err)	/* after the blocking fetches of the CA */
+		err = keyfetch_init(c, term_secret_ready);
 	if (err < 0)
 		return err;
 	t.s = calloc(TERM_SLOTS, sizeof(*t.s));
@@ -243,6 +318,9 @@ int term_init(struct relay_ctx *c)
 	SSL_CTX_set_options(t.server, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
 			    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_cache_mode(t.server, SSL_SESS_CACHE_OFF);
+	/* no TLS 1.3 tickets either: nothing would resume them, and each
+	 * costs a write and its crypto on every fresh connection */
+	SSL_CTX_set_num_tickets(t.server, 0);
 	SSL_CTX_set_mode(t.server, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
 			 SSL_MODE_ENABLE_PARTIAL_WRITE);
 	SSL_CTX_set_alpn_select_cb(t.server, alpn_select, NULL);
@@ -573,18 +651,17 @@ static bool out_put(struct term_session *s, const void *b, size_t len)
 /*
  * An Authorization value with this host's stand-in, rewritten into out:
  * "Bearer S", "token S" or "Basic B64(user:pass)" with S as user or
- * password.  Return 1 when rewritten, 0 when not this host's stand-in,
- * -1 when the secret could not be had or does not fit
+ * password.  With @secret NULL, only whether it would be (nothing is
+ * written).  Return 1 when rewritten (or to be), 0 when not this host's
+ * stand-in, -1 when the secret does not fit
  */
 static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsigned char *v,
-			size_t len, bool whole)
+			size_t len, bool whole, const unsigned char *secret, size_t secret_len)
 {
 	const struct nbj_credential *cr = &c->cfg->policy->credentials[s->cred];
 	size_t sl = strlen(cr->standin), scheme = 0;
-	unsigned char secret[SECRET_BYTES_MAX], dec[TERM_HEAD_MAX], enc[TERM_OUT_MAX];
-	char key[SECRET_NAME_MAX + 2];
+	unsigned char dec[TERM_HEAD_MAX], enc[TERM_OUT_MAX];
 	int n = -1, ok = -1;
-	ssize_t secret_len;
 	size_t at = 0, dl = 0;
 
 	if (whole) {
@@ -615,28 +692,24 @@ static int auth_rewrite(struct relay_ctx *c, struct term_session *s, const unsig
 	} else {
 		return 0;
 	}
-	snprintf(key, sizeof(key), "+%s", cr->name);
-	secret_len = keyholder_fetch(c->cfg->keyholder_fd, key, secret, sizeof(secret));
-	if (secret_len < 0) {
-		log_warn("credential %s: the key holder did not give it: %s", cr->name,
-			 strerror((int)-secret_len));
-		return -1;
+	if (!secret) {
+		explicit_bzero(dec, dl);
+		return 1;
 	}
 	s->out_secret = true;
 	if (scheme || whole) {
-		ok = out_put(s, v, scheme) && out_put(s, secret, (size_t)secret_len) ? 1 : -1;
-	} else if (dl - sl + (size_t)secret_len <= sizeof(dec) &&
-		   ((dl - sl + (size_t)secret_len + 2) / 3 * 4 + 1) <= sizeof(enc)) {
+		ok = out_put(s, v, scheme) && out_put(s, secret, secret_len) ? 1 : -1;
+	} else if (dl - sl + secret_len <= sizeof(dec) &&
+		   ((dl - sl + secret_len + 2) / 3 * 4 + 1) <= sizeof(enc)) {
 		/* dec: user:pass with the stand-in at @at, replaced */
-		memmove(dec + at + (size_t)secret_len, dec + at + sl, dl - at - sl);
-		memcpy(dec + at, secret, (size_t)secret_len);
-		dl = dl - sl + (size_t)secret_len;
+		memmove(dec + at + secret_len, dec + at + sl, dl - at - sl);
+		memcpy(dec + at, secret, secret_len);
+		dl = dl - sl + secret_len;
 		n = EVP_EncodeBlock(enc, dec, (int)dl);
 		ok = n > 0 && out_put(s, "Basic ", 6) && out_put(s, enc, (size_t)n) ? 1 : -1;
 		explicit_bzero(enc, sizeof(enc));
 	}
 	explicit_bzero(dec, sizeof(dec));
-	explicit_bzero(secret, sizeof(secret));
 	return ok;
 }
 
@@ -652,18 +725,43 @@ static bool custom_header(const struct relay_ctx *c, const struct term_session *
 	return false;
 }
 
+/* Whether a header of the head holds this host's stand-in where it is
+ * replaced: the head needs the secret */
+static bool head_needs_secret(struct relay_ctx *c, struct term_session *s)
+{
+	for (unsigned i = 0; s->cred >= 0 && i < s->n_hdr; i++) {
+		const unsigned char *v = s->in + s->value[i].off;
+
+		if (span_is(s, s->name[i], "authorization") &&
+		    auth_rewrite(c, s, v, s->value[i].len, false, NULL, 0) > 0)
+			return true;
+		if (custom_header(c, s, s->name[i]) &&
+		    auth_rewrite(c, s, v, s->value[i].len, true, NULL, 0) > 0)
+			return true;
+	}
+	return false;
+}
+
+static uint64_t session_cookie(const struct term_session *s)
+{
+	return (uint64_t)s->gen << 32 | (uint32_t)(s - t.s);
+}
+
+static int head_build(struct relay_ctx *c, struct term_session *s,
+		      const unsigned char *secret, size_t secret_len);
+
 /*
- * A whole head is in in[0..parsed): check it, then rebuild it into out.
- * Return 0 when forwarded, 1 when refused (answer queued), -1 when the
- * flow is gone (revoked)
+ * A whole head is in in[0..parsed): check it, then rebuild it into out,
+ * or ask for the secret it needs first.  Return 0 when forwarded, 1 when
+ * refused (answer queued), 2 when it waits for its secret
+ * (term_secret_ready() goes on), -1 when the flow is gone (revoked)
  */
 static int head_process(struct relay_ctx *c, struct term_session *s)
 {
 	const char *method = http_method_str(s->req.method);
 	const unsigned char *url = s->in + s->url.off;
-	struct term_pending *q;
 	char peer[NBJ_ADDR_STRLEN], target[AUDIT_TARGET_MAX + 1];
-	int k, r;
+	int k;
 
 	if (s->too_many || !s->url.len || (url[0] != '/' && !(s->url.len == 1 && url[0] == '*'))) {
 		refuse(c, s, 400, "Bad Request", DECIDE_HTTP_MALFORMED);
@@ -686,6 +784,38 @@ static int head_process(struct relay_ctx *c, struct term_session *s)
 		refuse(c, s, 403, "Forbidden", DECIDE_HTTP_RULE);
 		return 1;
 	}
+	if (head_needs_secret(c, s)) {
+		const struct nbj_credential *cr = &c->cfg->policy->credentials[s->cred];
+		char key[SECRET_NAME_MAX + 2];
+		int err;
+
+		snprintf(key, sizeof(key), "+%s", cr->name);
+		err = keyfetch_start(c, key, session_cookie(s));
+		if (err < 0) {
+			log_warn("credential %s: the key holder cannot be asked: %s", cr->name,
+				 strerror(-err));
+			refuse(c, s, 502, "Bad Gateway", DECIDE_CREDENTIAL_UNAVAILABLE);
+			return 1;
+		}
+		s->fetching = true;
+		return 2;
+	}
+	return head_build(c, s, NULL, 0);
+}
+
+/*
+ * The checked head, rebuilt into out with Authorization (and the
+ * credential's headers) rewritten with @secret.  Return 0 when
+ * forwarded, 1 when refused (answer queued)
+ */
+static int head_build(struct relay_ctx *c, struct term_session *s,
+		      const unsigned char *secret, size_t secret_len)
+{
+	const char *method = http_method_str(s->req.method);
+	const unsigned char *url = s->in + s->url.off;
+	struct term_pending *q;
+	int r;
+
 	/* the request line, rebuilt, then every header, Authorization rewritten */
 	s->out_len = s->out_off = 0;
 	{
@@ -703,10 +833,10 @@ static int head_process(struct relay_ctx *c, struct term_session *s)
 		if (!out_put(s, s->in + s->name[i].off, s->name[i].len) || !out_put(s, ": ", 2))
 			goto too_large;
 		r = 0;
-		if (s->cred >= 0 && span_is(s, s->name[i], "authorization"))
-			r = auth_rewrite(c, s, v, s->value[i].len, false);
-		else if (s->cred >= 0 && custom_header(c, s, s->name[i]))
-			r = auth_rewrite(c, s, v, s->value[i].len, true);
+		if (secret && span_is(s, s->name[i], "authorization"))
+			r = auth_rewrite(c, s, v, s->value[i].len, false, secret, secret_len);
+		else if (secret && custom_header(c, s, s->name[i]))
+			r = auth_rewrite(c, s, v, s->value[i].len, true, secret, secret_len);
 		if (r < 0) {
 			explicit_bzero(s->out, s->out_len);
 			s->out_len = 0;
@@ -731,13 +861,29 @@ too_large:
 	return 1;
 }
 
+/* The head in in[0..parsed) went to out: what follows is its body */
+static void head_sent(struct term_session *s)
+{
+	memmove(s->in, s->in + s->parsed, s->in_len - s->parsed);
+	s->in_len -= s->parsed;
+	s->parsed = 0;
+	s->body = true;
+	s->msg_done = false;
+	/* paused at its end, the parser has not taken the head's final LF
+	 * yet: it takes it first on resuming, and it is not the body's */
+	s->head_lf = true;
+	if (s->req.upgrade)
+		s->raw = true;
+}
+
 /*
  * Run the parser over what `in` holds: a head is checked and rebuilt
- * once whole; body bytes go to out as they are.  Return as head_process()
+ * once whole; body bytes go to out as they are.  Return 0, 1 when
+ * refused, -1 when the flow is gone
  */
 static int parse_in(struct relay_ctx *c, struct term_session *s)
 {
-	while (!s->closing && s->out_len == 0) {
+	while (!s->closing && !s->fetching && s->out_len == 0) {
 		size_t n;
 		enum http_errno e;
 		int r;
@@ -759,19 +905,11 @@ static int parse_in(struct relay_ctx *c, struct term_session *s)
 			s->head_done = false;
 			s->head_since = 0;
 			r = head_process(c, s);
+			if (r == 2)
+				return 0;	/* term_secret_ready() goes on */
 			if (r)
 				return r;
-			memmove(s->in, s->in + s->parsed, s->in_len - s->parsed);
-			s->in_len -= s->parsed;
-			s->parsed = 0;
-			s->body = true;
-			s->msg_done = false;
-			/* paused at its end, the parser has not taken the
-			 * head's final LF yet: it takes it first on resuming,
-			 * and it is not the body's */
-			s->head_lf = true;
-			if (s->req.upgrade)
-				s->raw = true;
+			head_sent(s);
 			continue;
 		}
 		if (s->parsed >= s->in_len)
@@ -833,8 +971,13 @@ static uint32_t ssl_wait(SSL *ssl, int r)
 	return 0;
 }
 
-static void session_free(struct term_session *s)
+static void session_free(struct relay_ctx *c, struct term_session *s)
 {
+	if (s->fetching)
+		keyfetch_forget(session_cookie(s));
+	s->fetching = false;
+	if (s->up && s->up_hs && c->flows[s->flow].used)
+		resume_put(flow_name(c, s), c->flows[s->flow].target.port, s->up);
 	SSL_free(s->job);
 	tls_upstream_free(s->up);
 	explicit_bzero(s->out, sizeof(s->out));
@@ -858,7 +1001,12 @@ static int session_start(struct relay_ctx *c, uint32_t slot)
 		tcp_flow_end(c, slot, true);
 		return -1;
 	}
-	memset(s, 0, offsetof(struct term_session, in));
+	{
+		uint32_t gen = s->gen + 1;
+
+		memset(s, 0, offsetof(struct term_session, in));
+		s->gen = gen;
+	}
 	s->used = true;
 	s->flow = slot;
 	s->cred = policy_credential_for(c->cfg->policy, c->names[f->name].name, f->target.port);
@@ -871,76 +1019,125 @@ static int session_start(struct relay_ctx *c, uint32_t slot)
 	if (!s->job || !SSL_set_ex_data(s->job, t.app_index, s) ||
 	    !SSL_use_certificate(s->job, leaf) || !SSL_use_PrivateKey(s->job, leafcert_key()) ||
 	    !SSL_set_fd(s->job, f->side[FLOW_SIDE_JOB].fd)) {
-		session_free(s);
+		session_free(c, s);
 		tcp_flow_end(c, slot, true);
 		return -1;
 	}
 	f->term = (int)(s - t.s);
+	/* the upstream handshake starts now, beside the job's: it needs
+	 * nothing from the job (bound to the pinned name), and a fresh
+	 * connection's first request then waits for one handshake, not two */
+	{
+		char why[TLS_UPSTREAM_WHY_MAX] = "";
+
+		int k;
+
+		if (tls_upstream_start(f->side[FLOW_SIDE_DIAL].fd, flow_name(c, s), &s->up, why,
+				       sizeof(why)) < 0) {
+			log_info("upstream tls to %s: %s", flow_name(c, s), why);
+			s->up_failed = true;
+		} else if ((k = resume_find(flow_name(c, s), f->target.port)) >= 0) {
+			resume[k].used = ++resume_clock;
+			(void)SSL_set_session(s->up, resume[k].session);
+		}
+	}
 	return 0;
 }
 
+/*
+ * Both handshakes, side by side: the job's (server side, the job CA's
+ * leaf) and the upstream's (tls_upstream, started in session_start()).
+ * Once the job's is done and the upstream's done or failed, the session
+ * speaks HTTP (a failed upstream: 502 upstream-tls).  Return 1 on
+ * progress, 0 to wait, -1 when the flow is gone
+ */
 static int step_handshakes(struct relay_ctx *c, struct term_session *s)
 {
-	struct flow *f = &c->flows[s->flow];
 	char why[TLS_UPSTREAM_WHY_MAX] = "";
-	int r;
+	int r, progress = 0;
 
-	if (s->phase == TERM_HS_JOB) {
+	if (!s->job_hs) {
 		ERR_clear_error();
 		r = SSL_accept(s->job);
 		if (r == 1) {
-			s->phase = TERM_HS_UP;
+			s->job_hs = true;
 			s->job_rd_wait = 0;
-			r = tls_upstream_start(f->side[FLOW_SIDE_DIAL].fd, flow_name(c, s), &s->up,
-					       why, sizeof(why));
-			if (r < 0) {
-				log_info("upstream tls to %s: %s", flow_name(c, s), why);
-				s->phase = TERM_HTTP;
-				s->req.method = HTTP_GET;
-				refuse(c, s, 502, "Bad Gateway", DECIDE_UPSTREAM_TLS);
-				return 1;
-			}
-			return 1;
-		}
-		s->job_rd_wait = ssl_wait(s->job, r);
-		ERR_clear_error();
-		if (s->job_rd_wait)
-			return 0;
-		if (s->sni) {
-			tcp_flow_deny(c, s->flow, s->sni == 1 ? DECIDE_SNI_MISSING
-							      : DECIDE_SNI_MISMATCH);
-			log_info("%s: the job's TLS to %s did not name it",
-				 s->sni == 1 ? "sni-missing" : "sni-mismatch", flow_name(c, s));
+			progress = 1;
 		} else {
-			log_info("flow %u: the job's TLS handshake to %s failed", s->flow,
-				 flow_name(c, s));
+			s->job_rd_wait = ssl_wait(s->job, r);
+			ERR_clear_error();
 		}
-		tcp_flow_end(c, s->flow, true);
-		return -1;
+		if (!s->job_hs && !s->job_rd_wait) {
+			if (s->sni) {
+				tcp_flow_deny(c, s->flow, s->sni == 1 ? DECIDE_SNI_MISSING
+								      : DECIDE_SNI_MISMATCH);
+				log_info("%s: the job's TLS to %s did not name it",
+					 s->sni == 1 ? "sni-missing" : "sni-mismatch",
+					 flow_name(c, s));
+			} else {
+				log_info("flow %u: the job's TLS handshake to %s failed", s->flow,
+					 flow_name(c, s));
+			}
+			tcp_flow_end(c, s->flow, true);
+			return -1;
+		}
 	}
-	r = tls_upstream_handshake(s->up, &s->up_rd_wait, why, sizeof(why));
-	if (r == -EAGAIN)
-		return 0;
-	s->up_rd_wait = 0;
+	if (!s->up_hs && !s->up_failed) {
+		r = tls_upstream_handshake(s->up, &s->up_rd_wait, why, sizeof(why));
+		if (r != -EAGAIN) {
+			s->up_rd_wait = 0;
+			progress = 1;
+			if (r < 0) {
+				log_info("upstream tls to %s: %s", flow_name(c, s),
+					 why[0] ? why : strerror(-r));
+				s->up_failed = true;
+			} else {
+				s->up_hs = true;
+			}
+		}
+	}
+	if (!s->job_hs || (!s->up_hs && !s->up_failed))
+		return progress;
 	s->phase = TERM_HTTP;
 	s->head_since = 0;
-	if (r < 0) {
-		log_info("upstream tls to %s: %s", flow_name(c, s), why[0] ? why : strerror(-r));
+	if (s->up_failed) {
 		s->req.method = HTTP_GET;
 		refuse(c, s, 502, "Bad Gateway", DECIDE_UPSTREAM_TLS);
 	}
 	return 1;
 }
 
+/*
+ * The byte rate (rates: bytes_per_s, the job's and its tenant's), as on
+ * spliced flows: a read takes at most what the buckets allow; none left
+ * throttles that side until tcp_throttle_tick() runs the flow again
+ */
+static size_t rate_allow(struct relay_ctx *c, struct term_session *s, int side, size_t room)
+{
+	struct flow_side *fs = &c->flows[s->flow].side[side];
+	size_t n;
+
+	if (fs->throttled)
+		return 0;
+	n = tcp_bytes_allow(c, room);
+	if (!n)
+		fs->throttled = true;
+	return n;
+}
+
 static int step_job_read(struct relay_ctx *c, struct term_session *s)
 {
-	size_t got = 0;
+	size_t got = 0, allowed;
 	int r;
 
 	if (s->closing || s->job_eof || s->in_len == TERM_HEAD_MAX)
 		return 0;
+	allowed = rate_allow(c, s, FLOW_SIDE_JOB, TERM_HEAD_MAX - s->in_len);
+	if (!allowed)
+		return 0;
 	ERR_clear_error();
-	r = SSL_read_ex(s->job, s->in + s->in_len, TERM_HEAD_MAX - s->in_len, &got);
+	r = SSL_read_ex(s->job, s->in + s->in_len, allowed, &got);
+	tcp_bytes_refund(c, r == 1 ? allowed - got : allowed);
 	if (r == 1) {
 		s->in_len += got;
 		s->job_rd_wait = 0;
@@ -985,11 +1182,16 @@ static int step_out_write(struct relay_ctx *c, struct term_session *s)
 static int step_up_read(struct relay_ctx *c, struct term_session *s)
 {
 	char why[TLS_UPSTREAM_WHY_MAX];
+	size_t allowed;
 	ssize_t n;
 
 	if (s->closing || s->up_eof || s->down_len)
 		return 0;
-	n = tls_upstream_read(s->up, s->down, TERM_DOWN_MAX, &s->up_rd_wait, why, sizeof(why));
+	allowed = rate_allow(c, s, FLOW_SIDE_DIAL, TERM_DOWN_MAX);
+	if (!allowed)
+		return 0;
+	n = tls_upstream_read(s->up, s->down, allowed, &s->up_rd_wait, why, sizeof(why));
+	tcp_bytes_refund(c, n > 0 ? allowed - (size_t)n : allowed);
 	if (n == -EAGAIN)
 		return 0;
 	if (n <= 0) {
@@ -1045,17 +1247,34 @@ static void session_interest(struct relay_ctx *c, struct term_session *s)
 
 	if (s->draining) {
 		job = EPOLLIN;
-	} else if (s->phase == TERM_HS_JOB) {
-		job = s->job_rd_wait;
-	} else if (s->phase == TERM_HS_UP) {
-		up = s->up_rd_wait;
+	} else if (s->phase == TERM_HANDSHAKES) {
+		if (!s->job_hs)
+			job = s->job_rd_wait;
+		if (!s->up_hs && !s->up_failed)
+			up = s->up_rd_wait;
 	} else {
 		/* reading where there is room and a reason to; a read that
 		 * waits for writing (a TLS key update) is honoured too */
-		if (!s->closing && !s->job_eof && s->in_len < TERM_HEAD_MAX)
+		const struct flow *f = &c->flows[s->flow];
+
+		bool read_job = !s->closing && !s->job_eof && s->in_len < TERM_HEAD_MAX &&
+				!f->side[FLOW_SIDE_JOB].throttled;
+		bool read_up = !s->closing && !s->up_eof && !s->down_len &&
+			       !f->side[FLOW_SIDE_DIAL].throttled;
+
+		if (read_job)
 			job |= s->job_rd_wait ? s->job_rd_wait : EPOLLIN;
-		if (!s->closing && !s->up_eof && !s->down_len)
+		if (read_up)
 			up |= s->up_rd_wait ? s->up_rd_wait : EPOLLIN;
+		/* plaintext OpenSSL already decrypted (a record read in part:
+		 * TERM_ROUNDS ran out, or the byte rate cut a read short)
+		 * raises no EPOLLIN: a writable socket wakes us at once.  Not
+		 * SSL_has_pending(): a record that is itself only partly
+		 * there needs the socket, and would spin */
+		if (read_job && SSL_pending(s->job) > 0)
+			job |= EPOLLOUT;
+		if (read_up && SSL_pending(s->up) > 0)
+			up |= EPOLLOUT;
 		if (s->down_len)
 			job |= s->job_wr_wait ? s->job_wr_wait : EPOLLOUT;
 		if (s->out_len)
@@ -1124,7 +1343,7 @@ static bool session_run(struct relay_ctx *c, struct term_session *s)
 				break;
 		}
 		if (!s->down_len && (s->closing || s->up_eof ||
-				     (s->job_eof && !s->out_len && !s->fifo_n))) {
+				     (s->job_eof && !s->out_len && !s->fifo_n && !s->fetching))) {
 			if (!s->draining)
 				(void)SSL_shutdown(s->job);
 			tcp_flow_end(c, s->flow, false);
@@ -1135,6 +1354,36 @@ static bool session_run(struct relay_ctx *c, struct term_session *s)
 		s->active = now_s();
 	}
 	return true;
+}
+
+/*
+ * The secret of a head that waited for it came (relay/keyfetch.c), or
+ * could not be had (@len < 0: 502, credential-unavailable, nothing sent
+ * upstream).  @bytes are keyfetch's, wiped by it when this returns; the
+ * copy in out is wiped once written (step_out_write()).
+ */
+static void term_secret_ready(struct relay_ctx *c, uint64_t cookie, const unsigned char *bytes,
+			      ssize_t len)
+{
+	uint32_t i = (uint32_t)cookie;
+	struct term_session *s;
+
+	if (!t.s || i >= TERM_SLOTS)
+		return;
+	s = &t.s[i];
+	if (!s->used || s->gen != (uint32_t)(cookie >> 32) || !s->fetching)
+		return;
+	s->fetching = false;
+	if (len <= 0) {
+		log_warn("credential %s: the key holder did not give it: %s",
+			 c->cfg->policy->credentials[s->cred].name,
+			 strerror(len < 0 ? (int)-len : ENOKEY));
+		refuse(c, s, 502, "Bad Gateway", DECIDE_CREDENTIAL_UNAVAILABLE);
+	} else if (!head_build(c, s, bytes, (size_t)len)) {
+		head_sent(s);
+	}
+	if (session_run(c, s))
+		session_interest(c, s);
 }
 
 /**
@@ -1166,7 +1415,7 @@ void term_end(struct relay_ctx *c, struct flow *f)
 	(void)c;
 	if (f->term < 0 || !t.s)
 		return;
-	session_free(&t.s[f->term]);
+	session_free(c, &t.s[f->term]);
 	f->term = -1;
 }
 
@@ -1179,6 +1428,8 @@ void term_tick(struct relay_ctx *c)
 {
 	time_t now = now_s();
 
+	if (t.s)
+		keyfetch_tick(c);	/* fetches past their deadline: 502 */
 	for (unsigned i = 0; t.s && i < TERM_SLOTS; i++) {
 		struct term_session *s = &t.s[i];
 

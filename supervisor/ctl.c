@@ -504,6 +504,31 @@ static int cmd_recent(const struct ctl_jobs *j, unsigned n, bool json,
 		char when[32];
 
 		format_time(d->usec, when, sizeof(when));
+		if (!json && d->kind == AUDIT_HTTP_REQUEST) {
+			/* a request on a terminated flow: "METHOD https://HOST/PATH
+			 * status=N credential=NAME" */
+			char id[ESC_BUF], reason[ESC_BUF], target[ESC_BUF], call[ESC_BUF];
+			char word[sizeof(d->detail)], detail[ESC_BUFSIZE(sizeof(word))];
+			const char *at = d->detail;
+
+			out(o, "%-20s  %-8s  %-7s  %7d  %-22s  %s https://%s", when,
+			    ESC(id, j->id[all[i].job]),
+			    audit_lane_name((enum audit_lane)d->lane), d->pid,
+			    ESC(reason, d->reason), ESC(call, d->call), ESC(target, d->target));
+			/* the detail's words, each escaped, one space apart */
+			while (*at) {
+				size_t n = strcspn(at, " ");
+
+				if (n) {
+					memcpy(word, at, n);
+					word[n] = '\0';
+					out(o, " %s", ESC(detail, word));
+				}
+				at += n + (at[n] == ' ');
+			}
+			out(o, "\n");
+			continue;
+		}
 		if (!json) {
 			char id[ESC_BUF], reason[ESC_BUF], target[ESC_BUF], exe[ESC_BUF];
 
@@ -526,6 +551,11 @@ static int cmd_recent(const struct ctl_jobs *j, unsigned n, bool json,
 		out_json(o, d->target);
 		out(o, ",\"exe\":");
 		out_json(o, d->exe);
+		/* a number from the mapping: bounded by audit_kind_name() */
+		out(o, ",\"event\":\"%s\",\"call\":", audit_kind_name((enum audit_kind)d->kind));
+		out_json(o, d->call);
+		out(o, ",\"detail\":");
+		out_json(o, d->detail);
 		out(o, "}");
 	}
 	if (json)

@@ -12,8 +12,9 @@ CONFIG is a JSON object:
      "git_root": "/path/to/bare/repositories"}
 
 Each request is logged as {"method", "path", "host", "authorization",
-"sni", "body"} and answered 200 with the body "ok METHOD PATH\\n"
-(HTTP/1.1, keep-alive).  Paths under /git/ are served by git
+"sni", "body", "resumed" (a resumed TLS session)} and answered 200 with the body "ok METHOD PATH\\n"
+(HTTP/1.1, keep-alive); /big?mb=N is answered with N MiB of zeros.
+Paths under /git/ are served by git
 http-backend (CGI) from "git_root", behind Basic auth (401 without it).  Python's ssl is OpenSSL.  Prints "ready" once
 listening; exits when stdin closes.
 """
@@ -119,8 +120,11 @@ def main():
                        api_key=self.headers.get("X-Api-Key"),
                        sni=self.connection.server_hostname if hasattr(
                            self.connection, "server_hostname") else None,
-                       body=body)
+                       body=body if len(body) <= 4096 else f"<{len(body)} bytes>",
+                       resumed=self.connection.session_reused)
             out = f"ok {self.command} {self.path}\n".encode()
+            if self.path.startswith("/big?mb="):
+                out = bytes(int(self.path.split("=", 1)[1]) << 20)
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(out)))

@@ -29,15 +29,18 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import string
 import subprocess
 import tempfile
 import textwrap
+import time
 
 import pytest
 
 import conftest
-from conftest import PYTHON, ROOTLESS, WORLD_NS, nbjail, read_line, run
+from conftest import (PYTHON, ROOTLESS, WORLD_NS, children_named, nbjail, nbjail_cmd,
+                      nbjail_env, read_line, run)
 
 HERE = __import__("pathlib").Path(__file__).resolve().parent
 PORT = 9443
@@ -479,3 +482,220 @@ def test_upgrade_passes_through(server, keydir):
     assert cp.stdout.splitlines() == ["HTTP/1.1 101 Switching Protocols", "b'ping\\n'"], cp.stdout
     ups = [e for e in server() if e.get("upgrade")]
     assert [e["authorization"] for e in ups] == [f"Bearer {secret}"]
+
+
+def test_requests_in_ctl_recent(server, keydir, spawn):
+    """Every terminated request is one record of `nbjail ctl recent`
+    (method, host and path, status, credential), allowed ones too"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    p = spawn("run", "--policy", str(pol), "--profile", "net", "--", "sh", "-c", f"""
+        curl -sS -o /dev/null https://allowed.test:{PORT}/repos/acme/r1 \
+            -H "Authorization: Bearer $GH_TOKEN"
+        curl -sS -o /dev/null -X POST -d x https://other.test:{PORT}/ok/2
+        echo ready
+        sleep 30
+    """)
+    assert read_line(p.stdout, 30) == "ready\n"
+    cp = nbjail("ctl", "recent", "10", "--json")
+    assert cp.returncode == 0, cp.stderr
+    reqs = [r for r in json.loads(cp.stdout) if r.get("event") == "http-request"]
+    assert [(r["call"], r["target"], r["reason"], r["detail"]) for r in reqs] == [
+        ("POST", "other.test/ok/2", "http-rule", "status=403 credential=-"),
+        ("GET", "allowed.test/repos/acme/r1", "allowed", "status=200 credential=github")], reqs
+    text = nbjail("ctl", "recent", "10").stdout
+    assert "GET https://allowed.test/repos/acme/r1 status=200 credential=github" in text, text
+    p.terminate()
+    p.wait(timeout=10)
+    assert [e["path"] for e in server()] == ["/repos/acme/r1"]
+
+
+KEYHOLDER_STALL = r'''
+import os, subprocess, sys, time
+tok = os.environ["GH_TOKEN"]
+url = "https://allowed.test:%d/repos/acme/x"
+def curl(*args):
+    return subprocess.Popen(["curl", "-sS", "-m", "20", "-w", " %%{http_code}", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def out(p):
+    return " ".join(p.communicate()[0].split())
+warm = out(curl(url + "/warm", "-H", "Authorization: Bearer " + tok))
+print("ready", warm, flush=True)
+sys.stdin.readline()                       # the key holder is stopped now
+slow = curl(url + "/slow", "-H", "Authorization: Bearer " + tok)
+time.sleep(0.3)                            # its FETCH waits for the holder
+t = time.monotonic()
+spliced = out(curl("--cacert", "%s", "https://v4only.test:%d/spliced"))
+other = out(curl("https://other.test:%d/ok/meanwhile"))
+print("meanwhile", int((time.monotonic() - t) * 1000), spliced, "|", other, flush=True)
+print("slow", out(slow), flush=True)   # the holder runs again
+sys.stdin.readline()                       # the key holder is dead now
+print("dead", out(curl(url + "/dead", "-H", "Authorization: Bearer " + tok)), flush=True)
+'''
+
+
+def test_keyholder_stall_and_death(server, keydir, tmp_path):
+    """A FETCH waiting for a stopped key holder stops nothing else: a
+    spliced flow and a terminated one without a credential are served
+    meanwhile, and the waiting request completes once the holder runs
+    again; with the holder dead, a request that needs the secret gets
+    502 credential-unavailable (audited) and nothing goes upstream"""
+    server()  # what an earlier test left
+    secret = new_secret()
+    pol = setup_policy(keydir, secret)
+    audit = tmp_path / "audit.jsonl"
+    script = KEYHOLDER_STALL % (PORT, keydir / "ca.pem", PORT, PORT)
+    p = subprocess.Popen(nbjail_cmd("run", "--policy", str(pol), "--profile", "net",
+                                    "--audit-log", str(audit), "--no-journal", "--",
+                                    PYTHON, "-c", script),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=nbjail_env())
+    holder = None
+    try:
+        line = read_line(p.stdout, 30)
+        assert line == "ready ok GET /repos/acme/x/warm 200\n", (line, p.stderr.read()
+                                                                   if p.poll() is not None
+                                                                   else "")
+        holders = children_named(p.pid, "nbjail-keys")
+        assert len(holders) == 1, holders
+        holder = holders[0]
+        os.kill(holder, signal.SIGSTOP)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        line = read_line(p.stdout, 30)
+        os.kill(holder, signal.SIGCONT)
+        words = line.split()
+        assert words[0] == "meanwhile", line
+        assert line.split(" ", 2)[2] == \
+            "ok GET /spliced 200 | ok GET /ok/meanwhile 200\n", line
+        assert int(words[1]) < 1500, line     # not behind the FETCH's 2 s
+        assert read_line(p.stdout, 30) == "slow ok GET /repos/acme/x/slow 200\n"
+        os.kill(holder, signal.SIGKILL)
+        holder = None
+        time.sleep(0.3)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        line = read_line(p.stdout, 30)
+        assert line == ("dead nbjail: denied GET https://allowed.test/repos/acme/x/dead "
+                        "reason=credential-unavailable 502\n"), line
+        p.stdin.close()
+        p.wait(timeout=30)
+    finally:
+        if holder:
+            os.kill(holder, signal.SIGCONT)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    seen = {e["path"]: e["authorization"] for e in server()}
+    assert set(seen) == {"/repos/acme/x/warm", "/repos/acme/x/slow", "/spliced",
+                         "/ok/meanwhile"}, seen
+    assert seen["/repos/acme/x/slow"] == f"Bearer {secret}"
+    reqs = [(e["target"], e["reason"], e["detail"]) for e in audit_events(audit)
+            if e["event"] == "http-request"]
+    assert ("allowed.test/repos/acme/x/dead", "credential-unavailable",
+            "status=502 credential=github") in reqs, reqs
+
+
+def test_byte_rate_on_terminated_flows(server, keydir):
+    """The job's byte rate holds on terminated flows as on spliced ones:
+    6 MiB down and 3 MiB up at 2 MiB/s after a 0.5 MiB burst"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    pol.write_text(pol.read_text() + "rates: {bytes_per_s: 2MiB, bytes_burst: 512KiB}\n")
+    cp = job(pol, f"""
+        t0=$(date +%s%N)
+        curl -sS -o /dev/null -w '%{{size_download}}\\n' https://allowed.test:{PORT}/big?mb=6
+        t1=$(date +%s%N)
+        head -c 3145728 /dev/zero | curl -sS -o /dev/null -w '%{{size_upload}}\\n' \
+            --data-binary @- https://allowed.test:{PORT}/up
+        t2=$(date +%s%N)
+        echo $(( (t1 - t0) / 1000000 )) $(( (t2 - t1) / 1000000 ))
+    """, timeout=90)
+    assert cp.returncode == 0, cp.stderr
+    down, up, ms = cp.stdout.splitlines()
+    assert (int(down), int(up)) == (6 << 20, 3 << 20), cp.stdout
+    down_ms, up_ms = map(int, ms.split())
+    # the burst, then 2 MiB/s: 6 MiB no sooner than 2.7 s, 3 MiB than 1.5 s
+    assert 2500 <= down_ms <= 8000, ms
+    assert 1300 <= up_ms <= 6000, ms
+    assert [e["body"] for e in server() if e["method"] == "POST"] == ["<3145728 bytes>"]
+
+
+def test_upstream_session_resumed(server, keydir):
+    """The relay resumes its upstream TLS session to a terminated name on
+    the next fresh connection (its handshake skips the certificate); a
+    spliced flow's TLS is the job's own business"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    cp = job(pol, f"""
+        for i in 1 2 3; do curl -sS https://allowed.test:{PORT}/r$i; done
+    """)
+    assert cp.returncode == 0, cp.stderr
+    assert [(e["path"], e["resumed"]) for e in server()] == [
+        ("/r1", False), ("/r2", True), ("/r3", True)]
+
+
+PARTIAL_RECORD = r'''
+import socket, ssl, sys, time
+ctx = ssl.create_default_context()
+raw = socket.create_connection(("allowed.test", %d), timeout=10)
+inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+tls = ctx.wrap_bio(inc, out, server_hostname="allowed.test")
+while True:
+    try:
+        tls.do_handshake()
+        break
+    except ssl.SSLWantReadError:
+        raw.sendall(out.read())
+        inc.write(raw.recv(65536))
+raw.sendall(out.read())
+tls.write(b"GET /partial HTTP/1.1\r\nHost: allowed.test\r\n\r\n")
+record = out.read()
+raw.sendall(record[:len(record) // 2])      # half a TLS record, the rest later
+print("half", flush=True)
+sys.stdin.readline()
+raw.sendall(record[len(record) // 2:])
+data = b""
+while b"\r\n\r\n" not in data:
+    inc.write(raw.recv(65536))
+    try:
+        data += tls.read(65536)
+    except ssl.SSLWantReadError:
+        pass
+print(data.split(b"\r\n", 1)[0].decode(), flush=True)
+''' % PORT
+
+
+def test_partial_record_does_not_spin(server, keydir):
+    """Half a TLS record from the job: the relay waits for the rest on
+    the socket, and burns no CPU meanwhile (a wake-up for bytes OpenSSL
+    holds must not fire for a record that is not whole)"""
+    server()  # what an earlier test left
+    pol = setup_policy(keydir, new_secret())
+    p = subprocess.Popen(nbjail_cmd("run", "--policy", str(pol), "--profile", "net", "--",
+                                    PYTHON, "-c", PARTIAL_RECORD),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=nbjail_env())
+    try:
+        assert read_line(p.stdout, 30) == "half\n", p.stderr.read() if p.poll() else ""
+        relay = children_named(p.pid, "nbjail-relay")
+        assert len(relay) == 1, relay
+
+        def cpu_ticks():
+            with open(f"/proc/{relay[0]}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])     # utime + stime
+        before = cpu_ticks()
+        time.sleep(2)
+        spent = cpu_ticks() - before
+        assert spent < 50, f"the relay spent {spent} ticks of 2 s waiting"  # 100 ticks/s
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        assert read_line(p.stdout, 30) == "HTTP/1.1 200 OK\n"
+        p.stdin.close()
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert [e["path"] for e in server()] == ["/partial"]

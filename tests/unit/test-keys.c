@@ -572,11 +572,67 @@ static void fetch_credentials(void **state)
 	assert_int_equal(holder_stop(&h), 0);
 }
 
+static struct {
+	unsigned n;
+	uint32_t id;
+	char bytes[64];
+} strays;
+
+static void on_stray(const void *msg, size_t len, void *arg)
+{
+	const struct keys_secret_msg *m = msg;
+
+	assert_ptr_equal(arg, &strays);
+	assert_true(len >= sizeof(m->hdr) + sizeof(m->status) && m->hdr.len < sizeof(strays.bytes));
+	strays.n++;
+	strays.id = m->hdr.id;
+	memcpy(strays.bytes, m->bytes, m->hdr.len);
+	strays.bytes[m->hdr.len] = '\0';
+}
+
+/*
+ * A FETCH sent without waiting (relay/keyfetch.c), then a blocking SIGN
+ * on the same socket: the SECRET that comes first is handed to the stray
+ * handler, and the SIGN still gets its own answer
+ */
+static void sign_hands_on_stray_secret(void **state)
+{
+	static const char cred[] = "ghp_stray";
+	struct keys_sign_msg m = { .hdr = { .magic = KEYS_MAGIC, .type = KEYS_MSG_FETCH,
+					    .id = 0xc0000005u } };
+	unsigned char mac[KEYS_MAC_LEN];
+	struct holder h;
+	int fd = keys_handoff_begin(getpid());
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(keys_handoff_add(fd, "sign1", "Jefe", 4), 0);
+	assert_int_equal(keys_handoff_add(fd, "+github", cred, strlen(cred)), 0);
+	assert_int_equal(keys_handoff_seal(fd), 0);
+	assert_int_equal(holder_start(fd, &h), 0);
+	keyholder_on_stray(on_stray, &strays);
+	memcpy(m.name, "+github", 7);
+	/* answered before SIGN is even sent (drain), and while it waits */
+	for (int round = 0; round < 2; round++) {
+		strays.n = 0;
+		assert_int_equal(send(h.fd, &m, sizeof(m), 0), (ssize_t)sizeof(m));
+		if (round == 0)
+			usleep(100000);	/* the answer waits in the socket */
+		assert_int_equal(keyholder_sign(h.fd, "sign1", "x", 1, mac), 0);
+		assert_int_equal(strays.n, 1);
+		assert_int_equal(strays.id, 0xc0000005u);
+		assert_string_equal(strays.bytes, cred);
+	}
+	keyholder_on_stray(NULL, NULL);
+	assert_int_equal(holder_stop(&h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rfc4231_vectors),
 		cmocka_unit_test(fetch_credentials),
+		cmocka_unit_test(sign_hands_on_stray_secret),
 		cmocka_unit_test(unknown_and_bad),
 		cmocka_unit_test(malformed_requests),
 		cmocka_unit_test(one_mib),
