@@ -1070,7 +1070,7 @@ static ssize_t copy_in(struct flow_side *src, struct flow_side *dst, size_t want
 static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *dst,
 		_Atomic uint64_t *moved)
 {
-	bool drained = false;	/* a splice in got less than it asked for */
+	bool drained = false;	/* a read got less than it asked for */
 	int err = 0;
 
 	for (int round = 0; round < IO_ROUNDS; round++) {
@@ -1088,8 +1088,8 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 		if (!src->eof && src->pending < src->pipe.cap && !src->throttled && !drained) {
 			/* the first read of an event into an empty pipe is a copy */
 			bool copy = !round && !src->pending;
-			size_t want = bytes_allow(c, copy ? (src->pipe.cap < COPY_MAX ? src->pipe.cap : COPY_MAX)
-							  : src->pipe.cap - src->pending);
+			size_t room = src->pipe.cap - src->pending;
+			size_t want = bytes_allow(c, copy && room > COPY_MAX ? COPY_MAX : room);
 			size_t sent = 0;
 
 			if (!want) {
