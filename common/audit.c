@@ -4,7 +4,11 @@
  *
  * Theory of operation: a producer fills a struct audit_event and calls
  * audit_send(), one non-blocking send() of a fixed-size record on the
- * job's SOCK_SEQPACKET socket to the audit writer (relay/auditd.c).  If
+ * job's SOCK_SEQPACKET socket to the audit writer (relay/auditd.c); a
+ * producer with many events per turn of its loop (the relay's inbound
+ * requests) sends them together with audit_send_many(), one sendmmsg()
+ * of one record each, so that a request costs neither a system call of
+ * its own nor a wake-up of the writer of its own.  If
  * the writer is behind and the socket is full, the event is dropped and
  * counted in the job's statistics: a flood of denials, or a journald that
  * is absent or slow, never blocks a job or the relay.  The counters that
@@ -146,6 +150,48 @@ int audit_send(const struct audit_ctx *a, const struct audit_event *ev)
 	if (a->stats)
 		atomic_fetch_add(&a->stats->events_dropped, 1);
 	return n < 0 ? negative_errno() : -EIO;
+}
+
+/**
+ * audit_send_many() - hand events to the job's audit writer in one
+ * sendmmsg(), never blocking; each is still one record, as audit_send()'s
+ * @a:		producer context; nothing happens without a writer
+ * @ev:		the events, in order
+ * @n:		their number, at most AUDIT_SEND_MANY_MAX (more are dropped)
+ *
+ * Events the socket has no room for (the writer is behind) are dropped
+ * and counted, as audit_send() drops one.
+ *
+ * Return: how many were sent
+ */
+unsigned audit_send_many(const struct audit_ctx *a, const struct audit_event *ev, unsigned n)
+{
+	struct mmsghdr msg[AUDIT_SEND_MANY_MAX];
+	struct iovec iov[AUDIT_SEND_MANY_MAX];
+	unsigned sent = 0, want = n < AUDIT_SEND_MANY_MAX ? n : AUDIT_SEND_MANY_MAX;
+
+	if (!a || a->fd < 0 || !n)
+		return 0;
+	for (unsigned i = 0; i < want; i++) {
+		iov[i] = (struct iovec){ .iov_base = (void *)&ev[i], .iov_len = sizeof(ev[i]) };
+		msg[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	while (sent < want) {
+		int r = sendmmsg(a->fd, msg + sent, want - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		sent += (unsigned)r;
+	}
+	if (a->stats) {
+		if (sent)
+			atomic_fetch_add(&a->stats->events_sent, sent);
+		if (sent < n)
+			atomic_fetch_add(&a->stats->events_dropped, n - sent);
+	}
+	return sent;
 }
 
 /**

@@ -25,6 +25,7 @@
 #include "policy/policy.h"
 
 #define AUDIT_TARGET_MAX 512	/* targets are cut here */
+#define AUDIT_SEND_MANY_MAX 64	/* events per audit_send_many() */
 #define AUDIT_FIELDS_MAX 4	/* --audit-field: extra fields of every event */
 #define AUDIT_FIELD_MAX 160	/* "KEY=VALUE" with its NUL */
 #define AUDIT_RING 128		/* denials and terminated requests kept for `nbjail ctl recent` */
@@ -302,6 +303,7 @@ void audit_event_init(struct audit_event *ev, enum audit_kind kind,
 		      enum audit_lane lane);
 void audit_set(char *field, size_t size, const char *value);
 int audit_send(const struct audit_ctx *a, const struct audit_event *ev);
+unsigned audit_send_many(const struct audit_ctx *a, const struct audit_event *ev, unsigned n);
 void audit_deny(const struct audit_ctx *a, enum audit_lane lane, pid_t pid,
 		const char *call, const char *target, const char *resolved,
 		const char *exe, const char *peer, enum decide_reason reason);

@@ -85,9 +85,10 @@ static const char *const relay_calls[] = {
 	"sysinfo",
 };
 
-/* sd_journal_sendv() passes a large entry as a sealed memfd */
+/* sd_journal_sendv() passes a large entry as a sealed memfd; records
+ * are taken in batches (relay/auditd.c) */
 static const char *const audit_writer_calls[] = {
-	"connect", "memfd_create",
+	"connect", "memfd_create", "recvmmsg",
 };
 
 static int allow_names(scmp_filter_ctx ctx, const char *const *names, size_t n)

@@ -47,9 +47,14 @@
  * connection or request.  Every decision is counted (lane inbound, by
  * reason; the status follows from the reason, decide_http_status()) and
  * sent as an `inbound` event: client address, method and path (cut at
- * 512 bytes), status.  `nbjail ctl revoke` cuts every connection
+ * 512 bytes), status.  The events of one turn of the relay's loop are
+ * kept (INBOUND_AUDIT_BATCH at most) and sent together when the turn
+ * ends (inbound_flush(), one sendmmsg()): a request then costs neither
+ * a system call of its own for its event nor a wake-up of the audit
+ * writer; none is lost that a send of its own would not lose.  `nbjail ctl revoke` cuts every connection
  * (inbound_cut_all()); the requests after it get 503.
  */
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -70,6 +75,19 @@
 #define INBOUND_BUFS (INBOUND_UP_BUF + INBOUND_DOWN_BUF)
 #define INBOUND_ACCEPT_BATCH 64
 #define INBOUND_REFUSE_TIMEOUT_S 5	/* a refused client not done in time is reset */
+#define INBOUND_AUDIT_BATCH 32		/* events kept per turn of the loop */
+
+static_assert(INBOUND_AUDIT_BATCH <= AUDIT_SEND_MANY_MAX, "one sendmmsg() per batch");
+
+/**
+ * struct inbound_audit - the decisions' events of one turn of the loop
+ * @n:		events in @ev
+ * @ev:		the events, in the order of the decisions
+ */
+struct inbound_audit {
+	unsigned n;
+	struct audit_event ev[INBOUND_AUDIT_BATCH];
+};
 
 enum inbound_state {
 	IN_HEAD,
@@ -168,7 +186,8 @@ int inbound_init(struct relay_ctx *c)
 		return 0;
 	c->inbound = calloc(INBOUND_CONNS_MAX, sizeof(*c->inbound));
 	c->inbound_clients = calloc(1, sizeof(*c->inbound_clients));
-	if (!c->inbound || !c->inbound_clients)
+	c->inbound_audit = calloc(1, sizeof(*c->inbound_audit));
+	if (!c->inbound || !c->inbound_clients || !c->inbound_audit)
 		return -ENOMEM;
 	bufs = mmap(NULL, (size_t)INBOUND_CONNS_MAX * INBOUND_BUFS, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -285,32 +304,51 @@ static void conn_free(struct relay_ctx *c, uint32_t slot, bool reset)
 	c->inbound_live--;
 }
 
-/* One decision: counted, and its `inbound` event */
+/* One decision: counted, and its `inbound` event, kept in the batch that
+ * inbound_flush() sends at the end of the loop's turn */
 static void audit_decision(struct relay_ctx *c, const struct inbound_conn *ic,
 			   enum decide_reason reason, int status)
 {
 	const struct nbj_policy *p = c->cfg->policy;
-	struct audit_event ev;
+	struct inbound_audit *b = c->inbound_audit;
+	struct audit_event *ev;
 	char peer[NBJ_ADDR_STRLEN];
 
 	stats_count(c->cfg->audit.stats, LANE_INBOUND,
 		    reason == DECIDE_ALLOWED ? OUTCOME_ALLOWED : OUTCOME_DENIED, reason);
-	audit_event_init(&ev, AUDIT_INBOUND, LANE_INBOUND);
+	if (b->n == INBOUND_AUDIT_BATCH)
+		inbound_flush(c);
+	ev = &b->ev[b->n++];
+	audit_event_init(ev, AUDIT_INBOUND, LANE_INBOUND);
 	nbj_addr_format(&ic->peer, peer, sizeof(peer));
-	EVENT_SET(&ev, peer, peer);
-	EVENT_SET(&ev, reason, decide_reason_name(reason));
+	EVENT_SET(ev, peer, peer);
+	EVENT_SET(ev, reason, decide_reason_name(reason));
 	/* "METHOD path", cut at AUDIT_TARGET_MAX */
-	EVENT_SET(&ev, target, ic->req.method[0] ? ic->req.method : "-");
+	EVENT_SET(ev, target, ic->req.method[0] ? ic->req.method : "-");
 	{
-		size_t at = strlen(ev.target);
+		size_t at = strlen(ev->target);
 
-		ev.target[at++] = ' ';
-		EVENT_SET_AT(ev.target, at, ic->req.path_len ? ic->req.path : "-");
+		ev->target[at++] = ' ';
+		EVENT_SET_AT(ev->target, at, ic->req.path_len ? ic->req.path : "-");
 	}
-	snprintf(ev.detail, sizeof(ev.detail), "status=%d port=%u", status ? status : 200,
+	snprintf(ev->detail, sizeof(ev->detail), "status=%d port=%u", status ? status : 200,
 		 p->publish[ic->entry].port);
-	EVENT_SET(&ev, overlay, policy_overlay_name(p, p->publish[ic->entry].overlay));
-	(void)audit_send(&c->cfg->audit, &ev);
+	EVENT_SET(ev, overlay, policy_overlay_name(p, p->publish[ic->entry].overlay));
+}
+
+/**
+ * inbound_flush() - send the decisions' events kept in this turn of the
+ * loop (one system call for all, and one wake-up of the audit writer)
+ * @c:		relay context
+ */
+void inbound_flush(struct relay_ctx *c)
+{
+	struct inbound_audit *b = c->inbound_audit;
+
+	if (!b || !b->n)
+		return;
+	(void)audit_send_many(&c->cfg->audit, b->ev, b->n);
+	b->n = 0;
 }
 
 /* Write what @down holds to the client; false when the client is gone */

@@ -367,5 +367,6 @@ int relay_run(const struct relay_config *config)
 				break;
 			}
 		}
+		inbound_flush(&c);	/* this turn's inbound events, in one call */
 	}
 }

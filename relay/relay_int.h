@@ -45,6 +45,7 @@ struct dock_conn;
 struct dock_http;
 struct nbj_dock_request;
 struct inbound_conn;
+struct inbound_audit;
 struct admit_clients;
 struct term_session;
 
@@ -399,6 +400,7 @@ struct sam_session {
  * @inbound:		client connections of ports published in mode http
  *			(relay/inbound.c), INBOUND_CONNS_MAX; NULL if none
  * @inbound_clients:	their client addresses' buckets
+ * @inbound_audit:	their decisions' events not sent yet (inbound_flush())
  * @inbound_live:	connections in the table
  * @inbound_free:	the first free slot (INBOUND_CONNS_MAX: none)
  * @inbound_inflight:	requests admitted and not yet answered, per publish
@@ -455,6 +457,7 @@ struct relay_ctx {
 	struct dock_http *http;
 	struct inbound_conn *inbound;
 	struct admit_clients *inbound_clients;
+	struct inbound_audit *inbound_audit;
 	unsigned inbound_live;
 	uint32_t inbound_free;
 	unsigned inbound_inflight[PUBLISH_MAX];
@@ -555,6 +558,7 @@ int inbound_init(struct relay_ctx *c);
 void inbound_accept(struct relay_ctx *c, uint32_t index, int listen_fd);
 void inbound_event(struct relay_ctx *c, uint32_t slot, bool job, uint32_t events);
 void inbound_tick(struct relay_ctx *c);
+void inbound_flush(struct relay_ctx *c);
 unsigned inbound_cut_all(struct relay_ctx *c);
 int tcp_job_socket(const struct relay_ctx *c, int family);
 bool tcp_accept_starved(struct relay_ctx *c, int err);

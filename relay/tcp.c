@@ -52,6 +52,14 @@
  * EPOLLOUT on the writer drains the pipe.  (A pipe fills by buffer slots,
  * not bytes: sixteen small TCP fragments fill it long before 64 KiB, so
  * "room by byte count" would keep EPOLLIN armed on a full pipe and spin.)
+ * An event moves only the directions it concerns (pump_dirs(): in from
+ * the readable socket, out to the writable one), and a read that got
+ * less than it asked for is not repeated until epoll says so again.  The
+ * first read of an event into an empty pipe is not a splice but a copy
+ * (copy_in(): at most COPY_MAX bytes by recv() and send(); what the
+ * other socket does not take is written into the pipe): a small request
+ * and its answer on a kept-alive flow cost a recv() and a send() each
+ * way, none returning EAGAIN, and bulk transfers still splice.
  * When one side reaches EOF and its pipe is drained, the other side's
  * write direction is shut down (half-close is preserved).  A side with
  * nothing to wait for whose output is shut down leaves epoll (else its
@@ -87,6 +95,12 @@
 #define THROTTLE_NS 10000000	/* a throttled flow looks again after 10 ms */
 #define ACCEPT_BATCH 64
 #define IO_ROUNDS 8
+#define COPY_MAX 4096u	/* an event's first read: copied, not spliced (copy_in()) */
+
+enum {
+	PUMP_UP = 1,	/* the job's side to the dialled side */
+	PUMP_DOWN = 2,	/* the dialled side to the job's */
+};
 
 static time_t now_s(void)
 {
@@ -1010,11 +1024,53 @@ static void throttle_arm(struct relay_ctx *c)
 		c->throttle_armed = true;
 }
 
+static void count_moved(_Atomic uint64_t *moved, size_t n)
+{
+	if (moved && n)
+		atomic_fetch_add_explicit(moved, (uint64_t)n, memory_order_relaxed);
+}
+
+/*
+ * Read at most @want (<= COPY_MAX) bytes from @src and send them to @dst
+ * through user space: for a few bytes, recv() and send() cost less than
+ * a splice() into the pipe and one out of it.  What @dst does not take
+ * now goes into @src's pipe (empty, and a pipe takes a page at once),
+ * and on from there as spliced bytes do.  Return: bytes read, 0 at EOF,
+ * -1 with errno (EAGAIN: nothing to read); *@sent: bytes sent
+ */
+static ssize_t copy_in(struct flow_side *src, struct flow_side *dst, size_t want,
+		       size_t *sent)
+{
+	static unsigned char buf[COPY_MAX];
+	ssize_t n, m, w;
+
+	n = recv(src->fd, buf, want, MSG_DONTWAIT);
+	if (n <= 0)
+		return n;
+	m = send(dst->fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (m < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		m = 0;
+	}
+	*sent = (size_t)m;
+	if (m < n) {
+		w = write(src->pipe.fd[1], buf + m, (size_t)(n - m));
+		if (w != n - m) {
+			errno = EIO;	/* cannot happen: the pipe was empty */
+			return -1;
+		}
+		src->pending = (size_t)(n - m);
+	}
+	return n;
+}
+
 /* Move bytes in one direction, counting what reached @dst in @moved;
  * -errno on a fatal socket error */
 static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *dst,
 		_Atomic uint64_t *moved)
 {
+	bool drained = false;	/* a read got less than it asked for */
 	int err = 0;
 
 	for (int round = 0; round < IO_ROUNDS; round++) {
@@ -1029,8 +1085,12 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 			src->throttled = true;
 			throttle_arm(c);
 		}
-		if (!src->eof && src->pending < src->pipe.cap && !src->throttled) {
-			size_t want = bytes_allow(c, src->pipe.cap - src->pending);
+		if (!src->eof && src->pending < src->pipe.cap && !src->throttled && !drained) {
+			/* the first read of an event into an empty pipe is a copy */
+			bool copy = !round && !src->pending;
+			size_t room = src->pipe.cap - src->pending;
+			size_t want = bytes_allow(c, copy && room > COPY_MAX ? COPY_MAX : room);
+			size_t sent = 0;
 
 			if (!want) {
 				src->throttled = true;
@@ -1038,13 +1098,21 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 				n = -1;
 				errno = EAGAIN;
 			} else {
-				n = splice(src->fd, NULL, src->pipe.fd[1], NULL, want,
-					   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+				n = copy ? copy_in(src, dst, want, &sent)
+					 : splice(src->fd, NULL, src->pipe.fd[1], NULL, want,
+						  SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 				bytes_refund(c, n > 0 ? want - (size_t)n : want);
 			}
 			if (n > 0) {
-				src->pending += (size_t)n;
+				if (copy)
+					count_moved(moved, sent);
+				else
+					src->pending += (size_t)n;
 				progress = true;
+				/* the socket held less: asking again now would
+				 * only return EAGAIN (epoll is level-triggered:
+				 * bytes that come later wake us again) */
+				drained = (size_t)n < want;
 			} else if (n == 0) {
 				src->eof = true;
 				progress = true;
@@ -1058,9 +1126,7 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 			if (n > 0) {
 				src->pending -= (size_t)n;
 				progress = true;
-				if (moved)
-					atomic_fetch_add_explicit(moved, (uint64_t)n,
-								  memory_order_relaxed);
+				count_moved(moved, (size_t)n);
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				return negative_errno();
 			}
@@ -1069,7 +1135,7 @@ static int pump(struct relay_ctx *c, struct flow_side *src, struct flow_side *ds
 			(void)shutdown(dst->fd, SHUT_WR);
 			dst->shut = true;
 		}
-		if (!progress)
+		if (!progress || (drained && !src->pending))
 			break;
 	}
 	if (!src->pending)
@@ -1317,7 +1383,7 @@ static int tripwire_check(struct relay_ctx *c, uint32_t slot)
 	return -1;
 }
 
-static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
+static void flow_io(struct relay_ctx *c, uint32_t slot, bool error, unsigned dirs)
 {
 	struct job_stats *stats = c->cfg->audit.stats;
 	struct flow *f = &c->flows[slot];
@@ -1335,10 +1401,10 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 	/* the server's first record waits to be read by sni_server_reply(),
 	 * and the job's bytes after its first hello wait with it */
 	hold_reply = f->sni_check && f->sni_phase == SNI_PHASE_REPLY;
-	if (ready)
+	if (ready && (dirs & PUMP_UP))
 		err = pump(c, &f->side[FLOW_SIDE_JOB], &f->side[FLOW_SIDE_DIAL],
 			   stats ? &stats->bytes_up : NULL);
-	if (!err && !hold_reply)
+	if (!err && !hold_reply && (dirs & PUMP_DOWN))
 		err = pump(c, &f->side[FLOW_SIDE_DIAL], &f->side[FLOW_SIDE_JOB],
 			   stats ? &stats->bytes_down : NULL);
 	if (!err && error)
@@ -1368,6 +1434,29 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 		flow_free(c, slot, false);
 }
 
+/*
+ * The directions an event of a relaying flow can move: bytes in from the
+ * socket that is readable, bytes out of the other side's pipe to the
+ * socket that is writable.  A hang-up, an error, or a flow whose first
+ * bytes are checked (SNI, tripwire) pumps both, as a flow does when it
+ * starts relaying.  (Pumping a direction with nothing to move costs a
+ * splice() that returns EAGAIN: two per request on a kept-alive flow.)
+ */
+static unsigned pump_dirs(const struct flow *f, int side, uint32_t events)
+{
+	unsigned in = side == FLOW_SIDE_JOB ? PUMP_UP : PUMP_DOWN;
+	unsigned out = side == FLOW_SIDE_JOB ? PUMP_DOWN : PUMP_UP;
+	unsigned dirs = 0;
+
+	if ((events & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) || f->sni_check || f->tripwire)
+		return PUMP_UP | PUMP_DOWN;
+	if (events & EPOLLIN)
+		dirs |= in;
+	if (events & EPOLLOUT)
+		dirs |= out;
+	return dirs;
+}
+
 /**
  * tcp_flow_event() - handle readiness of one socket of a flow
  * @c:		relay context
@@ -1378,6 +1467,7 @@ static void flow_io(struct relay_ctx *c, uint32_t slot, bool error)
 void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 		    uint32_t events)
 {
+	bool relaying;
 	struct flow *f;
 
 	if (slot >= c->cfg->max_flows || !c->flows[slot].used)
@@ -1426,12 +1516,14 @@ void tcp_flow_event(struct relay_ctx *c, uint32_t slot, int side,
 			return;
 		}
 	}
+	relaying = f->state == FLOW_RELAYING;
 	f->state = FLOW_RELAYING;
 	if (f->terminate) {
 		term_flow_event(c, slot, events);
 		return;
 	}
-	flow_io(c, slot, events & EPOLLERR);
+	flow_io(c, slot, events & EPOLLERR, relaying ? pump_dirs(f, side, events)
+						      : PUMP_UP | PUMP_DOWN);
 }
 
 /**
@@ -1491,7 +1583,7 @@ void tcp_throttle_tick(struct relay_ctx *c)
 		if (f->terminate)
 			term_flow_event(c, slot, 0);	/* relay/term.c reads again */
 		else
-			flow_io(c, slot, false);
+			flow_io(c, slot, false, PUMP_UP | PUMP_DOWN);
 	}
 }
 
