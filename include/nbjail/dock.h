@@ -76,7 +76,7 @@ extern "C" {
  *			and the cause when the handshake or verification fails
  * @NBJ_DOCK_OP_GET:	HTTP(S) GET of the URL in the target by the host,
  *			redirects followed and judged hop by hop; the body
- *			as DATA, END's reason "STATUS FINAL_URL"
+ *			as DATA as it arrives, END's reason "STATUS FINAL_URL"
  * @NBJ_DOCK_OP_GET_MANY: the newline-separated URLs of the body (at most
  *			64), 16 at a time; one JSON line per URL as DATA
  * @NBJ_DOCK_OP_SIGN:	HMAC-SHA256 of the body with the key named by the
