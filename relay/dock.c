@@ -240,6 +240,16 @@ static void interest(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
 	*cur = events;
 }
 
+/* @fd of slot @i is about to be closed: that takes it out of the epoll
+ * set (the relay holds no other copy), no epoll_ctl() needed */
+static void forget(struct relay_ctx *c, uint32_t i, bool out)
+{
+	if (out)
+		c->dock[i].ev_out = 0;
+	else
+		c->dock[i].ev_fd = 0;
+}
+
 static void sign_release(struct relay_ctx *c, uint32_t i);
 
 static void conn_free(struct relay_ctx *c, uint32_t i)
@@ -248,8 +258,8 @@ static void conn_free(struct relay_ctx *c, uint32_t i)
 
 	if (d->state == DOCK_FREE)
 		return;
-	interest(c, i, false, 0);
-	interest(c, i, true, 0);
+	forget(c, i, false);
+	forget(c, i, true);
 	dock_tls_end(i);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -301,6 +311,8 @@ static void audit_done(struct relay_ctx *c, const struct dock_conn *d, int statu
 	(void)audit_send(&c->cfg->audit, &ev);
 }
 
+static int flush(struct relay_ctx *c, uint32_t i);
+
 /*
  * The call ends: its END record (status, reason, flags) is written to
  * the job, then the connection closes.  The dialled socket goes now.
@@ -315,7 +327,7 @@ static void finish(struct relay_ctx *c, uint32_t i, int status, const char *reas
 	if (d->allowed)
 		audit_done(c, d, status, status < 0 ? reason : "", truncated);
 	d->allowed = false;
-	interest(c, i, true, 0);
+	forget(c, i, true);
 	dock_tls_end(i);
 	if (d->out >= 0)
 		close(d->out);
@@ -330,9 +342,12 @@ static void finish(struct relay_ctx *c, uint32_t i, int status, const char *reas
 	d->off = 0;
 	d->state = DOCK_END;
 	d->deadline = now_s() + DOCK_END_TIMEOUT_S;
-	interest(c, i, false, EPOLLOUT);
 	sign_release(c, i);
-	dock_event(c, i, false, EPOLLOUT);
+	/* the job's socket has room, mostly: no round through epoll */
+	if (flush(c, i) != 0)
+		conn_free(c, i);
+	else
+		interest(c, i, false, EPOLLOUT);
 }
 
 /* A denial: audited with the decision's reason, answered -EACCES */
@@ -591,7 +606,7 @@ static bool dial_next(struct relay_ctx *c, uint32_t i)
 	struct dock_conn *d = &c->dock[i];
 
 	if (d->out >= 0) {
-		interest(c, i, true, 0);
+		forget(c, i, true);
 		close(d->out);
 		d->out = -1;
 	}
@@ -646,7 +661,7 @@ static ssize_t out_io(struct relay_ctx *c, uint32_t i, bool sending, void *buf, 
 
 /* The answer's next piece, read from the dialled socket; false when the
  * call ended */
-static bool recv_piece(struct relay_ctx *c, uint32_t i)
+static bool recv_one(struct relay_ctx *c, uint32_t i)
 {
 	struct dock_conn *d = &c->dock[i];
 	size_t room = NBJ_DOCK_RECORD_MAX;
@@ -690,8 +705,41 @@ static bool recv_piece(struct relay_ctx *c, uint32_t i)
 	d->got += (size_t)n;
 	d->after_write = DOCK_RECV;
 	d->state = DOCK_WRITE;
-	interest(c, i, true, 0);
-	interest(c, i, false, EPOLLOUT);
+	return true;
+}
+
+/*
+ * RECV: pieces of the answer, each written to the job at once while its
+ * socket takes them (mostly: no round through epoll per piece); a piece
+ * the job cannot take yet waits in WRITE for EPOLLOUT.  A few pieces at
+ * a time, then the loop serves others.  False when the call ended.
+ */
+static bool recv_piece(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	for (int round = 0; round < 4; round++) {
+		int err;
+
+		if (!recv_one(c, i))
+			return false;
+		if (d->state != DOCK_WRITE)
+			return true;	/* waits for the dialled socket */
+		err = flush(c, i);
+		if (err < 0) {
+			if (d->allowed)
+				audit_done(c, d, -EPIPE, "the job went away", false);
+			conn_free(c, i);
+			return false;
+		}
+		if (!err) {
+			interest(c, i, true, 0);
+			interest(c, i, false, EPOLLOUT);
+			return true;
+		}
+		d->state = DOCK_RECV;
+	}
+	interest(c, i, true, EPOLLIN);	/* more next turn */
 	return true;
 }
 
@@ -1235,7 +1283,11 @@ void dock_accept(struct relay_ctx *c)
 			.buf = c->dock[i].buf,
 		};
 		c->dock_live++;
-		interest(c, i, false, EPOLLIN);
+		/* the frame is often there already: read it now, and wait
+		 * in epoll only for what is missing */
+		read_head(c, i);
+		if (c->dock[i].state == DOCK_HEAD && c->dock[i].fd == fd)
+			interest(c, i, false, EPOLLIN);
 	}
 }
 
