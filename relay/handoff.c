@@ -40,9 +40,10 @@
 #include "relay/relay_int.h"
 
 #define HANDOFF_MAGIC 0x6e626a52u /* "nbjR" */
-#define HANDOFF_VERSION 6u	/* 2: the tenant slot and the limits; 3: the dock;
+#define HANDOFF_VERSION 7u	/* 2: the tenant slot and the limits; 3: the dock;
 				 * 4: the TLS trust roots; 5: publish mode http;
-				 * 6: credentials and http: rules */
+				 * 6: credentials and http: rules; 7: the dock's
+				 * desk */
 #define HANDOFF_ROOTS_MAX RELAY_TLS_ROOTS_MAX
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
@@ -59,6 +60,7 @@ struct relay_handoff {
 	int32_t socket_factory;
 	int32_t keyholder_fd;
 	int32_t dock_fd;
+	int32_t dock_desk_fd;
 	int32_t audit_fd;
 	int32_t stats_fd;
 	int32_t tenant_fd;
@@ -135,6 +137,7 @@ int relay_handoff_write(const struct relay_config *cfg, int stats_fd, int tenant
 		.socket_factory = cfg->socket_factory,
 		.keyholder_fd = cfg->keyholder_fd,
 		.dock_fd = cfg->dock_fd,
+		.dock_desk_fd = cfg->dock_desk_fd,
 		.audit_fd = cfg->audit.fd,
 		.stats_fd = stats_fd,
 		.tenant_fd = tenant_fd,
@@ -376,6 +379,7 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
 		.socket_factory = h.socket_factory,
 		.keyholder_fd = h.keyholder_fd,
 		.dock_fd = h.dock_fd,
+		.dock_desk_fd = h.dock_desk_fd,
 		.resolver = h.resolver,
 		.policy = &st->policy,
 		.job_nets = st->job_nets,

@@ -30,6 +30,8 @@
  *		job's netns; -1 when nothing is published
  * @dock_fd:	the dock's listener (unix stream, made in the job's /run),
  *		-1 when the job has no dock (relay/dock.c)
+ * @dock_desk_fd: the dock's desk (unix seqpacket, connected to every
+ *		process of the job), -1 without a dock (relay/dock.c)
  * @tls_roots:	PEM bundle the relay's TLS clients trust (policy
  *		`tls_roots:` or the system's; relay/tls_upstream.c), NULL
  *		when there is none
@@ -60,6 +62,7 @@ struct relay_config {
 	int dns_fds[2];
 	int socket_factory;
 	int dock_fd;
+	int dock_desk_fd;
 	const unsigned char *tls_roots;
 	size_t tls_roots_len;
 	struct nbj_addr resolver;

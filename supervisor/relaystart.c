@@ -297,6 +297,7 @@ int start_relay(struct nbj_job *job)
 		.dns_fds = { job->relay_fds[RELAY_FD_DNS4], job->relay_fds[RELAY_FD_DNS6] },
 		.socket_factory = job->relay_fds[RELAY_FD_FACTORY],
 		.dock_fd = job->relay_fds[RELAY_FD_DOCK],
+		.dock_desk_fd = job->relay_fds[RELAY_FD_DOCK_DESK],
 		.policy = &policy,
 		.job_nets = job->pol.job_nets,
 		.n_job_nets = ARRAY_SIZE(job->pol.job_nets),

@@ -197,7 +197,7 @@ struct reaper_msg {
  * profile), the socket factory (published ports), the dock's listener
  * (net and browse) */
 enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACTORY,
-       RELAY_FD_DOCK, RELAY_FDS };
+       RELAY_FD_DOCK, RELAY_FD_DOCK_DESK, RELAY_FDS };
 
 /**
  * struct reaper_params - what the reaper needs, prepared by job.c

@@ -1238,3 +1238,88 @@ def test_get_calls_over_the_table_are_busy(nbj, world, spawn, get_world, shared)
     assert res["held"] == [0] * 32 and res["bodies"] is True, res
     assert res["after"] == [0, "slow after"], res
     assert world_stats()["count"] == 33, world_stats()   # the busy ones never reached it
+
+
+# ---------------------------------------------------------------- the desk
+
+DESK_CHECK = r"""
+import json, os, socket, subprocess
+res = {"env": os.environ.get("NBJAIL_DOCK_FD")}
+s = socket.socket(fileno=os.dup(1023))
+res["desk"] = [s.family == socket.AF_UNIX, s.type == socket.SOCK_SEQPACKET]
+s.detach()
+def call(env=None, pre=""):
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.run(["bash", "-c", pre + "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nbjail-dock tcp 198.51.100.10 80"],
+                       capture_output=True, env=e, timeout=30, pass_fds=(1023,))
+    return [p.returncode, p.stdout[:12].decode(), p.stderr.decode()[-120:]]
+res["desk_only"] = call({"NBJAIL_DOCK": "/nonexistent"})
+res["neither"] = call({"NBJAIL_DOCK": "/nonexistent"}, "exec 1023>&-; ")
+res["path_only"] = call(pre="exec 1023>&-; ")
+# another file at that number is not written to: the path is used
+res["other_file"] = call(pre="exec 1023>/tmp/not-a-desk; ")
+res["other_file_size"] = os.path.getsize("/tmp/not-a-desk")
+print(json.dumps(res))
+"""
+
+
+def test_dock_connections_come_from_the_desk(nbj, world):
+    """Every process of a job with a dock inherits the desk at fd 1023
+    ($NBJAIL_DOCK_FD): nbjail-dock asks it for its connection (no connect()
+    for the notifier), and uses the socket's path when the desk is gone or
+    another file holds that number"""
+    cp = job(PYTHON, "-I", "-c", DESK_CHECK, allow=("198.51.100.10:80",))
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.splitlines()[-1])
+    assert res["env"] == "1023" and res["desk"] == [True, True], res
+    assert res["desk_only"][:2] == [0, "HTTP/1.0 200"], res
+    assert res["neither"][0] == 3 and "cannot reach the dock" in res["neither"][2], res
+    assert res["path_only"][:2] == [0, "HTTP/1.0 200"], res
+    assert res["other_file"][:2] == [0, "HTTP/1.0 200"] and res["other_file_size"] == 0, res
+    cp = shell('echo "fd=${NBJAIL_DOCK_FD:-none}"; test -e /proc/self/fd/1023 && echo open', profile="minimal")
+    assert cp.stdout.split() == ["fd=none"], cp.stdout
+
+
+# a job that floods its desk with requests and never takes the connections,
+# sends it junk and an fd of its own: the relay rests the desk, drops what
+# is not a request; other processes' calls still succeed (a connection
+# given up in the queue is retried by the path)
+DESK_FLOOD = r"""
+import array, json, os, socket, subprocess, time
+s = socket.socket(fileno=os.dup(1023))
+s.setblocking(False)
+asked = 0
+try:
+    for _ in range(5000):
+        s.send(b"c"); asked += 1
+except BlockingIOError:
+    pass
+for junk in (b"x", b"c" * 100, b""):
+    try:
+        s.send(junk)
+    except OSError:
+        pass
+try:
+    r, w = os.pipe()
+    s.sendmsg([b"c"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))])
+except OSError as e:
+    pass
+res = {"asked": asked, "calls": []}
+time.sleep(1.5)
+for i in range(3):
+    t = time.monotonic()
+    p = subprocess.run(["nbjail-dock", "tcp", "198.51.100.10", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
+                       capture_output=True, timeout=60, pass_fds=(1023,))
+    res["calls"].append([p.returncode, p.stdout[:12].decode(), round(time.monotonic() - t, 1)])
+print(json.dumps(res))
+"""
+
+
+def test_desk_flood_and_junk_leave_the_dock_working(nbj, world):
+    cp = job(PYTHON, "-I", "-c", DESK_FLOOD, allow=("198.51.100.10:80",), timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.splitlines()[-1])
+    assert res["asked"] > 0, res
+    assert [c[:2] for c in res["calls"]] == [[0, "HTTP/1.0 200"]] * 3, res
+    assert all(c[2] < 15 for c in res["calls"]), res
+    assert "relay died" not in cp.stderr and "Sanitizer" not in cp.stderr, cp.stderr
