@@ -94,6 +94,7 @@ const struct dock_http_ops *dock_http;
 
 #define DOCK_HEAD_TIMEOUT_S 5
 #define DOCK_DESK_IDLE_S 600	/* a desk's connection not taken by a client */
+#define DOCK_DESK_UNTAKEN_MAX 32	/* desk connections no client took yet */
 #define DOCK_END_TIMEOUT_S 2	/* to take the END record */
 #define DOCK_BUF (NBJ_DOCK_RECORD_HEADER_SIZE + NBJ_DOCK_RECORD_MAX)
 
@@ -126,6 +127,8 @@ enum dock_state {
  * @ev_out:	for @out
  * @since:	when it was accepted (CLOCK_MONOTONIC s): the oldest is evicted
  * @from_desk:	made for the desk (its frame's 5 s begin at its first byte)
+ * @untaken:	from the desk, and no byte came yet (counted in
+ *		relay_ctx.dock_desk_untaken: the fds the job did not take)
  * @deadline:	when the current phase is given up
  * @req:	the decoded header
  * @target:	the target as sent (NUL-terminated)
@@ -153,6 +156,7 @@ struct dock_conn {
 	uint32_t ev_out;
 	time_t since;
 	bool from_desk;
+	bool untaken;
 	time_t deadline;
 	struct nbj_dock_request req;
 	char target[NBJ_DOCK_TARGET_MAX + 1];
@@ -278,6 +282,9 @@ static void conn_free(struct relay_ctx *c, uint32_t i)
 		return;
 	forget(c, i, false);
 	forget(c, i, true);
+	if (d->untaken)
+		c->dock_desk_untaken--;
+	d->untaken = false;
 	dock_tls_end(i);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -903,8 +910,11 @@ static void read_head(struct relay_ctx *c, uint32_t i)
 			conn_free(c, i);	/* gone: nobody to answer */
 			return;
 		}
-		if (d->from_desk && !d->have)	/* taken by a client */
+		if (d->untaken) {	/* taken by a client */
+			d->untaken = false;
+			c->dock_desk_untaken--;
 			d->deadline = now_s() + DOCK_HEAD_TIMEOUT_S;
+		}
 		d->have += (size_t)n;
 		if (d->have != NBJ_DOCK_HEADER_SIZE)
 			continue;
@@ -1300,12 +1310,14 @@ static bool conn_install(struct relay_ctx *c, int fd, bool from_desk)
 		;
 	c->dock[i] = (struct dock_conn){
 		.state = DOCK_HEAD, .gen = c->dock[i].gen + 1, .fd = fd, .out = -1,
-		.since = now, .from_desk = from_desk, .buf = c->dock[i].buf,
+		.since = now, .from_desk = from_desk, .untaken = from_desk,
+		.buf = c->dock[i].buf,
 		/* a desk's connection may wait in the job's queue before a
 		 * client takes it: its 5 s begin at its first byte */
 		.deadline = now + (from_desk ? DOCK_DESK_IDLE_S : DOCK_HEAD_TIMEOUT_S),
 	};
 	c->dock_live++;
+	c->dock_desk_untaken += from_desk;
 	/* the frame is often there already: read it now, and wait in epoll
 	 * only for what is missing */
 	read_head(c, i);
@@ -1358,7 +1370,10 @@ static bool desk_serve(struct relay_ctx *c)
 			return false;
 		if (n != 1 || ask != NBJ_DOCK_DESK_ASK)
 			continue;
-		if (c->dock_live >= DOCK_CONNS_MAX && oldest_in_head(c) < 0) {
+		/* a full table, or many connections no client took (fds of
+		 * the relay's in the job's queue): the path */
+		if ((c->dock_live >= DOCK_CONNS_MAX && oldest_in_head(c) < 0) ||
+		    c->dock_desk_untaken >= DOCK_DESK_UNTAKEN_MAX) {
 			answer = NBJ_DOCK_DESK_BUSY;
 		} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
 			   fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {

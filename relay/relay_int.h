@@ -395,6 +395,7 @@ struct sam_session {
  * @dock_desk_resting:	the desk is out of the epoll set until the next tick
  *			(a job that does not take its connections)
  * @dock_desk_gone:	the desk read EOF: no process of the job holds it
+ * @dock_desk_untaken:	desk connections sent that no client took yet
  * @dock_rate:		the dock's bucket when there is no tenant's
  * @http:		the dock's get and get-many (dock_http.c); NULL when
  *			the relay has no HTTP client or no dock
@@ -455,6 +456,7 @@ struct relay_ctx {
 	unsigned dock_live;
 	bool dock_desk_resting;
 	bool dock_desk_gone;
+	unsigned dock_desk_untaken;
 	struct rate_bucket dock_rate;
 	struct dock_http *http;
 	struct inbound_conn *inbound;
