@@ -231,7 +231,7 @@ int nbj_dock_call(uint8_t op, const char *target, uint16_t port, const void *req
 		  size_t req_len, int (*sink)(void *ctx, const void *buf, size_t len),
 		  void *ctx, struct nbj_dock_answer *ret)
 {
-	unsigned char h[NBJ_DOCK_HEADER_SIZE];
+	unsigned char h[NBJ_DOCK_HEADER_SIZE], small[4096];
 	size_t tlen = target ? strlen(target) : 0;
 	struct nbj_dock_request r = { .op = op, .port = port };
 	int fd, err, send_err;
@@ -258,11 +258,21 @@ again:
 		strcpy(ret->reason, "cannot reach the dock");
 		return fd;
 	}
-	send_err = send_all(fd, h, sizeof(h));
-	if (!send_err)
-		send_err = send_all(fd, target, tlen);
-	if (!send_err && req_len)
-		send_err = send_all(fd, req, req_len);
+	if (sizeof(h) + tlen + req_len <= sizeof(small)) {
+		/* one send for a small request (most): fewer system calls
+		 * here and fewer wake-ups of the relay */
+		memcpy(small, h, sizeof(h));
+		memcpy(small + sizeof(h), target, tlen);
+		if (req_len)
+			memcpy(small + sizeof(h) + tlen, req, req_len);
+		send_err = send_all(fd, small, sizeof(h) + tlen + req_len);
+	} else {
+		send_err = send_all(fd, h, sizeof(h));
+		if (!send_err)
+			send_err = send_all(fd, target, tlen);
+		if (!send_err && req_len)
+			send_err = send_all(fd, req, req_len);
+	}
 	/* a relay that answered early (a denial) closed its end: its
 	 * answer is still there to read */
 	err = read_answer(fd, sink, ctx, ret);
