@@ -625,6 +625,23 @@ void dock_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 	start(c, slot);
 }
 
+static void tls_begin(struct relay_ctx *c, uint32_t i);
+static void send_body(struct relay_ctx *c, uint32_t i);
+
+/* The dialled socket is connected: TLS (tls), or the request goes */
+static void connected(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	d->have = d->off = 0;
+	if (d->req.op == NBJ_DOCK_OP_TLS) {
+		tls_begin(c, i);
+		return;
+	}
+	d->state = DOCK_SEND;
+	send_body(c, i);
+}
+
 /* Dial the next judged answer (tcp); false when none is left */
 static bool dial_next(struct relay_ctx *c, uint32_t i)
 {
@@ -659,7 +676,7 @@ static bool dial_next(struct relay_ctx *c, uint32_t i)
 			/* over a near link the handshake is often done by
 			 * now: no round through epoll then */
 			if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
-				dock_event(c, i, true, EPOLLOUT);
+				connected(c, i);
 				return true;
 			}
 		}
@@ -1214,13 +1231,7 @@ void dock_event(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
 				finish(c, i, -soerr, strerror(soerr), false);
 			return;
 		}
-		d->have = d->off = 0;
-		if (d->req.op == NBJ_DOCK_OP_TLS) {
-			tls_begin(c, i);
-			return;
-		}
-		d->state = DOCK_SEND;
-		send_body(c, i);
+		connected(c, i);
 		return;
 	}
 	case DOCK_TLS_HANDSHAKE:
@@ -1353,7 +1364,9 @@ static bool desk_serve(struct relay_ctx *c)
 {
 	int desk = c->cfg->dock_desk_fd;
 
-	for (int k = 0; k < 64; k++) {
+	/* one ask per event (the loop comes back while more wait): no
+	 * recv that only says EAGAIN in the common case of one */
+	for (int k = 0; k < 1; k++) {
 		char ask, answer = NBJ_DOCK_DESK_ASK;
 		union {
 			struct cmsghdr h;
@@ -1375,8 +1388,9 @@ static bool desk_serve(struct relay_ctx *c)
 		if ((c->dock_live >= DOCK_CONNS_MAX && oldest_in_head(c) < 0) ||
 		    c->dock_desk_untaken >= DOCK_DESK_UNTAKEN_MAX) {
 			answer = NBJ_DOCK_DESK_BUSY;
-		} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-			   fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			/* blocking, for the client's end: the relay's every
+			 * call on its end says MSG_DONTWAIT */
 			log_warn("dock desk: cannot make a connection: %m");
 			answer = NBJ_DOCK_DESK_BUSY;
 		} else {
