@@ -215,6 +215,16 @@ int dock_init(struct relay_ctx *c)
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->cfg->dock_fd, &ev) < 0)
 		return negative_errno();
 	if (c->cfg->dock_desk_fd >= 0) {
+		struct ucred maker;
+		socklen_t len = sizeof(maker);
+		int on = 1;
+
+		/* the job's init made the pair as the workload's user: that
+		 * user, as the kernel names the sender of each ask */
+		c->dock_desk_uid = (uid_t)-1;
+		if (getsockopt(c->cfg->dock_desk_fd, SOL_SOCKET, SO_PEERCRED, &maker, &len) == 0 &&
+		    setsockopt(c->cfg->dock_desk_fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == 0)
+			c->dock_desk_uid = maker.uid;
 		ev.data.u64 = RELAY_EV(RELAY_EV_DOCK_LISTEN, 1);
 		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->cfg->dock_desk_fd, &ev) < 0)
 			return negative_errno();
@@ -1372,20 +1382,38 @@ static bool desk_serve(struct relay_ctx *c)
 			struct cmsghdr h;
 			char room[CMSG_SPACE(sizeof(int))];
 		} ctl = { 0 };
-		struct iovec iov = { .iov_base = &answer, .iov_len = 1 };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t n = recv(desk, &ask, 1, MSG_DONTWAIT | MSG_TRUNC);
+		union {
+			struct cmsghdr h;
+			char room[CMSG_SPACE(sizeof(struct ucred))];
+		} cred = { 0 };
+		struct iovec iov = { .iov_base = &ask, .iov_len = 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cred.room,
+				    .msg_controllen = sizeof(cred.room) };
+		ssize_t n = recvmsg(desk, &m, MSG_DONTWAIT | MSG_TRUNC);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		struct ucred who = { .uid = (uid_t)-1 };
 		int sv[2] = { -1, -1 };
 
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR;
 		if (n == 0)
 			return false;
-		if (n != 1 || ask != NBJ_DOCK_DESK_ASK)
+		if (n != 1 || ask != NBJ_DOCK_DESK_ASK || (m.msg_flags & MSG_CTRUNC))
 			continue;
-		/* a full table, or many connections no client took (fds of
-		 * the relay's in the job's queue): the path */
-		if ((c->dock_live >= DOCK_CONNS_MAX && oldest_in_head(c) < 0) ||
+		if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(who)))
+			memcpy(&who, CMSG_DATA(cm), sizeof(who));
+		iov.iov_base = &answer;
+		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+		/* the dock's socket lets only the workload's user connect
+		 * (mode 0600): the desk serves the same user only, and sends
+		 * others to the path, where the file's permission decides
+		 * (a job maps that one uid today: defence in depth, kept
+		 * true should a job map more);
+		 * a full table, or many connections no client took (fds of
+		 * the relay's in the job's queue): the path too */
+		if (who.uid != c->dock_desk_uid || who.uid == (uid_t)-1 ||
+		    (c->dock_live >= DOCK_CONNS_MAX && oldest_in_head(c) < 0) ||
 		    c->dock_desk_untaken >= DOCK_DESK_UNTAKEN_MAX) {
 			answer = NBJ_DOCK_DESK_BUSY;
 		} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {

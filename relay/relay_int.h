@@ -396,6 +396,8 @@ struct sam_session {
  *			(a job that does not take its connections)
  * @dock_desk_gone:	the desk read EOF: no process of the job holds it
  * @dock_desk_untaken:	desk connections sent that no client took yet
+ * @dock_desk_uid:	the workload's user, the only one the desk serves
+ *			(-1: none)
  * @dock_rate:		the dock's bucket when there is no tenant's
  * @http:		the dock's get and get-many (dock_http.c); NULL when
  *			the relay has no HTTP client or no dock
@@ -457,6 +459,7 @@ struct relay_ctx {
 	bool dock_desk_resting;
 	bool dock_desk_gone;
 	unsigned dock_desk_untaken;
+	uid_t dock_desk_uid;
 	struct rate_bucket dock_rate;
 	struct dock_http *http;
 	struct inbound_conn *inbound;

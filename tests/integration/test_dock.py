@@ -1323,3 +1323,4 @@ def test_desk_flood_and_junk_leave_the_dock_working(nbj, world):
     assert [c[:2] for c in res["calls"]] == [[0, "HTTP/1.0 200"]] * 3, res
     assert all(c[2] < 15 for c in res["calls"]), res
     assert "relay died" not in cp.stderr and "Sanitizer" not in cp.stderr, cp.stderr
+
