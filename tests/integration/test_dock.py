@@ -517,7 +517,14 @@ host, port = sys.argv[1], int(sys.argv[2])
 lock = threading.Lock(); st = {"now": 0, "max": 0, "count": 0}
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    def done(self):
+        # counted out before the answer goes: a client that has its
+        # answer and starts another request finds this one gone
+        if getattr(self, "counted", False):
+            self.counted = False
+            with lock: st["now"] -= 1
     def answer(self, code, body=b"", loc=None):
+        self.done()
         self.send_response(code)
         if loc: self.send_header("Location", loc)
         self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
@@ -527,6 +534,7 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.answer(200, json.dumps(st).encode())
         with lock:
             st["now"] += 1; st["count"] += 1; st["max"] = max(st["max"], st["now"])
+        self.counted = True
         try:
             if u.path.startswith("/hop/"):
                 n = int(u.path[5:])
@@ -546,7 +554,7 @@ class H(http.server.BaseHTTPRequestHandler):
                 return self.wfile.write(rest)
             self.answer(404, b"no\n")
         finally:
-            with lock: st["now"] -= 1
+            self.done()
     def log_message(self, *a): pass
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True; allow_reuse_address = True; request_queue_size = 128
