@@ -2,8 +2,16 @@
 /*
  * dock/client.c - the client side of the dock (include/nbjail/dock.h)
  *
- * Theory of operation: one call, one connection to $NBJAIL_DOCK
- * (/run/nbjail/dock.sock when unset): write the request header, the
+ * Theory of operation: one call, one connection, asked of the desk
+ * ($NBJAIL_DOCK_FD: a seqpacket socket every process of the job inherits;
+ * one message "c" out, the connection back by SCM_RIGHTS: no connect()
+ * for the job's notifier to carry out, the fast way), else made by
+ * connect() to $NBJAIL_DOCK (/run/nbjail/dock.sock when unset), when
+ * there is no desk (a process that closed its fds, an fd that is not a
+ * unix seqpacket socket any more) or the relay answered "b" (busy); a
+ * desk's connection that the relay closed before a byte of answer (it
+ * waited too long in the queue) is retried once by the path.  Then:
+ * write the request header, the
  * target and the body (blocking, MSG_NOSIGNAL: a relay that answers
  * early, a denial, closes its end, and we go on to read that answer),
  * then read records until END.  DATA records go to the caller's sink as
@@ -15,6 +23,7 @@
  * statically.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,17 +35,67 @@
 
 #define CLIENT_TIMEOUT_S (NBJ_DOCK_TCP_TIMEOUT_S + 20)
 
-/**
- * nbj_dock_connect() - a connection to the job's dock
- *
- * Return: a connected unix stream socket (close-on-exec), or negative
- * errno: -ENOENT when the job has no dock
- */
-int nbj_dock_connect(void)
+/* The socket's timeouts: a relay that is gone never hangs a client */
+static void timeouts(int fd)
+{
+	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* A connection from the desk, or -1: no desk here (or busy) */
+static int desk_connection(void)
+{
+	const char *s = getenv(NBJ_DOCK_FD_ENV);
+	char ask = NBJ_DOCK_DESK_ASK, answer = 0, *end;
+	union {
+		struct cmsghdr h;
+		char room[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = &answer, .iov_len = 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.room,
+			    .msg_controllen = sizeof(ctl.room) };
+	int type = 0, domain = 0, fd = -1;
+	socklen_t len = sizeof(type);
+	struct cmsghdr *cm;
+	long desk;
+
+	if (!s || !s[0])
+		return -1;
+	errno = 0;
+	desk = strtol(s, &end, 10);
+	if (errno || *end || desk < 0 || desk > INT_MAX)
+		return -1;
+	/* whatever a process put at that number since, it is written to
+	 * only if it is a unix seqpacket socket */
+	if (getsockopt((int)desk, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_SEQPACKET)
+		return -1;
+	len = sizeof(domain);
+	if (getsockopt((int)desk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 || domain != AF_UNIX)
+		return -1;
+	if (send((int)desk, &ask, 1, MSG_NOSIGNAL) != 1 ||
+	    recvmsg((int)desk, &m, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	for (cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)) && fd < 0)
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (answer != NBJ_DOCK_DESK_ASK || fd < 0 || (m.msg_flags & MSG_CTRUNC)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	timeouts(fd);
+	return fd;
+}
+
+/* A connection by the socket's path; negative errno */
+static int path_connection(void)
 {
 	const char *path = getenv(NBJ_DOCK_ENV);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
 	int fd, err;
 
 	if (!path || !path[0])
@@ -47,14 +106,27 @@ int nbj_dock_connect(void)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	timeouts(fd);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		close(fd);
 		return err;
 	}
 	return fd;
+}
+
+/**
+ * nbj_dock_connect() - a connection to the job's dock: asked of the desk
+ * ($NBJAIL_DOCK_FD), else by connect() to the socket ($NBJAIL_DOCK)
+ *
+ * Return: a connected unix stream socket (close-on-exec), or negative
+ * errno: -ENOENT when the job has no dock
+ */
+int nbj_dock_connect(void)
+{
+	int fd = desk_connection();
+
+	return fd >= 0 ? fd : path_connection();
 }
 
 static int send_all(int fd, const void *buf, size_t len)
@@ -159,10 +231,11 @@ int nbj_dock_call(uint8_t op, const char *target, uint16_t port, const void *req
 		  size_t req_len, int (*sink)(void *ctx, const void *buf, size_t len),
 		  void *ctx, struct nbj_dock_answer *ret)
 {
-	unsigned char h[NBJ_DOCK_HEADER_SIZE];
+	unsigned char h[NBJ_DOCK_HEADER_SIZE], small[4096];
 	size_t tlen = target ? strlen(target) : 0;
 	struct nbj_dock_request r = { .op = op, .port = port };
 	int fd, err, send_err;
+	bool from_desk;
 
 	memset(ret, 0, sizeof(*ret));
 	if (!nbj_dock_op_name(op) || !tlen || tlen > nbj_dock_op_target_max(op)) {
@@ -176,20 +249,42 @@ int nbj_dock_call(uint8_t op, const char *target, uint16_t port, const void *req
 	r.target_len = (uint16_t)tlen;
 	r.body_len = (uint32_t)req_len;
 	nbj_dock_header_encode(&r, h);
-	fd = nbj_dock_connect();
+	fd = desk_connection();
+	from_desk = fd >= 0;
+again:
+	if (fd < 0)
+		fd = path_connection();
 	if (fd < 0) {
 		strcpy(ret->reason, "cannot reach the dock");
 		return fd;
 	}
-	send_err = send_all(fd, h, sizeof(h));
-	if (!send_err)
-		send_err = send_all(fd, target, tlen);
-	if (!send_err && req_len)
-		send_err = send_all(fd, req, req_len);
+	if (sizeof(h) + tlen + req_len <= sizeof(small)) {
+		/* one send for a small request (most): fewer system calls
+		 * here and fewer wake-ups of the relay */
+		memcpy(small, h, sizeof(h));
+		memcpy(small + sizeof(h), target, tlen);
+		if (req_len)
+			memcpy(small + sizeof(h) + tlen, req, req_len);
+		send_err = send_all(fd, small, sizeof(h) + tlen + req_len);
+	} else {
+		send_err = send_all(fd, h, sizeof(h));
+		if (!send_err)
+			send_err = send_all(fd, target, tlen);
+		if (!send_err && req_len)
+			send_err = send_all(fd, req, req_len);
+	}
 	/* a relay that answered early (a denial) closed its end: its
 	 * answer is still there to read */
 	err = read_answer(fd, sink, ctx, ret);
 	close(fd);
+	if (from_desk && !ret->len && (err == -EPIPE || err == -ECONNRESET)) {
+		/* a desk's connection closed before any answer: the relay
+		 * gave it up in the queue; once more, by the path */
+		from_desk = false;
+		fd = -1;
+		memset(ret, 0, sizeof(*ret));
+		goto again;
+	}
 	if (err < 0 && send_err < 0)
 		err = send_err;
 	if (err < 0 && !ret->reason[0])

@@ -9,7 +9,16 @@
  * (relay_config.dock_fd).  A job that knows it is sandboxed connects,
  * writes one request frame (include/nbjail/dock.h, nbjail-dock(7)) and
  * reads the answer; the relay dials, from the caller's network, only
- * what policy_decide() (lane dock) allowed.  One connection, one call:
+ * what policy_decide() (lane dock) allowed.  A connection may also come
+ * from the desk (relay_config.dock_desk_fd, a seqpacket socket every
+ * process of the job inherits at NBJ_DOCK_DESK_FD): a one-byte "c" asks,
+ * desk_serve() answers "c" with one end of a fresh socketpair (SCM_RIGHTS)
+ * and keeps the other as if accepted; the job's connect() to the path,
+ * which its notifier must carry out (seccomp/unix.c), is then spared.
+ * Such a connection may wait in the job's queue: its frame's 5 s begin at
+ * its first byte (DOCK_DESK_IDLE_S before).  A job that does not take its
+ * answers makes the desk rest until the next tick.  One connection, one
+ * call:
  *
  *   HEAD       read exactly the 16-byte header, then the target (5 s for
  *              the whole frame head); a malformed header is answered
@@ -64,6 +73,7 @@
  * relay_revoked() cuts the calls in flight (dock_cut_all()).
  */
 #include <ctype.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +93,8 @@
 const struct dock_http_ops *dock_http;
 
 #define DOCK_HEAD_TIMEOUT_S 5
+#define DOCK_DESK_IDLE_S 600	/* a desk's connection not taken by a client */
+#define DOCK_DESK_UNTAKEN_MAX 32	/* desk connections no client took yet */
 #define DOCK_END_TIMEOUT_S 2	/* to take the END record */
 #define DOCK_BUF (NBJ_DOCK_RECORD_HEADER_SIZE + NBJ_DOCK_RECORD_MAX)
 
@@ -114,6 +126,9 @@ enum dock_state {
  * @ev_fd:	epoll events registered for @fd (0: none)
  * @ev_out:	for @out
  * @since:	when it was accepted (CLOCK_MONOTONIC s): the oldest is evicted
+ * @from_desk:	made for the desk (its frame's 5 s begin at its first byte)
+ * @untaken:	from the desk, and no byte came yet (counted in
+ *		relay_ctx.dock_desk_untaken: the fds the job did not take)
  * @deadline:	when the current phase is given up
  * @req:	the decoded header
  * @target:	the target as sent (NUL-terminated)
@@ -140,6 +155,8 @@ struct dock_conn {
 	uint32_t ev_fd;
 	uint32_t ev_out;
 	time_t since;
+	bool from_desk;
+	bool untaken;
 	time_t deadline;
 	struct nbj_dock_request req;
 	char target[NBJ_DOCK_TARGET_MAX + 1];
@@ -197,6 +214,21 @@ int dock_init(struct relay_ctx *c)
 	}
 	if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->cfg->dock_fd, &ev) < 0)
 		return negative_errno();
+	if (c->cfg->dock_desk_fd >= 0) {
+		struct ucred maker;
+		socklen_t len = sizeof(maker);
+		int on = 1;
+
+		/* the job's init made the pair as the workload's user: that
+		 * user, as the kernel names the sender of each ask */
+		c->dock_desk_uid = (uid_t)-1;
+		if (getsockopt(c->cfg->dock_desk_fd, SOL_SOCKET, SO_PEERCRED, &maker, &len) == 0 &&
+		    setsockopt(c->cfg->dock_desk_fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == 0)
+			c->dock_desk_uid = maker.uid;
+		ev.data.u64 = RELAY_EV(RELAY_EV_DOCK_LISTEN, 1);
+		if (epoll_ctl(c->epfd, EPOLL_CTL_ADD, c->cfg->dock_desk_fd, &ev) < 0)
+			return negative_errno();
+	}
 	if (dock_http) {
 		int err = dock_http->init(c);
 
@@ -240,6 +272,16 @@ static void interest(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
 	*cur = events;
 }
 
+/* @fd of slot @i is about to be closed: that takes it out of the epoll
+ * set (the relay holds no other copy), no epoll_ctl() needed */
+static void forget(struct relay_ctx *c, uint32_t i, bool out)
+{
+	if (out)
+		c->dock[i].ev_out = 0;
+	else
+		c->dock[i].ev_fd = 0;
+}
+
 static void sign_release(struct relay_ctx *c, uint32_t i);
 
 static void conn_free(struct relay_ctx *c, uint32_t i)
@@ -248,8 +290,11 @@ static void conn_free(struct relay_ctx *c, uint32_t i)
 
 	if (d->state == DOCK_FREE)
 		return;
-	interest(c, i, false, 0);
-	interest(c, i, true, 0);
+	forget(c, i, false);
+	forget(c, i, true);
+	if (d->untaken)
+		c->dock_desk_untaken--;
+	d->untaken = false;
 	dock_tls_end(i);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -301,6 +346,8 @@ static void audit_done(struct relay_ctx *c, const struct dock_conn *d, int statu
 	(void)audit_send(&c->cfg->audit, &ev);
 }
 
+static int flush(struct relay_ctx *c, uint32_t i);
+
 /*
  * The call ends: its END record (status, reason, flags) is written to
  * the job, then the connection closes.  The dialled socket goes now.
@@ -315,7 +362,7 @@ static void finish(struct relay_ctx *c, uint32_t i, int status, const char *reas
 	if (d->allowed)
 		audit_done(c, d, status, status < 0 ? reason : "", truncated);
 	d->allowed = false;
-	interest(c, i, true, 0);
+	forget(c, i, true);
 	dock_tls_end(i);
 	if (d->out >= 0)
 		close(d->out);
@@ -330,9 +377,12 @@ static void finish(struct relay_ctx *c, uint32_t i, int status, const char *reas
 	d->off = 0;
 	d->state = DOCK_END;
 	d->deadline = now_s() + DOCK_END_TIMEOUT_S;
-	interest(c, i, false, EPOLLOUT);
 	sign_release(c, i);
-	dock_event(c, i, false, EPOLLOUT);
+	/* the job's socket has room, mostly: no round through epoll */
+	if (flush(c, i) != 0)
+		conn_free(c, i);
+	else
+		interest(c, i, false, EPOLLOUT);
 }
 
 /* A denial: audited with the decision's reason, answered -EACCES */
@@ -585,13 +635,30 @@ void dock_resolved(struct relay_ctx *c, uint32_t slot, uint32_t gen, int status,
 	start(c, slot);
 }
 
+static void tls_begin(struct relay_ctx *c, uint32_t i);
+static void send_body(struct relay_ctx *c, uint32_t i);
+
+/* The dialled socket is connected: TLS (tls), or the request goes */
+static void connected(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	d->have = d->off = 0;
+	if (d->req.op == NBJ_DOCK_OP_TLS) {
+		tls_begin(c, i);
+		return;
+	}
+	d->state = DOCK_SEND;
+	send_body(c, i);
+}
+
 /* Dial the next judged answer (tcp); false when none is left */
 static bool dial_next(struct relay_ctx *c, uint32_t i)
 {
 	struct dock_conn *d = &c->dock[i];
 
 	if (d->out >= 0) {
-		interest(c, i, true, 0);
+		forget(c, i, true);
 		close(d->out);
 		d->out = -1;
 	}
@@ -612,6 +679,17 @@ static bool dial_next(struct relay_ctx *c, uint32_t i)
 		d->out = fd;
 		d->state = DOCK_CONNECTING;
 		interest(c, i, false, 0);
+		{
+			struct sockaddr_storage peer;
+			socklen_t plen = sizeof(peer);
+
+			/* over a near link the handshake is often done by
+			 * now: no round through epoll then */
+			if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
+				connected(c, i);
+				return true;
+			}
+		}
 		interest(c, i, true, EPOLLOUT);
 		return true;
 	}
@@ -646,7 +724,7 @@ static ssize_t out_io(struct relay_ctx *c, uint32_t i, bool sending, void *buf, 
 
 /* The answer's next piece, read from the dialled socket; false when the
  * call ended */
-static bool recv_piece(struct relay_ctx *c, uint32_t i)
+static bool recv_one(struct relay_ctx *c, uint32_t i)
 {
 	struct dock_conn *d = &c->dock[i];
 	size_t room = NBJ_DOCK_RECORD_MAX;
@@ -690,8 +768,41 @@ static bool recv_piece(struct relay_ctx *c, uint32_t i)
 	d->got += (size_t)n;
 	d->after_write = DOCK_RECV;
 	d->state = DOCK_WRITE;
-	interest(c, i, true, 0);
-	interest(c, i, false, EPOLLOUT);
+	return true;
+}
+
+/*
+ * RECV: pieces of the answer, each written to the job at once while its
+ * socket takes them (mostly: no round through epoll per piece); a piece
+ * the job cannot take yet waits in WRITE for EPOLLOUT.  A few pieces at
+ * a time, then the loop serves others.  False when the call ended.
+ */
+static bool recv_piece(struct relay_ctx *c, uint32_t i)
+{
+	struct dock_conn *d = &c->dock[i];
+
+	for (int round = 0; round < 4; round++) {
+		int err;
+
+		if (!recv_one(c, i))
+			return false;
+		if (d->state != DOCK_WRITE)
+			return true;	/* waits for the dialled socket */
+		err = flush(c, i);
+		if (err < 0) {
+			if (d->allowed)
+				audit_done(c, d, -EPIPE, "the job went away", false);
+			conn_free(c, i);
+			return false;
+		}
+		if (!err) {
+			interest(c, i, true, 0);
+			interest(c, i, false, EPOLLOUT);
+			return true;
+		}
+		d->state = DOCK_RECV;
+	}
+	interest(c, i, true, EPOLLIN);	/* more next turn */
 	return true;
 }
 
@@ -825,6 +936,11 @@ static void read_head(struct relay_ctx *c, uint32_t i)
 			}
 			conn_free(c, i);	/* gone: nobody to answer */
 			return;
+		}
+		if (d->untaken) {	/* taken by a client */
+			d->untaken = false;
+			c->dock_desk_untaken--;
+			d->deadline = now_s() + DOCK_HEAD_TIMEOUT_S;
 		}
 		d->have += (size_t)n;
 		if (d->have != NBJ_DOCK_HEADER_SIZE)
@@ -1125,13 +1241,7 @@ void dock_event(struct relay_ctx *c, uint32_t i, bool out, uint32_t events)
 				finish(c, i, -soerr, strerror(soerr), false);
 			return;
 		}
-		d->have = d->off = 0;
-		if (d->req.op == NBJ_DOCK_OP_TLS) {
-			tls_begin(c, i);
-			return;
-		}
-		d->state = DOCK_SEND;
-		send_body(c, i);
+		connected(c, i);
 		return;
 	}
 	case DOCK_TLS_HANDSHAKE:
@@ -1199,43 +1309,174 @@ static int oldest_in_head(const struct relay_ctx *c)
 	return best;
 }
 
-/**
- * dock_accept() - take the job's new dock connections
- * @c:		relay context
+/*
+ * A new connection of the job's, accepted or made for the desk, into a
+ * free slot (the oldest connection still in HEAD makes room in a full
+ * table); false when the table is full of calls under way
  */
-void dock_accept(struct relay_ctx *c)
+static bool conn_install(struct relay_ctx *c, int fd, bool from_desk)
 {
+	time_t now = now_s();
+	uint32_t i;
+
+	if (c->dock_live >= DOCK_CONNS_MAX) {
+		int victim = oldest_in_head(c);
+
+		if (victim < 0)
+			return false;
+		log_info("dock: full, a connection that never sent its frame is closed");
+		conn_free(c, (uint32_t)victim);
+	}
+	for (i = 0; i < DOCK_CONNS_MAX && c->dock[i].state != DOCK_FREE; i++)
+		;
+	c->dock[i] = (struct dock_conn){
+		.state = DOCK_HEAD, .gen = c->dock[i].gen + 1, .fd = fd, .out = -1,
+		.since = now, .from_desk = from_desk, .untaken = from_desk,
+		.buf = c->dock[i].buf,
+		/* a desk's connection may wait in the job's queue before a
+		 * client takes it: its 5 s begin at its first byte */
+		.deadline = now + (from_desk ? DOCK_DESK_IDLE_S : DOCK_HEAD_TIMEOUT_S),
+	};
+	c->dock_live++;
+	c->dock_desk_untaken += from_desk;
+	/* the frame is often there already: read it now, and wait in epoll
+	 * only for what is missing */
+	read_head(c, i);
+	if (c->dock[i].state == DOCK_HEAD && c->dock[i].fd == fd)
+		interest(c, i, false, EPOLLIN);
+	return true;
+}
+
+/* The desk's registration: EPOLLIN, or nothing while it rests */
+static void desk_interest(struct relay_ctx *c, bool on)
+{
+	struct epoll_event ev = { .events = on ? EPOLLIN : 0,
+				  .data.u64 = RELAY_EV(RELAY_EV_DOCK_LISTEN, 1) };
+
+	if (c->dock_desk_resting == !on)
+		return;
+	if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, c->cfg->dock_desk_fd, &ev) == 0)
+		c->dock_desk_resting = !on;
+}
+
+/*
+ * The desk: each one-byte message "c" of a job's process asks for a
+ * connection.  The answer is one end of a new socketpair, sent back as
+ * "c" with SCM_RIGHTS, the other end a connection of the table like an
+ * accepted one; "b" and no fd when the table is full of calls (the client
+ * then uses the socket's path, and gets its busy END there).  Anything
+ * else is dropped (an fd a job sends along is closed by the kernel: no
+ * control buffer).  A job that does not take its answers (the send
+ * fails: its queue or its fds in flight are full) leaves the desk resting
+ * until the next tick.  Return: false when the desk is gone (EOF)
+ */
+static bool desk_serve(struct relay_ctx *c)
+{
+	int desk = c->cfg->dock_desk_fd;
+
+	/* one ask per event (the loop comes back while more wait): no
+	 * recv that only says EAGAIN in the common case of one */
+	for (int k = 0; k < 1; k++) {
+		char ask, answer = NBJ_DOCK_DESK_ASK;
+		union {
+			struct cmsghdr h;
+			char room[CMSG_SPACE(sizeof(int))];
+		} ctl = { 0 };
+		union {
+			struct cmsghdr h;
+			char room[CMSG_SPACE(sizeof(struct ucred))];
+		} cred = { 0 };
+		struct iovec iov = { .iov_base = &ask, .iov_len = 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cred.room,
+				    .msg_controllen = sizeof(cred.room) };
+		ssize_t n = recvmsg(desk, &m, MSG_DONTWAIT | MSG_TRUNC);
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+		struct ucred who = { .uid = (uid_t)-1 };
+		int sv[2] = { -1, -1 };
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR;
+		if (n == 0)
+			return false;
+		if (n != 1 || ask != NBJ_DOCK_DESK_ASK || (m.msg_flags & MSG_CTRUNC))
+			continue;
+		if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(who)))
+			memcpy(&who, CMSG_DATA(cm), sizeof(who));
+		iov.iov_base = &answer;
+		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+		/* the dock's socket lets only the workload's user connect
+		 * (mode 0600): the desk serves the same user only, and sends
+		 * others to the path, where the file's permission decides
+		 * (a job maps that one uid today: defence in depth, kept
+		 * true should a job map more);
+		 * a full table, or many connections no client took (fds of
+		 * the relay's in the job's queue): the path too */
+		if (who.uid != c->dock_desk_uid || who.uid == (uid_t)-1 ||
+		    (c->dock_live >= DOCK_CONNS_MAX && oldest_in_head(c) < 0) ||
+		    c->dock_desk_untaken >= DOCK_DESK_UNTAKEN_MAX) {
+			answer = NBJ_DOCK_DESK_BUSY;
+		} else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			/* blocking, for the client's end: the relay's every
+			 * call on its end says MSG_DONTWAIT */
+			log_warn("dock desk: cannot make a connection: %m");
+			answer = NBJ_DOCK_DESK_BUSY;
+		} else {
+			m.msg_control = ctl.room;
+			m.msg_controllen = sizeof(ctl.room);
+			CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
+			CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
+			CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), &sv[1], sizeof(int));
+		}
+		if (sendmsg(desk, &m, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			log_info("dock desk: the job does not take its connections (%m): "
+				 "the desk rests for a second");
+			if (sv[0] >= 0) {
+				close(sv[0]);
+				close(sv[1]);
+			}
+			desk_interest(c, false);
+			return true;
+		}
+		if (sv[0] < 0)
+			continue;
+		close(sv[1]);	/* the job's now */
+		if (!conn_install(c, sv[0], true))
+			close(sv[0]);	/* not after the check above; to be safe */
+	}
+	return true;
+}
+
+/**
+ * dock_accept() - take the job's new dock connections: from the
+ * listener (connect() to the socket's path) or the desk (asked for)
+ * @c:		relay context
+ * @index:	0 the listener, 1 the desk
+ */
+void dock_accept(struct relay_ctx *c, uint32_t index)
+{
+	if (index == 1) {
+		if (!desk_serve(c)) {	/* no process of the job holds it */
+			(void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->cfg->dock_desk_fd, NULL);
+			c->dock_desk_gone = true;
+		}
+		return;
+	}
 	for (int k = 0; k < 64; k++) {
 		int fd = accept4(c->cfg->dock_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		uint32_t i;
 
 		if (fd < 0)
 			return;
-		if (c->dock_live >= DOCK_CONNS_MAX) {
-			int victim = oldest_in_head(c);
+		if (!conn_install(c, fd, false)) {
+			static const unsigned char busy[] = {
+				NBJ_DOCK_REC_END, 0, 0, 0, 0, 0, 0, 8,
+				0xff, 0xff, 0xff, (unsigned char)-EBUSY, 'b', 'u', 's', 'y',
+			};
 
-			if (victim < 0) {
-				static const unsigned char busy[] = {
-					NBJ_DOCK_REC_END, 0, 0, 0, 0, 0, 0, 8,
-					0xff, 0xff, 0xff, (unsigned char)-EBUSY, 'b', 'u', 's', 'y',
-				};
-
-				(void)!send(fd, busy, sizeof(busy), MSG_DONTWAIT | MSG_NOSIGNAL);
-				close(fd);
-				continue;
-			}
-			log_info("dock: full, a connection that never sent its frame is closed");
-			conn_free(c, (uint32_t)victim);
+			(void)!send(fd, busy, sizeof(busy), MSG_DONTWAIT | MSG_NOSIGNAL);
+			close(fd);
 		}
-		for (i = 0; i < DOCK_CONNS_MAX && c->dock[i].state != DOCK_FREE; i++)
-			;
-		c->dock[i] = (struct dock_conn){
-			.state = DOCK_HEAD, .gen = c->dock[i].gen + 1, .fd = fd, .out = -1,
-			.since = now_s(), .deadline = now_s() + DOCK_HEAD_TIMEOUT_S,
-			.buf = c->dock[i].buf,
-		};
-		c->dock_live++;
-		interest(c, i, false, EPOLLIN);
 	}
 }
 
@@ -1249,6 +1490,8 @@ void dock_tick(struct relay_ctx *c)
 
 	if (dock_http && c->http)
 		dock_http->tick(c);
+	if (c->dock && c->cfg->dock_desk_fd >= 0 && !c->dock_desk_gone)
+		desk_interest(c, true);	/* a desk that rested */
 	for (uint32_t i = 0; c->dock && i < DOCK_CONNS_MAX; i++) {
 		struct dock_conn *d = &c->dock[i];
 		uint32_t events;

@@ -32,7 +32,12 @@
  *              PEM bytes relay/tls_upstream.c holds, CURLOPT_CAINFO_BLOB
  *              once, then that store), chain depth <= 10
  *   fetch      the body into the transfer's own 1 MiB: one byte more
- *              cuts the transfer and marks it truncated
+ *              cuts the transfer and marks it truncated; at its first
+ *              byte the status and Location are known: a redirect's body
+ *              is dropped, and a get's final answer is written to the job
+ *              while it grows (streamed: pump_streams() after each turn
+ *              of libcurl), so the job sees the first bytes as soon as
+ *              they came, not after the whole transfer
  *   redirect   a 3xx with a Location (CURLINFO_REDIRECT_URL) is a new
  *              hop, judged from scratch; at most 5 redirects, 15 s for
  *              the URL and all its hops
@@ -44,9 +49,10 @@
  * Every hop is one audit record, lane dock: AUDIT_DENY with the
  * decision's reason, or AUDIT_DOCK_CALL (HTTP status, bytes, hop).
  *
- * Answers.  get: the body as DATA records, then END: status 0 and reason
- * "STATUS FINAL_URL", or -EACCES and the decision's reason (" at
- * redirect N: URL" after the first hop), or a failure.  get-many: the
+ * Answers.  get: the body as DATA records as it arrives, then END:
+ * status 0 and reason "STATUS FINAL_URL", or -EACCES and the decision's
+ * reason (" at redirect N: URL" after the first hop), or a failure (after
+ * the body's bytes that came before it).  get-many: the
  * body's lines are the URLs (at most 64; 65 is -E2BIG before anything is
  * fetched), 16 in flight; each URL's answer is one JSON line (index,
  * url, final_url, status, truncated, then body in base64
@@ -139,6 +145,9 @@ enum out_phase {
  * @err:	0, or the negative errno the URL failed with
  * @denied:	a hop was denied (@reason is the decision's)
  * @truncated:	the body was cut at the cap
+ * @final:	the hop's answer is the URL's (not a redirect), known at its
+ *		first body byte: a get streams it (@body grows as it is sent)
+ * @redirect:	the hop's answer is a redirect: its body is dropped
  * @reason:	why it failed
  * @errbuf:	libcurl's words for a failure
  * @body:	its BODY_SLOT bytes
@@ -168,6 +177,8 @@ struct http_xfer {
 	int err;
 	bool denied;
 	bool truncated;
+	bool final;
+	bool redirect;
 	char reason[NBJ_DOCK_REASON_MAX + 1];
 	char errbuf[CURL_ERROR_SIZE];
 	unsigned char *body;
@@ -196,6 +207,8 @@ struct http_xfer {
  * @q_head:	first of @queue
  * @q_len:	how many
  * @cur:	the transfer being written, -1 for none
+ * @stream:	get: its one transfer, -1 for none; written while it runs
+ *		once its answer is known final (struct http_xfer @final)
  * @phase:	enum out_phase of @cur
  * @body_off:	bytes of @cur's body written
  * @truncated:	some body was cut
@@ -227,6 +240,7 @@ struct http_call {
 	unsigned q_head;
 	unsigned q_len;
 	int32_t cur;
+	int32_t stream;
 	enum out_phase phase;
 	size_t body_off;
 	bool truncated;
@@ -388,10 +402,30 @@ static CURLcode on_ssl_ctx(CURL *easy, void *ssl_ctx, void *data)
 	return CURLE_OK;
 }
 
+/*
+ * The body, as libcurl reads it.  At its first byte the hop's answer is
+ * known (status and Location are parsed before the body): a redirect's
+ * body is dropped, the final answer's kept, and a get's is written to the
+ * job as it grows (pump_streams(), after libcurl returns: nothing is
+ * written from inside libcurl)
+ */
 static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
 	struct http_xfer *x = data;
 	size_t len = size * n, room = BODY_SLOT - x->len;
+
+	if (!x->final && !x->redirect) {
+		long status = 0;
+		char *loc = NULL;
+
+		(void)cu.easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		x->redirect = status >= 300 && status < 400 &&
+			      cu.easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
+			      loc;
+		x->final = !x->redirect;
+	}
+	if (x->redirect)
+		return len;
 
 	if (len > room) {
 		/* one byte over the cap: keep what fits, cut the transfer */
@@ -465,7 +499,8 @@ static void xfer_done(struct relay_ctx *c, uint32_t xi)
 	struct http_call *k = &c->http->calls[x->call];
 
 	x->state = XFER_DONE;
-	k->queue[(k->q_head + k->q_len++) % NBJ_DOCK_GET_MANY_WIDTH] = (int32_t)xi;
+	if (k->cur != (int32_t)xi)	/* a get streamed is written already */
+		k->queue[(k->q_head + k->q_len++) % NBJ_DOCK_GET_MANY_WIDTH] = (int32_t)xi;
 	pump(c, x->call);
 }
 
@@ -569,6 +604,7 @@ static void hop_go(struct relay_ctx *c, uint32_t xi)
 	}
 	x->len = 0;
 	x->truncated = false;
+	x->final = x->redirect = false;
 	x->status = 0;
 	x->errbuf[0] = '\0';
 	(void)cu.easy_setopt(e, CURLOPT_CURLU, x->url);
@@ -852,7 +888,7 @@ static void call_end(struct relay_ctx *c, uint32_t ki, int status, const char *r
 		xfer_free(c, i);
 	}
 	k->held = k->q_len = 0;
-	k->cur = -1;
+	k->cur = k->stream = -1;
 	k->next_url = k->written = k->n_urls;
 	k->status = status;
 	snprintf(k->reason, sizeof(k->reason), "%s", reason);
@@ -884,7 +920,10 @@ static void start_more(struct relay_ctx *c, uint32_t ki)
 		x->hops = 0;
 		x->err = 0;
 		x->denied = false;
+		x->final = x->redirect = false;
 		x->reason[0] = '\0';
+		if (k->op == NBJ_DOCK_OP_GET)
+			k->stream = xi;
 		x->deadline = now_s() + NBJ_DOCK_GET_TIMEOUT_S;
 		k->held++;
 		hop_begin(c, (uint32_t)xi, k->urls + k->url_off[x->index]);
@@ -945,6 +984,8 @@ static void answer_written(struct relay_ctx *c, uint32_t ki)
 		memcpy(k->reason, why, sizeof(why));
 	}
 	xfer_free(c, (uint32_t)k->cur);
+	if (k->stream == k->cur)
+		k->stream = -1;
 	k->cur = -1;
 	k->held--;
 	k->written++;
@@ -962,10 +1003,15 @@ static void fill_record(struct relay_ctx *c, uint32_t ki)
 		if (k->phase == OUT_HEAD) {
 			if (k->op == NBJ_DOCK_OP_GET_MANY)
 				n += line_head(k, x, (char *)p, room);
-			k->phase = x->err ? OUT_DONE : OUT_BODY;
+			/* get: the final answer's bytes, a failure after
+			 * them included (its END says so) */
+			k->phase = x->err && (k->op == NBJ_DOCK_OP_GET_MANY || !x->final)
+				   ? OUT_DONE : OUT_BODY;
 		} else if (k->phase == OUT_BODY) {
 			size_t left = x->len - k->body_off, take;
 
+			if (!left && x->state != XFER_DONE)
+				break;	/* a get streamed: more to come */
 			if (!left) {
 				k->phase = OUT_TAIL;
 				continue;
@@ -1059,11 +1105,19 @@ static bool write_out(struct relay_ctx *c, uint32_t ki)
 			k->body_off = 0;
 			k->deadline = now_s() + WRITE_TIMEOUT_S;
 		}
+		if (k->cur < 0 && k->stream >= 0 && xfer_of(c, (uint32_t)k->stream)->final) {
+			/* a get's body, as it comes */
+			k->cur = k->stream;
+			k->phase = OUT_HEAD;
+			k->body_off = 0;
+			k->deadline = now_s() + WRITE_TIMEOUT_S;
+		}
 		if (k->cur >= 0) {
 			fill_record(c, ki);
-			continue;
-		}
-		if (k->written == k->n_urls) {
+			if (k->out_have || k->cur < 0)
+				continue;
+			/* nothing of a streamed body to write yet: wait */
+		} else if (k->written == k->n_urls) {
 			end_record(k);
 			k->state = CALL_END;
 			k->deadline = now_s() + END_TIMEOUT_S;
@@ -1092,6 +1146,19 @@ static void pump(struct relay_ctx *c, uint32_t ki)
 			return;	/* freed: call_take() clears the flags */
 	} while (k->again);
 	k->pumping = false;
+}
+
+/* gets whose body grew inside libcurl and that are not waiting for the
+ * job to read: their new bytes go out */
+static void pump_streams(struct relay_ctx *c)
+{
+	for (uint32_t ki = 0; ki < DOCK_HTTP_CALLS_MAX; ki++) {
+		struct http_call *k = &c->http->calls[ki];
+
+		if (k->state == CALL_RUN && k->stream >= 0 && !k->out_have &&
+		    xfer_of(c, (uint32_t)k->stream)->final)
+			pump(c, ki);
+	}
 }
 
 /* get-many calls that wait for a free transfer */
@@ -1197,7 +1264,7 @@ static int call_take(struct relay_ctx *c, int fd, const struct nbj_dock_request 
 	k->have = 0;
 	k->n_urls = k->next_url = k->held = k->written = 0;
 	k->q_head = k->q_len = 0;
-	k->cur = -1;
+	k->cur = k->stream = -1;
 	k->truncated = false;
 	k->status = 0;
 	k->reason[0] = '\0';
@@ -1232,12 +1299,14 @@ static void http_event(struct relay_ctx *c, enum relay_event type, uint32_t inde
 
 		(void)cu.multi_socket_action(h->multi, (curl_socket_t)index, flags, &running);
 		reap(c);
+		pump_streams(c);
 	} else if (type == RELAY_EV_HTTP_TIMER) {
 		uint64_t ticks;
 
 		(void)!read(h->timer_fd, &ticks, sizeof(ticks));
 		(void)cu.multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 		reap(c);
+		pump_streams(c);
 	} else if (type == RELAY_EV_HTTP_JOB && index < DOCK_HTTP_CALLS_MAX) {
 		struct http_call *k = &h->calls[index];
 

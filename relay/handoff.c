@@ -44,7 +44,8 @@
 #define HANDOFF_VERSION 7u	/* 2: the tenant slot and the limits; 3: the dock;
 				 * 4: the TLS trust roots; 5: publish mode http;
 				 * 6: credentials and http: rules; 7: the job's
-				 * sockets sent after exec (job_fds_sock) */
+				 * sockets sent after exec (job_fds_sock), the
+				 * dock's desk among them */
 #define HANDOFF_ROOTS_MAX RELAY_TLS_ROOTS_MAX
 #define HANDOFF_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 
@@ -406,7 +407,8 @@ int relay_handoff_read(int fd, struct relay_config *cfg, struct relay_handoff_st
  * @cfg->job_fds_sock once the job's init has made them: the relay is
  * exec'd while the init still builds the job's namespaces
  * @cfg:	the configuration from the handoff; its tcp, dns, factory and
- *		dock fds are set from the message, and job_fds_sock is closed
+ *		dock (listener and desk) fds are set from the message, and
+ *		job_fds_sock is closed
  *		(-1 already: they were inherited, nothing to do)
  *
  * Blocks until the message comes; the supervisor's end closed first (the
@@ -439,6 +441,7 @@ int relay_job_fds_recv(struct relay_config *cfg)
 	cfg->dns_fds[1] = fds[RELAY_FD_DNS6];
 	cfg->socket_factory = fds[RELAY_FD_FACTORY];
 	cfg->dock_fd = fds[RELAY_FD_DOCK];
+	cfg->dock_desk_fd = fds[RELAY_FD_DOCK_DESK];
 	return 0;
 }
 

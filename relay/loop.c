@@ -332,8 +332,8 @@ int relay_run(const struct relay_config *config)
 			case RELAY_EV_PUBLISH:
 				tcp_publish_accept(&c, index);
 				break;
-			case RELAY_EV_DOCK_LISTEN:
-				dock_accept(&c);
+			case RELAY_EV_DOCK_LISTEN:	/* index 1: the desk */
+				dock_accept(&c, index);
 				break;
 			case RELAY_EV_DOCK_JOB:
 				dock_event(&c, index, false, ev[i].events);

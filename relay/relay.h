@@ -30,6 +30,8 @@
  *		job's netns; -1 when nothing is published
  * @dock_fd:	the dock's listener (unix stream, made in the job's /run),
  *		-1 when the job has no dock (relay/dock.c)
+ * @dock_desk_fd: the dock's desk (unix seqpacket, connected to every
+ *		process of the job), -1 without a dock (relay/dock.c)
  * @tls_roots:	PEM bundle the relay's TLS clients trust (policy
  *		`tls_roots:` or the system's; relay/tls_upstream.c), NULL
  *		when there is none
@@ -56,12 +58,12 @@
  */
 /* The relay's job-side sockets, made in the job's netns by its init, in
  * this order: the standard lane's (net profile), the socket factory
- * (published ports), the dock's listener (net and browse).  They reach
+ * (published ports), the dock's listener and its desk (net and browse).  They reach
  * the relay after its exec, on its job_fds_sock (relay_job_fds_recv()):
  * a uint32_t mask, bit N set for RELAY_FD N present, those fds attached
  * in order */
 enum { RELAY_FD_TCP4, RELAY_FD_TCP6, RELAY_FD_DNS4, RELAY_FD_DNS6, RELAY_FD_FACTORY,
-       RELAY_FD_DOCK, RELAY_FDS };
+       RELAY_FD_DOCK, RELAY_FD_DOCK_DESK, RELAY_FDS };
 
 struct relay_config {
 	const char *job_id;
@@ -69,6 +71,7 @@ struct relay_config {
 	int dns_fds[2];
 	int socket_factory;
 	int dock_fd;
+	int dock_desk_fd;
 	const unsigned char *tls_roots;
 	size_t tls_roots_len;
 	struct nbj_addr resolver;

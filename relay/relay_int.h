@@ -77,7 +77,7 @@ enum relay_event {
 	RELAY_EV_SAM,		/* index: i2p overlay, its control connection */
 	RELAY_EV_SAM_FWD,	/* index: i2p overlay, its STREAM FORWARD one */
 	RELAY_EV_PUBLISH,	/* index: publish entry, its listener */
-	RELAY_EV_DOCK_LISTEN,	/* the dock's listener */
+	RELAY_EV_DOCK_LISTEN,	/* index 0: the dock's listener, 1: its desk */
 	RELAY_EV_DOCK_JOB,	/* index: dock slot, the job's connection */
 	RELAY_EV_DOCK_OUT,	/* index: dock slot, the socket it dialled */
 	RELAY_EV_HTTP_SOCK,	/* index: a socket of libcurl (dock_http.c) */
@@ -394,6 +394,12 @@ struct sam_session {
  * @dock:		the dock's calls, DOCK_CONNS_MAX; NULL without a dock
  * @dock_bufs:		their buffers, one block
  * @dock_live:		calls in the table
+ * @dock_desk_resting:	the desk is out of the epoll set until the next tick
+ *			(a job that does not take its connections)
+ * @dock_desk_gone:	the desk read EOF: no process of the job holds it
+ * @dock_desk_untaken:	desk connections sent that no client took yet
+ * @dock_desk_uid:	the workload's user, the only one the desk serves
+ *			(-1: none)
  * @dock_rate:		the dock's bucket when there is no tenant's
  * @http:		the dock's get and get-many (dock_http.c); NULL when
  *			the relay has no HTTP client or no dock
@@ -453,6 +459,10 @@ struct relay_ctx {
 	struct dock_conn *dock;
 	unsigned char *dock_bufs;
 	unsigned dock_live;
+	bool dock_desk_resting;
+	bool dock_desk_gone;
+	unsigned dock_desk_untaken;
+	uid_t dock_desk_uid;
 	struct rate_bucket dock_rate;
 	struct dock_http *http;
 	struct inbound_conn *inbound;
@@ -512,7 +522,7 @@ unsigned tcp_cut_all(struct relay_ctx *c);
 
 /* dock.c */
 int dock_init(struct relay_ctx *c);
-void dock_accept(struct relay_ctx *c);
+void dock_accept(struct relay_ctx *c, uint32_t index);
 void dock_event(struct relay_ctx *c, uint32_t i, bool out, uint32_t events);
 void dock_tick(struct relay_ctx *c);
 unsigned dock_cut_all(struct relay_ctx *c);

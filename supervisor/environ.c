@@ -102,8 +102,9 @@ int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret)
 		n_from++;
 	bool dock = cfg->profile == NBJ_PROFILE_NET || cfg->profile == NBJ_PROFILE_BROWSE;
 	static const char dock_var[] = NBJ_DOCK_ENV "=" NBJ_DOCK_PATH;
+	static const char desk_var[] = NBJ_DOCK_FD_ENV "=" NBJ_DOCK_DESK_FD_STR;
 	const char *path = NULL;
-	size_t slots = n_from + cfg->env.n_set + 3, path_room = 0;
+	size_t slots = n_from + cfg->env.n_set + 4, path_room = 0;
 	char *store;
 
 	/* the new PATH lives after the array, in the same allocation: the
@@ -133,20 +134,25 @@ int environ_build(const struct nbj_config *cfg, char *const *from, char ***ret)
 			drop = strlen(secrets[s]) == len && !strncmp(e, secrets[s], len);
 		for (size_t s = 0; s < cfg->env.n_set && !drop; s++)
 			drop = entry_is(cfg->env.set[s], e, len);
-		if (dock && (entry_is(e, "PATH", 4) || entry_is(e, NBJ_DOCK_ENV, strlen(NBJ_DOCK_ENV))))
+		if (dock && (entry_is(e, "PATH", 4) || entry_is(e, NBJ_DOCK_ENV, strlen(NBJ_DOCK_ENV)) ||
+			     entry_is(e, NBJ_DOCK_FD_ENV, strlen(NBJ_DOCK_FD_ENV))))
 			drop = true;	/* replaced below */
+		if (!dock && entry_is(e, NBJ_DOCK_FD_ENV, strlen(NBJ_DOCK_FD_ENV)))
+			drop = true;	/* no desk in this job */
 		if (!drop)
 			envp[n++] = (char *)e;
 	}
 	for (size_t s = 0; s < cfg->env.n_set; s++)
 		if (!dock || (!entry_is(cfg->env.set[s], "PATH", 4) &&
-			      !entry_is(cfg->env.set[s], NBJ_DOCK_ENV, strlen(NBJ_DOCK_ENV))))
+			      !entry_is(cfg->env.set[s], NBJ_DOCK_ENV, strlen(NBJ_DOCK_ENV)) &&
+			      !entry_is(cfg->env.set[s], NBJ_DOCK_FD_ENV, strlen(NBJ_DOCK_FD_ENV))))
 			envp[n++] = cfg->env.set[s];
 	if (dock) {
 		snprintf(store, path_room, "PATH=%s:%s", path ? path : "/bin:/usr/bin",
 			 NBJ_DOCK_BIN_DIR);
 		envp[n++] = store;
 		envp[n++] = (char *)dock_var;
+		envp[n++] = (char *)desk_var;
 	}
 	envp[n] = NULL;
 	*ret = envp;

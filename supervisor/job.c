@@ -202,7 +202,7 @@ static int await_ready(struct nbj_job *job)
 	if (job->has_net && job->pol.policy.n_publish)
 		want |= 1u << RELAY_FD_FACTORY;
 	if (job->has_dock)
-		want |= 1u << RELAY_FD_DOCK;
+		want |= 1u << RELAY_FD_DOCK | 1u << RELAY_FD_DOCK_DESK;
 	for (int i = 0; i < RELAY_FDS; i++)
 		got[i] = -1;
 	err = reaper_report(job, &m, got, RELAY_FDS, &n);

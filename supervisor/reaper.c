@@ -244,6 +244,36 @@ static int dock_listener(void)
 }
 
 /*
+ * The dock's desk (relay/dock.c): a connected unix seqpacket pair, the
+ * relay's end returned, the job's end put at NBJ_DOCK_DESK_FD without
+ * close-on-exec, so that every process of the job inherits it.  A job
+ * process asks for a dock connection with a write() and receives it with
+ * recvmsg(), neither of which the job's notifier sees.  The job's end
+ * gets timeouts of its own (a relay that does not answer: the client
+ * uses the socket's path).  A job whose fd limit leaves no room there
+ * has no desk (its clients use the path); the relay's end then reads EOF.
+ */
+static int dock_desk(void)
+{
+	struct timeval tv = { .tv_sec = NBJ_DOCK_TCP_TIMEOUT_S };
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return negative_errno();
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -EIO;
+	}
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(sv[1], SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (sv[1] != NBJ_DOCK_DESK_FD && dup3(sv[1], NBJ_DOCK_DESK_FD, 0) < 0)
+		log_warn("job setup: no dock desk at fd %d: %m", NBJ_DOCK_DESK_FD);
+	close(sv[1]);
+	return sv[0];
+}
+
+/*
  * The socket factory: the relay asks for a TCP socket of a family (an
  * int); it gets one made in the job's netns, or an errno.  Return: false
  * once the relay is gone
@@ -454,6 +484,9 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 				NBJ_DOCK_PATH, strerror(-relay_fds[RELAY_FD_DOCK]));
 			fail(p->sock, REAPER_MSG_SETUP_FAILED, relay_fds[RELAY_FD_DOCK]);
 		}
+		relay_fds[RELAY_FD_DOCK_DESK] = dock_desk();
+		if (relay_fds[RELAY_FD_DOCK_DESK] < 0)
+			fail(p->sock, REAPER_MSG_SETUP_FAILED, relay_fds[RELAY_FD_DOCK_DESK]);
 	}
 	/* the sockets present, in RELAY_FD_* order; the value names them */
 	msg = (struct reaper_msg){ .type = REAPER_MSG_READY };
@@ -515,6 +548,8 @@ _Noreturn void reaper_main(const struct reaper_params *p)
 	 * ends the pty) */
 	if (job.terminal_fd >= 0 && job.terminal_fd <= 2)
 		close(job.terminal_fd);
+	if (p->dock)	/* the desk's job end is the workload's now */
+		(void)close(NBJ_DOCK_DESK_FD);
 	listener = spawn.listener;
 	if (listener < 0) {
 		(void)kill(workload, SIGKILL);

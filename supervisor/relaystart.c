@@ -300,6 +300,7 @@ int start_relay(struct nbj_job *job)
 		.dns_fds = { -1, -1 },
 		.socket_factory = -1,
 		.dock_fd = -1,
+		.dock_desk_fd = -1,
 		.policy = &policy,
 		.job_nets = job->pol.job_nets,
 		.n_job_nets = ARRAY_SIZE(job->pol.job_nets),

@@ -79,6 +79,8 @@ mkdir -p "$tree/build/tests"
 cp -a tests examples man oci meson.build "$tree/"
 cp "$build/nbjail" "$build/nbjail-select" "$build/nbjail-relay" "$build/nbjail-keys" \
 	"$build/dock/nbjail-dock" "$tree/build/"
+# libnbjail, whose C dock client test_dock.py calls inside a job (ctypes)
+cp "$build/libnbjail.so.0" "$tree/build/"
 # the Slurm plugin, where libslurm-dev built it (test_slurm.py looks beside nbjail)
 [ -f "$build/spank_nbjail.so" ] && cp "$build/spank_nbjail.so" "$tree/build/"
 [ -d "$build/tests/escape" ] && cp -a "$build/tests/escape" "$tree/build/tests/"

@@ -41,6 +41,17 @@ extern "C" {
 
 #define NBJ_DOCK_ENV "NBJAIL_DOCK"
 #define NBJ_DOCK_PATH "/run/nbjail/dock.sock"
+/* The desk: a unix seqpacket socket connected to the relay, inherited by
+ * every process of the job at this fd (named by NBJAIL_DOCK_FD): a
+ * one-byte message "c" asks for a connection, the answer is a one-byte
+ * message "c" with the connection's fd (SCM_RIGHTS), or "b" without one
+ * (busy: use the socket's path).  No connect() for the job's notifier
+ * to carry out: a call costs no round trip through the supervisor. */
+#define NBJ_DOCK_FD_ENV "NBJAIL_DOCK_FD"
+#define NBJ_DOCK_DESK_FD 1023
+#define NBJ_DOCK_DESK_FD_STR "1023"	/* the same, for NBJAIL_DOCK_FD */
+#define NBJ_DOCK_DESK_ASK 'c'
+#define NBJ_DOCK_DESK_BUSY 'b'
 #define NBJ_DOCK_BIN_DIR "/run/nbjail/bin"
 
 #define NBJ_DOCK_MAGIC 0x4e424a44u	/* "NBJD" */
@@ -76,7 +87,7 @@ extern "C" {
  *			and the cause when the handshake or verification fails
  * @NBJ_DOCK_OP_GET:	HTTP(S) GET of the URL in the target by the host,
  *			redirects followed and judged hop by hop; the body
- *			as DATA, END's reason "STATUS FINAL_URL"
+ *			as DATA as it arrives, END's reason "STATUS FINAL_URL"
  * @NBJ_DOCK_OP_GET_MANY: the newline-separated URLs of the body (at most
  *			64), 16 at a time; one JSON line per URL as DATA
  * @NBJ_DOCK_OP_SIGN:	HMAC-SHA256 of the body with the key named by the

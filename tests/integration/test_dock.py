@@ -517,7 +517,14 @@ host, port = sys.argv[1], int(sys.argv[2])
 lock = threading.Lock(); st = {"now": 0, "max": 0, "count": 0}
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    def done(self):
+        # counted out before the answer goes: a client that has its
+        # answer and starts another request finds this one gone
+        if getattr(self, "counted", False):
+            self.counted = False
+            with lock: st["now"] -= 1
     def answer(self, code, body=b"", loc=None):
+        self.done()
         self.send_response(code)
         if loc: self.send_header("Location", loc)
         self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
@@ -527,6 +534,7 @@ class H(http.server.BaseHTTPRequestHandler):
             return self.answer(200, json.dumps(st).encode())
         with lock:
             st["now"] += 1; st["count"] += 1; st["max"] = max(st["max"], st["now"])
+        self.counted = True
         try:
             if u.path.startswith("/hop/"):
                 n = int(u.path[5:])
@@ -537,9 +545,16 @@ class H(http.server.BaseHTTPRequestHandler):
             if u.path == "/slow":
                 time.sleep(int(q["ms"][0]) / 1000)
                 return self.answer(200, f"slow {q['i'][0]}".encode())
+            if u.path == "/pause":      # part of the body, a pause, the rest
+                first, rest = b"first part\n", b"second part\n"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(first) + len(rest))); self.end_headers()
+                self.wfile.write(first); self.wfile.flush()
+                time.sleep(int(q["ms"][0]) / 1000)
+                return self.wfile.write(rest)
             self.answer(404, b"no\n")
         finally:
-            with lock: st["now"] -= 1
+            self.done()
     def log_message(self, *a): pass
 class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True; allow_reuse_address = True; request_queue_size = 128
@@ -1142,3 +1157,178 @@ def test_get_many_client_that_never_reads_is_cut(nbj, world):
     assert res["other"] == [0, "world 198.51.100.10:80\n"], res
     assert res["got_mb"] < 16, res      # cut, far from the 16 x 1.4 MB of the lines
     assert "did not read its answer in 15 s" in cp.stderr, cp.stderr
+
+
+# a get's body is written to the job as it arrives: the first part is read
+# before the server's pause ends, the rest after it
+STREAM_READS = r"""
+import json, os, subprocess, sys, time
+p = subprocess.Popen(["nbjail-dock", "get", sys.argv[1]], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+t0 = time.monotonic()
+reads = []
+while True:
+    b = os.read(p.stdout.fileno(), 65536)
+    if not b:
+        break
+    reads.append([round(time.monotonic() - t0, 3), b.decode()])
+print(json.dumps({"rc": p.wait(), "reads": reads, "err": p.stderr.read().decode()}))
+"""
+
+
+def test_get_streams_the_body_as_it_arrives(nbj, world, get_world):
+    url = f"http://{GETW}/pause?ms=1500"
+    cp = job(PYTHON, "-I", "-c", STREAM_READS, url, allow=(GETW,))
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.splitlines()[-1])
+    assert res["rc"] == 0, res
+    reads = res["reads"]
+    assert "".join(r[1] for r in reads) == "first part\nsecond part\n", res
+    # the first part came alone, and well before the second (the pause is
+    # 1.5 s; a body sent after the whole transfer comes in one read)
+    assert reads[0][1] == "first part\n", res
+    assert reads[-1][0] - reads[0][0] >= 1.0, res
+    assert f"nbjail-dock: HTTP 200 {url}" in res["err"], res
+
+
+# 32 gets (the relay's table of get calls, DOCK_HTTP_CALLS_MAX) held at a
+# slow server; the 33rd, by the CLI and by the C client, is busy; once the
+# 32 are answered, a get works again
+BUSY = r"""
+import ctypes, json, os, subprocess, sys, time
+getw, lib, go = sys.argv[1:4]
+held = [subprocess.Popen(["nbjail-dock", "get", f"http://{getw}/slow?ms=8000&i={i}"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(32)]
+print("held", flush=True)
+while not os.path.exists(go):       # the test saw the 32 at the server
+    time.sleep(0.05)
+res = {}
+cli = subprocess.run(["nbjail-dock", "get", f"http://{getw}/slow?ms=1&i=cli"], capture_output=True,
+                     timeout=30)
+res["cli"] = [cli.returncode, cli.stderr.decode()]
+class Answer(ctypes.Structure):
+    _fields_ = [("status", ctypes.c_int), ("truncated", ctypes.c_bool), ("len", ctypes.c_size_t),
+                ("reason", ctypes.c_char * 256)]
+nbj = ctypes.CDLL(lib)
+nbj.nbj_dock_call.argtypes = [ctypes.c_uint8, ctypes.c_char_p, ctypes.c_uint16, ctypes.c_void_p,
+                              ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(Answer)]
+a = Answer()
+r = nbj.nbj_dock_call(4, f"http://{getw}/slow?ms=1&i=c".encode(), 0, None, 0, None, None,
+                      ctypes.byref(a))
+res["c"] = [r, a.status, a.reason.decode()]
+outs = [p.communicate(timeout=30) for p in held]
+res["held"] = sorted(p.returncode for p in held)
+res["bodies"] = sorted(o[0].decode() for o in outs) == sorted(f"slow {i}" for i in range(32))
+after = subprocess.run(["nbjail-dock", "get", f"http://{getw}/slow?ms=1&i=after"], capture_output=True,
+                       timeout=30)
+res["after"] = [after.returncode, after.stdout.decode()]
+print(json.dumps(res), flush=True)
+"""
+
+
+def test_get_calls_over_the_table_are_busy(nbj, world, spawn, get_world, shared):
+    lib = os.path.join(os.path.dirname(nbj), "libnbjail.so.0")
+    go = shared / "go"
+    p = spawn("run", "--allow", GETW, "--", PYTHON, "-I", "-c", BUSY, GETW, lib, str(go))
+    assert read_line(p.stdout, 30) == "held\n", (p.poll(), p.poll() is not None and p.stderr.read())
+    deadline = time.monotonic() + 6
+    while world_stats()["now"] < 32:
+        assert time.monotonic() < deadline, world_stats()
+        time.sleep(0.1)
+    go.write_text("")
+    line = read_line(p.stdout, 60)
+    assert line, (p.poll(), p.stderr.read())
+    res = json.loads(line)
+    EBUSY = -16
+    assert res["cli"][0] == 3, res
+    assert "get http://" in res["cli"][1] and "Device or resource busy: too many get calls at once" \
+        in res["cli"][1], res
+    assert res["c"] == [0, EBUSY, "too many get calls at once"], res
+    assert res["held"] == [0] * 32 and res["bodies"] is True, res
+    assert res["after"] == [0, "slow after"], res
+    assert world_stats()["count"] == 33, world_stats()   # the busy ones never reached it
+
+
+# ---------------------------------------------------------------- the desk
+
+DESK_CHECK = r"""
+import json, os, socket, subprocess
+res = {"env": os.environ.get("NBJAIL_DOCK_FD")}
+s = socket.socket(fileno=os.dup(1023))
+res["desk"] = [s.family == socket.AF_UNIX, s.type == socket.SOCK_SEQPACKET]
+s.detach()
+def call(env=None, pre=""):
+    e = dict(os.environ, **(env or {}))
+    p = subprocess.run(["bash", "-c", pre + "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nbjail-dock tcp 198.51.100.10 80"],
+                       capture_output=True, env=e, timeout=30, pass_fds=(1023,))
+    return [p.returncode, p.stdout[:12].decode(), p.stderr.decode()[-120:]]
+res["desk_only"] = call({"NBJAIL_DOCK": "/nonexistent"})
+res["neither"] = call({"NBJAIL_DOCK": "/nonexistent"}, "exec 1023>&-; ")
+res["path_only"] = call(pre="exec 1023>&-; ")
+# another file at that number is not written to: the path is used
+res["other_file"] = call(pre="exec 1023>/tmp/not-a-desk; ")
+res["other_file_size"] = os.path.getsize("/tmp/not-a-desk")
+print(json.dumps(res))
+"""
+
+
+def test_dock_connections_come_from_the_desk(nbj, world):
+    """Every process of a job with a dock inherits the desk at fd 1023
+    ($NBJAIL_DOCK_FD): nbjail-dock asks it for its connection (no connect()
+    for the notifier), and uses the socket's path when the desk is gone or
+    another file holds that number"""
+    cp = job(PYTHON, "-I", "-c", DESK_CHECK, allow=("198.51.100.10:80",))
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.splitlines()[-1])
+    assert res["env"] == "1023" and res["desk"] == [True, True], res
+    assert res["desk_only"][:2] == [0, "HTTP/1.0 200"], res
+    assert res["neither"][0] == 3 and "cannot reach the dock" in res["neither"][2], res
+    assert res["path_only"][:2] == [0, "HTTP/1.0 200"], res
+    assert res["other_file"][:2] == [0, "HTTP/1.0 200"] and res["other_file_size"] == 0, res
+    cp = shell('echo "fd=${NBJAIL_DOCK_FD:-none}"; test -e /proc/self/fd/1023 && echo open', profile="minimal")
+    assert cp.stdout.split() == ["fd=none"], cp.stdout
+
+
+# a job that floods its desk with requests and never takes the connections,
+# sends it junk and an fd of its own: the relay rests the desk, drops what
+# is not a request; other processes' calls still succeed (a connection
+# given up in the queue is retried by the path)
+DESK_FLOOD = r"""
+import array, json, os, socket, subprocess, time
+s = socket.socket(fileno=os.dup(1023))
+s.setblocking(False)
+asked = 0
+try:
+    for _ in range(5000):
+        s.send(b"c"); asked += 1
+except BlockingIOError:
+    pass
+for junk in (b"x", b"c" * 100, b""):
+    try:
+        s.send(junk)
+    except OSError:
+        pass
+try:
+    r, w = os.pipe()
+    s.sendmsg([b"c"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))])
+except OSError as e:
+    pass
+res = {"asked": asked, "calls": []}
+time.sleep(1.5)
+for i in range(3):
+    t = time.monotonic()
+    p = subprocess.run(["nbjail-dock", "tcp", "198.51.100.10", "80"], input=b"GET / HTTP/1.0\r\n\r\n",
+                       capture_output=True, timeout=60, pass_fds=(1023,))
+    res["calls"].append([p.returncode, p.stdout[:12].decode(), round(time.monotonic() - t, 1)])
+print(json.dumps(res))
+"""
+
+
+def test_desk_flood_and_junk_leave_the_dock_working(nbj, world):
+    cp = job(PYTHON, "-I", "-c", DESK_FLOOD, allow=("198.51.100.10:80",), timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    res = json.loads(cp.stdout.splitlines()[-1])
+    assert res["asked"] > 0, res
+    assert [c[:2] for c in res["calls"]] == [[0, "HTTP/1.0 200"]] * 3, res
+    assert all(c[2] < 15 for c in res["calls"]), res
+    assert "relay died" not in cp.stderr and "Sanitizer" not in cp.stderr, cp.stderr
+

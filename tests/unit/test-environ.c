@@ -94,35 +94,38 @@ static void test_clearenv_flag(void **state)
 	free(envp);
 }
 
-/* A job with a dock: NBJAIL_DOCK names its socket whatever came before,
- * /run/nbjail/bin ends PATH (the policy's PATH, glibc's default without
+/* A job with a dock: NBJAIL_DOCK names its socket and NBJAIL_DOCK_FD its
+ * desk whatever came before, /run/nbjail/bin ends PATH (the policy's PATH, glibc's default without
  * any); minimal and compute get neither */
 static void test_dock_variables(void **state)
 {
-	char *from[] = { "PATH=/usr/bin:/bin", "NBJAIL_DOCK=/tmp/fake.sock", "HOME=/root", NULL };
+	char *from[] = { "PATH=/usr/bin:/bin", "NBJAIL_DOCK=/tmp/fake.sock", "HOME=/root",
+			 "NBJAIL_DOCK_FD=7", NULL };
 	char *set[] = { "PATH=/opt/bin", NULL };
 	struct nbj_config cfg = { .terminal_fd = -1, .profile = NBJ_PROFILE_NET };
 	char **envp;
 
 	(void)state;
 	assert_int_equal(environ_build(&cfg, from, &envp), 0);
-	assert_int_equal(count(envp), 3);
+	assert_int_equal(count(envp), 4);
 	assert_true(has(envp, "PATH=/usr/bin:/bin:/run/nbjail/bin"));
 	assert_true(has(envp, "NBJAIL_DOCK=/run/nbjail/dock.sock"));
+	assert_true(has(envp, "NBJAIL_DOCK_FD=1023"));
 	assert_false(has(envp, "NBJAIL_DOCK=/tmp/fake.sock"));
+	assert_false(has(envp, "NBJAIL_DOCK_FD=7"));
 	free(envp);
 
 	cfg.profile = NBJ_PROFILE_BROWSE;
 	cfg.env = (struct policy_env){ .set = set, .n_set = 1 };
 	assert_int_equal(environ_build(&cfg, from, &envp), 0);
-	assert_int_equal(count(envp), 3);
+	assert_int_equal(count(envp), 4);
 	assert_true(has(envp, "PATH=/opt/bin:/run/nbjail/bin"));
 	assert_false(has(envp, "PATH=/opt/bin"));
 	free(envp);
 
 	cfg.env = (struct policy_env){ .clear = true };
 	assert_int_equal(environ_build(&cfg, from, &envp), 0);
-	assert_int_equal(count(envp), 2);
+	assert_int_equal(count(envp), 3);
 	assert_true(has(envp, "PATH=/bin:/usr/bin:/run/nbjail/bin"));
 	assert_true(has(envp, "NBJAIL_DOCK=/run/nbjail/dock.sock"));
 	free(envp);
@@ -133,6 +136,7 @@ static void test_dock_variables(void **state)
 		assert_int_equal(count(envp), 3);
 		assert_true(has(envp, "PATH=/usr/bin:/bin"));
 		assert_true(has(envp, "NBJAIL_DOCK=/tmp/fake.sock"));
+		assert_false(has(envp, "NBJAIL_DOCK_FD=7"));	/* no desk to name */
 		free(envp);
 	}
 }
