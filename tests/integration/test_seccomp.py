@@ -141,12 +141,18 @@ def test_workload_keeps_only_its_stdio(nbj, world, profile):
     exec (CLONE_FILES): nothing of the init's (its socket to the
     supervisor, the relay's sockets, the dock's listener, the seccomp
     listener) may survive the exec.  The workload, exec'd directly, sees
-    exactly the stdio nbjail got (0, 1, 2)."""
-    cp = nbjail("run", "--profile", profile, "--", PYTHON, "-I", "-c", FD_PROBE)
+    exactly the stdio nbjail got (0, 1, 2), and with a dock (net) the
+    dock's desk at 1023 (nbjail-dock(7)), a socket, named by NBJAIL_DOCK_FD."""
+    cp = nbjail("run", "--profile", profile, "--", PYTHON, "-I", "-c",
+                FD_PROBE + "print('DESK', os.environ.get('NBJAIL_DOCK_FD'))\n")
     assert cp.returncode == 0, cp.stderr
     line = next(x for x in cp.stdout.splitlines() if x.startswith("FDS "))
     fds = json.loads(line[4:])
-    assert sorted(fds, key=int) == ["0", "1", "2"], fds
+    desk = ["1023"] if profile == "net" else []
+    assert sorted(fds, key=int) == ["0", "1", "2"] + desk, fds
+    assert f"DESK {desk[0] if desk else None}" in cp.stdout, cp.stdout
+    if desk:
+        assert fds["1023"].startswith("socket:"), fds
 
 
 def test_deny_line_names_job_call_target_pid_exe_reason(nbj, world):
