@@ -89,22 +89,11 @@ static void find_job(const char *id, void *data)
 /* Hand @listener to job @job_id: its answer, or negative errno */
 static int offer(const char *job_id, const struct oci_pod_request *req, int listener)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = AGENT_RECV_TIMEOUT_S };
-	char path[NBJ_PATH_MAX];
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int fd = oci_agent_dial(job_id, AGENT_RECV_TIMEOUT_S);
 	int32_t answer;
 
-	if (runtime_path(path, "%s/%s", job_id, NBJ_OCI_AGENT_SOCKET) < 0 ||
-	    strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return negative_errno();
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return negative_errno();
+		return fd;
 	if (fd_send(fd, req, sizeof(*req), &listener, 1) < 0 ||
 	    recv(fd, &answer, sizeof(answer), 0) != sizeof(answer) || answer > 0)
 		return -EPROTO;

@@ -17,6 +17,7 @@ bool oci_initial_userns(void);
 
 /* pod.c */
 int oci_pod_join(const char *id, pid_t pid, int netns, const char *joined, const char *policy);
+int oci_agent_dial(const char *job_id, time_t timeout_s);
 
 /* agent.c */
 int oci_agent_main(int argc, char **argv);

@@ -82,17 +82,21 @@ static void match_record(const char *id, void *data)
 	snprintf(m->ids[m->n++], sizeof(m->ids[0]), "%s", id);
 }
 
-/* Ask job @job_id's supervisor to take the container: its answer, or
- * -ECONNREFUSED and the like when it is not there */
-static int ask_job(const char *job_id, const struct oci_pod_request *req, int netns,
-		   int pidfd)
+/**
+ * oci_agent_dial() - connect to job @job_id's OCI socket
+ * (NBJ_OCI_AGENT_SOCKET in its directory), for a request and its answer
+ * @job_id:	the job
+ * @timeout_s:	how long a receive on the connection may wait
+ *
+ * Return: the connected socket, or negative errno (-ENOENT,
+ * -ECONNREFUSED and the like when the job is not there)
+ */
+int oci_agent_dial(const char *job_id, time_t timeout_s)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = POD_ANSWER_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = timeout_s };
 	char path[NBJ_PATH_MAX];
 	_cleanup_close_ int fd = -1;
-	int fds[2] = { netns, pidfd };
-	int32_t answer;
 	int err = runtime_path(path, "%s/%s", job_id, NBJ_OCI_AGENT_SOCKET);
 
 	if (err < 0)
@@ -106,6 +110,21 @@ static int ask_job(const char *job_id, const struct oci_pod_request *req, int ne
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return negative_errno();
+	return TAKE_FD(fd);
+}
+
+/* Ask job @job_id's supervisor to take the container: its answer, or
+ * -ECONNREFUSED and the like when it is not there */
+static int ask_job(const char *job_id, const struct oci_pod_request *req, int netns,
+		   int pidfd)
+{
+	_cleanup_close_ int fd = oci_agent_dial(job_id, POD_ANSWER_TIMEOUT_S);
+	int fds[2] = { netns, pidfd };
+	int32_t answer;
+	int err;
+
+	if (fd < 0)
+		return fd;
 	err = fd_send(fd, req, sizeof(*req), fds, ARRAY_SIZE(fds));
 	if (err < 0)
 		return err;
